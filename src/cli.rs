@@ -1,0 +1,211 @@
+//! The `esign` command line: `serve`, `migrate`, `audit verify|replay`, `bench`.
+#![allow(clippy::print_stdout)] // Printing is this module's job.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::audit;
+use crate::bench;
+use crate::config::Config;
+use crate::startup::{self, Application};
+use crate::store::chain::{self};
+use crate::store::{EventStore, Store, StreamId};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "esign",
+    version,
+    about = "E-signature and identity verification on a hash-chained event log"
+)]
+pub struct Cli {
+    /// Configuration file (default: esign.toml when present). ESIGN_<SECTION>_<KEY> variables override it.
+    #[arg(long, global = true, env = "ESIGN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (migrates the database first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Compliance tools over the event log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Load generators; see docs/benchmarks.md.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute every hash chain (or one stream's); exits 2 at the first broken link.
+    Verify {
+        /// Only this stream (`contract-<id>`, or a bare contract/verification/template id).
+        #[arg(long)]
+        stream: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one stream's timeline with every link checked; personal data is masked.
+    Replay {
+        /// `contract-<id>`, `verification-<id>`, `template-<id>`, or a bare id.
+        stream: String,
+        /// Print the timeline as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Append throughput with 1..N concurrent writers, each on its own stream.
+    Append(bench::AppendOptions),
+}
+
+/// Parses the command line, runs the command, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("esign: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("esign: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let store = Store::open(&config.database.url, 1).await?;
+            println!("database migrated ({})", store.backend_name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify { stream, json }) => verify(config, stream, json).await,
+        Command::Audit(AuditCommand::Replay { stream, json }) => replay(config, stream, json).await,
+        Command::Bench(BenchCommand::Append(options)) => {
+            let results = bench::append(&options).await?;
+            print!("{}", bench::render_append(&results));
+            if let Some(path) = &options.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&results)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let application = Application::build(config).await?;
+    let address = application.local_addr()?;
+    let backend = application.state().store.backend_name();
+    println!("esign listening on http://{address} (database: {backend})");
+    tracing::info!(%address, backend, "esign started");
+    application
+        .run_until_stopped(startup::shutdown_signal())
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(
+    config: Config,
+    stream: Option<String>,
+    json: bool,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let store = Store::open(&config.database.url, 2).await?;
+    let started = std::time::Instant::now();
+    let report = match stream {
+        Some(name) => {
+            let stream_id = resolve(&store, &name).await?;
+            chain::verify_stream(&store, &stream_id).await?
+        }
+        None => chain::verify_all(&store, 5_000).await?,
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "verified {} events in {} streams in {:.2} s",
+            report.events, report.streams, seconds
+        );
+        match &report.first_break {
+            None => println!("every hash chain is intact"),
+            Some(broken) => println!(
+                "first broken link: stream {} version {} (global position {}, event {}): {}",
+                broken.stream_id,
+                broken.stream_version,
+                broken.global_position,
+                broken.event_id,
+                audit::describe_break(&broken.kind)
+            ),
+        }
+    }
+    Ok(if report.is_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn replay(
+    config: Config,
+    stream: String,
+    json: bool,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let cipher = config.pii_cipher()?;
+    let store = Store::open(&config.database.url, 2).await?;
+    let stream_id = resolve(&store, &stream).await?;
+    let events = store.read_stream(&stream_id, 0).await?;
+    let timeline = audit::timeline(stream_id, &events, &cipher);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&timeline)?);
+    } else {
+        print!("{}", audit::render_text(&timeline));
+    }
+    Ok(if timeline.chain_intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+async fn resolve(store: &Store, name: &str) -> Result<StreamId, Box<dyn std::error::Error>> {
+    audit::resolve_stream(store, name)
+        .await?
+        .ok_or_else(|| format!("no stream named {name:?} has events").into())
+}

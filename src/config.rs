@@ -1,0 +1,348 @@
+//! Configuration: a TOML file with `ESIGN_<SECTION>_<KEY>` environment overrides.
+//!
+//! Every key has a development default, so `esign serve` starts with no file at all. Production mode
+//! refuses the defaults that are only safe on a developer's machine (generated keys).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::pii::{PiiCipher, PiiError};
+
+/// The sections an environment override may name, so `ESIGN_SERVER_PUBLIC_BASE_URL` splits into
+/// section `server`, key `public_base_url`.
+const SECTIONS: &[&str] = &["server", "database", "security"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration is invalid: {0}")]
+    Invalid(String),
+    #[error("personal-data keys: {0}")]
+    Keys(#[from] PiiError),
+    #[error("cannot write generated keys to {path}: {source}")]
+    WriteKeys {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "production mode needs {0} in the configuration; generated keys are for development only"
+    )]
+    MissingInProduction(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+    pub public_base_url: String,
+    pub mode: Mode,
+    /// Where generated keys and the default SQLite file live.
+    pub data_dir: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_base_url: "http://127.0.0.1:8080".to_owned(),
+            mode: Mode::Development,
+            data_dir: PathBuf::from("data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://<path>` or `postgres://...`.
+    pub url: String,
+    /// PostgreSQL pool size.
+    pub max_connections: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/esign.db".to_owned(),
+            max_connections: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// The key id that seals new personal data.
+    pub pii_active_key: Option<String>,
+    /// Key id -> base64 of 32 random bytes. Keep retired keys here so old values still open.
+    pub pii_keys: BTreeMap<String, String>,
+    /// Base64 of 32 random bytes for the keyed equality hash. Never rotate it while data uses it.
+    pub pii_index_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub id: String,
+    pub secret: String,
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub security: SecurityConfig,
+    pub clients: Vec<ClientConfig>,
+}
+
+impl Config {
+    /// Loads `path` (or `esign.toml` when it exists and no path is given), then applies environment
+    /// overrides from `vars`.
+    pub fn load(
+        path: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let default_path = Path::new("esign.toml");
+        let source = match path {
+            Some(path) => Some(path),
+            None if default_path.exists() => Some(default_path),
+            None => None,
+        };
+        let mut table = match source {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        apply_overrides(&mut table, vars);
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for client in &self.clients {
+            if client.id.trim().is_empty() || client.secret.len() < 16 {
+                return Err(ConfigError::Invalid(format!(
+                    "client {:?}: an id and a secret of at least 16 characters are required",
+                    client.id
+                )));
+            }
+            if !seen.insert(&client.id) {
+                return Err(ConfigError::Invalid(format!(
+                    "client {:?} is listed twice",
+                    client.id
+                )));
+            }
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The personal-data cipher: configured keys, or (development only) keys generated once under
+    /// the data directory.
+    pub fn pii_cipher(&self) -> Result<PiiCipher, ConfigError> {
+        let security = &self.security;
+        if let (Some(active), Some(index)) = (&security.pii_active_key, &security.pii_index_key) {
+            return Ok(PiiCipher::new(active, &security.pii_keys, index)?);
+        }
+        if self.server.mode == Mode::Production {
+            return Err(ConfigError::MissingInProduction(
+                "security.pii_active_key, security.pii_keys and security.pii_index_key",
+            ));
+        }
+        let dir = self.server.data_dir.join("keys");
+        let data_key = load_or_generate(&dir.join("pii-dev.key"))?;
+        let index_key = load_or_generate(&dir.join("pii-index.key"))?;
+        let keys = BTreeMap::from([("dev".to_owned(), data_key)]);
+        Ok(PiiCipher::new("dev", &keys, &index_key)?)
+    }
+}
+
+/// Reads a base64 key file, creating it (mode 0600) with a fresh key the first time.
+fn load_or_generate(path: &Path) -> Result<String, ConfigError> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let write_error = |source| ConfigError::WriteKeys {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(write_error)?;
+    }
+    let key = PiiCipher::generate_key()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            use std::io::Write;
+            file.write_all(key.as_bytes()).map_err(write_error)?;
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(path)
+                .map(|k| k.trim().to_owned())
+                .map_err(write_error)
+        }
+        Err(error) => Err(write_error(error)),
+    }
+}
+
+/// Applies `ESIGN_<SECTION>_<KEY>=value` overrides. Values that read as TOML integers, floats or
+/// booleans keep that type; anything else is a string.
+fn apply_overrides(table: &mut toml::Table, vars: impl IntoIterator<Item = (String, String)>) {
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix("ESIGN_") else {
+            continue;
+        };
+        let rest = rest.to_ascii_lowercase();
+        let Some(section) = SECTIONS
+            .iter()
+            .find(|section| rest.starts_with(&format!("{section}_")))
+        else {
+            continue;
+        };
+        let key = &rest[section.len() + 1..];
+        if key.is_empty() {
+            continue;
+        }
+        let typed = match format!("v = {value}").parse::<toml::Table>() {
+            Ok(parsed) => match parsed.get("v") {
+                Some(
+                    v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
+                ) => v.clone(),
+                _ => toml::Value::String(value.clone()),
+            },
+            Err(_) => toml::Value::String(value.clone()),
+        };
+        let entry = table
+            .entry((*section).to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(section_table) = entry {
+            section_table.insert(key.to_owned(), typed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_file_gives_the_development_defaults() {
+        let config = Config::load(None, vars(&[])).unwrap();
+        assert_eq!(config.database.url, "sqlite://data/esign.db");
+        assert_eq!(config.server.mode, Mode::Development);
+    }
+
+    #[test]
+    fn environment_overrides_win_and_keep_their_types() {
+        let config = Config::load(
+            None,
+            vars(&[
+                ("ESIGN_DATABASE_URL", "postgres://db/esign"),
+                ("ESIGN_DATABASE_MAX_CONNECTIONS", "32"),
+                ("ESIGN_SERVER_PUBLIC_BASE_URL", "https://esign.example"),
+                ("ESIGN_SERVER_MODE", "production"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.database.url, "postgres://db/esign");
+        assert_eq!(config.database.max_connections, 32);
+        assert_eq!(config.server.public_base_url, "https://esign.example");
+        assert_eq!(config.server.mode, Mode::Production);
+    }
+
+    #[test]
+    fn a_file_is_read_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("esign.toml");
+        std::fs::write(
+            &path,
+            "[server]\nbind = \"0.0.0.0:9000\"\n[[clients]]\nid = \"auth\"\nsecret = \"0123456789abcdef0123\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), vars(&[])).unwrap();
+        assert_eq!(config.server.bind.port(), 9000);
+        assert_eq!(config.clients[0].id, "auth");
+
+        std::fs::write(&path, "[server]\nbindd = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&path), vars(&[])),
+            Err(ConfigError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn production_mode_refuses_generated_keys() {
+        let mut config = Config::default();
+        config.server.mode = Mode::Production;
+        assert!(matches!(
+            config.pii_cipher(),
+            Err(ConfigError::MissingInProduction(_))
+        ));
+    }
+
+    #[test]
+    fn development_keys_are_generated_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.server.data_dir = dir.path().to_path_buf();
+        let first = config.pii_cipher().unwrap();
+        let sealed = first
+            .seal(serde_json::json!({"$pii": "13800138000"}))
+            .unwrap();
+        let second = config.pii_cipher().unwrap();
+        assert_eq!(
+            second.open(&sealed).unwrap(),
+            serde_json::json!({"$pii": "13800138000"})
+        );
+    }
+}

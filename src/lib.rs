@@ -1,0 +1,23 @@
+//! esign: an e-signature and identity-verification platform on an append-only, hash-chained event log.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML configuration and its `ESIGN_*` environment overrides.
+//! - [`store`]: the event store (SQLite embedded, PostgreSQL in production), its hash chain and
+//!   migrations.
+//! - [`pii`]: field-level encryption and keyed hashes for personal data at rest.
+//! - [`audit`]: timelines and chain verification for compliance.
+//! - [`http`]: the HTTP edge.
+//! - [`startup`]: building and running the service.
+//! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
+//!
+//! The pure domain lives in the `aggregates` crate and the read models in `projections`.
+
+pub mod audit;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod pii;
+pub mod startup;
+pub mod store;

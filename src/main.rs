@@ -1,0 +1,5 @@
+//! The `esign` binary: everything lives in the library so tests drive the same code.
+
+fn main() -> std::process::ExitCode {
+    esign::cli::main()
+}

@@ -1,0 +1,377 @@
+//! The event store: an append-only, hash-chained log of every fact, on SQLite or PostgreSQL.
+//!
+//! # Layout
+//!
+//! - [`EventStore`]: the one trait both backends implement, and [`Store`], the configured backend.
+//! - [`sqlite`]: the embedded default (rusqlite, one writer thread committing in groups).
+//! - [`postgres`]: production (tokio-postgres + deadpool, commit order fenced with `xid8`).
+//! - [`chain`]: the per-stream SHA-256 chain and its verification.
+//! - [`canonical`]: the canonical JSON the chain hashes.
+//! - [`migrations`]: the plain-SQL migrations of both backends and their runner.
+//!
+//! # Guarantees (both backends, proved by the contract suite in `tests/`)
+//!
+//! - An append names the version it expects the stream to be at; if another append got there first it
+//!   fails with [`StoreError::WrongExpectedVersion`] and writes nothing. A batch is all or nothing.
+//! - The database refuses UPDATE, DELETE and TRUNCATE on `events` (triggers), whoever asks.
+//! - Every event carries `prev_hash` and `hash = SHA-256(prev_hash ‖ canonical event)`, per stream.
+//! - [`EventStore::read_all`] pages through the whole log in *commit-safe order*: a reader that resumes
+//!   from its last [`Checkpoint`] never skips an event, even one whose transaction commits late.
+
+pub mod canonical;
+pub mod chain;
+pub mod migrations;
+pub mod postgres;
+pub mod sqlite;
+
+use std::fmt;
+use std::future::Future;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::pii::SealedPayload;
+
+pub use chain::{ChainBreak, ChainReport};
+
+/// A stream's id: `<aggregate>-<id>`, e.g. `contract-CONTRACT_202310270001`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StreamId(String);
+
+impl StreamId {
+    /// The stream of aggregate `kind` (its `Aggregate::NAME`) with id `id`.
+    pub fn new(kind: &str, id: &str) -> Self {
+        Self(format!("{kind}-{id}"))
+    }
+
+    /// Accepts an already composed stream id, as typed by an operator.
+    pub fn parse(raw: &str) -> Result<Self, StoreError> {
+        let valid = !raw.is_empty()
+            && raw.len() <= 200
+            && raw.contains('-')
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+        if valid {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(StoreError::InvalidStreamId(raw.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who did what, from where: stored beside every event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventMetadata {
+    /// The acting party: `client:<id>`, `signer:<partyId>`, `provider:<name>`, `system:<job>`, `operator:<name>`.
+    pub actor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<String>,
+}
+
+/// An event ready to append: its payload is already sealed (personal data encrypted).
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub payload: SealedPayload,
+    pub metadata: EventMetadata,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    pub global_position: i64,
+    /// The writing transaction's id; with `global_position` it forms the event's [`Checkpoint`].
+    pub transaction_id: i64,
+    pub stream_id: StreamId,
+    pub stream_version: u64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub payload: SealedPayload,
+    pub metadata: EventMetadata,
+    pub recorded_at: DateTime<Utc>,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+impl RecordedEvent {
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            transaction_id: self.transaction_id,
+            global_position: self.global_position,
+        }
+    }
+}
+
+/// A position in the commit-safe order of the whole log: `(transaction id, global position)`.
+///
+/// On PostgreSQL global positions are drawn before commit, so a later position can commit first; the
+/// writing transaction's id orders events the way a reader is allowed to see them (see
+/// [`postgres`]). On SQLite writes are serial and the transaction id is a counter.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    pub transaction_id: i64,
+    pub global_position: i64,
+}
+
+impl Checkpoint {
+    /// Before the first event.
+    pub const START: Checkpoint = Checkpoint {
+        transaction_id: 0,
+        global_position: 0,
+    };
+}
+
+/// The cursor of [`EventStore::read_chain`]: the last `(stream, version)` read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainCursor {
+    pub stream_id: StreamId,
+    pub stream_version: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("stream {stream} is at version {actual}, not the expected {expected}")]
+    WrongExpectedVersion {
+        stream: StreamId,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("an event with id {0} is already stored")]
+    DuplicateEventId(Uuid),
+    #[error("an append must carry at least one event")]
+    EmptyAppend,
+    #[error("{0:?} is not a valid stream id")]
+    InvalidStreamId(String),
+    #[error("the events table is append-only: {0}")]
+    AppendOnly(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the database failed: {0}")]
+    Database(String),
+    #[error("a stored event is unreadable at position {position}: {reason}")]
+    Corrupt { position: i64, reason: String },
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("unsupported database url {0:?}: use sqlite://<path> or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+/// One append: events for one stream, which must be at `expected_version` (0 = the stream is new).
+#[derive(Debug, Clone)]
+pub struct AppendRequest {
+    pub stream_id: StreamId,
+    pub expected_version: u64,
+    pub events: Vec<NewEvent>,
+}
+
+/// The contract both backends honour. See the module docs for the guarantees.
+pub trait EventStore: Send + Sync {
+    /// Appends events to one stream, all or nothing, computing their hash chain.
+    fn append(
+        &self,
+        request: AppendRequest,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// The events of one stream with version > `after_version`, in version order.
+    fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        after_version: u64,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// Up to `limit` events after `after` in commit-safe order. Only events whose position can no longer
+    /// be overtaken by a late commit are returned, so resuming from the last one's checkpoint is safe.
+    fn read_all(
+        &self,
+        after: Checkpoint,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// Up to `limit` events ordered by `(stream id, version)` after `after`: the order chain
+    /// verification walks in.
+    fn read_chain(
+        &self,
+        after: Option<ChainCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
+
+    /// Checks that the database answers.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The configured backend.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
+}
+
+impl Store {
+    /// Opens the store a database url names and applies pending migrations.
+    pub async fn open(url: &str, max_connections: usize) -> Result<Self, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(Self::Sqlite(sqlite::SqliteStore::open(path).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(
+                postgres::PostgresStore::connect(url, max_connections).await?,
+            ))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl EventStore for Store {
+    async fn append(&self, request: AppendRequest) -> Result<Vec<RecordedEvent>, StoreError> {
+        match self {
+            Self::Sqlite(store) => store.append(request).await,
+            Self::Postgres(store) => store.append(request).await,
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        after_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        match self {
+            Self::Sqlite(store) => store.read_stream(stream_id, after_version).await,
+            Self::Postgres(store) => store.read_stream(stream_id, after_version).await,
+        }
+    }
+
+    async fn read_all(
+        &self,
+        after: Checkpoint,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        match self {
+            Self::Sqlite(store) => store.read_all(after, limit).await,
+            Self::Postgres(store) => store.read_all(after, limit).await,
+        }
+    }
+
+    async fn read_chain(
+        &self,
+        after: Option<ChainCursor>,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        match self {
+            Self::Sqlite(store) => store.read_chain(after, limit).await,
+            Self::Postgres(store) => store.read_chain(after, limit).await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(store) => store.ping().await,
+            Self::Postgres(store) => store.ping().await,
+        }
+    }
+}
+
+/// The time an event is recorded at, cut to the microsecond both databases keep.
+pub(crate) fn recorded_now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Checks an append request before any backend work.
+pub(crate) fn validate(request: &AppendRequest) -> Result<(), StoreError> {
+    if request.events.is_empty() {
+        return Err(StoreError::EmptyAppend);
+    }
+    Ok(())
+}
+
+/// Hash chain fields for a batch, given the stream's current head hash.
+pub(crate) struct PreparedEvent<'a> {
+    pub event: &'a NewEvent,
+    pub stream_version: u64,
+    pub recorded_at: DateTime<Utc>,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+    pub metadata_json: serde_json::Value,
+}
+
+pub(crate) fn prepare<'a>(
+    request: &'a AppendRequest,
+    head_hash: [u8; 32],
+) -> Vec<PreparedEvent<'a>> {
+    let recorded_at = recorded_now();
+    let mut prev_hash = head_hash;
+    request
+        .events
+        .iter()
+        .enumerate()
+        .map(|(offset, event)| {
+            let stream_version = request.expected_version + offset as u64 + 1;
+            let metadata_json = serde_json::to_value(&event.metadata).unwrap_or_default();
+            let hash = chain::event_hash(
+                &prev_hash,
+                &chain::ChainedFields {
+                    event_id: event.event_id,
+                    stream_id: &request.stream_id,
+                    stream_version,
+                    event_type: &event.event_type,
+                    schema_version: event.schema_version,
+                    payload: event.payload.as_value(),
+                    metadata: &metadata_json,
+                    recorded_at,
+                },
+            );
+            let prepared = PreparedEvent {
+                event,
+                stream_version,
+                recorded_at,
+                prev_hash,
+                hash,
+                metadata_json,
+            };
+            prev_hash = hash;
+            prepared
+        })
+        .collect()
+}
+
+/// Parses a stored 32-byte hash column.
+pub(crate) fn hash_from_bytes(position: i64, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt {
+        position,
+        reason: format!("hash column holds {} bytes, not 32", bytes.len()),
+    })
+}

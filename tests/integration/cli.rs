@@ -1,0 +1,211 @@
+//! The `esign` binary as an operator runs it: serve, migrate, audit verify and audit replay.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use esign::store::EventStore;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestStore, append, stream};
+
+crate::backend_tests!(
+    serve_answers_health_and_readiness_and_stops_on_sigterm,
+    audit_verify_passes_an_intact_store_and_names_a_tampered_event,
+    audit_replay_prints_a_checked_timeline_with_personal_data_masked,
+);
+
+/// The binary, configured through the environment for this test's database and a private data dir.
+fn esign(t: &TestStore, data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_esign"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ESIGN_DATABASE_URL", &t.url)
+        .env("ESIGN_SERVER_BIND", "127.0.0.1:0")
+        .env("ESIGN_SERVER_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn")
+        .current_dir(data_dir);
+    command
+}
+
+async fn serve_answers_health_and_readiness_and_stops_on_sigterm(t: TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = esign(&t, dir.path())
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("serve did not print its address: {line:?}"))
+        .to_owned();
+    assert!(line.contains(match t.backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }));
+
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("http://{address}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(health.headers().contains_key("x-request-id"));
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap(),
+        json!({"status": "ok"})
+    );
+    let ready = client
+        .get(format!("http://{address}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .expect("serve stops after SIGTERM")
+    .unwrap()
+    .unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
+
+async fn audit_verify_passes_an_intact_store_and_names_a_tampered_event(t: TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = stream("contract");
+    let events = (0..3).map(|i| t.event("Step", &i.to_string())).collect();
+    let written = t.store.append(append(&s, 0, events)).await.unwrap();
+
+    let intact = esign(&t, dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&intact.stdout);
+    assert!(intact.status.success(), "{text}");
+    assert!(
+        text.contains("verified 3 events in 1 streams") && text.contains("intact"),
+        "{text}"
+    );
+
+    let victim = &written[2];
+    match t.backend {
+        Backend::Sqlite => {
+            let connection = rusqlite::Connection::open(t.sqlite_path().unwrap()).unwrap();
+            connection
+                .execute_batch(&format!(
+                    "DROP TRIGGER events_refuse_update; \
+                     UPDATE events SET metadata = json_set(metadata, '$.actor', 'client:mallory') \
+                     WHERE global_position = {};",
+                    victim.global_position
+                ))
+                .unwrap();
+        }
+        Backend::Postgres => {
+            t.postgres_superuser()
+                .await
+                .batch_execute(&format!(
+                    "SET session_replication_role = replica; \
+                     UPDATE events SET metadata = jsonb_set(metadata, '{{actor}}', '\"client:mallory\"') \
+                     WHERE global_position = {};",
+                    victim.global_position
+                ))
+                .await
+                .unwrap();
+        }
+    }
+
+    let broken = esign(&t, dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&broken.stdout);
+    assert_eq!(broken.status.code(), Some(2), "{text}");
+    assert!(text.contains(&format!("stream {s} version 3")), "{text}");
+    assert!(text.contains(&victim.event_id.to_string()), "{text}");
+
+    let one = esign(&t, dir.path())
+        .args(["audit", "verify", "--json", "--stream", s.as_str()])
+        .output()
+        .unwrap();
+    assert_eq!(one.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(report["firstBreak"]["streamVersion"], 3);
+    assert_eq!(report["firstBreak"]["kind"], "hashMismatch");
+}
+
+async fn audit_replay_prints_a_checked_timeline_with_personal_data_masked(t: TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    // The replay must open personal data with the service's own keys: write the events with them.
+    let config = esign::config::Config::load(
+        None,
+        [(
+            "ESIGN_SERVER_DATA_DIR".to_owned(),
+            dir.path().display().to_string(),
+        )],
+    )
+    .unwrap();
+    let cipher = config.pii_cipher().unwrap();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let s = esign::store::StreamId::new("contract", &id);
+    let payload = json!({"signer": "张三", "idCardNo": {"$pii": "11010519491231002X"}});
+    let mut event = t.event("ContractInitiated", "x");
+    event.payload = cipher.seal(payload).unwrap();
+    t.store.append(append(&s, 0, vec![event])).await.unwrap();
+
+    let output = esign(&t, dir.path())
+        .args(["audit", "replay", &id, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !text.contains("11010519491231002X"),
+        "the ID number must be masked: {text}"
+    );
+    let timeline: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(timeline["streamId"], s.as_str());
+    assert_eq!(timeline["chainIntact"], true);
+    assert_eq!(timeline["events"][0]["chain"], "ok");
+    assert_eq!(
+        timeline["events"][0]["payload"]["idCardNo"]["$pii"],
+        "110105********002X"
+    );
+
+    let human = esign(&t, dir.path())
+        .args(["audit", "replay", s.as_str()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("ContractInitiated") && text.contains("chain intact"),
+        "{text}"
+    );
+}

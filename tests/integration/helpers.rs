@@ -1,0 +1,291 @@
+//! Shared fixtures: a fresh store per test on either backend, and events to append.
+//!
+//! PostgreSQL tests use `ESIGN_TEST_DATABASE_URL` (default: the local server). Each test gets its own
+//! database, cloned from a migrated template and dropped when the test ends. When the server cannot be
+//! reached the PostgreSQL tests are skipped with a note, except under `CI=true`, where that fails them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use esign::pii::PiiCipher;
+use esign::store::migrations;
+use esign::store::{AppendRequest, EventMetadata, NewEvent, Store, StreamId};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store of its own for one test, removed when the test ends.
+pub struct TestStore {
+    pub store: Store,
+    pub cipher: Arc<PiiCipher>,
+    /// The url the store was opened with (`sqlite://...` or `postgres://...`).
+    pub url: String,
+    pub backend: Backend,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    postgres: Option<PostgresDatabase>,
+}
+
+impl TestStore {
+    /// A fresh store, or `None` when PostgreSQL is unreachable outside CI.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        let cipher = Arc::new(test_cipher());
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("esign.db").display());
+                let store = Store::open(&url, 4).await.expect("open sqlite store");
+                Some(Self {
+                    store,
+                    cipher,
+                    url,
+                    backend,
+                    _sqlite_dir: Some(dir),
+                    postgres: None,
+                })
+            }
+            Backend::Postgres => {
+                let database = PostgresDatabase::create().await?;
+                let store = Store::open(&database.url, 40)
+                    .await
+                    .expect("open postgres store");
+                Some(Self {
+                    store,
+                    cipher,
+                    url: database.url.clone(),
+                    backend,
+                    _sqlite_dir: None,
+                    postgres: Some(database),
+                })
+            }
+        }
+    }
+
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self.url.strip_prefix("sqlite://").map(PathBuf::from)
+    }
+
+    /// A raw superuser connection to this test's PostgreSQL database.
+    pub async fn postgres_superuser(&self) -> tokio_postgres::Client {
+        let database = self.postgres.as_ref().expect("a postgres test store");
+        connect(&database.url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// A sealed event carrying personal data, about 300 bytes.
+    pub fn event(&self, kind: &str, note: &str) -> NewEvent {
+        self.event_with(
+            kind,
+            json!({
+                "note": note,
+                "name": "张三",
+                "idCardNo": {"$pii": "11010519491231002X"},
+                "mobile": {"$pii": "13800138000"},
+            }),
+        )
+    }
+
+    pub fn event_with(&self, kind: &str, payload: Value) -> NewEvent {
+        NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: kind.to_owned(),
+            schema_version: 1,
+            payload: self.cipher.seal(payload).expect("seal"),
+            metadata: EventMetadata {
+                actor: "client:test".into(),
+                client_id: Some("test".into()),
+                ip: Some("127.0.0.1".into()),
+                user_agent: Some("esign-tests".into()),
+                correlation_id: Some(Uuid::new_v4().to_string()),
+                causation_id: None,
+            },
+        }
+    }
+}
+
+pub fn append(stream: &StreamId, expected_version: u64, events: Vec<NewEvent>) -> AppendRequest {
+    AppendRequest {
+        stream_id: stream.clone(),
+        expected_version,
+        events,
+    }
+}
+
+pub fn stream(kind: &str) -> StreamId {
+    StreamId::new(kind, &Uuid::new_v4().simple().to_string())
+}
+
+pub fn test_cipher() -> PiiCipher {
+    let keys = BTreeMap::from([("test".to_owned(), PiiCipher::generate_key().expect("key"))]);
+    PiiCipher::new("test", &keys, &PiiCipher::generate_key().expect("key")).expect("cipher")
+}
+
+/// One test's PostgreSQL database, dropped (with its connections) when the test ends.
+struct PostgresDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    async fn create() -> Option<Self> {
+        let admin_url = std::env::var("ESIGN_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        let admin = match connect(&admin_url).await {
+            Ok(client) => client,
+            Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!(
+                    "PostgreSQL at {admin_url} is required under CI=true but unreachable: {error}"
+                )
+            }
+            Err(error) => {
+                eprintln!("skipping a PostgreSQL test: {admin_url} is unreachable ({error})");
+                return None;
+            }
+        };
+        let template = ensure_template(&admin, &admin_url).await;
+        let name = format!("esign_test_{}", Uuid::new_v4().simple());
+        // A template being cloned concurrently by another test is fine; one with open sessions is not,
+        // so retry briefly while the template's migration connections wind down.
+        let mut attempts = 0;
+        loop {
+            match admin
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(error) if attempts < 50 => {
+                    attempts += 1;
+                    let _ = error;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("cannot create test database {name}: {error}"),
+            }
+        }
+        let url = with_database(&admin_url, &name);
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs outside async; a small runtime of its own does the cleanup.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = connect(&admin_url).await.ok()?;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// The migrated template database for the current migration set, created once per set.
+async fn ensure_template(admin: &tokio_postgres::Client, admin_url: &str) -> String {
+    let fingerprint = migrations::fingerprint(migrations::POSTGRES);
+    let template = format!("esign_template_{}", &fingerprint[..16]);
+    // Test processes start together; one builds the template while the others wait on this lock.
+    admin
+        .batch_execute("SELECT pg_advisory_lock(4242001)")
+        .await
+        .expect("template lock");
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .expect("look up template")
+        .is_some();
+    if !exists {
+        let building = format!("{template}_building");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+            format!("CREATE DATABASE {building}"),
+        ] {
+            admin
+                .batch_execute(&sql)
+                .await
+                .expect("create template database");
+        }
+        let store = Store::open(&with_database(admin_url, &building), 1)
+            .await
+            .expect("migrate template");
+        if let Store::Postgres(pg) = &store {
+            pg.close();
+        }
+        drop(store);
+        for sql in [
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{building}'"
+            ),
+            format!("ALTER DATABASE {building} RENAME TO {template}"),
+        ] {
+            admin.batch_execute(&sql).await.expect("publish template");
+        }
+    }
+    admin
+        .batch_execute("SELECT pg_advisory_unlock(4242001)")
+        .await
+        .expect("template unlock");
+    template
+}
+
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("a postgres url");
+    parsed.set_path(&format!("/{database}"));
+    parsed.to_string()
+}
+
+/// Generates one test per backend from an `async fn name(t: TestStore)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(t) = $crate::helpers::TestStore::new($crate::helpers::Backend::Sqlite).await {
+                        super::$name(t).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(t) = $crate::helpers::TestStore::new($crate::helpers::Backend::Postgres).await {
+                        super::$name(t).await;
+                    }
+                }
+            )*
+        }
+    };
+}

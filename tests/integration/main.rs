@@ -1,0 +1,9 @@
+//! Integration tests: the real store on real databases, and the real binary. One test binary, so the
+//! crate links once.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod event_store;
+mod helpers;
