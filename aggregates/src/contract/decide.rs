@@ -1,0 +1,562 @@
+//! The Contract's decisions: one function per command, each matching every lifecycle state.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::errors::{
+    ContractConflict, ContractError, ContractNotFound, IdentityCheck, IdentityFailure,
+};
+use super::events::ContractEvent;
+use super::state::{
+    Archive, ArchiveState, Contract, ContractState, SignLink, Signer, SignerStatus, SmsCheck,
+};
+use super::{
+    Expire, InitiateContract, IssueSignLink, OpenSignLink, RecordArchiveFailure,
+    RecordArchiveSuccess, RecordFaceVerification, Reject, RequestArchive, Revoke, SealDocument,
+    SendSmsCode, Sign, VerifyCertificate, VerifySmsCode,
+};
+use crate::values::{
+    ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, LinkTtl, PartyId, SMS_CODE_TTL_MINUTES,
+    SMS_MAX_FAILED_ATTEMPTS, SignMethod, SignStatus, VerificationStatus, later,
+};
+
+type Decision = Result<Vec<ContractEvent>, ContractError>;
+
+pub(super) fn initiate(state: &ContractState, command: InitiateContract) -> Decision {
+    match state {
+        ContractState::NotInitiated => super::initiate::initiate(command),
+        ContractState::Created { contract }
+        | ContractState::PartiallySigned { contract }
+        | ContractState::Signed { contract, .. }
+        | ContractState::Rejected { contract, .. }
+        | ContractState::Revoked { contract, .. }
+        | ContractState::Expired { contract, .. } => {
+            Err(ContractError::Duplicate(contract.contract_id.clone()))
+        }
+    }
+}
+
+pub(super) fn issue_sign_link(state: &ContractState, command: IssueSignLink) -> Decision {
+    let contract = collecting(state)?;
+    if command.now >= contract.expires_at {
+        return Err(conflict(ContractConflict::PastDeadline {
+            expires_at: contract.expires_at,
+        }));
+    }
+    let signer = signer(contract, &command.party_id)?;
+    let ttl = command
+        .ttl
+        .unwrap_or_else(|| LinkTtl::default_for(signer.notify_type));
+    let issued = ContractEvent::SignLinkIssued {
+        party_id: command.party_id.clone(),
+        link_id: command.link.link_id.clone(),
+        token_hash: command.link.token_hash.clone(),
+        issued_at: command.now,
+        expires_at: later(command.now, ttl.duration()).min(contract.expires_at),
+    };
+    match &signer.status {
+        SignerStatus::Pending {
+            link: Some(current),
+        } if current.link_id == command.link.link_id => {
+            // A retried issue of the same link changes nothing; the same id with another token is a bug.
+            if current.token_hash.matches(&command.link.token_hash) {
+                Ok(Vec::new())
+            } else {
+                Err(conflict(ContractConflict::LinkIdReused {
+                    link_id: command.link.link_id,
+                }))
+            }
+        }
+        SignerStatus::Pending { .. } => Ok(vec![issued]),
+        SignerStatus::Signed(_) | SignerStatus::Rejected(_) => Err(ContractError::LinkUsed {
+            party_id: command.party_id,
+            status: signer.sign_status(),
+        }),
+    }
+}
+
+pub(super) fn open_sign_link(state: &ContractState, command: OpenSignLink) -> Decision {
+    live_link(state, &command.party_id, &command.link_id, command.now)?;
+    Ok(vec![ContractEvent::SignLinkOpened {
+        party_id: command.party_id,
+        link_id: command.link_id,
+        ip_address: command.ip_address,
+        user_agent: command.user_agent,
+        opened_at: command.now,
+    }])
+}
+
+pub(super) fn send_sms_code(state: &ContractState, command: SendSmsCode) -> Decision {
+    let (_, signer, link) = live_link(state, &command.party_id, &command.link_id, command.now)?;
+    uses_check(signer, SignMethod::FaceAndSms, IdentityCheck::Sms)?;
+    match &link.sms {
+        SmsCheck::NotSent | SmsCheck::Sent { .. } => Ok(vec![ContractEvent::SmsCodeSent {
+            party_id: command.party_id,
+            link_id: command.link_id,
+            code_hash: command.code_hash,
+            expires_at: later(command.now, TimeDelta::minutes(SMS_CODE_TTL_MINUTES)),
+            sent_at: command.now,
+        }]),
+        // Already verified on this link: there is nothing to send.
+        SmsCheck::Verified { .. } => Ok(Vec::new()),
+        SmsCheck::Locked { .. } => Err(conflict(ContractConflict::SmsLocked)),
+    }
+}
+
+pub(super) fn verify_sms_code(state: &ContractState, command: VerifySmsCode) -> Decision {
+    let (_, signer, link) = live_link(state, &command.party_id, &command.link_id, command.now)?;
+    uses_check(signer, SignMethod::FaceAndSms, IdentityCheck::Sms)?;
+    match &link.sms {
+        SmsCheck::NotSent => Err(conflict(ContractConflict::NoSmsCodeSent)),
+        SmsCheck::Sent {
+            code_hash,
+            expires_at,
+            failed_attempts,
+        } => {
+            if command.now >= *expires_at {
+                return Err(conflict(ContractConflict::SmsCodeExpired));
+            }
+            if code_hash.matches(&command.code_hash) {
+                return Ok(vec![ContractEvent::SmsCodeVerified {
+                    party_id: command.party_id,
+                    link_id: command.link_id,
+                    verified_at: command.now,
+                }]);
+            }
+            let failed_attempts = failed_attempts.saturating_add(1);
+            Ok(vec![ContractEvent::SmsCodeFailed {
+                party_id: command.party_id,
+                link_id: command.link_id,
+                failed_attempts,
+                locked: failed_attempts >= SMS_MAX_FAILED_ATTEMPTS,
+                failed_at: command.now,
+            }])
+        }
+        SmsCheck::Verified { .. } => Ok(Vec::new()),
+        SmsCheck::Locked { .. } => Err(conflict(ContractConflict::SmsLocked)),
+    }
+}
+
+/// Spec 4.2.1: only a SUCCESS verification of the signer's own name and ID number counts.
+pub(super) fn record_face_verification(
+    state: &ContractState,
+    command: RecordFaceVerification,
+) -> Decision {
+    let (_, signer, link) = live_link(state, &command.party_id, &command.link_id, command.now)?;
+    uses_check(signer, SignMethod::FaceAndSms, IdentityCheck::Face)?;
+    let facts = command.verification;
+    let failed = |failure| ContractError::IdentityFailed {
+        party_id: signer.party_id.clone(),
+        failure,
+    };
+    if facts.status != VerificationStatus::Success {
+        return Err(failed(IdentityFailure::FaceNotPassed(facts.status)));
+    }
+    let mut fields = Vec::new();
+    if facts.name != signer.name {
+        fields.push("name");
+    }
+    if facts.id_card_no != signer.id_card_no {
+        fields.push("idCardNo");
+    }
+    if !fields.is_empty() {
+        return Err(failed(IdentityFailure::Mismatch { fields }));
+    }
+    if link
+        .face
+        .as_ref()
+        .is_some_and(|face| face.verification_id == facts.verification_id)
+    {
+        return Ok(Vec::new());
+    }
+    Ok(vec![ContractEvent::SignerFaceVerified {
+        party_id: command.party_id,
+        link_id: command.link_id,
+        verification_id: facts.verification_id,
+        verified_at: command.now,
+    }])
+}
+
+pub(super) fn verify_certificate(state: &ContractState, command: VerifyCertificate) -> Decision {
+    let (_, signer, link) = live_link(state, &command.party_id, &command.link_id, command.now)?;
+    uses_check(signer, SignMethod::CaCert, IdentityCheck::CaCertificate)?;
+    let certificate = command.certificate;
+    let failed = |failure| ContractError::IdentityFailed {
+        party_id: signer.party_id.clone(),
+        failure,
+    };
+    if command.now < certificate.not_before || command.now >= certificate.not_after {
+        return Err(failed(IdentityFailure::CertificateNotValid));
+    }
+    let mut fields = Vec::new();
+    if certificate.subject_name != signer.name {
+        fields.push("name");
+    }
+    if certificate
+        .subject_id_card_no
+        .as_ref()
+        .is_some_and(|id_card_no| id_card_no != &signer.id_card_no)
+    {
+        fields.push("idCardNo");
+    }
+    if !fields.is_empty() {
+        return Err(failed(IdentityFailure::Mismatch { fields }));
+    }
+    if link
+        .certificate
+        .as_ref()
+        .is_some_and(|check| check.serial_number == certificate.serial_number)
+    {
+        return Ok(Vec::new());
+    }
+    Ok(vec![ContractEvent::SignerCertificateVerified {
+        party_id: command.party_id,
+        link_id: command.link_id,
+        serial_number: certificate.serial_number,
+        issuer: certificate.issuer,
+        not_before: certificate.not_before,
+        not_after: certificate.not_after,
+        verified_at: command.now,
+    }])
+}
+
+/// Needs a live link, everyone with a lower sequence signed (spec 4.2.2), and the checks of the signer's
+/// sign method passed through this link (spec 4.1.2 step 3).
+pub(super) fn sign(state: &ContractState, command: Sign) -> Decision {
+    let (contract, signer, link) =
+        live_link(state, &command.party_id, &command.link_id, command.now)?;
+    let waiting_for = contract.waiting_before(signer);
+    if !waiting_for.is_empty() {
+        return Err(conflict(ContractConflict::OutOfOrder {
+            party_id: command.party_id,
+            waiting_for,
+        }));
+    }
+    let missing = missing_checks(signer.sign_method, link);
+    if !missing.is_empty() {
+        return Err(ContractError::IdentityFailed {
+            party_id: command.party_id,
+            failure: IdentityFailure::ChecksMissing(missing),
+        });
+    }
+    let now = command.now;
+    let mut events = vec![ContractEvent::SignerSigned {
+        party_id: command.party_id,
+        link_id: command.link_id,
+        signature_image_hash: command.signature_image_hash,
+        ip_address: command.ip_address,
+        device_info: command.device_info,
+        transaction_no: command.transaction_no,
+        signed_at: now,
+    }];
+    if contract.signed_count() + 1 == contract.signers.len() {
+        events.push(ContractEvent::ContractSigned { signed_at: now });
+    } else if let ContractState::Created { .. } = state {
+        events.push(ContractEvent::ContractPartiallySigned { signed_at: now });
+    }
+    Ok(events)
+}
+
+/// Any pending signer may reject through a live link, whatever their sequence.
+pub(super) fn reject(state: &ContractState, command: Reject) -> Decision {
+    live_link(state, &command.party_id, &command.link_id, command.now)?;
+    Ok(vec![
+        ContractEvent::SignerRejected {
+            party_id: command.party_id.clone(),
+            link_id: command.link_id,
+            reason: command.reason,
+            ip_address: command.ip_address,
+            rejected_at: command.now,
+        },
+        ContractEvent::ContractRejected {
+            party_id: command.party_id,
+            rejected_at: command.now,
+        },
+    ])
+}
+
+pub(super) fn revoke(state: &ContractState, command: Revoke) -> Decision {
+    collecting(state)?;
+    Ok(vec![ContractEvent::ContractRevoked {
+        reason: command.reason,
+        operator: command.operator,
+        revoked_at: command.now,
+    }])
+}
+
+pub(super) fn expire(state: &ContractState, command: Expire) -> Decision {
+    let contract = collecting(state)?;
+    if command.now < contract.expires_at {
+        return Err(conflict(ContractConflict::NotYetDue {
+            expires_at: contract.expires_at,
+        }));
+    }
+    Ok(vec![ContractEvent::ContractExpired {
+        expired_at: contract.expires_at,
+    }])
+}
+
+pub(super) fn seal_document(state: &ContractState, command: SealDocument) -> Decision {
+    match state {
+        ContractState::Signed { document: None, .. } => Ok(vec![ContractEvent::DocumentSealed {
+            document_hash: command.document_hash,
+            sealed_at: command.now,
+        }]),
+        ContractState::Signed {
+            document: Some(document),
+            ..
+        } => {
+            if document.document_hash == command.document_hash {
+                Ok(Vec::new())
+            } else {
+                Err(conflict(ContractConflict::DocumentAlreadySealed))
+            }
+        }
+        ContractState::NotInitiated
+        | ContractState::Created { .. }
+        | ContractState::PartiallySigned { .. }
+        | ContractState::Rejected { .. }
+        | ContractState::Revoked { .. }
+        | ContractState::Expired { .. } => Err(not_signed(state)),
+    }
+}
+
+/// Spec 4.2.5: only SIGNED (and sealed) contracts are archived, with as many providers as wanted; a
+/// failed attempt is retried with the same archive id.
+pub(super) fn request_archive(state: &ContractState, command: RequestArchive) -> Decision {
+    let (document, archives) = match state {
+        ContractState::Signed {
+            document, archives, ..
+        } => (document, archives),
+        ContractState::NotInitiated
+        | ContractState::Created { .. }
+        | ContractState::PartiallySigned { .. }
+        | ContractState::Rejected { .. }
+        | ContractState::Revoked { .. }
+        | ContractState::Expired { .. } => return Err(not_signed(state)),
+    };
+    let Some(document) = document else {
+        return Err(conflict(ContractConflict::DocumentNotSealed));
+    };
+    if let Some(other) = archives.values().find(|archive| {
+        archive.archive_id == command.archive_id && archive.provider != command.provider
+    }) {
+        return Err(conflict(ContractConflict::ArchiveIdMismatch {
+            provider: other.provider,
+            archive_id: other.archive_id.clone(),
+        }));
+    }
+    let requested = |attempt| ContractEvent::ArchiveRequested {
+        archive_id: command.archive_id.clone(),
+        provider: command.provider,
+        document_hash: document.document_hash.clone(),
+        attempt,
+        requested_at: command.now,
+    };
+    match archives.get(&command.provider) {
+        None => Ok(vec![requested(1)]),
+        Some(archive) if archive.archive_id != command.archive_id => {
+            Err(conflict(ContractConflict::ArchiveIdMismatch {
+                provider: archive.provider,
+                archive_id: archive.archive_id.clone(),
+            }))
+        }
+        Some(archive) => match archive.state {
+            // In flight or done: asking again changes nothing.
+            ArchiveState::Pending { .. } | ArchiveState::Succeeded { .. } => Ok(Vec::new()),
+            ArchiveState::Failed { .. } => Ok(vec![requested(archive.attempts.saturating_add(1))]),
+        },
+    }
+}
+
+pub(super) fn record_archive_success(
+    state: &ContractState,
+    command: RecordArchiveSuccess,
+) -> Decision {
+    let archive = requested_archive(state, command.provider)?;
+    match &archive.state {
+        ArchiveState::Pending { .. } => Ok(vec![ContractEvent::ArchiveSucceeded {
+            archive_id: archive.archive_id.clone(),
+            provider: command.provider,
+            transaction_no: command.transaction_no,
+            certificate_url: command.certificate_url,
+            archived_at: command.now,
+        }]),
+        ArchiveState::Succeeded { transaction_no, .. }
+            if *transaction_no == command.transaction_no =>
+        {
+            Ok(Vec::new())
+        }
+        ArchiveState::Succeeded { .. } | ArchiveState::Failed { .. } => {
+            Err(conflict(ContractConflict::ArchiveNotPending {
+                provider: command.provider,
+                status: archive.state.status(),
+            }))
+        }
+    }
+}
+
+pub(super) fn record_archive_failure(
+    state: &ContractState,
+    command: RecordArchiveFailure,
+) -> Decision {
+    let archive = requested_archive(state, command.provider)?;
+    match &archive.state {
+        ArchiveState::Pending { .. } => Ok(vec![ContractEvent::ArchiveFailed {
+            archive_id: archive.archive_id.clone(),
+            provider: command.provider,
+            reason: command.reason,
+            failed_at: command.now,
+        }]),
+        ArchiveState::Failed { .. } => Ok(Vec::new()),
+        ArchiveState::Succeeded { .. } => Err(conflict(ContractConflict::ArchiveNotPending {
+            provider: command.provider,
+            status: ArchiveStatus::Success,
+        })),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+fn conflict(conflict: ContractConflict) -> ContractError {
+    ContractError::Conflict(conflict)
+}
+
+/// The refusal for a contract that is not (or no longer) collecting signatures.
+fn final_error(state: &ContractState) -> ContractError {
+    match state.status() {
+        Some(status) => conflict(ContractConflict::Final(status)),
+        None => ContractError::NotFound(ContractNotFound::Contract),
+    }
+}
+
+/// The refusal for a sealing or archiving step on a contract that is not SIGNED.
+fn not_signed(state: &ContractState) -> ContractError {
+    match state.status() {
+        Some(status @ (ContractStatus::Created | ContractStatus::PartialSigned)) => {
+            conflict(ContractConflict::NotSigned(status))
+        }
+        Some(status) => conflict(ContractConflict::Final(status)),
+        None => ContractError::NotFound(ContractNotFound::Contract),
+    }
+}
+
+/// The contract while it is CREATED or PARTIAL_SIGNED.
+fn collecting(state: &ContractState) -> Result<&Contract, ContractError> {
+    match state {
+        ContractState::Created { contract } | ContractState::PartiallySigned { contract } => {
+            Ok(contract)
+        }
+        ContractState::NotInitiated
+        | ContractState::Signed { .. }
+        | ContractState::Rejected { .. }
+        | ContractState::Revoked { .. }
+        | ContractState::Expired { .. } => Err(final_error(state)),
+    }
+}
+
+/// The archive record of one provider on a SIGNED contract.
+fn requested_archive(
+    state: &ContractState,
+    provider: ArchiveProvider,
+) -> Result<&Archive, ContractError> {
+    match state {
+        ContractState::Signed { archives, .. } => archives
+            .get(&provider)
+            .ok_or(ContractError::NotFound(ContractNotFound::Archive(provider))),
+        ContractState::NotInitiated
+        | ContractState::Created { .. }
+        | ContractState::PartiallySigned { .. }
+        | ContractState::Rejected { .. }
+        | ContractState::Revoked { .. }
+        | ContractState::Expired { .. } => Err(not_signed(state)),
+    }
+}
+
+fn signer<'a>(contract: &'a Contract, party_id: &PartyId) -> Result<&'a Signer, ContractError> {
+    contract
+        .signer(party_id)
+        .ok_or_else(|| ContractError::NotFound(ContractNotFound::Signer(party_id.clone())))
+}
+
+/// A pending signer reached through their current, unexpired link (spec 4.2.3).
+///
+/// On a SIGNED contract every link is spent, so a signer gets "already signed" (40005), which is what
+/// the H5 page should say. A link is never valid past the contract's deadline: its expiry is capped there.
+fn live_link<'a>(
+    state: &'a ContractState,
+    party_id: &PartyId,
+    link_id: &LinkId,
+    now: DateTime<Utc>,
+) -> Result<(&'a Contract, &'a Signer, &'a SignLink), ContractError> {
+    let contract = match state {
+        ContractState::Created { contract } | ContractState::PartiallySigned { contract } => {
+            contract
+        }
+        ContractState::Signed { contract, .. } => {
+            signer(contract, party_id)?;
+            return Err(ContractError::LinkUsed {
+                party_id: party_id.clone(),
+                status: SignStatus::Signed,
+            });
+        }
+        ContractState::NotInitiated
+        | ContractState::Rejected { .. }
+        | ContractState::Revoked { .. }
+        | ContractState::Expired { .. } => return Err(final_error(state)),
+    };
+    let signer = signer(contract, party_id)?;
+    let expired = || ContractError::LinkExpired {
+        party_id: party_id.clone(),
+    };
+    match &signer.status {
+        SignerStatus::Pending { link: Some(link) } => {
+            if &link.link_id != link_id || now >= link.expires_at {
+                return Err(expired());
+            }
+            Ok((contract, signer, link))
+        }
+        SignerStatus::Pending { link: None } => Err(expired()),
+        SignerStatus::Signed(_) | SignerStatus::Rejected(_) => Err(ContractError::LinkUsed {
+            party_id: party_id.clone(),
+            status: signer.sign_status(),
+        }),
+    }
+}
+
+fn uses_check(
+    signer: &Signer,
+    method: SignMethod,
+    check: IdentityCheck,
+) -> Result<(), ContractError> {
+    if signer.sign_method == method {
+        Ok(())
+    } else {
+        Err(conflict(ContractConflict::CheckNotApplicable {
+            sign_method: signer.sign_method,
+            check,
+        }))
+    }
+}
+
+fn missing_checks(method: SignMethod, link: &SignLink) -> Vec<IdentityCheck> {
+    let mut missing = Vec::new();
+    match method {
+        SignMethod::FaceAndSms => {
+            if link.face.is_none() {
+                missing.push(IdentityCheck::Face);
+            }
+            match link.sms {
+                SmsCheck::Verified { .. } => {}
+                SmsCheck::NotSent | SmsCheck::Sent { .. } | SmsCheck::Locked { .. } => {
+                    missing.push(IdentityCheck::Sms)
+                }
+            }
+        }
+        SignMethod::CaCert => {
+            if link.certificate.is_none() {
+                missing.push(IdentityCheck::CaCertificate);
+            }
+        }
+    }
+    missing
+}

@@ -1,0 +1,205 @@
+//! The Contract stream's events: each one fact of the signing process, named by its stored type.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::template::VariableKey;
+use crate::values::{
+    ArchiveId, ArchiveProvider, BizId, CertificateSerial, ClientId, ContractBizType, ContractId,
+    DeviceInfo, Digest, IdCardNumber, LinkId, LongText, MobileNumber, NotifyType, Operator,
+    PartyId, PartyType, PersonName, Reason, SignMethod, TemplateId, TemplateVersion, Title,
+    TransactionNo, UserAgent, VerificationId, WebUrl, WebhookHeaders,
+};
+use crate::{DomainEvent, Sensitive};
+
+/// A signer as initiated; ID and mobile numbers are marked for encryption.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignerEntry {
+    pub party_id: PartyId,
+    pub party_type: PartyType,
+    pub name: PersonName,
+    pub id_card_no: Sensitive<IdCardNumber>,
+    pub mobile: Sensitive<MobileNumber>,
+    pub sign_method: SignMethod,
+    pub notify_type: NotifyType,
+    pub sequence: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+pub enum ContractEvent {
+    /// The contract exists, in CREATED; its sign links follow as `SignLinkIssued`, one per signer.
+    ContractInitiated {
+        contract_id: ContractId,
+        client_id: ClientId,
+        biz_id: BizId,
+        biz_type: ContractBizType,
+        template_id: TemplateId,
+        template_version: TemplateVersion,
+        title: Title,
+        variables: BTreeMap<VariableKey, String>,
+        /// The hash of the rendered preview, so later steps can prove what was shown.
+        preview_hash: Digest,
+        signers: Vec<SignerEntry>,
+        callback_url: WebUrl,
+        #[serde(default)]
+        webhook_headers: WebhookHeaders,
+        /// Providers to archive with once SIGNED; empty when the caller asked for no archiving.
+        #[serde(default)]
+        archive_providers: Vec<ArchiveProvider>,
+        expires_at: DateTime<Utc>,
+        created_at: DateTime<Utc>,
+    },
+    /// A signer's one-time link; any earlier link of the signer is dead from now on. The token itself
+    /// is never stored, only its hash.
+    SignLinkIssued {
+        party_id: PartyId,
+        link_id: LinkId,
+        token_hash: Digest,
+        issued_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    SignLinkOpened {
+        party_id: PartyId,
+        link_id: LinkId,
+        ip_address: IpAddr,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<UserAgent>,
+        opened_at: DateTime<Utc>,
+    },
+    /// A code went to the signer's mobile; only its keyed hash is kept.
+    SmsCodeSent {
+        party_id: PartyId,
+        link_id: LinkId,
+        code_hash: Digest,
+        expires_at: DateTime<Utc>,
+        sent_at: DateTime<Utc>,
+    },
+    SmsCodeVerified {
+        party_id: PartyId,
+        link_id: LinkId,
+        verified_at: DateTime<Utc>,
+    },
+    /// A wrong code; `locked` once `failedAttempts` reaches the limit.
+    SmsCodeFailed {
+        party_id: PartyId,
+        link_id: LinkId,
+        failed_attempts: u32,
+        locked: bool,
+        failed_at: DateTime<Utc>,
+    },
+    /// A SUCCESS face verification whose name and ID number match the signer (spec 4.2.1).
+    SignerFaceVerified {
+        party_id: PartyId,
+        link_id: LinkId,
+        verification_id: VerificationId,
+        verified_at: DateTime<Utc>,
+    },
+    /// A CA certificate valid now and issued to the signer.
+    SignerCertificateVerified {
+        party_id: PartyId,
+        link_id: LinkId,
+        serial_number: CertificateSerial,
+        issuer: LongText,
+        not_before: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+        verified_at: DateTime<Utc>,
+    },
+    /// The signer signed; their link is used.
+    SignerSigned {
+        party_id: PartyId,
+        link_id: LinkId,
+        signature_image_hash: Digest,
+        ip_address: IpAddr,
+        device_info: DeviceInfo,
+        transaction_no: TransactionNo,
+        signed_at: DateTime<Utc>,
+    },
+    /// The signer refused; their link is used and the contract is rejected with the next event.
+    SignerRejected {
+        party_id: PartyId,
+        link_id: LinkId,
+        reason: Reason,
+        ip_address: IpAddr,
+        rejected_at: DateTime<Utc>,
+    },
+    /// CREATED -> PARTIAL_SIGNED: the first of several signatures.
+    ContractPartiallySigned { signed_at: DateTime<Utc> },
+    /// -> SIGNED: the last signature.
+    ContractSigned { signed_at: DateTime<Utc> },
+    /// -> REJECTED, by the named signer.
+    ContractRejected {
+        party_id: PartyId,
+        rejected_at: DateTime<Utc>,
+    },
+    /// -> REVOKED by the initiator, before SIGNED.
+    ContractRevoked {
+        reason: Reason,
+        operator: Operator,
+        revoked_at: DateTime<Utc>,
+    },
+    /// -> EXPIRED; `expiredAt` is the deadline itself, not when the scheduler noticed.
+    ContractExpired { expired_at: DateTime<Utc> },
+    /// The final document (signatures, timestamps) of a SIGNED contract and its SHA-256.
+    DocumentSealed {
+        document_hash: Digest,
+        sealed_at: DateTime<Utc>,
+    },
+    /// An archive attempt with one provider (`attempt` counts retries after failures).
+    ArchiveRequested {
+        archive_id: ArchiveId,
+        provider: ArchiveProvider,
+        document_hash: Digest,
+        attempt: u32,
+        requested_at: DateTime<Utc>,
+    },
+    ArchiveSucceeded {
+        archive_id: ArchiveId,
+        provider: ArchiveProvider,
+        transaction_no: TransactionNo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        certificate_url: Option<LongText>,
+        archived_at: DateTime<Utc>,
+    },
+    /// The contract stays SIGNED; a later `ArchiveRequested` retries.
+    ArchiveFailed {
+        archive_id: ArchiveId,
+        provider: ArchiveProvider,
+        reason: Reason,
+        failed_at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for ContractEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            ContractEvent::ContractInitiated { .. } => "ContractInitiated",
+            ContractEvent::SignLinkIssued { .. } => "SignLinkIssued",
+            ContractEvent::SignLinkOpened { .. } => "SignLinkOpened",
+            ContractEvent::SmsCodeSent { .. } => "SmsCodeSent",
+            ContractEvent::SmsCodeVerified { .. } => "SmsCodeVerified",
+            ContractEvent::SmsCodeFailed { .. } => "SmsCodeFailed",
+            ContractEvent::SignerFaceVerified { .. } => "SignerFaceVerified",
+            ContractEvent::SignerCertificateVerified { .. } => "SignerCertificateVerified",
+            ContractEvent::SignerSigned { .. } => "SignerSigned",
+            ContractEvent::SignerRejected { .. } => "SignerRejected",
+            ContractEvent::ContractPartiallySigned { .. } => "ContractPartiallySigned",
+            ContractEvent::ContractSigned { .. } => "ContractSigned",
+            ContractEvent::ContractRejected { .. } => "ContractRejected",
+            ContractEvent::ContractRevoked { .. } => "ContractRevoked",
+            ContractEvent::ContractExpired { .. } => "ContractExpired",
+            ContractEvent::DocumentSealed { .. } => "DocumentSealed",
+            ContractEvent::ArchiveRequested { .. } => "ArchiveRequested",
+            ContractEvent::ArchiveSucceeded { .. } => "ArchiveSucceeded",
+            ContractEvent::ArchiveFailed { .. } => "ArchiveFailed",
+        }
+    }
+
+    fn schema_version(&self) -> u32 {
+        1
+    }
+}

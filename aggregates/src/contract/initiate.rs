@@ -1,0 +1,480 @@
+//! Initiating a contract (spec 2.1.2, 4.1.2 step 1): the request's wire shape and its validation against
+//! the template version, naming every bad field at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::InitiateContract;
+use super::errors::{ContractError, TemplateUnavailable};
+use super::events::{ContractEvent, SignerEntry};
+use crate::Sensitive;
+use crate::errors::ValidationErrors;
+use crate::template::{TemplateVersionFacts, VariableKey};
+use crate::values::{
+    ArchiveProvider, BizId, ContractBizType, ExpireDays, IdCardNumber, LinkTtl, MobileNumber,
+    NotifyType, PartyId, PartyType, PersonName, SignMethod, TemplateId, TemplateVersion, Title,
+    WebUrl, WebhookConfigRequest, WebhookHeaders, china_date, later, redacted,
+};
+
+/// The longest value of one template variable, in characters.
+pub const MAX_VARIABLE_LEN: usize = 4096;
+/// The highest signing sequence number.
+pub const MAX_SEQUENCE: u32 = 999;
+
+/// The body of `POST /api/v1/contract/initiate` as sent. Fields are optional here so that a missing one
+/// is reported by name together with every other problem.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractRequest {
+    pub biz_id: Option<String>,
+    pub biz_type: Option<String>,
+    pub template_id: Option<String>,
+    /// Not in the spec's request: pins a version; without it the service passes the template's current
+    /// active version.
+    pub template_version: Option<String>,
+    pub title: Option<String>,
+    /// Strings, numbers or booleans (numbers and booleans are used as written); `null` counts as absent.
+    #[serde(default)]
+    pub variables: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub signers: Vec<SignerRequest>,
+    pub callback_url: Option<String>,
+    pub webhook_config: Option<WebhookConfigRequest>,
+    pub expire_days: Option<i64>,
+    pub archive_config: Option<ArchiveConfigRequest>,
+}
+
+/// `Debug` hides the ID and mobile numbers: commands end up in logs.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignerRequest {
+    pub party_id: Option<String>,
+    pub party_type: Option<String>,
+    pub name: Option<String>,
+    pub id_card_no: Option<String>,
+    pub mobile: Option<String>,
+    /// Defaults to the template's first default sign method.
+    pub sign_method: Option<String>,
+    /// Defaults to `H5_LINK`.
+    pub notify_type: Option<String>,
+    /// Defaults to 1: signers without a sequence sign in parallel.
+    pub sequence: Option<i64>,
+}
+
+impl std::fmt::Debug for SignerRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignerRequest")
+            .field("party_id", &self.party_id)
+            .field("party_type", &self.party_type)
+            .field("name", &self.name)
+            .field("id_card_no", &redacted(self.id_card_no.as_deref()))
+            .field("mobile", &redacted(self.mobile.as_deref()))
+            .field("sign_method", &self.sign_method)
+            .field("notify_type", &self.notify_type)
+            .field("sequence", &self.sequence)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveConfigRequest {
+    /// Defaults to `true` when `archiveProvider` is given, else `false`.
+    pub need_archive: Option<bool>,
+    /// Defaults to `TSA` when archiving is needed.
+    pub archive_provider: Option<String>,
+}
+
+impl ContractRequest {
+    /// The variables as text, as the preview is rendered with them (values that are not scalars are left
+    /// out; initiation refuses them by name).
+    pub fn variable_texts(&self) -> BTreeMap<String, String> {
+        self.variables
+            .iter()
+            .filter_map(|(key, value)| {
+                variable_text(value)
+                    .ok()
+                    .flatten()
+                    .map(|text| (key.clone(), text))
+            })
+            .collect()
+    }
+}
+
+/// `Ok(None)` for `null`, the text of a scalar, or an error for arrays and objects.
+fn variable_text(value: &serde_json::Value) -> Result<Option<String>, &'static str> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(text) => Ok(Some(text.clone())),
+        serde_json::Value::Number(number) => Ok(Some(number.to_string())),
+        serde_json::Value::Bool(flag) => Ok(Some(flag.to_string())),
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+            Err("must be a string, number or boolean")
+        }
+    }
+}
+
+/// Validates an initiation and produces its events: `ContractInitiated`, then one `SignLinkIssued` per
+/// signer. A missing or inactive template is reported before field errors, since without it the
+/// variables and signer count cannot be checked.
+pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, ContractError> {
+    let request = &command.request;
+    let mut errors = ValidationErrors::new();
+    let biz_id = errors.required("bizId", request.biz_id.as_deref(), BizId::parse);
+    let biz_type = errors.required(
+        "bizType",
+        request.biz_type.as_deref(),
+        ContractBizType::parse,
+    );
+    let template_id = errors.required(
+        "templateId",
+        request.template_id.as_deref(),
+        TemplateId::parse,
+    );
+    let template_version = errors.optional(
+        "templateVersion",
+        request.template_version.as_deref(),
+        TemplateVersion::parse,
+    );
+    let template = match (&template_id, &template_version) {
+        (Some(id), Some(version)) => Some(check_template(
+            command.template.as_ref(),
+            id,
+            version.as_ref(),
+        )?),
+        _ => None,
+    };
+    let title = errors.required("title", request.title.as_deref(), Title::parse);
+    let variables = check_variables(request, template, &mut errors);
+    let signers = check_signers(&command, template, &mut errors);
+    let callback_url = errors.required("callbackUrl", request.callback_url.as_deref(), |text| {
+        WebUrl::parse(text, command.mode)
+    });
+    let webhook_headers = WebhookHeaders::collect(
+        request.webhook_config.as_ref(),
+        "webhookConfig",
+        &mut errors,
+    );
+    let expire_days = errors.check("expireDays", ExpireDays::parse(request.expire_days));
+    let archive_providers = check_archive(request.archive_config.as_ref(), &mut errors);
+    check_sign_links(&command, &mut errors);
+
+    let (
+        Some(biz_id),
+        Some(biz_type),
+        Some(template),
+        Some(title),
+        Some(variables),
+        Some(signers),
+        Some(callback_url),
+        Some(expire_days),
+        Some(archive_providers),
+    ) = (
+        biz_id,
+        biz_type,
+        template,
+        title,
+        variables,
+        signers,
+        callback_url,
+        expire_days,
+        archive_providers,
+    )
+    else {
+        return Err(ContractError::Invalid(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ContractError::Invalid(errors));
+    }
+
+    let now = command.now;
+    let expires_at = later(now, expire_days.duration());
+    let links: Vec<ContractEvent> = signers
+        .iter()
+        .zip(command.sign_links)
+        .map(|(signer, link)| ContractEvent::SignLinkIssued {
+            party_id: signer.party_id.clone(),
+            link_id: link.link_id,
+            token_hash: link.token_hash,
+            issued_at: now,
+            expires_at: later(now, LinkTtl::default_for(signer.notify_type).duration())
+                .min(expires_at),
+        })
+        .collect();
+    let mut events = vec![ContractEvent::ContractInitiated {
+        contract_id: command.contract_id,
+        client_id: command.client_id,
+        biz_id,
+        biz_type,
+        template_id: template.template_id.clone(),
+        template_version: template.version.clone(),
+        title,
+        variables,
+        preview_hash: command.preview_hash,
+        signers,
+        callback_url,
+        webhook_headers,
+        archive_providers,
+        expires_at,
+        created_at: now,
+    }];
+    events.extend(links);
+    Ok(events)
+}
+
+fn check_template<'a>(
+    facts: Option<&'a TemplateVersionFacts>,
+    template_id: &TemplateId,
+    version: Option<&TemplateVersion>,
+) -> Result<&'a TemplateVersionFacts, ContractError> {
+    let not_found = || {
+        ContractError::TemplateUnavailable(TemplateUnavailable::NotFound {
+            template_id: template_id.clone(),
+            version: version.cloned(),
+        })
+    };
+    let facts = facts.ok_or_else(not_found)?;
+    if &facts.template_id != template_id || version.is_some_and(|version| version != &facts.version)
+    {
+        return Err(not_found());
+    }
+    if !facts.active {
+        return Err(ContractError::TemplateUnavailable(
+            TemplateUnavailable::Inactive {
+                template_id: facts.template_id.clone(),
+                version: facts.version.clone(),
+            },
+        ));
+    }
+    Ok(facts)
+}
+
+/// Every given variable must be a defined key with a scalar value; every required one must be given and
+/// not blank (spec 4.3.2).
+fn check_variables(
+    request: &ContractRequest,
+    template: Option<&TemplateVersionFacts>,
+    errors: &mut ValidationErrors,
+) -> Option<BTreeMap<VariableKey, String>> {
+    let before = errors.fields().len();
+    let mut variables = BTreeMap::new();
+    for (key, value) in &request.variables {
+        let field = format!("variables.{key}");
+        let Some(text) = errors.check(field.as_str(), variable_text(value)) else {
+            continue;
+        };
+        let Some(key) = errors.check(field.as_str(), VariableKey::parse(key)) else {
+            continue;
+        };
+        if let Some(template) = template
+            && !template
+                .variable_definitions
+                .iter()
+                .any(|definition| definition.key == key)
+        {
+            errors.push(
+                field,
+                format!(
+                    "is not defined by template {} version {}",
+                    template.template_id, template.version
+                ),
+            );
+            continue;
+        }
+        match text {
+            Some(text) if text.chars().count() > MAX_VARIABLE_LEN => {
+                errors.push(
+                    field,
+                    format!("must be at most {MAX_VARIABLE_LEN} characters"),
+                );
+            }
+            Some(text) => {
+                variables.insert(key, text);
+            }
+            None => {}
+        }
+    }
+    for definition in template
+        .map(|template| template.variable_definitions.as_slice())
+        .unwrap_or_default()
+    {
+        let given = variables
+            .get(definition.key.as_str())
+            .is_some_and(|text: &String| !text.trim().is_empty());
+        let field = format!("variables.{}", definition.key);
+        if definition.required && !given && !errors.names(&field) {
+            errors.push(field, "is required");
+        }
+    }
+    (errors.fields().len() == before).then_some(variables)
+}
+
+fn check_signers(
+    command: &InitiateContract,
+    template: Option<&TemplateVersionFacts>,
+    errors: &mut ValidationErrors,
+) -> Option<Vec<SignerEntry>> {
+    let requests = &command.request.signers;
+    let before = errors.fields().len();
+    match template {
+        Some(template) if !template.signer_config.allows(requests.len()) => errors.push(
+            "signers",
+            format!(
+                "must list between {} and {} signers for this template, not {}",
+                template.signer_config.min_signers(),
+                template.signer_config.max_signers(),
+                requests.len()
+            ),
+        ),
+        None if requests.is_empty() => errors.push("signers", "is required"),
+        Some(_) | None => {}
+    }
+    let default_method = template.map_or(SignMethod::FaceAndSms, |template| {
+        template.signer_config.default_sign_method()
+    });
+    let today = china_date(command.now);
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut signers = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        let path = format!("signers[{index}]");
+        let party_id = errors.required(
+            format!("{path}.partyId"),
+            request.party_id.as_deref(),
+            PartyId::parse,
+        );
+        if let Some(party_id) = request.party_id.as_deref() {
+            if let Some(first) = seen.get(party_id) {
+                errors.push(
+                    format!("{path}.partyId"),
+                    format!("duplicates signers[{first}].partyId"),
+                );
+            } else {
+                seen.insert(party_id, index);
+            }
+        }
+        let party_type = errors.required(
+            format!("{path}.partyType"),
+            request.party_type.as_deref(),
+            PartyType::parse,
+        );
+        let name = errors.required(
+            format!("{path}.name"),
+            request.name.as_deref(),
+            PersonName::parse,
+        );
+        let id_card_no = errors.required(
+            format!("{path}.idCardNo"),
+            request.id_card_no.as_deref(),
+            |text| IdCardNumber::parse(text, today),
+        );
+        let mobile = errors.required(
+            format!("{path}.mobile"),
+            request.mobile.as_deref(),
+            MobileNumber::parse,
+        );
+        let sign_method = errors
+            .optional(
+                format!("{path}.signMethod"),
+                request.sign_method.as_deref(),
+                SignMethod::parse,
+            )
+            .map(|method| method.unwrap_or(default_method));
+        let notify_type = errors
+            .optional(
+                format!("{path}.notifyType"),
+                request.notify_type.as_deref(),
+                NotifyType::parse,
+            )
+            .map(|notify| notify.unwrap_or(NotifyType::H5Link));
+        let sequence = match request.sequence {
+            None => Some(1),
+            Some(sequence) => {
+                let valid = u32::try_from(sequence)
+                    .ok()
+                    .filter(|sequence| (1..=MAX_SEQUENCE).contains(sequence));
+                if valid.is_none() {
+                    errors.push(
+                        format!("{path}.sequence"),
+                        format!("must be between 1 and {MAX_SEQUENCE}"),
+                    );
+                }
+                valid
+            }
+        };
+        if let (
+            Some(party_id),
+            Some(party_type),
+            Some(name),
+            Some(id_card_no),
+            Some(mobile),
+            Some(sign_method),
+            Some(notify_type),
+            Some(sequence),
+        ) = (
+            party_id,
+            party_type,
+            name,
+            id_card_no,
+            mobile,
+            sign_method,
+            notify_type,
+            sequence,
+        ) {
+            signers.push(SignerEntry {
+                party_id,
+                party_type,
+                name,
+                id_card_no: Sensitive::new(id_card_no),
+                mobile: Sensitive::new(mobile),
+                sign_method,
+                notify_type,
+                sequence,
+            });
+        }
+    }
+    (errors.fields().len() == before).then_some(signers)
+}
+
+fn check_archive(
+    config: Option<&ArchiveConfigRequest>,
+    errors: &mut ValidationErrors,
+) -> Option<Vec<ArchiveProvider>> {
+    let Some(config) = config else {
+        return Some(Vec::new());
+    };
+    let provider = errors.optional(
+        "archiveConfig.archiveProvider",
+        config.archive_provider.as_deref(),
+        ArchiveProvider::parse,
+    )?;
+    let needed = config.need_archive.unwrap_or(provider.is_some());
+    Some(if needed {
+        vec![provider.unwrap_or(ArchiveProvider::Tsa)]
+    } else {
+        Vec::new()
+    })
+}
+
+/// The service supplies one new link per signer, in request order; a mismatch is its bug, reported
+/// under `signLinks` so it is not mistaken for a client error in a named field.
+fn check_sign_links(command: &InitiateContract, errors: &mut ValidationErrors) {
+    if command.sign_links.len() != command.request.signers.len() {
+        errors.push(
+            "signLinks",
+            format!(
+                "the service must supply one sign link per signer ({} signers, {} links)",
+                command.request.signers.len(),
+                command.sign_links.len()
+            ),
+        );
+    }
+    let distinct: BTreeSet<_> = command
+        .sign_links
+        .iter()
+        .map(|link| &link.link_id)
+        .collect();
+    if distinct.len() != command.sign_links.len() {
+        errors.push("signLinks", "link ids must be distinct");
+    }
+}

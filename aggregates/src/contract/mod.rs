@@ -1,0 +1,272 @@
+//! The Contract aggregate (spec 2.1.2, 4.1.2, 4.1.3, 4.2; tables `contract`, `contract_signer`,
+//! `contract_archive`): a contract started from an active template version, signed by every signer in
+//! sequence order through one-time links after identity checks, then sealed and archived.
+//!
+//! CREATED -> PARTIAL_SIGNED -> SIGNED; REJECTED when a signer rejects; REVOKED by the initiator before
+//! SIGNED; EXPIRED at the deadline. REJECTED, REVOKED and EXPIRED absorb every later command; a SIGNED
+//! contract only takes sealing and archiving. `docs/domain.md` draws the machine with its events.
+
+mod decide;
+mod errors;
+mod events;
+mod initiate;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use crate::Aggregate;
+use crate::face_verification::FaceVerificationFacts;
+use crate::template::TemplateVersionFacts;
+use crate::values::{
+    ArchiveId, ArchiveProvider, CertificateSerial, ClientId, ContractId, DeviceInfo, Digest,
+    IdCardNumber, LinkId, LinkTtl, LongText, Mode, Operator, PartyId, PersonName, Reason,
+    TransactionNo, UserAgent,
+};
+
+pub use errors::{
+    ContractConflict, ContractError, ContractNotFound, IdentityCheck, IdentityFailure,
+    TemplateUnavailable,
+};
+pub use events::{ContractEvent, SignerEntry};
+pub use initiate::{
+    ArchiveConfigRequest, ContractRequest, MAX_SEQUENCE, MAX_VARIABLE_LEN, SignerRequest,
+};
+pub use state::{
+    Archive, ArchiveState, CertificateCheck, Contract, ContractState, FaceCheck, Rejection,
+    SealedDocument, SignLink, Signature, Signer, SignerStatus, SmsCheck,
+};
+
+/// The stream's decider.
+#[derive(Debug)]
+pub struct ContractAggregate;
+
+impl Aggregate for ContractAggregate {
+    const NAME: &'static str = "contract";
+    type State = ContractState;
+    type Command = ContractCommand;
+    type Event = ContractEvent;
+    type Error = ContractError;
+
+    fn decide(
+        state: &ContractState,
+        command: ContractCommand,
+    ) -> Result<Vec<ContractEvent>, ContractError> {
+        match command {
+            ContractCommand::Initiate(command) => decide::initiate(state, command),
+            ContractCommand::IssueSignLink(command) => decide::issue_sign_link(state, command),
+            ContractCommand::OpenSignLink(command) => decide::open_sign_link(state, command),
+            ContractCommand::SendSmsCode(command) => decide::send_sms_code(state, command),
+            ContractCommand::VerifySmsCode(command) => decide::verify_sms_code(state, command),
+            ContractCommand::RecordFaceVerification(command) => {
+                decide::record_face_verification(state, command)
+            }
+            ContractCommand::VerifyCertificate(command) => {
+                decide::verify_certificate(state, command)
+            }
+            ContractCommand::Sign(command) => decide::sign(state, command),
+            ContractCommand::Reject(command) => decide::reject(state, command),
+            ContractCommand::Revoke(command) => decide::revoke(state, command),
+            ContractCommand::Expire(command) => decide::expire(state, command),
+            ContractCommand::SealDocument(command) => decide::seal_document(state, command),
+            ContractCommand::RequestArchive(command) => decide::request_archive(state, command),
+            ContractCommand::RecordArchiveSuccess(command) => {
+                decide::record_archive_success(state, command)
+            }
+            ContractCommand::RecordArchiveFailure(command) => {
+                decide::record_archive_failure(state, command)
+            }
+        }
+    }
+
+    fn evolve(state: &mut ContractState, event: &ContractEvent) {
+        let current = std::mem::take(state);
+        *state = state::next(current, event);
+    }
+}
+
+#[derive(Clone, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved into `decide`; boxing would only add noise at call sites"
+)]
+pub enum ContractCommand {
+    /// `POST /api/v1/contract/initiate`.
+    Initiate(InitiateContract),
+    /// A new link for a pending signer; the old one dies.
+    IssueSignLink(IssueSignLink),
+    OpenSignLink(OpenSignLink),
+    SendSmsCode(SendSmsCode),
+    VerifySmsCode(VerifySmsCode),
+    RecordFaceVerification(RecordFaceVerification),
+    VerifyCertificate(VerifyCertificate),
+    Sign(Sign),
+    Reject(Reject),
+    /// `POST /api/v1/contract/{contractId}/revoke`.
+    Revoke(Revoke),
+    /// The scheduler found the contract past its deadline.
+    Expire(Expire),
+    SealDocument(SealDocument),
+    RequestArchive(RequestArchive),
+    RecordArchiveSuccess(RecordArchiveSuccess),
+    RecordArchiveFailure(RecordArchiveFailure),
+}
+
+#[derive(Clone, Debug)]
+pub struct InitiateContract {
+    pub contract_id: ContractId,
+    /// The owner: other clients get 404 for this contract.
+    pub client_id: ClientId,
+    pub request: ContractRequest,
+    /// The version the service found for `templateId` (the pinned `templateVersion`, else the current
+    /// active one), or `None` when there is none.
+    pub template: Option<TemplateVersionFacts>,
+    /// SHA-256 of the preview the service rendered from the template and `request.variable_texts()`.
+    pub preview_hash: Digest,
+    /// One fresh link per signer, in request order.
+    pub sign_links: Vec<NewSignLink>,
+    pub mode: Mode,
+    pub now: DateTime<Utc>,
+}
+
+/// A link the service generated: its id and the hash of its secret token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSignLink {
+    pub link_id: LinkId,
+    pub token_hash: Digest,
+}
+
+#[derive(Clone, Debug)]
+pub struct IssueSignLink {
+    pub party_id: PartyId,
+    pub link: NewSignLink,
+    /// `None`: 30 minutes for an H5 link, 24 hours for an SMS link. Never beyond the contract's deadline.
+    pub ttl: Option<LinkTtl>,
+    pub now: DateTime<Utc>,
+}
+
+/// The signer's page was opened with the link (4.1.2 step 3: the link is checked on every visit).
+#[derive(Clone, Debug)]
+pub struct OpenSignLink {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    pub ip_address: IpAddr,
+    pub user_agent: Option<UserAgent>,
+    pub now: DateTime<Utc>,
+}
+
+/// The service generated a code and will text it if this is accepted; the code itself stays out.
+#[derive(Clone, Debug)]
+pub struct SendSmsCode {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    /// A keyed hash (HMAC) of the code: six digits are too few for a plain hash to hide them.
+    pub code_hash: Digest,
+    pub now: DateTime<Utc>,
+}
+
+/// The signer typed a code; a wrong one is a recorded fact (`SmsCodeFailed`), not an error, because
+/// the attempt must count. The service answers "wrong code" when it sees that event.
+#[derive(Clone, Debug)]
+pub struct VerifySmsCode {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    /// The same keyed hash of the typed code.
+    pub code_hash: Digest,
+    pub now: DateTime<Utc>,
+}
+
+/// The signer finished a face verification; the service looked up its facts.
+#[derive(Clone, Debug)]
+pub struct RecordFaceVerification {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    pub verification: FaceVerificationFacts,
+    pub now: DateTime<Utc>,
+}
+
+/// What the CA reported about the signer's certificate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CertificateFacts {
+    pub serial_number: CertificateSerial,
+    pub issuer: LongText,
+    pub subject_name: PersonName,
+    /// When the certificate carries an ID number, it must be the signer's.
+    pub subject_id_card_no: Option<IdCardNumber>,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct VerifyCertificate {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    pub certificate: CertificateFacts,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Sign {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    pub signature_image_hash: Digest,
+    pub ip_address: IpAddr,
+    pub device_info: DeviceInfo,
+    /// The signing transaction number the service assigned (`transactionNo`).
+    pub transaction_no: TransactionNo,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Reject {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    pub reason: Reason,
+    pub ip_address: IpAddr,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Revoke {
+    pub reason: Reason,
+    pub operator: Operator,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Expire {
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SealDocument {
+    /// SHA-256 of the final PDF (spec 4.1.3 step 2).
+    pub document_hash: Digest,
+    pub now: DateTime<Utc>,
+}
+
+/// Start (or, after a failure, retry) archiving with one provider. A retry must reuse the archive id.
+#[derive(Clone, Debug)]
+pub struct RequestArchive {
+    pub archive_id: ArchiveId,
+    pub provider: ArchiveProvider,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordArchiveSuccess {
+    pub provider: ArchiveProvider,
+    pub transaction_no: TransactionNo,
+    pub certificate_url: Option<LongText>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordArchiveFailure {
+    pub provider: ArchiveProvider,
+    pub reason: Reason,
+    pub now: DateTime<Utc>,
+}

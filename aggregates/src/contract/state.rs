@@ -1,0 +1,641 @@
+//! The Contract's state: a lifecycle enum folded from events, and what each signer has done so far.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use super::events::ContractEvent;
+use crate::template::VariableKey;
+use crate::values::{
+    ArchiveId, ArchiveProvider, ArchiveStatus, BizId, CertificateSerial, ClientId, ContractBizType,
+    ContractId, ContractStatus, DeviceInfo, Digest, IdCardNumber, LinkId, LongText, MobileNumber,
+    NotifyType, Operator, PartyId, PartyType, PersonName, Reason, SignMethod, SignStatus,
+    TemplateId, TemplateVersion, Title, TransactionNo, VerificationId, WebUrl, WebhookHeaders,
+};
+
+/// CREATED -> PARTIAL_SIGNED -> SIGNED, or REJECTED / REVOKED / EXPIRED before SIGNED (spec 4.2.4).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ContractState {
+    #[default]
+    NotInitiated,
+    Created {
+        contract: Contract,
+    },
+    PartiallySigned {
+        contract: Contract,
+    },
+    /// Every signer signed. Sealing and archiving happen here; the status stays SIGNED.
+    Signed {
+        contract: Contract,
+        signed_at: DateTime<Utc>,
+        document: Option<SealedDocument>,
+        archives: BTreeMap<ArchiveProvider, Archive>,
+    },
+    Rejected {
+        contract: Contract,
+        party_id: PartyId,
+        rejected_at: DateTime<Utc>,
+    },
+    Revoked {
+        contract: Contract,
+        reason: Reason,
+        operator: Operator,
+        revoked_at: DateTime<Utc>,
+    },
+    Expired {
+        contract: Contract,
+        expired_at: DateTime<Utc>,
+    },
+}
+
+impl ContractState {
+    pub fn status(&self) -> Option<ContractStatus> {
+        match self {
+            ContractState::NotInitiated => None,
+            ContractState::Created { .. } => Some(ContractStatus::Created),
+            ContractState::PartiallySigned { .. } => Some(ContractStatus::PartialSigned),
+            ContractState::Signed { .. } => Some(ContractStatus::Signed),
+            ContractState::Rejected { .. } => Some(ContractStatus::Rejected),
+            ContractState::Revoked { .. } => Some(ContractStatus::Revoked),
+            ContractState::Expired { .. } => Some(ContractStatus::Expired),
+        }
+    }
+
+    pub fn contract(&self) -> Option<&Contract> {
+        match self {
+            ContractState::NotInitiated => None,
+            ContractState::Created { contract }
+            | ContractState::PartiallySigned { contract }
+            | ContractState::Signed { contract, .. }
+            | ContractState::Rejected { contract, .. }
+            | ContractState::Revoked { contract, .. }
+            | ContractState::Expired { contract, .. } => Some(contract),
+        }
+    }
+
+    /// REJECTED, REVOKED and EXPIRED: every later command is refused.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            ContractState::Rejected { .. }
+                | ContractState::Revoked { .. }
+                | ContractState::Expired { .. }
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contract {
+    pub contract_id: ContractId,
+    pub client_id: ClientId,
+    pub biz_id: BizId,
+    pub biz_type: ContractBizType,
+    pub template_id: TemplateId,
+    pub template_version: TemplateVersion,
+    pub title: Title,
+    pub variables: BTreeMap<VariableKey, String>,
+    pub preview_hash: Digest,
+    /// In request order.
+    pub signers: Vec<Signer>,
+    pub callback_url: WebUrl,
+    pub webhook_headers: WebhookHeaders,
+    pub archive_providers: Vec<ArchiveProvider>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Contract {
+    pub fn signer(&self, party_id: &PartyId) -> Option<&Signer> {
+        self.signers
+            .iter()
+            .find(|signer| &signer.party_id == party_id)
+    }
+
+    fn signer_mut(&mut self, party_id: &PartyId) -> Option<&mut Signer> {
+        self.signers
+            .iter_mut()
+            .find(|signer| &signer.party_id == party_id)
+    }
+
+    pub fn signed_count(&self) -> usize {
+        self.signers
+            .iter()
+            .filter(|signer| matches!(signer.status, SignerStatus::Signed(_)))
+            .count()
+    }
+
+    /// The signers with a lower sequence who have not signed yet: while there are any, `signer` must
+    /// wait (spec 4.2.2; equal sequences sign in parallel).
+    pub fn waiting_before(&self, signer: &Signer) -> Vec<PartyId> {
+        self.signers
+            .iter()
+            .filter(|other| {
+                other.sequence < signer.sequence && !matches!(other.status, SignerStatus::Signed(_))
+            })
+            .map(|other| other.party_id.clone())
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signer {
+    pub party_id: PartyId,
+    pub party_type: PartyType,
+    pub name: PersonName,
+    pub id_card_no: IdCardNumber,
+    pub mobile: MobileNumber,
+    pub sign_method: SignMethod,
+    pub notify_type: NotifyType,
+    pub sequence: u32,
+    pub status: SignerStatus,
+}
+
+impl Signer {
+    pub fn sign_status(&self) -> SignStatus {
+        match self.status {
+            SignerStatus::Pending { .. } => SignStatus::Pending,
+            SignerStatus::Signed(_) => SignStatus::Signed,
+            SignerStatus::Rejected(_) => SignStatus::Rejected,
+        }
+    }
+
+    /// The live link's record, when the signer is pending and has one.
+    pub fn link(&self) -> Option<&SignLink> {
+        match &self.status {
+            SignerStatus::Pending { link } => link.as_ref(),
+            SignerStatus::Signed(_) | SignerStatus::Rejected(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SignerStatus {
+    /// Not yet decided; `link` is the only link that works (re-issuing replaces it).
+    Pending {
+        link: Option<SignLink>,
+    },
+    Signed(Signature),
+    Rejected(Rejection),
+}
+
+/// A signer's current link and the identity checks passed through it. Checks belong to the link: a
+/// re-issued link starts again, so whoever holds the new link proves again who they are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignLink {
+    pub link_id: LinkId,
+    pub token_hash: Digest,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub first_opened_at: Option<DateTime<Utc>>,
+    pub sms: SmsCheck,
+    pub face: Option<FaceCheck>,
+    pub certificate: Option<CertificateCheck>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SmsCheck {
+    NotSent,
+    /// A code is out; `failed_attempts` counts wrong codes on this link, across resent codes.
+    Sent {
+        code_hash: Digest,
+        expires_at: DateTime<Utc>,
+        failed_attempts: u32,
+    },
+    Verified {
+        verified_at: DateTime<Utc>,
+    },
+    /// Too many wrong codes: SMS checks on this link are over; only a new link starts again.
+    Locked {
+        failed_attempts: u32,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaceCheck {
+    pub verification_id: VerificationId,
+    pub verified_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CertificateCheck {
+    pub serial_number: CertificateSerial,
+    pub issuer: LongText,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    pub verified_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signature {
+    pub link_id: LinkId,
+    pub signature_image_hash: Digest,
+    pub ip_address: IpAddr,
+    pub device_info: DeviceInfo,
+    pub transaction_no: TransactionNo,
+    pub signed_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejection {
+    pub link_id: LinkId,
+    pub reason: Reason,
+    pub ip_address: IpAddr,
+    pub rejected_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SealedDocument {
+    pub document_hash: Digest,
+    pub sealed_at: DateTime<Utc>,
+}
+
+/// One provider's archive record (`contract_archive`, unique per contract and provider).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Archive {
+    pub archive_id: ArchiveId,
+    pub provider: ArchiveProvider,
+    pub document_hash: Digest,
+    pub attempts: u32,
+    pub state: ArchiveState,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArchiveState {
+    Pending {
+        requested_at: DateTime<Utc>,
+    },
+    Succeeded {
+        transaction_no: TransactionNo,
+        certificate_url: Option<LongText>,
+        archived_at: DateTime<Utc>,
+    },
+    Failed {
+        reason: Reason,
+        failed_at: DateTime<Utc>,
+    },
+}
+
+impl ArchiveState {
+    pub fn status(&self) -> ArchiveStatus {
+        match self {
+            ArchiveState::Pending { .. } => ArchiveStatus::Pending,
+            ArchiveState::Succeeded { .. } => ArchiveStatus::Success,
+            ArchiveState::Failed { .. } => ArchiveStatus::Failed,
+        }
+    }
+}
+
+/// The state after one event. Events are facts: one that does not fit the state (which a valid stream
+/// never contains) leaves the state as it was.
+pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState {
+    match event {
+        ContractEvent::ContractInitiated {
+            contract_id,
+            client_id,
+            biz_id,
+            biz_type,
+            template_id,
+            template_version,
+            title,
+            variables,
+            preview_hash,
+            signers,
+            callback_url,
+            webhook_headers,
+            archive_providers,
+            expires_at,
+            created_at,
+        } => match state {
+            ContractState::NotInitiated => ContractState::Created {
+                contract: Contract {
+                    contract_id: contract_id.clone(),
+                    client_id: client_id.clone(),
+                    biz_id: biz_id.clone(),
+                    biz_type: *biz_type,
+                    template_id: template_id.clone(),
+                    template_version: template_version.clone(),
+                    title: title.clone(),
+                    variables: variables.clone(),
+                    preview_hash: preview_hash.clone(),
+                    signers: signers
+                        .iter()
+                        .map(|entry| Signer {
+                            party_id: entry.party_id.clone(),
+                            party_type: entry.party_type,
+                            name: entry.name.clone(),
+                            id_card_no: entry.id_card_no.expose().clone(),
+                            mobile: entry.mobile.expose().clone(),
+                            sign_method: entry.sign_method,
+                            notify_type: entry.notify_type,
+                            sequence: entry.sequence,
+                            status: SignerStatus::Pending { link: None },
+                        })
+                        .collect(),
+                    callback_url: callback_url.clone(),
+                    webhook_headers: webhook_headers.clone(),
+                    archive_providers: archive_providers.clone(),
+                    expires_at: *expires_at,
+                    created_at: *created_at,
+                },
+            },
+            other => other,
+        },
+        ContractEvent::SignLinkIssued {
+            party_id,
+            link_id,
+            token_hash,
+            issued_at,
+            expires_at,
+        } => edit_signer(state, party_id, |signer| {
+            if let SignerStatus::Pending { link } = &mut signer.status {
+                *link = Some(SignLink {
+                    link_id: link_id.clone(),
+                    token_hash: token_hash.clone(),
+                    issued_at: *issued_at,
+                    expires_at: *expires_at,
+                    first_opened_at: None,
+                    sms: SmsCheck::NotSent,
+                    face: None,
+                    certificate: None,
+                });
+            }
+        }),
+        ContractEvent::SignLinkOpened {
+            party_id,
+            link_id,
+            opened_at,
+            ..
+        } => edit_link(state, party_id, link_id, |link| {
+            link.first_opened_at.get_or_insert(*opened_at);
+        }),
+        ContractEvent::SmsCodeSent {
+            party_id,
+            link_id,
+            code_hash,
+            expires_at,
+            ..
+        } => edit_link(state, party_id, link_id, |link| {
+            let failed_attempts = match link.sms {
+                SmsCheck::Sent {
+                    failed_attempts, ..
+                } => failed_attempts,
+                SmsCheck::NotSent | SmsCheck::Verified { .. } | SmsCheck::Locked { .. } => 0,
+            };
+            link.sms = SmsCheck::Sent {
+                code_hash: code_hash.clone(),
+                expires_at: *expires_at,
+                failed_attempts,
+            };
+        }),
+        ContractEvent::SmsCodeVerified {
+            party_id,
+            link_id,
+            verified_at,
+        } => edit_link(state, party_id, link_id, |link| {
+            link.sms = SmsCheck::Verified {
+                verified_at: *verified_at,
+            };
+        }),
+        ContractEvent::SmsCodeFailed {
+            party_id,
+            link_id,
+            failed_attempts,
+            locked,
+            ..
+        } => edit_link(state, party_id, link_id, |link| {
+            if *locked {
+                link.sms = SmsCheck::Locked {
+                    failed_attempts: *failed_attempts,
+                };
+            } else if let SmsCheck::Sent {
+                failed_attempts: count,
+                ..
+            } = &mut link.sms
+            {
+                *count = *failed_attempts;
+            }
+        }),
+        ContractEvent::SignerFaceVerified {
+            party_id,
+            link_id,
+            verification_id,
+            verified_at,
+        } => edit_link(state, party_id, link_id, |link| {
+            link.face = Some(FaceCheck {
+                verification_id: verification_id.clone(),
+                verified_at: *verified_at,
+            });
+        }),
+        ContractEvent::SignerCertificateVerified {
+            party_id,
+            link_id,
+            serial_number,
+            issuer,
+            not_before,
+            not_after,
+            verified_at,
+        } => edit_link(state, party_id, link_id, |link| {
+            link.certificate = Some(CertificateCheck {
+                serial_number: serial_number.clone(),
+                issuer: issuer.clone(),
+                not_before: *not_before,
+                not_after: *not_after,
+                verified_at: *verified_at,
+            });
+        }),
+        ContractEvent::SignerSigned {
+            party_id,
+            link_id,
+            signature_image_hash,
+            ip_address,
+            device_info,
+            transaction_no,
+            signed_at,
+        } => edit_signer(state, party_id, |signer| {
+            signer.status = SignerStatus::Signed(Signature {
+                link_id: link_id.clone(),
+                signature_image_hash: signature_image_hash.clone(),
+                ip_address: *ip_address,
+                device_info: device_info.clone(),
+                transaction_no: transaction_no.clone(),
+                signed_at: *signed_at,
+            });
+        }),
+        ContractEvent::SignerRejected {
+            party_id,
+            link_id,
+            reason,
+            ip_address,
+            rejected_at,
+        } => edit_signer(state, party_id, |signer| {
+            signer.status = SignerStatus::Rejected(Rejection {
+                link_id: link_id.clone(),
+                reason: reason.clone(),
+                ip_address: *ip_address,
+                rejected_at: *rejected_at,
+            });
+        }),
+        ContractEvent::ContractPartiallySigned { .. } => match state {
+            ContractState::Created { contract } => ContractState::PartiallySigned { contract },
+            other => other,
+        },
+        ContractEvent::ContractSigned { signed_at } => match state {
+            ContractState::Created { contract } | ContractState::PartiallySigned { contract } => {
+                ContractState::Signed {
+                    contract,
+                    signed_at: *signed_at,
+                    document: None,
+                    archives: BTreeMap::new(),
+                }
+            }
+            other => other,
+        },
+        ContractEvent::ContractRejected {
+            party_id,
+            rejected_at,
+        } => match state {
+            ContractState::Created { contract } | ContractState::PartiallySigned { contract } => {
+                ContractState::Rejected {
+                    contract,
+                    party_id: party_id.clone(),
+                    rejected_at: *rejected_at,
+                }
+            }
+            other => other,
+        },
+        ContractEvent::ContractRevoked {
+            reason,
+            operator,
+            revoked_at,
+        } => match state {
+            ContractState::Created { contract } | ContractState::PartiallySigned { contract } => {
+                ContractState::Revoked {
+                    contract,
+                    reason: reason.clone(),
+                    operator: operator.clone(),
+                    revoked_at: *revoked_at,
+                }
+            }
+            other => other,
+        },
+        ContractEvent::ContractExpired { expired_at } => match state {
+            ContractState::Created { contract } | ContractState::PartiallySigned { contract } => {
+                ContractState::Expired {
+                    contract,
+                    expired_at: *expired_at,
+                }
+            }
+            other => other,
+        },
+        ContractEvent::DocumentSealed {
+            document_hash,
+            sealed_at,
+        } => match state {
+            ContractState::Signed {
+                contract,
+                signed_at,
+                document: None,
+                archives,
+            } => ContractState::Signed {
+                contract,
+                signed_at,
+                document: Some(SealedDocument {
+                    document_hash: document_hash.clone(),
+                    sealed_at: *sealed_at,
+                }),
+                archives,
+            },
+            other => other,
+        },
+        ContractEvent::ArchiveRequested {
+            archive_id,
+            provider,
+            document_hash,
+            attempt,
+            requested_at,
+        } => edit_archives(state, |archives| {
+            archives.insert(
+                *provider,
+                Archive {
+                    archive_id: archive_id.clone(),
+                    provider: *provider,
+                    document_hash: document_hash.clone(),
+                    attempts: *attempt,
+                    state: ArchiveState::Pending {
+                        requested_at: *requested_at,
+                    },
+                },
+            );
+        }),
+        ContractEvent::ArchiveSucceeded {
+            provider,
+            transaction_no,
+            certificate_url,
+            archived_at,
+            ..
+        } => edit_archives(state, |archives| {
+            if let Some(archive) = archives.get_mut(provider) {
+                archive.state = ArchiveState::Succeeded {
+                    transaction_no: transaction_no.clone(),
+                    certificate_url: certificate_url.clone(),
+                    archived_at: *archived_at,
+                };
+            }
+        }),
+        ContractEvent::ArchiveFailed {
+            provider,
+            reason,
+            failed_at,
+            ..
+        } => edit_archives(state, |archives| {
+            if let Some(archive) = archives.get_mut(provider) {
+                archive.state = ArchiveState::Failed {
+                    reason: reason.clone(),
+                    failed_at: *failed_at,
+                };
+            }
+        }),
+    }
+}
+
+/// Changes one signer of a contract still collecting signatures.
+fn edit_signer(
+    mut state: ContractState,
+    party_id: &PartyId,
+    change: impl FnOnce(&mut Signer),
+) -> ContractState {
+    if let ContractState::Created { contract } | ContractState::PartiallySigned { contract } =
+        &mut state
+        && let Some(signer) = contract.signer_mut(party_id)
+    {
+        change(signer);
+    }
+    state
+}
+
+/// Changes a pending signer's link, if `link_id` is still the live one.
+fn edit_link(
+    state: ContractState,
+    party_id: &PartyId,
+    link_id: &LinkId,
+    change: impl FnOnce(&mut SignLink),
+) -> ContractState {
+    edit_signer(state, party_id, |signer| {
+        if let SignerStatus::Pending { link: Some(link) } = &mut signer.status
+            && &link.link_id == link_id
+        {
+            change(link);
+        }
+    })
+}
+
+fn edit_archives(
+    mut state: ContractState,
+    change: impl FnOnce(&mut BTreeMap<ArchiveProvider, Archive>),
+) -> ContractState {
+    if let ContractState::Signed { archives, .. } = &mut state {
+        change(archives);
+    }
+    state
+}

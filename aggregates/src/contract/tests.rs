@@ -1,0 +1,1551 @@
+//! Given/when/then tests of the Contract aggregate, one rule each.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::*;
+use crate::errors::ErrorKind;
+use crate::template::{SignerConfig, VariableDefinition, VariableKey};
+use crate::values::{
+    ArchiveStatus, ContractStatus, DisplayName, NotifyType, SignMethod, SignStatus, TemplateId,
+    TemplateVersion, VerificationId, VerificationStatus,
+};
+use crate::{DomainEvent, ValidationErrors};
+
+// ---------------------------------------------------------------------------------------------------
+// Fixtures
+
+const RECEIVER: &str = "RECEIVER_001";
+const PAYER: &str = "PAYER_001";
+const WITNESS: &str = "WITNESS_001";
+const RECEIVER_ID: &str = "11010519491231002X";
+const PAYER_ID: &str = "440304199001010011";
+const WITNESS_ID: &str = "320102198512120022";
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2025-06-01T10:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    t0() + TimeDelta::minutes(minutes)
+}
+
+fn digest(n: u64) -> Digest {
+    Digest::parse(&format!("{n:064x}")).unwrap()
+}
+
+fn party(id: &str) -> PartyId {
+    PartyId::parse(id).unwrap()
+}
+
+fn link_id(id: &str) -> LinkId {
+    LinkId::parse(id).unwrap()
+}
+
+fn ip() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(192, 168, 1, 1))
+}
+
+fn definition(key: &str, required: bool) -> VariableDefinition {
+    VariableDefinition {
+        key: VariableKey::parse(key).unwrap(),
+        name: DisplayName::parse(key).unwrap(),
+        required,
+        sample: None,
+    }
+}
+
+fn template() -> TemplateVersionFacts {
+    TemplateVersionFacts {
+        template_id: TemplateId::parse("TEMPLATE_COLLECTION_V1").unwrap(),
+        version: TemplateVersion::parse("1.0").unwrap(),
+        active: true,
+        variable_definitions: vec![
+            definition("payerName", true),
+            definition("receiverName", true),
+            definition("note", false),
+        ],
+        signer_config: SignerConfig::new(1, 3, vec![SignMethod::FaceAndSms]).unwrap(),
+    }
+}
+
+fn signer_request(
+    party_id: &str,
+    name: &str,
+    id_card_no: &str,
+    method: &str,
+    notify: &str,
+    sequence: i64,
+) -> SignerRequest {
+    SignerRequest {
+        party_id: Some(party_id.into()),
+        party_type: Some(
+            if party_id == PAYER {
+                "PAYER"
+            } else {
+                "RECEIVER"
+            }
+            .into(),
+        ),
+        name: Some(name.into()),
+        id_card_no: Some(id_card_no.into()),
+        mobile: Some("13800138000".into()),
+        sign_method: Some(method.into()),
+        notify_type: Some(notify.into()),
+        sequence: Some(sequence),
+    }
+}
+
+/// Two signers in order: the receiver (face + SMS, H5 link) first, then the payer (CA certificate, SMS
+/// link).
+fn request() -> ContractRequest {
+    ContractRequest {
+        biz_id: Some("REL_202310270001".into()),
+        biz_type: Some("RELATIONSHIP_AGREEMENT".into()),
+        template_id: Some("TEMPLATE_COLLECTION_V1".into()),
+        template_version: None,
+        title: Some("天财分账资金归集授权协议".into()),
+        variables: BTreeMap::from([
+            ("payerName".to_string(), serde_json::json!("XX品牌总部")),
+            ("receiverName".to_string(), serde_json::json!("上海浦东店")),
+        ]),
+        signers: vec![
+            signer_request(RECEIVER, "张三", RECEIVER_ID, "FACE_AND_SMS", "H5_LINK", 1),
+            signer_request(PAYER, "李四", PAYER_ID, "CA_CERT", "SMS", 2),
+        ],
+        callback_url: Some("https://auth.example.com/callback/e-sign".into()),
+        webhook_config: None,
+        expire_days: None,
+        archive_config: Some(ArchiveConfigRequest {
+            need_archive: Some(true),
+            archive_provider: Some("TSA".into()),
+        }),
+    }
+}
+
+fn links_for(request: &ContractRequest) -> Vec<NewSignLink> {
+    request
+        .signers
+        .iter()
+        .enumerate()
+        .map(|(index, _)| NewSignLink {
+            link_id: link_id(&format!("L{index}")),
+            token_hash: digest(100 + index as u64),
+        })
+        .collect()
+}
+
+fn initiate_with(request: ContractRequest) -> ContractCommand {
+    ContractCommand::Initiate(InitiateContract {
+        contract_id: ContractId::parse("CONTRACT_1").unwrap(),
+        client_id: ClientId::parse("auth-system").unwrap(),
+        sign_links: links_for(&request),
+        request,
+        template: Some(template()),
+        preview_hash: digest(1),
+        mode: Mode::Production,
+        now: t0(),
+    })
+}
+
+fn initiate() -> ContractCommand {
+    initiate_with(request())
+}
+
+/// Three signers: the receiver first, then the payer and a witness in parallel.
+fn initiate_three() -> ContractCommand {
+    let mut three = request();
+    three.signers = vec![
+        signer_request(RECEIVER, "张三", RECEIVER_ID, "FACE_AND_SMS", "H5_LINK", 1),
+        signer_request(PAYER, "李四", PAYER_ID, "CA_CERT", "SMS", 2),
+        signer_request(WITNESS, "王五", WITNESS_ID, "CA_CERT", "SMS", 2),
+    ];
+    initiate_with(three)
+}
+
+fn initiate_single() -> ContractCommand {
+    let mut single = request();
+    single.signers.truncate(1);
+    initiate_with(single)
+}
+
+/// Applies commands that must be accepted.
+fn given(commands: Vec<ContractCommand>) -> ContractState {
+    let mut state = ContractState::default();
+    for command in commands {
+        let events = ContractAggregate::decide(&state, command.clone())
+            .unwrap_or_else(|error| panic!("{command:?} was refused: {error}"));
+        for event in &events {
+            ContractAggregate::evolve(&mut state, event);
+        }
+    }
+    state
+}
+
+fn when(
+    state: &ContractState,
+    command: ContractCommand,
+) -> Result<Vec<ContractEvent>, ContractError> {
+    ContractAggregate::decide(state, command)
+}
+
+fn then_state(state: &ContractState, command: ContractCommand) -> ContractState {
+    let mut next = state.clone();
+    for event in when(state, command).unwrap() {
+        ContractAggregate::evolve(&mut next, &event);
+    }
+    next
+}
+
+fn types(events: &[ContractEvent]) -> Vec<&'static str> {
+    events.iter().map(DomainEvent::event_type).collect()
+}
+
+fn invalid_fields(result: Result<Vec<ContractEvent>, ContractError>) -> Vec<String> {
+    match result {
+        Err(ContractError::Invalid(errors)) => errors
+            .fields()
+            .iter()
+            .map(|error| error.field.clone())
+            .collect(),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+/// The initial links are `L0`, `L1`, ... in signer order.
+fn initial_link(party_id: &str) -> &'static str {
+    match party_id {
+        RECEIVER => "L0",
+        PAYER => "L1",
+        _ => "L2",
+    }
+}
+
+fn open(party_id: &str, link: &str, minutes: i64) -> ContractCommand {
+    ContractCommand::OpenSignLink(OpenSignLink {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        ip_address: ip(),
+        user_agent: Some(UserAgent::parse("Mozilla/5.0 (iPhone; CPU iPhone OS 16_0)").unwrap()),
+        now: at(minutes),
+    })
+}
+
+fn reissue(party_id: &str, link: &str, token: u64, minutes: i64) -> ContractCommand {
+    ContractCommand::IssueSignLink(IssueSignLink {
+        party_id: party(party_id),
+        link: NewSignLink {
+            link_id: link_id(link),
+            token_hash: digest(token),
+        },
+        ttl: None,
+        now: at(minutes),
+    })
+}
+
+fn send_sms(party_id: &str, link: &str, code: u64, minutes: i64) -> ContractCommand {
+    ContractCommand::SendSmsCode(SendSmsCode {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        code_hash: digest(code),
+        now: at(minutes),
+    })
+}
+
+fn verify_sms(party_id: &str, link: &str, code: u64, minutes: i64) -> ContractCommand {
+    ContractCommand::VerifySmsCode(VerifySmsCode {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        code_hash: digest(code),
+        now: at(minutes),
+    })
+}
+
+fn facts(status: VerificationStatus, name: &str, id_card_no: &str) -> FaceVerificationFacts {
+    FaceVerificationFacts {
+        verification_id: VerificationId::parse("FACE_VERIFY_1").unwrap(),
+        status,
+        name: PersonName::parse(name).unwrap(),
+        id_card_no: id_card_no.parse().unwrap(),
+        verified_at: Some(t0()),
+    }
+}
+
+fn face(
+    party_id: &str,
+    link: &str,
+    verification: FaceVerificationFacts,
+    minutes: i64,
+) -> ContractCommand {
+    ContractCommand::RecordFaceVerification(RecordFaceVerification {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        verification,
+        now: at(minutes),
+    })
+}
+
+fn certificate_of(name: &str, id_card_no: Option<&str>) -> CertificateFacts {
+    CertificateFacts {
+        serial_number: CertificateSerial::parse("0A1B2C").unwrap(),
+        issuer: LongText::parse("CFCA").unwrap(),
+        subject_name: PersonName::parse(name).unwrap(),
+        subject_id_card_no: id_card_no.map(|id| id.parse().unwrap()),
+        not_before: at(-60 * 24 * 365),
+        not_after: at(60 * 24 * 365),
+    }
+}
+
+fn certificate(
+    party_id: &str,
+    link: &str,
+    facts: CertificateFacts,
+    minutes: i64,
+) -> ContractCommand {
+    ContractCommand::VerifyCertificate(VerifyCertificate {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        certificate: facts,
+        now: at(minutes),
+    })
+}
+
+fn sign(party_id: &str, link: &str, minutes: i64) -> ContractCommand {
+    ContractCommand::Sign(Sign {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        signature_image_hash: digest(7),
+        ip_address: ip(),
+        device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
+        transaction_no: TransactionNo::parse("SIGN_TXN_001").unwrap(),
+        now: at(minutes),
+    })
+}
+
+fn reject(party_id: &str, link: &str, minutes: i64) -> ContractCommand {
+    ContractCommand::Reject(Reject {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        reason: Reason::parse("条款不同意").unwrap(),
+        ip_address: ip(),
+        now: at(minutes),
+    })
+}
+
+fn revoke(minutes: i64) -> ContractCommand {
+    ContractCommand::Revoke(Revoke {
+        reason: Reason::parse("用户要求取消").unwrap(),
+        operator: Operator::parse("system_admin").unwrap(),
+        now: at(minutes),
+    })
+}
+
+fn expire(minutes: i64) -> ContractCommand {
+    ContractCommand::Expire(Expire { now: at(minutes) })
+}
+
+fn seal(hash: u64) -> ContractCommand {
+    ContractCommand::SealDocument(SealDocument {
+        document_hash: digest(hash),
+        now: at(100),
+    })
+}
+
+fn archive(id: &str, provider: ArchiveProvider) -> ContractCommand {
+    ContractCommand::RequestArchive(RequestArchive {
+        archive_id: ArchiveId::parse(id).unwrap(),
+        provider,
+        now: at(101),
+    })
+}
+
+fn archived(provider: ArchiveProvider, transaction: &str) -> ContractCommand {
+    ContractCommand::RecordArchiveSuccess(RecordArchiveSuccess {
+        provider,
+        transaction_no: TransactionNo::parse(transaction).unwrap(),
+        certificate_url: None,
+        now: at(102),
+    })
+}
+
+fn archive_failed(provider: ArchiveProvider) -> ContractCommand {
+    ContractCommand::RecordArchiveFailure(RecordArchiveFailure {
+        provider,
+        reason: Reason::parse("TSA timeout").unwrap(),
+        now: at(102),
+    })
+}
+
+/// The identity checks the fixture's signer needs, through the given link, at minute `minutes`.
+fn checks(party_id: &str, link: &str, minutes: i64) -> Vec<ContractCommand> {
+    match party_id {
+        RECEIVER => vec![
+            send_sms(party_id, link, 42, minutes),
+            verify_sms(party_id, link, 42, minutes),
+            face(
+                party_id,
+                link,
+                facts(VerificationStatus::Success, "张三", RECEIVER_ID),
+                minutes,
+            ),
+        ],
+        PAYER => vec![certificate(
+            party_id,
+            link,
+            certificate_of("李四", Some(PAYER_ID)),
+            minutes,
+        )],
+        _ => vec![certificate(
+            party_id,
+            link,
+            certificate_of("王五", None),
+            minutes,
+        )],
+    }
+}
+
+/// Checks and signature of a signer through their initial link.
+fn signs(party_id: &str, minutes: i64) -> Vec<ContractCommand> {
+    let link = initial_link(party_id);
+    let mut commands = checks(party_id, link, minutes);
+    commands.push(sign(party_id, link, minutes));
+    commands
+}
+
+fn fully_signed() -> Vec<ContractCommand> {
+    [vec![initiate()], signs(RECEIVER, 1), signs(PAYER, 2)].concat()
+}
+
+fn conflict(result: Result<Vec<ContractEvent>, ContractError>) -> ContractConflict {
+    match result {
+        Err(ContractError::Conflict(conflict)) => conflict,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Initiation
+
+#[test]
+fn an_initiation_creates_the_contract_and_one_link_per_signer() {
+    let events = when(&ContractState::default(), initiate()).unwrap();
+    assert_eq!(
+        types(&events),
+        vec!["ContractInitiated", "SignLinkIssued", "SignLinkIssued"]
+    );
+    let state = ContractAggregate::replay(&events);
+    assert_eq!(state.status(), Some(ContractStatus::Created));
+    let contract = state.contract().unwrap();
+    assert_eq!(contract.expires_at, at(7 * 24 * 60));
+    assert_eq!(contract.template_version.as_str(), "1.0");
+    assert_eq!(contract.preview_hash, digest(1));
+    assert_eq!(contract.archive_providers, vec![ArchiveProvider::Tsa]);
+    assert_eq!(contract.variables.get("payerName").unwrap(), "XX品牌总部");
+}
+
+#[test]
+fn an_h5_link_lives_thirty_minutes_and_an_sms_link_a_day() {
+    let state = given(vec![initiate()]);
+    let contract = state.contract().unwrap();
+    assert_eq!(
+        contract
+            .signer(&party(RECEIVER))
+            .unwrap()
+            .link()
+            .unwrap()
+            .expires_at,
+        at(30)
+    );
+    assert_eq!(
+        contract
+            .signer(&party(PAYER))
+            .unwrap()
+            .link()
+            .unwrap()
+            .expires_at,
+        at(24 * 60)
+    );
+}
+
+#[test]
+fn a_link_never_outlives_its_contract() {
+    let mut short = request();
+    short.expire_days = Some(1);
+    let state = given(vec![initiate_with(short)]);
+    let ttl = ContractCommand::IssueSignLink(IssueSignLink {
+        party_id: party(PAYER),
+        link: NewSignLink {
+            link_id: link_id("LONG"),
+            token_hash: digest(9),
+        },
+        ttl: Some(LinkTtl::parse_minutes(3 * 24 * 60).unwrap()),
+        now: at(60),
+    });
+    let state = then_state(&state, ttl);
+    let contract = state.contract().unwrap();
+    assert_eq!(
+        contract
+            .signer(&party(PAYER))
+            .unwrap()
+            .link()
+            .unwrap()
+            .expires_at,
+        contract.expires_at
+    );
+}
+
+#[test]
+fn id_and_mobile_numbers_are_marked_sensitive_in_the_initiation_event() {
+    let events = when(&ContractState::default(), initiate()).unwrap();
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(
+        json["signers"][0]["idCardNo"],
+        serde_json::json!({"$pii": RECEIVER_ID})
+    );
+    assert_eq!(
+        json["signers"][0]["mobile"],
+        serde_json::json!({"$pii": "13800138000"})
+    );
+    assert_eq!(json["signers"][0]["name"], serde_json::json!("张三"));
+    assert_eq!(
+        json["signers"][1]["signMethod"],
+        serde_json::json!("CA_CERT")
+    );
+    assert_eq!(json["previewHash"], serde_json::json!(digest(1).as_hex()));
+    let link = serde_json::to_value(&events[1]).unwrap();
+    assert_eq!(link["tokenHash"], serde_json::json!(digest(100).as_hex()));
+}
+
+#[test]
+fn an_initiation_names_every_invalid_field() {
+    let mut bad = request();
+    bad.biz_id = None;
+    bad.variables.remove("payerName");
+    bad.variables
+        .insert("payerNmae".into(), serde_json::json!("typo"));
+    bad.signers[1].id_card_no = Some("440304199001010012".into());
+    bad.signers[1].party_id = Some(RECEIVER.into());
+    bad.signers[1].sequence = Some(0);
+    bad.signers[1].sign_method = Some("PEN".into());
+    bad.callback_url = Some("http://auth.example.com/cb".into());
+    bad.expire_days = Some(91);
+    bad.archive_config = Some(ArchiveConfigRequest {
+        need_archive: Some(true),
+        archive_provider: Some("IPFS".into()),
+    });
+    assert_eq!(
+        invalid_fields(when(&ContractState::default(), initiate_with(bad))),
+        vec![
+            "bizId",
+            "variables.payerNmae",
+            "variables.payerName",
+            "signers[1].partyId",
+            "signers[1].idCardNo",
+            "signers[1].signMethod",
+            "signers[1].sequence",
+            "callbackUrl",
+            "expireDays",
+            "archiveConfig.archiveProvider",
+        ]
+    );
+}
+
+#[test]
+fn a_missing_template_version_is_unavailable() {
+    let mut command = initiate();
+    if let ContractCommand::Initiate(initiation) = &mut command {
+        initiation.template = None;
+    }
+    let error = when(&ContractState::default(), command).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TemplateUnavailable);
+}
+
+#[test]
+fn an_inactive_template_version_is_unavailable() {
+    let mut command = initiate();
+    if let ContractCommand::Initiate(initiation) = &mut command
+        && let Some(template) = &mut initiation.template
+    {
+        template.active = false;
+    }
+    assert!(matches!(
+        when(&ContractState::default(), command),
+        Err(ContractError::TemplateUnavailable(
+            TemplateUnavailable::Inactive { .. }
+        ))
+    ));
+}
+
+#[test]
+fn a_pinned_version_the_facts_do_not_describe_is_unavailable() {
+    let mut pinned = request();
+    pinned.template_version = Some("2.0".into());
+    assert!(matches!(
+        when(&ContractState::default(), initiate_with(pinned)),
+        Err(ContractError::TemplateUnavailable(
+            TemplateUnavailable::NotFound { .. }
+        ))
+    ));
+}
+
+#[test]
+fn more_signers_than_the_template_allows_are_refused() {
+    let mut crowded = request();
+    for index in 0..3 {
+        crowded.signers.push(signer_request(
+            &format!("EXTRA_{index}"),
+            "赵六",
+            WITNESS_ID,
+            "CA_CERT",
+            "SMS",
+            3,
+        ));
+    }
+    assert_eq!(
+        invalid_fields(when(&ContractState::default(), initiate_with(crowded))),
+        vec!["signers"]
+    );
+}
+
+#[test]
+fn blank_null_and_structured_variables_are_refused_by_name() {
+    let mut bad = request();
+    bad.variables
+        .insert("payerName".into(), serde_json::json!("  "));
+    bad.variables
+        .insert("receiverName".into(), serde_json::Value::Null);
+    bad.variables
+        .insert("note".into(), serde_json::json!(["a", "b"]));
+    assert_eq!(
+        invalid_fields(when(&ContractState::default(), initiate_with(bad))),
+        vec![
+            "variables.note",
+            "variables.payerName",
+            "variables.receiverName"
+        ]
+    );
+}
+
+#[test]
+fn numbers_and_booleans_are_accepted_as_variable_text() {
+    let mut numeric = request();
+    numeric
+        .variables
+        .insert("note".into(), serde_json::json!(12.5));
+    assert_eq!(numeric.variable_texts().get("note").unwrap(), "12.5");
+    let state = given(vec![initiate_with(numeric)]);
+    assert_eq!(
+        state.contract().unwrap().variables.get("note").unwrap(),
+        "12.5"
+    );
+}
+
+#[test]
+fn sign_method_notify_type_and_sequence_have_defaults() {
+    let mut plain = request();
+    for signer in &mut plain.signers {
+        signer.sign_method = None;
+        signer.notify_type = None;
+        signer.sequence = None;
+    }
+    let state = given(vec![initiate_with(plain)]);
+    for signer in &state.contract().unwrap().signers {
+        assert_eq!(signer.sign_method, SignMethod::FaceAndSms);
+        assert_eq!(signer.notify_type, NotifyType::H5Link);
+        assert_eq!(signer.sequence, 1);
+    }
+}
+
+#[test]
+fn archiving_defaults_to_none_and_to_tsa_when_needed() {
+    let providers = |config: Option<ArchiveConfigRequest>| {
+        let mut configured = request();
+        configured.archive_config = config;
+        given(vec![initiate_with(configured)])
+            .contract()
+            .unwrap()
+            .archive_providers
+            .clone()
+    };
+    assert_eq!(providers(None), vec![]);
+    let needed = ArchiveConfigRequest {
+        need_archive: Some(true),
+        archive_provider: None,
+    };
+    assert_eq!(providers(Some(needed)), vec![ArchiveProvider::Tsa]);
+    let implied = ArchiveConfigRequest {
+        need_archive: None,
+        archive_provider: Some("BLOCKCHAIN".into()),
+    };
+    assert_eq!(providers(Some(implied)), vec![ArchiveProvider::Blockchain]);
+}
+
+#[test]
+fn the_service_must_supply_one_link_per_signer() {
+    let mut command = initiate();
+    if let ContractCommand::Initiate(initiation) = &mut command {
+        initiation.sign_links.pop();
+    }
+    assert_eq!(
+        invalid_fields(when(&ContractState::default(), command)),
+        vec!["signLinks"]
+    );
+}
+
+#[test]
+fn a_second_initiation_of_the_same_contract_is_a_duplicate() {
+    let state = given(vec![initiate()]);
+    let error = when(&state, initiate()).unwrap_err();
+    assert_eq!(
+        error,
+        ContractError::Duplicate(ContractId::parse("CONTRACT_1").unwrap())
+    );
+    assert_eq!(error.kind(), ErrorKind::Duplicate);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Links
+
+#[test]
+fn opening_a_link_records_the_ip_and_user_agent() {
+    let state = given(vec![initiate()]);
+    let events = when(&state, open(RECEIVER, "L0", 1)).unwrap();
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(json["type"], serde_json::json!("SignLinkOpened"));
+    assert_eq!(json["ipAddress"], serde_json::json!("192.168.1.1"));
+    assert_eq!(
+        json["userAgent"],
+        serde_json::json!("Mozilla/5.0 (iPhone; CPU iPhone OS 16_0)")
+    );
+}
+
+#[test]
+fn an_expired_link_is_refused() {
+    let state = given(vec![initiate()]);
+    let error = when(&state, open(RECEIVER, "L0", 30)).unwrap_err();
+    assert_eq!(
+        error,
+        ContractError::LinkExpired {
+            party_id: party(RECEIVER)
+        }
+    );
+    assert_eq!(error.kind(), ErrorKind::LinkExpired);
+}
+
+#[test]
+fn reissuing_a_link_kills_the_old_one() {
+    let state = given(vec![initiate(), reissue(RECEIVER, "L0-2", 200, 40)]);
+    assert_eq!(
+        when(&state, open(RECEIVER, "L0", 41)),
+        Err(ContractError::LinkExpired {
+            party_id: party(RECEIVER)
+        })
+    );
+    assert!(when(&state, open(RECEIVER, "L0-2", 41)).is_ok());
+    let link = state
+        .contract()
+        .unwrap()
+        .signer(&party(RECEIVER))
+        .unwrap()
+        .link()
+        .unwrap()
+        .clone();
+    assert_eq!(link.expires_at, at(70));
+}
+
+#[test]
+fn reissuing_the_same_link_changes_nothing_but_another_token_for_its_id_conflicts() {
+    let state = given(vec![initiate(), reissue(RECEIVER, "L0-2", 200, 1)]);
+    assert_eq!(when(&state, reissue(RECEIVER, "L0-2", 200, 2)), Ok(vec![]));
+    assert!(matches!(
+        conflict(when(&state, reissue(RECEIVER, "L0-2", 201, 2))),
+        ContractConflict::LinkIdReused { .. }
+    ));
+}
+
+#[test]
+fn identity_checks_do_not_carry_over_to_a_reissued_link() {
+    let state = given(
+        [
+            vec![initiate()],
+            checks(RECEIVER, "L0", 1),
+            vec![reissue(RECEIVER, "L0-2", 200, 2)],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        when(&state, sign(RECEIVER, "L0-2", 3)),
+        Err(ContractError::IdentityFailed {
+            party_id: party(RECEIVER),
+            failure: IdentityFailure::ChecksMissing(vec![IdentityCheck::Face, IdentityCheck::Sms]),
+        })
+    );
+}
+
+#[test]
+fn no_link_is_issued_after_the_contracts_deadline() {
+    let state = given(vec![initiate()]);
+    assert!(matches!(
+        conflict(when(&state, reissue(RECEIVER, "LATE", 300, 7 * 24 * 60))),
+        ContractConflict::PastDeadline { .. }
+    ));
+}
+
+#[test]
+fn a_signer_who_signed_gets_no_new_link() {
+    let state = given([vec![initiate()], signs(RECEIVER, 1)].concat());
+    assert_eq!(
+        when(&state, reissue(RECEIVER, "L0-2", 200, 2)),
+        Err(ContractError::LinkUsed {
+            party_id: party(RECEIVER),
+            status: SignStatus::Signed,
+        })
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SMS codes
+
+#[test]
+fn a_correct_sms_code_verifies_the_signer() {
+    let state = given(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]);
+    let events = when(&state, verify_sms(RECEIVER, "L0", 42, 2)).unwrap();
+    assert_eq!(types(&events), vec!["SmsCodeVerified"]);
+}
+
+#[test]
+fn the_sms_code_event_keeps_only_the_hash_and_expiry() {
+    let state = given(vec![initiate()]);
+    let events = when(&state, send_sms(RECEIVER, "L0", 42, 1)).unwrap();
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(json["codeHash"], serde_json::json!(digest(42).as_hex()));
+    assert_eq!(json["expiresAt"], serde_json::json!(at(6)));
+    assert!(json.get("code").is_none());
+}
+
+#[test]
+fn a_wrong_sms_code_is_recorded_with_the_attempt_count() {
+    let state = given(vec![
+        initiate(),
+        send_sms(RECEIVER, "L0", 42, 1),
+        verify_sms(RECEIVER, "L0", 41, 2),
+    ]);
+    let events = when(&state, verify_sms(RECEIVER, "L0", 40, 2)).unwrap();
+    assert_eq!(
+        events,
+        vec![ContractEvent::SmsCodeFailed {
+            party_id: party(RECEIVER),
+            link_id: link_id("L0"),
+            failed_attempts: 2,
+            locked: false,
+            failed_at: at(2),
+        }]
+    );
+}
+
+#[test]
+fn the_fifth_wrong_code_locks_sms_checks_until_a_new_link_is_issued() {
+    let mut commands = vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)];
+    commands.extend((0..4).map(|attempt| verify_sms(RECEIVER, "L0", 1000 + attempt, 2)));
+    commands.push(send_sms(RECEIVER, "L0", 43, 3));
+    let state = given(commands);
+    let events = when(&state, verify_sms(RECEIVER, "L0", 999, 4)).unwrap();
+    assert!(matches!(
+        events[..],
+        [ContractEvent::SmsCodeFailed {
+            failed_attempts: 5,
+            locked: true,
+            ..
+        }]
+    ));
+    let locked = then_state(&state, verify_sms(RECEIVER, "L0", 999, 4));
+    assert_eq!(
+        conflict(when(&locked, verify_sms(RECEIVER, "L0", 43, 5))),
+        ContractConflict::SmsLocked
+    );
+    assert_eq!(
+        conflict(when(&locked, send_sms(RECEIVER, "L0", 44, 5))),
+        ContractConflict::SmsLocked
+    );
+    let fresh = then_state(&locked, reissue(RECEIVER, "L0-2", 200, 5));
+    assert!(when(&fresh, send_sms(RECEIVER, "L0-2", 45, 6)).is_ok());
+}
+
+#[test]
+fn an_expired_sms_code_is_refused_without_counting_an_attempt() {
+    let state = given(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]);
+    assert_eq!(
+        conflict(when(&state, verify_sms(RECEIVER, "L0", 42, 6))),
+        ContractConflict::SmsCodeExpired
+    );
+}
+
+#[test]
+fn verifying_before_any_code_was_sent_is_a_conflict() {
+    let state = given(vec![initiate()]);
+    assert_eq!(
+        conflict(when(&state, verify_sms(RECEIVER, "L0", 42, 1))),
+        ContractConflict::NoSmsCodeSent
+    );
+}
+
+#[test]
+fn a_verified_sms_check_needs_no_further_codes() {
+    let state = given(vec![
+        initiate(),
+        send_sms(RECEIVER, "L0", 42, 1),
+        verify_sms(RECEIVER, "L0", 42, 2),
+    ]);
+    assert_eq!(when(&state, send_sms(RECEIVER, "L0", 43, 3)), Ok(vec![]));
+    assert_eq!(when(&state, verify_sms(RECEIVER, "L0", 1, 3)), Ok(vec![]));
+}
+
+#[test]
+fn sms_and_face_checks_do_not_apply_to_a_ca_cert_signer() {
+    let state = given(vec![initiate()]);
+    assert!(matches!(
+        conflict(when(&state, send_sms(PAYER, "L1", 42, 1))),
+        ContractConflict::CheckNotApplicable {
+            sign_method: SignMethod::CaCert,
+            check: IdentityCheck::Sms,
+        }
+    ));
+    assert!(matches!(
+        conflict(when(
+            &state,
+            face(
+                PAYER,
+                "L1",
+                facts(VerificationStatus::Success, "李四", PAYER_ID),
+                1
+            )
+        )),
+        ContractConflict::CheckNotApplicable { .. }
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Face verification and certificates
+
+#[test]
+fn a_successful_face_verification_of_the_signer_counts() {
+    let state = given(vec![initiate()]);
+    let events = when(
+        &state,
+        face(
+            RECEIVER,
+            "L0",
+            facts(VerificationStatus::Success, "张三", RECEIVER_ID),
+            1,
+        ),
+    )
+    .unwrap();
+    assert_eq!(types(&events), vec!["SignerFaceVerified"]);
+}
+
+#[test]
+fn a_face_verification_that_did_not_succeed_does_not_count() {
+    let state = given(vec![initiate()]);
+    let error = when(
+        &state,
+        face(
+            RECEIVER,
+            "L0",
+            facts(VerificationStatus::Failed, "张三", RECEIVER_ID),
+            1,
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        ContractError::IdentityFailed {
+            party_id: party(RECEIVER),
+            failure: IdentityFailure::FaceNotPassed(VerificationStatus::Failed),
+        }
+    );
+    assert_eq!(error.kind(), ErrorKind::IdentityFailed);
+}
+
+#[test]
+fn a_face_verification_of_someone_else_does_not_count() {
+    let state = given(vec![initiate()]);
+    assert_eq!(
+        when(
+            &state,
+            face(
+                RECEIVER,
+                "L0",
+                facts(VerificationStatus::Success, "李四", PAYER_ID),
+                1
+            )
+        ),
+        Err(ContractError::IdentityFailed {
+            party_id: party(RECEIVER),
+            failure: IdentityFailure::Mismatch {
+                fields: vec!["name", "idCardNo"],
+            },
+        })
+    );
+}
+
+#[test]
+fn recording_the_same_face_verification_twice_changes_nothing() {
+    let verified = facts(VerificationStatus::Success, "张三", RECEIVER_ID);
+    let state = given(vec![initiate(), face(RECEIVER, "L0", verified.clone(), 1)]);
+    assert_eq!(when(&state, face(RECEIVER, "L0", verified, 2)), Ok(vec![]));
+}
+
+#[test]
+fn a_certificate_must_be_valid_now_and_issued_to_the_signer() {
+    let state = given(vec![initiate()]);
+    assert!(
+        when(
+            &state,
+            certificate(PAYER, "L1", certificate_of("李四", Some(PAYER_ID)), 1)
+        )
+        .is_ok()
+    );
+    let mut expired = certificate_of("李四", Some(PAYER_ID));
+    expired.not_after = at(0);
+    assert!(matches!(
+        when(&state, certificate(PAYER, "L1", expired, 1)),
+        Err(ContractError::IdentityFailed {
+            failure: IdentityFailure::CertificateNotValid,
+            ..
+        })
+    ));
+    assert!(matches!(
+        when(
+            &state,
+            certificate(PAYER, "L1", certificate_of("李四", Some(RECEIVER_ID)), 1)
+        ),
+        Err(ContractError::IdentityFailed {
+            failure: IdentityFailure::Mismatch { .. },
+            ..
+        })
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Signing
+
+#[test]
+fn a_signer_cannot_sign_before_passing_the_checks_of_their_sign_method() {
+    let state = given(vec![
+        initiate(),
+        send_sms(RECEIVER, "L0", 42, 1),
+        verify_sms(RECEIVER, "L0", 42, 1),
+    ]);
+    assert_eq!(
+        when(&state, sign(RECEIVER, "L0", 2)),
+        Err(ContractError::IdentityFailed {
+            party_id: party(RECEIVER),
+            failure: IdentityFailure::ChecksMissing(vec![IdentityCheck::Face]),
+        })
+    );
+}
+
+#[test]
+fn a_second_signer_cannot_sign_before_the_first() {
+    let state = given([vec![initiate()], checks(PAYER, "L1", 1)].concat());
+    assert_eq!(
+        conflict(when(&state, sign(PAYER, "L1", 2))),
+        ContractConflict::OutOfOrder {
+            party_id: party(PAYER),
+            waiting_for: vec![party(RECEIVER)],
+        }
+    );
+}
+
+#[test]
+fn the_first_of_several_signatures_makes_the_contract_partially_signed() {
+    let state = given([vec![initiate()], checks(RECEIVER, "L0", 1)].concat());
+    let events = when(&state, sign(RECEIVER, "L0", 2)).unwrap();
+    assert_eq!(
+        types(&events),
+        vec!["SignerSigned", "ContractPartiallySigned"]
+    );
+    let state = then_state(&state, sign(RECEIVER, "L0", 2));
+    assert_eq!(state.status(), Some(ContractStatus::PartialSigned));
+    let receiver = state.contract().unwrap().signer(&party(RECEIVER)).unwrap();
+    assert_eq!(receiver.sign_status(), SignStatus::Signed);
+}
+
+#[test]
+fn the_last_signature_makes_the_contract_signed() {
+    let state = given([vec![initiate()], signs(RECEIVER, 1), checks(PAYER, "L1", 2)].concat());
+    let events = when(&state, sign(PAYER, "L1", 3)).unwrap();
+    assert_eq!(types(&events), vec!["SignerSigned", "ContractSigned"]);
+    assert_eq!(given(fully_signed()).status(), Some(ContractStatus::Signed));
+}
+
+#[test]
+fn a_single_signer_takes_the_contract_straight_to_signed() {
+    let state = given([vec![initiate_single()], checks(RECEIVER, "L0", 1)].concat());
+    let events = when(&state, sign(RECEIVER, "L0", 2)).unwrap();
+    assert_eq!(types(&events), vec!["SignerSigned", "ContractSigned"]);
+}
+
+#[test]
+fn signers_with_an_equal_sequence_sign_in_parallel() {
+    let state = given(
+        [
+            vec![initiate_three()],
+            signs(RECEIVER, 1),
+            checks(PAYER, "L1", 2),
+            checks(WITNESS, "L2", 2),
+        ]
+        .concat(),
+    );
+    // Either of the two second signers may go first.
+    assert!(when(&state, sign(WITNESS, "L2", 3)).is_ok());
+    let after_payer = then_state(&state, sign(PAYER, "L1", 3));
+    assert_eq!(after_payer.status(), Some(ContractStatus::PartialSigned));
+    let events = when(&after_payer, sign(WITNESS, "L2", 4)).unwrap();
+    assert_eq!(types(&events), vec!["SignerSigned", "ContractSigned"]);
+}
+
+#[test]
+fn a_signer_who_signed_is_told_the_link_is_used() {
+    let state = given([vec![initiate()], signs(RECEIVER, 1)].concat());
+    let error = when(&state, sign(RECEIVER, "L0", 2)).unwrap_err();
+    assert_eq!(
+        error,
+        ContractError::LinkUsed {
+            party_id: party(RECEIVER),
+            status: SignStatus::Signed,
+        }
+    );
+    assert_eq!(error.kind(), ErrorKind::LinkUsed);
+    let signed = given(fully_signed());
+    assert_eq!(
+        when(&signed, open(PAYER, "L1", 3)).unwrap_err().kind(),
+        ErrorKind::LinkUsed
+    );
+}
+
+#[test]
+fn signing_through_an_expired_link_is_refused() {
+    let state = given([vec![initiate()], checks(RECEIVER, "L0", 1)].concat());
+    assert_eq!(
+        when(&state, sign(RECEIVER, "L0", 31)),
+        Err(ContractError::LinkExpired {
+            party_id: party(RECEIVER)
+        })
+    );
+}
+
+#[test]
+fn an_unknown_signer_is_not_found() {
+    let state = given(vec![initiate()]);
+    assert_eq!(
+        when(&state, open("NOBODY", "L0", 1)),
+        Err(ContractError::NotFound(ContractNotFound::Signer(party(
+            "NOBODY"
+        ))))
+    );
+}
+
+#[test]
+fn the_signature_records_image_hash_ip_device_and_transaction_number() {
+    let state = given(fully_signed());
+    let payer = state.contract().unwrap().signer(&party(PAYER)).unwrap();
+    let SignerStatus::Signed(signature) = &payer.status else {
+        panic!("the payer should have signed");
+    };
+    assert_eq!(signature.signature_image_hash, digest(7));
+    assert_eq!(signature.ip_address, ip());
+    assert_eq!(signature.device_info.as_str(), "iPhone; iOS 16.0");
+    assert_eq!(signature.transaction_no.as_str(), "SIGN_TXN_001");
+    assert_eq!(signature.signed_at, at(2));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rejection, revocation, expiry
+
+#[test]
+fn any_signer_rejecting_rejects_the_contract_whatever_their_sequence() {
+    let state = given(vec![initiate()]);
+    let events = when(&state, reject(PAYER, "L1", 1)).unwrap();
+    assert_eq!(types(&events), vec!["SignerRejected", "ContractRejected"]);
+    let state = then_state(&state, reject(PAYER, "L1", 1));
+    assert_eq!(state.status(), Some(ContractStatus::Rejected));
+    let payer = state.contract().unwrap().signer(&party(PAYER)).unwrap();
+    assert_eq!(payer.sign_status(), SignStatus::Rejected);
+}
+
+fn every_command(minutes: i64) -> Vec<ContractCommand> {
+    vec![
+        reissue(RECEIVER, "LX", 500, minutes),
+        open(RECEIVER, "L0", minutes),
+        send_sms(RECEIVER, "L0", 42, minutes),
+        verify_sms(RECEIVER, "L0", 42, minutes),
+        face(
+            RECEIVER,
+            "L0",
+            facts(VerificationStatus::Success, "张三", RECEIVER_ID),
+            minutes,
+        ),
+        certificate(PAYER, "L1", certificate_of("李四", Some(PAYER_ID)), minutes),
+        sign(RECEIVER, "L0", minutes),
+        reject(RECEIVER, "L0", minutes),
+        revoke(minutes),
+        expire(minutes),
+        seal(5),
+        archive("ARCHIVE_1", ArchiveProvider::Tsa),
+        archived(ArchiveProvider::Tsa, "TSA_TXN"),
+        archive_failed(ArchiveProvider::Tsa),
+    ]
+}
+
+fn assert_absorbs(state: &ContractState, status: ContractStatus) {
+    for command in every_command(8 * 24 * 60) {
+        assert_eq!(
+            when(state, command.clone()),
+            Err(ContractError::Conflict(ContractConflict::Final(status))),
+            "{command:?}"
+        );
+    }
+    assert!(matches!(
+        when(state, initiate()),
+        Err(ContractError::Duplicate(_))
+    ));
+}
+
+#[test]
+fn a_rejected_contract_absorbs_every_later_command() {
+    assert_absorbs(
+        &given(vec![initiate(), reject(RECEIVER, "L0", 1)]),
+        ContractStatus::Rejected,
+    );
+}
+
+#[test]
+fn revoking_before_signed_records_the_reason_and_operator() {
+    let state = given([vec![initiate()], signs(RECEIVER, 1)].concat());
+    let events = when(&state, revoke(2)).unwrap();
+    assert_eq!(types(&events), vec!["ContractRevoked"]);
+    let state = then_state(&state, revoke(2));
+    let ContractState::Revoked {
+        reason, operator, ..
+    } = &state
+    else {
+        panic!("expected REVOKED, got {state:?}");
+    };
+    assert_eq!(reason.as_str(), "用户要求取消");
+    assert_eq!(operator.as_str(), "system_admin");
+}
+
+#[test]
+fn a_revoked_contract_absorbs_every_later_command() {
+    assert_absorbs(&given(vec![initiate(), revoke(1)]), ContractStatus::Revoked);
+}
+
+#[test]
+fn revoking_a_signed_contract_is_a_conflict() {
+    let error = when(&given(fully_signed()), revoke(3)).unwrap_err();
+    assert_eq!(
+        error,
+        ContractError::Conflict(ContractConflict::Final(ContractStatus::Signed))
+    );
+    assert_eq!(error.kind(), ErrorKind::Conflict);
+}
+
+#[test]
+fn expiring_before_the_deadline_is_refused() {
+    let state = given(vec![initiate()]);
+    assert!(matches!(
+        conflict(when(&state, expire(7 * 24 * 60 - 1))),
+        ContractConflict::NotYetDue { .. }
+    ));
+}
+
+#[test]
+fn at_the_deadline_an_unfinished_contract_expires() {
+    for setup in [
+        vec![initiate()],
+        [vec![initiate()], signs(RECEIVER, 1)].concat(),
+    ] {
+        let state = given(setup);
+        let events = when(&state, expire(8 * 24 * 60)).unwrap();
+        assert_eq!(
+            events,
+            vec![ContractEvent::ContractExpired {
+                expired_at: at(7 * 24 * 60)
+            }]
+        );
+    }
+}
+
+#[test]
+fn an_expired_contract_absorbs_every_later_command() {
+    assert_absorbs(
+        &given(vec![initiate(), expire(7 * 24 * 60)]),
+        ContractStatus::Expired,
+    );
+}
+
+#[test]
+fn a_signed_contract_does_not_expire() {
+    assert_eq!(
+        conflict(when(&given(fully_signed()), expire(8 * 24 * 60))),
+        ContractConflict::Final(ContractStatus::Signed)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sealing and archiving
+
+#[test]
+fn only_a_signed_contract_is_sealed_or_archived() {
+    let state = given([vec![initiate()], signs(RECEIVER, 1)].concat());
+    assert_eq!(
+        conflict(when(&state, seal(5))),
+        ContractConflict::NotSigned(ContractStatus::PartialSigned)
+    );
+    assert_eq!(
+        conflict(when(&state, archive("ARCHIVE_1", ArchiveProvider::Tsa))),
+        ContractConflict::NotSigned(ContractStatus::PartialSigned)
+    );
+}
+
+#[test]
+fn sealing_again_with_the_same_hash_changes_nothing_and_with_another_conflicts() {
+    let state = given([fully_signed(), vec![seal(5)]].concat());
+    assert_eq!(when(&state, seal(5)), Ok(vec![]));
+    assert_eq!(
+        conflict(when(&state, seal(6))),
+        ContractConflict::DocumentAlreadySealed
+    );
+}
+
+#[test]
+fn archiving_needs_a_sealed_document() {
+    assert_eq!(
+        conflict(when(
+            &given(fully_signed()),
+            archive("ARCHIVE_1", ArchiveProvider::Tsa)
+        )),
+        ContractConflict::DocumentNotSealed
+    );
+}
+
+#[test]
+fn several_providers_archive_one_contract() {
+    let state = given(
+        [
+            fully_signed(),
+            vec![
+                seal(5),
+                archive("ARCHIVE_1", ArchiveProvider::Tsa),
+                archive("ARCHIVE_2", ArchiveProvider::Blockchain),
+                archived(ArchiveProvider::Tsa, "TSA_TXN"),
+                archived(ArchiveProvider::Blockchain, "CHAIN_TXN"),
+            ],
+        ]
+        .concat(),
+    );
+    let ContractState::Signed { archives, .. } = &state else {
+        panic!("expected SIGNED, got {state:?}");
+    };
+    assert_eq!(archives.len(), 2);
+    assert!(
+        archives
+            .values()
+            .all(|archive| archive.state.status() == ArchiveStatus::Success)
+    );
+    assert!(
+        archives
+            .values()
+            .all(|archive| archive.document_hash == digest(5))
+    );
+}
+
+#[test]
+fn a_failed_archive_leaves_the_contract_signed_and_can_be_retried() {
+    let state = given(
+        [
+            fully_signed(),
+            vec![
+                seal(5),
+                archive("ARCHIVE_1", ArchiveProvider::Tsa),
+                archive_failed(ArchiveProvider::Tsa),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(state.status(), Some(ContractStatus::Signed));
+    let events = when(&state, archive("ARCHIVE_1", ArchiveProvider::Tsa)).unwrap();
+    assert!(matches!(
+        events[..],
+        [ContractEvent::ArchiveRequested { attempt: 2, .. }]
+    ));
+    assert!(matches!(
+        conflict(when(&state, archive("ARCHIVE_9", ArchiveProvider::Tsa))),
+        ContractConflict::ArchiveIdMismatch { .. }
+    ));
+}
+
+#[test]
+fn repeated_archive_reports_change_nothing_and_contradicting_ones_conflict() {
+    let pending = given(
+        [
+            fully_signed(),
+            vec![seal(5), archive("ARCHIVE_1", ArchiveProvider::Tsa)],
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        when(&pending, archive("ARCHIVE_1", ArchiveProvider::Tsa)),
+        Ok(vec![])
+    );
+    let done = then_state(&pending, archived(ArchiveProvider::Tsa, "TSA_TXN"));
+    assert_eq!(
+        when(&done, archived(ArchiveProvider::Tsa, "TSA_TXN")),
+        Ok(vec![])
+    );
+    assert!(matches!(
+        conflict(when(&done, archived(ArchiveProvider::Tsa, "OTHER_TXN"))),
+        ContractConflict::ArchiveNotPending { .. }
+    ));
+    assert!(matches!(
+        conflict(when(&done, archive_failed(ArchiveProvider::Tsa))),
+        ContractConflict::ArchiveNotPending { .. }
+    ));
+    let failed = then_state(&pending, archive_failed(ArchiveProvider::Tsa));
+    assert_eq!(
+        when(&failed, archive_failed(ArchiveProvider::Tsa)),
+        Ok(vec![])
+    );
+    assert!(matches!(
+        conflict(when(&failed, archived(ArchiveProvider::Tsa, "TSA_TXN"))),
+        ContractConflict::ArchiveNotPending { .. }
+    ));
+}
+
+#[test]
+fn an_archive_id_belongs_to_one_provider_and_unrequested_archives_are_not_found() {
+    let state = given(
+        [
+            fully_signed(),
+            vec![seal(5), archive("ARCHIVE_1", ArchiveProvider::Tsa)],
+        ]
+        .concat(),
+    );
+    assert!(matches!(
+        conflict(when(&state, archive("ARCHIVE_1", ArchiveProvider::LocalCa))),
+        ContractConflict::ArchiveIdMismatch { .. }
+    ));
+    assert_eq!(
+        when(&state, archived(ArchiveProvider::Blockchain, "X")),
+        Err(ContractError::NotFound(ContractNotFound::Archive(
+            ArchiveProvider::Blockchain
+        )))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Whole streams
+
+#[test]
+fn commands_for_a_contract_never_initiated_are_not_found() {
+    for command in every_command(1) {
+        let error = when(&ContractState::default(), command.clone()).unwrap_err();
+        assert_eq!(
+            error,
+            ContractError::NotFound(ContractNotFound::Contract),
+            "{command:?}"
+        );
+    }
+}
+
+#[test]
+fn every_event_carries_its_type_name_and_reads_back_alone() {
+    let mut events = Vec::new();
+    let mut state = ContractState::default();
+    let commands = [
+        vec![initiate(), open(RECEIVER, "L0", 1), verify_sms_setup()],
+        vec![verify_sms(RECEIVER, "L0", 1, 1)],
+        signs(RECEIVER, 2),
+        signs(PAYER, 3),
+        vec![
+            seal(5),
+            archive("ARCHIVE_1", ArchiveProvider::Tsa),
+            archive_failed(ArchiveProvider::Tsa),
+            archive("ARCHIVE_1", ArchiveProvider::Tsa),
+            archived(ArchiveProvider::Tsa, "TSA_TXN"),
+        ],
+    ]
+    .concat();
+    for command in commands {
+        for event in ContractAggregate::decide(&state, command).unwrap() {
+            ContractAggregate::evolve(&mut state, &event);
+            events.push(event);
+        }
+    }
+    events.extend(when(&given(vec![initiate()]), reject(RECEIVER, "L0", 1)).unwrap());
+    events.extend(when(&given(vec![initiate()]), revoke(1)).unwrap());
+    events.extend(when(&given(vec![initiate()]), expire(7 * 24 * 60)).unwrap());
+    events.extend(
+        when(
+            &given([vec![initiate()], checks(RECEIVER, "L0", 1)].concat()),
+            sign(RECEIVER, "L0", 1),
+        )
+        .unwrap(),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for event in &events {
+        let json = serde_json::to_value(event).unwrap();
+        assert_eq!(json["type"], serde_json::json!(event.event_type()));
+        assert_eq!(event.schema_version(), 1);
+        assert_eq!(
+            &serde_json::from_value::<ContractEvent>(json).unwrap(),
+            event
+        );
+        seen.insert(event.event_type());
+    }
+    assert_eq!(seen.len(), 19, "every event type is covered: {seen:?}");
+    assert_eq!(
+        ContractAggregate::replay(&events[..0]),
+        ContractState::NotInitiated
+    );
+}
+
+fn verify_sms_setup() -> ContractCommand {
+    send_sms(RECEIVER, "L0", 42, 1)
+}
+
+#[test]
+fn validation_errors_serialise_as_field_and_reason_for_code_40001() {
+    let mut bad = request();
+    bad.signers[0].id_card_no = Some("110105194912310021".into());
+    let Err(ContractError::Invalid(errors)) = when(&ContractState::default(), initiate_with(bad))
+    else {
+        panic!("expected a validation error");
+    };
+    let expected = ValidationErrors::single(
+        "signers[0].idCardNo",
+        "has a wrong check character (ISO 7064 MOD 11-2)",
+    );
+    assert_eq!(errors, expected);
+}
+
+#[test]
+fn debug_output_of_a_command_hides_id_and_mobile_numbers_and_header_values() {
+    let mut with_headers = request();
+    with_headers.webhook_config = Some(crate::values::WebhookConfigRequest {
+        headers: [("Authorization".to_string(), "Bearer secret".to_string())].into(),
+    });
+    let printed = format!("{:?}", initiate_with(with_headers));
+    assert!(!printed.contains(RECEIVER_ID), "{printed}");
+    assert!(!printed.contains("13800138000"), "{printed}");
+    assert!(!printed.contains("Bearer secret"), "{printed}");
+    assert!(printed.contains("Authorization"));
+    let state = given(vec![initiate()]);
+    let printed = format!("{state:?}");
+    assert!(!printed.contains(RECEIVER_ID) && !printed.contains("13800138000"));
+}

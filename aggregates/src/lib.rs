@@ -1,0 +1,155 @@
+//! esign's pure domain.
+//!
+//! # Layout
+//!
+//! - [`Aggregate`]: the decider contract every aggregate implements: `decide` turns a command into
+//!   events or a domain error, `evolve` folds an event into the state. Both are synchronous and free of
+//!   side effects; everything a decision needs (ids, `now`, looked-up facts) arrives in the command.
+//! - [`DomainEvent`]: events name their stable type and schema version explicitly, so stored events can
+//!   be upcast when a payload changes shape.
+//! - [`Sensitive`]: marks personal data (ID and mobile numbers) inside an event payload, and callback
+//!   header values, which are often credentials. The service encrypts every marked value before an
+//!   event is stored; this crate only marks, it never encrypts.
+//! - [`errors`]: field-level validation failures (named by their JSON path) and the [`ErrorKind`] each
+//!   aggregate error reports, which the service maps to a response code.
+//! - [`values`]: value objects parsed once (ID and mobile numbers, business ids, URLs, lifetimes, the
+//!   spec's code lists) and read back from stored events.
+//! - [`template`]: the Template aggregate (versions, immutable once published, activation) and
+//!   [`template::render`], which fills `{{key}}` placeholders.
+//! - [`face_verification`]: the FaceVerification aggregate, PENDING -> PROCESSING -> SUCCESS | FAILED,
+//!   or EXPIRED.
+//! - [`contract`]: the Contract aggregate: initiation from a template version, per-signer links and
+//!   identity checks, ordered signing, revocation, expiry, sealing and archiving.
+//!
+//! Nothing in this crate performs IO, reads a clock or draws random numbers.
+
+pub mod contract;
+pub mod errors;
+pub mod face_verification;
+pub mod template;
+pub mod values;
+
+pub use errors::{ErrorKind, FieldError, ValidationErrors};
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An event as the event store sees it: a stable type name, a schema version and a serde payload.
+pub trait DomainEvent: Serialize + DeserializeOwned + Clone + fmt::Debug {
+    /// The stable name stored with the event. Never rename one that has been written.
+    fn event_type(&self) -> &'static str;
+    /// The payload's schema version; bump it (and add an upcaster) when the shape changes.
+    fn schema_version(&self) -> u32;
+}
+
+/// A decider: `decide(state, command) -> events`, `evolve(state, event)`, starting from `State::default()`.
+pub trait Aggregate {
+    /// The stream prefix (`contract`, `verification`, `template`). Never rename it: stored streams use it.
+    const NAME: &'static str;
+    type State: Default + fmt::Debug;
+    type Command;
+    type Event: DomainEvent;
+    type Error: std::error::Error;
+
+    /// Decides which events a command produces in the given state, or why it is refused.
+    fn decide(state: &Self::State, command: Self::Command)
+    -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// Applies one event. Infallible: a stored event is a fact.
+    fn evolve(state: &mut Self::State, event: &Self::Event);
+
+    /// Replays events into a fresh state.
+    fn replay<'a>(events: impl IntoIterator<Item = &'a Self::Event>) -> Self::State
+    where
+        Self::Event: 'a,
+    {
+        let mut state = Self::State::default();
+        for event in events {
+            Self::evolve(&mut state, event);
+        }
+        state
+    }
+}
+
+/// The JSON key that marks a sensitive value inside a payload: `{"$pii": "<value>"}`.
+pub const SENSITIVE_MARKER: &str = "$pii";
+
+/// Personal data inside an event payload (PIPL art. 28: ID and mobile numbers are sensitive).
+///
+/// It serialises as `{"$pii": "<text>"}`; the service replaces every such marker with ciphertext and a
+/// keyed hash before the event reaches storage, and restores the text when it reads the event back.
+/// `Debug` never prints the value.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Sensitive<T>(T);
+
+impl<T> Sensitive<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The plain value. Callers decide where it may go; logs get a masked form instead.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Sensitive<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sensitive(***)")
+    }
+}
+
+impl<T: fmt::Display> Serialize for Sensitive<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(SENSITIVE_MARKER, &self.0.to_string())?;
+        map.end()
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Sensitive<T>
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Marked {
+            #[serde(rename = "$pii")]
+            value: String,
+        }
+        let marked = Marked::deserialize(deserializer)?;
+        marked
+            .value
+            .parse()
+            .map(Sensitive)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sensitive_value_serialises_inside_the_marker_and_reads_back() {
+        let value = Sensitive::new("13800138000".to_string());
+        let json = serde_json::to_value(&value).unwrap();
+        assert_eq!(json, serde_json::json!({"$pii": "13800138000"}));
+        let back: Sensitive<String> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_sensitive_value() {
+        let value = Sensitive::new("11010519491231002X".to_string());
+        assert_eq!(format!("{value:?}"), "Sensitive(***)");
+    }
+}

@@ -1,0 +1,111 @@
+//! Free text with a length bound: names, titles, reasons, device descriptions.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("must not be blank")]
+    Blank,
+    #[error("must be at most {max} characters")]
+    TooLong { max: usize },
+    #[error("must not contain control characters")]
+    Control,
+}
+
+/// Text of 1..=`MAX` characters (not bytes: names are Chinese), trimmed, without control characters
+/// (they would forge lines in logs and break PDF rendering).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text<const MAX: usize>(String);
+
+impl<const MAX: usize> Text<MAX> {
+    pub fn parse(input: &str) -> Result<Self, TextError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(TextError::Blank);
+        }
+        if trimmed.chars().count() > MAX {
+            return Err(TextError::TooLong { max: MAX });
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(TextError::Control);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> FromStr for Text<MAX> {
+    type Err = TextError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        Self::parse(input)
+    }
+}
+
+impl<const MAX: usize> TryFrom<String> for Text<MAX> {
+    type Error = TextError;
+
+    fn try_from(input: String) -> Result<Self, Self::Error> {
+        Self::parse(&input)
+    }
+}
+
+impl<const MAX: usize> From<Text<MAX>> for String {
+    fn from(text: Text<MAX>) -> String {
+        text.0
+    }
+}
+
+impl<const MAX: usize> fmt::Display for Text<MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's name (`name`, `user_name` varchar(128)). Not sensitive personal data under PIPL art. 28.
+pub type PersonName = Text<128>;
+/// A contract title (`title` varchar(256)).
+pub type Title = Text<256>;
+/// A reason given for a rejection, revocation or archive failure (`reject_reason` varchar(512)).
+pub type Reason = Text<512>;
+/// Who revoked a contract (`operator`).
+pub type Operator = Text<64>;
+/// The signer's device description (`device_info` varchar(512)).
+pub type DeviceInfo = Text<512>;
+/// A browser's `User-Agent` as sent.
+pub type UserAgent = Text<512>;
+/// A template's or variable's display name.
+pub type DisplayName = Text<128>;
+/// A sample value or certificate issuer name.
+pub type LongText = Text<1024>;
+/// The H5 page title of a face verification (`uiConfig.title`).
+pub type PageTitle = Text<64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_counted_in_characters() {
+        let name = PersonName::parse("  张三 ").unwrap();
+        assert_eq!(name.as_str(), "张三");
+        assert!(Text::<2>::parse("张三").is_ok());
+        assert_eq!(
+            Text::<2>::parse("张三丰"),
+            Err(TextError::TooLong { max: 2 })
+        );
+    }
+
+    #[test]
+    fn blank_text_and_control_characters_are_refused() {
+        assert_eq!(PersonName::parse("   "), Err(TextError::Blank));
+        assert_eq!(Reason::parse("a\nforged log line"), Err(TextError::Control));
+    }
+}
