@@ -219,11 +219,7 @@ impl PiiCipher {
         }
     }
 
-    fn transform(
-        &self,
-        value: &mut Value,
-        replace: &MarkerRewrite<'_>,
-    ) -> Result<(), PiiError> {
+    fn transform(&self, value: &mut Value, replace: &MarkerRewrite<'_>) -> Result<(), PiiError> {
         match value {
             Value::Object(map) => {
                 if map.len() == 1 {
