@@ -1,0 +1,399 @@
+//! `contract`, `contract_signer` and `contract_archive` (spec 3.1 tables 2-4): the rows of one contract
+//! stream, from the contract's state after its last event.
+
+use std::collections::BTreeMap;
+
+use aggregates::Aggregate;
+use aggregates::contract::{
+    Archive, ArchiveState, Contract, ContractAggregate, ContractEvent, ContractState, Signer,
+    SignerStatus,
+};
+use aggregates::values::{ArchiveProvider, LinkId, PartyId};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::ProjectionError;
+use crate::row::{Row, SqlValue, Table};
+use crate::sealed::{SealedValue, json_text, sealed_headers, sealed_value};
+use crate::stream::{Draft, ProjectedEvent, fold};
+
+const INITIATED: &str = "ContractInitiated";
+
+/// Every row a contract stream owns: its `contract` row, one `contract_signer` row per signer (in
+/// initiation order) and one `contract_archive` row per archive provider asked so far.
+pub fn contract_rows(
+    events: &[ProjectedEvent<'_, ContractEvent>],
+) -> Result<Vec<Row>, ProjectionError> {
+    fold(events, Projection::default(), step, shape)
+}
+
+#[derive(Debug, Default)]
+struct Projection {
+    state: ContractState,
+    sealed: Option<SealedInitiation>,
+    /// Each signer's latest link, kept after it is used (the state forgets it once the signer acts).
+    links: BTreeMap<PartyId, (LinkId, DateTime<Utc>)>,
+}
+
+/// The initiation's personal data as stored, signers in initiation order.
+#[derive(Debug)]
+struct SealedInitiation {
+    signers: Vec<SealedSigner>,
+    callback_headers: Option<String>,
+}
+
+#[derive(Debug)]
+struct SealedSigner {
+    id_card_no: SealedValue,
+    mobile: SealedValue,
+}
+
+fn step(
+    projection: &mut Projection,
+    event: &ProjectedEvent<'_, ContractEvent>,
+) -> Result<(), ProjectionError> {
+    ContractAggregate::evolve(&mut projection.state, event.event);
+    match event.event {
+        ContractEvent::ContractInitiated {
+            signers,
+            webhook_headers,
+            ..
+        } => {
+            // A second initiation never reaches a valid stream; like `evolve`, keep the first.
+            if projection.sealed.is_none() {
+                let party_ids = signers.iter().map(|signer| &signer.party_id);
+                projection.sealed = Some(SealedInitiation {
+                    signers: sealed_signers(event.sealed_payload, party_ids)?,
+                    callback_headers: sealed_headers(
+                        event.sealed_payload,
+                        webhook_headers.iter().map(|(name, _)| name),
+                        INITIATED,
+                    )?,
+                });
+            }
+        }
+        ContractEvent::SignLinkIssued { .. }
+        | ContractEvent::SignLinkOpened { .. }
+        | ContractEvent::SmsCodeSent { .. }
+        | ContractEvent::SmsCodeVerified { .. }
+        | ContractEvent::SmsCodeFailed { .. }
+        | ContractEvent::SignerFaceVerified { .. }
+        | ContractEvent::SignerCertificateVerified { .. }
+        | ContractEvent::SignerSigned { .. }
+        | ContractEvent::SignerRejected { .. }
+        | ContractEvent::ContractPartiallySigned { .. }
+        | ContractEvent::ContractSigned { .. }
+        | ContractEvent::ContractRejected { .. }
+        | ContractEvent::ContractRevoked { .. }
+        | ContractEvent::ContractExpired { .. }
+        | ContractEvent::DocumentSealed { .. }
+        | ContractEvent::ArchiveRequested { .. }
+        | ContractEvent::ArchiveSucceeded { .. }
+        | ContractEvent::ArchiveFailed { .. } => {}
+    }
+    if let Some(contract) = projection.state.contract() {
+        for signer in &contract.signers {
+            if let Some(link) = signer.link() {
+                projection.links.insert(
+                    signer.party_id.clone(),
+                    (link.link_id.clone(), link.expires_at),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `signers[i].idCardNo` and `signers[i].mobile` of the stored initiation, checked against the event's
+/// party ids so a payload can never lend one signer's numbers to another.
+fn sealed_signers<'a>(
+    payload: &Value,
+    party_ids: impl ExactSizeIterator<Item = &'a PartyId>,
+) -> Result<Vec<SealedSigner>, ProjectionError> {
+    let stored = payload
+        .get("signers")
+        .and_then(Value::as_array)
+        .filter(|stored| stored.len() == party_ids.len())
+        .ok_or_else(|| ProjectionError::PayloadMismatch {
+            event: INITIATED,
+            path: "signers".to_owned(),
+        })?;
+    stored
+        .iter()
+        .zip(party_ids)
+        .enumerate()
+        .map(|(index, (entry, party_id))| {
+            if entry.get("partyId").and_then(Value::as_str) != Some(party_id.as_str()) {
+                return Err(ProjectionError::PayloadMismatch {
+                    event: INITIATED,
+                    path: format!("signers[{index}].partyId"),
+                });
+            }
+            Ok(SealedSigner {
+                id_card_no: sealed_value(entry.get("idCardNo"), INITIATED, || {
+                    format!("signers[{index}].idCardNo")
+                })?,
+                mobile: sealed_value(entry.get("mobile"), INITIATED, || {
+                    format!("signers[{index}].mobile")
+                })?,
+            })
+        })
+        .collect()
+}
+
+/// What the lifecycle state adds to the contract's own fields.
+struct Outcome<'a> {
+    signed_at: Option<DateTime<Utc>>,
+    revocation: Option<(&'a str, &'a str, DateTime<Utc>)>,
+    document_hash: Option<&'a str>,
+    archives: Option<&'a BTreeMap<ArchiveProvider, Archive>>,
+}
+
+fn outcome(state: &ContractState) -> Outcome<'_> {
+    let mut outcome = Outcome {
+        signed_at: None,
+        revocation: None,
+        document_hash: None,
+        archives: None,
+    };
+    match state {
+        ContractState::NotInitiated
+        | ContractState::Created { .. }
+        | ContractState::PartiallySigned { .. }
+        | ContractState::Rejected { .. }
+        | ContractState::Expired { .. } => {}
+        ContractState::Signed {
+            signed_at,
+            document,
+            archives,
+            ..
+        } => {
+            outcome.signed_at = Some(*signed_at);
+            outcome.document_hash = document
+                .as_ref()
+                .map(|document| document.document_hash.as_hex());
+            outcome.archives = Some(archives);
+        }
+        ContractState::Revoked {
+            reason,
+            operator,
+            revoked_at,
+            ..
+        } => outcome.revocation = Some((reason.as_str(), operator.as_str(), *revoked_at)),
+    }
+    outcome
+}
+
+fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
+    let state = &projection.state;
+    let (Some(contract), Some(status), Some(sealed)) =
+        (state.contract(), state.status(), projection.sealed.as_ref())
+    else {
+        return Err(ProjectionError::NotInitiated);
+    };
+    let outcome = outcome(state);
+    let mut drafts = Vec::with_capacity(1 + contract.signers.len());
+    drafts.push(Draft::new(
+        Table::Contract,
+        vec![
+            ("contract_id", SqlValue::text(contract.contract_id.as_str())),
+            ("client_id", SqlValue::text(contract.client_id.as_str())),
+            ("biz_id", SqlValue::text(contract.biz_id.as_str())),
+            ("biz_type", SqlValue::text(contract.biz_type.as_str())),
+            ("template_id", SqlValue::text(contract.template_id.as_str())),
+            (
+                "template_version",
+                SqlValue::text(contract.template_version.as_str()),
+            ),
+            ("title", SqlValue::text(contract.title.as_str())),
+            ("status", SqlValue::text(status.as_str())),
+            (
+                "variables_json",
+                SqlValue::Text(json_text(&contract.variables, "variables")?),
+            ),
+            (
+                "preview_hash",
+                SqlValue::text(contract.preview_hash.as_hex()),
+            ),
+            // The service serves the document through short-lived signed URLs; no event carries one.
+            ("document_url", SqlValue::Null),
+            (
+                "document_hash",
+                SqlValue::optional_text(outcome.document_hash),
+            ),
+            (
+                "callback_url",
+                SqlValue::text(contract.callback_url.as_str()),
+            ),
+            (
+                "callback_headers",
+                SqlValue::optional_text(sealed.callback_headers.clone()),
+            ),
+            (
+                "need_archive",
+                SqlValue::Bool(!contract.archive_providers.is_empty()),
+            ),
+            (
+                "archive_providers",
+                SqlValue::Text(json_text(&contract.archive_providers, "archiveProviders")?),
+            ),
+            ("expires_at", SqlValue::timestamp(contract.expires_at)),
+            ("signed_at", SqlValue::optional_timestamp(outcome.signed_at)),
+            (
+                "revoked_at",
+                SqlValue::optional_timestamp(outcome.revocation.map(|(_, _, at)| at)),
+            ),
+            (
+                "revoke_reason",
+                SqlValue::optional_text(outcome.revocation.map(|(reason, _, _)| reason)),
+            ),
+            (
+                "revoke_operator",
+                SqlValue::optional_text(outcome.revocation.map(|(_, operator, _)| operator)),
+            ),
+        ],
+    ));
+    if contract.signers.len() != sealed.signers.len() {
+        return Err(ProjectionError::PayloadMismatch {
+            event: INITIATED,
+            path: "signers".to_owned(),
+        });
+    }
+    for (index, (signer, sealed)) in contract.signers.iter().zip(&sealed.signers).enumerate() {
+        let ordinal = u32::try_from(index + 1).map_err(|_| ProjectionError::OutOfRange("id"))?;
+        drafts.push(Draft {
+            table: Table::ContractSigner,
+            ordinal: Some(ordinal),
+            body: signer_body(
+                contract,
+                signer,
+                sealed,
+                projection.links.get(&signer.party_id),
+            ),
+        });
+    }
+    for archive in outcome.archives.into_iter().flat_map(BTreeMap::values) {
+        drafts.push(Draft::new(
+            Table::ContractArchive,
+            archive_body(contract, archive),
+        ));
+    }
+    Ok(drafts)
+}
+
+fn signer_body(
+    contract: &Contract,
+    signer: &Signer,
+    sealed: &SealedSigner,
+    link: Option<&(LinkId, DateTime<Utc>)>,
+) -> Vec<(&'static str, SqlValue)> {
+    let (signed, rejected) = match &signer.status {
+        SignerStatus::Pending { .. } => (None, None),
+        SignerStatus::Signed(signature) => (Some(signature), None),
+        SignerStatus::Rejected(rejection) => (None, Some(rejection)),
+    };
+    let ip_address = signed
+        .map(|signature| signature.ip_address)
+        .or(rejected.map(|rejection| rejection.ip_address));
+    vec![
+        ("contract_id", SqlValue::text(contract.contract_id.as_str())),
+        ("party_id", SqlValue::text(signer.party_id.as_str())),
+        ("party_type", SqlValue::text(signer.party_type.as_str())),
+        ("name", SqlValue::text(signer.name.as_str())),
+        ("id_card_no", SqlValue::text(sealed.id_card_no.json.clone())),
+        (
+            "id_card_hash",
+            SqlValue::text(sealed.id_card_no.hash.clone()),
+        ),
+        ("mobile", SqlValue::text(sealed.mobile.json.clone())),
+        ("mobile_hash", SqlValue::text(sealed.mobile.hash.clone())),
+        ("sign_method", SqlValue::text(signer.sign_method.as_str())),
+        ("notify_type", SqlValue::text(signer.notify_type.as_str())),
+        ("sign_status", SqlValue::text(signer.sign_status().as_str())),
+        // The service builds sign and short URLs from the link id; no event carries them.
+        ("sign_url", SqlValue::Null),
+        ("short_url", SqlValue::Null),
+        ("sequence", SqlValue::Integer(i64::from(signer.sequence))),
+        (
+            "link_id",
+            SqlValue::optional_text(link.map(|(link_id, _)| link_id.as_str())),
+        ),
+        (
+            "signed_at",
+            SqlValue::optional_timestamp(signed.map(|signature| signature.signed_at)),
+        ),
+        (
+            "transaction_no",
+            SqlValue::optional_text(signed.map(|signature| signature.transaction_no.as_str())),
+        ),
+        (
+            "ip_address",
+            SqlValue::optional_text(ip_address.map(|ip| ip.to_string())),
+        ),
+        (
+            "device_info",
+            SqlValue::optional_text(signed.map(|signature| signature.device_info.as_str())),
+        ),
+        (
+            "reject_reason",
+            SqlValue::optional_text(rejected.map(|rejection| rejection.reason.as_str())),
+        ),
+        (
+            "rejected_at",
+            SqlValue::optional_timestamp(rejected.map(|rejection| rejection.rejected_at)),
+        ),
+        (
+            "expires_at",
+            SqlValue::optional_timestamp(link.map(|(_, expires_at)| *expires_at)),
+        ),
+    ]
+}
+
+fn archive_body(contract: &Contract, archive: &Archive) -> Vec<(&'static str, SqlValue)> {
+    let (archived, fail_reason) = match &archive.state {
+        ArchiveState::Pending { .. } => (None, None),
+        ArchiveState::Succeeded {
+            transaction_no,
+            certificate_url,
+            archived_at,
+        } => (Some((transaction_no, certificate_url, archived_at)), None),
+        ArchiveState::Failed { reason, .. } => (None, Some(reason)),
+    };
+    vec![
+        ("archive_id", SqlValue::text(archive.archive_id.as_str())),
+        ("contract_id", SqlValue::text(contract.contract_id.as_str())),
+        (
+            "archive_provider",
+            SqlValue::text(archive.provider.as_str()),
+        ),
+        ("status", SqlValue::text(archive.state.status().as_str())),
+        (
+            "document_hash",
+            SqlValue::text(archive.document_hash.as_hex()),
+        ),
+        (
+            "archive_time",
+            SqlValue::optional_timestamp(archived.map(|(_, _, at)| *at)),
+        ),
+        (
+            "certificate_url",
+            SqlValue::optional_text(
+                archived.and_then(|(_, url, _)| url.as_ref().map(|url| url.as_str())),
+            ),
+        ),
+        (
+            "transaction_no",
+            SqlValue::optional_text(archived.map(|(number, _, _)| number.as_str())),
+        ),
+        // No event carries provider metadata yet; the spec's column stays for when one does.
+        ("metadata_json", SqlValue::Null),
+        ("attempts", SqlValue::Integer(i64::from(archive.attempts))),
+        (
+            "fail_reason",
+            SqlValue::optional_text(fail_reason.map(|reason| reason.as_str())),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+//! `face_verification` (spec 3.1 table 1): one row per verification stream, the state after its
+//! last event.
+
+use aggregates::Aggregate;
+use aggregates::face_verification::{
+    FaceVerificationAggregate, ProviderResult, ProviderTask, Verdict, VerificationEvent,
+    VerificationState,
+};
+
+use crate::ProjectionError;
+use crate::row::{Row, SqlValue, Table};
+use crate::sealed::{SealedValue, json_text, sealed_headers, sealed_value};
+use crate::stream::{Draft, ProjectedEvent, fold};
+
+const INITIATED: &str = "FaceVerificationInitiated";
+
+/// Every row a verification stream owns: its `face_verification` row.
+pub fn verification_rows(
+    events: &[ProjectedEvent<'_, VerificationEvent>],
+) -> Result<Vec<Row>, ProjectionError> {
+    fold(events, Projection::default(), step, shape)
+}
+
+#[derive(Debug, Default)]
+struct Projection {
+    state: VerificationState,
+    sealed: Option<SealedPerson>,
+}
+
+/// The initiation's personal data as stored.
+#[derive(Debug)]
+struct SealedPerson {
+    id_card_no: SealedValue,
+    mobile: Option<SealedValue>,
+    callback_headers: Option<String>,
+}
+
+fn step(
+    projection: &mut Projection,
+    event: &ProjectedEvent<'_, VerificationEvent>,
+) -> Result<(), ProjectionError> {
+    FaceVerificationAggregate::evolve(&mut projection.state, event.event);
+    match event.event {
+        VerificationEvent::Initiated {
+            mobile,
+            webhook_headers,
+            ..
+        } => {
+            // A second initiation never reaches a valid stream; like `evolve`, keep the first.
+            if projection.sealed.is_none() {
+                let payload = event.sealed_payload;
+                projection.sealed = Some(SealedPerson {
+                    id_card_no: sealed_value(payload.get("idCardNo"), INITIATED, || {
+                        "idCardNo".into()
+                    })?,
+                    mobile: match mobile {
+                        Some(_) => Some(sealed_value(payload.get("mobile"), INITIATED, || {
+                            "mobile".into()
+                        })?),
+                        None => None,
+                    },
+                    callback_headers: sealed_headers(
+                        payload,
+                        webhook_headers.iter().map(|(name, _)| name),
+                        INITIATED,
+                    )?,
+                });
+            }
+        }
+        VerificationEvent::ProviderTaskStarted { .. }
+        | VerificationEvent::Succeeded { .. }
+        | VerificationEvent::Failed { .. }
+        | VerificationEvent::Expired { .. } => {}
+    }
+    Ok(())
+}
+
+fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
+    let state = &projection.state;
+    let (Some(verification), Some(status), Some(sealed)) = (
+        state.verification(),
+        state.status(),
+        projection.sealed.as_ref(),
+    ) else {
+        return Err(ProjectionError::NotInitiated);
+    };
+    let (task, result): (Option<&ProviderTask>, Option<&ProviderResult>) = match state {
+        VerificationState::NotInitiated | VerificationState::Pending { .. } => (None, None),
+        VerificationState::Processing { task, .. } => (Some(task), None),
+        VerificationState::Succeeded { task, result, .. }
+        | VerificationState::Failed { task, result, .. } => (task.as_ref(), Some(result)),
+        VerificationState::Expired { task, .. } => (task.as_ref(), None),
+    };
+    let (score, fail_reason) = match result.map(|result| result.verdict) {
+        None => (None, None),
+        Some(Verdict::Passed { score }) => (Some(score), None),
+        Some(Verdict::Failed { score, reason }) => (score, Some(reason)),
+    };
+    let provider = result
+        .map(|result| &result.provider)
+        .or(task.map(|task| &task.provider));
+    let body = vec![
+        (
+            "verification_id",
+            SqlValue::text(verification.verification_id.as_str()),
+        ),
+        ("client_id", SqlValue::text(verification.client_id.as_str())),
+        ("biz_id", SqlValue::text(verification.biz_id.as_str())),
+        ("biz_type", SqlValue::text(verification.biz_type.as_str())),
+        ("status", SqlValue::text(status.as_str())),
+        ("user_name", SqlValue::text(verification.name.as_str())),
+        ("id_card_no", SqlValue::text(sealed.id_card_no.json.clone())),
+        (
+            "id_card_hash",
+            SqlValue::text(sealed.id_card_no.hash.clone()),
+        ),
+        (
+            "mobile",
+            SqlValue::optional_text(sealed.mobile.as_ref().map(|mobile| mobile.json.clone())),
+        ),
+        (
+            "mobile_hash",
+            SqlValue::optional_text(sealed.mobile.as_ref().map(|mobile| mobile.hash.clone())),
+        ),
+        (
+            "face_score",
+            score.map_or(SqlValue::Null, |score| {
+                SqlValue::Decimal(format!("{:.4}", score.value()))
+            }),
+        ),
+        (
+            "thirdparty_transaction_no",
+            SqlValue::optional_text(result.map(|result| result.transaction_no.as_str())),
+        ),
+        (
+            "fail_reason",
+            SqlValue::optional_text(fail_reason.map(|reason| reason.as_str())),
+        ),
+        (
+            "callback_url",
+            SqlValue::text(verification.callback_url.as_str()),
+        ),
+        (
+            "callback_headers",
+            SqlValue::optional_text(sealed.callback_headers.clone()),
+        ),
+        // The service builds the H5 link from the verification id; no event carries a URL.
+        ("verification_url", SqlValue::Null),
+        (
+            "provider",
+            SqlValue::optional_text(provider.map(|provider| provider.as_str())),
+        ),
+        (
+            "provider_task_id",
+            SqlValue::optional_text(task.map(|task| task.task_id.as_str())),
+        ),
+        (
+            "ui_config_json",
+            SqlValue::Text(json_text(&verification.ui_config, "uiConfig")?),
+        ),
+        ("expires_at", SqlValue::timestamp(verification.expires_at)),
+        (
+            "verified_at",
+            SqlValue::optional_timestamp(result.map(|result| result.verified_at)),
+        ),
+    ];
+    Ok(vec![Draft::new(Table::FaceVerification, body)])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,325 @@
+//! The query tables (spec 3.1 plus our additions) and backend-neutral row values.
+//!
+//! Column lists here are the contract with `migrations/*/0002_query_tables.sql`: same names, same order
+//! (a test reads both migration files and compares).
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// One column value, independent of the database backend.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SqlValue {
+    Null,
+    Text(String),
+    Integer(i64),
+    /// An exact decimal in text form, e.g. `"0.9500"` for `numeric(5,4)`.
+    Decimal(String),
+    Bool(bool),
+    /// Always whole microseconds (see [`SqlValue::timestamp`]).
+    Timestamp(DateTime<Utc>),
+}
+
+impl SqlValue {
+    /// A timestamp cut to microseconds, the precision both backends store, so a row computed in memory
+    /// equals the row read back and PostgreSQL's rounding never differs from SQLite's text.
+    pub fn timestamp(time: DateTime<Utc>) -> Self {
+        SqlValue::Timestamp(time.trunc_subsecs(6))
+    }
+
+    pub fn text(text: impl Into<String>) -> Self {
+        SqlValue::Text(text.into())
+    }
+
+    pub fn optional_text(text: Option<impl Into<String>>) -> Self {
+        text.map_or(SqlValue::Null, |text| SqlValue::Text(text.into()))
+    }
+
+    pub fn optional_timestamp(time: Option<DateTime<Utc>>) -> Self {
+        time.map_or(SqlValue::Null, SqlValue::timestamp)
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            SqlValue::Text(text) | SqlValue::Decimal(text) => Some(text),
+            SqlValue::Null | SqlValue::Integer(_) | SqlValue::Bool(_) | SqlValue::Timestamp(_) => {
+                None
+            }
+        }
+    }
+}
+
+/// A query table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    FaceVerification,
+    Contract,
+    ContractSigner,
+    ContractArchive,
+    ContractTemplate,
+}
+
+const FACE_VERIFICATION: &[&str] = &[
+    "id",
+    "verification_id",
+    "client_id",
+    "biz_id",
+    "biz_type",
+    "status",
+    "user_name",
+    "id_card_no",
+    "id_card_hash",
+    "mobile",
+    "mobile_hash",
+    "face_score",
+    "thirdparty_transaction_no",
+    "fail_reason",
+    "callback_url",
+    "callback_headers",
+    "verification_url",
+    "provider",
+    "provider_task_id",
+    "ui_config_json",
+    "expires_at",
+    "verified_at",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
+const CONTRACT: &[&str] = &[
+    "id",
+    "contract_id",
+    "client_id",
+    "biz_id",
+    "biz_type",
+    "template_id",
+    "template_version",
+    "title",
+    "status",
+    "variables_json",
+    "preview_hash",
+    "document_url",
+    "document_hash",
+    "callback_url",
+    "callback_headers",
+    "need_archive",
+    "archive_providers",
+    "expires_at",
+    "signed_at",
+    "revoked_at",
+    "revoke_reason",
+    "revoke_operator",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
+const CONTRACT_SIGNER: &[&str] = &[
+    "id",
+    "contract_id",
+    "party_id",
+    "party_type",
+    "name",
+    "id_card_no",
+    "id_card_hash",
+    "mobile",
+    "mobile_hash",
+    "sign_method",
+    "notify_type",
+    "sign_status",
+    "sign_url",
+    "short_url",
+    "sequence",
+    "link_id",
+    "signed_at",
+    "transaction_no",
+    "ip_address",
+    "device_info",
+    "reject_reason",
+    "rejected_at",
+    "expires_at",
+    "created_at",
+    "updated_at",
+];
+
+const CONTRACT_ARCHIVE: &[&str] = &[
+    "id",
+    "archive_id",
+    "contract_id",
+    "archive_provider",
+    "status",
+    "document_hash",
+    "archive_time",
+    "certificate_url",
+    "transaction_no",
+    "metadata_json",
+    "attempts",
+    "fail_reason",
+    "created_at",
+    "updated_at",
+];
+
+const CONTRACT_TEMPLATE: &[&str] = &[
+    "id",
+    "template_id",
+    "name",
+    "version",
+    "category",
+    "content_type",
+    "content",
+    "variable_definitions_json",
+    "signer_config_json",
+    "active",
+    "activation_order",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
+impl Table {
+    pub const ALL: [Table; 5] = [
+        Table::FaceVerification,
+        Table::Contract,
+        Table::ContractSigner,
+        Table::ContractArchive,
+        Table::ContractTemplate,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Table::FaceVerification => "face_verification",
+            Table::Contract => "contract",
+            Table::ContractSigner => "contract_signer",
+            Table::ContractArchive => "contract_archive",
+            Table::ContractTemplate => "contract_template",
+        }
+    }
+
+    /// The natural key a row is upserted by (a unique constraint in the migration).
+    pub fn key_columns(&self) -> &'static [&'static str] {
+        match self {
+            Table::FaceVerification => &["verification_id"],
+            Table::Contract => &["contract_id"],
+            Table::ContractSigner => &["contract_id", "party_id"],
+            Table::ContractArchive => &["archive_id"],
+            Table::ContractTemplate => &["template_id", "version"],
+        }
+    }
+
+    /// Every column in the migration's order, starting with the deterministic `id`.
+    pub fn columns(&self) -> &'static [&'static str] {
+        match self {
+            Table::FaceVerification => FACE_VERIFICATION,
+            Table::Contract => CONTRACT,
+            Table::ContractSigner => CONTRACT_SIGNER,
+            Table::ContractArchive => CONTRACT_ARCHIVE,
+            Table::ContractTemplate => CONTRACT_TEMPLATE,
+        }
+    }
+
+    /// Whether the table's rows carry the stream version they reflect (the inline checkpoint).
+    pub fn has_stream_version(&self) -> bool {
+        self.columns().contains(&"stream_version")
+    }
+}
+
+/// One row of a query table: a value for every column of [`Table::columns`], in that order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    pub table: Table,
+    pub values: Vec<(&'static str, SqlValue)>,
+}
+
+impl Row {
+    /// The value of one column, if the table has it.
+    pub fn get(&self, column: &str) -> Option<&SqlValue> {
+        self.values
+            .iter()
+            .find(|(name, _)| *name == column)
+            .map(|(_, value)| value)
+    }
+
+    /// The values of the key columns, in [`Table::key_columns`] order.
+    pub fn key(&self) -> Vec<&SqlValue> {
+        self.table
+            .key_columns()
+            .iter()
+            .filter_map(|column| self.get(column))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POSTGRES: &str = include_str!("../../migrations/postgres/0002_query_tables.sql");
+    const SQLITE: &str = include_str!("../../migrations/sqlite/0002_query_tables.sql");
+
+    /// The column names of `CREATE TABLE <table> (...)` in a migration, in order.
+    fn migration_columns(sql: &str, table: &str) -> Vec<String> {
+        let start = format!("CREATE TABLE {table} (");
+        let body = sql
+            .split_once(&start)
+            .unwrap_or_else(|| panic!("no {start}"))
+            .1;
+        let body = &body[..body.find("\n)").unwrap()];
+        body.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with("--"))
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|word| {
+                !["CONSTRAINT", "CHECK", "PRIMARY", "UNIQUE"].contains(word)
+                    && word.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn both_migrations_create_every_table_with_the_projected_columns_in_order() {
+        for sql in [POSTGRES, SQLITE] {
+            for table in Table::ALL {
+                assert_eq!(
+                    migration_columns(sql, table.name()),
+                    table.columns(),
+                    "{}",
+                    table.name()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_is_a_unique_constraint_in_both_migrations() {
+        for sql in [POSTGRES, SQLITE] {
+            for table in Table::ALL {
+                let unique = format!("UNIQUE ({})", table.key_columns().join(", "));
+                assert!(sql.contains(&unique), "{}: {unique}", table.name());
+            }
+        }
+    }
+
+    #[test]
+    fn every_table_starts_with_id_and_ends_with_its_timestamps() {
+        for table in Table::ALL {
+            let columns = table.columns();
+            assert_eq!(columns[0], "id");
+            let tail: Vec<_> = columns
+                .iter()
+                .copied()
+                .skip_while(|column| *column != "created_at")
+                .collect();
+            let expected: &[&str] = if table.has_stream_version() {
+                &["created_at", "updated_at", "stream_version"]
+            } else {
+                &["created_at", "updated_at"]
+            };
+            assert_eq!(tail, expected, "{}", table.name());
+            for key in table.key_columns() {
+                assert!(columns.contains(key));
+            }
+        }
+    }
+}
