@@ -1,13 +1,15 @@
-//! The `esign` command line: `serve`, `migrate`, `audit verify|replay`, `bench`.
+//! The `esign` command line: `serve`, `migrate`, `audit verify|replay`, `clients add|list`, `bench`.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::audit;
 use crate::bench;
+use crate::clients::{ClientRegistry, ClientSource, NewClient};
 use crate::config::Config;
 use crate::startup::{self, Application};
 use crate::store::chain::{self};
@@ -39,9 +41,37 @@ enum Command {
     /// Compliance tools over the event log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Query tables (read models) and the log they come from.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
     /// Load generators; see docs/benchmarks.md.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// API clients that sign requests (configured ones are listed too).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Store a new client and print its secret, once.
+    Add {
+        /// The client id callers send as X-Client-Id (A-Z a-z 0-9 . _ -).
+        #[arg(long)]
+        id: String,
+        /// May use the administrative endpoints.
+        #[arg(long)]
+        admin: bool,
+        /// Only accept requests from this CIDR range or address; repeat for several. None: any address.
+        #[arg(long = "allowed-ip", value_name = "CIDR")]
+        allowed_ips: Vec<String>,
+    },
+    /// List every client: id, admin flag, allowed addresses, where it is defined. Never secrets.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +90,20 @@ enum AuditCommand {
         /// `contract-<id>`, `verification-<id>`, `template-<id>`, or a bare id.
         stream: String,
         /// Print the timeline as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectionsCommand {
+    /// Rebuild every query table from the log into shadow tables and compare them with the live ones.
+    Rebuild {
+        /// Only compare; leave the live tables as they are. (Swapping rebuilt tables in is not
+        /// available yet: without --check the command refuses to run.)
+        #[arg(long)]
+        check: bool,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -118,6 +162,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         Command::Audit(AuditCommand::Verify { stream, json }) => verify(config, stream, json).await,
         Command::Audit(AuditCommand::Replay { stream, json }) => replay(config, stream, json).await,
+        Command::Clients(command) => clients(config, command).await,
+        Command::Projections(ProjectionsCommand::Rebuild { check, json }) => {
+            rebuild(config, check, json).await
+        }
         Command::Bench(BenchCommand::Append(options)) => {
             let results = bench::append(&options).await?;
             print!("{}", bench::render_append(&results));
@@ -138,6 +186,74 @@ async fn serve(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
     application
         .run_until_stopped(startup::shutdown_signal())
         .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn clients(
+    config: Config,
+    command: ClientsCommand,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let cipher = Arc::new(config.pii_cipher()?);
+    let store = Store::open(&config.database.url, 2).await?;
+    let registry = ClientRegistry::new(&config.clients, store, cipher)?;
+    match command {
+        ClientsCommand::Add {
+            id,
+            admin,
+            allowed_ips,
+        } => {
+            let issued = registry
+                .add(NewClient {
+                    id,
+                    admin,
+                    allowed_ips,
+                })
+                .await?;
+            let ranges = if issued.allowed_ips.is_empty() {
+                "any address".to_owned()
+            } else {
+                issued
+                    .allowed_ips
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!("client id:   {}", issued.id);
+            println!("secret:      {}", issued.secret);
+            println!("admin:       {}", issued.admin);
+            println!("allowed IPs: {ranges}");
+            println!();
+            println!(
+                "Store the secret now: it is kept encrypted and cannot be shown again. \
+                 Sign with its text exactly as printed (see docs/request-signing.md)."
+            );
+        }
+        ClientsCommand::List { json } => {
+            let clients = registry.list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&clients)?);
+            } else if clients.is_empty() {
+                println!("no clients");
+            } else {
+                for client in clients {
+                    let ranges = if client.allowed_ips.is_empty() {
+                        "any address".to_owned()
+                    } else {
+                        client.allowed_ips.join(", ")
+                    };
+                    let source = match client.source {
+                        ClientSource::Config => "config",
+                        ClientSource::Database => "database",
+                    };
+                    println!(
+                        "{}\tadmin={}\tfrom={}\tsource={}",
+                        client.id, client.admin, ranges, source
+                    );
+                }
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -208,4 +324,48 @@ async fn resolve(store: &Store, name: &str) -> Result<StreamId, Box<dyn std::err
     audit::resolve_stream(store, name)
         .await?
         .ok_or_else(|| format!("no stream named {name:?} has events").into())
+}
+
+async fn rebuild(
+    config: Config,
+    check: bool,
+    json: bool,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if !check {
+        return Err(
+            "rebuilding into the live tables (swap) is not implemented yet; \
+                    run `esign projections rebuild --check` to compare them with the log"
+                .into(),
+        );
+    }
+    let cipher = config.pii_cipher()?;
+    let store = Store::open(&config.database.url, 4).await?;
+    let report = crate::rebuild::check(&store, &cipher).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "rebuilt {} streams ({} events) into shadow tables",
+            report.streams, report.events
+        );
+        for table in &report.tables {
+            println!(
+                "  {:<18} {:>8} rows rebuilt, {:>6} live rows differ or are extra, {:>6} rebuilt rows differ or are missing",
+                table.table, table.rebuilt_rows, table.only_live, table.only_rebuilt
+            );
+        }
+        println!(
+            "{}",
+            if report.matches() {
+                "the live tables match the log"
+            } else {
+                "DIFFERENCES FOUND"
+            }
+        );
+    }
+    Ok(if report.matches() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

@@ -7,7 +7,8 @@
 //!   migrations.
 //! - [`pii`]: field-level encryption and keyed hashes for personal data at rest.
 //! - [`audit`]: timelines and chain verification for compliance.
-//! - [`http`]: the HTTP edge.
+//! - [`http`]: the HTTP edge; [`http::auth`] checks request signatures.
+//! - [`clients`]: the API clients and their secrets; [`nonces`]: single-use request nonces.
 //! - [`startup`]: building and running the service.
 //! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
 //!
@@ -16,8 +17,12 @@
 pub mod audit;
 pub mod bench;
 pub mod cli;
+pub mod clients;
 pub mod config;
 pub mod http;
+pub mod nonces;
 pub mod pii;
+pub mod pipeline;
+pub mod rebuild;
 pub mod startup;
 pub mod store;

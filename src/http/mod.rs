@@ -1,5 +1,7 @@
 //! The HTTP edge: the router, shared state, and the mapping of errors to responses.
 
+pub mod auth;
+pub mod error;
 mod health;
 
 use std::sync::Arc;

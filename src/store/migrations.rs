@@ -29,8 +29,9 @@ macro_rules! migrations {
     };
 }
 
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_events");
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_events");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_events", 2 => "0002_query_tables", 3 => "0003_clients_nonces");
+pub const SQLITE: &[Migration] =
+    migrations!("sqlite": 1 => "0001_events", 2 => "0002_query_tables", 3 => "0003_clients_nonces");
 
 /// A fingerprint of a migration set, used to name databases built from it (test templates).
 pub fn fingerprint(migrations: &[Migration]) -> String {
@@ -89,8 +90,13 @@ mod tests {
 
     #[test]
     fn applied_migrations_are_skipped() {
-        let applied = vec![(1, POSTGRES[0].checksum())];
+        let applied: Vec<_> = POSTGRES.iter().map(|m| (m.version, m.checksum())).collect();
         assert!(pending(POSTGRES, &applied).unwrap().is_empty());
+        let first_only = vec![(1, POSTGRES[0].checksum())];
+        assert_eq!(
+            pending(POSTGRES, &first_only).unwrap().len(),
+            POSTGRES.len() - 1
+        );
         assert_eq!(pending(POSTGRES, &[]).unwrap().len(), POSTGRES.len());
     }
 }

@@ -22,6 +22,7 @@ pub mod canonical;
 pub mod chain;
 pub mod migrations;
 pub mod postgres;
+pub mod rows;
 pub mod sqlite;
 
 use std::fmt;

@@ -7,3 +7,6 @@
 mod cli;
 mod event_store;
 mod helpers;
+mod pipeline;
+mod request_signing;
+mod signing_client;

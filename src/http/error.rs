@@ -1,0 +1,267 @@
+//! The one error body of the API (spec section 6), and the single place errors become responses.
+//!
+//! `{"code": 40001, "message": "...", "details": [{"field": "signers[0].idCardNo", "reason": "..."}]}`.
+//! Internal causes are logged with the request's span and never sent to the client.
+
+use aggregates::{ErrorKind, FieldError, ValidationErrors};
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::pii::PiiError;
+use crate::pipeline::CommandError;
+use crate::store::StoreError;
+
+/// Spec section 6 codes, plus HTTP-derived codes for the cases the spec leaves open.
+pub mod codes {
+    pub const VALIDATION: u32 = 40001;
+    pub const DUPLICATE: u32 = 40002;
+    pub const TEMPLATE_UNAVAILABLE: u32 = 40003;
+    pub const LINK_EXPIRED: u32 = 40004;
+    pub const LINK_USED: u32 = 40005;
+    pub const IDENTITY_FAILED: u32 = 40006;
+    pub const UNAUTHORIZED: u32 = 40101;
+    pub const NOT_FOUND: u32 = 40400;
+    pub const CONFLICT: u32 = 40900;
+    pub const PAYLOAD_TOO_LARGE: u32 = 41300;
+    pub const UNSUPPORTED_MEDIA_TYPE: u32 = 41500;
+    pub const PROVIDER_TIMEOUT: u32 = 50001;
+    pub const INTERNAL: u32 = 50000;
+    pub const UNAVAILABLE: u32 = 50300;
+}
+
+/// Why a request failed, as the client is told.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request: {0}")]
+    Validation(ValidationErrors),
+    /// The `bizId` + `bizType` exists: the existing resource is returned beside the code.
+    #[error("duplicate business id")]
+    Duplicate { existing: Value },
+    #[error("template unavailable")]
+    TemplateUnavailable,
+    #[error("sign link expired")]
+    LinkExpired,
+    #[error("sign link used")]
+    LinkUsed,
+    #[error("identity check failed")]
+    IdentityFailed,
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: u32,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    details: &'a [FieldError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    existing: Option<&'a Value>,
+}
+
+impl ApiError {
+    /// Maps a refused command by how its caller must react (see docs/domain.md).
+    pub fn from_domain(
+        kind: ErrorKind,
+        error: &dyn std::error::Error,
+        invalid: Option<&ValidationErrors>,
+    ) -> Self {
+        match kind {
+            ErrorKind::Validation => Self::Validation(
+                invalid
+                    .cloned()
+                    .unwrap_or_else(|| ValidationErrors::single("body", error)),
+            ),
+            // Duplicates are found by look-up before a command runs; one that reaches the domain had no
+            // row to answer with.
+            ErrorKind::Duplicate => Self::Conflict(error.to_string()),
+            ErrorKind::TemplateUnavailable => Self::TemplateUnavailable,
+            ErrorKind::LinkExpired => Self::LinkExpired,
+            ErrorKind::LinkUsed => Self::LinkUsed,
+            ErrorKind::IdentityFailed => Self::IdentityFailed,
+            ErrorKind::Conflict => Self::Conflict(error.to_string()),
+            ErrorKind::NotFound => Self::NotFound,
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, u32, &'static str) {
+        use codes::*;
+        match self {
+            Self::Validation(_) => (StatusCode::BAD_REQUEST, VALIDATION, "参数校验失败"),
+            Self::Duplicate { .. } => (StatusCode::CONFLICT, DUPLICATE, "已存在相同业务ID的流程"),
+            Self::TemplateUnavailable => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                TEMPLATE_UNAVAILABLE,
+                "协议模板不可用",
+            ),
+            Self::LinkExpired => (StatusCode::GONE, LINK_EXPIRED, "签署链接已过期，请重新获取"),
+            Self::LinkUsed => (StatusCode::CONFLICT, LINK_USED, "您已签署过该协议"),
+            Self::IdentityFailed => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                IDENTITY_FAILED,
+                "人脸核验未通过",
+            ),
+            Self::NotFound => (StatusCode::NOT_FOUND, NOT_FOUND, "资源不存在"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, CONFLICT, "当前状态不允许该操作"),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                UNSUPPORTED_MEDIA_TYPE,
+                "请求体必须是 application/json",
+            ),
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                UNAVAILABLE,
+                "系统繁忙，请稍后重试",
+            ),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, "系统内部错误"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.status_and_code();
+        match &self {
+            Self::Internal(cause) => tracing::error!(code, %cause, "request failed"),
+            Self::Unavailable(cause) => {
+                tracing::warn!(code, %cause, "request failed: database unavailable")
+            }
+            Self::Conflict(cause) => tracing::info!(code, %cause, "request refused"),
+            other => tracing::info!(code, error = %other, "request refused"),
+        }
+        let details: &[FieldError] = match &self {
+            Self::Validation(errors) => errors.fields(),
+            _ => &[],
+        };
+        let existing = match &self {
+            Self::Duplicate { existing } => Some(existing),
+            _ => None,
+        };
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                code,
+                message,
+                details,
+                existing,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::WrongExpectedVersion { .. } => Self::Conflict(error.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<PiiError> for ApiError {
+    fn from(error: PiiError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+/// Domain errors that can say how a caller reacts.
+pub trait DomainFailure: std::error::Error {
+    fn kind(&self) -> ErrorKind;
+    fn validation(&self) -> Option<&ValidationErrors>;
+}
+
+macro_rules! domain_failure {
+    ($($error:ty),*) => {$(
+        impl DomainFailure for $error {
+            fn kind(&self) -> ErrorKind {
+                <$error>::kind(self)
+            }
+            fn validation(&self) -> Option<&ValidationErrors> {
+                match self {
+                    Self::Invalid(errors) => Some(errors),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+domain_failure!(
+    aggregates::contract::ContractError,
+    aggregates::face_verification::VerificationError,
+    aggregates::template::TemplateError
+);
+
+impl<E: DomainFailure + 'static> From<CommandError<E>> for ApiError {
+    fn from(error: CommandError<E>) -> Self {
+        match error {
+            CommandError::Domain(domain) => {
+                Self::from_domain(domain.kind(), &domain, domain.validation())
+            }
+            CommandError::Store(store) => store.into(),
+            CommandError::Contended(stream) => {
+                Self::Conflict(format!("stream {stream} is busy; retry"))
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(error: ApiError) -> (StatusCode, Value) {
+        let response = error.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_validation_error_names_every_bad_field() {
+        let mut errors = ValidationErrors::new();
+        errors.push("signers[0].idCardNo", "check digit does not match");
+        errors.push("variables.payerName", "is required");
+        let (status, body) = body_of(ApiError::Validation(errors)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["code"], 40001);
+        assert_eq!(body["details"][0]["field"], "signers[0].idCardNo");
+        assert_eq!(body["details"][1]["field"], "variables.payerName");
+    }
+
+    #[tokio::test]
+    async fn an_internal_cause_never_reaches_the_client() {
+        let (status, body) = body_of(ApiError::Internal("password=hunter2 at db".into())).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_answers_503_with_a_retry_hint() {
+        let response = ApiError::Unavailable("connection refused".into()).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+    }
+}

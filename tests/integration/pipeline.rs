@@ -1,0 +1,359 @@
+//! The command pipeline on both backends: decisions appended with their query-table rows in one
+//! transaction, retried when another command wins the race for the stream.
+
+use std::sync::Arc;
+
+use aggregates::Aggregate;
+use aggregates::contract::{
+    ContractAggregate, ContractCommand, ContractRequest, InitiateContract, NewSignLink, Revoke,
+    SignerRequest,
+};
+use aggregates::template::{PublishVersion, TemplateAggregate, TemplateCommand, TemplateRequest};
+use aggregates::values::{ClientId, ContractId, Digest, LinkId, Mode, Operator, Reason};
+use chrono::Utc;
+use esign::pipeline::Pipeline;
+use esign::store::{EventMetadata, StreamId};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+use crate::helpers::{Backend, TestStore};
+
+crate::backend_tests!(
+    a_command_appends_its_events_and_its_rows_in_one_transaction,
+    concurrent_commands_on_one_contract_are_retried_not_lost,
+    query_tables_hold_no_personal_data_in_clear,
+    rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one,
+);
+
+fn metadata() -> EventMetadata {
+    EventMetadata {
+        actor: "client:auth".into(),
+        client_id: Some("auth".into()),
+        ..EventMetadata::default()
+    }
+}
+
+fn pipeline(t: &TestStore) -> Pipeline {
+    Pipeline::new(t.store.clone(), Arc::clone(&t.cipher))
+}
+
+async fn publish_template(pipeline: &Pipeline, template_id: &str) {
+    let request: TemplateRequest = serde_json::from_value(json!({
+        "templateId": template_id,
+        "name": "资金归集授权协议模板",
+        "version": "1.0",
+        "category": "RELATIONSHIP_AGREEMENT",
+        "content": "<h1>授权协议</h1><p>付款方 {{payerName}} 授权收款方 {{receiverName}}</p>",
+        "variableDefinitions": [
+            {"key": "payerName", "name": "付款方名称", "required": true},
+            {"key": "receiverName", "name": "收款方名称", "required": true}
+        ],
+        "signerConfig": {"minSigners": 1, "maxSigners": 2, "defaultSignMethods": ["FACE_AND_SMS"]},
+        "active": true
+    }))
+    .unwrap();
+    pipeline
+        .execute::<TemplateAggregate>(
+            &StreamId::new(TemplateAggregate::NAME, template_id),
+            &metadata(),
+            |_| {
+                TemplateCommand::Publish(PublishVersion {
+                    request: request.clone(),
+                    actor: ClientId::parse("admin").unwrap(),
+                    now: Utc::now(),
+                })
+            },
+        )
+        .await
+        .unwrap();
+}
+
+fn contract_request(template_id: &str) -> ContractRequest {
+    serde_json::from_value(json!({
+        "bizId": format!("REL_{}", uuid::Uuid::new_v4().simple()),
+        "bizType": "RELATIONSHIP_AGREEMENT",
+        "templateId": template_id,
+        "title": "天财分账资金归集授权协议",
+        "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
+        "signers": [
+            {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
+             "idCardNo": "11010519491231002X", "mobile": "13800138000",
+             "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
+            {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
+             "idCardNo": "440304199001010011", "mobile": "13900139000",
+             "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
+        ],
+        "callbackUrl": "https://auth.example.com/callback/e-sign"
+    }))
+    .unwrap()
+}
+
+/// Initiates a contract the way the API handler will: template facts looked up, preview hashed.
+async fn initiate(pipeline: &Pipeline, template_id: &str) -> StreamId {
+    let template = pipeline
+        .load::<TemplateAggregate>(&StreamId::new(TemplateAggregate::NAME, template_id))
+        .await
+        .unwrap()
+        .state;
+    let request = contract_request(template_id);
+    let published = template.template().unwrap();
+    let version = published.current_version().unwrap();
+    let preview = version.render_preview(&request.variable_texts()).unwrap();
+    let preview_hash = Digest::parse(&hex::encode(Sha256::digest(preview.as_bytes()))).unwrap();
+    let contract_id = format!("CONTRACT_{}", uuid::Uuid::new_v4().simple());
+    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
+    let links: Vec<NewSignLink> = request
+        .signers
+        .iter()
+        .map(|_: &SignerRequest| NewSignLink {
+            link_id: LinkId::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap(),
+            token_hash: Digest::parse(&hex::encode(Sha256::digest(
+                uuid::Uuid::new_v4().as_bytes(),
+            )))
+            .unwrap(),
+        })
+        .collect();
+    let facts = published.facts(version);
+    pipeline
+        .execute::<ContractAggregate>(&stream, &metadata(), |_| {
+            ContractCommand::Initiate(InitiateContract {
+                contract_id: ContractId::parse(&contract_id).unwrap(),
+                client_id: ClientId::parse("auth").unwrap(),
+                request: request.clone(),
+                template: Some(facts.clone()),
+                preview_hash: preview_hash.clone(),
+                sign_links: links.clone(),
+                mode: Mode::Development,
+                now: Utc::now(),
+            })
+        })
+        .await
+        .unwrap();
+    stream
+}
+
+/// Reads one text column of the query tables, whatever the backend.
+async fn query_texts(t: &TestStore, sql: &str) -> Vec<Vec<Option<String>>> {
+    match t.backend {
+        Backend::Sqlite => {
+            let connection = rusqlite::Connection::open(t.sqlite_path().unwrap()).unwrap();
+            let mut statement = connection.prepare(sql).unwrap();
+            let columns = statement.column_count();
+            statement
+                .query_map([], |row| {
+                    (0..columns)
+                        .map(|i| row.get::<_, rusqlite::types::Value>(i))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .unwrap()
+                .map(|row| {
+                    row.unwrap()
+                        .into_iter()
+                        .map(|value| match value {
+                            rusqlite::types::Value::Null => None,
+                            rusqlite::types::Value::Integer(i) => Some(i.to_string()),
+                            rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                            rusqlite::types::Value::Text(s) => Some(s),
+                            rusqlite::types::Value::Blob(b) => Some(hex::encode(b)),
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+        Backend::Postgres => {
+            let client = t.postgres_superuser().await;
+            client
+                .simple_query(sql)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter_map(|message| match message {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_owned))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+}
+
+async fn a_command_appends_its_events_and_its_rows_in_one_transaction(t: TestStore) {
+    let pipeline = pipeline(&t);
+    publish_template(&pipeline, "TEMPLATE_COLLECTION_V1").await;
+    let stream = initiate(&pipeline, "TEMPLATE_COLLECTION_V1").await;
+    let contract_id = stream.as_str().trim_start_matches("contract-").to_owned();
+
+    let contract = query_texts(
+        &t,
+        &format!("SELECT status, title, client_id, stream_version FROM contract WHERE contract_id = '{contract_id}'"),
+    )
+    .await;
+    assert_eq!(
+        contract.len(),
+        1,
+        "the contract row is there as soon as the command returns"
+    );
+    assert_eq!(contract[0][0].as_deref(), Some("CREATED"));
+    assert_eq!(contract[0][1].as_deref(), Some("天财分账资金归集授权协议"));
+    assert_eq!(contract[0][2].as_deref(), Some("auth"));
+    let signers = query_texts(
+        &t,
+        &format!("SELECT party_id, sign_status, sequence FROM contract_signer WHERE contract_id = '{contract_id}' ORDER BY sequence"),
+    )
+    .await;
+    assert_eq!(signers.len(), 2);
+    assert_eq!(signers[0][0].as_deref(), Some("RECEIVER_001"));
+    assert_eq!(signers[1][1].as_deref(), Some("PENDING"));
+
+    pipeline
+        .execute::<ContractAggregate>(&stream, &metadata(), |_| {
+            ContractCommand::Revoke(Revoke {
+                reason: Reason::parse("用户要求取消").unwrap(),
+                operator: Operator::parse("system_admin").unwrap(),
+                now: Utc::now(),
+            })
+        })
+        .await
+        .unwrap();
+    let revoked = query_texts(
+        &t,
+        &format!("SELECT status, revoke_reason FROM contract WHERE contract_id = '{contract_id}'"),
+    )
+    .await;
+    assert_eq!(revoked[0][0].as_deref(), Some("REVOKED"));
+    assert_eq!(revoked[0][1].as_deref(), Some("用户要求取消"));
+
+    let templates = query_texts(
+        &t,
+        "SELECT template_id, version, active FROM contract_template",
+    )
+    .await;
+    assert_eq!(templates.len(), 1);
+    assert_eq!(templates[0][1].as_deref(), Some("1.0"));
+}
+
+async fn concurrent_commands_on_one_contract_are_retried_not_lost(t: TestStore) {
+    let pipeline = pipeline(&t);
+    publish_template(&pipeline, "TEMPLATE_RACE").await;
+    let stream = initiate(&pipeline, "TEMPLATE_RACE").await;
+    // Two revocations race: the first wins, the second is retried on the new state and refused by the
+    // domain (a revoked contract cannot be revoked again), never lost or applied twice.
+    let mut tasks = Vec::new();
+    for n in 0..2 {
+        let (pipeline, stream) = (pipeline.clone(), stream.clone());
+        tasks.push(tokio::spawn(async move {
+            pipeline
+                .execute::<ContractAggregate>(&stream, &metadata(), |_| {
+                    ContractCommand::Revoke(Revoke {
+                        reason: Reason::parse(&format!("race {n}")).unwrap(),
+                        operator: Operator::parse("ops").unwrap(),
+                        now: Utc::now(),
+                    })
+                })
+                .await
+                .is_ok()
+        }));
+    }
+    let mut successes = 0;
+    for task in tasks {
+        successes += usize::from(task.await.unwrap());
+    }
+    assert_eq!(successes, 1);
+    let events = pipeline.load::<ContractAggregate>(&stream).await.unwrap();
+    let revocations = events
+        .recorded
+        .iter()
+        .filter(|event| event.event_type == "ContractRevoked")
+        .count();
+    assert_eq!(revocations, 1);
+}
+
+async fn query_tables_hold_no_personal_data_in_clear(t: TestStore) {
+    let pipeline = pipeline(&t);
+    publish_template(&pipeline, "TEMPLATE_PII").await;
+    initiate(&pipeline, "TEMPLATE_PII").await;
+    for table in ["contract", "contract_signer", "contract_template"] {
+        for row in query_texts(&t, &format!("SELECT * FROM {table}")).await {
+            let text = format!("{row:?}");
+            for secret in [
+                "11010519491231002X",
+                "440304199001010011",
+                "13800138000",
+                "13900139000",
+            ] {
+                assert!(
+                    !text.contains(secret),
+                    "{table} holds {secret} in clear: {text}"
+                );
+            }
+        }
+    }
+}
+
+async fn rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one(t: TestStore) {
+    let pipeline = pipeline(&t);
+    publish_template(&pipeline, "TEMPLATE_REBUILD").await;
+    let revoked = initiate(&pipeline, "TEMPLATE_REBUILD").await;
+    initiate(&pipeline, "TEMPLATE_REBUILD").await;
+    pipeline
+        .execute::<ContractAggregate>(&revoked, &metadata(), |_| {
+            ContractCommand::Revoke(Revoke {
+                reason: Reason::parse("重复发起").unwrap(),
+                operator: Operator::parse("ops").unwrap(),
+                now: Utc::now(),
+            })
+        })
+        .await
+        .unwrap();
+
+    let report = esign::rebuild::check(&t.store, &t.cipher).await.unwrap();
+    assert!(report.matches(), "{report:?}");
+    assert_eq!(report.streams, 3);
+    let rows = |name: &str| {
+        report
+            .tables
+            .iter()
+            .find(|c| c.table == name)
+            .unwrap()
+            .rebuilt_rows
+    };
+    assert_eq!(
+        (
+            rows("contract"),
+            rows("contract_signer"),
+            rows("contract_template")
+        ),
+        (2, 4, 1)
+    );
+
+    // A live row edited behind the log's back is found, both as the changed live row and as the
+    // rebuilt row it should have been.
+    let contract_id = revoked.as_str().trim_start_matches("contract-");
+    let tamper =
+        format!("UPDATE contract SET title = 'forged' WHERE contract_id = '{contract_id}'");
+    match t.backend {
+        Backend::Sqlite => {
+            rusqlite::Connection::open(t.sqlite_path().unwrap())
+                .unwrap()
+                .execute_batch(&tamper)
+                .unwrap();
+        }
+        Backend::Postgres => t
+            .postgres_superuser()
+            .await
+            .batch_execute(&tamper)
+            .await
+            .unwrap(),
+    }
+    let report = esign::rebuild::check(&t.store, &t.cipher).await.unwrap();
+    assert!(!report.matches());
+    let contract = report
+        .tables
+        .iter()
+        .find(|c| c.table == "contract")
+        .unwrap();
+    assert_eq!((contract.only_live, contract.only_rebuilt), (1, 1));
+}
