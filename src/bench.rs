@@ -67,7 +67,7 @@ pub async fn append(
     let cipher = std::sync::Arc::new(PiiCipher::new("bench", &keys, &PiiCipher::generate_key()?)?);
     let mut results = Vec::new();
     for &writers in &options.writers {
-        let start = last_checkpoint(&store).await?;
+        let (_, start) = catch_up(&store, Checkpoint::START).await?;
         let deadline = Instant::now() + Duration::from_secs(options.seconds);
         let began = Instant::now();
         let mut tasks = Vec::new();
@@ -100,7 +100,7 @@ pub async fn append(
             latencies.extend(task.await?.map_err(|e| e.to_string())?);
         }
         let seconds = began.elapsed().as_secs_f64();
-        let caught_up = count_from(&store, start).await?;
+        let (caught_up, _) = catch_up(&store, start).await?;
         let verify_started = Instant::now();
         let report = chain::verify_all(&store, 5_000).await?;
         let verify_seconds = verify_started.elapsed().as_secs_f64();
@@ -159,21 +159,12 @@ fn sample_event(
     })
 }
 
-async fn last_checkpoint(store: &Store) -> Result<Checkpoint, crate::store::StoreError> {
-    let mut checkpoint = Checkpoint::START;
-    loop {
-        let page = store.read_all(checkpoint, 10_000).await?;
-        match page.last() {
-            Some(last) => checkpoint = last.checkpoint(),
-            None => return Ok(checkpoint),
-        }
-    }
-}
-
-async fn count_from(
+/// Follows the log from `checkpoint` to its end, as a catch-up reader does: the events read and the
+/// checkpoint reached.
+async fn catch_up(
     store: &Store,
     mut checkpoint: Checkpoint,
-) -> Result<u64, crate::store::StoreError> {
+) -> Result<(u64, Checkpoint), crate::store::StoreError> {
     let mut count = 0;
     loop {
         let page = store.read_all(checkpoint, 10_000).await?;
@@ -182,7 +173,7 @@ async fn count_from(
                 checkpoint = last.checkpoint();
                 count += page.len() as u64;
             }
-            None => return Ok(count),
+            None => return Ok((count, checkpoint)),
         }
     }
 }

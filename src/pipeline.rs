@@ -58,6 +58,11 @@ pub enum CommandError<E: std::error::Error + 'static> {
     Pii(#[from] PiiError),
     #[error("the event at position {position} cannot be decoded: {reason}")]
     Decode { position: i64, reason: String },
+    #[error("the new {event_type} event cannot be serialised: {reason}")]
+    Encode {
+        event_type: &'static str,
+        reason: String,
+    },
     #[error("projection failed: {0}")]
     Projection(String),
     #[error("stream {0} kept changing; gave up after {MAX_ATTEMPTS} attempts")]
@@ -145,9 +150,9 @@ impl Pipeline {
             }
             let mut new_events = Vec::with_capacity(decided.len());
             for event in &decided {
-                let payload = serde_json::to_value(event).map_err(|e| CommandError::Decode {
-                    position: 0,
-                    reason: format!("cannot serialise {}: {e}", event.event_type()),
+                let payload = serde_json::to_value(event).map_err(|e| CommandError::Encode {
+                    event_type: event.event_type(),
+                    reason: e.to_string(),
                 })?;
                 new_events.push(NewEvent {
                     event_id: Uuid::now_v7(),

@@ -13,7 +13,52 @@ crate::backend_tests!(
     serve_answers_health_and_readiness_and_stops_on_sigterm,
     audit_verify_passes_an_intact_store_and_names_a_tampered_event,
     audit_replay_prints_a_checked_timeline_with_personal_data_masked,
+    migrate_applies_the_schema_once_and_can_run_again,
 );
+
+/// A bare machine: no configuration file and no database settings. Only the port is overridden, so
+/// tests can run side by side; everything else is the default a first `esign serve` gets.
+#[tokio::test]
+async fn serve_with_no_configuration_starts_on_the_embedded_sqlite_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_esign"))
+        .env_clear()
+        .env("ESIGN_SERVER_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .current_dir(dir.path())
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(line.contains("database: sqlite"), "{line:?}");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    let health = reqwest::get(format!("http://{address}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(
+        dir.path().join("data/esign.db").exists(),
+        "the default database file"
+    );
+    assert!(
+        dir.path().join("data/keys/pii-dev.key").exists(),
+        "development keys generated once"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
 
 /// The binary, configured through the environment for this test's database and a private data dir.
 fn esign(t: &TestStore, data_dir: &std::path::Path) -> Command {
@@ -207,5 +252,29 @@ async fn audit_replay_prints_a_checked_timeline_with_personal_data_masked(t: Tes
     assert!(
         text.contains("ContractInitiated") && text.contains("chain intact"),
         "{text}"
+    );
+}
+
+async fn migrate_applies_the_schema_once_and_can_run_again(t: TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let output = esign(&t, dir.path()).arg("migrate").output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("database migrated"));
+    }
+    let broken = esign(&t, dir.path())
+        .env("ESIGN_DATABASE_URL", "mysql://somewhere/esign")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(!broken.status.success());
+    let message = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        message.contains("sqlite://") && message.contains("postgres://"),
+        "{message}"
     );
 }

@@ -550,3 +550,38 @@ async fn reopening_a_migrated_store_applies_nothing_twice(t: TestStore) {
     };
     assert_eq!(applied as usize, esign::store::migrations::SQLITE.len());
 }
+
+/// The commit-order fence needs an append to take its transaction id after reading the head it
+/// chains from; an append that is not its transaction's first write is refused, not silently misordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_an_append_that_is_not_its_transactions_first_write() {
+    let Some(t) = TestStore::new(Backend::Postgres).await else {
+        return;
+    };
+    let Store::Postgres(pg) = &t.store else {
+        unreachable!()
+    };
+    let s = stream("contract");
+    t.store
+        .append(append(&s, 0, vec![t.event("A", "one")]))
+        .await
+        .unwrap();
+
+    let mut client = pg.pool().get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    esign::store::postgres::append_with(
+        &tx,
+        &append(&stream("other"), 0, vec![t.event("B", "first write")]),
+    )
+    .await
+    .unwrap();
+    let refused =
+        esign::store::postgres::append_with(&tx, &append(&s, 1, vec![t.event("C", "second")]))
+            .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Database(message)) if message.contains("first write")),
+        "{refused:?}"
+    );
+    drop(tx);
+    assert_eq!(t.store.read_stream(&s, 0).await.unwrap().len(), 1);
+}
