@@ -1,6 +1,7 @@
 //! The `esign` command line: `serve`, `migrate`, `audit verify|replay`, `clients add|list`, `bench`.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -181,7 +182,20 @@ async fn serve(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let application = Application::build(config).await?;
     let address = application.local_addr()?;
     let backend = application.state().store.backend_name();
-    println!("esign listening on http://{address} (database: {backend})");
+    // A service must not die because whoever started it stopped reading its output.
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "esign listening on http://{address} (database: {backend})"
+    );
+    if let Some(client) = application.development_client() {
+        let _ = writeln!(
+            out,
+            "created development client {:?} (admin); its secret, shown only now: {}",
+            client.id, client.secret
+        );
+    }
+    let _ = out.flush();
     tracing::info!(%address, backend, "esign started");
     application
         .run_until_stopped(startup::shutdown_signal())

@@ -23,6 +23,7 @@ pub mod http;
 pub mod nonces;
 pub mod pii;
 pub mod pipeline;
+pub mod queries;
 pub mod rebuild;
 pub mod startup;
 pub mod store;

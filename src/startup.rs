@@ -5,8 +5,12 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::{Config, ConfigError};
+use crate::clients::{ClientError, ClientRegistry, IssuedClient, NewClient};
+use crate::config::{Config, ConfigError, Mode};
+use crate::http::auth::RequestAuthenticator;
 use crate::http::{self, AppState};
+use crate::nonces::NonceStore;
+use crate::pipeline::Pipeline;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +19,8 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Clients(#[from] ClientError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: std::net::SocketAddr,
@@ -27,6 +33,7 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    development_client: Option<IssuedClient>,
 }
 
 impl Application {
@@ -34,6 +41,12 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         let pii = Arc::new(config.pii_cipher()?);
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
+        let clients = ClientRegistry::new(&config.clients, store.clone(), Arc::clone(&pii))?;
+        let development_client = bootstrap_development_client(&config, &clients).await?;
+        let nonces = NonceStore::new(store.clone());
+        nonces.spawn_periodic_purge(std::time::Duration::from_secs(60));
+        let authenticator = Arc::new(RequestAuthenticator::new(clients, nonces));
+        let pipeline = Pipeline::new(store.clone(), Arc::clone(&pii));
         let address = config.server.bind;
         let listener = TcpListener::bind(address)
             .await
@@ -44,7 +57,10 @@ impl Application {
                 store,
                 config: Arc::new(config),
                 pii,
+                pipeline,
+                authenticator,
             },
+            development_client,
         })
     }
 
@@ -60,6 +76,11 @@ impl Application {
         &self.state
     }
 
+    /// The client generated on this start, if any: its secret exists nowhere else, so print it once.
+    pub fn development_client(&self) -> Option<&IssuedClient> {
+        self.development_client.as_ref()
+    }
+
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run_until_stopped(
         self,
@@ -73,6 +94,28 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
     }
+}
+
+/// In development with no clients at all (none configured, none stored), creates an administrator
+/// client `dev` so the API can be tried at once. Its secret is returned only this time.
+async fn bootstrap_development_client(
+    config: &Config,
+    clients: &ClientRegistry,
+) -> Result<Option<IssuedClient>, ClientError> {
+    if config.server.mode != Mode::Development
+        || !config.clients.is_empty()
+        || !clients.list().await?.is_empty()
+    {
+        return Ok(None);
+    }
+    clients
+        .add(NewClient {
+            id: "dev".to_owned(),
+            admin: true,
+            allowed_ips: Vec::new(),
+        })
+        .await
+        .map(Some)
 }
 
 /// Completes on ctrl-c or SIGTERM.

@@ -23,6 +23,7 @@ pub mod codes {
     pub const LINK_USED: u32 = 40005;
     pub const IDENTITY_FAILED: u32 = 40006;
     pub const UNAUTHORIZED: u32 = 40101;
+    pub const FORBIDDEN: u32 = 40300;
     pub const NOT_FOUND: u32 = 40400;
     pub const CONFLICT: u32 = 40900;
     pub const PAYLOAD_TOO_LARGE: u32 = 41300;
@@ -50,6 +51,8 @@ pub enum ApiError {
     IdentityFailed,
     #[error("not found")]
     NotFound,
+    #[error("forbidden")]
+    Forbidden,
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("unsupported media type")]
@@ -113,6 +116,7 @@ impl ApiError {
                 "人脸核验未通过",
             ),
             Self::NotFound => (StatusCode::NOT_FOUND, NOT_FOUND, "资源不存在"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN, "无权限执行该操作"),
             Self::Conflict(_) => (StatusCode::CONFLICT, CONFLICT, "当前状态不允许该操作"),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -1,5 +1,6 @@
 //! The HTTP edge: the router, shared state, and the mapping of errors to responses.
 
+pub mod api;
 pub mod auth;
 pub mod error;
 mod health;
@@ -14,7 +15,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::pii::PiiCipher;
+use crate::pipeline::Pipeline;
 use crate::store::Store;
+use auth::RequestAuthenticator;
 
 /// What every handler may use.
 #[derive(Debug, Clone)]
@@ -22,14 +25,31 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub pii: Arc<PiiCipher>,
+    pub pipeline: Pipeline,
+    pub authenticator: Arc<RequestAuthenticator>,
+}
+
+impl AppState {
+    /// The domain's view of the deployment mode (callback URL rules).
+    pub fn mode(&self) -> aggregates::values::Mode {
+        match self.config.server.mode {
+            crate::config::Mode::Development => aggregates::values::Mode::Development,
+            crate::config::Mode::Production => aggregates::values::Mode::Production,
+        }
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole service's routes.
 pub fn router(state: AppState) -> Router {
+    let signed = api::router().route_layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&state.authenticator),
+        auth::require_signature,
+    ));
     Router::new()
         .merge(health::router())
+        .nest("/api/v1", signed)
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

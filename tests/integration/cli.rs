@@ -31,14 +31,23 @@ async fn serve_with_no_configuration_starts_on_the_embedded_sqlite_default() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    let (line, secret_line) = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
+        let (mut first, mut second) = (String::new(), String::new());
+        reader.read_line(&mut first).unwrap();
+        reader.read_line(&mut second).unwrap();
+        (first, second)
     })
     .await
-    .unwrap()
     .unwrap();
     assert!(line.contains("database: sqlite"), "{line:?}");
+    // With no clients anywhere, a development client is made and its secret printed once; it signs.
+    let secret = secret_line
+        .rsplit(": ")
+        .next()
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no development client printed: {secret_line:?}"));
+    assert!(secret_line.contains("\"dev\""), "{secret_line:?}");
     let address = line
         .split("http://")
         .nth(1)
@@ -48,6 +57,11 @@ async fn serve_with_no_configuration_starts_on_the_embedded_sqlite_default() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    let signed =
+        crate::signing_client::SigningClient::new(format!("http://{address}"), "dev", secret)
+            .get("/api/v1/template/NONE")
+            .await;
+    assert_eq!(signed.status(), 404, "the printed secret signs requests");
     assert!(
         dir.path().join("data/esign.db").exists(),
         "the default database file"

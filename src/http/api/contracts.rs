@@ -1,0 +1,474 @@
+//! Contracts (spec 2.1.2): initiate, read, revoke, re-issue a sign link, verify, and the audit trail.
+
+use aggregates::Aggregate;
+use aggregates::ValidationErrors;
+use aggregates::contract::{
+    ContractAggregate, ContractCommand, ContractRequest, InitiateContract, IssueSignLink,
+    NewSignLink, Revoke,
+};
+use aggregates::template::TemplateAggregate;
+use aggregates::values::{
+    ClientId, ContractId, Digest, LinkId, Operator, PartyId, Reason, TemplateId, TemplateVersion,
+};
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use projections::Table;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use super::{Caller, JsonBody};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::pipeline::CommandError;
+use crate::queries::{RowView, select, select_one};
+use crate::store::{EventStore, StoreError, StreamId};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/contract/initiate", post(initiate))
+        .route("/contract/verify", post(verify))
+        .route("/contract/{contract_id}", get(show))
+        .route("/contract/{contract_id}/revoke", post(revoke))
+        .route(
+            "/contract/{contract_id}/signers/{party_id}/sign-url",
+            post(reissue_sign_url),
+        )
+        .route("/contract/{contract_id}/events", get(events))
+}
+
+/// A sign link as the signer receives it: the token travels only in the URL; the log keeps its hash.
+struct IssuedLink {
+    link: NewSignLink,
+    token: String,
+}
+
+fn issue_link() -> Result<IssuedLink, ApiError> {
+    let token = random_token()?;
+    let link_id = LinkId::parse(&uuid::Uuid::new_v4().simple().to_string()).map_err(internal)?;
+    let token_hash =
+        Digest::parse(&hex::encode(Sha256::digest(token.as_bytes()))).map_err(internal)?;
+    Ok(IssuedLink {
+        link: NewSignLink {
+            link_id,
+            token_hash,
+        },
+        token,
+    })
+}
+
+/// 256 random bits, URL-safe.
+fn random_token() -> Result<String, ApiError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("random source: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn internal(error: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(error.to_string())
+}
+
+fn sign_url(state: &AppState, token: &str) -> String {
+    format!(
+        "{}/h5/sign?token={token}",
+        state.config.server.public_base_url.trim_end_matches('/')
+    )
+}
+
+/// `POST /api/v1/contract/initiate`.
+async fn initiate(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<ContractRequest>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
+        return Err(ApiError::Duplicate { existing });
+    }
+    let template = load_template(&state, &request).await?;
+    let preview_hash = match &template {
+        Some((_, preview)) => {
+            Digest::parse(&hex::encode(Sha256::digest(preview.as_bytes()))).map_err(internal)?
+        }
+        // No template: the domain answers 40003; the hash is never used.
+        None => Digest::parse(&hex::encode([0u8; 32])).map_err(internal)?,
+    };
+    let links = request
+        .signers
+        .iter()
+        .map(|_| issue_link())
+        .collect::<Result<Vec<_>, _>>()?;
+    let contract_id = ContractId::parse(&format!(
+        "CONTRACT_{}{}",
+        Utc::now().format("%Y%m%d"),
+        &uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
+    ))
+    .map_err(internal)?;
+    let client_id = ClientId::parse(&caller.client.id).map_err(internal)?;
+    let facts = template.map(|(facts, _)| facts);
+    let now = Utc::now();
+    let stream = StreamId::new(ContractAggregate::NAME, contract_id.as_str());
+    let executed = state
+        .pipeline
+        .execute::<ContractAggregate>(&stream, &caller.metadata, |_| {
+            ContractCommand::Initiate(InitiateContract {
+                contract_id: contract_id.clone(),
+                client_id: client_id.clone(),
+                request: request.clone(),
+                template: facts.clone(),
+                preview_hash: preview_hash.clone(),
+                sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
+                mode: state.mode(),
+                now,
+            })
+        })
+        .await;
+    if let Err(CommandError::Store(StoreError::Database(message))) = &executed {
+        // Two initiations with one bizId raced; the loser answers like any repeat.
+        if message.contains("uk_biz_id_type") || message.contains("contract.biz_id") {
+            if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
+                return Err(ApiError::Duplicate { existing });
+            }
+        }
+    }
+    executed?;
+
+    let signers = signer_rows(&state, contract_id.as_str()).await?;
+    let sign_tasks: Vec<Value> = request
+        .signers
+        .iter()
+        .zip(&links)
+        .map(|(signer, issued)| {
+            let party_id = signer.party_id.clone().unwrap_or_default();
+            let expires_at = signers
+                .iter()
+                .find(|row| row.text("party_id") == Some(party_id.as_str()))
+                .and_then(|row| row.time("expires_at"));
+            json!({
+                "partyId": party_id,
+                "signUrl": sign_url(&state, &issued.token),
+                "expiresAt": expires_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "contractId": contract_id.as_str(),
+        "status": "CREATED",
+        "signTasks": sign_tasks,
+    })))
+}
+
+/// The template version a request names (or the current active one) and its rendered preview.
+async fn load_template(
+    state: &AppState,
+    request: &ContractRequest,
+) -> Result<Option<(aggregates::template::TemplateVersionFacts, String)>, ApiError> {
+    let Some(template_id) = request
+        .template_id
+        .as_deref()
+        .and_then(|id| TemplateId::parse(id).ok())
+    else {
+        return Ok(None);
+    };
+    let stream = StreamId::new(TemplateAggregate::NAME, template_id.as_str());
+    let loaded = state.pipeline.load::<TemplateAggregate>(&stream).await?;
+    let Some(template) = loaded.state.template() else {
+        return Ok(None);
+    };
+    let version = match request.template_version.as_deref() {
+        Some(pinned) => TemplateVersion::parse(pinned)
+            .ok()
+            .and_then(|v| template.version(&v)),
+        None => template.current_version(),
+    };
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    // A preview that cannot render (a variable of the wrong shape) is left to the domain's checks;
+    // the hash then covers the text that did render.
+    let preview = version
+        .render_preview(&request.variable_texts())
+        .unwrap_or_default();
+    Ok(Some((template.facts(version), preview)))
+}
+
+async fn find_by_biz_id(
+    state: &AppState,
+    caller: &Caller,
+    request: &ContractRequest,
+) -> Result<Option<Value>, ApiError> {
+    let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
+        return Ok(None);
+    };
+    let row = select_one(
+        &state.store,
+        Table::Contract,
+        "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
+        &[&caller.client.id, biz_id, biz_type],
+    )
+    .await?;
+    match row {
+        Some(row) => Ok(Some(contract_view(state, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The caller's contract row; another client's contract does not exist for them.
+async fn owned_contract(
+    state: &AppState,
+    caller: &Caller,
+    contract_id: &str,
+) -> Result<RowView, ApiError> {
+    select_one(
+        &state.store,
+        Table::Contract,
+        "contract_id = {1} AND client_id = {2}",
+        &[contract_id, &caller.client.id],
+    )
+    .await?
+    .ok_or(ApiError::NotFound)
+}
+
+async fn signer_rows(state: &AppState, contract_id: &str) -> Result<Vec<RowView>, ApiError> {
+    Ok(select(
+        &state.store,
+        Table::ContractSigner,
+        "contract_id = {1}",
+        &[contract_id],
+        Some("sequence, id"),
+    )
+    .await?)
+}
+
+/// `GET /api/v1/contract/{contractId}`: the contract as spec 2.1.2 item 2 shows it.
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(contract_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let row = owned_contract(&state, &caller, &contract_id).await?;
+    contract_view(&state, &row).await.map(Json)
+}
+
+async fn contract_view(state: &AppState, contract: &RowView) -> Result<Value, ApiError> {
+    let contract_id = contract.required_text("contract_id");
+    let signers: Vec<Value> = signer_rows(state, contract_id)
+        .await?
+        .iter()
+        .map(|signer| {
+            json!({
+                "partyId": signer.text("party_id"),
+                "partyType": signer.text("party_type"),
+                "name": signer.text("name"),
+                "signStatus": signer.text("sign_status"),
+                "signMethod": signer.text("sign_method"),
+                "sequence": signer.integer("sequence"),
+                "signedAt": signer.time("signed_at"),
+                "transactionNo": signer.text("transaction_no"),
+                "ipAddress": signer.text("ip_address"),
+                "deviceInfo": signer.text("device_info"),
+                "rejectReason": signer.text("reject_reason"),
+            })
+        })
+        .collect();
+    let archives: Vec<Value> = select(
+        &state.store,
+        Table::ContractArchive,
+        "contract_id = {1}",
+        &[contract_id],
+        Some("id"),
+    )
+    .await?
+    .iter()
+    .map(|archive| {
+        json!({
+            "archiveId": archive.text("archive_id"),
+            "provider": archive.text("archive_provider"),
+            "status": archive.text("status"),
+            "archiveTime": archive.time("archive_time"),
+            "certificateUrl": archive.text("certificate_url"),
+        })
+    })
+    .collect();
+    Ok(json!({
+        "contractId": contract_id,
+        "bizId": contract.text("biz_id"),
+        "bizType": contract.text("biz_type"),
+        "templateId": contract.text("template_id"),
+        "templateVersion": contract.text("template_version"),
+        "title": contract.text("title"),
+        "status": contract.text("status"),
+        "signers": signers,
+        "documentUrl": contract.text("document_url"),
+        "documentHash": contract.text("document_hash"),
+        "archiveInfo": archives.first().cloned(),
+        "archives": archives,
+        "createdAt": contract.time("created_at"),
+        "expiresAt": contract.time("expires_at"),
+        "signedAt": contract.time("signed_at"),
+        "revokedAt": contract.time("revoked_at"),
+        "revokeReason": contract.text("revoke_reason"),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RevokeRequest {
+    reason: Option<String>,
+    operator: Option<String>,
+}
+
+/// `POST /api/v1/contract/{contractId}/revoke`: only before SIGNED; afterwards 409.
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(contract_id): Path<String>,
+    JsonBody(request): JsonBody<RevokeRequest>,
+) -> Result<Json<Value>, ApiError> {
+    owned_contract(&state, &caller, &contract_id).await?;
+    let mut errors = ValidationErrors::new();
+    let reason = errors.required("reason", request.reason.as_deref(), Reason::parse);
+    let operator = errors.required("operator", request.operator.as_deref(), Operator::parse);
+    let (Some(reason), Some(operator)) = (reason, operator) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let now = Utc::now();
+    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
+    state
+        .pipeline
+        .execute::<ContractAggregate>(&stream, &caller.metadata, |_| {
+            ContractCommand::Revoke(Revoke {
+                reason: reason.clone(),
+                operator: operator.clone(),
+                now,
+            })
+        })
+        .await?;
+    let row = owned_contract(&state, &caller, &contract_id).await?;
+    contract_view(&state, &row).await.map(Json)
+}
+
+/// `POST /api/v1/contract/{contractId}/signers/{partyId}/sign-url`: a new link for a pending signer
+/// (spec 6, 40004: "引导用户重新获取链接"); the old link dies.
+async fn reissue_sign_url(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((contract_id, party_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    owned_contract(&state, &caller, &contract_id).await?;
+    let party = PartyId::parse(&party_id).map_err(|_| ApiError::NotFound)?;
+    let issued = issue_link()?;
+    let now = Utc::now();
+    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
+    state
+        .pipeline
+        .execute::<ContractAggregate>(&stream, &caller.metadata, |_| {
+            ContractCommand::IssueSignLink(IssueSignLink {
+                party_id: party.clone(),
+                link: issued.link.clone(),
+                ttl: None,
+                now,
+            })
+        })
+        .await?;
+    let signer = select_one(
+        &state.store,
+        Table::ContractSigner,
+        "contract_id = {1} AND party_id = {2}",
+        &[&contract_id, &party_id],
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    Ok(Json(json!({
+        "partyId": party_id,
+        "signUrl": sign_url(&state, &issued.token),
+        "expiresAt": signer.time("expires_at"),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifyRequest {
+    method: Option<String>,
+    contract_id: Option<String>,
+}
+
+/// `POST /api/v1/contract/verify`. By contract id: valid when the contract is SIGNED and its whole
+/// event chain verifies. By file hash: needs the sealed documents, which are not produced yet; the
+/// request is refused with a message saying so.
+async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<VerifyRequest>,
+) -> Result<Json<Value>, ApiError> {
+    match request.method.as_deref() {
+        Some("CONTRACT_ID") => {}
+        Some("FILE_HASH") => {
+            return Err(ApiError::Validation(ValidationErrors::single(
+                "method",
+                "FILE_HASH verification needs sealed contract documents, which this version does not \
+                 produce yet; verify by CONTRACT_ID",
+            )));
+        }
+        Some(_) => {
+            return Err(ApiError::Validation(ValidationErrors::single(
+                "method",
+                "must be CONTRACT_ID or FILE_HASH",
+            )));
+        }
+        None => {
+            return Err(ApiError::Validation(ValidationErrors::single(
+                "method",
+                "is required",
+            )));
+        }
+    }
+    let Some(contract_id) = request.contract_id else {
+        return Err(ApiError::Validation(ValidationErrors::single(
+            "contractId",
+            "is required",
+        )));
+    };
+    let contract = owned_contract(&state, &caller, &contract_id).await?;
+    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
+    let chain = crate::store::chain::verify_stream(&state.store, &stream).await?;
+    let signed = contract.text("status") == Some("SIGNED");
+    let signature_info: Vec<Value> = signer_rows(&state, &contract_id)
+        .await?
+        .iter()
+        .filter(|signer| signer.text("sign_status") == Some("SIGNED"))
+        .map(|signer| json!({"signer": signer.text("name"), "signTime": signer.time("signed_at")}))
+        .collect();
+    let reason = match (signed, chain.is_intact()) {
+        (true, true) => None,
+        (false, _) => Some(format!(
+            "the contract is {}",
+            contract.required_text("status")
+        )),
+        (true, false) => Some("the contract's event chain is broken".to_owned()),
+    };
+    Ok(Json(json!({
+        "valid": reason.is_none(),
+        "reason": reason,
+        "contractId": contract_id,
+        "chainIntact": chain.is_intact(),
+        "signatureInfo": signature_info,
+        "archiveInfo": {"archived": false},
+    })))
+}
+
+/// `GET /api/v1/contract/{contractId}/events`: the audit trail, each event with its metadata and hash,
+/// and whether the chain verifies. Personal data is masked.
+async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(contract_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    owned_contract(&state, &caller, &contract_id).await?;
+    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
+    let recorded = state.store.read_stream(&stream, 0).await?;
+    let timeline = crate::audit::timeline(stream, &recorded, &state.pii);
+    serde_json::to_value(timeline).map(Json).map_err(internal)
+}

@@ -1,0 +1,104 @@
+//! The signed REST API of spec section 2.1, under `/api/v1`.
+//!
+//! Every route sits behind request signing ([`super::auth::require_signature`]); handlers parse their
+//! body into the domain's request shapes at the edge, run one command through the pipeline and shape the
+//! response from the query tables, so a `GET` right after a `POST` sees the write.
+
+mod contracts;
+mod templates;
+mod verifications;
+
+use std::net::SocketAddr;
+
+use aggregates::ValidationErrors;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::{CONTENT_TYPE, USER_AGENT};
+use axum::http::request::Parts;
+use axum::{Extension, Router};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::auth::AuthenticatedClient;
+use super::error::ApiError;
+use crate::store::EventMetadata;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(templates::router())
+        .merge(contracts::router())
+        .merge(verifications::router())
+}
+
+/// A JSON body parsed into `T`. Wrong content type: 415. Malformed JSON or a wrong type: 40001 naming
+/// the field (`signers[0].sequence`), with nothing written.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|error| {
+            ApiError::Validation(ValidationErrors::single("body", error.body_text()))
+        })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(&mut deserializer)
+            .map(JsonBody)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let field = if path == "." || path.is_empty() {
+                    "body".to_owned()
+                } else {
+                    path
+                };
+                ApiError::Validation(ValidationErrors::single(field, error.into_inner()))
+            })
+    }
+}
+
+/// Who is calling, from where: the signed client and the event metadata its commands carry.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub client: AuthenticatedClient,
+    pub metadata: EventMetadata,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Extension(client) = Extension::<AuthenticatedClient>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::Internal("a signed route ran without a signed client".into()))?;
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip().to_string());
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let metadata = EventMetadata {
+            actor: format!("client:{}", client.id),
+            client_id: Some(client.id.clone()),
+            ip,
+            user_agent: header(USER_AGENT),
+            correlation_id: header(axum::http::HeaderName::from_static("x-request-id")),
+            causation_id: None,
+        };
+        Ok(Self { client, metadata })
+    }
+}

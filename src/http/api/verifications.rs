@@ -1,0 +1,177 @@
+//! Face verification (spec 2.1.1): initiate, read the result, and the audit trail.
+
+use aggregates::Aggregate;
+use aggregates::face_verification::{
+    FaceVerificationAggregate, InitiateVerification, VerificationCommand, VerificationRequest,
+};
+use aggregates::values::{ClientId, VerificationId};
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use projections::Table;
+use serde_json::{Value, json};
+
+use super::{Caller, JsonBody};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::pipeline::CommandError;
+use crate::queries::{RowView, select_one};
+use crate::store::{EventStore, StoreError, StreamId};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/verification/face/initiate", post(initiate))
+        .route("/verification/face/{verification_id}", get(show))
+        .route("/verification/face/{verification_id}/events", get(events))
+}
+
+/// `POST /api/v1/verification/face/initiate`.
+async fn initiate(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(request): JsonBody<VerificationRequest>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
+        return Err(ApiError::Duplicate { existing });
+    }
+    let verification_id = VerificationId::parse(&format!(
+        "FACE_VERIFY_{}{}",
+        Utc::now().format("%Y%m%d"),
+        &uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
+    ))
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let client_id =
+        ClientId::parse(&caller.client.id).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let now = Utc::now();
+    let stream = StreamId::new(FaceVerificationAggregate::NAME, verification_id.as_str());
+    let executed = state
+        .pipeline
+        .execute::<FaceVerificationAggregate>(&stream, &caller.metadata, |_| {
+            VerificationCommand::Initiate(InitiateVerification {
+                verification_id: verification_id.clone(),
+                client_id: client_id.clone(),
+                request: request.clone(),
+                mode: state.mode(),
+                now,
+            })
+        })
+        .await;
+    if let Err(CommandError::Store(StoreError::Database(message))) = &executed {
+        // Two initiations with one bizId raced; the loser answers like any repeat.
+        if message.contains("uk_biz_id_type") || message.contains("face_verification.biz_id") {
+            if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
+                return Err(ApiError::Duplicate { existing });
+            }
+        }
+    }
+    executed?;
+    let row = owned(&state, &caller, verification_id.as_str()).await?;
+    let expires_at = row.time("expires_at");
+    let token = page_token(
+        &state,
+        verification_id.as_str(),
+        expires_at.map(|t| t.timestamp()).unwrap_or(0),
+    );
+    Ok(Json(json!({
+        "verificationId": verification_id.as_str(),
+        "status": row.text("status"),
+        "verificationUrl": format!(
+            "{}/h5/face-verify?token={token}",
+            state.config.server.public_base_url.trim_end_matches('/')
+        ),
+        "expiresAt": expires_at,
+    })))
+}
+
+/// A tamper-evident page token for the verification page: `<id>.<expiry>.<keyed hash>`. The page
+/// that checks it arrives with the H5 pages.
+fn page_token(state: &AppState, verification_id: &str, expires_unix: i64) -> String {
+    let mac = state.pii.blind_index(&format!(
+        "esign:h5:face-verify:{verification_id}:{expires_unix}"
+    ));
+    format!("{verification_id}.{expires_unix}.{mac}")
+}
+
+async fn find_by_biz_id(
+    state: &AppState,
+    caller: &Caller,
+    request: &VerificationRequest,
+) -> Result<Option<Value>, ApiError> {
+    let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
+        return Ok(None);
+    };
+    let row = select_one(
+        &state.store,
+        Table::FaceVerification,
+        "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
+        &[&caller.client.id, biz_id, biz_type],
+    )
+    .await?;
+    match row {
+        Some(row) => verification_view(state, &row).map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn owned(
+    state: &AppState,
+    caller: &Caller,
+    verification_id: &str,
+) -> Result<RowView, ApiError> {
+    select_one(
+        &state.store,
+        Table::FaceVerification,
+        "verification_id = {1} AND client_id = {2}",
+        &[verification_id, &caller.client.id],
+    )
+    .await?
+    .ok_or(ApiError::NotFound)
+}
+
+/// `GET /api/v1/verification/face/{verificationId}`.
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(verification_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let row = owned(&state, &caller, &verification_id).await?;
+    verification_view(&state, &row).map(Json)
+}
+
+/// The verification as spec 2.1.1 item 2 shows it. The ID number is decrypted: only the owning
+/// client reaches this.
+fn verification_view(state: &AppState, row: &RowView) -> Result<Value, ApiError> {
+    let id_card_no = match row.json("id_card_no") {
+        Some(sealed) => Some(state.pii.open_text(&sealed["$pii"])?),
+        None => None,
+    };
+    Ok(json!({
+        "verificationId": row.text("verification_id"),
+        "bizId": row.text("biz_id"),
+        "bizType": row.text("biz_type"),
+        "status": row.text("status"),
+        "userInfo": {"name": row.text("user_name"), "idCardNo": id_card_no},
+        "score": row.decimal("face_score"),
+        "transactionNo": row.text("thirdparty_transaction_no"),
+        "verifiedAt": row.time("verified_at"),
+        "failReason": row.text("fail_reason"),
+        "expiresAt": row.time("expires_at"),
+        "createdAt": row.time("created_at"),
+    }))
+}
+
+/// `GET /api/v1/verification/face/{verificationId}/events`: the audit trail, personal data masked.
+async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(verification_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    owned(&state, &caller, &verification_id).await?;
+    let stream = StreamId::new(FaceVerificationAggregate::NAME, &verification_id);
+    let recorded = state.store.read_stream(&stream, 0).await?;
+    let timeline = crate::audit::timeline(stream, &recorded, &state.pii);
+    serde_json::to_value(timeline)
+        .map(Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}

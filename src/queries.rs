@@ -1,0 +1,161 @@
+//! Reads from the query tables, on either backend, as JSON objects keyed by column name.
+//!
+//! PostgreSQL renders a row with `to_jsonb`, SQLite with `json_object` over the table's columns; the
+//! few type differences (SQLite booleans as 0/1, decimals as text, timestamps with `Z`) are absorbed by
+//! [`RowView`]'s accessors, so handlers read one shape.
+
+use chrono::{DateTime, Utc};
+use projections::Table;
+use serde_json::{Map, Value};
+
+use crate::store::{Store, StoreError};
+
+/// One row, by column name.
+#[derive(Debug, Clone)]
+pub struct RowView(Map<String, Value>);
+
+impl RowView {
+    pub fn text(&self, column: &str) -> Option<&str> {
+        self.0.get(column).and_then(Value::as_str)
+    }
+
+    /// A text column that the schema declares NOT NULL; empty when absent.
+    pub fn required_text(&self, column: &str) -> &str {
+        self.text(column).unwrap_or_default()
+    }
+
+    pub fn integer(&self, column: &str) -> Option<i64> {
+        self.0.get(column).and_then(Value::as_i64)
+    }
+
+    pub fn boolean(&self, column: &str) -> Option<bool> {
+        match self.0.get(column)? {
+            Value::Bool(flag) => Some(*flag),
+            Value::Number(number) => number.as_i64().map(|n| n != 0),
+            _ => None,
+        }
+    }
+
+    /// A `numeric` (PostgreSQL) or decimal-text (SQLite) column as a JSON number.
+    pub fn decimal(&self, column: &str) -> Option<f64> {
+        match self.0.get(column)? {
+            Value::Number(number) => number.as_f64(),
+            Value::String(text) => text.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn time(&self, column: &str) -> Option<DateTime<Utc>> {
+        let text = self.text(column)?;
+        DateTime::parse_from_rfc3339(text)
+            .map(|time| time.with_timezone(&Utc))
+            .ok()
+    }
+
+    /// A column holding JSON text (e.g. `variables_json`), parsed.
+    pub fn json(&self, column: &str) -> Option<Value> {
+        match self.0.get(column)? {
+            Value::String(text) => serde_json::from_str(text).ok(),
+            Value::Null => None,
+            other => Some(other.clone()),
+        }
+    }
+}
+
+/// The rows of `table` matching `filter`, a SQL condition whose parameters are written `{1}`, `{2}`…
+/// and bound, in order, from `params` (all text). `order` is an optional `ORDER BY` list.
+pub async fn select(
+    store: &Store,
+    table: Table,
+    filter: &str,
+    params: &[&str],
+    order: Option<&str>,
+) -> Result<Vec<RowView>, StoreError> {
+    let order_by = order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
+    let owned: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
+    match store {
+        Store::Postgres(pg) => {
+            let condition = placeholders(filter, owned.len(), |n| format!("${n}"));
+            let sql = format!(
+                "SELECT to_jsonb(t)::text FROM {} t WHERE {condition}{order_by}",
+                table.name()
+            );
+            let client = pg
+                .pool()
+                .get()
+                .await
+                .map_err(crate::store::postgres::pool_error)?;
+            let statement = client
+                .prepare_cached(&sql)
+                .await
+                .map_err(crate::store::postgres::db_error)?;
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = owned
+                .iter()
+                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            let rows = client
+                .query(&statement, &refs)
+                .await
+                .map_err(crate::store::postgres::db_error)?;
+            rows.iter()
+                .map(|row| parse_row(row.get::<_, &str>(0)))
+                .collect()
+        }
+        Store::Sqlite(sqlite) => {
+            let condition = placeholders(filter, owned.len(), |n| format!("?{n}"));
+            let object: Vec<String> = table
+                .columns()
+                .iter()
+                .map(|column| format!("'{column}', {column}"))
+                .collect();
+            let sql = format!(
+                "SELECT json_object({}) FROM {} WHERE {condition}{order_by}",
+                object.join(", "),
+                table.name()
+            );
+            sqlite
+                .read(move |connection| {
+                    let mut statement = connection
+                        .prepare_cached(&sql)
+                        .map_err(crate::store::sqlite::sql_error)?;
+                    let texts = statement
+                        .query_map(rusqlite::params_from_iter(owned.iter()), |row| {
+                            row.get::<_, String>(0)
+                        })
+                        .map_err(crate::store::sqlite::sql_error)?
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(crate::store::sqlite::sql_error)?;
+                    texts.iter().map(|text| parse_row(text)).collect()
+                })
+                .await
+        }
+    }
+}
+
+/// The first matching row, if any.
+pub async fn select_one(
+    store: &Store,
+    table: Table,
+    filter: &str,
+    params: &[&str],
+) -> Result<Option<RowView>, StoreError> {
+    Ok(select(store, table, filter, params, None)
+        .await?
+        .into_iter()
+        .next())
+}
+
+fn placeholders(filter: &str, count: usize, render: impl Fn(usize) -> String) -> String {
+    (1..=count).fold(filter.to_owned(), |sql, n| {
+        sql.replace(&format!("{{{n}}}"), &render(n))
+    })
+}
+
+fn parse_row(text: &str) -> Result<RowView, StoreError> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(RowView(map)),
+        _ => Err(StoreError::Database(
+            "a query-table row did not read as a JSON object".into(),
+        )),
+    }
+}

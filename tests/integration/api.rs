@@ -1,0 +1,658 @@
+//! The signed REST API, black box: the real router on a random port, a real signing client, both
+//! backends. Each test says which promise of spec section 2.1 / 6 it checks.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::TestStore;
+use crate::signing_client::SigningClient;
+
+crate::backend_tests!(
+    templates_are_published_by_administrators_and_read_back_by_version,
+    a_contract_is_initiated_read_revoked_and_audited,
+    a_repeated_biz_id_answers_40002_with_the_existing_contract,
+    another_client_gets_404_for_a_contract_or_verification_it_does_not_own,
+    bad_input_names_every_field_and_writes_nothing,
+    a_missing_template_answers_40003,
+    a_face_verification_is_initiated_and_read_with_the_id_number_in_clear_for_its_owner,
+    a_sign_link_can_be_reissued_and_verification_by_contract_id_reports_the_state,
+    the_query_tables_rebuilt_from_the_log_match_after_api_traffic,
+);
+
+const AUTH_SECRET: &str = "auth-secret-0123456789abcdef";
+const OTHER_SECRET: &str = "other-secret-0123456789abcdef";
+const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
+
+/// The service on a random port, with three configured clients.
+struct Api {
+    auth: SigningClient,
+    other: SigningClient,
+    admin: SigningClient,
+    state: esign::http::AppState,
+    _data: tempfile::TempDir,
+}
+
+async fn start(t: &TestStore) -> Api {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = esign::config::Config::default();
+    config.server.bind = "127.0.0.1:0".parse().unwrap();
+    config.server.data_dir = data.path().to_path_buf();
+    config.server.public_base_url = "https://esign.test".into();
+    config.database.url = t.url.clone();
+    config.database.max_connections = 8;
+    for (id, secret, admin) in [
+        ("auth", AUTH_SECRET, false),
+        ("other", OTHER_SECRET, false),
+        ("admin", ADMIN_SECRET, true),
+    ] {
+        config.clients.push(esign::config::ClientConfig {
+            id: id.into(),
+            secret: secret.into(),
+            allowed_ips: Vec::new(),
+            admin,
+        });
+    }
+    let app = esign::startup::Application::build(config).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    Api {
+        auth: SigningClient::new(&base, "auth", AUTH_SECRET),
+        other: SigningClient::new(&base, "other", OTHER_SECRET),
+        admin: SigningClient::new(&base, "admin", ADMIN_SECRET),
+        state,
+        _data: data,
+    }
+}
+
+fn template(template_id: &str, version: &str, content: &str) -> Value {
+    json!({
+        "templateId": template_id,
+        "name": "资金归集授权协议模板",
+        "version": version,
+        "category": "RELATIONSHIP_AGREEMENT",
+        "content": content,
+        "variableDefinitions": [
+            {"key": "payerName", "name": "付款方名称", "required": true, "sample": "XX科技有限公司"},
+            {"key": "receiverName", "name": "收款方名称", "required": true}
+        ],
+        "signerConfig": {"minSigners": 1, "maxSigners": 2, "defaultSignMethods": ["FACE_AND_SMS"]},
+        "active": true
+    })
+}
+
+const CONTENT: &str = "<h1>资金归集授权协议</h1><p>{{payerName}} 授权 {{receiverName}}</p>";
+
+async fn publish(api: &Api, template_id: &str) {
+    let response = api
+        .admin
+        .post_json("/api/v1/template", &template(template_id, "1.0", CONTENT))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+}
+
+fn contract(biz_id: &str, template_id: &str) -> Value {
+    json!({
+        "bizId": biz_id,
+        "bizType": "RELATIONSHIP_AGREEMENT",
+        "templateId": template_id,
+        "title": "天财分账资金归集授权协议",
+        "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
+        "signers": [
+            {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
+             "idCardNo": "11010519491231002X", "mobile": "13800138000",
+             "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
+            {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
+             "idCardNo": "440304199001010011", "mobile": "13900139000",
+             "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
+        ],
+        "callbackUrl": "https://auth.example.com/callback/e-sign",
+        "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
+        "expireDays": 7
+    })
+}
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}
+
+async fn initiate(api: &Api, biz_id: &str, template_id: &str) -> Value {
+    let (status, body) = json_of(
+        api.auth
+            .post_json("/api/v1/contract/initiate", &contract(biz_id, template_id))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Every committed event, counted in chain order (no commit fence: this counts, it does not follow).
+async fn event_count(api: &Api) -> usize {
+    use esign::store::EventStore;
+    let mut cursor = None;
+    let mut count = 0;
+    loop {
+        let page = api.state.store.read_chain(cursor, 1000).await.unwrap();
+        let Some(last) = page.last() else {
+            return count;
+        };
+        cursor = Some(esign::store::ChainCursor {
+            stream_id: last.stream_id.clone(),
+            stream_version: last.stream_version,
+        });
+        count += page.len();
+    }
+}
+
+async fn templates_are_published_by_administrators_and_read_back_by_version(t: TestStore) {
+    let api = start(&t).await;
+    let (status, body) = json_of(
+        api.auth
+            .post_json("/api/v1/template", &template("TPL_A", "1.0", CONTENT))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::FORBIDDEN, Some(40300)),
+        "only administrators manage templates"
+    );
+
+    publish(&api, "TPL_A").await;
+    let (status, current) = json_of(api.auth.get("/api/v1/template/TPL_A").await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(current["version"], "1.0");
+    assert_eq!(current["active"], true);
+    assert_eq!(current["variableDefinitions"][0]["key"], "payerName");
+    assert_eq!(current["signerConfig"]["maxSigners"], 2);
+
+    // The same version again with the same content is a no-op; with other content, a conflict.
+    let before = event_count(&api).await;
+    publish(&api, "TPL_A").await;
+    assert_eq!(
+        event_count(&api).await,
+        before,
+        "republishing identical content writes nothing"
+    );
+    let (status, body) = json_of(
+        api.admin
+            .post_json(
+                "/api/v1/template",
+                &template(
+                    "TPL_A",
+                    "1.0",
+                    "<p>changed {{payerName}} {{receiverName}}</p>",
+                ),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::CONFLICT, Some(40900)),
+        "{body}"
+    );
+
+    let new_version = api
+        .admin
+        .post_json(
+            "/api/v1/template",
+            &template("TPL_A", "2.0", "<p>v2 {{payerName}} {{receiverName}}</p>"),
+        )
+        .await;
+    assert_eq!(new_version.status(), StatusCode::OK);
+    let (_, current) = json_of(api.auth.get("/api/v1/template/TPL_A").await).await;
+    assert_eq!(current["version"], "2.0");
+    let (status, old) = json_of(api.auth.get("/api/v1/template/TPL_A/versions/1.0").await).await;
+    assert_eq!(
+        (status, old["content"].as_str()),
+        (StatusCode::OK, Some(CONTENT))
+    );
+    let (status, body) = json_of(api.auth.get("/api/v1/template/NO_SUCH/versions/1.0").await).await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::NOT_FOUND, Some(40400))
+    );
+}
+
+async fn a_contract_is_initiated_read_revoked_and_audited(t: TestStore) {
+    let api = start(&t).await;
+    publish(&api, "TPL_C").await;
+    let created = initiate(&api, "REL_1", "TPL_C").await;
+    assert_eq!(created["status"], "CREATED");
+    let contract_id = created["contractId"].as_str().unwrap().to_owned();
+    let tasks = created["signTasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(
+        tasks[0]["signUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://esign.test/h5/sign?token=")
+    );
+    assert_ne!(tasks[0]["signUrl"], tasks[1]["signUrl"]);
+    assert!(tasks[0]["expiresAt"].is_string());
+
+    // A GET right after the POST sees the write.
+    let (status, shown) = json_of(
+        api.auth
+            .get(&format!("/api/v1/contract/{contract_id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["status"], "CREATED");
+    assert_eq!(shown["bizId"], "REL_1");
+    assert_eq!(shown["title"], "天财分账资金归集授权协议");
+    assert_eq!(shown["signers"][0]["partyId"], "RECEIVER_001");
+    assert_eq!(shown["signers"][0]["signStatus"], "PENDING");
+    assert_eq!(shown["signers"][1]["signMethod"], "FACE_AND_SMS");
+    assert!(shown["expiresAt"].is_string() && shown["createdAt"].is_string());
+
+    let revoke = json!({"reason": "用户要求取消", "operator": "system_admin"});
+    let (status, revoked) = json_of(
+        api.auth
+            .post_json(&format!("/api/v1/contract/{contract_id}/revoke"), &revoke)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(revoked["status"], "REVOKED");
+    assert_eq!(revoked["revokeReason"], "用户要求取消");
+    let (status, again) = json_of(
+        api.auth
+            .post_json(&format!("/api/v1/contract/{contract_id}/revoke"), &revoke)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, again["code"].as_i64()),
+        (StatusCode::CONFLICT, Some(40900)),
+        "a final contract cannot be revoked"
+    );
+
+    let (status, trail) = json_of(
+        api.auth
+            .get(&format!("/api/v1/contract/{contract_id}/events"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(trail["chainIntact"], true);
+    let events = trail["events"].as_array().unwrap();
+    assert_eq!(events.first().unwrap()["eventType"], "ContractInitiated");
+    assert_eq!(events.last().unwrap()["eventType"], "ContractRevoked");
+    assert_eq!(events[0]["metadata"]["clientId"], "auth");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["chain"] == "ok" && e["hash"].as_str().unwrap().len() == 64)
+    );
+    let text = trail.to_string();
+    assert!(
+        !text.contains("11010519491231002X") && !text.contains("13800138000"),
+        "the audit trail masks personal data"
+    );
+    assert!(text.contains("110105********002X"));
+}
+
+async fn a_repeated_biz_id_answers_40002_with_the_existing_contract(t: TestStore) {
+    let api = start(&t).await;
+    publish(&api, "TPL_D").await;
+    let first = initiate(&api, "REL_DUP", "TPL_D").await;
+    let before = event_count(&api).await;
+    let (status, body) = json_of(
+        api.auth
+            .post_json("/api/v1/contract/initiate", &contract("REL_DUP", "TPL_D"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::CONFLICT, Some(40002)),
+        "{body}"
+    );
+    assert_eq!(body["existing"]["contractId"], first["contractId"]);
+    assert_eq!(event_count(&api).await, before, "a repeat writes nothing");
+    // Idempotency is per client: another client may use the same bizId.
+    let other = api
+        .other
+        .post_json("/api/v1/contract/initiate", &contract("REL_DUP", "TPL_D"))
+        .await;
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+async fn another_client_gets_404_for_a_contract_or_verification_it_does_not_own(t: TestStore) {
+    let api = start(&t).await;
+    publish(&api, "TPL_E").await;
+    let contract_id = initiate(&api, "REL_OWN", "TPL_E").await["contractId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [
+        format!("/api/v1/contract/{contract_id}"),
+        format!("/api/v1/contract/{contract_id}/events"),
+    ] {
+        let (status, body) = json_of(api.other.get(&path).await).await;
+        assert_eq!(
+            (status, body["code"].as_i64()),
+            (StatusCode::NOT_FOUND, Some(40400)),
+            "{path}"
+        );
+    }
+    let revoke = json!({"reason": "x", "operator": "y"});
+    let response = api
+        .other
+        .post_json(&format!("/api/v1/contract/{contract_id}/revoke"), &revoke)
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (_, shown) = json_of(
+        api.auth
+            .get(&format!("/api/v1/contract/{contract_id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        shown["status"], "CREATED",
+        "the other client's revoke changed nothing"
+    );
+
+    let (_, face) = json_of(
+        api.auth
+            .post_json(
+                "/api/v1/verification/face/initiate",
+                &face_request("AUTH_OWN"),
+            )
+            .await,
+    )
+    .await;
+    let id = face["verificationId"].as_str().unwrap();
+    let response = api
+        .other
+        .get(&format!("/api/v1/verification/face/{id}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+async fn bad_input_names_every_field_and_writes_nothing(t: TestStore) {
+    let api = start(&t).await;
+    publish(&api, "TPL_F").await;
+    let before = event_count(&api).await;
+
+    let mut bad = contract("REL_BAD", "TPL_F");
+    bad["signers"][0]["idCardNo"] = json!("110105194912310021");
+    bad["signers"][1]["mobile"] = json!("12345");
+    bad["variables"] = json!({"receiverName": "上海浦东店"});
+    let (status, body) = json_of(api.auth.post_json("/api/v1/contract/initiate", &bad).await).await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(40001)),
+        "{body}"
+    );
+    let fields: Vec<&str> = body["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    for field in [
+        "signers[0].idCardNo",
+        "signers[1].mobile",
+        "variables.payerName",
+    ] {
+        assert!(fields.contains(&field), "{field} is named: {fields:?}");
+    }
+
+    let mut wrong_type = contract("REL_TYPE", "TPL_F");
+    wrong_type["signers"][0]["sequence"] = json!("1");
+    let (status, body) = json_of(
+        api.auth
+            .post_json("/api/v1/contract/initiate", &wrong_type)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["details"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("signers[0].sequence")),
+        "{body}"
+    );
+
+    let malformed = api
+        .auth
+        .request(reqwest::Method::POST, "/api/v1/contract/initiate")
+        .header("content-type", "application/json")
+        .body(b"{\"bizId\": ".to_vec())
+        .send()
+        .await;
+    let (status, body) = json_of(malformed).await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::BAD_REQUEST, Some(40001))
+    );
+
+    let text = api
+        .auth
+        .request(reqwest::Method::POST, "/api/v1/contract/initiate")
+        .header("content-type", "text/plain")
+        .body(contract("REL_TEXT", "TPL_F").to_string().into_bytes())
+        .send()
+        .await;
+    let (status, body) = json_of(text).await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some(41500))
+    );
+
+    let (status, body) = json_of(
+        api.auth
+            .post_json("/api/v1/contract/verify", &json!({"method": "NONSENSE"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["details"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("method"))
+    );
+
+    assert_eq!(
+        event_count(&api).await,
+        before,
+        "nothing was written by any rejected request"
+    );
+}
+
+async fn a_missing_template_answers_40003(t: TestStore) {
+    let api = start(&t).await;
+    let (status, body) = json_of(
+        api.auth
+            .post_json(
+                "/api/v1/contract/initiate",
+                &contract("REL_NT", "NO_TEMPLATE"),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(body["code"].as_i64(), Some(40003), "{status} {body}");
+}
+
+fn face_request(biz_id: &str) -> Value {
+    json!({
+        "bizId": biz_id,
+        "bizType": "RELATIONSHIP_BINDING",
+        "userInfo": {"name": "张三", "idCardNo": "11010519491231002X", "mobile": "13800138000"},
+        "callbackUrl": "https://auth.example.com/callback/face-verification",
+        "expireMinutes": 30,
+        "uiConfig": {"title": "天财分账身份验证", "themeColor": "#1890ff"}
+    })
+}
+
+async fn a_face_verification_is_initiated_and_read_with_the_id_number_in_clear_for_its_owner(
+    t: TestStore,
+) {
+    let api = start(&t).await;
+    let (status, created) = json_of(
+        api.auth
+            .post_json(
+                "/api/v1/verification/face/initiate",
+                &face_request("AUTH_FLOW_001"),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["status"], "PENDING");
+    assert!(
+        created["verificationUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://esign.test/h5/face-verify?token=")
+    );
+    let id = created["verificationId"].as_str().unwrap();
+
+    let (status, shown) = json_of(
+        api.auth
+            .get(&format!("/api/v1/verification/face/{id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["bizId"], "AUTH_FLOW_001");
+    assert_eq!(shown["status"], "PENDING");
+    assert_eq!(shown["userInfo"]["name"], "张三");
+    assert_eq!(shown["userInfo"]["idCardNo"], "11010519491231002X");
+
+    let (status, body) = json_of(
+        api.auth
+            .post_json(
+                "/api/v1/verification/face/initiate",
+                &face_request("AUTH_FLOW_001"),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::CONFLICT, Some(40002))
+    );
+    assert_eq!(body["existing"]["verificationId"], id);
+
+    let (status, trail) = json_of(
+        api.auth
+            .get(&format!("/api/v1/verification/face/{id}/events"))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(trail["events"][0]["eventType"], "FaceVerificationInitiated");
+    assert!(!trail.to_string().contains("11010519491231002X"));
+
+    let mut bad = face_request("AUTH_FLOW_002");
+    bad["userInfo"]["idCardNo"] = json!("11010519491231002Y");
+    let (status, body) = json_of(
+        api.auth
+            .post_json("/api/v1/verification/face/initiate", &bad)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["details"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("userInfo.idCardNo")),
+        "{body}"
+    );
+}
+
+async fn a_sign_link_can_be_reissued_and_verification_by_contract_id_reports_the_state(
+    t: TestStore,
+) {
+    let api = start(&t).await;
+    publish(&api, "TPL_G").await;
+    let created = initiate(&api, "REL_LINK", "TPL_G").await;
+    let contract_id = created["contractId"].as_str().unwrap();
+    let (status, link) = json_of(
+        api.auth
+            .post_json(
+                &format!("/api/v1/contract/{contract_id}/signers/RECEIVER_001/sign-url"),
+                &json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    assert_eq!(link["partyId"], "RECEIVER_001");
+    assert_ne!(
+        link["signUrl"], created["signTasks"][0]["signUrl"],
+        "a new token"
+    );
+    let response = api
+        .auth
+        .post_json(
+            &format!("/api/v1/contract/{contract_id}/signers/NOBODY/sign-url"),
+            &json!({}),
+        )
+        .await;
+    assert!(response.status().is_client_error());
+
+    let (status, verdict) = json_of(
+        api.auth
+            .post_json(
+                "/api/v1/contract/verify",
+                &json!({"method": "CONTRACT_ID", "contractId": contract_id}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        verdict["valid"], false,
+        "an unsigned contract is not a valid signed document"
+    );
+    assert_eq!(verdict["chainIntact"], true);
+    let (status, body) = json_of(
+        api.auth
+            .post_json(
+                "/api/v1/contract/verify",
+                &json!({"method": "FILE_HASH", "fileHash": "sha256:00"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["details"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("method"))
+    );
+}
+
+async fn the_query_tables_rebuilt_from_the_log_match_after_api_traffic(t: TestStore) {
+    let api = start(&t).await;
+    publish(&api, "TPL_H").await;
+    for n in 0..3 {
+        let created = initiate(&api, &format!("REL_RB_{n}"), "TPL_H").await;
+        if n == 0 {
+            let id = created["contractId"].as_str().unwrap();
+            let revoke = json!({"reason": "重复", "operator": "ops"});
+            api.auth
+                .post_json(&format!("/api/v1/contract/{id}/revoke"), &revoke)
+                .await;
+        }
+    }
+    api.auth
+        .post_json(
+            "/api/v1/verification/face/initiate",
+            &face_request("AUTH_RB"),
+        )
+        .await;
+    let report = esign::rebuild::check(&api.state.store, &api.state.pii)
+        .await
+        .unwrap();
+    assert!(report.matches(), "{report:?}");
+    assert_eq!(report.streams, 5);
+}
