@@ -100,8 +100,8 @@ enum AuditCommand {
 enum ProjectionsCommand {
     /// Rebuild every query table from the log into shadow tables and compare them with the live ones.
     Rebuild {
-        /// Only compare; leave the live tables as they are. (Swapping rebuilt tables in is not
-        /// available yet: without --check the command refuses to run.)
+        /// Only compare; leave the live tables as they are. Without it the rebuilt tables replace the
+        /// live ones, while the service keeps running.
         #[arg(long)]
         check: bool,
         /// Print the report as JSON.
@@ -346,11 +346,19 @@ async fn rebuild(
     json: bool,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if !check {
-        return Err(
-            "rebuilding into the live tables (swap) is not implemented yet; \
-                    run `esign projections rebuild --check` to compare them with the log"
-                .into(),
-        );
+        let cipher = std::sync::Arc::new(config.pii_cipher()?);
+        let store = Store::open(&config.database.url, 4).await?;
+        let report = crate::rebuild::rebuild(&store, &cipher).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            println!(
+                "rebuilt the query tables from {} events in {} streams and swapped them in \
+                 ({} streams written meanwhile were projected again)",
+                report.events, report.streams, report.caught_up_streams
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let cipher = config.pii_cipher()?;
     let store = Store::open(&config.database.url, 4).await?;

@@ -73,6 +73,181 @@ pub async fn check(store: &Store, pii: &PiiCipher) -> Result<CheckReport, Rebuil
     outcome
 }
 
+/// What a rebuild did.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RebuildReport {
+    pub streams: u64,
+    pub events: u64,
+    /// Streams written while the rebuild ran, projected again at the swap.
+    pub caught_up_streams: u64,
+}
+
+/// Rebuilds every query table from the log and swaps the rebuilt tables in, while the service keeps
+/// writing.
+///
+/// The shadow tables are filled from the log without blocking anyone. Then:
+/// - SQLite: one write transaction (writes queue behind it) projects again every stream written since
+///   the rebuild began and replaces each live table with its shadow, recreating the live indexes.
+/// - PostgreSQL: one transaction locks the live tables and renames shadow to live. A command that was
+///   waiting on the old table may still land there, so once every transaction that was running at the
+///   swap has ended, each stream written since the rebuild began is projected again into the new
+///   tables. Rows are a function of their stream, so projecting a stream again is always safe.
+pub async fn rebuild(
+    store: &Store,
+    pii: &std::sync::Arc<PiiCipher>,
+) -> Result<RebuildReport, RebuildError> {
+    let started = crate::store::Checkpoint {
+        transaction_id: 0,
+        global_position: current_position(store).await?,
+    };
+    create_shadows(store).await?;
+    let filled = fill_shadows(store, pii).await;
+    let (streams, events) = match filled {
+        Ok(counts) => counts,
+        Err(error) => {
+            drop_shadows(store).await?;
+            return Err(error);
+        }
+    };
+    let caught_up_streams = match store {
+        Store::Sqlite(sqlite) => {
+            let pii = std::sync::Arc::clone(pii);
+            sqlite
+                .write(move |connection| swap_sqlite(connection, &pii, started.global_position))
+                .await?
+        }
+        Store::Postgres(_) => swap_postgres(store, pii, started.global_position).await?,
+    };
+    Ok(RebuildReport {
+        streams,
+        events,
+        caught_up_streams,
+    })
+}
+
+/// The highest global position stored now.
+async fn current_position(store: &Store) -> Result<i64, StoreError> {
+    let sql = "SELECT COALESCE(MAX(global_position), 0) FROM events".to_owned();
+    Ok(i64::try_from(count(store, sql).await?).unwrap_or(i64::MAX))
+}
+
+fn swap_sqlite(
+    connection: &rusqlite::Connection,
+    pii: &PiiCipher,
+    since: i64,
+) -> Result<u64, StoreError> {
+    use crate::store::sqlite::{read_stream_on, sql_error, streams_written_after};
+    let streams = streams_written_after(connection, since)?;
+    for stream in &streams {
+        let events = read_stream_on(connection, stream)?;
+        let rows = stream_rows(pii, &events).map_err(|e| StoreError::Database(e.to_string()))?;
+        rows::upsert_sqlite_into(connection, &rows, Target::Shadow)?;
+    }
+    for table in Table::ALL {
+        let live = table.name();
+        let mut statement = connection
+            .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")
+            .map_err(sql_error)?;
+        let indexes = statement
+            .query_map([live], |row| row.get::<_, String>(0))
+            .map_err(sql_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql_error)?;
+        connection
+            .execute_batch(&format!(
+                "DROP TABLE {live}; ALTER TABLE {} RENAME TO {live};",
+                shadow_name(table)
+            ))
+            .map_err(sql_error)?;
+        for index in indexes {
+            connection.execute_batch(&index).map_err(sql_error)?;
+        }
+    }
+    Ok(streams.len() as u64)
+}
+
+async fn swap_postgres(store: &Store, pii: &PiiCipher, since: i64) -> Result<u64, RebuildError> {
+    use crate::store::postgres::{db_error, pool_error};
+    let Store::Postgres(pg) = store else {
+        return Ok(0);
+    };
+    let mut client = pg.pool().get().await.map_err(pool_error)?;
+    let live: Vec<&str> = Table::ALL.iter().map(|table| table.name()).collect();
+    let transaction = client.transaction().await.map_err(db_error)?;
+    transaction
+        .batch_execute(&format!(
+            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            live.join(", ")
+        ))
+        .await
+        .map_err(db_error)?;
+    for table in Table::ALL {
+        let name = table.name();
+        transaction
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS {name}__old; ALTER TABLE {name} RENAME TO {name}__old; \
+                 ALTER TABLE {} RENAME TO {name}",
+                shadow_name(table)
+            ))
+            .await
+            .map_err(db_error)?;
+    }
+    transaction.commit().await.map_err(db_error)?;
+
+    // Wait until every transaction that could still write into an old table has ended.
+    let horizon: i64 = client
+        .query_one(
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
+            &[],
+        )
+        .await
+        .map_err(db_error)?
+        .get(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let oldest: i64 = client
+            .query_one(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+                &[],
+            )
+            .await
+            .map_err(db_error)?
+            .get(0);
+        if oldest >= horizon {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(RebuildError::Store(StoreError::Unavailable(
+                "a transaction stayed open for two minutes after the swap; run the rebuild again"
+                    .into(),
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let rows = client
+        .query(
+            "SELECT DISTINCT stream_id FROM events WHERE global_position > $1",
+            &[&since],
+        )
+        .await
+        .map_err(db_error)?;
+    let streams: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    for stream in &streams {
+        let stream_id = StreamId::parse(stream)?;
+        let events = store.read_stream(&stream_id, 0).await?;
+        let rows = stream_rows(pii, &events)?;
+        rows::upsert_postgres(&client, &rows).await?;
+    }
+    for table in Table::ALL {
+        client
+            .batch_execute(&format!("DROP TABLE IF EXISTS {}__old", table.name()))
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(streams.len() as u64)
+}
+
 async fn create_shadows(store: &Store) -> Result<(), StoreError> {
     match store {
         Store::Postgres(pg) => {
@@ -105,9 +280,10 @@ async fn create_shadows(store: &Store) -> Result<(), StoreError> {
                                 |row| row.get(0),
                             )
                             .map_err(crate::store::sqlite::sql_error)?;
-                        // The table's own DDL under the shadow's name: same columns, types and keys.
-                        let prefix = format!("CREATE TABLE {}", table.name());
-                        let body = ddl.strip_prefix(&prefix).ok_or_else(|| {
+                        // The table's own DDL under the shadow's name: same columns, types and keys. The
+                        // column list starts at the first parenthesis; the name before it may be quoted
+                        // (SQLite quotes a table's name once it has been renamed).
+                        let body = ddl.find('(').map(|start| &ddl[start..]).ok_or_else(|| {
                             StoreError::Database(format!("unexpected DDL for {}", table.name()))
                         })?;
                         connection

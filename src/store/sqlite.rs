@@ -452,6 +452,35 @@ pub(crate) fn append_on(
     Ok(recorded)
 }
 
+/// Streams with an event after `global_position`, read on a given connection (the writer's, inside
+/// its transaction).
+pub(crate) fn streams_written_after(
+    connection: &Connection,
+    global_position: i64,
+) -> Result<Vec<StreamId>, StoreError> {
+    let mut statement = connection
+        .prepare("SELECT DISTINCT stream_id FROM events WHERE global_position > ?1")
+        .map_err(sql_error)?;
+    let streams = statement
+        .query_map(params![global_position], |row| row.get::<_, String>(0))
+        .map_err(sql_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql_error)?;
+    Ok(streams.into_iter().map(StreamId).collect())
+}
+
+/// One stream's events, read on a given connection.
+pub(crate) fn read_stream_on(
+    connection: &Connection,
+    stream: &StreamId,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    query_events(
+        connection,
+        &format!("SELECT {COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY stream_version"),
+        params![stream.as_str()],
+    )
+}
+
 fn query_events(
     connection: &Connection,
     sql: &str,

@@ -14,6 +14,7 @@ crate::backend_tests!(
     audit_verify_passes_an_intact_store_and_names_a_tampered_event,
     audit_replay_prints_a_checked_timeline_with_personal_data_masked,
     migrate_applies_the_schema_once_and_can_run_again,
+    projections_rebuild_checks_then_swaps,
 );
 
 /// A bare machine: no configuration file and no database settings. Only the port is overridden, so
@@ -291,4 +292,24 @@ async fn migrate_applies_the_schema_once_and_can_run_again(t: TestStore) {
         message.contains("sqlite://") && message.contains("postgres://"),
         "{message}"
     );
+}
+
+async fn projections_rebuild_checks_then_swaps(t: TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["projections", "rebuild", "--check"],
+        vec!["projections", "rebuild"],
+        vec!["projections", "rebuild", "--check", "--json"],
+    ] {
+        let output = esign(&t, dir.path()).args(&args).output().unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{args:?}: {text} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if args.len() == 3 && args[2] == "--check" {
+            assert!(text.contains("the live tables match the log"), "{text}");
+        }
+    }
 }
