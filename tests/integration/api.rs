@@ -656,3 +656,52 @@ async fn the_query_tables_rebuilt_from_the_log_match_after_api_traffic(t: TestSt
     assert!(report.matches(), "{report:?}");
     assert_eq!(report.streams, 5);
 }
+
+/// Spec 6 / issue 4: while the database cannot be reached, requests fail fast with 503 and a retry
+/// hint, and the pool recovers by itself once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unavailable_answers_503_with_retry_after_and_recovers() {
+    let Some(t) = TestStore::new(crate::helpers::Backend::Postgres).await else {
+        return;
+    };
+    let api = start(&t).await;
+    publish(&api, "TPL_503").await;
+    let database = t.url.rsplit('/').next().unwrap().to_owned();
+    let admin = crate::helpers::connect(crate::helpers::DEFAULT_ADMIN_URL)
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+        ))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        ))
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let response = api.auth.get("/api/v1/template/TPL_503").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "fails fast"
+    );
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let (_, body) = json_of(response).await;
+    assert_eq!(body["code"], 50300);
+
+    admin
+        .batch_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let response = api.auth.get("/api/v1/template/TPL_503").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the pool reconnects without a restart"
+    );
+}
