@@ -17,6 +17,7 @@ crate::backend_tests!(
     a_face_verification_is_initiated_and_read_with_the_id_number_in_clear_for_its_owner,
     a_sign_link_can_be_reissued_and_verification_by_contract_id_reports_the_state,
     the_query_tables_rebuilt_from_the_log_match_after_api_traffic,
+    forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_write_nothing,
 );
 
 const AUTH_SECRET: &str = "auth-secret-0123456789abcdef";
@@ -704,4 +705,70 @@ async fn postgres_unavailable_answers_503_with_retry_after_and_recovers() {
         StatusCode::OK,
         "the pool reconnects without a restart"
     );
+}
+
+async fn forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_write_nothing(
+    t: TestStore,
+) {
+    use reqwest::Method;
+    let api = start(&t).await;
+    publish(&api, "TPL_SIG").await;
+    let before = event_count(&api).await;
+    let body = contract("REL_SIG", "TPL_SIG");
+    let path = "/api/v1/contract/initiate";
+
+    let unsigned = reqwest::Client::new()
+        .post(format!("{}{path}", api.auth.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    crate::signing_client::assert_signature_rejected(unsigned).await;
+    let stale = api
+        .auth
+        .request(Method::POST, path)
+        .json(&body)
+        .timestamp_offset(-301)
+        .send()
+        .await;
+    crate::signing_client::assert_signature_rejected(stale).await;
+    let mut tampered = body.clone();
+    tampered["title"] = json!("篡改的标题");
+    let forged = api
+        .auth
+        .request(Method::POST, path)
+        .json(&tampered)
+        .signed_body(body.to_string().into_bytes())
+        .send()
+        .await;
+    crate::signing_client::assert_signature_rejected(forged).await;
+    let wrong_secret = api
+        .auth
+        .request(Method::POST, path)
+        .json(&body)
+        .secret(OTHER_SECRET)
+        .send()
+        .await;
+    crate::signing_client::assert_signature_rejected(wrong_secret).await;
+    assert_eq!(
+        event_count(&api).await,
+        before,
+        "no refused request wrote anything"
+    );
+
+    let nonce = "replayed-nonce-0123456789";
+    let first = api
+        .auth
+        .request(Method::GET, "/api/v1/template/TPL_SIG")
+        .nonce(nonce)
+        .send()
+        .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let replay = api
+        .auth
+        .request(Method::GET, "/api/v1/template/TPL_SIG")
+        .nonce(nonce)
+        .send()
+        .await;
+    crate::signing_client::assert_signature_rejected(replay).await;
 }
