@@ -133,6 +133,22 @@ async fn initiate(pipeline: &Pipeline, template_id: &str) -> StreamId {
     stream
 }
 
+/// Runs SQL straight on the database, behind the application's back (as an intruder or a bad script would).
+async fn execute_as_superuser(t: &TestStore, sql: &str) {
+    match t.backend {
+        Backend::Sqlite => rusqlite::Connection::open(t.sqlite_path().unwrap())
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap(),
+        Backend::Postgres => t
+            .postgres_superuser()
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap(),
+    }
+}
+
 /// Reads one text column of the query tables, whatever the backend.
 async fn query_texts(t: &TestStore, sql: &str) -> Vec<Vec<Option<String>>> {
     match t.backend {
@@ -335,20 +351,7 @@ async fn rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one(t: 
     let contract_id = revoked.as_str().trim_start_matches("contract-");
     let tamper =
         format!("UPDATE contract SET title = 'forged' WHERE contract_id = '{contract_id}'");
-    match t.backend {
-        Backend::Sqlite => {
-            rusqlite::Connection::open(t.sqlite_path().unwrap())
-                .unwrap()
-                .execute_batch(&tamper)
-                .unwrap();
-        }
-        Backend::Postgres => t
-            .postgres_superuser()
-            .await
-            .batch_execute(&tamper)
-            .await
-            .unwrap(),
-    }
+    execute_as_superuser(&t, &tamper).await;
     let report = esign::rebuild::check(&t.store, &t.cipher).await.unwrap();
     assert!(!report.matches());
     let contract = report
@@ -366,20 +369,7 @@ async fn a_rebuild_swaps_in_while_commands_keep_writing_and_repairs_a_changed_ro
     let contract_id = first.as_str().trim_start_matches("contract-").to_owned();
     let tamper =
         format!("UPDATE contract SET status = 'SIGNED' WHERE contract_id = '{contract_id}'");
-    match t.backend {
-        Backend::Sqlite => {
-            rusqlite::Connection::open(t.sqlite_path().unwrap())
-                .unwrap()
-                .execute_batch(&tamper)
-                .unwrap();
-        }
-        Backend::Postgres => t
-            .postgres_superuser()
-            .await
-            .batch_execute(&tamper)
-            .await
-            .unwrap(),
-    }
+    execute_as_superuser(&t, &tamper).await;
 
     // Commands keep arriving while the rebuild runs; none of their rows may be lost by the swap.
     let writer = {
