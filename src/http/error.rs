@@ -256,6 +256,64 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn every_error_answers_its_documented_status_and_code() {
+        let cases = [
+            (
+                ApiError::Duplicate {
+                    existing: Value::Null,
+                },
+                409,
+                40002,
+            ),
+            (ApiError::TemplateUnavailable, 422, 40003),
+            (ApiError::LinkExpired, 410, 40004),
+            (ApiError::LinkUsed, 409, 40005),
+            (ApiError::IdentityFailed, 422, 40006),
+            (ApiError::Forbidden, 403, 40300),
+            (ApiError::NotFound, 404, 40400),
+            (ApiError::Conflict("state".into()), 409, 40900),
+            (ApiError::UnsupportedMediaType, 415, 41500),
+            (ApiError::Unavailable("down".into()), 503, 50300),
+            (ApiError::Internal("bug".into()), 500, 50000),
+        ];
+        for (error, status, code) in cases {
+            let label = error.to_string();
+            let (actual_status, body) = body_of(error).await;
+            assert_eq!(actual_status.as_u16(), status, "{label}");
+            assert_eq!(body["code"], code, "{label}");
+            assert!(
+                body["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{label}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn domain_refusals_map_by_how_the_caller_reacts() {
+        let error = std::io::Error::other("refused");
+        let mapped = |kind| ApiError::from_domain(kind, &error, None);
+        assert!(matches!(
+            mapped(ErrorKind::LinkExpired),
+            ApiError::LinkExpired
+        ));
+        assert!(matches!(mapped(ErrorKind::LinkUsed), ApiError::LinkUsed));
+        assert!(matches!(
+            mapped(ErrorKind::IdentityFailed),
+            ApiError::IdentityFailed
+        ));
+        assert!(matches!(
+            mapped(ErrorKind::TemplateUnavailable),
+            ApiError::TemplateUnavailable
+        ));
+        assert!(matches!(mapped(ErrorKind::Conflict), ApiError::Conflict(_)));
+        assert!(matches!(mapped(ErrorKind::NotFound), ApiError::NotFound));
+        assert!(matches!(
+            mapped(ErrorKind::Validation),
+            ApiError::Validation(_)
+        ));
+    }
+
+    #[tokio::test]
     async fn an_internal_cause_never_reaches_the_client() {
         let (status, body) = body_of(ApiError::Internal("password=hunter2 at db".into())).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
