@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod health;
+pub mod openapi;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     ));
     Router::new()
         .merge(health::router())
+        .merge(openapi::router())
         .nest("/api/v1", signed)
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -8,6 +8,7 @@ mod api;
 mod cli;
 mod event_store;
 mod helpers;
+mod openapi;
 mod pipeline;
 mod request_signing;
 mod signing_client;

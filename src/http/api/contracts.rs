@@ -22,6 +22,7 @@ use sha2::{Digest as _, Sha256};
 use super::{Caller, JsonBody};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::openapi::{self, schemas};
 use crate::pipeline::CommandError;
 use crate::queries::{RowView, select, select_one};
 use crate::store::{EventStore, StoreError, StreamId};
@@ -78,7 +79,54 @@ fn sign_url(state: &AppState, token: &str) -> String {
     )
 }
 
-/// `POST /api/v1/contract/initiate`.
+/// Initiate a contract
+///
+/// `POST /api/v1/contract/initiate`: fills a template version with the variables, creates the
+/// contract and issues one sign link per signer. Idempotent per `bizId` + `bizType`: a repeat
+/// answers 409 / 40002 with the existing contract.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contract/initiate",
+    tag = openapi::TAG_CONTRACT,
+    operation_id = "initiateContract",
+    request_body(content = schemas::ContractRequest, example = json!({
+        "bizId": "REL_202310270001",
+        "bizType": "RELATIONSHIP_AGREEMENT",
+        "templateId": "TEMPLATE_COLLECTION_V1",
+        "title": "天财分账资金归集授权协议",
+        "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
+        "signers": [{
+            "partyId": "RECEIVER_001",
+            "partyType": "RECEIVER",
+            "name": "张三",
+            "idCardNo": "310101199001011234",
+            "mobile": "13800138000",
+            "signMethod": "FACE_AND_SMS",
+            "notifyType": "SMS",
+            "sequence": 1
+        }],
+        "callbackUrl": "https://auth-system/callback/e-sign",
+        "webhookConfig": {"headers": {"Authorization": "Bearer ..."}},
+        "expireDays": 7,
+        "archiveConfig": {"needArchive": true, "archiveProvider": "TSA"}
+    })),
+    responses(
+        (status = 200, description = "The contract was created.", body = schemas::ContractCreated,
+            example = json!({
+                "contractId": "CONTRACT_202310273F2A9C01B7D4E865",
+                "status": "CREATED",
+                "signTasks": [{
+                    "partyId": "RECEIVER_001",
+                    "signUrl": "https://e-sign-platform/h5/sign?token=Qm9vdHN0cmFwcGVkLXRva2VuLWV4YW1wbGUtMDEyMzQ1Njc4OQ",
+                    "expiresAt": "2023-10-28T10:00:00Z"
+                }]
+            })),
+        (status = 400, response = openapi::ValidationFailed),
+        (status = 409, response = openapi::DuplicateOrConflict),
+        (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 422, response = openapi::TemplateUnavailable),
+    )
+)]
 async fn initiate(
     State(state): State<AppState>,
     caller: Caller,
@@ -242,7 +290,21 @@ async fn signer_rows(state: &AppState, contract_id: &str) -> Result<Vec<RowView>
     .await?)
 }
 
+/// Read a contract
+///
 /// `GET /api/v1/contract/{contractId}`: the contract as spec 2.1.2 item 2 shows it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/contract/{contractId}",
+    tag = openapi::TAG_CONTRACT,
+    operation_id = "getContract",
+    params(("contractId" = String, Path, description = "The id `initiate` returned.",
+        example = "CONTRACT_202310273F2A9C01B7D4E865")),
+    responses(
+        (status = 200, description = "The contract and its signers.", body = schemas::Contract),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -320,7 +382,28 @@ struct RevokeRequest {
     operator: Option<String>,
 }
 
+/// Revoke a contract
+///
 /// `POST /api/v1/contract/{contractId}/revoke`: only before SIGNED; afterwards 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contract/{contractId}/revoke",
+    tag = openapi::TAG_CONTRACT,
+    operation_id = "revokeContract",
+    params(("contractId" = String, Path, description = "The id `initiate` returned.",
+        example = "CONTRACT_202310273F2A9C01B7D4E865")),
+    request_body(content = schemas::RevokeRequest, example = json!({
+        "reason": "用户要求取消",
+        "operator": "system_admin"
+    })),
+    responses(
+        (status = 200, description = "The contract, now REVOKED.", body = schemas::Contract),
+        (status = 400, response = openapi::ValidationFailed),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 415, response = openapi::UnsupportedMediaType),
+    )
+)]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -350,8 +433,26 @@ async fn revoke(
     contract_view(&state, &row).await.map(Json)
 }
 
+/// Re-issue a sign link
+///
 /// `POST /api/v1/contract/{contractId}/signers/{partyId}/sign-url`: a new link for a pending signer
-/// (spec 6, 40004: "引导用户重新获取链接"); the old link dies.
+/// (spec 6, 40004: "引导用户重新获取链接"); the old link dies. No request body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contract/{contractId}/signers/{partyId}/sign-url",
+    tag = openapi::TAG_CONTRACT,
+    operation_id = "reissueSignUrl",
+    params(
+        ("contractId" = String, Path, description = "The id `initiate` returned.",
+        example = "CONTRACT_202310273F2A9C01B7D4E865"),
+        ("partyId" = String, Path, description = "The signer's `partyId`.", example = "RECEIVER_001"),
+    ),
+    responses(
+        (status = 200, description = "The signer's new link.", body = schemas::SignTask),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::SignedOrConflict),
+    )
+)]
 async fn reissue_sign_url(
     State(state): State<AppState>,
     caller: Caller,
@@ -395,9 +496,27 @@ struct VerifyRequest {
     contract_id: Option<String>,
 }
 
+/// Verify a contract
+///
 /// `POST /api/v1/contract/verify`. By contract id: valid when the contract is SIGNED and its whole
 /// event chain verifies. By file hash: needs the sealed documents, which are not produced yet; the
 /// request is refused with a message saying so.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contract/verify",
+    tag = openapi::TAG_CONTRACT,
+    operation_id = "verifyContract",
+    request_body(content = schemas::VerifyRequest, example = json!({
+        "method": "CONTRACT_ID",
+        "contractId": "CONTRACT_202310273F2A9C01B7D4E865"
+    })),
+    responses(
+        (status = 200, description = "The verdict (also for a contract that is not valid).", body = schemas::ContractVerification),
+        (status = 400, response = openapi::ValidationFailed),
+        (status = 404, response = openapi::NotFound),
+        (status = 415, response = openapi::UnsupportedMediaType),
+    )
+)]
 async fn verify(
     State(state): State<AppState>,
     caller: Caller,
@@ -459,8 +578,22 @@ async fn verify(
     })))
 }
 
+/// Audit trail of a contract
+///
 /// `GET /api/v1/contract/{contractId}/events`: the audit trail, each event with its metadata and hash,
 /// and whether the chain verifies. Personal data is masked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/contract/{contractId}/events",
+    tag = openapi::TAG_CONTRACT,
+    operation_id = "getContractEvents",
+    params(("contractId" = String, Path, description = "The id `initiate` returned.",
+        example = "CONTRACT_202310273F2A9C01B7D4E865")),
+    responses(
+        (status = 200, description = "Every event of the contract, oldest first.", body = schemas::AuditTrail),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,

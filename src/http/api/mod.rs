@@ -4,9 +4,9 @@
 //! body into the domain's request shapes at the edge, run one command through the pipeline and shape the
 //! response from the query tables, so a `GET` right after a `POST` sees the write.
 
-mod contracts;
-mod templates;
-mod verifications;
+pub(crate) mod contracts;
+pub(crate) mod templates;
+pub(crate) mod verifications;
 
 use std::net::SocketAddr;
 

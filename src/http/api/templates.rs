@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::{Caller, JsonBody};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::openapi::{self, schemas};
 use crate::queries::{RowView, select, select_one};
 use crate::store::StreamId;
 
@@ -23,9 +24,37 @@ pub(super) fn router() -> Router<AppState> {
         .route("/template/{template_id}/versions/{version}", get(version))
 }
 
+/// Publish a template version
+///
 /// `POST /api/v1/template`: creates the template or publishes a version. Administrators only:
 /// templates are shared by every client. Publishing an existing version with the same content
 /// changes nothing; with different content it is a conflict (versions are immutable).
+#[utoipa::path(
+    post,
+    path = "/api/v1/template",
+    tag = openapi::TAG_TEMPLATE,
+    operation_id = "publishTemplate",
+    request_body(content = schemas::TemplateRequest, example = json!({
+        "templateId": "TEMPLATE_COLLECTION_V1",
+        "name": "资金归集授权协议模板",
+        "version": "1.0",
+        "category": "RELATIONSHIP_AGREEMENT",
+        "content": "<h1>资金归集授权协议</h1><p>{{payerName}} 授权 {{receiverName}}</p>",
+        "variableDefinitions": [
+            {"key": "payerName", "name": "付款方名称", "required": true, "sample": "XX科技有限公司"},
+            {"key": "receiverName", "name": "收款方名称", "required": true}
+        ],
+        "signerConfig": {"minSigners": 1, "maxSigners": 2, "defaultSignMethods": ["FACE_AND_SMS"]},
+        "active": true
+    })),
+    responses(
+        (status = 200, description = "The published version.", body = schemas::Template),
+        (status = 400, response = openapi::ValidationFailed),
+        (status = 403, response = openapi::Forbidden),
+        (status = 409, response = openapi::Conflict),
+        (status = 415, response = openapi::UnsupportedMediaType),
+    )
+)]
 async fn publish(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,7 +97,20 @@ async fn publish(
         .map(Json)
 }
 
+/// Read a template's current version
+///
 /// `GET /api/v1/template/{templateId}`: the current version (the most recently activated active one).
+#[utoipa::path(
+    get,
+    path = "/api/v1/template/{templateId}",
+    tag = openapi::TAG_TEMPLATE,
+    operation_id = "getCurrentTemplate",
+    params(("templateId" = String, Path, description = "The template's id.", example = "TEMPLATE_COLLECTION_V1")),
+    responses(
+        (status = 200, description = "The current version.", body = schemas::Template),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
 async fn current(
     State(state): State<AppState>,
     _caller: Caller,
@@ -88,7 +130,23 @@ async fn current(
         .ok_or(ApiError::NotFound)
 }
 
+/// Read a template version
+///
 /// `GET /api/v1/template/{templateId}/versions/{version}`: one version, active or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/template/{templateId}/versions/{version}",
+    tag = openapi::TAG_TEMPLATE,
+    operation_id = "getTemplateVersion",
+    params(
+        ("templateId" = String, Path, description = "The template's id.", example = "TEMPLATE_COLLECTION_V1"),
+        ("version" = String, Path, description = "The version label.", example = "1.0"),
+    ),
+    responses(
+        (status = 200, description = "The version.", body = schemas::Template),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
 async fn version(
     State(state): State<AppState>,
     _caller: Caller,

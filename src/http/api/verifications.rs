@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::{Caller, JsonBody};
 use crate::http::AppState;
 use crate::http::error::ApiError;
+use crate::http::openapi::{self, schemas};
 use crate::pipeline::CommandError;
 use crate::queries::{RowView, select_one};
 use crate::store::{EventStore, StoreError, StreamId};
@@ -26,7 +27,38 @@ pub(super) fn router() -> Router<AppState> {
         .route("/verification/face/{verification_id}/events", get(events))
 }
 
-/// `POST /api/v1/verification/face/initiate`.
+/// Start a face verification
+///
+/// `POST /api/v1/verification/face/initiate`: creates a face verification task and returns the page
+/// the person opens. Idempotent per `bizId` + `bizType`: a repeat answers 409 / 40002 with the
+/// existing verification.
+#[utoipa::path(
+    post,
+    path = "/api/v1/verification/face/initiate",
+    tag = openapi::TAG_VERIFICATION,
+    operation_id = "initiateFaceVerification",
+    request_body(content = schemas::FaceVerificationRequest, example = json!({
+        "bizId": "AUTH_FLOW_001",
+        "bizType": "RELATIONSHIP_BINDING",
+        "userInfo": {"name": "张三", "idCardNo": "310101199001011234", "mobile": "13800138000"},
+        "callbackUrl": "https://auth-system/callback/face-verification",
+        "webhookConfig": {"headers": {"Authorization": "Bearer ..."}},
+        "expireMinutes": 30,
+        "uiConfig": {"title": "天财分账身份验证", "themeColor": "#1890ff"}
+    })),
+    responses(
+        (status = 200, description = "The verification was created.", body = schemas::FaceVerificationCreated,
+            example = json!({
+                "verificationId": "FACE_VERIFY_20231027A1B2C3D4E5F60718",
+                "status": "PENDING",
+                "verificationUrl": "https://e-sign-platform/h5/face-verify?token=FACE_VERIFY_20231027A1B2C3D4E5F60718.1698403500.5f1c...",
+                "expiresAt": "2023-10-27T10:35:00Z"
+            })),
+        (status = 400, response = openapi::ValidationFailed),
+        (status = 409, response = openapi::DuplicateOrConflict),
+        (status = 415, response = openapi::UnsupportedMediaType),
+    )
+)]
 async fn initiate(
     State(state): State<AppState>,
     caller: Caller,
@@ -129,7 +161,22 @@ async fn owned(
     .ok_or(ApiError::NotFound)
 }
 
-/// `GET /api/v1/verification/face/{verificationId}`.
+/// Read a face verification
+///
+/// `GET /api/v1/verification/face/{verificationId}`: the verification's status and result (spec
+/// 2.1.1 item 2), the ID number in clear for its owner.
+#[utoipa::path(
+    get,
+    path = "/api/v1/verification/face/{verificationId}",
+    tag = openapi::TAG_VERIFICATION,
+    operation_id = "getFaceVerification",
+    params(("verificationId" = String, Path, description = "The id `initiate` returned.",
+        example = "FACE_VERIFY_20231027A1B2C3D4E5F60718")),
+    responses(
+        (status = 200, description = "The verification.", body = schemas::FaceVerification),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -161,7 +208,21 @@ fn verification_view(state: &AppState, row: &RowView) -> Result<Value, ApiError>
     }))
 }
 
+/// Audit trail of a face verification
+///
 /// `GET /api/v1/verification/face/{verificationId}/events`: the audit trail, personal data masked.
+#[utoipa::path(
+    get,
+    path = "/api/v1/verification/face/{verificationId}/events",
+    tag = openapi::TAG_VERIFICATION,
+    operation_id = "getFaceVerificationEvents",
+    params(("verificationId" = String, Path, description = "The id `initiate` returned.",
+        example = "FACE_VERIFY_20231027A1B2C3D4E5F60718")),
+    responses(
+        (status = 200, description = "Every event of the verification, oldest first.", body = schemas::AuditTrail),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,0 +1,711 @@
+//! The JSON shapes of the API as the OpenAPI document describes them.
+//!
+//! Requests mirror the `aggregates` crate's request structs (`ContractRequest`, `VerificationRequest`,
+//! `TemplateRequest`) and the small bodies parsed in `src/http/api`; responses mirror the `json!` the
+//! handlers build. These types exist only for the document: the domain crate stays free of HTTP
+//! dependencies. Tests keep them honest: property names are compared with the domain's serde fields
+//! (unit tests in `super`), and real responses are validated against these schemas
+//! (`tests/integration/openapi.rs`).
+//!
+//! Closed vocabularies (`bizType`, `status`, ...) are components built from the domain's own lists
+//! (`ALL`), so a new code appears in the document without an edit here.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
+
+/// A string component whose allowed values are a domain vocabulary (`aggregates::values::*::ALL`).
+macro_rules! vocabulary {
+    ($($(#[$doc:meta])* $name:ident = $domain:ty, $description:literal;)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some($description))
+                    .enum_values(Some(<$domain>::ALL.iter().map(|code| code.as_str())))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+        }
+    )+};
+}
+
+vocabulary! {
+    VerificationBizType = aggregates::values::VerificationBizType,
+        "What a face verification is for (spec 2.1.1 `bizType`).";
+    ContractBizType = aggregates::values::ContractBizType,
+        "What a contract is for (spec 2.1.2 `bizType`).";
+    PartyType = aggregates::values::PartyType, "A signer's business role.";
+    SignMethod = aggregates::values::SignMethod,
+        "How a signer proves who they are before signing: `FACE_AND_SMS` (a passed face verification \
+         plus an SMS code) or `CA_CERT` (a CA certificate).";
+    NotifyType = aggregates::values::NotifyType,
+        "How a signer receives the sign link; it decides the link's default lifetime (`H5_LINK`: 30 \
+         minutes, `SMS`: 24 hours).";
+    ArchiveProvider = aggregates::values::ArchiveProvider, "Who archives a signed contract.";
+    ContentType = aggregates::values::ContentType, "How a template's content is written.";
+    VerificationStatus = aggregates::values::VerificationStatus, "A face verification's status.";
+    ContractStatus = aggregates::values::ContractStatus, "A contract's status.";
+    SignStatus = aggregates::values::SignStatus, "A signer's status.";
+    ArchiveStatus = aggregates::values::ArchiveStatus, "An archive record's status.";
+    FailReason = aggregates::values::FailReason, "Why a face verification failed.";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Shared pieces
+
+/// Extra headers sent with the result callback (e.g. `Authorization`). Values are stored encrypted.
+/// At most 20 headers; names are RFC 9110 tokens of at most 64 characters, values at most 1024
+/// characters; framing headers (`Host`, `Content-Length`, ...) and the callback signature headers are
+/// reserved.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct WebhookConfig {
+    #[schema(examples(json!({"Authorization": "Bearer ..."})))]
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct FieldError {
+    /// The field's JSON path, e.g. `signers[0].idCardNo` or `variables.payerName`; `body` for a body
+    /// that is not valid JSON at all.
+    #[schema(examples("signers[0].idCardNo"))]
+    pub field: String,
+    /// What is wrong with it.
+    #[schema(examples("check digit does not match"))]
+    pub reason: String,
+}
+
+/// The one error body of the API (spec section 6). `details` is present for 40001 only, `existing`
+/// for 40002 only. See the error responses for each `code`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// The error code: HTTP status times 100 plus a case number (40001, 40101, ...).
+    #[schema(examples(40001))]
+    pub code: u32,
+    /// A message for the end user, in Chinese as the spec gives it.
+    #[schema(examples("参数校验失败"))]
+    pub message: String,
+    /// 40001 only: every invalid field at once.
+    #[schema(nullable = false)]
+    pub details: Option<Vec<FieldError>>,
+    /// 40002 only: the resource that already has this `bizId` + `bizType`, as `GET` shows it (a
+    /// `Contract` or a `FaceVerification`).
+    #[schema(nullable = false, schema_with = existing_resource)]
+    pub existing: Option<serde_json::Value>,
+}
+
+fn existing_resource() -> Schema {
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name(Contract::name()))
+        .item(utoipa::openapi::Ref::from_schema_name(FaceVerification::name()))
+        .description(Some(
+            "40002 only: the resource that already has this `bizId` + `bizType`, as `GET` shows it.",
+        ))
+        .into()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Face verification (spec 2.1.1)
+
+/// The body of `POST /api/v1/verification/face/initiate`. Every invalid field is reported at once
+/// (40001).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct FaceVerificationRequest {
+    /// The caller's business reference. With `bizType` it makes the request idempotent: a repeat
+    /// answers 409 / 40002 with the existing verification.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("AUTH_FLOW_001")
+    )]
+    pub biz_id: String,
+    pub biz_type: VerificationBizType,
+    pub user_info: FaceVerificationUserRequest,
+    /// Where the result is sent: an absolute http(s) URL of at most 1024 characters; HTTPS and a
+    /// public host in production.
+    #[schema(
+        max_length = 1024,
+        examples("https://auth-system/callback/face-verification")
+    )]
+    pub callback_url: String,
+    pub webhook_config: Option<WebhookConfig>,
+    /// The verification page's lifetime in minutes.
+    #[schema(minimum = 1, maximum = 1440, default = 30)]
+    pub expire_minutes: Option<i64>,
+    pub ui_config: Option<UiConfigRequest>,
+}
+
+/// The person to verify.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct FaceVerificationUserRequest {
+    /// The person's name, at most 128 characters.
+    #[schema(max_length = 128, examples("张三"))]
+    pub name: String,
+    /// An 18-character PRC resident ID number with a valid check digit and birth date. Stored
+    /// encrypted.
+    #[schema(min_length = 18, max_length = 18, examples("310101199001011234"))]
+    pub id_card_no: String,
+    /// Optional: a mainland mobile number (11 digits, `1[3-9]...`) to send the page link to. Stored
+    /// encrypted.
+    #[schema(pattern = "^1[3-9][0-9]{9}$", examples("13800138000"))]
+    pub mobile: Option<String>,
+}
+
+/// The verification page's look (optional).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct UiConfigRequest {
+    /// The page title, at most 64 characters.
+    #[schema(max_length = 64, examples("天财分账身份验证"))]
+    pub title: Option<String>,
+    /// An absolute http(s) URL (HTTPS in production).
+    #[schema(max_length = 1024)]
+    pub logo_url: Option<String>,
+    /// `#rgb` or `#rrggbb`.
+    #[schema(pattern = "^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$", examples("#1890ff"))]
+    pub theme_color: Option<String>,
+}
+
+/// A face verification just created.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct FaceVerificationCreated {
+    #[schema(examples("FACE_VERIFY_20231027A1B2C3D4E5F60718"))]
+    pub verification_id: String,
+    pub status: VerificationStatus,
+    /// The page the person opens to verify: `<publicBaseUrl>/h5/face-verify?token=...`.
+    pub verification_url: String,
+    /// When the page stops working.
+    #[schema(format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+}
+
+/// A face verification as `GET /api/v1/verification/face/{verificationId}` shows it (spec 2.1.1
+/// item 2). The ID number is shown in clear: only the owning client can read it.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct FaceVerification {
+    pub verification_id: String,
+    pub biz_id: String,
+    pub biz_type: VerificationBizType,
+    pub status: VerificationStatus,
+    pub user_info: FaceVerificationUser,
+    /// The provider's similarity score (0..1), once known.
+    #[schema(required = true, examples(0.95))]
+    pub score: Option<f64>,
+    /// The provider's transaction number, once known.
+    #[schema(required = true)]
+    pub transaction_no: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub verified_at: Option<String>,
+    #[schema(required = true)]
+    pub fail_reason: Option<FailReason>,
+    #[schema(format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub created_at: Option<String>,
+}
+
+/// The verified person.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct FaceVerificationUser {
+    #[schema(required = true)]
+    pub name: Option<String>,
+    #[schema(required = true)]
+    pub id_card_no: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Contracts (spec 2.1.2)
+
+/// The body of `POST /api/v1/contract/initiate`. Every invalid field is reported at once (40001); a
+/// missing or inactive template is reported first (422 / 40003).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractRequest {
+    /// The caller's business reference. With `bizType` it makes the request idempotent: a repeat
+    /// answers 409 / 40002 with the existing contract.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("REL_202310270001")
+    )]
+    pub biz_id: String,
+    pub biz_type: ContractBizType,
+    /// The template to fill.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("TEMPLATE_COLLECTION_V1")
+    )]
+    pub template_id: String,
+    /// Not in the spec: pins a template version; without it the template's current active version
+    /// is used.
+    #[schema(max_length = 32, pattern = "^[A-Za-z0-9_.:-]+$", examples("1.0"))]
+    pub template_version: Option<String>,
+    /// At most 256 characters.
+    #[schema(max_length = 256, examples("天财分账资金归集授权协议"))]
+    pub title: String,
+    #[schema(schema_with = template_variables)]
+    pub variables: Option<BTreeMap<String, serde_json::Value>>,
+    /// One entry per signer, within the template's `minSigners`..`maxSigners`; each `partyId` once.
+    #[schema(min_items = 1)]
+    pub signers: Vec<SignerRequest>,
+    /// Where status changes are sent: an absolute http(s) URL of at most 1024 characters; HTTPS and
+    /// a public host in production.
+    #[schema(max_length = 1024, examples("https://auth-system/callback/e-sign"))]
+    pub callback_url: String,
+    pub webhook_config: Option<WebhookConfig>,
+    /// How long the whole signing flow stays open, in days.
+    #[schema(minimum = 1, maximum = 90, default = 7)]
+    pub expire_days: Option<i64>,
+    pub archive_config: Option<ArchiveConfigRequest>,
+}
+
+fn template_variables() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
+    let value = ObjectBuilder::new().schema_type(SchemaType::from_iter([
+        Type::String,
+        Type::Number,
+        Type::Boolean,
+        Type::Null,
+    ]));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "The template's variables by key: strings, numbers or booleans (at most 4096 characters \
+             as text); `null` counts as absent. Every variable the template marks `required` must \
+             be given.",
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
+        .examples([serde_json::json!({"payerName": "XX品牌总部", "receiverName": "上海浦东店"})])
+        .build()
+}
+
+/// One signer of a new contract.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignerRequest {
+    /// The signer's business identity inside this contract.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("RECEIVER_001")
+    )]
+    pub party_id: String,
+    pub party_type: PartyType,
+    /// At most 128 characters.
+    #[schema(max_length = 128, examples("张三"))]
+    pub name: String,
+    /// An 18-character PRC resident ID number with a valid check digit. Stored encrypted.
+    #[schema(min_length = 18, max_length = 18, examples("310101199001011234"))]
+    pub id_card_no: String,
+    /// A mainland mobile number. Stored encrypted.
+    #[schema(pattern = "^1[3-9][0-9]{9}$", examples("13800138000"))]
+    pub mobile: String,
+    /// Defaults to the template's first default sign method.
+    pub sign_method: Option<SignMethod>,
+    /// Defaults to `H5_LINK`.
+    pub notify_type: Option<NotifyType>,
+    /// Signing order: 1 signs first; equal numbers sign in parallel.
+    #[schema(minimum = 1, maximum = 999, default = 1)]
+    pub sequence: Option<i64>,
+}
+
+/// Whether and where the signed contract is archived.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ArchiveConfigRequest {
+    /// Defaults to `true` when `archiveProvider` is given, else `false`.
+    pub need_archive: Option<bool>,
+    /// Defaults to `TSA` when archiving is needed.
+    pub archive_provider: Option<ArchiveProvider>,
+}
+
+/// A contract just created, with one sign link per signer.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractCreated {
+    #[schema(examples("CONTRACT_202310273F2A9C01B7D4E865"))]
+    pub contract_id: String,
+    /// Always `CREATED`.
+    pub status: ContractStatus,
+    pub sign_tasks: Vec<SignTask>,
+}
+
+/// A signer's sign link. The token in the URL is shown only here; the service keeps its hash.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignTask {
+    #[schema(examples("RECEIVER_001"))]
+    pub party_id: String,
+    /// `<publicBaseUrl>/h5/sign?token=...`.
+    pub sign_url: String,
+    /// When the link stops working (then 40004; a new one comes from
+    /// `POST /api/v1/contract/{contractId}/signers/{partyId}/sign-url`).
+    #[schema(format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+}
+
+/// A contract as `GET /api/v1/contract/{contractId}` shows it (spec 2.1.2 item 2).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct Contract {
+    pub contract_id: String,
+    pub biz_id: String,
+    pub biz_type: ContractBizType,
+    pub template_id: String,
+    pub template_version: String,
+    pub title: String,
+    pub status: ContractStatus,
+    /// In signing order.
+    pub signers: Vec<ContractSigner>,
+    /// The sealed document, once produced.
+    #[schema(required = true)]
+    pub document_url: Option<String>,
+    /// The sealed document's SHA-256, once produced.
+    #[schema(required = true)]
+    pub document_hash: Option<String>,
+    /// The first archive record (the spec's single `archiveInfo`), if any.
+    #[schema(required = true)]
+    pub archive_info: Option<ContractArchive>,
+    /// Every archive record.
+    pub archives: Vec<ContractArchive>,
+    #[schema(format = DateTime, required = true)]
+    pub created_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub signed_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub revoked_at: Option<String>,
+    #[schema(required = true)]
+    pub revoke_reason: Option<String>,
+}
+
+/// One signer of a contract.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractSigner {
+    pub party_id: String,
+    pub party_type: PartyType,
+    pub name: String,
+    pub sign_status: SignStatus,
+    pub sign_method: SignMethod,
+    pub sequence: i64,
+    #[schema(format = DateTime, required = true)]
+    pub signed_at: Option<String>,
+    #[schema(required = true)]
+    pub transaction_no: Option<String>,
+    #[schema(required = true)]
+    pub ip_address: Option<String>,
+    #[schema(required = true)]
+    pub device_info: Option<String>,
+    #[schema(required = true)]
+    pub reject_reason: Option<String>,
+}
+
+/// One archive record of a contract.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractArchive {
+    pub archive_id: String,
+    pub provider: ArchiveProvider,
+    pub status: ArchiveStatus,
+    #[schema(format = DateTime, required = true)]
+    pub archive_time: Option<String>,
+    #[schema(required = true)]
+    pub certificate_url: Option<String>,
+}
+
+/// The body of `POST /api/v1/contract/{contractId}/revoke`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct RevokeRequest {
+    /// At most 512 characters.
+    #[schema(max_length = 512, examples("用户要求取消"))]
+    pub reason: String,
+    /// Who revokes, at most 64 characters.
+    #[schema(max_length = 64, examples("system_admin"))]
+    pub operator: String,
+}
+
+/// How `POST /api/v1/contract/verify` identifies the contract.
+#[derive(Debug, ToSchema)]
+pub enum VerifyMethod {
+    /// By contract id.
+    #[schema(rename = "CONTRACT_ID")]
+    ContractId,
+    /// By the sealed file's hash: refused with 40001 until sealed documents exist.
+    #[schema(rename = "FILE_HASH")]
+    FileHash,
+}
+
+/// The body of `POST /api/v1/contract/verify`. Only `CONTRACT_ID` is served for now; `FILE_HASH`
+/// (spec: `fileHash`, `archiveId`) is refused with 40001 naming `method`, since this version does
+/// not produce sealed documents yet.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct VerifyRequest {
+    pub method: VerifyMethod,
+    /// Required with `CONTRACT_ID`.
+    #[schema(examples("CONTRACT_202310273F2A9C01B7D4E865"))]
+    pub contract_id: Option<String>,
+}
+
+/// The verdict on a contract: valid when it is `SIGNED` and its whole event chain verifies.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractVerification {
+    pub valid: bool,
+    /// Why it is not valid (`the contract is CREATED`, a broken chain); `null` when valid.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    pub contract_id: String,
+    /// Whether every event of the contract's hash chain verifies.
+    pub chain_intact: bool,
+    /// One entry per signer who signed.
+    pub signature_info: Vec<SignatureInfo>,
+    pub archive_info: VerificationArchiveInfo,
+}
+
+/// A signature on a verified contract.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignatureInfo {
+    #[schema(required = true)]
+    pub signer: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub sign_time: Option<String>,
+}
+
+/// Whether the verified contract is archived.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct VerificationArchiveInfo {
+    pub archived: bool,
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Templates (spec 2.1.3)
+
+/// The body of `POST /api/v1/template`: a template version. Every invalid field is reported at once
+/// (40001).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct TemplateRequest {
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("TEMPLATE_COLLECTION_V1")
+    )]
+    pub template_id: String,
+    /// At most 128 characters.
+    #[schema(max_length = 128, examples("资金归集授权协议模板"))]
+    pub name: String,
+    /// The version label; a published version never changes.
+    #[schema(max_length = 32, pattern = "^[A-Za-z0-9_.:-]+$", examples("1.0"))]
+    pub version: String,
+    #[schema(
+        max_length = 32,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("RELATIONSHIP_AGREEMENT")
+    )]
+    pub category: String,
+    /// Not in the spec. When omitted, content starting with `{` is `COMPONENT_JSON` and anything
+    /// else `HTML`.
+    pub content_type: Option<ContentType>,
+    /// The template text with `{{variableKey}}` placeholders, at most 1 MiB; every placeholder must
+    /// be defined in `variableDefinitions`.
+    #[schema(examples("<h1>资金归集授权协议</h1><p>{{payerName}} 授权 {{receiverName}}</p>"))]
+    pub content: String,
+    /// At most 200 entries, each `key` once.
+    #[schema(max_items = 200, nullable = false)]
+    pub variable_definitions: Option<Vec<VariableDefinitionRequest>>,
+    pub signer_config: Option<SignerConfigRequest>,
+    /// Whether contracts may start from this version. Defaults to `true`.
+    pub active: Option<bool>,
+}
+
+/// One variable of a template.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct VariableDefinitionRequest {
+    /// The placeholder name, as in `{{payerName}}`: a letter or `_`, then letters, digits or `_`,
+    /// at most 64 characters.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z_][A-Za-z0-9_]*$",
+        examples("payerName")
+    )]
+    pub key: String,
+    /// A display name, at most 128 characters.
+    #[schema(max_length = 128, examples("付款方名称"))]
+    pub name: String,
+    /// Whether a contract must give it. Defaults to `false`.
+    pub required: Option<bool>,
+    /// At most 1024 characters.
+    #[schema(max_length = 1024, examples("XX科技有限公司"))]
+    pub sample: Option<String>,
+}
+
+/// How many signers a contract from the template has, and the default sign methods.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignerConfigRequest {
+    /// Defaults to 1.
+    #[schema(minimum = 1, maximum = 20, default = 1)]
+    pub min_signers: Option<i64>,
+    /// At least `minSigners`. Defaults to 20, the most the service allows.
+    #[schema(minimum = 1, maximum = 20, default = 20)]
+    pub max_signers: Option<i64>,
+    /// Each method once. Defaults to `["FACE_AND_SMS"]`.
+    #[schema(min_items = 1)]
+    pub default_sign_methods: Option<Vec<SignMethod>>,
+}
+
+/// A template version as the template endpoints show it.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct Template {
+    pub template_id: String,
+    pub name: String,
+    pub version: String,
+    pub category: String,
+    pub content_type: ContentType,
+    pub content: String,
+    pub variable_definitions: Vec<VariableDefinition>,
+    #[schema(required = true)]
+    pub signer_config: Option<SignerConfig>,
+    /// Whether contracts may start from this version.
+    pub active: bool,
+    /// The client that published the version (`client:<id>`-style actor id).
+    #[schema(required = true)]
+    pub created_by: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub created_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub updated_at: Option<String>,
+}
+
+/// One variable of a published template.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct VariableDefinition {
+    pub key: String,
+    pub name: String,
+    pub required: bool,
+    #[schema(nullable = false)]
+    pub sample: Option<String>,
+}
+
+/// A published template's signer rules.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignerConfig {
+    pub min_signers: u32,
+    pub max_signers: u32,
+    pub default_sign_methods: Vec<SignMethod>,
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Audit trails
+
+/// A stream's audit trail: every event with its metadata and hash, and whether the hash chain holds.
+/// Personal data in payloads is masked.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct AuditTrail {
+    /// `<aggregate>-<id>`, e.g. `contract-CONTRACT_202310270001`.
+    pub stream_id: String,
+    /// Whether every link of the chain verifies.
+    pub chain_intact: bool,
+    pub events: Vec<AuditEvent>,
+}
+
+/// One event of an audit trail.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub global_position: i64,
+    /// 1 for the stream's first event.
+    pub stream_version: u64,
+    #[schema(format = DateTime)]
+    pub recorded_at: String,
+    #[schema(examples("ContractInitiated"))]
+    pub event_type: String,
+    pub schema_version: u32,
+    #[schema(format = "uuid")]
+    pub event_id: String,
+    pub metadata: AuditMetadata,
+    /// The event's payload with personal data masked.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// Hex SHA-256 of the previous event (zeros for the first).
+    pub prev_hash: String,
+    /// Hex SHA-256 of this event.
+    pub hash: String,
+    /// `ok`, or what is wrong with this link (`BROKEN: ...`).
+    #[schema(examples("ok"))]
+    pub chain: String,
+}
+
+/// Who did what, from where. Absent fields were not known.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct AuditMetadata {
+    /// `client:<id>`, `signer:<partyId>`, `provider:<name>`, `system:<job>` or `operator:<name>`.
+    #[schema(examples("client:erp"))]
+    pub actor: String,
+    #[schema(nullable = false)]
+    pub client_id: Option<String>,
+    #[schema(nullable = false)]
+    pub ip: Option<String>,
+    #[schema(nullable = false)]
+    pub user_agent: Option<String>,
+    /// The request's `X-Request-Id`.
+    #[schema(nullable = false)]
+    pub correlation_id: Option<String>,
+    #[schema(nullable = false)]
+    pub causation_id: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Health
+
+/// The process runs.
+#[derive(Debug, ToSchema)]
+pub struct Health {
+    #[schema(examples("ok"))]
+    pub status: String,
+}
+
+/// Whether the database answers.
+#[derive(Debug, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    #[schema(examples("ready"))]
+    pub status: String,
+    /// The storage backend: `sqlite` or `postgres`.
+    #[schema(examples("postgres"))]
+    pub database: String,
+}
