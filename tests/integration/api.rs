@@ -18,6 +18,7 @@ crate::backend_tests!(
     a_sign_link_can_be_reissued_and_verification_by_contract_id_reports_the_state,
     the_query_tables_rebuilt_from_the_log_match_after_api_traffic,
     forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_write_nothing,
+    racing_initiations_with_one_biz_id_create_one_contract,
 );
 
 const AUTH_SECRET: &str = "auth-secret-0123456789abcdef";
@@ -785,4 +786,42 @@ async fn forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_writ
         .send()
         .await;
     crate::signing_client::assert_signature_rejected(replay).await;
+}
+
+async fn racing_initiations_with_one_biz_id_create_one_contract(t: TestStore) {
+    let api = std::sync::Arc::new(start(&t).await);
+    publish(&api, "TPL_RACE").await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let api = std::sync::Arc::clone(&api);
+        tasks.push(tokio::spawn(async move {
+            json_of(
+                api.auth
+                    .post_json(
+                        "/api/v1/contract/initiate",
+                        &contract("REL_RACE", "TPL_RACE"),
+                    )
+                    .await,
+            )
+            .await
+        }));
+    }
+    let mut created = Vec::new();
+    let mut existing = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        match status {
+            StatusCode::OK => created.push(body["contractId"].clone()),
+            StatusCode::CONFLICT => {
+                assert_eq!(body["code"], 40002, "{body}");
+                existing.push(body["existing"]["contractId"].clone());
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(created.len(), 1, "exactly one initiation wins");
+    assert!(
+        existing.iter().all(|id| *id == created[0]),
+        "every loser points at the winner"
+    );
 }

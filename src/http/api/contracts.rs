@@ -23,9 +23,8 @@ use super::{Caller, JsonBody};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
-use crate::pipeline::CommandError;
 use crate::queries::{RowView, select, select_one};
-use crate::store::{EventStore, StoreError, StreamId};
+use crate::store::StreamId;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -148,12 +147,7 @@ async fn initiate(
         .iter()
         .map(|_| issue_link())
         .collect::<Result<Vec<_>, _>>()?;
-    let contract_id = ContractId::parse(&format!(
-        "CONTRACT_{}{}",
-        Utc::now().format("%Y%m%d"),
-        &uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
-    ))
-    .map_err(internal)?;
+    let contract_id = ContractId::parse(&super::new_id("CONTRACT")).map_err(internal)?;
     let client_id = ClientId::parse(&caller.client.id).map_err(internal)?;
     let facts = template.map(|(facts, _)| facts);
     let now = Utc::now();
@@ -173,12 +167,9 @@ async fn initiate(
             })
         })
         .await;
-    if let Err(CommandError::Store(StoreError::Database(message))) = &executed {
-        // Two initiations with one bizId raced; the loser answers like any repeat.
-        if message.contains("uk_biz_id_type") || message.contains("contract.biz_id") {
-            if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-                return Err(ApiError::Duplicate { existing });
-            }
+    if super::lost_biz_id_race(&executed, Table::Contract.name()) {
+        if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
+            return Err(ApiError::Duplicate { existing });
         }
     }
     executed?;
@@ -600,8 +591,5 @@ async fn events(
     Path(contract_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     owned_contract(&state, &caller, &contract_id).await?;
-    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
-    let recorded = state.store.read_stream(&stream, 0).await?;
-    let timeline = crate::audit::timeline(stream, &recorded, &state.pii);
-    serde_json::to_value(timeline).map(Json).map_err(internal)
+    super::audit_trail(&state, StreamId::new(ContractAggregate::NAME, &contract_id)).await
 }

@@ -102,3 +102,42 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         Ok(Self { client, metadata })
     }
 }
+
+/// A service-assigned id: `<prefix>_<yyyymmdd><16 random hex digits>`, e.g. `CONTRACT_20231027A1B2…`.
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}{}",
+        chrono::Utc::now().format("%Y%m%d"),
+        &uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
+    )
+}
+
+/// Whether a refused initiation lost a race on `table`'s `(client_id, biz_id, biz_type)` unique key:
+/// then the winner exists, and the loser answers like any repeat (40002).
+pub(crate) fn lost_biz_id_race<T, E: std::error::Error>(
+    outcome: &Result<T, crate::pipeline::CommandError<E>>,
+    table: &str,
+) -> bool {
+    match outcome {
+        // PostgreSQL names the constraint; SQLite names the columns.
+        Err(crate::pipeline::CommandError::Store(crate::store::StoreError::Database(message))) => {
+            message.contains(&format!("{table}_uk_biz_id_type"))
+                || message.contains(&format!("{table}.biz_id"))
+        }
+        _ => false,
+    }
+}
+
+/// One stream's audit trail: every event with its metadata and hash, personal data masked, and
+/// whether the chain verifies.
+pub(crate) async fn audit_trail(
+    state: &AppState,
+    stream: crate::store::StreamId,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    use crate::store::EventStore;
+    let recorded = state.store.read_stream(&stream, 0).await?;
+    let timeline = crate::audit::timeline(stream, &recorded, &state.pii);
+    serde_json::to_value(timeline)
+        .map(axum::Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}

@@ -16,9 +16,8 @@ use super::{Caller, JsonBody};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
-use crate::pipeline::CommandError;
 use crate::queries::{RowView, select_one};
-use crate::store::{EventStore, StoreError, StreamId};
+use crate::store::StreamId;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -67,12 +66,8 @@ async fn initiate(
     if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
         return Err(ApiError::Duplicate { existing });
     }
-    let verification_id = VerificationId::parse(&format!(
-        "FACE_VERIFY_{}{}",
-        Utc::now().format("%Y%m%d"),
-        &uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
-    ))
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let verification_id = VerificationId::parse(&super::new_id("FACE_VERIFY"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let client_id =
         ClientId::parse(&caller.client.id).map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = Utc::now();
@@ -89,12 +84,9 @@ async fn initiate(
             })
         })
         .await;
-    if let Err(CommandError::Store(StoreError::Database(message))) = &executed {
-        // Two initiations with one bizId raced; the loser answers like any repeat.
-        if message.contains("uk_biz_id_type") || message.contains("face_verification.biz_id") {
-            if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-                return Err(ApiError::Duplicate { existing });
-            }
+    if super::lost_biz_id_race(&executed, Table::FaceVerification.name()) {
+        if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
+            return Err(ApiError::Duplicate { existing });
         }
     }
     executed?;
@@ -229,10 +221,9 @@ async fn events(
     Path(verification_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     owned(&state, &caller, &verification_id).await?;
-    let stream = StreamId::new(FaceVerificationAggregate::NAME, &verification_id);
-    let recorded = state.store.read_stream(&stream, 0).await?;
-    let timeline = crate::audit::timeline(stream, &recorded, &state.pii);
-    serde_json::to_value(timeline)
-        .map(Json)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    super::audit_trail(
+        &state,
+        StreamId::new(FaceVerificationAggregate::NAME, &verification_id),
+    )
+    .await
 }
