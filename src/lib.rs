@@ -27,3 +27,4 @@ pub mod queries;
 pub mod rebuild;
 pub mod startup;
 pub mod store;
+pub mod views;

@@ -307,63 +307,16 @@ async fn show(
 
 async fn contract_view(state: &AppState, contract: &RowView) -> Result<Value, ApiError> {
     let contract_id = contract.required_text("contract_id");
-    let signers: Vec<Value> = signer_rows(state, contract_id)
-        .await?
-        .iter()
-        .map(|signer| {
-            json!({
-                "partyId": signer.text("party_id"),
-                "partyType": signer.text("party_type"),
-                "name": signer.text("name"),
-                "signStatus": signer.text("sign_status"),
-                "signMethod": signer.text("sign_method"),
-                "sequence": signer.integer("sequence"),
-                "signedAt": signer.time("signed_at"),
-                "transactionNo": signer.text("transaction_no"),
-                "ipAddress": signer.text("ip_address"),
-                "deviceInfo": signer.text("device_info"),
-                "rejectReason": signer.text("reject_reason"),
-            })
-        })
-        .collect();
-    let archives: Vec<Value> = select(
+    let signers = signer_rows(state, contract_id).await?;
+    let archives = select(
         &state.store,
         Table::ContractArchive,
         "contract_id = {1}",
         &[contract_id],
         Some("id"),
     )
-    .await?
-    .iter()
-    .map(|archive| {
-        json!({
-            "archiveId": archive.text("archive_id"),
-            "provider": archive.text("archive_provider"),
-            "status": archive.text("status"),
-            "archiveTime": archive.time("archive_time"),
-            "certificateUrl": archive.text("certificate_url"),
-        })
-    })
-    .collect();
-    Ok(json!({
-        "contractId": contract_id,
-        "bizId": contract.text("biz_id"),
-        "bizType": contract.text("biz_type"),
-        "templateId": contract.text("template_id"),
-        "templateVersion": contract.text("template_version"),
-        "title": contract.text("title"),
-        "status": contract.text("status"),
-        "signers": signers,
-        "documentUrl": contract.text("document_url"),
-        "documentHash": contract.text("document_hash"),
-        "archiveInfo": archives.first().cloned(),
-        "archives": archives,
-        "createdAt": contract.time("created_at"),
-        "expiresAt": contract.time("expires_at"),
-        "signedAt": contract.time("signed_at"),
-        "revokedAt": contract.time("revoked_at"),
-        "revokeReason": contract.text("revoke_reason"),
-    }))
+    .await?;
+    Ok(crate::views::contract(contract, &signers, &archives))
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use projections::Table;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Caller, JsonBody};
 use crate::http::AppState;
@@ -171,20 +171,6 @@ async fn find_version(
     .ok_or(ApiError::NotFound)
 }
 
-/// The template as spec 2.1.3 spells its fields.
 fn template_view(row: &RowView) -> Value {
-    json!({
-        "templateId": row.text("template_id"),
-        "name": row.text("name"),
-        "version": row.text("version"),
-        "category": row.text("category"),
-        "contentType": row.text("content_type"),
-        "content": row.text("content"),
-        "variableDefinitions": row.json("variable_definitions_json").unwrap_or_else(|| json!([])),
-        "signerConfig": row.json("signer_config_json"),
-        "active": row.boolean("active").unwrap_or(false),
-        "createdBy": row.text("created_by"),
-        "createdAt": row.text("created_at").and(row.time("created_at")),
-        "updatedAt": row.text("updated_at").and(row.time("updated_at")),
-    })
+    crate::views::template(row)
 }

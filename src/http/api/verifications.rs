@@ -178,26 +178,8 @@ async fn show(
     verification_view(&state, &row).map(Json)
 }
 
-/// The verification as spec 2.1.1 item 2 shows it. The ID number is decrypted: only the owning
-/// client reaches this.
 fn verification_view(state: &AppState, row: &RowView) -> Result<Value, ApiError> {
-    let id_card_no = match row.json("id_card_no") {
-        Some(sealed) => Some(state.pii.open_text(&sealed["$pii"])?),
-        None => None,
-    };
-    Ok(json!({
-        "verificationId": row.text("verification_id"),
-        "bizId": row.text("biz_id"),
-        "bizType": row.text("biz_type"),
-        "status": row.text("status"),
-        "userInfo": {"name": row.text("user_name"), "idCardNo": id_card_no},
-        "score": row.decimal("face_score"),
-        "transactionNo": row.text("thirdparty_transaction_no"),
-        "verifiedAt": row.time("verified_at"),
-        "failReason": row.text("fail_reason"),
-        "expiresAt": row.time("expires_at"),
-        "createdAt": row.time("created_at"),
-    }))
+    Ok(crate::views::verification(row, &state.pii)?)
 }
 
 /// Audit trail of a face verification
