@@ -21,6 +21,7 @@ pub mod clients;
 pub mod config;
 pub mod http;
 pub mod nonces;
+pub mod outbox;
 pub mod pii;
 pub mod pipeline;
 pub mod queries;

@@ -217,12 +217,20 @@ impl Pipeline {
     {
         match &self.store {
             Store::Sqlite(sqlite) => {
+                let pii = std::sync::Arc::clone(&self.pii);
                 let outcome = sqlite
                     .write(move |connection| {
                         let appended = crate::store::sqlite::append_on(connection, &request)?;
-                        let rows = project::<A>(&prior, &prior_events, &appended, &new_events)
-                            .map_err(|e| StoreError::Database(format!("projection failed: {e}")))?;
+                        let (rows, callbacks) = project_and_publish::<A>(
+                            &prior,
+                            &prior_events,
+                            &appended,
+                            &new_events,
+                            &pii,
+                        )
+                        .map_err(|e| StoreError::Database(format!("projection failed: {e}")))?;
                         rows::upsert_sqlite(connection, &rows)?;
+                        crate::outbox::insert_sqlite(connection, &callbacks)?;
                         Ok(appended)
                     })
                     .await?;
@@ -239,9 +247,16 @@ impl Pipeline {
                     .await
                     .map_err(crate::store::postgres::db_error)?;
                 let appended = crate::store::postgres::append_with(&transaction, &request).await?;
-                let rows = project::<A>(&prior, &prior_events, &appended, &new_events)
-                    .map_err(|e| CommandError::Projection(e.to_string()))?;
+                let (rows, callbacks) = project_and_publish::<A>(
+                    &prior,
+                    &prior_events,
+                    &appended,
+                    &new_events,
+                    &self.pii,
+                )
+                .map_err(CommandError::Projection)?;
                 rows::upsert_postgres(&transaction, &rows).await?;
+                crate::outbox::insert_postgres(&transaction, &callbacks).await?;
                 transaction
                     .commit()
                     .await
@@ -250,6 +265,28 @@ impl Pipeline {
             }
         }
     }
+}
+
+/// The stream's rows after the command, and the callbacks its change publishes (spec 2.2.1): the rows
+/// before and after are compared, so only a real change of status is announced.
+fn project_and_publish<A>(
+    prior: &[RecordedEvent],
+    prior_events: &[A::Event],
+    appended: &[RecordedEvent],
+    new_events: &[A::Event],
+    pii: &PiiCipher,
+) -> Result<(Vec<Row>, Vec<crate::outbox::OutboxEntry>), String>
+where
+    A: ReadModel,
+    A::Event: Send + Sync + 'static,
+{
+    let before = project::<A>(prior, prior_events, &[], &[]).map_err(|e| e.to_string())?;
+    let after =
+        project::<A>(prior, prior_events, appended, new_events).map_err(|e| e.to_string())?;
+    let publications = projections::published(&before, &after);
+    let callbacks =
+        crate::outbox::entries(&publications, &after, appended, pii).map_err(|e| e.to_string())?;
+    Ok((after, callbacks))
 }
 
 /// The stream's rows from its stored events and their decoded forms, old and new.

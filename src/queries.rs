@@ -15,6 +15,28 @@ use crate::store::{Store, StoreError};
 pub struct RowView(Map<String, Value>);
 
 impl RowView {
+    /// A row computed in memory (a projection's output), read the same way as one from a table.
+    pub fn from_row(row: &projections::Row) -> Self {
+        use projections::SqlValue;
+        let map = row
+            .values
+            .iter()
+            .map(|(column, value)| {
+                let json = match value {
+                    SqlValue::Null => Value::Null,
+                    SqlValue::Text(text) | SqlValue::Decimal(text) => Value::String(text.clone()),
+                    SqlValue::Integer(number) => Value::from(*number),
+                    SqlValue::Bool(flag) => Value::Bool(*flag),
+                    SqlValue::Timestamp(time) => {
+                        Value::String(time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                    }
+                };
+                ((*column).to_owned(), json)
+            })
+            .collect();
+        Self(map)
+    }
+
     pub fn text(&self, column: &str) -> Option<&str> {
         self.0.get(column).and_then(Value::as_str)
     }

@@ -19,6 +19,7 @@
 
 mod contract;
 mod face_verification;
+pub mod published;
 pub mod row;
 mod sealed;
 mod stream;
@@ -28,6 +29,7 @@ mod testing;
 
 pub use contract::contract_rows;
 pub use face_verification::verification_rows;
+pub use published::{Publication, PublishedEvent, published};
 pub use row::{Row, SqlValue, Table};
 pub use stream::ProjectedEvent;
 pub use template::template_rows;

@@ -24,6 +24,7 @@ crate::backend_tests!(
     query_tables_hold_no_personal_data_in_clear,
     rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one,
     a_rebuild_swaps_in_while_commands_keep_writing_and_repairs_a_changed_row,
+    a_status_change_records_its_callback_in_the_same_transaction,
 );
 
 fn metadata() -> EventMetadata {
@@ -428,5 +429,82 @@ async fn a_rebuild_swaps_in_while_commands_keep_writing_and_repairs_a_changed_ro
         .await
         .len(),
         1
+    );
+}
+
+async fn a_status_change_records_its_callback_in_the_same_transaction(t: TestStore) {
+    let pipeline = pipeline(&t);
+    publish_template(&pipeline, "TEMPLATE_OUTBOX").await;
+    let stream = initiate(&pipeline, "TEMPLATE_OUTBOX").await;
+    let outbox_sql = format!(
+        "SELECT callback_id, event_type, stream_version, client_id, callback_url, body_sealed, status \
+         FROM outbox WHERE stream_id = '{stream}'"
+    );
+    assert!(
+        query_texts(&t, &outbox_sql).await.is_empty(),
+        "creating a contract is not a status change"
+    );
+
+    let revoke = |reason: &'static str| {
+        let (pipeline, stream) = (pipeline.clone(), stream.clone());
+        async move {
+            pipeline
+                .execute::<ContractAggregate>(&stream, &metadata(), |_| {
+                    ContractCommand::Revoke(Revoke {
+                        reason: Reason::parse(reason).unwrap(),
+                        operator: Operator::parse("ops").unwrap(),
+                        now: Utc::now(),
+                    })
+                })
+                .await
+        }
+    };
+    let executed = revoke("用户要求取消").await.unwrap();
+    assert!(
+        revoke("again").await.is_err(),
+        "a refused command publishes nothing"
+    );
+
+    let rows = query_texts(&t, &outbox_sql).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row[1].as_deref(), Some("ContractStatusChangedEvent"));
+    assert_eq!(
+        row[2].as_deref(),
+        Some(executed.version.to_string().as_str())
+    );
+    assert_eq!(row[3].as_deref(), Some("auth"));
+    assert_eq!(
+        row[4].as_deref(),
+        Some("https://auth.example.com/callback/e-sign")
+    );
+    assert_eq!(row[6].as_deref(), Some("PENDING"));
+    let sealed = row[5].as_deref().unwrap();
+    assert!(
+        !sealed.contains("REVOKED") && !sealed.contains("张三"),
+        "the body is sealed at rest"
+    );
+    let body: serde_json::Value = serde_json::from_str(
+        &t.cipher
+            .open_text(&serde_json::from_str(sealed).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(body["status"], "REVOKED");
+    assert_eq!(body["eventType"], "ContractStatusChangedEvent");
+    assert_eq!(
+        body["eventId"].as_str(),
+        row[0].as_deref(),
+        "the body names the callback's stable id"
+    );
+    assert_eq!(body["streamVersion"], executed.version);
+    assert_eq!(
+        body["contractId"],
+        stream.as_str().trim_start_matches("contract-")
+    );
+    assert_eq!(
+        body["signers"].as_array().map(Vec::len),
+        Some(2),
+        "the same fields the GET returns"
     );
 }

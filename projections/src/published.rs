@@ -1,0 +1,154 @@
+//! The events esign publishes to callers (spec 2.2.1), decided from how a command changed a stream's
+//! rows: a contract whose status moved, an archive record that succeeded, a face verification that
+//! reached its outcome.
+
+use crate::row::{Row, Table};
+
+/// A published event's kind; `name()` is the name callers receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishedEvent {
+    /// A face verification reached SUCCESS, FAILED or EXPIRED.
+    FaceVerificationCompleted,
+    /// A contract's status changed after its creation (PARTIAL_SIGNED, SIGNED, REJECTED, EXPIRED,
+    /// REVOKED).
+    ContractStatusChanged,
+    /// One archive record of a contract succeeded.
+    ContractArchived,
+}
+
+impl PublishedEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PublishedEvent::FaceVerificationCompleted => "FaceVerificationCompletedEvent",
+            PublishedEvent::ContractStatusChanged => "ContractStatusChangedEvent",
+            PublishedEvent::ContractArchived => "ContractArchivedEvent",
+        }
+    }
+}
+
+/// One event to publish; `archive_id` names the archive record a `ContractArchived` is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    pub event: PublishedEvent,
+    pub archive_id: Option<String>,
+}
+
+const VERIFICATION_OUTCOMES: [&str; 3] = ["SUCCESS", "FAILED", "EXPIRED"];
+
+/// What a change from `before` to `after` (one stream's rows) publishes.
+pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
+    let mut publications = Vec::new();
+    for row in after {
+        let previous = before
+            .iter()
+            .find(|old| old.table == row.table && old.key() == row.key());
+        let status = |row: &Row| {
+            row.get("status")
+                .and_then(|value| value.as_text())
+                .map(str::to_owned)
+        };
+        let (now, was) = (status(row), previous.and_then(status));
+        if now == was {
+            continue;
+        }
+        let event = match row.table {
+            // A contract's first row is its creation, not a change of status.
+            Table::Contract if previous.is_some() => Some(PublishedEvent::ContractStatusChanged),
+            Table::ContractArchive if now.as_deref() == Some("SUCCESS") => {
+                Some(PublishedEvent::ContractArchived)
+            }
+            Table::FaceVerification
+                if now
+                    .as_deref()
+                    .is_some_and(|s| VERIFICATION_OUTCOMES.contains(&s)) =>
+            {
+                Some(PublishedEvent::FaceVerificationCompleted)
+            }
+            Table::Contract | Table::ContractArchive | Table::FaceVerification => None,
+            Table::ContractSigner | Table::ContractTemplate => None,
+        };
+        if let Some(event) = event {
+            let archive_id = match event {
+                PublishedEvent::ContractArchived => row
+                    .get("archive_id")
+                    .and_then(|value| value.as_text())
+                    .map(str::to_owned),
+                PublishedEvent::FaceVerificationCompleted
+                | PublishedEvent::ContractStatusChanged => None,
+            };
+            publications.push(Publication { event, archive_id });
+        }
+    }
+    publications
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::SqlValue;
+
+    fn row(table: Table, key: (&'static str, &str), status: &str) -> Row {
+        Row {
+            table,
+            values: vec![
+                (key.0, SqlValue::text(key.1)),
+                ("status", SqlValue::text(status)),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_contract_publishes_on_each_status_change_but_not_at_creation() {
+        let created = [row(Table::Contract, ("contract_id", "C1"), "CREATED")];
+        assert!(published(&[], &created).is_empty());
+        let partial = [row(
+            Table::Contract,
+            ("contract_id", "C1"),
+            "PARTIAL_SIGNED",
+        )];
+        assert_eq!(
+            published(&created, &partial)[0].event,
+            PublishedEvent::ContractStatusChanged
+        );
+        assert!(
+            published(&partial, &partial).is_empty(),
+            "no change, nothing published"
+        );
+    }
+
+    #[test]
+    fn a_verification_publishes_when_it_reaches_an_outcome() {
+        let pending = [row(
+            Table::FaceVerification,
+            ("verification_id", "V1"),
+            "PENDING",
+        )];
+        let processing = [row(
+            Table::FaceVerification,
+            ("verification_id", "V1"),
+            "PROCESSING",
+        )];
+        let failed = [row(
+            Table::FaceVerification,
+            ("verification_id", "V1"),
+            "FAILED",
+        )];
+        assert!(published(&[], &pending).is_empty());
+        assert!(published(&pending, &processing).is_empty());
+        assert_eq!(
+            published(&processing, &failed)[0].event.name(),
+            "FaceVerificationCompletedEvent"
+        );
+    }
+
+    #[test]
+    fn each_archive_success_publishes_once_with_its_archive_id() {
+        let pending = [row(Table::ContractArchive, ("archive_id", "A1"), "PENDING")];
+        let success = [row(Table::ContractArchive, ("archive_id", "A1"), "SUCCESS")];
+        assert!(published(&[], &pending).is_empty());
+        let published_now = published(&pending, &success);
+        assert_eq!(published_now.len(), 1);
+        assert_eq!(published_now[0].archive_id.as_deref(), Some("A1"));
+        assert!(published(&success, &success).is_empty());
+    }
+}
