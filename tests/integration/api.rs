@@ -31,39 +31,25 @@ struct Api {
     other: SigningClient,
     admin: SigningClient,
     state: esign::http::AppState,
-    _data: tempfile::TempDir,
+    _service: crate::helpers::RunningService,
 }
 
 async fn start(t: &TestStore) -> Api {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = esign::config::Config::default();
-    config.server.bind = "127.0.0.1:0".parse().unwrap();
-    config.server.data_dir = data.path().to_path_buf();
-    config.server.public_base_url = "https://esign.test".into();
-    config.database.url = t.url.clone();
-    config.database.max_connections = 8;
-    for (id, secret, admin) in [
-        ("auth", AUTH_SECRET, false),
-        ("other", OTHER_SECRET, false),
-        ("admin", ADMIN_SECRET, true),
-    ] {
-        config.clients.push(esign::config::ClientConfig {
-            id: id.into(),
-            secret: secret.into(),
-            allowed_ips: Vec::new(),
-            admin,
-        });
-    }
-    let app = esign::startup::Application::build(config).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let service = crate::helpers::start_service(
+        t,
+        &[
+            ("auth", AUTH_SECRET, false),
+            ("other", OTHER_SECRET, false),
+            ("admin", ADMIN_SECRET, true),
+        ],
+    )
+    .await;
     Api {
-        auth: SigningClient::new(&base, "auth", AUTH_SECRET),
-        other: SigningClient::new(&base, "other", OTHER_SECRET),
-        admin: SigningClient::new(&base, "admin", ADMIN_SECRET),
-        state,
-        _data: data,
+        auth: SigningClient::new(&service.base, "auth", AUTH_SECRET),
+        other: SigningClient::new(&service.base, "other", OTHER_SECRET),
+        admin: SigningClient::new(&service.base, "admin", ADMIN_SECRET),
+        state: service.state.clone(),
+        _service: service,
     }
 }
 

@@ -111,6 +111,43 @@ impl TestStore {
     }
 }
 
+/// The real service on a random port against a test store, with configured `(id, secret, admin)`
+/// clients; it runs until the test ends.
+pub struct RunningService {
+    pub base: String,
+    pub state: esign::http::AppState,
+    _data: tempfile::TempDir,
+}
+
+pub async fn start_service(t: &TestStore, clients: &[(&str, &str, bool)]) -> RunningService {
+    let data = tempfile::tempdir().expect("temporary directory");
+    let mut config = esign::config::Config::default();
+    config.server.bind = "127.0.0.1:0".parse().expect("an address");
+    config.server.data_dir = data.path().to_path_buf();
+    config.server.public_base_url = "https://esign.test".into();
+    config.database.url = t.url.clone();
+    config.database.max_connections = 8;
+    for (id, secret, admin) in clients {
+        config.clients.push(esign::config::ClientConfig {
+            id: (*id).into(),
+            secret: (*secret).into(),
+            allowed_ips: Vec::new(),
+            admin: *admin,
+        });
+    }
+    let app = esign::startup::Application::build(config)
+        .await
+        .expect("the service starts");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    RunningService {
+        base,
+        state,
+        _data: data,
+    }
+}
+
 pub fn append(stream: &StreamId, expected_version: u64, events: Vec<NewEvent>) -> AppendRequest {
     AppendRequest {
         stream_id: stream.clone(),

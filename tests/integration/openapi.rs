@@ -647,37 +647,25 @@ struct Service {
     client: SigningClient,
     admin: SigningClient,
     http: reqwest::Client,
-    _data: tempfile::TempDir,
+    _service: crate::helpers::RunningService,
 }
 
 async fn start(t: &TestStore) -> Service {
-    let data = tempfile::tempdir().unwrap();
-    let mut config = esign::config::Config::default();
-    config.server.bind = "127.0.0.1:0".parse().unwrap();
-    config.server.data_dir = data.path().to_path_buf();
-    config.server.public_base_url = "https://esign.test".into();
-    config.database.url = t.url.clone();
-    config.database.max_connections = 8;
-    for (id, secret, admin) in [
-        ("docs", CLIENT_SECRET, false),
-        ("docs-admin", ADMIN_SECRET, true),
-    ] {
-        config.clients.push(esign::config::ClientConfig {
-            id: id.into(),
-            secret: secret.into(),
-            allowed_ips: Vec::new(),
-            admin,
-        });
-    }
-    let app = esign::startup::Application::build(config).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let service = crate::helpers::start_service(
+        t,
+        &[
+            ("docs", CLIENT_SECRET, false),
+            ("docs-admin", ADMIN_SECRET, true),
+        ],
+    )
+    .await;
+    let base = service.base.clone();
     Service {
         client: SigningClient::new(&base, "docs", CLIENT_SECRET),
         admin: SigningClient::new(&base, "docs-admin", ADMIN_SECRET),
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
         base,
-        _data: data,
+        _service: service,
     }
 }
 
