@@ -19,6 +19,7 @@ crate::backend_tests!(
     the_query_tables_rebuilt_from_the_log_match_after_api_traffic,
     forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_write_nothing,
     racing_initiations_with_one_biz_id_create_one_contract,
+    a_signed_contract_cannot_be_revoked_and_verifies_as_valid,
 );
 
 const AUTH_SECRET: &str = "auth-secret-0123456789abcdef";
@@ -809,5 +810,176 @@ async fn racing_initiations_with_one_biz_id_create_one_contract(t: TestStore) {
     assert!(
         existing.iter().all(|id| *id == created[0]),
         "every loser points at the winner"
+    );
+}
+
+/// Drives one signer through the FACE_AND_SMS journey with domain commands through the pipeline (the
+/// H5 pages that will issue them for a person are not built yet).
+async fn sign_as(api: &Api, contract_id: &str, party: &str, name: &str, id_card_no: &str) {
+    use aggregates::contract::{
+        ContractAggregate, ContractCommand, OpenSignLink, RecordFaceVerification, SendSmsCode,
+        Sign, VerifySmsCode,
+    };
+    use aggregates::face_verification::FaceVerificationFacts;
+    use aggregates::values::{
+        DeviceInfo, Digest, IdCardNumber, LinkId, PartyId, PersonName, TransactionNo,
+        VerificationId, VerificationStatus,
+    };
+    use chrono::Utc;
+    let signer = esign::queries::select_one(
+        &api.state.store,
+        projections::Table::ContractSigner,
+        "contract_id = {1} AND party_id = {2}",
+        &[contract_id, party],
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let link_id = LinkId::parse(signer.text("link_id").unwrap()).unwrap();
+    let party_id = PartyId::parse(party).unwrap();
+    let code = Digest::parse(&"ab".repeat(32)).unwrap();
+    let ip: std::net::IpAddr = "192.168.1.1".parse().unwrap();
+    let stream = esign::store::StreamId::new("contract", contract_id);
+    let metadata = esign::store::EventMetadata {
+        actor: format!("signer:{party}"),
+        ..Default::default()
+    };
+    let now = Utc::now();
+    let commands = vec![
+        ContractCommand::OpenSignLink(OpenSignLink {
+            party_id: party_id.clone(),
+            link_id: link_id.clone(),
+            ip_address: ip,
+            user_agent: None,
+            now,
+        }),
+        ContractCommand::SendSmsCode(SendSmsCode {
+            party_id: party_id.clone(),
+            link_id: link_id.clone(),
+            code_hash: code.clone(),
+            now,
+        }),
+        ContractCommand::VerifySmsCode(VerifySmsCode {
+            party_id: party_id.clone(),
+            link_id: link_id.clone(),
+            code_hash: code.clone(),
+            now,
+        }),
+        ContractCommand::RecordFaceVerification(RecordFaceVerification {
+            party_id: party_id.clone(),
+            link_id: link_id.clone(),
+            verification: FaceVerificationFacts {
+                verification_id: VerificationId::parse("FACE_VERIFY_TEST").unwrap(),
+                status: VerificationStatus::Success,
+                name: PersonName::parse(name).unwrap(),
+                id_card_no: IdCardNumber::parse(id_card_no, now.date_naive()).unwrap(),
+                verified_at: Some(now),
+            },
+            now,
+        }),
+        ContractCommand::Sign(Sign {
+            party_id: party_id.clone(),
+            link_id: link_id.clone(),
+            signature_image_hash: Digest::parse(&"cd".repeat(32)).unwrap(),
+            ip_address: ip,
+            device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
+            transaction_no: TransactionNo::parse(&format!("SIGN_TXN_{party}")).unwrap(),
+            now,
+        }),
+    ];
+    for command in commands {
+        api.state
+            .pipeline
+            .execute::<ContractAggregate>(&stream, &metadata, |_| command.clone())
+            .await
+            .unwrap();
+    }
+}
+
+async fn a_signed_contract_cannot_be_revoked_and_verifies_as_valid(t: TestStore) {
+    let api = start(&t).await;
+    publish(&api, "TPL_SIGNED").await;
+    let contract_id = initiate(&api, "REL_SIGNED", "TPL_SIGNED").await["contractId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sign_as(
+        &api,
+        &contract_id,
+        "RECEIVER_001",
+        "张三",
+        "11010519491231002X",
+    )
+    .await;
+    let (_, partial) = json_of(
+        api.auth
+            .get(&format!("/api/v1/contract/{contract_id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(partial["status"], "PARTIAL_SIGNED");
+    sign_as(
+        &api,
+        &contract_id,
+        "PAYER_001",
+        "李四",
+        "440304199001010011",
+    )
+    .await;
+
+    let (_, signed) = json_of(
+        api.auth
+            .get(&format!("/api/v1/contract/{contract_id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(signed["status"], "SIGNED", "{signed}");
+    assert_eq!(signed["signers"][0]["signStatus"], "SIGNED");
+    assert_eq!(
+        signed["signers"][0]["transactionNo"],
+        "SIGN_TXN_RECEIVER_001"
+    );
+    assert_eq!(signed["signers"][1]["deviceInfo"], "iPhone; iOS 16.0");
+    assert!(signed["signedAt"].is_string());
+
+    let revoke = json!({"reason": "太晚了", "operator": "ops"});
+    let (status, body) = json_of(
+        api.auth
+            .post_json(&format!("/api/v1/contract/{contract_id}/revoke"), &revoke)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::CONFLICT, Some(40900)),
+        "{body}"
+    );
+
+    let (status, verdict) = json_of(
+        api.auth
+            .post_json(
+                "/api/v1/contract/verify",
+                &json!({"method": "CONTRACT_ID", "contractId": contract_id}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["signatureInfo"].as_array().map(Vec::len), Some(2));
+
+    let (status, body) = json_of(
+        api.auth
+            .post_json(
+                &format!("/api/v1/contract/{contract_id}/signers/RECEIVER_001/sign-url"),
+                &json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::CONFLICT, Some(40900)),
+        "no new link once the contract is signed: {body}"
     );
 }
