@@ -9,6 +9,7 @@
 //! - [`audit`]: timelines and chain verification for compliance.
 //! - [`http`]: the HTTP edge; [`http::auth`] checks request signatures.
 //! - [`clients`]: the API clients and their secrets; [`nonces`]: single-use request nonces.
+//! - [`metrics`]: Prometheus metrics; [`sms`]: text messages to people's phones.
 //! - [`startup`]: building and running the service.
 //! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
 //!
@@ -20,12 +21,15 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod nonces;
+pub mod outbound;
 pub mod outbox;
 pub mod pii;
 pub mod pipeline;
 pub mod queries;
 pub mod rebuild;
+pub mod sms;
 pub mod startup;
 pub mod store;
 pub mod views;

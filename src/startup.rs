@@ -9,8 +9,10 @@ use crate::clients::{ClientError, ClientRegistry, IssuedClient, NewClient};
 use crate::config::{Config, ConfigError, Mode};
 use crate::http::auth::RequestAuthenticator;
 use crate::http::{self, AppState};
+use crate::metrics::Metrics;
 use crate::nonces::NonceStore;
 use crate::pipeline::Pipeline;
+use crate::sms::{DevelopmentSmsSender, SmsSender};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,9 @@ impl Application {
         nonces.spawn_periodic_purge(std::time::Duration::from_secs(60));
         let authenticator = Arc::new(RequestAuthenticator::new(clients, nonces));
         let pipeline = Pipeline::new(store.clone(), Arc::clone(&pii));
+        let metrics = Arc::new(Metrics::new());
+        let development_sms = Arc::new(DevelopmentSmsSender::new());
+        let sms: Arc<dyn SmsSender> = development_sms.clone();
         let address = config.server.bind;
         let listener = TcpListener::bind(address)
             .await
@@ -59,6 +64,9 @@ impl Application {
                 pii,
                 pipeline,
                 authenticator,
+                metrics,
+                sms,
+                development_sms: Some(development_sms),
             },
             development_client,
         })

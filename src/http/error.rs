@@ -63,6 +63,10 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The spec code of an error response, for the request metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub u32);
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     code: u32,
@@ -162,6 +166,7 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        response.extensions_mut().insert(ErrorCode(code));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

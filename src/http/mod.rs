@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod health;
+mod metrics;
 pub mod openapi;
 
 use std::sync::Arc;
@@ -15,8 +16,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
 use crate::pipeline::Pipeline;
+use crate::sms::{DevelopmentSmsSender, SmsSender};
 use crate::store::Store;
 use auth::RequestAuthenticator;
 
@@ -28,6 +31,11 @@ pub struct AppState {
     pub pii: Arc<PiiCipher>,
     pub pipeline: Pipeline,
     pub authenticator: Arc<RequestAuthenticator>,
+    pub metrics: Arc<Metrics>,
+    pub sms: Arc<dyn SmsSender>,
+    /// The development sender behind `sms`, when it is the one in use: tests and the development
+    /// message viewer read codes from it.
+    pub development_sms: Option<Arc<DevelopmentSmsSender>>,
 }
 
 impl AppState {
@@ -48,10 +56,14 @@ pub fn router(state: AppState) -> Router {
         Arc::clone(&state.authenticator),
         auth::require_signature,
     ));
+    let track_requests =
+        axum::middleware::from_fn_with_state(Arc::clone(&state.metrics), metrics::track);
     Router::new()
         .merge(health::router())
+        .merge(metrics::router())
         .merge(openapi::router())
         .nest("/api/v1", signed)
+        .route_layer(track_requests)
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

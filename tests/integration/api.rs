@@ -719,7 +719,8 @@ async fn forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_writ
     let body = contract("REL_SIG", "TPL_SIG");
     let path = "/api/v1/contract/initiate";
 
-    let unsigned = reqwest::Client::new()
+    let unsigned = esign::outbound::client(std::time::Duration::from_secs(30))
+        .unwrap()
         .post(format!("{}{path}", api.auth.base_url()))
         .json(&body)
         .send()

@@ -116,7 +116,7 @@ async fn serve_answers_health_and_readiness_and_stops_on_sigterm(t: TestStore) {
         Backend::Postgres => "postgres",
     }));
 
-    let client = reqwest::Client::new();
+    let client = esign::outbound::client(std::time::Duration::from_secs(30)).unwrap();
     let health = client
         .get(format!("http://{address}/healthz"))
         .send()

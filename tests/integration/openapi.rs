@@ -663,7 +663,7 @@ async fn start(t: &TestStore) -> Service {
     Service {
         client: SigningClient::new(&base, "docs", CLIENT_SECRET),
         admin: SigningClient::new(&base, "docs-admin", ADMIN_SECRET),
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
+        http: esign::outbound::client(std::time::Duration::from_secs(30)).unwrap(),
         base,
         _service: service,
     }
