@@ -1,4 +1,5 @@
-//! The `esign` command line: `serve`, `migrate`, `audit verify|replay`, `clients add|list`, `bench`.
+//! The `esign` command line: `serve`, `migrate`, `audit verify|replay`, `projections rebuild`,
+//! `clients add|list`, `callbacks list|show|redeliver`, `bench`.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
 use std::io::Write as _;
@@ -51,6 +52,32 @@ enum Command {
     /// API clients that sign requests (configured ones are listed too).
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// The callback outbox: list callbacks and their attempts, redeliver dead letters.
+    #[command(subcommand)]
+    Callbacks(CallbacksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CallbacksCommand {
+    /// The newest callbacks (and broker publications), optionally of one status.
+    List {
+        /// PENDING, DELIVERING, DELIVERED or DEAD.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One callback with every delivery attempt.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Schedule a callback for delivery now with a fresh set of attempts (same event id).
+    Redeliver { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +191,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Audit(AuditCommand::Verify { stream, json }) => verify(config, stream, json).await,
         Command::Audit(AuditCommand::Replay { stream, json }) => replay(config, stream, json).await,
         Command::Clients(command) => clients(config, command).await,
+        Command::Callbacks(command) => callbacks(config, command).await,
         Command::Projections(ProjectionsCommand::Rebuild { check, json }) => {
             rebuild(config, check, json).await
         }
@@ -269,6 +297,107 @@ async fn clients(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn callbacks(
+    config: Config,
+    command: CallbacksCommand,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    use crate::delivery::queue::{self, DeliveryStatus};
+    let store = Store::open(&config.database.url, 2).await?;
+    match command {
+        CallbacksCommand::List {
+            status,
+            limit,
+            json,
+        } => {
+            let status = match status.as_deref() {
+                None => None,
+                Some(text) => Some(DeliveryStatus::parse(text).ok_or_else(|| {
+                    format!("--status {text:?}: use PENDING, DELIVERING, DELIVERED or DEAD")
+                })?),
+            };
+            let callbacks = queue::list(&store, status, limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&callbacks)?);
+            } else if callbacks.is_empty() {
+                println!("no callbacks");
+            } else {
+                for callback in callbacks {
+                    println!(
+                        "{}\t{}\t{}\t{}\tattempts={}\t{} v{}\t{}\t{}",
+                        callback.id,
+                        callback.status,
+                        callback.destination,
+                        callback.event_type,
+                        callback.attempts,
+                        callback.stream_id,
+                        callback.stream_version,
+                        callback.target,
+                        callback.last_error.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CallbacksCommand::Show { id, json } => {
+            let Some(callback) = queue::find(&store, id).await? else {
+                eprintln!("esign: no callback {id}");
+                return Ok(ExitCode::from(2));
+            };
+            let attempts = queue::attempts(&store, id).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"callback": callback, "attempts": attempts})
+                    )?
+                );
+            } else {
+                println!("{}", serde_json::to_string_pretty(&callback)?);
+                for attempt in attempts {
+                    println!(
+                        "attempt {}\t{}\t{} ms\tHTTP {}\t{}\t{}",
+                        attempt.attempt,
+                        attempt
+                            .started_at
+                            .map(|time| time.to_rfc3339())
+                            .unwrap_or_default(),
+                        attempt.latency_ms,
+                        attempt
+                            .http_status
+                            .map(|status| status.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        attempt.outcome,
+                        attempt.error.unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CallbacksCommand::Redeliver { id } => {
+            match queue::redeliver(&store, id, chrono::Utc::now()).await? {
+                None => {
+                    eprintln!("esign: no callback {id}");
+                    Ok(ExitCode::from(2))
+                }
+                Some(callback) if callback.status != DeliveryStatus::Pending.as_str() => {
+                    eprintln!(
+                        "esign: callback {id} is {} right now; try again when the attempt ends",
+                        callback.status
+                    );
+                    Ok(ExitCode::from(3))
+                }
+                Some(callback) => {
+                    println!(
+                        "callback {} ({}, event {}) will be delivered again by a running service",
+                        callback.id, callback.event_type, callback.event_id
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+    }
 }
 
 async fn verify(

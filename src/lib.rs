@@ -20,6 +20,8 @@ pub mod bench;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod delivery;
+pub mod expiry;
 pub mod http;
 pub mod metrics;
 pub mod nonces;

@@ -25,6 +25,12 @@ pub fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
 #[error("cannot build an HTTP client: {0}")]
 pub struct ClientBuildError(String);
 
+impl ClientBuildError {
+    pub fn new(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
 /// A ready client with [`client_builder`]'s settings.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, ClientBuildError> {
     client_builder(timeout)

@@ -16,15 +16,49 @@ use crate::store::postgres::db_error;
 use crate::store::sqlite::sql_error;
 use crate::store::{RecordedEvent, StoreError};
 
-/// One callback to deliver.
+/// Where an outbox row goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Destination {
+    /// The caller's `callbackUrl`, signed with the caller's secret.
+    Callback,
+    /// The event broker (NATS JetStream), subject `esign.events.<EventName>`; personal data masked.
+    Nats,
+}
+
+impl Destination {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Destination::Callback => "callback",
+            Destination::Nats => "nats",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "callback" => Some(Destination::Callback),
+            "nats" => Some(Destination::Nats),
+            _ => None,
+        }
+    }
+}
+
+/// The broker subject an event is published on: `<prefix>.<EventName>` (`esign.events.` by default).
+pub fn nats_subject(prefix: &str, event_type: &str) -> String {
+    format!("{prefix}.{event_type}")
+}
+
+/// One callback or publication to deliver.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxEntry {
+    /// Sent as the event id on every attempt and to every destination; receivers dedupe by it.
     pub callback_id: Uuid,
+    pub destination: Destination,
     pub event_type: &'static str,
     pub source_event_id: Uuid,
     pub stream_id: String,
     pub stream_version: i64,
     pub client_id: String,
+    /// The callback URL, or for the broker the subject.
     pub callback_url: String,
     pub callback_headers: Option<String>,
     pub body_sealed: String,
@@ -40,13 +74,19 @@ pub enum OutboxError {
 }
 
 /// The outbox rows for what a command published, from the stream's rows after it and the events it
-/// appended (the last one is the cause).
+/// appended (the last one is the cause): one per publication for the caller's callback, and one
+/// for the broker when `broker_subject_prefix` is set.
 pub fn entries(
     publications: &[Publication],
     rows: &[Row],
     appended: &[RecordedEvent],
     pii: &PiiCipher,
+    broker_subject_prefix: Option<&str>,
 ) -> Result<Vec<OutboxEntry>, OutboxError> {
+    let destinations: &[Destination] = match broker_subject_prefix {
+        Some(_) => &[Destination::Callback, Destination::Nats],
+        None => &[Destination::Callback],
+    };
     let Some(cause) = appended.last().filter(|_| !publications.is_empty()) else {
         return Ok(Vec::new());
     };
@@ -93,24 +133,65 @@ pub fn entries(
                 fields.insert("archiveId".into(), json!(archive_id));
             }
         }
-        entries.push(OutboxEntry {
-            callback_id,
-            event_type: publication.event.name(),
-            source_event_id: cause.event_id,
-            stream_id: cause.stream_id.to_string(),
-            stream_version: i64::try_from(cause.stream_version).unwrap_or(i64::MAX),
-            client_id: owner.required_text("client_id").to_owned(),
-            callback_url: owner.required_text("callback_url").to_owned(),
-            callback_headers: owner.text("callback_headers").map(str::to_owned),
-            body_sealed: pii.seal_text(&body.to_string())?.to_string(),
-            created_at: cause.recorded_at,
-        });
+        for destination in destinations {
+            let (target, headers, body) = match destination {
+                Destination::Callback => (
+                    owner.required_text("callback_url").to_owned(),
+                    owner.text("callback_headers").map(str::to_owned),
+                    body.clone(),
+                ),
+                Destination::Nats => (
+                    nats_subject(
+                        broker_subject_prefix.unwrap_or_default(),
+                        publication.event.name(),
+                    ),
+                    None,
+                    masked_for_broker(body.clone()),
+                ),
+            };
+            entries.push(OutboxEntry {
+                callback_id,
+                destination: *destination,
+                event_type: publication.event.name(),
+                source_event_id: cause.event_id,
+                stream_id: cause.stream_id.to_string(),
+                stream_version: i64::try_from(cause.stream_version).unwrap_or(i64::MAX),
+                client_id: owner.required_text("client_id").to_owned(),
+                callback_url: target,
+                callback_headers: headers,
+                body_sealed: pii.seal_text(&body.to_string())?.to_string(),
+                created_at: cause.recorded_at,
+            });
+        }
     }
     Ok(entries)
 }
 
+/// The broker is shared by downstream consumers that are not the resource's owner: ID and mobile
+/// numbers go there masked.
+fn masked_for_broker(mut body: Value) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(fields) => {
+                for (name, field) in fields.iter_mut() {
+                    match (name.as_str(), &*field) {
+                        ("idCardNo" | "mobile", Value::String(text)) => {
+                            *field = Value::String(crate::pii::mask_text(text));
+                        }
+                        _ => walk(field),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {}
+        }
+    }
+    walk(&mut body);
+    body
+}
+
 const INSERT_COLUMNS: &str = "callback_id, event_type, source_event_id, stream_id, stream_version, client_id, \
-                              callback_url, callback_headers, body_sealed, next_attempt_at, created_at";
+                              callback_url, callback_headers, body_sealed, next_attempt_at, created_at, destination";
 
 /// Writes entries on the SQLite writer's connection (inside the command's transaction).
 pub fn insert_sqlite(
@@ -123,7 +204,7 @@ pub fn insert_sqlite(
             .to_rfc3339_opts(SecondsFormat::Micros, true);
         connection
             .prepare_cached(&format!(
-                "INSERT INTO outbox ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)"
+                "INSERT INTO outbox ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
             ))
             .and_then(|mut statement| {
                 statement.execute(rusqlite::params![
@@ -137,6 +218,7 @@ pub fn insert_sqlite(
                     entry.callback_headers,
                     entry.body_sealed,
                     created,
+                    entry.destination.as_str(),
                 ])
             })
             .map_err(sql_error)?;
@@ -154,7 +236,7 @@ pub async fn insert_postgres<C: deadpool_postgres::GenericClient + Sync>(
     }
     let statement = client
         .prepare_cached(&format!(
-            "INSERT INTO outbox ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
+            "INSERT INTO outbox ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)"
         ))
         .await
         .map_err(db_error)?;
@@ -173,6 +255,7 @@ pub async fn insert_postgres<C: deadpool_postgres::GenericClient + Sync>(
                     &entry.callback_headers,
                     &entry.body_sealed,
                     &entry.created_at,
+                    &entry.destination.as_str(),
                 ],
             )
             .await

@@ -93,11 +93,34 @@ pub struct Executed<A: Aggregate> {
 pub struct Pipeline {
     store: Store,
     pii: std::sync::Arc<PiiCipher>,
+    /// Published events go to callbacks always, and to the broker under this subject prefix when
+    /// one is configured.
+    broker_subject_prefix: Option<std::sync::Arc<str>>,
+    /// Woken after a command wrote outbox rows, so a dispatcher in this process delivers at once
+    /// instead of at its next poll.
+    outbox_written: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Pipeline {
     pub fn new(store: Store, pii: std::sync::Arc<PiiCipher>) -> Self {
-        Self { store, pii }
+        Self {
+            store,
+            pii,
+            broker_subject_prefix: None,
+            outbox_written: std::sync::Arc::default(),
+        }
+    }
+
+    /// Also publishes every event to the broker (NATS JetStream) through the outbox, on subjects
+    /// `<subject_prefix>.<EventName>`.
+    pub fn publishing_to_broker(mut self, subject_prefix: &str) -> Self {
+        self.broker_subject_prefix = Some(std::sync::Arc::from(subject_prefix));
+        self
+    }
+
+    /// Notified each time a command commits outbox rows.
+    pub fn outbox_written(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        std::sync::Arc::clone(&self.outbox_written)
     }
 
     pub fn store(&self) -> &Store {
@@ -172,6 +195,8 @@ impl Pipeline {
                 .await
             {
                 Ok(appended) => {
+                    // Cheap when nothing waits; a dispatcher that does may find nothing new.
+                    self.outbox_written.notify_one();
                     let mut state = loaded.state;
                     for event in &decided {
                         A::evolve(&mut state, event);
@@ -218,6 +243,7 @@ impl Pipeline {
         match &self.store {
             Store::Sqlite(sqlite) => {
                 let pii = std::sync::Arc::clone(&self.pii);
+                let broker = self.broker_subject_prefix.clone();
                 let outcome = sqlite
                     .write(move |connection| {
                         let appended = crate::store::sqlite::append_on(connection, &request)?;
@@ -227,6 +253,7 @@ impl Pipeline {
                             &appended,
                             &new_events,
                             &pii,
+                            broker.as_deref(),
                         )
                         .map_err(|e| StoreError::Database(format!("projection failed: {e}")))?;
                         rows::upsert_sqlite(connection, &rows)?;
@@ -253,6 +280,7 @@ impl Pipeline {
                     &appended,
                     &new_events,
                     &self.pii,
+                    self.broker_subject_prefix.as_deref(),
                 )
                 .map_err(CommandError::Projection)?;
                 rows::upsert_postgres(&transaction, &rows).await?;
@@ -275,6 +303,7 @@ fn project_and_publish<A>(
     appended: &[RecordedEvent],
     new_events: &[A::Event],
     pii: &PiiCipher,
+    broker_subject_prefix: Option<&str>,
 ) -> Result<(Vec<Row>, Vec<crate::outbox::OutboxEntry>), String>
 where
     A: ReadModel,
@@ -285,7 +314,8 @@ where
         project::<A>(prior, prior_events, appended, new_events).map_err(|e| e.to_string())?;
     let publications = projections::published(&before, &after);
     let callbacks =
-        crate::outbox::entries(&publications, &after, appended, pii).map_err(|e| e.to_string())?;
+        crate::outbox::entries(&publications, &after, appended, pii, broker_subject_prefix)
+            .map_err(|e| e.to_string())?;
     Ok((after, callbacks))
 }
 

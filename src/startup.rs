@@ -2,11 +2,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use crate::clients::{ClientError, ClientRegistry, IssuedClient, NewClient};
 use crate::config::{Config, ConfigError, Mode};
+use crate::delivery::Dispatcher;
+use crate::expiry::ExpiryScheduler;
 use crate::http::auth::RequestAuthenticator;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -23,6 +26,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Clients(#[from] ClientError),
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: std::net::SocketAddr,
@@ -47,9 +52,34 @@ impl Application {
         let development_client = bootstrap_development_client(&config, &clients).await?;
         let nonces = NonceStore::new(store.clone());
         nonces.spawn_periodic_purge(std::time::Duration::from_secs(60));
-        let authenticator = Arc::new(RequestAuthenticator::new(clients, nonces));
-        let pipeline = Pipeline::new(store.clone(), Arc::clone(&pii));
+        let authenticator = Arc::new(RequestAuthenticator::new(clients.clone(), nonces));
+        let mut pipeline = Pipeline::new(store.clone(), Arc::clone(&pii));
+        if config.events.nats_url.is_some() {
+            pipeline = pipeline.publishing_to_broker(&config.events.nats_subject_prefix);
+        }
         let metrics = Arc::new(Metrics::new());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            Arc::clone(&pii),
+            clients.clone(),
+            Arc::clone(&metrics),
+            config.server.mode,
+            config.callbacks.clone(),
+            config.events.nats_url.as_deref().map(|url| {
+                (
+                    url,
+                    config.events.nats_stream.as_str(),
+                    config.events.nats_subject_prefix.as_str(),
+                )
+            }),
+            pipeline.outbox_written(),
+        )?;
+        let expiry = ExpiryScheduler::new(
+            store.clone(),
+            pipeline.clone(),
+            Arc::clone(&metrics),
+            config.expiry.batch_size,
+        );
         let development_sms = Arc::new(DevelopmentSmsSender::new());
         let sms: Arc<dyn SmsSender> = development_sms.clone();
         let address = config.server.bind;
@@ -67,6 +97,8 @@ impl Application {
                 metrics,
                 sms,
                 development_sms: Some(development_sms),
+                dispatcher,
+                expiry,
             },
             development_client,
         })
@@ -94,13 +126,31 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let config = Arc::clone(&self.state.config);
+        let mut background = Vec::new();
+        if config.callbacks.enabled {
+            background.push(self.state.dispatcher.spawn());
+        }
+        if config.expiry.enabled {
+            background.push(
+                self.state
+                    .expiry
+                    .spawn(Duration::from_secs(config.expiry.interval_seconds)),
+            );
+        }
         let router = http::router(self.state);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        // Work in flight is safe to cut: a claimed callback is retried after its lease, and an
+        // expiry is one command that either committed or did not.
+        for task in background {
+            task.abort();
+        }
+        served
     }
 }
 

@@ -80,6 +80,7 @@ fn step(
         | ContractEvent::SignerFaceVerified { .. }
         | ContractEvent::SignerCertificateVerified { .. }
         | ContractEvent::SignerSigned { .. }
+        | ContractEvent::SignLinkExpired { .. }
         | ContractEvent::SignerRejected { .. }
         | ContractEvent::ContractPartiallySigned { .. }
         | ContractEvent::ContractSigned { .. }
@@ -287,6 +288,14 @@ fn signer_body(
     sealed: &SealedSigner,
     link: Option<&(LinkId, DateTime<Utc>)>,
 ) -> Vec<(&'static str, SqlValue)> {
+    // ACTIVE: the latest link still works as far as its own deadline goes; EXPIRED: the scheduler
+    // expired it; USED: the signer signed or rejected with it. NULL before any link was issued.
+    let link_status = match (&signer.status, link) {
+        (_, None) => None,
+        (SignerStatus::Pending { link: Some(_) }, Some(_)) => Some("ACTIVE"),
+        (SignerStatus::Pending { link: None }, Some(_)) => Some("EXPIRED"),
+        (SignerStatus::Signed(_) | SignerStatus::Rejected(_), Some(_)) => Some("USED"),
+    };
     let (signed, rejected) = match &signer.status {
         SignerStatus::Pending { .. } => (None, None),
         SignerStatus::Signed(signature) => (Some(signature), None),
@@ -346,6 +355,7 @@ fn signer_body(
             "expires_at",
             SqlValue::optional_timestamp(link.map(|(_, expires_at)| *expires_at)),
         ),
+        ("link_status", SqlValue::optional_text(link_status)),
     ]
 }
 

@@ -15,12 +15,12 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, OriginalUri, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -28,6 +28,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode, utf8_percent_
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::error::ErrorCode;
 use crate::clients::{ClientError, ClientRegistry};
 use crate::nonces::NonceStore;
 use crate::store::StoreError;
@@ -114,12 +115,14 @@ impl IntoResponse for AuthRejection {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 [(header::RETRY_AFTER, "5")],
+                Extension(ErrorCode(50300)),
                 Json(json!({"code": 50300, "message": "系统繁忙，请稍后重试"})),
             )
                 .into_response();
         }
         (
             StatusCode::UNAUTHORIZED,
+            Extension(ErrorCode(REJECTION_CODE)),
             Json(json!({"code": REJECTION_CODE, "message": REJECTION_MESSAGE})),
         )
             .into_response()
@@ -349,6 +352,7 @@ pub async fn require_signature(
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,
+                Extension(ErrorCode(41300)),
                 Json(json!({"code": 41300, "message": "请求体过大"})),
             )
                 .into_response();
@@ -357,6 +361,7 @@ pub async fn require_signature(
             tracing::debug!(%error, path = uri.path(), "cannot read a request body");
             return (
                 StatusCode::BAD_REQUEST,
+                Extension(ErrorCode(40001)),
                 Json(json!({"code": 40001, "message": "请求体无法读取"})),
             )
                 .into_response();

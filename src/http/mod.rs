@@ -16,6 +16,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::delivery::Dispatcher;
+use crate::expiry::ExpiryScheduler;
 use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
 use crate::pipeline::Pipeline;
@@ -36,6 +38,10 @@ pub struct AppState {
     /// The development sender behind `sms`, when it is the one in use: tests and the development
     /// message viewer read codes from it.
     pub development_sms: Option<Arc<DevelopmentSmsSender>>,
+    /// Delivers the outbox (started by `run_until_stopped` when `[callbacks] enabled`).
+    pub dispatcher: Dispatcher,
+    /// Expires what passed its deadline (started when `[expiry] enabled`).
+    pub expiry: ExpiryScheduler,
 }
 
 impl AppState {

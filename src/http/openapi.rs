@@ -105,6 +105,9 @@ new UUID); it is logged with the request and stored as the events' correlation i
         api::templates::publish,
         api::templates::current,
         api::templates::version,
+        api::admin::list,
+        api::admin::show,
+        api::admin::redeliver,
         healthz,
         readyz,
     ),
@@ -131,6 +134,7 @@ new UUID); it is logged with the request and stored as the events' correlation i
         (name = TAG_VERIFICATION, description = "Face verification (spec 2.1.1): start one, read its result and its audit trail."),
         (name = TAG_CONTRACT, description = "Contracts (spec 2.1.2): initiate, read, revoke, verify, re-issue a sign link, and the audit trail."),
         (name = TAG_TEMPLATE, description = "Contract templates (spec 2.1.3): publish versions (administrators), read them."),
+        (name = TAG_ADMIN, description = "Operators (administrator clients): the callback outbox, its attempts and redelivery of dead letters."),
         (name = TAG_HEALTH, description = "Liveness and readiness for load balancers; not signed."),
     )
 )]
@@ -141,6 +145,7 @@ pub const TAG_VERIFICATION: &str = "Face verification";
 pub const TAG_CONTRACT: &str = "Contracts";
 pub const TAG_TEMPLATE: &str = "Templates";
 pub const TAG_HEALTH: &str = "Health";
+pub const TAG_ADMIN: &str = "Administration";
 
 /// The document, as served.
 pub fn document() -> utoipa::openapi::OpenApi {

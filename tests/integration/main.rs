@@ -6,9 +6,13 @@
 
 mod api;
 mod cli;
+mod delivery;
 mod event_store;
+mod expiry;
 mod helpers;
+mod journey;
 mod openapi;
 mod pipeline;
+mod receiver;
 mod request_signing;
 mod signing_client;

@@ -10,7 +10,7 @@ use super::state::{
     Archive, ArchiveState, Contract, ContractState, SignLink, Signer, SignerStatus, SmsCheck,
 };
 use super::{
-    Expire, InitiateContract, IssueSignLink, OpenSignLink, RecordArchiveFailure,
+    Expire, ExpireSignLink, InitiateContract, IssueSignLink, OpenSignLink, RecordArchiveFailure,
     RecordArchiveSuccess, RecordFaceVerification, Reject, RequestArchive, Revoke, SealDocument,
     SendSmsCode, Sign, VerifyCertificate, VerifySmsCode,
 };
@@ -293,6 +293,40 @@ pub(super) fn expire(state: &ContractState, command: Expire) -> Decision {
     Ok(vec![ContractEvent::ContractExpired {
         expired_at: contract.expires_at,
     }])
+}
+
+/// A link the scheduler found past its deadline dies with an event, so the audit trail shows when it
+/// stopped working. A link that is already dead (replaced, used, expired, or its contract final) needs
+/// nothing: the scheduler may see stale rows and several instances may race.
+pub(super) fn expire_sign_link(state: &ContractState, command: ExpireSignLink) -> Decision {
+    let contract = match state {
+        ContractState::Created { contract } | ContractState::PartiallySigned { contract } => {
+            contract
+        }
+        ContractState::NotInitiated => return Err(final_error(state)),
+        ContractState::Signed { .. }
+        | ContractState::Rejected { .. }
+        | ContractState::Revoked { .. }
+        | ContractState::Expired { .. } => return Ok(Vec::new()),
+    };
+    let signer = signer(contract, &command.party_id)?;
+    match &signer.status {
+        SignerStatus::Pending { link: Some(link) } if link.link_id == command.link_id => {
+            if command.now < link.expires_at {
+                return Err(conflict(ContractConflict::NotYetDue {
+                    expires_at: link.expires_at,
+                }));
+            }
+            Ok(vec![ContractEvent::SignLinkExpired {
+                party_id: command.party_id,
+                link_id: command.link_id,
+                expired_at: link.expires_at,
+            }])
+        }
+        SignerStatus::Pending { .. } | SignerStatus::Signed(_) | SignerStatus::Rejected(_) => {
+            Ok(Vec::new())
+        }
+    }
 }
 
 pub(super) fn seal_document(state: &ContractState, command: SealDocument) -> Decision {

@@ -119,6 +119,13 @@ pub enum ContractEvent {
         transaction_no: TransactionNo,
         signed_at: DateTime<Utc>,
     },
+    /// The scheduler found the signer's link past its deadline. `expiredAt` is the deadline itself; the
+    /// signer stays PENDING and the initiator may issue a new link.
+    SignLinkExpired {
+        party_id: PartyId,
+        link_id: LinkId,
+        expired_at: DateTime<Utc>,
+    },
     /// The signer refused; their link is used and the contract is rejected with the next event.
     SignerRejected {
         party_id: PartyId,
@@ -186,6 +193,7 @@ impl DomainEvent for ContractEvent {
             ContractEvent::SignerFaceVerified { .. } => "SignerFaceVerified",
             ContractEvent::SignerCertificateVerified { .. } => "SignerCertificateVerified",
             ContractEvent::SignerSigned { .. } => "SignerSigned",
+            ContractEvent::SignLinkExpired { .. } => "SignLinkExpired",
             ContractEvent::SignerRejected { .. } => "SignerRejected",
             ContractEvent::ContractPartiallySigned { .. } => "ContractPartiallySigned",
             ContractEvent::ContractSigned { .. } => "ContractSigned",

@@ -71,6 +71,7 @@ impl Aggregate for ContractAggregate {
             ContractCommand::Reject(command) => decide::reject(state, command),
             ContractCommand::Revoke(command) => decide::revoke(state, command),
             ContractCommand::Expire(command) => decide::expire(state, command),
+            ContractCommand::ExpireSignLink(command) => decide::expire_sign_link(state, command),
             ContractCommand::SealDocument(command) => decide::seal_document(state, command),
             ContractCommand::RequestArchive(command) => decide::request_archive(state, command),
             ContractCommand::RecordArchiveSuccess(command) => {
@@ -109,6 +110,8 @@ pub enum ContractCommand {
     Revoke(Revoke),
     /// The scheduler found the contract past its deadline.
     Expire(Expire),
+    /// The scheduler found a signer's link past its deadline.
+    ExpireSignLink(ExpireSignLink),
     SealDocument(SealDocument),
     RequestArchive(RequestArchive),
     RecordArchiveSuccess(RecordArchiveSuccess),
@@ -238,6 +241,13 @@ pub struct Revoke {
 
 #[derive(Clone, Debug)]
 pub struct Expire {
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExpireSignLink {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
     pub now: DateTime<Utc>,
 }
 

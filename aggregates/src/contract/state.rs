@@ -361,6 +361,15 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                 });
             }
         }),
+        ContractEvent::SignLinkExpired {
+            party_id, link_id, ..
+        } => edit_signer(state, party_id, |signer| {
+            if let SignerStatus::Pending { link } = &mut signer.status
+                && link.as_ref().is_some_and(|live| &live.link_id == link_id)
+            {
+                *link = None;
+            }
+        }),
         ContractEvent::SignLinkOpened {
             party_id,
             link_id,

@@ -1549,3 +1549,83 @@ fn debug_output_of_a_command_hides_id_and_mobile_numbers_and_header_values() {
     let printed = format!("{state:?}");
     assert!(!printed.contains(RECEIVER_ID) && !printed.contains("13800138000"));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Sign-link expiry by the scheduler
+
+fn expire_link(party_id: &str, link: &str, minutes: i64) -> ContractCommand {
+    ContractCommand::ExpireSignLink(ExpireSignLink {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        now: at(minutes),
+    })
+}
+
+fn link_deadline(state: &ContractState, party_id: &str) -> DateTime<Utc> {
+    state
+        .contract()
+        .unwrap()
+        .signer(&party(party_id))
+        .unwrap()
+        .link()
+        .unwrap()
+        .expires_at
+}
+
+#[test]
+fn the_scheduler_expires_a_link_at_its_deadline_and_the_signer_needs_a_new_one() {
+    let state = given(vec![initiate()]);
+    let deadline = link_deadline(&state, RECEIVER);
+    assert_eq!(
+        conflict(when(&state, expire_link(RECEIVER, "L0", 1))),
+        ContractConflict::NotYetDue {
+            expires_at: deadline
+        }
+    );
+    assert_eq!(
+        when(&state, expire_link(RECEIVER, "L0", 600)).unwrap(),
+        vec![ContractEvent::SignLinkExpired {
+            party_id: party(RECEIVER),
+            link_id: link_id("L0"),
+            expired_at: deadline,
+        }],
+        "the event carries the deadline, not when the scheduler noticed"
+    );
+    let state = then_state(&state, expire_link(RECEIVER, "L0", 600));
+    assert_eq!(
+        when(&state, open(RECEIVER, "L0", 601)),
+        Err(ContractError::LinkExpired {
+            party_id: party(RECEIVER)
+        })
+    );
+    assert_eq!(
+        state.status(),
+        Some(ContractStatus::Created),
+        "the contract goes on"
+    );
+    assert_eq!(
+        when(&state, expire_link(RECEIVER, "L0", 601)).unwrap(),
+        Vec::new(),
+        "a second sweep decides nothing"
+    );
+    let state = then_state(&state, reissue(RECEIVER, "L0-2", 200, 602));
+    assert!(when(&state, open(RECEIVER, "L0-2", 603)).is_ok());
+}
+
+#[test]
+fn expiring_a_replaced_link_or_one_of_a_final_contract_decides_nothing() {
+    let replaced = given(vec![initiate(), reissue(RECEIVER, "L0-2", 200, 10)]);
+    assert_eq!(
+        when(&replaced, expire_link(RECEIVER, "L0", 600)).unwrap(),
+        Vec::new()
+    );
+    let revoked = given(vec![initiate(), revoke(5)]);
+    assert_eq!(
+        when(&revoked, expire_link(RECEIVER, "L0", 600)).unwrap(),
+        Vec::new()
+    );
+    assert!(matches!(
+        when(&ContractState::default(), expire_link(RECEIVER, "L0", 600)),
+        Err(ContractError::NotFound(_))
+    ));
+}

@@ -134,6 +134,7 @@ async fn initiate(
     if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
         return Err(ApiError::Duplicate { existing });
     }
+    super::guard_callback_url(&state, request.callback_url.as_deref()).await?;
     let template = load_template(&state, &request).await?;
     let preview_hash = match &template {
         Some((_, preview)) => {

@@ -4,6 +4,7 @@
 //! body into the domain's request shapes at the edge, run one command through the pipeline and shape the
 //! response from the query tables, so a `GET` right after a `POST` sees the write.
 
+pub(crate) mod admin;
 pub(crate) mod contracts;
 pub(crate) mod templates;
 pub(crate) mod verifications;
@@ -28,6 +29,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(templates::router())
         .merge(contracts::router())
         .merge(verifications::router())
+        .merge(admin::router())
 }
 
 /// A JSON body parsed into `T`. Wrong content type: 415. Malformed JSON or a wrong type: 40001 naming
@@ -140,4 +142,25 @@ pub(crate) async fn audit_trail(
     serde_json::to_value(timeline)
         .map(axum::Json)
         .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The SSRF guard on a request's `callbackUrl` (production only: development accepts local
+/// receivers). Scheme and syntax are the domain's to report with every other field; this adds what
+/// only DNS can tell.
+pub(crate) async fn guard_callback_url(
+    state: &AppState,
+    url: Option<&str>,
+) -> Result<(), ApiError> {
+    use crate::delivery::ssrf::{SsrfError, check_callback_url};
+    let Some(url) = url else { return Ok(()) };
+    match check_callback_url(url, state.config.server.mode).await {
+        Ok(()) | Err(SsrfError::Malformed | SsrfError::NotHttps) => Ok(()),
+        Err(error) => {
+            tracing::warn!(%error, "callbackUrl refused by the SSRF guard");
+            Err(ApiError::Validation(ValidationErrors::single(
+                "callbackUrl",
+                error,
+            )))
+        }
+    }
 }

@@ -709,3 +709,65 @@ pub struct Readiness {
     #[schema(examples("postgres"))]
     pub database: String,
 }
+
+/// The outbox listing of `GET /api/v1/admin/callbacks`.
+#[derive(Debug, ToSchema)]
+pub struct CallbackList {
+    pub callbacks: Vec<CallbackRecord>,
+}
+
+/// One callback (or broker publication) with its delivery attempts.
+#[derive(Debug, ToSchema)]
+pub struct CallbackDetail {
+    pub callback: CallbackRecord,
+    pub attempts: Vec<CallbackAttempt>,
+}
+
+/// A callback or broker publication as operators see it; the body is not shown.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct CallbackRecord {
+    /// The row id used by `redeliver`.
+    pub id: i64,
+    /// Sent as `X-Esign-Event-Id` (JetStream `Nats-Msg-Id`), the same on every attempt.
+    #[schema(format = "uuid")]
+    pub event_id: String,
+    #[schema(examples("ContractStatusChangedEvent"))]
+    pub event_type: String,
+    /// `callback` or `nats`.
+    pub destination: String,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub client_id: String,
+    /// The callback URL, or the broker subject.
+    pub target: String,
+    /// PENDING, DELIVERING, DELIVERED or DEAD.
+    pub status: String,
+    pub attempts: i64,
+    #[schema(format = DateTime)]
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub delivered_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub dead_at: Option<String>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct CallbackAttempt {
+    pub attempt: i64,
+    #[schema(format = DateTime)]
+    pub started_at: Option<String>,
+    pub latency_ms: i64,
+    /// The receiver's HTTP status, when it answered.
+    pub http_status: Option<i64>,
+    /// DELIVERED, FAILED (will retry) or DEAD (the last attempt failed).
+    pub outcome: String,
+    pub error: Option<String>,
+    /// The service instance that made the attempt.
+    pub instance: String,
+}

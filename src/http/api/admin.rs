@@ -1,0 +1,171 @@
+//! Operators' routes: the callback outbox (spec 6, 50002: failed callbacks end with manual handling).
+//! Administrator clients only; everyone else gets 40300.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::Caller;
+use crate::delivery::queue::{self, DeliveryStatus};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::openapi::{self, schemas};
+use aggregates::ValidationErrors;
+
+/// The most rows one listing returns.
+const MAX_LIMIT: u32 = 500;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/callbacks", get(list))
+        .route("/admin/callbacks/{id}", get(show))
+        .route("/admin/callbacks/{id}/redeliver", post(redeliver))
+}
+
+fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.client.admin {
+        Ok(())
+    } else {
+        tracing::warn!(client = %caller.client.id, "refused: admin route called by a non-admin client");
+        Err(ApiError::Forbidden)
+    }
+}
+
+/// List callbacks
+///
+/// `GET /api/v1/admin/callbacks?status=DEAD&limit=100`: the newest callbacks and broker
+/// publications, optionally of one status (`PENDING`, `DELIVERING`, `DELIVERED`, `DEAD`). Bodies are
+/// not shown: they may carry personal data.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/callbacks",
+    tag = openapi::TAG_ADMIN,
+    operation_id = "listCallbacks",
+    params(
+        ("status" = Option<String>, Query, description = "PENDING, DELIVERING, DELIVERED or DEAD."),
+        ("limit" = Option<u32>, Query, description = "At most this many rows, newest first (default 100, at most 500)."),
+    ),
+    responses(
+        (status = 200, description = "The callbacks, newest first.", body = schemas::CallbackList),
+        (status = 400, response = openapi::ValidationFailed),
+        (status = 403, response = openapi::Forbidden),
+    )
+)]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&caller)?;
+    let mut status = None;
+    let mut limit = 100;
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match name.as_ref() {
+            "status" => {
+                status = Some(DeliveryStatus::parse(&value).ok_or_else(|| {
+                    ApiError::Validation(ValidationErrors::single(
+                        "status",
+                        "must be PENDING, DELIVERING, DELIVERED or DEAD",
+                    ))
+                })?)
+            }
+            "limit" => {
+                limit = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                    .ok_or_else(|| {
+                        ApiError::Validation(ValidationErrors::single(
+                            "limit",
+                            format!("must be a number from 1 to {MAX_LIMIT}"),
+                        ))
+                    })?
+            }
+            other => {
+                return Err(ApiError::Validation(ValidationErrors::single(
+                    other,
+                    "is not a parameter of this route",
+                )));
+            }
+        }
+    }
+    let callbacks = queue::list(&state.store, status, limit).await?;
+    Ok(Json(json!({ "callbacks": callbacks })))
+}
+
+/// Read one callback
+///
+/// `GET /api/v1/admin/callbacks/{id}`: one callback with every delivery attempt (time, HTTP status,
+/// latency, error, instance).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/callbacks/{id}",
+    tag = openapi::TAG_ADMIN,
+    operation_id = "getCallback",
+    params(("id" = i64, Path, description = "The callback's `id` from the listing.")),
+    responses(
+        (status = 200, description = "The callback and its attempts.", body = schemas::CallbackDetail),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&caller)?;
+    let id = parse_id(&id)?;
+    let callback = queue::find(&state.store, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let attempts = queue::attempts(&state.store, id).await?;
+    Ok(Json(json!({ "callback": callback, "attempts": attempts })))
+}
+
+/// Redeliver a callback
+///
+/// `POST /api/v1/admin/callbacks/{id}/redeliver`: schedules the callback for delivery now with a
+/// fresh set of attempts: a dead letter after the receiver was fixed, or a delivered callback the
+/// receiver lost. The event id stays the same, so a receiver that has it already drops the repeat.
+/// A callback being delivered at this moment answers 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/callbacks/{id}/redeliver",
+    tag = openapi::TAG_ADMIN,
+    operation_id = "redeliverCallback",
+    params(("id" = i64, Path, description = "The callback's `id` from the listing.")),
+    responses(
+        (status = 200, description = "The callback, PENDING again.", body = schemas::CallbackDetail),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+    )
+)]
+async fn redeliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&caller)?;
+    let id = parse_id(&id)?;
+    let callback = queue::redeliver(&state.store, id, Utc::now())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if callback.status != DeliveryStatus::Pending.as_str() {
+        return Err(ApiError::Conflict(format!(
+            "callback {id} is {} right now; try again when the attempt ends",
+            callback.status
+        )));
+    }
+    tracing::info!(client = %caller.client.id, callback = id, "callback scheduled for redelivery");
+    let attempts = queue::attempts(&state.store, id).await?;
+    Ok(Json(json!({ "callback": callback, "attempts": attempts })))
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    // Not a number cannot name a row: 404 like any unknown id.
+    id.parse().map_err(|_| ApiError::NotFound)
+}

@@ -1,0 +1,747 @@
+//! Callbacks to callers, end to end: the real service writes outbox rows with its commands, a
+//! dispatcher delivers them over HTTP to a receiver on a random port that checks every signature.
+//! Most tests drive the dispatcher by hand with an injected clock (`run_once(now)`), so retries a day
+//! apart take no time; one test lets the service's own dispatcher deliver.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{RunningService, TestStore};
+use crate::receiver::{Behaviour, Receiver};
+use crate::signing_client::SigningClient;
+
+crate::backend_tests!(
+    the_running_service_delivers_a_status_change_signed_with_the_callers_headers,
+    a_failing_receiver_gets_the_same_event_until_it_answers_2xx_and_every_attempt_is_recorded,
+    a_callback_that_never_succeeds_is_dead_lettered_and_an_operator_redelivers_it,
+    a_slow_receiver_times_out_and_is_retried,
+    one_contracts_callbacks_arrive_in_version_order_after_the_receiver_was_down,
+    a_dispatcher_killed_mid_delivery_is_taken_over_after_its_lease_with_the_same_event,
+    two_dispatchers_share_the_work_and_deliver_each_callback_once,
+    metrics_count_requests_and_delivery_attempts,
+    events_are_published_to_jetstream_with_the_event_id_as_message_id_and_masked_personal_data,
+);
+
+/// The local NATS server with JetStream (`.ci/run` starts one).
+const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+const SECRET: &str = "caller-secret-0123456789abcdef";
+const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
+
+struct Fixture {
+    caller: SigningClient,
+    admin: SigningClient,
+    service: RunningService,
+}
+
+/// The service with a caller and an administrator; its own dispatcher and expiry scheduler are off
+/// unless `background` (tests run the dispatcher by hand with an injected clock).
+async fn start(
+    t: &TestStore,
+    background: bool,
+    adjust: impl FnOnce(&mut esign::config::Config),
+) -> Fixture {
+    let service = crate::helpers::start_service_with(
+        t,
+        &[("caller", SECRET, false), ("admin", ADMIN_SECRET, true)],
+        |config| {
+            config.callbacks.enabled = background;
+            config.callbacks.poll_interval_ms = 100;
+            config.expiry.enabled = false;
+            adjust(config);
+        },
+    )
+    .await;
+    let admin = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
+    let response = admin
+        .post_json(
+            "/api/v1/template",
+            &json!({
+                "templateId": "TPL_DELIVERY",
+                "name": "资金归集授权协议模板",
+                "version": "1.0",
+                "category": "RELATIONSHIP_AGREEMENT",
+                "content": "<p>{{payerName}} 授权</p>",
+                "variableDefinitions": [{"key": "payerName", "name": "付款方名称", "required": true}],
+                "signerConfig": {"minSigners": 1, "maxSigners": 2, "defaultSignMethods": ["FACE_AND_SMS"]},
+                "active": true
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    Fixture {
+        caller: SigningClient::new(&service.base, "caller", SECRET),
+        admin,
+        service,
+    }
+}
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")),
+    )
+}
+
+/// A two-signer contract whose callbacks go to `callback_url`; returns its id.
+async fn initiate(fixture: &Fixture, biz_id: &str, callback_url: &str) -> String {
+    let (status, body) = json_of(
+        fixture
+            .caller
+            .post_json(
+                "/api/v1/contract/initiate",
+                &json!({
+                    "bizId": biz_id,
+                    "bizType": "RELATIONSHIP_AGREEMENT",
+                    "templateId": "TPL_DELIVERY",
+                    "title": "天财分账资金归集授权协议",
+                    "variables": {"payerName": "XX品牌总部"},
+                    "signers": [
+                        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
+                         "idCardNo": "11010519491231002X", "mobile": "13800138000",
+                         "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
+                        {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
+                         "idCardNo": "440304199001010011", "mobile": "13900139000",
+                         "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
+                    ],
+                    "callbackUrl": callback_url,
+                    "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
+                    "expireDays": 7
+                }),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["contractId"].as_str().unwrap().to_owned()
+}
+
+async fn revoke(fixture: &Fixture, contract_id: &str) {
+    let (status, body) = json_of(
+        fixture
+            .caller
+            .post_json(
+                &format!("/api/v1/contract/{contract_id}/revoke"),
+                &json!({"reason": "用户要求取消", "operator": "ops"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+fn dispatcher(fixture: &Fixture) -> &esign::delivery::Dispatcher {
+    &fixture.service.state.dispatcher
+}
+
+async fn the_running_service_delivers_a_status_change_signed_with_the_callers_headers(
+    t: TestStore,
+) {
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let fixture = start(&t, true, |_| {}).await;
+    let contract_id = initiate(&fixture, "DLV_LIVE", &receiver.url).await;
+    revoke(&fixture, &contract_id).await;
+
+    let received = receiver.wait_for(1).await;
+    let callback = &received[0];
+    let body = callback.json();
+    assert!(callback.signed_with(SECRET), "the caller's secret signs it");
+    assert!(
+        !callback.signed_with(ADMIN_SECRET),
+        "and no other secret does"
+    );
+    assert_eq!(callback.header("authorization"), "Bearer callback-token");
+    assert_eq!(callback.header("content-type"), "application/json");
+    assert_eq!(
+        callback.header("x-esign-event-type"),
+        "ContractStatusChangedEvent"
+    );
+    assert_eq!(callback.header("x-esign-event-id"), body["eventId"]);
+    assert_eq!(body["eventType"], "ContractStatusChangedEvent");
+    assert_eq!(body["contractId"], contract_id.as_str());
+    assert_eq!(body["status"], "REVOKED");
+    assert_eq!(body["revokeReason"], "用户要求取消");
+    assert!(body["streamVersion"].as_u64().unwrap() >= 3, "{body}");
+    // The body is what GET returns, plus the event's fields.
+    let (_, shown) = json_of(
+        fixture
+            .caller
+            .get(&format!("/api/v1/contract/{contract_id}"))
+            .await,
+    )
+    .await;
+    for (field, value) in shown.as_object().unwrap() {
+        assert_eq!(&body[field], value, "callback field {field}");
+    }
+    // Delivered once: the row says so and nothing else arrives.
+    let row = wait_for_status(&fixture, "DELIVERED").await;
+    assert_eq!(row["attempts"], 1);
+    assert_eq!(receiver.received().len(), 1);
+}
+
+/// Polls the admin listing until the (only) callback has `status`.
+async fn wait_for_status(fixture: &Fixture, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, listing) = json_of(fixture.admin.get("/api/v1/admin/callbacks").await).await;
+        assert_eq!(code, StatusCode::OK, "{listing}");
+        if let Some(row) = listing["callbacks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["status"] == status)
+        {
+            return row.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no callback became {status}: {listing}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_failing_receiver_gets_the_same_event_until_it_answers_2xx_and_every_attempt_is_recorded(
+    t: TestStore,
+) {
+    let receiver = Receiver::start(Behaviour::FailNext(2)).await;
+    let fixture = start(&t, false, |_| {}).await;
+    let contract_id = initiate(&fixture, "DLV_RETRY", &receiver.url).await;
+    revoke(&fixture, &contract_id).await;
+    let dispatcher = dispatcher(&fixture);
+
+    let now = Utc::now();
+    assert_eq!(dispatcher.run_once(now).await.unwrap(), 1, "first attempt");
+    assert_eq!(
+        dispatcher.run_once(now).await.unwrap(),
+        0,
+        "a failed callback waits for its retry time"
+    );
+    // The first retry comes within seconds (5 s, jittered by at most 20%).
+    assert_eq!(
+        dispatcher
+            .run_once(now + TimeDelta::seconds(7))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        dispatcher.run_once(now + TimeDelta::days(1)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        dispatcher.run_once(now + TimeDelta::days(2)).await.unwrap(),
+        0,
+        "delivered: nothing left"
+    );
+
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
+    let event_ids: Vec<&str> = received
+        .iter()
+        .map(|callback| callback.header("x-esign-event-id"))
+        .collect();
+    assert!(
+        event_ids.iter().all(|id| *id == event_ids[0]),
+        "{event_ids:?}"
+    );
+    assert!(
+        received
+            .iter()
+            .all(|callback| callback.body == received[0].body)
+    );
+    assert!(received.iter().all(|callback| callback.signed_with(SECRET)));
+
+    let row = wait_for_status(&fixture, "DELIVERED").await;
+    let (_, detail) = json_of(
+        fixture
+            .admin
+            .get(&format!("/api/v1/admin/callbacks/{}", row["id"]))
+            .await,
+    )
+    .await;
+    let attempts = detail["attempts"].as_array().unwrap();
+    let outcomes: Vec<(&str, i64)> = attempts
+        .iter()
+        .map(|a| {
+            (
+                a["outcome"].as_str().unwrap(),
+                a["httpStatus"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("FAILED", 500), ("FAILED", 500), ("DELIVERED", 200)]
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a["latencyMs"].as_i64().unwrap() >= 0)
+    );
+    assert!(attempts[0]["error"].as_str().unwrap().contains("500"));
+}
+
+async fn a_callback_that_never_succeeds_is_dead_lettered_and_an_operator_redelivers_it(
+    t: TestStore,
+) {
+    let receiver = Receiver::start(Behaviour::AlwaysFail(StatusCode::SERVICE_UNAVAILABLE)).await;
+    let fixture = start(&t, false, |config| config.callbacks.max_attempts = 3).await;
+    let contract_id = initiate(&fixture, "DLV_DEAD", &receiver.url).await;
+    revoke(&fixture, &contract_id).await;
+    let dispatcher = dispatcher(&fixture);
+    let now = Utc::now();
+    for day in 0..3 {
+        assert_eq!(
+            dispatcher
+                .run_once(now + TimeDelta::days(day))
+                .await
+                .unwrap(),
+            1
+        );
+    }
+    assert_eq!(
+        dispatcher
+            .run_once(now + TimeDelta::days(30))
+            .await
+            .unwrap(),
+        0,
+        "a dead letter is not retried on its own"
+    );
+    assert_eq!(receiver.received().len(), 3);
+
+    let (status, dead) = json_of(
+        fixture
+            .admin
+            .get("/api/v1/admin/callbacks?status=DEAD")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let dead = dead["callbacks"].as_array().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["attempts"], 3);
+    assert!(dead[0]["deadAt"].is_string());
+    let id = dead[0]["id"].as_i64().unwrap();
+
+    // Operators only.
+    let (status, body) = json_of(fixture.caller.get("/api/v1/admin/callbacks").await).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::FORBIDDEN, json!(40300))
+    );
+    let (status, body) = json_of(
+        fixture
+            .caller
+            .post_json(
+                &format!("/api/v1/admin/callbacks/{id}/redeliver"),
+                &json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::FORBIDDEN, json!(40300))
+    );
+    let (status, body) = json_of(
+        fixture
+            .admin
+            .get("/api/v1/admin/callbacks?status=LOST")
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["details"][0]["field"], "status");
+
+    // The receiver is fixed; the operator redelivers.
+    receiver.set(Behaviour::Accept);
+    let (status, redelivered) = json_of(
+        fixture
+            .admin
+            .post_json(
+                &format!("/api/v1/admin/callbacks/{id}/redeliver"),
+                &json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{redelivered}");
+    assert_eq!(redelivered["callback"]["status"], "PENDING");
+    assert_eq!(
+        redelivered["attempts"].as_array().unwrap().len(),
+        3,
+        "history is kept"
+    );
+    assert_eq!(dispatcher.run_once(Utc::now()).await.unwrap(), 1);
+    let received = receiver.received();
+    assert_eq!(received.len(), 4);
+    assert_eq!(
+        received[3].header("x-esign-event-id"),
+        received[0].header("x-esign-event-id"),
+        "the same event, so a receiver that had it drops it"
+    );
+    wait_for_status(&fixture, "DELIVERED").await;
+    let (status, _) = json_of(
+        fixture
+            .admin
+            .post_json("/api/v1/admin/callbacks/999999/redeliver", &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn a_slow_receiver_times_out_and_is_retried(t: TestStore) {
+    let receiver = Receiver::start(Behaviour::Slow(Duration::from_secs(5))).await;
+    let fixture = start(&t, false, |config| config.callbacks.timeout_ms = 300).await;
+    let contract_id = initiate(&fixture, "DLV_SLOW", &receiver.url).await;
+    revoke(&fixture, &contract_id).await;
+    let dispatcher = dispatcher(&fixture);
+    let now = Utc::now();
+    assert_eq!(dispatcher.run_once(now).await.unwrap(), 1);
+    let row = wait_for_status(&fixture, "PENDING").await;
+    assert!(
+        row["lastError"].as_str().unwrap().contains("timed out"),
+        "{row}"
+    );
+    receiver.set(Behaviour::Accept);
+    assert_eq!(
+        dispatcher
+            .run_once(now + TimeDelta::minutes(1))
+            .await
+            .unwrap(),
+        1
+    );
+    wait_for_status(&fixture, "DELIVERED").await;
+}
+
+async fn one_contracts_callbacks_arrive_in_version_order_after_the_receiver_was_down(t: TestStore) {
+    let receiver = Receiver::start(Behaviour::AlwaysFail(StatusCode::BAD_GATEWAY)).await;
+    let fixture = start(&t, false, |_| {}).await;
+    let contract_id = initiate(&fixture, "DLV_ORDER", &receiver.url).await;
+    crate::journey::sign_as(
+        &fixture.service.state,
+        &contract_id,
+        "RECEIVER_001",
+        "张三",
+        "11010519491231002X",
+    )
+    .await;
+    revoke(&fixture, &contract_id).await;
+    let dispatcher = dispatcher(&fixture);
+    let now = Utc::now();
+    // Two callbacks are due, but the second waits behind the undelivered first.
+    for hour in 0..3 {
+        assert_eq!(
+            dispatcher
+                .run_once(now + TimeDelta::hours(hour))
+                .await
+                .unwrap(),
+            1,
+            "only the stream's first undelivered callback is tried"
+        );
+    }
+    assert!(
+        receiver
+            .received()
+            .iter()
+            .all(|callback| callback.json()["status"] == "PARTIAL_SIGNED")
+    );
+    receiver.set(Behaviour::Accept);
+    let later = now + TimeDelta::days(1);
+    assert_eq!(dispatcher.run_once(later).await.unwrap(), 1);
+    assert_eq!(dispatcher.run_once(later).await.unwrap(), 1);
+    let delivered: Vec<(String, u64)> = receiver
+        .received()
+        .iter()
+        .skip(3)
+        .map(|callback| {
+            let body = callback.json();
+            (
+                body["status"].as_str().unwrap().to_owned(),
+                body["streamVersion"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(delivered.len(), 2);
+    assert_eq!(delivered[0].0, "PARTIAL_SIGNED");
+    assert_eq!(delivered[1].0, "REVOKED");
+    assert!(delivered[0].1 < delivered[1].1, "{delivered:?}");
+}
+
+async fn a_dispatcher_killed_mid_delivery_is_taken_over_after_its_lease_with_the_same_event(
+    t: TestStore,
+) {
+    let receiver = Receiver::start(Behaviour::Hang).await;
+    let fixture = start(&t, false, |config| {
+        config.callbacks.timeout_ms = 20_000;
+        config.callbacks.lease_seconds = 30;
+    })
+    .await;
+    let contract_id = initiate(&fixture, "DLV_KILL", &receiver.url).await;
+    revoke(&fixture, &contract_id).await;
+    let first = dispatcher(&fixture).clone();
+    let now = Utc::now();
+    let running = tokio::spawn(async move { first.run_once(now).await });
+    receiver.wait_for(1).await;
+    // Killed while the receiver holds the request: the row stays claimed under its lease.
+    running.abort();
+    let _ = running.await;
+    let state = &fixture.service.state;
+    let second = esign::delivery::Dispatcher::new(
+        state.store.clone(),
+        state.pii.clone(),
+        state.authenticator.clients().clone(),
+        state.metrics.clone(),
+        state.config.server.mode,
+        state.config.callbacks.clone(),
+        None,
+        std::sync::Arc::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        second.run_once(now + TimeDelta::seconds(5)).await.unwrap(),
+        0,
+        "the lease still holds the row"
+    );
+    receiver.set(Behaviour::Accept);
+    receiver.release();
+    assert_eq!(
+        second.run_once(now + TimeDelta::seconds(31)).await.unwrap(),
+        1,
+        "after the lease the row is taken over"
+    );
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(
+        received[0].header("x-esign-event-id"),
+        received[1].header("x-esign-event-id")
+    );
+    assert_eq!(
+        received[0].body, received[1].body,
+        "the same event, not another"
+    );
+    let row = wait_for_status(&fixture, "DELIVERED").await;
+    assert_eq!(row["attempts"], 2);
+}
+
+async fn two_dispatchers_share_the_work_and_deliver_each_callback_once(t: TestStore) {
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let fixture = start(&t, false, |config| config.callbacks.batch_size = 3).await;
+    const CONTRACTS: usize = 12;
+    for n in 0..CONTRACTS {
+        let contract_id = initiate(&fixture, &format!("DLV_PAIR_{n}"), &receiver.url).await;
+        revoke(&fixture, &contract_id).await;
+    }
+    let state = &fixture.service.state;
+    let make = || {
+        esign::delivery::Dispatcher::new(
+            state.store.clone(),
+            state.pii.clone(),
+            state.authenticator.clients().clone(),
+            state.metrics.clone(),
+            state.config.server.mode,
+            state.config.callbacks.clone(),
+            None,
+            std::sync::Arc::default(),
+        )
+        .unwrap()
+    };
+    let drain = |dispatcher: esign::delivery::Dispatcher| async move {
+        let mut delivered = 0;
+        for _ in 0..100 {
+            let count = dispatcher.run_once(Utc::now()).await.unwrap();
+            delivered += count;
+            if count == 0 {
+                break;
+            }
+        }
+        delivered
+    };
+    let (a, b) = tokio::join!(tokio::spawn(drain(make())), tokio::spawn(drain(make())));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a + b, CONTRACTS, "every claim delivered once ({a} + {b})");
+    let mut per_event: HashMap<String, usize> = HashMap::new();
+    for callback in receiver.received() {
+        assert!(callback.signed_with(SECRET));
+        *per_event
+            .entry(callback.header("x-esign-event-id").to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(per_event.len(), CONTRACTS);
+    assert!(per_event.values().all(|count| *count == 1), "{per_event:?}");
+}
+
+async fn metrics_count_requests_and_delivery_attempts(t: TestStore) {
+    let receiver = Receiver::start(Behaviour::FailNext(1)).await;
+    let fixture = start(&t, false, |_| {}).await;
+    let contract_id = initiate(&fixture, "DLV_METRICS", &receiver.url).await;
+    revoke(&fixture, &contract_id).await;
+    let dispatcher = dispatcher(&fixture);
+    let now = Utc::now();
+    dispatcher.run_once(now).await.unwrap();
+    dispatcher
+        .run_once(now + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    dispatcher.refresh_gauges().await;
+
+    let response = esign::outbound::client(Duration::from_secs(10))
+        .unwrap()
+        .get(format!("{}/metrics", fixture.service.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    for expected in [
+        r#"esign_http_requests_total{route="/api/v1/contract/initiate",status="200",code="0"} 1"#,
+        r#"esign_http_requests_total{route="/api/v1/contract/{contract_id}/revoke",status="200",code="0"} 1"#,
+        r#"esign_delivery_attempts_total{outcome="failed"} 1"#,
+        r#"esign_delivery_attempts_total{outcome="delivered"} 1"#,
+        "esign_outbox_backlog 0",
+        "esign_outbox_dead_letters 0",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // A refused request is counted with its spec code.
+    let unsigned = esign::outbound::client(Duration::from_secs(10))
+        .unwrap()
+        .get(format!(
+            "{}/api/v1/contract/{contract_id}",
+            fixture.service.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    let text = esign::outbound::client(Duration::from_secs(10))
+        .unwrap()
+        .get(format!("{}/metrics", fixture.service.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"status="401",code="40101"} 1"#),
+        "the refusal is counted:\n{text}"
+    );
+}
+
+async fn events_are_published_to_jetstream_with_the_event_id_as_message_id_and_masked_personal_data(
+    t: TestStore,
+) {
+    let nats = match async_nats::connect(NATS_URL).await {
+        Ok(client) => client,
+        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("NATS at {NATS_URL} is required under CI=true but unreachable: {error}")
+        }
+        Err(error) => {
+            eprintln!("skipping a NATS test: {NATS_URL} is unreachable ({error})");
+            return;
+        }
+    };
+    // Each test run gets its own stream and subjects, so parallel runs do not overlap.
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let stream_name = format!("ESIGN_TEST_{unique}");
+    let prefix = format!("esign.test{unique}.events");
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let fixture = start(&t, false, |config| {
+        config.events.nats_url = Some(NATS_URL.to_owned());
+        config.events.nats_stream = stream_name.clone();
+        config.events.nats_subject_prefix = prefix.clone();
+    })
+    .await;
+    let (status, verification) = json_of(
+        fixture
+            .caller
+            .post_json(
+                "/api/v1/verification/face/initiate",
+                &json!({
+                    "bizId": "DLV_NATS",
+                    "bizType": "RELATIONSHIP_BINDING",
+                    "userInfo": {"name": "张三", "idCardNo": "11010519491231002X"},
+                    "callbackUrl": receiver.url,
+                    "expireMinutes": 5
+                }),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{verification}");
+    let report = fixture
+        .service
+        .state
+        .expiry
+        .sweep(Utc::now() + TimeDelta::minutes(6))
+        .await
+        .unwrap();
+    assert_eq!(report.verifications, 1);
+    let dispatcher = dispatcher(&fixture);
+    assert_eq!(
+        dispatcher.run_once(Utc::now()).await.unwrap(),
+        2,
+        "one callback and one publication"
+    );
+
+    let callback = &receiver.wait_for(1).await[0];
+    let event_id = callback.header("x-esign-event-id").to_owned();
+    assert_eq!(
+        callback.json()["userInfo"]["idCardNo"],
+        "11010519491231002X"
+    );
+    let jetstream = async_nats::jetstream::new(nats);
+    let mut stream = jetstream.get_stream(&stream_name).await.unwrap();
+    let subject = format!("{prefix}.FaceVerificationCompletedEvent");
+    let message = stream
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap();
+    assert_eq!(
+        message.headers.get("Nats-Msg-Id").map(|v| v.as_str()),
+        Some(event_id.as_str())
+    );
+    let published: Value = serde_json::from_slice(&message.payload).unwrap();
+    assert_eq!(published["eventId"], event_id.as_str());
+    assert_eq!(published["status"], "EXPIRED");
+    assert_eq!(
+        published["userInfo"]["idCardNo"], "110105********002X",
+        "the broker gets ID numbers masked"
+    );
+
+    // Redelivered by an operator: JetStream drops the repeat by its message id.
+    let (_, listing) = json_of(fixture.admin.get("/api/v1/admin/callbacks").await).await;
+    let nats_row = listing["callbacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["destination"] == "nats")
+        .unwrap()
+        .clone();
+    assert_eq!(nats_row["status"], "DELIVERED");
+    assert_eq!(nats_row["target"], subject.as_str());
+    let (status, _) = json_of(
+        fixture
+            .admin
+            .post_json(
+                &format!("/api/v1/admin/callbacks/{}/redeliver", nats_row["id"]),
+                &json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dispatcher.run_once(Utc::now()).await.unwrap(), 1);
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.state.messages, 1, "the repeat was deduplicated");
+    jetstream.delete_stream(&stream_name).await.unwrap();
+}
