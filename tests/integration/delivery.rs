@@ -24,6 +24,8 @@ crate::backend_tests!(
     two_dispatchers_share_the_work_and_deliver_each_callback_once,
     metrics_count_requests_and_delivery_attempts,
     events_are_published_to_jetstream_with_the_event_id_as_message_id_and_masked_personal_data,
+    operators_list_and_redeliver_dead_letters_from_the_command_line,
+    production_refuses_callback_urls_into_internal_networks_and_writes_nothing,
 );
 
 /// The local NATS server with JetStream (`.ci/run` starts one).
@@ -744,4 +746,126 @@ async fn events_are_published_to_jetstream_with_the_event_id_as_message_id_and_m
     let info = stream.info().await.unwrap();
     assert_eq!(info.state.messages, 1, "the repeat was deduplicated");
     jetstream.delete_stream(&stream_name).await.unwrap();
+}
+
+async fn operators_list_and_redeliver_dead_letters_from_the_command_line(t: TestStore) {
+    let receiver = Receiver::start(Behaviour::AlwaysFail(StatusCode::INTERNAL_SERVER_ERROR)).await;
+    let fixture = start(&t, false, |config| config.callbacks.max_attempts = 1).await;
+    let contract_id = initiate(&fixture, "DLV_CLI", &receiver.url).await;
+    revoke(&fixture, &contract_id).await;
+    assert_eq!(dispatcher(&fixture).run_once(Utc::now()).await.unwrap(), 1);
+
+    let data = tempfile::tempdir().unwrap();
+    let esign = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_esign"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ESIGN_DATABASE_URL", &t.url)
+            .env("ESIGN_SERVER_DATA_DIR", data.path())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = esign(&["callbacks", "list", "--status", "DEAD", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let listed: Value = serde_json::from_str(&stdout).unwrap();
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{stdout}");
+    assert_eq!(rows[0]["eventType"], "ContractStatusChangedEvent");
+    assert!(!stdout.contains("REVOKED"), "bodies are not listed");
+    let id = rows[0]["id"].as_i64().unwrap().to_string();
+
+    let (code, stdout, stderr) = esign(&["callbacks", "show", &id]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("attempt 1") && stdout.contains("HTTP 500"),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = esign(&["callbacks", "list", "--status", "LOST"]);
+    assert_ne!(code, Some(0));
+    assert!(stderr.contains("--status"), "{stderr}");
+
+    receiver.set(Behaviour::Accept);
+    let (code, stdout, stderr) = esign(&["callbacks", "redeliver", &id]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("will be delivered again"), "{stdout}");
+    assert_eq!(dispatcher(&fixture).run_once(Utc::now()).await.unwrap(), 1);
+    wait_for_status(&fixture, "DELIVERED").await;
+    let (code, _, _) = esign(&["callbacks", "redeliver", "424242"]);
+    assert_eq!(code, Some(2), "an unknown id");
+}
+
+async fn production_refuses_callback_urls_into_internal_networks_and_writes_nothing(t: TestStore) {
+    use esign::pii::PiiCipher;
+    let fixture = start(&t, false, |config| {
+        config.server.mode = esign::config::Mode::Production;
+        config.security.pii_active_key = Some("k1".into());
+        config.security.pii_keys = std::collections::BTreeMap::from([(
+            "k1".to_owned(),
+            PiiCipher::generate_key().unwrap(),
+        )]);
+        config.security.pii_index_key = Some(PiiCipher::generate_key().unwrap());
+    })
+    .await;
+    for refused in [
+        "https://127.0.0.1/callback",
+        "https://10.0.0.8/callback",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]:8443/callback",
+        "https://localhost/callback",
+        "https://metadata.google.internal/computeMetadata",
+        "http://auth.example.com/callback",
+    ] {
+        let (status, body) = json_of(
+            fixture
+                .caller
+                .post_json(
+                    "/api/v1/contract/initiate",
+                    &json!({
+                        "bizId": "DLV_SSRF",
+                        "bizType": "RELATIONSHIP_AGREEMENT",
+                        "templateId": "TPL_DELIVERY",
+                        "title": "天财分账资金归集授权协议",
+                        "variables": {"payerName": "XX品牌总部"},
+                        "signers": [
+                            {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
+                             "idCardNo": "11010519491231002X", "mobile": "13800138000",
+                             "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1}
+                        ],
+                        "callbackUrl": refused
+                    }),
+                )
+                .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}: {body}");
+        assert_eq!(body["code"], 40001);
+        assert!(
+            body["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|detail| detail["field"] == "callbackUrl"),
+            "{refused}: {body}"
+        );
+    }
+    let rows = esign::queries::select(
+        &fixture.service.state.store,
+        projections::Table::Contract,
+        "biz_id = {1}",
+        &["DLV_SSRF"],
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(rows.is_empty(), "nothing was written");
+    // A public address is accepted.
+    let contract_id = initiate(&fixture, "DLV_PUBLIC", "https://8.8.8.8/callback").await;
+    assert!(contract_id.starts_with("CONTRACT_"));
 }
