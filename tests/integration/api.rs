@@ -858,12 +858,14 @@ async fn sign_as(api: &Api, contract_id: &str, party: &str, name: &str, id_card_
             party_id: party_id.clone(),
             link_id: link_id.clone(),
             code_hash: code.clone(),
+            policy: Default::default(),
             now,
         }),
         ContractCommand::VerifySmsCode(VerifySmsCode {
             party_id: party_id.clone(),
             link_id: link_id.clone(),
             code_hash: code.clone(),
+            policy: Default::default(),
             now,
         }),
         ContractCommand::RecordFaceVerification(RecordFaceVerification {
