@@ -13,7 +13,7 @@ use crate::pii::{PiiCipher, PiiError};
 
 /// The sections an environment override may name, so `ESIGN_SERVER_PUBLIC_BASE_URL` splits into
 /// section `server`, key `public_base_url`.
-const SECTIONS: &[&str] = &["server", "database", "security"];
+const SECTIONS: &[&str] = &["server", "database", "security", "sms"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -113,6 +113,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub security: SecurityConfig,
     pub clients: Vec<ClientConfig>,
+    pub sms: crate::sms::SmsConfig,
 }
 
 impl Config {
@@ -168,6 +169,9 @@ impl Config {
                 "database.max_connections must be at least 1".into(),
             ));
         }
+        self.sms
+            .check(self.server.mode)
+            .map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
