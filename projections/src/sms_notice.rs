@@ -98,7 +98,10 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
         ("client_id", SqlValue::text(notice.client_id.as_str())),
         ("biz_id", SqlValue::text(notice.biz_id.as_str())),
         ("biz_type", SqlValue::text(notice.biz_type.as_str())),
-        ("template_code", SqlValue::text(notice.template_code.as_str())),
+        (
+            "template_code",
+            SqlValue::text(notice.template_code.as_str()),
+        ),
         (
             "template_version",
             SqlValue::text(notice.template_version.as_str()),

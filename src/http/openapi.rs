@@ -105,6 +105,14 @@ new UUID); it is logged with the request and stored as the events' correlation i
         api::templates::publish,
         api::templates::current,
         api::templates::version,
+        api::notifications::publish_template,
+        api::notifications::current_template,
+        api::notifications::template_version,
+        api::notifications::activate_template,
+        api::notifications::deactivate_template,
+        api::notifications::send_notice,
+        api::notifications::show_notice,
+        api::notifications::notice_events,
         healthz,
         readyz,
     ),
@@ -131,6 +139,7 @@ new UUID); it is logged with the request and stored as the events' correlation i
         (name = TAG_VERIFICATION, description = "Face verification (spec 2.1.1): start one, read its result and its audit trail."),
         (name = TAG_CONTRACT, description = "Contracts (spec 2.1.2): initiate, read, revoke, verify, re-issue a sign link, and the audit trail."),
         (name = TAG_TEMPLATE, description = "Contract templates (spec 2.1.3): publish versions (administrators), read them."),
+        (name = TAG_NOTIFICATION, description = "Payment-verification notices (spec 1.2 item 3): SMS templates (administrators publish and activate versions) and notices sent to a person's phone, with their delivery state and audit trail."),
         (name = TAG_HEALTH, description = "Liveness and readiness for load balancers; not signed."),
     )
 )]
@@ -141,6 +150,7 @@ pub const TAG_VERIFICATION: &str = "Face verification";
 pub const TAG_CONTRACT: &str = "Contracts";
 pub const TAG_TEMPLATE: &str = "Templates";
 pub const TAG_HEALTH: &str = "Health";
+pub const TAG_NOTIFICATION: &str = "Notifications";
 
 /// The document, as served.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -71,9 +71,11 @@ impl SmsConfig {
     pub fn check(&self, mode: Mode) -> Result<(), String> {
         match self.sender {
             SenderKind::Development if mode == Mode::Production => {
-                return Err("sms.sender = \"development\" keeps codes in memory and is refused in \
+                return Err(
+                    "sms.sender = \"development\" keeps codes in memory and is refused in \
                      production; configure sms.sender = \"message_centre\""
-                    .into());
+                        .into(),
+                );
             }
             SenderKind::Development => {}
             SenderKind::MessageCentre => {
@@ -94,8 +96,9 @@ impl SmsConfig {
                 }
                 match (&self.auth_header, &self.auth_token) {
                     (Some(name), Some(_)) => {
-                        axum::http::HeaderName::from_bytes(name.as_bytes())
-                            .map_err(|_| format!("sms.auth_header {name:?} is not a header name"))?;
+                        axum::http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                            format!("sms.auth_header {name:?} is not a header name")
+                        })?;
                     }
                     (None, None) if mode == Mode::Development => {}
                     _ => {

@@ -15,7 +15,8 @@ use super::{
     SendSmsCode, Sign, VerifyCertificate, VerifySmsCode,
 };
 use crate::values::{
-    ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, LinkTtl, PartyId, SignMethod, SignStatus, VerificationStatus, later,
+    ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, LinkTtl, PartyId, SignMethod,
+    SignStatus, VerificationStatus, later,
 };
 
 type Decision = Result<Vec<ContractEvent>, ContractError>;

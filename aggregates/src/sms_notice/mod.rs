@@ -73,6 +73,10 @@ pub struct NoticeRequestRedacted<'a>(pub &'a NoticeRequest);
 // Commands
 
 #[derive(Clone, Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per request and moved into `decide`; boxing would only add noise at call sites"
+)]
 pub enum SmsNoticeCommand {
     Request(RequestNotice),
     StartAttempt(StartAttempt),
@@ -490,7 +494,9 @@ fn request(state: &SmsNoticeState, command: RequestNotice) -> Decision {
         (Some(code), Some(pinned)) => {
             let facts = command.template.as_ref().filter(|facts| {
                 &facts.template_code == code
-                    && pinned.as_ref().is_none_or(|version| &facts.version == version)
+                    && pinned
+                        .as_ref()
+                        .is_none_or(|version| &facts.version == version)
             });
             match facts {
                 None => {
@@ -625,8 +631,9 @@ fn start_attempt(state: &SmsNoticeState, command: StartAttempt) -> Decision {
                     attempt: attempt.number,
                     sender: None,
                     // A constant that parses; the error arm only keeps this free of panics.
-                    reason: Reason::parse(LOST_REASON)
-                        .map_err(|e| SmsNoticeError::Invalid(ValidationErrors::single("reason", e)))?,
+                    reason: Reason::parse(LOST_REASON).map_err(|e| {
+                        SmsNoticeError::Invalid(ValidationErrors::single("reason", e))
+                    })?,
                     retryable: true,
                     next_attempt_at: None,
                     failed_at: command.now,

@@ -149,7 +149,10 @@ fn a_request_records_the_notice_with_its_personal_data_marked_and_starts_attempt
 #[test]
 fn a_missing_or_inactive_template_is_unavailable() {
     assert!(matches!(
-        when(&SmsNoticeState::default(), request_with(notice_request(), None)),
+        when(
+            &SmsNoticeState::default(),
+            request_with(notice_request(), None)
+        ),
         Err(SmsNoticeError::TemplateUnavailable { .. })
     ));
     assert!(matches!(
@@ -221,7 +224,10 @@ fn a_second_request_on_the_stream_is_a_duplicate() {
 #[test]
 fn a_sent_outcome_ends_the_notice_and_a_repeat_changes_nothing() {
     let state = given(vec![request()]);
-    assert_eq!(types(&when(&state, sent(1, 1)).unwrap()), vec!["SmsNoticeSent"]);
+    assert_eq!(
+        types(&when(&state, sent(1, 1)).unwrap()),
+        vec!["SmsNoticeSent"]
+    );
     let done = given(vec![request(), sent(1, 1)]);
     assert_eq!(done.status(), Some("SENT"));
     assert_eq!(when(&done, sent(1, 2)), Ok(vec![]));
@@ -247,7 +253,11 @@ fn a_retryable_failure_waits_a_doubling_delay_then_the_next_attempt_may_start_on
         types(&when(&state, start(2, 11)).unwrap()),
         vec!["SmsNoticeAttemptStarted"]
     );
-    assert_eq!(when(&state, start(3, 11)), Ok(vec![]), "not the next attempt");
+    assert_eq!(
+        when(&state, start(3, 11)),
+        Ok(vec![]),
+        "not the next attempt"
+    );
     let second = given(vec![request(), failed(1, true, 1), start(2, 11)]);
     assert_eq!(second.status(), Some("REQUESTED"));
     assert_eq!(when(&second, start(2, 12)), Ok(vec![]), "already taken");

@@ -471,10 +471,7 @@ fn parse_request(request: &SmsTemplateRequest) -> Result<Parsed, ValidationError
                 }
                 for (index, variable) in variables.iter().enumerate() {
                     if !keys.contains(variable.key.as_str()) {
-                        errors.push(
-                            format!("variables[{index}].key"),
-                            "is not used in content",
-                        );
+                        errors.push(format!("variables[{index}].key"), "is not used in content");
                     }
                 }
             }

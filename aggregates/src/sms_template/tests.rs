@@ -85,7 +85,11 @@ fn current(state: &SmsTemplateState) -> Option<String> {
 
 #[test]
 fn a_first_publication_creates_an_active_version() {
-    let events = when(&SmsTemplateState::default(), publish(request("1", CONTENT), 0)).unwrap();
+    let events = when(
+        &SmsTemplateState::default(),
+        publish(request("1", CONTENT), 0),
+    )
+    .unwrap();
     assert_eq!(
         types(&events),
         vec!["SmsTemplateVersionPublished", "SmsTemplateVersionActivated"]
@@ -137,7 +141,10 @@ fn a_published_version_never_changes_but_an_identical_retry_is_accepted() {
     let state = given(vec![publish(request("1", CONTENT), 0)]);
     assert_eq!(when(&state, publish(request("1", CONTENT), 1)), Ok(vec![]));
     assert!(matches!(
-        when(&state, publish(request("1", "金额{amount}，备注{remarkCode}"), 1)),
+        when(
+            &state,
+            publish(request("1", "金额{amount}，备注{remarkCode}"), 1)
+        ),
         Err(SmsTemplateError::VersionImmutable { .. })
     ));
 }
@@ -241,7 +248,11 @@ fn render_fills_every_placeholder_and_reports_the_missing_ones() {
 
 #[test]
 fn events_round_trip_through_json() {
-    let events = when(&SmsTemplateState::default(), publish(request("1", CONTENT), 0)).unwrap();
+    let events = when(
+        &SmsTemplateState::default(),
+        publish(request("1", CONTENT), 0),
+    )
+    .unwrap();
     for event in events {
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["type"], event.event_type());

@@ -96,5 +96,8 @@ fn a_rebuild_from_the_stored_payloads_gives_the_same_rows() {
         at(0),
     );
     let reloaded = stream.reloaded();
-    assert_eq!(sms_template_rows(&projected(&reloaded)).unwrap(), rows(&stream));
+    assert_eq!(
+        sms_template_rows(&projected(&reloaded)).unwrap(),
+        rows(&stream)
+    );
 }

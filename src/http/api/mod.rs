@@ -5,6 +5,7 @@
 //! response from the query tables, so a `GET` right after a `POST` sees the write.
 
 pub(crate) mod contracts;
+pub(crate) mod notifications;
 pub(crate) mod templates;
 pub(crate) mod verifications;
 
@@ -28,6 +29,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(templates::router())
         .merge(contracts::router())
         .merge(verifications::router())
+        .merge(notifications::router())
 }
 
 /// A JSON body parsed into `T`. Wrong content type: 415. Malformed JSON or a wrong type: 40001 naming
