@@ -87,7 +87,7 @@ pub enum CodeCheck {
 }
 
 /// What a code unlocks: one signer's check through one link of one contract.
-fn scope(contract_id: &ContractId, party_id: &PartyId, link_id: &LinkId) -> String {
+pub fn code_scope(contract_id: &ContractId, party_id: &PartyId, link_id: &LinkId) -> String {
     format!("contract:{contract_id}:party:{party_id}:link:{link_id}")
 }
 
@@ -116,7 +116,7 @@ pub async fn send_signing_code(
         link_id: link_id.clone(),
         code_hash: code_digest(
             &state.pii,
-            &scope(contract_id, party_id, link_id),
+            &code_scope(contract_id, party_id, link_id),
             code.as_str(),
         )
         .map_err(|e| SigningCodeError::Digest(e.to_string()))?,
@@ -188,8 +188,12 @@ pub async fn verify_signing_code(
 ) -> Result<CodeCheck, SigningCodeError> {
     let stream = contract_stream(contract_id);
     let policy = state.config.sms.code_policy();
-    let code_hash = code_digest(&state.pii, &scope(contract_id, party_id, link_id), typed)
-        .map_err(|e| SigningCodeError::Digest(e.to_string()))?;
+    let code_hash = code_digest(
+        &state.pii,
+        &code_scope(contract_id, party_id, link_id),
+        typed,
+    )
+    .map_err(|e| SigningCodeError::Digest(e.to_string()))?;
     let now = Utc::now();
     let executed = state
         .pipeline

@@ -120,6 +120,15 @@ pub struct RunningService {
 }
 
 pub async fn start_service(t: &TestStore, clients: &[(&str, &str, bool)]) -> RunningService {
+    start_service_with(t, clients, |_| {}).await
+}
+
+/// [`start_service`] with the configuration adjusted by `configure` before the service starts.
+pub async fn start_service_with(
+    t: &TestStore,
+    clients: &[(&str, &str, bool)],
+    configure: impl FnOnce(&mut esign::config::Config),
+) -> RunningService {
     let data = tempfile::tempdir().expect("temporary directory");
     let mut config = esign::config::Config::default();
     config.server.bind = "127.0.0.1:0".parse().expect("an address");
@@ -135,6 +144,7 @@ pub async fn start_service(t: &TestStore, clients: &[(&str, &str, bool)]) -> Run
             admin: *admin,
         });
     }
+    configure(&mut config);
     let app = esign::startup::Application::build(config)
         .await
         .expect("the service starts");
