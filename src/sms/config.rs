@@ -130,8 +130,12 @@ impl SmsConfig {
         if !(50..=3_600_000).contains(&self.sweep_interval_ms) {
             return Err("sms.sweep_interval_ms must be between 50 and 3600000".into());
         }
-        if !(10..=86_400).contains(&self.attempt_lease_seconds) {
-            return Err("sms.attempt_lease_seconds must be between 10 and 86400".into());
+        if !(1..=86_400).contains(&self.attempt_lease_seconds) {
+            return Err("sms.attempt_lease_seconds must be between 1 and 86400".into());
+        }
+        // An attempt still talking to the sender must not be presumed lost, or the text goes twice.
+        if self.attempt_lease_seconds.saturating_mul(1_000) <= self.timeout_ms {
+            return Err("sms.attempt_lease_seconds must be longer than sms.timeout_ms".into());
         }
         Ok(())
     }

@@ -44,7 +44,7 @@ pub struct SmsNoticeAggregate;
 
 /// The body of `POST /api/v1/notification/sms`, every field optional so that each missing one is
 /// named with the others.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NoticeRequest {
     pub biz_id: Option<String>,
@@ -57,17 +57,20 @@ pub struct NoticeRequest {
     pub variables: BTreeMap<String, Value>,
 }
 
-impl std::fmt::Debug for NoticeRequestRedacted<'_> {
+/// `Debug` hides the mobile number and the variable values (a remark code proves control of an
+/// account); the variable names show.
+impl std::fmt::Debug for NoticeRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NoticeRequest")
-            .field("biz_id", &self.0.biz_id)
-            .field("template_code", &self.0.template_code)
-            .finish_non_exhaustive()
+            .field("biz_id", &self.biz_id)
+            .field("biz_type", &self.biz_type)
+            .field("template_code", &self.template_code)
+            .field("template_version", &self.template_version)
+            .field("mobile", &crate::values::redacted(self.mobile.as_deref()))
+            .field("variables", &self.variables.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
-
-/// A request as logs may show it: no mobile number, no variable values.
-pub struct NoticeRequestRedacted<'a>(pub &'a NoticeRequest);
 
 // ---------------------------------------------------------------------------------------------------
 // Commands

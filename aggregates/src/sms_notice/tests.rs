@@ -213,6 +213,14 @@ fn missing_unknown_and_oversized_variables_are_named_with_every_other_bad_field(
 }
 
 #[test]
+fn debug_output_hides_the_mobile_number_and_variable_values() {
+    let shown = format!("{:?}", notice_request());
+    assert!(!shown.contains("13800138000"), "{shown}");
+    assert!(!shown.contains("A1B2"), "{shown}");
+    assert!(shown.contains("remarkCode"), "{shown}");
+}
+
+#[test]
 fn a_second_request_on_the_stream_is_a_duplicate() {
     let state = given(vec![request()]);
     assert!(matches!(

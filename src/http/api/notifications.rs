@@ -428,7 +428,7 @@ async fn send_notice(
     if let Err(CommandError::Domain(refusal)) = &executed {
         tracing::info!(
             client = %caller.client.id,
-            request = ?aggregates::sms_notice::NoticeRequestRedacted(&request),
+            ?request,
             %refusal,
             "notice refused"
         );
