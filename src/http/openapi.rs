@@ -754,6 +754,23 @@ mod tests {
         for (schema, fields) in cases {
             assert_eq!(properties(&document, schema), fields, "{schema}");
         }
+        let notices = [
+            (
+                "SmsTemplateRequest",
+                fields(aggregates::sms_template::SmsTemplateRequest::default()),
+            ),
+            (
+                "SmsVariableRequest",
+                fields(aggregates::sms_template::SmsVariableRequest::default()),
+            ),
+            (
+                "SmsNoticeRequest",
+                fields(aggregates::sms_notice::NoticeRequest::default()),
+            ),
+        ];
+        for (schema, fields) in notices {
+            assert_eq!(properties(&document, schema), fields, "{schema}");
+        }
     }
 
     fn max_chars<const N: usize>(_: PhantomData<Text<N>>) -> usize {
