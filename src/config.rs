@@ -294,10 +294,18 @@ mod tests {
                 ("ESIGN_DATABASE_MAX_CONNECTIONS", "32"),
                 ("ESIGN_SERVER_PUBLIC_BASE_URL", "https://esign.example"),
                 ("ESIGN_SERVER_MODE", "production"),
+                // Production refuses the development SMS sender.
+                ("ESIGN_SMS_SENDER", "message_centre"),
+                ("ESIGN_SMS_URL", "https://message-centre.example/send"),
+                ("ESIGN_SMS_AUTH_HEADER", "X-Api-Key"),
+                ("ESIGN_SMS_AUTH_TOKEN", "token"),
+                ("ESIGN_SMS_TIMEOUT_MS", "3000"),
                 ("UNRELATED", "x"),
             ]),
         )
         .unwrap();
+        assert_eq!(config.sms.sender, crate::sms::SenderKind::MessageCentre);
+        assert_eq!(config.sms.timeout_ms, 3000);
         assert_eq!(config.database.url, "postgres://db/esign");
         assert_eq!(config.database.max_connections, 32);
         assert_eq!(config.server.public_base_url, "https://esign.example");
@@ -322,6 +330,15 @@ mod tests {
             Config::load(Some(&path), vars(&[])),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn production_mode_refuses_the_development_sms_sender() {
+        let refused = Config::load(None, vars(&[("ESIGN_SERVER_MODE", "production")]));
+        assert!(
+            matches!(&refused, Err(ConfigError::Invalid(reason)) if reason.contains("sms.sender")),
+            "{refused:?}"
+        );
     }
 
     #[test]

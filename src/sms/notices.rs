@@ -201,32 +201,57 @@ pub async fn sweep_once(state: &AppState) -> Result<SweepReport, DeliveryError> 
         let next = u32::try_from(attempts)
             .unwrap_or(u32::MAX)
             .saturating_add(1);
-        let executed = state
-            .pipeline
-            .execute::<SmsNoticeAggregate>(&stream(notice_id.as_str()), &system_metadata(), |_| {
-                SmsNoticeCommand::StartAttempt(StartAttempt {
-                    attempt: next,
-                    lease,
-                    policy,
-                    now: Utc::now(),
-                })
-            })
-            .await?;
-        // Only what this instance appended is its to act on; an empty result means another
-        // instance took the attempt (or it was not due after all).
-        let started = executed
-            .appended
-            .iter()
-            .any(|recorded| recorded.event_type == ATTEMPT_STARTED);
-        if started {
-            report.attempted += 1;
-            deliver(state, &notice_id, next).await?;
-        } else if !executed.appended.is_empty() {
-            report.abandoned += 1;
-            tracing::error!(%notice_id, "notice abandoned: its last attempt left no outcome");
+        // One notice's trouble (a busy stream, a sender error) must not hold up the others.
+        match attempt_next(state, &notice_id, next, lease, policy).await {
+            Ok(Claimed::Attempted) => report.attempted += 1,
+            Ok(Claimed::Abandoned) => report.abandoned += 1,
+            Ok(Claimed::Nothing) => {}
+            Err(error) => tracing::warn!(%notice_id, %error, "notice sweep step failed"),
         }
     }
     Ok(report)
+}
+
+enum Claimed {
+    Attempted,
+    Abandoned,
+    Nothing,
+}
+
+/// Claims attempt `next` of a notice and, when this instance won it, makes it.
+async fn attempt_next(
+    state: &AppState,
+    notice_id: &NoticeId,
+    next: u32,
+    lease: TimeDelta,
+    policy: aggregates::sms_notice::RetryPolicy,
+) -> Result<Claimed, DeliveryError> {
+    let executed = state
+        .pipeline
+        .execute::<SmsNoticeAggregate>(&stream(notice_id.as_str()), &system_metadata(), |_| {
+            SmsNoticeCommand::StartAttempt(StartAttempt {
+                attempt: next,
+                lease,
+                policy,
+                now: Utc::now(),
+            })
+        })
+        .await?;
+    // Only what this instance appended is its to act on; nothing appended means another instance took
+    // the attempt (or it was not due after all).
+    if executed
+        .appended
+        .iter()
+        .any(|recorded| recorded.event_type == ATTEMPT_STARTED)
+    {
+        deliver(state, notice_id, next).await?;
+        return Ok(Claimed::Attempted);
+    }
+    if executed.appended.is_empty() {
+        return Ok(Claimed::Nothing);
+    }
+    tracing::error!(%notice_id, "notice abandoned: its last attempt left no outcome");
+    Ok(Claimed::Abandoned)
 }
 
 /// Runs [`sweep_once`] every `sms.sweep_interval_ms` until the process ends. A failed sweep is logged
