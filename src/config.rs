@@ -20,6 +20,7 @@ const SECTIONS: &[&str] = &[
     "callbacks",
     "events",
     "expiry",
+    "sms",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +208,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub expiry: ExpiryConfig,
     pub clients: Vec<ClientConfig>,
+    pub sms: crate::sms::SmsConfig,
 }
 
 impl Config {
@@ -280,6 +282,9 @@ impl Config {
                 "database.max_connections must be at least 1".into(),
             ));
         }
+        self.sms
+            .check(self.server.mode)
+            .map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -402,10 +407,18 @@ mod tests {
                 ("ESIGN_DATABASE_MAX_CONNECTIONS", "32"),
                 ("ESIGN_SERVER_PUBLIC_BASE_URL", "https://esign.example"),
                 ("ESIGN_SERVER_MODE", "production"),
+                // Production refuses the development SMS sender.
+                ("ESIGN_SMS_SENDER", "message_centre"),
+                ("ESIGN_SMS_URL", "https://message-centre.example/send"),
+                ("ESIGN_SMS_AUTH_HEADER", "X-Api-Key"),
+                ("ESIGN_SMS_AUTH_TOKEN", "token"),
+                ("ESIGN_SMS_TIMEOUT_MS", "3000"),
                 ("UNRELATED", "x"),
             ]),
         )
         .unwrap();
+        assert_eq!(config.sms.sender, crate::sms::SenderKind::MessageCentre);
+        assert_eq!(config.sms.timeout_ms, 3000);
         assert_eq!(config.database.url, "postgres://db/esign");
         assert_eq!(config.database.max_connections, 32);
         assert_eq!(config.server.public_base_url, "https://esign.example");
@@ -430,6 +443,15 @@ mod tests {
             Config::load(Some(&path), vars(&[])),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn production_mode_refuses_the_development_sms_sender() {
+        let refused = Config::load(None, vars(&[("ESIGN_SERVER_MODE", "production")]));
+        assert!(
+            matches!(&refused, Err(ConfigError::Invalid(reason)) if reason.contains("sms.sender")),
+            "{refused:?}"
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`audit`]: timelines and chain verification for compliance.
 //! - [`http`]: the HTTP edge; [`http::auth`] checks request signatures.
 //! - [`clients`]: the API clients and their secrets; [`nonces`]: single-use request nonces.
-//! - [`metrics`]: Prometheus metrics; [`sms`]: text messages to people's phones.
+//! - [`metrics`]: Prometheus metrics; [`sms`]: text messages to people's phones (senders, signing
+//!   codes, payment-verification notices and their delivery sweep; see `docs/sms.md`).
 //! - [`startup`]: building and running the service.
 //! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
 //!

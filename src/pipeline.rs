@@ -48,6 +48,18 @@ impl ReadModel for aggregates::template::TemplateAggregate {
     }
 }
 
+impl ReadModel for aggregates::sms_template::SmsTemplateAggregate {
+    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
+        projections::sms_template_rows(events)
+    }
+}
+
+impl ReadModel for aggregates::sms_notice::SmsNoticeAggregate {
+    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
+        projections::sms_notice_rows(events)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError<E: std::error::Error + 'static> {
     #[error(transparent)]

@@ -7,6 +7,8 @@
 use aggregates::Aggregate;
 use aggregates::contract::ContractAggregate;
 use aggregates::face_verification::FaceVerificationAggregate;
+use aggregates::sms_notice::SmsNoticeAggregate;
+use aggregates::sms_template::SmsTemplateAggregate;
 use aggregates::template::TemplateAggregate;
 use projections::{Row, Table};
 use serde::Serialize;
@@ -384,6 +386,8 @@ fn stream_rows(pii: &PiiCipher, events: &[RecordedEvent]) -> Result<Vec<Row>, Re
             rows_of::<FaceVerificationAggregate>(pii, events)
         }
         k if k == TemplateAggregate::NAME => rows_of::<TemplateAggregate>(pii, events),
+        k if k == SmsTemplateAggregate::NAME => rows_of::<SmsTemplateAggregate>(pii, events),
+        k if k == SmsNoticeAggregate::NAME => rows_of::<SmsNoticeAggregate>(pii, events),
         _ => Ok(Vec::new()),
     }
 }

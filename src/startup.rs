@@ -15,7 +15,8 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::nonces::NonceStore;
 use crate::pipeline::Pipeline;
-use crate::sms::{DevelopmentSmsSender, SmsSender};
+use crate::sms::message_centre::MessageCentreSender;
+use crate::sms::{CountedSender, DevelopmentSmsSender, SenderKind, SmsSender};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -80,26 +81,41 @@ impl Application {
             Arc::clone(&metrics),
             config.expiry.batch_size,
         );
-        let development_sms = Arc::new(DevelopmentSmsSender::new());
-        let sms: Arc<dyn SmsSender> = development_sms.clone();
+        config
+            .sms
+            .check(config.server.mode)
+            .map_err(ConfigError::Invalid)?;
+        let (sender, development_sms): (Arc<dyn SmsSender>, _) = match config.sms.sender {
+            SenderKind::Development => {
+                let development = Arc::new(DevelopmentSmsSender::new());
+                (development.clone(), Some(development))
+            }
+            SenderKind::MessageCentre => {
+                let centre = MessageCentreSender::new(&config.sms, Some(Arc::clone(&metrics)))
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+                (Arc::new(centre), None)
+            }
+        };
+        let sms: Arc<dyn SmsSender> = Arc::new(CountedSender::new(sender, Arc::clone(&metrics)));
         let address = config.server.bind;
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| StartupError::Bind { address, source })?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            pii,
+            pipeline,
+            authenticator,
+            metrics,
+            sms,
+            development_sms,
+            dispatcher,
+            expiry,
+        };
         Ok(Self {
             listener,
-            state: AppState {
-                store,
-                config: Arc::new(config),
-                pii,
-                pipeline,
-                authenticator,
-                metrics,
-                sms,
-                development_sms: Some(development_sms),
-                dispatcher,
-                expiry,
-            },
+            state,
             development_client,
         })
     }
@@ -138,6 +154,8 @@ impl Application {
                     .spawn(Duration::from_secs(config.expiry.interval_seconds)),
             );
         }
+        // Notices left between commit and send, or due for a retry, are sent by every instance's sweep.
+        background.push(crate::sms::notices::spawn_sweep(self.state.clone()));
         let router = http::router(self.state);
         let served = axum::serve(
             self.listener,

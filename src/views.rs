@@ -97,3 +97,46 @@ pub fn template(row: &RowView) -> Value {
         "updatedAt": row.time("updated_at"),
     })
 }
+
+/// An SMS template version (payment-verification notices).
+pub fn sms_template(row: &RowView) -> Value {
+    json!({
+        "templateCode": row.text("template_code"),
+        "name": row.text("name"),
+        "version": row.text("version"),
+        "content": row.text("content"),
+        "variables": row.json("variables_json").unwrap_or_else(|| json!([])),
+        "active": row.boolean("active").unwrap_or(false),
+        "createdBy": row.text("created_by"),
+        "updatedBy": row.text("updated_by"),
+        "createdAt": row.time("created_at"),
+        "updatedAt": row.time("updated_at"),
+    })
+}
+
+/// A payment-verification notice and its delivery state. The mobile number is decrypted: only the
+/// owning client sees this (as with a verification's ID number); variable values are never shown.
+pub fn sms_notice(row: &RowView, pii: &PiiCipher) -> Result<Value, PiiError> {
+    let mobile = match row.json("mobile") {
+        Some(sealed) => Some(pii.open_text(&sealed["$pii"])?),
+        None => None,
+    };
+    Ok(json!({
+        "noticeId": row.text("notice_id"),
+        "bizId": row.text("biz_id"),
+        "bizType": row.text("biz_type"),
+        "templateCode": row.text("template_code"),
+        "templateVersion": row.text("template_version"),
+        "mobile": mobile,
+        "status": row.text("status"),
+        "attempts": row.integer("attempts"),
+        "sender": row.text("sender"),
+        "messageId": row.text("message_id"),
+        "failReason": row.text("fail_reason"),
+        "retryable": row.boolean("retryable"),
+        "nextAttemptAt": row.time("next_attempt_at"),
+        "sentAt": row.time("sent_at"),
+        "createdAt": row.time("created_at"),
+        "updatedAt": row.time("updated_at"),
+    }))
+}

@@ -20,12 +20,16 @@
 //!   or EXPIRED.
 //! - [`contract`]: the Contract aggregate: initiation from a template version, per-signer links and
 //!   identity checks, ordered signing, revocation, expiry, sealing and archiving.
+//! - [`sms_template`]: versioned texts of payment-verification notices with `{key}` variables.
+//! - [`sms_notice`]: one notice to one phone, REQUESTED -> SENT | FAILED, with numbered attempts.
 //!
 //! Nothing in this crate performs IO, reads a clock or draws random numbers.
 
 pub mod contract;
 pub mod errors;
 pub mod face_verification;
+pub mod sms_notice;
+pub mod sms_template;
 pub mod template;
 pub mod values;
 

@@ -295,6 +295,7 @@ impl ContractWorld {
                     party_id: Self::party(party),
                     link_id: self.link_id(party),
                     code_hash: digest(code),
+                    policy: Default::default(),
                     now,
                 })
             }
@@ -311,6 +312,7 @@ impl ContractWorld {
                     party_id: Self::party(party),
                     link_id: self.link_id(party),
                     code_hash,
+                    policy: Default::default(),
                     now,
                 })
             }

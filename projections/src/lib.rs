@@ -16,12 +16,16 @@
 //! - [`contract_rows`] computes `contract`, `contract_signer` and `contract_archive` rows.
 //! - [`verification_rows`] computes `face_verification` rows.
 //! - [`template_rows`] computes `contract_template` rows.
+//! - [`sms_template_rows`] and [`sms_notice_rows`] compute the `sms_template` and `sms_notice` rows of
+//!   payment-verification notices (`migrations/*/0007_sms_notices.sql`).
 
 mod contract;
 mod face_verification;
 pub mod published;
 pub mod row;
 mod sealed;
+mod sms_notice;
+mod sms_template;
 mod stream;
 mod template;
 #[cfg(test)]
@@ -31,6 +35,8 @@ pub use contract::contract_rows;
 pub use face_verification::verification_rows;
 pub use published::{Publication, PublishedEvent, published};
 pub use row::{Row, SqlValue, Table};
+pub use sms_notice::sms_notice_rows;
+pub use sms_template::sms_template_rows;
 pub use stream::ProjectedEvent;
 pub use template::template_rows;
 

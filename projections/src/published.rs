@@ -66,6 +66,8 @@ pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
             }
             Table::Contract | Table::ContractArchive | Table::FaceVerification => None,
             Table::ContractSigner | Table::ContractTemplate => None,
+            // Notices are answered by their GET; the request carries no callback.
+            Table::SmsTemplate | Table::SmsNotice => None,
         };
         if let Some(event) = event {
             let archive_id = match event {

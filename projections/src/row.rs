@@ -1,6 +1,7 @@
 //! The query tables (spec 3.1 plus our additions) and backend-neutral row values.
 //!
-//! Column lists here are the contract with `migrations/*/0002_query_tables.sql`: same names, same order
+//! Column lists here are the contract with `migrations/*/0002_query_tables.sql` (and `0007_sms_notices.sql`
+//! for the SMS tables): same names, same order
 //! (a test reads both migration files and compares).
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -55,6 +56,8 @@ pub enum Table {
     ContractSigner,
     ContractArchive,
     ContractTemplate,
+    SmsTemplate,
+    SmsNotice,
 }
 
 const FACE_VERIFICATION: &[&str] = &[
@@ -178,13 +181,55 @@ const CONTRACT_TEMPLATE: &[&str] = &[
     "stream_version",
 ];
 
+const SMS_TEMPLATE: &[&str] = &[
+    "id",
+    "template_code",
+    "version",
+    "name",
+    "content",
+    "variables_json",
+    "active",
+    "activation_order",
+    "created_by",
+    "updated_by",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
+const SMS_NOTICE: &[&str] = &[
+    "id",
+    "notice_id",
+    "client_id",
+    "biz_id",
+    "biz_type",
+    "template_code",
+    "template_version",
+    "mobile",
+    "mobile_hash",
+    "status",
+    "attempts",
+    "sender",
+    "message_id",
+    "fail_reason",
+    "retryable",
+    "next_attempt_at",
+    "attempt_started_at",
+    "sent_at",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 7] = [
         Table::FaceVerification,
         Table::Contract,
         Table::ContractSigner,
         Table::ContractArchive,
         Table::ContractTemplate,
+        Table::SmsTemplate,
+        Table::SmsNotice,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -194,6 +239,8 @@ impl Table {
             Table::ContractSigner => "contract_signer",
             Table::ContractArchive => "contract_archive",
             Table::ContractTemplate => "contract_template",
+            Table::SmsTemplate => "sms_template",
+            Table::SmsNotice => "sms_notice",
         }
     }
 
@@ -205,6 +252,8 @@ impl Table {
             Table::ContractSigner => &["contract_id", "party_id"],
             Table::ContractArchive => &["archive_id"],
             Table::ContractTemplate => &["template_id", "version"],
+            Table::SmsTemplate => &["template_code", "version"],
+            Table::SmsNotice => &["notice_id"],
         }
     }
 
@@ -216,6 +265,8 @@ impl Table {
             Table::ContractSigner => CONTRACT_SIGNER,
             Table::ContractArchive => CONTRACT_ARCHIVE,
             Table::ContractTemplate => CONTRACT_TEMPLATE,
+            Table::SmsTemplate => SMS_TEMPLATE,
+            Table::SmsNotice => SMS_NOTICE,
         }
     }
 
@@ -255,8 +306,14 @@ impl Row {
 mod tests {
     use super::*;
 
-    const POSTGRES: &str = include_str!("../../migrations/postgres/0002_query_tables.sql");
-    const SQLITE: &str = include_str!("../../migrations/sqlite/0002_query_tables.sql");
+    const POSTGRES: &str = concat!(
+        include_str!("../../migrations/postgres/0002_query_tables.sql"),
+        include_str!("../../migrations/postgres/0007_sms_notices.sql"),
+    );
+    const SQLITE: &str = concat!(
+        include_str!("../../migrations/sqlite/0002_query_tables.sql"),
+        include_str!("../../migrations/sqlite/0007_sms_notices.sql"),
+    );
 
     /// Every migration of one backend, in order, joined.
     fn all_migrations(backend: &str) -> String {

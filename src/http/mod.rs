@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+mod dev;
 pub mod error;
 mod health;
 mod metrics;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
     let track_requests =
         axum::middleware::from_fn_with_state(Arc::clone(&state.metrics), metrics::track);
     Router::new()
+        .merge(dev::router(&state))
         .merge(health::router())
         .merge(metrics::router())
         .merge(openapi::router())

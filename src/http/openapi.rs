@@ -108,6 +108,14 @@ new UUID); it is logged with the request and stored as the events' correlation i
         api::admin::list,
         api::admin::show,
         api::admin::redeliver,
+        api::notifications::publish_template,
+        api::notifications::current_template,
+        api::notifications::template_version,
+        api::notifications::activate_template,
+        api::notifications::deactivate_template,
+        api::notifications::send_notice,
+        api::notifications::show_notice,
+        api::notifications::notice_events,
         healthz,
         readyz,
     ),
@@ -135,6 +143,7 @@ new UUID); it is logged with the request and stored as the events' correlation i
         (name = TAG_CONTRACT, description = "Contracts (spec 2.1.2): initiate, read, revoke, verify, re-issue a sign link, and the audit trail."),
         (name = TAG_TEMPLATE, description = "Contract templates (spec 2.1.3): publish versions (administrators), read them."),
         (name = TAG_ADMIN, description = "Operators (administrator clients): the callback outbox, its attempts and redelivery of dead letters."),
+        (name = TAG_NOTIFICATION, description = "Payment-verification notices (spec 1.2 item 3): SMS templates (administrators publish and activate versions) and notices sent to a person's phone, with their delivery state and audit trail."),
         (name = TAG_HEALTH, description = "Liveness and readiness for load balancers; not signed."),
     )
 )]
@@ -146,6 +155,7 @@ pub const TAG_CONTRACT: &str = "Contracts";
 pub const TAG_TEMPLATE: &str = "Templates";
 pub const TAG_HEALTH: &str = "Health";
 pub const TAG_ADMIN: &str = "Administration";
+pub const TAG_NOTIFICATION: &str = "Notifications";
 
 /// The document, as served.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -747,6 +757,23 @@ mod tests {
             ),
         ];
         for (schema, fields) in cases {
+            assert_eq!(properties(&document, schema), fields, "{schema}");
+        }
+        let notices = [
+            (
+                "SmsTemplateRequest",
+                fields(aggregates::sms_template::SmsTemplateRequest::default()),
+            ),
+            (
+                "SmsVariableRequest",
+                fields(aggregates::sms_template::SmsVariableRequest::default()),
+            ),
+            (
+                "SmsNoticeRequest",
+                fields(aggregates::sms_notice::NoticeRequest::default()),
+            ),
+        ];
+        for (schema, fields) in notices {
             assert_eq!(properties(&document, schema), fields, "{schema}");
         }
     }

@@ -2,9 +2,17 @@
 //! notices all leave through one [`SmsSender`].
 //!
 //! The development sender writes each message to the log (number masked) and keeps it in memory so
-//! tests and a developer can read the code that was "sent".
+//! tests and a developer can read the code that was "sent"; [`message_centre`] posts to the message
+//! centre. [`CountedSender`] wraps whichever is configured so every send is counted in the metrics.
+//! [`signing`] sends and checks signers' codes; [`notices`] delivers payment-verification notices.
 
 pub mod codes;
+mod config;
+pub mod message_centre;
+pub mod notices;
+pub mod signing;
+
+pub use config::{SenderKind, SmsConfig};
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
@@ -46,6 +54,47 @@ pub enum SmsError {
 #[async_trait::async_trait]
 pub trait SmsSender: Send + Sync + Debug {
     async fn send(&self, message: &SmsMessage) -> Result<SmsReceipt, SmsError>;
+
+    /// The sender's name in metrics and events when there is no receipt to take it from.
+    fn name(&self) -> &'static str {
+        "unnamed"
+    }
+}
+
+/// Counts every message in `esign_sms_sent{sender, purpose, outcome}` (`sent`, `unavailable`,
+/// `rejected`) on its way to the real sender.
+#[derive(Debug)]
+pub struct CountedSender {
+    inner: std::sync::Arc<dyn SmsSender>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+impl CountedSender {
+    pub fn new(
+        inner: std::sync::Arc<dyn SmsSender>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsSender for CountedSender {
+    async fn send(&self, message: &SmsMessage) -> Result<SmsReceipt, SmsError> {
+        let outcome = self.inner.send(message).await;
+        let label = match &outcome {
+            Ok(_) => "sent",
+            Err(SmsError::Unavailable(_)) => "unavailable",
+            Err(SmsError::Rejected(_)) => "rejected",
+        };
+        self.metrics
+            .sms_sent(self.inner.name(), message.purpose, label);
+        outcome
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
 }
 
 /// What the development sender kept of one message.
@@ -112,8 +161,15 @@ impl SmsSender for DevelopmentSmsSender {
             sent_at: Utc::now(),
         });
         Ok(SmsReceipt {
-            sender: "development",
+            sender: DEVELOPMENT_SENDER,
             message_id,
         })
     }
+
+    fn name(&self) -> &'static str {
+        DEVELOPMENT_SENDER
+    }
 }
+
+/// The development sender's name in receipts, metrics and events.
+pub const DEVELOPMENT_SENDER: &str = "development";

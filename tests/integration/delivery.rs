@@ -802,17 +802,7 @@ async fn operators_list_and_redeliver_dead_letters_from_the_command_line(t: Test
 }
 
 async fn production_refuses_callback_urls_into_internal_networks_and_writes_nothing(t: TestStore) {
-    use esign::pii::PiiCipher;
-    let fixture = start(&t, false, |config| {
-        config.server.mode = esign::config::Mode::Production;
-        config.security.pii_active_key = Some("k1".into());
-        config.security.pii_keys = std::collections::BTreeMap::from([(
-            "k1".to_owned(),
-            PiiCipher::generate_key().unwrap(),
-        )]);
-        config.security.pii_index_key = Some(PiiCipher::generate_key().unwrap());
-    })
-    .await;
+    let fixture = start(&t, false, crate::helpers::production).await;
     for refused in [
         "https://127.0.0.1/callback",
         "https://10.0.0.8/callback",

@@ -336,3 +336,17 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// Adjusts a test configuration to production mode with everything production insists on
+/// (configured keys, a real SMS sender); the outside services it names are never reached.
+pub fn production(config: &mut esign::config::Config) {
+    config.server.mode = esign::config::Mode::Production;
+    config.security.pii_active_key = Some("k1".into());
+    config.security.pii_keys =
+        BTreeMap::from([("k1".to_owned(), PiiCipher::generate_key().expect("key"))]);
+    config.security.pii_index_key = Some(PiiCipher::generate_key().expect("key"));
+    config.sms.sender = esign::sms::SenderKind::MessageCentre;
+    config.sms.url = Some("https://sms.example.com/send".into());
+    config.sms.auth_header = Some("Authorization".into());
+    config.sms.auth_token = Some("Bearer message-centre-token".into());
+}

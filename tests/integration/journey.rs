@@ -51,12 +51,14 @@ pub async fn sign_as(
             party_id: party_id.clone(),
             link_id: link_id.clone(),
             code_hash: code.clone(),
+            policy: Default::default(),
             now,
         }),
         ContractCommand::VerifySmsCode(VerifySmsCode {
             party_id: party_id.clone(),
             link_id: link_id.clone(),
             code_hash: code.clone(),
+            policy: Default::default(),
             now,
         }),
         ContractCommand::RecordFaceVerification(RecordFaceVerification {

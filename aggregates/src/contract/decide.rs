@@ -1,6 +1,6 @@
 //! The Contract's decisions: one function per command, each matching every lifecycle state.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::errors::{
     ContractConflict, ContractError, ContractNotFound, IdentityCheck, IdentityFailure,
@@ -15,8 +15,8 @@ use super::{
     SendSmsCode, Sign, VerifyCertificate, VerifySmsCode,
 };
 use crate::values::{
-    ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, LinkTtl, PartyId, SMS_CODE_TTL_MINUTES,
-    SMS_MAX_FAILED_ATTEMPTS, SignMethod, SignStatus, VerificationStatus, later,
+    ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, LinkTtl, PartyId, SignMethod,
+    SignStatus, VerificationStatus, later,
 };
 
 type Decision = Result<Vec<ContractEvent>, ContractError>;
@@ -88,14 +88,24 @@ pub(super) fn open_sign_link(state: &ContractState, command: OpenSignLink) -> De
 pub(super) fn send_sms_code(state: &ContractState, command: SendSmsCode) -> Decision {
     let (_, signer, link) = live_link(state, &command.party_id, &command.link_id, command.now)?;
     uses_check(signer, SignMethod::FaceAndSms, IdentityCheck::Sms)?;
+    let sent = ContractEvent::SmsCodeSent {
+        party_id: command.party_id,
+        link_id: command.link_id,
+        code_hash: command.code_hash,
+        expires_at: later(command.now, command.policy.ttl),
+        sent_at: command.now,
+    };
     match &link.sms {
-        SmsCheck::NotSent | SmsCheck::Sent { .. } => Ok(vec![ContractEvent::SmsCodeSent {
-            party_id: command.party_id,
-            link_id: command.link_id,
-            code_hash: command.code_hash,
-            expires_at: later(command.now, TimeDelta::minutes(SMS_CODE_TTL_MINUTES)),
-            sent_at: command.now,
-        }]),
+        SmsCheck::NotSent => Ok(vec![sent]),
+        // One code per cool-down: a phone is not flooded, and a guessing signer gains nothing by
+        // asking again.
+        SmsCheck::Sent { sent_at, .. } => {
+            let resend_at = later(*sent_at, command.policy.resend_cooldown);
+            if command.now < resend_at {
+                return Err(conflict(ContractConflict::SmsResendTooSoon { resend_at }));
+            }
+            Ok(vec![sent])
+        }
         // Already verified on this link: there is nothing to send.
         SmsCheck::Verified { .. } => Ok(Vec::new()),
         SmsCheck::Locked { .. } => Err(conflict(ContractConflict::SmsLocked)),
@@ -111,6 +121,7 @@ pub(super) fn verify_sms_code(state: &ContractState, command: VerifySmsCode) -> 
             code_hash,
             expires_at,
             failed_attempts,
+            ..
         } => {
             if command.now >= *expires_at {
                 return Err(conflict(ContractConflict::SmsCodeExpired));
@@ -127,7 +138,7 @@ pub(super) fn verify_sms_code(state: &ContractState, command: VerifySmsCode) -> 
                 party_id: command.party_id,
                 link_id: command.link_id,
                 failed_attempts,
-                locked: failed_attempts >= SMS_MAX_FAILED_ATTEMPTS,
+                locked: failed_attempts >= command.policy.max_failed_attempts,
                 failed_at: command.now,
             }])
         }

@@ -138,6 +138,8 @@ pub enum ContractConflict {
     NoSmsCodeSent,
     #[error("the SMS code has expired; request a new one")]
     SmsCodeExpired,
+    #[error("an SMS code was sent moments ago; another may be sent from {resend_at}")]
+    SmsResendTooSoon { resend_at: DateTime<Utc> },
     #[error("link {link_id} was issued with another token")]
     LinkIdReused { link_id: LinkId },
     #[error("the document is already sealed with another hash")]

@@ -168,8 +168,33 @@ pub struct SendSmsCode {
     pub link_id: LinkId,
     /// A keyed hash (HMAC) of the code: six digits are too few for a plain hash to hide them.
     pub code_hash: Digest,
+    pub policy: SmsCodePolicy,
     pub now: DateTime<Utc>,
 }
+
+/// The signing-code rules in force (configurable; [`SmsCodePolicy::default`] is the documented one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SmsCodePolicy {
+    /// How long a code may be entered after it was sent.
+    pub ttl: chrono::TimeDelta,
+    /// How long after a code another may be sent on the same link (no SMS flooding of a phone).
+    pub resend_cooldown: chrono::TimeDelta,
+    /// Wrong codes allowed on one link; reaching it locks SMS checks on the link.
+    pub max_failed_attempts: u32,
+}
+
+impl Default for SmsCodePolicy {
+    fn default() -> Self {
+        Self {
+            ttl: chrono::TimeDelta::minutes(crate::values::SMS_CODE_TTL_MINUTES),
+            resend_cooldown: chrono::TimeDelta::seconds(SMS_RESEND_COOLDOWN_SECONDS),
+            max_failed_attempts: crate::values::SMS_MAX_FAILED_ATTEMPTS,
+        }
+    }
+}
+
+/// The default wait between two codes on one link.
+pub const SMS_RESEND_COOLDOWN_SECONDS: i64 = 60;
 
 /// The signer typed a code; a wrong one is a recorded fact (`SmsCodeFailed`), not an error, because
 /// the attempt must count. The service answers "wrong code" when it sees that event.
@@ -179,6 +204,7 @@ pub struct VerifySmsCode {
     pub link_id: LinkId,
     /// The same keyed hash of the typed code.
     pub code_hash: Digest,
+    pub policy: SmsCodePolicy,
     pub now: DateTime<Utc>,
 }
 

@@ -201,6 +201,8 @@ pub enum SmsCheck {
         code_hash: Digest,
         expires_at: DateTime<Utc>,
         failed_attempts: u32,
+        /// When this code went out: the next may follow after the resend cool-down.
+        sent_at: DateTime<Utc>,
     },
     Verified {
         verified_at: DateTime<Utc>,
@@ -383,7 +385,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
             link_id,
             code_hash,
             expires_at,
-            ..
+            sent_at,
         } => edit_link(state, party_id, link_id, |link| {
             let failed_attempts = match link.sms {
                 SmsCheck::Sent {
@@ -395,6 +397,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                 code_hash: code_hash.clone(),
                 expires_at: *expires_at,
                 failed_attempts,
+                sent_at: *sent_at,
             };
         }),
         ContractEvent::SmsCodeVerified {

@@ -252,6 +252,7 @@ fn send_sms(party_id: &str, link: &str, code: u64, minutes: i64) -> ContractComm
         party_id: party(party_id),
         link_id: link_id(link),
         code_hash: digest(code),
+        policy: SmsCodePolicy::default(),
         now: at(minutes),
     })
 }
@@ -261,6 +262,7 @@ fn verify_sms(party_id: &str, link: &str, code: u64, minutes: i64) -> ContractCo
         party_id: party(party_id),
         link_id: link_id(link),
         code_hash: digest(code),
+        policy: SmsCodePolicy::default(),
         now: at(minutes),
     })
 }
@@ -882,6 +884,95 @@ fn an_expired_sms_code_is_refused_without_counting_an_attempt() {
         conflict(when(&state, verify_sms(RECEIVER, "L0", 42, 6))),
         ContractConflict::SmsCodeExpired
     );
+}
+
+fn send_sms_at(party_id: &str, link: &str, code: u64, time: DateTime<Utc>) -> ContractCommand {
+    ContractCommand::SendSmsCode(SendSmsCode {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        code_hash: digest(code),
+        policy: SmsCodePolicy::default(),
+        now: time,
+    })
+}
+
+#[test]
+fn another_code_inside_the_resend_cool_down_is_refused() {
+    let state = given(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]);
+    let too_soon = at(1) + TimeDelta::seconds(SMS_RESEND_COOLDOWN_SECONDS - 1);
+    assert_eq!(
+        conflict(when(&state, send_sms_at(RECEIVER, "L0", 43, too_soon))),
+        ContractConflict::SmsResendTooSoon {
+            resend_at: at(1) + TimeDelta::seconds(SMS_RESEND_COOLDOWN_SECONDS)
+        }
+    );
+}
+
+#[test]
+fn a_code_after_the_cool_down_replaces_the_first_and_keeps_the_failure_count() {
+    let state = given(vec![
+        initiate(),
+        send_sms(RECEIVER, "L0", 42, 1),
+        verify_sms(RECEIVER, "L0", 41, 1),
+    ]);
+    let resend_at = at(1) + TimeDelta::seconds(SMS_RESEND_COOLDOWN_SECONDS);
+    let resent = then_state(&state, send_sms_at(RECEIVER, "L0", 43, resend_at));
+    let events = when(&resent, verify_sms(RECEIVER, "L0", 42, 3)).unwrap();
+    assert!(matches!(
+        events[..],
+        [ContractEvent::SmsCodeFailed {
+            failed_attempts: 2,
+            ..
+        }]
+    ));
+    let verified = when(&resent, verify_sms(RECEIVER, "L0", 43, 3)).unwrap();
+    assert_eq!(types(&verified), vec!["SmsCodeVerified"]);
+}
+
+#[test]
+fn the_cool_down_belongs_to_the_link_a_new_link_may_get_a_code_at_once() {
+    let state = given(vec![
+        initiate(),
+        send_sms(RECEIVER, "L0", 42, 1),
+        reissue(RECEIVER, "L0-2", 200, 1),
+    ]);
+    assert!(when(&state, send_sms(RECEIVER, "L0-2", 43, 1)).is_ok());
+}
+
+#[test]
+fn a_configured_policy_sets_the_code_lifetime_cool_down_and_attempt_limit() {
+    let policy = SmsCodePolicy {
+        ttl: TimeDelta::minutes(2),
+        resend_cooldown: TimeDelta::seconds(10),
+        max_failed_attempts: 1,
+    };
+    let send = |code, time| {
+        ContractCommand::SendSmsCode(SendSmsCode {
+            party_id: party(RECEIVER),
+            link_id: link_id("L0"),
+            code_hash: digest(code),
+            policy,
+            now: time,
+        })
+    };
+    let state = given(vec![initiate(), send(42, at(1))]);
+    let events = when(&state, send(43, at(1) + TimeDelta::seconds(10))).unwrap();
+    assert!(matches!(
+        &events[..],
+        [ContractEvent::SmsCodeSent { expires_at, .. }]
+            if *expires_at == at(1) + TimeDelta::seconds(130)
+    ));
+    let wrong = ContractCommand::VerifySmsCode(VerifySmsCode {
+        party_id: party(RECEIVER),
+        link_id: link_id("L0"),
+        code_hash: digest(7),
+        policy,
+        now: at(2),
+    });
+    assert!(matches!(
+        when(&state, wrong).unwrap()[..],
+        [ContractEvent::SmsCodeFailed { locked: true, .. }]
+    ));
 }
 
 #[test]

@@ -154,12 +154,14 @@ fn checks(party_id: &str, link_id: &str, minutes: i64) -> Vec<ContractCommand> {
                 party_id: party(party_id),
                 link_id: link(link_id),
                 code_hash: digest(42),
+                policy: Default::default(),
                 now: at(minutes),
             }),
             ContractCommand::VerifySmsCode(VerifySmsCode {
                 party_id: party(party_id),
                 link_id: link(link_id),
                 code_hash: digest(42),
+                policy: Default::default(),
                 now: at(minutes),
             }),
             ContractCommand::RecordFaceVerification(RecordFaceVerification {

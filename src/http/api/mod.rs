@@ -6,6 +6,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod contracts;
+pub(crate) mod notifications;
 pub(crate) mod templates;
 pub(crate) mod verifications;
 
@@ -30,6 +31,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(contracts::router())
         .merge(verifications::router())
         .merge(admin::router())
+        .merge(notifications::router())
 }
 
 /// A JSON body parsed into `T`. Wrong content type: 415. Malformed JSON or a wrong type: 40001 naming
