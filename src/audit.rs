@@ -2,6 +2,7 @@
 //!
 //! Personal data is masked here; this output goes to terminals, tickets and reports.
 
+use aggregates::Aggregate;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -10,7 +11,13 @@ use crate::store::chain::{self, BreakKind, GENESIS_HASH};
 use crate::store::{EventMetadata, EventStore, RecordedEvent, StoreError, StreamId};
 
 /// The aggregate kinds whose streams an operator may name by bare id.
-pub const STREAM_KINDS: &[&str] = &["contract", "verification", "template"];
+pub const STREAM_KINDS: &[&str] = &[
+    aggregates::contract::ContractAggregate::NAME,
+    aggregates::face_verification::FaceVerificationAggregate::NAME,
+    aggregates::template::TemplateAggregate::NAME,
+    aggregates::sms_notice::SmsNoticeAggregate::NAME,
+    aggregates::sms_template::SmsTemplateAggregate::NAME,
+];
 
 /// One line of a timeline.
 #[derive(Debug, Clone, Serialize)]
