@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::TestStore;
+use crate::helpers::json_of;
 use crate::signing_client::SigningClient;
 
 crate::backend_tests!(
@@ -104,14 +105,6 @@ fn contract(biz_id: &str, template_id: &str) -> Value {
         "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
         "expireDays": 7
     })
-}
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-    (status, body)
 }
 
 async fn initiate(api: &Api, biz_id: &str, template_id: &str) -> Value {

@@ -10,6 +10,7 @@ use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::json_of;
 use crate::helpers::{RunningService, TestStore};
 use crate::receiver::{Behaviour, Receiver};
 use crate::signing_client::SigningClient;
@@ -59,22 +60,7 @@ async fn start(
     )
     .await;
     let admin = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
-    let response = admin
-        .post_json(
-            "/api/v1/template",
-            &json!({
-                "templateId": "TPL_DELIVERY",
-                "name": "资金归集授权协议模板",
-                "version": "1.0",
-                "category": "RELATIONSHIP_AGREEMENT",
-                "content": "<p>{{payerName}} 授权</p>",
-                "variableDefinitions": [{"key": "payerName", "name": "付款方名称", "required": true}],
-                "signerConfig": {"minSigners": 1, "maxSigners": 2, "defaultSignMethods": ["FACE_AND_SMS"]},
-                "active": true
-            }),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    crate::journey::publish_template(&admin, "TPL_DELIVERY").await;
     Fixture {
         caller: SigningClient::new(&service.base, "caller", SECRET),
         admin,
@@ -82,46 +68,10 @@ async fn start(
     }
 }
 
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")),
-    )
-}
-
 /// A two-signer contract whose callbacks go to `callback_url`; returns its id.
 async fn initiate(fixture: &Fixture, biz_id: &str, callback_url: &str) -> String {
-    let (status, body) = json_of(
-        fixture
-            .caller
-            .post_json(
-                "/api/v1/contract/initiate",
-                &json!({
-                    "bizId": biz_id,
-                    "bizType": "RELATIONSHIP_AGREEMENT",
-                    "templateId": "TPL_DELIVERY",
-                    "title": "天财分账资金归集授权协议",
-                    "variables": {"payerName": "XX品牌总部"},
-                    "signers": [
-                        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
-                         "idCardNo": "11010519491231002X", "mobile": "13800138000",
-                         "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
-                        {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
-                         "idCardNo": "440304199001010011", "mobile": "13900139000",
-                         "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
-                    ],
-                    "callbackUrl": callback_url,
-                    "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
-                    "expireDays": 7
-                }),
-            )
-            .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["contractId"].as_str().unwrap().to_owned()
+    crate::journey::initiate_contract(&fixture.caller, "TPL_DELIVERY", biz_id, callback_url, 7)
+        .await
 }
 
 async fn revoke(fixture: &Fixture, contract_id: &str) {

@@ -350,3 +350,12 @@ pub fn production(config: &mut esign::config::Config) {
     config.sms.auth_header = Some("Authorization".into());
     config.sms.auth_token = Some("Bearer message-centre-token".into());
 }
+
+/// A response's status and JSON body; a body that is not JSON fails the test with its text.
+pub async fn json_of(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("a response body");
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    (status, body)
+}

@@ -1,5 +1,5 @@
 //! A signer's journey driven through the pipeline with domain commands (the H5 pages that issue
-//! them for a person come later).
+//! them for a person come later), and the template and contract every journey starts from.
 
 /// Drives one signer through the FACE_AND_SMS journey with domain commands through the pipeline (the
 /// H5 pages that will issue them for a person are not built yet).
@@ -90,4 +90,70 @@ pub async fn sign_as(
             .await
             .unwrap();
     }
+}
+
+/// Publishes an active contract template `template_id` (version 1.0) with one required variable,
+/// `payerName`.
+pub async fn publish_template(admin: &crate::signing_client::SigningClient, template_id: &str) {
+    let (status, body) = crate::helpers::json_of(
+        admin
+            .post_json(
+                "/api/v1/template",
+                &serde_json::json!({
+                    "templateId": template_id,
+                    "name": "资金归集授权协议模板",
+                    "version": "1.0",
+                    "category": "RELATIONSHIP_AGREEMENT",
+                    "content": "<p>{{payerName}} 授权</p>",
+                    "variableDefinitions": [{"key": "payerName", "name": "付款方名称", "required": true}],
+                    "signerConfig": {"minSigners": 1, "maxSigners": 2, "defaultSignMethods": ["FACE_AND_SMS"]},
+                    "active": true
+                }),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+}
+
+/// Initiates a contract on a [`publish_template`] template with two signers in order: 张三
+/// (`RECEIVER_001`, SMS link, 24 h) then 李四 (`PAYER_001`, H5 link, 30 min). Returns its id.
+pub async fn initiate_contract(
+    caller: &crate::signing_client::SigningClient,
+    template_id: &str,
+    biz_id: &str,
+    callback_url: &str,
+    expire_days: i64,
+) -> String {
+    let (status, body) = crate::helpers::json_of(
+        caller
+            .post_json(
+                "/api/v1/contract/initiate",
+                &serde_json::json!({
+                    "bizId": biz_id,
+                    "bizType": "RELATIONSHIP_AGREEMENT",
+                    "templateId": template_id,
+                    "title": "天财分账资金归集授权协议",
+                    "variables": {"payerName": "XX品牌总部"},
+                    "signers": [
+                        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
+                         "idCardNo": "11010519491231002X", "mobile": "13800138000",
+                         "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
+                        {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
+                         "idCardNo": "440304199001010011", "mobile": "13900139000",
+                         "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
+                    ],
+                    "callbackUrl": callback_url,
+                    "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
+                    "expireDays": expire_days
+                }),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    body["contractId"]
+        .as_str()
+        .expect("a contract id")
+        .to_owned()
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::json_of;
 use crate::helpers::{RunningService, TestStore, start_service_with};
 use crate::signing_client::SigningClient;
 use crate::sms::{message_centre, ok, receiver, status};
@@ -52,14 +53,6 @@ async fn start(t: &TestStore, configure: impl FnOnce(&mut esign::config::Config)
         admin: SigningClient::new(&service.base, "admin", ADMIN_SECRET),
         service,
     }
-}
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body =
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-    (status, body)
 }
 
 fn template(version: &str, content: &str, active: bool) -> Value {
