@@ -10,6 +10,8 @@
 //! - [`http`]: the HTTP edge; [`http::auth`] checks request signatures.
 //! - [`clients`]: the API clients and their secrets; [`nonces`]: single-use request nonces.
 //! - [`metrics`]: Prometheus metrics; [`sms`]: text messages to people's phones.
+//! - [`face`]: face verification providers (protocol v1, failover, retries, degraded mode);
+//!   [`sandbox`]: the built-in sandbox provider, an HTTP service of its own.
 //! - [`startup`]: building and running the service.
 //! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
 //!
@@ -20,6 +22,7 @@ pub mod bench;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod face;
 pub mod http;
 pub mod metrics;
 pub mod nonces;
@@ -29,6 +32,7 @@ pub mod pii;
 pub mod pipeline;
 pub mod queries;
 pub mod rebuild;
+pub mod sandbox;
 pub mod sms;
 pub mod startup;
 pub mod store;

@@ -28,6 +28,10 @@ pub enum StartupError {
         address: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error(transparent)]
+    Face(#[from] crate::face::FaceSetupError),
 }
 
 /// The service, bound to its port but not yet serving.
@@ -41,6 +45,19 @@ pub struct Application {
 impl Application {
     /// Opens the store (migrating it) and binds the configured address; port 0 picks a free port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let address = config.server.bind;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Like [`Application::build`], on a listener bound by the caller (who may then know the port
+    /// before building, e.g. to set `public_base_url`).
+    pub async fn build_on(mut config: Config, listener: TcpListener) -> Result<Self, StartupError> {
+        let sandbox = start_development_sandbox(&mut config).await?;
+        let mut face = crate::face::FaceProviders::from_config(&config.face)?;
+        face.sandbox_url = sandbox;
         let pii = Arc::new(config.pii_cipher()?);
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let clients = ClientRegistry::new(&config.clients, store.clone(), Arc::clone(&pii))?;
@@ -52,22 +69,21 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let development_sms = Arc::new(DevelopmentSmsSender::new());
         let sms: Arc<dyn SmsSender> = development_sms.clone();
-        let address = config.server.bind;
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| StartupError::Bind { address, source })?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            pii,
+            pipeline,
+            authenticator,
+            metrics,
+            sms,
+            development_sms: Some(development_sms),
+            face: Arc::new(face),
+        };
+        crate::face::flow::spawn_provider_retry(state.clone());
         Ok(Self {
             listener,
-            state: AppState {
-                store,
-                config: Arc::new(config),
-                pii,
-                pipeline,
-                authenticator,
-                metrics,
-                sms,
-                development_sms: Some(development_sms),
-            },
+            state,
             development_client,
         })
     }
@@ -102,6 +118,46 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
     }
+}
+
+/// In development with no face provider configured at all, starts the sandbox provider in-process on
+/// its own listener and points provider `sandbox` at it with a generated (or `[sandbox] secret`)
+/// secret. Returns the sandbox's URL when it started. Production never starts it.
+async fn start_development_sandbox(config: &mut Config) -> Result<Option<String>, StartupError> {
+    if config.server.mode != Mode::Development || !config.face.is_unconfigured() {
+        return Ok(None);
+    }
+    let secret = config
+        .sandbox
+        .secret
+        .clone()
+        .unwrap_or_else(crate::sandbox::generate_secret);
+    let sandbox = crate::sandbox::Sandbox::bind(
+        config.sandbox.bind,
+        crate::sandbox::SandboxSettings {
+            secret: secret.clone(),
+            public_base_url: config.sandbox.public_base_url.clone(),
+        },
+    )
+    .await?;
+    let base_url = sandbox.base_url();
+    config.face.providers = vec!["sandbox".to_owned()];
+    config.face.provider.insert(
+        "sandbox".to_owned(),
+        crate::config::FaceProviderConfig {
+            kind: crate::config::FaceProviderKind::Http,
+            base_url: base_url.clone(),
+            app_id: "esign-development".to_owned(),
+            secret,
+        },
+    );
+    tokio::spawn(async move {
+        if let Err(error) = sandbox.run_until_stopped(std::future::pending()).await {
+            tracing::error!(%error, "the sandbox face provider stopped");
+        }
+    });
+    tracing::info!(%base_url, "sandbox face provider started in-process (development mode)");
+    Ok(Some(base_url))
 }
 
 /// In development with no clients at all (none configured, none stored), creates an administrator

@@ -3,9 +3,11 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+mod face_pages;
 mod health;
 mod metrics;
 pub mod openapi;
+pub mod provider_callbacks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,8 @@ pub struct AppState {
     /// The development sender behind `sms`, when it is the one in use: tests and the development
     /// message viewer read codes from it.
     pub development_sms: Option<Arc<DevelopmentSmsSender>>,
+    /// The face providers in failover order (docs/face-providers.md).
+    pub face: Arc<crate::face::FaceProviders>,
 }
 
 impl AppState {
@@ -62,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(openapi::router())
+        .merge(provider_callbacks::router())
+        .merge(face_pages::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)
         .with_state(state)

@@ -105,6 +105,10 @@ new UUID); it is logged with the request and stored as the events' correlation i
         api::templates::publish,
         api::templates::current,
         api::templates::version,
+        super::provider_callbacks::face_result,
+        super::face_pages::returned,
+        super::face_pages::send_code,
+        super::face_pages::verify_code,
         healthz,
         readyz,
     ),
@@ -125,12 +129,15 @@ new UUID); it is logged with the request and stored as the events' correlation i
         IdentityFailed,
         InternalError,
         Unavailable,
+        ProviderUnavailable,
     )),
     modifiers(&SignedApi),
     tags(
         (name = TAG_VERIFICATION, description = "Face verification (spec 2.1.1): start one, read its result and its audit trail."),
         (name = TAG_CONTRACT, description = "Contracts (spec 2.1.2): initiate, read, revoke, verify, re-issue a sign link, and the audit trail."),
         (name = TAG_TEMPLATE, description = "Contract templates (spec 2.1.3): publish versions (administrators), read them."),
+        (name = TAG_PROVIDER, description = "Face providers' signed results (protocol v1, docs/face-providers.md); signed with the provider's shared secret, not a client's."),
+        (name = TAG_PERSON, description = "The person's side of a face verification, keyed by the page token of `verificationUrl`: the return from the provider's page and the degraded SMS check."),
         (name = TAG_HEALTH, description = "Liveness and readiness for load balancers; not signed."),
     )
 )]
@@ -141,6 +148,8 @@ pub const TAG_VERIFICATION: &str = "Face verification";
 pub const TAG_CONTRACT: &str = "Contracts";
 pub const TAG_TEMPLATE: &str = "Templates";
 pub const TAG_HEALTH: &str = "Health";
+pub const TAG_PROVIDER: &str = "Face providers";
+pub const TAG_PERSON: &str = "Face verification pages";
 
 /// The document, as served.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -234,6 +243,9 @@ impl ErrorExample {
                 {"field": "signers[0].idCardNo", "reason": "check digit does not match"},
                 {"field": "variables.payerName", "reason": "is required"}
             ]);
+        }
+        if self.code == codes::PROVIDER_TIMEOUT {
+            body["verificationId"] = json!("FACE_VERIFY_20231027A1B2C3D4E5F60718");
         }
         if self.code == codes::DUPLICATE {
             body["existing"] = json!({
@@ -331,6 +343,12 @@ const E_UNAVAILABLE: ErrorExample = ErrorExample {
     summary: "The database is unavailable; retry after `Retry-After` seconds.",
 };
 
+const E_PROVIDER_TIMEOUT: ErrorExample = ErrorExample {
+    code: codes::PROVIDER_TIMEOUT,
+    message: "系统繁忙，请稍后重试",
+    summary: "No face provider answered (timeout, connection failure or 5xx from each). The verification was created (`verificationId`) and its provider task is retried in the background, at most 3 times with backoff; poll it with GET.",
+};
+
 /// Every error example the document shows, for tests that compare them with the service's answers.
 pub const ERROR_EXAMPLES: &[ErrorExample] = &[
     E_VALIDATION,
@@ -347,6 +365,7 @@ pub const ERROR_EXAMPLES: &[ErrorExample] = &[
     E_UNSUPPORTED_MEDIA_TYPE,
     E_INTERNAL,
     E_UNAVAILABLE,
+    E_PROVIDER_TIMEOUT,
 ];
 
 fn error_response(
@@ -446,6 +465,11 @@ error_responses! {
         "50300: the database is unavailable; retry after `Retry-After` seconds. A request still \
          running after 30 s is also answered 503, with an empty body.",
         [E_UNAVAILABLE];
+    /// The 503 of a face verification initiation.
+    ProviderUnavailable: SERVICE_UNAVAILABLE,
+        "50001: no face provider answered; the verification exists (`verificationId`) and its task \
+         is retried in the background. 50300: the database is unavailable.",
+        [E_PROVIDER_TIMEOUT, E_UNAVAILABLE];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -580,6 +604,9 @@ mod tests {
             ApiError::UnsupportedMediaType,
             ApiError::Unavailable("down".into()),
             ApiError::Internal("bug".into()),
+            ApiError::ProviderUnavailable {
+                verification_id: "FACE_VERIFY_20231027A1B2C3D4E5F60718".into(),
+            },
         ];
         for error in &all {
             match error {
@@ -594,6 +621,7 @@ mod tests {
                 | ApiError::Conflict(_)
                 | ApiError::UnsupportedMediaType
                 | ApiError::Unavailable(_)
+                | ApiError::ProviderUnavailable { .. }
                 | ApiError::Internal(_) => {}
             }
         }
