@@ -58,7 +58,8 @@ pub(super) fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct PageToken {
-    /// The token of `verificationUrl`.
+    /// The token of `verificationUrl`. A missing one is refused like a wrong one (404).
+    #[serde(default)]
     token: String,
 }
 
