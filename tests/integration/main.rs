@@ -7,6 +7,7 @@
 mod api;
 mod cli;
 mod event_store;
+mod face_providers;
 mod helpers;
 mod openapi;
 mod pipeline;
