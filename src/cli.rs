@@ -193,17 +193,17 @@ async fn serve(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
         out,
         "esign listening on http://{address} (database: {backend})"
     );
-    if let Some(sandbox) = &application.state().face.sandbox_url {
-        let _ = writeln!(
-            out,
-            "sandbox face provider (development) listening on {sandbox}"
-        );
-    }
     if let Some(client) = application.development_client() {
         let _ = writeln!(
             out,
             "created development client {:?} (admin); its secret, shown only now: {}",
             client.id, client.secret
+        );
+    }
+    if let Some(sandbox) = &application.state().face.sandbox_url {
+        let _ = writeln!(
+            out,
+            "sandbox face provider (development) listening on {sandbox}"
         );
     }
     let _ = out.flush();

@@ -58,6 +58,11 @@ impl Application {
         let sandbox = start_development_sandbox(&mut config).await?;
         let mut face = crate::face::FaceProviders::from_config(&config.face)?;
         face.sandbox_url = sandbox;
+        if config.face.providers.is_empty() && config.face.provider.is_empty() {
+            tracing::warn!(
+                "no face provider is configured ([face] providers): face verifications will answer 50001"
+            );
+        }
         let pii = Arc::new(config.pii_cipher()?);
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let clients = ClientRegistry::new(&config.clients, store.clone(), Arc::clone(&pii))?;

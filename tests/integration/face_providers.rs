@@ -35,6 +35,62 @@ crate::backend_tests!(
     degraded_mode_passes_with_an_sms_code_when_every_provider_is_down,
 );
 
+/// `esign sandbox` runs the sandbox alone; production mode refuses it.
+#[tokio::test]
+async fn the_sandbox_command_serves_alone_in_development_and_is_refused_in_production() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_esign"))
+        .env_clear()
+        .env("ESIGN_SERVER_MODE", "production")
+        .env("RUST_LOG", "warn")
+        .current_dir(dir.path())
+        .arg("sandbox")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("production"));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_esign"))
+        .env_clear()
+        .env("ESIGN_SANDBOX_BIND", "127.0.0.1:0")
+        .env("ESIGN_SANDBOX_SECRET", SANDBOX_SECRET)
+        .env("RUST_LOG", "warn")
+        .current_dir(dir.path())
+        .arg("sandbox")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut first = String::new();
+        BufReader::new(stdout).read_line(&mut first).unwrap();
+        first
+    })
+    .await
+    .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    let http = esign::outbound::client(Duration::from_secs(10)).unwrap();
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    // The task API wants the shared secret's signature.
+    let unsigned = http
+        .post(format!("{base}/v1/face/tasks"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 const SECRET: &str = "auth-secret-0123456789abcdef";
 const SANDBOX_SECRET: &str = "sandbox-secret-0123456789abcdef";
 const MOBILE: &str = "13800138000";
