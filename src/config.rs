@@ -300,6 +300,14 @@ impl Config {
                 "face.request_timeout_ms and face.retry_backoff_ms must be positive".into(),
             ));
         }
+        if self.server.mode == Mode::Production
+            && (self.sandbox.secret.is_some() || self.sandbox.public_base_url.is_some())
+        {
+            return Err(ConfigError::Invalid(
+                "[sandbox] is for development only; production mode refuses the sandbox face provider"
+                    .into(),
+            ));
+        }
         if let Some(secret) = &self.sandbox.secret {
             if secret.len() < 16 {
                 return Err(ConfigError::Invalid(
@@ -495,6 +503,20 @@ mod tests {
         assert_eq!(config.face.request_timeout_ms, 3000);
         assert!(!config.face.degraded_mode);
         assert_eq!(config.sandbox.bind.port(), 0);
+    }
+
+    #[test]
+    fn production_mode_refuses_a_sandbox_section() {
+        let refused = Config::load(
+            None,
+            vars(&[
+                ("ESIGN_SERVER_MODE", "production"),
+                ("ESIGN_SANDBOX_SECRET", "0123456789abcdef0123"),
+            ]),
+        );
+        assert!(
+            matches!(refused, Err(ConfigError::Invalid(message)) if message.contains("sandbox"))
+        );
     }
 
     #[test]

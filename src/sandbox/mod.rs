@@ -68,10 +68,25 @@ struct SandboxState {
     secret: Arc<str>,
     public_base_url: Arc<str>,
     tasks: Arc<Mutex<HashMap<String, SandboxTask>>>,
+    /// Nonces of esign's requests, with their timestamps: each is accepted once in its window.
+    nonces: Arc<Mutex<HashMap<String, i64>>>,
     client: reqwest::Client,
 }
 
 impl SandboxState {
+    /// Records a request nonce; `false` when it was seen inside the timestamp window (a replay).
+    fn use_nonce(&self, nonce: &str, timestamp: i64, now: i64) -> bool {
+        let mut nonces = self
+            .nonces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Outside the window the timestamp check refuses a replay on its own.
+        nonces.retain(|_, seen| {
+            (now - *seen).abs() <= 2 * crate::face::protocol::TIMESTAMP_WINDOW_SECONDS
+        });
+        nonces.insert(nonce.to_owned(), timestamp).is_none()
+    }
+
     fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<String, SandboxTask>> {
         // A panic while holding the lock leaves a usable map.
         self.tasks
@@ -111,6 +126,7 @@ impl Sandbox {
                 secret: settings.secret.into(),
                 public_base_url: public_base_url.trim_end_matches('/').into(),
                 tasks: Arc::default(),
+                nonces: Arc::default(),
                 client: crate::outbound::client(Duration::from_secs(10))?,
             },
         })

@@ -34,11 +34,16 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
     (status, Json(json!({"error": reason}))).into_response()
 }
 
-/// Checks esign's signature on a request to the task API.
+/// Checks esign's signature and single-use nonce on a request to the task API.
 fn authenticate(state: &SandboxState, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
-    protocol::verify(&state.secret, headers, body, Utc::now())
-        .err()
-        .map(|error| refuse(StatusCode::UNAUTHORIZED, &error.to_string()))
+    let now = Utc::now();
+    match protocol::verify(&state.secret, headers, body, now) {
+        Err(error) => Some(refuse(StatusCode::UNAUTHORIZED, &error.to_string())),
+        Ok(signed) if !state.use_nonce(&signed.nonce, signed.timestamp, now.timestamp()) => {
+            Some(refuse(StatusCode::UNAUTHORIZED, "replayed nonce"))
+        }
+        Ok(_) => None,
+    }
 }
 
 async fn create_task(

@@ -87,6 +87,38 @@ async fn the_sandbox_command_serves_alone_in_development_and_is_refused_in_produ
         .await
         .unwrap();
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    // Signed, it creates a task; the same signed request again is a replay.
+    let body = serde_json::to_vec(&json!({
+        "appId": "esign-test", "orderNo": "FACE_VERIFY_CLI", "name": "张三",
+        "idCardNo": "11010519491231002X", "callbackUrl": "http://127.0.0.1:9/cb",
+        "returnUrl": "http://127.0.0.1:9/back", "expiresAt": Utc::now() + TimeDelta::minutes(30),
+    }))
+    .unwrap();
+    let timestamp = Utc::now().timestamp();
+    let nonce = "cli-nonce-0000000000001";
+    let signed = http
+        .post(format!("{base}/v1/face/tasks"))
+        .header("content-type", "application/json")
+        .header(protocol::TIMESTAMP_HEADER, timestamp.to_string())
+        .header(protocol::NONCE_HEADER, nonce)
+        .header(
+            protocol::SIGNATURE_HEADER,
+            protocol::sign(SANDBOX_SECRET, timestamp, nonce, &body),
+        )
+        .body(body);
+    let replay = signed.try_clone().unwrap();
+    let (status, created) = json_of(signed.send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(
+        created["h5Url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{base}/capture/"))
+    );
+    assert_eq!(
+        replay.send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }
