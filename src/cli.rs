@@ -1,5 +1,5 @@
-//! The `esign` command line: `serve`, `migrate`, `audit verify|replay`, `projections rebuild`,
-//! `clients add|list`, `callbacks list|show|redeliver`, `bench`.
+//! The `esign` command line: `serve`, `sandbox`, `migrate`, `audit verify|replay`,
+//! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`, `bench`.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
 use std::io::Write as _;
@@ -38,6 +38,9 @@ pub struct Cli {
 enum Command {
     /// Run the service (migrates the database first).
     Serve,
+    /// Run the sandbox face provider alone (development only; see docs/face-providers.md). Uses
+    /// `[sandbox] bind`, `secret` and `public_base_url`.
+    Sandbox,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Compliance tools over the event log.
@@ -183,6 +186,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     match cli.command {
         Command::Serve => serve(config).await,
+        Command::Sandbox => sandbox(config).await,
         Command::Migrate => {
             let store = Store::open(&config.database.url, 1).await?;
             println!("database migrated ({})", store.backend_name());
@@ -223,9 +227,50 @@ async fn serve(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
             client.id, client.secret
         );
     }
+    if let Some(sandbox) = &application.state().face.sandbox_url {
+        let _ = writeln!(
+            out,
+            "sandbox face provider (development) listening on {sandbox}"
+        );
+    }
     let _ = out.flush();
     tracing::info!(%address, backend, "esign started");
     application
+        .run_until_stopped(startup::shutdown_signal())
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sandbox(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    if config.server.mode == crate::config::Mode::Production {
+        return Err(crate::sandbox::SandboxError::Production.into());
+    }
+    let (secret, generated) = match &config.sandbox.secret {
+        Some(secret) => (secret.clone(), false),
+        None => (crate::sandbox::generate_secret(), true),
+    };
+    let sandbox = crate::sandbox::Sandbox::bind(
+        config.sandbox.bind,
+        crate::sandbox::SandboxSettings {
+            secret: secret.clone(),
+            public_base_url: config.sandbox.public_base_url.clone(),
+        },
+    )
+    .await?;
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "sandbox face provider listening on {} (tasks are kept in memory)",
+        sandbox.base_url()
+    );
+    if generated {
+        let _ = writeln!(
+            out,
+            "generated secret (set it as [face.provider.<name>] secret in esign): {secret}"
+        );
+    }
+    let _ = out.flush();
+    sandbox
         .run_until_stopped(startup::shutdown_signal())
         .await?;
     Ok(ExitCode::SUCCESS)

@@ -21,6 +21,8 @@ const SECTIONS: &[&str] = &[
     "events",
     "expiry",
     "sms",
+    "face",
+    "sandbox",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +200,88 @@ pub struct ClientConfig {
     pub admin: bool,
 }
 
+/// `[face]`: the face verification providers, tried in order (see docs/face-providers.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaceConfig {
+    /// Provider names in failover order; each needs a `[face.provider.<name>]` entry.
+    pub providers: Vec<String>,
+    /// How long one call to one provider may take before the next provider is tried.
+    pub request_timeout_ms: u64,
+    /// Background rounds after the initiation's own, when no provider could take a task.
+    pub background_retries: u32,
+    /// The first background round waits this long; each later one twice as long as the one before.
+    pub retry_backoff_ms: u64,
+    /// Spec 7.2.1: when every provider is down, switch to the SMS code + identity information check
+    /// (needs `userInfo.mobile`). Off unless asked for: it does not compare a face.
+    pub degraded_mode: bool,
+    /// `[face.provider.<name>]` entries.
+    pub provider: BTreeMap<String, FaceProviderConfig>,
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        Self {
+            providers: Vec::new(),
+            request_timeout_ms: 3000,
+            background_retries: 3,
+            retry_backoff_ms: 5000,
+            degraded_mode: false,
+            provider: BTreeMap::new(),
+        }
+    }
+}
+
+impl FaceConfig {
+    /// Nothing about providers was configured (the development sandbox fills the gap).
+    pub fn is_unconfigured(&self) -> bool {
+        self.providers.is_empty() && self.provider.is_empty()
+    }
+}
+
+/// How a provider is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FaceProviderKind {
+    /// esign's generic provider protocol v1 over HTTP (the sandbox speaks it).
+    #[default]
+    Http,
+}
+
+/// `[face.provider.<name>]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaceProviderConfig {
+    #[serde(default)]
+    pub kind: FaceProviderKind,
+    pub base_url: String,
+    pub app_id: String,
+    /// Shared with the provider: signs our requests and checks its callbacks.
+    pub secret: String,
+}
+
+/// `[sandbox]`: the built-in test double of a face provider (never in production).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Shared with esign's `[face.provider.sandbox]`; generated when absent.
+    pub secret: Option<String>,
+    /// How browsers reach the sandbox; default `http://<bound address>`.
+    pub public_base_url: Option<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            secret: None,
+            public_base_url: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -209,6 +293,8 @@ pub struct Config {
     pub expiry: ExpiryConfig,
     pub clients: Vec<ClientConfig>,
     pub sms: crate::sms::SmsConfig,
+    pub face: FaceConfig,
+    pub sandbox: SandboxConfig,
 }
 
 impl Config {
@@ -277,6 +363,7 @@ impl Config {
                 "expiry.interval_seconds and expiry.batch_size must be at least 1".into(),
             ));
         }
+        self.check_face()?;
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),
@@ -285,6 +372,68 @@ impl Config {
         self.sms
             .check(self.server.mode)
             .map_err(ConfigError::Invalid)?;
+        Ok(())
+    }
+
+    fn check_face(&self) -> Result<(), ConfigError> {
+        let face = &self.face;
+        let mut seen = std::collections::HashSet::new();
+        for name in &face.providers {
+            if aggregates::values::ProviderName::parse(name).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "face.providers: {name:?} is not a provider name (1-32 of A-Z a-z 0-9 _ - . :)"
+                )));
+            }
+            if !seen.insert(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "face.providers lists {name:?} twice"
+                )));
+            }
+            if !face.provider.contains_key(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "face.providers lists {name:?} but there is no [face.provider.{name}]"
+                )));
+            }
+        }
+        for (name, provider) in &face.provider {
+            let url = url::Url::parse(&provider.base_url)
+                .map_err(|e| ConfigError::Invalid(format!("face.provider.{name}.base_url: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError::Invalid(format!(
+                    "face.provider.{name}.base_url must be http(s)"
+                )));
+            }
+            if self.server.mode == Mode::Production && url.scheme() != "https" {
+                return Err(ConfigError::Invalid(format!(
+                    "face.provider.{name}.base_url must be https in production"
+                )));
+            }
+            if provider.secret.len() < 16 || provider.app_id.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "face.provider.{name}: an app_id and a secret of at least 16 characters are required"
+                )));
+            }
+        }
+        if face.request_timeout_ms == 0 || face.retry_backoff_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "face.request_timeout_ms and face.retry_backoff_ms must be positive".into(),
+            ));
+        }
+        if self.server.mode == Mode::Production
+            && (self.sandbox.secret.is_some() || self.sandbox.public_base_url.is_some())
+        {
+            return Err(ConfigError::Invalid(
+                "[sandbox] is for development only; production mode refuses the sandbox face provider"
+                    .into(),
+            ));
+        }
+        if let Some(secret) = &self.sandbox.secret {
+            if secret.len() < 16 {
+                return Err(ConfigError::Invalid(
+                    "sandbox.secret must have at least 16 characters".into(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -451,6 +600,58 @@ mod tests {
         assert!(
             matches!(&refused, Err(ConfigError::Invalid(reason)) if reason.contains("sms.sender")),
             "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn face_providers_are_read_in_order_with_their_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("esign.toml");
+        std::fs::write(
+            &path,
+            "[face]\nproviders = [\"main\", \"backup\"]\ndegraded_mode = true\n\
+             [face.provider.main]\nbase_url = \"https://face.example.com\"\napp_id = \"esign\"\nsecret = \"0123456789abcdef\"\n\
+             [face.provider.backup]\nkind = \"http\"\nbase_url = \"https://backup.example.com\"\napp_id = \"esign\"\nsecret = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&path),
+            vars(&[("ESIGN_FACE_REQUEST_TIMEOUT_MS", "500")]),
+        )
+        .unwrap();
+        assert_eq!(config.face.providers, ["main", "backup"]);
+        assert!(config.face.degraded_mode);
+        assert_eq!(config.face.request_timeout_ms, 500);
+        assert_eq!(config.face.background_retries, 3);
+        assert_eq!(config.face.provider["backup"].kind, FaceProviderKind::Http);
+
+        std::fs::write(&path, "[face]\nproviders = [\"missing\"]\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&path), vars(&[])),
+            Err(ConfigError::Invalid(message)) if message.contains("[face.provider.missing]")
+        ));
+    }
+
+    #[test]
+    fn without_face_configuration_the_defaults_hold() {
+        let config = Config::load(None, vars(&[])).unwrap();
+        assert!(config.face.is_unconfigured());
+        assert_eq!(config.face.request_timeout_ms, 3000);
+        assert!(!config.face.degraded_mode);
+        assert_eq!(config.sandbox.bind.port(), 0);
+    }
+
+    #[test]
+    fn production_mode_refuses_a_sandbox_section() {
+        let refused = Config::load(
+            None,
+            vars(&[
+                ("ESIGN_SERVER_MODE", "production"),
+                ("ESIGN_SANDBOX_SECRET", "0123456789abcdef0123"),
+            ]),
+        );
+        assert!(
+            matches!(refused, Err(ConfigError::Invalid(message)) if message.contains("sandbox"))
         );
     }
 

@@ -11,6 +11,8 @@
 //! - [`clients`]: the API clients and their secrets; [`nonces`]: single-use request nonces.
 //! - [`metrics`]: Prometheus metrics; [`sms`]: text messages to people's phones (senders, signing
 //!   codes, payment-verification notices and their delivery sweep; see `docs/sms.md`).
+//! - [`face`]: face verification providers (protocol v1, failover, retries, degraded mode);
+//!   [`sandbox`]: the built-in sandbox provider, an HTTP service of its own.
 //! - [`startup`]: building and running the service.
 //! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
 //!
@@ -23,6 +25,7 @@ pub mod clients;
 pub mod config;
 pub mod delivery;
 pub mod expiry;
+pub mod face;
 pub mod http;
 pub mod metrics;
 pub mod nonces;
@@ -32,6 +35,7 @@ pub mod pii;
 pub mod pipeline;
 pub mod queries;
 pub mod rebuild;
+pub mod sandbox;
 pub mod sms;
 pub mod startup;
 pub mod store;

@@ -34,6 +34,10 @@ pub enum StartupError {
         address: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error(transparent)]
+    Face(#[from] crate::face::FaceSetupError),
 }
 
 /// The service, bound to its port but not yet serving.
@@ -47,6 +51,24 @@ pub struct Application {
 impl Application {
     /// Opens the store (migrating it) and binds the configured address; port 0 picks a free port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let address = config.server.bind;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Like [`Application::build`], on a listener bound by the caller (who may then know the port
+    /// before building, e.g. to set `public_base_url`).
+    pub async fn build_on(mut config: Config, listener: TcpListener) -> Result<Self, StartupError> {
+        let sandbox = start_development_sandbox(&mut config).await?;
+        let mut face = crate::face::FaceProviders::from_config(&config.face)?;
+        face.sandbox_url = sandbox;
+        if config.face.providers.is_empty() && config.face.provider.is_empty() {
+            tracing::warn!(
+                "no face provider is configured ([face] providers): face verifications will answer 50001"
+            );
+        }
         let pii = Arc::new(config.pii_cipher()?);
         let store = Store::open(&config.database.url, config.database.max_connections).await?;
         let clients = ClientRegistry::new(&config.clients, store.clone(), Arc::clone(&pii))?;
@@ -97,10 +119,6 @@ impl Application {
             }
         };
         let sms: Arc<dyn SmsSender> = Arc::new(CountedSender::new(sender, Arc::clone(&metrics)));
-        let address = config.server.bind;
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| StartupError::Bind { address, source })?;
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -112,6 +130,7 @@ impl Application {
             development_sms,
             dispatcher,
             expiry,
+            face: Arc::new(face),
         };
         Ok(Self {
             listener,
@@ -156,6 +175,8 @@ impl Application {
         }
         // Notices left between commit and send, or due for a retry, are sent by every instance's sweep.
         background.push(crate::sms::notices::spawn_sweep(self.state.clone()));
+        // Verifications whose provider task could not be created are retried by every instance.
+        background.push(crate::face::flow::spawn_provider_retry(self.state.clone()));
         let router = http::router(self.state);
         let served = axum::serve(
             self.listener,
@@ -170,6 +191,46 @@ impl Application {
         }
         served
     }
+}
+
+/// In development with no face provider configured at all, starts the sandbox provider in-process on
+/// its own listener and points provider `sandbox` at it with a generated (or `[sandbox] secret`)
+/// secret. Returns the sandbox's URL when it started. Production never starts it.
+async fn start_development_sandbox(config: &mut Config) -> Result<Option<String>, StartupError> {
+    if config.server.mode != Mode::Development || !config.face.is_unconfigured() {
+        return Ok(None);
+    }
+    let secret = config
+        .sandbox
+        .secret
+        .clone()
+        .unwrap_or_else(crate::sandbox::generate_secret);
+    let sandbox = crate::sandbox::Sandbox::bind(
+        config.sandbox.bind,
+        crate::sandbox::SandboxSettings {
+            secret: secret.clone(),
+            public_base_url: config.sandbox.public_base_url.clone(),
+        },
+    )
+    .await?;
+    let base_url = sandbox.base_url();
+    config.face.providers = vec!["sandbox".to_owned()];
+    config.face.provider.insert(
+        "sandbox".to_owned(),
+        crate::config::FaceProviderConfig {
+            kind: crate::config::FaceProviderKind::Http,
+            base_url: base_url.clone(),
+            app_id: "esign-development".to_owned(),
+            secret,
+        },
+    );
+    tokio::spawn(async move {
+        if let Err(error) = sandbox.run_until_stopped(std::future::pending()).await {
+            tracing::error!(%error, "the sandbox face provider stopped");
+        }
+    });
+    tracing::info!(%base_url, "sandbox face provider started in-process (development mode)");
+    Ok(Some(base_url))
 }
 
 /// In development with no clients at all (none configured, none stored), creates an administrator

@@ -77,6 +77,9 @@ pub fn verification(row: &RowView, pii: &PiiCipher) -> Result<Value, PiiError> {
         "failReason": row.text("fail_reason"),
         "expiresAt": row.time("expires_at"),
         "createdAt": row.time("created_at"),
+        "provider": row.text("provider"),
+        "degraded": row.boolean("degraded").unwrap_or(false),
+        "method": row.text("verification_method").unwrap_or("FACE"),
     }))
 }
 

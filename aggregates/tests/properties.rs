@@ -624,9 +624,10 @@ fn verification_step() -> impl Strategy<Value = VerificationStep> {
 fn verification_rank(state: &VerificationState) -> u8 {
     match state {
         VerificationState::NotInitiated => 0,
-        VerificationState::Pending { .. } => 1,
+        VerificationState::Pending { .. } | VerificationState::Degraded { .. } => 1,
         VerificationState::Processing { .. } => 2,
         VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
         | VerificationState::Failed { .. }
         | VerificationState::Expired { .. } => 3,
     }
@@ -669,6 +670,7 @@ fn verification_command(step: &VerificationStep, now: DateTime<Utc>) -> Verifica
         } => VerificationCommand::StartProviderTask(StartProviderTask {
             provider: provider(index),
             task_id: ProviderTaskId::parse(&format!("T{task}")).unwrap(),
+            h5_url: None,
             now,
         }),
         VerificationStep::Result {

@@ -3,8 +3,8 @@
 
 use aggregates::Aggregate;
 use aggregates::face_verification::{
-    FaceVerificationAggregate, ProviderResult, ProviderTask, Verdict, VerificationEvent,
-    VerificationState,
+    FaceVerificationAggregate, ProviderAttempts, ProviderResult, ProviderTask, Verdict,
+    VerificationEvent, VerificationMethod, VerificationState,
 };
 
 use crate::ProjectionError;
@@ -25,6 +25,10 @@ pub fn verification_rows(
 struct Projection {
     state: VerificationState,
     sealed: Option<SealedPerson>,
+    /// Set by `FaceVerificationDegraded`; kept after expiry, which the state alone would forget.
+    degraded: Option<VerificationMethod>,
+    /// Rounds without an available provider, as recorded (a started task ends the retry, not the count).
+    attempts: u32,
 }
 
 /// The initiation's personal data as stored.
@@ -67,10 +71,21 @@ fn step(
                 });
             }
         }
+        VerificationEvent::Degraded { method, .. } => {
+            if projection.degraded.is_none() {
+                projection.degraded = Some(*method);
+            }
+        }
+        VerificationEvent::ProviderUnavailable { attempt, .. } => {
+            projection.attempts = projection.attempts.max(*attempt);
+        }
         VerificationEvent::ProviderTaskStarted { .. }
         | VerificationEvent::Succeeded { .. }
         | VerificationEvent::Failed { .. }
-        | VerificationEvent::Expired { .. } => {}
+        | VerificationEvent::Expired { .. }
+        | VerificationEvent::DegradedCodeSent { .. }
+        | VerificationEvent::DegradedCodeFailed { .. }
+        | VerificationEvent::DegradedSucceeded { .. } => {}
     }
     Ok(())
 }
@@ -84,13 +99,35 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
     ) else {
         return Err(ProjectionError::NotInitiated);
     };
-    let (task, result): (Option<&ProviderTask>, Option<&ProviderResult>) = match state {
-        VerificationState::NotInitiated | VerificationState::Pending { .. } => (None, None),
-        VerificationState::Processing { task, .. } => (Some(task), None),
-        VerificationState::Succeeded { task, result, .. }
-        | VerificationState::Failed { task, result, .. } => (task.as_ref(), Some(result)),
-        VerificationState::Expired { task, .. } => (task.as_ref(), None),
+    let task: Option<&ProviderTask> = state.task();
+    let result: Option<&ProviderResult> = state.result();
+    // Once a task runs, the check degraded or the verification ended, no round is due any more.
+    let next_attempt_at = match state {
+        VerificationState::Pending {
+            provider_attempts: ProviderAttempts {
+                next_attempt_at, ..
+            },
+            ..
+        } => *next_attempt_at,
+        VerificationState::NotInitiated
+        | VerificationState::Degraded { .. }
+        | VerificationState::Processing { .. }
+        | VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
+        | VerificationState::Failed { .. }
+        | VerificationState::Expired { .. } => None,
     };
+    let degraded_transaction = match state {
+        VerificationState::SucceededDegraded { result, .. } => Some(&result.transaction_no),
+        VerificationState::NotInitiated
+        | VerificationState::Pending { .. }
+        | VerificationState::Degraded { .. }
+        | VerificationState::Processing { .. }
+        | VerificationState::Succeeded { .. }
+        | VerificationState::Failed { .. }
+        | VerificationState::Expired { .. } => None,
+    };
+    let method = projection.degraded.unwrap_or(VerificationMethod::Face);
     let (score, fail_reason) = match result.map(|result| result.verdict) {
         None => (None, None),
         Some(Verdict::Passed { score }) => (Some(score), None),
@@ -130,7 +167,12 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
         ),
         (
             "thirdparty_transaction_no",
-            SqlValue::optional_text(result.map(|result| result.transaction_no.as_str())),
+            SqlValue::optional_text(
+                result
+                    .map(|result| &result.transaction_no)
+                    .or(degraded_transaction)
+                    .map(|transaction_no| transaction_no.as_str()),
+            ),
         ),
         (
             "fail_reason",
@@ -155,13 +197,30 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
             SqlValue::optional_text(task.map(|task| task.task_id.as_str())),
         ),
         (
+            "provider_url",
+            SqlValue::optional_text(
+                task.and_then(|task| task.h5_url.as_ref())
+                    .map(|url| url.as_str()),
+            ),
+        ),
+        (
+            "provider_attempts",
+            SqlValue::Integer(i64::from(projection.attempts)),
+        ),
+        (
+            "next_provider_attempt_at",
+            SqlValue::optional_timestamp(next_attempt_at),
+        ),
+        ("degraded", SqlValue::Bool(projection.degraded.is_some())),
+        ("verification_method", SqlValue::text(method.as_str())),
+        (
             "ui_config_json",
             SqlValue::Text(json_text(&verification.ui_config, "uiConfig")?),
         ),
         ("expires_at", SqlValue::timestamp(verification.expires_at)),
         (
             "verified_at",
-            SqlValue::optional_timestamp(result.map(|result| result.verified_at)),
+            SqlValue::optional_timestamp(state.verified_at()),
         ),
     ];
     Ok(vec![Draft::new(Table::FaceVerification, body)])

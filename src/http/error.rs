@@ -59,6 +59,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// No face provider could take the task (spec 6, 50001). The verification exists; the service
+    /// retries in the background, and the caller can poll it by `verificationId`.
+    #[error("face providers unavailable for verification {verification_id}")]
+    ProviderUnavailable { verification_id: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -75,6 +79,8 @@ struct ErrorBody<'a> {
     details: &'a [FieldError],
     #[serde(skip_serializing_if = "Option::is_none")]
     existing: Option<&'a Value>,
+    #[serde(rename = "verificationId", skip_serializing_if = "Option::is_none")]
+    verification_id: Option<&'a str>,
 }
 
 impl ApiError {
@@ -132,6 +138,11 @@ impl ApiError {
                 UNAVAILABLE,
                 "系统繁忙，请稍后重试",
             ),
+            Self::ProviderUnavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                PROVIDER_TIMEOUT,
+                "系统繁忙，请稍后重试",
+            ),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, "系统内部错误"),
         }
     }
@@ -146,6 +157,13 @@ impl IntoResponse for ApiError {
                 tracing::warn!(code, %cause, "request failed: database unavailable")
             }
             Self::Conflict(cause) => tracing::info!(code, %cause, "request refused"),
+            Self::ProviderUnavailable { verification_id } => {
+                tracing::warn!(
+                    code,
+                    verification_id,
+                    "request answered 50001: no face provider available"
+                )
+            }
             other => tracing::info!(code, error = %other, "request refused"),
         }
         let details: &[FieldError] = match &self {
@@ -156,6 +174,10 @@ impl IntoResponse for ApiError {
             Self::Duplicate { existing } => Some(existing),
             _ => None,
         };
+        let verification_id = match &self {
+            Self::ProviderUnavailable { verification_id } => Some(verification_id.as_str()),
+            _ => None,
+        };
         let mut response = (
             status,
             Json(ErrorBody {
@@ -163,6 +185,7 @@ impl IntoResponse for ApiError {
                 message,
                 details,
                 existing,
+                verification_id,
             }),
         )
             .into_response();
@@ -279,6 +302,13 @@ mod tests {
             (ApiError::Conflict("state".into()), 409, 40900),
             (ApiError::UnsupportedMediaType, 415, 41500),
             (ApiError::Unavailable("down".into()), 503, 50300),
+            (
+                ApiError::ProviderUnavailable {
+                    verification_id: "FACE_VERIFY_1".into(),
+                },
+                503,
+                50001,
+            ),
             (ApiError::Internal("bug".into()), 500, 50000),
         ];
         for (error, status, code) in cases {

@@ -4,9 +4,11 @@ pub mod api;
 pub mod auth;
 mod dev;
 pub mod error;
+mod face_pages;
 mod health;
 mod metrics;
 pub mod openapi;
+pub mod provider_callbacks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     /// Expires what passed its deadline (started when `[expiry] enabled`).
     pub expiry: ExpiryScheduler,
+    /// The face providers in failover order (docs/face-providers.md).
+    pub face: Arc<crate::face::FaceProviders>,
 }
 
 impl AppState {
@@ -70,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(openapi::router())
+        .merge(provider_callbacks::router())
+        .merge(face_pages::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)
         .with_state(state)

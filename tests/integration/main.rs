@@ -9,6 +9,7 @@ mod cli;
 mod delivery;
 mod event_store;
 mod expiry;
+mod face_providers;
 mod helpers;
 mod journey;
 mod notifications;

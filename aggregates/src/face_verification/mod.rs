@@ -3,6 +3,10 @@
 //!
 //! PENDING -> PROCESSING -> SUCCESS | FAILED, and PENDING | PROCESSING -> EXPIRED at `expiresAt`.
 //! Idempotency by `bizId` + `bizType` is the service's look-up; the initiation event carries both.
+//!
+//! When no provider can take the task, a PENDING verification records each unavailable round (the
+//! service retries in the background), or, with degraded mode on, switches to the degraded check of
+//! spec 7.2.1: an SMS code to the person's mobile plus the identity information checked at initiation.
 
 #[cfg(test)]
 mod tests;
@@ -12,10 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{ErrorKind, ValidationErrors};
 use crate::values::{
-    BizId, ClientId, ExpireMinutes, FaceScore, FailReason, IdCardNumber, MobileNumber, Mode,
-    PageTitle, PersonName, ProviderName, ProviderTaskId, ThemeColor, TransactionNo,
-    VerificationBizType, VerificationId, VerificationStatus, WebUrl, WebhookConfigRequest,
-    WebhookHeaders, china_date, later, redacted,
+    BizId, ClientId, Digest, ExpireMinutes, FaceScore, FailReason, IdCardNumber, LongText,
+    MobileNumber, Mode, PageTitle, PersonName, ProviderName, ProviderTaskId, SMS_CODE_TTL_MINUTES,
+    SMS_MAX_FAILED_ATTEMPTS, ThemeColor, TransactionNo, VerificationBizType, VerificationId,
+    VerificationStatus, WebUrl, WebhookConfigRequest, WebhookHeaders, china_date, later, redacted,
 };
 use crate::{Aggregate, DomainEvent, Sensitive};
 
@@ -95,6 +99,14 @@ pub enum VerificationCommand {
     RecordResult(RecordProviderResult),
     /// The scheduler found the verification past `expiresAt`.
     Expire(ExpireVerification),
+    /// No provider could take the task in this round (attempt `n`, 1-based).
+    RecordProviderUnavailable(RecordProviderUnavailable),
+    /// Every provider is down and degraded mode is on: switch to the SMS + identity check.
+    Degrade(Degrade),
+    /// A degraded-check code was sent to the person's mobile; only its keyed hash is kept.
+    SendDegradedCode(SendDegradedCode),
+    /// The person entered a degraded-check code.
+    VerifyDegradedCode(VerifyDegradedCode),
 }
 
 #[derive(Clone, Debug)]
@@ -111,6 +123,41 @@ pub struct InitiateVerification {
 pub struct StartProviderTask {
     pub provider: ProviderName,
     pub task_id: ProviderTaskId,
+    /// The provider's page for the person (H5 mode), when it has one.
+    pub h5_url: Option<LongText>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordProviderUnavailable {
+    /// Which round this was: 1 for the initiation's, then one per background retry. A round already
+    /// recorded (another instance ran it) is accepted without events.
+    pub attempt: u32,
+    /// The providers tried, in order.
+    pub tried: Vec<ProviderName>,
+    /// When the next round may run; `None` when the retries are used up.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Degrade {
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SendDegradedCode {
+    /// The keyed hash of the code sent (the code itself never reaches the log).
+    pub code_hash: Digest,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct VerifyDegradedCode {
+    /// The keyed hash of the code the person entered.
+    pub code_hash: Digest,
+    /// esign's own reference for the passed check, shown as `transactionNo`.
+    pub transaction_no: TransactionNo,
     pub now: DateTime<Utc>,
 }
 
@@ -125,6 +172,28 @@ pub struct RecordProviderResult {
 #[derive(Clone, Debug)]
 pub struct ExpireVerification {
     pub now: DateTime<Utc>,
+}
+
+/// How the person's identity was checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VerificationMethod {
+    /// Liveness and face comparison at a provider (the normal path).
+    #[serde(rename = "FACE")]
+    Face,
+    /// The degraded check of spec 7.2.1: an SMS code to the mobile given at initiation, plus the
+    /// identity information checks done at initiation (ID number structure, check digit and birth
+    /// date; name present). It proves control of the phone, not the face: callers see `degraded`.
+    #[serde(rename = "SMS_AND_IDENTITY")]
+    SmsAndIdentity,
+}
+
+impl VerificationMethod {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VerificationMethod::Face => "FACE",
+            VerificationMethod::SmsAndIdentity => "SMS_AND_IDENTITY",
+        }
+    }
 }
 
 /// A provider's verdict.
@@ -171,7 +240,44 @@ pub enum VerificationEvent {
     ProviderTaskStarted {
         provider: ProviderName,
         task_id: ProviderTaskId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        h5_url: Option<LongText>,
         started_at: DateTime<Utc>,
+    },
+    /// One round found every provider unavailable; `nextAttemptAt` is absent once retries are used up.
+    #[serde(rename = "FaceProviderUnavailable", rename_all = "camelCase")]
+    ProviderUnavailable {
+        attempt: u32,
+        providers: Vec<ProviderName>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_attempt_at: Option<DateTime<Utc>>,
+        failed_at: DateTime<Utc>,
+    },
+    #[serde(rename = "FaceVerificationDegraded", rename_all = "camelCase")]
+    Degraded {
+        method: VerificationMethod,
+        degraded_at: DateTime<Utc>,
+    },
+    #[serde(rename = "DegradedSmsCodeSent", rename_all = "camelCase")]
+    DegradedCodeSent {
+        code_hash: Digest,
+        expires_at: DateTime<Utc>,
+        sent_at: DateTime<Utc>,
+    },
+    /// A wrong code; `locked` once `failedAttempts` reaches the limit (counted across codes).
+    #[serde(rename = "DegradedSmsCodeFailed", rename_all = "camelCase")]
+    DegradedCodeFailed {
+        failed_attempts: u32,
+        locked: bool,
+        failed_at: DateTime<Utc>,
+    },
+    /// The degraded check passed: SUCCESS with `degraded: true` and no face score.
+    #[serde(rename = "FaceVerificationDegradedSucceeded", rename_all = "camelCase")]
+    DegradedSucceeded {
+        method: VerificationMethod,
+        degraded: bool,
+        transaction_no: TransactionNo,
+        verified_at: DateTime<Utc>,
     },
     #[serde(rename = "FaceVerificationSucceeded", rename_all = "camelCase")]
     Succeeded {
@@ -202,6 +308,11 @@ impl DomainEvent for VerificationEvent {
             VerificationEvent::Succeeded { .. } => "FaceVerificationSucceeded",
             VerificationEvent::Failed { .. } => "FaceVerificationFailed",
             VerificationEvent::Expired { .. } => "FaceVerificationExpired",
+            VerificationEvent::ProviderUnavailable { .. } => "FaceProviderUnavailable",
+            VerificationEvent::Degraded { .. } => "FaceVerificationDegraded",
+            VerificationEvent::DegradedCodeSent { .. } => "DegradedSmsCodeSent",
+            VerificationEvent::DegradedCodeFailed { .. } => "DegradedSmsCodeFailed",
+            VerificationEvent::DegradedSucceeded { .. } => "FaceVerificationDegradedSucceeded",
         }
     }
 
@@ -246,6 +357,19 @@ pub enum VerificationConflict {
         expected: ProviderName,
         actual: ProviderName,
     },
+    #[error("provider round {attempt} cannot follow round {recorded}")]
+    AttemptOutOfOrder { attempt: u32, recorded: u32 },
+    /// Provider results and tasks no longer apply once the degraded check replaced the face check.
+    #[error("the verification switched to the degraded check")]
+    Degraded,
+    #[error("the verification is not in the degraded check")]
+    NotDegraded,
+    #[error("too many wrong codes: the degraded check is locked")]
+    SmsLocked,
+    #[error("no code was sent")]
+    NoSmsCodeSent,
+    #[error("the code expired; request a new one")]
+    SmsCodeExpired,
 }
 
 impl VerificationError {
@@ -268,6 +392,13 @@ pub enum VerificationState {
     NotInitiated,
     Pending {
         verification: Verification,
+        /// Rounds in which no provider could take the task.
+        provider_attempts: ProviderAttempts,
+    },
+    /// Still PENDING, now waiting for the degraded check instead of a provider.
+    Degraded {
+        verification: Verification,
+        check: DegradedCheck,
     },
     Processing {
         verification: Verification,
@@ -277,6 +408,11 @@ pub enum VerificationState {
         verification: Verification,
         task: Option<ProviderTask>,
         result: ProviderResult,
+    },
+    /// SUCCESS through the degraded check.
+    SucceededDegraded {
+        verification: Verification,
+        result: DegradedResult,
     },
     Failed {
         verification: Verification,
@@ -311,7 +447,39 @@ pub struct Verification {
 pub struct ProviderTask {
     pub provider: ProviderName,
     pub task_id: ProviderTaskId,
+    pub h5_url: Option<LongText>,
     pub started_at: DateTime<Utc>,
+}
+
+/// Rounds without any available provider, and when the next may run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProviderAttempts {
+    pub count: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// The degraded check in progress.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DegradedCheck {
+    pub method: VerificationMethod,
+    pub degraded_at: DateTime<Utc>,
+    pub code: Option<SentCode>,
+    /// Wrong codes so far, across every code sent.
+    pub failed_attempts: u32,
+    pub locked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentCode {
+    pub code_hash: Digest,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DegradedResult {
+    pub method: VerificationMethod,
+    pub transaction_no: TransactionNo,
+    pub verified_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -336,9 +504,13 @@ impl VerificationState {
     pub fn status(&self) -> Option<VerificationStatus> {
         match self {
             VerificationState::NotInitiated => None,
-            VerificationState::Pending { .. } => Some(VerificationStatus::Pending),
+            VerificationState::Pending { .. } | VerificationState::Degraded { .. } => {
+                Some(VerificationStatus::Pending)
+            }
             VerificationState::Processing { .. } => Some(VerificationStatus::Processing),
-            VerificationState::Succeeded { .. } => Some(VerificationStatus::Success),
+            VerificationState::Succeeded { .. } | VerificationState::SucceededDegraded { .. } => {
+                Some(VerificationStatus::Success)
+            }
             VerificationState::Failed { .. } => Some(VerificationStatus::Failed),
             VerificationState::Expired { .. } => Some(VerificationStatus::Expired),
         }
@@ -347,11 +519,49 @@ impl VerificationState {
     pub fn verification(&self) -> Option<&Verification> {
         match self {
             VerificationState::NotInitiated => None,
-            VerificationState::Pending { verification }
+            VerificationState::Pending { verification, .. }
+            | VerificationState::Degraded { verification, .. }
             | VerificationState::Processing { verification, .. }
             | VerificationState::Succeeded { verification, .. }
+            | VerificationState::SucceededDegraded { verification, .. }
             | VerificationState::Failed { verification, .. }
             | VerificationState::Expired { verification, .. } => Some(verification),
+        }
+    }
+
+    /// How the identity is (being) checked.
+    pub fn method(&self) -> VerificationMethod {
+        match self {
+            VerificationState::Degraded { check, .. } => check.method,
+            VerificationState::SucceededDegraded { result, .. } => result.method,
+            VerificationState::NotInitiated
+            | VerificationState::Pending { .. }
+            | VerificationState::Processing { .. }
+            | VerificationState::Succeeded { .. }
+            | VerificationState::Failed { .. }
+            | VerificationState::Expired { .. } => VerificationMethod::Face,
+        }
+    }
+
+    /// The provider task, when one was started.
+    pub fn task(&self) -> Option<&ProviderTask> {
+        match self {
+            VerificationState::Processing { task, .. } => Some(task),
+            VerificationState::Succeeded { task, .. }
+            | VerificationState::Failed { task, .. }
+            | VerificationState::Expired { task, .. } => task.as_ref(),
+            VerificationState::NotInitiated
+            | VerificationState::Pending { .. }
+            | VerificationState::Degraded { .. }
+            | VerificationState::SucceededDegraded { .. } => None,
+        }
+    }
+
+    /// When the outcome was decided (a provider's verdict or the degraded check).
+    pub fn verified_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            VerificationState::SucceededDegraded { result, .. } => Some(result.verified_at),
+            other => other.result().map(|result| result.verified_at),
         }
     }
 
@@ -361,7 +571,9 @@ impl VerificationState {
             | VerificationState::Failed { result, .. } => Some(result),
             VerificationState::NotInitiated
             | VerificationState::Pending { .. }
+            | VerificationState::Degraded { .. }
             | VerificationState::Processing { .. }
+            | VerificationState::SucceededDegraded { .. }
             | VerificationState::Expired { .. } => None,
         }
     }
@@ -374,7 +586,7 @@ impl VerificationState {
             status: self.status()?,
             name: verification.name.clone(),
             id_card_no: verification.id_card_no.clone(),
-            verified_at: self.result().map(|result| result.verified_at),
+            verified_at: self.verified_at(),
         })
     }
 
@@ -383,6 +595,7 @@ impl VerificationState {
         matches!(
             self,
             VerificationState::Succeeded { .. }
+                | VerificationState::SucceededDegraded { .. }
                 | VerificationState::Failed { .. }
                 | VerificationState::Expired { .. }
         )
@@ -408,6 +621,14 @@ impl Aggregate for FaceVerificationAggregate {
             VerificationCommand::StartProviderTask(command) => start_task(state, command),
             VerificationCommand::RecordResult(command) => record_result(state, command),
             VerificationCommand::Expire(command) => expire(state, command),
+            VerificationCommand::RecordProviderUnavailable(command) => {
+                provider_unavailable(state, command)
+            }
+            VerificationCommand::Degrade(command) => degrade(state, command),
+            VerificationCommand::SendDegradedCode(command) => send_degraded_code(state, command),
+            VerificationCommand::VerifyDegradedCode(command) => {
+                verify_degraded_code(state, command)
+            }
         }
     }
 
@@ -423,14 +644,11 @@ fn initiate(
 ) -> Result<Vec<VerificationEvent>, VerificationError> {
     match state {
         VerificationState::NotInitiated => {}
-        VerificationState::Pending { verification }
-        | VerificationState::Processing { verification, .. }
-        | VerificationState::Succeeded { verification, .. }
-        | VerificationState::Failed { verification, .. }
-        | VerificationState::Expired { verification, .. } => {
-            return Err(VerificationError::Duplicate(
-                verification.verification_id.clone(),
-            ));
+        existing => {
+            let id = existing
+                .verification()
+                .map(|verification| verification.verification_id.clone());
+            return Err(id.map_or(VerificationError::NotFound, VerificationError::Duplicate));
         }
     }
     let request = &command.request;
@@ -544,13 +762,17 @@ fn start_task(
 ) -> Result<Vec<VerificationEvent>, VerificationError> {
     match state {
         VerificationState::NotInitiated => Err(VerificationError::NotFound),
-        VerificationState::Pending { verification } => {
+        VerificationState::Pending { verification, .. } => {
             before_deadline(verification, command.now)?;
             Ok(vec![VerificationEvent::ProviderTaskStarted {
                 provider: command.provider,
                 task_id: command.task_id,
+                h5_url: command.h5_url,
                 started_at: command.now,
             }])
+        }
+        VerificationState::Degraded { .. } => {
+            Err(VerificationError::Conflict(VerificationConflict::Degraded))
         }
         VerificationState::Processing { task, .. } => {
             if task.provider == command.provider && task.task_id == command.task_id {
@@ -565,6 +787,7 @@ fn start_task(
             }
         }
         VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
         | VerificationState::Failed { .. }
         | VerificationState::Expired { .. } => Err(final_conflict(state)),
     }
@@ -576,9 +799,12 @@ fn record_result(
 ) -> Result<Vec<VerificationEvent>, VerificationError> {
     match state {
         VerificationState::NotInitiated => Err(VerificationError::NotFound),
-        VerificationState::Pending { verification } => {
+        VerificationState::Pending { verification, .. } => {
             before_deadline(verification, command.now)?;
             Ok(vec![result_event(command)])
+        }
+        VerificationState::Degraded { .. } => {
+            Err(VerificationError::Conflict(VerificationConflict::Degraded))
         }
         VerificationState::Processing { verification, task } => {
             if task.provider != command.provider {
@@ -603,7 +829,9 @@ fn record_result(
                 Err(final_conflict(state))
             }
         }
-        VerificationState::Expired { .. } => Err(final_conflict(state)),
+        VerificationState::SucceededDegraded { .. } | VerificationState::Expired { .. } => {
+            Err(final_conflict(state))
+        }
     }
 }
 
@@ -613,7 +841,8 @@ fn expire(
 ) -> Result<Vec<VerificationEvent>, VerificationError> {
     match state {
         VerificationState::NotInitiated => Err(VerificationError::NotFound),
-        VerificationState::Pending { verification }
+        VerificationState::Pending { verification, .. }
+        | VerificationState::Degraded { verification, .. }
         | VerificationState::Processing { verification, .. } => {
             if command.now < verification.expires_at {
                 return Err(VerificationError::Conflict(
@@ -627,9 +856,156 @@ fn expire(
             }])
         }
         VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
         | VerificationState::Failed { .. }
         | VerificationState::Expired { .. } => Err(final_conflict(state)),
     }
+}
+
+fn provider_unavailable(
+    state: &VerificationState,
+    command: RecordProviderUnavailable,
+) -> Result<Vec<VerificationEvent>, VerificationError> {
+    match state {
+        VerificationState::NotInitiated => Err(VerificationError::NotFound),
+        VerificationState::Pending {
+            verification,
+            provider_attempts,
+        } => {
+            // Any instance may run a retry round; the one that records it first wins.
+            if command.attempt <= provider_attempts.count {
+                return Ok(Vec::new());
+            }
+            if command.attempt != provider_attempts.count + 1 {
+                return Err(VerificationError::Conflict(
+                    VerificationConflict::AttemptOutOfOrder {
+                        attempt: command.attempt,
+                        recorded: provider_attempts.count,
+                    },
+                ));
+            }
+            before_deadline(verification, command.now)?;
+            Ok(vec![VerificationEvent::ProviderUnavailable {
+                attempt: command.attempt,
+                providers: command.tried,
+                next_attempt_at: command.next_attempt_at,
+                failed_at: command.now,
+            }])
+        }
+        // A task was started or the check degraded meanwhile: this round's failure no longer matters.
+        VerificationState::Processing { .. } | VerificationState::Degraded { .. } => Ok(Vec::new()),
+        VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
+        | VerificationState::Failed { .. }
+        | VerificationState::Expired { .. } => Err(final_conflict(state)),
+    }
+}
+
+fn degrade(
+    state: &VerificationState,
+    command: Degrade,
+) -> Result<Vec<VerificationEvent>, VerificationError> {
+    match state {
+        VerificationState::NotInitiated => Err(VerificationError::NotFound),
+        VerificationState::Pending { verification, .. } => {
+            if verification.mobile.is_none() {
+                return Err(VerificationError::Invalid(ValidationErrors::single(
+                    "userInfo.mobile",
+                    "is required for the degraded check (SMS code)",
+                )));
+            }
+            before_deadline(verification, command.now)?;
+            Ok(vec![VerificationEvent::Degraded {
+                method: VerificationMethod::SmsAndIdentity,
+                degraded_at: command.now,
+            }])
+        }
+        VerificationState::Degraded { .. } => Ok(Vec::new()),
+        VerificationState::Processing { task, .. } => Err(VerificationError::Conflict(
+            VerificationConflict::TaskAlreadyStarted {
+                provider: task.provider.clone(),
+                task_id: task.task_id.clone(),
+            },
+        )),
+        VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
+        | VerificationState::Failed { .. }
+        | VerificationState::Expired { .. } => Err(final_conflict(state)),
+    }
+}
+
+/// The degraded check of a verification that is in it and still before its deadline.
+fn degraded_check(
+    state: &VerificationState,
+    now: DateTime<Utc>,
+) -> Result<&DegradedCheck, VerificationError> {
+    match state {
+        VerificationState::NotInitiated => Err(VerificationError::NotFound),
+        VerificationState::Degraded {
+            verification,
+            check,
+        } => {
+            before_deadline(verification, now)?;
+            if check.locked {
+                return Err(VerificationError::Conflict(VerificationConflict::SmsLocked));
+            }
+            Ok(check)
+        }
+        VerificationState::Pending { .. } | VerificationState::Processing { .. } => Err(
+            VerificationError::Conflict(VerificationConflict::NotDegraded),
+        ),
+        VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
+        | VerificationState::Failed { .. }
+        | VerificationState::Expired { .. } => Err(final_conflict(state)),
+    }
+}
+
+fn send_degraded_code(
+    state: &VerificationState,
+    command: SendDegradedCode,
+) -> Result<Vec<VerificationEvent>, VerificationError> {
+    degraded_check(state, command.now)?;
+    Ok(vec![VerificationEvent::DegradedCodeSent {
+        code_hash: command.code_hash,
+        expires_at: later(
+            command.now,
+            chrono::TimeDelta::minutes(SMS_CODE_TTL_MINUTES),
+        ),
+        sent_at: command.now,
+    }])
+}
+
+fn verify_degraded_code(
+    state: &VerificationState,
+    command: VerifyDegradedCode,
+) -> Result<Vec<VerificationEvent>, VerificationError> {
+    let check = degraded_check(state, command.now)?;
+    let Some(code) = &check.code else {
+        return Err(VerificationError::Conflict(
+            VerificationConflict::NoSmsCodeSent,
+        ));
+    };
+    if command.now >= code.expires_at {
+        return Err(VerificationError::Conflict(
+            VerificationConflict::SmsCodeExpired,
+        ));
+    }
+    if code.code_hash.matches(&command.code_hash) {
+        return Ok(vec![VerificationEvent::DegradedSucceeded {
+            method: check.method,
+            degraded: true,
+            transaction_no: command.transaction_no,
+            verified_at: command.now,
+        }]);
+    }
+    // A wrong code is a recorded fact, so the attempt counts even though the person sees an error.
+    let failed_attempts = check.failed_attempts.saturating_add(1);
+    Ok(vec![VerificationEvent::DegradedCodeFailed {
+        failed_attempts,
+        locked: failed_attempts >= SMS_MAX_FAILED_ATTEMPTS,
+        failed_at: command.now,
+    }])
 }
 
 fn before_deadline(
@@ -690,6 +1066,7 @@ fn next(state: VerificationState, event: &VerificationEvent) -> VerificationStat
             initiated_at,
         } => match state {
             VerificationState::NotInitiated => VerificationState::Pending {
+                provider_attempts: ProviderAttempts::default(),
                 verification: Verification {
                     verification_id: verification_id.clone(),
                     client_id: client_id.clone(),
@@ -710,16 +1087,104 @@ fn next(state: VerificationState, event: &VerificationEvent) -> VerificationStat
         VerificationEvent::ProviderTaskStarted {
             provider,
             task_id,
+            h5_url,
             started_at,
         } => match state {
-            VerificationState::Pending { verification } => VerificationState::Processing {
+            VerificationState::Pending { verification, .. } => VerificationState::Processing {
                 verification,
                 task: ProviderTask {
                     provider: provider.clone(),
                     task_id: task_id.clone(),
+                    h5_url: h5_url.clone(),
                     started_at: *started_at,
                 },
             },
+            other => other,
+        },
+        VerificationEvent::ProviderUnavailable {
+            attempt,
+            next_attempt_at,
+            ..
+        } => match state {
+            VerificationState::Pending { verification, .. } => VerificationState::Pending {
+                verification,
+                provider_attempts: ProviderAttempts {
+                    count: *attempt,
+                    next_attempt_at: *next_attempt_at,
+                },
+            },
+            other => other,
+        },
+        VerificationEvent::Degraded {
+            method,
+            degraded_at,
+        } => match state {
+            VerificationState::Pending { verification, .. } => VerificationState::Degraded {
+                verification,
+                check: DegradedCheck {
+                    method: *method,
+                    degraded_at: *degraded_at,
+                    code: None,
+                    failed_attempts: 0,
+                    locked: false,
+                },
+            },
+            other => other,
+        },
+        VerificationEvent::DegradedCodeSent {
+            code_hash,
+            expires_at,
+            ..
+        } => match state {
+            VerificationState::Degraded {
+                verification,
+                mut check,
+            } => {
+                check.code = Some(SentCode {
+                    code_hash: code_hash.clone(),
+                    expires_at: *expires_at,
+                });
+                VerificationState::Degraded {
+                    verification,
+                    check,
+                }
+            }
+            other => other,
+        },
+        VerificationEvent::DegradedCodeFailed {
+            failed_attempts,
+            locked,
+            ..
+        } => match state {
+            VerificationState::Degraded {
+                verification,
+                mut check,
+            } => {
+                check.failed_attempts = *failed_attempts;
+                check.locked = *locked;
+                VerificationState::Degraded {
+                    verification,
+                    check,
+                }
+            }
+            other => other,
+        },
+        VerificationEvent::DegradedSucceeded {
+            method,
+            transaction_no,
+            verified_at,
+            ..
+        } => match state {
+            VerificationState::Degraded { verification, .. } => {
+                VerificationState::SucceededDegraded {
+                    verification,
+                    result: DegradedResult {
+                        method: *method,
+                        transaction_no: transaction_no.clone(),
+                        verified_at: *verified_at,
+                    },
+                }
+            }
             other => other,
         },
         VerificationEvent::Succeeded {
@@ -773,15 +1238,18 @@ fn next(state: VerificationState, event: &VerificationEvent) -> VerificationStat
 }
 
 /// Moves a PENDING or PROCESSING verification into a final state; any other state stays as it is.
+/// Only expiry reaches a degraded one (provider results are refused there).
 fn close(
     state: VerificationState,
     finish: impl FnOnce(Verification, Option<ProviderTask>) -> VerificationState,
 ) -> VerificationState {
     match state {
-        VerificationState::Pending { verification } => finish(verification, None),
+        VerificationState::Pending { verification, .. }
+        | VerificationState::Degraded { verification, .. } => finish(verification, None),
         VerificationState::Processing { verification, task } => finish(verification, Some(task)),
         other @ (VerificationState::NotInitiated
         | VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
         | VerificationState::Failed { .. }
         | VerificationState::Expired { .. }) => other,
     }

@@ -59,6 +59,7 @@ fn start(task: &str, minutes: i64) -> VerificationCommand {
     VerificationCommand::StartProviderTask(StartProviderTask {
         provider: provider("sandbox"),
         task_id: ProviderTaskId::parse(task).unwrap(),
+        h5_url: None,
         now: at(minutes),
     })
 }
@@ -475,4 +476,259 @@ fn every_event_carries_its_type_name_and_reads_back_alone() {
             event
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Provider rounds, degraded mode
+
+fn unavailable(attempt: u32, minutes: i64, next: Option<i64>) -> VerificationCommand {
+    VerificationCommand::RecordProviderUnavailable(RecordProviderUnavailable {
+        attempt,
+        tried: vec![provider("sandbox"), provider("backup")],
+        next_attempt_at: next.map(at),
+        now: at(minutes),
+    })
+}
+
+fn degrade(minutes: i64) -> VerificationCommand {
+    VerificationCommand::Degrade(Degrade { now: at(minutes) })
+}
+
+fn digest(fill: char) -> Digest {
+    Digest::parse(&fill.to_string().repeat(64)).unwrap()
+}
+
+fn send_code(fill: char, minutes: i64) -> VerificationCommand {
+    VerificationCommand::SendDegradedCode(SendDegradedCode {
+        code_hash: digest(fill),
+        now: at(minutes),
+    })
+}
+
+fn enter_code(fill: char, minutes: i64) -> VerificationCommand {
+    VerificationCommand::VerifyDegradedCode(VerifyDegradedCode {
+        code_hash: digest(fill),
+        transaction_no: TransactionNo::parse("ESIGN_SMS_1").unwrap(),
+        now: at(minutes),
+    })
+}
+
+#[test]
+fn an_unavailable_round_is_recorded_once_and_counts_towards_the_retries() {
+    let state = given(vec![initiate()]);
+    let events = when(&state, unavailable(1, 0, Some(1))).unwrap();
+    assert_eq!(
+        events,
+        vec![VerificationEvent::ProviderUnavailable {
+            attempt: 1,
+            providers: vec![provider("sandbox"), provider("backup")],
+            next_attempt_at: Some(at(1)),
+            failed_at: at(0),
+        }]
+    );
+    let state = given(vec![initiate(), unavailable(1, 0, Some(1))]);
+    assert_eq!(state.status(), Some(VerificationStatus::Pending));
+    // Another instance recording the same round again adds nothing.
+    assert_eq!(when(&state, unavailable(1, 1, Some(2))).unwrap(), vec![]);
+    assert!(matches!(
+        when(&state, unavailable(3, 1, None)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::AttemptOutOfOrder {
+                attempt: 3,
+                recorded: 1
+            }
+        ))
+    ));
+    let VerificationState::Pending {
+        provider_attempts, ..
+    } = given(vec![
+        initiate(),
+        unavailable(1, 0, Some(1)),
+        unavailable(2, 1, None),
+    ])
+    else {
+        panic!("still pending");
+    };
+    assert_eq!(provider_attempts.count, 2);
+    assert_eq!(provider_attempts.next_attempt_at, None);
+}
+
+#[test]
+fn a_task_started_after_unavailable_rounds_makes_later_failures_irrelevant() {
+    let state = given(vec![initiate(), unavailable(1, 0, Some(1)), start("T1", 1)]);
+    assert_eq!(state.status(), Some(VerificationStatus::Processing));
+    assert_eq!(when(&state, unavailable(2, 2, None)).unwrap(), vec![]);
+}
+
+#[test]
+fn degrading_needs_a_mobile_and_a_pending_verification() {
+    let mut no_mobile = request();
+    no_mobile.user_info.as_mut().unwrap().mobile = None;
+    let state = given(vec![initiate_with(no_mobile)]);
+    assert_eq!(
+        invalid_fields(when(&state, degrade(0))),
+        vec![(
+            "userInfo.mobile".to_owned(),
+            "is required for the degraded check (SMS code)".to_owned()
+        )]
+    );
+    let processing = given(vec![initiate(), start("T1", 0)]);
+    assert!(matches!(
+        when(&processing, degrade(1)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::TaskAlreadyStarted { .. }
+        ))
+    ));
+    let state = given(vec![initiate()]);
+    assert!(matches!(
+        when(&state, degrade(30)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::PastDeadline { .. }
+        ))
+    ));
+}
+
+#[test]
+fn a_degraded_verification_stays_pending_and_refuses_provider_results_and_tasks() {
+    let state = given(vec![initiate(), degrade(0)]);
+    assert_eq!(state.status(), Some(VerificationStatus::Pending));
+    assert_eq!(state.method(), VerificationMethod::SmsAndIdentity);
+    assert_eq!(when(&state, degrade(1)).unwrap(), vec![]);
+    assert!(matches!(
+        when(&state, result(passed(0.9), 1)),
+        Err(VerificationError::Conflict(VerificationConflict::Degraded))
+    ));
+    assert!(matches!(
+        when(&state, start("T1", 1)),
+        Err(VerificationError::Conflict(VerificationConflict::Degraded))
+    ));
+}
+
+#[test]
+fn the_right_degraded_code_passes_with_degraded_marked_in_the_event() {
+    let state = given(vec![initiate(), degrade(0), send_code('a', 1)]);
+    let events = when(&state, enter_code('a', 2)).unwrap();
+    assert_eq!(
+        events,
+        vec![VerificationEvent::DegradedSucceeded {
+            method: VerificationMethod::SmsAndIdentity,
+            degraded: true,
+            transaction_no: TransactionNo::parse("ESIGN_SMS_1").unwrap(),
+            verified_at: at(2),
+        }]
+    );
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(json["type"], "FaceVerificationDegradedSucceeded");
+    assert_eq!(json["method"], "SMS_AND_IDENTITY");
+    assert_eq!(json["degraded"], true);
+    let passed = given(vec![
+        initiate(),
+        degrade(0),
+        send_code('a', 1),
+        enter_code('a', 2),
+    ]);
+    assert_eq!(passed.status(), Some(VerificationStatus::Success));
+    assert_eq!(passed.verified_at(), Some(at(2)));
+    assert_eq!(passed.facts().unwrap().status, VerificationStatus::Success);
+    assert!(passed.is_final());
+}
+
+#[test]
+fn a_code_is_needed_before_entering_one_and_it_lives_five_minutes() {
+    let state = given(vec![initiate(), degrade(0)]);
+    assert!(matches!(
+        when(&state, enter_code('a', 1)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::NoSmsCodeSent
+        ))
+    ));
+    let state = given(vec![initiate(), degrade(0), send_code('a', 1)]);
+    assert!(matches!(
+        when(&state, enter_code('a', 6)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::SmsCodeExpired
+        ))
+    ));
+    // A new code replaces the old one.
+    let state = given(vec![
+        initiate(),
+        degrade(0),
+        send_code('a', 1),
+        send_code('b', 2),
+    ]);
+    assert!(matches!(
+        when(&state, enter_code('b', 3)).unwrap()[0],
+        VerificationEvent::DegradedSucceeded { .. }
+    ));
+}
+
+#[test]
+fn five_wrong_codes_lock_the_degraded_check_even_across_new_codes() {
+    let mut commands = vec![initiate(), degrade(0), send_code('a', 1)];
+    for minute in 0..4 {
+        commands.push(enter_code('f', 1 + minute / 2));
+    }
+    commands.push(send_code('b', 3));
+    let state = given(commands.clone());
+    let events = when(&state, enter_code('f', 3)).unwrap();
+    assert_eq!(
+        events,
+        vec![VerificationEvent::DegradedCodeFailed {
+            failed_attempts: 5,
+            locked: true,
+            failed_at: at(3),
+        }]
+    );
+    commands.push(enter_code('f', 3));
+    let locked = given(commands);
+    assert_eq!(locked.status(), Some(VerificationStatus::Pending));
+    for command in [enter_code('b', 4), send_code('c', 4)] {
+        assert!(matches!(
+            when(&locked, command),
+            Err(VerificationError::Conflict(VerificationConflict::SmsLocked))
+        ));
+    }
+    // It ends as any pending verification does: at its deadline.
+    assert_eq!(
+        when(&locked, expire(30)).unwrap(),
+        vec![VerificationEvent::Expired { expired_at: at(30) }]
+    );
+}
+
+#[test]
+fn degraded_code_commands_are_refused_outside_the_degraded_check() {
+    let state = given(vec![initiate()]);
+    assert!(matches!(
+        when(&state, send_code('a', 1)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::NotDegraded
+        ))
+    ));
+    let state = given(vec![
+        initiate(),
+        degrade(0),
+        send_code('a', 1),
+        enter_code('a', 2),
+    ]);
+    assert!(matches!(
+        when(&state, send_code('a', 3)),
+        Err(VerificationError::Conflict(VerificationConflict::Final(
+            VerificationStatus::Success
+        )))
+    ));
+}
+
+#[test]
+fn the_provider_page_is_kept_with_the_task() {
+    let command = VerificationCommand::StartProviderTask(StartProviderTask {
+        provider: provider("sandbox"),
+        task_id: ProviderTaskId::parse("T1").unwrap(),
+        h5_url: Some(LongText::parse("https://face.example.com/capture/T1").unwrap()),
+        now: at(0),
+    });
+    let state = given(vec![initiate(), command]);
+    assert_eq!(
+        state.task().unwrap().h5_url.as_ref().unwrap().as_str(),
+        "https://face.example.com/capture/T1"
+    );
 }

@@ -59,6 +59,9 @@ fn started(stream: &mut Stream, minutes: i64) {
     let command = VerificationCommand::StartProviderTask(StartProviderTask {
         provider: ProviderName::parse("sandbox").unwrap(),
         task_id: ProviderTaskId::parse("TASK_1").unwrap(),
+        h5_url: Some(
+            aggregates::values::LongText::parse("https://face.example.com/capture/TASK_1").unwrap(),
+        ),
         now: at(minutes),
     });
     stream.run(command, at(minutes));
@@ -245,5 +248,106 @@ fn an_unsealed_id_number_is_refused() {
             event: "FaceVerificationInitiated",
             path: "idCardNo".into()
         })
+    );
+}
+
+fn unavailable(stream: &mut Stream, attempt: u32, minutes: i64, next: Option<i64>) {
+    let command = VerificationCommand::RecordProviderUnavailable(RecordProviderUnavailable {
+        attempt,
+        tried: vec![ProviderName::parse("sandbox").unwrap()],
+        next_attempt_at: next.map(at),
+        now: at(minutes),
+    });
+    stream.run(command, at(minutes));
+}
+
+#[test]
+fn a_new_verification_uses_the_face_method_and_has_no_provider_round_yet() {
+    let row = the_row(&initiated());
+    assert_eq!(value(&row, "provider_attempts"), &SqlValue::Integer(0));
+    assert_eq!(value(&row, "next_provider_attempt_at"), &SqlValue::Null);
+    assert_eq!(value(&row, "provider_url"), &SqlValue::Null);
+    assert_eq!(value(&row, "degraded"), &SqlValue::Bool(false));
+    assert_eq!(value(&row, "verification_method"), &text("FACE"));
+}
+
+#[test]
+fn unavailable_rounds_show_the_count_and_the_next_round_until_a_task_starts() {
+    let mut stream = initiated();
+    unavailable(&mut stream, 1, 0, Some(1));
+    let row = the_row(&stream);
+    assert_eq!(value(&row, "status"), &text("PENDING"));
+    assert_eq!(value(&row, "provider_attempts"), &SqlValue::Integer(1));
+    assert_eq!(value(&row, "next_provider_attempt_at"), &time(at(1)));
+    assert_eq!(value(&row, "updated_at"), &stream.recorded_at(2));
+    started(&mut stream, 1);
+    let row = the_row(&stream);
+    assert_eq!(value(&row, "status"), &text("PROCESSING"));
+    assert_eq!(value(&row, "provider_attempts"), &SqlValue::Integer(1));
+    assert_eq!(value(&row, "next_provider_attempt_at"), &SqlValue::Null);
+    assert_eq!(
+        value(&row, "provider_url"),
+        &text("https://face.example.com/capture/TASK_1")
+    );
+}
+
+#[test]
+fn a_degraded_check_that_passes_is_success_with_the_sms_method_and_no_score() {
+    let mut stream = initiated();
+    unavailable(&mut stream, 1, 0, None);
+    stream.run(VerificationCommand::Degrade(Degrade { now: at(0) }), at(0));
+    let row = the_row(&stream);
+    assert_eq!(value(&row, "status"), &text("PENDING"));
+    assert_eq!(value(&row, "degraded"), &SqlValue::Bool(true));
+    assert_eq!(
+        value(&row, "verification_method"),
+        &text("SMS_AND_IDENTITY")
+    );
+    let code = aggregates::values::Digest::parse(&"a".repeat(64)).unwrap();
+    stream.run(
+        VerificationCommand::SendDegradedCode(SendDegradedCode {
+            code_hash: code.clone(),
+            now: at(1),
+        }),
+        at(1),
+    );
+    stream.run(
+        VerificationCommand::VerifyDegradedCode(VerifyDegradedCode {
+            code_hash: code,
+            transaction_no: TransactionNo::parse("ESIGN_SMS_1").unwrap(),
+            now: at(2),
+        }),
+        at(2),
+    );
+    let row = the_row(&stream);
+    assert_eq!(value(&row, "status"), &text("SUCCESS"));
+    assert_eq!(value(&row, "degraded"), &SqlValue::Bool(true));
+    assert_eq!(
+        value(&row, "verification_method"),
+        &text("SMS_AND_IDENTITY")
+    );
+    assert_eq!(
+        value(&row, "thirdparty_transaction_no"),
+        &text("ESIGN_SMS_1")
+    );
+    assert_eq!(value(&row, "verified_at"), &time(at(2)));
+    assert_eq!(value(&row, "face_score"), &SqlValue::Null);
+    assert_eq!(value(&row, "provider"), &SqlValue::Null);
+}
+
+#[test]
+fn a_degraded_verification_that_expires_still_says_it_was_degraded() {
+    let mut stream = initiated();
+    stream.run(VerificationCommand::Degrade(Degrade { now: at(0) }), at(0));
+    stream.run(
+        VerificationCommand::Expire(ExpireVerification { now: at(30) }),
+        at(30),
+    );
+    let row = the_row(&stream);
+    assert_eq!(value(&row, "status"), &text("EXPIRED"));
+    assert_eq!(value(&row, "degraded"), &SqlValue::Bool(true));
+    assert_eq!(
+        value(&row, "verification_method"),
+        &text("SMS_AND_IDENTITY")
     );
 }

@@ -13,6 +13,7 @@ use projections::Table;
 use serde_json::{Value, json};
 
 use super::{Caller, JsonBody};
+use crate::face::flow::{self, TaskStart};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
@@ -28,9 +29,12 @@ pub(super) fn router() -> Router<AppState> {
 
 /// Start a face verification
 ///
-/// `POST /api/v1/verification/face/initiate`: creates a face verification task and returns the page
-/// the person opens. Idempotent per `bizId` + `bizType`: a repeat answers 409 / 40002 with the
-/// existing verification.
+/// `POST /api/v1/verification/face/initiate`: creates a face verification, creates its task at the
+/// first available face provider (in the configured failover order) and returns the page the person
+/// opens plus the provider's `sdkConfig`. Idempotent per `bizId` + `bizType`: a repeat answers 409 /
+/// 40002 with the existing verification. When no provider answers, 503 / 50001 with the
+/// `verificationId` (the task is retried in the background), or, with degraded mode on and a mobile
+/// number given, the degraded SMS + identity check (`degraded: true`).
 #[utoipa::path(
     post,
     path = "/api/v1/verification/face/initiate",
@@ -51,11 +55,13 @@ pub(super) fn router() -> Router<AppState> {
                 "verificationId": "FACE_VERIFY_20231027A1B2C3D4E5F60718",
                 "status": "PENDING",
                 "verificationUrl": "https://e-sign-platform/h5/face-verify?token=FACE_VERIFY_20231027A1B2C3D4E5F60718.1698403500.5f1c...",
-                "expiresAt": "2023-10-27T10:35:00Z"
+                "expiresAt": "2023-10-27T10:35:00Z",
+                "sdkConfig": {"appId": "esign-development", "nonce": "5c0f3b7e2a9d4e61b8a7c3d2e1f09a8b", "signature": "9f2c..."}
             })),
         (status = 400, response = openapi::ValidationFailed),
         (status = 409, response = openapi::DuplicateOrConflict),
         (status = 415, response = openapi::UnsupportedMediaType),
+        (status = 503, response = openapi::ProviderUnavailable),
     )
 )]
 async fn initiate(
@@ -66,6 +72,7 @@ async fn initiate(
     if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
         return Err(ApiError::Duplicate { existing });
     }
+    super::guard_callback_url(&state, request.callback_url.as_deref()).await?;
     let verification_id = VerificationId::parse(&super::new_id("FACE_VERIFY"))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let client_id =
@@ -90,14 +97,17 @@ async fn initiate(
         }
     }
     executed?;
+    // Spec 5.1: the provider task is created now, through the failover list.
+    let started =
+        flow::start_task(&state, verification_id.as_str(), 1, &caller.metadata, true).await?;
     let row = owned(&state, &caller, verification_id.as_str()).await?;
     let expires_at = row.time("expires_at");
-    let token = page_token(
-        &state,
+    let token = crate::face::page_token(
+        &state.pii,
         verification_id.as_str(),
         expires_at.map(|t| t.timestamp()).unwrap_or(0),
     );
-    Ok(Json(json!({
+    let mut body = json!({
         "verificationId": verification_id.as_str(),
         "status": row.text("status"),
         "verificationUrl": format!(
@@ -105,16 +115,26 @@ async fn initiate(
             state.config.server.public_base_url.trim_end_matches('/')
         ),
         "expiresAt": expires_at,
-    })))
-}
-
-/// A tamper-evident page token for the verification page: `<id>.<expiry>.<keyed hash>`. The page
-/// that checks it arrives with the H5 pages.
-fn page_token(state: &AppState, verification_id: &str, expires_unix: i64) -> String {
-    let mac = state.pii.blind_index(&format!(
-        "esign:h5:face-verify:{verification_id}:{expires_unix}"
-    ));
-    format!("{verification_id}.{expires_unix}.{mac}")
+    });
+    match started {
+        TaskStart::Started { sdk_config, .. } => {
+            if let Some(sdk_config) = sdk_config {
+                body["sdkConfig"] = json!(sdk_config);
+            }
+        }
+        TaskStart::Degraded => {
+            body["degraded"] = json!(true);
+            body["method"] = json!(row.text("verification_method"));
+        }
+        // Spec 6: fail fast with 50001; the background retry takes over.
+        TaskStart::Unavailable { .. } => {
+            return Err(ApiError::ProviderUnavailable {
+                verification_id: verification_id.as_str().to_owned(),
+            });
+        }
+        TaskStart::NotNeeded => {}
+    }
+    Ok(Json(body))
 }
 
 async fn find_by_biz_id(

@@ -108,6 +108,10 @@ pub struct ErrorBody {
     /// `Contract` or a `FaceVerification`).
     #[schema(nullable = false, schema_with = existing_resource)]
     pub existing: Option<serde_json::Value>,
+    /// 50001 only: the verification that was created although no face provider answered; poll it
+    /// (the task is retried in the background).
+    #[schema(nullable = false, examples("FACE_VERIFY_20231027A1B2C3D4E5F60718"))]
+    pub verification_id: Option<String>,
 }
 
 fn existing_resource() -> Schema {
@@ -196,6 +200,99 @@ pub struct FaceVerificationCreated {
     /// When the page stops working.
     #[schema(format = DateTime, required = true)]
     pub expires_at: Option<String>,
+    /// Spec 2.1.1: the face provider's SDK parameters, for callers that integrate its app SDK.
+    #[schema(nullable = false)]
+    pub sdk_config: Option<SdkConfig>,
+    /// Present (`true`) when every provider was down and degraded mode switched to the SMS +
+    /// identity check (spec 7.2.1).
+    #[schema(nullable = false)]
+    pub degraded: Option<bool>,
+    /// With `degraded`: `SMS_AND_IDENTITY`.
+    #[schema(nullable = false)]
+    pub method: Option<VerificationMethod>,
+}
+
+/// A face provider's SDK parameters (spec 2.1.1 `sdkConfig`).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SdkConfig {
+    #[schema(examples("esign-development"))]
+    pub app_id: String,
+    pub nonce: String,
+    pub signature: String,
+}
+
+/// How the identity was checked: `FACE` (a provider's liveness + face comparison) or
+/// `SMS_AND_IDENTITY` (the degraded check of spec 7.2.1: an SMS code plus the identity information
+/// checks done at initiation).
+#[derive(Debug, ToSchema)]
+pub enum VerificationMethod {
+    #[schema(rename = "FACE")]
+    Face,
+    #[schema(rename = "SMS_AND_IDENTITY")]
+    SmsAndIdentity,
+}
+
+/// A protocol v1 result, as a face provider posts it (docs/face-providers.md).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ProviderTaskResult {
+    pub task_id: String,
+    /// esign's verification id, echoed.
+    pub order_no: String,
+    pub transaction_no: String,
+    pub passed: bool,
+    /// Required when passed.
+    #[schema(minimum = 0, maximum = 1)]
+    pub score: Option<f64>,
+    /// Required when not passed.
+    pub fail_reason: Option<FailReason>,
+    #[schema(format = DateTime)]
+    pub completed_at: String,
+}
+
+/// esign's answer to a provider callback.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ProviderCallbackAck {
+    /// `ACCEPTED`, `ALREADY_RECORDED` (an identical repeat) or `REJECTED`.
+    #[schema(examples("ACCEPTED"))]
+    pub result: String,
+    /// Why it was rejected.
+    #[schema(nullable = false)]
+    pub reason: Option<String>,
+}
+
+/// What the person's pages show of a verification.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct FaceVerificationPageStatus {
+    pub verification_id: String,
+    pub status: VerificationStatus,
+    pub method: VerificationMethod,
+    pub degraded: bool,
+    #[schema(required = true)]
+    pub fail_reason: Option<FailReason>,
+}
+
+/// A degraded-check code was sent.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct DegradedCodeSent {
+    pub sent: bool,
+    /// The masked number it went to.
+    #[schema(examples("138****8000"))]
+    pub mobile: String,
+    #[schema(examples(300))]
+    pub expires_in_seconds: i64,
+}
+
+/// The code the person entered.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct DegradedCodeEntry {
+    #[schema(examples("123456"))]
+    pub code: String,
 }
 
 /// A face verification as `GET /api/v1/verification/face/{verificationId}` shows it (spec 2.1.1
@@ -222,6 +319,12 @@ pub struct FaceVerification {
     pub expires_at: Option<String>,
     #[schema(format = DateTime, required = true)]
     pub created_at: Option<String>,
+    /// The face provider that ran the task or gave the result, once there is one.
+    #[schema(required = true, examples("sandbox"))]
+    pub provider: Option<String>,
+    /// `true` when the degraded SMS + identity check replaced the face check (spec 7.2.1).
+    pub degraded: bool,
+    pub method: VerificationMethod,
 }
 
 /// The verified person.
