@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 pub mod openapi;
 pub mod provider_callbacks;
+mod short_links;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(provider_callbacks::router())
         .merge(face_pages::router())
+        .merge(short_links::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)
         .with_state(state)

@@ -17,5 +17,6 @@ mod openapi;
 mod pipeline;
 mod receiver;
 mod request_signing;
+mod short_links;
 mod signing_client;
 mod sms;

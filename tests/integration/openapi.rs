@@ -550,8 +550,10 @@ fn validate(document: &Value, schema: &Value, value: &Value, at: &str, problems:
 fn the_schema_check_finds_what_it_should() {
     let (_, document) = generated();
     let schema = json!({"$ref": "#/components/schemas/SignTask"});
-    let good =
-        json!({"partyId": "P1", "signUrl": "https://x.test/h5/sign?token=t", "expiresAt": null});
+    let good = json!({
+        "partyId": "P1", "signUrl": "https://x.test/h5/sign?token=t",
+        "shortUrl": "https://x.test/s/0123456789", "expiresAt": null, "qrCode": null
+    });
     let problems_of = |value: &Value| {
         let mut problems = Vec::new();
         validate(&document, &schema, value, "t", &mut problems);
@@ -559,7 +561,7 @@ fn the_schema_check_finds_what_it_should() {
     };
     assert!(problems_of(&good).is_empty(), "{:?}", problems_of(&good));
     let mut extra = good.clone();
-    extra["qrCode"] = json!("data:");
+    extra["qrImage"] = json!("data:");
     assert!(problems_of(&extra)[0].contains("not in the documented schema"));
     let mut missing = good.clone();
     missing.as_object_mut().unwrap().remove("signUrl");

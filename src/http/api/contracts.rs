@@ -78,6 +78,53 @@ fn sign_url(state: &AppState, token: &str) -> String {
     )
 }
 
+/// One signer's task as the initiate and re-issue responses show it (spec 2.1.2): the sign URL, a
+/// short link for SMS and a QR code of the sign URL. A short link or QR code that cannot be made is
+/// logged and left out (`null`); the sign URL always works.
+async fn sign_task(
+    state: &AppState,
+    contract_id: &str,
+    party_id: &str,
+    token: &str,
+    expires_at: Option<chrono::DateTime<Utc>>,
+) -> Value {
+    let url = sign_url(state, token);
+    let short_url = match expires_at {
+        Some(expires_at) => {
+            match crate::short_links::create(
+                &state.store,
+                &state.pii,
+                contract_id,
+                party_id,
+                &url,
+                expires_at,
+            )
+            .await
+            {
+                Ok(code) => Some(format!(
+                    "{}/s/{code}",
+                    state.config.server.public_base_url.trim_end_matches('/')
+                )),
+                Err(error) => {
+                    tracing::error!(%error, contract_id, party_id, "cannot create a short link");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let qr_code = crate::qr::png_data_url(&url)
+        .inspect_err(|error| tracing::error!(%error, "cannot draw the sign link's QR code"))
+        .ok();
+    json!({
+        "partyId": party_id,
+        "signUrl": url,
+        "shortUrl": short_url,
+        "expiresAt": expires_at,
+        "qrCode": qr_code,
+    })
+}
+
 /// Initiate a contract
 ///
 /// `POST /api/v1/contract/initiate`: fills a template version with the variables, creates the
@@ -117,7 +164,9 @@ fn sign_url(state: &AppState, token: &str) -> String {
                 "signTasks": [{
                     "partyId": "RECEIVER_001",
                     "signUrl": "https://e-sign-platform/h5/sign?token=Qm9vdHN0cmFwcGVkLXRva2VuLWV4YW1wbGUtMDEyMzQ1Njc4OQ",
-                    "expiresAt": "2023-10-28T10:00:00Z"
+                    "shortUrl": "https://e-sign-platform/s/7fK2pQ9xZa",
+                    "expiresAt": "2023-10-28T10:00:00Z",
+                    "qrCode": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA..."
                 }]
             })),
         (status = 400, response = openapi::ValidationFailed),
@@ -176,7 +225,7 @@ async fn initiate(
     executed?;
 
     let signers = signer_rows(&state, contract_id.as_str()).await?;
-    let sign_tasks: Vec<Value> = request
+    let sign_tasks = request
         .signers
         .iter()
         .zip(&links)
@@ -186,17 +235,26 @@ async fn initiate(
                 .iter()
                 .find(|row| row.text("party_id") == Some(party_id.as_str()))
                 .and_then(|row| row.time("expires_at"));
-            json!({
-                "partyId": party_id,
-                "signUrl": sign_url(&state, &issued.token),
-                "expiresAt": expires_at,
-            })
+            (party_id, issued, expires_at)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut tasks = Vec::with_capacity(sign_tasks.len());
+    for (party_id, issued, expires_at) in sign_tasks {
+        tasks.push(
+            sign_task(
+                &state,
+                contract_id.as_str(),
+                &party_id,
+                &issued.token,
+                expires_at,
+            )
+            .await,
+        );
+    }
     Ok(Json(json!({
         "contractId": contract_id.as_str(),
         "status": "CREATED",
-        "signTasks": sign_tasks,
+        "signTasks": tasks,
     })))
 }
 
@@ -427,11 +485,16 @@ async fn reissue_sign_url(
     )
     .await?
     .ok_or(ApiError::NotFound)?;
-    Ok(Json(json!({
-        "partyId": party_id,
-        "signUrl": sign_url(&state, &issued.token),
-        "expiresAt": signer.time("expires_at"),
-    })))
+    Ok(Json(
+        sign_task(
+            &state,
+            &contract_id,
+            &party_id,
+            &issued.token,
+            signer.time("expires_at"),
+        )
+        .await,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

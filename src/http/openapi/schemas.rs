@@ -463,10 +463,17 @@ pub struct SignTask {
     pub party_id: String,
     /// `<publicBaseUrl>/h5/sign?token=...`.
     pub sign_url: String,
+    /// `<publicBaseUrl>/s/<10 characters>`: redirects to `signUrl`, short enough for an SMS. `null`
+    /// only if it could not be stored (logged); `signUrl` works regardless.
+    #[schema(required = true)]
+    pub short_url: Option<String>,
     /// When the link stops working (then 40004; a new one comes from
     /// `POST /api/v1/contract/{contractId}/signers/{partyId}/sign-url`).
     #[schema(format = DateTime, required = true)]
     pub expires_at: Option<String>,
+    /// `data:image/png;base64,...`: a QR code of `signUrl` to show on a screen.
+    #[schema(required = true)]
+    pub qr_code: Option<String>,
 }
 
 /// A contract as `GET /api/v1/contract/{contractId}` shows it (spec 2.1.2 item 2).
