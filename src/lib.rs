@@ -18,6 +18,7 @@
 //!
 //! The pure domain lives in the `aggregates` crate and the read models in `projections`.
 
+pub mod archive;
 pub mod audit;
 pub mod bench;
 pub mod cli;
