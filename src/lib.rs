@@ -25,6 +25,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod delivery;
+pub mod document;
 pub mod expiry;
 pub mod face;
 pub mod http;

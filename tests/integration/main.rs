@@ -7,6 +7,7 @@
 mod api;
 mod cli;
 mod delivery;
+mod document;
 mod event_store;
 mod expiry;
 mod face_providers;

@@ -1,0 +1,5 @@
+//! The contract document: rendered from the contract's events into a PDF with Chinese text in an
+//! embedded, subset font, the signers' handwritten signatures and a signing summary page.
+
+pub mod font;
+pub mod pdf;
