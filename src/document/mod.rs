@@ -1,5 +1,6 @@
 //! The contract document: rendered from the contract's events into a PDF with Chinese text in an
 //! embedded, subset font, the signers' handwritten signatures and a signing summary page.
 
+pub mod content;
 pub mod font;
 pub mod pdf;
