@@ -4,3 +4,4 @@
 pub mod content;
 pub mod font;
 pub mod pdf;
+pub mod store;
