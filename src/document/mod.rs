@@ -3,5 +3,6 @@
 
 pub mod content;
 pub mod font;
+pub mod pades;
 pub mod pdf;
 pub mod store;

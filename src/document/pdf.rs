@@ -3,7 +3,7 @@
 //! The bytes depend only on the blocks: no clock, no random ids (the file id is a hash of the
 //! content), no hash-map order. So the same events always give the same document.
 
-use pdf_writer::types::{CidFontType, FontFlags, SystemInfo};
+use pdf_writer::types::{AnnotationFlags, CidFontType, FieldType, FontFlags, SigFlags, SystemInfo};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use sha2::{Digest, Sha256};
 
@@ -46,6 +46,32 @@ pub struct Layout {
     pub blocks: Vec<Block>,
     /// Printed at the bottom of every page with the page number, e.g. the contract id.
     pub footer: String,
+    /// Empty, invisible signature fields to create, by name: each later signature fills one in an
+    /// incremental update that changes no page content.
+    pub signature_fields: Vec<String>,
+}
+
+/// A signature field as written, for the incremental updates that sign it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureField {
+    pub name: String,
+    /// The field's (widget's) object number.
+    pub object: i32,
+    /// The object number of the page the widget sits on.
+    pub page: i32,
+}
+
+/// A written document and what signing it needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedPdf {
+    pub bytes: Vec<u8>,
+    pub catalog: i32,
+    pub info: i32,
+    /// One more than the highest object number.
+    pub size: i32,
+    pub fields: Vec<SignatureField>,
+    /// The file identifier (both halves are equal in the original).
+    pub file_id: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +158,11 @@ struct PageBuilder {
 
 /// Writes `layout` as a PDF.
 pub fn write(layout: &Layout) -> Result<Vec<u8>, PdfError> {
+    render(layout).map(|rendered| rendered.bytes)
+}
+
+/// Writes `layout` as a PDF and says where its signature fields are.
+pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
     let mut glyphs = GlyphSet::new()?;
     let mut ids = Ids(0);
     let catalog_id = ids.next();
@@ -290,7 +321,28 @@ pub fn write(layout: &Layout) -> Result<Vec<u8>, PdfError> {
 
     let page_ids: Vec<Ref> = pages.iter().map(|_| ids.next()).collect();
     let count = i32::try_from(page_ids.len()).map_err(|_| PdfError::TooLarge("pages"))?;
-    pdf.catalog(catalog_id).pages(pages_id);
+    let first_page = page_ids[0];
+    let field_ids: Vec<Ref> = layout.signature_fields.iter().map(|_| ids.next()).collect();
+    let mut catalog = pdf.catalog(catalog_id);
+    catalog.pages(pages_id);
+    if !field_ids.is_empty() {
+        catalog
+            .form()
+            .fields(field_ids.iter().copied())
+            .sig_flags(SigFlags::SIGNATURES_EXIST | SigFlags::APPEND_ONLY);
+    }
+    catalog.finish();
+    for (name, id) in layout.signature_fields.iter().zip(&field_ids) {
+        let mut field = pdf.form_field(*id);
+        field
+            .partial_name(TextStr(name))
+            .field_type(FieldType::Signature);
+        let mut widget = field.into_annotation();
+        widget
+            .rect(Rect::new(0.0, 0.0, 0.0, 0.0))
+            .page(first_page)
+            .flags(AnnotationFlags::PRINT | AnnotationFlags::LOCKED);
+    }
     pdf.pages(pages_id)
         .kids(page_ids.iter().copied())
         .count(count);
@@ -303,6 +355,9 @@ pub fn write(layout: &Layout) -> Result<Vec<u8>, PdfError> {
             .parent(pages_id)
             .media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT))
             .contents(content_id);
+        if *page_id == first_page && !field_ids.is_empty() {
+            page_writer.annotations(field_ids.iter().copied());
+        }
         let mut resources = page_writer.resources();
         resources.fonts().pair(FONT_NAME, font_id);
         let mut x_objects = resources.x_objects();
@@ -400,9 +455,29 @@ pub fn write(layout: &Layout) -> Result<Vec<u8>, PdfError> {
         .title(TextStr(&layout.title))
         .producer(TextStr("esign"));
     fingerprint.update(layout.title.as_bytes());
+    for name in &layout.signature_fields {
+        fingerprint.update(name.as_bytes());
+    }
     let file_id = fingerprint.finalize()[..16].to_vec();
-    pdf.set_file_id((file_id.clone(), file_id));
-    Ok(pdf.finish())
+    pdf.set_file_id((file_id.clone(), file_id.clone()));
+    let size = ids.next().get();
+    Ok(RenderedPdf {
+        bytes: pdf.finish(),
+        catalog: catalog_id.get(),
+        info: info_id.get(),
+        size,
+        fields: layout
+            .signature_fields
+            .iter()
+            .zip(&field_ids)
+            .map(|(name, id)| SignatureField {
+                name: name.clone(),
+                object: id.get(),
+                page: first_page.get(),
+            })
+            .collect(),
+        file_id,
+    })
 }
 
 /// Resource names for the images of one page.

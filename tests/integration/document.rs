@@ -44,6 +44,7 @@ fn sample() -> Layout {
     Layout {
         title: "天财分账资金归集授权协议".into(),
         footer: "CONTRACT_202310270001".into(),
+        signature_fields: vec!["Signer_RECEIVER_001".into(), "PlatformSeal".into()],
         blocks: vec![
             Block::Title("天财分账资金归集授权协议".into()),
             Block::Fields(vec![
