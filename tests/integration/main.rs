@@ -10,6 +10,7 @@ mod delivery;
 mod event_store;
 mod expiry;
 mod face_providers;
+mod h5_sign;
 mod helpers;
 mod journey;
 mod notifications;

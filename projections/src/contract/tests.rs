@@ -194,10 +194,22 @@ fn checks(party_id: &str, link_id: &str, minutes: i64) -> Vec<ContractCommand> {
     }
 }
 
+/// The smallest image `SignatureImage` accepts: a PNG signature and an IHDR of 600 x 200.
+fn signature_image() -> aggregates::values::SignatureImage {
+    let mut bytes = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    bytes.extend_from_slice(&13u32.to_be_bytes());
+    bytes.extend_from_slice(b"IHDR");
+    bytes.extend_from_slice(&600u32.to_be_bytes());
+    bytes.extend_from_slice(&200u32.to_be_bytes());
+    bytes.extend_from_slice(&[8, 6, 0, 0, 0]);
+    aggregates::values::SignatureImage::parse(bytes).unwrap()
+}
+
 fn sign(party_id: &str, link_id: &str, minutes: i64) -> ContractCommand {
     ContractCommand::Sign(Sign {
         party_id: party(party_id),
         link_id: link(link_id),
+        signature_image: signature_image(),
         signature_image_hash: digest(7),
         ip_address: ip(),
         device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
