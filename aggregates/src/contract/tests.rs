@@ -1733,3 +1733,33 @@ fn expiring_a_replaced_link_or_one_of_a_final_contract_decides_nothing() {
         Err(ContractError::NotFound(_))
     ));
 }
+
+#[test]
+fn the_signed_event_keeps_the_signature_image_marked_as_personal_data() {
+    let mut commands = [
+        vec![initiate()],
+        checks(RECEIVER, initial_link(RECEIVER), 1),
+    ]
+    .concat();
+    let state = given(std::mem::take(&mut commands));
+    let events = when(&state, sign(RECEIVER, initial_link(RECEIVER), 1)).unwrap();
+    let signed = events[0].clone();
+    let json = serde_json::to_value(&signed).unwrap();
+    assert_eq!(json["type"], "SignerSigned");
+    assert_eq!(
+        json["signatureImage"],
+        serde_json::json!({"$pii": signature_image().to_base64()})
+    );
+    let back: ContractEvent = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, signed);
+    // Events written before images were kept still read back, without an image.
+    let mut old = json;
+    old.as_object_mut().unwrap().remove("signatureImage");
+    let ContractEvent::SignerSigned {
+        signature_image, ..
+    } = serde_json::from_value(old).unwrap()
+    else {
+        panic!("not a SignerSigned event");
+    };
+    assert_eq!(signature_image, None);
+}

@@ -610,6 +610,11 @@ fn a_reissued_link_replaces_the_link_and_its_expiry_on_the_signer_row_only() {
     let rows = rows(&stream);
     let payer = signer_row(&rows, PAYER);
     assert_eq!(value(payer, "link_id"), &text("L9"));
+    assert_eq!(
+        value(payer, "link_token_hash"),
+        &text(digest(200).as_hex()),
+        "the page finds the signer by the new link's token hash"
+    );
     assert_eq!(value(payer, "expires_at"), &time(at(60 + 24 * 60)));
     assert_eq!(value(payer, "updated_at"), &time(at(60) + nanos()));
     assert_eq!(value(contract(&rows), "updated_at"), &stream.recorded_at(1));
@@ -757,4 +762,15 @@ fn a_stream_that_does_not_start_with_its_initiation_is_refused_and_no_events_giv
 
 fn nanos() -> chrono::TimeDelta {
     chrono::TimeDelta::nanoseconds(123_456_789)
+}
+
+#[test]
+fn the_latest_links_token_hash_stays_on_the_signer_row_after_it_is_used() {
+    let stream = signed();
+    let rows = rows(&stream);
+    for (party_id, token) in [(RECEIVER, 100), (PAYER, 101)] {
+        let row = signer_row(&rows, party_id);
+        assert_eq!(value(row, "link_token_hash"), &text(digest(token).as_hex()));
+        assert_eq!(value(row, "link_status"), &text("USED"));
+    }
 }
