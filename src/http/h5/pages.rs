@@ -24,6 +24,12 @@ pub(super) fn escape(text: &str) -> String {
     out
 }
 
+/// The contract frame's own defaults (the frame does not see the page's stylesheet); the template's
+/// markup may style itself.
+const CONTRACT_STYLE: &str = "body{margin:12px;font-family:-apple-system,'PingFang SC','Microsoft YaHei',\
+                              sans-serif;font-size:15px;line-height:1.7;color:#222;word-wrap:break-word}\
+                              img{max-width:100%}pre{white-space:pre-wrap}";
+
 fn document(title: &str, body: &str, script: bool) -> String {
     let script = if script {
         "<script src=\"/h5/assets/sign.js\"></script>"
@@ -33,7 +39,7 @@ fn document(title: &str, body: &str, script: bool) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><link rel=\"icon\" href=\"data:,\">\
          <title>{}</title><link rel=\"stylesheet\" href=\"/h5/assets/sign.css\"></head>\
          <body><main class=\"page\">{body}</main>{script}</body></html>",
         escape(title)
@@ -207,13 +213,13 @@ pub(super) fn sign_page(page: &SignPage<'_>) -> String {
         Some((html, ContentType::Html)) => format!(
             "<iframe id=\"contract-body\" class=\"contract\" sandbox=\"\" title=\"协议内容\" srcdoc=\"{}\"></iframe>",
             escape(&format!(
-                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{html}</body></html>"
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{CONTRACT_STYLE}</style></head><body>{html}</body></html>"
             ))
         ),
         Some((json, _)) => format!(
             "<iframe id=\"contract-body\" class=\"contract\" sandbox=\"\" title=\"协议内容\" srcdoc=\"{}\"></iframe>",
             escape(&format!(
-                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body><pre>{}</pre></body></html>",
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{CONTRACT_STYLE}</style></head><body><pre>{}</pre></body></html>",
                 escape(json)
             ))
         ),
