@@ -91,6 +91,18 @@ const JS: &str = r#"(function () {
       document.getElementById('sign-form').submit();
     });
   }
+  var send = document.getElementById('sms-send');
+  if (send && send.dataset.wait) {
+    var left = parseInt(send.dataset.wait, 10);
+    var label = send.textContent;
+    var tick = function () {
+      if (left <= 0) { send.disabled = false; send.textContent = label; return; }
+      send.textContent = label + '（' + left + ' 秒）';
+      left -= 1;
+      setTimeout(tick, 1000);
+    };
+    tick();
+  }
   var open = document.getElementById('reject-open');
   if (open) {
     open.addEventListener('click', function () {

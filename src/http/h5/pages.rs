@@ -278,6 +278,8 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
     let mobile = page.signer.mobile.masked();
     let mut can_send = true;
     let mut can_verify = true;
+    // Seconds until another code may be requested; the script re-enables the button then.
+    let mut resend_wait = 0;
     let status = match &page.link.sms {
         SmsCheck::NotSent => {
             can_verify = false;
@@ -302,6 +304,7 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
             let wait = (*sent_at + page.resend_cooldown - page.now).num_seconds();
             if wait > 0 {
                 can_send = false;
+                resend_wait = wait;
                 let _ = write!(text, "{wait} 秒后可重新获取。");
             }
             text
@@ -322,7 +325,7 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
         let disabled = |allowed: bool| if allowed { "" } else { " disabled" };
         let _ = write!(
             out,
-            "<form method=\"post\" action=\"{}\">{}<button id=\"sms-send\" type=\"submit\"{}>获取验证码</button></form>\
+            "<form method=\"post\" action=\"{}\">{}<button id=\"sms-send\" type=\"submit\"{}{}>获取验证码</button></form>\
              <form method=\"post\" action=\"{}\" class=\"row\">{}\
              <input id=\"sms-code\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
              maxlength=\"6\" pattern=\"[0-9]{{6}}\" placeholder=\"6 位验证码\" required{}>\
@@ -330,6 +333,11 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
             action("/h5/sign/sms/send", page.token),
             hidden_csrf(page.csrf),
             disabled(can_send),
+            if resend_wait > 0 {
+                format!(" data-wait=\"{resend_wait}\"")
+            } else {
+                String::new()
+            },
             action("/h5/sign/sms/verify", page.token),
             hidden_csrf(page.csrf),
             disabled(can_verify),
