@@ -246,10 +246,18 @@ impl PiiCipher {
     }
 }
 
+/// Longer values are replaced by their length when masked.
+const MASK_IN_FULL_UP_TO: usize = 64;
+
 /// Masks personal data for display: ID numbers keep their first 6 and last 4 characters, mobile
 /// numbers their first 3 and last 4, anything else its last 2.
 pub fn mask_text(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
+    // Long values (a handwritten signature image) would become pages of asterisks: say how long
+    // they were instead.
+    if chars.len() > MASK_IN_FULL_UP_TO {
+        return format!("[{} characters masked]", chars.len());
+    }
     let (head, tail) = match chars.len() {
         18 => (6, 4),
         11 => (3, 4),
@@ -301,6 +309,12 @@ mod tests {
             ("k2".to_owned(), PiiCipher::generate_key().unwrap()),
         ]);
         PiiCipher::new("k2", &keys, &PiiCipher::generate_key().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn long_values_mask_to_their_length() {
+        assert_eq!(mask_text(&"A".repeat(40_000)), "[40000 characters masked]");
+        assert_eq!(mask_text("11010519491231002X"), "110105********002X");
     }
 
     #[test]

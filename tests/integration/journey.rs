@@ -1,8 +1,8 @@
-//! A signer's journey driven through the pipeline with domain commands (the H5 pages that issue
-//! them for a person come later), and the template and contract every journey starts from.
+//! A signer's journey driven through the pipeline with domain commands (`h5_sign.rs` drives the same
+//! journey through the signing page), and the template and contract every journey starts from.
 
-/// Drives one signer through the FACE_AND_SMS journey with domain commands through the pipeline (the
-/// H5 pages that will issue them for a person are not built yet).
+/// Drives one signer through the FACE_AND_SMS journey with domain commands through the pipeline, for
+/// tests about what follows signing; the signing page's own tests are in `h5_sign.rs`.
 pub async fn sign_as(
     state: &esign::http::AppState,
     contract_id: &str,
@@ -39,6 +39,9 @@ pub async fn sign_as(
         ..Default::default()
     };
     let now = Utc::now();
+    use sha2::Digest as _;
+    let signature_image =
+        aggregates::values::SignatureImage::parse(crate::h5_sign::signature_png()).unwrap();
     let commands = vec![
         ContractCommand::OpenSignLink(OpenSignLink {
             party_id: party_id.clone(),
@@ -76,7 +79,11 @@ pub async fn sign_as(
         ContractCommand::Sign(Sign {
             party_id: party_id.clone(),
             link_id: link_id.clone(),
-            signature_image_hash: Digest::parse(&"cd".repeat(32)).unwrap(),
+            signature_image: signature_image.clone(),
+            signature_image_hash: Digest::parse(&hex::encode(sha2::Sha256::digest(
+                signature_image.bytes(),
+            )))
+            .unwrap(),
             ip_address: ip,
             device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
             transaction_no: TransactionNo::parse(&format!("SIGN_TXN_{party}")).unwrap(),

@@ -11,6 +11,7 @@ mod document;
 mod event_store;
 mod expiry;
 mod face_providers;
+mod h5_sign;
 mod helpers;
 mod journey;
 mod notifications;
