@@ -48,6 +48,10 @@ pub struct AppState {
     pub expiry: ExpiryScheduler,
     /// The face providers in failover order (docs/face-providers.md).
     pub face: Arc<crate::face::FaceProviders>,
+    /// The platform CA (event certificates); `None` until one exists (production: `esign ca init`).
+    pub ca: Option<Arc<crate::trust::Ca>>,
+    /// esign's own RFC 3161 service behind `POST /tsa` (docs/trust.md); `None` without a CA.
+    pub tsa: Option<Arc<crate::trust::tsa::TsaSigner>>,
 }
 
 impl AppState {
@@ -78,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(provider_callbacks::router())
         .merge(face_pages::router())
         .merge(short_links::router())
+        .merge(crate::trust::http::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)
         .with_state(state)
