@@ -460,6 +460,11 @@ impl Ca {
         &self.intermediate.certificate
     }
 
+    /// The intermediate's key (signs event certificates; an operator may export it as PKCS#8).
+    pub fn intermediate_key(&self) -> &SigningKey {
+        &self.intermediate.key
+    }
+
     /// The certificates above an event certificate, nearest first: intermediate, root (DER).
     pub fn chain(&self) -> Vec<Vec<u8>> {
         vec![self.intermediate.der.clone(), self.root_der.clone()]

@@ -20,3 +20,4 @@ mod request_signing;
 mod short_links;
 mod signing_client;
 mod sms;
+mod trust;
