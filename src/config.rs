@@ -742,6 +742,24 @@ mod tests {
     }
 
     #[test]
+    fn the_trust_section_has_defaults_overrides_and_checks() {
+        let config = Config::load(None, vars(&[("ESIGN_TRUST_TSA_TIMEOUT_MS", "2500")])).unwrap();
+        assert_eq!(config.trust.tsa_timeout_ms, 2500);
+        assert_eq!(config.trust.event_certificate_minutes, 30);
+        assert_eq!(config.trust.tsa_policy, crate::trust::DEFAULT_TSA_POLICY);
+        for (key, value) in [
+            ("ESIGN_TRUST_TSA_POLICY", "not an oid"),
+            ("ESIGN_TRUST_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+            ("ESIGN_TRUST_EVENT_CERTIFICATE_MINUTES", "0"),
+        ] {
+            assert!(
+                matches!(Config::load(None, vars(&[(key, value)])), Err(ConfigError::Invalid(m)) if m.contains("trust.")),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
     fn production_mode_refuses_generated_keys() {
         let mut config = Config::default();
         config.server.mode = Mode::Production;

@@ -267,7 +267,7 @@ fn open_ca(
         );
     }
     let ca = Arc::new(ca);
-    let tsa = Arc::new(crate::trust::tsa::TsaSigner::new(Arc::clone(&ca), policy));
+    let tsa = Arc::new(ca.tsa_signer(policy));
     Ok((Some(ca), Some(tsa)))
 }
 

@@ -384,8 +384,15 @@ impl Ca {
         if config.server.mode != Mode::Development {
             return Ok(None);
         }
-        let files = init(config, false)?;
-        tracing::info!(dir = %files.dir.display(), "created the development CA (root, intermediate, TSA)");
+        match init(config, false) {
+            Ok(files) => tracing::info!(
+                dir = %files.dir.display(),
+                "created the development CA (root, intermediate, TSA)"
+            ),
+            // Another process sharing the data directory created it first: use theirs.
+            Err(CaError::Exists(_)) => {}
+            Err(error) => return Err(error),
+        }
         Self::open(config)
     }
 
@@ -473,6 +480,14 @@ impl Ca {
     /// The TSA certificate and key.
     pub fn tsa(&self) -> &CertifiedKey {
         &self.tsa
+    }
+
+    /// The timestamp service on this CA's TSA certificate, stamping under `policy`.
+    pub fn tsa_signer(
+        self: &std::sync::Arc<Self>,
+        policy: ObjectIdentifier,
+    ) -> super::tsa::TsaSigner {
+        super::tsa::TsaSigner::new(std::sync::Arc::clone(self), policy)
     }
 
     /// Issues a short-lived certificate for one signer's signing event, with a fresh key pair.

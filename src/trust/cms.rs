@@ -94,6 +94,9 @@ pub struct Signer<'a> {
 pub struct SignedDataBuilder<'a> {
     content_type: ObjectIdentifier,
     content: &'a [u8],
+    /// The SHA-256 of the content, when the caller hashed it (a detached signature over a large
+    /// document need not hold it in memory).
+    digest: Option<[u8; 32]>,
     detached: bool,
     signer: Signer<'a>,
     certificates: Vec<Certificate>,
@@ -108,6 +111,7 @@ impl<'a> SignedDataBuilder<'a> {
         Self {
             content_type,
             content,
+            digest: None,
             detached: false,
             signer,
             certificates: Vec::new(),
@@ -115,6 +119,18 @@ impl<'a> SignedDataBuilder<'a> {
             extra_signed: Vec::new(),
             unsigned: Vec::new(),
         }
+    }
+
+    /// A detached signature over content the caller hashed with SHA-256 (e.g. a PDF's byte range).
+    pub fn detached_sha256(
+        content_type: ObjectIdentifier,
+        digest: [u8; 32],
+        signer: Signer<'a>,
+    ) -> Self {
+        let mut builder = Self::new(content_type, &[], signer);
+        builder.digest = Some(digest);
+        builder.detached = true;
+        builder
     }
 
     /// Leaves the content out (a detached signature, as PAdES `ETSI.CAdES.detached`).
@@ -154,7 +170,11 @@ impl<'a> SignedDataBuilder<'a> {
             attribute(oid::CONTENT_TYPE, &self.content_type)?,
             attribute(
                 oid::MESSAGE_DIGEST,
-                &OctetString::new(super::sha256(self.content).to_vec())?,
+                &OctetString::new(
+                    self.digest
+                        .unwrap_or_else(|| super::sha256(self.content))
+                        .to_vec(),
+                )?,
             )?,
             attribute(
                 oid::SIGNING_CERTIFICATE_V2,
@@ -610,6 +630,19 @@ mod tests {
         assert!(verified.content.is_none());
         assert!(has_signing_certificate(&verified.signed_attributes));
         assert!(verify_signed_data(&signed, Some(b"another document"), &[]).is_err());
+
+        let hashed = SignedDataBuilder::detached_sha256(
+            oid::DATA,
+            crate::trust::sha256(b"the document bytes"),
+            Signer {
+                certificate: &certificate,
+                key: &issued.key,
+            },
+        )
+        .certificate(certificate.clone())
+        .build()
+        .unwrap();
+        verify_signed_data(&hashed, Some(b"the document bytes"), &[]).unwrap();
 
         let now = crate::trust::unix_seconds(chrono::Utc::now()).unwrap();
         let path = verify_chain(
