@@ -348,7 +348,16 @@ impl Ca {
                         .into(),
                 ));
             };
-            let kek = key_encryption_key(config, false)?;
+            // Plain PKCS#8 keys need no key encryption key; do not generate one for them.
+            let encrypted = [intermediate_key, tsa_key].iter().any(|path| {
+                std::fs::read_to_string(path)
+                    .is_ok_and(|text| text.contains(super::keys::ENCRYPTED_LABEL))
+            });
+            let kek = if encrypted {
+                key_encryption_key(config, true)?
+            } else {
+                None
+            };
             return Self::from_files(
                 root_cert,
                 intermediate_cert,

@@ -230,7 +230,6 @@ fn an_operator_supplied_pem_ca_is_loaded_and_checked() {
         path
     };
     let mut config = development_config(dir);
-    config.server.mode = Mode::Production;
     config.trust.root_cert = Some(write_cert("root.pem", new.ca.root_der()));
     config.trust.intermediate_cert = Some(write_cert(
         "intermediate.pem",
@@ -244,6 +243,11 @@ fn an_operator_supplied_pem_ca_is_loaded_and_checked() {
     config.trust.tsa_key = Some(write_key("tsa.key", new.ca.tsa().key.pkcs8_der()));
     let opened = Ca::open(&config).unwrap().unwrap();
     assert_eq!(opened.root_der(), new.ca.root_der());
+    // Plain keys need no key encryption key, so development generated none, and production opens
+    // them without one.
+    assert!(!dir.join("keys").exists());
+    config.server.mode = Mode::Production;
+    assert!(Ca::open(&config).unwrap().is_some());
 
     // The TSA key in the intermediate's place does not belong to that certificate.
     config.trust.intermediate_key = config.trust.tsa_key.clone();
