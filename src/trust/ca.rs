@@ -567,9 +567,19 @@ impl Ca {
 
 /// `esign ca init`: generates a CA and writes it under `[trust] dir`. Returns where.
 pub fn init(config: &Config, force: bool) -> Result<CaFiles, CaError> {
-    if config.trust.pkcs12.is_some() || config.trust.root_cert.is_some() {
+    let trust = &config.trust;
+    let supplied = [
+        &trust.root_cert,
+        &trust.intermediate_cert,
+        &trust.intermediate_key,
+        &trust.tsa_cert,
+        &trust.tsa_key,
+        &trust.pkcs12,
+    ];
+    if supplied.iter().any(|path| path.is_some()) {
         return Err(CaError::Incomplete(
-            "the CA is supplied by the operator (root_cert / pkcs12 are set); ca init would not be used"
+            "the CA is supplied by the operator (root_cert, ..., pkcs12); the service would not use \
+             a CA made by ca init"
                 .into(),
         ));
     }
