@@ -499,3 +499,75 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes).into()
 }
+
+/// The other direction of interoperability: a token made by `openssl ts -reply` (a third-party TSA
+/// implementation, with a SHA-1 ESSCertID, an accuracy and milliseconds in genTime) passes esign's
+/// token verification, and fails it for another digest or nonce.
+#[test]
+fn a_token_from_openssl_ts_reply_passes_the_client_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let new = ca::NewCa::generate("esign", chrono::Utc::now()).unwrap();
+    std::fs::write(path.join("tsa.pem"), ca::pem(&new.ca.tsa().der).unwrap()).unwrap();
+    let chain: String = new
+        .ca
+        .chain()
+        .iter()
+        .map(|der| ca::pem(der).unwrap())
+        .collect();
+    std::fs::write(path.join("chain.pem"), chain).unwrap();
+    std::fs::write(
+        path.join("tsa.key"),
+        der::pem::encode_string(
+            "PRIVATE KEY",
+            der::pem::LineEnding::LF,
+            new.ca.tsa().key.pkcs8_der(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(path.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        path.join("tsa.cnf"),
+        "[ tsa ]\ndefault_tsa = tsa_config1\n\
+         [ tsa_config1 ]\nserial = ./serial\ncrypto_device = builtin\nsigner_cert = ./tsa.pem\n\
+         certs = ./chain.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\n\
+         default_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\n\
+         clock_precision_digits = 3\nordering = no\ntsa_name = no\ness_cert_id_chain = no\n\
+         ess_cert_id_alg = sha1\n",
+    )
+    .unwrap();
+    let digest = sha256(b"the contract");
+    let nonce = 0x1234_5678_9abc_def0_u64;
+    std::fs::write(
+        path.join("request.tsq"),
+        tsa::request_der(&digest, nonce).unwrap(),
+    )
+    .unwrap();
+    let (ok, output) = openssl(
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            "tsa.cnf",
+            "-queryfile",
+            "request.tsq",
+            "-out",
+            "reply.tsr",
+        ],
+        path,
+    );
+    assert!(ok, "{output}");
+
+    let response =
+        TimeStampResp::from_der(&std::fs::read(path.join("reply.tsr")).unwrap()).unwrap();
+    assert_eq!(response.status.status, tsa::status::GRANTED);
+    let token = response.time_stamp_token.unwrap().to_der().unwrap();
+    let roots = [new.ca.root().clone()];
+    let verified = tsa::verify_token(&token, &digest, Some(nonce), &roots, &[]).unwrap();
+    assert!(verified.tst_info.accuracy.is_some());
+    let age = chrono::Utc::now().timestamp() - verified.gen_time.as_secs() as i64;
+    assert!((-300..300).contains(&age), "genTime {age} s away");
+    assert!(tsa::verify_token(&token, &sha256(b"another"), Some(nonce), &roots, &[]).is_err());
+    assert!(tsa::verify_token(&token, &digest, Some(nonce + 1), &roots, &[]).is_err());
+}
