@@ -455,16 +455,56 @@ async fn a_response_with_a_wrong_nonce_or_imprint_is_refused() {
         };
         let expected = match tamper {
             Tamper::Nonce => "nonce",
-            Tamper::Imprint => "imprint",
+            _ => "imprint",
         };
         assert!(reason.contains(expected), "{tamper:?}: {reason}");
     }
 }
 
+/// A TSA that refuses is reported as a rejection with its failure info, and the client moves on to
+/// the next TSA.
+#[tokio::test]
+async fn a_refusing_tsa_is_reported_as_rejected_and_the_next_one_is_asked() {
+    let data = tempfile::tempdir().unwrap();
+    let config = development_config(data.path());
+    let ca = Arc::new(
+        Ca::open_or_create_for_development(&config)
+            .unwrap()
+            .unwrap(),
+    );
+    let policy = esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).unwrap();
+    let signer = Arc::new(ca.tsa_signer(policy));
+    let refusing = tampering_tsa(Arc::clone(&signer), Tamper::Refuse).await;
+    let honest = tampering_tsa(Arc::clone(&signer), Tamper::Nothing).await;
+    let roots = vec![ca.root().clone()];
+    let timeout = Duration::from_secs(20);
+
+    let only_refusing = Client::new(vec![refusing.clone()], timeout, roots.clone(), Vec::new());
+    let refused = only_refusing.unwrap().timestamp(&sha256(b"x")).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(ClientError::Rejected {
+                status: 2,
+                failure: Some(FailureInfo::BadDataFormat),
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+
+    let both = Client::new(vec![refusing, honest.clone()], timeout, roots, Vec::new()).unwrap();
+    let timestamp = both.timestamp(&sha256(b"x")).await.unwrap();
+    assert_eq!(timestamp.url, honest);
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Tamper {
+    Nothing,
     Nonce,
     Imprint,
+    /// Answers every request as if it were malformed.
+    Refuse,
 }
 
 /// A TSA that signs a changed copy of each request.
@@ -474,8 +514,13 @@ async fn tampering_tsa(signer: Arc<tsa::TsaSigner>, tamper: Tamper) -> String {
         axum::routing::post(move |body: Bytes| {
             let signer = Arc::clone(&signer);
             async move {
+                if matches!(tamper, Tamper::Refuse) {
+                    let (response, _) = signer.respond(b"garbage", chrono::Utc::now());
+                    return ([("content-type", tsa::REPLY_MEDIA_TYPE)], response);
+                }
                 let mut request = TimeStampReq::from_der(&body).unwrap();
                 match tamper {
+                    Tamper::Nothing | Tamper::Refuse => {}
                     Tamper::Nonce => {
                         request.nonce = Some(der::asn1::Int::new(&[0x01, 0x02, 0x03]).unwrap())
                     }
