@@ -635,12 +635,6 @@ impl Client {
     }
 }
 
-impl From<CmsError> for ClientError {
-    fn from(error: CmsError) -> Self {
-        Self::Setup(error.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
