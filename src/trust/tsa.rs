@@ -17,7 +17,7 @@ use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
 
 use super::ca::Ca;
-use super::cms::{self, CmsError, SignedDataBuilder, Signer};
+use super::cms::{self, SignedDataBuilder, Signer};
 use super::{oid, unix_seconds};
 
 /// Media types of RFC 3161 section 3.4.
