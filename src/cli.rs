@@ -1,5 +1,5 @@
 //! The `esign` command line: `serve`, `sandbox`, `migrate`, `audit verify|replay`,
-//! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`, `bench`.
+//! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`, `ca init`, `bench`.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
 use std::io::Write as _;
@@ -58,6 +58,20 @@ enum Command {
     /// The callback outbox: list callbacks and their attempts, redeliver dead letters.
     #[command(subcommand)]
     Callbacks(CallbacksCommand),
+    /// The platform CA (see docs/trust.md).
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CaCommand {
+    /// Create the root, the intermediate and the TSA certificate under `[trust] dir` (default
+    /// `<data_dir>/trust`), keys encrypted with `[trust] key_encryption_key`.
+    Init {
+        /// Replace an existing CA (certificates it issued stop chaining to the new root).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +210,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Audit(AuditCommand::Replay { stream, json }) => replay(config, stream, json).await,
         Command::Clients(command) => clients(config, command).await,
         Command::Callbacks(command) => callbacks(config, command).await,
+        Command::Ca(CaCommand::Init { force }) => {
+            let files = crate::trust::ca::init(&config, force)?;
+            println!("created the platform CA in {}", files.dir.display());
+            for path in [
+                files.root_cert(),
+                files.intermediate_cert(),
+                files.tsa_cert(),
+                files.chain(),
+            ] {
+                println!("  certificate: {}", path.display());
+            }
+            for path in [files.root_key(), files.intermediate_key(), files.tsa_key()] {
+                println!("  encrypted key: {}", path.display());
+            }
+            println!("keep a copy of root.key offline; the service does not need it");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Projections(ProjectionsCommand::Rebuild { check, json }) => {
             rebuild(config, check, json).await
         }

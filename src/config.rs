@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "face",
     "sandbox",
     "h5",
+    "trust",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +315,83 @@ impl Default for H5Config {
     }
 }
 
+/// `[trust]`: the platform CA and RFC 3161 timestamps (see docs/trust.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustConfig {
+    /// Where `esign ca init` writes the CA; default `<data_dir>/trust`.
+    pub dir: Option<PathBuf>,
+    /// Base64 of 32 random bytes: the AES-256-GCM key of the CA's key files. Development generates
+    /// one under `<data_dir>/keys`; production requires it.
+    pub key_encryption_key: Option<String>,
+    /// The organisation in every certificate subject `ca init` creates.
+    pub organization: String,
+    /// An operator-supplied CA instead of `dir`: PEM certificates and keys (PKCS#8 `PRIVATE KEY`,
+    /// or esign's encrypted form). All five or none.
+    pub root_cert: Option<PathBuf>,
+    pub intermediate_cert: Option<PathBuf>,
+    pub intermediate_key: Option<PathBuf>,
+    pub tsa_cert: Option<PathBuf>,
+    pub tsa_key: Option<PathBuf>,
+    /// A PKCS#12 bundle: not supported yet (refused with a message saying so).
+    pub pkcs12: Option<PathBuf>,
+    /// The policy OID of esign's own timestamp service (`/tsa`).
+    pub tsa_policy: String,
+    /// Lifetime of a signer's event certificate.
+    pub event_certificate_minutes: u64,
+    /// RFC 3161 services the client asks, in order; empty means esign's own `<public_base_url>/tsa`.
+    pub tsa_urls: Vec<String>,
+    /// One attempt at one TSA.
+    pub tsa_timeout_ms: u64,
+    /// PEM files of the roots a TSA's certificate must chain to; empty means the platform root.
+    pub tsa_trust_anchors: Vec<PathBuf>,
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            key_encryption_key: None,
+            organization: "esign".to_owned(),
+            root_cert: None,
+            intermediate_cert: None,
+            intermediate_key: None,
+            tsa_cert: None,
+            tsa_key: None,
+            pkcs12: None,
+            tsa_policy: crate::trust::DEFAULT_TSA_POLICY.to_owned(),
+            event_certificate_minutes: 30,
+            tsa_urls: Vec::new(),
+            tsa_timeout_ms: 10_000,
+            tsa_trust_anchors: Vec::new(),
+        }
+    }
+}
+
+impl TrustConfig {
+    fn check(&self) -> Result<(), String> {
+        crate::trust::parse_oid(&self.tsa_policy).map_err(|e| format!("trust.tsa_policy: {e}"))?;
+        if self.event_certificate_minutes == 0 || self.event_certificate_minutes > 24 * 60 {
+            return Err("trust.event_certificate_minutes must be between 1 and 1440".into());
+        }
+        if self.tsa_timeout_ms == 0 {
+            return Err("trust.tsa_timeout_ms must be positive".into());
+        }
+        for url in &self.tsa_urls {
+            let parsed =
+                url::Url::parse(url).map_err(|e| format!("trust.tsa_urls: {url:?}: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!("trust.tsa_urls: {url:?} must be http(s)"));
+            }
+        }
+        if let Some(key) = &self.key_encryption_key {
+            crate::trust::KeyEncryptionKey::from_base64(key)
+                .map_err(|e| format!("trust.key_encryption_key: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -328,6 +406,7 @@ pub struct Config {
     pub face: FaceConfig,
     pub sandbox: SandboxConfig,
     pub h5: H5Config,
+    pub trust: TrustConfig,
 }
 
 impl Config {
@@ -397,6 +476,7 @@ impl Config {
             ));
         }
         self.check_face()?;
+        self.trust.check().map_err(ConfigError::Invalid)?;
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),
@@ -488,6 +568,12 @@ impl Config {
         let keys = BTreeMap::from([("dev".to_owned(), data_key)]);
         Ok(PiiCipher::new("dev", &keys, &index_key)?)
     }
+}
+
+/// Reads a base64 32-byte key file, creating it (mode 0600) with a fresh key the first time
+/// (development keys under the data directory).
+pub(crate) fn load_or_generate_key(path: &Path) -> Result<String, ConfigError> {
+    load_or_generate(path)
 }
 
 /// Reads a base64 key file, creating it (mode 0600) with a fresh key the first time.
@@ -686,6 +772,24 @@ mod tests {
         assert!(
             matches!(refused, Err(ConfigError::Invalid(message)) if message.contains("sandbox"))
         );
+    }
+
+    #[test]
+    fn the_trust_section_has_defaults_overrides_and_checks() {
+        let config = Config::load(None, vars(&[("ESIGN_TRUST_TSA_TIMEOUT_MS", "2500")])).unwrap();
+        assert_eq!(config.trust.tsa_timeout_ms, 2500);
+        assert_eq!(config.trust.event_certificate_minutes, 30);
+        assert_eq!(config.trust.tsa_policy, crate::trust::DEFAULT_TSA_POLICY);
+        for (key, value) in [
+            ("ESIGN_TRUST_TSA_POLICY", "not an oid"),
+            ("ESIGN_TRUST_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+            ("ESIGN_TRUST_EVENT_CERTIFICATE_MINUTES", "0"),
+        ] {
+            assert!(
+                matches!(Config::load(None, vars(&[(key, value)])), Err(ConfigError::Invalid(m)) if m.contains("trust.")),
+                "{key}"
+            );
+        }
     }
 
     #[test]

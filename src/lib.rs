@@ -13,6 +13,8 @@
 //!   codes, payment-verification notices and their delivery sweep; see `docs/sms.md`).
 //! - [`face`]: face verification providers (protocol v1, failover, retries, degraded mode);
 //!   [`sandbox`]: the built-in sandbox provider, an HTTP service of its own.
+//! - [`trust`]: the platform CA (event certificates for signers) and RFC 3161 timestamps (the
+//!   `/tsa` service and a client with fallback); see `docs/trust.md`.
 //! - [`startup`]: building and running the service.
 //! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
 //!
@@ -43,4 +45,5 @@ pub mod short_links;
 pub mod sms;
 pub mod startup;
 pub mod store;
+pub mod trust;
 pub mod views;

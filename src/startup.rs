@@ -38,6 +38,8 @@ pub enum StartupError {
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error(transparent)]
     Face(#[from] crate::face::FaceSetupError),
+    #[error("the platform CA: {0}")]
+    Ca(#[from] crate::trust::CaError),
 }
 
 /// The service, bound to its port but not yet serving.
@@ -119,6 +121,7 @@ impl Application {
             }
         };
         let sms: Arc<dyn SmsSender> = Arc::new(CountedSender::new(sender, Arc::clone(&metrics)));
+        let (ca, tsa) = open_ca(&config)?;
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -132,6 +135,8 @@ impl Application {
             expiry,
             face: Arc::new(face),
             h5_limiter: Arc::new(crate::http::h5::RateLimiter::new()),
+            ca,
+            tsa,
         };
         Ok(Self {
             listener,
@@ -232,6 +237,39 @@ async fn start_development_sandbox(config: &mut Config) -> Result<Option<String>
     });
     tracing::info!(%base_url, "sandbox face provider started in-process (development mode)");
     Ok(Some(base_url))
+}
+
+/// The platform CA and the timestamp service on it. Development creates the CA on first start;
+/// production without one starts anyway, with `/tsa` answering systemFailure until `esign ca init`.
+#[allow(clippy::type_complexity)]
+fn open_ca(
+    config: &Config,
+) -> Result<
+    (
+        Option<Arc<crate::trust::Ca>>,
+        Option<Arc<crate::trust::tsa::TsaSigner>>,
+    ),
+    StartupError,
+> {
+    let Some(ca) = crate::trust::Ca::open_or_create_for_development(config)? else {
+        tracing::warn!(
+            "no platform CA: run `esign ca init` (or configure [trust]); timestamps and event \
+             certificates are unavailable until then"
+        );
+        return Ok((None, None));
+    };
+    let policy = crate::trust::parse_oid(&config.trust.tsa_policy).map_err(ConfigError::Invalid)?;
+    if config.server.mode == Mode::Production
+        && config.trust.tsa_policy == crate::trust::DEFAULT_TSA_POLICY
+    {
+        tracing::warn!(
+            policy = %policy,
+            "the timestamp service uses the example policy OID; set [trust] tsa_policy to your own"
+        );
+    }
+    let ca = Arc::new(ca);
+    let tsa = Arc::new(ca.tsa_signer(policy));
+    Ok((Some(ca), Some(tsa)))
 }
 
 /// In development with no clients at all (none configured, none stored), creates an administrator

@@ -50,6 +50,10 @@ pub struct AppState {
     pub face: Arc<crate::face::FaceProviders>,
     /// The signing pages' rate limits, counted in this process (docs/h5.md).
     pub h5_limiter: Arc<h5::RateLimiter>,
+    /// The platform CA (event certificates); `None` until one exists (production: `esign ca init`).
+    pub ca: Option<Arc<crate::trust::Ca>>,
+    /// esign's own RFC 3161 service behind `POST /tsa` (docs/trust.md); `None` without a CA.
+    pub tsa: Option<Arc<crate::trust::tsa::TsaSigner>>,
 }
 
 impl AppState {
@@ -80,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(provider_callbacks::router())
         .merge(face_pages::router())
         .merge(h5::router())
+        .merge(crate::trust::http::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)
         .with_state(state)

@@ -22,3 +22,4 @@ mod request_signing;
 mod short_links;
 mod signing_client;
 mod sms;
+mod trust;

@@ -1,0 +1,926 @@
+//! The platform CA: a root (long-lived, path length 1), an intermediate that signs event
+//! certificates and the TSA certificate, and that TSA certificate (`timeStamping`, critical).
+//!
+//! Files under `[trust] dir` (default `<data_dir>/trust`): `root.pem`, `intermediate.pem`, `tsa.pem`,
+//! `chain.pem` (intermediate then root) and the encrypted keys `root.key`, `intermediate.key`,
+//! `tsa.key` (see [`super::keys`]). The root key is only needed to create the intermediate; keep a
+//! copy offline.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use der::asn1::{
+    Any, BitString, ObjectIdentifier, OctetString, PrintableStringRef, SetOfVec, Utf8StringRef,
+};
+use der::pem::LineEnding;
+use der::{Decode, Encode, EncodePem, Sequence};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::Certificate;
+use x509_cert::attr::AttributeTypeAndValue;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::{Time, Validity};
+
+use super::keys::{KeyEncryptionKey, KeyError, SigningKey};
+use super::{oid, sha256, unix_seconds};
+use crate::config::{Config, Mode};
+
+const ROOT_YEARS: u32 = 20;
+const INTERMEDIATE_YEARS: u32 = 10;
+const TSA_YEARS: u32 = 5;
+const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Issued certificates start a little in the past, so a relying party whose clock is slightly
+/// behind ours does not see them as not yet valid.
+const BACKDATE: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("certificate encoding: {0}")]
+    Encoding(#[from] der::Error),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {reason}")]
+    BadFile { path: PathBuf, reason: String },
+    #[error(
+        "a CA exists already in {0}; pass --force to replace it (certificates issued by the old one stop chaining to the new root)"
+    )]
+    Exists(PathBuf),
+    #[error(
+        "PKCS#12 files are not supported yet: supply the certificates and keys as PEM ([trust] root_cert, intermediate_cert, intermediate_key, tsa_cert, tsa_key)"
+    )]
+    Pkcs12NotSupported,
+    #[error("[trust] {0}")]
+    Incomplete(String),
+    #[error("the CA files do not hold together: {0}")]
+    Inconsistent(String),
+    #[error(
+        "production mode needs [trust] key_encryption_key to {0}; generated keys are for development only"
+    )]
+    NoKeyInProduction(&'static str),
+    #[error("an event certificate needs {0}")]
+    BadSubject(&'static str),
+    #[error("cannot generate a key encryption key under {path}: {reason}")]
+    GeneratedKey { path: PathBuf, reason: String },
+}
+
+/// A certificate with its private key.
+#[derive(Debug)]
+pub struct CertifiedKey {
+    pub certificate: Certificate,
+    pub der: Vec<u8>,
+    pub key: SigningKey,
+}
+
+/// An event certificate and its fresh key pair, issued to one signer for one signing event.
+#[derive(Debug)]
+pub struct IssuedCertificate {
+    pub certificate_der: Vec<u8>,
+    pub key: SigningKey,
+}
+
+/// The platform CA as the running service uses it (no root key).
+#[derive(Debug)]
+pub struct Ca {
+    root: Certificate,
+    root_der: Vec<u8>,
+    intermediate: CertifiedKey,
+    tsa: CertifiedKey,
+}
+
+/// Where the CA's files live.
+#[derive(Debug, Clone)]
+pub struct CaFiles {
+    pub dir: PathBuf,
+}
+
+impl CaFiles {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+    pub fn root_cert(&self) -> PathBuf {
+        self.dir.join("root.pem")
+    }
+    pub fn root_key(&self) -> PathBuf {
+        self.dir.join("root.key")
+    }
+    pub fn intermediate_cert(&self) -> PathBuf {
+        self.dir.join("intermediate.pem")
+    }
+    pub fn intermediate_key(&self) -> PathBuf {
+        self.dir.join("intermediate.key")
+    }
+    pub fn tsa_cert(&self) -> PathBuf {
+        self.dir.join("tsa.pem")
+    }
+    pub fn tsa_key(&self) -> PathBuf {
+        self.dir.join("tsa.key")
+    }
+    /// Intermediate then root, for `openssl verify -untrusted` and relying parties.
+    pub fn chain(&self) -> PathBuf {
+        self.dir.join("chain.pem")
+    }
+    fn all(&self) -> [PathBuf; 7] {
+        [
+            self.root_cert(),
+            self.root_key(),
+            self.intermediate_cert(),
+            self.intermediate_key(),
+            self.tsa_cert(),
+            self.tsa_key(),
+            self.chain(),
+        ]
+    }
+    /// Whether any CA file is present.
+    pub fn any_exists(&self) -> bool {
+        self.all().iter().any(|path| path.exists())
+    }
+}
+
+/// The CA with its root key, as `esign ca init` creates it.
+#[derive(Debug)]
+pub struct NewCa {
+    pub ca: Ca,
+    pub root_key: SigningKey,
+}
+
+impl NewCa {
+    /// Generates the three keys and certificates. `organization` goes into every subject.
+    pub fn generate(organization: &str, now: DateTime<Utc>) -> Result<Self, CaError> {
+        let start = unix_seconds(now)?.saturating_sub(BACKDATE);
+        let root_key = SigningKey::generate()?;
+        let root_name = name(&[
+            (oid::ORGANIZATION, organization),
+            (oid::COMMON_NAME, &format!("{organization} Root CA")),
+        ])?;
+        let root_der = build_certificate(&Template {
+            issuer: &root_name,
+            issuer_key: &root_key,
+            issuer_key_id: key_identifier(root_key.public_key()),
+            subject: &root_name,
+            subject_public_key: root_key.public_key(),
+            not_before: start,
+            not_after: start + YEAR * ROOT_YEARS,
+            extensions: vec![
+                extension(
+                    oid::BASIC_CONSTRAINTS,
+                    true,
+                    &BasicConstraints {
+                        ca: true,
+                        path_len_constraint: Some(1),
+                    },
+                )?,
+                extension(
+                    oid::KEY_USAGE,
+                    true,
+                    &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+                )?,
+            ],
+        })?;
+
+        let intermediate_key = SigningKey::generate()?;
+        let intermediate_name = name(&[
+            (oid::ORGANIZATION, organization),
+            (oid::COMMON_NAME, &format!("{organization} Signing CA")),
+        ])?;
+        let intermediate_der = build_certificate(&Template {
+            issuer: &root_name,
+            issuer_key: &root_key,
+            issuer_key_id: key_identifier(root_key.public_key()),
+            subject: &intermediate_name,
+            subject_public_key: intermediate_key.public_key(),
+            not_before: start,
+            not_after: start + YEAR * INTERMEDIATE_YEARS,
+            extensions: vec![
+                extension(
+                    oid::BASIC_CONSTRAINTS,
+                    true,
+                    &BasicConstraints {
+                        ca: true,
+                        path_len_constraint: Some(0),
+                    },
+                )?,
+                extension(
+                    oid::KEY_USAGE,
+                    true,
+                    &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+                )?,
+            ],
+        })?;
+
+        let tsa_key = SigningKey::generate()?;
+        let tsa_der = build_certificate(&Template {
+            issuer: &intermediate_name,
+            issuer_key: &intermediate_key,
+            issuer_key_id: key_identifier(intermediate_key.public_key()),
+            subject: &name(&[
+                (oid::ORGANIZATION, organization),
+                (
+                    oid::COMMON_NAME,
+                    &format!("{organization} Timestamp Authority"),
+                ),
+            ])?,
+            subject_public_key: tsa_key.public_key(),
+            not_before: start,
+            not_after: start + YEAR * TSA_YEARS,
+            extensions: vec![
+                extension(
+                    oid::BASIC_CONSTRAINTS,
+                    false,
+                    &BasicConstraints {
+                        ca: false,
+                        path_len_constraint: None,
+                    },
+                )?,
+                extension(
+                    oid::KEY_USAGE,
+                    true,
+                    &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
+                )?,
+                extension(
+                    oid::EXTENDED_KEY_USAGE,
+                    true,
+                    &ExtendedKeyUsage(vec![oid::KP_TIME_STAMPING]),
+                )?,
+            ],
+        })?;
+        let ca = Ca {
+            root: Certificate::from_der(&root_der)?,
+            root_der,
+            intermediate: certified(intermediate_der, intermediate_key)?,
+            tsa: certified(tsa_der, tsa_key)?,
+        };
+        Ok(Self { ca, root_key })
+    }
+
+    /// Writes every file (keys encrypted with `kek`, mode 0600). Refuses to replace an existing CA
+    /// unless `force`.
+    pub fn write(
+        &self,
+        files: &CaFiles,
+        kek: &KeyEncryptionKey,
+        force: bool,
+    ) -> Result<(), CaError> {
+        if files.any_exists() && !force {
+            return Err(CaError::Exists(files.dir.clone()));
+        }
+        std::fs::create_dir_all(&files.dir).map_err(|source| CaError::Write {
+            path: files.dir.clone(),
+            source,
+        })?;
+        let ca = &self.ca;
+        write_file(
+            &files.root_key(),
+            &kek.seal("root", self.root_key.pkcs8_der())?,
+            true,
+        )?;
+        write_file(
+            &files.intermediate_key(),
+            &kek.seal("intermediate", ca.intermediate.key.pkcs8_der())?,
+            true,
+        )?;
+        write_file(
+            &files.tsa_key(),
+            &kek.seal("tsa", ca.tsa.key.pkcs8_der())?,
+            true,
+        )?;
+        write_file(&files.root_cert(), &pem(&ca.root_der)?, false)?;
+        write_file(
+            &files.intermediate_cert(),
+            &pem(&ca.intermediate.der)?,
+            false,
+        )?;
+        write_file(&files.tsa_cert(), &pem(&ca.tsa.der)?, false)?;
+        let chain = format!("{}{}", pem(&ca.intermediate.der)?, pem(&ca.root_der)?);
+        write_file(&files.chain(), &chain, false)?;
+        Ok(())
+    }
+}
+
+impl Ca {
+    /// The CA the configuration points at: operator-supplied PEM files, or the files under
+    /// `[trust] dir`. `None` when neither exists yet.
+    pub fn open(config: &Config) -> Result<Option<Self>, CaError> {
+        let trust = &config.trust;
+        if trust.pkcs12.is_some() {
+            return Err(CaError::Pkcs12NotSupported);
+        }
+        let supplied = [
+            &trust.root_cert,
+            &trust.intermediate_cert,
+            &trust.intermediate_key,
+            &trust.tsa_cert,
+            &trust.tsa_key,
+        ];
+        if supplied.iter().any(|path| path.is_some()) {
+            let (
+                Some(root_cert),
+                Some(intermediate_cert),
+                Some(intermediate_key),
+                Some(tsa_cert),
+                Some(tsa_key),
+            ) = (
+                &trust.root_cert,
+                &trust.intermediate_cert,
+                &trust.intermediate_key,
+                &trust.tsa_cert,
+                &trust.tsa_key,
+            )
+            else {
+                return Err(CaError::Incomplete(
+                    "an operator-supplied CA needs all of root_cert, intermediate_cert, \
+                     intermediate_key, tsa_cert and tsa_key"
+                        .into(),
+                ));
+            };
+            // Plain PKCS#8 keys need no key encryption key; do not generate one for them.
+            let encrypted = [intermediate_key, tsa_key].iter().any(|path| {
+                std::fs::read_to_string(path)
+                    .is_ok_and(|text| text.contains(super::keys::ENCRYPTED_LABEL))
+            });
+            let kek = if encrypted {
+                key_encryption_key(config, true)?
+            } else {
+                None
+            };
+            return Self::from_files(
+                root_cert,
+                intermediate_cert,
+                intermediate_key,
+                tsa_cert,
+                tsa_key,
+                kek.as_ref(),
+            )
+            .map(Some);
+        }
+        let files = CaFiles::new(trust_dir(config));
+        if !files.root_cert().exists() {
+            return Ok(None);
+        }
+        let kek = key_encryption_key(config, true)?;
+        Self::from_files(
+            &files.root_cert(),
+            &files.intermediate_cert(),
+            &files.intermediate_key(),
+            &files.tsa_cert(),
+            &files.tsa_key(),
+            kek.as_ref(),
+        )
+        .map(Some)
+    }
+
+    /// Like [`Ca::open`]; in development a missing CA is created first (`esign serve` on a fresh
+    /// data directory). Production never creates one: run `esign ca init`.
+    pub fn open_or_create_for_development(config: &Config) -> Result<Option<Self>, CaError> {
+        if let Some(ca) = Self::open(config)? {
+            return Ok(Some(ca));
+        }
+        if config.server.mode != Mode::Development {
+            return Ok(None);
+        }
+        match init(config, false) {
+            Ok(files) => tracing::info!(
+                dir = %files.dir.display(),
+                "created the development CA (root, intermediate, TSA)"
+            ),
+            // Another process sharing the data directory created it first: use theirs.
+            Err(CaError::Exists(_)) => {}
+            Err(error) => return Err(error),
+        }
+        Self::open(config)
+    }
+
+    fn from_files(
+        root_cert: &Path,
+        intermediate_cert: &Path,
+        intermediate_key: &Path,
+        tsa_cert: &Path,
+        tsa_key: &Path,
+        kek: Option<&KeyEncryptionKey>,
+    ) -> Result<Self, CaError> {
+        let root = read_certificate(root_cert)?;
+        let intermediate = read_certificate(intermediate_cert)?;
+        let tsa = read_certificate(tsa_cert)?;
+        let intermediate_key = read_key("intermediate", intermediate_key, kek)?;
+        let tsa_key = read_key("tsa", tsa_key, kek)?;
+        Self::assemble(root, intermediate, intermediate_key, tsa, tsa_key)
+    }
+
+    /// Checks that the pieces chain (TSA <- intermediate <- root), that each key belongs to its
+    /// certificate and that the TSA certificate may stamp time.
+    fn assemble(
+        root: Certificate,
+        intermediate: Certificate,
+        intermediate_key: SigningKey,
+        tsa: Certificate,
+        tsa_key: SigningKey,
+    ) -> Result<Self, CaError> {
+        let inconsistent = |reason: String| CaError::Inconsistent(reason);
+        super::cms::verify_issued_by(&root, &root)
+            .map_err(|e| inconsistent(format!("the root is not self-signed: {e}")))?;
+        super::cms::verify_issued_by(&intermediate, &root).map_err(|e| {
+            inconsistent(format!("the intermediate is not issued by the root: {e}"))
+        })?;
+        super::cms::verify_issued_by(&tsa, &intermediate).map_err(|e| {
+            inconsistent(format!(
+                "the TSA certificate is not issued by the intermediate: {e}"
+            ))
+        })?;
+        if public_key_of(&intermediate) != intermediate_key.public_key() {
+            return Err(inconsistent(
+                "the intermediate key does not match its certificate".into(),
+            ));
+        }
+        if public_key_of(&tsa) != tsa_key.public_key() {
+            return Err(inconsistent(
+                "the TSA key does not match its certificate".into(),
+            ));
+        }
+        super::cms::check_time_stamping_usage(&tsa).map_err(|e| inconsistent(e.to_string()))?;
+        Ok(Self {
+            root_der: root.to_der()?,
+            root,
+            intermediate: certified(intermediate.to_der()?, intermediate_key)?,
+            tsa: certified(tsa.to_der()?, tsa_key)?,
+        })
+    }
+
+    pub fn root(&self) -> &Certificate {
+        &self.root
+    }
+
+    pub fn root_der(&self) -> &[u8] {
+        &self.root_der
+    }
+
+    pub fn root_pem(&self) -> Result<String, CaError> {
+        pem(&self.root_der)
+    }
+
+    pub fn intermediate(&self) -> &Certificate {
+        &self.intermediate.certificate
+    }
+
+    /// The intermediate's key (signs event certificates; an operator may export it as PKCS#8).
+    pub fn intermediate_key(&self) -> &SigningKey {
+        &self.intermediate.key
+    }
+
+    /// The certificates above an event certificate, nearest first: intermediate, root (DER).
+    pub fn chain(&self) -> Vec<Vec<u8>> {
+        vec![self.intermediate.der.clone(), self.root_der.clone()]
+    }
+
+    /// The TSA certificate and key.
+    pub fn tsa(&self) -> &CertifiedKey {
+        &self.tsa
+    }
+
+    /// The timestamp service on this CA's TSA certificate, stamping under `policy`.
+    pub fn tsa_signer(
+        self: &std::sync::Arc<Self>,
+        policy: ObjectIdentifier,
+    ) -> super::tsa::TsaSigner {
+        super::tsa::TsaSigner::new(std::sync::Arc::clone(self), policy)
+    }
+
+    /// Issues a short-lived certificate for one signer's signing event, with a fresh key pair.
+    /// Subject: CN = `name`, serialNumber = `masked_id` (PrintableString, so the mask `*` is
+    /// written `x`), O = the CA's organisation. Key usage: digitalSignature, nonRepudiation.
+    pub fn issue_event_certificate(
+        &self,
+        name_text: &str,
+        masked_id: &str,
+        not_before: DateTime<Utc>,
+        validity: Duration,
+    ) -> Result<IssuedCertificate, CaError> {
+        let name_text = name_text.trim();
+        if name_text.is_empty() || name_text.chars().count() > 64 {
+            return Err(CaError::BadSubject("a name of 1 to 64 characters"));
+        }
+        let serial = masked_id.trim().replace('*', "x");
+        if serial.is_empty() || serial.len() > 64 || PrintableStringRef::new(&serial).is_err() {
+            return Err(CaError::BadSubject(
+                "a masked id number of 1 to 64 letters, digits and '*'",
+            ));
+        }
+        // The organisation is copied as encoded from the issuing CA's subject.
+        let organization = self
+            .intermediate
+            .certificate
+            .tbs_certificate()
+            .subject()
+            .iter()
+            .find(|attribute| attribute.oid == oid::ORGANIZATION)
+            .cloned();
+        let mut subject: Vec<AttributeTypeAndValue> = organization.into_iter().collect();
+        subject.push(attribute_value(oid::COMMON_NAME, name_text)?);
+        subject.push(attribute_value(oid::SERIAL_NUMBER, &serial)?);
+        let key = SigningKey::generate()?;
+        let start = unix_seconds(not_before)?;
+        let issuer = &self.intermediate;
+        let der = build_certificate(&Template {
+            issuer: issuer.certificate.tbs_certificate().subject(),
+            issuer_key: &issuer.key,
+            issuer_key_id: key_identifier(issuer.key.public_key()),
+            subject: &name_of(subject)?,
+            subject_public_key: key.public_key(),
+            not_before: start,
+            not_after: start + validity,
+            extensions: vec![
+                extension(
+                    oid::BASIC_CONSTRAINTS,
+                    false,
+                    &BasicConstraints {
+                        ca: false,
+                        path_len_constraint: None,
+                    },
+                )?,
+                extension(
+                    oid::KEY_USAGE,
+                    true,
+                    &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
+                )?,
+            ],
+        })?;
+        Ok(IssuedCertificate {
+            certificate_der: der,
+            key,
+        })
+    }
+}
+
+/// `esign ca init`: generates a CA and writes it under `[trust] dir`. Returns where.
+pub fn init(config: &Config, force: bool) -> Result<CaFiles, CaError> {
+    let trust = &config.trust;
+    let supplied = [
+        &trust.root_cert,
+        &trust.intermediate_cert,
+        &trust.intermediate_key,
+        &trust.tsa_cert,
+        &trust.tsa_key,
+        &trust.pkcs12,
+    ];
+    if supplied.iter().any(|path| path.is_some()) {
+        return Err(CaError::Incomplete(
+            "the CA is supplied by the operator (root_cert, ..., pkcs12); the service would not use \
+             a CA made by ca init"
+                .into(),
+        ));
+    }
+    let files = CaFiles::new(trust_dir(config));
+    if files.any_exists() && !force {
+        return Err(CaError::Exists(files.dir));
+    }
+    let kek = key_encryption_key(config, true)?
+        .ok_or(CaError::NoKeyInProduction("encrypt the CA keys"))?;
+    let new = NewCa::generate(&config.trust.organization, Utc::now())?;
+    new.write(&files, &kek, force)?;
+    Ok(files)
+}
+
+/// `[trust] dir`, or `<data_dir>/trust`.
+pub fn trust_dir(config: &Config) -> PathBuf {
+    config
+        .trust
+        .dir
+        .clone()
+        .unwrap_or_else(|| config.server.data_dir.join("trust"))
+}
+
+/// The configured key encryption key; in development one generated once under the data
+/// directory. In production a missing key is an error when `required`, `None` otherwise.
+pub fn key_encryption_key(
+    config: &Config,
+    required: bool,
+) -> Result<Option<KeyEncryptionKey>, CaError> {
+    if let Some(encoded) = &config.trust.key_encryption_key {
+        return Ok(Some(KeyEncryptionKey::from_base64(encoded)?));
+    }
+    if config.server.mode == Mode::Production {
+        return if required {
+            Err(CaError::NoKeyInProduction("open the CA keys"))
+        } else {
+            Ok(None)
+        };
+    }
+    let path = config.server.data_dir.join("keys").join("trust-kek.key");
+    let encoded =
+        crate::config::load_or_generate_key(&path).map_err(|e| CaError::GeneratedKey {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(Some(KeyEncryptionKey::from_base64(&encoded)?))
+}
+
+fn read_certificate(path: &Path) -> Result<Certificate, CaError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CaError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Certificate::load_pem_chain(text.as_bytes())
+        .ok()
+        .and_then(|mut certificates| (certificates.len() == 1).then(|| certificates.remove(0)))
+        .ok_or_else(|| CaError::BadFile {
+            path: path.to_path_buf(),
+            reason: "expected exactly one PEM certificate".into(),
+        })
+}
+
+fn read_key(
+    role: &str,
+    path: &Path,
+    kek: Option<&KeyEncryptionKey>,
+) -> Result<SigningKey, CaError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CaError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    SigningKey::from_pem_file(role, &text, kek).map_err(|e| CaError::BadFile {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), CaError> {
+    let error = |source| CaError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(if secret { 0o600 } else { 0o644 });
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut file = options.open(path).map_err(error)?;
+    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(error)
+}
+
+/// PEM text of a DER certificate.
+pub fn pem(der: &[u8]) -> Result<String, CaError> {
+    Ok(Certificate::from_der(der)?.to_pem(LineEnding::LF)?)
+}
+
+fn certified(der: Vec<u8>, key: SigningKey) -> Result<CertifiedKey, CaError> {
+    Ok(CertifiedKey {
+        certificate: Certificate::from_der(&der)?,
+        der,
+        key,
+    })
+}
+
+fn public_key_of(certificate: &Certificate) -> &[u8] {
+    certificate
+        .tbs_certificate()
+        .subject_public_key_info()
+        .subject_public_key
+        .raw_bytes()
+}
+
+/// RFC 7093 method 1: the leftmost 160 bits of the SHA-256 of the public key.
+fn key_identifier(public_key: &[u8]) -> Vec<u8> {
+    sha256(public_key)[..20].to_vec()
+}
+
+/// A name of single-attribute RDNs; country and serialNumber as PrintableString, the rest UTF-8.
+fn name(attributes: &[(ObjectIdentifier, &str)]) -> Result<Name, CaError> {
+    name_of(
+        attributes
+            .iter()
+            .map(|(id, text)| attribute_value(*id, text))
+            .collect::<Result<Vec<_>, _>>()?,
+    )
+}
+
+fn attribute_value(id: ObjectIdentifier, text: &str) -> Result<AttributeTypeAndValue, CaError> {
+    let value = if id == oid::COUNTRY || id == oid::SERIAL_NUMBER {
+        Any::encode_from(&PrintableStringRef::new(text)?)?
+    } else {
+        Any::encode_from(&Utf8StringRef::new(text)?)?
+    };
+    Ok(AttributeTypeAndValue { oid: id, value })
+}
+
+fn name_of(attributes: Vec<AttributeTypeAndValue>) -> Result<Name, CaError> {
+    let rdns = attributes
+        .into_iter()
+        .map(|attribute| SetOfVec::try_from(vec![attribute]))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Name::from_der(&rdns.to_der()?)?)
+}
+
+fn extension(
+    id: ObjectIdentifier,
+    critical: bool,
+    value: &impl Encode,
+) -> Result<Extension, CaError> {
+    Ok(Extension {
+        extn_id: id,
+        critical,
+        extn_value: OctetString::new(value.to_der()?)?,
+    })
+}
+
+/// RFC 5280 `TBSCertificate`, written out because x509-cert only builds one through its signer
+/// traits; our keys sign through ring.
+#[derive(Sequence)]
+struct TbsCertificate {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+    version: u8,
+    serial_number: SerialNumber,
+    signature: AlgorithmIdentifierOwned,
+    issuer: Name,
+    validity: Validity,
+    subject: Name,
+    subject_public_key_info: SubjectPublicKeyInfoOwned,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT")]
+    extensions: Vec<Extension>,
+}
+
+#[derive(Sequence)]
+struct SignedCertificate {
+    tbs_certificate: Any,
+    signature_algorithm: AlgorithmIdentifierOwned,
+    signature: BitString,
+}
+
+struct Template<'a> {
+    issuer: &'a Name,
+    issuer_key: &'a SigningKey,
+    issuer_key_id: Vec<u8>,
+    subject: &'a Name,
+    subject_public_key: &'a [u8],
+    not_before: Duration,
+    not_after: Duration,
+    extensions: Vec<Extension>,
+}
+
+pub(crate) fn ecdsa_with_sha256() -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned {
+        oid: oid::ECDSA_WITH_SHA256,
+        parameters: None,
+    }
+}
+
+pub(crate) fn p256_public_key_info(point: &[u8]) -> Result<SubjectPublicKeyInfoOwned, der::Error> {
+    Ok(SubjectPublicKeyInfoOwned {
+        algorithm: AlgorithmIdentifierOwned {
+            oid: oid::EC_PUBLIC_KEY,
+            parameters: Some(Any::encode_from(&oid::SECP256R1)?),
+        },
+        subject_public_key: BitString::from_bytes(point)?,
+    })
+}
+
+/// RFC 5280 times: UTCTime through 2049, GeneralizedTime after.
+fn certificate_time(since_epoch: Duration) -> Result<Time, der::Error> {
+    const YEAR_2050: u64 = 2_524_608_000;
+    Ok(if since_epoch.as_secs() < YEAR_2050 {
+        Time::UtcTime(der::asn1::UtcTime::from_unix_duration(since_epoch)?)
+    } else {
+        Time::GeneralTime(der::asn1::GeneralizedTime::from_unix_duration(since_epoch)?)
+    })
+}
+
+/// A random positive 128-bit serial number.
+pub(crate) fn random_serial() -> Result<Vec<u8>, KeyError> {
+    let mut serial = [0u8; 16];
+    getrandom::fill(&mut serial).map_err(|e| KeyError::Generate(e.to_string()))?;
+    serial[0] &= 0x7f;
+    serial[0] |= 0x01 << 6;
+    Ok(serial.to_vec())
+}
+
+fn build_certificate(template: &Template<'_>) -> Result<Vec<u8>, CaError> {
+    let mut extensions = template.extensions.clone();
+    extensions.push(extension(
+        oid::SUBJECT_KEY_IDENTIFIER,
+        false,
+        &SubjectKeyIdentifier(OctetString::new(key_identifier(
+            template.subject_public_key,
+        ))?),
+    )?);
+    if template.issuer != template.subject {
+        extensions.push(extension(
+            oid::AUTHORITY_KEY_IDENTIFIER,
+            false,
+            &AuthorityKeyIdentifier {
+                key_identifier: Some(OctetString::new(template.issuer_key_id.clone())?),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
+        )?);
+    }
+    let tbs = TbsCertificate {
+        version: 2,
+        serial_number: SerialNumber::new(&random_serial()?)?,
+        signature: ecdsa_with_sha256(),
+        issuer: template.issuer.clone(),
+        validity: Validity::new(
+            certificate_time(template.not_before)?,
+            certificate_time(template.not_after)?,
+        ),
+        subject: template.subject.clone(),
+        subject_public_key_info: p256_public_key_info(template.subject_public_key)?,
+        extensions,
+    }
+    .to_der()?;
+    let signature = template.issuer_key.sign(&tbs)?;
+    Ok(SignedCertificate {
+        tbs_certificate: Any::from_der(&tbs)?,
+        signature_algorithm: ecdsa_with_sha256(),
+        signature: BitString::from_bytes(&signature)?,
+    }
+    .to_der()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_ca_chains_and_issues_event_certificates() {
+        let new = NewCa::generate("esign", Utc::now()).unwrap();
+        let ca = &new.ca;
+        super::super::cms::verify_issued_by(ca.root(), ca.root()).unwrap();
+        super::super::cms::verify_issued_by(ca.intermediate(), ca.root()).unwrap();
+        super::super::cms::verify_issued_by(&ca.tsa().certificate, ca.intermediate()).unwrap();
+        super::super::cms::check_time_stamping_usage(&ca.tsa().certificate).unwrap();
+
+        let issued = ca
+            .issue_event_certificate(
+                "张三",
+                "110101********1234",
+                Utc::now(),
+                Duration::from_secs(1800),
+            )
+            .unwrap();
+        let certificate = Certificate::from_der(&issued.certificate_der).unwrap();
+        super::super::cms::verify_issued_by(&certificate, ca.intermediate()).unwrap();
+        let subject = certificate.tbs_certificate().subject();
+        assert_eq!(
+            subject.to_string(),
+            "SERIALNUMBER=110101xxxxxxxx1234,CN=张三,O=esign"
+        );
+        assert_eq!(public_key_of(&certificate), issued.key.public_key());
+        let validity = certificate.tbs_certificate().validity();
+        assert_eq!(
+            validity.not_after.to_unix_duration() - validity.not_before.to_unix_duration(),
+            Duration::from_secs(1800)
+        );
+    }
+
+    #[test]
+    fn an_event_certificate_needs_a_name_and_a_printable_masked_id() {
+        let new = NewCa::generate("esign", Utc::now()).unwrap();
+        let minutes = Duration::from_secs(60);
+        assert!(
+            new.ca
+                .issue_event_certificate(" ", "1101", Utc::now(), minutes)
+                .is_err()
+        );
+        assert!(
+            new.ca
+                .issue_event_certificate("张三", "", Utc::now(), minutes)
+                .is_err()
+        );
+        assert!(
+            new.ca
+                .issue_event_certificate("张三", "11#01", Utc::now(), minutes)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn assembling_refuses_a_key_of_another_certificate() {
+        let new = NewCa::generate("esign", Utc::now()).unwrap();
+        let ca = new.ca;
+        let refused = Ca::assemble(
+            ca.root.clone(),
+            ca.intermediate.certificate.clone(),
+            SigningKey::generate().unwrap(),
+            ca.tsa.certificate.clone(),
+            ca.tsa.key,
+        );
+        assert!(matches!(refused, Err(CaError::Inconsistent(_))));
+    }
+}

@@ -1,0 +1,87 @@
+//! The platform's trust services: its own certificate authority and RFC 3161 timestamps.
+//!
+//! # Layout
+//!
+//! - [`keys`]: ECDSA P-256 signing keys and their AES-256-GCM encrypted files.
+//! - [`ca`]: the CA (root, intermediate, TSA certificate): `esign ca init`, loading, and per-signer
+//!   event certificates.
+//! - [`cms`]: CMS `SignedData`: the builder (timestamp tokens now, detached PAdES signatures later)
+//!   and the verifier (signature, signed attributes, certificate chain).
+//! - [`tsa`]: RFC 3161 types, the timestamp service behind `POST /tsa`, and the client that asks
+//!   one or several TSAs in turn.
+//!
+//! See `docs/trust.md` for files, certificate profiles and how to check a token with openssl.
+
+pub mod ca;
+pub mod cms;
+pub mod http;
+pub mod keys;
+pub mod tsa;
+
+use der::asn1::ObjectIdentifier;
+use sha2::{Digest as _, Sha256};
+
+pub use ca::{Ca, CaError, IssuedCertificate};
+pub use keys::{KeyEncryptionKey, KeyError, SigningKey};
+
+/// Object identifiers used across the module.
+pub mod oid {
+    use der::asn1::ObjectIdentifier as Oid;
+
+    pub const SHA256: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.1");
+    pub const SHA384: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.2");
+    pub const SHA512: Oid = Oid::new_unwrap("2.16.840.1.101.3.4.2.3");
+    pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
+    pub const SECP256R1: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
+    pub const SECP384R1: Oid = Oid::new_unwrap("1.3.132.0.34");
+    pub const ECDSA_WITH_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
+    pub const ECDSA_WITH_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
+    pub const RSA_ENCRYPTION: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
+    pub const SHA256_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.11");
+    pub const SHA384_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.12");
+    pub const SHA512_WITH_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
+
+    pub const COMMON_NAME: Oid = Oid::new_unwrap("2.5.4.3");
+    pub const SERIAL_NUMBER: Oid = Oid::new_unwrap("2.5.4.5");
+    pub const COUNTRY: Oid = Oid::new_unwrap("2.5.4.6");
+    pub const ORGANIZATION: Oid = Oid::new_unwrap("2.5.4.10");
+
+    pub const SUBJECT_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.14");
+    pub const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
+    pub const BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
+    pub const AUTHORITY_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.35");
+    pub const EXTENDED_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
+    pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
+
+    pub const DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");
+    pub const SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");
+    pub const CONTENT_TYPE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.3");
+    pub const MESSAGE_DIGEST: Oid = Oid::new_unwrap("1.2.840.113549.1.9.4");
+    pub const SIGNING_TIME: Oid = Oid::new_unwrap("1.2.840.113549.1.9.5");
+    pub const SIGNING_CERTIFICATE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.12");
+    pub const SIGNING_CERTIFICATE_V2: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.47");
+    pub const CT_TST_INFO: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.4");
+}
+
+/// esign's default TSA policy: the placeholder OpenSSL's sample TSA configuration uses, so nobody
+/// mistakes it for a published policy. An operator publishes a TSA policy under its own OID and
+/// sets `[trust] tsa_policy`; production warns while the placeholder is in use.
+pub const DEFAULT_TSA_POLICY: &str = "1.2.3.4.1";
+
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Parses a dotted OID from configuration.
+pub fn parse_oid(text: &str) -> Result<ObjectIdentifier, String> {
+    ObjectIdentifier::new(text.trim()).map_err(|e| format!("{text:?} is not an OID: {e}"))
+}
+
+/// Current time as whole seconds since the Unix epoch (certificates and tokens carry seconds).
+pub(crate) fn unix_seconds(
+    time: chrono::DateTime<chrono::Utc>,
+) -> Result<std::time::Duration, der::Error> {
+    u64::try_from(time.timestamp())
+        .map(std::time::Duration::from_secs)
+        .map_err(|_| der::ErrorKind::DateTime.into())
+}

@@ -1,0 +1,618 @@
+//! The platform CA and RFC 3161 timestamps (docs/trust.md), checked by outside tools where they
+//! exist: `openssl verify` for event certificates, `openssl ts -query/-verify` against esign's own
+//! `/tsa`, and esign's client against that service (fallback, nonce and imprint checks).
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use der::{Decode, Encode};
+use esign::config::{Config, Mode};
+use esign::trust::Ca;
+use esign::trust::ca::{self, CaError, CaFiles};
+use esign::trust::tsa::{self, Client, ClientError, FailureInfo, TimeStampReq, TimeStampResp};
+
+use crate::helpers::{RunningService, TestStore, start_service};
+
+crate::backend_tests!(
+    openssl_ts_query_is_answered_by_the_tsa_endpoint_and_its_reply_verifies,
+    the_tsa_endpoint_rejects_bad_requests_with_a_timestamp_reply,
+    the_client_falls_back_from_a_dead_url_and_returns_a_verified_token,
+);
+
+fn openssl(arguments: &[&str], dir: &Path) -> (bool, String) {
+    let output = Command::new("openssl")
+        .args(arguments)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl binary runs (apt-get install openssl)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+fn development_config(data: &Path) -> Config {
+    let mut config = Config::default();
+    config.server.data_dir = data.to_path_buf();
+    config
+}
+
+/// The running service's CA files, written where openssl can read them.
+fn write_ca(service: &RunningService, dir: &Path) {
+    let ca = service.state.ca.as_ref().expect("development creates a CA");
+    std::fs::write(dir.join("root.pem"), ca.root_pem().unwrap()).unwrap();
+    let chain: String = ca.chain().iter().map(|der| ca::pem(der).unwrap()).collect();
+    std::fs::write(dir.join("chain.pem"), chain).unwrap();
+}
+
+async fn post_query(base: &str, body: Vec<u8>, content_type: &str) -> reqwest::Response {
+    esign::outbound::client(Duration::from_secs(30))
+        .unwrap()
+        .post(format!("{base}/tsa"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The CA
+
+/// `esign ca init` (the real binary) writes certificates and encrypted keys, and refuses to replace
+/// them without --force.
+#[test]
+fn ca_init_writes_certificates_and_encrypted_keys_and_refuses_to_overwrite() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_esign"))
+            .env_clear()
+            .env("ESIGN_SERVER_DATA_DIR", data.path())
+            .env("RUST_LOG", "warn")
+            .current_dir(data.path())
+            .args(["ca", "init"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let first = run(&[]);
+    assert!(first.status.success(), "{first:?}");
+    let files = CaFiles::new(data.path().join("trust"));
+    for path in [
+        files.root_cert(),
+        files.intermediate_cert(),
+        files.tsa_cert(),
+        files.chain(),
+        files.root_key(),
+        files.intermediate_key(),
+        files.tsa_key(),
+    ] {
+        assert!(path.exists(), "{} is missing", path.display());
+    }
+    let root_before = std::fs::read(files.root_cert()).unwrap();
+
+    // Keys at rest are not private keys any tool can read.
+    for key in [files.root_key(), files.intermediate_key(), files.tsa_key()] {
+        let text = std::fs::read_to_string(&key).unwrap();
+        assert!(text.starts_with("-----BEGIN ESIGN ENCRYPTED PRIVATE KEY-----"));
+        assert!(!text.contains("BEGIN PRIVATE KEY"));
+        let (readable, output) = openssl(
+            &["pkey", "-in", key.to_str().unwrap(), "-noout"],
+            data.path(),
+        );
+        assert!(!readable, "openssl read an encrypted key: {output}");
+        let (readable, _) = openssl(
+            &[
+                "pkey",
+                "-inform",
+                "DER",
+                "-in",
+                key.to_str().unwrap(),
+                "-noout",
+            ],
+            data.path(),
+        );
+        assert!(!readable);
+    }
+    // The service opens them with the generated key encryption key, not with another one.
+    let mut config = development_config(data.path());
+    assert!(Ca::open(&config).unwrap().is_some());
+    config.trust.key_encryption_key = Some(esign::trust::keys::generate_encryption_key().unwrap());
+    assert!(Ca::open(&config).is_err());
+
+    let second = run(&[]);
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("--force"),
+        "{second:?}"
+    );
+    assert_eq!(std::fs::read(files.root_cert()).unwrap(), root_before);
+
+    let forced = run(&["--force"]);
+    assert!(forced.status.success(), "{forced:?}");
+    assert_ne!(std::fs::read(files.root_cert()).unwrap(), root_before);
+}
+
+/// An event certificate chains to the root for openssl, through the intermediate.
+#[test]
+fn openssl_verifies_an_event_certificate_against_the_root() {
+    let data = tempfile::tempdir().unwrap();
+    let config = development_config(data.path());
+    let files = ca::init(&config, false).unwrap();
+    let ca = Ca::open(&config).unwrap().unwrap();
+    let issued = ca
+        .issue_event_certificate(
+            "张三",
+            "110101********1234",
+            chrono::Utc::now() - chrono::Duration::minutes(1),
+            Duration::from_secs(30 * 60),
+        )
+        .unwrap();
+    let event = data.path().join("event.pem");
+    std::fs::write(&event, ca::pem(&issued.certificate_der).unwrap()).unwrap();
+    let (ok, output) = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            files.root_cert().to_str().unwrap(),
+            "-untrusted",
+            files.intermediate_cert().to_str().unwrap(),
+            event.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert!(ok && output.contains(": OK"), "{output}");
+    let (_, text) = openssl(
+        &["x509", "-in", "event.pem", "-noout", "-text"],
+        data.path(),
+    );
+    assert!(
+        text.contains("Digital Signature, Non Repudiation"),
+        "{text}"
+    );
+    assert!(text.contains("serialNumber = 110101xxxxxxxx1234"), "{text}");
+
+    // Another CA's root does not vouch for it.
+    let other = tempfile::tempdir().unwrap();
+    let other_files = ca::init(&development_config(other.path()), false).unwrap();
+    let (ok, output) = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            other_files.root_cert().to_str().unwrap(),
+            "-untrusted",
+            files.intermediate_cert().to_str().unwrap(),
+            event.to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert!(!ok, "{output}");
+}
+
+/// Production needs a configured key encryption key, and PKCS#12 says plainly it is not supported.
+#[test]
+fn production_refuses_generated_keys_and_pkcs12_is_refused_with_a_reason() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = development_config(data.path());
+    config.server.mode = Mode::Production;
+    assert!(matches!(
+        ca::init(&config, false),
+        Err(CaError::NoKeyInProduction(_))
+    ));
+    assert!(!data.path().join("keys").exists());
+
+    config.trust.pkcs12 = Some(data.path().join("ca.p12"));
+    let refused = Ca::open(&config).unwrap_err();
+    assert!(matches!(refused, CaError::Pkcs12NotSupported));
+    assert!(refused.to_string().contains("not supported yet"));
+}
+
+/// An operator may supply the CA as PEM files with plain PKCS#8 keys; all five files or none.
+#[test]
+fn an_operator_supplied_pem_ca_is_loaded_and_checked() {
+    let data = tempfile::tempdir().unwrap();
+    let new = ca::NewCa::generate("Operator", chrono::Utc::now()).unwrap();
+    let dir = data.path();
+    let write_cert = |name: &str, der: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, ca::pem(der).unwrap()).unwrap();
+        path
+    };
+    let write_key = |name: &str, pkcs8: &[u8]| {
+        let path = dir.join(name);
+        let pem = der::pem::encode_string("PRIVATE KEY", der::pem::LineEnding::LF, pkcs8).unwrap();
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let mut config = development_config(dir);
+    config.trust.root_cert = Some(write_cert("root.pem", new.ca.root_der()));
+    config.trust.intermediate_cert = Some(write_cert(
+        "intermediate.pem",
+        &new.ca.intermediate().to_der().unwrap(),
+    ));
+    config.trust.intermediate_key = Some(write_key(
+        "intermediate.key",
+        new.ca.intermediate_key().pkcs8_der(),
+    ));
+    config.trust.tsa_cert = Some(write_cert("tsa.pem", &new.ca.tsa().der));
+    config.trust.tsa_key = Some(write_key("tsa.key", new.ca.tsa().key.pkcs8_der()));
+    let opened = Ca::open(&config).unwrap().unwrap();
+    assert_eq!(opened.root_der(), new.ca.root_der());
+    // Plain keys need no key encryption key, so development generated none, and production opens
+    // them without one.
+    assert!(!dir.join("keys").exists());
+    config.server.mode = Mode::Production;
+    assert!(Ca::open(&config).unwrap().is_some());
+
+    // The TSA key in the intermediate's place does not belong to that certificate.
+    config.trust.intermediate_key = config.trust.tsa_key.clone();
+    assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
+    config.trust.tsa_key = None;
+    assert!(matches!(Ca::open(&config), Err(CaError::Incomplete(_))));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The timestamp service
+
+/// A request made by `openssl ts -query` is answered by `POST /tsa`; `openssl ts -verify` accepts
+/// the reply for the data, against the root, and refuses it for changed data.
+async fn openssl_ts_query_is_answered_by_the_tsa_endpoint_and_its_reply_verifies(t: TestStore) {
+    let service = start_service(&t, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_ca(&service, dir.path());
+    std::fs::write(
+        dir.path().join("contract.pdf"),
+        b"%PDF-1.7 the signed contract",
+    )
+    .unwrap();
+    let (ok, output) = openssl(
+        &[
+            "ts",
+            "-query",
+            "-data",
+            "contract.pdf",
+            "-sha256",
+            "-cert",
+            "-out",
+            "request.tsq",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{output}");
+
+    let query = std::fs::read(dir.path().join("request.tsq")).unwrap();
+    let response = post_query(&service.base, query, "application/timestamp-query").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/timestamp-reply"
+    );
+    std::fs::write(
+        dir.path().join("reply.tsr"),
+        response.bytes().await.unwrap(),
+    )
+    .unwrap();
+
+    let (_, text) = openssl(&["ts", "-reply", "-in", "reply.tsr", "-text"], dir.path());
+    assert!(text.contains("Status: Granted."), "{text}");
+    // openssl names 1.2.3.4.1 after its own sample configuration.
+    assert!(
+        text.contains("Policy OID: 1.2.3.4.1") || text.contains("Policy OID: tsa_policy1"),
+        "{text}"
+    );
+    assert!(text.contains("Nonce: 0x"), "{text}");
+
+    let verify = |data: &str| {
+        openssl(
+            &[
+                "ts",
+                "-verify",
+                "-data",
+                data,
+                "-in",
+                "reply.tsr",
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                "chain.pem",
+            ],
+            dir.path(),
+        )
+    };
+    let (ok, output) = verify("contract.pdf");
+    assert!(ok && output.contains("Verification: OK"), "{output}");
+
+    std::fs::write(
+        dir.path().join("changed.pdf"),
+        b"%PDF-1.7 the signed contract!",
+    )
+    .unwrap();
+    let (ok, output) = verify("changed.pdf");
+    assert!(!ok && !output.contains("Verification: OK"), "{output}");
+}
+
+/// Bad requests get a TimeStampResp with status rejection and a failure info, never a 500.
+async fn the_tsa_endpoint_rejects_bad_requests_with_a_timestamp_reply(t: TestStore) {
+    let service = start_service(&t, &[]).await;
+    let rejection = |bytes: &[u8]| {
+        let response = TimeStampResp::from_der(bytes).expect("a DER TimeStampResp");
+        assert_eq!(response.status.status, tsa::status::REJECTION);
+        assert!(response.time_stamp_token.is_none());
+        response.status.fail_info.expect("a failure info")
+    };
+
+    let garbage = post_query(
+        &service.base,
+        b"not a request".to_vec(),
+        tsa::QUERY_MEDIA_TYPE,
+    )
+    .await;
+    assert_eq!(garbage.status(), 200);
+    let bits = rejection(&garbage.bytes().await.unwrap());
+    assert_eq!(bits.get(FailureInfo::BadDataFormat as usize), Some(true));
+
+    let mut request = TimeStampReq::from_der(&tsa::request_der(&[1; 32], 7).unwrap()).unwrap();
+    request.message_imprint.hashed_message = der::asn1::OctetString::new(vec![1; 31]).unwrap();
+    let short = post_query(
+        &service.base,
+        request.to_der().unwrap(),
+        tsa::QUERY_MEDIA_TYPE,
+    )
+    .await;
+    assert_eq!(short.status(), 200);
+    let bits = rejection(&short.bytes().await.unwrap());
+    assert_eq!(bits.get(FailureInfo::BadDataFormat as usize), Some(true));
+
+    let wrong_type = post_query(
+        &service.base,
+        tsa::request_der(&[1; 32], 7).unwrap(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(wrong_type.status(), 415);
+    let bits = rejection(&wrong_type.bytes().await.unwrap());
+    assert_eq!(bits.get(FailureInfo::BadRequest as usize), Some(true));
+}
+
+/// The client asks a dead URL first, then esign's `/tsa`, and returns a token that verifies.
+async fn the_client_falls_back_from_a_dead_url_and_returns_a_verified_token(t: TestStore) {
+    let service = start_service(&t, &[]).await;
+    let ca = service.state.ca.clone().unwrap();
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/tsa", listener.local_addr().unwrap())
+    };
+    let live = format!("{}/tsa", service.base);
+    let client = Client::new(
+        vec![dead.clone(), live.clone()],
+        Duration::from_secs(20),
+        vec![ca.root().clone()],
+        Vec::new(),
+    )
+    .unwrap();
+    let digest: [u8; 32] = sha256(b"the contract");
+    let timestamp = client.timestamp(&digest).await.unwrap();
+    assert_eq!(timestamp.url, live);
+    let verified =
+        tsa::verify_token(&timestamp.token, &digest, None, &[ca.root().clone()], &[]).unwrap();
+    assert_eq!(verified.tsa_certificate, ca.tsa().certificate);
+    assert!(
+        tsa::verify_token(
+            &timestamp.token,
+            &sha256(b"another"),
+            None,
+            &[ca.root().clone()],
+            &[]
+        )
+        .is_err()
+    );
+
+    // Only dead URLs: unavailable, not invalid.
+    let client = Client::new(
+        vec![dead],
+        Duration::from_secs(20),
+        vec![ca.root().clone()],
+        Vec::new(),
+    )
+    .unwrap();
+    assert!(matches!(
+        client.timestamp(&digest).await,
+        Err(ClientError::Unavailable(_))
+    ));
+}
+
+/// A TSA whose token answers another nonce or another imprint is refused as invalid, even though
+/// its signature is good.
+#[tokio::test]
+async fn a_response_with_a_wrong_nonce_or_imprint_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let config = development_config(data.path());
+    let ca = Arc::new(
+        Ca::open_or_create_for_development(&config)
+            .unwrap()
+            .unwrap(),
+    );
+    let policy = esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).unwrap();
+    let signer = Arc::new(tsa::TsaSigner::new(Arc::clone(&ca), policy));
+
+    for tamper in [Tamper::Nonce, Tamper::Imprint] {
+        let url = tampering_tsa(Arc::clone(&signer), tamper).await;
+        let client = Client::new(
+            vec![url],
+            Duration::from_secs(20),
+            vec![ca.root().clone()],
+            Vec::new(),
+        )
+        .unwrap();
+        let refused = client.timestamp(&sha256(b"the contract")).await;
+        let Err(ClientError::InvalidResponse { reason, .. }) = refused else {
+            panic!("{tamper:?}: {refused:?}");
+        };
+        let expected = match tamper {
+            Tamper::Nonce => "nonce",
+            _ => "imprint",
+        };
+        assert!(reason.contains(expected), "{tamper:?}: {reason}");
+    }
+}
+
+/// A TSA that refuses is reported as a rejection with its failure info, and the client moves on to
+/// the next TSA.
+#[tokio::test]
+async fn a_refusing_tsa_is_reported_as_rejected_and_the_next_one_is_asked() {
+    let data = tempfile::tempdir().unwrap();
+    let config = development_config(data.path());
+    let ca = Arc::new(
+        Ca::open_or_create_for_development(&config)
+            .unwrap()
+            .unwrap(),
+    );
+    let policy = esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).unwrap();
+    let signer = Arc::new(ca.tsa_signer(policy));
+    let refusing = tampering_tsa(Arc::clone(&signer), Tamper::Refuse).await;
+    let honest = tampering_tsa(Arc::clone(&signer), Tamper::Nothing).await;
+    let roots = vec![ca.root().clone()];
+    let timeout = Duration::from_secs(20);
+
+    let only_refusing = Client::new(vec![refusing.clone()], timeout, roots.clone(), Vec::new());
+    let refused = only_refusing.unwrap().timestamp(&sha256(b"x")).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(ClientError::Rejected {
+                status: 2,
+                failure: Some(FailureInfo::BadDataFormat),
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+
+    let both = Client::new(vec![refusing, honest.clone()], timeout, roots, Vec::new()).unwrap();
+    let timestamp = both.timestamp(&sha256(b"x")).await.unwrap();
+    assert_eq!(timestamp.url, honest);
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tamper {
+    Nothing,
+    Nonce,
+    Imprint,
+    /// Answers every request as if it were malformed.
+    Refuse,
+}
+
+/// A TSA that signs a changed copy of each request.
+async fn tampering_tsa(signer: Arc<tsa::TsaSigner>, tamper: Tamper) -> String {
+    let app = axum::Router::new().route(
+        "/tsa",
+        axum::routing::post(move |body: Bytes| {
+            let signer = Arc::clone(&signer);
+            async move {
+                if matches!(tamper, Tamper::Refuse) {
+                    let (response, _) = signer.respond(b"garbage", chrono::Utc::now());
+                    return ([("content-type", tsa::REPLY_MEDIA_TYPE)], response);
+                }
+                let mut request = TimeStampReq::from_der(&body).unwrap();
+                match tamper {
+                    Tamper::Nothing | Tamper::Refuse => {}
+                    Tamper::Nonce => {
+                        request.nonce = Some(der::asn1::Int::new(&[0x01, 0x02, 0x03]).unwrap())
+                    }
+                    Tamper::Imprint => {
+                        request.message_imprint.hashed_message =
+                            der::asn1::OctetString::new(vec![0xAB; 32]).unwrap()
+                    }
+                }
+                let (response, _) = signer.respond(&request.to_der().unwrap(), chrono::Utc::now());
+                ([("content-type", tsa::REPLY_MEDIA_TYPE)], response)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/tsa")
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// The other direction of interoperability: a token made by `openssl ts -reply` (a third-party TSA
+/// implementation, with a SHA-1 ESSCertID, an accuracy and milliseconds in genTime) passes esign's
+/// token verification, and fails it for another digest or nonce.
+#[test]
+fn a_token_from_openssl_ts_reply_passes_the_client_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path();
+    let new = ca::NewCa::generate("esign", chrono::Utc::now()).unwrap();
+    std::fs::write(path.join("tsa.pem"), ca::pem(&new.ca.tsa().der).unwrap()).unwrap();
+    let chain: String = new
+        .ca
+        .chain()
+        .iter()
+        .map(|der| ca::pem(der).unwrap())
+        .collect();
+    std::fs::write(path.join("chain.pem"), chain).unwrap();
+    std::fs::write(
+        path.join("tsa.key"),
+        der::pem::encode_string(
+            "PRIVATE KEY",
+            der::pem::LineEnding::LF,
+            new.ca.tsa().key.pkcs8_der(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(path.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        path.join("tsa.cnf"),
+        "[ tsa ]\ndefault_tsa = tsa_config1\n\
+         [ tsa_config1 ]\nserial = ./serial\ncrypto_device = builtin\nsigner_cert = ./tsa.pem\n\
+         certs = ./chain.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\n\
+         default_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\n\
+         clock_precision_digits = 3\nordering = no\ntsa_name = no\ness_cert_id_chain = no\n\
+         ess_cert_id_alg = sha1\n",
+    )
+    .unwrap();
+    let digest = sha256(b"the contract");
+    let nonce = 0x1234_5678_9abc_def0_u64;
+    std::fs::write(
+        path.join("request.tsq"),
+        tsa::request_der(&digest, nonce).unwrap(),
+    )
+    .unwrap();
+    let (ok, output) = openssl(
+        &[
+            "ts",
+            "-reply",
+            "-config",
+            "tsa.cnf",
+            "-queryfile",
+            "request.tsq",
+            "-out",
+            "reply.tsr",
+        ],
+        path,
+    );
+    assert!(ok, "{output}");
+
+    let response =
+        TimeStampResp::from_der(&std::fs::read(path.join("reply.tsr")).unwrap()).unwrap();
+    assert_eq!(response.status.status, tsa::status::GRANTED);
+    let token = response.time_stamp_token.unwrap().to_der().unwrap();
+    let roots = [new.ca.root().clone()];
+    let verified = tsa::verify_token(&token, &digest, Some(nonce), &roots, &[]).unwrap();
+    assert!(verified.tst_info.accuracy.is_some());
+    let age = chrono::Utc::now().timestamp() - verified.gen_time.as_secs() as i64;
+    assert!((-300..300).contains(&age), "genTime {age} s away");
+    assert!(tsa::verify_token(&token, &sha256(b"another"), Some(nonce), &roots, &[]).is_err());
+    assert!(tsa::verify_token(&token, &digest, Some(nonce + 1), &roots, &[]).is_err());
+}
