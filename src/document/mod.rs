@@ -5,4 +5,5 @@ pub mod content;
 pub mod font;
 pub mod pades;
 pub mod pdf;
+pub mod sign;
 pub mod store;
