@@ -335,9 +335,9 @@ impl Tab {
     /// Focuses the input matching `selector`, clears it and types `text` key by key.
     pub async fn type_into(&self, selector: &str, text: &str) {
         self.wait_for(selector).await;
-        let _: Value = self
+        let _: bool = self
             .eval(&format!(
-                "(() => {{ const e = document.querySelector({}); e.value = ''; return null; }})()",
+                "(() => {{ const e = document.querySelector({}); e.value = ''; return true; }})()",
                 js_string(selector)
             ))
             .await;

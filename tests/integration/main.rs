@@ -8,6 +8,7 @@ mod api;
 mod browser;
 mod cli;
 mod delivery;
+mod e2e_face;
 mod event_store;
 mod expiry;
 mod face_providers;
