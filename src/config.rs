@@ -23,6 +23,7 @@ const SECTIONS: &[&str] = &[
     "sms",
     "face",
     "sandbox",
+    "h5",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +283,37 @@ impl Default for SandboxConfig {
     }
 }
 
+/// The signer's H5 pages (`docs/h5.md`). Rate limits count in this process: with several instances
+/// behind a load balancer each instance allows this much.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct H5Config {
+    /// Origins (`https://app.example.com`) a signing page may be opened from. Empty: any. When set, a
+    /// page request whose `Referer` is present and from another origin is refused (no `Referer` at all
+    /// passes: many apps and mail clients send none).
+    pub referer_allowlist: Vec<String>,
+    /// Page views and form posts per client IP address per minute.
+    pub requests_per_minute_per_ip: u32,
+    /// Page views and form posts per link per minute.
+    pub requests_per_minute_per_link: u32,
+    /// SMS code requests per client IP address per hour.
+    pub sms_per_hour_per_ip: u32,
+    /// SMS code requests per link per hour (the contract's own cool-down applies as well).
+    pub sms_per_hour_per_link: u32,
+}
+
+impl Default for H5Config {
+    fn default() -> Self {
+        Self {
+            referer_allowlist: Vec::new(),
+            requests_per_minute_per_ip: 120,
+            requests_per_minute_per_link: 30,
+            sms_per_hour_per_ip: 30,
+            sms_per_hour_per_link: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -295,6 +327,7 @@ pub struct Config {
     pub sms: crate::sms::SmsConfig,
     pub face: FaceConfig,
     pub sandbox: SandboxConfig,
+    pub h5: H5Config,
 }
 
 impl Config {

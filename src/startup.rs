@@ -131,6 +131,7 @@ impl Application {
             dispatcher,
             expiry,
             face: Arc::new(face),
+            h5_limiter: Arc::new(crate::http::h5::RateLimiter::new()),
         };
         Ok(Self {
             listener,

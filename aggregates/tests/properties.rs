@@ -368,6 +368,7 @@ impl ContractWorld {
             Step::Sign(party) => ContractCommand::Sign(Sign {
                 party_id: Self::party(party),
                 link_id: self.link_id(party),
+                signature_image: signature_image(),
                 signature_image_hash: digest(7),
                 ip_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 device_info: DeviceInfo::parse("test").unwrap(),
@@ -836,4 +837,15 @@ proptest! {
         }
         check_fold::<TemplateAggregate>(&history, &state)?;
     }
+}
+
+/// The smallest image `SignatureImage` accepts: a PNG signature and an IHDR of 600 x 200.
+fn signature_image() -> aggregates::values::SignatureImage {
+    let mut bytes = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    bytes.extend_from_slice(&13u32.to_be_bytes());
+    bytes.extend_from_slice(b"IHDR");
+    bytes.extend_from_slice(&600u32.to_be_bytes());
+    bytes.extend_from_slice(&200u32.to_be_bytes());
+    bytes.extend_from_slice(&[8, 6, 0, 0, 0]);
+    aggregates::values::SignatureImage::parse(bytes).unwrap()
 }

@@ -8,7 +8,7 @@ use aggregates::contract::{
     Archive, ArchiveState, Contract, ContractAggregate, ContractEvent, ContractState, Signer,
     SignerStatus,
 };
-use aggregates::values::{ArchiveProvider, LinkId, PartyId};
+use aggregates::values::{ArchiveProvider, Digest, LinkId, PartyId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -32,7 +32,16 @@ struct Projection {
     state: ContractState,
     sealed: Option<SealedInitiation>,
     /// Each signer's latest link, kept after it is used (the state forgets it once the signer acts).
-    links: BTreeMap<PartyId, (LinkId, DateTime<Utc>)>,
+    links: BTreeMap<PartyId, LatestLink>,
+}
+
+/// A signer's latest link as the query table shows it.
+#[derive(Debug, Clone)]
+struct LatestLink {
+    link_id: LinkId,
+    /// The SHA-256 of the link's token: the signing page finds the signer by it.
+    token_hash: Digest,
+    expires_at: DateTime<Utc>,
 }
 
 /// The initiation's personal data as stored, signers in initiation order.
@@ -97,7 +106,11 @@ fn step(
             if let Some(link) = signer.link() {
                 projection.links.insert(
                     signer.party_id.clone(),
-                    (link.link_id.clone(), link.expires_at),
+                    LatestLink {
+                        link_id: link.link_id.clone(),
+                        token_hash: link.token_hash.clone(),
+                        expires_at: link.expires_at,
+                    },
                 );
             }
         }
@@ -286,7 +299,7 @@ fn signer_body(
     contract: &Contract,
     signer: &Signer,
     sealed: &SealedSigner,
-    link: Option<&(LinkId, DateTime<Utc>)>,
+    link: Option<&LatestLink>,
 ) -> Vec<(&'static str, SqlValue)> {
     // ACTIVE: the latest link still works as far as its own deadline goes; EXPIRED: the scheduler
     // expired it; USED: the signer signed or rejected with it. NULL before any link was issued.
@@ -325,7 +338,7 @@ fn signer_body(
         ("sequence", SqlValue::Integer(i64::from(signer.sequence))),
         (
             "link_id",
-            SqlValue::optional_text(link.map(|(link_id, _)| link_id.as_str())),
+            SqlValue::optional_text(link.map(|link| link.link_id.as_str())),
         ),
         (
             "signed_at",
@@ -353,9 +366,13 @@ fn signer_body(
         ),
         (
             "expires_at",
-            SqlValue::optional_timestamp(link.map(|(_, expires_at)| *expires_at)),
+            SqlValue::optional_timestamp(link.map(|link| link.expires_at)),
         ),
         ("link_status", SqlValue::optional_text(link_status)),
+        (
+            "link_token_hash",
+            SqlValue::optional_text(link.map(|link| link.token_hash.as_hex())),
+        ),
     ]
 }
 

@@ -146,6 +146,7 @@ const CONTRACT_SIGNER: &[&str] = &[
     "rejected_at",
     "expires_at",
     "link_status",
+    "link_token_hash",
     "created_at",
     "updated_at",
 ];

@@ -102,6 +102,20 @@ pub async fn start_task(
     metadata: &EventMetadata,
     may_degrade: bool,
 ) -> Result<TaskStart, ApiError> {
+    start_task_returning(state, verification_id, attempt, metadata, may_degrade, None).await
+}
+
+/// Like [`start_task`], with the page the provider sends the person back to; `None` is the face
+/// verification page's own return route. The signing page passes its own, so the signer comes back
+/// to their contract.
+pub async fn start_task_returning(
+    state: &AppState,
+    verification_id: &str,
+    attempt: u32,
+    metadata: &EventMetadata,
+    may_degrade: bool,
+    return_url: Option<String>,
+) -> Result<TaskStart, ApiError> {
     let current = load(state, verification_id).await?;
     let verification = match &current {
         VerificationState::Pending { verification, .. } => verification.clone(),
@@ -119,7 +133,8 @@ pub async fn start_task(
         name: verification.name.as_str().to_owned(),
         id_card_no: verification.id_card_no.as_str().to_owned(),
         callback_url: String::new(),
-        return_url: format!("{base}/h5/face-verify/return?token={token}"),
+        return_url: return_url
+            .unwrap_or_else(|| format!("{base}/h5/face-verify/return?token={token}")),
         expires_at: verification.expires_at,
     };
     let callback_base = format!("{base}/provider-callbacks/face");

@@ -5,6 +5,7 @@ pub mod auth;
 mod dev;
 pub mod error;
 mod face_pages;
+pub mod h5;
 mod health;
 mod metrics;
 pub mod openapi;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub expiry: ExpiryScheduler,
     /// The face providers in failover order (docs/face-providers.md).
     pub face: Arc<crate::face::FaceProviders>,
+    /// The signing pages' rate limits, counted in this process (docs/h5.md).
+    pub h5_limiter: Arc<h5::RateLimiter>,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(provider_callbacks::router())
         .merge(face_pages::router())
+        .merge(h5::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)
         .with_state(state)

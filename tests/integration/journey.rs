@@ -39,6 +39,9 @@ pub async fn sign_as(
         ..Default::default()
     };
     let now = Utc::now();
+    use sha2::Digest as _;
+    let signature_image =
+        aggregates::values::SignatureImage::parse(crate::h5_sign::signature_png()).unwrap();
     let commands = vec![
         ContractCommand::OpenSignLink(OpenSignLink {
             party_id: party_id.clone(),
@@ -76,7 +79,11 @@ pub async fn sign_as(
         ContractCommand::Sign(Sign {
             party_id: party_id.clone(),
             link_id: link_id.clone(),
-            signature_image_hash: Digest::parse(&"cd".repeat(32)).unwrap(),
+            signature_image: signature_image.clone(),
+            signature_image_hash: Digest::parse(&hex::encode(sha2::Sha256::digest(
+                signature_image.bytes(),
+            )))
+            .unwrap(),
             ip_address: ip,
             device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
             transaction_no: TransactionNo::parse(&format!("SIGN_TXN_{party}")).unwrap(),

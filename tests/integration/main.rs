@@ -12,6 +12,7 @@ mod e2e_face;
 mod event_store;
 mod expiry;
 mod face_providers;
+mod h5_sign;
 mod helpers;
 mod journey;
 mod notifications;

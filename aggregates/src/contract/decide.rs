@@ -253,6 +253,7 @@ pub(super) fn sign(state: &ContractState, command: Sign) -> Decision {
     let mut events = vec![ContractEvent::SignerSigned {
         party_id: command.party_id,
         link_id: command.link_id,
+        signature_image: Some(crate::Sensitive::new(command.signature_image)),
         signature_image_hash: command.signature_image_hash,
         ip_address: command.ip_address,
         device_info: command.device_info,

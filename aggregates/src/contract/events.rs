@@ -10,8 +10,8 @@ use crate::template::VariableKey;
 use crate::values::{
     ArchiveId, ArchiveProvider, BizId, CertificateSerial, ClientId, ContractBizType, ContractId,
     DeviceInfo, Digest, IdCardNumber, LinkId, LongText, MobileNumber, NotifyType, Operator,
-    PartyId, PartyType, PersonName, Reason, SignMethod, TemplateId, TemplateVersion, Title,
-    TransactionNo, UserAgent, VerificationId, WebUrl, WebhookHeaders,
+    PartyId, PartyType, PersonName, Reason, SignMethod, SignatureImage, TemplateId,
+    TemplateVersion, Title, TransactionNo, UserAgent, VerificationId, WebUrl, WebhookHeaders,
 };
 use crate::{DomainEvent, Sensitive};
 
@@ -109,10 +109,14 @@ pub enum ContractEvent {
         not_after: DateTime<Utc>,
         verified_at: DateTime<Utc>,
     },
-    /// The signer signed; their link is used.
+    /// The signer signed; their link is used. `signatureImage` is the PNG they drew, sealed as
+    /// personal data (absent only in events written before images were kept); `signatureImageHash` is
+    /// the SHA-256 of its bytes.
     SignerSigned {
         party_id: PartyId,
         link_id: LinkId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature_image: Option<Sensitive<SignatureImage>>,
         signature_image_hash: Digest,
         ip_address: IpAddr,
         device_info: DeviceInfo,

@@ -24,7 +24,7 @@ use crate::template::TemplateVersionFacts;
 use crate::values::{
     ArchiveId, ArchiveProvider, CertificateSerial, ClientId, ContractId, DeviceInfo, Digest,
     IdCardNumber, LinkId, LinkTtl, LongText, Mode, Operator, PartyId, PersonName, Reason,
-    TransactionNo, UserAgent,
+    SignatureImage, TransactionNo, UserAgent,
 };
 
 pub use errors::{
@@ -241,6 +241,9 @@ pub struct VerifyCertificate {
 pub struct Sign {
     pub party_id: PartyId,
     pub link_id: LinkId,
+    /// The PNG the signer drew; the final document places it.
+    pub signature_image: SignatureImage,
+    /// SHA-256 of `signature_image`'s bytes (the domain has no hashing of its own).
     pub signature_image_hash: Digest,
     pub ip_address: IpAddr,
     pub device_info: DeviceInfo,

@@ -11,7 +11,8 @@ use crate::values::{
     ArchiveId, ArchiveProvider, ArchiveStatus, BizId, CertificateSerial, ClientId, ContractBizType,
     ContractId, ContractStatus, DeviceInfo, Digest, IdCardNumber, LinkId, LongText, MobileNumber,
     NotifyType, Operator, PartyId, PartyType, PersonName, Reason, SignMethod, SignStatus,
-    TemplateId, TemplateVersion, Title, TransactionNo, VerificationId, WebUrl, WebhookHeaders,
+    SignatureImage, TemplateId, TemplateVersion, Title, TransactionNo, VerificationId, WebUrl,
+    WebhookHeaders,
 };
 
 /// CREATED -> PARTIAL_SIGNED -> SIGNED, or REJECTED / REVOKED / EXPIRED before SIGNED (spec 4.2.4).
@@ -231,6 +232,8 @@ pub struct CertificateCheck {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Signature {
     pub link_id: LinkId,
+    /// `None` only for signatures recorded before images were kept.
+    pub signature_image: Option<SignatureImage>,
     pub signature_image_hash: Digest,
     pub ip_address: IpAddr,
     pub device_info: DeviceInfo,
@@ -459,6 +462,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
         ContractEvent::SignerSigned {
             party_id,
             link_id,
+            signature_image,
             signature_image_hash,
             ip_address,
             device_info,
@@ -467,6 +471,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
         } => edit_signer(state, party_id, |signer| {
             signer.status = SignerStatus::Signed(Signature {
                 link_id: link_id.clone(),
+                signature_image: signature_image.as_ref().map(|image| image.expose().clone()),
                 signature_image_hash: signature_image_hash.clone(),
                 ip_address: *ip_address,
                 device_info: device_info.clone(),

@@ -316,10 +316,22 @@ fn certificate(
     })
 }
 
+/// The smallest image `SignatureImage` accepts: a PNG signature and an IHDR of 600 x 200.
+fn signature_image() -> crate::values::SignatureImage {
+    let mut bytes = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    bytes.extend_from_slice(&13u32.to_be_bytes());
+    bytes.extend_from_slice(b"IHDR");
+    bytes.extend_from_slice(&600u32.to_be_bytes());
+    bytes.extend_from_slice(&200u32.to_be_bytes());
+    bytes.extend_from_slice(&[8, 6, 0, 0, 0]);
+    crate::values::SignatureImage::parse(bytes).unwrap()
+}
+
 fn sign(party_id: &str, link: &str, minutes: i64) -> ContractCommand {
     ContractCommand::Sign(Sign {
         party_id: party(party_id),
         link_id: link_id(link),
+        signature_image: signature_image(),
         signature_image_hash: digest(7),
         ip_address: ip(),
         device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
@@ -1249,6 +1261,7 @@ fn the_signature_records_image_hash_ip_device_and_transaction_number() {
         panic!("the payer should have signed");
     };
     assert_eq!(signature.signature_image_hash, digest(7));
+    assert_eq!(signature.signature_image, Some(signature_image()));
     assert_eq!(signature.ip_address, ip());
     assert_eq!(signature.device_info.as_str(), "iPhone; iOS 16.0");
     assert_eq!(signature.transaction_no.as_str(), "SIGN_TXN_001");
@@ -1719,4 +1732,34 @@ fn expiring_a_replaced_link_or_one_of_a_final_contract_decides_nothing() {
         when(&ContractState::default(), expire_link(RECEIVER, "L0", 600)),
         Err(ContractError::NotFound(_))
     ));
+}
+
+#[test]
+fn the_signed_event_keeps_the_signature_image_marked_as_personal_data() {
+    let mut commands = [
+        vec![initiate()],
+        checks(RECEIVER, initial_link(RECEIVER), 1),
+    ]
+    .concat();
+    let state = given(std::mem::take(&mut commands));
+    let events = when(&state, sign(RECEIVER, initial_link(RECEIVER), 1)).unwrap();
+    let signed = events[0].clone();
+    let json = serde_json::to_value(&signed).unwrap();
+    assert_eq!(json["type"], "SignerSigned");
+    assert_eq!(
+        json["signatureImage"],
+        serde_json::json!({"$pii": signature_image().to_base64()})
+    );
+    let back: ContractEvent = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back, signed);
+    // Events written before images were kept still read back, without an image.
+    let mut old = json;
+    old.as_object_mut().unwrap().remove("signatureImage");
+    let ContractEvent::SignerSigned {
+        signature_image, ..
+    } = serde_json::from_value(old).unwrap()
+    else {
+        panic!("not a SignerSigned event");
+    };
+    assert_eq!(signature_image, None);
 }

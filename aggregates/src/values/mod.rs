@@ -10,6 +10,7 @@ mod expiry;
 mod id_card;
 mod mobile;
 mod score;
+mod signature_image;
 mod text;
 mod theme_color;
 mod url;
@@ -33,6 +34,10 @@ pub use expiry::{
 pub use id_card::{EARLIEST_BIRTH_YEAR, IdCardError, IdCardNumber};
 pub use mobile::{MobileError, MobileNumber};
 pub use score::{FaceScore, ScoreError};
+pub use signature_image::{
+    MAX_SIGNATURE_IMAGE_BYTES, MAX_SIGNATURE_SIDE, MIN_SIGNATURE_SIDE, SignatureImage,
+    SignatureImageError,
+};
 pub use text::{
     DeviceInfo, DisplayName, LongText, Operator, PageTitle, PersonName, Reason, Text, TextError,
     Title, UserAgent,

@@ -194,10 +194,22 @@ fn checks(party_id: &str, link_id: &str, minutes: i64) -> Vec<ContractCommand> {
     }
 }
 
+/// The smallest image `SignatureImage` accepts: a PNG signature and an IHDR of 600 x 200.
+fn signature_image() -> aggregates::values::SignatureImage {
+    let mut bytes = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    bytes.extend_from_slice(&13u32.to_be_bytes());
+    bytes.extend_from_slice(b"IHDR");
+    bytes.extend_from_slice(&600u32.to_be_bytes());
+    bytes.extend_from_slice(&200u32.to_be_bytes());
+    bytes.extend_from_slice(&[8, 6, 0, 0, 0]);
+    aggregates::values::SignatureImage::parse(bytes).unwrap()
+}
+
 fn sign(party_id: &str, link_id: &str, minutes: i64) -> ContractCommand {
     ContractCommand::Sign(Sign {
         party_id: party(party_id),
         link_id: link(link_id),
+        signature_image: signature_image(),
         signature_image_hash: digest(7),
         ip_address: ip(),
         device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
@@ -598,6 +610,11 @@ fn a_reissued_link_replaces_the_link_and_its_expiry_on_the_signer_row_only() {
     let rows = rows(&stream);
     let payer = signer_row(&rows, PAYER);
     assert_eq!(value(payer, "link_id"), &text("L9"));
+    assert_eq!(
+        value(payer, "link_token_hash"),
+        &text(digest(200).as_hex()),
+        "the page finds the signer by the new link's token hash"
+    );
     assert_eq!(value(payer, "expires_at"), &time(at(60 + 24 * 60)));
     assert_eq!(value(payer, "updated_at"), &time(at(60) + nanos()));
     assert_eq!(value(contract(&rows), "updated_at"), &stream.recorded_at(1));
@@ -745,4 +762,15 @@ fn a_stream_that_does_not_start_with_its_initiation_is_refused_and_no_events_giv
 
 fn nanos() -> chrono::TimeDelta {
     chrono::TimeDelta::nanoseconds(123_456_789)
+}
+
+#[test]
+fn the_latest_links_token_hash_stays_on_the_signer_row_after_it_is_used() {
+    let stream = signed();
+    let rows = rows(&stream);
+    for (party_id, token) in [(RECEIVER, 100), (PAYER, 101)] {
+        let row = signer_row(&rows, party_id);
+        assert_eq!(value(row, "link_token_hash"), &text(digest(token).as_hex()));
+        assert_eq!(value(row, "link_status"), &text("USED"));
+    }
 }

@@ -1,0 +1,446 @@
+//! The signing pages' HTML. Every value from a request, an event or a template is escaped here; the
+//! contract body goes into a sandboxed iframe (`srcdoc`, no `allow-scripts`), so template markup can
+//! never run script or reach the page.
+
+use std::fmt::Write as _;
+
+use aggregates::contract::{Contract, SignLink, Signer, SignerStatus, SmsCheck};
+use aggregates::values::{ContentType, SignMethod};
+use chrono::{DateTime, Utc};
+
+/// Text for an HTML text node or a quoted attribute.
+pub(super) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn document(title: &str, body: &str, script: bool) -> String {
+    let script = if script {
+        "<script src=\"/h5/assets/sign.js\"></script>"
+    } else {
+        ""
+    };
+    format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{}</title><link rel=\"stylesheet\" href=\"/h5/assets/sign.css\"></head>\
+         <body><main class=\"page\">{body}</main>{script}</body></html>",
+        escape(title)
+    )
+}
+
+/// An error page: the spec code in `#error-code`, its message in `#error-message`.
+pub(super) fn error_page(code: u32, message: &str, hint: &str, detail: Option<&str>) -> String {
+    let detail = detail
+        .map(|detail| format!("<p class=\"detail\">{}</p>", escape(detail)))
+        .unwrap_or_default();
+    document(
+        message,
+        &format!(
+            "<section class=\"result error\"><h1 id=\"error-message\">{}</h1>\
+             <p>错误码 <span id=\"error-code\">{code}</span></p><p>{}</p>{detail}</section>",
+            escape(message),
+            escape(hint)
+        ),
+        false,
+    )
+}
+
+/// The page after signing.
+pub(super) fn done_page(title: &str, transaction_no: &str, contract_signed: bool) -> String {
+    let next = if contract_signed {
+        "所有签署方均已完成签署，协议已生效。"
+    } else {
+        "您的签署已完成，协议将在其他签署方签署后生效。"
+    };
+    document(
+        "签署完成",
+        &format!(
+            "<section id=\"done\" class=\"result ok\"><h1>签署完成</h1><p>《{}》</p><p>{next}</p>\
+             <p class=\"detail\">签署流水号：{}</p></section>",
+            escape(title),
+            escape(transaction_no)
+        ),
+        false,
+    )
+}
+
+/// The page after rejecting.
+pub(super) fn rejected_page(title: &str, reason: &str) -> String {
+    document(
+        "已拒签",
+        &format!(
+            "<section id=\"rejected\" class=\"result\"><h1>您已拒绝签署</h1><p>《{}》</p>\
+             <p>拒签原因：{}</p><p>协议发起方将收到通知。</p></section>",
+            escape(title),
+            escape(reason)
+        ),
+        false,
+    )
+}
+
+/// How the face step stands, from the signer's latest face verification on this link.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum FaceStatus {
+    NotStarted,
+    /// Started at the provider, no result yet.
+    InProgress,
+    /// The latest attempt failed; the reason code when the provider gave one.
+    Failed(Option<String>),
+    /// Passed at the provider but refused by the contract (name or ID number differ).
+    Refused,
+    Passed,
+}
+
+/// Everything the signing page shows.
+#[derive(Debug)]
+pub(super) struct SignPage<'a> {
+    pub token: &'a str,
+    pub csrf: &'a str,
+    pub contract: &'a Contract,
+    pub signer: &'a Signer,
+    pub link: &'a SignLink,
+    /// The rendered template; `None` when it could not be rendered.
+    pub body: Option<(String, ContentType)>,
+    pub waiting: bool,
+    pub face: FaceStatus,
+    pub resend_cooldown: chrono::TimeDelta,
+    pub max_failed_attempts: u32,
+    pub now: DateTime<Utc>,
+}
+
+fn action(path: &str, token: &str) -> String {
+    format!("{path}?token={}", escape(token))
+}
+
+fn hidden_csrf(csrf: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        escape(csrf)
+    )
+}
+
+fn step_class(done: bool, current: bool) -> &'static str {
+    match (done, current) {
+        (true, _) => "step done",
+        (false, true) => "step current",
+        (false, false) => "step",
+    }
+}
+
+fn party_status(signer: &Signer) -> &'static str {
+    match signer.status {
+        SignerStatus::Pending { .. } => "待签署",
+        SignerStatus::Signed(_) => "已签署",
+        SignerStatus::Rejected(_) => "已拒签",
+    }
+}
+
+/// A name shows its first character only, for the other parties.
+fn masked_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("{first}{}", "*".repeat(chars.count().max(1))),
+        None => String::new(),
+    }
+}
+
+fn fail_text(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("FACE_MISMATCH") => "人脸比对不一致",
+        Some("ID_CARD_MISMATCH") => "身份信息不一致",
+        Some("POOR_QUALITY") => "采集质量不佳",
+        Some("LIVENESS_FAILED") => "活体检测未通过",
+        Some("USER_CANCELLED") => "核验已取消",
+        Some("PROVIDER_ERROR") => "核验服务异常",
+        _ => "核验未通过",
+    }
+}
+
+pub(super) fn sign_page(page: &SignPage<'_>) -> String {
+    let mut body = String::new();
+    let contract = page.contract;
+    let signer = page.signer;
+    let _ = write!(
+        body,
+        "<header><h1 id=\"contract-title\">{}</h1></header>",
+        escape(contract.title.as_str())
+    );
+    let _ = write!(body, "<section class=\"parties\"><h2>签署方</h2><ul>");
+    for party in &contract.signers {
+        let me = party.party_id == signer.party_id;
+        let name = if me {
+            party.name.as_str().to_owned()
+        } else {
+            masked_name(party.name.as_str())
+        };
+        let _ = write!(
+            body,
+            "<li{}><span>{}</span><span class=\"seq\">第 {} 顺位</span><span class=\"state\">{}</span></li>",
+            if me { " class=\"me\"" } else { "" },
+            escape(&name),
+            party.sequence,
+            party_status(party)
+        );
+    }
+    let _ = write!(body, "</ul></section>");
+    let _ = write!(
+        body,
+        "<section class=\"identity\"><h2>您的身份</h2><p>姓名：<span id=\"signer-name\">{}</span></p>\
+         <p>身份证号：{}</p><p>手机号：{}</p></section>",
+        escape(signer.name.as_str()),
+        escape(&signer.id_card_no.masked()),
+        escape(&signer.mobile.masked())
+    );
+    let contract_body = match &page.body {
+        Some((html, ContentType::Html)) => format!(
+            "<iframe id=\"contract-body\" class=\"contract\" sandbox=\"\" title=\"协议内容\" srcdoc=\"{}\"></iframe>",
+            escape(&format!(
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{html}</body></html>"
+            ))
+        ),
+        Some((json, _)) => format!(
+            "<iframe id=\"contract-body\" class=\"contract\" sandbox=\"\" title=\"协议内容\" srcdoc=\"{}\"></iframe>",
+            escape(&format!(
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body><pre>{}</pre></body></html>",
+                escape(json)
+            ))
+        ),
+        None => "<div id=\"contract-body\" class=\"contract missing\">协议内容暂时无法显示，请稍后刷新。</div>"
+            .to_owned(),
+    };
+    let _ = write!(
+        body,
+        "<section class=\"document\"><h2>协议内容</h2>{contract_body}</section>"
+    );
+    if page.waiting {
+        let _ = write!(
+            body,
+            "<section id=\"waiting\" class=\"notice\"><p>等待前序签署方完成签署</p>\
+             <p>轮到您签署时，刷新本页即可继续。</p><p><a class=\"button\" href=\"{}\">刷新</a></p></section>",
+            action("/h5/sign", page.token)
+        );
+    } else {
+        body.push_str(&steps(page));
+    }
+    body.push_str(&reject_block(page));
+    document(contract.title.as_str(), &body, true)
+}
+
+fn steps(page: &SignPage<'_>) -> String {
+    let mut out = String::new();
+    let (sms_done, face_done, checks) = match page.signer.sign_method {
+        SignMethod::FaceAndSms => {
+            let sms_done = matches!(page.link.sms, SmsCheck::Verified { .. });
+            let face_done = page.link.face.is_some();
+            out.push_str(&sms_step(page, sms_done));
+            out.push_str(&face_step(page, face_done, sms_done));
+            (sms_done, face_done, sms_done && face_done)
+        }
+        SignMethod::CaCert => {
+            let done = page.link.certificate.is_some();
+            let _ = write!(
+                out,
+                "<section id=\"step-certificate\" class=\"{}\"><h2>证书核验</h2><p>{}</p></section>",
+                step_class(done, !done),
+                if done {
+                    "CA 证书核验已通过"
+                } else {
+                    "此签署方式需由发起方完成 CA 证书核验，完成后刷新本页即可签署。"
+                }
+            );
+            (done, done, done)
+        }
+    };
+    let _ = (sms_done, face_done);
+    out.push_str(&sign_step(page, checks));
+    out
+}
+
+fn sms_step(page: &SignPage<'_>, done: bool) -> String {
+    let mobile = page.signer.mobile.masked();
+    let mut can_send = true;
+    let mut can_verify = true;
+    let status = match &page.link.sms {
+        SmsCheck::NotSent => {
+            can_verify = false;
+            format!("点击“获取验证码”，验证码将发送至 {mobile}。")
+        }
+        SmsCheck::Sent {
+            expires_at,
+            failed_attempts,
+            sent_at,
+            ..
+        } => {
+            let mut text = if page.now >= *expires_at {
+                "验证码已过期，请重新获取。".to_owned()
+            } else {
+                format!("验证码已发送至 {mobile}，请在有效期内输入。")
+            };
+            if *failed_attempts > 0 {
+                let left = page.max_failed_attempts.saturating_sub(*failed_attempts);
+                let _ = write!(text, "验证码错误，还可尝试 {left} 次。");
+            }
+            let wait = (*sent_at + page.resend_cooldown - page.now).num_seconds();
+            if wait > 0 {
+                can_send = false;
+                let _ = write!(text, "{wait} 秒后可重新获取。");
+            }
+            text
+        }
+        SmsCheck::Verified { .. } => "短信验证已通过。".to_owned(),
+        SmsCheck::Locked { .. } => {
+            can_send = false;
+            can_verify = false;
+            "验证码错误次数过多，短信验证已锁定。请联系协议发起方重新获取签署链接。".to_owned()
+        }
+    };
+    let mut out = format!(
+        "<section id=\"step-sms\" class=\"{}\"><h2>第一步 短信验证</h2><p id=\"sms-status\">{}</p>",
+        step_class(done, !done),
+        escape(&status)
+    );
+    if !done {
+        let disabled = |allowed: bool| if allowed { "" } else { " disabled" };
+        let _ = write!(
+            out,
+            "<form method=\"post\" action=\"{}\">{}<button id=\"sms-send\" type=\"submit\"{}>获取验证码</button></form>\
+             <form method=\"post\" action=\"{}\" class=\"row\">{}\
+             <input id=\"sms-code\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
+             maxlength=\"6\" pattern=\"[0-9]{{6}}\" placeholder=\"6 位验证码\" required{}>\
+             <button id=\"sms-verify\" type=\"submit\"{}>验证</button></form>",
+            action("/h5/sign/sms/send", page.token),
+            hidden_csrf(page.csrf),
+            disabled(can_send),
+            action("/h5/sign/sms/verify", page.token),
+            hidden_csrf(page.csrf),
+            disabled(can_verify),
+            disabled(can_verify),
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
+fn face_step(page: &SignPage<'_>, done: bool, sms_done: bool) -> String {
+    let current = !done && sms_done;
+    let (status, button) = match (&page.face, done) {
+        (_, true) | (FaceStatus::Passed, _) => ("人脸核验已通过。".to_owned(), None),
+        (FaceStatus::NotStarted, false) => (
+            if sms_done {
+                "请进行人脸核验，核验完成后将自动返回本页。".to_owned()
+            } else {
+                "完成短信验证后进行人脸核验。".to_owned()
+            },
+            Some("开始人脸核验"),
+        ),
+        (FaceStatus::InProgress, false) => (
+            "人脸核验尚未完成。如已完成，请稍候刷新本页；也可继续核验。".to_owned(),
+            Some("继续人脸核验"),
+        ),
+        (FaceStatus::Failed(reason), false) => (
+            format!(
+                "人脸核验未通过（{}），请重试。",
+                fail_text(reason.as_deref())
+            ),
+            Some("重新核验"),
+        ),
+        (FaceStatus::Refused, false) => (
+            "核验结果与签署人身份信息不一致，请本人重新核验。".to_owned(),
+            Some("重新核验"),
+        ),
+    };
+    let mut out = format!(
+        "<section id=\"step-face\" class=\"{}\"><h2>第二步 人脸核验</h2><p id=\"face-status\">{}</p>",
+        step_class(done, current),
+        escape(&status)
+    );
+    if let (Some(label), true) = (button, current) {
+        let _ = write!(
+            out,
+            "<form method=\"post\" action=\"{}\">{}<button id=\"face-start\" type=\"submit\">{label}</button></form>",
+            action("/h5/sign/face/start", page.token),
+            hidden_csrf(page.csrf)
+        );
+    }
+    out.push_str("</section>");
+    out
+}
+
+fn sign_step(page: &SignPage<'_>, checks_done: bool) -> String {
+    let mut out = format!(
+        "<section id=\"step-sign\" class=\"{}\"><h2>第三步 手写签名</h2>",
+        step_class(false, checks_done)
+    );
+    if checks_done {
+        let _ = write!(
+            out,
+            "<p>请在下方区域内手写签名。</p>\
+             <canvas id=\"signature-pad\" width=\"600\" height=\"240\" aria-label=\"签名区域\"></canvas>\
+             <div class=\"row\"><button id=\"signature-clear\" type=\"button\" class=\"secondary\">清除重写</button>\
+             <button id=\"signature-submit\" type=\"button\">确认签署</button></div>\
+             <p id=\"signature-hint\" class=\"hint\" hidden>请先在签名区域内签名。</p>\
+             <form id=\"sign-form\" method=\"post\" action=\"{}\">{}\
+             <input type=\"hidden\" name=\"signature\" id=\"signature-data\"></form>\
+             <div id=\"confirm-dialog\" class=\"dialog\" role=\"dialog\" aria-modal=\"true\" hidden>\
+             <div class=\"panel\"><p>确认以上协议内容并签署？签署后不可撤回。</p>\
+             <div class=\"row\"><button id=\"confirm-no\" type=\"button\" class=\"secondary\">取消</button>\
+             <button id=\"confirm-yes\" type=\"button\">确认签署</button></div></div></div>",
+            action("/h5/sign/submit", page.token),
+            hidden_csrf(page.csrf)
+        );
+    } else {
+        out.push_str("<p>完成身份验证后即可签名。</p>");
+    }
+    out.push_str("</section>");
+    out
+}
+
+fn reject_block(page: &SignPage<'_>) -> String {
+    format!(
+        "<section class=\"reject\"><button id=\"reject-open\" type=\"button\" class=\"link\">拒绝签署</button>\
+         <form id=\"reject-form\" method=\"post\" action=\"{}\" hidden>{}\
+         <label for=\"reject-reason\">拒签原因（必填）</label>\
+         <textarea id=\"reject-reason\" name=\"reason\" maxlength=\"512\" required></textarea>\
+         <button id=\"reject-submit\" type=\"submit\" class=\"danger\">提交拒签</button></form></section>",
+        action("/h5/sign/reject", page.token),
+        hidden_csrf(page.csrf)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_and_quotes_are_escaped() {
+        assert_eq!(
+            escape("<script>\"a\" & 'b'</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn error_pages_carry_the_code_and_message_ids() {
+        let html = error_page(40004, "签署链接已过期，请重新获取", "联系发起方", None);
+        assert!(html.contains("<span id=\"error-code\">40004</span>"));
+        assert!(html.contains("id=\"error-message\">签署链接已过期，请重新获取<"));
+    }
+
+    #[test]
+    fn other_parties_names_show_only_their_first_character() {
+        assert_eq!(masked_name("李四"), "李*");
+        assert_eq!(masked_name("欧阳娜娜"), "欧***");
+    }
+}
