@@ -27,6 +27,7 @@ crate::backend_tests!(
     two_signers_sign_in_order_through_the_pages_and_the_contract_ends_signed,
     expired_and_replaced_links_show_40004_and_a_used_link_shows_40005,
     a_signer_rejects_with_a_reason_and_the_contract_is_rejected,
+    a_revoked_contract_shows_a_page_saying_so_and_takes_no_posts,
     wrong_sms_codes_count_down_then_lock_the_step,
     a_failed_face_check_shows_the_reason_and_a_retry_can_pass,
     posts_without_the_links_csrf_token_are_refused_and_write_nothing,
@@ -932,4 +933,30 @@ async fn a_referer_outside_the_allow_list_is_refused(t: TestStore) {
     let script = browser.open("/h5/assets/sign.js").await;
     assert_eq!(script.status, StatusCode::OK);
     assert!(script.html.contains("signature-pad"));
+}
+
+async fn a_revoked_contract_shows_a_page_saying_so_and_takes_no_posts(t: TestStore) {
+    let signing = start(&t, |_| {}).await;
+    let (contract_id, receiver_url, _) = contract(&signing, "H5_REVOKED").await;
+    let browser = Browser::new(&signing.service.base);
+    let page = browser.open(&receiver_url).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let (status, body) = json_of(
+        signing
+            .api
+            .post_json(
+                &format!("/api/v1/contract/{contract_id}/revoke"),
+                &serde_json::json!({"reason": "用户要求取消", "operator": "ops"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let revoked = browser.open(&receiver_url).await;
+    assert_eq!(revoked.status, StatusCode::CONFLICT);
+    assert!(revoked.text_of("error-message").contains("已被发起方撤销"));
+    let before = stream_events(&signing, &contract_id).await.len();
+    let send = browser.submit(&page, "sms-send", &[]).await;
+    assert_eq!(send.status, StatusCode::CONFLICT);
+    assert_eq!(stream_events(&signing, &contract_id).await.len(), before);
 }

@@ -284,6 +284,7 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
             ..
         } => {
             let mut text = if page.now >= *expires_at {
+                can_verify = false;
                 "验证码已过期，请重新获取。".to_owned()
             } else {
                 format!("验证码已发送至 {mobile}，请在有效期内输入。")
