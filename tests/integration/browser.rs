@@ -15,7 +15,7 @@ use std::time::Duration;
 use chromiumoxide::Page;
 use chromiumoxide::browser::BrowserConfig;
 use chromiumoxide::cdp::browser_protocol::input::{
-    DispatchTouchEventParams, DispatchTouchEventType, TouchPoint,
+    DispatchTouchEventParams, DispatchTouchEventType, InsertTextParams, TouchPoint,
 };
 use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
 use chromiumoxide::handler::viewport::Viewport;
@@ -332,7 +332,8 @@ impl Tab {
             .unwrap_or_else(|error| panic!("clicking {selector}: {error}"));
     }
 
-    /// Focuses the input matching `selector`, clears it and types `text` key by key.
+    /// Focuses the input matching `selector`, clears it and types `text`: key by key when it is ASCII,
+    /// as committed input-method text otherwise.
     pub async fn type_into(&self, selector: &str, text: &str) {
         self.wait_for(selector).await;
         let _: bool = self
@@ -347,10 +348,18 @@ impl Tab {
             .await
             .unwrap_or_else(|error| panic!("{selector}: {error}"));
         element.click().await.expect("focus the input");
-        element
-            .type_str(text)
-            .await
-            .unwrap_or_else(|error| panic!("typing into {selector}: {error}"));
+        if text.is_ascii() {
+            element
+                .type_str(text)
+                .await
+                .unwrap_or_else(|error| panic!("typing into {selector}: {error}"));
+        } else {
+            // Chinese is entered through an input method, which commits whole text: the same call.
+            self.page
+                .execute(InsertTextParams::new(text))
+                .await
+                .unwrap_or_else(|error| panic!("entering text into {selector}: {error}"));
+        }
     }
 
     /// The visible element's box in CSS pixels of the viewport: (x, y, width, height).

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod delivery;
 mod e2e_face;
+mod e2e_sign;
 mod event_store;
 mod expiry;
 mod face_providers;
