@@ -7,7 +7,7 @@
 //! browser tests are skipped with a note, except under `CI=true`, where that fails them. The browser is
 //! killed when its [`Browser`] is dropped, so a failing test does not leave one behind.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -146,11 +146,6 @@ impl Browser {
             page,
             shots: Arc::clone(&self.shots),
         }
-    }
-
-    /// The folder this test's screenshots go to.
-    pub fn artifacts(&self) -> &Path {
-        &self.shots.dir
     }
 
     /// Closes the browser and waits for it to exit. Dropping it kills it too (when a test fails).
@@ -418,6 +413,13 @@ impl Tab {
             .execute(TouchEnd::default())
             .await
             .expect("touch end");
+    }
+
+    /// Scrolls the element matching `selector` to the middle of the viewport, then takes a screenshot
+    /// (a phone shows only part of a long page).
+    pub async fn screenshot_at(&self, selector: &str, step: &str) -> PathBuf {
+        self.rect(selector).await;
+        self.screenshot(step).await
     }
 
     /// Saves a screenshot of the viewport as `<nn>-<step>.png` in the test's folder; returns its path.

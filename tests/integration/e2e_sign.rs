@@ -167,7 +167,7 @@ async fn pass_sms(journey: &Journey, tab: &Tab, mobile: &str) {
     tab.wait_for("#step-sms.current").await;
     tab.click("#sms-send").await;
     tab.wait_for_text("#sms-status", "验证码已发送").await;
-    tab.screenshot("sms-code-sent").await;
+    tab.screenshot_at("#step-sms", "sms-code-sent").await;
     let code = journey.latest_code(mobile).await;
     tab.type_into("#sms-code", &code).await;
     tab.click("#sms-verify").await;
@@ -230,7 +230,7 @@ async fn sign(journey: &Journey, tab: &Tab, mobile: &str, name: &str) {
     pass_sms(journey, tab, mobile).await;
     face_at_the_sandbox(journey, tab, "PASS").await;
     tab.wait_for("#step-face.done").await;
-    tab.screenshot("face-passed").await;
+    tab.screenshot_at("#step-face", "face-passed").await;
     draw_and_confirm(tab).await;
 }
 
@@ -250,7 +250,9 @@ async fn two_signers_sign_in_order_in_a_browser_and_the_caller_hears_each_change
     payer.wait_for("#waiting").await;
     assert!(!payer.is_visible("#step-sms").await);
     assert!(payer.is_visible("#contract-title").await);
-    payer.screenshot("second-signer-waiting").await;
+    payer
+        .screenshot_at("#waiting", "second-signer-waiting")
+        .await;
 
     let receiver = journey.browser.open(&receiver_url).await;
     sign(&journey, &receiver, RECEIVER_MOBILE, "张三").await;
@@ -300,7 +302,7 @@ async fn a_signer_rejects_with_a_reason_in_a_browser() {
     tab.click("#reject-open").await;
     tab.wait_for("#reject-reason").await;
     tab.type_into("#reject-reason", "协议金额与约定不符").await;
-    tab.screenshot("reject-reason").await;
+    tab.screenshot_at("#reject-reason", "reject-reason").await;
     tab.click("#reject-submit").await;
     tab.wait_for("#rejected").await;
     tab.screenshot("rejected").await;
@@ -359,7 +361,7 @@ async fn wrong_sms_codes_lock_the_step_in_a_browser() {
         .await;
     assert!(disabled, "a locked step offers no verify");
     assert!(!tab.is_visible("#step-face.current").await);
-    tab.screenshot("sms-locked").await;
+    tab.screenshot_at("#step-sms", "sms-locked").await;
     journey.browser.close().await;
 }
 
@@ -381,7 +383,7 @@ async fn a_face_mismatch_shows_on_the_signing_page() {
     assert!(status.contains("人脸比对不一致"), "{status}");
     assert!(!tab.is_visible("#step-face.done").await);
     assert!(!tab.is_visible("canvas#signature-pad").await);
-    tab.screenshot("face-mismatch").await;
+    tab.screenshot_at("#step-face", "face-mismatch").await;
     assert_eq!(journey.contract().await["status"], "CREATED");
     journey.browser.close().await;
 }
