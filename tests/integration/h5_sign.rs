@@ -823,6 +823,11 @@ async fn posts_without_the_links_csrf_token_are_refused_and_write_nothing(t: Tes
     let sent = browser.submit(&page, "sms-send", &[]).await;
     assert_eq!(sent.status, StatusCode::OK);
     assert!(sent.text_of("sms-status").contains("验证码已发送"));
+    assert!(
+        sent.html
+            .contains("id=\"sms-send\" type=\"submit\" disabled data-wait="),
+        "the resend button waits out the cool-down"
+    );
 }
 
 async fn a_signature_that_is_not_a_drawn_png_answers_40001_naming_the_field(t: TestStore) {

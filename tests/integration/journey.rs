@@ -1,8 +1,8 @@
-//! A signer's journey driven through the pipeline with domain commands (the H5 pages that issue
-//! them for a person come later), and the template and contract every journey starts from.
+//! A signer's journey driven through the pipeline with domain commands (`h5_sign.rs` drives the same
+//! journey through the signing page), and the template and contract every journey starts from.
 
-/// Drives one signer through the FACE_AND_SMS journey with domain commands through the pipeline (the
-/// H5 pages that will issue them for a person are not built yet).
+/// Drives one signer through the FACE_AND_SMS journey with domain commands through the pipeline, for
+/// tests about what follows signing; the signing page's own tests are in `h5_sign.rs`.
 pub async fn sign_as(
     state: &esign::http::AppState,
     contract_id: &str,

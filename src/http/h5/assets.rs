@@ -14,7 +14,7 @@ h2{font-size:16px;margin:0 0 8px}
 ul{list-style:none;padding:0;margin:0}
 .parties li{display:flex;gap:8px;justify-content:space-between;padding:4px 0;border-bottom:1px solid #eee}
 .parties li.me{font-weight:600}
-.contract{width:100%;height:50vh;border:1px solid #ddd;border-radius:4px;background:#fff}
+.contract{width:100%;height:45vh;min-height:240px;border:1px solid #ddd;border-radius:4px;background:#fff}
 .step{border-left:4px solid #ccc}
 .step.current{border-left-color:#1677ff}
 .step.done{border-left-color:#52c41a}
@@ -90,6 +90,18 @@ const JS: &str = r#"(function () {
       document.getElementById('signature-data').value = pad.toDataURL('image/png');
       document.getElementById('sign-form').submit();
     });
+  }
+  var send = document.getElementById('sms-send');
+  if (send && send.dataset.wait) {
+    var left = parseInt(send.dataset.wait, 10);
+    var label = send.textContent;
+    var tick = function () {
+      if (left <= 0) { send.disabled = false; send.textContent = label; return; }
+      send.textContent = label + '（' + left + ' 秒）';
+      left -= 1;
+      setTimeout(tick, 1000);
+    };
+    tick();
   }
   var open = document.getElementById('reject-open');
   if (open) {

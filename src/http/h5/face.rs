@@ -199,8 +199,11 @@ pub(super) async fn start(
     let existing = attempts(&state, &live).await?;
     if let Some((_, row)) = existing.last() {
         let verification_id = row.required_text("verification_id");
-        if let VerificationState::Processing { task, .. } =
+        // Resumed only while it has a few minutes left: a task about to expire would strand the
+        // signer on the provider's page.
+        if let VerificationState::Processing { verification, task } =
             load_verification(&state, verification_id).await?
+            && verification.expires_at > Utc::now() + chrono::TimeDelta::minutes(3)
             && let Some(url) = task.h5_url
         {
             return Ok(Redirect::to(url.as_str()).into_response());

@@ -24,6 +24,12 @@ pub(super) fn escape(text: &str) -> String {
     out
 }
 
+/// The contract frame's own defaults (the frame does not see the page's stylesheet); the template's
+/// markup may style itself.
+const CONTRACT_STYLE: &str = "body{margin:12px;font-family:-apple-system,'PingFang SC','Microsoft YaHei',\
+                              sans-serif;font-size:15px;line-height:1.7;color:#222;word-wrap:break-word}\
+                              img{max-width:100%}pre{white-space:pre-wrap}";
+
 fn document(title: &str, body: &str, script: bool) -> String {
     let script = if script {
         "<script src=\"/h5/assets/sign.js\"></script>"
@@ -33,7 +39,7 @@ fn document(title: &str, body: &str, script: bool) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><link rel=\"icon\" href=\"data:,\">\
          <title>{}</title><link rel=\"stylesheet\" href=\"/h5/assets/sign.css\"></head>\
          <body><main class=\"page\">{body}</main>{script}</body></html>",
         escape(title)
@@ -207,13 +213,13 @@ pub(super) fn sign_page(page: &SignPage<'_>) -> String {
         Some((html, ContentType::Html)) => format!(
             "<iframe id=\"contract-body\" class=\"contract\" sandbox=\"\" title=\"协议内容\" srcdoc=\"{}\"></iframe>",
             escape(&format!(
-                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>{html}</body></html>"
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{CONTRACT_STYLE}</style></head><body>{html}</body></html>"
             ))
         ),
         Some((json, _)) => format!(
             "<iframe id=\"contract-body\" class=\"contract\" sandbox=\"\" title=\"协议内容\" srcdoc=\"{}\"></iframe>",
             escape(&format!(
-                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body><pre>{}</pre></body></html>",
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{CONTRACT_STYLE}</style></head><body><pre>{}</pre></body></html>",
                 escape(json)
             ))
         ),
@@ -272,6 +278,8 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
     let mobile = page.signer.mobile.masked();
     let mut can_send = true;
     let mut can_verify = true;
+    // Seconds until another code may be requested; the script re-enables the button then.
+    let mut resend_wait = 0;
     let status = match &page.link.sms {
         SmsCheck::NotSent => {
             can_verify = false;
@@ -296,6 +304,7 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
             let wait = (*sent_at + page.resend_cooldown - page.now).num_seconds();
             if wait > 0 {
                 can_send = false;
+                resend_wait = wait;
                 let _ = write!(text, "{wait} 秒后可重新获取。");
             }
             text
@@ -316,7 +325,7 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
         let disabled = |allowed: bool| if allowed { "" } else { " disabled" };
         let _ = write!(
             out,
-            "<form method=\"post\" action=\"{}\">{}<button id=\"sms-send\" type=\"submit\"{}>获取验证码</button></form>\
+            "<form method=\"post\" action=\"{}\">{}<button id=\"sms-send\" type=\"submit\"{}{}>获取验证码</button></form>\
              <form method=\"post\" action=\"{}\" class=\"row\">{}\
              <input id=\"sms-code\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\" \
              maxlength=\"6\" pattern=\"[0-9]{{6}}\" placeholder=\"6 位验证码\" required{}>\
@@ -324,6 +333,11 @@ fn sms_step(page: &SignPage<'_>, done: bool) -> String {
             action("/h5/sign/sms/send", page.token),
             hidden_csrf(page.csrf),
             disabled(can_send),
+            if resend_wait > 0 {
+                format!(" data-wait=\"{resend_wait}\"")
+            } else {
+                String::new()
+            },
             action("/h5/sign/sms/verify", page.token),
             hidden_csrf(page.csrf),
             disabled(can_verify),
