@@ -260,7 +260,7 @@ fn result_card(v: &Verification) -> String {
             "passed",
             "✓",
             "核验通过".to_owned(),
-            "人脸核验已通过，请返回业务页面继续。".to_owned(),
+            "身份核验已通过，请返回业务页面继续。".to_owned(),
         ),
         "FAILED" => (
             "failed",
