@@ -410,6 +410,16 @@ mod tests {
         let (passed, _) = verification(View::Start, &verification_with("SUCCESS", false));
         assert!(passed.contains("data-status=\"SUCCESS\"") && passed.contains("核验通过"));
 
+        let (expired, _) = verification(View::Result, &verification_with("EXPIRED", false));
+        assert!(expired.contains("data-status=\"EXPIRED\"") && expired.contains("核验已过期"));
+        assert!(!expired.contains("face-verify-start"));
+
+        // Back before the provider decided: the result is pending, and the provider's page is offered
+        // again.
+        let (pending, _) = verification(View::Result, &verification_with("PROCESSING", false));
+        assert!(pending.contains("data-status=\"PROCESSING\"") && pending.contains("确认中"));
+        assert!(pending.contains("id=\"face-verify-start\""));
+
         let (degraded, script) = verification(View::Start, &verification_with("PENDING", true));
         assert!(script.is_some());
         for id in [
