@@ -1,20 +1,30 @@
-//! The person's side of a face verification that esign must serve now, each keyed by the page token
-//! of `verificationUrl` (the full H5 pages come later):
+//! The person's side of a face verification, each keyed by the page token of `verificationUrl`:
 //!
+//! - `GET /h5/face-verify?token=...`: the page `verificationUrl` opens. Mobile-first, Chinese, the
+//!   caller's `uiConfig` applied (title, logo, theme colour); shows whom the check is for (masked) and
+//!   hands over to the provider's page, or shows the result once there is one, or the degraded SMS form.
 //! - `GET /h5/face-verify/return?token=...`: where providers send the browser back. A redirect proves
 //!   nothing, so this asks the provider for the result server-side, records it, and shows the status.
 //! - `POST /h5/face-verify/degraded/code?token=...` and `POST /h5/face-verify/degraded/verify?token=...`:
 //!   the two steps of the degraded check (spec 7.2.1): send an SMS code, then check it.
+//!
+//! The pages are server-rendered with one small inline script (the degraded form) and no outside
+//! assets; the content security policy allows nothing else but the caller's logo.
+
+mod page;
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::HeaderMap;
-use axum::http::header::{ACCEPT, USER_AGENT};
+use axum::http::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, USER_AGENT,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
+use chrono::{FixedOffset, Utc};
 use projections::Table;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -26,6 +36,7 @@ use super::openapi::{self, schemas};
 use crate::face::{flow, open_page_token};
 use crate::queries::select_one;
 use crate::store::EventMetadata;
+use page::{Look, View};
 
 /// The peer's address, when the server was started with connection info (it always is outside unit
 /// tests).
@@ -50,6 +61,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
+        .route("/h5/face-verify", get(start_page))
         .route("/h5/face-verify/return", get(returned))
         .route("/h5/face-verify/degraded/code", post(send_code))
         .route("/h5/face-verify/degraded/verify", post(verify_code))
@@ -132,30 +144,167 @@ pub(crate) async fn returned(
     PeerIp(peer): PeerIp,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let verification_id = verification_of(&state, &query.token, false)?;
-    let metadata = person(&verification_id, &headers, peer);
-    flow::pull_result(&state, &verification_id, &metadata).await?;
-    let status = status_of(&state, &verification_id).await?;
     let wants_html = headers
         .get(ACCEPT)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    if !wants_html {
-        return Ok(Json(status).into_response());
+    let pulled = async {
+        let verification_id = verification_of(&state, &query.token, false)?;
+        let metadata = person(&verification_id, &headers, peer);
+        flow::pull_result(&state, &verification_id, &metadata).await?;
+        Ok::<_, ApiError>(verification_id)
     }
-    let text = match status["status"].as_str() {
-        Some("SUCCESS") => "身份核验已通过，请返回业务页面继续。",
-        Some("FAILED") => "身份核验未通过，请返回业务页面重新发起。",
-        Some("EXPIRED") => "核验链接已过期，请返回业务页面重新获取。",
-        _ => "核验结果确认中，请稍后刷新本页或返回业务页面查看。",
+    .await;
+    if !wants_html {
+        return Ok(Json(status_of(&state, &pulled?).await?).into_response());
+    }
+    Ok(match pulled {
+        Ok(verification_id) => render(&state, &verification_id, &query.token, View::Result).await,
+        Err(error) => error_page(error, None).await,
+    })
+}
+
+/// The verification page
+///
+/// `GET /h5/face-verify?token=...`, the `verificationUrl` of an initiation: a mobile page in the
+/// caller's `uiConfig` (title, logo, theme colour) that shows whom the check is for (masked) and hands
+/// over to the provider's page (`#face-verify-start`); once there is a result it shows it
+/// (`#face-result`), and a degraded verification shows the SMS-code form. An invalid token answers an
+/// error page with 40400, one past its deadline 40004 (`#error-code`).
+#[utoipa::path(
+    get,
+    path = "/h5/face-verify",
+    tag = openapi::TAG_PERSON,
+    operation_id = "faceVerificationPage",
+    params(PageToken),
+    responses(
+        (status = 200, description = "The page (HTML).", content_type = "text/html", body = String),
+        (status = 404, description = "40400: the token is not valid (an HTML error page).", content_type = "text/html", body = String),
+        (status = 410, description = "40004: the verification's deadline has passed (an HTML error page).", content_type = "text/html", body = String),
+    )
+)]
+pub(crate) async fn start_page(
+    State(state): State<AppState>,
+    Query(query): Query<PageToken>,
+) -> Response {
+    match verification_of(&state, &query.token, true) {
+        Ok(verification_id) => render(&state, &verification_id, &query.token, View::Start).await,
+        Err(ApiError::LinkExpired) => {
+            // The token is genuine, so the page may wear the caller's look.
+            let look = match open_page_token(&state.pii, &query.token) {
+                Some((verification_id, _)) => look_of(&state, &verification_id).await,
+                None => None,
+            };
+            error_page(ApiError::LinkExpired, look).await
+        }
+        Err(error) => error_page(error, None).await,
+    }
+}
+
+/// The page of a verification, or the error page.
+async fn render(state: &AppState, verification_id: &str, token: &str, view: View) -> Response {
+    match load_page(state, verification_id, token).await {
+        Ok((look, verification)) => {
+            let (body, script) = page::verification(view, &verification);
+            html(StatusCode::OK, &look, &body, script)
+        }
+        Err(error) => error_page(error, None).await,
+    }
+}
+
+async fn load_page(
+    state: &AppState,
+    verification_id: &str,
+    token: &str,
+) -> Result<(Look, page::Verification), ApiError> {
+    let row = select_one(
+        &state.store,
+        Table::FaceVerification,
+        "verification_id = {1}",
+        &[verification_id],
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let id_card_no = match row.json("id_card_no") {
+        Some(sealed) => state
+            .pii
+            .open_text(&sealed["$pii"])
+            .map_err(|error| ApiError::Internal(format!("cannot open the ID number: {error}")))?,
+        None => String::new(),
     };
-    Ok(Html(format!(
-        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>人脸核验</title></head>\
-         <body style=\"font-family:sans-serif;max-width:480px;margin:40px auto;padding:0 20px\">\
-         <h1 style=\"font-size:20px\">人脸核验</h1><p>{text}</p></body></html>"
+    // The pages speak to people in China: deadlines in Beijing time.
+    let beijing =
+        FixedOffset::east_opt(8 * 3600).ok_or_else(|| ApiError::Internal("UTC+8".into()))?;
+    let verification = page::Verification {
+        status: row.text("status").unwrap_or("PENDING").to_owned(),
+        degraded: row.boolean("degraded").unwrap_or(false),
+        fail_reason: row.text("fail_reason").map(str::to_owned),
+        provider_url: row.text("provider_url").map(str::to_owned),
+        masked_name: page::mask_name(row.text("user_name").unwrap_or_default()),
+        masked_id_card_no: crate::pii::mask_text(&id_card_no),
+        expires_at: row
+            .time("expires_at")
+            .map(|at| {
+                at.with_timezone(&beijing)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default(),
+        token: token.to_owned(),
+    };
+    Ok((
+        Look::from_ui_config(row.json("ui_config_json").as_ref()),
+        verification,
     ))
-    .into_response())
+}
+
+/// The caller's look for a verification, when it can be read.
+async fn look_of(state: &AppState, verification_id: &str) -> Option<Look> {
+    let row = select_one(
+        &state.store,
+        Table::FaceVerification,
+        "verification_id = {1}",
+        &[verification_id],
+    )
+    .await
+    .ok()??;
+    Some(Look::from_ui_config(row.json("ui_config_json").as_ref()))
+}
+
+/// An HTML page with the pages' security headers: a policy with a fresh nonce, no referrer (the URL
+/// carries the token), never cached.
+fn html(status: StatusCode, look: &Look, body: &str, script: Option<&str>) -> Response {
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    let mut response = (status, Html(page::document(look, &nonce, body, script))).into_response();
+    let policy =
+        HeaderValue::from_str(&look.content_security_policy(&nonce)).unwrap_or_else(|_| {
+            HeaderValue::from_static("default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+        });
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_SECURITY_POLICY, policy);
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+/// The error page for `error`, with the code and status the API would answer (the one mapping in
+/// `error.rs` decides both, and logs the refusal).
+async fn error_page(error: ApiError, look: Option<Look>) -> Response {
+    let response = error.into_response();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let code = parsed["code"]
+        .as_u64()
+        .and_then(|code| u32::try_from(code).ok())
+        .unwrap_or(50000);
+    let message = parsed["message"].as_str().unwrap_or("系统内部错误");
+    let look = look.unwrap_or_else(|| Look::from_ui_config(None));
+    html(status, &look, &page::error(code, message), None)
 }
 
 /// Degraded check: send the code

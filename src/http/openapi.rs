@@ -117,6 +117,7 @@ new UUID); it is logged with the request and stored as the events' correlation i
         api::notifications::show_notice,
         api::notifications::notice_events,
         super::provider_callbacks::face_result,
+        super::face_pages::start_page,
         super::face_pages::returned,
         super::face_pages::send_code,
         super::face_pages::verify_code,
@@ -150,7 +151,7 @@ new UUID); it is logged with the request and stored as the events' correlation i
         (name = TAG_ADMIN, description = "Operators (administrator clients): the callback outbox, its attempts and redelivery of dead letters."),
         (name = TAG_NOTIFICATION, description = "Payment-verification notices (spec 1.2 item 3): SMS templates (administrators publish and activate versions) and notices sent to a person's phone, with their delivery state and audit trail."),
         (name = TAG_PROVIDER, description = "Face providers' signed results (protocol v1, docs/face-providers.md); signed with the provider's shared secret, not a client's."),
-        (name = TAG_PERSON, description = "The person's side of a face verification, keyed by the page token of `verificationUrl`: the return from the provider's page and the degraded SMS check."),
+        (name = TAG_PERSON, description = "The person's side of a face verification, keyed by the page token of `verificationUrl`: the verification page, the return from the provider's page and the degraded SMS check."),
         (name = TAG_HEALTH, description = "Liveness and readiness for load balancers; not signed."),
     )
 )]

@@ -5,9 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod browser;
 mod cli;
 mod delivery;
 mod document;
+mod e2e_face;
+mod e2e_sign;
 mod event_store;
 mod expiry;
 mod face_providers;
