@@ -19,6 +19,7 @@ mod helpers;
 mod journey;
 mod notifications;
 mod openapi;
+mod pades;
 mod pipeline;
 mod receiver;
 mod request_signing;
