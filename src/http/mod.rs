@@ -7,6 +7,7 @@ pub mod error;
 mod face_pages;
 pub mod h5;
 mod health;
+pub mod html;
 mod metrics;
 pub mod openapi;
 pub mod provider_callbacks;

@@ -13,21 +13,7 @@ button{width:100%;padding:14px;font-size:17px;color:#fff;background:#1890ff;bord
 .muted{color:#888;font-size:13px}.tag{display:inline-block;background:#fff3e0;color:#e65100;\
 border-radius:4px;padding:2px 6px;font-size:12px}";
 
-/// Escapes text for HTML content and attribute values.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
+pub(super) use crate::http::html::escape;
 
 fn document(title: &str, body: &str) -> String {
     format!(

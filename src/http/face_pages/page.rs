@@ -84,21 +84,7 @@ pub(super) enum View {
     Result,
 }
 
-/// Escapes text for HTML content and attribute values.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
+pub(super) use crate::http::html::escape;
 
 /// A name for display: its first character, the rest starred (`张*`, `欧阳**`).
 pub(super) fn mask_name(name: &str) -> String {

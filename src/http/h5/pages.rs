@@ -8,21 +8,7 @@ use aggregates::contract::{Contract, SignLink, Signer, SignerStatus, SmsCheck};
 use aggregates::values::{ContentType, SignMethod};
 use chrono::{DateTime, Utc};
 
-/// Text for an HTML text node or a quoted attribute.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
+pub(super) use crate::http::html::escape;
 
 /// The contract frame's own defaults (the frame does not see the page's stylesheet); the template's
 /// markup may style itself.
