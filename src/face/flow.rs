@@ -350,7 +350,10 @@ async fn check_and_record(
     };
     // A nonce outlives the window in which its timestamp would pass the check.
     let keep_until = now + TimeDelta::seconds(2 * TIMESTAMP_WINDOW_SECONDS);
-    match crate::nonces::NonceStore::new(state.store.clone())
+    // The service's one nonce store: its periodic purge also clears provider nonces.
+    match state
+        .authenticator
+        .nonces()
         .use_once(
             &format!("provider:{provider_name}"),
             &callback.nonce,

@@ -88,6 +88,21 @@ async fn revoke(fixture: &Fixture, contract_id: &str) {
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+/// A dispatcher of its own on the service's store and configuration, as a second instance runs one.
+fn another_dispatcher(state: &esign::http::AppState) -> esign::delivery::Dispatcher {
+    esign::delivery::Dispatcher::new(
+        state.store.clone(),
+        state.pii.clone(),
+        state.authenticator.clients().clone(),
+        state.metrics.clone(),
+        state.config.server.mode,
+        state.config.callbacks.clone(),
+        None,
+        std::sync::Arc::default(),
+    )
+    .unwrap()
+}
+
 fn dispatcher(fixture: &Fixture) -> &esign::delivery::Dispatcher {
     &fixture.service.state.dispatcher
 }
@@ -446,18 +461,7 @@ async fn a_dispatcher_killed_mid_delivery_is_taken_over_after_its_lease_with_the
     // Killed while the receiver holds the request: the row stays claimed under its lease.
     running.abort();
     let _ = running.await;
-    let state = &fixture.service.state;
-    let second = esign::delivery::Dispatcher::new(
-        state.store.clone(),
-        state.pii.clone(),
-        state.authenticator.clients().clone(),
-        state.metrics.clone(),
-        state.config.server.mode,
-        state.config.callbacks.clone(),
-        None,
-        std::sync::Arc::default(),
-    )
-    .unwrap();
+    let second = another_dispatcher(&fixture.service.state);
     assert_eq!(
         second.run_once(now + TimeDelta::seconds(5)).await.unwrap(),
         0,
@@ -493,19 +497,7 @@ async fn two_dispatchers_share_the_work_and_deliver_each_callback_once(t: TestSt
         revoke(&fixture, &contract_id).await;
     }
     let state = &fixture.service.state;
-    let make = || {
-        esign::delivery::Dispatcher::new(
-            state.store.clone(),
-            state.pii.clone(),
-            state.authenticator.clients().clone(),
-            state.metrics.clone(),
-            state.config.server.mode,
-            state.config.callbacks.clone(),
-            None,
-            std::sync::Arc::default(),
-        )
-        .unwrap()
-    };
+    let make = || another_dispatcher(state);
     let drain = |dispatcher: esign::delivery::Dispatcher| async move {
         let mut delivered = 0;
         for _ in 0..100 {
