@@ -217,11 +217,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 files.root_cert(),
                 files.intermediate_cert(),
                 files.tsa_cert(),
+                files.seal_cert(),
                 files.chain(),
             ] {
                 println!("  certificate: {}", path.display());
             }
-            for path in [files.root_key(), files.intermediate_key(), files.tsa_key()] {
+            for path in [
+                files.root_key(),
+                files.intermediate_key(),
+                files.tsa_key(),
+                files.seal_key(),
+            ] {
                 println!("  encrypted key: {}", path.display());
             }
             println!("keep a copy of root.key offline; the service does not need it");

@@ -327,12 +327,16 @@ pub struct TrustConfig {
     /// The organisation in every certificate subject `ca init` creates.
     pub organization: String,
     /// An operator-supplied CA instead of `dir`: PEM certificates and keys (PKCS#8 `PRIVATE KEY`,
-    /// or esign's encrypted form). All five or none.
+    /// or esign's encrypted form). These five all or none; the seal below is optional.
     pub root_cert: Option<PathBuf>,
     pub intermediate_cert: Option<PathBuf>,
     pub intermediate_key: Option<PathBuf>,
     pub tsa_cert: Option<PathBuf>,
     pub tsa_key: Option<PathBuf>,
+    /// The operator's platform seal certificate and key (both or neither). Without them, a seal
+    /// certificate is issued by `intermediate_key` at each start and kept in memory only.
+    pub seal_cert: Option<PathBuf>,
+    pub seal_key: Option<PathBuf>,
     /// A PKCS#12 bundle: not supported yet (refused with a message saying so).
     pub pkcs12: Option<PathBuf>,
     /// The policy OID of esign's own timestamp service (`/tsa`).
@@ -358,6 +362,8 @@ impl Default for TrustConfig {
             intermediate_key: None,
             tsa_cert: None,
             tsa_key: None,
+            seal_cert: None,
+            seal_key: None,
             pkcs12: None,
             tsa_policy: crate::trust::DEFAULT_TSA_POLICY.to_owned(),
             event_certificate_minutes: 30,

@@ -1,10 +1,12 @@
 //! The platform CA: a root (long-lived, path length 1), an intermediate that signs event
-//! certificates and the TSA certificate, and that TSA certificate (`timeStamping`, critical).
+//! certificates, the TSA certificate and the platform seal certificate, that TSA certificate
+//! (`timeStamping`, critical) and the seal certificate (the organisation's own signature on every
+//! finished document).
 //!
 //! Files under `[trust] dir` (default `<data_dir>/trust`): `root.pem`, `intermediate.pem`, `tsa.pem`,
-//! `chain.pem` (intermediate then root) and the encrypted keys `root.key`, `intermediate.key`,
-//! `tsa.key` (see [`super::keys`]). The root key is only needed to create the intermediate; keep a
-//! copy offline.
+//! `seal.pem`, `chain.pem` (intermediate then root) and the encrypted keys `root.key`,
+//! `intermediate.key`, `tsa.key`, `seal.key` (see [`super::keys`]). The root key is only needed to
+//! create the intermediate; keep a copy offline.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,6 +21,7 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::name::DirectoryString;
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
     SubjectKeyIdentifier,
@@ -34,6 +37,8 @@ use crate::config::{Config, Mode};
 const ROOT_YEARS: u32 = 20;
 const INTERMEDIATE_YEARS: u32 = 10;
 const TSA_YEARS: u32 = 5;
+/// The seal certificate lives as long as the TSA certificate (and never past its issuer).
+const SEAL_YEARS: u32 = TSA_YEARS;
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Issued certificates start a little in the past, so a relying party whose clock is slightly
 /// behind ours does not see them as not yet valid.
@@ -101,6 +106,7 @@ pub struct Ca {
     root_der: Vec<u8>,
     intermediate: CertifiedKey,
     tsa: CertifiedKey,
+    seal: CertifiedKey,
 }
 
 /// Where the CA's files live.
@@ -131,11 +137,17 @@ impl CaFiles {
     pub fn tsa_key(&self) -> PathBuf {
         self.dir.join("tsa.key")
     }
+    pub fn seal_cert(&self) -> PathBuf {
+        self.dir.join("seal.pem")
+    }
+    pub fn seal_key(&self) -> PathBuf {
+        self.dir.join("seal.key")
+    }
     /// Intermediate then root, for `openssl verify -untrusted` and relying parties.
     pub fn chain(&self) -> PathBuf {
         self.dir.join("chain.pem")
     }
-    fn all(&self) -> [PathBuf; 7] {
+    fn all(&self) -> [PathBuf; 9] {
         [
             self.root_cert(),
             self.root_key(),
@@ -143,6 +155,8 @@ impl CaFiles {
             self.intermediate_key(),
             self.tsa_cert(),
             self.tsa_key(),
+            self.seal_cert(),
+            self.seal_key(),
             self.chain(),
         ]
     }
@@ -160,7 +174,7 @@ pub struct NewCa {
 }
 
 impl NewCa {
-    /// Generates the three keys and certificates. `organization` goes into every subject.
+    /// Generates the four keys and certificates. `organization` goes into every subject.
     pub fn generate(organization: &str, now: DateTime<Utc>) -> Result<Self, CaError> {
         let start = unix_seconds(now)?.saturating_sub(BACKDATE);
         let root_key = SigningKey::generate()?;
@@ -223,11 +237,12 @@ impl NewCa {
             ],
         })?;
 
+        let intermediate = certified(intermediate_der, intermediate_key)?;
         let tsa_key = SigningKey::generate()?;
         let tsa_der = build_certificate(&Template {
             issuer: &intermediate_name,
-            issuer_key: &intermediate_key,
-            issuer_key_id: key_identifier(intermediate_key.public_key()),
+            issuer_key: &intermediate.key,
+            issuer_key_id: key_identifier(intermediate.key.public_key()),
             subject: &name(&[
                 (oid::ORGANIZATION, organization),
                 (
@@ -259,11 +274,13 @@ impl NewCa {
                 )?,
             ],
         })?;
+        let seal = issue_seal(&intermediate, organization, now)?;
         let ca = Ca {
             root: Certificate::from_der(&root_der)?,
             root_der,
-            intermediate: certified(intermediate_der, intermediate_key)?,
+            intermediate,
             tsa: certified(tsa_der, tsa_key)?,
+            seal,
         };
         Ok(Self { ca, root_key })
     }
@@ -299,6 +316,11 @@ impl NewCa {
             &kek.seal("tsa", ca.tsa.key.pkcs8_der())?,
             true,
         )?;
+        write_file(
+            &files.seal_key(),
+            &kek.seal(SEAL_ROLE, ca.seal.key.pkcs8_der())?,
+            true,
+        )?;
         write_file(&files.root_cert(), &pem(&ca.root_der)?, false)?;
         write_file(
             &files.intermediate_cert(),
@@ -306,6 +328,7 @@ impl NewCa {
             false,
         )?;
         write_file(&files.tsa_cert(), &pem(&ca.tsa.der)?, false)?;
+        write_file(&files.seal_cert(), &pem(&ca.seal.der)?, false)?;
         let chain = format!("{}{}", pem(&ca.intermediate.der)?, pem(&ca.root_der)?);
         write_file(&files.chain(), &chain, false)?;
         Ok(())
@@ -315,6 +338,10 @@ impl NewCa {
 impl Ca {
     /// The CA the configuration points at: operator-supplied PEM files, or the files under
     /// `[trust] dir`. `None` when neither exists yet.
+    ///
+    /// A CA directory written before seal certificates existed gets one on open: issued by the
+    /// intermediate and written next to the TSA files. An operator-supplied CA without
+    /// `seal_cert`/`seal_key` gets one issued in memory for the life of the process.
     pub fn open(config: &Config) -> Result<Option<Self>, CaError> {
         let trust = &config.trust;
         if trust.pkcs12.is_some() {
@@ -326,6 +353,8 @@ impl Ca {
             &trust.intermediate_key,
             &trust.tsa_cert,
             &trust.tsa_key,
+            &trust.seal_cert,
+            &trust.seal_key,
         ];
         if supplied.iter().any(|path| path.is_some()) {
             let (
@@ -348,8 +377,26 @@ impl Ca {
                         .into(),
                 ));
             };
+            let seal = match (&trust.seal_cert, &trust.seal_key) {
+                (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+                (None, None) => None,
+                _ => {
+                    return Err(CaError::Incomplete(
+                        "seal_cert and seal_key go together (or leave both out to have a seal \
+                         issued by the intermediate at start)"
+                            .into(),
+                    ));
+                }
+            };
             // Plain PKCS#8 keys need no key encryption key; do not generate one for them.
-            let encrypted = [intermediate_key, tsa_key].iter().any(|path| {
+            let encrypted = [
+                Some(intermediate_key),
+                Some(tsa_key),
+                trust.seal_key.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|path| {
                 std::fs::read_to_string(path)
                     .is_ok_and(|text| text.contains(super::keys::ENCRYPTED_LABEL))
             });
@@ -358,30 +405,60 @@ impl Ca {
             } else {
                 None
             };
-            return Self::from_files(
+            let parts = read_parts(
                 root_cert,
                 intermediate_cert,
                 intermediate_key,
                 tsa_cert,
                 tsa_key,
+                seal,
                 kek.as_ref(),
-            )
-            .map(Some);
+            )?;
+            let issued = parts.seal.is_none();
+            let ca = Self::assemble(parts, &trust.organization)?;
+            if issued {
+                tracing::info!(
+                    subject = %ca.seal.certificate.tbs_certificate().subject(),
+                    "no [trust] seal_cert/seal_key: issued a platform seal certificate from the \
+                     intermediate for this run"
+                );
+            }
+            return Ok(Some(ca));
         }
         let files = CaFiles::new(trust_dir(config));
         if !files.root_cert().exists() {
             return Ok(None);
         }
         let kek = key_encryption_key(config, true)?;
-        Self::from_files(
+        let seal_files = existing_seal_files(&files)?;
+        let parts = read_parts(
             &files.root_cert(),
             &files.intermediate_cert(),
             &files.intermediate_key(),
             &files.tsa_cert(),
             &files.tsa_key(),
+            seal_files
+                .as_ref()
+                .map(|(cert, key)| (cert.as_path(), key.as_path())),
             kek.as_ref(),
-        )
-        .map(Some)
+        )?;
+        let issued = parts.seal.is_none();
+        let ca = Self::assemble(parts, &trust.organization)?;
+        if issued {
+            let kek = kek.ok_or(CaError::NoKeyInProduction("encrypt the seal key"))?;
+            if !write_seal(&files, &ca.seal, &kek)? {
+                // Another process opening the same directory wrote its seal first: use that one,
+                // so every instance signs with the same certificate.
+                return Self::open(config);
+            }
+            tracing::info!(
+                dir = %files.dir.display(),
+                subject = %ca.seal.certificate.tbs_certificate().subject(),
+                "the CA predates platform seals: issued a seal certificate from the intermediate \
+                 and wrote seal.pem and seal.key"
+            );
+        }
+        Ok(Some(ca))
     }
 
     /// Like [`Ca::open`]; in development a missing CA is created first (`esign serve` on a fresh
@@ -396,7 +473,7 @@ impl Ca {
         match init(config, false) {
             Ok(files) => tracing::info!(
                 dir = %files.dir.display(),
-                "created the development CA (root, intermediate, TSA)"
+                "created the development CA (root, intermediate, TSA, platform seal)"
             ),
             // Another process sharing the data directory created it first: use theirs.
             Err(CaError::Exists(_)) => {}
@@ -405,31 +482,19 @@ impl Ca {
         Self::open(config)
     }
 
-    fn from_files(
-        root_cert: &Path,
-        intermediate_cert: &Path,
-        intermediate_key: &Path,
-        tsa_cert: &Path,
-        tsa_key: &Path,
-        kek: Option<&KeyEncryptionKey>,
-    ) -> Result<Self, CaError> {
-        let root = read_certificate(root_cert)?;
-        let intermediate = read_certificate(intermediate_cert)?;
-        let tsa = read_certificate(tsa_cert)?;
-        let intermediate_key = read_key("intermediate", intermediate_key, kek)?;
-        let tsa_key = read_key("tsa", tsa_key, kek)?;
-        Self::assemble(root, intermediate, intermediate_key, tsa, tsa_key)
-    }
-
-    /// Checks that the pieces chain (TSA <- intermediate <- root), that each key belongs to its
-    /// certificate and that the TSA certificate may stamp time.
-    fn assemble(
-        root: Certificate,
-        intermediate: Certificate,
-        intermediate_key: SigningKey,
-        tsa: Certificate,
-        tsa_key: SigningKey,
-    ) -> Result<Self, CaError> {
+    /// Checks that the pieces chain (TSA and seal <- intermediate <- root), that each key belongs
+    /// to its certificate, that the TSA certificate may stamp time and the seal certificate may
+    /// sign. Without a seal, one is issued by the intermediate (`organization` names it when the
+    /// intermediate's subject has no organisation).
+    fn assemble(parts: Parts, organization: &str) -> Result<Self, CaError> {
+        let Parts {
+            root,
+            intermediate,
+            intermediate_key,
+            tsa,
+            tsa_key,
+            seal,
+        } = parts;
         let inconsistent = |reason: String| CaError::Inconsistent(reason);
         super::cms::verify_issued_by(&root, &root)
             .map_err(|e| inconsistent(format!("the root is not self-signed: {e}")))?;
@@ -452,11 +517,33 @@ impl Ca {
             ));
         }
         super::cms::check_time_stamping_usage(&tsa).map_err(|e| inconsistent(e.to_string()))?;
+        let intermediate = certified(intermediate.to_der()?, intermediate_key)?;
+        let seal = match seal {
+            Some((certificate, key)) => {
+                super::cms::verify_issued_by(&certificate, &intermediate.certificate).map_err(
+                    |e| {
+                        inconsistent(format!(
+                            "the seal certificate is not issued by the intermediate: {e}"
+                        ))
+                    },
+                )?;
+                if public_key_of(&certificate) != key.public_key() {
+                    return Err(inconsistent(
+                        "the seal key does not match its certificate".into(),
+                    ));
+                }
+                check_signing_usage(&certificate)
+                    .map_err(|reason| inconsistent(format!("the seal certificate {reason}")))?;
+                certified(certificate.to_der()?, key)?
+            }
+            None => issue_seal(&intermediate, organization, Utc::now())?,
+        };
         Ok(Self {
             root_der: root.to_der()?,
             root,
-            intermediate: certified(intermediate.to_der()?, intermediate_key)?,
+            intermediate,
             tsa: certified(tsa.to_der()?, tsa_key)?,
+            seal,
         })
     }
 
@@ -491,6 +578,12 @@ impl Ca {
         &self.tsa
     }
 
+    /// The platform seal: the organisation's certificate and key that sign every finished
+    /// document last (PAdES B-T, see `document::sign::seal_field`).
+    pub fn seal(&self) -> &CertifiedKey {
+        &self.seal
+    }
+
     /// The timestamp service on this CA's TSA certificate, stamping under `policy`.
     pub fn tsa_signer(
         self: &std::sync::Arc<Self>,
@@ -519,16 +612,10 @@ impl Ca {
                 "a masked id number of 1 to 64 letters, digits and '*'",
             ));
         }
-        // The organisation is copied as encoded from the issuing CA's subject.
-        let organization = self
-            .intermediate
-            .certificate
-            .tbs_certificate()
-            .subject()
-            .iter()
-            .find(|attribute| attribute.oid == oid::ORGANIZATION)
-            .cloned();
-        let mut subject: Vec<AttributeTypeAndValue> = organization.into_iter().collect();
+        let mut subject: Vec<AttributeTypeAndValue> =
+            organization_of(&self.intermediate.certificate)
+                .into_iter()
+                .collect();
         subject.push(attribute_value(oid::COMMON_NAME, name_text)?);
         subject.push(attribute_value(oid::SERIAL_NUMBER, &serial)?);
         let key = SigningKey::generate()?;
@@ -542,21 +629,7 @@ impl Ca {
             subject_public_key: key.public_key(),
             not_before: start,
             not_after: start + validity,
-            extensions: vec![
-                extension(
-                    oid::BASIC_CONSTRAINTS,
-                    false,
-                    &BasicConstraints {
-                        ca: false,
-                        path_len_constraint: None,
-                    },
-                )?,
-                extension(
-                    oid::KEY_USAGE,
-                    true,
-                    &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
-                )?,
-            ],
+            extensions: signer_extensions()?,
         })?;
         Ok(IssuedCertificate {
             certificate_der: der,
@@ -574,6 +647,8 @@ pub fn init(config: &Config, force: bool) -> Result<CaFiles, CaError> {
         &trust.intermediate_key,
         &trust.tsa_cert,
         &trust.tsa_key,
+        &trust.seal_cert,
+        &trust.seal_key,
         &trust.pkcs12,
     ];
     if supplied.iter().any(|path| path.is_some()) {
@@ -592,6 +667,185 @@ pub fn init(config: &Config, force: bool) -> Result<CaFiles, CaError> {
     let new = NewCa::generate(&config.trust.organization, Utc::now())?;
     new.write(&files, &kek, force)?;
     Ok(files)
+}
+
+/// The role of the seal's key file (the associated data of its encryption).
+const SEAL_ROLE: &str = "seal";
+
+/// The CA's certificates and keys as read, before they are checked together.
+struct Parts {
+    root: Certificate,
+    intermediate: Certificate,
+    intermediate_key: SigningKey,
+    tsa: Certificate,
+    tsa_key: SigningKey,
+    /// `None` when there is no seal yet: [`Ca::assemble`] issues one.
+    seal: Option<(Certificate, SigningKey)>,
+}
+
+fn read_parts(
+    root_cert: &Path,
+    intermediate_cert: &Path,
+    intermediate_key: &Path,
+    tsa_cert: &Path,
+    tsa_key: &Path,
+    seal: Option<(&Path, &Path)>,
+    kek: Option<&KeyEncryptionKey>,
+) -> Result<Parts, CaError> {
+    Ok(Parts {
+        root: read_certificate(root_cert)?,
+        intermediate: read_certificate(intermediate_cert)?,
+        intermediate_key: read_key("intermediate", intermediate_key, kek)?,
+        tsa: read_certificate(tsa_cert)?,
+        tsa_key: read_key("tsa", tsa_key, kek)?,
+        seal: match seal {
+            Some((cert, key)) => Some((read_certificate(cert)?, read_key(SEAL_ROLE, key, kek)?)),
+            None => None,
+        },
+    })
+}
+
+/// The seal files of a CA directory: both, or `None` when neither exists (a CA made before seals).
+/// A key without its certificate may be another process halfway through [`write_seal`], so that is
+/// waited out briefly before it counts as broken.
+fn existing_seal_files(files: &CaFiles) -> Result<Option<(PathBuf, PathBuf)>, CaError> {
+    const WAIT_STEP: Duration = Duration::from_millis(100);
+    const WAIT_STEPS: u32 = 30;
+    let (cert, key) = (files.seal_cert(), files.seal_key());
+    for _ in 0..WAIT_STEPS {
+        match (cert.exists(), key.exists()) {
+            (true, true) => return Ok(Some((cert, key))),
+            (false, false) => return Ok(None),
+            _ => std::thread::sleep(WAIT_STEP),
+        }
+    }
+    Err(CaError::Inconsistent(format!(
+        "only one of {} and {} exists; remove it to have a new seal issued from the intermediate",
+        cert.display(),
+        key.display()
+    )))
+}
+
+/// Writes a newly issued seal into a CA directory. The key file is created exclusively, so of two
+/// processes upgrading the same directory only one writes; the certificate appears (by rename)
+/// only once the key is complete. `false` when another process had already claimed the key file.
+fn write_seal(
+    files: &CaFiles,
+    seal: &CertifiedKey,
+    kek: &KeyEncryptionKey,
+) -> Result<bool, CaError> {
+    let key_path = files.seal_key();
+    let key_file = kek.seal(SEAL_ROLE, seal.key.pkcs8_der())?;
+    match write_new_file(&key_path, &key_file, true) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(source) => {
+            // A partial key would block every later open: leave nothing behind.
+            let _ = std::fs::remove_file(&key_path);
+            return Err(CaError::Write {
+                path: key_path,
+                source,
+            });
+        }
+    }
+    let cert_path = files.seal_cert();
+    let staging = files
+        .dir
+        .join(format!(".seal.pem.{}.tmp", std::process::id()));
+    write_file(&staging, &pem(&seal.der)?, false)?;
+    std::fs::rename(&staging, &cert_path).map_err(|source| CaError::Write {
+        path: cert_path,
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Issues the platform seal certificate under `intermediate`: the organisation copied from the
+/// intermediate's subject (or `organization` when it has none), CN `<organisation> Platform Seal`,
+/// digitalSignature and nonRepudiation. It never outlives its issuer.
+fn issue_seal(
+    intermediate: &CertifiedKey,
+    organization: &str,
+    now: DateTime<Utc>,
+) -> Result<CertifiedKey, CaError> {
+    let issuer = intermediate.certificate.tbs_certificate();
+    let copied = organization_of(&intermediate.certificate);
+    let organization_text = copied
+        .as_ref()
+        .and_then(|attribute| DirectoryString::try_from(&attribute.value).ok())
+        .map(|text| text.value().into_owned())
+        .unwrap_or_else(|| organization.to_owned());
+    let mut subject = vec![match copied {
+        Some(attribute) => attribute,
+        None => attribute_value(oid::ORGANIZATION, organization)?,
+    }];
+    subject.push(attribute_value(
+        oid::COMMON_NAME,
+        &format!("{organization_text} Platform Seal"),
+    )?);
+    let start = unix_seconds(now)?.saturating_sub(BACKDATE);
+    let issuer_end = issuer.validity().not_after.to_unix_duration();
+    let key = SigningKey::generate()?;
+    let der = build_certificate(&Template {
+        issuer: issuer.subject(),
+        issuer_key: &intermediate.key,
+        issuer_key_id: key_identifier(intermediate.key.public_key()),
+        subject: &name_of(subject)?,
+        subject_public_key: key.public_key(),
+        not_before: start,
+        not_after: (start + YEAR * SEAL_YEARS).min(issuer_end),
+        extensions: signer_extensions()?,
+    })?;
+    certified(der, key)
+}
+
+/// The organisation attribute of a certificate's subject, as encoded there.
+fn organization_of(certificate: &Certificate) -> Option<AttributeTypeAndValue> {
+    certificate
+        .tbs_certificate()
+        .subject()
+        .iter()
+        .find(|attribute| attribute.oid == oid::ORGANIZATION)
+        .cloned()
+}
+
+/// An end-entity certificate that signs documents: not a CA; digitalSignature, nonRepudiation.
+fn signer_extensions() -> Result<Vec<Extension>, CaError> {
+    Ok(vec![
+        extension(
+            oid::BASIC_CONSTRAINTS,
+            false,
+            &BasicConstraints {
+                ca: false,
+                path_len_constraint: None,
+            },
+        )?,
+        extension(
+            oid::KEY_USAGE,
+            true,
+            &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
+        )?,
+    ])
+}
+
+/// An operator's seal certificate must be an end entity allowed to sign.
+fn check_signing_usage(certificate: &Certificate) -> Result<(), String> {
+    let tbs = certificate.tbs_certificate();
+    if let Ok(Some((_, constraints))) = tbs.get_extension::<BasicConstraints>()
+        && constraints.ca
+    {
+        return Err("is a CA certificate, not a signer's".into());
+    }
+    match tbs.get_extension::<KeyUsage>() {
+        Ok(Some((_, usage)))
+            if !usage.0.contains(KeyUsages::DigitalSignature)
+                && !usage.0.contains(KeyUsages::NonRepudiation) =>
+        {
+            Err("allows neither digitalSignature nor nonRepudiation".into())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("has a malformed key usage: {e}")),
+    }
 }
 
 /// `[trust] dir`, or `<data_dir>/trust`.
@@ -658,12 +912,25 @@ fn read_key(
 }
 
 fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), CaError> {
-    let error = |source| CaError::Write {
+    write_with(path, contents, secret, false).map_err(|source| CaError::Write {
         path: path.to_path_buf(),
         source,
-    };
+    })
+}
+
+/// Like [`write_file`], failing with `AlreadyExists` when the file is there.
+fn write_new_file(path: &Path, contents: &str, secret: bool) -> std::io::Result<()> {
+    write_with(path, contents, secret, true)
+}
+
+fn write_with(path: &Path, contents: &str, secret: bool, exclusive: bool) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true);
+    if exclusive {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -671,8 +938,9 @@ fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), CaError> 
     }
     #[cfg(not(unix))]
     let _ = secret;
-    let mut file = options.open(path).map_err(error)?;
-    std::io::Write::write_all(&mut file, contents.as_bytes()).map_err(error)
+    let mut file = options.open(path)?;
+    std::io::Write::write_all(&mut file, contents.as_bytes())?;
+    file.sync_all()
 }
 
 /// PEM text of a DER certificate.
@@ -915,12 +1183,92 @@ mod tests {
         let new = NewCa::generate("esign", Utc::now()).unwrap();
         let ca = new.ca;
         let refused = Ca::assemble(
-            ca.root.clone(),
-            ca.intermediate.certificate.clone(),
-            SigningKey::generate().unwrap(),
-            ca.tsa.certificate.clone(),
-            ca.tsa.key,
+            Parts {
+                root: ca.root.clone(),
+                intermediate: ca.intermediate.certificate.clone(),
+                intermediate_key: SigningKey::generate().unwrap(),
+                tsa: ca.tsa.certificate.clone(),
+                tsa_key: ca.tsa.key,
+                seal: None,
+            },
+            "esign",
         );
         assert!(matches!(refused, Err(CaError::Inconsistent(_))));
+    }
+
+    #[test]
+    fn the_seal_certificate_is_issued_by_the_intermediate_to_sign_documents() {
+        let new = NewCa::generate("天财商龙", Utc::now()).unwrap();
+        let ca = &new.ca;
+        let seal = &ca.seal().certificate;
+        super::super::cms::verify_issued_by(seal, ca.intermediate()).unwrap();
+        assert_eq!(public_key_of(seal), ca.seal().key.public_key());
+        let tbs = seal.tbs_certificate();
+        assert_eq!(
+            tbs.subject().to_string(),
+            "CN=天财商龙 Platform Seal,O=天财商龙"
+        );
+        let (critical, usage) = tbs.get_extension::<KeyUsage>().unwrap().unwrap();
+        assert!(critical);
+        assert_eq!(
+            usage.0,
+            KeyUsages::DigitalSignature | KeyUsages::NonRepudiation
+        );
+        let (_, constraints) = tbs.get_extension::<BasicConstraints>().unwrap().unwrap();
+        assert!(!constraints.ca);
+        // Not a TSA certificate: it signs documents, not time.
+        assert!(super::super::cms::check_time_stamping_usage(seal).is_err());
+        let validity = tbs.validity();
+        let tsa_validity = ca.tsa().certificate.tbs_certificate().validity();
+        assert_eq!(validity.not_after, tsa_validity.not_after);
+        check_signing_usage(seal).unwrap();
+        assert!(check_signing_usage(ca.intermediate()).is_err());
+    }
+
+    #[test]
+    fn a_seal_issued_later_never_outlives_its_intermediate() {
+        let new = NewCa::generate("esign", Utc::now()).unwrap();
+        let years_later = Utc::now() + chrono::TimeDelta::days(365 * 8);
+        let seal = issue_seal(&new.ca.intermediate, "esign", years_later).unwrap();
+        assert_eq!(
+            seal.certificate.tbs_certificate().validity().not_after,
+            new.ca.intermediate().tbs_certificate().validity().not_after
+        );
+    }
+
+    #[test]
+    fn a_ca_directory_made_before_seals_gets_one_on_open_and_keeps_it() {
+        let data = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.server.data_dir = data.path().to_path_buf();
+        let files = init(&config, false).unwrap();
+        // What `ca init` wrote before seal certificates existed.
+        std::fs::remove_file(files.seal_cert()).unwrap();
+        std::fs::remove_file(files.seal_key()).unwrap();
+
+        let upgraded = Ca::open(&config).unwrap().unwrap();
+        super::super::cms::verify_issued_by(&upgraded.seal().certificate, upgraded.intermediate())
+            .unwrap();
+        let key_file = std::fs::read_to_string(files.seal_key()).unwrap();
+        assert!(key_file.starts_with("-----BEGIN ESIGN ENCRYPTED PRIVATE KEY-----"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(files.seal_key())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let reopened = Ca::open(&config).unwrap().unwrap();
+        assert_eq!(reopened.seal().der, upgraded.seal().der);
+        assert_eq!(
+            reopened.seal().key.public_key(),
+            upgraded.seal().key.public_key()
+        );
+
+        // A certificate whose key is gone is not silently replaced.
+        std::fs::remove_file(files.seal_key()).unwrap();
+        assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
     }
 }

@@ -87,17 +87,24 @@ fn ca_init_writes_certificates_and_encrypted_keys_and_refuses_to_overwrite() {
         files.root_cert(),
         files.intermediate_cert(),
         files.tsa_cert(),
+        files.seal_cert(),
         files.chain(),
         files.root_key(),
         files.intermediate_key(),
         files.tsa_key(),
+        files.seal_key(),
     ] {
         assert!(path.exists(), "{} is missing", path.display());
     }
     let root_before = std::fs::read(files.root_cert()).unwrap();
 
     // Keys at rest are not private keys any tool can read.
-    for key in [files.root_key(), files.intermediate_key(), files.tsa_key()] {
+    for key in [
+        files.root_key(),
+        files.intermediate_key(),
+        files.tsa_key(),
+        files.seal_key(),
+    ] {
         let text = std::fs::read_to_string(&key).unwrap();
         assert!(text.starts_with("-----BEGIN ESIGN ENCRYPTED PRIVATE KEY-----"));
         assert!(!text.contains("BEGIN PRIVATE KEY"));
@@ -243,17 +250,96 @@ fn an_operator_supplied_pem_ca_is_loaded_and_checked() {
     config.trust.tsa_key = Some(write_key("tsa.key", new.ca.tsa().key.pkcs8_der()));
     let opened = Ca::open(&config).unwrap().unwrap();
     assert_eq!(opened.root_der(), new.ca.root_der());
+    // Without seal files, a seal is issued by the supplied intermediate for this run.
+    assert_ne!(opened.seal().der, new.ca.seal().der);
+    esign::trust::cms::verify_issued_by(&opened.seal().certificate, opened.intermediate()).unwrap();
+    assert_eq!(
+        opened
+            .seal()
+            .certificate
+            .tbs_certificate()
+            .subject()
+            .to_string(),
+        "CN=Operator Platform Seal,O=Operator"
+    );
+    // With them, that seal is used.
+    config.trust.seal_cert = Some(write_cert("seal.pem", &new.ca.seal().der));
+    config.trust.seal_key = Some(write_key("seal.key", new.ca.seal().key.pkcs8_der()));
+    let opened = Ca::open(&config).unwrap().unwrap();
+    assert_eq!(opened.seal().der, new.ca.seal().der);
     // Plain keys need no key encryption key, so development generated none, and production opens
     // them without one.
     assert!(!dir.join("keys").exists());
     config.server.mode = Mode::Production;
     assert!(Ca::open(&config).unwrap().is_some());
 
+    // The TSA key in the seal's place, or the TSA certificate as a seal, do not hold together.
+    let seal_key = config.trust.seal_key.clone();
+    config.trust.seal_key = config.trust.tsa_key.clone();
+    assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
+    config.trust.seal_key = seal_key;
+    let seal_cert = config.trust.seal_cert.clone();
+    config.trust.seal_cert = config.trust.intermediate_cert.clone();
+    assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
+    config.trust.seal_cert = None;
+    assert!(matches!(Ca::open(&config), Err(CaError::Incomplete(_))));
+    config.trust.seal_cert = seal_cert;
+
     // The TSA key in the intermediate's place does not belong to that certificate.
     config.trust.intermediate_key = config.trust.tsa_key.clone();
     assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
     config.trust.tsa_key = None;
     assert!(matches!(Ca::open(&config), Err(CaError::Incomplete(_))));
+}
+
+/// The seal certificate `ca init` writes chains to the root for openssl and may sign documents
+/// (digitalSignature, nonRepudiation), not certificates or time.
+#[test]
+fn openssl_verifies_the_seal_certificate_and_its_key_usage() {
+    let data = tempfile::tempdir().unwrap();
+    let config = development_config(data.path());
+    let files = ca::init(&config, false).unwrap();
+    let (ok, output) = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            files.root_cert().to_str().unwrap(),
+            "-untrusted",
+            files.intermediate_cert().to_str().unwrap(),
+            files.seal_cert().to_str().unwrap(),
+        ],
+        data.path(),
+    );
+    assert!(ok && output.contains(": OK"), "{output}");
+    let (ok, text) = openssl(
+        &[
+            "x509",
+            "-in",
+            files.seal_cert().to_str().unwrap(),
+            "-noout",
+            "-text",
+        ],
+        data.path(),
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("CN = esign Platform Seal"), "{text}");
+    assert!(
+        text.contains("Issuer: O = esign, CN = esign Signing CA"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "X509v3 Key Usage: critical\n                Digital Signature, Non Repudiation"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("CA:FALSE"), "{text}");
+    assert!(!text.contains("Time Stamping"), "{text}");
+
+    // The running service's CA (opened from these files) signs with this very certificate.
+    let opened = Ca::open(&config).unwrap().unwrap();
+    let pem = std::fs::read_to_string(files.seal_cert()).unwrap();
+    assert_eq!(ca::pem(&opened.seal().der).unwrap(), pem);
 }
 
 // ---------------------------------------------------------------------------------------------------
