@@ -35,6 +35,8 @@ pub enum CmsError {
     Unsupported(String),
     #[error("the signature does not verify")]
     BadSignature,
+    #[error("the timestamp token's message imprint is not the SHA-256 of this signature value")]
+    TimestampImprintMismatch,
 }
 
 fn invalid(reason: impl Into<String>) -> CmsError {
@@ -271,6 +273,73 @@ pub(crate) fn sha256_algorithm() -> AlgorithmIdentifierOwned {
     }
 }
 
+/// The `SignedData` of a DER `ContentInfo` and its one signer.
+fn single_signer(content_info_der: &[u8]) -> Result<(SignedData, SignerInfo), CmsError> {
+    let content_info = ContentInfo::from_der(content_info_der)?;
+    if content_info.content_type != oid::SIGNED_DATA {
+        return Err(invalid("the content is not SignedData"));
+    }
+    let signed_data: SignedData = content_info.content.decode_as()?;
+    let signer_info = match signed_data.signer_infos.0.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(invalid("no signer")),
+        _ => return Err(invalid("more than one signer is not supported")),
+    };
+    Ok((signed_data, signer_info))
+}
+
+/// The signature value of the single SignerInfo: what a signature timestamp (CAdES-T) stamps.
+pub fn signature_value(content_info_der: &[u8]) -> Result<Vec<u8>, CmsError> {
+    let (_, signer_info) = single_signer(content_info_der)?;
+    Ok(signer_info.signature.as_bytes().to_vec())
+}
+
+/// Adds an RFC 3161 token (DER `ContentInfo`) to the single SignerInfo as the unsigned attribute
+/// id-aa-signatureTimeStampToken (RFC 3161 appendix A, CAdES-T), re-encoding the `SignedData`.
+/// The token must stamp the SHA-256 of the signature value; anything else is refused. The
+/// token's own signature and trust are the caller's to check (see `tsa::verify_token`).
+pub fn add_signature_timestamp(
+    content_info_der: &[u8],
+    token_der: &[u8],
+) -> Result<Vec<u8>, CmsError> {
+    let (mut signed_data, mut signer_info) = single_signer(content_info_der)?;
+    let (token, _) = single_signer(token_der)?;
+    if token.encap_content_info.econtent_type != oid::CT_TST_INFO {
+        return Err(invalid("the token does not hold a TSTInfo"));
+    }
+    let tst_info: OctetString = token
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or_else(|| invalid("the token has no TSTInfo"))?
+        .decode_as()?;
+    let tst_info = super::tsa::TstInfo::from_der(tst_info.as_bytes())?;
+    let expected = super::sha256(signer_info.signature.as_bytes());
+    let imprint = &tst_info.message_imprint;
+    if imprint.hash_algorithm.oid != oid::SHA256
+        || imprint.hashed_message.as_bytes() != expected.as_slice()
+    {
+        return Err(CmsError::TimestampImprintMismatch);
+    }
+    let timestamp = Attribute {
+        oid: oid::SIGNATURE_TIME_STAMP_TOKEN,
+        values: SetOfVec::try_from(vec![Any::from_der(token_der)?])?,
+    };
+    let mut unsigned: Vec<Attribute> = signer_info
+        .unsigned_attrs
+        .take()
+        .map(|set| set.into_vec())
+        .unwrap_or_default();
+    unsigned.push(timestamp);
+    signer_info.unsigned_attrs = Some(SetOfVec::try_from(unsigned)?);
+    signed_data.signer_infos = SignerInfos::try_from(vec![signer_info])?;
+    Ok(ContentInfo {
+        content_type: oid::SIGNED_DATA,
+        content: Any::encode_from(&signed_data)?,
+    }
+    .to_der()?)
+}
+
 /// What a verified `SignedData` says.
 #[derive(Debug)]
 pub struct VerifiedSignedData {
@@ -293,16 +362,7 @@ pub fn verify_signed_data(
     detached_content: Option<&[u8]>,
     extra: &[Certificate],
 ) -> Result<VerifiedSignedData, CmsError> {
-    let content_info = ContentInfo::from_der(content_info_der)?;
-    if content_info.content_type != oid::SIGNED_DATA {
-        return Err(invalid("the content is not SignedData"));
-    }
-    let signed_data: SignedData = content_info.content.decode_as()?;
-    let signer_info = match signed_data.signer_infos.0.as_slice() {
-        [one] => one.clone(),
-        [] => return Err(invalid("no signer")),
-        _ => return Err(invalid("more than one signer is not supported")),
-    };
+    let (signed_data, signer_info) = single_signer(content_info_der)?;
     let mut certificates = Vec::new();
     if let Some(set) = &signed_data.certificates {
         for choice in set.0.iter() {
@@ -663,5 +723,68 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// A token from the platform's own TSA for `digest`.
+    fn token_for(ca: &std::sync::Arc<crate::trust::Ca>, digest: &[u8; 32]) -> Vec<u8> {
+        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let (response, _) = ca.tsa_signer(policy).respond(
+            &crate::trust::tsa::request_der(digest, 1).unwrap(),
+            chrono::Utc::now(),
+        );
+        crate::trust::tsa::TimeStampResp::from_der(&response)
+            .unwrap()
+            .time_stamp_token
+            .unwrap()
+            .to_der()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_signature_timestamp_over_the_signature_value_is_added_as_an_unsigned_attribute() {
+        let ca = std::sync::Arc::new(NewCa::generate("esign", chrono::Utc::now()).unwrap().ca);
+        let seal = ca.seal();
+        let signed = SignedDataBuilder::new(
+            oid::DATA,
+            b"the document bytes",
+            Signer {
+                certificate: &seal.certificate,
+                key: &seal.key,
+            },
+        )
+        .detached()
+        .certificate(seal.certificate.clone())
+        .build()
+        .unwrap();
+        let value = signature_value(&signed).unwrap();
+        let token = token_for(&ca, &crate::trust::sha256(&value));
+
+        let stamped = add_signature_timestamp(&signed, &token).unwrap();
+        // The signature itself is untouched: same value, still valid over the same content.
+        assert_eq!(signature_value(&stamped).unwrap(), value);
+        verify_signed_data(&stamped, Some(b"the document bytes"), &[]).unwrap();
+        let (_, signer_info) = single_signer(&stamped).unwrap();
+        let unsigned = signer_info.unsigned_attrs.unwrap();
+        let attribute = single_value(&unsigned, oid::SIGNATURE_TIME_STAMP_TOKEN)
+            .unwrap()
+            .unwrap();
+        assert_eq!(attribute.to_der().unwrap(), token);
+        assert_eq!(
+            oid::SIGNATURE_TIME_STAMP_TOKEN.to_string(),
+            "1.2.840.113549.1.9.16.2.14"
+        );
+
+        // A token over anything else (here: the content, not the signature) is refused.
+        let wrong = token_for(&ca, &crate::trust::sha256(b"the document bytes"));
+        assert!(matches!(
+            add_signature_timestamp(&signed, &wrong),
+            Err(CmsError::TimestampImprintMismatch)
+        ));
+        // A signature is not a timestamp token.
+        assert!(matches!(
+            add_signature_timestamp(&signed, &signed),
+            Err(CmsError::Invalid(_))
+        ));
+        assert!(add_signature_timestamp(&signed, b"not DER").is_err());
     }
 }

@@ -3,12 +3,15 @@
 //! # Layout
 //!
 //! - [`keys`]: ECDSA P-256 signing keys and their AES-256-GCM encrypted files.
-//! - [`ca`]: the CA (root, intermediate, TSA certificate): `esign ca init`, loading, and per-signer
-//!   event certificates.
-//! - [`cms`]: CMS `SignedData`: the builder (timestamp tokens now, detached PAdES signatures later)
-//!   and the verifier (signature, signed attributes, certificate chain).
+//! - [`ca`]: the CA (root, intermediate, TSA and platform seal certificates): `esign ca init`,
+//!   loading, and per-signer event certificates.
+//! - [`cms`]: CMS `SignedData`: the builder (timestamp tokens, detached PAdES signatures), signature
+//!   timestamps added afterwards (CAdES-T), and the verifier (signature, signed attributes,
+//!   certificate chain).
 //! - [`tsa`]: RFC 3161 types, the timestamp service behind `POST /tsa`, and the client that asks
 //!   one or several TSAs in turn.
+//! - [`timestamper`]: one trait over where timestamps come from: remote TSAs through the client, or
+//!   esign's own TSA in-process.
 //!
 //! See `docs/trust.md` for files, certificate profiles and how to check a token with openssl.
 
@@ -16,6 +19,7 @@ pub mod ca;
 pub mod cms;
 pub mod http;
 pub mod keys;
+pub mod timestamper;
 pub mod tsa;
 
 use der::asn1::ObjectIdentifier;
@@ -60,6 +64,8 @@ pub mod oid {
     pub const SIGNING_TIME: Oid = Oid::new_unwrap("1.2.840.113549.1.9.5");
     pub const SIGNING_CERTIFICATE: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.12");
     pub const SIGNING_CERTIFICATE_V2: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.47");
+    /// id-aa-signatureTimeStampToken: an RFC 3161 token over a SignerInfo's signature value.
+    pub const SIGNATURE_TIME_STAMP_TOKEN: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.2.14");
     pub const CT_TST_INFO: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.4");
 }
 

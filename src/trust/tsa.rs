@@ -196,6 +196,11 @@ impl TsaSigner {
         &self.ca.tsa().certificate
     }
 
+    /// The CA whose TSA certificate signs the tokens (its root is their trust anchor).
+    pub fn ca(&self) -> &Arc<Ca> {
+        &self.ca
+    }
+
     /// Answers a DER `TimeStampReq` with a DER `TimeStampResp`: a token, or a rejection with a
     /// failure info. Never fails: a request that cannot be served is rejected.
     pub fn respond(&self, request: &[u8], now: DateTime<Utc>) -> (Vec<u8>, Outcome) {
@@ -560,9 +565,7 @@ impl Client {
             url: url.to_owned(),
             reason,
         };
-        let mut nonce_bytes = [0u8; 8];
-        getrandom::fill(&mut nonce_bytes).map_err(|e| ClientError::Setup(e.to_string()))?;
-        let nonce = u64::from_be_bytes(nonce_bytes) >> 1;
+        let nonce = random_nonce()?;
         let body = request_der(digest, nonce).map_err(|e| ClientError::Setup(e.to_string()))?;
         let response = self
             .http
@@ -596,43 +599,69 @@ impl Client {
         if bytes.len() > MAX_RESPONSE_BYTES {
             return Err(invalid("the response is too large".into()));
         }
-        let response = TimeStampResp::from_der(&bytes)
-            .map_err(|e| invalid(format!("not a DER TimeStampResp: {e}")))?;
-        let granted = matches!(
-            response.status.status,
-            status::GRANTED | status::GRANTED_WITH_MODS
-        );
-        let token = match (granted, response.time_stamp_token) {
-            (true, Some(token)) => token.to_der().map_err(|e| invalid(e.to_string()))?,
-            (true, None) => return Err(invalid("granted without a token".into())),
-            (false, _) => {
-                return Err(ClientError::Rejected {
-                    url: url.to_owned(),
-                    status: response.status.status,
-                    failure: response
-                        .status
-                        .fail_info
-                        .as_ref()
-                        .and_then(FailureInfo::from_bit_string),
-                    text: response.status.status_string.unwrap_or_default().join("; "),
-                });
-            }
-        };
-        let verified = verify_token(
-            &token,
+        accept_response(
+            url,
+            &bytes,
             digest,
-            Some(nonce),
+            nonce,
             &self.anchors,
             &self.intermediates,
         )
-        .map_err(invalid)?;
-        Ok(Timestamp {
-            token,
-            gen_time: verified.gen_time,
-            serial_number: verified.tst_info.serial_number.as_bytes().to_vec(),
-            url: url.to_owned(),
-        })
     }
+}
+
+/// A random 63-bit nonce (positive as an INTEGER) for one request.
+pub(crate) fn random_nonce() -> Result<u64, ClientError> {
+    let mut nonce_bytes = [0u8; 8];
+    getrandom::fill(&mut nonce_bytes).map_err(|e| ClientError::Setup(e.to_string()))?;
+    Ok(u64::from_be_bytes(nonce_bytes) >> 1)
+}
+
+/// Reads a DER `TimeStampResp` from the TSA at `url` (a name for errors) answering a request for
+/// `digest` with `nonce`: a refusal becomes [`ClientError::Rejected`]; a granted token must pass
+/// [`verify_token`] against `anchors`, or the answer is [`ClientError::InvalidResponse`].
+pub(crate) fn accept_response(
+    url: &str,
+    response: &[u8],
+    digest: &[u8; 32],
+    nonce: u64,
+    anchors: &[Certificate],
+    intermediates: &[Certificate],
+) -> Result<Timestamp, ClientError> {
+    let invalid = |reason: String| ClientError::InvalidResponse {
+        url: url.to_owned(),
+        reason,
+    };
+    let response = TimeStampResp::from_der(response)
+        .map_err(|e| invalid(format!("not a DER TimeStampResp: {e}")))?;
+    let granted = matches!(
+        response.status.status,
+        status::GRANTED | status::GRANTED_WITH_MODS
+    );
+    let token = match (granted, response.time_stamp_token) {
+        (true, Some(token)) => token.to_der().map_err(|e| invalid(e.to_string()))?,
+        (true, None) => return Err(invalid("granted without a token".into())),
+        (false, _) => {
+            return Err(ClientError::Rejected {
+                url: url.to_owned(),
+                status: response.status.status,
+                failure: response
+                    .status
+                    .fail_info
+                    .as_ref()
+                    .and_then(FailureInfo::from_bit_string),
+                text: response.status.status_string.unwrap_or_default().join("; "),
+            });
+        }
+    };
+    let verified =
+        verify_token(&token, digest, Some(nonce), anchors, intermediates).map_err(invalid)?;
+    Ok(Timestamp {
+        token,
+        gen_time: verified.gen_time,
+        serial_number: verified.tst_info.serial_number.as_bytes().to_vec(),
+        url: url.to_owned(),
+    })
 }
 
 #[cfg(test)]
