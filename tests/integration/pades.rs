@@ -1,18 +1,26 @@
 //! PAdES signatures checked by two independent validators: poppler's `pdfsig` (trusting the platform
 //! root through an NSS database) and pyHanko's `sign validate` (trusting the root). Each signer's
 //! signature sits in its own incremental update; a byte changed in a signed range makes both report
-//! failure.
+//! failure. The platform seal comes last, as a B-T signature: its CMS carries an RFC 3161 signature
+//! timestamp (from esign's TSA in-process, or over HTTP from `POST /tsa`) that pyHanko validates
+//! and `openssl ts -verify` accepts for the seal's signature value.
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
 
-use der::Decode;
+use der::{Decode, Encode};
 use esign::document::pades::{Revision, SignatureInfo};
-use esign::document::pdf::{Block, Layout, render};
-use esign::document::sign::sign_field;
+use esign::document::pdf::{Block, Layout, SignatureField, render};
+use esign::document::sign::{seal_field, sign_field};
 use esign::trust::ca::{self, Ca};
 use esign::trust::cms::Signer;
+use esign::trust::timestamper::{LocalTimestamper, Timestamper};
+use esign::trust::tsa;
 use x509_cert::Certificate;
+
+use crate::helpers::{Backend, TestStore, start_service};
 
 /// Runs an outside validator, or `None` when it is missing outside CI.
 fn tool(program: &str, args: &[&str]) -> Option<std::process::Output> {
@@ -33,17 +41,35 @@ fn tool(program: &str, args: &[&str]) -> Option<std::process::Output> {
     }
 }
 
-/// A two-signer contract signed by both, and the CA that issued their certificates.
-fn signed_contract(dir: &Path) -> (Vec<u8>, Ca) {
+/// A development CA written under `dir`, as `esign ca init` makes it.
+fn development_ca(dir: &Path) -> Ca {
     let mut config = esign::config::Config::default();
     config.server.data_dir = dir.to_path_buf();
     ca::init(&config, false).unwrap();
-    let ca = Ca::open(&config).unwrap().unwrap();
-    let chain: Vec<Certificate> = ca
-        .chain()
+    Ca::open(&config).unwrap().unwrap()
+}
+
+fn chain_of(ca: &Ca) -> Vec<Certificate> {
+    ca.chain()
         .iter()
         .map(|der| Certificate::from_der(der).unwrap())
-        .collect();
+        .collect()
+}
+
+/// A two-signer contract signed by both (B-B each), with a third field left for the platform
+/// seal when `with_seal_field`.
+struct Contract {
+    pdf: Vec<u8>,
+    revision: Revision,
+    seal_field: Option<SignatureField>,
+}
+
+fn signed_contract(ca: &Ca, with_seal_field: bool) -> Contract {
+    let chain = chain_of(ca);
+    let mut fields = vec!["Signer_RECEIVER_001".into(), "Signer_PAYER_001".into()];
+    if with_seal_field {
+        fields.push("PlatformSeal".into());
+    }
     let rendered = render(&Layout {
         title: "天财分账资金归集授权协议".into(),
         footer: "CONTRACT_PADES".into(),
@@ -51,7 +77,7 @@ fn signed_contract(dir: &Path) -> (Vec<u8>, Ca) {
             Block::Title("天财分账资金归集授权协议".into()),
             Block::Paragraph("付款方授权收款方按约定归集资金。".into()),
         ],
-        signature_fields: vec!["Signer_RECEIVER_001".into(), "Signer_PAYER_001".into()],
+        signature_fields: fields,
     })
     .unwrap();
     let mut revision = Revision {
@@ -96,7 +122,39 @@ fn signed_contract(dir: &Path) -> (Vec<u8>, Ca) {
         pdf = signed;
         revision = next;
     }
-    (pdf, ca)
+    Contract {
+        pdf,
+        revision,
+        seal_field: rendered.fields.get(2).cloned(),
+    }
+}
+
+/// The contract signed by both signers, then sealed by the platform with a signature timestamp
+/// from `timestamper`.
+async fn sealed_contract(ca: &Ca, timestamper: &dyn Timestamper) -> (Vec<u8>, tsa::Timestamp) {
+    let contract = signed_contract(ca, true);
+    let seal = ca.seal();
+    let info = SignatureInfo {
+        name: "esign 平台签章".into(),
+        reason: "平台签章".into(),
+        location: None,
+        signed_at: chrono::Utc::now(),
+    };
+    let (sealed, _, timestamp) = seal_field(
+        &contract.pdf,
+        &contract.revision,
+        &contract.seal_field.unwrap(),
+        &info,
+        Signer {
+            certificate: &seal.certificate,
+            key: &seal.key,
+        },
+        &chain_of(ca),
+        timestamper,
+    )
+    .await
+    .unwrap();
+    (sealed, timestamp)
 }
 
 /// An NSS database trusting only `root_pem`, for pdfsig. Created once: `certutil -N` on an existing
@@ -141,7 +199,8 @@ fn pdfsig(nss_db: &str, pdf: &Path) -> Option<String> {
 #[test]
 fn pdfsig_and_pyhanko_validate_every_signature_and_catch_a_changed_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let (pdf, ca) = signed_contract(dir.path());
+    let ca = development_ca(dir.path());
+    let pdf = signed_contract(&ca, false).pdf;
     let path = dir.path().join("signed.pdf");
     std::fs::write(&path, &pdf).unwrap();
     let root = dir.path().join("root.pem");
@@ -221,4 +280,215 @@ fn pdfsig_and_pyhanko_validate_every_signature_and_catch_a_changed_byte() {
     ) {
         assert!(!output.status.success(), "pyHanko accepted a tampered file");
     }
+}
+
+/// The seal made with esign's own TSA in-process: every verifier accepts the document and the
+/// seal's signature timestamp.
+#[tokio::test]
+async fn a_platform_seal_with_an_in_process_signature_timestamp_is_b_t_for_every_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Arc::new(development_ca(dir.path()));
+    let policy = esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).unwrap();
+    let timestamper = LocalTimestamper::new(Arc::new(ca.tsa_signer(policy)));
+    let (sealed, timestamp) = sealed_contract(&ca, &timestamper).await;
+    assert_eq!(timestamp.url, "local");
+    check_sealed_contract(dir.path(), &ca, &sealed, &timestamp);
+}
+
+/// The seal timestamped over HTTP: the RFC 3161 client asks the running service's `POST /tsa`.
+#[tokio::test]
+async fn a_platform_seal_timestamped_by_the_tsa_endpoint_over_http_validates_everywhere() {
+    let t = TestStore::new(Backend::Sqlite).await.unwrap();
+    let service = start_service(&t, &[]).await;
+    let ca = service.state.ca.clone().expect("development creates a CA");
+    let url = format!("{}/tsa", service.base);
+    let client = tsa::Client::new(
+        vec![url.clone()],
+        Duration::from_secs(20),
+        vec![ca.root().clone()],
+        Vec::new(),
+    )
+    .unwrap();
+    let (sealed, timestamp) = sealed_contract(&ca, &client).await;
+    assert_eq!(timestamp.url, url);
+    let dir = tempfile::tempdir().unwrap();
+    check_sealed_contract(dir.path(), &ca, &sealed, &timestamp);
+}
+
+/// The last signature's CMS (`/Contents` of the seal's update), without the placeholder's zeros.
+fn last_signature(pdf: &[u8]) -> Vec<u8> {
+    let marker = b"/Contents <";
+    let start = pdf
+        .windows(marker.len())
+        .rposition(|window| window == marker)
+        .unwrap()
+        + marker.len();
+    let end = start + pdf[start..].iter().position(|b| *b == b'>').unwrap();
+    let padded = hex::decode(&pdf[start..end]).unwrap();
+    let mut reader = der::SliceReader::new(&padded).unwrap();
+    ::cms::content_info::ContentInfo::decode(&mut reader)
+        .unwrap()
+        .to_der()
+        .unwrap()
+}
+
+/// The signature timestamp token in a CMS signature's unsigned attributes.
+fn signature_timestamp_token(cms_der: &[u8]) -> Vec<u8> {
+    let content_info = ::cms::content_info::ContentInfo::from_der(cms_der).unwrap();
+    let signed_data: ::cms::signed_data::SignedData = content_info.content.decode_as().unwrap();
+    let signer_info = &signed_data.signer_infos.0.as_slice()[0];
+    let attribute = signer_info
+        .unsigned_attrs
+        .as_ref()
+        .expect("the seal has unsigned attributes")
+        .iter()
+        .find(|attribute| attribute.oid.to_string() == "1.2.840.113549.1.9.16.2.14")
+        .expect("an id-aa-signatureTimeStampToken attribute");
+    attribute.values.iter().next().unwrap().to_der().unwrap()
+}
+
+fn pyhanko_validate(root: &Path, pdf: &Path, extra: &[&str]) -> Option<std::process::Output> {
+    let mut args = vec![
+        "sign",
+        "validate",
+        "--trust",
+        root.to_str().unwrap(),
+        "--trust-replace",
+        "--no-revocation-check",
+    ];
+    args.extend_from_slice(extra);
+    args.push(pdf.to_str().unwrap());
+    tool("pyhanko", &args)
+}
+
+fn text_of(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Two signers' signatures and the seal, checked by pdfsig, pyHanko and `openssl ts -verify`;
+/// then a changed byte fails pdfsig and pyHanko.
+fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp: &tsa::Timestamp) {
+    let path = dir.join("sealed.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let root = dir.join("root.pem");
+    std::fs::write(&root, ca.root_pem().unwrap()).unwrap();
+    let chain: String = ca.chain().iter().map(|der| ca::pem(der).unwrap()).collect();
+    std::fs::write(dir.join("chain.pem"), chain).unwrap();
+
+    let nss_db = nss_database(dir, &root);
+    if let Some(report) = nss_db.as_deref().and_then(|db| pdfsig(db, &path)) {
+        assert_eq!(report.matches("Signature #").count(), 3, "{report}");
+        assert_eq!(
+            report
+                .matches("Signature Validation: Signature is Valid.")
+                .count(),
+            3,
+            "{report}"
+        );
+        assert_eq!(
+            report
+                .matches("Certificate Validation: Certificate is Trusted.")
+                .count(),
+            3,
+            "{report}"
+        );
+        assert!(report.contains("esign Platform Seal"), "{report}");
+    }
+    if let Some(output) = pyhanko_validate(&root, &path, &[]) {
+        assert!(
+            output.status.success(),
+            "pyHanko refused: {}",
+            text_of(&output)
+        );
+    }
+    if let Some(output) = pyhanko_validate(&root, &path, &["--pretty-print"]) {
+        let report = text_of(&output);
+        assert!(output.status.success(), "{report}");
+        // The signers' signatures are B-B; only the seal carries a signature timestamp, and
+        // pyHanko checked it and the TSA certificate's chain to the root.
+        assert_eq!(
+            report.matches("Signature timestamp token:").count(),
+            1,
+            "{report}"
+        );
+        let seal = report
+            .split("Field 3: PlatformSeal")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no seal in {report}"));
+        for line in [
+            "Certificate subject: \"Common Name: esign Platform Seal, Organization: esign\"",
+            "Signature timestamp token:",
+            "The timestamp token is cryptographically sound.",
+            "TSA certificate subject: \"Common Name: esign Timestamp Authority, Organization: esign\"",
+            "The TSA certificate is trusted.",
+            "The signature is judged VALID.",
+        ] {
+            assert!(seal.contains(line), "{line:?} missing from {seal}");
+        }
+    }
+
+    // The token in the seal's CMS is the one the timestamper returned, and openssl accepts it for
+    // the SHA-256 of the seal's signature value.
+    let seal_cms = last_signature(pdf);
+    let token = signature_timestamp_token(&seal_cms);
+    assert_eq!(token, timestamp.token);
+    std::fs::write(dir.join("token.der"), &token).unwrap();
+    let value = esign::trust::cms::signature_value(&seal_cms).unwrap();
+    let ts_verify = |digest: &[u8]| {
+        tool(
+            "openssl",
+            &[
+                "ts",
+                "-verify",
+                "-digest",
+                &hex::encode(digest),
+                "-token_in",
+                "-in",
+                dir.join("token.der").to_str().unwrap(),
+                "-CAfile",
+                root.to_str().unwrap(),
+                "-untrusted",
+                dir.join("chain.pem").to_str().unwrap(),
+            ],
+        )
+    };
+    if let Some(output) = ts_verify(&sha256(&value)) {
+        let text = text_of(&output);
+        assert!(
+            output.status.success() && text.contains("Verification: OK"),
+            "{text}"
+        );
+    }
+    if let Some(output) = ts_verify(&sha256(b"another signature value")) {
+        assert!(!output.status.success(), "{}", text_of(&output));
+    }
+
+    // One byte of the first page's content, inside every signature's byte range.
+    let mut tampered = pdf.to_vec();
+    let at = tampered
+        .windows(6)
+        .position(|window| window == b"stream")
+        .unwrap()
+        + 20;
+    tampered[at] ^= 0x20;
+    let bad = dir.join("tampered.pdf");
+    std::fs::write(&bad, &tampered).unwrap();
+    if let Some(report) = nss_db.as_deref().and_then(|db| pdfsig(db, &bad)) {
+        assert!(
+            !report.contains("Signature Validation: Signature is Valid."),
+            "{report}"
+        );
+    }
+    if let Some(output) = pyhanko_validate(&root, &bad, &[]) {
+        assert!(!output.status.success(), "pyHanko accepted a tampered file");
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }
