@@ -28,6 +28,7 @@ pub mod clients;
 pub mod config;
 pub mod delivery;
 pub mod document;
+pub mod download;
 pub mod expiry;
 pub mod face;
 pub mod http;
