@@ -5,6 +5,9 @@
 //! The associated data binds the blob to its storage key, so one document's file cannot be swapped in
 //! for another's. The key id travels with the blob, so keys rotate: new writes use the active key,
 //! old blobs still open with a retired key kept in the configuration.
+//!
+//! [`document_store_from_config`] builds the store `[documents]` names: [`LocalDocumentStore`] or
+//! [`S3DocumentStore`] (see docs/storage.md).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
