@@ -19,8 +19,6 @@ use crate::config::S3Config;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-/// `x-amz-content-sha256` of an empty body.
-const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const SERVICE: &str = "s3";
 /// An error document is read up to this many bytes; the code and message sit at its start.
 const ERROR_BODY_LIMIT: usize = 16 * 1024;
@@ -283,11 +281,7 @@ impl S3Client {
         what: &str,
     ) -> Result<reqwest::Response, DocumentStoreError> {
         let (host, path) = self.location(object_key);
-        let payload_sha256 = if body.is_empty() {
-            EMPTY_SHA256.to_owned()
-        } else {
-            sha256_hex(&body)
-        };
+        let payload_sha256 = sha256_hex(&body);
         let amz_date = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let headers = [
             ("host", host.as_str()),
@@ -314,7 +308,7 @@ impl S3Client {
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let response = request
+        let mut response = request
             .body(body)
             .send()
             .await
@@ -324,7 +318,6 @@ impl S3Client {
             return Ok(response);
         }
         let mut text = Vec::new();
-        let mut response = response;
         while let Ok(Some(chunk)) = response.chunk().await {
             text.extend_from_slice(&chunk);
             if text.len() >= ERROR_BODY_LIMIT {
@@ -470,6 +463,8 @@ mod tests {
     const AMZ_DATE: &str = "20130524T000000Z";
     const REGION: &str = "us-east-1";
     const HOST: &str = "examplebucket.s3.amazonaws.com";
+    /// `x-amz-content-sha256` of an empty body.
+    const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     struct Vector {
         name: &'static str,
@@ -647,6 +642,51 @@ mod tests {
                 REGION,
                 "20130525T000000Z",
                 &request
+            )
+        );
+    }
+
+    #[test]
+    fn objects_are_addressed_path_style_or_virtual_hosted_under_the_prefix() {
+        let mut settings = S3Config {
+            endpoint: "https://minio.example:9000".into(),
+            region: "us-east-1".into(),
+            bucket: "esign-documents".into(),
+            access_key_id: "minio".into(),
+            secret_access_key: "minio-secret".into(),
+            path_style: true,
+            prefix: "/production/".into(),
+            timeout_ms: 1000,
+        };
+        let key = crate::pii::PiiCipher::generate_key().unwrap();
+        let cipher =
+            DocumentCipher::new("k", &std::collections::BTreeMap::from([("k".into(), key)]))
+                .unwrap();
+        let store = S3DocumentStore::new(&settings, cipher.clone()).unwrap();
+        let object = store.object_key("contracts/C1/signed.pdf").unwrap();
+        assert_eq!(object, "production/contracts/C1/signed.pdf");
+        assert_eq!(
+            store.client().location(&object),
+            (
+                "minio.example:9000".to_owned(),
+                "/esign-documents/production/contracts/C1/signed.pdf".to_owned()
+            )
+        );
+        assert!(matches!(
+            store.object_key("../escape.pdf"),
+            Err(DocumentStoreError::InvalidStorageKey(_))
+        ));
+
+        settings.path_style = false;
+        settings.endpoint = "https://s3.amazonaws.com".into();
+        settings.prefix = String::new();
+        let store = S3DocumentStore::new(&settings, cipher).unwrap();
+        let object = store.object_key("a.pdf").unwrap();
+        assert_eq!(
+            store.client().location(&object),
+            (
+                "esign-documents.s3.amazonaws.com".to_owned(),
+                "/a.pdf".to_owned()
             )
         );
     }

@@ -157,6 +157,16 @@ fn s3_config(settings: S3Config, active_key: &str, keys: &[(&str, &str)]) -> Con
     config
 }
 
+/// The S3 store itself rather than the trait object, for its client: creating the bucket, reading
+/// and writing objects as stored.
+fn raw_store(config: &Config) -> S3DocumentStore {
+    S3DocumentStore::new(
+        config.documents.s3.as_ref().unwrap(),
+        document_cipher_from_config(config).unwrap(),
+    )
+    .unwrap()
+}
+
 fn unique_bucket() -> String {
     format!("esign-test-{}", uuid::Uuid::new_v4().simple())
 }
@@ -175,11 +185,7 @@ async fn documents_round_trip_through_s3_encrypted_and_hash_checked() {
         "2026-01",
         &[("2026-01", &first_key)],
     );
-    let raw = S3DocumentStore::new(
-        config.documents.s3.as_ref().unwrap(),
-        document_cipher_from_config(&config).unwrap(),
-    )
-    .unwrap();
+    let raw = raw_store(&config);
     raw.client().create_bucket().await.unwrap();
     // Creating it again is not an error.
     raw.client().create_bucket().await.unwrap();
@@ -292,19 +298,11 @@ async fn documents_round_trip_through_s3_encrypted_and_hash_checked() {
 async fn s3_refuses_wrong_credentials() {
     let Some(user) = s3_user().await else { return };
     let bucket = unique_bucket();
-    let keys = [("k", key())];
-    let keys: Vec<(&str, &str)> = keys.iter().map(|(id, k)| (*id, k.as_str())).collect();
-    let good =
-        document_store_from_config(&s3_config(s3_settings(&user, &bucket), "k", &keys)).unwrap();
-    S3DocumentStore::new(
-        &s3_settings(&user, &bucket),
-        document_cipher_from_config(&s3_config(s3_settings(&user, &bucket), "k", &keys)).unwrap(),
-    )
-    .unwrap()
-    .client()
-    .create_bucket()
-    .await
-    .unwrap();
+    let encryption_key = key();
+    let keys = [("k", encryption_key.as_str())];
+    let config = s3_config(s3_settings(&user, &bucket), "k", &keys);
+    raw_store(&config).client().create_bucket().await.unwrap();
+    let good = document_store_from_config(&config).unwrap();
     let stored = good.put("a.pdf", b"kept").await.unwrap();
 
     let wrong_secret = S3User {
