@@ -15,6 +15,9 @@
 //!   [`sandbox`]: the built-in sandbox provider, an HTTP service of its own.
 //! - [`trust`]: the platform CA (event certificates for signers) and RFC 3161 timestamps (the
 //!   `/tsa` service and a client with fallback); see `docs/trust.md`.
+//! - [`document`]: the contract PDF, its PAdES signatures and the encrypted document stores (local
+//!   directory or S3-compatible bucket); [`download`]: short-lived signed download links; see
+//!   `docs/storage.md`.
 //! - [`startup`]: building and running the service.
 //! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
 //!
@@ -28,6 +31,7 @@ pub mod clients;
 pub mod config;
 pub mod delivery;
 pub mod document;
+pub mod download;
 pub mod expiry;
 pub mod face;
 pub mod http;

@@ -5,5 +5,6 @@ pub mod content;
 pub mod font;
 pub mod pades;
 pub mod pdf;
+pub mod s3;
 pub mod sign;
 pub mod store;

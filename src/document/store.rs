@@ -5,14 +5,21 @@
 //! The associated data binds the blob to its storage key, so one document's file cannot be swapped in
 //! for another's. The key id travels with the blob, so keys rotate: new writes use the active key,
 //! old blobs still open with a retired key kept in the configuration.
+//!
+//! [`document_store_from_config`] builds the store `[documents]` names: [`LocalDocumentStore`] or
+//! [`S3DocumentStore`] (see docs/storage.md).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+
+use super::s3::S3DocumentStore;
+use crate::config::{Config, DocumentStoreKind, Mode};
 
 const MAGIC: &[u8] = b"ESDOC1";
 const NONCE_LEN: usize = 12;
@@ -41,6 +48,20 @@ pub enum DocumentStoreError {
     Io(#[from] std::io::Error),
     #[error("the random source failed: {0}")]
     Random(String),
+    #[error("the document store refused our credentials: {0}")]
+    Denied(String),
+    #[error("the document store cannot be reached or failed: {0}")]
+    Unavailable(String),
+    #[error("the document store rejected the request: {0}")]
+    Rejected(String),
+    #[error("the document store is misconfigured: {0}")]
+    Configuration(String),
+    #[error(
+        "production mode needs {0} in the configuration; generated keys are for development only"
+    )]
+    MissingInProduction(&'static str),
+    #[error("cannot generate a development document key under {path}: {reason}")]
+    GeneratedKey { path: PathBuf, reason: String },
 }
 
 /// What a successful write recorded.
@@ -181,7 +202,7 @@ impl DocumentCipher {
 }
 
 /// Checks that a storage key is a relative path of plain segments (never `..`, never absolute).
-fn checked_storage_key(storage_key: &str) -> Result<&str, DocumentStoreError> {
+pub(crate) fn checked_storage_key(storage_key: &str) -> Result<&str, DocumentStoreError> {
     let valid = !storage_key.is_empty()
         && storage_key.len() <= 512
         && storage_key.split('/').all(|segment| {
@@ -203,6 +224,27 @@ fn checked_storage_key(storage_key: &str) -> Result<&str, DocumentStoreError> {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// Refuses `plaintext` unless its SHA-256 is `expected_sha256` (hex, either case).
+pub(crate) fn verify_hash(
+    storage_key: &str,
+    plaintext: &[u8],
+    expected_sha256: &str,
+) -> Result<(), DocumentStoreError> {
+    let found = sha256_hex(plaintext);
+    if bool::from(subtle::ConstantTimeEq::ct_eq(
+        found.as_bytes(),
+        expected_sha256.to_ascii_lowercase().as_bytes(),
+    )) {
+        Ok(())
+    } else {
+        Err(DocumentStoreError::HashMismatch {
+            key: storage_key.to_owned(),
+            expected: expected_sha256.to_owned(),
+            found,
+        })
+    }
 }
 
 /// Documents as encrypted files under a directory (the default; on a shared or replicated volume
@@ -276,18 +318,70 @@ impl DocumentStore for LocalDocumentStore {
             Err(error) => return Err(error.into()),
         };
         let plaintext = self.cipher.open(storage_key, &blob)?;
-        let found = sha256_hex(&plaintext);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            found.as_bytes(),
-            expected_sha256.to_ascii_lowercase().as_bytes(),
-        )) {
-            return Err(DocumentStoreError::HashMismatch {
-                key: storage_key.to_owned(),
-                expected: expected_sha256.to_owned(),
-                found,
-            });
-        }
+        verify_hash(storage_key, &plaintext, expected_sha256)?;
         Ok(plaintext)
+    }
+}
+
+/// The id of the key development generates when `[documents]` names none.
+pub const DEVELOPMENT_KEY_ID: &str = "dev";
+
+/// The document cipher `[documents]` describes: its configured keys, or (development only) one key
+/// generated once as `<data_dir>/keys/documents-dev.key` under the id `dev`.
+pub fn document_cipher_from_config(config: &Config) -> Result<DocumentCipher, DocumentStoreError> {
+    let documents = &config.documents;
+    if let Some(active) = &documents.active_key_id {
+        return DocumentCipher::new(active, &documents.encryption_keys);
+    }
+    if config.server.mode == Mode::Production {
+        return Err(DocumentStoreError::MissingInProduction(
+            "documents.encryption_keys and documents.active_key_id",
+        ));
+    }
+    let path = config
+        .server
+        .data_dir
+        .join("keys")
+        .join("documents-dev.key");
+    let key = crate::config::load_or_generate_key(&path).map_err(|e| {
+        DocumentStoreError::GeneratedKey {
+            path: path.clone(),
+            reason: e.to_string(),
+        }
+    })?;
+    DocumentCipher::new(
+        DEVELOPMENT_KEY_ID,
+        &BTreeMap::from([(DEVELOPMENT_KEY_ID.to_owned(), key)]),
+    )
+}
+
+/// `[documents] dir`, or `<data_dir>/documents`.
+pub fn documents_dir(config: &Config) -> PathBuf {
+    config
+        .documents
+        .dir
+        .clone()
+        .unwrap_or_else(|| config.server.data_dir.join("documents"))
+}
+
+/// The store `[documents]` describes, with its cipher.
+pub fn document_store_from_config(
+    config: &Config,
+) -> Result<Arc<dyn DocumentStore>, DocumentStoreError> {
+    let cipher = document_cipher_from_config(config)?;
+    match config.documents.store {
+        DocumentStoreKind::Local => Ok(Arc::new(LocalDocumentStore::new(
+            documents_dir(config),
+            cipher,
+        ))),
+        DocumentStoreKind::S3 => {
+            let settings = config.documents.s3.as_ref().ok_or_else(|| {
+                DocumentStoreError::Configuration(
+                    "documents.store = \"s3\" needs a [documents.s3] section".into(),
+                )
+            })?;
+            Ok(Arc::new(S3DocumentStore::new(settings, cipher)?))
+        }
     }
 }
 

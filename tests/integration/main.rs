@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod delivery;
 mod document;
+mod document_store;
 mod e2e_face;
 mod e2e_sign;
 mod event_store;
