@@ -2,8 +2,11 @@
 //! embedded, subset font, the signers' handwritten signatures and a signing summary page.
 
 pub mod content;
+pub mod contract;
+pub mod evidence;
 pub mod font;
 pub mod pades;
 pub mod pdf;
 pub mod sign;
 pub mod store;
+pub mod validate;

@@ -27,3 +27,4 @@ mod short_links;
 mod signing_client;
 mod sms;
 mod trust;
+mod validate;
