@@ -336,11 +336,14 @@ pub fn validate_pdf(
                     });
                 }
             }
-            // A last signature whose range is broken is reported as such, not as an addition.
-            let range_broken = last
-                .problems
-                .iter()
-                .any(|problem| matches!(problem, SignatureProblem::ByteRange(_)));
+            // A last signature whose range could not be read is reported as such, not as an
+            // addition.
+            let range_broken = last.problems.iter().any(|problem| {
+                matches!(
+                    problem,
+                    SignatureProblem::ByteRange(_) | SignatureProblem::Dictionary(_)
+                )
+            });
             if !last.covers_whole_document && !range_broken {
                 modified_after_signing = true;
                 problems.push(DocumentProblem::ModifiedAfterSigning {
@@ -1706,7 +1709,7 @@ pub mod syntax {
 mod tests {
     use super::*;
     use crate::document::pades::{Revision, SignatureInfo};
-    use crate::document::pdf::{Block, Layout, render};
+    use crate::document::pdf::{Block, Layout, SignatureField, render};
     use crate::document::sign::sign_field;
     use crate::trust::ca::{Ca, NewCa};
     use crate::trust::cms::Signer;
@@ -1725,13 +1728,14 @@ mod tests {
         std::sync::Arc::new(NewCa::generate(organization, now).unwrap().ca)
     }
 
-    /// A one-field document signed by 张三 with a certificate of `ca`.
-    fn signed_by(ca: &Ca, now: DateTime<Utc>) -> Vec<u8> {
+    /// A document signed by 张三 with a certificate of `ca`, its next revision, and the field left
+    /// for a document timestamp.
+    fn signed_document(ca: &Ca, now: DateTime<Utc>) -> (Vec<u8>, Revision, SignatureField) {
         let rendered = render(&Layout {
             title: "协议".into(),
             footer: "C1".into(),
             blocks: vec![Block::Paragraph("甲方同意。".into())],
-            signature_fields: vec!["Signer_A".into()],
+            signature_fields: vec!["Signer_A".into(), "DocumentTimestamp".into()],
         })
         .unwrap();
         let issued = ca
@@ -1743,7 +1747,7 @@ mod tests {
             )
             .unwrap();
         let certificate = Certificate::from_der(&issued.certificate_der).unwrap();
-        let (signed, _) = sign_field(
+        let (signed, next) = sign_field(
             &rendered.bytes,
             &Revision {
                 catalog: rendered.catalog,
@@ -1765,7 +1769,11 @@ mod tests {
             &[ca.intermediate().clone(), ca.root().clone()],
         )
         .unwrap();
-        signed
+        (signed, next, rendered.fields[1].clone())
+    }
+
+    fn signed_by(ca: &Ca, now: DateTime<Utc>) -> Vec<u8> {
+        signed_document(ca, now).0
     }
 
     /// The `/Contents` gap of the (only) signature: its offsets.
@@ -1893,6 +1901,111 @@ mod tests {
             verify_signature_timestamp(&token, &signature_value(&pdf), &[ca.root().clone()], &[])
                 .unwrap();
         assert_eq!(facts.time.timestamp(), now.timestamp());
+    }
+
+    /// `signed` with a document timestamp (`/Type /DocTimeStamp`, `ETSI.RFC3161`) from `ca`'s TSA
+    /// stamped at `at`.
+    fn document_timestamped(
+        ca: &std::sync::Arc<Ca>,
+        signed: &(Vec<u8>, Revision, SignatureField),
+        at: DateTime<Utc>,
+    ) -> Vec<u8> {
+        use crate::document::pades;
+        let (bytes, revision, field) = signed;
+        let mut prepared = pades::prepare(
+            bytes,
+            revision,
+            field,
+            &SignatureInfo {
+                name: "esign".into(),
+                reason: "timestamp".into(),
+                location: None,
+                signed_at: at,
+            },
+        )
+        .unwrap();
+        // pades writes signature dictionaries; turn this one into a document timestamp of the
+        // same length, so the byte range stays right.
+        let written: &[u8] = b"/Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached";
+        let mut wanted = b"/Type /DocTimeStamp /SubFilter /ETSI.RFC3161".to_vec();
+        wanted.resize(written.len(), b' ');
+        let at_offset = find(&prepared.bytes, written, bytes.len()).unwrap();
+        prepared.bytes[at_offset..at_offset + written.len()].copy_from_slice(&wanted);
+        let imprint: [u8; 32] = Sha256::digest(prepared.signed_content()).into();
+        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let (response, _) = ca
+            .tsa_signer(policy)
+            .respond(&tsa::request_der(&imprint, 1).unwrap(), at);
+        let token = tsa::TimeStampResp::from_der(&response)
+            .unwrap()
+            .time_stamp_token
+            .unwrap()
+            .to_der()
+            .unwrap();
+        pades::embed(prepared, &token).unwrap()
+    }
+
+    #[test]
+    fn a_document_timestamp_is_checked_against_the_bytes_it_covers() {
+        let now = Utc::now();
+        let ca = new_ca("esign", now);
+        let signed = signed_document(&ca, now);
+        let stamped_at = now + chrono::TimeDelta::seconds(30);
+        let stamped = document_timestamped(&ca, &signed, stamped_at);
+
+        let result = validate_pdf(&stamped, &[ca.root().clone()], Some(now));
+        assert!(result.valid, "{result:#?}");
+        let [signature, timestamp] = &result.signatures[..] else {
+            panic!("two signatures: {result:#?}")
+        };
+        assert_eq!(signature.kind, SignatureKind::Signature);
+        assert!(!signature.covers_whole_document);
+        assert_eq!(timestamp.kind, SignatureKind::DocumentTimestamp);
+        assert!(timestamp.covers_whole_document);
+        assert_eq!(timestamp.field_name.as_deref(), Some("DocumentTimestamp"));
+        assert_eq!(
+            timestamp.timestamp.as_ref().unwrap().time.timestamp(),
+            stamped_at.timestamp()
+        );
+        assert_eq!(
+            timestamp
+                .signer
+                .as_ref()
+                .unwrap()
+                .subject_common_name
+                .as_deref(),
+            Some("esign Timestamp Authority")
+        );
+
+        // A byte of the signed document changed: both the signature and the timestamp notice.
+        let mut tampered = stamped.clone();
+        let at = find(&tampered, b"stream", 0).unwrap() + 20;
+        tampered[at] ^= 1;
+        let result = validate_pdf(&tampered, &[ca.root().clone()], Some(now));
+        assert!(!result.valid);
+        for signature in &result.signatures {
+            assert_eq!(signature.problems, [SignatureProblem::DigestMismatch]);
+        }
+        // A TSA the caller does not trust.
+        let stranger = new_ca("stranger", now);
+        let result = validate_pdf(
+            &stamped,
+            &[ca.root().clone(), stranger.root().clone()],
+            Some(now),
+        );
+        assert!(result.valid);
+        let result = validate_pdf(
+            &document_timestamped(&stranger, &signed, now),
+            &[ca.root().clone()],
+            Some(now),
+        );
+        assert!(
+            matches!(
+                result.signatures[1].problems[..],
+                [SignatureProblem::Timestamp(_)]
+            ),
+            "{result:#?}"
+        );
     }
 
     #[test]

@@ -570,3 +570,170 @@ fn the_evidence_report_renders_its_timeline_and_validation_in_chinese() {
         ],
     );
 }
+
+/// Runs `program` in `dir`, or `None` when it is missing outside CI; a failure fails the test.
+fn run_in(dir: &Path, program: &str, args: &[&str]) -> Option<()> {
+    let output = match Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{program} is required under CI=true: {error}")
+        }
+        Err(error) => {
+            eprintln!("skipping an interoperability check: {program} is not available ({error})");
+            return None;
+        }
+    };
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(())
+}
+
+/// Signatures made by another implementation (pyHanko, with an OpenSSL-made CA) read the same way:
+/// the validator is not tied to the way esign writes its updates.
+#[test]
+fn signatures_made_by_pyhanko_validate_against_their_own_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(dir.join("in.pdf"), rendered_contract().bytes).unwrap();
+    std::fs::write(
+        dir.join("leaf.cnf"),
+        "[leaf]\nbasicConstraints = CA:false\nkeyUsage = critical, digitalSignature, nonRepudiation\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 6] = [
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "ca.key",
+        ],
+        &[
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/O=Outside/CN=Outside Root",
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:true",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-out",
+            "ca.crt",
+        ],
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "leaf.key",
+        ],
+        &[
+            "req",
+            "-new",
+            "-key",
+            "leaf.key",
+            "-subj",
+            "/O=Outside/CN=Wang Wu",
+            "-out",
+            "leaf.csr",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "10",
+            "-extfile",
+            "leaf.cnf",
+            "-extensions",
+            "leaf",
+            "-out",
+            "leaf.crt",
+        ],
+        &["x509", "-in", "leaf.crt", "-noout"],
+    ];
+    for step in steps {
+        if run_in(dir, "openssl", step).is_none() {
+            return;
+        }
+    }
+    for (field, input, output) in [
+        ("Signer_RECEIVER_001", "in.pdf", "one.pdf"),
+        ("Signer_PAYER_001", "one.pdf", "two.pdf"),
+    ] {
+        let args = [
+            "sign",
+            "addsig",
+            "--field",
+            field,
+            "pemder",
+            "--key",
+            "leaf.key",
+            "--cert",
+            "leaf.crt",
+            "--no-pass",
+            input,
+            output,
+        ];
+        if run_in(dir, "pyhanko", &args).is_none() {
+            return;
+        }
+    }
+    let pdf = std::fs::read(dir.join("two.pdf")).unwrap();
+    let root = Certificate::load_pem_chain(&std::fs::read(dir.join("ca.crt")).unwrap()).unwrap();
+
+    let result = validate_pdf(&pdf, &root, Some(Utc::now()));
+    assert!(result.valid, "{result:#?}");
+    let fields: Vec<_> = result
+        .signatures
+        .iter()
+        .map(|signature| signature.field_name.as_deref().unwrap())
+        .collect();
+    assert_eq!(fields, ["Signer_RECEIVER_001", "Signer_PAYER_001"]);
+    for signature in &result.signatures {
+        let signer = signature.signer.as_ref().unwrap();
+        assert_eq!(signer.subject_common_name.as_deref(), Some("Wang Wu"));
+        assert_eq!(signer.issuer_common_name.as_deref(), Some("Outside Root"));
+    }
+
+    // Not trusted by the platform's root; changed after the fact.
+    let platform = NewCa::generate("esign", Utc::now()).unwrap().ca;
+    let untrusted = validate_pdf(&pdf, &[platform.root().clone()], Some(Utc::now()));
+    assert!(
+        untrusted
+            .signatures
+            .iter()
+            .all(|signature| matches!(signature.problems[..], [SignatureProblem::Untrusted(_)]))
+    );
+    let mut appended = pdf.clone();
+    appended.extend_from_slice(b"\n");
+    let result = validate_pdf(&appended, &root, Some(Utc::now()));
+    assert_eq!(
+        result.problems,
+        [DocumentProblem::ModifiedAfterSigning { unsigned_bytes: 1 }]
+    );
+}
