@@ -939,12 +939,41 @@ fn check_document_timestamp(
     anchors: &[Certificate],
     validation: &mut SignatureValidation,
 ) {
-    let pool = match read_container(der) {
-        Ok(container) => container.certificates,
+    let container = match read_container(der) {
+        Ok(container) => container,
         Err(problem) => return validation.problems.push(problem),
     };
     let digest: [u8; 32] = Sha256::digest(covered).into();
-    match tsa::verify_token(der, &digest, None, anchors, &pool) {
+    // The imprint first, so a changed document is reported as such rather than as a bad token.
+    let imprint = container
+        .signed_data
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .and_then(|econtent| econtent.decode_as::<OctetString>().ok())
+        .and_then(|octets| tsa::TstInfo::from_der(octets.as_bytes()).ok())
+        .map(|tst_info| tst_info.message_imprint);
+    match imprint {
+        Some(imprint) if imprint.hash_algorithm.oid == oid::SHA256 => {
+            if imprint.hashed_message.as_bytes() != digest.as_slice() {
+                return validation.problems.push(SignatureProblem::DigestMismatch);
+            }
+        }
+        Some(imprint) => {
+            return validation
+                .problems
+                .push(SignatureProblem::UnsupportedFormat(format!(
+                    "a document timestamp imprint with digest {}",
+                    imprint.hash_algorithm.oid
+                )));
+        }
+        None => {
+            return validation.problems.push(SignatureProblem::Container(
+                "the document timestamp holds no TSTInfo".into(),
+            ));
+        }
+    }
+    match tsa::verify_token(der, &digest, None, anchors, &container.certificates) {
         Ok(verified) => {
             validation.signer = Some(certificate_facts(&verified.tsa_certificate));
             let facts = timestamp_facts(&verified);
@@ -954,15 +983,9 @@ fn check_document_timestamp(
             });
             validation.timestamp = Some(facts);
         }
-        Err(reason) => {
-            // A token whose imprint is not the document's is how a changed document shows here.
-            let problem = if reason.contains("imprint") {
-                SignatureProblem::DigestMismatch
-            } else {
-                SignatureProblem::Timestamp(reason)
-            };
-            validation.problems.push(problem);
-        }
+        Err(reason) => validation
+            .problems
+            .push(SignatureProblem::Timestamp(reason)),
     }
 }
 
