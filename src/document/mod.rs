@@ -2,9 +2,12 @@
 //! embedded, subset font, the signers' handwritten signatures and a signing summary page.
 
 pub mod content;
+pub mod contract;
+pub mod evidence;
 pub mod font;
 pub mod pades;
 pub mod pdf;
 pub mod s3;
 pub mod sign;
 pub mod store;
+pub mod validate;

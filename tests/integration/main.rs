@@ -29,3 +29,4 @@ mod short_links;
 mod signing_client;
 mod sms;
 mod trust;
+mod validate;
