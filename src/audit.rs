@@ -147,3 +147,79 @@ pub fn render_text(timeline: &Timeline) -> String {
     }
     out
 }
+
+/// One line per event for the evidence report: the masked payload's fields, long values (evidence
+/// tokens, proofs) shortened, so a page shows what happened without pages of base64.
+pub fn summary(payload: &Value) -> String {
+    const LONGEST: usize = 80;
+    let Value::Object(fields) = payload else {
+        return payload.to_string();
+    };
+    fields
+        .iter()
+        .filter(|(key, _)| key.as_str() != "type")
+        .map(|(key, value)| {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let shown: String = text.chars().take(LONGEST).collect();
+            if shown.len() < text.len() {
+                format!("{key}={shown}…")
+            } else {
+                format!("{key}={shown}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The evidence report of a timeline: its events and chain check, plus (for a contract) what
+/// validating the sealed PDF found and its archive records, gathered by the caller.
+pub fn evidence_report(
+    timeline: &Timeline,
+    signatures: Vec<crate::document::validate::SignatureValidation>,
+    archives: Vec<crate::document::evidence::ArchiveRecord>,
+    generated_at: chrono::DateTime<chrono::Utc>,
+) -> crate::document::evidence::EvidenceReport {
+    let broken = timeline
+        .events
+        .iter()
+        .filter(|entry| entry.chain != "ok")
+        .count();
+    let chain_detail = if timeline.chain_intact {
+        format!(
+            "{} events; every hash and every link to the previous event verified",
+            timeline.events.len()
+        )
+    } else {
+        format!(
+            "{} events; {broken} fail the hash-chain check",
+            timeline.events.len()
+        )
+    };
+    crate::document::evidence::EvidenceReport {
+        subject_id: timeline.stream_id.id().to_owned(),
+        generated_at,
+        chain_intact: timeline.chain_intact,
+        chain_detail,
+        events: timeline
+            .events
+            .iter()
+            .map(|entry| crate::document::evidence::EvidenceEvent {
+                version: entry.stream_version,
+                event_type: entry.event_type.clone(),
+                occurred_at: chrono::DateTime::parse_from_rfc3339(&entry.recorded_at)
+                    .map(|time| time.with_timezone(&chrono::Utc))
+                    .unwrap_or(generated_at),
+                actor: entry.metadata.actor.clone(),
+                ip: entry.metadata.ip.clone(),
+                summary: summary(&entry.payload),
+                event_hash_hex: entry.hash.clone(),
+                prev_hash_hex: entry.prev_hash.clone(),
+            })
+            .collect(),
+        signatures,
+        archives,
+    }
+}

@@ -137,6 +137,9 @@ enum AuditCommand {
         /// Print the timeline as JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the evidence report as a PDF sealed and timestamped by the platform.
+        #[arg(long, value_name = "FILE")]
+        report: Option<std::path::PathBuf>,
     },
 }
 
@@ -207,7 +210,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Verify { stream, json }) => verify(config, stream, json).await,
-        Command::Audit(AuditCommand::Replay { stream, json }) => replay(config, stream, json).await,
+        Command::Audit(AuditCommand::Replay {
+            stream,
+            json,
+            report,
+        }) => replay(config, stream, json, report).await,
         Command::Clients(command) => clients(config, command).await,
         Command::Callbacks(command) => callbacks(config, command).await,
         Command::Ca(CaCommand::Init { force }) => {
@@ -527,6 +534,7 @@ async fn replay(
     config: Config,
     stream: String,
     json: bool,
+    report: Option<std::path::PathBuf>,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let cipher = config.pii_cipher()?;
     let store = Store::open(&config.database.url, 2).await?;
@@ -538,11 +546,78 @@ async fn replay(
     } else {
         print!("{}", audit::render_text(&timeline));
     }
+    if let Some(path) = report {
+        write_evidence_report(&config, &store, &timeline, &path).await?;
+        eprintln!("evidence report written to {}", path.display());
+    }
     Ok(if timeline.chain_intact {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
     })
+}
+
+/// `audit replay --report`: the timeline, and for a contract its sealed document's signatures and
+/// archive records, as a PDF carrying the platform seal and a timestamp.
+async fn write_evidence_report(
+    config: &Config,
+    store: &Store,
+    timeline: &audit::Timeline,
+    path: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use projections::Table;
+    let platform = crate::sealing::PlatformSeal::from_config(config)?
+        .ok_or("no platform CA is configured: run `esign ca init` first")?;
+    let mut signatures = Vec::new();
+    let mut archives = Vec::new();
+    if timeline.stream_id.kind()
+        == <aggregates::contract::ContractAggregate as aggregates::Aggregate>::NAME
+    {
+        let contract_id = timeline.stream_id.id();
+        let contract =
+            crate::queries::select_one(store, Table::Contract, "contract_id = {1}", &[contract_id])
+                .await?;
+        if let Some(hash) = contract.as_ref().and_then(|row| row.text("document_hash")) {
+            let documents = crate::document::store::document_store_from_config(config)?;
+            let bytes = documents
+                .get(
+                    &crate::sealing::document_storage_key(contract_id, hash),
+                    hash,
+                )
+                .await?;
+            signatures =
+                crate::verify::validate_signatures(&bytes, &[platform.ca().root().clone()])
+                    .signatures;
+        }
+        let rows = crate::queries::select(
+            store,
+            Table::ContractArchive,
+            "contract_id = {1}",
+            &[contract_id],
+            Some("id"),
+        )
+        .await?;
+        archives = rows
+            .iter()
+            .map(|row| {
+                let metadata = row.json("metadata_json").unwrap_or_default();
+                crate::document::evidence::ArchiveRecord {
+                    provider: row.text("archive_provider").unwrap_or_default().to_owned(),
+                    archive_id: row.text("archive_id").unwrap_or_default().to_owned(),
+                    status: row.text("status").unwrap_or_default().to_owned(),
+                    archived_at: row.time("archive_time"),
+                    authority: metadata["authority"].as_str().map(str::to_owned),
+                    transaction_no: row.text("transaction_no").map(str::to_owned),
+                }
+            })
+            .collect();
+    }
+    let now = chrono::Utc::now();
+    let report = audit::evidence_report(timeline, signatures, archives, now);
+    let layout = crate::document::evidence::evidence_layout(&report);
+    let sealed = platform.seal_layout(&layout, now).await?;
+    std::fs::write(path, sealed)?;
+    Ok(())
 }
 
 async fn resolve(store: &Store, name: &str) -> Result<StreamId, Box<dyn std::error::Error>> {

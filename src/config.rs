@@ -26,6 +26,7 @@ const SECTIONS: &[&str] = &[
     "h5",
     "trust",
     "documents",
+    "archive",
 ];
 
 /// Tables inside a section that overrides may reach: `ESIGN_DOCUMENTS_S3_BUCKET` sets
@@ -196,6 +197,51 @@ impl Default for ExpiryConfig {
     }
 }
 
+/// `[archive]`: sealing signed contracts and archiving them (see docs/archive.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Runs the sealing and archiving sweep on this instance.
+    pub enabled: bool,
+    /// How often the sweep looks for work besides being woken when a contract is signed.
+    pub interval_seconds: u64,
+    /// Attempts per archive record before it waits for an operator.
+    pub max_attempts: u32,
+    /// The wait after the first failure; each later one twice as long, up to `retry_max_seconds`.
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_seconds: 10,
+            max_attempts: 10,
+            retry_base_seconds: 30,
+            retry_max_seconds: 6 * 3600,
+        }
+    }
+}
+
+impl ArchiveConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.interval_seconds == 0 {
+            return Err("archive.interval_seconds must be positive".into());
+        }
+        if self.max_attempts == 0 {
+            return Err("archive.max_attempts must be at least 1".into());
+        }
+        if self.retry_base_seconds == 0 || self.retry_max_seconds < self.retry_base_seconds {
+            return Err(
+                "archive.retry_base_seconds must be positive and at most archive.retry_max_seconds"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
@@ -350,6 +396,9 @@ pub struct TrustConfig {
     pub event_certificate_minutes: u64,
     /// RFC 3161 services the client asks, in order; empty means esign's own `<public_base_url>/tsa`.
     pub tsa_urls: Vec<String>,
+    /// RFC 3161 services that timestamp the platform seal, in order; empty means esign's own TSA,
+    /// in-process.
+    pub seal_tsa_urls: Vec<String>,
     /// One attempt at one TSA.
     pub tsa_timeout_ms: u64,
     /// PEM files of the roots a TSA's certificate must chain to; empty means the platform root.
@@ -373,6 +422,7 @@ impl Default for TrustConfig {
             tsa_policy: crate::trust::DEFAULT_TSA_POLICY.to_owned(),
             event_certificate_minutes: 30,
             tsa_urls: Vec::new(),
+            seal_tsa_urls: Vec::new(),
             tsa_timeout_ms: 10_000,
             tsa_trust_anchors: Vec::new(),
         }
@@ -388,7 +438,7 @@ impl TrustConfig {
         if self.tsa_timeout_ms == 0 {
             return Err("trust.tsa_timeout_ms must be positive".into());
         }
-        for url in &self.tsa_urls {
+        for url in self.tsa_urls.iter().chain(&self.seal_tsa_urls) {
             let parsed =
                 url::Url::parse(url).map_err(|e| format!("trust.tsa_urls: {url:?}: {e}"))?;
             if !matches!(parsed.scheme(), "http" | "https") {
@@ -692,6 +742,7 @@ pub struct Config {
     pub h5: H5Config,
     pub trust: TrustConfig,
     pub documents: DocumentsConfig,
+    pub archive: ArchiveConfig,
 }
 
 impl Config {
@@ -765,6 +816,7 @@ impl Config {
         self.documents
             .check(self.server.mode)
             .map_err(ConfigError::Invalid)?;
+        self.archive.check().map_err(ConfigError::Invalid)?;
         if self.database.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database.max_connections must be at least 1".into(),

@@ -133,9 +133,132 @@ pub fn verify(
     Ok(())
 }
 
+/// The download links the service hands out: the signing key, the public address and how long a
+/// link lives.
+#[derive(Debug)]
+pub struct Links {
+    key: UrlSigningKey,
+    public_base_url: String,
+    ttl: chrono::Duration,
+}
+
+/// The fields of API resources and callbacks that hold download paths.
+const LINK_FIELDS: &[&str] = &["documentUrl", "certificateUrl"];
+
+impl Links {
+    pub fn new(key: UrlSigningKey, public_base_url: &str, ttl: chrono::Duration) -> Self {
+        Self {
+            key,
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            ttl,
+        }
+    }
+
+    pub fn from_config(config: &Config) -> Result<Self, UrlSigningKeyError> {
+        Ok(Self::new(
+            UrlSigningKey::from_config(config)?,
+            &config.server.public_base_url,
+            config.documents.download_url_ttl(),
+        ))
+    }
+
+    /// The absolute URL of `path`, signed to live until `now` plus the TTL.
+    pub fn url(&self, path: &str, now: DateTime<Utc>) -> String {
+        format!(
+            "{}{}",
+            self.public_base_url,
+            signed_path(&self.key, path, now + self.ttl)
+        )
+    }
+
+    /// Turns every download path (`/download/...`) in the link fields of `value`, at any depth,
+    /// into a signed absolute URL: the query tables and stored callbacks keep the stable paths, and
+    /// whoever receives one gets a link that works for a while.
+    pub fn sign_in_place(&self, value: &mut serde_json::Value, now: DateTime<Utc>) {
+        match value {
+            serde_json::Value::Object(fields) => {
+                for (name, field) in fields.iter_mut() {
+                    match field {
+                        serde_json::Value::String(path)
+                            if LINK_FIELDS.contains(&name.as_str())
+                                && path.starts_with("/download/") =>
+                        {
+                            *path = self.url(path, now);
+                        }
+                        other => self.sign_in_place(other, now),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    self.sign_in_place(item, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn verify(
+        &self,
+        path: &str,
+        query_expires: &str,
+        query_signature: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DownloadError> {
+        verify(&self.key, path, query_expires, query_signature, now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn download_paths_in_link_fields_become_signed_urls_at_any_depth() {
+        let links = Links::new(
+            UrlSigningKey::from_base64(&STANDARD.encode([7u8; 32])).unwrap(),
+            "https://esign.example/",
+            chrono::Duration::seconds(300),
+        );
+        let now = Utc::now();
+        let mut value = serde_json::json!({
+            "documentUrl": "/download/contracts/C1/ab.pdf",
+            "title": "/download/not-a-link-field",
+            "archives": [{"certificateUrl": "/download/archives/A1/cd.pdf"}],
+            "archiveInfo": {"certificateUrl": null},
+        });
+        links.sign_in_place(&mut value, now);
+        let document = value["documentUrl"].as_str().unwrap();
+        assert!(
+            document.starts_with("https://esign.example/download/contracts/C1/ab.pdf?expires=")
+        );
+        assert_eq!(value["title"], "/download/not-a-link-field");
+        let certificate = value["archives"][0]["certificateUrl"].as_str().unwrap();
+        let (path, query) = certificate
+            .trim_start_matches("https://esign.example")
+            .split_once('?')
+            .unwrap();
+        let expires = query
+            .split('&')
+            .next()
+            .unwrap()
+            .trim_start_matches("expires=");
+        let signature = query
+            .split('&')
+            .nth(1)
+            .unwrap()
+            .trim_start_matches("signature=");
+        assert_eq!(links.verify(path, expires, signature, now), Ok(()));
+        assert_eq!(
+            links.verify(
+                path,
+                expires,
+                signature,
+                now + chrono::Duration::seconds(301)
+            ),
+            Err(DownloadError::Expired)
+        );
+    }
 
     const PATH: &str = "/v1/contracts/CONTRACT_1/documents/signed.pdf";
 

@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{CommandError, Pipeline};
 use crate::store::postgres::{db_error, pool_error};
 use crate::store::sqlite::sql_error;
-use crate::store::{EventMetadata, Store, StoreError, StreamId};
+use crate::store::{EventMetadata, Store, StoreError, StreamId, advisory};
 
 /// The advisory lock key of the expiry sweep ("esign" + job 1).
 const SWEEP_LOCK_KEY: i64 = 0x6573_6967_6e00_0001;
@@ -129,7 +129,7 @@ impl ExpiryScheduler {
 
     /// Expires everything due at `now`.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
-        let guard = match self.lock().await {
+        let guard = match advisory::try_lock(&self.store, SWEEP_LOCK_KEY).await {
             Ok(Some(guard)) => guard,
             Ok(None) => {
                 self.metrics.expiry_run("skipped");
@@ -283,22 +283,6 @@ impl ExpiryScheduler {
         }
     }
 
-    async fn lock(&self) -> Result<Option<SweepLock>, StoreError> {
-        match &self.store {
-            // One process owns a SQLite file, and this process runs one scheduler.
-            Store::Sqlite(_) => Ok(Some(SweepLock(None))),
-            Store::Postgres(postgres) => {
-                let client = postgres.pool().get().await.map_err(pool_error)?;
-                let locked: bool = client
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&SWEEP_LOCK_KEY])
-                    .await
-                    .map_err(db_error)?
-                    .get(0);
-                Ok(locked.then_some(SweepLock(Some(client))))
-            }
-        }
-    }
-
     async fn record_run(&self, now: DateTime<Utc>, report: &SweepReport) {
         let outcome = serde_json::to_string(report).unwrap_or_default();
         let result = match &self.store {
@@ -348,24 +332,5 @@ fn appended<E: std::error::Error>(result: Result<usize, CommandError<E>>) -> Res
             Ok(false)
         }
         Err(other) => Err(other.to_string()),
-    }
-}
-
-/// The PostgreSQL session holding the sweep lock; released explicitly so the pooled connection
-/// goes back without it.
-struct SweepLock(Option<deadpool_postgres::Object>);
-
-impl SweepLock {
-    async fn release(self) {
-        if let Some(client) = self.0 {
-            if let Err(error) = client
-                .execute("SELECT pg_advisory_unlock($1)", &[&SWEEP_LOCK_KEY])
-                .await
-            {
-                // Do not return a connection that may still hold the lock to the pool.
-                tracing::warn!(%error, "cannot release the expiry lock; dropping the connection");
-                let _ = deadpool_postgres::Object::take(client);
-            }
-        }
     }
 }

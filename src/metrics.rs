@@ -41,6 +41,12 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ArchiveLabels {
+    provider: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: String,
 }
@@ -60,6 +66,8 @@ pub struct Metrics {
     delivery_duration: Family<OutcomeLabels, Histogram>,
     expiry_runs: Family<OutcomeLabels, Counter>,
     expired: Family<KindLabels, Counter>,
+    documents_sealed: Family<OutcomeLabels, Counter>,
+    archive_attempts: Family<ArchiveLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -148,6 +156,18 @@ impl Metrics {
             "Verifications, sign links and contracts expired by the scheduler",
             expired.clone(),
         );
+        let documents_sealed = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "documents_sealed",
+            "Contract documents sealed (outcome sealed) or refused by an error",
+            documents_sealed.clone(),
+        );
+        let archive_attempts = Family::<ArchiveLabels, Counter>::default();
+        registry.register(
+            "archive_attempts",
+            "Archive attempts by provider and outcome",
+            archive_attempts.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -161,6 +181,8 @@ impl Metrics {
             delivery_duration,
             expiry_runs,
             expired,
+            documents_sealed,
+            archive_attempts,
         }
     }
 
@@ -212,6 +234,25 @@ impl Metrics {
         self.delivery_duration
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// One contract sealed (`sealed`) or a sealing attempt that failed (`error`).
+    pub fn sealing(&self, outcome: &str) {
+        self.documents_sealed
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// One archive attempt; `outcome` is `success` or `failure`.
+    pub fn archive(&self, provider: &str, outcome: &str) {
+        self.archive_attempts
+            .get_or_create(&ArchiveLabels {
+                provider: provider.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     pub fn expiry_run(&self, outcome: &str) {

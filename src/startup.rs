@@ -40,6 +40,14 @@ pub enum StartupError {
     Face(#[from] crate::face::FaceSetupError),
     #[error("the platform CA: {0}")]
     Ca(#[from] crate::trust::CaError),
+    #[error("document storage: {0}")]
+    Documents(#[from] crate::document::store::DocumentStoreError),
+    #[error("download links: {0}")]
+    Links(#[from] crate::download::UrlSigningKeyError),
+    #[error("sealing: {0}")]
+    Sealing(#[from] crate::sealing::SealingError),
+    #[error("archive providers: {0}")]
+    Archive(String),
 }
 
 /// The service, bound to its port but not yet serving.
@@ -83,6 +91,7 @@ impl Application {
             pipeline = pipeline.publishing_to_broker(&config.events.nats_subject_prefix);
         }
         let metrics = Arc::new(Metrics::new());
+        let links = Arc::new(crate::download::Links::from_config(&config)?);
         let dispatcher = Dispatcher::new(
             store.clone(),
             Arc::clone(&pii),
@@ -98,6 +107,7 @@ impl Application {
                 )
             }),
             pipeline.outbox_written(),
+            Some(Arc::clone(&links)),
         )?;
         let expiry = ExpiryScheduler::new(
             store.clone(),
@@ -122,6 +132,17 @@ impl Application {
         };
         let sms: Arc<dyn SmsSender> = Arc::new(CountedSender::new(sender, Arc::clone(&metrics)));
         let (ca, tsa) = open_ca(&config)?;
+        let documents = crate::document::store::document_store_from_config(&config)?;
+        let platform_seal = match &ca {
+            Some(ca) => Some(Arc::new(crate::sealing::PlatformSeal::with_ca(
+                &config,
+                Arc::clone(ca),
+            )?)),
+            None => None,
+        };
+        let archivers = archivers(&config, &store, ca.as_ref(), tsa.as_ref())?;
+        let receipt_trust = crate::archive::ReceiptTrust::from_config(&config, ca.as_deref())
+            .map_err(|error| StartupError::Archive(error.to_string()))?;
         let state = AppState {
             store,
             config: Arc::new(config),
@@ -137,6 +158,12 @@ impl Application {
             h5_limiter: Arc::new(crate::http::h5::RateLimiter::new()),
             ca,
             tsa,
+            documents,
+            links,
+            platform_seal,
+            archivers: Arc::new(archivers),
+            receipt_trust: Arc::new(receipt_trust),
+            sealing: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -181,6 +208,12 @@ impl Application {
         }
         // Notices left between commit and send, or due for a retry, are sent by every instance's sweep.
         background.push(crate::sms::notices::spawn_sweep(self.state.clone()));
+        if config.archive.enabled {
+            background.push(crate::sealing::spawn(
+                self.state.clone(),
+                Duration::from_secs(config.archive.interval_seconds),
+            ));
+        }
         // Verifications whose provider task could not be created are retried by every instance.
         background.push(crate::face::flow::spawn_provider_retry(self.state.clone()));
         let router = http::router(self.state);
@@ -270,6 +303,30 @@ fn open_ca(
     let ca = Arc::new(ca);
     let tsa = Arc::new(ca.tsa_signer(policy));
     Ok((Some(ca), Some(tsa)))
+}
+
+/// The archive providers: `TSA` through `[trust] tsa_urls` (default: this service's own `/tsa`),
+/// `LOCAL_CA` through the platform TSA in-process, `BLOCKCHAIN` through the Merkle log in the
+/// database. Without a CA there are none, and archiving fails visibly (50003) until there is one.
+fn archivers(
+    config: &Config,
+    store: &Store,
+    ca: Option<&Arc<crate::trust::Ca>>,
+    tsa: Option<&Arc<crate::trust::tsa::TsaSigner>>,
+) -> Result<crate::sealing::Archivers, StartupError> {
+    let (Some(ca), Some(tsa)) = (ca, tsa) else {
+        return Ok(crate::sealing::Archivers::default());
+    };
+    let client = crate::trust::tsa::Client::from_config(config, Some(ca))
+        .map_err(|error| StartupError::Archive(error.to_string()))?;
+    Ok(crate::sealing::Archivers::new(vec![
+        Arc::new(crate::archive::TsaArchiver::new(client)),
+        Arc::new(crate::archive::LocalCaArchiver::new(Arc::clone(tsa), ca)),
+        Arc::new(crate::archive::MerkleLog::new(
+            store.clone(),
+            Arc::clone(ca),
+        )),
+    ]))
 }
 
 /// In development with no clients at all (none configured, none stored), creates an administrator

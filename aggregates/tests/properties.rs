@@ -391,6 +391,7 @@ impl ContractWorld {
             Step::Expire => ContractCommand::Expire(Expire { now }),
             Step::Seal(hash) => ContractCommand::SealDocument(SealDocument {
                 document_hash: digest(50 + hash),
+                details: Default::default(),
                 now,
             }),
             Step::Archive(provider) => ContractCommand::RequestArchive(RequestArchive {
@@ -403,6 +404,8 @@ impl ContractWorld {
                     provider: PROVIDERS[provider],
                     transaction_no: TransactionNo::parse("ARCHIVE_TX").unwrap(),
                     certificate_url: None,
+                    authority: None,
+                    evidence: None,
                     now,
                 })
             }

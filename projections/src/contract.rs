@@ -229,8 +229,14 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
                 "preview_hash",
                 SqlValue::text(contract.preview_hash.as_hex()),
             ),
-            // The service serves the document through short-lived signed URLs; no event carries one.
-            ("document_url", SqlValue::Null),
+            // The download path names the file by its hash; the service signs it, for a short
+            // time, for whoever it hands the URL to.
+            (
+                "document_url",
+                SqlValue::optional_text(outcome.document_hash.map(|hash| {
+                    format!("/download/contracts/{}/{hash}.pdf", contract.contract_id)
+                })),
+            ),
             (
                 "document_hash",
                 SqlValue::optional_text(outcome.document_hash),
@@ -376,6 +382,24 @@ fn signer_body(
     ]
 }
 
+/// The provider's evidence and authority of a successful record (spec `metadata_json`).
+fn archive_metadata(state: &ArchiveState) -> SqlValue {
+    match state {
+        ArchiveState::Succeeded {
+            authority,
+            evidence,
+            ..
+        } if authority.is_some() || evidence.is_some() => SqlValue::text(
+            serde_json::json!({
+                "authority": authority.as_ref().map(|authority| authority.as_str()),
+                "evidence": evidence,
+            })
+            .to_string(),
+        ),
+        _ => SqlValue::Null,
+    }
+}
+
 fn archive_body(contract: &Contract, archive: &Archive) -> Vec<(&'static str, SqlValue)> {
     let (archived, fail_reason) = match &archive.state {
         ArchiveState::Pending { .. } => (None, None),
@@ -383,6 +407,7 @@ fn archive_body(contract: &Contract, archive: &Archive) -> Vec<(&'static str, Sq
             transaction_no,
             certificate_url,
             archived_at,
+            ..
         } => (Some((transaction_no, certificate_url, archived_at)), None),
         ArchiveState::Failed { reason, .. } => (None, Some(reason)),
     };
@@ -412,8 +437,7 @@ fn archive_body(contract: &Contract, archive: &Archive) -> Vec<(&'static str, Sq
             "transaction_no",
             SqlValue::optional_text(archived.map(|(number, _, _)| number.as_str())),
         ),
-        // No event carries provider metadata yet; the spec's column stays for when one does.
-        ("metadata_json", SqlValue::Null),
+        ("metadata_json", archive_metadata(&archive.state)),
         ("attempts", SqlValue::Integer(i64::from(archive.attempts))),
         (
             "fail_reason",

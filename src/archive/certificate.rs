@@ -150,7 +150,8 @@ pub fn certificate_layout(facts: &CertificateFacts) -> Result<Layout, Certificat
         title: format!("{TITLE} {}", facts.archive_id),
         blocks,
         footer: format!("存证编号 {}", facts.archive_id),
-        signature_fields: Vec::new(),
+        // Sealed by the platform, like every document esign issues in its own name.
+        signature_fields: vec![crate::document::contract::PLATFORM_SEAL_FIELD.to_owned()],
     })
 }
 

@@ -72,6 +72,9 @@ struct Inner {
     /// Names this instance in attempt records.
     instance: String,
     wake: Arc<Notify>,
+    /// Signs the download paths in bodies as each attempt is sent, so a late or retried callback
+    /// still carries a working link.
+    links: Option<Arc<crate::download::Links>>,
 }
 
 impl Dispatcher {
@@ -86,6 +89,7 @@ impl Dispatcher {
         config: CallbacksConfig,
         nats: Option<(&str, &str, &str)>,
         wake: Arc<Notify>,
+        links: Option<Arc<crate::download::Links>>,
     ) -> Result<Self, DeliveryError> {
         let timeout = Duration::from_millis(config.timeout_ms);
         let mut builder = crate::outbound::client_builder(timeout);
@@ -120,6 +124,7 @@ impl Dispatcher {
                 config,
                 instance,
                 wake,
+                links,
             }),
         })
     }
@@ -303,10 +308,22 @@ impl Dispatcher {
     fn open_body(&self, row: &Claimed) -> Result<String, Failure> {
         let sealed: Value = serde_json::from_str(&row.body_sealed)
             .map_err(|error| Failure::new(format!("stored body is not JSON: {error}")))?;
-        self.inner
+        let body = self
+            .inner
             .pii
             .open_text(&sealed)
-            .map_err(|error| Failure::new(format!("cannot open the stored body: {error}")))
+            .map_err(|error| Failure::new(format!("cannot open the stored body: {error}")))?;
+        let Some(links) = &self.inner.links else {
+            return Ok(body);
+        };
+        if !body.contains("\"/download/") {
+            return Ok(body);
+        }
+        let mut value: Value = serde_json::from_str(&body)
+            .map_err(|error| Failure::new(format!("stored body is not JSON: {error}")))?;
+        links.sign_in_place(&mut value, Utc::now());
+        serde_json::to_string(&value)
+            .map_err(|error| Failure::new(format!("cannot encode the body: {error}")))
     }
 
     /// The caller's `webhookConfig.headers`, decrypted.

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 mod dev;
+mod download;
 pub mod error;
 mod face_pages;
 pub mod h5;
@@ -55,6 +56,17 @@ pub struct AppState {
     pub ca: Option<Arc<crate::trust::Ca>>,
     /// esign's own RFC 3161 service behind `POST /tsa` (docs/trust.md); `None` without a CA.
     pub tsa: Option<Arc<crate::trust::tsa::TsaSigner>>,
+    /// Sealed contracts and archive certificates, encrypted at rest (docs/storage.md).
+    pub documents: Arc<dyn crate::document::store::DocumentStore>,
+    /// Signs download paths into short-lived URLs.
+    pub links: Arc<crate::download::Links>,
+    /// The platform's seal and its timestamps; `None` without a CA.
+    pub platform_seal: Option<Arc<crate::sealing::PlatformSeal>>,
+    pub archivers: Arc<crate::sealing::Archivers>,
+    /// What archive evidence must chain to when it is verified again.
+    pub receipt_trust: Arc<crate::archive::ReceiptTrust>,
+    /// Wakes the sealing sweep (a contract was just signed).
+    pub sealing: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -86,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .merge(face_pages::router())
         .merge(h5::router())
         .merge(crate::trust::http::router())
+        .merge(download::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)
         .with_state(state)

@@ -18,6 +18,7 @@
 //! - [`EventStore::read_all`] pages through the whole log in *commit-safe order*: a reader that resumes
 //!   from its last [`Checkpoint`] never skips an event, even one whose transaction commits late.
 
+pub mod advisory;
 pub mod canonical;
 pub mod chain;
 pub mod migrations;
@@ -64,6 +65,16 @@ impl StreamId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The aggregate's own id: what follows the kind (`CONTRACT_...` of `contract-CONTRACT_...`).
+    pub fn id(&self) -> &str {
+        self.0.split_once('-').map_or(self.0.as_str(), |(_, id)| id)
+    }
+
+    /// The aggregate kind (`contract` of `contract-CONTRACT_...`).
+    pub fn kind(&self) -> &str {
+        self.0.split_once('-').map_or("", |(kind, _)| kind)
     }
 }
 

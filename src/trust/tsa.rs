@@ -496,15 +496,24 @@ impl Client {
         config: &crate::config::Config,
         ca: Option<&Ca>,
     ) -> Result<Self, ClientError> {
-        let trust = &config.trust;
-        let urls = if trust.tsa_urls.is_empty() {
+        let urls = if config.trust.tsa_urls.is_empty() {
             vec![format!(
                 "{}/tsa",
                 config.server.public_base_url.trim_end_matches('/')
             )]
         } else {
-            trust.tsa_urls.clone()
+            config.trust.tsa_urls.clone()
         };
+        Self::with_urls(config, ca, urls)
+    }
+
+    /// Like [`Self::from_config`], asking `urls` (e.g. `[trust] seal_tsa_urls`).
+    pub fn with_urls(
+        config: &crate::config::Config,
+        ca: Option<&Ca>,
+        urls: Vec<String>,
+    ) -> Result<Self, ClientError> {
+        let trust = &config.trust;
         let mut anchors = Vec::new();
         for path in &trust.tsa_trust_anchors {
             let text = std::fs::read(path)

@@ -99,6 +99,7 @@ fn another_dispatcher(state: &esign::http::AppState) -> esign::delivery::Dispatc
         state.config.callbacks.clone(),
         None,
         std::sync::Arc::default(),
+        Some(state.links.clone()),
     )
     .unwrap()
 }

@@ -132,11 +132,28 @@ pub async fn initiate_contract(
     callback_url: &str,
     expire_days: i64,
 ) -> String {
+    initiate_archived_contract(caller, template_id, biz_id, callback_url, expire_days, None).await
+}
+
+/// Like [`initiate_contract`], archived with `archive_provider` once signed.
+pub async fn initiate_archived_contract(
+    caller: &crate::signing_client::SigningClient,
+    template_id: &str,
+    biz_id: &str,
+    callback_url: &str,
+    expire_days: i64,
+    archive_provider: Option<&str>,
+) -> String {
+    let archive_config = match archive_provider {
+        Some(provider) => serde_json::json!({"needArchive": true, "archiveProvider": provider}),
+        None => serde_json::json!({"needArchive": false}),
+    };
     let (status, body) = crate::helpers::json_of(
         caller
             .post_json(
                 "/api/v1/contract/initiate",
                 &serde_json::json!({
+                    "archiveConfig": archive_config,
                     "bizId": biz_id,
                     "bizType": "RELATIONSHIP_AGREEMENT",
                     "templateId": template_id,

@@ -25,6 +25,7 @@ mod pades;
 mod pipeline;
 mod receiver;
 mod request_signing;
+mod sealing;
 mod short_links;
 mod signing_client;
 mod sms;

@@ -345,6 +345,10 @@ pub(super) fn seal_document(state: &ContractState, command: SealDocument) -> Dec
     match state {
         ContractState::Signed { document: None, .. } => Ok(vec![ContractEvent::DocumentSealed {
             document_hash: command.document_hash,
+            content_hash: command.details.content_hash,
+            signatures: command.details.signatures,
+            timestamp_authority: command.details.timestamp_authority,
+            timestamped_at: command.details.timestamped_at,
             sealed_at: command.now,
         }]),
         ContractState::Signed {
@@ -425,6 +429,8 @@ pub(super) fn record_archive_success(
             provider: command.provider,
             transaction_no: command.transaction_no,
             certificate_url: command.certificate_url,
+            authority: command.authority,
+            evidence: command.evidence,
             archived_at: command.now,
         }]),
         ArchiveState::Succeeded { transaction_no, .. }

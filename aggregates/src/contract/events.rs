@@ -29,6 +29,19 @@ pub struct SignerEntry {
     pub sequence: u32,
 }
 
+/// One signature of a sealed document: a signer's (with their event certificate) or, with no
+/// `partyId`, the platform seal.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SealSignature {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party_id: Option<PartyId>,
+    pub certificate_serial: CertificateSerial,
+    pub issuer: LongText,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum ContractEvent {
@@ -156,8 +169,20 @@ pub enum ContractEvent {
     /// -> EXPIRED; `expiredAt` is the deadline itself, not when the scheduler noticed.
     ContractExpired { expired_at: DateTime<Utc> },
     /// The final document (signatures, timestamps) of a SIGNED contract and its SHA-256.
+    /// `contentHash` is the SHA-256 of its first revision, the unsigned document rendered from the
+    /// events alone: rendering again gives those bytes, and the final file starts with them.
     DocumentSealed {
         document_hash: Digest,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_hash: Option<Digest>,
+        /// Each signature in the document, the platform seal last.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        signatures: Vec<SealSignature>,
+        /// Who timestamped the platform seal, and the time it vouches for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp_authority: Option<LongText>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamped_at: Option<DateTime<Utc>>,
         sealed_at: DateTime<Utc>,
     },
     /// An archive attempt with one provider (`attempt` counts retries after failures).
@@ -174,6 +199,12 @@ pub enum ContractEvent {
         transaction_no: TransactionNo,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         certificate_url: Option<LongText>,
+        /// The timestamp authority or ledger that vouches for the record.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        authority: Option<LongText>,
+        /// What a verifier needs to check the record again (a timestamp token, a Merkle proof).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<serde_json::Value>,
         archived_at: DateTime<Utc>,
     },
     /// The contract stays SIGNED; a later `ArchiveRequested` retries.

@@ -31,7 +31,7 @@ pub use errors::{
     ContractConflict, ContractError, ContractNotFound, IdentityCheck, IdentityFailure,
     TemplateUnavailable,
 };
-pub use events::{ContractEvent, SignerEntry};
+pub use events::{ContractEvent, SealSignature, SignerEntry};
 pub use initiate::{
     ArchiveConfigRequest, ContractRequest, MAX_SEQUENCE, MAX_VARIABLE_LEN, SignerRequest,
 };
@@ -284,7 +284,17 @@ pub struct ExpireSignLink {
 pub struct SealDocument {
     /// SHA-256 of the final PDF (spec 4.1.3 step 2).
     pub document_hash: Digest,
+    pub details: SealDetails,
     pub now: DateTime<Utc>,
+}
+
+/// What the sealed document holds besides its hash (all optional: the hash alone seals).
+#[derive(Clone, Debug, Default)]
+pub struct SealDetails {
+    pub content_hash: Option<Digest>,
+    pub signatures: Vec<SealSignature>,
+    pub timestamp_authority: Option<LongText>,
+    pub timestamped_at: Option<DateTime<Utc>>,
 }
 
 /// Start (or, after a failure, retry) archiving with one provider. A retry must reuse the archive id.
@@ -300,6 +310,8 @@ pub struct RecordArchiveSuccess {
     pub provider: ArchiveProvider,
     pub transaction_no: TransactionNo,
     pub certificate_url: Option<LongText>,
+    pub authority: Option<LongText>,
+    pub evidence: Option<serde_json::Value>,
     pub now: DateTime<Utc>,
 }
 

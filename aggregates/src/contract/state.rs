@@ -252,6 +252,8 @@ pub struct Rejection {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SealedDocument {
     pub document_hash: Digest,
+    /// The SHA-256 of the unsigned first revision (absent in events written before it was kept).
+    pub content_hash: Option<Digest>,
     pub sealed_at: DateTime<Utc>,
 }
 
@@ -273,6 +275,8 @@ pub enum ArchiveState {
     Succeeded {
         transaction_no: TransactionNo,
         certificate_url: Option<LongText>,
+        authority: Option<LongText>,
+        evidence: Option<serde_json::Value>,
         archived_at: DateTime<Utc>,
     },
     Failed {
@@ -547,7 +551,9 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
         },
         ContractEvent::DocumentSealed {
             document_hash,
+            content_hash,
             sealed_at,
+            ..
         } => match state {
             ContractState::Signed {
                 contract,
@@ -559,6 +565,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                 signed_at,
                 document: Some(SealedDocument {
                     document_hash: document_hash.clone(),
+                    content_hash: content_hash.clone(),
                     sealed_at: *sealed_at,
                 }),
                 archives,
@@ -589,6 +596,8 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
             provider,
             transaction_no,
             certificate_url,
+            authority,
+            evidence,
             archived_at,
             ..
         } => edit_archives(state, |archives| {
@@ -596,6 +605,8 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                 archive.state = ArchiveState::Succeeded {
                     transaction_no: transaction_no.clone(),
                     certificate_url: certificate_url.clone(),
+                    authority: authority.clone(),
+                    evidence: evidence.clone(),
                     archived_at: *archived_at,
                 };
             }

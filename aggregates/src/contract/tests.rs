@@ -365,6 +365,7 @@ fn expire(minutes: i64) -> ContractCommand {
 fn seal(hash: u64) -> ContractCommand {
     ContractCommand::SealDocument(SealDocument {
         document_hash: digest(hash),
+        details: Default::default(),
         now: at(100),
     })
 }
@@ -382,6 +383,8 @@ fn archived(provider: ArchiveProvider, transaction: &str) -> ContractCommand {
         provider,
         transaction_no: TransactionNo::parse(transaction).unwrap(),
         certificate_url: None,
+        authority: None,
+        evidence: None,
         now: at(102),
     })
 }

@@ -503,6 +503,7 @@ fn an_archive_row_follows_its_attempts_and_keeps_the_id_of_its_first_request() {
         &mut stream,
         ContractCommand::SealDocument(SealDocument {
             document_hash: digest(5),
+            details: Default::default(),
             now: at(10),
         }),
         10,
@@ -545,6 +546,8 @@ fn an_archive_row_follows_its_attempts_and_keeps_the_id_of_its_first_request() {
         provider: ArchiveProvider::Tsa,
         transaction_no: TransactionNo::parse("TSA_TXN_1").unwrap(),
         certificate_url: Some(LongText::parse("https://tsa.example.com/cert/1.pdf").unwrap()),
+        authority: None,
+        evidence: None,
         now: at(14),
     });
     run(&mut stream, success, 14);
@@ -578,6 +581,7 @@ fn the_same_events_always_give_identical_rows_and_a_rebuild_from_storage_too() {
         &mut stream,
         ContractCommand::SealDocument(SealDocument {
             document_hash: digest(5),
+            details: Default::default(),
             now: at(10),
         }),
         10,
@@ -634,6 +638,7 @@ fn no_plaintext_id_or_mobile_number_or_header_value_appears_in_any_row() {
         &mut stream,
         ContractCommand::SealDocument(SealDocument {
             document_hash: digest(5),
+            details: Default::default(),
             now: at(10),
         }),
         10,

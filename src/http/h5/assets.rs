@@ -133,3 +133,38 @@ pub(super) async fn js() -> impl IntoResponse {
         JS,
     )
 }
+
+/// The verify page's script: hashes a file chosen locally (Web Crypto, nothing leaves the browser)
+/// and compares it with the sealed hash on the page.
+const VERIFY_JS: &str = r#"(function () {
+  'use strict';
+  var input = document.getElementById('file');
+  var sealed = document.getElementById('sealed-hash');
+  var result = document.getElementById('file-result');
+  if (!input || !sealed || !result || !window.crypto || !window.crypto.subtle) { return; }
+  input.addEventListener('change', function () {
+    var file = input.files && input.files[0];
+    if (!file) { return; }
+    file.arrayBuffer().then(function (bytes) {
+      return window.crypto.subtle.digest('SHA-256', bytes);
+    }).then(function (digest) {
+      var hex = Array.prototype.map.call(new Uint8Array(digest), function (b) {
+        return ('0' + b.toString(16)).slice(-2);
+      }).join('');
+      var same = hex === sealed.textContent.trim();
+      result.textContent = same ? '一致：该文件就是封存的协议文件' : '不一致：该文件不是封存的协议文件（SHA-256 ' + hex + '）';
+      result.className = same ? 'detail ok' : 'detail error';
+    });
+  });
+})();
+"#;
+
+pub(super) async fn verify_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        VERIFY_JS,
+    )
+}

@@ -39,6 +39,7 @@ pub mod security;
 mod short_link;
 mod sign;
 mod signature;
+mod verify;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -65,6 +66,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/h5/sign/reject", post(sign::reject))
         .route("/h5/assets/sign.css", get(assets::css))
         .route("/h5/assets/sign.js", get(assets::js))
+        .route("/h5/assets/verify.js", get(assets::verify_js))
+        .route("/verify/{contract_id}", get(verify::page))
         .layer(axum::middleware::map_response(security::security_headers))
 }
 

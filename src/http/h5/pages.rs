@@ -16,12 +16,11 @@ const CONTRACT_STYLE: &str = "body{margin:12px;font-family:-apple-system,'PingFa
                               sans-serif;font-size:15px;line-height:1.7;color:#222;word-wrap:break-word}\
                               img{max-width:100%}pre{white-space:pre-wrap}";
 
-fn document(title: &str, body: &str, script: bool) -> String {
-    let script = if script {
-        "<script src=\"/h5/assets/sign.js\"></script>"
-    } else {
-        ""
-    };
+/// A page with the shared stylesheet and, optionally, one script of this origin.
+pub(super) fn document(title: &str, body: &str, script: Option<&str>) -> String {
+    let script = script
+        .map(|src| format!("<script src=\"{}\"></script>", escape(src)))
+        .unwrap_or_default();
     format!(
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -45,7 +44,7 @@ pub(super) fn error_page(code: u32, message: &str, hint: &str, detail: Option<&s
             escape(message),
             escape(hint)
         ),
-        false,
+        None,
     )
 }
 
@@ -64,7 +63,7 @@ pub(super) fn done_page(title: &str, transaction_no: &str, contract_signed: bool
             escape(title),
             escape(transaction_no)
         ),
-        false,
+        None,
     )
 }
 
@@ -78,7 +77,7 @@ pub(super) fn rejected_page(title: &str, reason: &str) -> String {
             escape(title),
             escape(reason)
         ),
-        false,
+        None,
     )
 }
 
@@ -227,7 +226,7 @@ pub(super) fn sign_page(page: &SignPage<'_>) -> String {
         body.push_str(&steps(page));
     }
     body.push_str(&reject_block(page));
-    document(contract.title.as_str(), &body, true)
+    document(contract.title.as_str(), &body, Some("/h5/assets/sign.js"))
 }
 
 fn steps(page: &SignPage<'_>) -> String {

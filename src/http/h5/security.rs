@@ -40,7 +40,7 @@ pub(super) fn same(left: &str, right: &str) -> bool {
 /// The client's address as the connection reports it (a proxy in front must be trusted to pass the
 /// real one through its own means; see docs/h5.md).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct ClientIp(pub IpAddr);
+pub(crate) struct ClientIp(pub IpAddr);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;

@@ -387,6 +387,10 @@ pub(super) async fn submit(
         .map_err(command_error)?;
     tracing::info!(contract_id = %resolved.contract_id, %party_id, "signer signed through the H5 page");
     let contract_signed = matches!(executed.state, ContractState::Signed { .. });
+    if contract_signed {
+        // Seal now rather than at the sweep's next tick.
+        state.sealing.notify_one();
+    }
     let title = executed
         .state
         .contract()

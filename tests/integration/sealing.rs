@@ -1,0 +1,435 @@
+//! From SIGNED to a sealed, archived, verifiable document, the way a caller sees it: the contract's
+//! `documentUrl` downloads a PDF whose signatures outside validators accept, every archive provider
+//! leaves evidence that verifies, `POST /api/v1/contract/verify` answers by contract id, by hash and
+//! by file (and refuses a changed file), a failed archive is retried, and the evidence report is a
+//! sealed PDF of its own.
+
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use esign::store::EventStore;
+
+use crate::helpers::{RunningService, TestStore, json_of};
+use crate::receiver::{Behaviour, Receiver};
+use crate::signing_client::SigningClient;
+
+crate::backend_tests!(
+    a_signed_contract_is_sealed_archived_downloaded_and_verified,
+    a_failed_archive_keeps_the_contract_signed_and_is_retried,
+);
+
+const SECRET: &str = "caller-secret-0123456789abcdef";
+const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
+
+async fn service(
+    t: &TestStore,
+    configure: impl FnOnce(&mut esign::config::Config),
+) -> RunningService {
+    crate::helpers::start_service_with(
+        t,
+        &[("caller", SECRET, false), ("admin", ADMIN_SECRET, true)],
+        |config| {
+            config.archive.interval_seconds = 1;
+            configure(config);
+        },
+    )
+    .await
+}
+
+/// A two-signer contract archived with `provider`, signed by both; returns its id.
+async fn signed_contract(service: &RunningService, provider: &str, callback: &str) -> String {
+    let admin = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
+    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let template = format!("TPL_SEAL_{provider}");
+    crate::journey::publish_template(&admin, &template).await;
+    let contract_id = crate::journey::initiate_archived_contract(
+        &caller,
+        &template,
+        &format!("REL_SEAL_{provider}"),
+        callback,
+        7,
+        Some(provider),
+    )
+    .await;
+    let state = &service.state;
+    crate::journey::sign_as(
+        state,
+        &contract_id,
+        "RECEIVER_001",
+        "张三",
+        "11010519491231002X",
+    )
+    .await;
+    crate::journey::sign_as(
+        state,
+        &contract_id,
+        "PAYER_001",
+        "李四",
+        "440304199001010011",
+    )
+    .await;
+    contract_id
+}
+
+/// Polls the contract until its archive record is `status` (60 s at most).
+async fn contract_when_archive_is(
+    caller: &SigningClient,
+    contract_id: &str,
+    status: &str,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, body) =
+            json_of(caller.get(&format!("/api/v1/contract/{contract_id}")).await).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+        if body["archiveInfo"]["status"] == status {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the archive never became {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn verify(caller: &SigningClient, request: Value) -> Value {
+    let (status, body) = json_of(caller.post_json("/api/v1/contract/verify", &request).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+async fn a_signed_contract_is_sealed_archived_downloaded_and_verified(t: TestStore) {
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let service = service(&t, |_| {}).await;
+    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let contract_id = signed_contract(&service, "LOCAL_CA", &receiver.url).await;
+    let contract = contract_when_archive_is(&caller, &contract_id, "SUCCESS").await;
+    assert_eq!(contract["status"], "SIGNED");
+    let document_hash = contract["documentHash"].as_str().unwrap().to_owned();
+
+    // The document downloads through a short-lived signed URL, and is the sealed one.
+    let url = contract["documentUrl"].as_str().unwrap();
+    assert!(url.starts_with(&service.base), "{url}");
+    assert!(
+        url.contains("expires=") && url.contains("signature="),
+        "{url}"
+    );
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.unwrap().to_vec();
+    assert_eq!(sha256_hex(&pdf), document_hash);
+    assert!(pdf.starts_with(b"%PDF-"));
+    // A URL with its signature or path changed is refused.
+    let forged = url.replace("signature=", "signature=A");
+    assert_eq!(
+        reqwest::get(&forged).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let other = url.replace(&document_hash, &"0".repeat(64));
+    assert_eq!(
+        reqwest::get(&other).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // The first revision is what the events render to, byte for byte, every time.
+    let loaded = service
+        .state
+        .pipeline
+        .load::<aggregates::contract::ContractAggregate>(&esign::store::StreamId::new(
+            "contract",
+            &contract_id,
+        ))
+        .await
+        .unwrap();
+    let aggregates::contract::ContractState::Signed {
+        contract: facts,
+        document: Some(sealed),
+        ..
+    } = &loaded.state
+    else {
+        panic!("the contract is not sealed: {:?}", loaded.state);
+    };
+    let first = esign::sealing::render_content(&service.state, facts)
+        .await
+        .unwrap();
+    let again = esign::sealing::render_content(&service.state, facts)
+        .await
+        .unwrap();
+    assert_eq!(first.rendered.bytes, again.rendered.bytes);
+    assert!(pdf.starts_with(&first.rendered.bytes));
+    assert_eq!(
+        sealed.content_hash.as_ref().unwrap().as_hex(),
+        hex::encode(first.sha256)
+    );
+
+    // By contract id: every signature valid (two signers and the seal), archived, events intact.
+    let by_id = verify(
+        &caller,
+        json!({"method": "CONTRACT_ID", "contractId": contract_id}),
+    )
+    .await;
+    assert_eq!(by_id["valid"], true, "{by_id}");
+    assert_eq!(by_id["chainIntact"], true);
+    assert_eq!(by_id["contentMatchesEvents"], true);
+    let signatures = by_id["signatureInfo"].as_array().unwrap();
+    assert_eq!(signatures.len(), 3, "{by_id}");
+    assert_eq!(signatures[0]["signer"], "张三");
+    assert_eq!(signatures[1]["signer"], "李四");
+    assert!(
+        signatures
+            .iter()
+            .all(|signature| signature["valid"] == true)
+    );
+    assert!(
+        signatures[2]["timestampTime"].is_string(),
+        "the seal is timestamped"
+    );
+    assert!(signatures[0]["certificateIssuer"].is_string());
+    assert!(signatures[0]["validFrom"].is_string() && signatures[0]["validTo"].is_string());
+    assert_eq!(by_id["archiveInfo"]["archived"], true);
+    assert_eq!(by_id["archiveInfo"]["records"][0]["verified"], true);
+
+    // By hash and archive id, and by the file itself.
+    let archive_id = contract["archiveInfo"]["archiveId"].as_str().unwrap();
+    let by_hash = verify(
+        &caller,
+        json!({"method": "FILE_HASH", "fileHash": format!("sha256:{document_hash}"), "archiveId": archive_id}),
+    )
+    .await;
+    assert_eq!(by_hash["valid"], true, "{by_hash}");
+    let wrong_hash = verify(
+        &caller,
+        json!({"method": "FILE_HASH", "fileHash": format!("sha256:{}", "ab".repeat(32)), "archiveId": archive_id}),
+    )
+    .await;
+    assert_eq!(wrong_hash["valid"], false);
+    assert!(
+        wrong_hash["reason"].as_str().unwrap().contains("hash"),
+        "{wrong_hash}"
+    );
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&pdf);
+    let by_file = verify(&caller, json!({"method": "FILE", "fileContent": encoded})).await;
+    assert_eq!(by_file["valid"], true, "{by_file}");
+    assert_eq!(by_file["contractId"], contract_id.as_str());
+
+    // One byte changed inside the first signer's signed range: not valid, and why.
+    let mut tampered = pdf.clone();
+    let at = tampered.len() / 3;
+    tampered[at] ^= 0x01;
+    let changed = verify(
+        &caller,
+        json!({"method": "FILE", "fileContent": base64::engine::general_purpose::STANDARD.encode(&tampered)}),
+    )
+    .await;
+    assert_eq!(changed["valid"], false, "{changed}");
+    assert!(changed["reason"].is_string());
+    // A PDF esign never sealed.
+    let foreign = esign::document::pdf::render(&esign::document::pdf::Layout {
+        title: "其他文件".into(),
+        blocks: vec![esign::document::pdf::Block::Paragraph(
+            "与本平台无关".into(),
+        )],
+        footer: "OTHER".into(),
+        signature_fields: Vec::new(),
+    })
+    .unwrap();
+    let foreign = verify(
+        &caller,
+        json!({"method": "FILE", "fileContent": base64::engine::general_purpose::STANDARD.encode(&foreign.bytes)}),
+    )
+    .await;
+    assert_eq!(foreign["valid"], false);
+    // Another client's contract is not found.
+    let stranger = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
+    let (status, _) = json_of(
+        stranger
+            .post_json(
+                "/api/v1/contract/verify",
+                &json!({"method": "CONTRACT_ID", "contractId": contract_id}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The caller heard of the archive, with a download URL signed when the callback was sent.
+    let archived = loop {
+        let received = receiver.received();
+        if let Some(callback) = received
+            .iter()
+            .map(|callback| callback.json())
+            .find(|body| body["eventType"] == "ContractArchivedEvent")
+        {
+            break callback;
+        }
+        receiver.wait_for(received.len() + 1).await;
+    };
+    assert_eq!(archived["archiveId"], archive_id);
+    let callback_url = archived["documentUrl"].as_str().unwrap();
+    assert!(callback_url.contains("signature="), "{callback_url}");
+    assert_eq!(
+        reqwest::get(callback_url).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // The archive certificate downloads too and is a sealed PDF.
+    let certificate_url = contract["archiveInfo"]["certificateUrl"].as_str().unwrap();
+    let certificate = reqwest::get(certificate_url).await.unwrap();
+    assert_eq!(certificate.status(), StatusCode::OK);
+    assert!(certificate.bytes().await.unwrap().starts_with(b"%PDF-"));
+
+    // The public verify page behind the QR code.
+    let page = reqwest::get(format!("{}/verify/{contract_id}", service.base))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("文件真实有效"), "{html}");
+    assert!(html.contains(&document_hash));
+    assert!(!html.contains("张三") && !html.contains("11010519491231002X"));
+}
+
+/// A TSA in front of esign's own `/tsa` that answers 503 to its first `failures` requests: a
+/// remote timestamp authority having a bad hour.
+struct FlakyTsa {
+    url: String,
+    target: std::sync::Arc<std::sync::Mutex<String>>,
+    failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlakyTsa {
+    async fn start(failures: usize) -> Self {
+        use axum::body::Bytes;
+        use axum::extract::State;
+        type Shared = (
+            std::sync::Arc<std::sync::Mutex<String>>,
+            std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        );
+        async fn answer(
+            State((target, failures)): State<Shared>,
+            body: Bytes,
+        ) -> axum::response::Response {
+            use axum::response::IntoResponse;
+            use std::sync::atomic::Ordering;
+            if failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok()
+            {
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+            let target = target.lock().unwrap().clone();
+            let forwarded = reqwest::Client::new()
+                .post(target)
+                .header("content-type", "application/timestamp-query")
+                .body(body.to_vec())
+                .send()
+                .await
+                .unwrap();
+            let status = forwarded.status();
+            let bytes = forwarded.bytes().await.unwrap();
+            (
+                status,
+                [("content-type", "application/timestamp-reply")],
+                bytes,
+            )
+                .into_response()
+        }
+        let target = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(failures));
+        let router = axum::Router::new()
+            .route("/tsa", axum::routing::post(answer))
+            .with_state((target.clone(), failures.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/tsa", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self {
+            url,
+            target,
+            failures,
+        }
+    }
+}
+
+async fn a_failed_archive_keeps_the_contract_signed_and_is_retried(t: TestStore) {
+    let tsa = FlakyTsa::start(usize::MAX).await;
+    let target = tsa.target.clone();
+    let tsa_url = tsa.url.clone();
+    let service = service(&t, move |config| {
+        *target.lock().unwrap() = format!("{}/tsa", config.server.public_base_url);
+        config.trust.tsa_urls = vec![tsa_url];
+        config.trust.tsa_timeout_ms = 2_000;
+        config.archive.retry_base_seconds = 60;
+    })
+    .await;
+    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let contract_id = signed_contract(&service, "TSA", "http://127.0.0.1:9/unused").await;
+    let failed = contract_when_archive_is(&caller, &contract_id, "FAILED").await;
+    assert_eq!(failed["status"], "SIGNED", "the contract stays SIGNED");
+    assert!(
+        failed["documentUrl"].is_string(),
+        "the document is sealed all the same"
+    );
+    let row = esign::queries::select_one(
+        &service.state.store,
+        projections::Table::ContractArchive,
+        "contract_id = {1}",
+        &[&contract_id],
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(row.integer("attempts"), Some(1));
+    assert!(
+        row.text("fail_reason").unwrap().contains("unavailable"),
+        "{:?}",
+        row.text("fail_reason")
+    );
+
+    // The authority is back; the retry is due after its delay and succeeds with the same id.
+    tsa.failures.store(0, std::sync::atomic::Ordering::SeqCst);
+    let later = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+    let report = esign::sealing::sweep(&service.state, later).await.unwrap();
+    assert_eq!(report.archived, 1, "{report:?}");
+    let archived = contract_when_archive_is(&caller, &contract_id, "SUCCESS").await;
+    assert_eq!(
+        archived["archiveInfo"]["archiveId"],
+        failed["archiveInfo"]["archiveId"]
+    );
+    let events = service
+        .state
+        .store
+        .read_stream(&esign::store::StreamId::new("contract", &contract_id), 0)
+        .await
+        .unwrap();
+    let archive_events: Vec<&str> = events
+        .iter()
+        .map(|event| event.event_type.as_str())
+        .filter(|kind| kind.starts_with("Archive"))
+        .collect();
+    assert_eq!(
+        archive_events,
+        [
+            "ArchiveRequested",
+            "ArchiveFailed",
+            "ArchiveRequested",
+            "ArchiveSucceeded"
+        ]
+    );
+    let verdict = verify(
+        &caller,
+        json!({"method": "CONTRACT_ID", "contractId": contract_id}),
+    )
+    .await;
+    assert_eq!(verdict["valid"], true, "{verdict}");
+}
