@@ -649,9 +649,24 @@ async fn run_archive(
                     None
                 }
             };
-            let transaction_no = TransactionNo::parse(&receipt.transaction_no)
-                .map_err(|error| SealingError::Value(error.to_string()))?;
-            let authority = Some(long_text(&receipt.authority)?);
+            // A receipt the log cannot hold is a failed attempt, not a silent pending record.
+            let recorded = TransactionNo::parse(&receipt.transaction_no)
+                .map_err(|error| format!("transaction number: {error}"))
+                .and_then(|number| {
+                    LongText::parse(&receipt.authority)
+                        .map(|authority| (number, authority))
+                        .map_err(|error| format!("authority: {error}"))
+                });
+            let (transaction_no, authority) = match recorded {
+                Ok(values) => values,
+                Err(error) => {
+                    let reason = format!("the provider's receipt cannot be recorded: {error}");
+                    tracing::error!(%contract_id, provider = provider.as_str(), %reason, code = 50003, "archiving failed");
+                    record_failure(state, contract_id, provider, &reason, now).await?;
+                    return Ok(ArchiveOutcome::Failed);
+                }
+            };
+            let authority = Some(authority);
             let evidence = Some(receipt.evidence.clone());
             let archived_at = receipt.archived_at;
             state

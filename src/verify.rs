@@ -65,10 +65,14 @@ impl Verification {
             chain_intact: None,
             content_matches_events: None,
             signature_info: Vec::new(),
-            archive_info: json!({"archived": false, "records": []}),
+            archive_info: not_archived(),
             problems: vec![reason],
         }
     }
+}
+
+fn not_archived() -> Value {
+    json!({"archived": false, "archiveTime": null, "timestampAuthority": null, "records": []})
 }
 
 /// Parses `sha256:<hex>` or bare hex.
@@ -181,7 +185,7 @@ async fn check(
         chain_intact: None,
         content_matches_events: None,
         signature_info,
-        archive_info: json!({"archived": false, "records": []}),
+        archive_info: not_archived(),
         problems: Vec::new(),
     };
     match contract {

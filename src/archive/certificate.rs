@@ -173,7 +173,7 @@ mod tests {
             authority: "local-merkle-log".into(),
             archived_at: DateTime::from_timestamp(1_735_689_600, 0).unwrap(),
             document_hash: [0xAB; 32],
-            transaction_no: "local-merkle-log/7".into(),
+            transaction_no: "local-merkle-log:7".into(),
             evidence,
             verify_url: "https://esign.test/archives/ARCHIVE_20250101_0001/verify".into(),
         }

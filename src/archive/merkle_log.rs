@@ -287,7 +287,7 @@ impl Appended {
 
 /// The transaction number of leaf `leaf_index`.
 pub fn transaction_no(leaf_index: u64) -> String {
-    format!("{LOG_NAME}/{leaf_index}")
+    format!("{LOG_NAME}:{leaf_index}")
 }
 
 fn millis(time: DateTime<Utc>) -> Result<u64, LogError> {
@@ -1197,7 +1197,7 @@ mod tests {
                 &ReceiptTrust::platform(&ca),
             )
             .unwrap();
-            assert_eq!(verified.transaction_no, format!("local-merkle-log/{i}"));
+            assert_eq!(verified.transaction_no, format!("local-merkle-log:{i}"));
             latest = Some(appended.tree_head.clone());
         }
     }

@@ -610,7 +610,7 @@ async fn a_sign_link_can_be_reissued_and_verification_by_contract_id_reports_the
     .await;
     assert_eq!(
         (status, body["details"][0]["field"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("method"))
+        (StatusCode::BAD_REQUEST, Some("fileHash"))
     );
 }
 
@@ -867,6 +867,7 @@ async fn a_signed_contract_cannot_be_revoked_and_verifies_as_valid(t: TestStore)
         "{body}"
     );
 
+    crate::sealing::seal_now(&api.state, &contract_id).await;
     let (status, verdict) = json_of(
         api.auth
             .post_json(
@@ -878,7 +879,8 @@ async fn a_signed_contract_cannot_be_revoked_and_verifies_as_valid(t: TestStore)
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(verdict["valid"], true, "{verdict}");
-    assert_eq!(verdict["signatureInfo"].as_array().map(Vec::len), Some(2));
+    // The two signers' signatures and the platform seal.
+    assert_eq!(verdict["signatureInfo"].as_array().map(Vec::len), Some(3));
 
     let (status, body) = json_of(
         api.auth

@@ -159,7 +159,7 @@ async fn merkle_log_indexes_are_dense_and_a_retry_returns_the_same_leaf(t: TestS
         .archive(&request("ARCHIVE_3", "CONTRACT_1", b"doc 3"))
         .await
         .unwrap();
-    assert_eq!(receipt.transaction_no, "local-merkle-log/3");
+    assert_eq!(receipt.transaction_no, "local-merkle-log:3");
     assert_eq!(receipt.authority, "local-merkle-log");
     assert_eq!(receipt.archived_at, appended[3].leaf.appended_at);
     assert_eq!(receipt.evidence["leafIndex"], 3);

@@ -358,6 +358,10 @@ pub fn production(config: &mut esign::config::Config) {
     config.sms.url = Some("https://sms.example.com/send".into());
     config.sms.auth_header = Some("Authorization".into());
     config.sms.auth_token = Some("Bearer message-centre-token".into());
+    config.documents.active_key_id = Some("d1".into());
+    config.documents.encryption_keys =
+        BTreeMap::from([("d1".to_owned(), PiiCipher::generate_key().expect("key"))]);
+    config.documents.url_signing_key = Some(PiiCipher::generate_key().expect("key"));
 }
 
 /// A response's status and JSON body; a body that is not JSON fails the test with its text.

@@ -23,7 +23,7 @@ use x509_cert::Certificate;
 use crate::helpers::{Backend, TestStore, start_service};
 
 /// Runs an outside validator, or `None` when it is missing outside CI.
-fn tool(program: &str, args: &[&str]) -> Option<std::process::Output> {
+pub(crate) fn tool(program: &str, args: &[&str]) -> Option<std::process::Output> {
     // No stdin at all: certutil spins on a closed pipe instead of treating it as end of input.
     match Command::new(program)
         .args(args)
@@ -159,7 +159,7 @@ async fn sealed_contract(ca: &Ca, timestamper: &dyn Timestamper) -> (Vec<u8>, ts
 
 /// An NSS database trusting only `root_pem`, for pdfsig. Created once: `certutil -N` on an existing
 /// database asks for its password.
-fn nss_database(dir: &Path, root_pem: &Path) -> Option<String> {
+pub(crate) fn nss_database(dir: &Path, root_pem: &Path) -> Option<String> {
     let nss = dir.join("nss");
     std::fs::create_dir_all(&nss).unwrap();
     let nss_db = format!("sql:{}", nss.display());
@@ -191,7 +191,7 @@ fn nss_database(dir: &Path, root_pem: &Path) -> Option<String> {
     Some(nss_db)
 }
 
-fn pdfsig(nss_db: &str, pdf: &Path) -> Option<String> {
+pub(crate) fn pdfsig(nss_db: &str, pdf: &Path) -> Option<String> {
     let output = tool("pdfsig", &["-nssdir", nss_db, pdf.to_str().unwrap()])?;
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -292,7 +292,7 @@ async fn a_platform_seal_with_an_in_process_signature_timestamp_is_b_t_for_every
     let timestamper = LocalTimestamper::new(Arc::new(ca.tsa_signer(policy)));
     let (sealed, timestamp) = sealed_contract(&ca, &timestamper).await;
     assert_eq!(timestamp.url, "local");
-    check_sealed_contract(dir.path(), &ca, &sealed, &timestamp);
+    check_sealed_contract(dir.path(), &ca, &sealed, &timestamp.token);
 }
 
 /// The seal timestamped over HTTP: the RFC 3161 client asks the running service's `POST /tsa`.
@@ -312,11 +312,11 @@ async fn a_platform_seal_timestamped_by_the_tsa_endpoint_over_http_validates_eve
     let (sealed, timestamp) = sealed_contract(&ca, &client).await;
     assert_eq!(timestamp.url, url);
     let dir = tempfile::tempdir().unwrap();
-    check_sealed_contract(dir.path(), &ca, &sealed, &timestamp);
+    check_sealed_contract(dir.path(), &ca, &sealed, &timestamp.token);
 }
 
 /// The last signature's CMS (`/Contents` of the seal's update), without the placeholder's zeros.
-fn last_signature(pdf: &[u8]) -> Vec<u8> {
+pub(crate) fn last_signature(pdf: &[u8]) -> Vec<u8> {
     let marker = b"/Contents <";
     let start = pdf
         .windows(marker.len())
@@ -333,7 +333,7 @@ fn last_signature(pdf: &[u8]) -> Vec<u8> {
 }
 
 /// The signature timestamp token in a CMS signature's unsigned attributes.
-fn signature_timestamp_token(cms_der: &[u8]) -> Vec<u8> {
+pub(crate) fn signature_timestamp_token(cms_der: &[u8]) -> Vec<u8> {
     let content_info = ::cms::content_info::ContentInfo::from_der(cms_der).unwrap();
     let signed_data: ::cms::signed_data::SignedData = content_info.content.decode_as().unwrap();
     let signer_info = &signed_data.signer_infos.0.as_slice()[0];
@@ -347,7 +347,11 @@ fn signature_timestamp_token(cms_der: &[u8]) -> Vec<u8> {
     attribute.values.iter().next().unwrap().to_der().unwrap()
 }
 
-fn pyhanko_validate(root: &Path, pdf: &Path, extra: &[&str]) -> Option<std::process::Output> {
+pub(crate) fn pyhanko_validate(
+    root: &Path,
+    pdf: &Path,
+    extra: &[&str],
+) -> Option<std::process::Output> {
     let mut args = vec![
         "sign",
         "validate",
@@ -361,7 +365,7 @@ fn pyhanko_validate(root: &Path, pdf: &Path, extra: &[&str]) -> Option<std::proc
     tool("pyhanko", &args)
 }
 
-fn text_of(output: &std::process::Output) -> String {
+pub(crate) fn text_of(output: &std::process::Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -371,7 +375,7 @@ fn text_of(output: &std::process::Output) -> String {
 
 /// Two signers' signatures and the seal, checked by pdfsig, pyHanko and `openssl ts -verify`;
 /// then a changed byte fails pdfsig and pyHanko.
-fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp: &tsa::Timestamp) {
+pub(crate) fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp_token: &[u8]) {
     let path = dir.join("sealed.pdf");
     std::fs::write(&path, pdf).unwrap();
     let root = dir.join("root.pem");
@@ -435,7 +439,7 @@ fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp: &tsa::Times
     // the SHA-256 of the seal's signature value.
     let seal_cms = last_signature(pdf);
     let token = signature_timestamp_token(&seal_cms);
-    assert_eq!(token, timestamp.token);
+    assert_eq!(token, timestamp_token);
     std::fs::write(dir.join("token.der"), &token).unwrap();
     let value = esign::trust::cms::signature_value(&seal_cms).unwrap();
     let ts_verify = |digest: &[u8]| {

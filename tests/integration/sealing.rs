@@ -433,3 +433,130 @@ async fn a_failed_archive_keeps_the_contract_signed_and_is_retried(t: TestStore)
     .await;
     assert_eq!(verdict["valid"], true, "{verdict}");
 }
+
+/// The document the service sealed (archived in the Merkle log) passes pdfsig, pyHanko and
+/// `openssl ts`; `esign audit replay --report` writes an evidence report that is itself sealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sealed_document_and_the_evidence_report_validate_outside_esign() {
+    let Some(t) = TestStore::new(crate::helpers::Backend::Sqlite).await else {
+        return;
+    };
+    let service = service(&t, |_| {}).await;
+    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let contract_id = signed_contract(&service, "BLOCKCHAIN", "http://127.0.0.1:9/unused").await;
+    let contract = contract_when_archive_is(&caller, &contract_id, "SUCCESS").await;
+    assert_eq!(contract["archiveInfo"]["provider"], "BLOCKCHAIN");
+    let pdf = reqwest::get(contract["documentUrl"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    let ca = service.state.ca.as_ref().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token = crate::pades::signature_timestamp_token(&crate::pades::last_signature(&pdf));
+    crate::pades::check_sealed_contract(dir.path(), ca, &pdf, &token);
+    let by_id = verify(
+        &caller,
+        json!({"method": "CONTRACT_ID", "contractId": contract_id}),
+    )
+    .await;
+    assert_eq!(by_id["valid"], true, "{by_id}");
+    assert_eq!(by_id["archiveInfo"]["records"][0]["verified"], true);
+    assert_eq!(
+        by_id["archiveInfo"]["timestampAuthority"],
+        "local-merkle-log"
+    );
+
+    // The evidence report, from the command line on the same database and data directory.
+    let report = dir.path().join("evidence.pdf");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_esign"))
+        .env_clear()
+        .env("ESIGN_DATABASE_URL", &t.url)
+        .env(
+            "ESIGN_SERVER_DATA_DIR",
+            &service.state.config.server.data_dir,
+        )
+        .env("RUST_LOG", "warn")
+        .args(["audit", "replay", &contract_id, "--report"])
+        .arg(&report)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::pades::text_of(&output)
+    );
+    let bytes = std::fs::read(&report).unwrap();
+    let reports = dir.path().join("report-check");
+    std::fs::create_dir_all(&reports).unwrap();
+    let root = reports.join("root.pem");
+    std::fs::write(&root, ca.root_pem().unwrap()).unwrap();
+    if let Some(checked) = crate::pades::nss_database(&reports, &root)
+        .and_then(|db| crate::pades::pdfsig(&db, &report))
+    {
+        assert_eq!(checked.matches("Signature #").count(), 1, "{checked}");
+        assert!(
+            checked.contains("Signature Validation: Signature is Valid."),
+            "{checked}"
+        );
+        assert!(
+            checked.contains("Certificate Validation: Certificate is Trusted."),
+            "{checked}"
+        );
+    }
+    if let Some(checked) = crate::pades::pyhanko_validate(&root, &report, &[]) {
+        assert!(
+            checked.status.success(),
+            "{}",
+            crate::pades::text_of(&checked)
+        );
+    }
+    if let Some(text) = crate::pades::tool("pdftotext", &[report.to_str().unwrap(), "-"]) {
+        let text = String::from_utf8_lossy(&text.stdout).into_owned();
+        for expected in [
+            &contract_id,
+            "ContractSigned",
+            "DocumentSealed",
+            "ArchiveSucceeded",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected} missing from the report: {text}"
+            );
+        }
+        assert!(
+            !text.contains("11010519491231002X"),
+            "a full ID number in the report"
+        );
+    }
+    assert!(bytes.starts_with(b"%PDF-"));
+}
+
+/// Seals a just-signed contract now instead of waiting for the sweep's next tick (the sweep may
+/// have got there first, or be finishing, which is as good).
+pub async fn seal_now(state: &esign::http::AppState, contract_id: &str) {
+    let sealed = esign::sealing::seal(state, contract_id, chrono::Utc::now()).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = esign::queries::select_one(
+            &state.store,
+            projections::Table::Contract,
+            "contract_id = {1}",
+            &[contract_id],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        if row.text("document_hash").is_some() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the contract is not sealed: {sealed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -611,8 +611,7 @@ async fn the_development_viewer_shows_sent_messages_and_does_not_exist_in_produc
     )]);
     let index_key = esign::pii::PiiCipher::generate_key().unwrap();
     let production = start_service_with(&t, &[("auth", AUTH_SECRET, false)], move |config| {
-        config.server.mode = esign::config::Mode::Production;
-        config.security.pii_active_key = Some("k1".into());
+        crate::helpers::production(config);
         config.security.pii_keys = keys;
         config.security.pii_index_key = Some(index_key);
         config.sms = SmsConfig {

@@ -489,7 +489,8 @@ pub struct Contract {
     pub status: ContractStatus,
     /// In signing order.
     pub signers: Vec<ContractSigner>,
-    /// The sealed document, once produced.
+    /// The sealed document, once produced: a signed URL that works for `[documents]
+    /// download_url_ttl_seconds` (callbacks get one signed when each attempt is sent).
     #[schema(required = true)]
     pub document_url: Option<String>,
     /// The sealed document's SHA-256, once produced.
@@ -543,6 +544,7 @@ pub struct ContractArchive {
     pub status: ArchiveStatus,
     #[schema(format = DateTime, required = true)]
     pub archive_time: Option<String>,
+    /// The archive certificate (a PDF sealed by the platform), as a short-lived signed URL.
     #[schema(required = true)]
     pub certificate_url: Option<String>,
 }
@@ -559,20 +561,22 @@ pub struct RevokeRequest {
     pub operator: String,
 }
 
-/// How `POST /api/v1/contract/verify` identifies the contract.
+/// How `POST /api/v1/contract/verify` finds the document to check.
 #[derive(Debug, ToSchema)]
 pub enum VerifyMethod {
-    /// By contract id.
+    /// The stored sealed document of `contractId`.
     #[schema(rename = "CONTRACT_ID")]
     ContractId,
-    /// By the sealed file's hash: refused with 40001 until sealed documents exist.
+    /// `fileHash` must be the document archived under `archiveId` (or, without one, sealed for one
+    /// of the caller's contracts); the stored document is then checked.
     #[schema(rename = "FILE_HASH")]
     FileHash,
+    /// The uploaded PDF in `fileContent`.
+    #[schema(rename = "FILE")]
+    File,
 }
 
-/// The body of `POST /api/v1/contract/verify`. Only `CONTRACT_ID` is served for now; `FILE_HASH`
-/// (spec: `fileHash`, `archiveId`) is refused with 40001 naming `method`, since this version does
-/// not produce sealed documents yet.
+/// The body of `POST /api/v1/contract/verify`.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct VerifyRequest {
@@ -580,39 +584,123 @@ pub struct VerifyRequest {
     /// Required with `CONTRACT_ID`.
     #[schema(examples("CONTRACT_202310273F2A9C01B7D4E865"))]
     pub contract_id: Option<String>,
+    /// Required with `FILE_HASH`: `sha256:` and 64 hex digits.
+    #[schema(examples("sha256:9f2c4e1a8b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e"))]
+    pub file_hash: Option<String>,
+    /// With `FILE_HASH`: the archive record the hash must belong to.
+    #[schema(examples("ARCHIVE_20231027A1B2C3D4E5F60718"))]
+    pub archive_id: Option<String>,
+    /// Required with `FILE`: the PDF, standard base64, at most 768 KiB decoded.
+    #[schema(format = Byte)]
+    pub file_content: Option<String>,
 }
 
-/// The verdict on a contract: valid when it is `SIGNED` and its whole event chain verifies.
+/// The verdict on a document: valid when its hash is the sealed one, every signature validates
+/// against the platform root, the contract's event chain holds, its first revision is what the
+/// events render to, and every archive record's evidence verifies.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct ContractVerification {
     pub valid: bool,
-    /// Why it is not valid (`the contract is CREATED`, a broken chain); `null` when valid.
+    /// The first failed check; `null` when valid.
     #[schema(required = true)]
     pub reason: Option<String>,
-    pub contract_id: String,
+    /// The contract the document belongs to; `null` for a file no contract of the caller was
+    /// sealed with.
+    #[schema(required = true)]
+    pub contract_id: Option<String>,
+    /// `sha256:<hex>` of the document checked.
+    #[schema(required = true)]
+    pub document_hash: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub sealed_at: Option<String>,
     /// Whether every event of the contract's hash chain verifies.
-    pub chain_intact: bool,
-    /// One entry per signer who signed.
+    #[schema(required = true)]
+    pub chain_intact: Option<bool>,
+    /// Whether the document's first revision is byte for byte what the events render to.
+    #[schema(required = true)]
+    pub content_matches_events: Option<bool>,
+    /// One entry per signature in the document, signers first, the platform seal last.
     pub signature_info: Vec<SignatureInfo>,
     pub archive_info: VerificationArchiveInfo,
+    /// Every failed check.
+    pub problems: Vec<String>,
 }
 
-/// A signature on a verified contract.
+/// A signature in a verified document.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct SignatureInfo {
+    /// The certificate subject's name (a signer, or the platform seal).
     #[schema(required = true)]
     pub signer: Option<String>,
+    /// The signing time the signature claims.
     #[schema(format = DateTime, required = true)]
     pub sign_time: Option<String>,
+    #[schema(required = true)]
+    pub certificate_issuer: Option<String>,
+    #[schema(required = true)]
+    pub certificate_serial: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub valid_from: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub valid_to: Option<String>,
+    /// The signature field.
+    #[schema(required = true)]
+    pub field: Option<String>,
+    pub valid: bool,
+    pub covers_whole_document: bool,
+    /// The seal's timestamp authority and the time it vouches for.
+    #[schema(required = true)]
+    pub timestamp_authority: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub timestamp_time: Option<String>,
+    /// Why the signature is not valid: `{code, message}` objects.
+    pub problems: Vec<Problem>,
 }
 
-/// Whether the verified contract is archived.
+/// One reason a signature is not valid.
+#[derive(Debug, ToSchema)]
+pub struct Problem {
+    /// A stable code, e.g. `DIGEST_MISMATCH`, `UNTRUSTED_CERTIFICATE`.
+    pub code: String,
+    pub message: String,
+}
+
+/// The document's archive records, each verified again.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct VerificationArchiveInfo {
+    /// At least one record's evidence verified.
     pub archived: bool,
+    #[schema(format = DateTime, required = true)]
+    pub archive_time: Option<String>,
+    /// The authority of the first verified record (a TSA, or `local-merkle-log`).
+    #[schema(required = true)]
+    pub timestamp_authority: Option<String>,
+    pub records: Vec<VerifiedArchiveRecord>,
+}
+
+/// One archive record as verification saw it.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct VerifiedArchiveRecord {
+    #[schema(required = true)]
+    pub archive_id: Option<String>,
+    #[schema(required = true)]
+    pub provider: Option<String>,
+    pub status: String,
+    #[schema(format = DateTime, required = true)]
+    pub archive_time: Option<String>,
+    #[schema(required = true)]
+    pub authority: Option<String>,
+    #[schema(required = true)]
+    pub transaction_no: Option<String>,
+    /// `true`/`false` for a successful record's evidence; `null` for a pending or failed one.
+    #[schema(required = true)]
+    pub verified: Option<bool>,
+    #[schema(required = true)]
+    pub reason: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------------
