@@ -589,14 +589,7 @@ async fn write_evidence_report(
                 crate::verify::validate_signatures(&bytes, &[platform.ca().root().clone()])
                     .signatures;
         }
-        let rows = crate::queries::select(
-            store,
-            Table::ContractArchive,
-            "contract_id = {1}",
-            &[contract_id],
-            Some("id"),
-        )
-        .await?;
+        let rows = crate::queries::contract_archives(store, contract_id).await?;
         archives = rows
             .iter()
             .map(|row| {

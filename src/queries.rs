@@ -181,3 +181,18 @@ fn parse_row(text: &str) -> Result<RowView, StoreError> {
         )),
     }
 }
+
+/// A contract's archive records, oldest first.
+pub async fn contract_archives(
+    store: &Store,
+    contract_id: &str,
+) -> Result<Vec<RowView>, StoreError> {
+    select(
+        store,
+        Table::ContractArchive,
+        "contract_id = {1}",
+        &[contract_id],
+        Some("id"),
+    )
+    .await
+}

@@ -515,16 +515,7 @@ pub async fn request_archives(
         let archive_id = ArchiveId::parse(&crate::http::api::new_id("ARCHIVE"))
             .map_err(|error| SealingError::Value(error.to_string()))?;
         let provider = *provider;
-        state
-            .pipeline
-            .execute::<ContractAggregate>(&stream, &system_metadata(), |_| {
-                ContractCommand::RequestArchive(RequestArchive {
-                    archive_id: archive_id.clone(),
-                    provider,
-                    now,
-                })
-            })
-            .await?;
+        record_request(state, &stream, &archive_id, provider, now).await?;
         if let Err(error) = run_archive(state, contract_id, provider, now).await {
             tracing::warn!(%contract_id, provider = provider.as_str(), %error, "archiving step failed; the sweep retries");
         }
@@ -609,17 +600,7 @@ async fn run_archive(
         ArchiveState::Succeeded { .. } => return Ok(ArchiveOutcome::NothingToDo),
         ArchiveState::Failed { .. } => {
             // A retry is a new attempt in the log before it is made.
-            let (archive_id, attempt_at) = (archive.archive_id.clone(), now);
-            state
-                .pipeline
-                .execute::<ContractAggregate>(&stream, &system_metadata(), |_| {
-                    ContractCommand::RequestArchive(RequestArchive {
-                        archive_id: archive_id.clone(),
-                        provider,
-                        now: attempt_at,
-                    })
-                })
-                .await?;
+            record_request(state, &stream, &archive.archive_id, provider, now).await?;
         }
         ArchiveState::Pending { .. } => {}
     }
@@ -697,6 +678,27 @@ async fn run_archive(
             Ok(ArchiveOutcome::Failed)
         }
     }
+}
+
+/// `ArchiveRequested`: a first attempt, or a retry of a failed one with the same archive id.
+async fn record_request(
+    state: &AppState,
+    stream: &StreamId,
+    archive_id: &ArchiveId,
+    provider: ArchiveProvider,
+    now: DateTime<Utc>,
+) -> Result<(), SealingError> {
+    state
+        .pipeline
+        .execute::<ContractAggregate>(stream, &system_metadata(), |_| {
+            ContractCommand::RequestArchive(RequestArchive {
+                archive_id: archive_id.clone(),
+                provider,
+                now,
+            })
+        })
+        .await?;
+    Ok(())
 }
 
 async fn record_failure(

@@ -315,14 +315,7 @@ async fn archive_info(
     contract_id: &str,
     sha256: &str,
 ) -> Result<(Value, Vec<String>), VerifyError> {
-    let rows = select(
-        &state.store,
-        Table::ContractArchive,
-        "contract_id = {1}",
-        &[contract_id],
-        Some("id"),
-    )
-    .await?;
+    let rows = crate::queries::contract_archives(&state.store, contract_id).await?;
     let mut problems = Vec::new();
     let mut records = Vec::new();
     let mut first_success: Option<(Option<DateTime<Utc>>, Option<String>)> = None;

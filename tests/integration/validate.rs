@@ -21,20 +21,7 @@ use x509_cert::Certificate;
 
 /// Runs a poppler tool, or `None` when it is missing outside CI.
 fn poppler(program: &str, args: &[&str]) -> Option<std::process::Output> {
-    match Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-    {
-        Ok(output) => Some(output),
-        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{program} (poppler-utils) is required under CI=true: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipping a poppler check: {program} is not available ({error})");
-            None
-        }
-    }
+    crate::pades::tool(program, args)
 }
 
 fn time(text: &str) -> DateTime<Utc> {

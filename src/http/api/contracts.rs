@@ -368,14 +368,7 @@ async fn show(
 async fn contract_view(state: &AppState, contract: &RowView) -> Result<Value, ApiError> {
     let contract_id = contract.required_text("contract_id");
     let signers = signer_rows(state, contract_id).await?;
-    let archives = select(
-        &state.store,
-        Table::ContractArchive,
-        "contract_id = {1}",
-        &[contract_id],
-        Some("id"),
-    )
-    .await?;
+    let archives = crate::queries::contract_archives(&state.store, contract_id).await?;
     let mut view = crate::views::contract(contract, &signers, &archives);
     state.links.sign_in_place(&mut view, chrono::Utc::now());
     Ok(view)
