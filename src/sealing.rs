@@ -512,8 +512,12 @@ pub async fn request_archives(
         if archives.contains_key(provider) {
             continue;
         }
-        let archive_id = ArchiveId::parse(&crate::http::api::new_id("ARCHIVE"))
-            .map_err(|error| SealingError::Value(error.to_string()))?;
+        // The id named in the initiate response, for the provider the caller asked for.
+        let archive_id = match &contract.archive_id {
+            Some(id) if contract.archive_providers.first() == Some(provider) => id.clone(),
+            _ => ArchiveId::parse(&crate::http::api::new_id("ARCHIVE"))
+                .map_err(|error| SealingError::Value(error.to_string()))?,
+        };
         let provider = *provider;
         record_request(state, &stream, &archive_id, provider, now).await?;
         if let Err(error) = run_archive(state, contract_id, provider, now).await {

@@ -224,6 +224,7 @@ impl ContractWorld {
                     token_hash: digest(100 + index),
                 })
                 .collect(),
+            archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
             mode: Mode::Production,
             now: t0(),
         });

@@ -176,6 +176,14 @@ pub async fn initiate_archived_contract(
     )
     .await;
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    match archive_provider {
+        Some(provider) => {
+            assert_eq!(body["archiveInfo"]["provider"], provider, "{body}");
+            assert_eq!(body["archiveInfo"]["status"], "PENDING", "{body}");
+            assert!(body["archiveInfo"]["archiveId"].is_string(), "{body}");
+        }
+        None => assert!(body["archiveInfo"].is_null(), "{body}"),
+    }
     body["contractId"]
         .as_str()
         .expect("a contract id")

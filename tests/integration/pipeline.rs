@@ -125,6 +125,7 @@ async fn initiate(pipeline: &Pipeline, template_id: &str) -> StreamId {
                 template: Some(facts.clone()),
                 preview_hash: preview_hash.clone(),
                 sign_links: links.clone(),
+                archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
                 mode: Mode::Development,
                 now: Utc::now(),
             })

@@ -199,8 +199,9 @@ async fn a_signed_contract_is_sealed_archived_downloaded_and_verified(t: TestSto
     assert_eq!(by_id["archiveInfo"]["archived"], true);
     assert_eq!(by_id["archiveInfo"]["records"][0]["verified"], true);
 
-    // By hash and archive id, and by the file itself.
+    // By hash and archive id, and by the file itself. The archive id is the one initiation named.
     let archive_id = contract["archiveInfo"]["archiveId"].as_str().unwrap();
+    assert_eq!(facts.archive_id.as_ref().unwrap().as_str(), archive_id);
     let by_hash = verify(
         &caller,
         json!({"method": "FILE_HASH", "fileHash": format!("sha256:{document_hash}"), "archiveId": archive_id}),

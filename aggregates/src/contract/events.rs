@@ -64,6 +64,10 @@ pub enum ContractEvent {
         /// Providers to archive with once SIGNED; empty when the caller asked for no archiving.
         #[serde(default)]
         archive_providers: Vec<ArchiveProvider>,
+        /// The id the archive record will have (the initiate response names it); absent without
+        /// archiving, and in events written before ids were assigned at initiation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        archive_id: Option<ArchiveId>,
         expires_at: DateTime<Utc>,
         created_at: DateTime<Utc>,
     },

@@ -131,6 +131,8 @@ pub struct InitiateContract {
     pub preview_hash: Digest,
     /// One fresh link per signer, in request order.
     pub sign_links: Vec<NewSignLink>,
+    /// The id of the archive record, kept when the request asks for archiving.
+    pub archive_id: ArchiveId,
     pub mode: Mode,
     pub now: DateTime<Utc>,
 }

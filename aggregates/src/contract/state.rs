@@ -102,6 +102,8 @@ pub struct Contract {
     pub callback_url: WebUrl,
     pub webhook_headers: WebhookHeaders,
     pub archive_providers: Vec<ArchiveProvider>,
+    /// The archive record's id named at initiation, when archiving was asked for.
+    pub archive_id: Option<ArchiveId>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
@@ -313,6 +315,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
             callback_url,
             webhook_headers,
             archive_providers,
+            archive_id,
             expires_at,
             created_at,
         } => match state {
@@ -344,6 +347,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                     callback_url: callback_url.clone(),
                     webhook_headers: webhook_headers.clone(),
                     archive_providers: archive_providers.clone(),
+                    archive_id: archive_id.clone(),
                     expires_at: *expires_at,
                     created_at: *created_at,
                 },

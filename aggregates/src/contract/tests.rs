@@ -147,6 +147,7 @@ fn initiate_with(request: ContractRequest) -> ContractCommand {
         request,
         template: Some(template()),
         preview_hash: digest(1),
+        archive_id: crate::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         mode: Mode::Production,
         now: t0(),
     })

@@ -119,6 +119,7 @@ fn initiate() -> ContractCommand {
             signer_config: SignerConfig::new(1, 3, vec![SignMethod::FaceAndSms]).unwrap(),
         }),
         preview_hash: digest(1),
+        archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         mode: Mode::Production,
         now: t0(),
     })

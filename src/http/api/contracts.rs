@@ -8,7 +8,8 @@ use aggregates::contract::{
 };
 use aggregates::template::TemplateAggregate;
 use aggregates::values::{
-    ClientId, ContractId, Digest, LinkId, Operator, PartyId, Reason, TemplateId, TemplateVersion,
+    ArchiveId, ClientId, ContractId, Digest, LinkId, Operator, PartyId, Reason, TemplateId,
+    TemplateVersion,
 };
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -168,7 +169,8 @@ async fn sign_task(
                     "shortUrl": "https://e-sign-platform/s/7fK2pQ9xZa",
                     "expiresAt": "2023-10-28T10:00:00Z",
                     "qrCode": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA..."
-                }]
+                }],
+                "archiveInfo": {"archiveId": "ARCHIVE_20231027A1B2C3D4E5F60718", "provider": "TSA", "status": "PENDING"}
             })),
         (status = 400, response = openapi::ValidationFailed),
         (status = 409, response = openapi::DuplicateOrConflict),
@@ -199,6 +201,7 @@ async fn initiate(
         .map(|_| issue_link())
         .collect::<Result<Vec<_>, _>>()?;
     let contract_id = ContractId::parse(&super::new_id("CONTRACT")).map_err(internal)?;
+    let archive_id = ArchiveId::parse(&super::new_id("ARCHIVE")).map_err(internal)?;
     let client_id = ClientId::parse(&caller.client.id).map_err(internal)?;
     let facts = template.map(|(facts, _)| facts);
     let now = Utc::now();
@@ -213,6 +216,7 @@ async fn initiate(
                 template: facts.clone(),
                 preview_hash: preview_hash.clone(),
                 sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
+                archive_id: archive_id.clone(),
                 mode: state.mode(),
                 now,
             })
@@ -223,7 +227,7 @@ async fn initiate(
             return Err(ApiError::Duplicate { existing });
         }
     }
-    executed?;
+    let initiated = executed?;
 
     let signers = signer_rows(&state, contract_id.as_str()).await?;
     let sign_tasks = request
@@ -252,10 +256,21 @@ async fn initiate(
             .await,
         );
     }
+    // The archive record is made once the contract is signed and sealed; its id is fixed now.
+    let archive_info = initiated
+        .state
+        .contract()
+        .and_then(|contract| {
+            let provider = contract.archive_providers.first()?;
+            let id = contract.archive_id.as_ref()?;
+            Some((provider.as_str(), id.as_str()))
+        })
+        .map(|(provider, id)| json!({"archiveId": id, "provider": provider, "status": "PENDING"}));
     Ok(Json(json!({
         "contractId": contract_id.as_str(),
         "status": "CREATED",
         "signTasks": tasks,
+        "archiveInfo": archive_info,
     })))
 }
 

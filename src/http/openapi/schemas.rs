@@ -453,6 +453,21 @@ pub struct ContractCreated {
     /// Always `CREATED`.
     pub status: ContractStatus,
     pub sign_tasks: Vec<SignTask>,
+    /// When archiving was asked for: the id the archive record will have once the contract is
+    /// signed and sealed; `null` otherwise.
+    #[schema(required = true)]
+    pub archive_info: Option<PlannedArchive>,
+}
+
+/// The archive record a contract will get.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct PlannedArchive {
+    #[schema(examples("ARCHIVE_20231027A1B2C3D4E5F60718"))]
+    pub archive_id: String,
+    pub provider: ArchiveProvider,
+    /// Always `PENDING`.
+    pub status: ArchiveStatus,
 }
 
 /// A signer's sign link. The token in the URL is shown only here; the service keeps its hash.
