@@ -533,15 +533,16 @@ async fn archives_due(
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, ArchiveProvider)>, SealingError> {
+    let max_attempts = state.config.archive.max_attempts;
+    // Records out of attempts wait for an operator and must not crowd the due ones out of the batch.
     let rows = select(
         &state.store,
         Table::ContractArchive,
-        "status IN ('PENDING', 'FAILED')",
+        &format!("status = 'PENDING' OR (status = 'FAILED' AND attempts < {max_attempts})"),
         &[],
         Some("updated_at LIMIT 100"),
     )
     .await?;
-    let max_attempts = state.config.archive.max_attempts;
     let mut due = Vec::new();
     for row in rows {
         let Some(updated_at) = row.time("updated_at") else {
@@ -551,7 +552,8 @@ async fn archives_due(
         let ready = match row.text("status") {
             Some("PENDING") => updated_at + PENDING_LEASE <= now,
             Some("FAILED") => {
-                attempts < max_attempts && updated_at + retry_delay(state, attempts) <= now
+                attempts < max_attempts
+                    && updated_at + retry_delay(&state.config.archive, attempts) <= now
             }
             _ => false,
         };
@@ -566,10 +568,11 @@ async fn archives_due(
 }
 
 /// The wait after the `attempts`-th failed attempt: doubling from the configured base, capped.
-fn retry_delay(state: &AppState, attempts: u32) -> TimeDelta {
-    let base = state.config.archive.retry_base_seconds;
-    let doubled = base.saturating_mul(1u64 << attempts.saturating_sub(1).min(16));
-    let capped = doubled.min(state.config.archive.retry_max_seconds);
+fn retry_delay(config: &crate::config::ArchiveConfig, attempts: u32) -> TimeDelta {
+    let doubled = config
+        .retry_base_seconds
+        .saturating_mul(1u64 << attempts.saturating_sub(1).min(30));
+    let capped = doubled.min(config.retry_max_seconds);
     TimeDelta::seconds(i64::try_from(capped).unwrap_or(i64::MAX))
 }
 
@@ -896,5 +899,36 @@ impl Archivers {
 
     pub fn get(&self, provider: ArchiveProvider) -> Option<&Arc<dyn Archiver>> {
         self.0.get(&provider)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_retries_wait_twice_as_long_each_time_up_to_the_cap() {
+        let config = crate::config::ArchiveConfig {
+            retry_base_seconds: 30,
+            retry_max_seconds: 3600,
+            ..Default::default()
+        };
+        let waits: Vec<i64> = (1..=9)
+            .map(|attempts| retry_delay(&config, attempts).num_seconds())
+            .collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(retry_delay(&config, u32::MAX).num_seconds(), 3600);
+    }
+
+    #[test]
+    fn storage_keys_name_the_file_by_its_hash() {
+        assert_eq!(
+            document_storage_key("CONTRACT_1", "ab12"),
+            "contracts/CONTRACT_1/ab12.pdf"
+        );
+        assert_eq!(
+            certificate_storage_key("ARCHIVE_1", "cd34"),
+            "archives/ARCHIVE_1/cd34.pdf"
+        );
     }
 }
