@@ -624,7 +624,7 @@ impl Ca {
         let der = build_certificate(&Template {
             issuer: issuer.certificate.tbs_certificate().subject(),
             issuer_key: &issuer.key,
-            issuer_key_id: key_identifier(issuer.key.public_key()),
+            issuer_key_id: authority_key_id(issuer),
             subject: &name_of(subject)?,
             subject_public_key: key.public_key(),
             not_before: start,
@@ -789,7 +789,7 @@ fn issue_seal(
     let der = build_certificate(&Template {
         issuer: issuer.subject(),
         issuer_key: &intermediate.key,
-        issuer_key_id: key_identifier(intermediate.key.public_key()),
+        issuer_key_id: authority_key_id(intermediate),
         subject: &name_of(subject)?,
         subject_public_key: key.public_key(),
         not_before: start,
@@ -967,6 +967,21 @@ fn public_key_of(certificate: &Certificate) -> &[u8] {
 /// RFC 7093 method 1: the leftmost 160 bits of the SHA-256 of the public key.
 fn key_identifier(public_key: &[u8]) -> Vec<u8> {
     sha256(public_key)[..20].to_vec()
+}
+
+/// The authority key identifier of a certificate `issuer` signs: the issuer's own subject key
+/// identifier as its certificate states it. An operator's CA made by another tool (openssl
+/// hashes with SHA-1) has other identifiers than ours, and openssl, for one, builds chains by
+/// matching the two.
+fn authority_key_id(issuer: &CertifiedKey) -> Vec<u8> {
+    match issuer
+        .certificate
+        .tbs_certificate()
+        .get_extension::<SubjectKeyIdentifier>()
+    {
+        Ok(Some((_, identifier))) => identifier.0.as_bytes().to_vec(),
+        _ => key_identifier(issuer.key.public_key()),
+    }
 }
 
 /// A name of single-attribute RDNs; country and serialNumber as PrintableString, the rest UTF-8.
