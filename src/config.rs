@@ -29,6 +29,10 @@ const SECTIONS: &[&str] = &[
     "archive",
 ];
 
+/// Keys an environment override always sets as text: a password such as `123456` or `0x1f` must
+/// not turn into a TOML number on the way.
+const TEXT_KEYS: &[(&str, &str)] = &[("trust", "pkcs12_password")];
+
 /// Tables inside a section that overrides may reach: `ESIGN_DOCUMENTS_S3_BUCKET` sets
 /// `[documents.s3] bucket`.
 const SUBSECTIONS: &[(&str, &str)] = &[("documents", "s3")];
@@ -367,7 +371,7 @@ impl Default for H5Config {
 }
 
 /// `[trust]`: the platform CA and RFC 3161 timestamps (see docs/trust.md).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrustConfig {
     /// Where `esign ca init` writes the CA; default `<data_dir>/trust`.
@@ -388,8 +392,12 @@ pub struct TrustConfig {
     /// certificate is issued by `intermediate_key` at each start and kept in memory only.
     pub seal_cert: Option<PathBuf>,
     pub seal_key: Option<PathBuf>,
-    /// A PKCS#12 bundle: not supported yet (refused with a message saying so).
+    /// An operator-supplied CA as one PKCS#12 bundle instead of the PEM files above (never both):
+    /// the intermediate's key with its certificate and the root, optionally the TSA's and the
+    /// seal's keys with their certificates (see docs/trust.md).
     pub pkcs12: Option<PathBuf>,
+    /// The bundle's password; required in production. Secret: never logged (`Debug` hides it).
+    pub pkcs12_password: Option<String>,
     /// The policy OID of esign's own timestamp service (`/tsa`).
     pub tsa_policy: String,
     /// Lifetime of a signer's event certificate.
@@ -419,6 +427,7 @@ impl Default for TrustConfig {
             seal_cert: None,
             seal_key: None,
             pkcs12: None,
+            pkcs12_password: None,
             tsa_policy: crate::trust::DEFAULT_TSA_POLICY.to_owned(),
             event_certificate_minutes: 30,
             tsa_urls: Vec::new(),
@@ -429,8 +438,66 @@ impl Default for TrustConfig {
     }
 }
 
+impl std::fmt::Debug for TrustConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("TrustConfig")
+            .field("dir", &self.dir)
+            .field("key_encryption_key", &redacted(&self.key_encryption_key))
+            .field("organization", &self.organization)
+            .field("root_cert", &self.root_cert)
+            .field("intermediate_cert", &self.intermediate_cert)
+            .field("intermediate_key", &self.intermediate_key)
+            .field("tsa_cert", &self.tsa_cert)
+            .field("tsa_key", &self.tsa_key)
+            .field("seal_cert", &self.seal_cert)
+            .field("seal_key", &self.seal_key)
+            .field("pkcs12", &self.pkcs12)
+            .field("pkcs12_password", &redacted(&self.pkcs12_password))
+            .field("tsa_policy", &self.tsa_policy)
+            .field("event_certificate_minutes", &self.event_certificate_minutes)
+            .field("tsa_urls", &self.tsa_urls)
+            .field("seal_tsa_urls", &self.seal_tsa_urls)
+            .field("tsa_timeout_ms", &self.tsa_timeout_ms)
+            .field("tsa_trust_anchors", &self.tsa_trust_anchors)
+            .finish()
+    }
+}
+
 impl TrustConfig {
-    fn check(&self) -> Result<(), String> {
+    /// Whether any of the operator's PEM files (`root_cert` ... `seal_key`) is configured.
+    pub fn pem_files_set(&self) -> bool {
+        [
+            &self.root_cert,
+            &self.intermediate_cert,
+            &self.intermediate_key,
+            &self.tsa_cert,
+            &self.tsa_key,
+            &self.seal_cert,
+            &self.seal_key,
+        ]
+        .iter()
+        .any(|path| path.is_some())
+    }
+
+    fn check(&self, mode: Mode) -> Result<(), String> {
+        if self.pkcs12.is_some() {
+            if self.pem_files_set() {
+                return Err(
+                    "trust.pkcs12 and the PEM files (trust.root_cert ... trust.seal_key) exclude \
+                     each other: supply the CA one way"
+                        .into(),
+                );
+            }
+            if mode == Mode::Production
+                && self
+                    .pkcs12_password
+                    .as_deref()
+                    .is_none_or(|password| password.is_empty())
+            {
+                return Err("trust.pkcs12 needs trust.pkcs12_password in production".into());
+            }
+        }
         crate::trust::parse_oid(&self.tsa_policy).map_err(|e| format!("trust.tsa_policy: {e}"))?;
         if self.event_certificate_minutes == 0 || self.event_certificate_minutes > 24 * 60 {
             return Err("trust.event_certificate_minutes must be between 1 and 1440".into());
@@ -812,7 +879,9 @@ impl Config {
             ));
         }
         self.check_face()?;
-        self.trust.check().map_err(ConfigError::Invalid)?;
+        self.trust
+            .check(self.server.mode)
+            .map_err(ConfigError::Invalid)?;
         self.documents
             .check(self.server.mode)
             .map_err(ConfigError::Invalid)?;
@@ -979,14 +1048,15 @@ fn apply_overrides(table: &mut toml::Table, vars: impl IntoIterator<Item = (Stri
         if key.is_empty() {
             continue;
         }
+        let text_only = subsection.is_none() && TEXT_KEYS.contains(&(*section, key));
         let typed = match format!("v = {value}").parse::<toml::Table>() {
-            Ok(parsed) => match parsed.get("v") {
+            Ok(parsed) if !text_only => match parsed.get("v") {
                 Some(
                     v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
                 ) => v.clone(),
                 _ => toml::Value::String(value.clone()),
             },
-            Err(_) => toml::Value::String(value.clone()),
+            _ => toml::Value::String(value.clone()),
         };
         let entry = table
             .entry((*section).to_owned())
@@ -1145,6 +1215,57 @@ mod tests {
                 "{key}"
             );
         }
+    }
+
+    #[test]
+    fn a_pkcs12_password_stays_text_and_out_of_debug_output() {
+        for password in ["123456", "0x1f", "true", "1e3", "p@ss word"] {
+            let config = Config::load(
+                None,
+                vars(&[
+                    ("ESIGN_TRUST_PKCS12", "/etc/esign/ca.p12"),
+                    ("ESIGN_TRUST_PKCS12_PASSWORD", password),
+                ]),
+            )
+            .unwrap();
+            assert_eq!(config.trust.pkcs12_password.as_deref(), Some(password));
+            if password.len() > 4 {
+                let shown = format!("{config:?}");
+                assert!(!shown.contains(password), "{shown}");
+            }
+        }
+        let key = crate::trust::keys::generate_encryption_key().unwrap();
+        let config = Config::load(None, vars(&[("ESIGN_TRUST_KEY_ENCRYPTION_KEY", &key)])).unwrap();
+        assert!(!format!("{config:?}").contains(&key));
+    }
+
+    #[test]
+    fn a_pkcs12_bundle_excludes_the_pem_files_and_needs_a_password_in_production() {
+        let refused = |pairs: &[(&str, &str)], expected: &str| {
+            let error = Config::load(None, vars(pairs)).unwrap_err();
+            assert!(
+                matches!(&error, ConfigError::Invalid(m) if m.contains(expected)),
+                "{error}"
+            );
+        };
+        refused(
+            &[
+                ("ESIGN_TRUST_PKCS12", "/etc/esign/ca.p12"),
+                ("ESIGN_TRUST_ROOT_CERT", "/etc/esign/root.pem"),
+            ],
+            "exclude each other",
+        );
+        for password in [None, Some("")] {
+            let mut pairs = vec![
+                ("ESIGN_SERVER_MODE", "production"),
+                ("ESIGN_TRUST_PKCS12", "/etc/esign/ca.p12"),
+            ];
+            pairs.extend(password.map(|p| ("ESIGN_TRUST_PKCS12_PASSWORD", p)));
+            refused(&pairs, "trust.pkcs12_password");
+        }
+        // Development takes a bundle exported with an empty password.
+        let config = Config::load(None, vars(&[("ESIGN_TRUST_PKCS12", "/etc/esign/ca.p12")]));
+        assert!(config.unwrap().trust.pkcs12_password.is_none());
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! `seal.pem`, `chain.pem` (intermediate then root) and the encrypted keys `root.key`,
 //! `intermediate.key`, `tsa.key`, `seal.key` (see [`super::keys`]). The root key is only needed to
 //! create the intermediate; keep a copy offline.
+//!
+//! An operator may supply the CA instead: as PEM files (`[trust] root_cert` ...) or as one PKCS#12
+//! bundle (`[trust] pkcs12`), checked the same way (see [`Ca::open`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -66,10 +69,8 @@ pub enum CaError {
         "a CA exists already in {0}; pass --force to replace it (certificates issued by the old one stop chaining to the new root)"
     )]
     Exists(PathBuf),
-    #[error(
-        "PKCS#12 files are not supported yet: supply the certificates and keys as PEM ([trust] root_cert, intermediate_cert, intermediate_key, tsa_cert, tsa_key)"
-    )]
-    Pkcs12NotSupported,
+    #[error("trust.pkcs12 {path}: {reason}")]
+    Pkcs12 { path: PathBuf, reason: String },
     #[error("[trust] {0}")]
     Incomplete(String),
     #[error("the CA files do not hold together: {0}")]
@@ -238,48 +239,13 @@ impl NewCa {
         })?;
 
         let intermediate = certified(intermediate_der, intermediate_key)?;
-        let tsa_key = SigningKey::generate()?;
-        let tsa_der = build_certificate(&Template {
-            issuer: &intermediate_name,
-            issuer_key: &intermediate.key,
-            issuer_key_id: key_identifier(intermediate.key.public_key()),
-            subject: &name(&[
-                (oid::ORGANIZATION, organization),
-                (
-                    oid::COMMON_NAME,
-                    &format!("{organization} Timestamp Authority"),
-                ),
-            ])?,
-            subject_public_key: tsa_key.public_key(),
-            not_before: start,
-            not_after: start + YEAR * TSA_YEARS,
-            extensions: vec![
-                extension(
-                    oid::BASIC_CONSTRAINTS,
-                    false,
-                    &BasicConstraints {
-                        ca: false,
-                        path_len_constraint: None,
-                    },
-                )?,
-                extension(
-                    oid::KEY_USAGE,
-                    true,
-                    &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
-                )?,
-                extension(
-                    oid::EXTENDED_KEY_USAGE,
-                    true,
-                    &ExtendedKeyUsage(vec![oid::KP_TIME_STAMPING]),
-                )?,
-            ],
-        })?;
+        let tsa = issue_tsa(&intermediate, organization, now)?;
         let seal = issue_seal(&intermediate, organization, now)?;
         let ca = Ca {
             root: Certificate::from_der(&root_der)?,
             root_der,
             intermediate,
-            tsa: certified(tsa_der, tsa_key)?,
+            tsa,
             seal,
         };
         Ok(Self { ca, root_key })
@@ -336,27 +302,19 @@ impl NewCa {
 }
 
 impl Ca {
-    /// The CA the configuration points at: operator-supplied PEM files, or the files under
-    /// `[trust] dir`. `None` when neither exists yet.
+    /// The CA the configuration points at: an operator-supplied PKCS#12 bundle or PEM files, or
+    /// the files under `[trust] dir`. `None` when none exists yet.
     ///
     /// A CA directory written before seal certificates existed gets one on open: issued by the
-    /// intermediate and written next to the TSA files. An operator-supplied CA without
-    /// `seal_cert`/`seal_key` gets one issued in memory for the life of the process.
+    /// intermediate and written next to the TSA files. An operator-supplied CA without a seal
+    /// (`seal_cert`/`seal_key`, or a seal key in the bundle) gets one issued in memory for the life
+    /// of the process; so does a bundle without a TSA key.
     pub fn open(config: &Config) -> Result<Option<Self>, CaError> {
         let trust = &config.trust;
-        if trust.pkcs12.is_some() {
-            return Err(CaError::Pkcs12NotSupported);
+        if let Some(bundle) = &trust.pkcs12 {
+            return Self::open_pkcs12(config, bundle).map(Some);
         }
-        let supplied = [
-            &trust.root_cert,
-            &trust.intermediate_cert,
-            &trust.intermediate_key,
-            &trust.tsa_cert,
-            &trust.tsa_key,
-            &trust.seal_cert,
-            &trust.seal_key,
-        ];
-        if supplied.iter().any(|path| path.is_some()) {
+        if trust.pem_files_set() {
             let (
                 Some(root_cert),
                 Some(intermediate_cert),
@@ -414,16 +372,7 @@ impl Ca {
                 seal,
                 kek.as_ref(),
             )?;
-            let issued = parts.seal.is_none();
-            let ca = Self::assemble(parts, &trust.organization)?;
-            if issued {
-                tracing::info!(
-                    subject = %ca.seal.certificate.tbs_certificate().subject(),
-                    "no [trust] seal_cert/seal_key: issued a platform seal certificate from the \
-                     intermediate for this run"
-                );
-            }
-            return Ok(Some(ca));
+            return Self::assemble_supplied(parts, &trust.organization, "PEM files").map(Some);
         }
         let files = CaFiles::new(trust_dir(config));
         if !files.root_cert().exists() {
@@ -461,6 +410,70 @@ impl Ca {
         Ok(Some(ca))
     }
 
+    /// `[trust] pkcs12`: the CA from an operator's PKCS#12 bundle. Every problem with the bundle
+    /// is reported as [`CaError::Pkcs12`], naming the file.
+    fn open_pkcs12(config: &Config, bundle: &Path) -> Result<Self, CaError> {
+        let trust = &config.trust;
+        let refused = |reason: String| CaError::Pkcs12 {
+            path: bundle.to_path_buf(),
+            reason,
+        };
+        if trust.pem_files_set() {
+            return Err(refused(
+                "set either pkcs12 or the PEM files (root_cert ... seal_key), not both".into(),
+            ));
+        }
+        let password = match trust.pkcs12_password.as_deref() {
+            Some(password) if !password.is_empty() => password,
+            _ if config.server.mode == Mode::Production => {
+                return Err(refused(
+                    "production needs the bundle's password in trust.pkcs12_password".into(),
+                ));
+            }
+            // Development accepts a bundle exported with an empty password.
+            _ => "",
+        };
+        let file = std::fs::read(bundle).map_err(|e| refused(format!("cannot read it: {e}")))?;
+        let contents = super::pkcs12::read(&file, password).map_err(|e| refused(e.to_string()))?;
+        let parts = parts_of_bundle(contents).map_err(refused)?;
+        Self::assemble_supplied(parts, &trust.organization, "PKCS#12 bundle").map_err(|error| {
+            match error {
+                CaError::Inconsistent(reason) => refused(format!(
+                    "the CA in the bundle does not hold together: {reason}"
+                )),
+                other => other,
+            }
+        })
+    }
+
+    /// An operator-supplied CA, checked like any other. A missing TSA or seal is issued by the
+    /// intermediate for this run only: the operator's files are theirs, so nothing is written.
+    fn assemble_supplied(
+        parts: Parts,
+        organization: &str,
+        supplied_as: &'static str,
+    ) -> Result<Self, CaError> {
+        let (issued_tsa, issued_seal) = (parts.tsa.is_none(), parts.seal.is_none());
+        let ca = Self::assemble(parts, organization)?;
+        if issued_tsa {
+            tracing::info!(
+                supplied_as,
+                subject = %ca.tsa.certificate.tbs_certificate().subject(),
+                "the operator's CA has no TSA key: issued a TSA certificate from the \
+                 intermediate for this run"
+            );
+        }
+        if issued_seal {
+            tracing::info!(
+                supplied_as,
+                subject = %ca.seal.certificate.tbs_certificate().subject(),
+                "the operator's CA has no seal key: issued a platform seal certificate from the \
+                 intermediate for this run"
+            );
+        }
+        Ok(ca)
+    }
+
     /// Like [`Ca::open`]; in development a missing CA is created first (`esign serve` on a fresh
     /// data directory). Production never creates one: run `esign ca init`.
     pub fn open_or_create_for_development(config: &Config) -> Result<Option<Self>, CaError> {
@@ -484,7 +497,7 @@ impl Ca {
 
     /// Checks that the pieces chain (TSA and seal <- intermediate <- root), that each key belongs
     /// to its certificate, that the TSA certificate may stamp time and the seal certificate may
-    /// sign. Without a seal, one is issued by the intermediate (`organization` names it when the
+    /// sign. A missing TSA or seal is issued by the intermediate (`organization` names it when the
     /// intermediate's subject has no organisation).
     fn assemble(parts: Parts, organization: &str) -> Result<Self, CaError> {
         let Parts {
@@ -492,7 +505,6 @@ impl Ca {
             intermediate,
             intermediate_key,
             tsa,
-            tsa_key,
             seal,
         } = parts;
         let inconsistent = |reason: String| CaError::Inconsistent(reason);
@@ -501,23 +513,32 @@ impl Ca {
         super::cms::verify_issued_by(&intermediate, &root).map_err(|e| {
             inconsistent(format!("the intermediate is not issued by the root: {e}"))
         })?;
-        super::cms::verify_issued_by(&tsa, &intermediate).map_err(|e| {
-            inconsistent(format!(
-                "the TSA certificate is not issued by the intermediate: {e}"
-            ))
-        })?;
         if public_key_of(&intermediate) != intermediate_key.public_key() {
             return Err(inconsistent(
                 "the intermediate key does not match its certificate".into(),
             ));
         }
-        if public_key_of(&tsa) != tsa_key.public_key() {
-            return Err(inconsistent(
-                "the TSA key does not match its certificate".into(),
-            ));
-        }
-        super::cms::check_time_stamping_usage(&tsa).map_err(|e| inconsistent(e.to_string()))?;
         let intermediate = certified(intermediate.to_der()?, intermediate_key)?;
+        let tsa = match tsa {
+            Some((certificate, key)) => {
+                super::cms::verify_issued_by(&certificate, &intermediate.certificate).map_err(
+                    |e| {
+                        inconsistent(format!(
+                            "the TSA certificate is not issued by the intermediate: {e}"
+                        ))
+                    },
+                )?;
+                if public_key_of(&certificate) != key.public_key() {
+                    return Err(inconsistent(
+                        "the TSA key does not match its certificate".into(),
+                    ));
+                }
+                super::cms::check_time_stamping_usage(&certificate)
+                    .map_err(|e| inconsistent(e.to_string()))?;
+                certified(certificate.to_der()?, key)?
+            }
+            None => issue_tsa(&intermediate, organization, Utc::now())?,
+        };
         let seal = match seal {
             Some((certificate, key)) => {
                 super::cms::verify_issued_by(&certificate, &intermediate.certificate).map_err(
@@ -542,7 +563,7 @@ impl Ca {
             root_der: root.to_der()?,
             root,
             intermediate,
-            tsa: certified(tsa.to_der()?, tsa_key)?,
+            tsa,
             seal,
         })
     }
@@ -624,7 +645,7 @@ impl Ca {
         let der = build_certificate(&Template {
             issuer: issuer.certificate.tbs_certificate().subject(),
             issuer_key: &issuer.key,
-            issuer_key_id: key_identifier(issuer.key.public_key()),
+            issuer_key_id: authority_key_id(issuer),
             subject: &name_of(subject)?,
             subject_public_key: key.public_key(),
             not_before: start,
@@ -677,8 +698,8 @@ struct Parts {
     root: Certificate,
     intermediate: Certificate,
     intermediate_key: SigningKey,
-    tsa: Certificate,
-    tsa_key: SigningKey,
+    /// `None` when the operator's bundle has no TSA key: [`Ca::assemble`] issues one.
+    tsa: Option<(Certificate, SigningKey)>,
     /// `None` when there is no seal yet: [`Ca::assemble`] issues one.
     seal: Option<(Certificate, SigningKey)>,
 }
@@ -696,13 +717,191 @@ fn read_parts(
         root: read_certificate(root_cert)?,
         intermediate: read_certificate(intermediate_cert)?,
         intermediate_key: read_key("intermediate", intermediate_key, kek)?,
-        tsa: read_certificate(tsa_cert)?,
-        tsa_key: read_key("tsa", tsa_key, kek)?,
+        tsa: Some((read_certificate(tsa_cert)?, read_key("tsa", tsa_key, kek)?)),
         seal: match seal {
             Some((cert, key)) => Some((read_certificate(cert)?, read_key(SEAL_ROLE, key, kek)?)),
             None => None,
         },
     })
+}
+
+/// The role of a key and its certificate in an operator's PKCS#12 bundle, told by the
+/// certificate: the root is self-issued and a CA, the intermediate a CA below it, the TSA's
+/// certificate has the timeStamping usage, and any other end entity is the seal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BundleRole {
+    Root,
+    Intermediate,
+    Tsa,
+    Seal,
+}
+
+impl BundleRole {
+    /// The friendly name (`openssl pkcs12 -name`) that may mark this role.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Root => "root",
+            Self::Intermediate => "intermediate",
+            Self::Tsa => "tsa",
+            Self::Seal => "seal",
+        }
+    }
+
+    fn of(certificate: &Certificate) -> Self {
+        let tbs = certificate.tbs_certificate();
+        let is_ca = matches!(
+            tbs.get_extension::<BasicConstraints>(),
+            Ok(Some((_, constraints))) if constraints.ca
+        );
+        let stamps_time = matches!(
+            tbs.get_extension::<ExtendedKeyUsage>(),
+            Ok(Some((_, usage))) if usage.0.contains(&oid::KP_TIME_STAMPING)
+        );
+        match (is_ca, tbs.subject() == tbs.issuer()) {
+            (true, true) => Self::Root,
+            (true, false) => Self::Intermediate,
+            (false, _) if stamps_time => Self::Tsa,
+            (false, _) => Self::Seal,
+        }
+    }
+}
+
+/// Sorts a bundle's keys and certificates into the CA's pieces. Each key is matched to its
+/// certificate by public key (not by the `localKeyId` hint) and takes that certificate's role; a
+/// friendly name naming a role must agree with it. The intermediate's key and the root
+/// certificate are required, the TSA and seal keys optional; the root's key and stray
+/// certificates are refused, so nothing in the file is silently left unused.
+fn parts_of_bundle(bundle: super::pkcs12::Bundle) -> Result<Parts, String> {
+    let mut certificates: Vec<super::pkcs12::BundleCertificate> = Vec::new();
+    for entry in bundle.certificates {
+        // `-in` and a `-certfile` chain may both carry the same certificate.
+        if !certificates
+            .iter()
+            .any(|known| known.certificate == entry.certificate)
+        {
+            certificates.push(entry);
+        }
+    }
+    let (mut intermediate, mut tsa, mut seal) = (None, None, None);
+    for key in bundle.keys {
+        let label = match &key.friendly_name {
+            Some(name) => format!("the key {name:?}"),
+            None => "a key without a friendly name".to_owned(),
+        };
+        if let Some(algorithm) = unsupported_key_algorithm(&key.pkcs8) {
+            return Err(format!(
+                "{label} is {algorithm}; esign's CA keys are ECDSA P-256 \
+                 (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)"
+            ));
+        }
+        let signing_key =
+            SigningKey::from_pkcs8(&key.pkcs8).map_err(|e| format!("{label}: {e}"))?;
+        let position = certificates
+            .iter()
+            .position(|entry| public_key_of(&entry.certificate) == signing_key.public_key())
+            .ok_or_else(|| format!("{label} has no certificate in the bundle"))?;
+        let entry = certificates.remove(position);
+        let role = BundleRole::of(&entry.certificate);
+        let subject = entry.certificate.tbs_certificate().subject().to_string();
+        for name in [&key.friendly_name, &entry.friendly_name]
+            .into_iter()
+            .flatten()
+        {
+            let named = [
+                BundleRole::Root,
+                BundleRole::Intermediate,
+                BundleRole::Tsa,
+                BundleRole::Seal,
+            ]
+            .into_iter()
+            .find(|candidate| candidate.name().eq_ignore_ascii_case(name));
+            if let Some(named) = named
+                && named != role
+            {
+                return Err(format!(
+                    "{label} is named {name:?} but its certificate ({subject}) is the {}'s",
+                    role.name()
+                ));
+            }
+        }
+        let slot = match role {
+            BundleRole::Root => {
+                return Err(format!(
+                    "the bundle holds the root's private key ({subject}); the service needs only \
+                     the intermediate's: export without it and keep the root key offline"
+                ));
+            }
+            BundleRole::Intermediate => &mut intermediate,
+            BundleRole::Tsa => &mut tsa,
+            BundleRole::Seal => &mut seal,
+        };
+        if slot.replace((entry.certificate, signing_key)).is_some() {
+            return Err(format!("the bundle holds two {} keys", role.name()));
+        }
+    }
+    let Some((intermediate, intermediate_key)) = intermediate else {
+        return Err(
+            "no CA key: the bundle must hold the intermediate's private key with its certificate \
+             (a CA certificate issued by the root), e.g. openssl pkcs12 -export -inkey \
+             intermediate.key -in intermediate.pem -certfile root.pem"
+                .into(),
+        );
+    };
+    let mut roots = Vec::new();
+    for entry in certificates {
+        let subject = entry.certificate.tbs_certificate().subject().to_string();
+        match BundleRole::of(&entry.certificate) {
+            BundleRole::Root => roots.push(entry.certificate),
+            _ => {
+                return Err(format!(
+                    "the certificate {subject} has no key in the bundle; add its key or leave it out"
+                ));
+            }
+        }
+    }
+    let root = match roots.len() {
+        1 => roots.remove(0),
+        0 => {
+            return Err(
+                "no root certificate (a self-signed CA): add it with -certfile root.pem".into(),
+            );
+        }
+        _ => return Err("several root certificates; the bundle must hold one".into()),
+    };
+    Ok(Parts {
+        root,
+        intermediate,
+        intermediate_key,
+        tsa,
+        seal,
+    })
+}
+
+/// What a PKCS#8 key is when it is not the ECDSA P-256 key esign signs with; `None` for P-256
+/// (and for what does not parse, which [`SigningKey::from_pkcs8`] then reports).
+fn unsupported_key_algorithm(pkcs8: &[u8]) -> Option<String> {
+    use der::Reader as _;
+    let algorithm = der::SliceReader::new(pkcs8)
+        .ok()?
+        .sequence(|info| {
+            let _version: u8 = info.decode()?;
+            let algorithm: AlgorithmIdentifierOwned = info.decode()?;
+            info.read_slice(info.remaining_len())?;
+            Ok::<_, der::Error>(algorithm)
+        })
+        .ok()?;
+    let curve = algorithm
+        .parameters
+        .as_ref()
+        .and_then(|parameters| parameters.decode_as::<ObjectIdentifier>().ok());
+    match (algorithm.oid, curve) {
+        (oid::EC_PUBLIC_KEY, Some(oid::SECP256R1)) => None,
+        (oid::EC_PUBLIC_KEY, Some(oid::SECP384R1)) => Some("ECDSA P-384".into()),
+        (oid::EC_PUBLIC_KEY, Some(curve)) => Some(format!("an EC key on curve {curve}")),
+        (oid::EC_PUBLIC_KEY, None) => Some("an EC key without a named curve".into()),
+        (oid::RSA_ENCRYPTION, _) => Some("RSA".into()),
+        (other, _) => Some(format!("a key of algorithm {other}")),
+    }
 }
 
 /// The seal files of a CA directory: both, or `None` when neither exists (a CA made before seals).
@@ -760,13 +959,68 @@ fn write_seal(
     Ok(true)
 }
 
-/// Issues the platform seal certificate under `intermediate`: the organisation copied from the
-/// intermediate's subject (or `organization` when it has none), CN `<organisation> Platform Seal`,
-/// digitalSignature and nonRepudiation. It never outlives its issuer.
+/// Issues the platform seal certificate under `intermediate`: digitalSignature and
+/// nonRepudiation, for documents.
 fn issue_seal(
     intermediate: &CertifiedKey,
     organization: &str,
     now: DateTime<Utc>,
+) -> Result<CertifiedKey, CaError> {
+    issue_platform_certificate(
+        intermediate,
+        organization,
+        now,
+        "Platform Seal",
+        SEAL_YEARS,
+        signer_extensions()?,
+    )
+}
+
+/// Issues the TSA certificate under `intermediate`: timeStamping only, critical (RFC 3161 2.3).
+fn issue_tsa(
+    intermediate: &CertifiedKey,
+    organization: &str,
+    now: DateTime<Utc>,
+) -> Result<CertifiedKey, CaError> {
+    issue_platform_certificate(
+        intermediate,
+        organization,
+        now,
+        "Timestamp Authority",
+        TSA_YEARS,
+        vec![
+            extension(
+                oid::BASIC_CONSTRAINTS,
+                false,
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+            )?,
+            extension(
+                oid::KEY_USAGE,
+                true,
+                &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
+            )?,
+            extension(
+                oid::EXTENDED_KEY_USAGE,
+                true,
+                &ExtendedKeyUsage(vec![oid::KP_TIME_STAMPING]),
+            )?,
+        ],
+    )
+}
+
+/// A certificate with a fresh key for one of the platform's own roles, issued by `intermediate`:
+/// the organisation copied from the intermediate's subject (or `organization` when it has none),
+/// CN `<organisation> <role>`. It never outlives its issuer.
+fn issue_platform_certificate(
+    intermediate: &CertifiedKey,
+    organization: &str,
+    now: DateTime<Utc>,
+    role: &str,
+    years: u32,
+    extensions: Vec<Extension>,
 ) -> Result<CertifiedKey, CaError> {
     let issuer = intermediate.certificate.tbs_certificate();
     let copied = organization_of(&intermediate.certificate);
@@ -781,7 +1035,7 @@ fn issue_seal(
     }];
     subject.push(attribute_value(
         oid::COMMON_NAME,
-        &format!("{organization_text} Platform Seal"),
+        &format!("{organization_text} {role}"),
     )?);
     let start = unix_seconds(now)?.saturating_sub(BACKDATE);
     let issuer_end = issuer.validity().not_after.to_unix_duration();
@@ -789,12 +1043,12 @@ fn issue_seal(
     let der = build_certificate(&Template {
         issuer: issuer.subject(),
         issuer_key: &intermediate.key,
-        issuer_key_id: key_identifier(intermediate.key.public_key()),
+        issuer_key_id: authority_key_id(intermediate),
         subject: &name_of(subject)?,
         subject_public_key: key.public_key(),
         not_before: start,
-        not_after: (start + YEAR * SEAL_YEARS).min(issuer_end),
-        extensions: signer_extensions()?,
+        not_after: (start + YEAR * years).min(issuer_end),
+        extensions,
     })?;
     certified(der, key)
 }
@@ -967,6 +1221,21 @@ fn public_key_of(certificate: &Certificate) -> &[u8] {
 /// RFC 7093 method 1: the leftmost 160 bits of the SHA-256 of the public key.
 fn key_identifier(public_key: &[u8]) -> Vec<u8> {
     sha256(public_key)[..20].to_vec()
+}
+
+/// The authority key identifier of a certificate `issuer` signs: the issuer's own subject key
+/// identifier as its certificate states it. An operator's CA made by another tool (openssl
+/// hashes with SHA-1) has other identifiers than ours, and openssl, for one, builds chains by
+/// matching the two.
+fn authority_key_id(issuer: &CertifiedKey) -> Vec<u8> {
+    match issuer
+        .certificate
+        .tbs_certificate()
+        .get_extension::<SubjectKeyIdentifier>()
+    {
+        Ok(Some((_, identifier))) => identifier.0.as_bytes().to_vec(),
+        _ => key_identifier(issuer.key.public_key()),
+    }
 }
 
 /// A name of single-attribute RDNs; country and serialNumber as PrintableString, the rest UTF-8.
@@ -1187,8 +1456,7 @@ mod tests {
                 root: ca.root.clone(),
                 intermediate: ca.intermediate.certificate.clone(),
                 intermediate_key: SigningKey::generate().unwrap(),
-                tsa: ca.tsa.certificate.clone(),
-                tsa_key: ca.tsa.key,
+                tsa: Some((ca.tsa.certificate.clone(), ca.tsa.key)),
                 seal: None,
             },
             "esign",
@@ -1270,5 +1538,125 @@ mod tests {
         // A certificate whose key is gone is not silently replaced.
         std::fs::remove_file(files.seal_key()).unwrap();
         assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
+    }
+
+    fn bundle_config(data: &Path, file: &[u8]) -> Config {
+        let mut config = Config::default();
+        config.server.data_dir = data.to_path_buf();
+        let path = data.join("ca.p12");
+        std::fs::write(&path, file).unwrap();
+        config.trust.pkcs12 = Some(path);
+        config.trust.pkcs12_password = Some("pw".into());
+        config
+    }
+
+    #[test]
+    fn a_bundle_with_tsa_and_seal_keys_is_used_as_it_is() {
+        use super::super::pkcs12::unencrypted_bundle;
+        let new = NewCa::generate("Operator", Utc::now()).unwrap();
+        let ca = &new.ca;
+        // The certificates tell the roles; a friendly name naming one agrees, others are labels.
+        let file = unencrypted_bundle(
+            &[
+                (Some("seal"), ca.seal.key.pkcs8_der()),
+                (None, ca.tsa.key.pkcs8_der()),
+                (Some("Operator Signing CA"), ca.intermediate.key.pkcs8_der()),
+            ],
+            &[
+                (None, &ca.seal.der),
+                (Some("TSA"), &ca.tsa.der),
+                (None, &ca.intermediate.der),
+                (None, &ca.intermediate.der),
+                (Some("root"), ca.root_der()),
+            ],
+            "pw",
+        );
+        let data = tempfile::tempdir().unwrap();
+        let opened = Ca::open(&bundle_config(data.path(), &file))
+            .unwrap()
+            .unwrap();
+        assert_eq!(opened.root_der(), ca.root_der());
+        assert_eq!(opened.intermediate.der, ca.intermediate.der);
+        assert_eq!(opened.tsa.der, ca.tsa.der);
+        assert_eq!(opened.tsa.key.public_key(), ca.tsa.key.public_key());
+        assert_eq!(opened.seal.der, ca.seal.der);
+        assert_eq!(opened.seal.key.public_key(), ca.seal.key.public_key());
+    }
+
+    #[test]
+    fn a_bundle_whose_pieces_do_not_fit_their_roles_is_refused() {
+        use super::super::pkcs12::unencrypted_bundle;
+        let new = NewCa::generate("Operator", Utc::now()).unwrap();
+        let other = NewCa::generate("Other", Utc::now()).unwrap();
+        let ca = &new.ca;
+        let intermediate = (None, ca.intermediate.key.pkcs8_der());
+        let chain = [(None, &ca.intermediate.der[..]), (None, ca.root_der())];
+        let with = |extra_keys: &[(Option<&str>, &[u8])], extra: &[(Option<&str>, &[u8])]| {
+            let keys = [&[intermediate][..], extra_keys].concat();
+            let certificates = [&chain[..], extra].concat();
+            unencrypted_bundle(&keys, &certificates, "pw")
+        };
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                with(
+                    &[(Some("tsa"), ca.seal.key.pkcs8_der())],
+                    &[(None, &ca.seal.der)],
+                ),
+                "is named \"tsa\" but its certificate",
+            ),
+            (
+                with(&[(None, new.root_key.pkcs8_der())], &[]),
+                "the root's private key",
+            ),
+            (
+                with(&[], &[(None, &ca.tsa.der)]),
+                "has no key in the bundle",
+            ),
+            (
+                with(&[(None, ca.seal.key.pkcs8_der())], &[]),
+                "has no certificate in the bundle",
+            ),
+            (
+                unencrypted_bundle(&[intermediate], &[chain[0]], "pw"),
+                "no root certificate",
+            ),
+            (
+                with(
+                    &[(None, other.ca.seal.key.pkcs8_der())],
+                    &[(None, &other.ca.seal.der)],
+                ),
+                "the seal certificate is not issued by the intermediate",
+            ),
+            (unencrypted_bundle(&[], &chain, "pw"), "no CA key"),
+        ];
+        let data = tempfile::tempdir().unwrap();
+        for (file, expected) in cases {
+            let error = Ca::open(&bundle_config(data.path(), &file)).unwrap_err();
+            assert!(
+                matches!(&error, CaError::Pkcs12 { reason, .. } if reason.contains(expected)),
+                "{expected}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_p256_keys_pass_the_algorithm_check() {
+        let rng = ring::rand::SystemRandom::new();
+        let p384 = ring::signature::EcdsaKeyPair::generate_pkcs8(
+            &ring::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+            &rng,
+        )
+        .unwrap();
+        assert_eq!(
+            unsupported_key_algorithm(p384.as_ref()).as_deref(),
+            Some("ECDSA P-384")
+        );
+        let ed25519 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        assert_eq!(
+            unsupported_key_algorithm(ed25519.as_ref()).as_deref(),
+            Some("a key of algorithm 1.3.101.112")
+        );
+        let p256 = SigningKey::generate().unwrap();
+        assert_eq!(unsupported_key_algorithm(p256.pkcs8_der()), None);
     }
 }

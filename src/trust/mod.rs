@@ -5,6 +5,7 @@
 //! - [`keys`]: ECDSA P-256 signing keys and their AES-256-GCM encrypted files.
 //! - [`ca`]: the CA (root, intermediate, TSA and platform seal certificates): `esign ca init`,
 //!   loading, and per-signer event certificates.
+//! - [`pkcs12`]: reading an operator's CA handed over as one PKCS#12 bundle.
 //! - [`cms`]: CMS `SignedData`: the builder (timestamp tokens, detached PAdES signatures), signature
 //!   timestamps added afterwards (CAdES-T), and the verifier (signature, signed attributes,
 //!   certificate chain).
@@ -19,6 +20,7 @@ pub mod ca;
 pub mod cms;
 pub mod http;
 pub mod keys;
+pub mod pkcs12;
 pub mod timestamper;
 pub mod tsa;
 

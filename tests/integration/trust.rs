@@ -201,7 +201,7 @@ fn openssl_verifies_an_event_certificate_against_the_root() {
     assert!(!ok, "{output}");
 }
 
-/// Production needs a configured key encryption key, and PKCS#12 says plainly it is not supported.
+/// Production needs a configured key encryption key, and a PKCS#12 bundle's password.
 #[test]
 fn production_refuses_generated_keys_and_pkcs12_is_refused_with_a_reason() {
     let data = tempfile::tempdir().unwrap();
@@ -215,8 +215,8 @@ fn production_refuses_generated_keys_and_pkcs12_is_refused_with_a_reason() {
 
     config.trust.pkcs12 = Some(data.path().join("ca.p12"));
     let refused = Ca::open(&config).unwrap_err();
-    assert!(matches!(refused, CaError::Pkcs12NotSupported));
-    assert!(refused.to_string().contains("not supported yet"));
+    assert!(matches!(refused, CaError::Pkcs12 { .. }));
+    assert!(refused.to_string().contains("trust.pkcs12_password"));
 }
 
 /// An operator may supply the CA as PEM files with plain PKCS#8 keys; all five files or none.
@@ -290,6 +290,299 @@ fn an_operator_supplied_pem_ca_is_loaded_and_checked() {
     assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
     config.trust.tsa_key = None;
     assert!(matches!(Ca::open(&config), Err(CaError::Incomplete(_))));
+}
+
+/// An operator's CA made with openssl alone and handed over as one PKCS#12 bundle, with the
+/// commands of docs/trust.md: `openssl pkcs12 -export` with OpenSSL 3's defaults (PBES2 with
+/// PBKDF2 and AES-256-CBC, a SHA-256 MAC). esign opens it, issues event certificates that
+/// `openssl verify` chains to the root, and stamps time with a TSA certificate it issued from the
+/// bundle's intermediate, which `openssl ts -verify` accepts. A wrong password, a bundle without
+/// the CA key, an RSA key, the legacy 3DES encryption, PEM files set as well and production
+/// without a password are refused, each naming `trust.pkcs12`.
+#[test]
+fn an_operator_supplied_pkcs12_bundle_is_loaded_and_checked() {
+    const PASSWORD: &str = "correct horse 电池 staple";
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let run = |arguments: &[&str]| {
+        let (ok, output) = openssl(arguments, dir);
+        assert!(ok, "openssl {arguments:?}: {output}");
+        output
+    };
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    let new_p256_key = |name: &str| {
+        run(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            name,
+        ]);
+    };
+    // The operator's CA: a root, and an intermediate it signs; openssl's own key identifiers.
+    new_p256_key("root.key");
+    run(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "root.key",
+        "-subj",
+        "/O=Operator/CN=Operator Root CA",
+        "-days",
+        "7300",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE,pathlen:1",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-out",
+        "root.pem",
+    ]);
+    let issue = |key: &str, subject: &str, extensions: &str, out: &str| {
+        let csr = format!("{out}.csr");
+        let extfile = format!("{out}.ext");
+        write(&extfile, extensions);
+        run(&["req", "-new", "-key", key, "-subj", subject, "-out", &csr]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "root.pem",
+            "-CAkey",
+            "root.key",
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-extfile",
+            &extfile,
+            "-out",
+            out,
+        ]);
+    };
+    new_p256_key("intermediate.key");
+    issue(
+        "intermediate.key",
+        "/O=Operator/CN=Operator Signing CA",
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+        "intermediate.pem",
+    );
+    let passout = format!("pass:{PASSWORD}");
+    let export = |arguments: &[&str]| {
+        run(&[
+            &["pkcs12", "-export", "-passout", passout.as_str()],
+            arguments,
+        ]
+        .concat());
+    };
+    export(&[
+        "-inkey",
+        "intermediate.key",
+        "-in",
+        "intermediate.pem",
+        "-certfile",
+        "root.pem",
+        "-name",
+        "intermediate",
+        "-out",
+        "ca.p12",
+    ]);
+    let info = run(&[
+        "pkcs12",
+        "-in",
+        "ca.p12",
+        "-info",
+        "-noout",
+        "-passin",
+        passout.as_str(),
+    ]);
+    assert!(info.contains("MAC: sha256"), "{info}");
+    assert!(
+        info.contains("Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC"),
+        "{info}"
+    );
+
+    let mut config = development_config(dir);
+    config.trust.pkcs12 = Some(dir.join("ca.p12"));
+    config.trust.pkcs12_password = Some(PASSWORD.to_owned());
+    let opened = Arc::new(Ca::open(&config).unwrap().unwrap());
+    let der_of = |name: &str| {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        der::pem::decode_vec(text.as_bytes()).unwrap().1
+    };
+    assert_eq!(opened.root_der(), der_of("root.pem"));
+    assert_eq!(
+        opened.intermediate().to_der().unwrap(),
+        der_of("intermediate.pem")
+    );
+    // No key encryption key is needed, so development generated none.
+    assert!(!dir.join("keys").exists());
+
+    let issued = opened
+        .issue_event_certificate(
+            "张三",
+            "110101********1234",
+            chrono::Utc::now() - chrono::Duration::minutes(1),
+            Duration::from_secs(30 * 60),
+        )
+        .unwrap();
+    write("event.pem", &ca::pem(&issued.certificate_der).unwrap());
+    write("seal.pem", &ca::pem(&opened.seal().der).unwrap());
+    for leaf in ["event.pem", "seal.pem"] {
+        let output = run(&[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "intermediate.pem",
+            leaf,
+        ]);
+        assert!(output.contains(": OK"), "{leaf}: {output}");
+    }
+
+    // The bundle has no TSA key: the TSA certificate is issued by its intermediate for this run.
+    write("contract.pdf", "%PDF-1.7 the signed contract");
+    run(&[
+        "ts",
+        "-query",
+        "-data",
+        "contract.pdf",
+        "-sha256",
+        "-cert",
+        "-out",
+        "request.tsq",
+    ]);
+    let policy = esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).unwrap();
+    let (reply, _) = opened.tsa_signer(policy).respond(
+        &std::fs::read(dir.join("request.tsq")).unwrap(),
+        chrono::Utc::now(),
+    );
+    std::fs::write(dir.join("reply.tsr"), reply).unwrap();
+    let output = run(&[
+        "ts",
+        "-verify",
+        "-data",
+        "contract.pdf",
+        "-in",
+        "reply.tsr",
+        "-CAfile",
+        "root.pem",
+        "-untrusted",
+        "intermediate.pem",
+    ]);
+    assert!(output.contains("Verification: OK"), "{output}");
+
+    let refusal = |config: &Config, expected: &str| {
+        let error = Ca::open(config).unwrap_err();
+        let message = error.to_string();
+        assert!(matches!(error, CaError::Pkcs12 { .. }), "{message}");
+        assert!(message.starts_with("trust.pkcs12 "), "{message}");
+        assert!(message.contains(expected), "{message}");
+        assert!(!message.contains(PASSWORD), "{message}");
+    };
+    let with_bundle = |name: &str| {
+        let mut changed = config.clone();
+        changed.trust.pkcs12 = Some(dir.join(name));
+        changed
+    };
+
+    let mut wrong = config.clone();
+    wrong.trust.pkcs12_password = Some("correct horse battery staple".into());
+    refusal(&wrong, "password is wrong");
+
+    // A TSA's key with the chain: no key that can issue certificates.
+    new_p256_key("tsa.key");
+    issue(
+        "tsa.key",
+        "/O=Operator/CN=Operator Timestamp Authority",
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=critical,timeStamping\n",
+        "tsa.pem",
+    );
+    let chain = [
+        std::fs::read_to_string(dir.join("intermediate.pem")).unwrap(),
+        std::fs::read_to_string(dir.join("root.pem")).unwrap(),
+    ]
+    .concat();
+    write("chain.pem", &chain);
+    export(&[
+        "-inkey",
+        "tsa.key",
+        "-in",
+        "tsa.pem",
+        "-certfile",
+        "chain.pem",
+        "-name",
+        "tsa",
+        "-out",
+        "tsa-only.p12",
+    ]);
+    refusal(&with_bundle("tsa-only.p12"), "no CA key");
+
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "rsa.key",
+        "-subj",
+        "/O=Operator/CN=Operator RSA CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-days",
+        "30",
+        "-out",
+        "rsa.pem",
+    ]);
+    export(&[
+        "-inkey",
+        "rsa.key",
+        "-in",
+        "rsa.pem",
+        "-name",
+        "intermediate",
+        "-out",
+        "rsa.p12",
+    ]);
+    refusal(
+        &with_bundle("rsa.p12"),
+        "the key \"intermediate\" is RSA; esign's CA keys are ECDSA P-256",
+    );
+
+    // OpenSSL 1.x's defaults: 3DES keyed by SHA-1.
+    export(&[
+        "-inkey",
+        "intermediate.key",
+        "-in",
+        "intermediate.pem",
+        "-certfile",
+        "root.pem",
+        "-keypbe",
+        "PBE-SHA1-3DES",
+        "-certpbe",
+        "PBE-SHA1-3DES",
+        "-macalg",
+        "sha1",
+        "-out",
+        "legacy.p12",
+    ]);
+    refusal(&with_bundle("legacy.p12"), "legacy PKCS#12 scheme");
+
+    let mut both = config.clone();
+    both.trust.root_cert = Some(dir.join("root.pem"));
+    refusal(&both, "not both");
+
+    let mut production = config.clone();
+    production.server.mode = Mode::Production;
+    assert!(Ca::open(&production).unwrap().is_some());
+    production.trust.pkcs12_password = None;
+    refusal(&production, "trust.pkcs12_password");
+    assert!(!format!("{config:?}").contains(PASSWORD));
 }
 
 /// The seal certificate `ca init` writes chains to the root for openssl and may sign documents
