@@ -988,26 +988,15 @@ fn issue_tsa(
         now,
         "Timestamp Authority",
         TSA_YEARS,
-        vec![
-            extension(
-                oid::BASIC_CONSTRAINTS,
-                false,
-                &BasicConstraints {
-                    ca: false,
-                    path_len_constraint: None,
-                },
-            )?,
-            extension(
-                oid::KEY_USAGE,
-                true,
-                &KeyUsage(KeyUsages::DigitalSignature | KeyUsages::NonRepudiation),
-            )?,
-            extension(
+        {
+            let mut extensions = signer_extensions()?;
+            extensions.push(extension(
                 oid::EXTENDED_KEY_USAGE,
                 true,
                 &ExtendedKeyUsage(vec![oid::KP_TIME_STAMPING]),
-            )?,
-        ],
+            )?);
+            extensions
+        },
     )
 }
 

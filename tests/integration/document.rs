@@ -29,14 +29,7 @@ fn stroke_png() -> Vec<u8> {
         let at = ((y * width + x) * 4) as usize;
         pixels[at..at + 4].copy_from_slice(&[20, 20, 60, 255]);
     }
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().unwrap();
-    writer.write_image_data(&pixels).unwrap();
-    writer.finish().unwrap();
-    out
+    crate::helpers::rgba_png(width, height, &pixels)
 }
 
 fn sample() -> Layout {

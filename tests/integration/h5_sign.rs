@@ -293,15 +293,7 @@ pub fn signature_png() -> Vec<u8> {
             });
         }
     }
-    let mut out = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut out, width, height);
-        encoder.set_color(png::ColorType::Rgba);
-        encoder.set_depth(png::BitDepth::Eight);
-        let mut writer = encoder.write_header().unwrap();
-        writer.write_image_data(&data).unwrap();
-    }
-    out
+    crate::helpers::rgba_png(width, height, &data)
 }
 
 fn data_url(bytes: &[u8]) -> String {

@@ -44,14 +44,7 @@ fn signature_png(visible: bool) -> Vec<u8> {
             }
         }
     }
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(png::ColorType::Rgba);
-    encoder.set_depth(png::BitDepth::Eight);
-    let mut writer = encoder.write_header().unwrap();
-    writer.write_image_data(&pixels).unwrap();
-    writer.finish().unwrap();
-    out
+    crate::helpers::rgba_png(width, height, &pixels)
 }
 
 const CONTRACT_ID: &str = "CONTRACT_202310270001";
