@@ -386,7 +386,7 @@ pub async fn seal(
         signatures.push(seal_signature(Some(signer.party_id.clone()), &certificate)?);
     }
     let (sealed, timestamp) = platform
-        .seal_revision(&bytes, &revision, &content.rendered, now)
+        .seal_revision(&bytes, &revision, &content.rendered, &chain, now)
         .await?;
     signatures.push(seal_signature(None, &ca.seal().certificate)?);
     let document_hash = sha256_hex(&sealed);
@@ -832,16 +832,17 @@ impl PlatformSeal {
             .map_err(|error| SealingError::Value(error.to_string()))
     }
 
-    /// Signs the `PlatformSeal` field of `rendered` (as grown to `bytes` at `revision`).
+    /// Signs the `PlatformSeal` field of `rendered` (as grown to `bytes` at `revision`); `chain`
+    /// is [`Self::chain`].
     async fn seal_revision(
         &self,
         bytes: &[u8],
         revision: &Revision,
         rendered: &RenderedPdf,
+        chain: &[Certificate],
         now: DateTime<Utc>,
     ) -> Result<(Vec<u8>, crate::trust::tsa::Timestamp), SealingError> {
         let seal = self.ca.seal();
-        let chain = self.chain()?;
         let (sealed, _, timestamp) = seal_field(
             bytes,
             revision,
@@ -856,7 +857,7 @@ impl PlatformSeal {
                 certificate: &seal.certificate,
                 key: &seal.key,
             },
-            &chain,
+            chain,
             self.timestamper.as_ref(),
         )
         .await?;
@@ -877,7 +878,7 @@ impl PlatformSeal {
             file_id: rendered.file_id.clone(),
         };
         let (sealed, _) = self
-            .seal_revision(&rendered.bytes, &revision, &rendered, now)
+            .seal_revision(&rendered.bytes, &revision, &rendered, &self.chain()?, now)
             .await?;
         Ok(sealed)
     }

@@ -425,12 +425,7 @@ impl DocumentStore for S3DocumentStore {
         let object_key = self.object_key(storage_key)?;
         let blob = self.cipher.seal(storage_key, bytes)?;
         self.client.put_object(&object_key, blob).await?;
-        Ok(StoredDocument {
-            storage_key: storage_key.to_owned(),
-            sha256: sha256_hex(bytes),
-            size: bytes.len(),
-            key_id: self.cipher.active_key_id().to_owned(),
-        })
+        Ok(self.cipher.record(storage_key, bytes))
     }
 
     async fn get(

@@ -196,6 +196,16 @@ impl DocumentCipher {
             .map_err(|_| corrupt())
     }
 
+    /// What a store records of `plaintext` written under `storage_key` with the active key.
+    pub fn record(&self, storage_key: &str, plaintext: &[u8]) -> StoredDocument {
+        StoredDocument {
+            storage_key: storage_key.to_owned(),
+            sha256: sha256_hex(plaintext),
+            size: plaintext.len(),
+            key_id: self.active_key_id.clone(),
+        }
+    }
+
     pub fn active_key_id(&self) -> &str {
         &self.active_key_id
     }
@@ -296,12 +306,7 @@ impl DocumentStore for LocalDocumentStore {
         tokio::task::spawn_blocking(move || write_atomically(&path, &blob))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
-        Ok(StoredDocument {
-            storage_key: storage_key.to_owned(),
-            sha256: sha256_hex(bytes),
-            size: bytes.len(),
-            key_id: self.cipher.active_key_id().to_owned(),
-        })
+        Ok(self.cipher.record(storage_key, bytes))
     }
 
     async fn get(

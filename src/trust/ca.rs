@@ -191,21 +191,7 @@ impl NewCa {
             subject_public_key: root_key.public_key(),
             not_before: start,
             not_after: start + YEAR * ROOT_YEARS,
-            extensions: vec![
-                extension(
-                    oid::BASIC_CONSTRAINTS,
-                    true,
-                    &BasicConstraints {
-                        ca: true,
-                        path_len_constraint: Some(1),
-                    },
-                )?,
-                extension(
-                    oid::KEY_USAGE,
-                    true,
-                    &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
-                )?,
-            ],
+            extensions: ca_extensions(1)?,
         })?;
 
         let intermediate_key = SigningKey::generate()?;
@@ -221,21 +207,7 @@ impl NewCa {
             subject_public_key: intermediate_key.public_key(),
             not_before: start,
             not_after: start + YEAR * INTERMEDIATE_YEARS,
-            extensions: vec![
-                extension(
-                    oid::BASIC_CONSTRAINTS,
-                    true,
-                    &BasicConstraints {
-                        ca: true,
-                        path_len_constraint: Some(0),
-                    },
-                )?,
-                extension(
-                    oid::KEY_USAGE,
-                    true,
-                    &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
-                )?,
-            ],
+            extensions: ca_extensions(0)?,
         })?;
 
         let intermediate = certified(intermediate_der, intermediate_key)?;
@@ -1050,6 +1022,25 @@ fn organization_of(certificate: &Certificate) -> Option<AttributeTypeAndValue> {
         .iter()
         .find(|attribute| attribute.oid == oid::ORGANIZATION)
         .cloned()
+}
+
+/// A CA certificate that issues certificates (and CRLs), at most `path_len` CAs below it.
+fn ca_extensions(path_len: u8) -> Result<Vec<Extension>, CaError> {
+    Ok(vec![
+        extension(
+            oid::BASIC_CONSTRAINTS,
+            true,
+            &BasicConstraints {
+                ca: true,
+                path_len_constraint: Some(path_len),
+            },
+        )?,
+        extension(
+            oid::KEY_USAGE,
+            true,
+            &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+        )?,
+    ])
 }
 
 /// An end-entity certificate that signs documents: not a CA; digitalSignature, nonRepudiation.

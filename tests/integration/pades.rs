@@ -191,6 +191,18 @@ pub(crate) fn nss_database(dir: &Path, root_pem: &Path) -> Option<String> {
     Some(nss_db)
 }
 
+/// pdfsig exits 0 even for broken signatures: every one of the `count` signatures must say it is
+/// valid and its certificate trusted.
+pub(crate) fn assert_all_valid_and_trusted(report: &str, count: usize) {
+    assert_eq!(report.matches("Signature #").count(), count, "{report}");
+    for line in [
+        "Signature Validation: Signature is Valid.",
+        "Certificate Validation: Certificate is Trusted.",
+    ] {
+        assert_eq!(report.matches(line).count(), count, "{line:?} in {report}");
+    }
+}
+
 pub(crate) fn pdfsig(nss_db: &str, pdf: &Path) -> Option<String> {
     let output = tool("pdfsig", &["-nssdir", nss_db, pdf.to_str().unwrap()])?;
     Some(String::from_utf8_lossy(&output.stdout).into_owned())
@@ -209,21 +221,7 @@ fn pdfsig_and_pyhanko_validate_every_signature_and_catch_a_changed_byte() {
     let nss_db = nss_database(dir.path(), &root);
     if let Some(report) = nss_db.as_deref().and_then(|db| pdfsig(db, &path)) {
         // pdfsig exits 0 even for broken signatures: read what it says about each one.
-        assert_eq!(report.matches("Signature #").count(), 2, "{report}");
-        assert_eq!(
-            report
-                .matches("Signature Validation: Signature is Valid.")
-                .count(),
-            2,
-            "{report}"
-        );
-        assert_eq!(
-            report
-                .matches("Certificate Validation: Certificate is Trusted.")
-                .count(),
-            2,
-            "{report}"
-        );
+        assert_all_valid_and_trusted(&report, 2);
         assert!(report.contains("ETSI.CAdES.detached"), "{report}");
         assert!(
             report.contains("张三") && report.contains("李四"),
@@ -385,21 +383,7 @@ pub(crate) fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp_t
 
     let nss_db = nss_database(dir, &root);
     if let Some(report) = nss_db.as_deref().and_then(|db| pdfsig(db, &path)) {
-        assert_eq!(report.matches("Signature #").count(), 3, "{report}");
-        assert_eq!(
-            report
-                .matches("Signature Validation: Signature is Valid.")
-                .count(),
-            3,
-            "{report}"
-        );
-        assert_eq!(
-            report
-                .matches("Certificate Validation: Certificate is Trusted.")
-                .count(),
-            3,
-            "{report}"
-        );
+        assert_all_valid_and_trusted(&report, 3);
         assert!(report.contains("esign Platform Seal"), "{report}");
     }
     if let Some(output) = pyhanko_validate(&root, &path, &[]) {

@@ -20,6 +20,7 @@ use crate::signing_client::SigningClient;
 crate::backend_tests!(
     a_signed_contract_is_sealed_archived_downloaded_and_verified,
     a_failed_archive_keeps_the_contract_signed_and_is_retried,
+    bad_verification_requests_name_the_field,
 );
 
 const SECRET: &str = "caller-secret-0123456789abcdef";
@@ -498,15 +499,7 @@ async fn the_sealed_document_and_the_evidence_report_validate_outside_esign() {
     if let Some(checked) = crate::pades::nss_database(&reports, &root)
         .and_then(|db| crate::pades::pdfsig(&db, &report))
     {
-        assert_eq!(checked.matches("Signature #").count(), 1, "{checked}");
-        assert!(
-            checked.contains("Signature Validation: Signature is Valid."),
-            "{checked}"
-        );
-        assert!(
-            checked.contains("Certificate Validation: Certificate is Trusted."),
-            "{checked}"
-        );
+        crate::pades::assert_all_valid_and_trusted(&checked, 1);
     }
     if let Some(checked) = crate::pades::pyhanko_validate(&root, &report, &[]) {
         assert!(
@@ -559,5 +552,56 @@ pub async fn seal_now(state: &esign::http::AppState, contract_id: &str) {
             "the contract is not sealed: {sealed:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn bad_verification_requests_name_the_field(t: TestStore) {
+    let service = service(&t, |_| {}).await;
+    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let too_large = base64::engine::general_purpose::STANDARD.encode(vec![b'%'; 769 * 1024]);
+    for (request, field) in [
+        (json!({}), "method"),
+        (json!({"method": "BY_MAGIC"}), "method"),
+        (json!({"method": "CONTRACT_ID"}), "contractId"),
+        (json!({"method": "FILE_HASH"}), "fileHash"),
+        (
+            json!({"method": "FILE_HASH", "fileHash": "sha256:xyz"}),
+            "fileHash",
+        ),
+        (json!({"method": "FILE"}), "fileContent"),
+        (
+            json!({"method": "FILE", "fileContent": "not base64!"}),
+            "fileContent",
+        ),
+    ] {
+        let (status, body) =
+            json_of(caller.post_json("/api/v1/contract/verify", &request).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{request}: {body}");
+        assert_eq!(body["code"], 40001, "{body}");
+        assert_eq!(body["details"][0]["field"], field, "{request}: {body}");
+    }
+    // A file over 768 KiB does not fit the signed API's body limit: verify it by FILE_HASH.
+    let (status, body) = json_of(
+        caller
+            .post_json(
+                "/api/v1/contract/verify",
+                &json!({"method": "FILE", "fileContent": too_large}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_i64()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some(41300))
+    );
+    // Well formed, but nothing of this caller's: 404, like any other client's resource.
+    for request in [
+        json!({"method": "CONTRACT_ID", "contractId": "CONTRACT_NOPE"}),
+        json!({"method": "FILE_HASH", "fileHash": format!("sha256:{}", "ab".repeat(32))}),
+        json!({"method": "FILE_HASH", "fileHash": format!("sha256:{}", "ab".repeat(32)), "archiveId": "ARCHIVE_NOPE"}),
+    ] {
+        let (status, body) =
+            json_of(caller.post_json("/api/v1/contract/verify", &request).await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{request}: {body}");
     }
 }

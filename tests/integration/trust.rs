@@ -22,6 +22,14 @@ crate::backend_tests!(
     the_client_falls_back_from_a_dead_url_and_returns_a_verified_token,
 );
 
+/// `openssl verify` of `leaf` against `root`, with `intermediate` to build the chain.
+fn openssl_verify(root: &str, intermediate: &str, leaf: &str, dir: &Path) -> (bool, String) {
+    openssl(
+        &["verify", "-CAfile", root, "-untrusted", intermediate, leaf],
+        dir,
+    )
+}
+
 fn openssl(arguments: &[&str], dir: &Path) -> (bool, String) {
     let output = Command::new("openssl")
         .args(arguments)
@@ -162,15 +170,10 @@ fn openssl_verifies_an_event_certificate_against_the_root() {
         .unwrap();
     let event = data.path().join("event.pem");
     std::fs::write(&event, ca::pem(&issued.certificate_der).unwrap()).unwrap();
-    let (ok, output) = openssl(
-        &[
-            "verify",
-            "-CAfile",
-            files.root_cert().to_str().unwrap(),
-            "-untrusted",
-            files.intermediate_cert().to_str().unwrap(),
-            event.to_str().unwrap(),
-        ],
+    let (ok, output) = openssl_verify(
+        files.root_cert().to_str().unwrap(),
+        files.intermediate_cert().to_str().unwrap(),
+        event.to_str().unwrap(),
         data.path(),
     );
     assert!(ok && output.contains(": OK"), "{output}");
@@ -187,15 +190,10 @@ fn openssl_verifies_an_event_certificate_against_the_root() {
     // Another CA's root does not vouch for it.
     let other = tempfile::tempdir().unwrap();
     let other_files = ca::init(&development_config(other.path()), false).unwrap();
-    let (ok, output) = openssl(
-        &[
-            "verify",
-            "-CAfile",
-            other_files.root_cert().to_str().unwrap(),
-            "-untrusted",
-            files.intermediate_cert().to_str().unwrap(),
-            event.to_str().unwrap(),
-        ],
+    let (ok, output) = openssl_verify(
+        other_files.root_cert().to_str().unwrap(),
+        files.intermediate_cert().to_str().unwrap(),
+        event.to_str().unwrap(),
         data.path(),
     );
     assert!(!ok, "{output}");
@@ -592,15 +590,10 @@ fn openssl_verifies_the_seal_certificate_and_its_key_usage() {
     let data = tempfile::tempdir().unwrap();
     let config = development_config(data.path());
     let files = ca::init(&config, false).unwrap();
-    let (ok, output) = openssl(
-        &[
-            "verify",
-            "-CAfile",
-            files.root_cert().to_str().unwrap(),
-            "-untrusted",
-            files.intermediate_cert().to_str().unwrap(),
-            files.seal_cert().to_str().unwrap(),
-        ],
+    let (ok, output) = openssl_verify(
+        files.root_cert().to_str().unwrap(),
+        files.intermediate_cert().to_str().unwrap(),
+        files.seal_cert().to_str().unwrap(),
         data.path(),
     );
     assert!(ok && output.contains(": OK"), "{output}");

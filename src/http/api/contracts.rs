@@ -519,10 +519,6 @@ struct VerifyRequest {
     file_content: Option<String>,
 }
 
-/// The largest PDF `FILE` verification accepts (decoded): its base64 must fit the signed API's
-/// 1 MiB body limit. Larger files are checked by `FILE_HASH`.
-const MAX_VERIFY_FILE_BYTES: usize = 768 * 1024;
-
 fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, ApiError> {
     value
         .as_deref()
@@ -613,12 +609,8 @@ async fn verify(
                         "must be the PDF in standard base64",
                     ))
                 })?;
-            if bytes.len() > MAX_VERIFY_FILE_BYTES {
-                return Err(ApiError::Validation(ValidationErrors::single(
-                    "fileContent",
-                    "must be at most 768 KiB; verify a larger file by FILE_HASH",
-                )));
-            }
+            // The signed API's 1 MiB body limit (41300) bounds the file at 768 KiB; larger files
+            // are verified by FILE_HASH.
             let sha256 = hex::encode(Sha256::digest(&bytes));
             let contract =
                 crate::verify::contract_with_document(&state, &caller.client.id, &sha256).await?;

@@ -605,7 +605,8 @@ pub struct VerifyRequest {
     /// With `FILE_HASH`: the archive record the hash must belong to.
     #[schema(examples("ARCHIVE_20231027A1B2C3D4E5F60718"))]
     pub archive_id: Option<String>,
-    /// Required with `FILE`: the PDF, standard base64, at most 768 KiB decoded.
+    /// Required with `FILE`: the PDF, standard base64. The signed API's 1 MiB body limit (41300)
+    /// bounds it at 768 KiB decoded; larger files are verified by `FILE_HASH`.
     #[schema(format = Byte)]
     pub file_content: Option<String>,
 }
