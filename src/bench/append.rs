@@ -1,4 +1,4 @@
-//! Load generators behind `esign bench`. They measure; they assert nothing (see docs/benchmarks.md).
+//! `esign bench append`: event-store append throughput with 1..N writers, each on its own stream.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::{millis, percentile};
 use crate::pii::PiiCipher;
 use crate::store::chain;
 use crate::store::{
@@ -176,18 +177,6 @@ async fn catch_up(
             None => return Ok((count, checkpoint)),
         }
     }
-}
-
-fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * quantile).round() as usize;
-    millis(&sorted[index.min(sorted.len() - 1)])
-}
-
-fn millis(duration: &Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 /// A table for the terminal.
