@@ -161,6 +161,8 @@ enum ProjectionsCommand {
 enum BenchCommand {
     /// Append throughput with 1..N concurrent writers, each on its own stream.
     Append(bench::AppendOptions),
+    /// Starts the service on a database and drives its HTTP API: initiate, query.
+    Http(bench::http::HttpOptions),
 }
 
 /// Parses the command line, runs the command, and maps the outcome to an exit code.
@@ -248,6 +250,17 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             print!("{}", bench::render_append(&results));
             if let Some(path) = &options.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&results)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Http(options)) => {
+            let runs = bench::http::run(&options).await?;
+            print!("{}", bench::http::render(&runs));
+            if let Some(path) = &options.json {
+                std::fs::write(
+                    path,
+                    serde_json::to_vec_pretty(&serde_json::json!({"runs": runs}))?,
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }

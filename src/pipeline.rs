@@ -60,6 +60,18 @@ impl ReadModel for aggregates::sms_notice::SmsNoticeAggregate {
     }
 }
 
+/// Rows outside the query tables that a command writes in its own transaction, so they commit (and
+/// reach the disk) with its events: one commit per command instead of one per table. They are made
+/// from the state after the command; short links, for example, need each signer's deadline.
+#[async_trait::async_trait]
+pub trait AttachedWrite: std::fmt::Debug + Send + Sync + 'static {
+    fn write_sqlite(&self, connection: &rusqlite::Connection) -> Result<(), StoreError>;
+    async fn write_postgres(
+        &self,
+        transaction: &deadpool_postgres::Transaction<'_>,
+    ) -> Result<(), StoreError>;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError<E: std::error::Error + 'static> {
     #[error(transparent)]
@@ -77,6 +89,8 @@ pub enum CommandError<E: std::error::Error + 'static> {
     },
     #[error("projection failed: {0}")]
     Projection(String),
+    #[error("cannot prepare the rows written with the command: {0}")]
+    Attach(String),
     #[error("stream {0} kept changing; gave up after {MAX_ATTEMPTS} attempts")]
     Contended(StreamId),
 }
@@ -172,6 +186,24 @@ impl Pipeline {
         A::Event: Send + Sync + 'static,
         A::Error: 'static,
     {
+        self.execute_attached::<A>(stream, metadata, command, |_| Ok(None))
+            .await
+    }
+
+    /// [`Pipeline::execute`], also writing `attach(state after the command)` in the same
+    /// transaction when the command appends events.
+    pub async fn execute_attached<A>(
+        &self,
+        stream: &StreamId,
+        metadata: &EventMetadata,
+        command: impl Fn(&A::State) -> A::Command,
+        attach: impl Fn(&A::State) -> Result<Option<Box<dyn AttachedWrite>>, String>,
+    ) -> Result<Executed<A>, CommandError<A::Error>>
+    where
+        A: ReadModel,
+        A::Event: Send + Sync + 'static,
+        A::Error: 'static,
+    {
         for _ in 0..MAX_ATTEMPTS {
             let loaded = self.load::<A>(stream).await?;
             let decided =
@@ -197,22 +229,23 @@ impl Pipeline {
                     metadata: metadata.clone(),
                 });
             }
+            let mut state = loaded.state;
+            for event in &decided {
+                A::evolve(&mut state, event);
+            }
+            let attached = attach(&state).map_err(CommandError::Attach)?;
             let request = AppendRequest {
                 stream_id: stream.clone(),
                 expected_version: loaded.version,
                 events: new_events,
             };
             match self
-                .append_and_project::<A>(request, loaded.recorded, loaded.events, decided.clone())
+                .append_and_project::<A>(request, loaded.recorded, loaded.events, decided, attached)
                 .await
             {
                 Ok(appended) => {
                     // Cheap when nothing waits; a dispatcher that does may find nothing new.
                     self.outbox_written.notify_one();
-                    let mut state = loaded.state;
-                    for event in &decided {
-                        A::evolve(&mut state, event);
-                    }
                     return Ok(Executed {
                         state,
                         version: loaded.version + appended.len() as u64,
@@ -246,6 +279,7 @@ impl Pipeline {
         prior: Vec<RecordedEvent>,
         prior_events: Vec<A::Event>,
         new_events: Vec<A::Event>,
+        attached: Option<Box<dyn AttachedWrite>>,
     ) -> Result<Vec<RecordedEvent>, CommandError<A::Error>>
     where
         A: ReadModel,
@@ -270,6 +304,9 @@ impl Pipeline {
                         .map_err(|e| StoreError::Database(format!("projection failed: {e}")))?;
                         rows::upsert_sqlite(connection, &rows)?;
                         crate::outbox::insert_sqlite(connection, &callbacks)?;
+                        if let Some(attached) = &attached {
+                            attached.write_sqlite(connection)?;
+                        }
                         Ok(appended)
                     })
                     .await?;
@@ -297,6 +334,9 @@ impl Pipeline {
                 .map_err(CommandError::Projection)?;
                 rows::upsert_postgres(&transaction, &rows).await?;
                 crate::outbox::insert_postgres(&transaction, &callbacks).await?;
+                if let Some(attached) = &attached {
+                    attached.write_postgres(&transaction).await?;
+                }
                 transaction
                     .commit()
                     .await

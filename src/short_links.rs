@@ -9,6 +9,7 @@ use rand::Rng;
 use rusqlite::OptionalExtension;
 
 use crate::pii::PiiCipher;
+use crate::pipeline::AttachedWrite;
 use crate::store::postgres::{db_error, pool_error};
 use crate::store::sqlite::sql_error;
 use crate::store::{Store, StoreError};
@@ -45,7 +46,124 @@ pub fn is_well_formed(code: &str) -> bool {
     code.len() == CODE_LENGTH && code.bytes().all(|byte| ALPHABET.contains(&byte))
 }
 
-/// A new code leading to `target` until `expires_at`.
+/// One signer's short link, before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewShortLink {
+    pub code: String,
+    pub contract_id: String,
+    pub party_id: String,
+    target_sealed: String,
+    pub expires_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+}
+
+impl NewShortLink {
+    /// A fresh code leading to `target` (sealed) until `expires_at`.
+    pub fn new(
+        pii: &PiiCipher,
+        contract_id: &str,
+        party_id: &str,
+        target: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Self, ShortLinkError> {
+        Ok(Self {
+            code: generate_code(),
+            contract_id: contract_id.to_owned(),
+            party_id: party_id.to_owned(),
+            target_sealed: pii.seal_text(target)?.to_string(),
+            expires_at,
+            created_at: Utc::now(),
+        })
+    }
+}
+
+/// Short links written in the transaction of the command that issued their sign links (see
+/// [`AttachedWrite`]). A code already taken fails that command: with 62^10 codes this is vanishingly
+/// rare, and the caller may simply retry.
+#[derive(Debug, Clone, Default)]
+pub struct NewShortLinks(pub Vec<NewShortLink>);
+
+impl NewShortLinks {
+    /// Inserts the links whose codes are free; returns how many were inserted.
+    fn insert_sqlite(&self, connection: &rusqlite::Connection) -> Result<usize, StoreError> {
+        let mut statement = connection
+            .prepare_cached(
+                "INSERT INTO short_links (code, contract_id, party_id, target_sealed, expires_at, \
+                 created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            )
+            .map_err(sql_error)?;
+        let mut inserted = 0;
+        for link in &self.0 {
+            inserted += statement
+                .execute(rusqlite::params![
+                    link.code,
+                    link.contract_id,
+                    link.party_id,
+                    link.target_sealed,
+                    link.expires_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                    link.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                ])
+                .map_err(sql_error)?;
+        }
+        Ok(inserted)
+    }
+
+    /// The same in one statement for every link: a round trip per command, not per signer.
+    async fn insert_postgres<C: deadpool_postgres::GenericClient + Sync>(
+        &self,
+        client: &C,
+    ) -> Result<usize, StoreError> {
+        let codes: Vec<&str> = self.0.iter().map(|l| l.code.as_str()).collect();
+        let contracts: Vec<&str> = self.0.iter().map(|l| l.contract_id.as_str()).collect();
+        let parties: Vec<&str> = self.0.iter().map(|l| l.party_id.as_str()).collect();
+        let targets: Vec<&str> = self.0.iter().map(|l| l.target_sealed.as_str()).collect();
+        let expiries: Vec<DateTime<Utc>> = self.0.iter().map(|l| l.expires_at).collect();
+        let created: Vec<DateTime<Utc>> = self.0.iter().map(|l| l.created_at).collect();
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO short_links (code, contract_id, party_id, target_sealed, expires_at, \
+                 created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+                 $5::timestamptz[], $6::timestamptz[]) ON CONFLICT DO NOTHING",
+            )
+            .await
+            .map_err(db_error)?;
+        let inserted = client
+            .execute(
+                &statement,
+                &[&codes, &contracts, &parties, &targets, &expiries, &created],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(usize::try_from(inserted).unwrap_or(0))
+    }
+
+    fn all_inserted(&self, inserted: usize) -> Result<(), StoreError> {
+        if inserted == self.0.len() {
+            Ok(())
+        } else {
+            Err(StoreError::Database(
+                "a new short code is already taken; try again".to_owned(),
+            ))
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl AttachedWrite for NewShortLinks {
+    fn write_sqlite(&self, connection: &rusqlite::Connection) -> Result<(), StoreError> {
+        self.all_inserted(self.insert_sqlite(connection)?)
+    }
+
+    async fn write_postgres(
+        &self,
+        transaction: &deadpool_postgres::Transaction<'_>,
+    ) -> Result<(), StoreError> {
+        self.all_inserted(self.insert_postgres(transaction).await?)
+    }
+}
+
+/// A new code leading to `target` until `expires_at`, stored at once (for a link issued again on
+/// its own; initiate writes its links with the contract, see [`NewShortLinks`]).
 pub async fn create(
     store: &Store,
     pii: &PiiCipher,
@@ -54,48 +172,20 @@ pub async fn create(
     target: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<String, ShortLinkError> {
-    let sealed = pii.seal_text(target)?.to_string();
-    let now = Utc::now();
     // A collision among 62^10 codes is rare; a few tries make it negligible.
     for _ in 0..5 {
-        let code = generate_code();
+        let link = NewShortLink::new(pii, contract_id, party_id, target, expires_at)?;
+        let code = link.code.clone();
+        let links = NewShortLinks(vec![link]);
         let inserted = match store {
             Store::Sqlite(sqlite) => {
-                let (code, contract_id, party_id, sealed) = (
-                    code.clone(),
-                    contract_id.to_owned(),
-                    party_id.to_owned(),
-                    sealed.clone(),
-                );
-                let (expires_at, now) = (
-                    expires_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-                    now.to_rfc3339_opts(SecondsFormat::Micros, true),
-                );
                 sqlite
-                    .write(move |connection| {
-                        connection
-                            .execute(
-                                "INSERT INTO short_links (code, contract_id, party_id, target_sealed, \
-                                 expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                                 ON CONFLICT DO NOTHING",
-                                rusqlite::params![code, contract_id, party_id, sealed, expires_at, now],
-                            )
-                            .map_err(sql_error)
-                    })
+                    .write(move |connection| links.insert_sqlite(connection))
                     .await?
             }
             Store::Postgres(postgres) => {
                 let client = postgres.pool().get().await.map_err(pool_error)?;
-                let count = client
-                    .execute(
-                        "INSERT INTO short_links (code, contract_id, party_id, target_sealed, \
-                         expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                         ON CONFLICT DO NOTHING",
-                        &[&code, &contract_id, &party_id, &sealed, &expires_at, &now],
-                    )
-                    .await
-                    .map_err(db_error)?;
-                usize::try_from(count).unwrap_or(0)
+                links.insert_postgres(&client).await?
             }
         };
         if inserted == 1 {

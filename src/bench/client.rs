@@ -88,8 +88,7 @@ impl SignedClient {
         };
         let timestamp = chrono::Utc::now().timestamp().to_string();
         let nonce = Uuid::new_v4().simple().to_string();
-        let canonical =
-            canonical_request(method.as_str(), path, query, &timestamp, &nonce, &bytes);
+        let canonical = canonical_request(method.as_str(), path, query, &timestamp, &nonce, &bytes);
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path_and_query}", self.base_url))

@@ -100,7 +100,9 @@ where
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .unwrap_or((measuring_from, after));
-    let seconds = ended.saturating_duration_since(measuring_from).as_secs_f64();
+    let seconds = ended
+        .saturating_duration_since(measuring_from)
+        .as_secs_f64();
     let error_samples = error_samples
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -7,7 +7,10 @@
 
 pub mod append;
 pub mod client;
+pub mod http;
+pub mod initiate;
 pub mod load;
+pub mod query;
 pub mod service;
 
 use std::time::Duration;

@@ -39,6 +39,8 @@ pub struct ServiceOptions {
     pub extra_toml: String,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Extra arguments after `serve`.
+    pub serve_args: Vec<String>,
 }
 
 /// A running `esign serve`, stopped when dropped.
@@ -68,8 +70,12 @@ impl Service {
             .arg("--config")
             .arg(&config_path)
             .arg("serve")
+            .args(&options.serve_args)
             .env_remove("ESIGN_CONFIG")
-            .env("RUST_LOG", std::env::var("ESIGN_BENCH_SERVICE_LOG").unwrap_or_else(|_| "warn".to_owned()))
+            .env(
+                "RUST_LOG",
+                std::env::var("ESIGN_BENCH_SERVICE_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
             .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

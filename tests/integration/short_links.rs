@@ -31,7 +31,8 @@ fn read_qr(data_url: &str) -> String {
     let png_bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .unwrap();
-    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder.read_info().unwrap();
     let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buffer).unwrap();

@@ -25,7 +25,9 @@ use super::{Caller, JsonBody};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
+use crate::pipeline::AttachedWrite;
 use crate::queries::{RowView, select, select_one};
+use crate::short_links::{NewShortLink, NewShortLinks};
 use crate::store::StreamId;
 
 pub(super) fn router() -> Router<AppState> {
@@ -80,41 +82,54 @@ fn sign_url(state: &AppState, token: &str) -> String {
     )
 }
 
-/// One signer's task as the initiate and re-issue responses show it (spec 2.1.2): the sign URL, a
-/// short link for SMS and a QR code of the sign URL. A short link or QR code that cannot be made is
-/// logged and left out (`null`); the sign URL always works.
-async fn sign_task(
+/// Short links for sign links a command issues, made from the contract after the command (each
+/// lasts as long as its link) and written in the command's transaction. The set of the attempt that
+/// committed is left in `made`, for the response.
+fn short_links_for(
     state: &AppState,
-    contract_id: &str,
-    party_id: &str,
-    token: &str,
-    expires_at: Option<chrono::DateTime<Utc>>,
-) -> Value {
-    let url = sign_url(state, token);
-    let short_url = match expires_at {
-        Some(expires_at) => {
-            match crate::short_links::create(
-                &state.store,
+    contract: &aggregates::contract::ContractState,
+    issued: &[(PartyId, &IssuedLink)],
+    made: &std::sync::Mutex<Vec<NewShortLink>>,
+) -> Result<Option<Box<dyn AttachedWrite>>, String> {
+    let Some(contract) = contract.contract() else {
+        return Ok(None);
+    };
+    let mut links = Vec::with_capacity(issued.len());
+    for (party_id, link) in issued {
+        let Some(expires_at) = contract
+            .signer(party_id)
+            .and_then(|signer| signer.link())
+            .map(|link| link.expires_at)
+        else {
+            continue;
+        };
+        links.push(
+            NewShortLink::new(
                 &state.pii,
-                contract_id,
-                party_id,
-                &url,
+                contract.contract_id.as_str(),
+                party_id.as_str(),
+                &sign_url(state, &link.token),
                 expires_at,
             )
-            .await
-            {
-                Ok(code) => Some(format!(
-                    "{}/s/{code}",
-                    state.config.server.public_base_url.trim_end_matches('/')
-                )),
-                Err(error) => {
-                    tracing::error!(%error, contract_id, party_id, "cannot create a short link");
-                    None
-                }
-            }
-        }
-        None => None,
-    };
+            .map_err(|error| error.to_string())?,
+        );
+    }
+    *made.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = links.clone();
+    Ok(Some(Box::new(NewShortLinks(links))))
+}
+
+/// One signer's task as the initiate and re-issue responses show it (spec 2.1.2): the sign URL, the
+/// short link for SMS and a QR code of the sign URL. A QR code that cannot be drawn is logged and
+/// left out (`null`); the sign URL always works.
+fn sign_task(state: &AppState, party_id: &str, token: &str, short: Option<&NewShortLink>) -> Value {
+    let url = sign_url(state, token);
+    let short_url = short.map(|link| {
+        format!(
+            "{}/s/{}",
+            state.config.server.public_base_url.trim_end_matches('/'),
+            link.code
+        )
+    });
     let qr_code = crate::qr::png_data_url(&url)
         .inspect_err(|error| tracing::error!(%error, "cannot draw the sign link's QR code"))
         .ok();
@@ -122,7 +137,7 @@ async fn sign_task(
         "partyId": party_id,
         "signUrl": url,
         "shortUrl": short_url,
-        "expiresAt": expires_at,
+        "expiresAt": short.map(|link| link.expires_at),
         "qrCode": qr_code,
     })
 }
@@ -206,21 +221,37 @@ async fn initiate(
     let facts = template.map(|(facts, _)| facts);
     let now = Utc::now();
     let stream = StreamId::new(ContractAggregate::NAME, contract_id.as_str());
+    let parties = request
+        .signers
+        .iter()
+        .map(|signer| PartyId::parse(signer.party_id.as_deref().unwrap_or_default()).ok())
+        .collect::<Vec<_>>();
+    let issued: Vec<(PartyId, &IssuedLink)> = parties
+        .iter()
+        .zip(&links)
+        .filter_map(|(party, link)| Some((party.clone()?, link)))
+        .collect();
+    let short_links = std::sync::Mutex::new(Vec::new());
     let executed = state
         .pipeline
-        .execute::<ContractAggregate>(&stream, &caller.metadata, |_| {
-            ContractCommand::Initiate(InitiateContract {
-                contract_id: contract_id.clone(),
-                client_id: client_id.clone(),
-                request: request.clone(),
-                template: facts.clone(),
-                preview_hash: preview_hash.clone(),
-                sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
-                archive_id: archive_id.clone(),
-                mode: state.mode(),
-                now,
-            })
-        })
+        .execute_attached::<ContractAggregate>(
+            &stream,
+            &caller.metadata,
+            |_| {
+                ContractCommand::Initiate(InitiateContract {
+                    contract_id: contract_id.clone(),
+                    client_id: client_id.clone(),
+                    request: request.clone(),
+                    template: facts.clone(),
+                    preview_hash: preview_hash.clone(),
+                    sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
+                    archive_id: archive_id.clone(),
+                    mode: state.mode(),
+                    now,
+                })
+            },
+            |after| short_links_for(&state, after, &issued, &short_links),
+        )
         .await;
     if super::lost_biz_id_race(&executed, Table::Contract.name()) {
         if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
@@ -229,33 +260,19 @@ async fn initiate(
     }
     let initiated = executed?;
 
-    let signers = signer_rows(&state, contract_id.as_str()).await?;
-    let sign_tasks = request
+    let short_links = short_links
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let tasks: Vec<Value> = request
         .signers
         .iter()
         .zip(&links)
         .map(|(signer, issued)| {
-            let party_id = signer.party_id.clone().unwrap_or_default();
-            let expires_at = signers
-                .iter()
-                .find(|row| row.text("party_id") == Some(party_id.as_str()))
-                .and_then(|row| row.time("expires_at"));
-            (party_id, issued, expires_at)
+            let party_id = signer.party_id.as_deref().unwrap_or_default();
+            let short = short_links.iter().find(|link| link.party_id == party_id);
+            sign_task(&state, party_id, &issued.token, short)
         })
-        .collect::<Vec<_>>();
-    let mut tasks = Vec::with_capacity(sign_tasks.len());
-    for (party_id, issued, expires_at) in sign_tasks {
-        tasks.push(
-            sign_task(
-                &state,
-                contract_id.as_str(),
-                &party_id,
-                &issued.token,
-                expires_at,
-            )
-            .await,
-        );
-    }
+        .collect();
     // The archive record is made once the contract is signed and sealed; its id is fixed now.
     let archive_info = initiated
         .state
@@ -477,35 +494,32 @@ async fn reissue_sign_url(
     let issued = issue_link()?;
     let now = Utc::now();
     let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
+    let short_links = std::sync::Mutex::new(Vec::new());
     state
         .pipeline
-        .execute::<ContractAggregate>(&stream, &caller.metadata, |_| {
-            ContractCommand::IssueSignLink(IssueSignLink {
-                party_id: party.clone(),
-                link: issued.link.clone(),
-                ttl: None,
-                now,
-            })
-        })
-        .await?;
-    let signer = select_one(
-        &state.store,
-        Table::ContractSigner,
-        "contract_id = {1} AND party_id = {2}",
-        &[&contract_id, &party_id],
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
-    Ok(Json(
-        sign_task(
-            &state,
-            &contract_id,
-            &party_id,
-            &issued.token,
-            signer.time("expires_at"),
+        .execute_attached::<ContractAggregate>(
+            &stream,
+            &caller.metadata,
+            |_| {
+                ContractCommand::IssueSignLink(IssueSignLink {
+                    party_id: party.clone(),
+                    link: issued.link.clone(),
+                    ttl: None,
+                    now,
+                })
+            },
+            |after| short_links_for(&state, after, &[(party.clone(), &issued)], &short_links),
         )
-        .await,
-    ))
+        .await?;
+    let short_links = short_links
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Ok(Json(sign_task(
+        &state,
+        &party_id,
+        &issued.token,
+        short_links.first(),
+    )))
 }
 
 #[derive(Debug, Deserialize)]
