@@ -37,7 +37,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service (migrates the database first).
-    Serve,
+    Serve {
+        /// Benchmarks only: write contracts as plain rows with no events (no audit trail), to measure
+        /// what the log costs. Refused in production mode. See docs/benchmarks.md.
+        #[arg(long, hide = true)]
+        bench_plain_crud: bool,
+    },
     /// Run the sandbox face provider alone (development only; see docs/face-providers.md). Uses
     /// `[sandbox] bind`, `secret` and `public_base_url`.
     Sandbox,
@@ -204,7 +209,14 @@ fn init_tracing(json: bool) {
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
     match cli.command {
-        Command::Serve => serve(config).await,
+        Command::Serve { bench_plain_crud } => {
+            let write_mode = if bench_plain_crud {
+                crate::pipeline::WriteMode::PlainCrudBench
+            } else {
+                crate::pipeline::WriteMode::EventSourced
+            };
+            serve(config, write_mode).await
+        }
         Command::Sandbox => sandbox(config).await,
         Command::Migrate => {
             let store = Store::open(&config.database.url, 1).await?;
@@ -267,8 +279,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
 }
 
-async fn serve(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let application = Application::build(config).await?;
+async fn serve(
+    config: Config,
+    write_mode: crate::pipeline::WriteMode,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let application = Application::build_with_write_mode(config, write_mode).await?;
     let address = application.local_addr()?;
     let backend = application.state().store.backend_name();
     // A service must not die because whoever started it stopped reading its output.

@@ -6,9 +6,13 @@
 //! write sees it, and rebuilding the tables from the log gives the same rows. If another command
 //! appended to the stream meanwhile, the whole command runs again on the new state, a bounded number
 //! of times.
+//!
+//! [`WriteMode::PlainCrudBench`] exists only to measure what the log costs: contract commands then
+//! write their query-table rows alone (see its documentation).
 
 use aggregates::Aggregate;
 use aggregates::DomainEvent;
+use chrono::SubsecRound as _;
 use projections::{ProjectedEvent, ProjectionError, Row};
 use uuid::Uuid;
 
@@ -114,11 +118,29 @@ pub struct Executed<A: Aggregate> {
     pub version: u64,
 }
 
+/// How commands are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Events appended to the hash-chained log, their rows and outbox entries in the same transaction.
+    #[default]
+    EventSourced,
+    /// A benchmark baseline, never for real use (`esign serve --bench-plain-crud`): a contract command
+    /// skips the log and writes only the rows the same projection computes, in one transaction. No
+    /// event, no hash chain, no outbox, so no audit trail and no callbacks. Only initiate and the reads
+    /// work: any later command on such a contract finds no events and fails as for an unknown contract.
+    /// Other streams (templates, which initiate reads from the log) are still recorded as events.
+    PlainCrudBench,
+}
+
 /// Runs commands against the store.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     store: Store,
     pii: std::sync::Arc<PiiCipher>,
+    write_mode: WriteMode,
+    /// The positions given to the stand-in events of [`WriteMode::PlainCrudBench`] (row ids derive
+    /// from them).
+    plain_positions: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// Published events go to callbacks always, and to the broker under this subject prefix when
     /// one is configured.
     broker_subject_prefix: Option<std::sync::Arc<str>>,
@@ -132,6 +154,8 @@ impl Pipeline {
         Self {
             store,
             pii,
+            write_mode: WriteMode::EventSourced,
+            plain_positions: std::sync::Arc::default(),
             broker_subject_prefix: None,
             outbox_written: std::sync::Arc::default(),
         }
@@ -142,6 +166,26 @@ impl Pipeline {
     pub fn publishing_to_broker(mut self, subject_prefix: &str) -> Self {
         self.broker_subject_prefix = Some(std::sync::Arc::from(subject_prefix));
         self
+    }
+
+    /// Writes contract commands as `mode` says.
+    pub fn with_write_mode(mut self, mode: WriteMode) -> Self {
+        self.write_mode = mode;
+        // Row ids come from event positions; stand-ins start at the clock in microseconds, far above
+        // any real position and above the previous run's (row id = position * 1000 + n still fits).
+        let start = chrono::Utc::now().timestamp_micros();
+        self.plain_positions = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start));
+        self
+    }
+
+    pub fn write_mode(&self) -> WriteMode {
+        self.write_mode
+    }
+
+    /// Whether commands on `A`'s streams skip the log.
+    fn writes_plain<A: Aggregate>(&self) -> bool {
+        self.write_mode == WriteMode::PlainCrudBench
+            && A::NAME == aggregates::contract::ContractAggregate::NAME
     }
 
     /// Notified each time a command commits outbox rows.
@@ -205,7 +249,17 @@ impl Pipeline {
         A::Error: 'static,
     {
         for _ in 0..MAX_ATTEMPTS {
-            let loaded = self.load::<A>(stream).await?;
+            let loaded = if self.writes_plain::<A>() {
+                // Plain CRUD reads nothing before a write; with no events the stream is always new.
+                Loaded {
+                    state: A::State::default(),
+                    version: 0,
+                    recorded: Vec::new(),
+                    events: Vec::new(),
+                }
+            } else {
+                self.load::<A>(stream).await?
+            };
             let decided =
                 A::decide(&loaded.state, command(&loaded.state)).map_err(CommandError::Domain)?;
             if decided.is_empty() {
@@ -286,6 +340,9 @@ impl Pipeline {
         A::Event: Send + Sync + 'static,
         A::Error: 'static,
     {
+        if self.writes_plain::<A>() {
+            return self.project_without_log::<A>(request, new_events).await;
+        }
         match &self.store {
             Store::Sqlite(sqlite) => {
                 let pii = std::sync::Arc::clone(&self.pii);
@@ -344,6 +401,75 @@ impl Pipeline {
                 Ok(appended)
             }
         }
+    }
+    /// [`WriteMode::PlainCrudBench`]: the rows the projection computes from stand-in events, upserted
+    /// in one transaction; nothing else is written.
+    async fn project_without_log<A>(
+        &self,
+        request: AppendRequest,
+        new_events: Vec<A::Event>,
+    ) -> Result<Vec<RecordedEvent>, CommandError<A::Error>>
+    where
+        A: ReadModel,
+        A::Event: Send + Sync + 'static,
+        A::Error: 'static,
+    {
+        let stand_ins = self.stand_in_events(request);
+        let rows = project::<A>(&[], &[], &stand_ins, &new_events)
+            .map_err(|e| CommandError::Projection(e.to_string()))?;
+        match &self.store {
+            Store::Sqlite(sqlite) => {
+                sqlite
+                    .write(move |connection| rows::upsert_sqlite(connection, &rows))
+                    .await?;
+            }
+            Store::Postgres(postgres) => {
+                let mut client = postgres
+                    .pool()
+                    .get()
+                    .await
+                    .map_err(crate::store::postgres::pool_error)?;
+                let transaction = client
+                    .transaction()
+                    .await
+                    .map_err(crate::store::postgres::db_error)?;
+                rows::upsert_postgres(&transaction, &rows).await?;
+                transaction
+                    .commit()
+                    .await
+                    .map_err(crate::store::postgres::db_error)?;
+            }
+        }
+        Ok(stand_ins)
+    }
+
+    /// What the store would have recorded for `request`, without a hash chain: the projection needs
+    /// only the payloads, versions, a position for row ids and the time.
+    fn stand_in_events(&self, request: AppendRequest) -> Vec<RecordedEvent> {
+        let recorded_at = chrono::Utc::now().trunc_subsecs(6);
+        let count = request.events.len() as i64;
+        let first = self
+            .plain_positions
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        request
+            .events
+            .into_iter()
+            .zip(0..)
+            .map(|(event, offset)| RecordedEvent {
+                global_position: first + offset,
+                transaction_id: 0,
+                stream_id: request.stream_id.clone(),
+                stream_version: request.expected_version + offset as u64 + 1,
+                event_id: event.event_id,
+                event_type: event.event_type,
+                schema_version: event.schema_version,
+                payload: event.payload,
+                metadata: event.metadata,
+                recorded_at,
+                prev_hash: [0; 32],
+                hash: [0; 32],
+            })
+            .collect()
     }
 }
 

@@ -14,7 +14,7 @@ use crate::http::auth::RequestAuthenticator;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::nonces::NonceStore;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, WriteMode};
 use crate::sms::message_centre::MessageCentreSender;
 use crate::sms::{CountedSender, DevelopmentSmsSender, SenderKind, SmsSender};
 use crate::store::{Store, StoreError};
@@ -48,6 +48,10 @@ pub enum StartupError {
     Sealing(#[from] crate::sealing::SealingError),
     #[error("archive providers: {0}")]
     Archive(String),
+    #[error(
+        "--bench-plain-crud keeps no audit trail and is for benchmarks only: refused in production mode"
+    )]
+    PlainCrudInProduction,
 }
 
 /// The service, bound to its port but not yet serving.
@@ -61,16 +65,43 @@ pub struct Application {
 impl Application {
     /// Opens the store (migrating it) and binds the configured address; port 0 picks a free port.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_write_mode(config, WriteMode::EventSourced).await
+    }
+
+    /// Like [`Application::build`], writing contracts as `write_mode` says (see [`WriteMode`]).
+    pub async fn build_with_write_mode(
+        config: Config,
+        write_mode: WriteMode,
+    ) -> Result<Self, StartupError> {
         let address = config.server.bind;
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| StartupError::Bind { address, source })?;
-        Self::build_on(config, listener).await
+        Self::build_on_with_write_mode(config, listener, write_mode).await
     }
 
     /// Like [`Application::build`], on a listener bound by the caller (who may then know the port
     /// before building, e.g. to set `public_base_url`).
-    pub async fn build_on(mut config: Config, listener: TcpListener) -> Result<Self, StartupError> {
+    pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, StartupError> {
+        Self::build_on_with_write_mode(config, listener, WriteMode::EventSourced).await
+    }
+
+    /// Like [`Application::build_on`], writing contracts as `write_mode` says.
+    pub async fn build_on_with_write_mode(
+        mut config: Config,
+        listener: TcpListener,
+        write_mode: WriteMode,
+    ) -> Result<Self, StartupError> {
+        if write_mode == WriteMode::PlainCrudBench {
+            if config.server.mode == Mode::Production {
+                return Err(StartupError::PlainCrudInProduction);
+            }
+            tracing::warn!(
+                "BENCHMARK ONLY (--bench-plain-crud): contracts are written as plain rows with NO \
+                 AUDIT TRAIL: no events, no hash chain, no callbacks; they cannot be signed, revoked \
+                 or verified. Never use this service or its database for anything else."
+            );
+        }
         let sandbox = start_development_sandbox(&mut config).await?;
         let mut face = crate::face::FaceProviders::from_config(&config.face)?;
         face.sandbox_url = sandbox;
@@ -87,6 +118,9 @@ impl Application {
         nonces.spawn_periodic_purge(std::time::Duration::from_secs(60));
         let authenticator = Arc::new(RequestAuthenticator::new(clients.clone(), nonces));
         let mut pipeline = Pipeline::new(store.clone(), Arc::clone(&pii));
+        if write_mode != WriteMode::EventSourced {
+            pipeline = pipeline.with_write_mode(write_mode);
+        }
         if config.events.nats_url.is_some() {
             pipeline = pipeline.publishing_to_broker(&config.events.nats_subject_prefix);
         }

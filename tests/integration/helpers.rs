@@ -134,6 +134,23 @@ pub async fn start_service_with(
     clients: &[(&str, &str, bool)],
     configure: impl FnOnce(&mut esign::config::Config),
 ) -> RunningService {
+    start_service_writing(
+        t,
+        clients,
+        esign::pipeline::WriteMode::EventSourced,
+        configure,
+    )
+    .await
+    .expect("the service starts")
+}
+
+/// Like [`start_service_with`], writing contracts as `write_mode` says; the start's error is returned.
+pub async fn start_service_writing(
+    t: &TestStore,
+    clients: &[(&str, &str, bool)],
+    write_mode: esign::pipeline::WriteMode,
+    configure: impl FnOnce(&mut esign::config::Config),
+) -> Result<RunningService, esign::startup::StartupError> {
     let data = tempfile::tempdir().expect("temporary directory");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -154,17 +171,16 @@ pub async fn start_service_with(
         });
     }
     configure(&mut config);
-    let app = esign::startup::Application::build_on(config, listener)
-        .await
-        .expect("the service starts");
+    let app =
+        esign::startup::Application::build_on_with_write_mode(config, listener, write_mode).await?;
     let base = format!("http://{address}");
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    RunningService {
+    Ok(RunningService {
         base,
         state,
         _data: data,
-    }
+    })
 }
 
 pub fn append(stream: &StreamId, expected_version: u64, events: Vec<NewEvent>) -> AppendRequest {

@@ -23,6 +23,7 @@ mod notifications;
 mod openapi;
 mod pades;
 mod pipeline;
+mod plain_crud;
 mod receiver;
 mod request_signing;
 mod sealing;
