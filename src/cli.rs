@@ -161,6 +161,10 @@ enum ProjectionsCommand {
 enum BenchCommand {
     /// Append throughput with 1..N concurrent writers, each on its own stream.
     Append(bench::AppendOptions),
+    /// Whole two-signer journeys through the H5 pages, to sealed and archived.
+    Journey(bench::JourneyOptions),
+    /// Callback delivery from the outbox to a receiver inside the bench.
+    Callbacks(bench::CallbacksOptions),
 }
 
 /// Parses the command line, runs the command, and maps the outcome to an exit code.
@@ -248,6 +252,22 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             print!("{}", bench::render_append(&results));
             if let Some(path) = &options.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&results)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Journey(options)) => {
+            let result = bench::journey(&options).await?;
+            print!("{}", bench::render_journey(&result));
+            if let Some(path) = &options.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Callbacks(options)) => {
+            let result = bench::callbacks(&options).await?;
+            print!("{}", bench::render_callbacks(&result));
+            if let Some(path) = &options.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }
