@@ -573,6 +573,7 @@ impl<'a> Phone<'a> {
                 form = None;
                 continue;
             }
+            self.keep_cookies(&response);
             let html = expect_status(step, response, StatusCode::OK).await?;
             return Ok(Page { url, html });
         }
