@@ -168,6 +168,10 @@ enum BenchCommand {
     Append(bench::AppendOptions),
     /// Starts the service on a database and drives its HTTP API: initiate, query.
     Http(bench::http::HttpOptions),
+    /// Whole two-signer journeys through the H5 pages, to sealed and archived.
+    Journey(bench::JourneyOptions),
+    /// Callback delivery from the outbox to a receiver inside the bench.
+    Callbacks(bench::CallbacksOptions),
 }
 
 /// Parses the command line, runs the command, and maps the outcome to an exit code.
@@ -273,6 +277,22 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     path,
                     serde_json::to_vec_pretty(&serde_json::json!({"runs": runs}))?,
                 )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Journey(options)) => {
+            let result = bench::journey(&options).await?;
+            print!("{}", bench::render_journey(&result));
+            if let Some(path) = &options.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Callbacks(options)) => {
+            let result = bench::callbacks(&options).await?;
+            print!("{}", bench::render_callbacks(&result));
+            if let Some(path) = &options.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
             }
             Ok(ExitCode::SUCCESS)
         }

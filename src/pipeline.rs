@@ -341,7 +341,9 @@ impl Pipeline {
         A::Error: 'static,
     {
         if self.writes_plain::<A>() {
-            return self.project_without_log::<A>(request, new_events).await;
+            return self
+                .project_without_log::<A>(request, new_events, attached)
+                .await;
         }
         match &self.store {
             Store::Sqlite(sqlite) => {
@@ -402,12 +404,14 @@ impl Pipeline {
             }
         }
     }
+
     /// [`WriteMode::PlainCrudBench`]: the rows the projection computes from stand-in events, upserted
-    /// in one transaction; nothing else is written.
+    /// in one transaction with the command's attached writes; nothing else is written.
     async fn project_without_log<A>(
         &self,
         request: AppendRequest,
         new_events: Vec<A::Event>,
+        attached: Option<Box<dyn AttachedWrite>>,
     ) -> Result<Vec<RecordedEvent>, CommandError<A::Error>>
     where
         A: ReadModel,
@@ -420,7 +424,13 @@ impl Pipeline {
         match &self.store {
             Store::Sqlite(sqlite) => {
                 sqlite
-                    .write(move |connection| rows::upsert_sqlite(connection, &rows))
+                    .write(move |connection| {
+                        rows::upsert_sqlite(connection, &rows)?;
+                        match &attached {
+                            Some(attached) => attached.write_sqlite(connection),
+                            None => Ok(()),
+                        }
+                    })
                     .await?;
             }
             Store::Postgres(postgres) => {
@@ -434,6 +444,9 @@ impl Pipeline {
                     .await
                     .map_err(crate::store::postgres::db_error)?;
                 rows::upsert_postgres(&transaction, &rows).await?;
+                if let Some(attached) = &attached {
+                    attached.write_postgres(&transaction).await?;
+                }
                 transaction
                     .commit()
                     .await

@@ -4,11 +4,15 @@
 //! - [`service`] starts the real service as a child process and reads its CPU time and memory;
 //!   [`client`] signs requests as an upstream caller does; [`load`] drives one scenario at a given
 //!   number of connections and summarises the latencies. The HTTP scenarios are built from these.
+//! - [`journey`]: the whole two-signer journey through the H5 pages, to sealed and archived.
+//! - [`callbacks`]: outbox delivery to a receiver inside the bench.
 
 pub mod append;
+pub mod callbacks;
 pub mod client;
 pub mod http;
 pub mod initiate;
+pub mod journey;
 pub mod load;
 pub mod query;
 pub mod service;
@@ -18,6 +22,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use append::{AppendOptions, AppendResult, append, render_append};
+pub use callbacks::{CallbacksOptions, CallbacksResult, callbacks, render_callbacks};
+pub use journey::{JourneyOptions, JourneyResult, journey, render_journey};
 
 /// The value at `quantile` of latencies sorted ascending, in milliseconds.
 pub(crate) fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
