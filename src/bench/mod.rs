@@ -1,6 +1,8 @@
 //! Load generators behind `esign bench`. They measure; they assert nothing (see docs/benchmarks.md).
 //!
 //! - [`append`]: the event store alone, in-process.
+//! - [`seed`] fills a database with signed contracts; [`tools`] times `projections rebuild` and
+//!   `audit verify` on it as child processes.
 //! - [`service`] starts the real service as a child process and reads its CPU time and memory;
 //!   [`client`] signs requests as an upstream caller does; [`load`] drives one scenario at a given
 //!   number of connections and summarises the latencies. The HTTP scenarios are built from these.
@@ -8,13 +10,17 @@
 pub mod append;
 pub mod client;
 pub mod load;
+pub mod seed;
 pub mod service;
+pub mod tools;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use append::{AppendOptions, AppendResult, append, render_append};
+pub use seed::{SeedOptions, SeedResult, render_seed, seed};
+pub use tools::{Tool, ToolOptions, ToolResult, render_tool, run_tool};
 
 /// The value at `quantile` of latencies sorted ascending, in milliseconds.
 pub(crate) fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
