@@ -172,6 +172,12 @@ enum BenchCommand {
     Journey(bench::JourneyOptions),
     /// Callback delivery from the outbox to a receiver inside the bench.
     Callbacks(bench::CallbacksOptions),
+    /// Fill a database with signed two-signer contracts (realistic event streams, query tables filled).
+    Seed(bench::SeedOptions),
+    /// Time `projections rebuild` as a child process: events/s, peak memory, CPU.
+    Rebuild(bench::ToolOptions),
+    /// Time `audit verify` as a child process: events/s, peak memory, CPU.
+    Verify(bench::ToolOptions),
 }
 
 /// Parses the command line, runs the command, and maps the outcome to an exit code.
@@ -212,6 +218,7 @@ fn init_tracing(json: bool) {
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    let config_path = cli.config.clone();
     match cli.command {
         Command::Serve { bench_plain_crud } => {
             let write_mode = if bench_plain_crud {
@@ -288,6 +295,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Seed(options)) => {
+            let result = bench::seed(&options, Arc::new(config.pii_cipher()?)).await?;
+            print!("{}", bench::render_seed(&result));
+            if let Some(path) = &options.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Callbacks(options)) => {
             let result = bench::callbacks(&options).await?;
             print!("{}", bench::render_callbacks(&result));
@@ -296,7 +311,26 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(BenchCommand::Rebuild(options)) => {
+            bench_tool(bench::Tool::Rebuild, &options, config_path.as_deref()).await
+        }
+        Command::Bench(BenchCommand::Verify(options)) => {
+            bench_tool(bench::Tool::Verify, &options, config_path.as_deref()).await
+        }
     }
+}
+
+async fn bench_tool(
+    tool: bench::Tool,
+    options: &bench::ToolOptions,
+    config: Option<&std::path::Path>,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let result = bench::run_tool(tool, options, config).await?;
+    print!("{}", bench::render_tool(std::slice::from_ref(&result)));
+    if let Some(path) = &options.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(
@@ -687,7 +721,7 @@ async fn rebuild(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let cipher = config.pii_cipher()?;
+    let cipher = Arc::new(config.pii_cipher()?);
     let store = Store::open(&config.database.url, 4).await?;
     let report = crate::rebuild::check(&store, &cipher).await?;
     if json {

@@ -4,6 +4,8 @@
 //! into shadow copies of the query tables (`<table>__rebuild`). The check then compares live and shadow
 //! tables in the database itself (`EXCEPT` both ways), so a difference in any column of any row shows.
 
+use std::sync::Arc;
+
 use aggregates::Aggregate;
 use aggregates::contract::ContractAggregate;
 use aggregates::face_verification::FaceVerificationAggregate;
@@ -19,7 +21,7 @@ use crate::store::rows::{self, Target, shadow_name};
 use crate::store::{ChainCursor, EventStore, RecordedEvent, Store, StoreError, StreamId};
 
 /// Events read per page while walking the log.
-const PAGE: usize = 5_000;
+const PAGE: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RebuildError {
@@ -59,7 +61,7 @@ impl CheckReport {
 
 /// Rebuilds every query table into shadow tables and compares them with the live ones. The live tables
 /// are not touched; the shadow tables are dropped afterwards.
-pub async fn check(store: &Store, pii: &PiiCipher) -> Result<CheckReport, RebuildError> {
+pub async fn check(store: &Store, pii: &Arc<PiiCipher>) -> Result<CheckReport, RebuildError> {
     create_shadows(store).await?;
     let outcome = async {
         let (streams, events) = fill_shadows(store, pii).await?;
@@ -95,10 +97,7 @@ pub struct RebuildReport {
 ///   waiting on the old table may still land there, so once every transaction that was running at the
 ///   swap has ended, each stream written since the rebuild began is projected again into the new
 ///   tables. Rows are a function of their stream, so projecting a stream again is always safe.
-pub async fn rebuild(
-    store: &Store,
-    pii: &std::sync::Arc<PiiCipher>,
-) -> Result<RebuildReport, RebuildError> {
+pub async fn rebuild(store: &Store, pii: &Arc<PiiCipher>) -> Result<RebuildReport, RebuildError> {
     let started = crate::store::Checkpoint {
         transaction_id: 0,
         global_position: current_position(store).await?,
@@ -337,37 +336,135 @@ async fn drop_shadows(store: &Store) -> Result<(), StoreError> {
 }
 
 /// Walks the log stream by stream and writes each stream's rows into the shadow tables.
-async fn fill_shadows(store: &Store, pii: &PiiCipher) -> Result<(u64, u64), RebuildError> {
-    let mut cursor: Option<ChainCursor> = None;
-    let mut current: Vec<RecordedEvent> = Vec::new();
-    let (mut streams, mut events) = (0u64, 0u64);
-    loop {
-        let page = store.read_chain(cursor.clone(), PAGE).await?;
-        let Some(last) = page.last() else { break };
-        cursor = Some(ChainCursor {
-            stream_id: last.stream_id.clone(),
-            stream_version: last.stream_version,
-        });
-        let mut rows = Vec::new();
-        for event in page {
-            events += 1;
-            if current
-                .first()
-                .is_some_and(|first| first.stream_id != event.stream_id)
-            {
-                streams += 1;
-                rows.extend(stream_rows(pii, &std::mem::take(&mut current))?);
+///
+/// Three stages overlap, so the database and the projection work at the same time: one task reads
+/// the log page by page in `(stream, version)` order, the calling task projects every stream a page
+/// completes (split across blocking threads), and one task writes the rows, page by page in order,
+/// with a few statements per page. A stream cut by a page boundary waits for the rest of its events.
+async fn fill_shadows(store: &Store, pii: &Arc<PiiCipher>) -> Result<(u64, u64), RebuildError> {
+    let (pages, mut next_page) = tokio::sync::mpsc::channel::<Vec<RecordedEvent>>(2);
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut cursor: Option<ChainCursor> = None;
+            loop {
+                let page = store.read_chain(cursor.clone(), PAGE).await?;
+                let Some(last) = page.last() else {
+                    return Ok::<_, StoreError>(());
+                };
+                cursor = Some(ChainCursor {
+                    stream_id: last.stream_id.clone(),
+                    stream_version: last.stream_version,
+                });
+                if pages.send(page).await.is_err() {
+                    // The projection stopped; its error is the one reported.
+                    return Ok(());
+                }
             }
-            current.push(event);
+        })
+    };
+    let (rows_out, mut next_rows) = tokio::sync::mpsc::channel::<Vec<Row>>(2);
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            while let Some(rows) = next_rows.recv().await {
+                write_shadow_rows(&store, rows).await?;
+            }
+            Ok::<_, StoreError>(())
+        })
+    };
+    let projected = async {
+        let mut pending: Vec<RecordedEvent> = Vec::new();
+        let (mut streams, mut events) = (0u64, 0u64);
+        while let Some(page) = next_page.recv().await {
+            events += page.len() as u64;
+            pending.extend(page);
+            // Everything before the last stream's first event is complete.
+            let Some(last) = pending.last() else { continue };
+            let split = pending
+                .iter()
+                .rposition(|event| event.stream_id != last.stream_id)
+                .map_or(0, |index| index + 1);
+            let rest = pending.split_off(split);
+            let complete = std::mem::replace(&mut pending, rest);
+            if complete.is_empty() {
+                continue;
+            }
+            let (count, rows) = project_streams(pii, complete).await?;
+            streams += count;
+            if rows_out.send(rows).await.is_err() {
+                // The writer stopped; its error is the one reported.
+                return Ok((streams, events));
+            }
         }
-        write_shadow_rows(store, rows).await?;
+        if !pending.is_empty() {
+            let (count, rows) = project_streams(pii, pending).await?;
+            streams += count;
+            let _ = rows_out.send(rows).await;
+        }
+        Ok::<_, RebuildError>((streams, events))
     }
-    if !current.is_empty() {
-        streams += 1;
-        let rows = stream_rows(pii, &current)?;
-        write_shadow_rows(store, rows).await?;
+    .await;
+    drop(rows_out);
+    drop(next_page);
+    let written = writer
+        .await
+        .map_err(|e| StoreError::Database(format!("the shadow writer failed: {e}")))?;
+    let read = reader
+        .await
+        .map_err(|e| StoreError::Database(format!("the log reader failed: {e}")))?;
+    let counts = projected?;
+    written?;
+    read?;
+    Ok(counts)
+}
+
+/// The rows of whole streams (`events` holds each stream's events together, in version order),
+/// projected on blocking threads, one share of the streams per core. Rows keep the streams' order.
+async fn project_streams(
+    pii: &Arc<PiiCipher>,
+    events: Vec<RecordedEvent>,
+) -> Result<(u64, Vec<Row>), RebuildError> {
+    let mut streams: Vec<Vec<RecordedEvent>> = Vec::new();
+    for event in events {
+        match streams.last_mut() {
+            Some(stream)
+                if stream
+                    .first()
+                    .is_some_and(|first| first.stream_id == event.stream_id) =>
+            {
+                stream.push(event)
+            }
+            _ => streams.push(vec![event]),
+        }
     }
-    Ok((streams, events))
+    let count = streams.len() as u64;
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let share = streams.len().div_ceil(workers).max(1);
+    let mut tasks = Vec::with_capacity(workers);
+    let mut streams = streams.into_iter();
+    loop {
+        let group: Vec<Vec<RecordedEvent>> = streams.by_ref().take(share).collect();
+        if group.is_empty() {
+            break;
+        }
+        let pii = Arc::clone(pii);
+        tasks.push(tokio::task::spawn_blocking(move || {
+            let mut rows = Vec::new();
+            for stream in &group {
+                rows.extend(stream_rows(&pii, stream)?);
+            }
+            Ok::<_, RebuildError>(rows)
+        }));
+    }
+    let mut rows = Vec::new();
+    for task in tasks {
+        let share = task
+            .await
+            .map_err(|e| StoreError::Database(format!("a projection thread failed: {e}")))??;
+        rows.extend(share);
+    }
+    Ok((count, rows))
 }
 
 /// One stream's rows, by the aggregate its id names; streams of other kinds own no rows.
@@ -419,20 +516,17 @@ async fn write_shadow_rows(store: &Store, rows: Vec<Row>) -> Result<(), StoreErr
     }
     match store {
         Store::Postgres(pg) => {
-            let mut client = pg
-                .pool()
-                .get()
-                .await
-                .map_err(crate::store::postgres::pool_error)?;
-            let transaction = client
-                .transaction()
-                .await
-                .map_err(crate::store::postgres::db_error)?;
-            rows::upsert_postgres_into(&transaction, &rows, Target::Shadow).await?;
+            use crate::store::postgres::{db_error, pool_error};
+            let mut client = pg.pool().get().await.map_err(pool_error)?;
+            let transaction = client.transaction().await.map_err(db_error)?;
+            // Shadow rows count only once the swap commits, and that commit flushes the log up to
+            // here first: these commits need not wait for the disk.
             transaction
-                .commit()
+                .batch_execute("SET LOCAL synchronous_commit = off")
                 .await
-                .map_err(crate::store::postgres::db_error)
+                .map_err(db_error)?;
+            rows::upsert_postgres_many(&transaction, &rows, Target::Shadow).await?;
+            transaction.commit().await.map_err(db_error)
         }
         Store::Sqlite(sqlite) => {
             sqlite

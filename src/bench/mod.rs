@@ -1,6 +1,8 @@
 //! Load generators behind `esign bench`. They measure; they assert nothing (see docs/benchmarks.md).
 //!
 //! - [`append`]: the event store alone, in-process.
+//! - [`seed`] fills a database with signed contracts; [`tools`] times `projections rebuild` and
+//!   `audit verify` on it as child processes.
 //! - [`service`] starts the real service as a child process and reads its CPU time and memory;
 //!   [`client`] signs requests as an upstream caller does; [`load`] drives one scenario at a given
 //!   number of connections and summarises the latencies. The HTTP scenarios are built from these.
@@ -15,7 +17,9 @@ pub mod initiate;
 pub mod journey;
 pub mod load;
 pub mod query;
+pub mod seed;
 pub mod service;
+pub mod tools;
 
 use std::time::Duration;
 
@@ -24,6 +28,8 @@ use serde::Serialize;
 pub use append::{AppendOptions, AppendResult, append, render_append};
 pub use callbacks::{CallbacksOptions, CallbacksResult, callbacks, render_callbacks};
 pub use journey::{JourneyOptions, JourneyResult, journey, render_journey};
+pub use seed::{SeedOptions, SeedResult, render_seed, seed};
+pub use tools::{Tool, ToolOptions, ToolResult, render_tool, run_tool};
 
 /// The value at `quantile` of latencies sorted ascending, in milliseconds.
 pub(crate) fn percentile(sorted: &[Duration], quantile: f64) -> f64 {

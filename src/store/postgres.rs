@@ -434,3 +434,129 @@ fn to_i64(value: u64) -> i64 {
 fn limit_i64(limit: usize) -> i64 {
     i64::try_from(limit.max(1)).unwrap_or(i64::MAX)
 }
+
+/// Appends the first events of many new streams in one statement, for bulk loading (`esign bench
+/// seed`). Every request must expect version 0; a stream that already exists fails the whole call with
+/// [`StoreError::WrongExpectedVersion`]. The chains are computed by the same [`prepare`] as
+/// [`append_with`]. Like it, this must be the first write of its transaction. Returns each request's
+/// recorded events, in request order.
+pub async fn append_new_streams_with<C: GenericClient + Sync>(
+    client: &C,
+    requests: &[AppendRequest],
+) -> Result<Vec<Vec<RecordedEvent>>, StoreError> {
+    let mut prepared = Vec::with_capacity(requests.len());
+    for request in requests {
+        validate(request)?;
+        if request.expected_version != 0 {
+            return Err(StoreError::Database(format!(
+                "a bulk append only starts new streams; {} expects version {}",
+                request.stream_id, request.expected_version
+            )));
+        }
+        prepared.push(prepare(request, GENESIS_HASH));
+    }
+    let total: usize = prepared.iter().map(Vec::len).sum();
+    let mut streams: Vec<&str> = Vec::with_capacity(total);
+    let mut versions: Vec<i64> = Vec::with_capacity(total);
+    let mut ids: Vec<Uuid> = Vec::with_capacity(total);
+    let mut types: Vec<&str> = Vec::with_capacity(total);
+    let mut schema_versions: Vec<i32> = Vec::with_capacity(total);
+    let mut payloads: Vec<&serde_json::Value> = Vec::with_capacity(total);
+    let mut metadata: Vec<&serde_json::Value> = Vec::with_capacity(total);
+    let mut recorded: Vec<chrono::DateTime<chrono::Utc>> = Vec::with_capacity(total);
+    let mut prev_hashes: Vec<&[u8]> = Vec::with_capacity(total);
+    let mut hashes: Vec<&[u8]> = Vec::with_capacity(total);
+    for (request, events) in requests.iter().zip(&prepared) {
+        for item in events {
+            streams.push(request.stream_id.as_str());
+            versions.push(to_i64(item.stream_version));
+            ids.push(item.event.event_id);
+            types.push(item.event.event_type.as_str());
+            schema_versions.push(i32::try_from(item.event.schema_version).unwrap_or(i32::MAX));
+            payloads.push(item.event.payload.as_value());
+            metadata.push(&item.metadata_json);
+            recorded.push(item.recorded_at);
+            prev_hashes.push(&item.prev_hash[..]);
+            hashes.push(&item.hash[..]);
+        }
+    }
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, \
+                                 payload, metadata, recorded_at, prev_hash, hash) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::int[], \
+                                  $6::jsonb[], $7::jsonb[], $8::timestamptz[], $9::bytea[], $10::bytea[]) \
+             RETURNING stream_id, stream_version, global_position, transaction_id",
+        )
+        .await
+        .map_err(db_error)?;
+    let params: [&(dyn ToSql + Sync); 10] = [
+        &streams,
+        &versions,
+        &ids,
+        &types,
+        &schema_versions,
+        &payloads,
+        &metadata,
+        &recorded,
+        &prev_hashes,
+        &hashes,
+    ];
+    let rows =
+        client
+            .query(&statement, &params)
+            .await
+            .map_err(|error| match constraint_of(&error) {
+                Some("events_stream_version_key") => StoreError::WrongExpectedVersion {
+                    stream: requests[0].stream_id.clone(),
+                    expected: 0,
+                    actual: 0,
+                },
+                _ => db_error(error),
+            })?;
+    if rows.len() != total {
+        return Err(StoreError::Database(format!(
+            "the bulk insert returned {} rows for {total} events",
+            rows.len()
+        )));
+    }
+    let mut positions: std::collections::HashMap<(String, i64), (i64, i64)> = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                (row.try_get(0)?, row.try_get(1)?),
+                (row.try_get(2)?, row.try_get(3)?),
+            ))
+        })
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(db_error)?;
+    let mut appended = Vec::with_capacity(requests.len());
+    for (request, events) in requests.iter().zip(prepared) {
+        let mut stream_events = Vec::with_capacity(events.len());
+        for item in events {
+            let key = (
+                request.stream_id.as_str().to_owned(),
+                to_i64(item.stream_version),
+            );
+            let (global_position, transaction_id) = positions.remove(&key).ok_or_else(|| {
+                StoreError::Database("the bulk insert returned no row for an event".into())
+            })?;
+            stream_events.push(RecordedEvent {
+                global_position,
+                transaction_id,
+                stream_id: request.stream_id.clone(),
+                stream_version: item.stream_version,
+                event_id: item.event.event_id,
+                event_type: item.event.event_type.clone(),
+                schema_version: item.event.schema_version,
+                payload: item.event.payload.clone(),
+                metadata: item.event.metadata.clone(),
+                recorded_at: item.recorded_at,
+                prev_hash: item.prev_hash,
+                hash: item.hash,
+            });
+        }
+        appended.push(stream_events);
+    }
+    Ok(appended)
+}

@@ -170,3 +170,137 @@ pub async fn upsert_postgres_into<C: GenericClient + Sync>(
     }
     Ok(())
 }
+
+/// Rows per statement in [`upsert_postgres_many`]: large enough that round trips stop mattering, small
+/// enough that one statement's arrays stay a few megabytes.
+const MANY_ROWS_PER_STATEMENT: usize = 5_000;
+
+/// Upserts many rows with one statement per table (and per [`MANY_ROWS_PER_STATEMENT`]) instead of one
+/// per row: every column travels as a text array and is cast to the column's own type in the
+/// database, so the values land exactly as [`upsert_postgres_into`] would write them. When several
+/// rows share a key the last one wins, as it would after one upsert per row in order.
+pub async fn upsert_postgres_many<C: GenericClient + Sync>(
+    client: &C,
+    rows: &[Row],
+    target: Target,
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let types = postgres_column_types(client).await?;
+    for table in Table::ALL {
+        let mut latest: std::collections::HashMap<Vec<&SqlValue>, usize> =
+            std::collections::HashMap::new();
+        let mut ordered: Vec<&Row> = Vec::new();
+        for row in rows.iter().filter(|row| row.table == table) {
+            match latest.entry(row.key()) {
+                std::collections::hash_map::Entry::Occupied(slot) => ordered[*slot.get()] = row,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(ordered.len());
+                    ordered.push(row);
+                }
+            }
+        }
+        for chunk in ordered.chunks(MANY_ROWS_PER_STATEMENT) {
+            write_postgres_chunk(client, table, chunk, target, &types).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `(table, column) -> type name` of every query table, read from the catalog.
+async fn postgres_column_types<C: GenericClient + Sync>(
+    client: &C,
+) -> Result<std::collections::HashMap<(String, String), String>, StoreError> {
+    let names: Vec<&str> = Table::ALL.iter().map(|table| table.name()).collect();
+    let statement = client
+        .prepare_cached(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, NULL) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             WHERE c.relname = ANY($1) AND c.relkind = 'r' AND pg_table_is_visible(c.oid) \
+               AND a.attnum > 0 AND NOT a.attisdropped",
+        )
+        .await
+        .map_err(db_error)?;
+    let rows = client
+        .query(&statement, &[&names])
+        .await
+        .map_err(db_error)?;
+    rows.iter()
+        .map(|row| Ok(((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .map_err(db_error)
+}
+
+async fn write_postgres_chunk<C: GenericClient + Sync>(
+    client: &C,
+    table: Table,
+    rows: &[&Row],
+    target: Target,
+    types: &std::collections::HashMap<(String, String), String>,
+) -> Result<(), StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let columns: Vec<&'static str> = first.values.iter().map(|(column, _)| *column).collect();
+    let mut arrays: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(rows.len()); columns.len()];
+    for row in rows {
+        if row.values.len() != columns.len() {
+            return Err(StoreError::Database(format!(
+                "rows of {} disagree on their columns",
+                table.name()
+            )));
+        }
+        for (array, (_, value)) in arrays.iter_mut().zip(&row.values) {
+            array.push(text_of(value));
+        }
+    }
+    let mut casts = Vec::with_capacity(columns.len());
+    let mut unnest = Vec::with_capacity(columns.len());
+    for (index, column) in columns.iter().enumerate() {
+        let column_type = types
+            .get(&(table.name().to_owned(), (*column).to_owned()))
+            .ok_or_else(|| {
+                StoreError::Database(format!("{}.{column} is not in the catalog", table.name()))
+            })?;
+        casts.push(format!("v.{column}::{column_type}"));
+        unnest.push(format!("${}::text[]", index + 1));
+    }
+    let key = table.key_columns();
+    let updates: Vec<String> = columns
+        .iter()
+        .filter(|column| !key.contains(column))
+        .map(|column| format!("{column} = excluded.{column}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO {name} ({columns}) SELECT {casts} FROM UNNEST({unnest}) AS v({columns}) \
+         ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        name = target.table_name(table),
+        columns = columns.join(", "),
+        casts = casts.join(", "),
+        unnest = unnest.join(", "),
+        key = key.join(", "),
+        updates = updates.join(", "),
+    );
+    let statement = client.prepare_cached(&sql).await.map_err(db_error)?;
+    let params: Vec<&(dyn ToSql + Sync)> = arrays
+        .iter()
+        .map(|array| array as &(dyn ToSql + Sync))
+        .collect();
+    client
+        .execute(&statement, &params)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// A value in PostgreSQL's text input form (what the column type's cast parses back exactly).
+fn text_of(value: &SqlValue) -> Option<String> {
+    match value {
+        SqlValue::Null => None,
+        SqlValue::Text(text) | SqlValue::Decimal(text) => Some(text.clone()),
+        SqlValue::Integer(number) => Some(number.to_string()),
+        SqlValue::Bool(flag) => Some(flag.to_string()),
+        SqlValue::Timestamp(time) => Some(time.to_rfc3339_opts(SecondsFormat::Micros, true)),
+    }
+}

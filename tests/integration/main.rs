@@ -6,6 +6,7 @@
 
 mod api;
 mod archive;
+mod bench_seed;
 mod browser;
 mod cli;
 mod delivery;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Every scenario of docs/benchmarks.md on both backends, with the baselines, then the plots:
+#   bench/run.sh [seconds-per-level]
+#     LEVELS=1,16,64,256   connection levels of initiate and query
+#     CONTRACTS=100000     contracts seeded for query, rebuild and verify (about 10 events each)
+#     PGURL=postgres://postgres@127.0.0.1:5432/postgres   a server where databases may be created
+#     OUT=target/bench     where the JSON results go; plots go to docs/benchmarks/
+# Needs a release build (cargo build --release), pgbench and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+levels=${LEVELS:-1,16,64,256}
+contracts=${CONTRACTS:-100000}
+admin=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
+out=${OUT:-target/bench}
+esign=${ESIGN:-target/release/esign}
+mkdir -p "$out"
+
+fresh_pg() { # a new, empty database; prints its URL
+  psql "$admin" -qX -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+  echo "${admin%/*}/$1"
+}
+fresh_sqlite() { # a new, empty SQLite file; prints its URL
+  rm -rf "$out/$1" && mkdir -p "$out/$1"
+  echo "sqlite://$out/$1/esign.db"
+}
+
+echo "== initiate: esign and plain CRUD, both backends"
+for variant in esign plain-crud; do
+  flag=()
+  [[ $variant == plain-crud ]] && flag=(--plain-crud)
+  for backend in sqlite postgres; do
+    if [[ $backend == postgres ]]; then url=$(fresh_pg "esign_bench_initiate"); else url=$(fresh_sqlite initiate); fi
+    "$esign" bench http --database-url "$url" --scenarios initiate --connections "$levels" \
+      --seconds "$seconds" --dir "$out/service-initiate" "${flag[@]}" \
+      --json "$out/initiate-$backend-$variant.json"
+  done
+done
+
+echo "== initiate: pgbench baseline (the same row writes)"
+LEVELS=$levels OUT=$out ESIGN=$esign PGURL=$admin bench/pgbench.sh "$seconds"
+
+for backend in sqlite postgres; do
+  echo "== seed $contracts contracts ($backend)"
+  if [[ $backend == postgres ]]; then url=$(fresh_pg "esign_bench_seeded"); else url=$(fresh_sqlite seeded); fi
+  "$esign" bench seed --database-url "$url" --contracts "$contracts" --ids "$out/ids-$backend.txt" \
+    --json "$out/seed-$backend.json"
+  echo "== query ($backend)"
+  "$esign" bench http --database-url "$url" --scenarios query --query-ids "$out/ids-$backend.txt" \
+    --connections "$levels" --seconds "$seconds" --dir "$out/service-query" \
+    --json "$out/query-$backend.json"
+  echo "== rebuild and verify ($backend)"
+  "$esign" bench rebuild --database-url "$url" --json "$out/rebuild-$backend.json"
+  "$esign" bench verify --database-url "$url" --json "$out/verify-$backend.json"
+done
+
+for backend in sqlite postgres; do
+  if [[ $backend == postgres ]]; then url=$(fresh_pg "esign_bench_journey"); else url=$(fresh_sqlite journey); fi
+  echo "== journey ($backend)"
+  "$esign" bench journey --database-url "$url" --seconds "$((seconds * 2))" --work-dir "$out/service-journey" \
+    --json "$out/journey-$backend.json"
+  if [[ $backend == postgres ]]; then url=$(fresh_pg "esign_bench_callbacks"); else url=$(fresh_sqlite callbacks); fi
+  echo "== callbacks ($backend)"
+  "$esign" bench callbacks --database-url "$url" --seconds "$seconds" --work-dir "$out/service-callbacks" \
+    --json "$out/callbacks-$backend.json"
+done
+
+echo "== report"
+python3 bench/report.py "$out" --runs "$out/all-runs.json" | tee "$out/report.md"
+python3 bench/plot.py "$out/all-runs.json" --out docs/benchmarks
