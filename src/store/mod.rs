@@ -235,9 +235,30 @@ pub trait EventStore: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, StoreError>> + Send;
 
+    /// Every event in `(stream id, version)` order, as batches of about `batch_size` rows for chain
+    /// verification, read in the background (from one snapshot) while the caller works on earlier
+    /// batches. The channel closes at the end of the log; dropping it stops the read.
+    fn read_chain_rows(
+        &self,
+        batch_size: usize,
+    ) -> impl Future<Output = Result<ChainRows, StoreError>> + Send;
+
     /// Checks that the database answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// Rows of the log in chain order, as a backend reads them (see [`chain::StoredRow`]).
+#[derive(Debug)]
+pub enum ChainBatch {
+    Postgres(Vec<tokio_postgres::Row>),
+    Sqlite(Vec<Result<sqlite::ChainRow, StoreError>>),
+}
+
+/// The batches of [`EventStore::read_chain_rows`]; a failed read ends with its error.
+pub type ChainRows = tokio::sync::mpsc::Receiver<Result<ChainBatch, StoreError>>;
+
+/// Batches a background read of the log may run ahead of its consumer.
+const CHAIN_READ_AHEAD: usize = 4;
 
 /// The configured backend.
 #[derive(Debug, Clone)]
@@ -306,6 +327,13 @@ impl EventStore for Store {
         match self {
             Self::Sqlite(store) => store.read_chain(after, limit).await,
             Self::Postgres(store) => store.read_chain(after, limit).await,
+        }
+    }
+
+    async fn read_chain_rows(&self, batch_size: usize) -> Result<ChainRows, StoreError> {
+        match self {
+            Self::Sqlite(store) => store.read_chain_rows(batch_size).await,
+            Self::Postgres(store) => store.read_chain_rows(batch_size).await,
         }
     }
 

@@ -15,16 +15,18 @@
 //! its transaction wrote anything: then its id is newer than the id of the head's (committed) writer.
 
 use deadpool_postgres::{GenericClient, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures::TryStreamExt;
+use tokio::sync::mpsc;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{FromSql, ToSql, Type};
 use uuid::Uuid;
 
-use super::chain::GENESIS_HASH;
+use super::chain::{GENESIS_HASH, StoredFields, StoredRow};
 use super::migrations::{self, Migration};
 use super::{
-    AppendRequest, ChainCursor, Checkpoint, EventStore, RecordedEvent, StoreError, StreamId,
-    hash_from_bytes, prepare, validate,
+    AppendRequest, CHAIN_READ_AHEAD, ChainBatch, ChainCursor, ChainRows, Checkpoint, EventStore,
+    RecordedEvent, StoreError, StreamId, hash_from_bytes, prepare, validate,
 };
 use crate::pii::SealedPayload;
 
@@ -214,10 +216,117 @@ impl EventStore for PostgresStore {
         rows.iter().map(row_to_event).collect()
     }
 
+    async fn read_chain_rows(&self, batch_size: usize) -> Result<ChainRows, StoreError> {
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let (sender, receiver) = mpsc::channel(CHAIN_READ_AHEAD);
+        tokio::spawn(async move {
+            if let Err(error) = send_chain_rows(&mut client, batch_size.max(1), &sender).await {
+                // A closed channel means the reader has stopped and wants nothing more.
+                let _ = sender.send(Err(error)).await;
+            }
+        });
+        Ok(receiver)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.pool.get().await.map_err(pool_error)?;
         client.simple_query("SELECT 1").await.map_err(db_error)?;
         Ok(())
+    }
+}
+
+/// Streams the whole log in chain order to `sender`, in batches, with one query: the server sends rows
+/// while earlier ones are being hashed, and the one statement sees one snapshot.
+async fn send_chain_rows(
+    client: &mut deadpool_postgres::Client,
+    batch_size: usize,
+    sender: &mpsc::Sender<Result<ChainBatch, StoreError>>,
+) -> Result<(), StoreError> {
+    let transaction = client.transaction().await.map_err(db_error)?;
+    // Follow the (stream_id, stream_version) index: sorting the table first would hold back every
+    // row until the whole log had been read and sorted.
+    transaction
+        .batch_execute("SET TRANSACTION READ ONLY; SET LOCAL enable_sort = off")
+        .await
+        .map_err(db_error)?;
+    let statement = transaction
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events ORDER BY stream_id, stream_version"
+        ))
+        .await
+        .map_err(db_error)?;
+    let rows = transaction
+        .query_raw(&statement, std::iter::empty::<i64>())
+        .await
+        .map_err(db_error)?;
+    let mut rows = std::pin::pin!(rows);
+    let mut batch = Vec::with_capacity(batch_size);
+    while let Some(row) = rows.try_next().await.map_err(db_error)? {
+        batch.push(row);
+        if batch.len() == batch_size {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            if sender.send(Ok(ChainBatch::Postgres(full))).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = sender.send(Ok(ChainBatch::Postgres(batch))).await;
+    }
+    Ok(())
+}
+
+/// A `json`/`jsonb` column as the text the server sent, undecoded.
+struct JsonText<'a>(&'a str);
+
+impl<'a> FromSql<'a> for JsonText<'a> {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        // Binary jsonb is a format version byte (1) and the JSON text.
+        let text = if *ty == Type::JSONB {
+            match raw.split_first() {
+                Some((1, text)) => text,
+                _ => return Err("unsupported jsonb format version".into()),
+            }
+        } else {
+            raw
+        };
+        Ok(Self(std::str::from_utf8(text)?))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB || *ty == Type::JSON
+    }
+}
+
+/// Rows of `SELECT {COLUMNS}`.
+impl StoredRow for tokio_postgres::Row {
+    fn fields(&self) -> Option<StoredFields<'_>> {
+        // Every column `row_to_event` decodes is read here too, so a row it would refuse takes the
+        // general route and fails there with the same error.
+        self.try_get::<_, i64>(1).ok()?;
+        let hash = |index: usize| -> Option<[u8; 32]> {
+            self.try_get::<_, &[u8]>(index).ok()?.try_into().ok()
+        };
+        Some(StoredFields {
+            global_position: self.try_get(0).ok()?,
+            stream_id: self.try_get(2).ok()?,
+            stream_version: u64::try_from(self.try_get::<_, i64>(3).ok()?).ok()?,
+            event_id: self.try_get(4).ok()?,
+            event_type: self.try_get(5).ok()?,
+            schema_version: u32::try_from(self.try_get::<_, i32>(6).ok()?).ok()?,
+            payload: self.try_get::<_, JsonText<'_>>(7).ok()?.0,
+            metadata: self.try_get::<_, JsonText<'_>>(8).ok()?.0,
+            recorded_at: self.try_get(9).ok()?,
+            prev_hash: hash(10)?,
+            hash: hash(11)?,
+        })
+    }
+
+    fn decode(self) -> Result<RecordedEvent, StoreError> {
+        row_to_event(&self)
     }
 }
 

@@ -13,11 +13,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::chain::GENESIS_HASH;
+use super::chain::{GENESIS_HASH, StoredFields, StoredRow};
 use super::migrations::{self, Migration};
 use super::{
-    AppendRequest, ChainCursor, Checkpoint, EventStore, RecordedEvent, StoreError, StreamId,
-    hash_from_bytes, prepare, validate,
+    AppendRequest, CHAIN_READ_AHEAD, ChainBatch, ChainCursor, ChainRows, Checkpoint, EventStore,
+    RecordedEvent, StoreError, StreamId, hash_from_bytes, prepare, validate,
 };
 use crate::pii::SealedPayload;
 
@@ -355,6 +355,23 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    async fn read_chain_rows(&self, batch_size: usize) -> Result<ChainRows, StoreError> {
+        let (sender, receiver) = tokio::sync::mpsc::channel(CHAIN_READ_AHEAD);
+        let store = self.clone();
+        let batch_size = batch_size.max(1);
+        tokio::spawn(async move {
+            let errors = sender.clone();
+            let read = store
+                .read(move |connection| send_chain_rows(connection, batch_size, &sender))
+                .await;
+            if let Err(error) = read {
+                // A closed channel means the reader has stopped and wants nothing more.
+                let _ = errors.send(Err(error)).await;
+            }
+        });
+        Ok(receiver)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|connection| {
             connection
@@ -481,6 +498,35 @@ pub(crate) fn read_stream_on(
     )
 }
 
+/// Sends the whole log in chain order, in batches, from one statement (one WAL snapshot). A row that
+/// cannot be read is sent on as the error reading it gave, where it stands in the order.
+fn send_chain_rows(
+    connection: &Connection,
+    batch_size: usize,
+    sender: &tokio::sync::mpsc::Sender<Result<ChainBatch, StoreError>>,
+) -> Result<(), StoreError> {
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events ORDER BY stream_id, stream_version"
+        ))
+        .map_err(sql_error)?;
+    let mut rows = statement.query([]).map_err(sql_error)?;
+    let mut batch = Vec::with_capacity(batch_size);
+    while let Some(row) = rows.next().map_err(sql_error)? {
+        batch.push(ChainRow::read(row));
+        if batch.len() == batch_size {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            if sender.blocking_send(Ok(ChainBatch::Sqlite(full))).is_err() {
+                return Ok(());
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = sender.blocking_send(Ok(ChainBatch::Sqlite(batch)));
+    }
+    Ok(())
+}
+
 fn query_events(
     connection: &Connection,
     sql: &str,
@@ -496,35 +542,99 @@ fn query_events(
 }
 
 fn row_to_event(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
-    let position: i64 = row.get(0).map_err(sql_error)?;
-    let corrupt = |reason: String| StoreError::Corrupt { position, reason };
-    let version: i64 = row.get(3).map_err(sql_error)?;
-    let event_id: String = row.get(4).map_err(sql_error)?;
-    let schema_version: i64 = row.get(6).map_err(sql_error)?;
-    let payload: String = row.get(7).map_err(sql_error)?;
-    let metadata: String = row.get(8).map_err(sql_error)?;
-    let recorded_at: String = row.get(9).map_err(sql_error)?;
-    let prev_hash: Vec<u8> = row.get(10).map_err(sql_error)?;
-    let hash: Vec<u8> = row.get(11).map_err(sql_error)?;
-    Ok(RecordedEvent {
-        global_position: position,
-        transaction_id: row.get(1).map_err(sql_error)?,
-        stream_id: StreamId(row.get(2).map_err(sql_error)?),
-        stream_version: u64::try_from(version).map_err(|_| corrupt("negative version".into()))?,
-        event_id: Uuid::parse_str(&event_id).map_err(|e| corrupt(e.to_string()))?,
-        event_type: row.get(5).map_err(sql_error)?,
-        schema_version: u32::try_from(schema_version)
-            .map_err(|_| corrupt("bad schema version".into()))?,
-        payload: SealedPayload::from_stored(
-            serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
-        ),
-        metadata: serde_json::from_str(&metadata).map_err(|e| corrupt(e.to_string()))?,
-        recorded_at: chrono::DateTime::parse_from_rfc3339(&recorded_at)
-            .map_err(|e| corrupt(e.to_string()))?
-            .with_timezone(&chrono::Utc),
-        prev_hash: hash_from_bytes(position, &prev_hash)?,
-        hash: hash_from_bytes(position, &hash)?,
-    })
+    ChainRow::read(row)?.decode()
+}
+
+/// A row of `SELECT {COLUMNS}` as stored, before its text is decoded.
+#[derive(Debug)]
+pub struct ChainRow {
+    global_position: i64,
+    transaction_id: i64,
+    stream_id: String,
+    stream_version: i64,
+    event_id: String,
+    event_type: String,
+    schema_version: i64,
+    payload: String,
+    metadata: String,
+    recorded_at: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl ChainRow {
+    fn read(row: &rusqlite::Row<'_>) -> Result<Self, StoreError> {
+        Ok(Self {
+            global_position: row.get(0).map_err(sql_error)?,
+            transaction_id: row.get(1).map_err(sql_error)?,
+            stream_id: row.get(2).map_err(sql_error)?,
+            stream_version: row.get(3).map_err(sql_error)?,
+            event_id: row.get(4).map_err(sql_error)?,
+            event_type: row.get(5).map_err(sql_error)?,
+            schema_version: row.get(6).map_err(sql_error)?,
+            payload: row.get(7).map_err(sql_error)?,
+            metadata: row.get(8).map_err(sql_error)?,
+            recorded_at: row.get(9).map_err(sql_error)?,
+            prev_hash: row.get(10).map_err(sql_error)?,
+            hash: row.get(11).map_err(sql_error)?,
+        })
+    }
+}
+
+/// A row as read, or the error reading it gave.
+impl StoredRow for Result<ChainRow, StoreError> {
+    fn fields(&self) -> Option<StoredFields<'_>> {
+        self.as_ref().ok()?.fields()
+    }
+
+    fn decode(self) -> Result<RecordedEvent, StoreError> {
+        self?.decode()
+    }
+}
+
+impl ChainRow {
+    fn fields(&self) -> Option<StoredFields<'_>> {
+        Some(StoredFields {
+            global_position: self.global_position,
+            stream_id: &self.stream_id,
+            stream_version: u64::try_from(self.stream_version).ok()?,
+            event_id: Uuid::parse_str(&self.event_id).ok()?,
+            event_type: &self.event_type,
+            schema_version: u32::try_from(self.schema_version).ok()?,
+            payload: &self.payload,
+            metadata: &self.metadata,
+            recorded_at: parse_time(&self.recorded_at).ok()?,
+            prev_hash: self.prev_hash.as_slice().try_into().ok()?,
+            hash: self.hash.as_slice().try_into().ok()?,
+        })
+    }
+
+    fn decode(self) -> Result<RecordedEvent, StoreError> {
+        let position = self.global_position;
+        let corrupt = |reason: String| StoreError::Corrupt { position, reason };
+        Ok(RecordedEvent {
+            global_position: position,
+            transaction_id: self.transaction_id,
+            stream_id: StreamId(self.stream_id),
+            stream_version: u64::try_from(self.stream_version)
+                .map_err(|_| corrupt("negative version".into()))?,
+            event_id: Uuid::parse_str(&self.event_id).map_err(|e| corrupt(e.to_string()))?,
+            event_type: self.event_type,
+            schema_version: u32::try_from(self.schema_version)
+                .map_err(|_| corrupt("bad schema version".into()))?,
+            payload: SealedPayload::from_stored(
+                serde_json::from_str(&self.payload).map_err(|e| corrupt(e.to_string()))?,
+            ),
+            metadata: serde_json::from_str(&self.metadata).map_err(|e| corrupt(e.to_string()))?,
+            recorded_at: parse_time(&self.recorded_at).map_err(|e| corrupt(e.to_string()))?,
+            prev_hash: hash_from_bytes(position, &self.prev_hash)?,
+            hash: hash_from_bytes(position, &self.hash)?,
+        })
+    }
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, chrono::ParseError> {
+    Ok(chrono::DateTime::parse_from_rfc3339(text)?.with_timezone(&chrono::Utc))
 }
 
 fn format_time(time: &chrono::DateTime<chrono::Utc>) -> String {

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use esign::store::chain::{self, BreakKind};
-use esign::store::{Checkpoint, EventStore, RecordedEvent, Store, StoreError};
+use esign::store::{
+    ChainCursor, ChainReport, Checkpoint, EventStore, RecordedEvent, Store, StoreError,
+};
 use serde_json::json;
 use tokio::sync::Barrier;
 
@@ -22,6 +24,7 @@ crate::backend_tests!(
     the_database_refuses_update_delete_and_truncate_of_events,
     a_tampered_event_is_reported_at_that_exact_event,
     a_rewritten_event_with_a_recomputed_hash_breaks_the_next_link,
+    verifying_a_log_of_many_batches_reports_what_a_paged_walk_reports,
     personal_data_never_reaches_the_events_table_in_clear,
     reopening_a_migrated_store_applies_nothing_twice,
 );
@@ -473,6 +476,98 @@ async fn a_rewritten_event_with_a_recomputed_hash_breaks_the_next_link(t: TestSt
         "{:?}",
         broken.kind
     );
+}
+
+/// Chain verification as a plain walk over `read_chain` pages, one event at a time: what
+/// `chain::verify_all` must report, however it reads and hashes.
+async fn paged_walk(store: &Store, page_size: usize) -> Result<ChainReport, StoreError> {
+    let mut report = ChainReport {
+        streams: 0,
+        events: 0,
+        first_break: None,
+    };
+    let mut cursor: Option<ChainCursor> = None;
+    let mut current: Option<(String, u64, [u8; 32])> = None;
+    loop {
+        let page = store.read_chain(cursor.clone(), page_size).await?;
+        let Some(last) = page.last() else {
+            return Ok(report);
+        };
+        cursor = Some(ChainCursor {
+            stream_id: last.stream_id.clone(),
+            stream_version: last.stream_version,
+        });
+        for event in &page {
+            let (version, prev) = match &current {
+                Some((stream, version, hash)) if stream == event.stream_id.as_str() => {
+                    (version + 1, *hash)
+                }
+                _ => {
+                    report.streams += 1;
+                    (1, chain::GENESIS_HASH)
+                }
+            };
+            report.events += 1;
+            if let Some(first_break) = chain::check_link(event, version, &prev) {
+                report.first_break = Some(first_break);
+                return Ok(report);
+            }
+            current = Some((
+                event.stream_id.to_string(),
+                event.stream_version,
+                event.hash,
+            ));
+        }
+    }
+}
+
+async fn verifying_a_log_of_many_batches_reports_what_a_paged_walk_reports(t: TestStore) {
+    // Streams of 50 events, so the hashing batches end inside a stream.
+    for _ in 0..60 {
+        let s = stream("contract");
+        let events = (0..50).map(|i| t.event("Step", &i.to_string())).collect();
+        t.store.append(append(&s, 0, events)).await.unwrap();
+    }
+    let log = t.store.read_chain(None, 10_000).await.unwrap();
+    assert!(log.len() > chain::HASH_BATCH + 50);
+    let intact = chain::verify_all(&t.store, 5_000).await.unwrap();
+    assert!(intact.is_intact());
+    assert_eq!((intact.streams, intact.events), (60, 3_000));
+    assert_eq!(intact, paged_walk(&t.store, 5_000).await.unwrap());
+
+    // Altered: the last event of the stream the first batch ends in, read in the second batch.
+    let altered = &log[chain::HASH_BATCH + 1];
+    assert_eq!(altered.stream_id, log[chain::HASH_BATCH - 1].stream_id);
+    let mut forged = altered.payload.as_value().clone();
+    forged["note"] = json!("forged");
+    tamper(&t, altered, forged, None).await;
+    for page_size in [1, 7, 2_048, 5_000] {
+        let report = chain::verify_all(&t.store, page_size).await.unwrap();
+        assert_eq!(report, paged_walk(&t.store, page_size).await.unwrap());
+        let broken = report.first_break.expect("the altered event");
+        assert_eq!(broken.event_id, altered.event_id);
+        assert!(matches!(broken.kind, BreakKind::HashMismatch { .. }));
+        assert_eq!(report.events, chain::HASH_BATCH as u64 + 2);
+    }
+
+    // Rewritten with a valid hash at the first batch's end: the link into the second batch breaks.
+    let rewritten = &log[chain::HASH_BATCH - 1];
+    let mut forged = rewritten.payload.as_value().clone();
+    forged["note"] = json!("forged");
+    let metadata = serde_json::to_value(&rewritten.metadata).unwrap();
+    let fields = chain::ChainedFields {
+        payload: &forged,
+        ..chain::ChainedFields::of(rewritten, &metadata)
+    };
+    let recomputed = chain::event_hash(&rewritten.prev_hash, &fields);
+    tamper(&t, rewritten, forged, Some(recomputed)).await;
+    let report = chain::verify_all(&t.store, 5_000).await.unwrap();
+    assert_eq!(report, paged_walk(&t.store, 5_000).await.unwrap());
+    let broken = report
+        .first_break
+        .expect("the link after the rewritten event");
+    assert_eq!(broken.event_id, log[chain::HASH_BATCH].event_id);
+    assert!(matches!(broken.kind, BreakKind::PrevHashMismatch { .. }));
 }
 
 async fn personal_data_never_reaches_the_events_table_in_clear(t: TestStore) {
