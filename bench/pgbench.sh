@@ -3,7 +3,8 @@
 # which esign's initiate rate is read (docs/benchmarks.md). Two variants of the same row writes:
 #   pgbench-one-transaction     all rows in one transaction (bench/pgbench_initiate.sql): the least
 #                               PostgreSQL needs;
-#   pgbench-four-transactions   the four transactions esign uses today: nonce, command, two short links
+#   pgbench-four-transactions   the same rows in four transactions (nonce, command, one per short link),
+#                               as esign wrote them before short links joined the command
 #                               (bench/pgbench_initiate_four_transactions.sql).
 #
 #   bench/pgbench.sh [seconds-per-level]      LEVELS=1,16,64,256 PGURL=postgres://... OUT=target/bench

@@ -2,7 +2,7 @@
 # Every scenario of docs/benchmarks.md on both backends, with the baselines, then the plots:
 #   bench/run.sh [seconds-per-level]
 #     LEVELS=1,16,64,256   connection levels of initiate and query
-#     CONTRACTS=100000     contracts seeded for query, rebuild and verify (about 10 events each)
+#     CONTRACTS=100000     contracts seeded for query, rebuild and verify (18 events each)
 #     PGURL=postgres://postgres@127.0.0.1:5432/postgres   a server where databases may be created
 #     OUT=target/bench     where the JSON results go; plots go to docs/benchmarks/
 # Needs a release build (cargo build --release), pgbench and python3.
@@ -43,6 +43,9 @@ LEVELS=$levels OUT=$out ESIGN=$esign PGURL=$admin bench/pgbench.sh "$seconds"
 for backend in sqlite postgres; do
   echo "== seed $contracts contracts ($backend)"
   if [[ $backend == postgres ]]; then url=$(fresh_pg "esign_bench_seeded"); else url=$(fresh_sqlite seeded); fi
+  # The seed seals personal data with the keys the query service will read it with.
+  rm -rf "$out/service-query"
+  export ESIGN_SERVER_DATA_DIR="$out/service-query/data"
   "$esign" bench seed --database-url "$url" --contracts "$contracts" --ids "$out/ids-$backend.txt" \
     --json "$out/seed-$backend.json"
   echo "== query ($backend)"
@@ -52,6 +55,7 @@ for backend in sqlite postgres; do
   echo "== rebuild and verify ($backend)"
   "$esign" bench rebuild --database-url "$url" --json "$out/rebuild-$backend.json"
   "$esign" bench verify --database-url "$url" --json "$out/verify-$backend.json"
+  unset ESIGN_SERVER_DATA_DIR
 done
 
 for backend in sqlite postgres; do
