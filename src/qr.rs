@@ -106,6 +106,41 @@ mod tests {
         );
     }
 
+    /// Documents embed a QR code's decoded 8-bit samples, and verification renders a document again
+    /// to compare bytes: the 1-bit PNG must decode to exactly the 0/255 bitmap an 8-bit one held.
+    #[test]
+    fn the_bilevel_png_decodes_to_the_8_bit_bitmap_documents_embed() {
+        let url = "https://esign.example.com/verify/CONTRACT_202310273F2A9C01B7D4E865";
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png(url).unwrap()));
+        decoder.set_transformations(png::Transformations::normalize_to_color8());
+        let mut reader = decoder.read_info().unwrap();
+        let mut decoded = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut decoded).unwrap();
+        decoded.truncate(info.buffer_size());
+
+        let code = QrCode::with_error_correction_level(url.as_bytes(), EcLevel::M).unwrap();
+        let modules = code.width();
+        let side = (modules + 2 * QUIET_ZONE) * MODULE_PIXELS;
+        let colors = code.to_colors();
+        let expected: Vec<u8> = (0..side * side)
+            .map(|index| {
+                let (x, y) = (index % side, index / side);
+                let (column, row) = (x / MODULE_PIXELS, y / MODULE_PIXELS);
+                let inside = (QUIET_ZONE..QUIET_ZONE + modules).contains(&column)
+                    && (QUIET_ZONE..QUIET_ZONE + modules).contains(&row);
+                let dark = inside
+                    && colors[(row - QUIET_ZONE) * modules + column - QUIET_ZONE] == Color::Dark;
+                if dark { 0 } else { 255 }
+            })
+            .collect();
+        assert_eq!((info.width as usize, info.height as usize), (side, side));
+        assert_eq!(info.color_type, png::ColorType::Grayscale);
+        assert!(
+            decoded == expected,
+            "the decoded samples differ from the bitmap"
+        );
+    }
+
     #[test]
     fn text_beyond_a_qr_codes_capacity_is_an_error() {
         assert!(matches!(png(&"x".repeat(5000)), Err(QrError::TooLong(_))));
