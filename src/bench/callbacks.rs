@@ -33,7 +33,6 @@ use super::service::{CLIENT_SECRET, Service, ServiceError, ServiceOptions};
 /// How long a level waits, after its producers stopped, for the last callback.
 const DELIVERY_PATIENCE: Duration = Duration::from_secs(180);
 /// The template every produced contract is initiated on.
-const TEMPLATE_ID: &str = "TPL_BENCH_CALLBACKS";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallbacksError {
@@ -273,30 +272,7 @@ pub struct DrainResult {
 
 /// Publishes the template the produced contracts use (once per database; a repeat is harmless).
 pub async fn prepare(client: &SignedClient) -> Result<(), CallError> {
-    publish_template(client, TEMPLATE_ID).await
-}
-
-/// Publishes an active one-variable template `template_id` for up to two FACE_AND_SMS signers.
-pub(crate) async fn publish_template(
-    client: &SignedClient,
-    template_id: &str,
-) -> Result<(), CallError> {
-    let body = json!({
-        "templateId": template_id,
-        "name": "资金归集授权协议模板",
-        "version": "1.0",
-        "category": "RELATIONSHIP_AGREEMENT",
-        "content": "<p>{{payerName}} 授权收款方归集资金。</p>",
-        "variableDefinitions": [{"key": "payerName", "name": "付款方名称", "required": true}],
-        "signerConfig": {"minSigners": 1, "maxSigners": 2, "defaultSignMethods": ["FACE_AND_SMS"]},
-        "active": true
-    });
-    match client.post("/api/v1/template", &body).await {
-        Ok(_) => Ok(()),
-        // Published by an earlier run on the same database.
-        Err(CallError::Status { status, .. }) if status == reqwest::StatusCode::CONFLICT => Ok(()),
-        Err(error) => Err(error),
-    }
+    super::initiate::publish_template(client).await
 }
 
 /// Initiates a one-signer contract that calls back `callback_url`, then revokes it: one callback.
@@ -305,24 +281,11 @@ async fn produce_one(
     callback_url: &str,
     biz_id: &str,
 ) -> Result<(), CallError> {
-    let created = client
-        .post(
-            "/api/v1/contract/initiate",
-            &json!({
-                "bizId": biz_id,
-                "bizType": "RELATIONSHIP_AGREEMENT",
-                "templateId": TEMPLATE_ID,
-                "title": "天财分账资金归集授权协议",
-                "variables": {"payerName": "XX品牌总部"},
-                "signers": [{"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
-                    "idCardNo": "11010519491231002X", "mobile": "13800138000",
-                    "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 1}],
-                "callbackUrl": callback_url,
-                "expireDays": 7,
-                "archiveConfig": {"needArchive": false}
-            }),
-        )
-        .await?;
+    let mut body = super::initiate::initiate_body(biz_id, callback_url);
+    // One signer and no archive: the revocation's status change is the one callback.
+    body["signers"] = json!([body["signers"][0].clone()]);
+    body["archiveConfig"] = json!({"needArchive": false});
+    let created = client.post("/api/v1/contract/initiate", &body).await?;
     let contract_id = created["contractId"].as_str().unwrap_or_default();
     client
         .post(

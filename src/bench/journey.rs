@@ -34,7 +34,6 @@ use super::client::{CallError, SignedClient};
 use super::load::{self, Level};
 use super::service::{Service, ServiceError, ServiceOptions};
 
-const TEMPLATE_ID: &str = "TPL_BENCH_JOURNEY";
 /// What the signers' phones say they are (recorded as the signature's device).
 const PHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148";
 /// How often the caller asks whether the document is sealed and archived.
@@ -150,7 +149,7 @@ pub async fn journey_scenario(
     seconds: u64,
 ) -> Result<Vec<JourneyLevel>, JourneyScenarioError> {
     let client = SignedClient::bench_caller(&service.base_url)?;
-    super::callbacks::publish_template(&client, TEMPLATE_ID).await?;
+    super::initiate::publish_template(&client).await?;
     let journeys = Arc::new(Journeys {
         client,
         callback_url: receiver.url().to_owned(),
@@ -278,22 +277,14 @@ async fn one_journey(journeys: &Journeys) -> Result<(), JourneyError> {
                 "notifyType": if index == 0 { "SMS" } else { "H5_LINK" }, "sequence": index + 1})
         })
         .collect();
+    let mut body = super::initiate::initiate_body(
+        &format!("{}_{number}", journeys.prefix),
+        &journeys.callback_url,
+    );
+    body["signers"] = json!(signers);
     let created = journeys
         .client
-        .post(
-            "/api/v1/contract/initiate",
-            &json!({
-                "bizId": format!("{}_{number}", journeys.prefix),
-                "bizType": "RELATIONSHIP_AGREEMENT",
-                "templateId": TEMPLATE_ID,
-                "title": "天财分账资金归集授权协议",
-                "variables": {"payerName": "XX品牌总部"},
-                "signers": signers,
-                "callbackUrl": journeys.callback_url,
-                "expireDays": 7,
-                "archiveConfig": {"needArchive": true, "archiveProvider": "LOCAL_CA"}
-            }),
-        )
+        .post("/api/v1/contract/initiate", &body)
         .await?;
     let contract_id = created["contractId"]
         .as_str()
