@@ -67,9 +67,43 @@ pub enum HttpBenchError {
     UnknownScenario(String),
     #[error("cannot read the query ids from {0}: {1}")]
     QueryIds(PathBuf, std::io::Error),
+    #[error(
+        "the query scenario needs contract ids: pass --query-ids FILE (from `esign bench seed --ids`)"
+    )]
+    NoQueryIds,
+}
+
+/// The contract ids the query scenario reads, checked before any service starts.
+fn query_ids(options: &HttpOptions) -> Result<Vec<String>, HttpBenchError> {
+    let Some(path) = &options.query_ids else {
+        return Err(HttpBenchError::NoQueryIds);
+    };
+    let ids: Vec<String> = std::fs::read_to_string(path)
+        .map_err(|e| HttpBenchError::QueryIds(path.clone(), e))?
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if ids.is_empty() {
+        return Err(HttpBenchError::NoQueryIds);
+    }
+    Ok(ids)
 }
 
 pub async fn run(options: &HttpOptions) -> Result<Vec<Run>, HttpBenchError> {
+    if let Some(unknown) = options
+        .scenarios
+        .iter()
+        .find(|name| !matches!(name.as_str(), "initiate" | "query"))
+    {
+        return Err(HttpBenchError::UnknownScenario(unknown.clone()));
+    }
+    let ids = if options.scenarios.iter().any(|name| name == "query") {
+        query_ids(options)?
+    } else {
+        Vec::new()
+    };
     let backend = if options.database_url.starts_with("postgres") {
         "postgres"
     } else {
@@ -93,7 +127,7 @@ pub async fn run(options: &HttpOptions) -> Result<Vec<Run>, HttpBenchError> {
         },
     })
     .await?;
-    let outcome = scenarios(options, &service, backend, variant).await;
+    let outcome = scenarios(options, &service, backend, variant, Arc::new(ids)).await;
     service.stop().await;
     outcome
 }
@@ -103,6 +137,7 @@ async fn scenarios(
     service: &Service,
     backend: &str,
     variant: &str,
+    query_ids: Arc<Vec<String>>,
 ) -> Result<Vec<Run>, HttpBenchError> {
     let client = SignedClient::bench_caller(&service.base_url)?;
     let warmup = Duration::from_secs(options.warmup_seconds);
@@ -125,20 +160,10 @@ async fn scenarios(
                 .await?
             }
             "query" => {
-                let ids = match &options.query_ids {
-                    Some(path) => std::fs::read_to_string(path)
-                        .map_err(|e| HttpBenchError::QueryIds(path.clone(), e))?
-                        .lines()
-                        .map(str::trim)
-                        .filter(|line| !line.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    None => Vec::new(),
-                };
                 query::run(
                     &client,
                     service.pid(),
-                    Arc::new(ids),
+                    Arc::clone(&query_ids),
                     &options.connections,
                     warmup,
                     duration,
@@ -187,4 +212,54 @@ pub fn render(runs: &[Run]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        options: HttpOptions,
+    }
+
+    fn options(args: &[&str]) -> HttpOptions {
+        let mut all = vec!["bench", "--database-url", "sqlite://unused.db"];
+        all.extend_from_slice(args);
+        Cli::parse_from(all).options
+    }
+
+    #[tokio::test]
+    async fn bad_scenarios_and_missing_query_ids_are_refused_before_anything_starts() {
+        let unknown = run(&options(&["--scenarios", "initiate,qurey"])).await;
+        assert!(
+            matches!(&unknown, Err(HttpBenchError::UnknownScenario(name)) if name == "qurey"),
+            "{unknown:?}"
+        );
+        let missing = run(&options(&["--scenarios", "query"])).await;
+        assert!(
+            matches!(missing, Err(HttpBenchError::NoQueryIds)),
+            "{missing:?}"
+        );
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        let path = empty.path().to_str().unwrap();
+        let blank = run(&options(&["--scenarios", "query", "--query-ids", path])).await;
+        assert!(
+            matches!(blank, Err(HttpBenchError::NoQueryIds)),
+            "{blank:?}"
+        );
+        let absent = run(&options(&[
+            "--scenarios",
+            "query",
+            "--query-ids",
+            "/nonexistent/ids",
+        ]))
+        .await;
+        assert!(
+            matches!(absent, Err(HttpBenchError::QueryIds(..))),
+            "{absent:?}"
+        );
+    }
 }
