@@ -56,15 +56,24 @@ pub struct Service {
 impl Service {
     /// Starts the service from the current executable and waits until it is ready.
     pub async fn start(options: &ServiceOptions) -> Result<Self, ServiceError> {
+        let executable = std::env::current_exe().map_err(ServiceError::Spawn)?;
+        Self::start_binary(&executable, options).await
+    }
+
+    /// Starts `esign serve` from `executable` (the fault tests run the built binary, not themselves)
+    /// and waits until it is ready.
+    pub async fn start_binary(
+        executable: &Path,
+        options: &ServiceOptions,
+    ) -> Result<Self, ServiceError> {
         std::fs::create_dir_all(&options.dir).map_err(ServiceError::Files)?;
         let address = free_port().map_err(ServiceError::Files)?;
         let base_url = format!("http://{address}");
-        let config_path = options.dir.join("esign.toml");
+        let config_path = Self::config_path(options);
         std::fs::write(&config_path, config_text(options, address, &base_url))
             .map_err(ServiceError::Files)?;
         let log = options.dir.join("service.log");
         let log_file = std::fs::File::create(&log).map_err(ServiceError::Files)?;
-        let executable = std::env::current_exe().map_err(ServiceError::Spawn)?;
         let mut command = Command::new(executable);
         command
             .arg("--config")
@@ -122,9 +131,15 @@ impl Service {
         ProcessSample::of(self.pid)
     }
 
-    /// Stops the service (SIGKILL is enough: the bench's data is thrown away).
+    /// Stops the service with SIGKILL: no shutdown hook runs, as in a crash or an OOM kill (the
+    /// bench's data is thrown away; the fault tests restart on it).
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
+    }
+
+    /// The configuration file the service was started with (for `esign --config ...` tools).
+    pub fn config_path(options: &ServiceOptions) -> PathBuf {
+        options.dir.join("esign.toml")
     }
 }
 

@@ -17,6 +17,7 @@ mod e2e_sign;
 mod event_store;
 mod expiry;
 mod face_providers;
+mod faults;
 mod h5_sign;
 mod helpers;
 mod journey;

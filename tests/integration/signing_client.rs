@@ -173,6 +173,14 @@ impl SignedRequest<'_> {
     }
 
     pub async fn send(self) -> Response {
+        self.try_send()
+            .await
+            .expect("the request reaches the server")
+    }
+
+    /// Like [`SignedRequest::send`], for tests where the server may be down: a transport failure is
+    /// returned instead of failing the test.
+    pub async fn try_send(self) -> reqwest::Result<Response> {
         let url = reqwest::Url::parse(&format!("{}{}", self.client.base_url, self.path))
             .expect("a valid request url");
         let client_id = self
@@ -213,11 +221,7 @@ impl SignedRequest<'_> {
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
-        request
-            .body(self.body)
-            .send()
-            .await
-            .expect("the request reaches the server")
+        request.body(self.body).send().await
     }
 }
 
