@@ -124,30 +124,127 @@ pub async fn select(
                 .collect()
         }
         Store::Sqlite(sqlite) => {
-            let condition = placeholders(filter, owned.len(), |n| format!("?{n}"));
-            let object: Vec<String> = table
-                .columns()
-                .iter()
-                .map(|column| format!("'{column}', {column}"))
-                .collect();
-            let sql = format!(
-                "SELECT json_object({}) FROM {} WHERE {condition}{order_by}",
-                object.join(", "),
-                table.name()
+            let sql = sqlite_select(table, filter, owned.len(), &order_by);
+            sqlite
+                .read(move |connection| sqlite_rows(connection, &sql, &owned))
+                .await
+        }
+    }
+}
+
+/// SQLite's statement for [`select`]: `json_object` over the table's columns.
+fn sqlite_select(table: Table, filter: &str, params: usize, order_by: &str) -> String {
+    let condition = placeholders(filter, params, |n| format!("?{n}"));
+    let object: Vec<String> = table
+        .columns()
+        .iter()
+        .map(|column| format!("'{column}', {column}"))
+        .collect();
+    format!(
+        "SELECT json_object({}) FROM {} WHERE {condition}{order_by}",
+        object.join(", "),
+        table.name()
+    )
+}
+
+fn sqlite_rows(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    params: &[String],
+) -> Result<Vec<RowView>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(sql)
+        .map_err(crate::store::sqlite::sql_error)?;
+    let texts = statement
+        .query_map(rusqlite::params_from_iter(params.iter()), |row| {
+            row.get::<_, String>(0)
+        })
+        .map_err(crate::store::sqlite::sql_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(crate::store::sqlite::sql_error)?;
+    texts.iter().map(|text| parse_row(text)).collect()
+}
+
+/// A contract with its signers (in signing order) and its archive records (oldest first).
+#[derive(Debug, Clone)]
+pub struct ContractRows {
+    pub contract: RowView,
+    pub signers: Vec<RowView>,
+    pub archives: Vec<RowView>,
+}
+
+/// The contract `contract_id` of `client_id` with its signers and archives, read in one go: one
+/// statement on PostgreSQL, one pooled connection on SQLite. This is the hot read of
+/// `GET /contract/{id}`; three separate selects cost three pool checkouts and round trips.
+pub async fn owned_contract_rows(
+    store: &Store,
+    contract_id: &str,
+    client_id: &str,
+) -> Result<Option<ContractRows>, StoreError> {
+    match store {
+        Store::Postgres(pg) => {
+            const SQL: &str = "SELECT to_jsonb(c)::text, \
+                 (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.sequence, s.id), '[]')::text \
+                  FROM contract_signer s WHERE s.contract_id = c.contract_id), \
+                 (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.id), '[]')::text \
+                  FROM contract_archive a WHERE a.contract_id = c.contract_id) \
+                 FROM contract c WHERE c.contract_id = $1 AND c.client_id = $2";
+            let client = pg
+                .pool()
+                .get()
+                .await
+                .map_err(crate::store::postgres::pool_error)?;
+            let statement = client
+                .prepare_cached(SQL)
+                .await
+                .map_err(crate::store::postgres::db_error)?;
+            let Some(row) = client
+                .query_opt(&statement, &[&contract_id, &client_id])
+                .await
+                .map_err(crate::store::postgres::db_error)?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(ContractRows {
+                contract: parse_row(row.get::<_, &str>(0))?,
+                signers: parse_rows(row.get::<_, &str>(1))?,
+                archives: parse_rows(row.get::<_, &str>(2))?,
+            }))
+        }
+        Store::Sqlite(sqlite) => {
+            let contract_sql = sqlite_select(
+                Table::Contract,
+                "contract_id = {1} AND client_id = {2}",
+                2,
+                "",
             );
+            let signers_sql = sqlite_select(
+                Table::ContractSigner,
+                "contract_id = {1}",
+                1,
+                " ORDER BY sequence, id",
+            );
+            let archives_sql = sqlite_select(
+                Table::ContractArchive,
+                "contract_id = {1}",
+                1,
+                " ORDER BY id",
+            );
+            let (contract_id, client_id) = (contract_id.to_owned(), client_id.to_owned());
             sqlite
                 .read(move |connection| {
-                    let mut statement = connection
-                        .prepare_cached(&sql)
-                        .map_err(crate::store::sqlite::sql_error)?;
-                    let texts = statement
-                        .query_map(rusqlite::params_from_iter(owned.iter()), |row| {
-                            row.get::<_, String>(0)
-                        })
-                        .map_err(crate::store::sqlite::sql_error)?
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(crate::store::sqlite::sql_error)?;
-                    texts.iter().map(|text| parse_row(text)).collect()
+                    let ids = [contract_id, client_id];
+                    let Some(contract) = sqlite_rows(connection, &contract_sql, &ids)?
+                        .into_iter()
+                        .next()
+                    else {
+                        return Ok(None);
+                    };
+                    Ok(Some(ContractRows {
+                        contract,
+                        signers: sqlite_rows(connection, &signers_sql, &ids[..1])?,
+                        archives: sqlite_rows(connection, &archives_sql, &ids[..1])?,
+                    }))
                 })
                 .await
         }
@@ -171,6 +268,24 @@ fn placeholders(filter: &str, count: usize, render: impl Fn(usize) -> String) ->
     (1..=count).fold(filter.to_owned(), |sql, n| {
         sql.replace(&format!("{{{n}}}"), &render(n))
     })
+}
+
+/// A JSON array of rows, as `jsonb_agg` renders them.
+fn parse_rows(text: &str) -> Result<Vec<RowView>, StoreError> {
+    match serde_json::from_str(text) {
+        Ok(Value::Array(rows)) => rows
+            .into_iter()
+            .map(|row| match row {
+                Value::Object(map) => Ok(RowView(map)),
+                _ => Err(StoreError::Database(
+                    "a query-table row did not read as a JSON object".into(),
+                )),
+            })
+            .collect(),
+        _ => Err(StoreError::Database(
+            "query-table rows did not read as a JSON array".into(),
+        )),
+    }
 }
 
 fn parse_row(text: &str) -> Result<RowView, StoreError> {

@@ -26,7 +26,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::pipeline::AttachedWrite;
-use crate::queries::{RowView, select, select_one};
+use crate::queries::{ContractRows, RowView, owned_contract_rows, select, select_one};
 use crate::short_links::{NewShortLink, NewShortLinks};
 use crate::store::StreamId;
 
@@ -393,17 +393,27 @@ async fn show(
     caller: Caller,
     Path(contract_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let row = owned_contract(&state, &caller, &contract_id).await?;
-    contract_view(&state, &row).await.map(Json)
+    let rows = owned_contract_rows(&state.store, &contract_id, &caller.client.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(signed_view(&state, &rows)))
+}
+
+/// The contract as the API shows it, its signing links signed for now.
+fn signed_view(state: &AppState, rows: &ContractRows) -> Value {
+    let mut view = crate::views::contract(&rows.contract, &rows.signers, &rows.archives);
+    state.links.sign_in_place(&mut view, chrono::Utc::now());
+    view
 }
 
 async fn contract_view(state: &AppState, contract: &RowView) -> Result<Value, ApiError> {
     let contract_id = contract.required_text("contract_id");
-    let signers = signer_rows(state, contract_id).await?;
-    let archives = crate::queries::contract_archives(&state.store, contract_id).await?;
-    let mut view = crate::views::contract(contract, &signers, &archives);
-    state.links.sign_in_place(&mut view, chrono::Utc::now());
-    Ok(view)
+    let rows = ContractRows {
+        signers: signer_rows(state, contract_id).await?,
+        archives: crate::queries::contract_archives(&state.store, contract_id).await?,
+        contract: contract.clone(),
+    };
+    Ok(signed_view(state, &rows))
 }
 
 #[derive(Debug, Deserialize)]
