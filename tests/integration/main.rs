@@ -23,6 +23,7 @@ mod journey;
 mod notifications;
 mod openapi;
 mod pades;
+mod pii_scan;
 mod pipeline;
 mod plain_crud;
 mod receiver;
