@@ -6,6 +6,7 @@
 
 mod api;
 mod archive;
+mod authorisation;
 mod bench_seed;
 mod browser;
 mod cli;
