@@ -18,6 +18,7 @@ mod e2e_sign;
 mod event_store;
 mod expiry;
 mod face_providers;
+mod h5_attacks;
 mod h5_sign;
 mod helpers;
 mod journey;
