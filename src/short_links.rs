@@ -2,7 +2,9 @@
 //!
 //! The code is a lookup key, not a credential: 10 random base62 characters (about 59 bits) that lead
 //! to the real sign URL, whose 256-bit token is what the signing page checks. The target is stored
-//! encrypted, because the token is never stored in clear or in the log.
+//! encrypted, because the token is never stored in clear or in the log. The code itself is stored
+//! only as its keyed hash ([`code_key`]): whoever reads the table (or a database log of its
+//! parameters) could otherwise follow the code to the token while the link lives.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rand::Rng;
@@ -34,6 +36,12 @@ pub struct ShortLink {
     pub expires_at: DateTime<Utc>,
 }
 
+/// What the `code` column holds for `code`: its keyed hash (the personal-data index key), so a copy
+/// of the table cannot be turned back into working links.
+pub fn code_key(pii: &PiiCipher, code: &str) -> String {
+    pii.blind_index(&format!("short-link:{code}"))
+}
+
 fn generate_code() -> String {
     let mut random = rand::rng();
     (0..CODE_LENGTH)
@@ -49,7 +57,9 @@ pub fn is_well_formed(code: &str) -> bool {
 /// One signer's short link, before it is stored.
 #[derive(Debug, Clone)]
 pub struct NewShortLink {
+    /// The code for the URL; only [`code_key`] of it is stored.
     pub code: String,
+    code_key: String,
     pub contract_id: String,
     pub party_id: String,
     target_sealed: String,
@@ -66,8 +76,10 @@ impl NewShortLink {
         target: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<Self, ShortLinkError> {
+        let code = generate_code();
         Ok(Self {
-            code: generate_code(),
+            code_key: code_key(pii, &code),
+            code,
             contract_id: contract_id.to_owned(),
             party_id: party_id.to_owned(),
             target_sealed: pii.seal_text(target)?.to_string(),
@@ -96,7 +108,7 @@ impl NewShortLinks {
         for link in &self.0 {
             inserted += statement
                 .execute(rusqlite::params![
-                    link.code,
+                    link.code_key,
                     link.contract_id,
                     link.party_id,
                     link.target_sealed,
@@ -113,7 +125,7 @@ impl NewShortLinks {
         &self,
         client: &C,
     ) -> Result<usize, StoreError> {
-        let codes: Vec<&str> = self.0.iter().map(|l| l.code.as_str()).collect();
+        let codes: Vec<&str> = self.0.iter().map(|l| l.code_key.as_str()).collect();
         let contracts: Vec<&str> = self.0.iter().map(|l| l.contract_id.as_str()).collect();
         let parties: Vec<&str> = self.0.iter().map(|l| l.party_id.as_str()).collect();
         let targets: Vec<&str> = self.0.iter().map(|l| l.target_sealed.as_str()).collect();
@@ -204,7 +216,25 @@ pub async fn resolve(
     if !is_well_formed(code) {
         return Ok(None);
     }
-    let row: Option<(String, DateTime<Utc>)> = match store {
+    // Links issued before codes were stored hashed hold the code itself; they live a day at most.
+    let row = match find(store, &code_key(pii, code)).await? {
+        Some(row) => Some(row),
+        None => find(store, code).await?,
+    };
+    let Some((sealed, expires_at)) = row else {
+        return Ok(None);
+    };
+    let sealed: serde_json::Value = serde_json::from_str(&sealed)
+        .map_err(|e| StoreError::Database(format!("short link target: {e}")))?;
+    Ok(Some(ShortLink {
+        target: pii.open_text(&sealed)?,
+        expires_at,
+    }))
+}
+
+/// The sealed target and expiry of the row whose `code` column is `key`.
+async fn find(store: &Store, code: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+    Ok(match store {
         Store::Sqlite(sqlite) => {
             let code = code.to_owned();
             let found: Option<(String, String)> = sqlite
@@ -240,16 +270,7 @@ pub async fn resolve(
                 .map_err(db_error)?
                 .map(|row| (row.get(0), row.get(1)))
         }
-    };
-    let Some((sealed, expires_at)) = row else {
-        return Ok(None);
-    };
-    let sealed: serde_json::Value = serde_json::from_str(&sealed)
-        .map_err(|e| StoreError::Database(format!("short link target: {e}")))?;
-    Ok(Some(ShortLink {
-        target: pii.open_text(&sealed)?,
-        expires_at,
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -81,6 +81,16 @@ impl AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The path as request logs show it: a short link's code leads to a live sign token, so it is
+/// replaced by the route's placeholder. (Tokens travel in the query, which is never logged.)
+fn logged_path(path: &str) -> &str {
+    if path.starts_with("/s/") {
+        "/s/{code}"
+    } else {
+        path
+    }
+}
+
 /// The whole service's routes.
 pub fn router(state: AppState) -> Router {
     let signed = api::router().route_layer(axum::middleware::from_fn_with_state(
@@ -113,7 +123,7 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!(
                     "request",
                     method = %request.method(),
-                    path = %request.uri().path(),
+                    path = %logged_path(request.uri().path()),
                     request_id = %request_id,
                 )
             }),
@@ -123,4 +133,16 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_logs_hide_short_link_codes_and_keep_other_paths() {
+        assert_eq!(super::logged_path("/s/AbC123xYz9"), "/s/{code}");
+        assert_eq!(
+            super::logged_path("/api/v1/contract/CONTRACT_1"),
+            "/api/v1/contract/CONTRACT_1"
+        );
+    }
 }

@@ -101,27 +101,27 @@ async fn sign_url(signing: &Signing, contract_id: &str, party: &str) -> String {
 
 /// A browser without script: keeps the cookies of the service's host, follows redirects (a 303 turns
 /// a POST into a GET), and sends forms as `application/x-www-form-urlencoded`.
-struct Browser {
-    http: reqwest::Client,
+pub struct Browser {
+    pub http: reqwest::Client,
     cookies: Mutex<BTreeMap<String, String>>,
     base: String,
     referer: Option<String>,
 }
 
-struct Page {
-    status: StatusCode,
-    url: String,
-    headers: HeaderMap,
-    html: String,
+pub struct Page {
+    pub status: StatusCode,
+    pub url: String,
+    pub headers: HeaderMap,
+    pub html: String,
 }
 
 impl Page {
-    fn has(&self, id: &str) -> bool {
+    pub fn has(&self, id: &str) -> bool {
         self.html.contains(&format!("id=\"{id}\""))
     }
 
     /// The `class` of the element with `id`.
-    fn class_of(&self, id: &str) -> String {
+    pub fn class_of(&self, id: &str) -> String {
         let at = self
             .html
             .find(&format!("id=\"{id}\""))
@@ -137,7 +137,7 @@ impl Page {
     }
 
     /// The text inside the element with `id` (up to its first child tag).
-    fn text_of(&self, id: &str) -> String {
+    pub fn text_of(&self, id: &str) -> String {
         let at = self
             .html
             .find(&format!("id=\"{id}\""))
@@ -148,12 +148,12 @@ impl Page {
         rest[start..start + end].to_owned()
     }
 
-    fn error_code(&self) -> String {
+    pub fn error_code(&self) -> String {
         self.text_of("error-code")
     }
 
     /// The CSRF token of the page's forms.
-    fn csrf(&self) -> String {
+    pub fn csrf(&self) -> String {
         let at = self
             .html
             .find("name=\"csrf\" value=\"")
@@ -163,7 +163,7 @@ impl Page {
     }
 
     /// The (unescaped) `action` of the form holding the button `id`.
-    fn action_of(&self, button: &str) -> String {
+    pub fn action_of(&self, button: &str) -> String {
         let at = self
             .html
             .find(&format!("id=\"{button}\""))
@@ -176,7 +176,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(base: &str) -> Self {
+    pub fn new(base: &str) -> Self {
         Self {
             http: esign::outbound::client_builder(Duration::from_secs(30))
                 .user_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) Mobile")
@@ -253,12 +253,12 @@ impl Browser {
         panic!("too many redirects");
     }
 
-    async fn open(&self, url: &str) -> Page {
+    pub async fn open(&self, url: &str) -> Page {
         self.send(self.absolute(url), None).await
     }
 
     /// Submits the form of `button` on `page` with its CSRF token and `fields`.
-    async fn submit(&self, page: &Page, button: &str, fields: &[(&str, &str)]) -> Page {
+    pub async fn submit(&self, page: &Page, button: &str, fields: &[(&str, &str)]) -> Page {
         let mut form = vec![("csrf".to_owned(), page.csrf())];
         form.extend(
             fields
@@ -270,7 +270,12 @@ impl Browser {
     }
 
     /// Posts to `path` without following anything: the raw answer.
-    async fn post_raw(&self, url: &str, form: &[(&str, &str)], cookies: bool) -> reqwest::Response {
+    pub async fn post_raw(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        cookies: bool,
+    ) -> reqwest::Response {
         let mut request = self.http.post(self.absolute(url)).form(form);
         if cookies {
             request = request.header("cookie", self.cookie_header());
@@ -296,7 +301,7 @@ pub fn signature_png() -> Vec<u8> {
     crate::helpers::rgba_png(width, height, &data)
 }
 
-fn data_url(bytes: &[u8]) -> String {
+pub fn data_url(bytes: &[u8]) -> String {
     use base64::Engine;
     format!(
         "data:image/png;base64,{}",
@@ -324,7 +329,7 @@ fn latest_code(signing: &Signing, mobile: &str) -> String {
 
 /// Posts the sandbox capture page's form like a browser: from the face step to the provider's page,
 /// the chosen outcome, and back through esign's return route to the signing page.
-async fn face_check(browser: &Browser, page: &Page, outcome: &str) -> Page {
+pub async fn face_check(browser: &Browser, page: &Page, outcome: &str) -> Page {
     let start = browser
         .post_raw(
             &page.action_of("face-start"),

@@ -6,6 +6,7 @@
 
 mod api;
 mod archive;
+mod authorisation;
 mod bench_seed;
 mod browser;
 mod cli;
@@ -18,12 +19,14 @@ mod event_store;
 mod expiry;
 mod face_providers;
 mod faults;
+mod h5_attacks;
 mod h5_sign;
 mod helpers;
 mod journey;
 mod notifications;
 mod openapi;
 mod pades;
+mod pii_scan;
 mod pipeline;
 mod plain_crud;
 mod receiver;
