@@ -537,6 +537,60 @@ async fn the_tsa_provider_falls_back_from_a_dead_url_over_http() {
     ));
 }
 
+/// A TSA that answers 5xx and one that accepts connections but never answers are both skipped for
+/// the next URL (the timeout bounds the wait); with only failing TSAs the archive is `Unavailable`,
+/// which the sweep retries and, at the end, records as archive failure 50003.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tsa_provider_moves_past_a_5xx_and_a_silent_tsa() {
+    let Some(t) = TestStore::new(Backend::Sqlite).await else {
+        return;
+    };
+    let service = start_service(&t, &[]).await;
+    let ca = service.state.ca.clone().unwrap();
+    let failing = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/tsa", listener.local_addr().unwrap());
+        let router = axum::Router::new().route(
+            "/tsa",
+            axum::routing::post(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE }),
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        url
+    };
+    // Listening (the kernel completes the handshake) but never read: the request hangs.
+    let silent_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = format!("http://{}/tsa", silent_listener.local_addr().unwrap());
+    let live = format!("{}/tsa", service.base);
+    let client = |urls: Vec<String>| {
+        Client::new(
+            urls,
+            Duration::from_millis(500),
+            vec![ca.root().clone()],
+            Vec::new(),
+        )
+        .unwrap()
+    };
+    let document = b"%PDF-1.7 archived past failing TSAs".as_slice();
+    let request = request("ARCHIVE_TSA_FAULTS", "CONTRACT_TSA_FAULTS", document);
+
+    let started = std::time::Instant::now();
+    let archiver = TsaArchiver::new(client(vec![failing.clone(), silent.clone(), live.clone()]));
+    let receipt = archiver.archive(&request).await.unwrap();
+    assert_eq!(receipt.evidence["url"], live.as_str());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the silent TSA cost one timeout, not more"
+    );
+    openssl_verifies_token(&receipt.evidence, document, &ca);
+
+    let only_failing = TsaArchiver::new(client(vec![failing, silent]));
+    assert!(matches!(
+        only_failing.archive(&request).await,
+        Err(ArchiveError::Unavailable(_))
+    ));
+    drop(silent_listener);
+}
+
 /// The archive certificate of a log receipt and of a `LOCAL_CA` receipt, as `pdftotext` reads
 /// them: title, ids, provider, authority, document hash, transaction number, the evidence fields
 /// and the verify URL; the same facts give the same bytes.

@@ -28,7 +28,7 @@ crate::backend_tests!(
     a_passed_capture_reaches_esign_as_a_signed_callback_and_get_shows_it,
     each_failure_outcome_is_recorded_with_its_reason,
     forged_replayed_conflicting_and_late_callbacks_are_refused_and_write_nothing,
-    a_dead_first_provider_fails_over_to_the_next,
+    an_erroring_or_dead_provider_fails_over_to_the_next,
     all_providers_down_answers_50001_and_the_background_retry_starts_the_task_later,
     background_retries_stop_after_the_configured_count,
     the_return_route_pulls_the_result_and_a_bare_redirect_passes_nothing,
@@ -592,13 +592,27 @@ async fn forged_replayed_conflicting_and_late_callbacks_are_refused_and_write_no
     rebuilt_tables_match(&face).await;
 }
 
-/// Proves failover: the first provider's port is closed, the second (another sandbox instance)
-/// takes the task, and the result names it.
-async fn a_dead_first_provider_fails_over_to_the_next(t: TestStore) {
+/// A provider that answers every call with 502, as one behind a failing gateway does.
+async fn erroring_provider() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = axum::Router::new().fallback(|| async { StatusCode::BAD_GATEWAY });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
+/// Proves failover: the first provider answers 5xx, the second's port is closed, the third
+/// (another sandbox instance) takes the task, and the result names it.
+async fn an_erroring_or_dead_provider_fails_over_to_the_next(t: TestStore) {
+    let erroring = erroring_provider().await;
     let dead = closed_port().await;
     let backup = sandbox().await;
     let face = start(&t, |config| {
-        config.face.providers = vec!["primary".into(), "backup".into()];
+        config.face.providers = vec!["erroring".into(), "primary".into(), "backup".into()];
+        config
+            .face
+            .provider
+            .insert("erroring".into(), provider(&erroring, SANDBOX_SECRET));
         config
             .face
             .provider
@@ -639,6 +653,12 @@ async fn a_dead_first_provider_fails_over_to_the_next(t: TestStore) {
             .any(|line| line.contains("provider=\"primary\"")
                 && line.contains("outcome=\"unavailable\"")),
         "the dead provider's calls are counted"
+    );
+    assert!(
+        text.lines()
+            .any(|line| line.contains("provider=\"erroring\"")
+                && line.contains("outcome=\"unavailable\"")),
+        "a 5xx counts as unavailable, as a dead provider does"
     );
     assert!(text.lines().any(
         |line| line.contains("provider=\"backup\"") && line.contains("operation=\"callback\"")
