@@ -36,6 +36,16 @@ const COLUMNS: &str = "global_position, transaction_id, stream_id, stream_versio
 /// A lock key for migrations, so instances starting together migrate once.
 const MIGRATION_LOCK: i64 = 0x6573_6967_6e01;
 
+/// Bounds on waiting for a pooled connection, opening a new one and checking a recycled one. Past
+/// them the request fails as unavailable (503 with `Retry-After`) instead of hanging: a database
+/// behind a dropped route answers no packet, and connecting would otherwise wait for the TCP timeout.
+/// The wait allows for a burst of many times the pool size queueing for its connections.
+const POOL_TIMEOUTS: deadpool_postgres::Timeouts = deadpool_postgres::Timeouts {
+    wait: Some(std::time::Duration::from_secs(10)),
+    create: Some(std::time::Duration::from_secs(5)),
+    recycle: Some(std::time::Duration::from_secs(5)),
+};
+
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
@@ -59,7 +69,9 @@ impl PostgresStore {
         config.manager = Some(ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         });
-        config.pool = Some(deadpool_postgres::PoolConfig::new(max_connections.max(1)));
+        let mut pool = deadpool_postgres::PoolConfig::new(max_connections.max(1));
+        pool.timeouts = POOL_TIMEOUTS;
+        config.pool = Some(pool);
         let pool = config
             .create_pool(Some(Runtime::Tokio1), NoTls)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
