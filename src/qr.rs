@@ -2,7 +2,8 @@
 //! to open their sign link on a phone.
 
 use base64::Engine;
-use qrcode::{Color, EcLevel, QrCode};
+use qrcode::canvas::{Canvas, MaskPattern, Module};
+use qrcode::{Color, EcLevel, Version};
 
 /// Pixels per QR module: about 300 px for a sign URL, crisp on a phone screen and in print.
 const MODULE_PIXELS: usize = 6;
@@ -31,10 +32,7 @@ pub fn png_data_url(text: &str) -> Result<String, QrError> {
 /// more, and packing eight pixels a byte leaves deflate an eighth of the work (QR codes are drawn on
 /// every initiate, so this is on the hot path).
 pub fn png(text: &str) -> Result<Vec<u8>, QrError> {
-    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
-        .map_err(|error| QrError::TooLong(error.to_string()))?;
-    let modules = code.width();
-    let colors = code.to_colors();
+    let (modules, colors) = encode(text)?;
     let side = (modules + 2 * QUIET_ZONE) * MODULE_PIXELS;
     let row_bytes = side.div_ceil(8);
     // 1 is white in 1-bit greyscale; dark modules clear their bits.
@@ -72,9 +70,160 @@ pub fn png(text: &str) -> Result<Vec<u8>, QrError> {
     Ok(out)
 }
 
+/// The eight mask patterns in the order the `qrcode` crate tries them (ties go to the first).
+const MASKS: [MaskPattern; 8] = [
+    MaskPattern::Checkerboard,
+    MaskPattern::HorizontalLines,
+    MaskPattern::VerticalLines,
+    MaskPattern::DiagonalLines,
+    MaskPattern::LargeCheckerboard,
+    MaskPattern::Fields,
+    MaskPattern::Diamonds,
+    MaskPattern::Meadow,
+];
+
+/// `text` as a QR code at level M: the side in modules and the modules row by row.
+///
+/// This is `qrcode::QrCode::with_error_correction_level`, with the mask chosen by [`penalty`] instead
+/// of the crate's scorer, which allocates a closure per module position and was most of an
+/// initiation's CPU time. The score is the crate's, so the same mask wins and the code is the same
+/// module for module (a test pins it): documents sealed before and after render to the same bytes.
+fn encode(text: &str) -> Result<(usize, Vec<Color>), QrError> {
+    let too_long = |error: qrcode::types::QrError| QrError::TooLong(error.to_string());
+    let bits = qrcode::bits::encode_auto(text.as_bytes(), EcLevel::M).map_err(too_long)?;
+    let version = bits.version();
+    let (data, ec) = qrcode::ec::construct_codewords(&bits.into_bytes(), version, EcLevel::M)
+        .map_err(too_long)?;
+    let mut unmasked = Canvas::new(version, EcLevel::M);
+    unmasked.draw_all_functional_patterns();
+    unmasked.draw_data(&data, &ec);
+    let width = version.width();
+    let best = match version {
+        // `encode_auto` never picks a Micro QR version; were it to, the crate's own choice stands.
+        Version::Micro(_) => unmasked.apply_best_mask(),
+        Version::Normal(_) => {
+            let mut best: Option<(u16, Canvas)> = None;
+            for mask in MASKS {
+                let mut canvas = unmasked.clone();
+                canvas.apply_mask(mask);
+                let score = penalty(&canvas, width);
+                if best.as_ref().is_none_or(|(lowest, _)| score < *lowest) {
+                    best = Some((score, canvas));
+                }
+            }
+            best.map(|(_, canvas)| canvas)
+                .ok_or_else(|| QrError::TooLong("no mask pattern applies".to_owned()))?
+        }
+    };
+    let side = usize::try_from(width).map_err(|error| QrError::TooLong(error.to_string()))?;
+    Ok((side, best.into_colors()))
+}
+
+/// A module as the crate's scorer compares them: the variant counts, not only the colour.
+fn module_code(module: Module) -> u8 {
+    match module {
+        Module::Empty => 0,
+        Module::Masked(Color::Light) => 1,
+        Module::Masked(Color::Dark) => 2,
+        Module::Unmasked(Color::Light) => 3,
+        Module::Unmasked(Color::Dark) => 4,
+    }
+}
+
+fn is_dark(code: u8) -> bool {
+    code == 2 || code == 4
+}
+
+/// The `qrcode` crate's total penalty of a masked canvas (its rules N1 to N4 as it implements them,
+/// in the same wrapping 16-bit arithmetic as its release build), over a flat copy of the modules.
+fn penalty(canvas: &Canvas, width: i16) -> u16 {
+    let side = usize::try_from(width).unwrap_or(0);
+    let mut grid = vec![0u8; side * side];
+    for y in 0..width {
+        for x in 0..width {
+            let index = usize::try_from(y).unwrap_or(0) * side + usize::try_from(x).unwrap_or(0);
+            grid[index] = module_code(canvas.get(x, y));
+        }
+    }
+    let at = |x: usize, y: usize| grid[y * side + x];
+    let horizontal = |line: usize, k: usize| at(k, line);
+    let vertical = |line: usize, k: usize| at(line, k);
+
+    let mut total: u16 = 0;
+    for get in [&horizontal as &dyn Fn(usize, usize) -> u8, &vertical] {
+        total = total.wrapping_add(adjacent_penalty(side, get));
+    }
+    let mut blocks: u16 = 0;
+    for x in 0..side.saturating_sub(1) {
+        for y in 0..side.saturating_sub(1) {
+            let this = at(x, y);
+            if this == at(x + 1, y) && this == at(x, y + 1) && this == at(x + 1, y + 1) {
+                blocks = blocks.wrapping_add(3);
+            }
+        }
+    }
+    total = total.wrapping_add(blocks);
+    for get in [&horizontal as &dyn Fn(usize, usize) -> u8, &vertical] {
+        total = total.wrapping_add(finder_penalty(side, get));
+    }
+    let dark = grid.iter().filter(|code| is_dark(**code)).count();
+    let ratio = dark * 200 / grid.len().max(1);
+    let balance = ratio.abs_diff(100);
+    total.wrapping_add(u16::try_from(balance).unwrap_or(u16::MAX))
+}
+
+/// Runs of five or more equal modules along each line: length - 2 points a run.
+fn adjacent_penalty(side: usize, get: &dyn Fn(usize, usize) -> u8) -> u16 {
+    let mut score: u16 = 0;
+    for line in 0..side {
+        // The crate starts from an empty module and ends each line with one.
+        let mut last = module_code(Module::Empty);
+        let mut run: u16 = 1;
+        for k in 0..=side {
+            let code = if k < side {
+                get(line, k)
+            } else {
+                module_code(Module::Empty)
+            };
+            if code == last {
+                run = run.wrapping_add(1);
+            } else {
+                last = code;
+                if run >= 5 {
+                    score = score.wrapping_add(run - 2);
+                }
+                run = 1;
+            }
+        }
+    }
+    score
+}
+
+/// `dark light dark dark dark light dark` with no dark module in the four before or the four after
+/// (on either side): 40 points each, less the crate's constant 360.
+fn finder_penalty(side: usize, get: &dyn Fn(usize, usize) -> u8) -> u16 {
+    const PATTERN: [bool; 7] = [true, false, true, true, true, false, true];
+    let mut score: u16 = 0;
+    for line in 0..side {
+        for start in 0..side.saturating_sub(6) {
+            if (0..7).any(|offset| is_dark(get(line, start + offset)) != PATTERN[offset]) {
+                continue;
+            }
+            let dark_at = |k: usize| k < side && is_dark(get(line, k));
+            let before = (start.saturating_sub(4)..start).any(dark_at);
+            let after = (start + 7..start + 11).any(dark_at);
+            if !before || !after {
+                score = score.wrapping_add(40);
+            }
+        }
+    }
+    score.wrapping_sub(360)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use qrcode::QrCode;
 
     /// Decodes a PNG produced here with an independent QR reader.
     pub(crate) fn read_back(png_bytes: &[u8]) -> String {
@@ -139,6 +288,33 @@ mod tests {
             decoded == expected,
             "the decoded samples differ from the bitmap"
         );
+    }
+
+    /// The faster mask choice picks what the `qrcode` crate picks: the same modules for sign links,
+    /// verify links and texts of every length up to a few hundred bytes (hashed tokens, so every
+    /// mask pattern gets its turn).
+    #[test]
+    fn the_modules_are_the_qrcode_crates_own() {
+        use sha2::Digest as _;
+        let mut texts: Vec<String> = (0..400)
+            .map(|n| {
+                let token = hex::encode(sha2::Sha256::digest(format!("token {n}")));
+                let length = n % token.len();
+                format!(
+                    "https://esign.example.com/h5/sign?token={}",
+                    &token[..length]
+                )
+            })
+            .collect();
+        texts.extend((0..40).map(|n| format!("https://esign.example.com/verify/CONTRACT_{n:032}")));
+        texts.extend(["", "1", "01234567890123456789", "ESIGN", "签署"].map(str::to_owned));
+        texts.push("z".repeat(600));
+        for text in &texts {
+            let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).unwrap();
+            let (side, colors) = encode(text).unwrap();
+            assert_eq!(side, code.width(), "{text:?}");
+            assert!(colors == code.to_colors(), "a different code for {text:?}");
+        }
     }
 
     #[test]
