@@ -360,9 +360,11 @@ pub(crate) struct CodeEntry {
     request_body(content = schemas::DegradedCodeEntry),
     responses(
         (status = 200, description = "The check passed.", body = schemas::FaceVerificationPageStatus),
+        (status = 400, response = openapi::ValidationFailed),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
         (status = 410, response = openapi::LinkExpired),
+        (status = 415, response = openapi::UnsupportedMediaType),
         (status = 422, response = openapi::IdentityFailed),
     )
 )]

@@ -31,6 +31,7 @@ mod pipeline;
 mod plain_crud;
 mod receiver;
 mod request_signing;
+mod schemathesis;
 mod sealing;
 mod short_links;
 mod signing_client;

@@ -44,8 +44,8 @@ fn require_admin(caller: &Caller) -> Result<(), ApiError> {
     tag = openapi::TAG_ADMIN,
     operation_id = "listCallbacks",
     params(
-        ("status" = Option<String>, Query, description = "PENDING, DELIVERING, DELIVERED or DEAD."),
-        ("limit" = Option<u32>, Query, description = "At most this many rows, newest first (default 100, at most 500)."),
+        ("status" = Option<String>, Query, pattern = "^(PENDING|DELIVERING|DELIVERED|DEAD)$", description = "PENDING, DELIVERING, DELIVERED or DEAD."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many rows, newest first (default 100, at most 500)."),
     ),
     responses(
         (status = 200, description = "The callbacks, newest first.", body = schemas::CallbackList),

@@ -105,7 +105,7 @@ pub struct ErrorBody {
     #[schema(nullable = false)]
     pub details: Option<Vec<FieldError>>,
     /// 40002 only: the resource that already has this `bizId` + `bizType`, as `GET` shows it (a
-    /// `Contract` or a `FaceVerification`).
+    /// `Contract`, a `FaceVerification` or an `SmsNotice`).
     #[schema(nullable = false, schema_with = existing_resource)]
     pub existing: Option<serde_json::Value>,
     /// 50001 only: the verification that was created although no face provider answered; poll it
@@ -118,6 +118,7 @@ fn existing_resource() -> Schema {
     utoipa::openapi::schema::OneOfBuilder::new()
         .item(utoipa::openapi::Ref::from_schema_name(Contract::name()))
         .item(utoipa::openapi::Ref::from_schema_name(FaceVerification::name()))
+        .item(utoipa::openapi::Ref::from_schema_name(SmsNotice::name()))
         .description(Some(
             "40002 only: the resource that already has this `bizId` + `bizType`, as `GET` shows it.",
         ))
