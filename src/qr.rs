@@ -2,7 +2,7 @@
 //! to open their sign link on a phone.
 
 use base64::Engine;
-use qrcode::canvas::{Canvas, MaskPattern, Module};
+use qrcode::canvas::{Canvas, MaskPattern};
 use qrcode::{Color, EcLevel, Version};
 
 /// Pixels per QR module: about 300 px for a sign URL, crisp on a phone screen and in print.
@@ -97,127 +97,108 @@ fn encode(text: &str) -> Result<(usize, Vec<Color>), QrError> {
     let mut unmasked = Canvas::new(version, EcLevel::M);
     unmasked.draw_all_functional_patterns();
     unmasked.draw_data(&data, &ec);
-    let width = version.width();
-    let best = match version {
+    let side =
+        usize::try_from(version.width()).map_err(|error| QrError::TooLong(error.to_string()))?;
+    let colors = match version {
         // `encode_auto` never picks a Micro QR version; were it to, the crate's own choice stands.
-        Version::Micro(_) => unmasked.apply_best_mask(),
+        Version::Micro(_) => unmasked.apply_best_mask().into_colors(),
         Version::Normal(_) => {
-            let mut best: Option<(u16, Canvas)> = None;
+            let mut best: Option<(u16, Vec<Color>)> = None;
             for mask in MASKS {
                 let mut canvas = unmasked.clone();
                 canvas.apply_mask(mask);
-                let score = penalty(&canvas, width);
+                let colors = canvas.into_colors();
+                let score = penalty(&colors, side);
                 if best.as_ref().is_none_or(|(lowest, _)| score < *lowest) {
-                    best = Some((score, canvas));
+                    best = Some((score, colors));
                 }
             }
-            best.map(|(_, canvas)| canvas)
+            best.map(|(_, colors)| colors)
                 .ok_or_else(|| QrError::TooLong("no mask pattern applies".to_owned()))?
         }
     };
-    let side = usize::try_from(width).map_err(|error| QrError::TooLong(error.to_string()))?;
-    Ok((side, best.into_colors()))
+    Ok((side, colors))
 }
 
-/// A module as the crate's scorer compares them: the variant counts, not only the colour.
-fn module_code(module: Module) -> u8 {
-    match module {
-        Module::Empty => 0,
-        Module::Masked(Color::Light) => 1,
-        Module::Masked(Color::Dark) => 2,
-        Module::Unmasked(Color::Light) => 3,
-        Module::Unmasked(Color::Dark) => 4,
+/// The `qrcode` crate's total penalty of a masked code (its rules N1 to N4 as it implements them, in
+/// the same wrapping 16-bit arithmetic as its release build), over the modules row by row and column
+/// by column so both directions scan contiguous slices. The crate compares modules, not colours, but
+/// after masking every module is `Masked(colour)`, so the colours decide alike.
+fn penalty(colors: &[Color], side: usize) -> u16 {
+    let rows: Vec<bool> = colors.iter().map(|color| *color == Color::Dark).collect();
+    let mut columns = vec![false; rows.len()];
+    for (index, dark) in rows.iter().enumerate() {
+        columns[(index % side) * side + index / side] = *dark;
     }
-}
-
-fn is_dark(code: u8) -> bool {
-    code == 2 || code == 4
-}
-
-/// The `qrcode` crate's total penalty of a masked canvas (its rules N1 to N4 as it implements them,
-/// in the same wrapping 16-bit arithmetic as its release build), over a flat copy of the modules.
-fn penalty(canvas: &Canvas, width: i16) -> u16 {
-    let side = usize::try_from(width).unwrap_or(0);
-    let mut grid = vec![0u8; side * side];
-    for y in 0..width {
-        for x in 0..width {
-            let index = usize::try_from(y).unwrap_or(0) * side + usize::try_from(x).unwrap_or(0);
-            grid[index] = module_code(canvas.get(x, y));
+    let mut total: u16 = 0;
+    for lines in [&rows, &columns] {
+        for line in lines.chunks_exact(side) {
+            total = total
+                .wrapping_add(adjacent_penalty(line))
+                .wrapping_add(finder_penalty(line));
         }
     }
-    let at = |x: usize, y: usize| grid[y * side + x];
-    let horizontal = |line: usize, k: usize| at(k, line);
-    let vertical = |line: usize, k: usize| at(line, k);
-
-    let mut total: u16 = 0;
-    for get in [&horizontal as &dyn Fn(usize, usize) -> u8, &vertical] {
-        total = total.wrapping_add(adjacent_penalty(side, get));
-    }
+    // The constant the crate subtracts once per direction.
+    total = total.wrapping_sub(720);
     let mut blocks: u16 = 0;
-    for x in 0..side.saturating_sub(1) {
-        for y in 0..side.saturating_sub(1) {
-            let this = at(x, y);
-            if this == at(x + 1, y) && this == at(x, y + 1) && this == at(x + 1, y + 1) {
+    for y in 0..side.saturating_sub(1) {
+        let (upper, lower) = (
+            &rows[y * side..(y + 1) * side],
+            &rows[(y + 1) * side..(y + 2) * side],
+        );
+        for x in 0..side - 1 {
+            let this = upper[x];
+            if this == upper[x + 1] && this == lower[x] && this == lower[x + 1] {
                 blocks = blocks.wrapping_add(3);
             }
         }
     }
     total = total.wrapping_add(blocks);
-    for get in [&horizontal as &dyn Fn(usize, usize) -> u8, &vertical] {
-        total = total.wrapping_add(finder_penalty(side, get));
-    }
-    let dark = grid.iter().filter(|code| is_dark(**code)).count();
-    let ratio = dark * 200 / grid.len().max(1);
-    let balance = ratio.abs_diff(100);
-    total.wrapping_add(u16::try_from(balance).unwrap_or(u16::MAX))
+    let dark = rows.iter().filter(|dark| **dark).count();
+    let ratio = dark * 200 / rows.len().max(1);
+    total.wrapping_add(u16::try_from(ratio.abs_diff(100)).unwrap_or(u16::MAX))
 }
 
-/// Runs of five or more equal modules along each line: length - 2 points a run.
-fn adjacent_penalty(side: usize, get: &dyn Fn(usize, usize) -> u8) -> u16 {
+/// Runs of five or more equal modules in a line: length - 2 points a run.
+fn adjacent_penalty(line: &[bool]) -> u16 {
     let mut score: u16 = 0;
-    for line in 0..side {
-        // The crate starts from an empty module and ends each line with one.
-        let mut last = module_code(Module::Empty);
-        let mut run: u16 = 1;
-        for k in 0..=side {
-            let code = if k < side {
-                get(line, k)
-            } else {
-                module_code(Module::Empty)
-            };
-            if code == last {
-                run = run.wrapping_add(1);
-            } else {
-                last = code;
-                if run >= 5 {
-                    score = score.wrapping_add(run - 2);
-                }
-                run = 1;
+    let Some((&first, rest)) = line.split_first() else {
+        return 0;
+    };
+    let (mut last, mut run) = (first, 1u16);
+    for &dark in rest {
+        if dark == last {
+            run = run.wrapping_add(1);
+        } else {
+            if run >= 5 {
+                score = score.wrapping_add(run - 2);
             }
+            (last, run) = (dark, 1);
         }
+    }
+    if run >= 5 {
+        score = score.wrapping_add(run - 2);
     }
     score
 }
 
-/// `dark light dark dark dark light dark` with no dark module in the four before or the four after
-/// (on either side): 40 points each, less the crate's constant 360.
-fn finder_penalty(side: usize, get: &dyn Fn(usize, usize) -> u8) -> u16 {
+/// `dark light dark dark dark light dark` in a line with no dark module in the four before or in the
+/// four after: 40 points each.
+fn finder_penalty(line: &[bool]) -> u16 {
     const PATTERN: [bool; 7] = [true, false, true, true, true, false, true];
     let mut score: u16 = 0;
-    for line in 0..side {
-        for start in 0..side.saturating_sub(6) {
-            if (0..7).any(|offset| is_dark(get(line, start + offset)) != PATTERN[offset]) {
-                continue;
-            }
-            let dark_at = |k: usize| k < side && is_dark(get(line, k));
-            let before = (start.saturating_sub(4)..start).any(dark_at);
-            let after = (start + 7..start + 11).any(dark_at);
-            if !before || !after {
-                score = score.wrapping_add(40);
-            }
+    for (start, window) in line.windows(7).enumerate() {
+        if window != PATTERN {
+            continue;
+        }
+        let any_dark = |part: &[bool]| part.contains(&true);
+        let before = any_dark(&line[start.saturating_sub(4)..start]);
+        let after = any_dark(&line[(start + 7).min(line.len())..(start + 11).min(line.len())]);
+        if !before || !after {
+            score = score.wrapping_add(40);
         }
     }
-    score.wrapping_sub(360)
+    score
 }
 
 #[cfg(test)]
