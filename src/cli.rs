@@ -203,9 +203,20 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Logs at `RUST_LOG` (default `info`). The PostgreSQL driver logs every statement's parameters at
+/// debug level, and parameters carry credentials and personal data, so it stays at `info` unless
+/// `RUST_LOG` names it on purpose.
 fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let requested = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&requested)
+        .ok()
+        .filter(|_| !requested.trim().is_empty())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    if !requested.contains("tokio_postgres") {
+        if let Ok(directive) = "tokio_postgres=info".parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

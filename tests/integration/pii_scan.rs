@@ -66,7 +66,9 @@ async fn serve(t: &TestStore) -> Served {
     let child = Command::new(env!("CARGO_BIN_EXE_esign"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "debug")
+        // The database driver too, though it stays at info by default: its debug lines carry every
+        // statement's parameters, the likeliest place for a leak.
+        .env("RUST_LOG", "debug,tokio_postgres=debug")
         .current_dir(data.path())
         .arg("--config")
         .arg(&config)
