@@ -245,6 +245,11 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let mut trailing = body.clone();
     trailing.extend_from_slice(b" {}");
     seeds.push(("contract_initiate", "trailing_document", trailing));
+    // Found by the fuzzer: a byte that is not UTF-8 in an unknown field was skipped unchecked.
+    let mut not_utf8 = body.clone();
+    let end = not_utf8.len() - 1;
+    not_utf8.splice(end..end, b",\"unknown\":\"\xe5\x93\xff\"".iter().copied());
+    seeds.push(("contract_initiate", "not_utf8_in_unknown_field", not_utf8));
 
     // Face verification initiation.
     let face = serde_json::to_vec(&valid_face()).unwrap();
