@@ -34,6 +34,8 @@ pub mod document;
 pub mod download;
 pub mod expiry;
 pub mod face;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod nonces;

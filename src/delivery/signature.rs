@@ -56,7 +56,8 @@ pub fn verify(
         }
     }
     let timestamp = timestamp.ok_or(SignatureError::Malformed)?;
-    if (now - timestamp).abs() > tolerance_seconds {
+    // `abs_diff`: an unsigned (not yet checked) `t` near either end of i64 must not overflow.
+    if now.abs_diff(timestamp) > tolerance_seconds.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let expected = mac(secret, timestamp, body);
@@ -108,6 +109,23 @@ mod tests {
             verify(&header, b"{\"a\":1}", b"secret-one", 1_700_001_000, 300),
             Err(SignatureError::Stale)
         );
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_the_integer_range_is_stale_not_a_panic() {
+        // `now - t` overflowed for these, before any signature was checked.
+        for t in [i64::MIN, i64::MAX] {
+            assert_eq!(
+                verify(
+                    &format!("t={t},v1=00"),
+                    b"{}",
+                    b"secret",
+                    1_700_000_000,
+                    300
+                ),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 
     #[test]

@@ -144,7 +144,8 @@ pub fn verify(
     mac(secret, timestamp, nonce, body)
         .verify_slice(&expected)
         .map_err(|_| SignatureError::Mismatch)?;
-    if (now.timestamp() - timestamp).abs() > TIMESTAMP_WINDOW_SECONDS {
+    // `abs_diff`: a signed timestamp near either end of i64 must not overflow the subtraction.
+    if now.timestamp().abs_diff(timestamp) > TIMESTAMP_WINDOW_SECONDS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     Ok(Signed {
@@ -239,5 +240,19 @@ mod tests {
             ),
             Err(SignatureError::Stale)
         );
+    }
+
+    #[test]
+    fn a_signed_timestamp_at_the_ends_of_the_integer_range_is_stale_not_a_panic() {
+        // `now - timestamp` overflowed for these (a panic with overflow checks on).
+        let now = Utc::now();
+        for timestamp in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let nonce = "abcdefgh_ABCD-12";
+            let signature = sign("secret", timestamp, nonce, b"{}");
+            assert_eq!(
+                verify("secret", &headers(timestamp, nonce, &signature), b"{}", now),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 }

@@ -197,4 +197,63 @@ mod tests {
         assert_eq!(number.masked(), "110105********002X");
         assert_eq!(format!("{number:?}"), "IdCardNumber(110105********002X)");
     }
+
+    /// The check character written out from the standard's definition (weights 2^(17-i) mod 11),
+    /// not from the parser's table.
+    fn check_character(body: &str) -> char {
+        let sum: u32 = body
+            .bytes()
+            .enumerate()
+            .map(|(index, digit)| u32::from(digit - b'0') * (2u32.pow(17 - index as u32) % 11))
+            .sum();
+        b"10X98765432"[(sum % 11) as usize] as char
+    }
+
+    fn birth_dates() -> impl proptest::strategy::Strategy<Value = NaiveDate> {
+        use proptest::strategy::Strategy;
+        let first = NaiveDate::from_ymd_opt(EARLIEST_BIRTH_YEAR, 1, 1).unwrap();
+        let span = (today() - first).num_days();
+        (0..=span).prop_map(move |days| first + chrono::Days::new(days as u64))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_number_with_a_right_check_character_parses_and_round_trips(
+            region in 100_000u32..=999_999,
+            birth in birth_dates(),
+            sequence in 0u32..=999,
+            lower_case_x in proptest::bool::ANY,
+        ) {
+            let body = format!("{region:06}{}{sequence:03}", birth.format("%Y%m%d"));
+            let check = check_character(&body);
+            let check = if lower_case_x { check.to_ascii_lowercase() } else { check };
+            let text = format!("{body}{check}");
+            let number = IdCardNumber::parse(&text, today()).unwrap();
+            proptest::prop_assert_eq!(number.birth_date(), birth);
+            proptest::prop_assert_eq!(number.as_str(), text.to_ascii_uppercase());
+            let again = IdCardNumber::parse(&number.to_string(), today()).unwrap();
+            proptest::prop_assert_eq!(&again, &number);
+            proptest::prop_assert_eq!(number.as_str().parse::<IdCardNumber>().unwrap(), number);
+        }
+
+        #[test]
+        fn any_other_check_character_is_refused(
+            region in 100_000u32..=999_999,
+            birth in birth_dates(),
+            sequence in 0u32..=999,
+            wrong in proptest::sample::select(b"0123456789X".to_vec()),
+        ) {
+            let body = format!("{region:06}{}{sequence:03}", birth.format("%Y%m%d"));
+            proptest::prop_assume!(wrong as char != check_character(&body));
+            let text = format!("{body}{}", wrong as char);
+            proptest::prop_assert_eq!(IdCardNumber::parse(&text, today()), Err(IdCardError::Checksum));
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics_and_only_18_characters_can_pass(text in ".{0,24}") {
+            if IdCardNumber::parse(&text, today()).is_ok() {
+                proptest::prop_assert_eq!(text.len(), 18);
+            }
+        }
+    }
 }

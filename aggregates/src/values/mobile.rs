@@ -83,4 +83,22 @@ mod tests {
         assert_eq!(MobileNumber::parse("12800138000"), Err(MobileError::Prefix));
         assert_eq!(MobileNumber::parse("23800138000"), Err(MobileError::Prefix));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn every_number_of_the_mainland_plan_parses_and_round_trips(number in "1[3-9][0-9]{9}") {
+            let mobile = MobileNumber::parse(&number).unwrap();
+            proptest::prop_assert_eq!(mobile.as_str(), number.as_str());
+            proptest::prop_assert_eq!(mobile.to_string().parse::<MobileNumber>().unwrap(), mobile);
+        }
+
+        #[test]
+        fn anything_else_is_refused(text in ".{0,14}") {
+            let plan = text.len() == 11
+                && text.bytes().all(|b| b.is_ascii_digit())
+                && text.starts_with('1')
+                && !matches!(text.as_bytes()[1], b'0' | b'1' | b'2');
+            proptest::prop_assert_eq!(MobileNumber::parse(&text).is_ok(), plan);
+        }
+    }
 }
