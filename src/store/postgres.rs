@@ -39,11 +39,12 @@ const MIGRATION_LOCK: i64 = 0x6573_6967_6e01;
 /// Bounds on waiting for a pooled connection, opening a new one and checking a recycled one. Past
 /// them the request fails as unavailable (503 with `Retry-After`) instead of hanging: a database
 /// behind a dropped route answers no packet, and connecting would otherwise wait for the TCP timeout.
-/// The wait allows for a burst of many times the pool size queueing for its connections.
+/// The bounds are generous: a burst of many times the pool size may queue for its connections, and a
+/// loaded host may take seconds to open one.
 const POOL_TIMEOUTS: deadpool_postgres::Timeouts = deadpool_postgres::Timeouts {
-    wait: Some(std::time::Duration::from_secs(10)),
-    create: Some(std::time::Duration::from_secs(5)),
-    recycle: Some(std::time::Duration::from_secs(5)),
+    wait: Some(std::time::Duration::from_secs(30)),
+    create: Some(std::time::Duration::from_secs(10)),
+    recycle: Some(std::time::Duration::from_secs(10)),
 };
 
 #[derive(Clone)]

@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::TestStore;
+use crate::helpers::event_count;
 use crate::helpers::json_of;
 use crate::signing_client::SigningClient;
 
@@ -118,24 +119,6 @@ async fn initiate(api: &Api, biz_id: &str, template_id: &str) -> Value {
     body
 }
 
-/// Every committed event, counted in chain order (no commit fence: this counts, it does not follow).
-async fn event_count(api: &Api) -> usize {
-    use esign::store::EventStore;
-    let mut cursor = None;
-    let mut count = 0;
-    loop {
-        let page = api.state.store.read_chain(cursor, 1000).await.unwrap();
-        let Some(last) = page.last() else {
-            return count;
-        };
-        cursor = Some(esign::store::ChainCursor {
-            stream_id: last.stream_id.clone(),
-            stream_version: last.stream_version,
-        });
-        count += page.len();
-    }
-}
-
 async fn templates_are_published_by_administrators_and_read_back_by_version(t: TestStore) {
     let api = start(&t).await;
     let (status, body) = json_of(
@@ -159,10 +142,10 @@ async fn templates_are_published_by_administrators_and_read_back_by_version(t: T
     assert_eq!(current["signerConfig"]["maxSigners"], 2);
 
     // The same version again with the same content is a no-op; with other content, a conflict.
-    let before = event_count(&api).await;
+    let before = event_count(&api.state.store).await;
     publish(&api, "TPL_A").await;
     assert_eq!(
-        event_count(&api).await,
+        event_count(&api.state.store).await,
         before,
         "republishing identical content writes nothing"
     );
@@ -291,7 +274,7 @@ async fn a_repeated_biz_id_answers_40002_with_the_existing_contract(t: TestStore
     let api = start(&t).await;
     publish(&api, "TPL_D").await;
     let first = initiate(&api, "REL_DUP", "TPL_D").await;
-    let before = event_count(&api).await;
+    let before = event_count(&api.state.store).await;
     let (status, body) = json_of(
         api.auth
             .post_json("/api/v1/contract/initiate", &contract("REL_DUP", "TPL_D"))
@@ -304,7 +287,11 @@ async fn a_repeated_biz_id_answers_40002_with_the_existing_contract(t: TestStore
         "{body}"
     );
     assert_eq!(body["existing"]["contractId"], first["contractId"]);
-    assert_eq!(event_count(&api).await, before, "a repeat writes nothing");
+    assert_eq!(
+        event_count(&api.state.store).await,
+        before,
+        "a repeat writes nothing"
+    );
     // Idempotency is per client: another client may use the same bizId.
     let other = api
         .other
@@ -368,7 +355,7 @@ async fn another_client_gets_404_for_a_contract_or_verification_it_does_not_own(
 async fn bad_input_names_every_field_and_writes_nothing(t: TestStore) {
     let api = start(&t).await;
     publish(&api, "TPL_F").await;
-    let before = event_count(&api).await;
+    let before = event_count(&api.state.store).await;
 
     let mut bad = contract("REL_BAD", "TPL_F");
     bad["signers"][0]["idCardNo"] = json!("110105194912310021");
@@ -446,7 +433,7 @@ async fn bad_input_names_every_field_and_writes_nothing(t: TestStore) {
     );
 
     assert_eq!(
-        event_count(&api).await,
+        event_count(&api.state.store).await,
         before,
         "nothing was written by any rejected request"
     );
@@ -709,7 +696,7 @@ async fn forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_writ
     use reqwest::Method;
     let api = start(&t).await;
     publish(&api, "TPL_SIG").await;
-    let before = event_count(&api).await;
+    let before = event_count(&api.state.store).await;
     let body = contract("REL_SIG", "TPL_SIG");
     let path = "/api/v1/contract/initiate";
 
@@ -748,7 +735,7 @@ async fn forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_writ
         .await;
     crate::signing_client::assert_signature_rejected(wrong_secret).await;
     assert_eq!(
-        event_count(&api).await,
+        event_count(&api.state.store).await,
         before,
         "no refused request wrote anything"
     );

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::event_count;
 use crate::helpers::{RunningService, TestStore, json_of, start_service_with};
 use crate::signing_client::{SigningClient, assert_signature_rejected, random_nonce, unix_now};
 
@@ -373,24 +374,6 @@ async fn settle(admin: &SigningClient) {
     }
 }
 
-/// Every committed event, counted.
-pub async fn event_count(state: &esign::http::AppState) -> usize {
-    use esign::store::EventStore;
-    let mut cursor = None;
-    let mut count = 0;
-    loop {
-        let page = state.store.read_chain(cursor, 1000).await.unwrap();
-        let Some(last) = page.last() else {
-            return count;
-        };
-        cursor = Some(esign::store::ChainCursor {
-            stream_id: last.stream_id.clone(),
-            stream_version: last.stream_version,
-        });
-        count += page.len();
-    }
-}
-
 /// What the outbox and the SMS sender hold: writes outside the event log a refused request must not
 /// make either (a redelivery resets a callback row; a notice texts the mobile).
 async fn side_effects(fixture: &Fixture) -> (Value, usize) {
@@ -437,7 +420,7 @@ async fn every_api_operation_refuses_unsigned_forged_stale_and_replayed_requests
     for operation in &operations {
         let path = fixture.path(operation);
         let body = fixture.body(operation);
-        let events_before = event_count(fixture.state()).await;
+        let events_before = event_count(&fixture.state().store).await;
         let effects_before = side_effects(&fixture).await;
 
         let mut unsigned = http.request(
@@ -470,7 +453,7 @@ async fn every_api_operation_refuses_unsigned_forged_stale_and_replayed_requests
         *tried.entry("timestamp 301 s old").or_default() += 1;
 
         assert_eq!(
-            event_count(fixture.state()).await,
+            event_count(&fixture.state().store).await,
             events_before,
             "{}: a refused request wrote an event",
             operation.id
@@ -498,12 +481,12 @@ async fn every_api_operation_refuses_unsigned_forged_stale_and_replayed_requests
         );
         // What the original set going (a callback to deliver) ends before the replay is judged.
         settle(&fixture.owner).await;
-        let events_after_original = event_count(fixture.state()).await;
+        let events_after_original = event_count(&fixture.state().store).await;
         let effects_after_original = side_effects(&fixture).await;
         assert_signature_rejected(captured().await).await;
         *tried.entry("replayed nonce").or_default() += 1;
         assert_eq!(
-            event_count(fixture.state()).await,
+            event_count(&fixture.state().store).await,
             events_after_original,
             "{}: a replay wrote an event",
             operation.id
@@ -540,7 +523,7 @@ async fn another_client_gets_404_for_every_resource_it_does_not_own_and_writes_n
     for operation in api_operations() {
         let path = fixture.path(&operation);
         let body = fixture.body(&operation);
-        let events_before = event_count(fixture.state()).await;
+        let events_before = event_count(&fixture.state().store).await;
         let effects_before = side_effects(&fixture).await;
         let names_owned = owned_markers
             .iter()
@@ -629,7 +612,7 @@ async fn another_client_gets_404_for_every_resource_it_does_not_own_and_writes_n
             }
         }
         assert_eq!(
-            event_count(fixture.state()).await,
+            event_count(&fixture.state().store).await,
             events_before,
             "{}: another client's request wrote an event",
             operation.id

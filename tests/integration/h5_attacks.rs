@@ -9,8 +9,8 @@ use esign::store::{EventStore, StreamId};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::authorisation::event_count;
 use crate::h5_sign::Browser;
+use crate::helpers::event_count;
 use crate::helpers::{RunningService, TestStore, json_of, start_service_with};
 use crate::journey::{initiate_contract, publish_template};
 use crate::signing_client::SigningClient;
@@ -165,7 +165,7 @@ async fn guessed_and_cross_used_tokens_get_404_on_every_h5_route_and_write_nothi
         cases.push((method, route, sign_token.clone()));
     }
     let http = esign::outbound::client(Duration::from_secs(30)).unwrap();
-    let before = event_count(&h5.service.state).await;
+    let before = event_count(&h5.service.state.store).await;
     let texts_before = h5
         .service
         .state
@@ -209,7 +209,7 @@ async fn guessed_and_cross_used_tokens_get_404_on_every_h5_route_and_write_nothi
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
     assert_eq!(
-        event_count(&h5.service.state).await,
+        event_count(&h5.service.state.store).await,
         before,
         "a guessed token wrote something"
     );

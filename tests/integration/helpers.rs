@@ -400,3 +400,21 @@ pub fn rgba_png(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
     writer.finish().unwrap();
     out
 }
+
+/// Every committed event, counted in chain order (no commit fence: this counts, it does not follow).
+pub async fn event_count(store: &esign::store::Store) -> usize {
+    use esign::store::EventStore;
+    let mut cursor = None;
+    let mut count = 0;
+    loop {
+        let page = store.read_chain(cursor, 1000).await.unwrap();
+        let Some(last) = page.last() else {
+            return count;
+        };
+        cursor = Some(esign::store::ChainCursor {
+            stream_id: last.stream_id.clone(),
+            stream_version: last.stream_version,
+        });
+        count += page.len();
+    }
+}

@@ -6,6 +6,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::event_count;
 use crate::helpers::{TestStore, json_of};
 use crate::signing_client::SigningClient;
 
@@ -161,23 +162,6 @@ fn broken_bodies(
     ]
 }
 
-async fn event_count(state: &esign::http::AppState) -> usize {
-    use esign::store::EventStore;
-    let mut cursor = None;
-    let mut count = 0;
-    loop {
-        let page = state.store.read_chain(cursor, 1000).await.unwrap();
-        let Some(last) = page.last() else {
-            return count;
-        };
-        cursor = Some(esign::store::ChainCursor {
-            stream_id: last.stream_id.clone(),
-            stream_version: last.stream_version,
-        });
-        count += page.len();
-    }
-}
-
 /// Sends every generated body to `path` and checks each answer and the event count.
 async fn check_endpoint(
     t: &TestStore,
@@ -206,7 +190,7 @@ async fn check_endpoint(
     });
     let published = admin.post_json("/api/v1/template", &template).await;
     assert_eq!(published.status(), StatusCode::OK);
-    let before = event_count(&service.state).await;
+    let before = event_count(&service.state.store).await;
     let runtime = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config::with_cases(CASES));
     let outcome = tokio::task::block_in_place(|| {
@@ -234,7 +218,7 @@ async fn check_endpoint(
                 if !named {
                     return Err(fail(&format!("{field} is not named")));
                 }
-                if event_count(&service.state).await != before {
+                if event_count(&service.state.store).await != before {
                     return Err(fail("an event was written"));
                 }
                 Ok(())

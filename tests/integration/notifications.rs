@@ -7,6 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::helpers::event_count;
 use crate::helpers::json_of;
 use crate::helpers::{RunningService, TestStore, start_service_with};
 use crate::signing_client::SigningClient;
@@ -99,29 +100,6 @@ async fn send(api: &Api, body: &Value) -> (StatusCode, Value) {
     json_of(api.auth.post_json("/api/v1/notification/sms", body).await).await
 }
 
-async fn event_count(api: &Api) -> usize {
-    use esign::store::EventStore;
-    let mut cursor = None;
-    let mut count = 0;
-    loop {
-        let page = api
-            .service
-            .state
-            .store
-            .read_chain(cursor, 1000)
-            .await
-            .unwrap();
-        let Some(last) = page.last() else {
-            return count;
-        };
-        cursor = Some(esign::store::ChainCursor {
-            stream_id: last.stream_id.clone(),
-            stream_version: last.stream_version,
-        });
-        count += page.len();
-    }
-}
-
 /// Polls the owner's GET until the notice has `status`, for up to 30 seconds.
 async fn wait_for_status(api: &Api, notice_id: &str, wanted: &str) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -148,7 +126,7 @@ async fn wait_for_status(api: &Api, notice_id: &str, wanted: &str) -> Value {
 /// Spec 1.2 item 3: templates are versioned and managed by administrators; any client reads them.
 async fn sms_templates_are_managed_by_administrators_only(t: TestStore) {
     let api = start(&t, |_| {}).await;
-    let before = event_count(&api).await;
+    let before = event_count(&api.service.state.store).await;
     let (status, body) = json_of(
         api.auth
             .post_json(
@@ -160,7 +138,11 @@ async fn sms_templates_are_managed_by_administrators_only(t: TestStore) {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["code"], 40300);
-    assert_eq!(event_count(&api).await, before, "a refusal writes nothing");
+    assert_eq!(
+        event_count(&api.service.state.store).await,
+        before,
+        "a refusal writes nothing"
+    );
 
     publish(&api).await;
     let (status, current) = json_of(
@@ -391,13 +373,17 @@ async fn a_repeated_biz_id_answers_40002_with_the_existing_notice(t: TestStore) 
     let api = start(&t, |_| {}).await;
     publish(&api).await;
     let (_, first) = send(&api, &notice("PAY_REPEAT")).await;
-    let events = event_count(&api).await;
+    let events = event_count(&api.service.state.store).await;
     let (status, repeat) = send(&api, &notice("PAY_REPEAT")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{repeat}");
     assert_eq!(repeat["code"], 40002);
     assert_eq!(repeat["existing"]["noticeId"], first["noticeId"]);
     assert_eq!(repeat["existing"]["status"], "SENT");
-    assert_eq!(event_count(&api).await, events, "a repeat writes nothing");
+    assert_eq!(
+        event_count(&api.service.state.store).await,
+        events,
+        "a repeat writes nothing"
+    );
     let texts = api
         .service
         .state
@@ -419,7 +405,7 @@ async fn a_repeated_biz_id_answers_40002_with_the_existing_notice(t: TestStore) 
 async fn bad_notices_name_the_field_and_write_nothing(t: TestStore) {
     let api = start(&t, |_| {}).await;
     publish(&api).await;
-    let before = event_count(&api).await;
+    let before = event_count(&api.service.state.store).await;
     let fields = |body: &Value| -> Vec<String> {
         body["details"]
             .as_array()
@@ -484,13 +470,13 @@ async fn bad_notices_name_the_field_and_write_nothing(t: TestStore) {
         .send()
         .await;
     assert_eq!(deactivated.status(), StatusCode::OK);
-    let after_deactivation = event_count(&api).await;
+    let after_deactivation = event_count(&api.service.state.store).await;
     let (status, body) = send(&api, &notice("PAY_BAD_6")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], 40003);
 
     assert_eq!(
-        event_count(&api).await,
+        event_count(&api.service.state.store).await,
         after_deactivation,
         "no refused notice wrote anything"
     );
