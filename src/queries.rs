@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use projections::Table;
 use serde_json::{Map, Value};
+use tokio_postgres::types::ToSql;
 
 use crate::store::{Store, StoreError};
 
@@ -102,23 +103,9 @@ pub async fn select(
                 "SELECT to_jsonb(t)::text FROM {} t WHERE {condition}{order_by}",
                 table.name()
             );
-            let client = pg
-                .pool()
-                .get()
-                .await
-                .map_err(crate::store::postgres::pool_error)?;
-            let statement = client
-                .prepare_cached(&sql)
-                .await
-                .map_err(crate::store::postgres::db_error)?;
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = owned
-                .iter()
-                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-                .collect();
-            let rows = client
-                .query(&statement, &refs)
-                .await
-                .map_err(crate::store::postgres::db_error)?;
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                owned.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let rows = postgres_rows(pg, &sql, &refs).await?;
             rows.iter()
                 .map(|row| parse_row(row.get::<_, &str>(0)))
                 .collect()
@@ -130,6 +117,27 @@ pub async fn select(
                 .await
         }
     }
+}
+
+/// `sql` on a pooled PostgreSQL connection, prepared once per connection.
+async fn postgres_rows(
+    pg: &crate::store::postgres::PostgresStore,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let client = pg
+        .pool()
+        .get()
+        .await
+        .map_err(crate::store::postgres::pool_error)?;
+    let statement = client
+        .prepare_cached(sql)
+        .await
+        .map_err(crate::store::postgres::db_error)?;
+    client
+        .query(&statement, params)
+        .await
+        .map_err(crate::store::postgres::db_error)
 }
 
 /// SQLite's statement for [`select`]: `json_object` over the table's columns.
@@ -189,20 +197,8 @@ pub async fn owned_contract_rows(
                  (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.id), '[]')::text \
                   FROM contract_archive a WHERE a.contract_id = c.contract_id) \
                  FROM contract c WHERE c.contract_id = $1 AND c.client_id = $2";
-            let client = pg
-                .pool()
-                .get()
-                .await
-                .map_err(crate::store::postgres::pool_error)?;
-            let statement = client
-                .prepare_cached(SQL)
-                .await
-                .map_err(crate::store::postgres::db_error)?;
-            let Some(row) = client
-                .query_opt(&statement, &[&contract_id, &client_id])
-                .await
-                .map_err(crate::store::postgres::db_error)?
-            else {
+            let rows = postgres_rows(pg, SQL, &[&contract_id, &client_id]).await?;
+            let Some(row) = rows.first() else {
                 return Ok(None);
             };
             Ok(Some(ContractRows {
