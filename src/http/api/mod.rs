@@ -75,6 +75,20 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     // values of unknown fields unchecked, so the whole body is checked first.
     let text = std::str::from_utf8(bytes)
         .map_err(|error| ApiError::Validation(ValidationErrors::single("body", error)))?;
+    if encodes_nul(text) {
+        let field = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|value| nul_path(&value, String::new()))
+            .unwrap_or_else(|| "body".to_owned());
+        return Err(ApiError::Validation(ValidationErrors::single(
+            if field.is_empty() {
+                "body".to_owned()
+            } else {
+                field
+            },
+            "must not contain the character U+0000",
+        )));
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -89,6 +103,50 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         .end()
         .map_err(|error| ApiError::Validation(ValidationErrors::single("body", error)))?;
     Ok(value)
+}
+
+/// Whether a JSON text encodes U+0000 in a string (`\u0000`; JSON has no other way to carry it).
+/// PostgreSQL stores no NUL character in `text` or `jsonb`, so such a body is refused up front on
+/// either backend rather than failing at the database.
+fn encodes_nul(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'\\' {
+            if bytes[at + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            // Skip the escaped character, so `\\u0000` (a backslash, then text) is not a NUL.
+            at += 2;
+        } else {
+            at += 1;
+        }
+    }
+    false
+}
+
+/// The path (`signers[0].name`) of the first key or string value holding U+0000.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item, format!("{path}[{index}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let field = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(field)
+            } else {
+                nul_path(item, field)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// Who is calling, from where: the signed client and the event metadata its commands carry.
@@ -216,5 +274,25 @@ mod tests {
             refused_field(b" [\"B1\", \"LOAN\"]").as_deref(),
             Some("body")
         );
+    }
+
+    /// Found by schemathesis: a template whose content held U+0000 was a 500 on PostgreSQL, which
+    /// stores no NUL in text. It is refused on both backends, naming the field.
+    #[test]
+    fn a_nul_character_is_refused_naming_its_field() {
+        assert_eq!(
+            refused_field(br#"{"content": "a\u0000b"}"#).as_deref(),
+            Some("content")
+        );
+        assert_eq!(
+            refused_field(br#"{"signers": [{"name": "x"}, {"name": "\u0000"}]}"#).as_deref(),
+            Some("signers[1].name")
+        );
+        assert_eq!(
+            refused_field(br#"{"variables": {"k\u0000": "v"}}"#).as_deref(),
+            Some("variables.k\u{0}")
+        );
+        // An escaped backslash followed by the text u0000 is no NUL.
+        assert!(parse_json::<serde_json::Value>(br#"{"content": "a\\u0000"}"#).is_ok());
     }
 }
