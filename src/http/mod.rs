@@ -112,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", signed)
         .route_layer(track_requests)
         .with_state(state)
+        .layer(axum::middleware::from_fn(refuse_nul_characters))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -133,6 +134,35 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+}
+
+/// Refuses a request whose path or query carries `%00` with 400 / 40001 before any route runs. No
+/// id, token or filter holds a NUL character, and PostgreSQL stores none in text, so it would
+/// otherwise reach a query and fail there as a 500.
+async fn refuse_nul_characters(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let has_nul = |part: &str| part.as_bytes().windows(3).any(|three| three == b"%00");
+    let uri = request.uri();
+    let field = if has_nul(uri.path()) {
+        "path"
+    } else if uri.query().is_some_and(has_nul) {
+        "query"
+    } else {
+        return next.run(request).await;
+    };
+    tracing::warn!(
+        path = %logged_path(uri.path()),
+        field,
+        "refused a request carrying a NUL character"
+    );
+    error::ApiError::Validation(aggregates::ValidationErrors::single(
+        field,
+        "must not contain the character U+0000",
+    ))
+    .into_response()
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::helpers::json_of;
 use crate::signing_client::SigningClient;
 
 crate::backend_tests!(
+    a_nul_character_in_a_path_or_query_is_a_400_not_a_database_error,
     templates_are_published_by_administrators_and_read_back_by_version,
     a_contract_is_initiated_read_revoked_and_audited,
     a_repeated_biz_id_answers_40002_with_the_existing_contract,
@@ -437,6 +438,22 @@ async fn bad_input_names_every_field_and_writes_nothing(t: TestStore) {
         before,
         "nothing was written by any rejected request"
     );
+}
+
+/// PostgreSQL stores no NUL in text: a `%00` in a path segment or a query value must be refused at
+/// the edge on either backend, never reach a query and come back as a 500.
+async fn a_nul_character_in_a_path_or_query_is_a_400_not_a_database_error(t: TestStore) {
+    let api = start(&t).await;
+    for path in [
+        "/api/v1/template/TPL%00X",
+        "/api/v1/contract/CONTRACT_%00",
+        "/api/v1/contract/CONTRACT_%00/events",
+        "/api/v1/admin/callbacks?status=%00",
+    ] {
+        let (status, body) = json_of(api.auth.get(path).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["code"], 40001, "{path}: {body}");
+    }
 }
 
 async fn a_missing_template_answers_40003(t: TestStore) {
