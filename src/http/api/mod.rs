@@ -75,6 +75,20 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     // values of unknown fields unchecked, so the whole body is checked first.
     let text = std::str::from_utf8(bytes)
         .map_err(|error| ApiError::Validation(ValidationErrors::single("body", error)))?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." || path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        };
+        ApiError::Validation(ValidationErrors::single(field, error.into_inner()))
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::Validation(ValidationErrors::single("body", error)))?;
+    // After the typed parse, so a field of the wrong type is named as such first.
     if encodes_nul(text) {
         let field = serde_json::from_str::<serde_json::Value>(text)
             .ok()
@@ -89,19 +103,6 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             "must not contain the character U+0000",
         )));
     }
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." || path.is_empty() {
-            "body".to_owned()
-        } else {
-            path
-        };
-        ApiError::Validation(ValidationErrors::single(field, error.into_inner()))
-    })?;
-    deserializer
-        .end()
-        .map_err(|error| ApiError::Validation(ValidationErrors::single("body", error)))?;
     Ok(value)
 }
 
