@@ -86,6 +86,17 @@ async fn stream_len(h5: &H5, contract_id: &str) -> usize {
         .len()
 }
 
+/// Texts the development sender has sent to the first signer's mobile number.
+fn texts_to_first_signer(h5: &H5) -> usize {
+    h5.service
+        .state
+        .development_sms
+        .as_ref()
+        .unwrap()
+        .sent_to("13800138000")
+        .len()
+}
+
 fn error_code(html: &str) -> String {
     html.split("id=\"error-code\">")
         .nth(1)
@@ -166,14 +177,7 @@ async fn guessed_and_cross_used_tokens_get_404_on_every_h5_route_and_write_nothi
     }
     let http = esign::outbound::client(Duration::from_secs(30)).unwrap();
     let before = event_count(&h5.service.state.store).await;
-    let texts_before = h5
-        .service
-        .state
-        .development_sms
-        .as_ref()
-        .unwrap()
-        .sent_to("13800138000")
-        .len();
+    let texts_before = texts_to_first_signer(&h5);
     for (method, route, token) in &cases {
         let url = format!("{}{route}?token={token}", h5.service.base);
         let request = if *method == "GET" {
@@ -214,13 +218,7 @@ async fn guessed_and_cross_used_tokens_get_404_on_every_h5_route_and_write_nothi
         "a guessed token wrote something"
     );
     assert_eq!(
-        h5.service
-            .state
-            .development_sms
-            .as_ref()
-            .unwrap()
-            .sent_to("13800138000")
-            .len(),
+        texts_to_first_signer(&h5),
         texts_before,
         "a guessed token sent a text"
     );
@@ -275,14 +273,7 @@ async fn posts_from_a_page_whose_link_was_used_or_replaced_are_refused_and_write
     )
     .await;
     let before = stream_len(&h5, &contract_id).await;
-    let texts = h5
-        .service
-        .state
-        .development_sms
-        .as_ref()
-        .unwrap()
-        .sent_to("13800138000")
-        .len();
+    let texts = texts_to_first_signer(&h5);
     for (button, fields) in &steps {
         let refused = browser.submit(&newer_page, button, fields).await;
         assert_eq!(
@@ -306,16 +297,7 @@ async fn posts_from_a_page_whose_link_was_used_or_replaced_are_refused_and_write
     assert_eq!(resubmit.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(&resubmit.text().await.unwrap()), "40005");
     assert_eq!(stream_len(&h5, &contract_id).await, before);
-    assert_eq!(
-        h5.service
-            .state
-            .development_sms
-            .as_ref()
-            .unwrap()
-            .sent_to("13800138000")
-            .len(),
-        texts
-    );
+    assert_eq!(texts_to_first_signer(&h5), texts);
 }
 
 /// Twenty wrong codes posted at once: no more failures are counted than the policy allows before the
