@@ -212,9 +212,18 @@ async fn check_endpoint(
                 if status != StatusCode::BAD_REQUEST || answer["code"] != 40001 {
                     return Err(fail("not a 400 / 40001"));
                 }
-                let named = answer["details"]
-                    .as_array()
-                    .is_some_and(|details| details.iter().any(|d| d["field"] == field.as_str()));
+                let named = answer["details"].as_array().is_some_and(|details| {
+                    // The broken field itself, or a place inside it (a NUL deep in a value
+                    // given where text was due is named where it sits).
+                    details
+                        .iter()
+                        .filter_map(|d| d["field"].as_str())
+                        .any(|named| {
+                            named == field
+                                || named.starts_with(&format!("{field}."))
+                                || named.starts_with(&format!("{field}["))
+                        })
+                });
                 if !named {
                     return Err(fail(&format!("{field} is not named")));
                 }
