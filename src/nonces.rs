@@ -2,12 +2,17 @@
 //!
 //! A nonce is kept until its request could no longer pass the timestamp check (timestamp + window);
 //! after that the timestamp check alone refuses a replay, so the row is dead weight and is purged.
-//! On PostgreSQL the table is `UNLOGGED` (see `docs/request-signing.md` for that trade-off).
+//! On PostgreSQL the table is `UNLOGGED` (see `docs/request-signing.md` for that trade-off), and the
+//! nonces of concurrent requests are written together: while one statement is out, the nonces that
+//! arrive queue up and go in the next one (see [`NonceBatcher`]). Every signed request records a
+//! nonce, so this is a statement and a transaction per request saved under load.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::store::{Store, StoreError, postgres, sqlite};
 
@@ -19,6 +24,8 @@ const PURGE_EVERY: u64 = 512;
 pub struct NonceStore {
     store: Store,
     inserted: Arc<AtomicU64>,
+    /// Started on first use, inside the runtime (PostgreSQL only).
+    batcher: Arc<OnceLock<NonceBatcher>>,
 }
 
 impl NonceStore {
@@ -26,6 +33,7 @@ impl NonceStore {
         Self {
             store,
             inserted: Arc::new(AtomicU64::new(0)),
+            batcher: Arc::new(OnceLock::new()),
         }
     }
 
@@ -55,16 +63,10 @@ impl NonceStore {
                     .await?
             }
             Store::Postgres(store) => {
-                let client = store.pool().get().await.map_err(postgres::pool_error)?;
-                client
-                    .execute(
-                        "INSERT INTO api_nonces (client_id, nonce, expires_at) \
-                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                        &[&client_id, &nonce, &expires_at],
-                    )
-                    .await
-                    .map(|inserted| inserted == 1)
-                    .map_err(postgres::db_error)?
+                self.batcher
+                    .get_or_init(|| NonceBatcher::start(store.pool().clone()))
+                    .use_once(client_id, nonce, expires_at)
+                    .await?
             }
         };
         if fresh && self.inserted.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
@@ -122,4 +124,130 @@ impl NonceStore {
             }
         });
     }
+}
+
+/// Most nonces one statement carries.
+const MAX_BATCH: usize = 256;
+/// Statements in flight at once: enough to keep the pool busy, few enough that nonces gather.
+const MAX_BATCHES_IN_FLIGHT: usize = 4;
+
+/// One request's nonce, waiting for the statement that records it.
+struct Claim {
+    client_id: String,
+    nonce: String,
+    expires_at: DateTime<Utc>,
+    fresh: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// Writes the nonces of concurrent requests to PostgreSQL in one `INSERT ... ON CONFLICT DO NOTHING`
+/// each: a claim is fresh when its row was inserted by the statement that carried it. At most
+/// [`MAX_BATCHES_IN_FLIGHT`] statements run at once; claims that arrive meanwhile wait and go together,
+/// so a lone request still costs one round trip and a burst costs a few.
+#[derive(Debug)]
+struct NonceBatcher {
+    claims: mpsc::UnboundedSender<Claim>,
+}
+
+impl NonceBatcher {
+    /// Spawns the task that writes the batches; it ends when the last [`NonceStore`] clone is dropped.
+    fn start(pool: deadpool_postgres::Pool) -> Self {
+        let (claims, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(write_batches(pool, receiver));
+        Self { claims }
+    }
+
+    async fn use_once(
+        &self,
+        client_id: &str,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (fresh, answer) = oneshot::channel();
+        let claim = Claim {
+            client_id: client_id.to_owned(),
+            nonce: nonce.to_owned(),
+            expires_at,
+            fresh,
+        };
+        let stopped = || StoreError::Unavailable("the nonce writer has stopped".to_owned());
+        self.claims.send(claim).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_batches(
+    pool: deadpool_postgres::Pool,
+    mut receiver: mpsc::UnboundedReceiver<Claim>,
+) {
+    let in_flight = Arc::new(Semaphore::new(MAX_BATCHES_IN_FLIGHT));
+    loop {
+        // Wait for a free slot first, so that claims arriving while every slot is busy gather.
+        let Ok(slot) = Arc::clone(&in_flight).acquire_owned().await else {
+            return;
+        };
+        let Some(first) = receiver.recv().await else {
+            return;
+        };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(claim) => batch.push(claim),
+                Err(_) => break,
+            }
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            write_batch(&pool, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Records one batch and tells each claim whether it was fresh. A nonce repeated inside the batch is
+/// fresh for its first claim only, as if the claims had come one after another.
+async fn write_batch(pool: &deadpool_postgres::Pool, batch: Vec<Claim>) {
+    let mut seen = HashSet::with_capacity(batch.len());
+    let firsts: Vec<bool> = batch
+        .iter()
+        .map(|claim| seen.insert((claim.client_id.as_str(), claim.nonce.as_str())))
+        .collect();
+    let inserted = insert_nonces(pool, &batch).await;
+    for (claim, first) in batch.into_iter().zip(firsts) {
+        let outcome = match &inserted {
+            Ok(rows) => Ok(first && rows.contains(&(claim.client_id.clone(), claim.nonce.clone()))),
+            Err(message) => Err(StoreError::Unavailable(message.clone())),
+        };
+        // A request that gave up waiting has nothing to be told.
+        let _ = claim.fresh.send(outcome);
+    }
+}
+
+/// The `(client, nonce)` pairs the statement inserted, or why it failed.
+async fn insert_nonces(
+    pool: &deadpool_postgres::Pool,
+    batch: &[Claim],
+) -> Result<HashSet<(String, String)>, String> {
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| postgres::pool_error(e).to_string())?;
+    let client_ids: Vec<&str> = batch.iter().map(|claim| claim.client_id.as_str()).collect();
+    let nonces: Vec<&str> = batch.iter().map(|claim| claim.nonce.as_str()).collect();
+    let expiries: Vec<DateTime<Utc>> = batch.iter().map(|claim| claim.expires_at).collect();
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO api_nonces (client_id, nonce, expires_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::timestamptz[]) \
+             ON CONFLICT DO NOTHING RETURNING client_id, nonce",
+        )
+        .await
+        .map_err(|e| postgres::db_error(e).to_string())?;
+    let rows = client
+        .query(&statement, &[&client_ids, &nonces, &expiries])
+        .await
+        .map_err(|e| postgres::db_error(e).to_string())?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)))
+        .collect())
 }
