@@ -99,6 +99,15 @@ pub enum CommandError<E: std::error::Error + 'static> {
     Contended(StreamId),
 }
 
+/// What a command assumes of its stream before reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Read the stream and decide on what is stored.
+    Any,
+    /// Decide on the empty state; the append at version 0 checks it.
+    New,
+}
+
 /// A stream loaded and folded.
 #[derive(Debug)]
 pub struct Loaded<A: Aggregate> {
@@ -147,6 +156,45 @@ pub struct Pipeline {
     /// Woken after a command wrote outbox rows, so a dispatcher in this process delivers at once
     /// instead of at its next poll.
     outbox_written: std::sync::Arc<tokio::sync::Notify>,
+    /// Folded states of streams read far more often than written (templates), for
+    /// [`Pipeline::load_state`].
+    states: std::sync::Arc<StateCache>,
+}
+
+/// Folded stream states with the version each folds up to. Events never change, so a cached state is
+/// never wrong, only possibly behind: a load reads the events after its version and folds them on.
+#[derive(Debug, Default)]
+struct StateCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, CachedState>>,
+}
+
+/// The version a state folds up to, and the state (of the aggregate the stream belongs to).
+type CachedState = (u64, std::sync::Arc<dyn std::any::Any + Send + Sync>);
+
+/// Streams the state cache holds before it starts again empty (templates are few).
+const STATE_CACHE_STREAMS: usize = 4_096;
+
+impl StateCache {
+    fn get<S: Send + Sync + 'static>(&self, stream: &str) -> Option<(u64, std::sync::Arc<S>)> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (version, state) = entries.get(stream)?;
+        let state = std::sync::Arc::clone(state).downcast::<S>().ok()?;
+        Some((*version, state))
+    }
+
+    fn put<S: Send + Sync + 'static>(&self, stream: &str, version: u64, state: std::sync::Arc<S>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries
+            .get(stream)
+            .is_some_and(|(cached, _)| *cached >= version)
+        {
+            return;
+        }
+        if entries.len() >= STATE_CACHE_STREAMS && !entries.contains_key(stream) {
+            entries.clear();
+        }
+        entries.insert(stream.to_owned(), (version, state));
+    }
 }
 
 impl Pipeline {
@@ -158,6 +206,7 @@ impl Pipeline {
             plain_positions: std::sync::Arc::default(),
             broker_subject_prefix: None,
             outbox_written: std::sync::Arc::default(),
+            states: std::sync::Arc::default(),
         }
     }
 
@@ -217,6 +266,49 @@ impl Pipeline {
         })
     }
 
+    /// A stream's current state, folded on from the state this pipeline last saw of it: only the events
+    /// appended since are read and decoded. For streams that are read on every command of another
+    /// (a contract's template) and rarely written.
+    pub async fn load_state<A>(
+        &self,
+        stream: &StreamId,
+    ) -> Result<std::sync::Arc<A::State>, CommandError<A::Error>>
+    where
+        A: Aggregate,
+        A::State: Clone + Send + Sync + 'static,
+        A::Error: 'static,
+    {
+        let cached = self.states.get::<A::State>(stream.as_str());
+        let known = cached.as_ref().map_or(0, |(version, _)| *version);
+        let recorded = self.store.read_stream(stream, known).await?;
+        let follows_on = recorded
+            .iter()
+            .enumerate()
+            .all(|(index, event)| event.stream_version == known + index as u64 + 1);
+        let (version, state) = if !follows_on {
+            // A gap after the cached version cannot happen in an append-only log; a full read
+            // settles it all the same.
+            let loaded = self.load::<A>(stream).await?;
+            (loaded.version, loaded.state)
+        } else {
+            let mut state = match cached {
+                Some((_, state)) if recorded.is_empty() => return Ok(state),
+                Some((_, state)) => A::State::clone(&state),
+                None => A::State::default(),
+            };
+            for event in &recorded {
+                A::evolve(&mut state, &self.decode::<A>(event)?);
+            }
+            (known + recorded.len() as u64, state)
+        };
+        let state = std::sync::Arc::new(state);
+        if version > 0 {
+            self.states
+                .put(stream.as_str(), version, std::sync::Arc::clone(&state));
+        }
+        Ok(state)
+    }
+
     /// Runs `command(state)` on the stream: decide, append, project, in one transaction; retries on a
     /// lost race. A command that decides no events changes nothing and appends nothing.
     pub async fn execute<A>(
@@ -248,9 +340,46 @@ impl Pipeline {
         A::Event: Send + Sync + 'static,
         A::Error: 'static,
     {
+        self.run::<A>(stream, metadata, command, attach, Expect::Any)
+            .await
+    }
+
+    /// [`Pipeline::execute_attached`] on a stream the caller has just named (a fresh contract id): the
+    /// command is decided on the empty state without reading the stream first. Should the stream
+    /// exist after all, the append is refused at version 0 and the command runs again on what is
+    /// stored, as after any lost race.
+    pub async fn execute_new_attached<A>(
+        &self,
+        stream: &StreamId,
+        metadata: &EventMetadata,
+        command: impl Fn(&A::State) -> A::Command,
+        attach: impl Fn(&A::State) -> Result<Option<Box<dyn AttachedWrite>>, String>,
+    ) -> Result<Executed<A>, CommandError<A::Error>>
+    where
+        A: ReadModel,
+        A::Event: Send + Sync + 'static,
+        A::Error: 'static,
+    {
+        self.run::<A>(stream, metadata, command, attach, Expect::New)
+            .await
+    }
+
+    async fn run<A>(
+        &self,
+        stream: &StreamId,
+        metadata: &EventMetadata,
+        command: impl Fn(&A::State) -> A::Command,
+        attach: impl Fn(&A::State) -> Result<Option<Box<dyn AttachedWrite>>, String>,
+        mut expect: Expect,
+    ) -> Result<Executed<A>, CommandError<A::Error>>
+    where
+        A: ReadModel,
+        A::Event: Send + Sync + 'static,
+        A::Error: 'static,
+    {
         for _ in 0..MAX_ATTEMPTS {
-            let loaded = if self.writes_plain::<A>() {
-                // Plain CRUD reads nothing before a write; with no events the stream is always new.
+            // Plain CRUD reads nothing before a write; with no events the stream is always new.
+            let loaded = if expect == Expect::New || self.writes_plain::<A>() {
                 Loaded {
                     state: A::State::default(),
                     version: 0,
@@ -306,7 +435,10 @@ impl Pipeline {
                         appended,
                     });
                 }
-                Err(CommandError::Store(StoreError::WrongExpectedVersion { .. })) => continue,
+                Err(CommandError::Store(StoreError::WrongExpectedVersion { .. })) => {
+                    expect = Expect::Any;
+                    continue;
+                }
                 Err(other) => return Err(other),
             }
         }

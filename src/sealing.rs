@@ -280,11 +280,10 @@ async fn template_blocks(
     let stream = StreamId::new(TemplateAggregate::NAME, contract.template_id.as_str());
     let loaded = state
         .pipeline
-        .load::<TemplateAggregate>(&stream)
+        .load_state::<TemplateAggregate>(&stream)
         .await
         .map_err(|error| SealingError::Template(error.to_string()))?;
     let template = loaded
-        .state
         .template()
         .ok_or_else(|| SealingError::Template(contract.template_id.to_string()))?;
     let version = template

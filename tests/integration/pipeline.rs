@@ -25,6 +25,8 @@ crate::backend_tests!(
     rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one,
     a_rebuild_swaps_in_while_commands_keep_writing_and_repairs_a_changed_row,
     a_status_change_records_its_callback_in_the_same_transaction,
+    a_cached_state_follows_what_any_instance_appends_later,
+    a_command_on_a_stream_taken_for_new_that_exists_is_decided_on_what_is_stored,
 );
 
 fn metadata() -> EventMetadata {
@@ -39,8 +41,8 @@ fn pipeline(t: &TestStore) -> Pipeline {
     Pipeline::new(t.store.clone(), Arc::clone(&t.cipher))
 }
 
-async fn publish_template(pipeline: &Pipeline, template_id: &str) {
-    let request: TemplateRequest = serde_json::from_value(json!({
+fn template_request(template_id: &str) -> TemplateRequest {
+    serde_json::from_value(json!({
         "templateId": template_id,
         "name": "资金归集授权协议模板",
         "version": "1.0",
@@ -53,7 +55,11 @@ async fn publish_template(pipeline: &Pipeline, template_id: &str) {
         "signerConfig": {"minSigners": 1, "maxSigners": 2, "defaultSignMethods": ["FACE_AND_SMS"]},
         "active": true
     }))
-    .unwrap();
+    .unwrap()
+}
+
+async fn publish_template(pipeline: &Pipeline, template_id: &str) {
+    let request = template_request(template_id);
     pipeline
         .execute::<TemplateAggregate>(
             &StreamId::new(TemplateAggregate::NAME, template_id),
@@ -92,6 +98,22 @@ fn contract_request(template_id: &str) -> ContractRequest {
 
 /// Initiates a contract the way the API handler will: template facts looked up, preview hashed.
 async fn initiate(pipeline: &Pipeline, template_id: &str) -> StreamId {
+    let contract_id = format!("CONTRACT_{}", uuid::Uuid::new_v4().simple());
+    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
+    let command = initiate_command(pipeline, template_id, &contract_id).await;
+    pipeline
+        .execute::<ContractAggregate>(&stream, &metadata(), |_| command.clone())
+        .await
+        .unwrap();
+    stream
+}
+
+/// A valid initiation of `contract_id` on the template's current version.
+async fn initiate_command(
+    pipeline: &Pipeline,
+    template_id: &str,
+    contract_id: &str,
+) -> ContractCommand {
     let template = pipeline
         .load::<TemplateAggregate>(&StreamId::new(TemplateAggregate::NAME, template_id))
         .await
@@ -102,8 +124,6 @@ async fn initiate(pipeline: &Pipeline, template_id: &str) -> StreamId {
     let version = published.current_version().unwrap();
     let preview = version.render_preview(&request.variable_texts()).unwrap();
     let preview_hash = Digest::parse(&hex::encode(Sha256::digest(preview.as_bytes()))).unwrap();
-    let contract_id = format!("CONTRACT_{}", uuid::Uuid::new_v4().simple());
-    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
     let links: Vec<NewSignLink> = request
         .signers
         .iter()
@@ -115,24 +135,17 @@ async fn initiate(pipeline: &Pipeline, template_id: &str) -> StreamId {
             .unwrap(),
         })
         .collect();
-    let facts = published.facts(version);
-    pipeline
-        .execute::<ContractAggregate>(&stream, &metadata(), |_| {
-            ContractCommand::Initiate(InitiateContract {
-                contract_id: ContractId::parse(&contract_id).unwrap(),
-                client_id: ClientId::parse("auth").unwrap(),
-                request: request.clone(),
-                template: Some(facts.clone()),
-                preview_hash: preview_hash.clone(),
-                sign_links: links.clone(),
-                archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
-                mode: Mode::Development,
-                now: Utc::now(),
-            })
-        })
-        .await
-        .unwrap();
-    stream
+    ContractCommand::Initiate(InitiateContract {
+        contract_id: ContractId::parse(contract_id).unwrap(),
+        client_id: ClientId::parse("auth").unwrap(),
+        request,
+        template: Some(published.facts(version)),
+        preview_hash,
+        sign_links: links,
+        archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
+        mode: Mode::Development,
+        now: Utc::now(),
+    })
 }
 
 /// Runs SQL straight on the database, behind the application's back (as an intruder or a bad script would).
@@ -507,5 +520,98 @@ async fn a_status_change_records_its_callback_in_the_same_transaction(t: TestSto
         body["signers"].as_array().map(Vec::len),
         Some(2),
         "the same fields the GET returns"
+    );
+}
+
+/// `load_state` keeps a folded state and reads only what was appended after it, so a template version
+/// published later, here or by another instance on the same database, is seen by the next load.
+async fn a_cached_state_follows_what_any_instance_appends_later(t: TestStore) {
+    let here = pipeline(&t);
+    let elsewhere = pipeline(&t);
+    let stream = StreamId::new(TemplateAggregate::NAME, "TPL_CACHED");
+    assert!(
+        here.load_state::<TemplateAggregate>(&stream)
+            .await
+            .unwrap()
+            .template()
+            .is_none(),
+        "no template yet"
+    );
+    publish_template(&here, "TPL_CACHED").await;
+    let first = here.load_state::<TemplateAggregate>(&stream).await.unwrap();
+    assert_eq!(
+        *first,
+        here.load::<TemplateAggregate>(&stream).await.unwrap().state
+    );
+
+    for (publisher, version) in [(&elsewhere, "1.1"), (&here, "1.2")] {
+        let mut request = template_request("TPL_CACHED");
+        request.version = Some(version.to_owned());
+        publisher
+            .execute::<TemplateAggregate>(&stream, &metadata(), |_| {
+                TemplateCommand::Publish(PublishVersion {
+                    request: request.clone(),
+                    actor: ClientId::parse("admin").unwrap(),
+                    now: Utc::now(),
+                })
+            })
+            .await
+            .unwrap();
+        let cached = here.load_state::<TemplateAggregate>(&stream).await.unwrap();
+        let stored = here.load::<TemplateAggregate>(&stream).await.unwrap().state;
+        assert_eq!(*cached, stored, "after {version}");
+        let current = cached.template().unwrap().current_version().unwrap();
+        assert_eq!(current.version.as_str(), version);
+    }
+}
+
+/// `execute_new_attached` decides on the empty state without reading the stream; when the stream
+/// exists after all, the append at version 0 is refused and the command is decided again on what is
+/// stored, so a second initiation of one contract fails as the domain says and appends nothing.
+async fn a_command_on_a_stream_taken_for_new_that_exists_is_decided_on_what_is_stored(
+    t: TestStore,
+) {
+    let pipeline = pipeline(&t);
+    publish_template(&pipeline, "TPL_NEW").await;
+    let stream = initiate(&pipeline, "TPL_NEW").await;
+    let stored = pipeline.load::<ContractAggregate>(&stream).await.unwrap();
+    let contract_id = stream.as_str().trim_start_matches("contract-").to_owned();
+    let again = initiate_command(&pipeline, "TPL_NEW", &contract_id).await;
+    let outcome = pipeline
+        .execute_new_attached::<ContractAggregate>(
+            &stream,
+            &metadata(),
+            |_| again.clone(),
+            |_| Ok(None),
+        )
+        .await;
+    assert!(
+        matches!(outcome, Err(esign::pipeline::CommandError::Domain(_))),
+        "{outcome:?}"
+    );
+    let after = pipeline.load::<ContractAggregate>(&stream).await.unwrap();
+    assert_eq!(after.version, stored.version, "nothing appended");
+
+    // On a stream that is new, it appends as `execute` does.
+    let fresh_id = format!("CONTRACT_{}", uuid::Uuid::new_v4().simple());
+    let fresh = StreamId::new(ContractAggregate::NAME, &fresh_id);
+    let command = initiate_command(&pipeline, "TPL_NEW", &fresh_id).await;
+    let executed = pipeline
+        .execute_new_attached::<ContractAggregate>(
+            &fresh,
+            &metadata(),
+            |_| command.clone(),
+            |_| Ok(None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(executed.version, stored.version);
+    assert_eq!(
+        pipeline
+            .load::<ContractAggregate>(&fresh)
+            .await
+            .unwrap()
+            .version,
+        executed.version
     );
 }

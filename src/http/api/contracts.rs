@@ -198,11 +198,25 @@ async fn initiate(
     caller: Caller,
     JsonBody(request): JsonBody<ContractRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-        return Err(ApiError::Duplicate { existing });
+    // A repeated bizId answers with the contract it made, whatever else the request says. It is looked
+    // up only after an attempt failed: the unique key on (client, bizId, bizType) refuses a second
+    // contract, so a new one costs no read for it, and a failed repeat answers as if looked up first.
+    match initiate_new(&state, &caller, &request).await {
+        Ok(answer) => Ok(answer),
+        Err(error) => match find_by_biz_id(&state, &caller, &request).await? {
+            Some(existing) => Err(ApiError::Duplicate { existing }),
+            None => Err(error),
+        },
     }
-    super::guard_callback_url(&state, request.callback_url.as_deref()).await?;
-    let template = load_template(&state, &request).await?;
+}
+
+async fn initiate_new(
+    state: &AppState,
+    caller: &Caller,
+    request: &ContractRequest,
+) -> Result<Json<Value>, ApiError> {
+    super::guard_callback_url(state, request.callback_url.as_deref()).await?;
+    let template = load_template(state, request).await?;
     let preview_hash = match &template {
         Some((_, preview)) => {
             Digest::parse(&hex::encode(Sha256::digest(preview.as_bytes()))).map_err(internal)?
@@ -232,9 +246,9 @@ async fn initiate(
         .filter_map(|(party, link)| Some((party.clone()?, link)))
         .collect();
     let short_links = std::sync::Mutex::new(Vec::new());
-    let executed = state
+    let initiated = state
         .pipeline
-        .execute_attached::<ContractAggregate>(
+        .execute_new_attached::<ContractAggregate>(
             &stream,
             &caller.metadata,
             |_| {
@@ -250,15 +264,9 @@ async fn initiate(
                     now,
                 })
             },
-            |after| short_links_for(&state, after, &issued, &short_links),
+            |after| short_links_for(state, after, &issued, &short_links),
         )
-        .await;
-    if super::lost_biz_id_race(&executed, Table::Contract.name()) {
-        if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-            return Err(ApiError::Duplicate { existing });
-        }
-    }
-    let initiated = executed?;
+        .await?;
 
     let short_links = short_links
         .into_inner()
@@ -270,7 +278,7 @@ async fn initiate(
         .map(|(signer, issued)| {
             let party_id = signer.party_id.as_deref().unwrap_or_default();
             let short = short_links.iter().find(|link| link.party_id == party_id);
-            sign_task(&state, party_id, &issued.token, short)
+            sign_task(state, party_id, &issued.token, short)
         })
         .collect();
     // The archive record is made once the contract is signed and sealed; its id is fixed now.
@@ -304,8 +312,11 @@ async fn load_template(
         return Ok(None);
     };
     let stream = StreamId::new(TemplateAggregate::NAME, template_id.as_str());
-    let loaded = state.pipeline.load::<TemplateAggregate>(&stream).await?;
-    let Some(template) = loaded.state.template() else {
+    let loaded = state
+        .pipeline
+        .load_state::<TemplateAggregate>(&stream)
+        .await?;
+    let Some(template) = loaded.template() else {
         return Ok(None);
     };
     let version = match request.template_version.as_deref() {

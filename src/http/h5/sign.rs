@@ -240,14 +240,18 @@ async fn render_body(
 ) -> Option<(String, aggregates::values::ContentType)> {
     let contract = live.contract;
     let stream = StreamId::new(TemplateAggregate::NAME, contract.template_id.as_str());
-    let loaded = match state.pipeline.load::<TemplateAggregate>(&stream).await {
+    let loaded = match state
+        .pipeline
+        .load_state::<TemplateAggregate>(&stream)
+        .await
+    {
         Ok(loaded) => loaded,
         Err(error) => {
             tracing::warn!(contract_id = %contract.contract_id, %error, "cannot load the contract's template");
             return None;
         }
     };
-    let template = loaded.state.template()?;
+    let template = loaded.template()?;
     let version = template.version(&contract.template_version)?;
     let variables = contract
         .variables
