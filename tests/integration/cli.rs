@@ -189,7 +189,7 @@ async fn audit_verify_passes_an_intact_store_and_names_a_tampered_event(t: TestS
                 .await
                 .batch_execute(&format!(
                     "SET session_replication_role = replica; \
-                     UPDATE events SET metadata = jsonb_set(metadata, '{{actor}}', '\"client:mallory\"') \
+                     UPDATE events SET metadata = jsonb_set(metadata::jsonb, '{{actor}}', '\"client:mallory\"')::json \
                      WHERE global_position = {};",
                     victim.global_position
                 ))
