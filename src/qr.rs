@@ -125,6 +125,85 @@ fn encode(text: &str) -> Result<(usize, Vec<Color>), QrError> {
 /// by column so both directions scan contiguous slices. The crate compares modules, not colours, but
 /// after masking every module is `Masked(colour)`, so the colours decide alike.
 fn penalty(colors: &[Color], side: usize) -> u16 {
+    if (1..=64).contains(&side) && colors.len() == side * side {
+        line_bits_penalty(colors, side)
+    } else {
+        module_penalty(colors, side)
+    }
+}
+
+/// [`penalty`] for codes up to 64 modules wide (versions 1 to 11, where sign links fall), with each
+/// row and column held as the bits of one word: runs come from the positions where neighbours differ,
+/// finder-like patterns and 2x2 blocks from shifted words, dark modules from a population count. The
+/// score is [`module_penalty`]'s, summed in another order (wrapping 16-bit sums do not depend on it).
+fn line_bits_penalty(colors: &[Color], side: usize) -> u16 {
+    let mut rows = [0u64; 64];
+    let mut columns = [0u64; 64];
+    for (index, color) in colors.iter().enumerate() {
+        if *color == Color::Dark {
+            let (row, column) = (index / side, index % side);
+            rows[row] |= 1 << column;
+            columns[column] |= 1 << row;
+        }
+    }
+    let (rows, columns) = (&rows[..side], &columns[..side]);
+    // Bits 0..n set.
+    let low = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    let mut total: i64 = 0;
+    for &line in rows.iter().chain(columns) {
+        // Runs of equal modules end where a module differs from the next one (and at the line's end).
+        let mut changes = (line ^ (line >> 1)) & low(side - 1);
+        let mut run_start: i64 = 0;
+        loop {
+            let end = if changes == 0 {
+                side as i64 - 1
+            } else {
+                i64::from(changes.trailing_zeros())
+            };
+            let run = end - run_start + 1;
+            if run >= 5 {
+                total += run - 2;
+            }
+            if changes == 0 {
+                break;
+            }
+            changes &= changes - 1;
+            run_start = end + 1;
+        }
+        // dark light dark dark dark light dark, starting at each set bit.
+        let mut finders = line
+            & !(line >> 1)
+            & (line >> 2)
+            & (line >> 3)
+            & (line >> 4)
+            & !(line >> 5)
+            & (line >> 6)
+            & low(side.saturating_sub(6));
+        while finders != 0 {
+            let start = finders.trailing_zeros() as usize;
+            let before = line & low(start) & !low(start.saturating_sub(4));
+            let after = (line >> (start + 7).min(63)) & 0xf & low(side.saturating_sub(start + 7));
+            if before == 0 || after == 0 {
+                total += 40;
+            }
+            finders &= finders - 1;
+        }
+    }
+    total -= 720;
+    for pair in rows.windows(2) {
+        let (upper, lower) = (pair[0], pair[1]);
+        let same = !(upper ^ lower) & !(upper ^ (upper >> 1)) & !(lower ^ (lower >> 1));
+        total += 3 * i64::from((same & low(side - 1)).count_ones());
+    }
+    let dark: usize = rows.iter().map(|row| row.count_ones() as usize).sum();
+    let ratio = dark * 200 / (side * side);
+    total += i64::try_from(ratio.abs_diff(100)).unwrap_or(i64::MAX);
+    // The 16-bit wrapping total, as the crate keeps it.
+    total as u16
+}
+
+/// [`penalty`] module by module, for any size.
+fn module_penalty(colors: &[Color], side: usize) -> u16 {
     let rows: Vec<bool> = colors.iter().map(|color| *color == Color::Dark).collect();
     let mut columns = vec![false; rows.len()];
     for (index, dark) in rows.iter().enumerate() {
@@ -295,6 +374,27 @@ mod tests {
             let (side, colors) = encode(text).unwrap();
             assert_eq!(side, code.width(), "{text:?}");
             assert!(colors == code.to_colors(), "a different code for {text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The word-wise score is the module-wise one for any pattern of modules, not only for QR
+        /// codes (which rarely hold long runs or finder look-alikes away from the corners).
+        #[test]
+        fn the_word_wise_penalty_is_the_module_wise_one(
+            side in 1usize..=64,
+            seed in proptest::prelude::any::<u64>(),
+            density in 0u32..=100,
+        ) {
+            use rand::{Rng as _, SeedableRng as _};
+            let mut random = rand::rngs::StdRng::seed_from_u64(seed);
+            let colors: Vec<Color> = (0..side * side)
+                .map(|_| if random.random_ratio(density, 100) { Color::Dark } else { Color::Light })
+                .collect();
+            proptest::prop_assert_eq!(
+                line_bits_penalty(&colors, side),
+                module_penalty(&colors, side)
+            );
         }
     }
 
