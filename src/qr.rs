@@ -35,21 +35,23 @@ pub fn png(text: &str) -> Result<Vec<u8>, QrError> {
     let (modules, colors) = encode(text)?;
     let side = (modules + 2 * QUIET_ZONE) * MODULE_PIXELS;
     let row_bytes = side.div_ceil(8);
-    // 1 is white in 1-bit greyscale; dark modules clear their bits.
+    // 1 is white in 1-bit greyscale; dark modules clear their bits. Each row of modules is drawn as
+    // one line of pixels, then copied to the module's height.
     let mut pixels = vec![0xffu8; row_bytes * side];
-    for (index, color) in colors.iter().enumerate() {
-        if *color != Color::Dark {
-            continue;
-        }
-        let (column, row) = (index % modules, index / modules);
-        let (left, top) = (
-            (column + QUIET_ZONE) * MODULE_PIXELS,
-            (row + QUIET_ZONE) * MODULE_PIXELS,
-        );
-        for y in top..top + MODULE_PIXELS {
-            for x in left..left + MODULE_PIXELS {
-                pixels[y * row_bytes + x / 8] &= !(0x80u8 >> (x % 8));
+    for (row, line) in colors.chunks_exact(modules.max(1)).enumerate() {
+        let top = (row + QUIET_ZONE) * MODULE_PIXELS;
+        let (first, rest) = pixels[top * row_bytes..].split_at_mut(row_bytes);
+        for (column, color) in line.iter().enumerate() {
+            if *color != Color::Dark {
+                continue;
             }
+            let left = (column + QUIET_ZONE) * MODULE_PIXELS;
+            for x in left..left + MODULE_PIXELS {
+                first[x / 8] &= !(0x80u8 >> (x % 8));
+            }
+        }
+        for copy in rest.chunks_exact_mut(row_bytes).take(MODULE_PIXELS - 1) {
+            copy.copy_from_slice(first);
         }
     }
     let side = u32::try_from(side).map_err(|error| QrError::Png(error.to_string()))?;
@@ -139,12 +141,14 @@ fn penalty(colors: &[Color], side: usize) -> u16 {
 fn line_bits_penalty(colors: &[Color], side: usize) -> u16 {
     let mut rows = [0u64; 64];
     let mut columns = [0u64; 64];
-    for (index, color) in colors.iter().enumerate() {
-        if *color == Color::Dark {
-            let (row, column) = (index / side, index % side);
-            rows[row] |= 1 << column;
-            columns[column] |= 1 << row;
+    for (row, line) in colors.chunks_exact(side).enumerate() {
+        let mut bits = 0u64;
+        for (column, color) in line.iter().enumerate() {
+            let dark = u64::from(*color == Color::Dark);
+            bits |= dark << column;
+            columns[column] |= dark << row;
         }
+        rows[row] = bits;
     }
     let (rows, columns) = (&rows[..side], &columns[..side]);
     // Bits 0..n set.
