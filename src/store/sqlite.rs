@@ -28,6 +28,11 @@ const COLUMNS: &str = "global_position, transaction_id, stream_id, stream_versio
 const MAX_GROUP: usize = 128;
 /// Read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
+/// Reads that run at once; more wait their turn. Each running read holds a connection (with its own
+/// page cache) and a blocking thread, so without a bound a burst of reads opened as many of both as
+/// it had requests: hundreds of megabytes at 256 concurrent requests, for no more throughput than a
+/// few connections give on a small machine.
+const MAX_CONCURRENT_READS: usize = MAX_IDLE_READERS;
 
 /// A write waiting for the writer thread: it runs inside a savepoint, then learns the commit's outcome.
 trait WriteJob: Send {
@@ -81,6 +86,7 @@ struct Inner {
     path: PathBuf,
     writes: Mutex<mpsc::Sender<Box<dyn WriteJob>>>,
     readers: Mutex<Vec<Connection>>,
+    read_slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -119,6 +125,7 @@ impl SqliteStore {
                 path,
                 writes: Mutex::new(sender),
                 readers: Mutex::new(Vec::new()),
+                read_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_READS),
             }),
         })
     }
@@ -156,6 +163,12 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        let _slot = self
+            .inner
+            .read_slots
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite store is closed".to_owned()))?;
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let pooled = inner.readers.lock().ok().and_then(|mut idle| idle.pop());
