@@ -59,10 +59,14 @@ fn template_request(template_id: &str) -> TemplateRequest {
 }
 
 async fn publish_template(pipeline: &Pipeline, template_id: &str) {
-    let request = template_request(template_id);
+    publish(pipeline, template_request(template_id)).await;
+}
+
+async fn publish(pipeline: &Pipeline, request: TemplateRequest) {
+    let template_id = request.template_id.clone().unwrap_or_default();
     pipeline
         .execute::<TemplateAggregate>(
-            &StreamId::new(TemplateAggregate::NAME, template_id),
+            &StreamId::new(TemplateAggregate::NAME, &template_id),
             &metadata(),
             |_| {
                 TemplateCommand::Publish(PublishVersion {
@@ -547,16 +551,7 @@ async fn a_cached_state_follows_what_any_instance_appends_later(t: TestStore) {
     for (publisher, version) in [(&elsewhere, "1.1"), (&here, "1.2")] {
         let mut request = template_request("TPL_CACHED");
         request.version = Some(version.to_owned());
-        publisher
-            .execute::<TemplateAggregate>(&stream, &metadata(), |_| {
-                TemplateCommand::Publish(PublishVersion {
-                    request: request.clone(),
-                    actor: ClientId::parse("admin").unwrap(),
-                    now: Utc::now(),
-                })
-            })
-            .await
-            .unwrap();
+        publish(publisher, request).await;
         let cached = here.load_state::<TemplateAggregate>(&stream).await.unwrap();
         let stored = here.load::<TemplateAggregate>(&stream).await.unwrap().state;
         assert_eq!(*cached, stored, "after {version}");
