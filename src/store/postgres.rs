@@ -292,7 +292,12 @@ async fn send_chain_rows(
         )
         .await
         .map_err(db_error)?;
-    let bounds = range_bounds(&transaction, range_rows).await?;
+    // The other readers take connections of their own: with a pool too small for them, one reads all.
+    let bounds = if pool.status().max_size >= CHAIN_READERS {
+        range_bounds(&transaction, range_rows).await?
+    } else {
+        Vec::new()
+    };
     if bounds.is_empty() {
         let all = ChainRange {
             from: None,
