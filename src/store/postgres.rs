@@ -324,22 +324,21 @@ async fn send_chain_rows(
     // Reader r reads ranges r, r + READERS, ...; each range's batches end with `None`. A reader's
     // channel holds a whole range, so it reads the next one while the one before is consumed.
     let per_range = range_rows.div_ceil(batch_size) + 2;
-    let mut readers = Vec::with_capacity(CHAIN_READERS);
-    let mut outputs = Vec::with_capacity(CHAIN_READERS);
-    let mut helpers = Vec::new();
-    for reader in 0..CHAIN_READERS {
-        let (range_sender, range_receiver) = mpsc::channel(per_range);
-        outputs.push(range_receiver);
-        let mine: Vec<ChainRange> = ranges
+    let ranges_of = |reader: usize| -> Vec<ChainRange> {
+        ranges
             .iter()
             .skip(reader)
             .step_by(CHAIN_READERS)
             .cloned()
-            .collect();
-        if reader == 0 {
-            readers.push((mine, range_sender));
-            continue;
-        }
+            .collect()
+    };
+    let (own_sender, own_receiver) = mpsc::channel(per_range);
+    let mut outputs = vec![own_receiver];
+    let mut helpers = Vec::new();
+    for reader in 1..CHAIN_READERS {
+        let (range_sender, range_receiver) = mpsc::channel(per_range);
+        outputs.push(range_receiver);
+        let mine = ranges_of(reader);
         let pool = pool.clone();
         let snapshot = snapshot.clone();
         helpers.push(tokio::spawn(async move {
@@ -362,7 +361,7 @@ async fn send_chain_rows(
     }
     // This connection holds the exported snapshot (kept open to the end, so the other readers can
     // take it), and reads its own ranges here while the merge below forwards every range in order.
-    let (mine, own_sender) = readers.remove(0);
+    let mine = ranges_of(0);
     let own = async {
         let own_sender = own_sender;
         if let Err(error) = read_ranges(&transaction, &mine, batch_size, &own_sender).await {
