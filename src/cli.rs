@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::audit;
+use crate::app::config::Config;
 use crate::bench;
-use crate::clients::{ClientRegistry, ClientSource, NewClient};
-use crate::config::Config;
-use crate::startup::{self, Application};
+use crate::http::server::{self as startup, Application};
+use crate::read::audit;
 use crate::store::chain::{self};
+use crate::store::clients::{ClientRegistry, ClientSource, NewClient};
 use crate::store::{EventStore, Store, StreamId};
 
 #[derive(Debug, Parser)]
@@ -233,9 +233,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve { bench_plain_crud } => {
             let write_mode = if bench_plain_crud {
-                crate::pipeline::WriteMode::PlainCrudBench
+                crate::app::pipeline::WriteMode::PlainCrudBench
             } else {
-                crate::pipeline::WriteMode::EventSourced
+                crate::app::pipeline::WriteMode::EventSourced
             };
             serve(config, write_mode).await
         }
@@ -346,7 +346,7 @@ async fn bench_tool(
 
 async fn serve(
     config: Config,
-    write_mode: crate::pipeline::WriteMode,
+    write_mode: crate::app::pipeline::WriteMode,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let application = Application::build_with_write_mode(config, write_mode).await?;
     let address = application.local_addr()?;
@@ -379,16 +379,16 @@ async fn serve(
 }
 
 async fn sandbox(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if config.server.mode == crate::config::Mode::Production {
-        return Err(crate::sandbox::SandboxError::Production.into());
+    if config.server.mode == crate::app::config::Mode::Production {
+        return Err(crate::providers::sandbox::SandboxError::Production.into());
     }
     let (secret, generated) = match &config.sandbox.secret {
         Some(secret) => (secret.clone(), false),
-        None => (crate::sandbox::generate_secret(), true),
+        None => (crate::providers::sandbox::generate_secret(), true),
     };
-    let sandbox = crate::sandbox::Sandbox::bind(
+    let sandbox = crate::providers::sandbox::Sandbox::bind(
         config.sandbox.bind,
-        crate::sandbox::SandboxSettings {
+        crate::providers::sandbox::SandboxSettings {
             secret: secret.clone(),
             public_base_url: config.sandbox.public_base_url.clone(),
         },
@@ -659,7 +659,7 @@ async fn write_evidence_report(
     path: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use projections::Table;
-    let platform = crate::sealing::PlatformSeal::from_config(config)?
+    let platform = crate::app::sealing::PlatformSeal::from_config(config)?
         .ok_or("no platform CA is configured: run `esign ca init` first")?;
     let mut signatures = Vec::new();
     let mut archives = Vec::new();
@@ -667,27 +667,31 @@ async fn write_evidence_report(
         == <aggregates::contract::ContractAggregate as aggregates::Aggregate>::NAME
     {
         let contract_id = timeline.stream_id.id();
-        let contract =
-            crate::queries::select_one(store, Table::Contract, "contract_id = {1}", &[contract_id])
-                .await?;
+        let contract = crate::store::query_tables::select_one(
+            store,
+            Table::Contract,
+            "contract_id = {1}",
+            &[contract_id],
+        )
+        .await?;
         if let Some(hash) = contract.as_ref().and_then(|row| row.text("document_hash")) {
-            let documents = crate::document::store::document_store_from_config(config)?;
+            let documents = crate::documents::storage::document_store_from_config(config)?;
             let bytes = documents
                 .get(
-                    &crate::sealing::document_storage_key(contract_id, hash),
+                    &crate::app::sealing::document_storage_key(contract_id, hash),
                     hash,
                 )
                 .await?;
             signatures =
-                crate::verify::validate_signatures(&bytes, &[platform.ca().root().clone()])
+                crate::app::verify::validate_signatures(&bytes, &[platform.ca().root().clone()])
                     .signatures;
         }
-        let rows = crate::queries::contract_archives(store, contract_id).await?;
+        let rows = crate::store::query_tables::contract_archives(store, contract_id).await?;
         archives = rows
             .iter()
             .map(|row| {
                 let metadata = row.json("metadata_json").unwrap_or_default();
-                crate::document::evidence::ArchiveRecord {
+                crate::documents::evidence::ArchiveRecord {
                     provider: row.text("archive_provider").unwrap_or_default().to_owned(),
                     archive_id: row.text("archive_id").unwrap_or_default().to_owned(),
                     status: row.text("status").unwrap_or_default().to_owned(),
@@ -700,7 +704,7 @@ async fn write_evidence_report(
     }
     let now = chrono::Utc::now();
     let report = audit::evidence_report(timeline, signatures, archives, now);
-    let layout = crate::document::evidence::evidence_layout(&report);
+    let layout = crate::documents::evidence::evidence_layout(&report);
     let sealed = platform.seal_layout(&layout, now).await?;
     std::fs::write(path, sealed)?;
     Ok(())
@@ -720,7 +724,7 @@ async fn rebuild(
     if !check {
         let cipher = std::sync::Arc::new(config.pii_cipher()?);
         let store = Store::open(&config.database.url, 4).await?;
-        let report = crate::rebuild::rebuild(&store, &cipher).await?;
+        let report = crate::read::rebuild::rebuild(&store, &cipher).await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -734,7 +738,7 @@ async fn rebuild(
     }
     let cipher = Arc::new(config.pii_cipher()?);
     let store = Store::open(&config.database.url, 4).await?;
-    let report = crate::rebuild::check(&store, &cipher).await?;
+    let report = crate::read::rebuild::check(&store, &cipher).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -35,17 +35,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use der::{Decode, Encode};
 use sha2::{Digest as _, Sha256};
 
-use crate::clients::ClientRegistry;
-use crate::config::ClientConfig;
-use crate::face::http_provider::HttpFaceProvider;
-use crate::face::protocol;
-use crate::face::provider::{CallbackError, FaceProvider};
+use crate::app::config::ClientConfig;
 use crate::http::api::parse_json;
 use crate::http::auth::{self, RequestAuthenticator};
 use crate::http::error::{ApiError, DomainFailure};
-use crate::nonces::NonceStore;
 use crate::pii::PiiCipher;
+use crate::providers::face::http_provider::HttpFaceProvider;
+use crate::providers::face::protocol;
+use crate::providers::face::provider::{CallbackError, FaceProvider};
 use crate::store::Store;
+use crate::store::clients::ClientRegistry;
+use crate::store::nonces::NonceStore;
 use crate::trust::ca::{Ca, NewCa};
 use crate::trust::tsa::{self, TimeStampReq, TimeStampResp, TsaSigner};
 
@@ -641,7 +641,7 @@ pub fn timestamp_request(data: &[u8]) {
 /// A document reported valid has signatures, all valid, and no problems.
 pub fn pdf_validation(data: &[u8]) {
     let anchors = [fixture_ca().root().clone()];
-    let validation = crate::verify::validate_signatures(data, &anchors);
+    let validation = crate::app::verify::validate_signatures(data, &anchors);
     assert_eq!(
         validation.document_sha256_hex,
         hex::encode(Sha256::digest(data))

@@ -23,35 +23,17 @@
 //!
 //! The pure domain lives in the `aggregates` crate and the read models in `projections`.
 
-pub mod archive;
-pub mod audit;
+pub mod app;
 pub mod bench;
 pub mod cli;
-pub mod clients;
-pub mod config;
 pub mod delivery;
-pub mod document;
-pub mod download;
-pub mod expiry;
-pub mod face;
+pub mod documents;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
 pub mod metrics;
-pub mod nonces;
-pub mod outbound;
-pub mod outbox;
 pub mod pii;
-pub mod pipeline;
-pub mod qr;
-pub mod queries;
-pub mod rebuild;
-pub mod sandbox;
-pub mod sealing;
-pub mod short_links;
-pub mod sms;
-pub mod startup;
+pub mod providers;
+pub mod read;
 pub mod store;
 pub mod trust;
-pub mod verify;
-pub mod views;

@@ -40,7 +40,7 @@ pub struct SignedClient {
 
 impl SignedClient {
     pub fn new(base_url: &str, client_id: &str, secret: &[u8]) -> Result<Self, CallError> {
-        let http = crate::outbound::client_builder(Duration::from_secs(60))
+        let http = crate::providers::outbound::client_builder(Duration::from_secs(60))
             .pool_max_idle_per_host(usize::MAX)
             .build()
             .map_err(|e| CallError::Build(e.to_string()))?;

@@ -37,8 +37,8 @@ use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use super::service::CLIENT_ID;
+use crate::app::pipeline::{Pipeline, project};
 use crate::pii::{PiiCipher, PiiError};
-use crate::pipeline::{Pipeline, project};
 use crate::store::{AppendRequest, EventMetadata, NewEvent, Store, StoreError, StreamId, rows};
 
 /// The template every seeded contract starts from.
@@ -163,7 +163,7 @@ pub async fn seed(options: &SeedOptions, pii: Arc<PiiCipher>) -> Result<SeedResu
         SeedProjections::Inline => None,
         SeedProjections::Rebuild => {
             let rebuild_started = Instant::now();
-            crate::rebuild::rebuild(&store, &pii)
+            crate::read::rebuild::rebuild(&store, &pii)
                 .await
                 .map_err(|e| SeedError::Projection(e.to_string()))?;
             Some(rebuild_started.elapsed().as_secs_f64())

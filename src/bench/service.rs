@@ -92,7 +92,7 @@ impl Service {
             .kill_on_drop(true);
         let mut child = command.spawn().map_err(ServiceError::Spawn)?;
         let pid = child.id().unwrap_or(0);
-        let http = crate::outbound::client(Duration::from_secs(2))
+        let http = crate::providers::outbound::client(Duration::from_secs(2))
             .map_err(|e| ServiceError::Spawn(std::io::Error::other(e.to_string())))?;
         let patience = Duration::from_secs(120);
         let started = Instant::now();

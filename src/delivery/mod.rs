@@ -11,7 +11,6 @@ pub mod backoff;
 pub mod nats;
 pub mod queue;
 pub mod signature;
-pub mod ssrf;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,11 +20,11 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::clients::ClientRegistry;
-use crate::config::{CallbacksConfig, Mode};
+use crate::app::config::{CallbacksConfig, Mode};
+use crate::app::pipeline::outbox::Destination;
 use crate::metrics::Metrics;
-use crate::outbox::Destination;
 use crate::pii::PiiCipher;
+use crate::store::clients::ClientRegistry;
 use crate::store::{Store, StoreError};
 use backoff::RetrySchedule;
 use nats::NatsPublisher;
@@ -49,7 +48,7 @@ const ERROR_BODY_LIMIT: usize = 200;
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error(transparent)]
-    Client(#[from] crate::outbound::ClientBuildError),
+    Client(#[from] crate::providers::outbound::ClientBuildError),
 }
 
 /// Delivers the outbox. Cheap to clone; clones share everything.
@@ -74,7 +73,7 @@ struct Inner {
     wake: Arc<Notify>,
     /// Signs the download paths in bodies as each attempt is sent, so a late or retried callback
     /// still carries a working link.
-    links: Option<Arc<crate::download::Links>>,
+    links: Option<Arc<crate::documents::links::Links>>,
 }
 
 impl Dispatcher {
@@ -89,16 +88,16 @@ impl Dispatcher {
         config: CallbacksConfig,
         nats: Option<(&str, &str, &str)>,
         wake: Arc<Notify>,
-        links: Option<Arc<crate::download::Links>>,
+        links: Option<Arc<crate::documents::links::Links>>,
     ) -> Result<Self, DeliveryError> {
         let timeout = Duration::from_millis(config.timeout_ms);
-        let mut builder = crate::outbound::client_builder(timeout);
+        let mut builder = crate::providers::outbound::client_builder(timeout);
         if mode == Mode::Production {
-            builder = builder.dns_resolver(Arc::new(ssrf::PublicOnlyResolver));
+            builder = builder.dns_resolver(Arc::new(crate::providers::ssrf::PublicOnlyResolver));
         }
-        let http = builder
-            .build()
-            .map_err(|error| crate::outbound::ClientBuildError::new(error.to_string()))?;
+        let http = builder.build().map_err(|error| {
+            crate::providers::outbound::ClientBuildError::new(error.to_string())
+        })?;
         let schedule = RetrySchedule::new(
             config.max_attempts,
             Duration::from_secs(config.first_retry_seconds),
@@ -249,7 +248,7 @@ impl Dispatcher {
         row: &Claimed,
         now: DateTime<Utc>,
     ) -> Result<Option<u16>, Failure> {
-        ssrf::check_literal(&row.target, self.inner.mode)
+        crate::providers::ssrf::check_literal(&row.target, self.inner.mode)
             .map_err(|error| Failure::refused(format!("callback URL refused: it {error}")))?;
         let body = self.open_body(row)?;
         let client = self

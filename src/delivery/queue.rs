@@ -15,7 +15,7 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::outbox::Destination;
+use crate::app::pipeline::outbox::Destination;
 use crate::store::postgres::{db_error, pool_error};
 use crate::store::sqlite::sql_error;
 use crate::store::{Store, StoreError};

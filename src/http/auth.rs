@@ -29,9 +29,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::error::ErrorCode;
-use crate::clients::{ClientError, ClientRegistry};
-use crate::nonces::NonceStore;
 use crate::store::StoreError;
+use crate::store::clients::{ClientError, ClientRegistry};
+use crate::store::nonces::NonceStore;
 
 /// How far `X-Timestamp` may be from the server's clock, either way.
 pub const TIMESTAMP_WINDOW_SECS: i64 = 300;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::config::Mode;
+use crate::app::config::Mode;
 
 /// The development routes for this state: none in production, or when another sender is in use.
 pub(super) fn router(state: &AppState) -> Router<AppState> {

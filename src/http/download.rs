@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::h5::security::ClientIp;
-use crate::document::store::DocumentStoreError;
+use crate::documents::storage::DocumentStoreError;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/download/{kind}/{id}/{file}", get(download))

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::app::pipeline::CommandError;
 use crate::pii::PiiError;
-use crate::pipeline::CommandError;
 use crate::store::StoreError;
 
 /// Spec section 6 codes, plus HTTP-derived codes for the cases the spec leaves open.

@@ -33,9 +33,10 @@ use super::AppState;
 use super::api::JsonBody;
 use super::error::ApiError;
 use super::openapi::{self, schemas};
-use crate::face::{flow, open_page_token};
-use crate::queries::select_one;
+use crate::app::verifications as flow;
+use crate::providers::face::open_page_token;
 use crate::store::EventMetadata;
+use crate::store::query_tables::select_one;
 use page::{Look, View};
 
 /// The peer's address, when the server was started with connection info (it always is outside unit

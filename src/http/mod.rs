@@ -8,10 +8,11 @@ pub mod error;
 mod face_pages;
 pub mod h5;
 mod health;
-pub mod html;
 mod metrics;
 pub mod openapi;
 pub mod provider_callbacks;
+pub mod server;
+mod tsa;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,13 +22,13 @@ use axum::http::{HeaderName, Request};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::Config;
+use crate::app::config::Config;
+use crate::app::expiry::ExpiryScheduler;
+use crate::app::pipeline::Pipeline;
 use crate::delivery::Dispatcher;
-use crate::expiry::ExpiryScheduler;
 use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
-use crate::pipeline::Pipeline;
-use crate::sms::{DevelopmentSmsSender, SmsSender};
+use crate::providers::sms::{DevelopmentSmsSender, SmsSender};
 use crate::store::Store;
 use auth::RequestAuthenticator;
 
@@ -49,7 +50,7 @@ pub struct AppState {
     /// Expires what passed its deadline (started when `[expiry] enabled`).
     pub expiry: ExpiryScheduler,
     /// The face providers in failover order (docs/face-providers.md).
-    pub face: Arc<crate::face::FaceProviders>,
+    pub face: Arc<crate::providers::face::FaceProviders>,
     /// The signing pages' rate limits, counted in this process (docs/h5.md).
     pub h5_limiter: Arc<h5::RateLimiter>,
     /// The platform CA (event certificates); `None` until one exists (production: `esign ca init`).
@@ -57,14 +58,14 @@ pub struct AppState {
     /// esign's own RFC 3161 service behind `POST /tsa` (docs/trust.md); `None` without a CA.
     pub tsa: Option<Arc<crate::trust::tsa::TsaSigner>>,
     /// Sealed contracts and archive certificates, encrypted at rest (docs/storage.md).
-    pub documents: Arc<dyn crate::document::store::DocumentStore>,
+    pub documents: Arc<dyn crate::documents::storage::DocumentStore>,
     /// Signs download paths into short-lived URLs.
-    pub links: Arc<crate::download::Links>,
+    pub links: Arc<crate::documents::links::Links>,
     /// The platform's seal and its timestamps; `None` without a CA.
-    pub platform_seal: Option<Arc<crate::sealing::PlatformSeal>>,
-    pub archivers: Arc<crate::sealing::Archivers>,
+    pub platform_seal: Option<Arc<crate::app::sealing::PlatformSeal>>,
+    pub archivers: Arc<crate::app::sealing::Archivers>,
     /// What archive evidence must chain to when it is verified again.
-    pub receipt_trust: Arc<crate::archive::ReceiptTrust>,
+    pub receipt_trust: Arc<crate::providers::archive::ReceiptTrust>,
     /// Wakes the sealing sweep (a contract was just signed).
     pub sealing: Arc<tokio::sync::Notify>,
 }
@@ -73,8 +74,8 @@ impl AppState {
     /// The domain's view of the deployment mode (callback URL rules).
     pub fn mode(&self) -> aggregates::values::Mode {
         match self.config.server.mode {
-            crate::config::Mode::Development => aggregates::values::Mode::Development,
-            crate::config::Mode::Production => aggregates::values::Mode::Production,
+            crate::app::config::Mode::Development => aggregates::values::Mode::Development,
+            crate::app::config::Mode::Production => aggregates::values::Mode::Production,
         }
     }
 }
@@ -107,7 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(provider_callbacks::router())
         .merge(face_pages::router())
         .merge(h5::router())
-        .merge(crate::trust::http::router())
+        .merge(crate::http::tsa::router())
         .merge(download::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)

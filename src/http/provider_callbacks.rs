@@ -13,7 +13,7 @@ use axum::{Json, Router};
 
 use super::AppState;
 use super::openapi;
-use crate::face::flow;
+use crate::app::verifications as flow;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/provider-callbacks/face/{provider}", post(face_result))

@@ -21,8 +21,11 @@
 pub mod advisory;
 pub mod canonical;
 pub mod chain;
+pub mod clients;
 pub mod migrations;
+pub mod nonces;
 pub mod postgres;
+pub mod query_tables;
 pub mod rows;
 pub mod sqlite;
 

@@ -35,7 +35,7 @@ use x509_cert::time::{Time, Validity};
 
 use super::keys::{KeyEncryptionKey, KeyError, SigningKey};
 use super::{oid, sha256, unix_seconds};
-use crate::config::{Config, Mode};
+use crate::app::config::{Config, Mode};
 
 const ROOT_YEARS: u32 = 20;
 const INTERMEDIATE_YEARS: u32 = 10;
@@ -1109,7 +1109,7 @@ pub fn key_encryption_key(
     }
     let path = config.server.data_dir.join("keys").join("trust-kek.key");
     let encoded =
-        crate::config::load_or_generate_key(&path).map_err(|e| CaError::GeneratedKey {
+        crate::app::config::load_or_generate_key(&path).map_err(|e| CaError::GeneratedKey {
             path: path.clone(),
             reason: e.to_string(),
         })?;

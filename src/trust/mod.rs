@@ -18,7 +18,6 @@
 
 pub mod ca;
 pub mod cms;
-pub mod http;
 pub mod keys;
 pub mod pkcs12;
 pub mod timestamper;

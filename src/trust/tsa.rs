@@ -480,8 +480,8 @@ impl Client {
                 "no trust anchor for TSA certificates".into(),
             ));
         }
-        let http =
-            crate::outbound::client(timeout).map_err(|e| ClientError::Setup(e.to_string()))?;
+        let http = crate::providers::outbound::client(timeout)
+            .map_err(|e| ClientError::Setup(e.to_string()))?;
         Ok(Self {
             urls,
             http,
@@ -493,7 +493,7 @@ impl Client {
     /// From `[trust]`: `tsa_urls` (default: this service's own `/tsa`), `tsa_trust_anchors`
     /// (default: the platform root, with its intermediate).
     pub fn from_config(
-        config: &crate::config::Config,
+        config: &crate::app::config::Config,
         ca: Option<&Ca>,
     ) -> Result<Self, ClientError> {
         let urls = if config.trust.tsa_urls.is_empty() {
@@ -509,7 +509,7 @@ impl Client {
 
     /// Like [`Self::from_config`], asking `urls` (e.g. `[trust] seal_tsa_urls`).
     pub fn with_urls(
-        config: &crate::config::Config,
+        config: &crate::app::config::Config,
         ca: Option<&Ca>,
         urls: Vec<String>,
     ) -> Result<Self, ClientError> {

@@ -637,7 +637,7 @@ async fn the_query_tables_rebuilt_from_the_log_match_after_api_traffic(t: TestSt
             &face_request("AUTH_RB"),
         )
         .await;
-    let report = esign::rebuild::check(&api.state.store, &api.state.pii)
+    let report = esign::read::rebuild::check(&api.state.store, &api.state.pii)
         .await
         .unwrap();
     assert!(report.matches(), "{report:?}");
@@ -717,7 +717,7 @@ async fn forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_writ
     let body = contract("REL_SIG", "TPL_SIG");
     let path = "/api/v1/contract/initiate";
 
-    let unsigned = esign::outbound::client(std::time::Duration::from_secs(30))
+    let unsigned = esign::providers::outbound::client(std::time::Duration::from_secs(30))
         .unwrap()
         .post(format!("{}{path}", api.auth.base_url()))
         .json(&body)

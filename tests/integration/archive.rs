@@ -12,11 +12,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::Utc;
-use esign::archive::merkle::{self, Hash};
-use esign::archive::merkle_log::{self, Appended, LogError, SignedTreeHead};
-use esign::archive::{
-    ArchiveError, ArchiveProvider, ArchiveRequest, Archiver, CertificateFacts, LocalCaArchiver,
-    MerkleLog, ReceiptTrust, TsaArchiver, VerifyError, certificate_pdf, verify_receipt,
+use esign::documents::archive_certificate::{CertificateFacts, certificate_pdf};
+use esign::providers::archive::merkle::{self, Hash};
+use esign::providers::archive::merkle_log::{self, Appended, LogError, SignedTreeHead};
+use esign::providers::archive::{
+    ArchiveError, ArchiveProvider, ArchiveRequest, Archiver, LocalCaArchiver, MerkleLog,
+    ReceiptTrust, TsaArchiver, VerifyError, verify_receipt,
 };
 use esign::trust::Ca;
 use esign::trust::ca::{self, NewCa};

@@ -414,7 +414,7 @@ async fn every_api_operation_refuses_unsigned_forged_stale_and_replayed_requests
     let fixture = fixture(&t).await;
     let operations = api_operations();
     assert!(operations.len() >= 23, "{operations:?}");
-    let http = esign::outbound::client(std::time::Duration::from_secs(30)).unwrap();
+    let http = esign::providers::outbound::client(std::time::Duration::from_secs(30)).unwrap();
     let mut tried: BTreeMap<&str, usize> = BTreeMap::new();
 
     for operation in &operations {

@@ -80,7 +80,7 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
     // successful archive record.
     let store = &t.store;
     for contract_id in &contract_ids {
-        let contract = esign::queries::select_one(
+        let contract = esign::store::query_tables::select_one(
             store,
             projections::Table::Contract,
             "contract_id = {1}",
@@ -94,7 +94,7 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
             Some(esign::bench::service::CLIENT_ID)
         );
         assert_eq!(contract.text("status"), Some("SIGNED"));
-        let archives = esign::queries::contract_archives(store, contract_id)
+        let archives = esign::store::query_tables::contract_archives(store, contract_id)
             .await
             .unwrap();
         assert_eq!(archives.len(), 1);

@@ -116,7 +116,7 @@ async fn serve_answers_health_and_readiness_and_stops_on_sigterm(t: TestStore) {
         Backend::Postgres => "postgres",
     }));
 
-    let client = esign::outbound::client(std::time::Duration::from_secs(30)).unwrap();
+    let client = esign::providers::outbound::client(std::time::Duration::from_secs(30)).unwrap();
     let health = client
         .get(format!("http://{address}/healthz"))
         .send()
@@ -220,7 +220,7 @@ async fn audit_verify_passes_an_intact_store_and_names_a_tampered_event(t: TestS
 async fn audit_replay_prints_a_checked_timeline_with_personal_data_masked(t: TestStore) {
     let dir = tempfile::tempdir().unwrap();
     // The replay must open personal data with the service's own keys: write the events with them.
-    let config = esign::config::Config::load(
+    let config = esign::app::config::Config::load(
         None,
         [(
             "ESIGN_SERVER_DATA_DIR".to_owned(),

@@ -46,7 +46,7 @@ struct Fixture {
 async fn start(
     t: &TestStore,
     background: bool,
-    adjust: impl FnOnce(&mut esign::config::Config),
+    adjust: impl FnOnce(&mut esign::app::config::Config),
 ) -> Fixture {
     let service = crate::helpers::start_service_with(
         t,
@@ -538,7 +538,7 @@ async fn metrics_count_requests_and_delivery_attempts(t: TestStore) {
         .unwrap();
     dispatcher.refresh_gauges().await;
 
-    let response = esign::outbound::client(Duration::from_secs(10))
+    let response = esign::providers::outbound::client(Duration::from_secs(10))
         .unwrap()
         .get(format!("{}/metrics", fixture.service.base))
         .send()
@@ -557,7 +557,7 @@ async fn metrics_count_requests_and_delivery_attempts(t: TestStore) {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
     // A refused request is counted with its spec code.
-    let unsigned = esign::outbound::client(Duration::from_secs(10))
+    let unsigned = esign::providers::outbound::client(Duration::from_secs(10))
         .unwrap()
         .get(format!(
             "{}/api/v1/contract/{contract_id}",
@@ -567,7 +567,7 @@ async fn metrics_count_requests_and_delivery_attempts(t: TestStore) {
         .await
         .unwrap();
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
-    let text = esign::outbound::client(Duration::from_secs(10))
+    let text = esign::providers::outbound::client(Duration::from_secs(10))
         .unwrap()
         .get(format!("{}/metrics", fixture.service.base))
         .send()
@@ -805,7 +805,7 @@ async fn production_refuses_callback_urls_into_internal_networks_and_writes_noth
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["details"][0]["field"], "callbackUrl", "{body}");
-    let rows = esign::queries::select(
+    let rows = esign::store::query_tables::select(
         &fixture.service.state.store,
         projections::Table::Contract,
         "biz_id = {1}",

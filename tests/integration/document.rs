@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use esign::document::pdf::{Block, Layout, write};
+use esign::documents::pdf::{Block, Layout, write};
 
 /// Runs a poppler tool, or `None` when poppler is not installed outside CI.
 fn poppler(tool: &str, args: &[&str]) -> Option<std::process::Output> {
@@ -55,7 +55,7 @@ fn sample() -> Layout {
             Block::PageBreak,
             Block::Heading("签署摘要".into()),
             Block::Image {
-                png: esign::qr::png(
+                png: esign::documents::qr::png(
                     "https://esign.example.com/verify?contractId=CONTRACT_202310270001",
                 )
                 .unwrap(),

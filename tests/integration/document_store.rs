@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use esign::config::{Config, DocumentStoreKind, Mode, S3Config};
-use esign::document::s3::S3DocumentStore;
-use esign::document::store::{
+use esign::app::config::{Config, DocumentStoreKind, Mode, S3Config};
+use esign::documents::storage::{
     DocumentStoreError, document_cipher_from_config, document_store_from_config, sha256_hex,
 };
+use esign::providers::s3::S3DocumentStore;
 use tokio::sync::OnceCell;
 
 const DEFAULT_S3_ENDPOINT: &str = "http://127.0.0.1:5900";
@@ -45,7 +45,7 @@ fn element(xml: &str, name: &str) -> String {
 /// user with an access key and an `s3:*` policy; then switch it on, so every later request must carry
 /// a valid signature of a known key.
 async fn create_user_and_require_signatures(endpoint: &str) -> S3User {
-    let http = esign::outbound::client(std::time::Duration::from_secs(10)).unwrap();
+    let http = esign::providers::outbound::client(std::time::Duration::from_secs(10)).unwrap();
     let reset_auth = |count: &'static str| {
         http.post(format!("{endpoint}/moto-api/reset-auth"))
             .body(count)

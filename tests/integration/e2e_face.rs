@@ -25,7 +25,7 @@ struct Setup {
     _t: TestStore,
 }
 
-async fn setup(configure: impl FnOnce(&mut esign::config::Config)) -> Setup {
+async fn setup(configure: impl FnOnce(&mut esign::app::config::Config)) -> Setup {
     let t = TestStore::new(Backend::Sqlite)
         .await
         .expect("a sqlite store");
@@ -155,7 +155,7 @@ async fn a_person_passes_the_face_check_through_the_page_and_the_sandbox() {
     let url = created["verificationUrl"].as_str().unwrap();
     assert!(url.starts_with(&format!("{}/h5/face-verify?token=", setup.service.base)));
 
-    let http = esign::outbound::client(Duration::from_secs(20)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(20)).unwrap();
     let response = http.get(url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers();
@@ -247,8 +247,8 @@ async fn with_every_provider_down_the_page_passes_with_an_sms_code() {
         config.face.providers = vec!["down".into()];
         config.face.provider.insert(
             "down".into(),
-            esign::config::FaceProviderConfig {
-                kind: esign::config::FaceProviderKind::Http,
+            esign::app::config::FaceProviderConfig {
+                kind: esign::app::config::FaceProviderKind::Http,
                 base_url: dead,
                 app_id: "esign-test".into(),
                 secret: "down-provider-secret-0123456789".into(),
@@ -332,9 +332,9 @@ async fn invalid_and_expired_links_show_the_error_page() {
     let past = chrono::Utc::now().timestamp() - 60;
     let expired = format!(
         "{base}/h5/face-verify?token={}",
-        esign::face::page_token(&setup.service.state.pii, id, past)
+        esign::providers::face::page_token(&setup.service.state.pii, id, past)
     );
-    let http = esign::outbound::client(Duration::from_secs(20)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(20)).unwrap();
     let response = http.get(&expired).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::GONE);
     assert_eq!(response.headers()["cache-control"], "no-store");

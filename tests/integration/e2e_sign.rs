@@ -61,7 +61,7 @@ async fn start(test: &str) -> Option<Journey> {
     Some(Journey {
         browser,
         api,
-        http: esign::outbound::client(std::time::Duration::from_secs(20)).unwrap(),
+        http: esign::providers::outbound::client(std::time::Duration::from_secs(20)).unwrap(),
         callbacks,
         contract_id,
         service,

@@ -45,7 +45,7 @@ async fn initiate_contract(
 }
 
 async fn link_statuses(service: &RunningService, contract_id: &str) -> Vec<(String, String)> {
-    esign::queries::select(
+    esign::store::query_tables::select(
         &service.state.store,
         projections::Table::ContractSigner,
         "contract_id = {1}",
@@ -216,7 +216,7 @@ async fn several_schedulers_expire_each_item_once_and_catch_up_after_downtime(t:
         );
     }
     let state = &service.state;
-    let other = esign::expiry::ExpiryScheduler::new(
+    let other = esign::app::expiry::ExpiryScheduler::new(
         state.store.clone(),
         state.pipeline.clone(),
         state.metrics.clone(),

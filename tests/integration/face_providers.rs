@@ -12,9 +12,9 @@ use aggregates::face_verification::{
 };
 use aggregates::values::{ClientId, ProviderName, ProviderTaskId, VerificationId};
 use chrono::{TimeDelta, Utc};
-use esign::config::{Config, FaceProviderConfig, FaceProviderKind};
-use esign::face::protocol;
-use esign::sandbox::{Sandbox, SandboxSettings};
+use esign::app::config::{Config, FaceProviderConfig, FaceProviderKind};
+use esign::providers::face::protocol;
+use esign::providers::sandbox::{Sandbox, SandboxSettings};
 use esign::store::{EventStore, StreamId};
 use projections::Table;
 use reqwest::StatusCode;
@@ -76,7 +76,7 @@ async fn the_sandbox_command_serves_alone_in_development_and_is_refused_in_produ
         .find(|word| word.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    let http = esign::outbound::client(Duration::from_secs(10)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(10)).unwrap();
     let health = http.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     // The task API wants the shared secret's signature.
@@ -139,7 +139,7 @@ async fn start(t: &TestStore, configure: impl FnOnce(&mut Config)) -> Face {
     let service = start_service_with(t, &[("auth", SECRET, false)], configure).await;
     Face {
         api: SigningClient::new(&service.base, "auth", SECRET),
-        http: esign::outbound::client(Duration::from_secs(20)).unwrap(),
+        http: esign::providers::outbound::client(Duration::from_secs(20)).unwrap(),
         service,
     }
 }
@@ -217,8 +217,8 @@ async fn show(face: &Face, id: &str) -> Value {
     body
 }
 
-async fn row(face: &Face, id: &str) -> esign::queries::RowView {
-    esign::queries::select_one(
+async fn row(face: &Face, id: &str) -> esign::store::query_tables::RowView {
+    esign::store::query_tables::select_one(
         &face.service.state.store,
         Table::FaceVerification,
         "verification_id = {1}",
@@ -290,7 +290,7 @@ async fn wait_for_status(face: &Face, id: &str, wanted: &str) -> Value {
 }
 
 async fn rebuilt_tables_match(face: &Face) {
-    let report = esign::rebuild::check(&face.service.state.store, &face.service.state.pii)
+    let report = esign::read::rebuild::check(&face.service.state.store, &face.service.state.pii)
         .await
         .unwrap();
     assert!(report.matches(), "the rebuilt tables differ: {report:?}");
@@ -543,7 +543,7 @@ async fn forged_replayed_conflicting_and_late_callbacks_are_refused_and_write_no
     // earlier clock), its task started in time; a result now is refused.
     let late_id = "FACE_VERIFY_LATE_1";
     let stream = StreamId::new(FaceVerificationAggregate::NAME, late_id);
-    let metadata = esign::face::flow::system_metadata("test");
+    let metadata = esign::app::verifications::system_metadata("test");
     let then = Utc::now() - TimeDelta::minutes(2);
     let request: VerificationRequest = serde_json::from_value(face_request("FACE_LATE")).unwrap();
     let pipeline = &face.service.state.pipeline;

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::TimeDelta;
 use der::Decode;
-use esign::document::pades::{Revision, SignatureInfo};
-use esign::document::pdf::{Block, Layout, render};
-use esign::document::sign::sign_field;
+use esign::documents::pades::{Revision, SignatureInfo};
+use esign::documents::pdf::{Block, Layout, render};
+use esign::documents::sign::sign_field;
 use esign::fuzzing::{self, SIGNING_NOW_UNIX, TARGETS, TSA_DATA, TSA_NONCE};
 use esign::trust::cms::Signer;
 use esign::trust::tsa;
@@ -369,7 +369,7 @@ fn the_seeds_reach_the_paths_they_are_named_for() {
                 verify_token(&token, &digest, Some(TSA_NONCE), &anchors, &[]).unwrap();
             }
             ("pdf_validation", "signed") => {
-                let validation = esign::verify::validate_signatures(&data, &anchors);
+                let validation = esign::app::verify::validate_signatures(&data, &anchors);
                 assert!(validation.valid, "{validation:?}");
             }
             _ => {}

@@ -29,7 +29,7 @@ struct H5 {
     service: RunningService,
 }
 
-async fn start(t: &TestStore, configure: impl FnOnce(&mut esign::config::Config)) -> H5 {
+async fn start(t: &TestStore, configure: impl FnOnce(&mut esign::app::config::Config)) -> H5 {
     let service = start_service_with(t, &[("auth", SECRET, true)], |config| {
         config.callbacks.enabled = false;
         configure(config);
@@ -175,7 +175,7 @@ async fn guessed_and_cross_used_tokens_get_404_on_every_h5_route_and_write_nothi
     for (method, route) in face_routes {
         cases.push((method, route, sign_token.clone()));
     }
-    let http = esign::outbound::client(Duration::from_secs(30)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(30)).unwrap();
     let before = event_count(&h5.service.state.store).await;
     let texts_before = texts_to_first_signer(&h5);
     for (method, route, token) in &cases {
@@ -404,7 +404,7 @@ async fn concurrent_bursts_above_the_rate_limits_get_429_and_only_the_limit_reac
     })
     .await;
     let (contract_id, receiver_url) = contract(&h5, "H5_BURST").await;
-    let http = esign::outbound::client(Duration::from_secs(30)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(30)).unwrap();
     let burst = |urls: Vec<String>| {
         let http = http.clone();
         async move {

@@ -12,7 +12,7 @@ use aggregates::Aggregate;
 use aggregates::contract::{ContractAggregate, ContractCommand, IssueSignLink, NewSignLink};
 use aggregates::values::{Digest, LinkId, LinkTtl, PartyId};
 use chrono::{TimeDelta, Utc};
-use esign::config::Config;
+use esign::app::config::Config;
 use esign::store::{EventMetadata, EventStore, StreamId};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -178,7 +178,7 @@ impl Page {
 impl Browser {
     pub fn new(base: &str) -> Self {
         Self {
-            http: esign::outbound::client_builder(Duration::from_secs(30))
+            http: esign::providers::outbound::client_builder(Duration::from_secs(30))
                 .user_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) Mobile")
                 .build()
                 .unwrap(),
@@ -515,9 +515,10 @@ async fn two_signers_sign_in_order_through_the_pages_and_the_contract_ends_signe
     // The sealing sweep writes to the contract after the last signature; the check compares the log
     // with the live tables at two moments, so it runs once that write has landed.
     crate::sealing::seal_now(&signing.service.state, &contract_id).await;
-    let report = esign::rebuild::check(&signing.service.state.store, &signing.service.state.pii)
-        .await
-        .unwrap();
+    let report =
+        esign::read::rebuild::check(&signing.service.state.store, &signing.service.state.pii)
+            .await
+            .unwrap();
     assert!(report.matches(), "the rebuilt tables differ: {report:?}");
 }
 
@@ -749,7 +750,7 @@ async fn a_failed_face_check_shows_the_reason_and_a_retry_can_pass(t: TestStore)
     );
     assert!(passed.html.contains("id=\"signature-pad\""));
     // Two verifications, both owned by the contract's client, with attempt-numbered business ids.
-    let rows = esign::queries::select(
+    let rows = esign::store::query_tables::select(
         &signing.service.state.store,
         projections::Table::FaceVerification,
         "client_id = {1}",

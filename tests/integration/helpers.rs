@@ -132,12 +132,12 @@ pub async fn start_service(t: &TestStore, clients: &[(&str, &str, bool)]) -> Run
 pub async fn start_service_with(
     t: &TestStore,
     clients: &[(&str, &str, bool)],
-    configure: impl FnOnce(&mut esign::config::Config),
+    configure: impl FnOnce(&mut esign::app::config::Config),
 ) -> RunningService {
     start_service_writing(
         t,
         clients,
-        esign::pipeline::WriteMode::EventSourced,
+        esign::app::pipeline::WriteMode::EventSourced,
         configure,
     )
     .await
@@ -148,22 +148,22 @@ pub async fn start_service_with(
 pub async fn start_service_writing(
     t: &TestStore,
     clients: &[(&str, &str, bool)],
-    write_mode: esign::pipeline::WriteMode,
-    configure: impl FnOnce(&mut esign::config::Config),
-) -> Result<RunningService, esign::startup::StartupError> {
+    write_mode: esign::app::pipeline::WriteMode,
+    configure: impl FnOnce(&mut esign::app::config::Config),
+) -> Result<RunningService, esign::http::server::StartupError> {
     let data = tempfile::tempdir().expect("temporary directory");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
     let address = listener.local_addr().expect("the bound address");
-    let mut config = esign::config::Config::default();
+    let mut config = esign::app::config::Config::default();
     config.server.bind = address;
     config.server.data_dir = data.path().to_path_buf();
     config.server.public_base_url = format!("http://{address}");
     config.database.url = t.url.clone();
     config.database.max_connections = 8;
     for (id, secret, admin) in clients {
-        config.clients.push(esign::config::ClientConfig {
+        config.clients.push(esign::app::config::ClientConfig {
             id: (*id).into(),
             secret: (*secret).into(),
             allowed_ips: Vec::new(),
@@ -172,7 +172,8 @@ pub async fn start_service_writing(
     }
     configure(&mut config);
     let app =
-        esign::startup::Application::build_on_with_write_mode(config, listener, write_mode).await?;
+        esign::http::server::Application::build_on_with_write_mode(config, listener, write_mode)
+            .await?;
     let base = format!("http://{address}");
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -364,13 +365,13 @@ macro_rules! backend_tests {
 
 /// Adjusts a test configuration to production mode with everything production insists on
 /// (configured keys, a real SMS sender); the outside services it names are never reached.
-pub fn production(config: &mut esign::config::Config) {
-    config.server.mode = esign::config::Mode::Production;
+pub fn production(config: &mut esign::app::config::Config) {
+    config.server.mode = esign::app::config::Mode::Production;
     config.security.pii_active_key = Some("k1".into());
     config.security.pii_keys =
         BTreeMap::from([("k1".to_owned(), PiiCipher::generate_key().expect("key"))]);
     config.security.pii_index_key = Some(PiiCipher::generate_key().expect("key"));
-    config.sms.sender = esign::sms::SenderKind::MessageCentre;
+    config.sms.sender = esign::providers::sms::SenderKind::MessageCentre;
     config.sms.url = Some("https://sms.example.com/send".into());
     config.sms.auth_header = Some("Authorization".into());
     config.sms.auth_token = Some("Bearer message-centre-token".into());

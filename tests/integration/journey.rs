@@ -20,7 +20,7 @@ pub async fn sign_as(
         VerificationId, VerificationStatus,
     };
     use chrono::Utc;
-    let signer = esign::queries::select_one(
+    let signer = esign::store::query_tables::select_one(
         &state.store,
         projections::Table::ContractSigner,
         "contract_id = {1} AND party_id = {2}",

@@ -37,7 +37,7 @@ struct Api {
     service: RunningService,
 }
 
-async fn start(t: &TestStore, configure: impl FnOnce(&mut esign::config::Config)) -> Api {
+async fn start(t: &TestStore, configure: impl FnOnce(&mut esign::app::config::Config)) -> Api {
     let service = start_service_with(
         t,
         &[
@@ -336,7 +336,7 @@ async fn a_notice_is_sent_with_the_development_sender_and_read_back_by_its_owner
     assert_eq!(trail["events"][0]["metadata"]["clientId"], "auth");
 
     // The query table holds the number sealed, never in clear.
-    let row = esign::queries::select_one(
+    let row = esign::store::query_tables::select_one(
         &api.service.state.store,
         projections::Table::SmsNotice,
         "notice_id = {1}",
@@ -481,7 +481,7 @@ async fn bad_notices_name_the_field_and_write_nothing(t: TestStore) {
         "no refused notice wrote anything"
     );
     assert_eq!(after_deactivation, before + 1, "only the deactivation");
-    let rows = esign::queries::select(
+    let rows = esign::store::query_tables::select(
         &api.service.state.store,
         projections::Table::SmsNotice,
         "client_id = {1}",
@@ -508,7 +508,7 @@ async fn a_failed_first_attempt_is_retried_by_the_sweep_until_sent(t: TestStore)
     let receiver = receiver(vec![status(503), ok("MC-42")]).await;
     let sms = message_centre(&receiver);
     let api = start(&t, move |config| {
-        config.sms = esign::sms::SmsConfig {
+        config.sms = esign::providers::sms::SmsConfig {
             notice_retry_base_seconds: 1,
             sweep_interval_ms: 100,
             ..sms
@@ -568,7 +568,7 @@ async fn a_refused_notice_is_not_retried(t: TestStore) {
     let receiver = receiver(vec![status(400), ok("never")]).await;
     let sms = message_centre(&receiver);
     let api = start(&t, move |config| {
-        config.sms = esign::sms::SmsConfig {
+        config.sms = esign::providers::sms::SmsConfig {
             notice_retry_base_seconds: 1,
             sweep_interval_ms: 100,
             ..sms
@@ -581,7 +581,7 @@ async fn a_refused_notice_is_not_retried(t: TestStore) {
     assert_eq!(first["retryable"], false);
     assert_eq!(first["nextAttemptAt"], Value::Null);
     // Let the sweep look at it at least once, then check it made no attempt.
-    let report = esign::sms::notices::sweep_once(&api.service.state)
+    let report = esign::app::notices::sweep_once(&api.service.state)
         .await
         .unwrap();
     assert_eq!(report.attempted, 0);
@@ -618,7 +618,7 @@ async fn a_notice_left_unsent_by_a_crash_is_sent_by_the_sweep(t: TestStore) {
     state
         .pipeline
         .execute::<SmsNoticeAggregate>(
-            &esign::sms::notices::stream("SMS_NOTICE_CRASH_1"),
+            &esign::app::notices::stream("SMS_NOTICE_CRASH_1"),
             &esign::store::EventMetadata {
                 actor: "client:auth".into(),
                 client_id: Some("auth".into()),
@@ -655,7 +655,7 @@ async fn the_query_tables_rebuilt_from_the_log_match_after_notices(t: TestStore)
         let (status, _) = send(&api, &notice(&format!("PAY_RB_{n}"))).await;
         assert_eq!(status, StatusCode::OK);
     }
-    let report = esign::rebuild::check(&api.service.state.store, &api.service.state.pii)
+    let report = esign::read::rebuild::check(&api.service.state.store, &api.service.state.pii)
         .await
         .unwrap();
     assert!(report.matches(), "{report:?}");

@@ -670,7 +670,7 @@ async fn start(t: &TestStore) -> Service {
     Service {
         client: SigningClient::new(&base, "docs", CLIENT_SECRET),
         admin: SigningClient::new(&base, "docs-admin", ADMIN_SECRET),
-        http: esign::outbound::client(std::time::Duration::from_secs(30)).unwrap(),
+        http: esign::providers::outbound::client(std::time::Duration::from_secs(30)).unwrap(),
         base,
         _service: service,
     }

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use der::{Decode, Encode};
-use esign::document::pades::{Revision, SignatureInfo};
-use esign::document::pdf::{Block, Layout, SignatureField, render};
-use esign::document::sign::{seal_field, sign_field};
+use esign::documents::pades::{Revision, SignatureInfo};
+use esign::documents::pdf::{Block, Layout, SignatureField, render};
+use esign::documents::sign::{seal_field, sign_field};
 use esign::trust::ca::{self, Ca};
 use esign::trust::cms::Signer;
 use esign::trust::timestamper::{LocalTimestamper, Timestamper};
@@ -43,7 +43,7 @@ pub(crate) fn tool(program: &str, args: &[&str]) -> Option<std::process::Output>
 
 /// A development CA written under `dir`, as `esign ca init` makes it.
 fn development_ca(dir: &Path) -> Ca {
-    let mut config = esign::config::Config::default();
+    let mut config = esign::app::config::Config::default();
     config.server.data_dir = dir.to_path_buf();
     ca::init(&config, false).unwrap();
     Ca::open(&config).unwrap().unwrap()

@@ -83,7 +83,7 @@ async fn serve(t: &TestStore) -> Served {
         log,
         data,
     };
-    let http = esign::outbound::client(Duration::from_secs(5)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(5)).unwrap();
     for _ in 0..300 {
         if let Ok(response) = http.get(format!("{}/readyz", served.base)).send().await
             && response.status() == StatusCode::OK
@@ -123,7 +123,7 @@ impl Secrets {
 
 /// The development SMS viewer's messages to `mobile`, over HTTP like any outside client.
 async fn texts_to(base: &str, mobile: &str) -> Vec<String> {
-    let http = esign::outbound::client(Duration::from_secs(10)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(10)).unwrap();
     let (status, body) = json_of(
         http.get(format!("{base}/dev/sms?mobile={mobile}"))
             .send()
@@ -195,7 +195,7 @@ async fn face_verification(owner: &SigningClient, secrets: &mut Secrets) {
     assert_eq!(status, StatusCode::OK, "{created}");
     let url = created["verificationUrl"].as_str().unwrap();
     secrets.add_token_of("a face page token", url);
-    let http = esign::outbound::client(Duration::from_secs(30)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(30)).unwrap();
     let page = http.get(url).send().await.unwrap().text().await.unwrap();
     let capture = page
         .split("href=\"")
@@ -390,7 +390,7 @@ async fn a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_pers
     let short = created["signTasks"][0]["shortUrl"]
         .as_str()
         .unwrap_or_else(|| panic!("a short link for an SMS signer: {created}"));
-    let followed = esign::outbound::client(Duration::from_secs(10))
+    let followed = esign::providers::outbound::client(Duration::from_secs(10))
         .unwrap()
         .get(short)
         .send()

@@ -11,7 +11,7 @@ use aggregates::contract::{
 use aggregates::template::{PublishVersion, TemplateAggregate, TemplateCommand, TemplateRequest};
 use aggregates::values::{ClientId, ContractId, Digest, LinkId, Mode, Operator, Reason};
 use chrono::Utc;
-use esign::pipeline::Pipeline;
+use esign::app::pipeline::Pipeline;
 use esign::store::{EventMetadata, StreamId};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -345,7 +345,9 @@ async fn rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one(t: 
         .await
         .unwrap();
 
-    let report = esign::rebuild::check(&t.store, &t.cipher).await.unwrap();
+    let report = esign::read::rebuild::check(&t.store, &t.cipher)
+        .await
+        .unwrap();
     assert!(report.matches(), "{report:?}");
     assert_eq!(report.streams, 3);
     let rows = |name: &str| {
@@ -371,7 +373,9 @@ async fn rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one(t: 
     let tamper =
         format!("UPDATE contract SET title = 'forged' WHERE contract_id = '{contract_id}'");
     execute_as_superuser(&t, &tamper).await;
-    let report = esign::rebuild::check(&t.store, &t.cipher).await.unwrap();
+    let report = esign::read::rebuild::check(&t.store, &t.cipher)
+        .await
+        .unwrap();
     assert!(!report.matches());
     let contract = report
         .tables
@@ -402,11 +406,13 @@ async fn a_rebuild_swaps_in_while_commands_keep_writing_and_repairs_a_changed_ro
         })
     };
     let pii = std::sync::Arc::clone(&t.cipher);
-    let report = esign::rebuild::rebuild(&t.store, &pii).await.unwrap();
+    let report = esign::read::rebuild::rebuild(&t.store, &pii).await.unwrap();
     let written = writer.await.unwrap();
     assert!(report.streams >= 2, "{report:?}");
 
-    let check = esign::rebuild::check(&t.store, &t.cipher).await.unwrap();
+    let check = esign::read::rebuild::check(&t.store, &t.cipher)
+        .await
+        .unwrap();
     assert!(
         check.matches(),
         "after the swap the live tables equal the log: {check:?}"
@@ -581,7 +587,7 @@ async fn a_command_on_a_stream_taken_for_new_that_exists_is_decided_on_what_is_s
         )
         .await;
     assert!(
-        matches!(outcome, Err(esign::pipeline::CommandError::Domain(_))),
+        matches!(outcome, Err(esign::app::pipeline::CommandError::Domain(_))),
         "{outcome:?}"
     );
     let after = pipeline.load::<ContractAggregate>(&stream).await.unwrap();

@@ -1,7 +1,7 @@
 //! The benchmark-only plain CRUD write mode (`esign serve --bench-plain-crud`): initiate and the reads
 //! work and write the same query-table rows, and nothing reaches the log or the outbox.
 
-use esign::pipeline::WriteMode;
+use esign::app::pipeline::WriteMode;
 use esign::store::{EventStore, StreamId};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -138,14 +138,14 @@ async fn production_mode_refuses_plain_crud() {
         return;
     };
     let started = start_service_writing(&t, &[], WriteMode::PlainCrudBench, |config| {
-        config.server.mode = esign::config::Mode::Production;
+        config.server.mode = esign::app::config::Mode::Production;
     })
     .await;
     let error = started.err();
     assert!(
         matches!(
             error,
-            Some(esign::startup::StartupError::PlainCrudInProduction)
+            Some(esign::http::server::StartupError::PlainCrudInProduction)
         ),
         "{error:?}"
     );

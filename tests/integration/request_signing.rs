@@ -10,14 +10,14 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
-use esign::clients::{ClientError, ClientRegistry, ClientSource, NewClient};
-use esign::config::ClientConfig;
+use esign::app::config::ClientConfig;
 use esign::http::auth::{
     AuthRejection, AuthenticatedClient, RequestAuthenticator, require_signature,
 };
-use esign::nonces::NonceStore;
 use esign::pii::PiiCipher;
 use esign::store::Store;
+use esign::store::clients::{ClientError, ClientRegistry, ClientSource, NewClient};
+use esign::store::nonces::NonceStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -634,7 +634,7 @@ async fn the_esign_clients_commands_issue_a_working_secret_and_never_list_it(t: 
     assert!(!listing.contains(&secret));
 
     // The service and the CLI share the database and the data directory's generated keys.
-    let mut config = esign::config::Config::default();
+    let mut config = esign::app::config::Config::default();
     config.server.data_dir = dir.path().to_path_buf();
     let cipher = Arc::new(config.pii_cipher().unwrap());
     let api = TestApi::start_with(t.store.clone(), cipher).await;

@@ -28,7 +28,7 @@ const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
 
 async fn service(
     t: &TestStore,
-    configure: impl FnOnce(&mut esign::config::Config),
+    configure: impl FnOnce(&mut esign::app::config::Config),
 ) -> RunningService {
     crate::helpers::start_service_with(
         t,
@@ -160,10 +160,10 @@ async fn a_signed_contract_is_sealed_archived_downloaded_and_verified(t: TestSto
     else {
         panic!("the contract is not sealed: {:?}", loaded.state);
     };
-    let first = esign::sealing::render_content(&service.state, facts)
+    let first = esign::app::sealing::render_content(&service.state, facts)
         .await
         .unwrap();
-    let again = esign::sealing::render_content(&service.state, facts)
+    let again = esign::app::sealing::render_content(&service.state, facts)
         .await
         .unwrap();
     assert_eq!(first.rendered.bytes, again.rendered.bytes);
@@ -236,9 +236,9 @@ async fn a_signed_contract_is_sealed_archived_downloaded_and_verified(t: TestSto
     assert_eq!(changed["valid"], false, "{changed}");
     assert!(changed["reason"].is_string());
     // A PDF esign never sealed.
-    let foreign = esign::document::pdf::render(&esign::document::pdf::Layout {
+    let foreign = esign::documents::pdf::render(&esign::documents::pdf::Layout {
         title: "其他文件".into(),
-        blocks: vec![esign::document::pdf::Block::Paragraph(
+        blocks: vec![esign::documents::pdf::Block::Paragraph(
             "与本平台无关".into(),
         )],
         footer: "OTHER".into(),
@@ -382,7 +382,7 @@ async fn a_failed_archive_keeps_the_contract_signed_and_is_retried(t: TestStore)
         failed["documentUrl"].is_string(),
         "the document is sealed all the same"
     );
-    let row = esign::queries::select_one(
+    let row = esign::store::query_tables::select_one(
         &service.state.store,
         projections::Table::ContractArchive,
         "contract_id = {1}",
@@ -401,7 +401,9 @@ async fn a_failed_archive_keeps_the_contract_signed_and_is_retried(t: TestStore)
     // The authority is back; the retry is due after its delay and succeeds with the same id.
     tsa.failures.store(0, std::sync::atomic::Ordering::SeqCst);
     let later = chrono::Utc::now() + chrono::TimeDelta::hours(1);
-    let report = esign::sealing::sweep(&service.state, later).await.unwrap();
+    let report = esign::app::sealing::sweep(&service.state, later)
+        .await
+        .unwrap();
     assert_eq!(report.archived, 1, "{report:?}");
     let archived = contract_when_archive_is(&caller, &contract_id, "SUCCESS").await;
     assert_eq!(
@@ -532,10 +534,10 @@ async fn the_sealed_document_and_the_evidence_report_validate_outside_esign() {
 /// Seals a just-signed contract now instead of waiting for the sweep's next tick (the sweep may
 /// have got there first, or be finishing, which is as good).
 pub async fn seal_now(state: &esign::http::AppState, contract_id: &str) {
-    let sealed = esign::sealing::seal(state, contract_id, chrono::Utc::now()).await;
+    let sealed = esign::app::sealing::seal(state, contract_id, chrono::Utc::now()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let row = esign::queries::select_one(
+        let row = esign::store::query_tables::select_one(
             &state.store,
             projections::Table::Contract,
             "contract_id = {1}",

@@ -18,7 +18,7 @@ const SECRET: &str = "caller-secret-0123456789abcdef";
 const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
 
 fn no_redirects() -> reqwest::Client {
-    esign::outbound::client_builder(std::time::Duration::from_secs(10))
+    esign::providers::outbound::client_builder(std::time::Duration::from_secs(10))
         .build()
         .unwrap()
 }
@@ -148,7 +148,7 @@ async fn unknown_malformed_and_expired_short_links_are_refused(t: TestStore) {
         assert_eq!(response.status(), status, "{path}");
         assert!(response.text().await.unwrap().contains(code), "{path}");
     }
-    let expired = esign::short_links::create(
+    let expired = esign::app::short_links::create(
         &service.state.store,
         &service.state.pii,
         "CONTRACT_X",

@@ -38,7 +38,7 @@ impl SigningClient {
     ) -> Self {
         Self {
             // Never through a proxy from the environment: the tests talk to 127.0.0.1.
-            http: esign::outbound::client(std::time::Duration::from_secs(30))
+            http: esign::providers::outbound::client(std::time::Duration::from_secs(30))
                 .expect("an HTTP client"),
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             client_id: client_id.into(),

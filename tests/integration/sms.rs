@@ -10,11 +10,11 @@ use aggregates::values::{ContractId, LinkId, MobileNumber, PartyId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use esign::pipeline::CommandError;
-use esign::sms::signing::{
+use esign::app::pipeline::CommandError;
+use esign::app::signing_codes::{
     CodeCheck, CodeSent, SigningCodeError, send_signing_code, verify_signing_code,
 };
-use esign::sms::{SenderKind, SmsConfig, SmsError, SmsMessage, SmsSender};
+use esign::providers::sms::{SenderKind, SmsConfig, SmsError, SmsMessage, SmsSender};
 use esign::store::EventMetadata;
 use serde_json::{Value, json};
 
@@ -135,7 +135,7 @@ fn message(text: &str) -> SmsMessage {
 /// names the message, 5xx, 429 and timeouts are "unavailable" (retry), other answers "rejected".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_message_centre_sender_posts_json_with_its_credential_and_types_its_failures() {
-    use esign::sms::message_centre::MessageCentreSender;
+    use esign::providers::sms::message_centre::MessageCentreSender;
     let receiver = receiver(vec![
         ok("MC-1"),
         status(503),
@@ -190,7 +190,7 @@ async fn the_message_centre_sender_posts_json_with_its_credential_and_types_its_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_message_centre_is_unavailable() {
-    use esign::sms::message_centre::MessageCentreSender;
+    use esign::providers::sms::message_centre::MessageCentreSender;
     // A port that was free a moment ago: nothing listens there now.
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -222,7 +222,10 @@ struct Signing {
     link_id: LinkId,
 }
 
-async fn signing(t: &TestStore, configure: impl FnOnce(&mut esign::config::Config)) -> Signing {
+async fn signing(
+    t: &TestStore,
+    configure: impl FnOnce(&mut esign::app::config::Config),
+) -> Signing {
     let service = start_service_with(
         t,
         &[("auth", AUTH_SECRET, false), ("admin", ADMIN_SECRET, true)],
@@ -263,7 +266,7 @@ async fn signing(t: &TestStore, configure: impl FnOnce(&mut esign::config::Confi
     let created = auth.post_json("/api/v1/contract/initiate", &contract).await;
     let created: Value = created.json().await.unwrap();
     let contract_id = created["contractId"].as_str().unwrap().to_owned();
-    let signer = esign::queries::select_one(
+    let signer = esign::store::query_tables::select_one(
         &service.state.store,
         projections::Table::ContractSigner,
         "contract_id = {1} AND party_id = {2}",
@@ -391,7 +394,7 @@ async fn a_signing_code_arrives_and_the_right_code_verifies(t: TestStore) {
             && signing.events().await.last().unwrap() == "SmsCodeSent"
     );
     // Only a keyed hash of the code reaches the log.
-    let trail = esign::audit::timeline(
+    let trail = esign::read::audit::timeline(
         esign::store::StreamId::new("contract", signing.contract_id.as_str()),
         &{
             use esign::store::EventStore;
@@ -477,9 +480,13 @@ async fn an_expired_code_is_refused_without_counting(t: TestStore) {
     // A code sent six minutes ago (recorded directly, as the clock cannot be moved in the service).
     let code = "246810";
     let state = &signing.service.state;
-    let hash = esign::sms::codes::code_digest(
+    let hash = esign::app::codes::code_digest(
         &state.pii,
-        &esign::sms::signing::code_scope(&signing.contract_id, &signing.party_id, &signing.link_id),
+        &esign::app::signing_codes::code_scope(
+            &signing.contract_id,
+            &signing.party_id,
+            &signing.link_id,
+        ),
         code,
     )
     .unwrap();
@@ -575,7 +582,7 @@ async fn the_development_viewer_shows_sent_messages_and_does_not_exist_in_produc
     let signing = signing(&t, |_| {}).await;
     signing.send().await.unwrap();
     let code = signing.last_code();
-    let http = esign::outbound::client(Duration::from_secs(10)).unwrap();
+    let http = esign::providers::outbound::client(Duration::from_secs(10)).unwrap();
     let base = &signing.service.base;
     let listed: Value = http
         .get(format!("{base}/dev/sms?mobile={RECEIVER_MOBILE}"))
@@ -602,8 +609,8 @@ async fn the_development_viewer_shows_sent_messages_and_does_not_exist_in_produc
     assert_eq!(missing.status(), 400);
 
     // Production: the development sender is refused, and the viewer does not exist.
-    let mut refused = esign::config::Config::default();
-    refused.server.mode = esign::config::Mode::Production;
+    let mut refused = esign::app::config::Config::default();
+    refused.server.mode = esign::app::config::Mode::Production;
     assert!(refused.sms.check(refused.server.mode).is_err());
     let keys = std::collections::BTreeMap::from([(
         "k1".to_owned(),

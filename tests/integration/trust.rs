@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use der::{Decode, Encode};
-use esign::config::{Config, Mode};
+use esign::app::config::{Config, Mode};
 use esign::trust::Ca;
 use esign::trust::ca::{self, CaError, CaFiles};
 use esign::trust::tsa::{self, Client, ClientError, FailureInfo, TimeStampReq, TimeStampResp};
@@ -59,7 +59,7 @@ fn write_ca(service: &RunningService, dir: &Path) {
 }
 
 async fn post_query(base: &str, body: Vec<u8>, content_type: &str) -> reqwest::Response {
-    esign::outbound::client(Duration::from_secs(30))
+    esign::providers::outbound::client(Duration::from_secs(30))
         .unwrap()
         .post(format!("{base}/tsa"))
         .header("content-type", content_type)

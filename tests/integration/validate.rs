@@ -9,12 +9,12 @@ use std::process::Command;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use der::Decode;
-use esign::document::contract::{ContractDocument, SignerFacts, contract_layout};
-use esign::document::evidence::{ArchiveRecord, EvidenceEvent, EvidenceReport, evidence_layout};
-use esign::document::pades::{Revision, SignatureInfo};
-use esign::document::pdf::{Block, RenderedPdf, render, write};
-use esign::document::sign::sign_field;
-use esign::document::validate::{DocumentProblem, SignatureProblem, TimeBasis, validate_pdf};
+use esign::documents::contract::{ContractDocument, SignerFacts, contract_layout};
+use esign::documents::evidence::{ArchiveRecord, EvidenceEvent, EvidenceReport, evidence_layout};
+use esign::documents::pades::{Revision, SignatureInfo};
+use esign::documents::pdf::{Block, RenderedPdf, render, write};
+use esign::documents::sign::sign_field;
+use esign::documents::validate::{DocumentProblem, SignatureProblem, TimeBasis, validate_pdf};
 use esign::trust::ca::{Ca, NewCa};
 use esign::trust::cms::Signer;
 use x509_cert::Certificate;
@@ -314,7 +314,7 @@ fn documents_without_signatures_are_invalid() {
     assert!(result.signatures.is_empty());
     assert_eq!(result.problems, [DocumentProblem::NoSignatures]);
 
-    let plain = write(&esign::document::pdf::Layout {
+    let plain = write(&esign::documents::pdf::Layout {
         title: "外来文件".into(),
         blocks: vec![Block::Paragraph("没有签名域。".into())],
         footer: String::new(),

@@ -22,13 +22,13 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::{Caller, JsonBody};
+use crate::app::pipeline::AttachedWrite;
+use crate::app::short_links::{NewShortLink, NewShortLinks};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
-use crate::pipeline::AttachedWrite;
-use crate::queries::{ContractRows, RowView, owned_contract_rows, select, select_one};
-use crate::short_links::{NewShortLink, NewShortLinks};
 use crate::store::StreamId;
+use crate::store::query_tables::{ContractRows, RowView, owned_contract_rows, select, select_one};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -130,7 +130,7 @@ fn sign_task(state: &AppState, party_id: &str, token: &str, short: Option<&NewSh
             link.code
         )
     });
-    let qr_code = crate::qr::png_data_url(&url)
+    let qr_code = crate::documents::qr::png_data_url(&url)
         .inspect_err(|error| tracing::error!(%error, "cannot draw the sign link's QR code"))
         .ok();
     json!({
@@ -412,7 +412,7 @@ async fn show(
 
 /// The contract as the API shows it, its signing links signed for now.
 fn signed_view(state: &AppState, rows: &ContractRows) -> Value {
-    let mut view = crate::views::contract(&rows.contract, &rows.signers, &rows.archives);
+    let mut view = crate::read::views::contract(&rows.contract, &rows.signers, &rows.archives);
     state.links.sign_in_place(&mut view, chrono::Utc::now());
     view
 }
@@ -421,7 +421,7 @@ async fn contract_view(state: &AppState, contract: &RowView) -> Result<Value, Ap
     let contract_id = contract.required_text("contract_id");
     let rows = ContractRows {
         signers: signer_rows(state, contract_id).await?,
-        archives: crate::queries::contract_archives(&state.store, contract_id).await?,
+        archives: crate::store::query_tables::contract_archives(&state.store, contract_id).await?,
         contract: contract.clone(),
     };
     Ok(signed_view(state, &rows))
@@ -596,11 +596,11 @@ async fn verify(
         Some("CONTRACT_ID") => {
             let contract_id = required(&request.contract_id, "contractId")?;
             let contract = owned_contract(&state, &caller, contract_id).await?;
-            crate::verify::by_contract(&state, &contract).await
+            crate::app::verify::by_contract(&state, &contract).await
         }
         Some("FILE_HASH") => {
             let file_hash = required(&request.file_hash, "fileHash")?;
-            let file_hash = crate::verify::parse_file_hash(file_hash).ok_or_else(|| {
+            let file_hash = crate::app::verify::parse_file_hash(file_hash).ok_or_else(|| {
                 ApiError::Validation(ValidationErrors::single(
                     "fileHash",
                     "must be sha256:<64 hex digits>",
@@ -619,18 +619,18 @@ async fn verify(
                     let contract =
                         owned_contract(&state, &caller, archive.required_text("contract_id"))
                             .await?;
-                    crate::verify::by_file_hash(&state, &file_hash, &archive, &contract).await
+                    crate::app::verify::by_file_hash(&state, &file_hash, &archive, &contract).await
                 }
                 // Without an archive id: the caller's contract sealed with that hash.
                 _ => {
-                    let contract = crate::verify::contract_with_document(
+                    let contract = crate::app::verify::contract_with_document(
                         &state,
                         &caller.client.id,
                         &file_hash,
                     )
                     .await?
                     .ok_or(ApiError::NotFound)?;
-                    crate::verify::by_contract(&state, &contract).await
+                    crate::app::verify::by_contract(&state, &contract).await
                 }
             }
         }
@@ -648,8 +648,9 @@ async fn verify(
             // are verified by FILE_HASH.
             let sha256 = hex::encode(Sha256::digest(&bytes));
             let contract =
-                crate::verify::contract_with_document(&state, &caller.client.id, &sha256).await?;
-            crate::verify::by_file(&state, &bytes, contract.as_ref()).await
+                crate::app::verify::contract_with_document(&state, &caller.client.id, &sha256)
+                    .await?;
+            crate::app::verify::by_file(&state, &bytes, contract.as_ref()).await
         }
         Some(_) => {
             return Err(ApiError::Validation(ValidationErrors::single(

@@ -199,12 +199,14 @@ pub(crate) fn new_id(prefix: &str) -> String {
 /// Whether a refused initiation lost a race on `table`'s `(client_id, biz_id, biz_type)` unique key:
 /// then the winner exists, and the loser answers like any repeat (40002).
 pub(crate) fn lost_biz_id_race<T, E: std::error::Error>(
-    outcome: &Result<T, crate::pipeline::CommandError<E>>,
+    outcome: &Result<T, crate::app::pipeline::CommandError<E>>,
     table: &str,
 ) -> bool {
     match outcome {
         // PostgreSQL names the constraint; SQLite names the columns.
-        Err(crate::pipeline::CommandError::Store(crate::store::StoreError::Database(message))) => {
+        Err(crate::app::pipeline::CommandError::Store(crate::store::StoreError::Database(
+            message,
+        ))) => {
             message.contains(&format!("{table}_uk_biz_id_type"))
                 || message.contains(&format!("{table}.biz_id"))
         }
@@ -220,7 +222,7 @@ pub(crate) async fn audit_trail(
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     use crate::store::EventStore;
     let recorded = state.store.read_stream(&stream, 0).await?;
-    let timeline = crate::audit::timeline(stream, &recorded, &state.pii);
+    let timeline = crate::read::audit::timeline(stream, &recorded, &state.pii);
     serde_json::to_value(timeline)
         .map(axum::Json)
         .map_err(|e| ApiError::Internal(e.to_string()))
@@ -233,7 +235,7 @@ pub(crate) async fn guard_callback_url(
     state: &AppState,
     url: Option<&str>,
 ) -> Result<(), ApiError> {
-    use crate::delivery::ssrf::{SsrfError, check_callback_url};
+    use crate::providers::ssrf::{SsrfError, check_callback_url};
     let Some(url) = url else { return Ok(()) };
     match check_callback_url(url, state.config.server.mode).await {
         Ok(()) | Err(SsrfError::Malformed | SsrfError::NotHttps) => Ok(()),

@@ -23,13 +23,13 @@ use projections::Table;
 use serde_json::Value;
 
 use super::{Caller, JsonBody};
+use crate::app::notices;
+use crate::app::pipeline::CommandError;
 use crate::http::AppState;
 use crate::http::error::{ApiError, DomainFailure};
 use crate::http::openapi::{self, schemas};
-use crate::pipeline::CommandError;
-use crate::queries::{RowView, select, select_one};
-use crate::sms::notices;
 use crate::store::StreamId;
+use crate::store::query_tables::{RowView, select, select_one};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -201,7 +201,7 @@ async fn current_template(
     .await?;
     rows.iter()
         .find(|row| row.boolean("active") == Some(true))
-        .map(|row| Json(crate::views::sms_template(row)))
+        .map(|row| Json(crate::read::views::sms_template(row)))
         .ok_or(ApiError::NotFound)
 }
 
@@ -333,7 +333,7 @@ async fn find_template_version(
         &[template_code, version],
     )
     .await?
-    .map(|row| crate::views::sms_template(&row))
+    .map(|row| crate::read::views::sms_template(&row))
     .ok_or(ApiError::NotFound)
 }
 
@@ -447,7 +447,7 @@ async fn send_notice(
         Err(error) => tracing::error!(%notice_id, %error, "first attempt task failed"),
     }
     let row = owned(&state, &caller, notice_id.as_str()).await?;
-    Ok(Json(crate::views::sms_notice(&row, &state.pii)?))
+    Ok(Json(crate::read::views::sms_notice(&row, &state.pii)?))
 }
 
 async fn find_by_biz_id(
@@ -466,7 +466,7 @@ async fn find_by_biz_id(
     )
     .await?;
     match row {
-        Some(row) => Ok(Some(crate::views::sms_notice(&row, &state.pii)?)),
+        Some(row) => Ok(Some(crate::read::views::sms_notice(&row, &state.pii)?)),
         None => Ok(None),
     }
 }
@@ -504,7 +504,7 @@ async fn show_notice(
     Path(notice_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let row = owned(&state, &caller, &notice_id).await?;
-    Ok(Json(crate::views::sms_notice(&row, &state.pii)?))
+    Ok(Json(crate::read::views::sms_notice(&row, &state.pii)?))
 }
 
 /// Audit trail of a notice

@@ -14,8 +14,8 @@ use super::{Caller, JsonBody};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
-use crate::queries::{RowView, select, select_one};
 use crate::store::StreamId;
+use crate::store::query_tables::{RowView, select, select_one};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -82,7 +82,7 @@ async fn publish(
     else {
         let refused = TemplateAggregate::decide(&Default::default(), command());
         return Err(match refused {
-            Err(error) => crate::pipeline::CommandError::Domain(error).into(),
+            Err(error) => crate::app::pipeline::CommandError::Domain(error).into(),
             Ok(_) => ApiError::Internal("a template without a valid id was accepted".into()),
         });
     };
@@ -172,5 +172,5 @@ async fn find_version(
 }
 
 fn template_view(row: &RowView) -> Value {
-    crate::views::template(row)
+    crate::read::views::template(row)
 }

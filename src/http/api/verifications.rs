@@ -13,12 +13,12 @@ use projections::Table;
 use serde_json::{Value, json};
 
 use super::{Caller, JsonBody};
-use crate::face::flow::{self, TaskStart};
+use crate::app::verifications::{self as flow, TaskStart};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
-use crate::queries::{RowView, select_one};
 use crate::store::StreamId;
+use crate::store::query_tables::{RowView, select_one};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -102,7 +102,7 @@ async fn initiate(
         flow::start_task(&state, verification_id.as_str(), 1, &caller.metadata, true).await?;
     let row = owned(&state, &caller, verification_id.as_str()).await?;
     let expires_at = row.time("expires_at");
-    let token = crate::face::page_token(
+    let token = crate::providers::face::page_token(
         &state.pii,
         verification_id.as_str(),
         expires_at.map(|t| t.timestamp()).unwrap_or(0),
@@ -199,7 +199,7 @@ async fn show(
 }
 
 fn verification_view(state: &AppState, row: &RowView) -> Result<Value, ApiError> {
-    Ok(crate::views::verification(row, &state.pii)?)
+    Ok(crate::read::views::verification(row, &state.pii)?)
 }
 
 /// Audit trail of a face verification

@@ -84,7 +84,7 @@ pub(super) enum View {
     Result,
 }
 
-pub(super) use crate::http::html::escape;
+pub(super) use crate::documents::html::escape;
 
 /// A name for display: its first character, the rest starred (`张*`, `欧阳**`).
 pub(super) fn mask_name(name: &str) -> String {

@@ -34,10 +34,10 @@ use super::link::{Live, Resolved, resolve};
 use super::pages::FaceStatus;
 use super::security::ClientIp;
 use super::sign::{StepForm, TokenQuery, admit, signer_metadata, stream};
-use crate::face::flow::{self, TaskStart};
+use crate::app::pipeline::CommandError;
+use crate::app::verifications::{self as flow, TaskStart};
 use crate::http::AppState;
-use crate::pipeline::CommandError;
-use crate::queries::{RowView, select};
+use crate::store::query_tables::{RowView, select};
 use crate::store::{EventMetadata, StreamId};
 
 /// `SIGN-<16 hex>-`: every attempt of one signer on one link starts with it.

@@ -16,7 +16,7 @@ use projections::Table;
 use super::PageError;
 use super::security::{same, token_hash};
 use crate::http::AppState;
-use crate::queries::select_one;
+use crate::store::query_tables::select_one;
 use crate::store::{Store, StreamId};
 
 /// A token that names a signer's current link, with the contract as its events tell it.

@@ -8,7 +8,7 @@ use aggregates::contract::{Contract, SignLink, Signer, SignerStatus, SmsCheck};
 use aggregates::values::{ContentType, SignMethod};
 use chrono::{DateTime, Utc};
 
-pub(super) use crate::http::html::escape;
+pub(super) use crate::documents::html::escape;
 
 /// The contract frame's own defaults (the frame does not see the page's stylesheet); the template's
 /// markup may style itself.

@@ -10,8 +10,8 @@ use chrono::Utc;
 
 use super::pages;
 use super::security::ClientIp;
+use crate::app::short_links;
 use crate::http::AppState;
-use crate::short_links;
 
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
 

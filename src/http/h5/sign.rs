@@ -19,9 +19,9 @@ use super::PageError;
 use super::link::{Live, Resolved, resolve};
 use super::pages::{self, SignPage};
 use super::security::{self, ClientIp};
+use crate::app::pipeline::CommandError;
+use crate::app::signing_codes::{self as signing, SigningCodeError};
 use crate::http::AppState;
-use crate::pipeline::CommandError;
-use crate::sms::signing::{self, SigningCodeError};
 use crate::store::{EventMetadata, StreamId};
 
 const MINUTE: Duration = Duration::from_secs(60);

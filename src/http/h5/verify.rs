@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::pages::{document, error_page, escape};
 use super::security::ClientIp;
 use crate::http::AppState;
-use crate::queries::select_one;
+use crate::store::query_tables::select_one;
 
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -69,7 +69,7 @@ pub(super) async fn page(
             );
         }
     };
-    match crate::verify::by_contract(&state, &row).await {
+    match crate::app::verify::by_contract(&state, &row).await {
         Ok(answer) => Html(render(&contract_id, &answer)).into_response(),
         Err(error) => {
             tracing::error!(%contract_id, %error, "verify page: the check failed");
@@ -107,7 +107,7 @@ fn masked_name(name: &str) -> String {
     }
 }
 
-fn render(contract_id: &str, answer: &crate::verify::Verification) -> String {
+fn render(contract_id: &str, answer: &crate::app::verify::Verification) -> String {
     let (class, verdict) = if answer.valid {
         ("ok", "文件真实有效")
     } else {

@@ -1,0 +1,275 @@
+//! Delivering payment-verification notices without losing any.
+//!
+//! The request is recorded first (`SmsNoticeRequested`, attempt 1, in the request's transaction).
+//! After the commit the text is sent and the outcome recorded (`SmsNoticeSent` or `SmsNoticeFailed`).
+//! A background sweep, on every instance, finds notices that need another attempt: a retryable failure
+//! whose delay has passed, or an attempt with no outcome after its lease (the instance crashed between
+//! commit and send, or between send and record). It claims the next attempt with `StartAttempt`
+//! through the pipeline; the optimistic concurrency on the stream lets exactly one instance win each
+//! attempt, and only the winner sends. Attempts are bounded by `sms.notice_max_attempts`.
+//!
+//! A text may still reach a phone twice: when an instance stops after the sender accepted but before
+//! the outcome was recorded, the lease expires and the next attempt sends again. Losing a notice is
+//! worse than a duplicate for a payment-verification notice.
+
+use std::time::Duration;
+
+use aggregates::Aggregate;
+use aggregates::sms_notice::{
+    DeliveryOutcome, NoticeId, RecordDelivery, SmsNoticeAggregate, SmsNoticeCommand,
+    SmsNoticeError, SmsNoticeState, StartAttempt,
+};
+use aggregates::values::{LongText, ProviderName, Reason};
+use chrono::{TimeDelta, Utc};
+use projections::Table;
+
+use crate::app::pipeline::CommandError;
+use crate::http::AppState;
+use crate::providers::sms::{SmsError, SmsMessage};
+use crate::store::query_tables::select;
+use crate::store::{EventMetadata, StoreError, StreamId};
+
+/// Why a delivery step failed (the notice itself stays safe in the log).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Command(#[from] CommandError<SmsNoticeError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const ATTEMPT_STARTED: &str = "SmsNoticeAttemptStarted";
+
+/// What the purpose of a notice is called in logs and metrics.
+pub const PURPOSE: &str = "NOTICE";
+
+pub fn stream(notice_id: &str) -> StreamId {
+    StreamId::new(SmsNoticeAggregate::NAME, notice_id)
+}
+
+fn system_metadata() -> EventMetadata {
+    EventMetadata {
+        actor: "system:sms-notices".to_owned(),
+        ..EventMetadata::default()
+    }
+}
+
+/// Makes attempt `attempt` of the notice: sends its text and records the outcome. Does nothing when
+/// that attempt is not the one in flight (another instance took over, or it is over).
+pub async fn deliver(
+    state: &AppState,
+    notice_id: &NoticeId,
+    attempt: u32,
+) -> Result<(), DeliveryError> {
+    let stream = stream(notice_id.as_str());
+    let loaded = state.pipeline.load::<SmsNoticeAggregate>(&stream).await?;
+    let SmsNoticeState::Pending {
+        notice,
+        attempt: current,
+    } = &loaded.state
+    else {
+        return Ok(());
+    };
+    if current.number != attempt {
+        return Ok(());
+    }
+    let outcome = match notice.text() {
+        Ok(text) => {
+            let message = SmsMessage {
+                mobile: notice.mobile.clone(),
+                text,
+                purpose: PURPOSE,
+            };
+            match state.sms.send(&message).await {
+                Ok(receipt) => DeliveryOutcome::Sent {
+                    sender: sender_name(receipt.sender),
+                    message_id: bounded(&receipt.message_id),
+                },
+                Err(error) => {
+                    let retryable = matches!(error, SmsError::Unavailable(_));
+                    tracing::warn!(%notice_id, attempt, mobile = %notice.mobile.masked(), %error,
+                        retryable, "notice not sent");
+                    DeliveryOutcome::Failed {
+                        sender: sender_name(state.sms.name()),
+                        reason: reason(&error.to_string()),
+                        retryable,
+                    }
+                }
+            }
+        }
+        // Cannot happen for a notice the aggregate accepted (every placeholder was checked); recorded
+        // rather than retried, so an operator sees it.
+        Err(missing) => DeliveryOutcome::Failed {
+            sender: sender_name(state.sms.name()),
+            reason: reason(&format!("no value for {}", missing.join(", "))),
+            retryable: false,
+        },
+    };
+    let policy = state.config.sms.notice_policy();
+    let executed = state
+        .pipeline
+        .execute::<SmsNoticeAggregate>(&stream, &system_metadata(), |_| {
+            SmsNoticeCommand::RecordDelivery(RecordDelivery {
+                attempt,
+                outcome: outcome.clone(),
+                policy,
+                now: Utc::now(),
+            })
+        })
+        .await?;
+    for event in executed.appended.iter() {
+        tracing::info!(%notice_id, attempt, event = %event.event_type, "notice delivery recorded");
+    }
+    Ok(())
+}
+
+fn sender_name(name: &str) -> ProviderName {
+    // A sender's name outside the id charset would be a programming slip; keep the outcome anyway.
+    ProviderName::parse(name).unwrap_or_else(|_| fixed(ProviderName::parse("sms-sender")))
+}
+
+/// A reason text that fits `Reason` (512 characters, no control characters).
+fn reason(text: &str) -> Reason {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect();
+    Reason::parse(&cleaned).unwrap_or_else(|_| fixed(Reason::parse("the sender gave no reason")))
+}
+
+/// A message id that fits `LongText`.
+fn bounded(message_id: &str) -> LongText {
+    let cleaned: String = message_id
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(1000)
+        .collect();
+    LongText::parse(&cleaned).unwrap_or_else(|_| fixed(LongText::parse("unknown")))
+}
+
+/// A value parsed from a fixed literal the parser is known to accept.
+fn fixed<T, E: std::fmt::Display>(parsed: Result<T, E>) -> T {
+    match parsed {
+        Ok(value) => value,
+        Err(error) => unreachable!("a fixed literal is valid: {error}"),
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Attempts this instance claimed and made.
+    pub attempted: u32,
+    /// Notices given up because their last attempt was lost.
+    pub abandoned: u32,
+}
+
+/// Finds notices due for another attempt and makes it. Safe to run on several instances at once.
+pub async fn sweep_once(state: &AppState) -> Result<SweepReport, DeliveryError> {
+    let config = &state.config.sms;
+    let policy = config.notice_policy();
+    let lease = TimeDelta::try_seconds(i64::try_from(config.attempt_lease_seconds).unwrap_or(0))
+        .unwrap_or(TimeDelta::MAX);
+    let now = Utc::now();
+    let rows = select(
+        &state.store,
+        Table::SmsNotice,
+        "status = {1} OR (status = {2} AND next_attempt_at IS NOT NULL)",
+        &["REQUESTED", "FAILED"],
+        Some("id"),
+    )
+    .await?;
+    let mut report = SweepReport::default();
+    for row in rows {
+        let due = match row.text("status") {
+            Some("REQUESTED") => row
+                .time("attempt_started_at")
+                .is_some_and(|started| aggregates::values::later(started, lease) <= now),
+            _ => row.time("next_attempt_at").is_some_and(|due| due <= now),
+        };
+        let (Some(notice_id), Some(attempts)) = (row.text("notice_id"), row.integer("attempts"))
+        else {
+            continue;
+        };
+        if !due {
+            continue;
+        }
+        let Ok(notice_id) = NoticeId::parse(notice_id) else {
+            continue;
+        };
+        let next = u32::try_from(attempts)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        // One notice's trouble (a busy stream, a sender error) must not hold up the others.
+        match attempt_next(state, &notice_id, next, lease, policy).await {
+            Ok(Claimed::Attempted) => report.attempted += 1,
+            Ok(Claimed::Abandoned) => report.abandoned += 1,
+            Ok(Claimed::Nothing) => {}
+            Err(error) => tracing::warn!(%notice_id, %error, "notice sweep step failed"),
+        }
+    }
+    Ok(report)
+}
+
+enum Claimed {
+    Attempted,
+    Abandoned,
+    Nothing,
+}
+
+/// Claims attempt `next` of a notice and, when this instance won it, makes it.
+async fn attempt_next(
+    state: &AppState,
+    notice_id: &NoticeId,
+    next: u32,
+    lease: TimeDelta,
+    policy: aggregates::sms_notice::RetryPolicy,
+) -> Result<Claimed, DeliveryError> {
+    let executed = state
+        .pipeline
+        .execute::<SmsNoticeAggregate>(&stream(notice_id.as_str()), &system_metadata(), |_| {
+            SmsNoticeCommand::StartAttempt(StartAttempt {
+                attempt: next,
+                lease,
+                policy,
+                now: Utc::now(),
+            })
+        })
+        .await?;
+    // Only what this instance appended is its to act on; nothing appended means another instance took
+    // the attempt (or it was not due after all).
+    if executed
+        .appended
+        .iter()
+        .any(|recorded| recorded.event_type == ATTEMPT_STARTED)
+    {
+        deliver(state, notice_id, next).await?;
+        return Ok(Claimed::Attempted);
+    }
+    if executed.appended.is_empty() {
+        return Ok(Claimed::Nothing);
+    }
+    tracing::error!(%notice_id, "notice abandoned: its last attempt left no outcome");
+    Ok(Claimed::Abandoned)
+}
+
+/// Runs [`sweep_once`] every `sms.sweep_interval_ms` until the process ends. A failed sweep is logged
+/// and the next one tries again.
+pub fn spawn_sweep(state: AppState) -> tokio::task::JoinHandle<()> {
+    let interval = Duration::from_millis(state.config.sms.sweep_interval_ms);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match sweep_once(&state).await {
+                Ok(report) if report.attempted > 0 || report.abandoned > 0 => {
+                    tracing::info!(?report, "notice sweep");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "notice sweep failed; retrying next tick"),
+            }
+        }
+    })
+}

@@ -1,0 +1,576 @@
+//! The face verification flows that involve a provider or the person, each ending in one command
+//! through the pipeline:
+//!
+//! - [`start_task`]: create the provider task through the failover list and record
+//!   `StartProviderTask`; when every provider fails, record the round (`RecordProviderUnavailable`) or,
+//!   with degraded mode on, switch to the degraded check (`Degrade`).
+//! - [`retry_due`] / [`spawn_provider_retry`]: the background rounds, found in the query table, so
+//!   any instance may run them.
+//! - [`record_callback`]: a provider's signed result -> `RecordResult`, or a logged rejection with
+//!   nothing written.
+//! - [`pull_result`]: the person came back from the provider's page; ask the provider server-side.
+//! - [`send_degraded_code`] / [`verify_degraded_code`]: the two steps of the degraded check.
+
+use std::time::{Duration, Instant};
+
+use aggregates::Aggregate;
+use aggregates::face_verification::{
+    Degrade, FaceVerificationAggregate, RecordProviderResult, RecordProviderUnavailable,
+    SendDegradedCode, StartProviderTask, VerificationCommand, VerificationConflict,
+    VerificationError, VerificationState, VerifyDegradedCode,
+};
+use aggregates::values::{LongText, ProviderName, TransactionNo, VerificationId};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use projections::Table;
+use serde::Serialize;
+
+use crate::app::codes::{OneTimeCode, code_digest};
+use crate::app::pipeline::{CommandError, Executed};
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::providers::face::protocol::{SdkConfig, TIMESTAMP_WINDOW_SECONDS};
+use crate::providers::face::provider::{CallbackError, TaskRequest};
+use crate::providers::sms::SmsMessage;
+use crate::store::{EventMetadata, Store, StreamId};
+
+/// A new code may be requested this long after the previous one.
+const CODE_RESEND_SECONDS: i64 = 60;
+
+/// What starting a provider task came to.
+#[derive(Debug, Clone)]
+pub enum TaskStart {
+    /// A provider took the task.
+    Started {
+        provider: ProviderName,
+        sdk_config: Option<SdkConfig>,
+    },
+    /// No provider could; the round is recorded. `next_attempt_at` is `None` once retries are used up.
+    Unavailable {
+        next_attempt_at: Option<DateTime<Utc>>,
+    },
+    /// No provider could, and the verification switched to the degraded check.
+    Degraded,
+    /// The verification no longer needs a task (one was started meanwhile, it degraded or ended).
+    NotNeeded,
+}
+
+fn stream(verification_id: &str) -> StreamId {
+    StreamId::new(FaceVerificationAggregate::NAME, verification_id)
+}
+
+/// Metadata for commands the system runs on its own.
+pub fn system_metadata(job: &str) -> EventMetadata {
+    EventMetadata {
+        actor: format!("system:{job}"),
+        client_id: None,
+        ip: None,
+        user_agent: None,
+        correlation_id: Some(uuid::Uuid::new_v4().to_string()),
+        causation_id: None,
+    }
+}
+
+async fn load(state: &AppState, verification_id: &str) -> Result<VerificationState, ApiError> {
+    Ok(state
+        .pipeline
+        .load::<FaceVerificationAggregate>(&stream(verification_id))
+        .await?
+        .state)
+}
+
+async fn run(
+    state: &AppState,
+    verification_id: &str,
+    metadata: &EventMetadata,
+    command: VerificationCommand,
+) -> Result<Executed<FaceVerificationAggregate>, CommandError<VerificationError>> {
+    state
+        .pipeline
+        .execute::<FaceVerificationAggregate>(&stream(verification_id), metadata, |_| {
+            command.clone()
+        })
+        .await
+}
+
+/// Runs round `attempt` of creating the provider task (round 1 is the initiation's own).
+/// `may_degrade`: whether a failed round may switch to the degraded check (the initiation's round).
+pub async fn start_task(
+    state: &AppState,
+    verification_id: &str,
+    attempt: u32,
+    metadata: &EventMetadata,
+    may_degrade: bool,
+) -> Result<TaskStart, ApiError> {
+    start_task_returning(state, verification_id, attempt, metadata, may_degrade, None).await
+}
+
+/// Like [`start_task`], with the page the provider sends the person back to; `None` is the face
+/// verification page's own return route. The signing page passes its own, so the signer comes back
+/// to their contract.
+pub async fn start_task_returning(
+    state: &AppState,
+    verification_id: &str,
+    attempt: u32,
+    metadata: &EventMetadata,
+    may_degrade: bool,
+    return_url: Option<String>,
+) -> Result<TaskStart, ApiError> {
+    let current = load(state, verification_id).await?;
+    let verification = match &current {
+        VerificationState::Pending { verification, .. } => verification.clone(),
+        VerificationState::NotInitiated => return Err(ApiError::NotFound),
+        _ => return Ok(TaskStart::NotNeeded),
+    };
+    let base = state.config.server.public_base_url.trim_end_matches('/');
+    let token = crate::providers::face::page_token(
+        &state.pii,
+        verification_id,
+        verification.expires_at.timestamp(),
+    );
+    let request = TaskRequest {
+        verification_id: verification_id.to_owned(),
+        name: verification.name.as_str().to_owned(),
+        id_card_no: verification.id_card_no.as_str().to_owned(),
+        callback_url: String::new(),
+        return_url: return_url
+            .unwrap_or_else(|| format!("{base}/h5/face-verify/return?token={token}")),
+        expires_at: verification.expires_at,
+    };
+    let callback_base = format!("{base}/provider-callbacks/face");
+    match state
+        .face
+        .create_task(&state.metrics, &request, &callback_base)
+        .await
+    {
+        Ok((provider, task)) => {
+            let command = VerificationCommand::StartProviderTask(StartProviderTask {
+                provider: provider.name().clone(),
+                task_id: task.task_id.clone(),
+                h5_url: task
+                    .h5_url
+                    .as_deref()
+                    .and_then(|url| LongText::parse(url).ok()),
+                now: Utc::now(),
+            });
+            match run(state, verification_id, metadata, command).await {
+                Ok(_) => Ok(TaskStart::Started {
+                    provider: provider.name().clone(),
+                    sdk_config: task.sdk_config,
+                }),
+                // Another instance started a task first; the provider's task from this round is
+                // never used and expires at the provider.
+                Err(CommandError::Domain(VerificationError::Conflict(
+                    VerificationConflict::TaskAlreadyStarted { .. },
+                ))) => Ok(TaskStart::NotNeeded),
+                Err(error) => Err(error.into()),
+            }
+        }
+        Err(failed) => {
+            let now = Utc::now();
+            let degrade = may_degrade && state.face.degraded_mode && verification.mobile.is_some();
+            let next_attempt_at = if degrade {
+                None
+            } else {
+                state.face.next_attempt_at(attempt, now)
+            };
+            tracing::warn!(
+                verification_id,
+                attempt,
+                tried = ?failed.tried.iter().map(|name| name.as_str()).collect::<Vec<_>>(),
+                ?next_attempt_at,
+                degrade,
+                "no face provider could take the task"
+            );
+            let command =
+                VerificationCommand::RecordProviderUnavailable(RecordProviderUnavailable {
+                    attempt,
+                    tried: failed.tried,
+                    next_attempt_at,
+                    now,
+                });
+            run(state, verification_id, metadata, command).await?;
+            if degrade {
+                let command = VerificationCommand::Degrade(Degrade { now: Utc::now() });
+                run(state, verification_id, metadata, command).await?;
+                return Ok(TaskStart::Degraded);
+            }
+            Ok(TaskStart::Unavailable { next_attempt_at })
+        }
+    }
+}
+
+/// Runs every due background round once; returns how many rounds ran.
+///
+/// Due: PENDING without a task, not degraded, before its deadline, and either its recorded next
+/// round is due or (no round recorded at all, e.g. the initiating instance stopped before calling a
+/// provider) it is older than `grace`.
+pub async fn retry_due(state: &AppState, now: DateTime<Utc>, grace: Duration) -> usize {
+    let now_text = now.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let stale = now - TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
+    let stale_text = stale.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let (time, no) = match &state.store {
+        Store::Postgres(_) => ("CAST({n} AS text)::timestamptz", "false"),
+        Store::Sqlite(_) => ("{n}", "0"),
+    };
+    let at = |n: usize| time.replace("{n}", &format!("{{{n}}}"));
+    let filter = format!(
+        "status = 'PENDING' AND provider_task_id IS NULL AND degraded = {no} AND expires_at > {now} \
+         AND ((next_provider_attempt_at IS NOT NULL AND next_provider_attempt_at <= {now}) \
+              OR (provider_attempts = 0 AND created_at <= {stale}))",
+        now = at(1),
+        stale = at(2),
+    );
+    let rows = match crate::store::query_tables::select(
+        &state.store,
+        Table::FaceVerification,
+        &filter,
+        &[&now_text, &stale_text],
+        Some("created_at"),
+    )
+    .await
+    {
+        Ok(rows) => rows,
+        Err(error) => {
+            tracing::warn!(%error, "cannot look for due face provider rounds");
+            return 0;
+        }
+    };
+    let mut ran = 0;
+    for row in rows {
+        let verification_id = row.required_text("verification_id").to_owned();
+        let attempts = row.integer("provider_attempts").unwrap_or(0);
+        let attempt = u32::try_from(attempts)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        let metadata = system_metadata("face-provider-retry");
+        match start_task(state, &verification_id, attempt, &metadata, false).await {
+            Ok(outcome) => {
+                ran += 1;
+                tracing::info!(
+                    verification_id,
+                    attempt,
+                    ?outcome,
+                    "background face provider round"
+                );
+            }
+            Err(error) => {
+                tracing::warn!(verification_id, attempt, %error, "background face provider round failed");
+            }
+        }
+    }
+    ran
+}
+
+/// Runs [`retry_due`] periodically until the runtime stops.
+pub fn spawn_provider_retry(state: AppState) -> tokio::task::JoinHandle<()> {
+    let interval = state.face.sweep_interval();
+    // Longer than an initiation's own round can take, so the sweep never races it.
+    let grace = Duration::from_millis(state.config.face.request_timeout_ms)
+        .saturating_mul(u32::try_from(state.config.face.providers.len()).unwrap_or(u32::MAX))
+        + Duration::from_secs(60);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            retry_due(&state, Utc::now(), grace).await;
+        }
+    })
+}
+
+/// The answer to a provider's callback.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackAck {
+    #[serde(skip)]
+    pub status: StatusCode,
+    /// `ACCEPTED`, `ALREADY_RECORDED` or `REJECTED`.
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl CallbackAck {
+    fn rejected(status: StatusCode, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            result: "REJECTED",
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// Checks and records a provider's callback. Every refusal is logged and writes no event.
+pub async fn record_callback(
+    state: &AppState,
+    provider_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    ip: Option<String>,
+) -> CallbackAck {
+    let started = Instant::now();
+    let ack = check_and_record(state, provider_name, headers, body, ip).await;
+    let outcome = match ack.result {
+        "REJECTED" => "rejected",
+        _ => "ok",
+    };
+    state
+        .metrics
+        .provider_call(provider_name, "callback", outcome, started.elapsed());
+    if let Some(reason) = &ack.reason {
+        tracing::warn!(
+            provider = provider_name,
+            status = ack.status.as_u16(),
+            reason,
+            "face provider callback rejected; nothing recorded"
+        );
+    }
+    ack
+}
+
+async fn check_and_record(
+    state: &AppState,
+    provider_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    ip: Option<String>,
+) -> CallbackAck {
+    let Some(provider) = state.face.get(provider_name) else {
+        return CallbackAck::rejected(StatusCode::NOT_FOUND, "unknown provider");
+    };
+    let now = Utc::now();
+    let callback = match provider.verify_callback(headers, body, now) {
+        Ok(callback) => callback,
+        Err(CallbackError::Signature(error)) => {
+            return CallbackAck::rejected(StatusCode::UNAUTHORIZED, format!("signature: {error}"));
+        }
+        Err(CallbackError::Malformed(error)) => {
+            return CallbackAck::rejected(StatusCode::BAD_REQUEST, format!("body: {error}"));
+        }
+    };
+    // A nonce outlives the window in which its timestamp would pass the check.
+    let keep_until = now + TimeDelta::seconds(2 * TIMESTAMP_WINDOW_SECONDS);
+    // The service's one nonce store: its periodic purge also clears provider nonces.
+    match state
+        .authenticator
+        .nonces()
+        .use_once(
+            &format!("provider:{provider_name}"),
+            &callback.nonce,
+            keep_until,
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return CallbackAck::rejected(StatusCode::CONFLICT, "replayed: the nonce was used");
+        }
+        Err(error) => {
+            return CallbackAck::rejected(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot check the nonce: {error}"),
+            );
+        }
+    }
+    let outcome = callback.outcome;
+    // The task must be the one this provider runs for the verification the result names.
+    let row = crate::store::query_tables::select_one(
+        &state.store,
+        Table::FaceVerification,
+        "verification_id = {1} AND provider_task_id = {2}",
+        &[&outcome.order_no, outcome.task_id.as_str()],
+    )
+    .await;
+    let row = match row {
+        Ok(Some(row)) => row,
+        Ok(None) => return CallbackAck::rejected(StatusCode::NOT_FOUND, "unknown task"),
+        Err(error) => {
+            return CallbackAck::rejected(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
+        }
+    };
+    let verification_id = row.required_text("verification_id").to_owned();
+    let metadata = EventMetadata {
+        actor: format!("provider:{provider_name}"),
+        client_id: None,
+        ip,
+        user_agent: None,
+        correlation_id: Some(uuid::Uuid::new_v4().to_string()),
+        causation_id: None,
+    };
+    let command = VerificationCommand::RecordResult(RecordProviderResult {
+        provider: provider.name().clone(),
+        transaction_no: outcome.transaction_no,
+        verdict: outcome.verdict,
+        now,
+    });
+    match run(state, &verification_id, &metadata, command).await {
+        Ok(executed) if executed.appended.is_empty() => CallbackAck {
+            status: StatusCode::OK,
+            result: "ALREADY_RECORDED",
+            reason: None,
+        },
+        Ok(_) => CallbackAck {
+            status: StatusCode::OK,
+            result: "ACCEPTED",
+            reason: None,
+        },
+        Err(CommandError::Domain(error)) => {
+            CallbackAck::rejected(StatusCode::CONFLICT, error.to_string())
+        }
+        Err(error) => CallbackAck::rejected(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+    }
+}
+
+/// The person came back from the provider's page: ask the provider for the result and record it. A
+/// redirect proves nothing; only the provider's own answer (or its signed callback) counts. Provider
+/// failures are logged and leave the verification as it is.
+pub async fn pull_result(
+    state: &AppState,
+    verification_id: &str,
+    metadata: &EventMetadata,
+) -> Result<(), ApiError> {
+    let current = load(state, verification_id).await?;
+    let VerificationState::Processing { task, .. } = &current else {
+        return Ok(());
+    };
+    let Some(provider) = state.face.get(task.provider.as_str()) else {
+        tracing::warn!(
+            provider = task.provider.as_str(),
+            "the task's provider is no longer configured"
+        );
+        return Ok(());
+    };
+    let started = Instant::now();
+    let fetched = provider.fetch_result(&task.task_id).await;
+    let outcome_label = match &fetched {
+        Ok(_) => "ok",
+        Err(error) => error.outcome(),
+    };
+    state.metrics.provider_call(
+        task.provider.as_str(),
+        "fetch_result",
+        outcome_label,
+        started.elapsed(),
+    );
+    let outcome = match fetched {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) => return Ok(()),
+        Err(error) => {
+            tracing::warn!(verification_id, %error, "cannot pull the face result from the provider");
+            return Ok(());
+        }
+    };
+    if outcome.task_id != task.task_id || outcome.order_no != verification_id {
+        tracing::warn!(
+            verification_id,
+            "the provider answered for another task; ignored"
+        );
+        return Ok(());
+    }
+    let command = VerificationCommand::RecordResult(RecordProviderResult {
+        provider: task.provider.clone(),
+        transaction_no: outcome.transaction_no,
+        verdict: outcome.verdict,
+        now: Utc::now(),
+    });
+    match run(state, verification_id, metadata, command).await {
+        Ok(_) => Ok(()),
+        Err(CommandError::Domain(error)) => {
+            tracing::warn!(verification_id, %error, "pulled face result refused; nothing recorded");
+            Ok(())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Sends a degraded-check code to the mobile given at initiation; returns the masked number.
+pub async fn send_degraded_code(
+    state: &AppState,
+    verification_id: &str,
+    metadata: &EventMetadata,
+) -> Result<String, ApiError> {
+    let current = load(state, verification_id).await?;
+    let now = Utc::now();
+    let mobile = match &current {
+        VerificationState::Degraded {
+            verification,
+            check,
+        } => {
+            if let Some(code) = &check.code {
+                let sent_at =
+                    code.expires_at - TimeDelta::minutes(aggregates::values::SMS_CODE_TTL_MINUTES);
+                if now < sent_at + TimeDelta::seconds(CODE_RESEND_SECONDS) {
+                    return Err(ApiError::Conflict(format!(
+                        "a code was sent less than {CODE_RESEND_SECONDS} s ago"
+                    )));
+                }
+            }
+            verification.mobile.clone()
+        }
+        _ => None,
+    };
+    let code = OneTimeCode::generate();
+    let code_hash = code_digest(&state.pii, &scope(verification_id), code.as_str())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let command = VerificationCommand::SendDegradedCode(SendDegradedCode { code_hash, now });
+    // The command decides whether a code may be sent (degraded, not locked, not final, in time).
+    run(state, verification_id, metadata, command).await?;
+    let mobile = mobile
+        .ok_or_else(|| ApiError::Internal("a degraded verification without a mobile".into()))?;
+    let message = SmsMessage {
+        mobile: mobile.clone(),
+        text: format!(
+            "【电子签约】您正在进行身份验证，验证码 {}，{} 分钟内有效。请勿告诉他人。",
+            code.as_str(),
+            aggregates::values::SMS_CODE_TTL_MINUTES
+        ),
+        purpose: "FACE_DEGRADED_CODE",
+    };
+    match state.sms.send(&message).await {
+        Ok(receipt) => {
+            state
+                .metrics
+                .sms_sent(receipt.sender, message.purpose, "ok");
+            Ok(mobile.masked())
+        }
+        Err(error) => {
+            state
+                .metrics
+                .sms_sent("configured", message.purpose, "failed");
+            tracing::warn!(verification_id, mobile = %mobile.masked(), %error, "degraded-check code not sent");
+            Err(ApiError::Unavailable(error.to_string()))
+        }
+    }
+}
+
+/// Checks a degraded-check code. `Ok(true)`: passed; `Ok(false)`: wrong (the attempt is recorded).
+pub async fn verify_degraded_code(
+    state: &AppState,
+    verification_id: &str,
+    code: &str,
+    metadata: &EventMetadata,
+) -> Result<bool, ApiError> {
+    let code_hash = code_digest(&state.pii, &scope(verification_id), code)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let transaction_no = TransactionNo::parse(&crate::http::api::new_id("ESIGN_SMS"))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let command = VerificationCommand::VerifyDegradedCode(VerifyDegradedCode {
+        code_hash,
+        transaction_no,
+        now: Utc::now(),
+    });
+    let executed = run(state, verification_id, metadata, command).await?;
+    Ok(matches!(
+        executed.state,
+        VerificationState::SucceededDegraded { .. }
+    ))
+}
+
+fn scope(verification_id: &str) -> String {
+    format!("face-degraded:{verification_id}")
+}
+
+/// A verification id from a path or token, parsed.
+pub fn verification_id(text: &str) -> Result<VerificationId, ApiError> {
+    VerificationId::parse(text).map_err(|_| ApiError::NotFound)
+}

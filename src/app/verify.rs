@@ -1,0 +1,374 @@
+//! Checking a contract document (spec 2.1.2 item 4, 协议验真): by contract id, by file hash and
+//! archive id, or by the file itself.
+//!
+//! Every way ends in the same checks on the same bytes: the file's SHA-256 against the hash sealed
+//! in the log; every PAdES signature in it (CMS, certificate chain to the platform root, the seal's
+//! RFC 3161 timestamp); the contract's event chain; every archive record's evidence (the timestamp
+//! token's signature and imprint, the Merkle inclusion proof and signed tree head); and, for the
+//! stored file, that its first revision is exactly what the events render to.
+
+use aggregates::Aggregate;
+use aggregates::contract::{ContractAggregate, ContractState};
+use chrono::{DateTime, Utc};
+use projections::Table;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::app::sealing::{SealingError, document_storage_key, render_content};
+use crate::documents::storage::DocumentStoreError;
+use crate::documents::validate::{PdfValidation, validate_pdf};
+use crate::http::AppState;
+use crate::providers::archive::verify_receipt;
+use crate::store::query_tables::{RowView, select};
+use crate::store::{StoreError, StreamId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the sealed document cannot be read: {0}")]
+    Storage(#[from] DocumentStoreError),
+    #[error("the document cannot be rendered again from the log: {0}")]
+    Render(#[from] SealingError),
+}
+
+/// The answer, in the spec's shape with the reasons added.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub valid: bool,
+    /// Why not, in one line (the first failed check); `None` when valid.
+    pub reason: Option<String>,
+    pub contract_id: Option<String>,
+    /// `sha256:<hex>` of the file checked.
+    pub document_hash: Option<String>,
+    pub sealed_at: Option<DateTime<Utc>>,
+    pub chain_intact: Option<bool>,
+    /// The first revision is what the contract's events render to.
+    pub content_matches_events: Option<bool>,
+    pub signature_info: Vec<Value>,
+    pub archive_info: Value,
+    /// Every failed check, in order.
+    pub problems: Vec<String>,
+}
+
+impl Verification {
+    fn refused(contract_id: Option<String>, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self {
+            valid: false,
+            reason: Some(reason.clone()),
+            contract_id,
+            document_hash: None,
+            sealed_at: None,
+            chain_intact: None,
+            content_matches_events: None,
+            signature_info: Vec::new(),
+            archive_info: not_archived(),
+            problems: vec![reason],
+        }
+    }
+}
+
+fn not_archived() -> Value {
+    json!({"archived": false, "archiveTime": null, "timestampAuthority": null, "records": []})
+}
+
+/// Parses `sha256:<hex>` or bare hex.
+pub fn parse_file_hash(text: &str) -> Option<String> {
+    let hex_text = text.trim().strip_prefix("sha256:").unwrap_or(text.trim());
+    (hex_text.len() == 64 && hex_text.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hex_text.to_ascii_lowercase())
+}
+
+/// Method `CONTRACT_ID`: the stored sealed document of `contract` (a row the caller owns).
+pub async fn by_contract(
+    state: &AppState,
+    contract: &RowView,
+) -> Result<Verification, VerifyError> {
+    let contract_id = contract.required_text("contract_id").to_owned();
+    let Some(sealed_hash) = contract.text("document_hash") else {
+        let status = contract.required_text("status");
+        let reason = if status == "SIGNED" {
+            "the contract is SIGNED and its document is being sealed".to_owned()
+        } else {
+            format!("the contract is {status}: only SIGNED contracts have a sealed document")
+        };
+        let mut answer = Verification::refused(Some(contract_id.clone()), reason);
+        answer.chain_intact = Some(chain_intact(state, &contract_id).await?);
+        return Ok(answer);
+    };
+    let bytes = state
+        .documents
+        .get(
+            &document_storage_key(&contract_id, sealed_hash),
+            sealed_hash,
+        )
+        .await?;
+    check(state, &bytes, Some(contract), true).await
+}
+
+/// Method `FILE_HASH`: `file_hash` must be the document the archive record `archive` was made
+/// for; the stored document with that hash is then checked like any other.
+pub async fn by_file_hash(
+    state: &AppState,
+    file_hash: &str,
+    archive: &RowView,
+    contract: &RowView,
+) -> Result<Verification, VerifyError> {
+    let contract_id = contract.required_text("contract_id").to_owned();
+    if archive.text("document_hash") != Some(file_hash) {
+        let mut answer = Verification::refused(
+            Some(contract_id),
+            "the file hash is not the hash archived under this archive id",
+        );
+        answer.document_hash = Some(format!("sha256:{file_hash}"));
+        return Ok(answer);
+    }
+    by_contract(state, contract).await
+}
+
+/// Method `FILE`: the uploaded bytes. `owned` finds the caller's contract sealed with this hash.
+pub async fn by_file(
+    state: &AppState,
+    bytes: &[u8],
+    contract: Option<&RowView>,
+) -> Result<Verification, VerifyError> {
+    check(state, bytes, contract, false).await
+}
+
+/// The caller's contract whose sealed document has `sha256`, if any.
+pub async fn contract_with_document(
+    state: &AppState,
+    client_id: &str,
+    sha256: &str,
+) -> Result<Option<RowView>, StoreError> {
+    Ok(select(
+        &state.store,
+        Table::Contract,
+        "document_hash = {1} AND client_id = {2}",
+        &[sha256, client_id],
+        None,
+    )
+    .await?
+    .into_iter()
+    .next())
+}
+
+async fn chain_intact(state: &AppState, contract_id: &str) -> Result<bool, StoreError> {
+    let stream = StreamId::new(ContractAggregate::NAME, contract_id);
+    Ok(crate::store::chain::verify_stream(&state.store, &stream)
+        .await?
+        .is_intact())
+}
+
+async fn check(
+    state: &AppState,
+    bytes: &[u8],
+    contract: Option<&RowView>,
+    stored: bool,
+) -> Result<Verification, VerifyError> {
+    let sha256 = hex::encode(Sha256::digest(bytes));
+    let mut problems = Vec::new();
+    let pdf = validate(state, bytes);
+    for problem in &pdf.problems {
+        problems.push(problem.to_string());
+    }
+    let signature_info = signature_info(&pdf);
+    let mut answer = Verification {
+        valid: false,
+        reason: None,
+        contract_id: contract.map(|row| row.required_text("contract_id").to_owned()),
+        document_hash: Some(format!("sha256:{sha256}")),
+        sealed_at: None,
+        chain_intact: None,
+        content_matches_events: None,
+        signature_info,
+        archive_info: not_archived(),
+        problems: Vec::new(),
+    };
+    match contract {
+        None => problems.push(
+            "no contract of this client was sealed with this file: it is not the document esign \
+             sealed (changed, or another document)"
+                .to_owned(),
+        ),
+        Some(contract) => {
+            let contract_id = contract.required_text("contract_id");
+            if contract.text("document_hash") != Some(sha256.as_str()) {
+                problems.push("the file's hash is not the hash sealed for the contract".to_owned());
+            }
+            let intact = chain_intact(state, contract_id).await?;
+            answer.chain_intact = Some(intact);
+            if !intact {
+                problems.push("the contract's event chain is broken".to_owned());
+            }
+            let (sealed_at, content_matches) = sealed_facts(state, contract_id, bytes).await?;
+            answer.sealed_at = sealed_at;
+            if stored || content_matches.is_some() {
+                answer.content_matches_events = content_matches;
+                if content_matches == Some(false) {
+                    problems.push(
+                        "the document's first revision is not what the contract's events render to"
+                            .to_owned(),
+                    );
+                }
+            }
+            let (archive_info, archive_problems) =
+                archive_info(state, contract_id, &sha256).await?;
+            answer.archive_info = archive_info;
+            problems.extend(archive_problems);
+        }
+    }
+    answer.valid = problems.is_empty() && pdf.valid;
+    answer.reason = problems.first().cloned();
+    answer.problems = problems;
+    Ok(answer)
+}
+
+/// Validates the signatures against the platform root.
+fn validate(state: &AppState, bytes: &[u8]) -> PdfValidation {
+    let anchors: Vec<x509_cert::Certificate> = state
+        .platform_seal
+        .as_ref()
+        .map(|platform| vec![platform.ca().root().clone()])
+        .unwrap_or_default();
+    validate_signatures(bytes, &anchors)
+}
+
+/// Validates every signature of `bytes`; signers' certificates are checked at the time the last
+/// signature's timestamp (the platform seal's) vouches for, since it covers every earlier revision.
+pub fn validate_signatures(bytes: &[u8], anchors: &[x509_cert::Certificate]) -> PdfValidation {
+    let first = validate_pdf(bytes, anchors, None);
+    let sealed_time = first
+        .signatures
+        .iter()
+        .rev()
+        .find_map(|signature| signature.timestamp.as_ref().map(|timestamp| timestamp.time));
+    match sealed_time {
+        Some(time) => validate_pdf(bytes, anchors, Some(time)),
+        None => first,
+    }
+}
+
+fn signature_info(pdf: &PdfValidation) -> Vec<Value> {
+    pdf.signatures
+        .iter()
+        .map(|signature| {
+            let certificate = signature.signer.as_ref();
+            json!({
+                "signer": certificate
+                    .and_then(|facts| facts.subject_common_name.clone())
+                    .or_else(|| signature.name.clone()),
+                "signTime": signature.claimed_signing_time,
+                "certificateIssuer": certificate.map(|facts| {
+                    facts.issuer_common_name.clone().or_else(|| facts.issuer_organization.clone())
+                }),
+                "certificateSerial": certificate.map(|facts| facts.serial_hex.clone()),
+                "validFrom": certificate.map(|facts| facts.not_before),
+                "validTo": certificate.map(|facts| facts.not_after),
+                "field": signature.field_name,
+                "valid": signature.valid,
+                "coversWholeDocument": signature.covers_whole_document,
+                "timestampAuthority": signature.timestamp.as_ref().map(|t| t.authority.clone()),
+                "timestampTime": signature.timestamp.as_ref().map(|t| t.time),
+                "problems": signature.problems,
+            })
+        })
+        .collect()
+}
+
+/// When the contract was sealed, and whether `bytes` begin with the first revision its events
+/// render to (`None` when the log keeps no content hash, i.e. sealed before it was kept).
+async fn sealed_facts(
+    state: &AppState,
+    contract_id: &str,
+    bytes: &[u8],
+) -> Result<(Option<DateTime<Utc>>, Option<bool>), VerifyError> {
+    let stream = StreamId::new(ContractAggregate::NAME, contract_id);
+    let loaded = state
+        .pipeline
+        .load::<ContractAggregate>(&stream)
+        .await
+        .map_err(|error| StoreError::Database(error.to_string()))?;
+    let ContractState::Signed {
+        contract,
+        document: Some(document),
+        ..
+    } = &loaded.state
+    else {
+        return Ok((None, None));
+    };
+    let Some(content_hash) = &document.content_hash else {
+        return Ok((Some(document.sealed_at), None));
+    };
+    let content = render_content(state, contract).await?;
+    let matches = hex::encode(content.sha256) == content_hash.as_hex()
+        && bytes.starts_with(&content.rendered.bytes);
+    Ok((Some(document.sealed_at), Some(matches)))
+}
+
+/// The archive records of the contract, each re-verified against `sha256`.
+async fn archive_info(
+    state: &AppState,
+    contract_id: &str,
+    sha256: &str,
+) -> Result<(Value, Vec<String>), VerifyError> {
+    let rows = crate::store::query_tables::contract_archives(&state.store, contract_id).await?;
+    let mut problems = Vec::new();
+    let mut records = Vec::new();
+    let mut first_success: Option<(Option<DateTime<Utc>>, Option<String>)> = None;
+    let mut document_hash = [0u8; 32];
+    let hash_ok = hex::decode_to_slice(sha256, &mut document_hash).is_ok();
+    for row in rows {
+        let provider = row
+            .text("archive_provider")
+            .and_then(|code| code.parse::<aggregates::values::ArchiveProvider>().ok());
+        let status = row.text("status").unwrap_or_default().to_owned();
+        let metadata = row.json("metadata_json").unwrap_or(Value::Null);
+        let (verified, reason) = match (status.as_str(), provider) {
+            ("SUCCESS", Some(provider)) if hash_ok => match verify_receipt(
+                provider,
+                &metadata["evidence"],
+                &document_hash,
+                &state.receipt_trust,
+            ) {
+                Ok(_) => (Some(true), None),
+                Err(error) => {
+                    problems.push(format!(
+                        "archive {} ({}) does not verify: {error}",
+                        row.required_text("archive_id"),
+                        provider.as_str()
+                    ));
+                    (Some(false), Some(error.to_string()))
+                }
+            },
+            _ => (None, row.text("fail_reason").map(str::to_owned)),
+        };
+        let authority = metadata["authority"].as_str().map(str::to_owned);
+        if status == "SUCCESS" && verified == Some(true) && first_success.is_none() {
+            first_success = Some((row.time("archive_time"), authority.clone()));
+        }
+        records.push(json!({
+            "archiveId": row.text("archive_id"),
+            "provider": row.text("archive_provider"),
+            "status": status,
+            "archiveTime": row.time("archive_time"),
+            "authority": authority,
+            "transactionNo": row.text("transaction_no"),
+            "verified": verified,
+            "reason": reason,
+        }));
+    }
+    let (archive_time, authority) = first_success.clone().unwrap_or((None, None));
+    Ok((
+        json!({
+            "archived": first_success.is_some(),
+            "archiveTime": archive_time,
+            "timestampAuthority": authority,
+            "records": records,
+        }),
+        problems,
+    ))
+}

@@ -1,0 +1,341 @@
+//! The signed contract document (spec 4.1.2 step 3, 5.2 "生成最终PDF"): the contract's facts as
+//! plain data in, a [`Layout`] out. No clock and no lookups, so the same facts always give the same
+//! PDF bytes, and the document can be rebuilt from the event history at any time.
+//!
+//! Pages: the title and the parties (names, masked ID numbers), the template body, a signature
+//! section with each signer's handwritten signature, name and signing time, then a signing summary
+//! page (签署摘要) with what the platform recorded for each signer, the content hash and a QR code
+//! of the verification URL. One empty signature field per signer (`Signer_<partyId>`) and the
+//! platform seal (`PlatformSeal`) last, filled by the PAdES signatures.
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use super::pdf::{Block, Layout};
+
+/// The name of a signer's signature field.
+pub fn signer_field_name(party_id: &str) -> String {
+    format!("Signer_{party_id}")
+}
+
+/// The platform's own signature field, always the last.
+pub const PLATFORM_SEAL_FIELD: &str = "PlatformSeal";
+
+/// Width of a handwritten signature on the page, in points.
+const SIGNATURE_WIDTH: f32 = 150.0;
+/// Width of the verification QR code, in points.
+const QR_WIDTH: f32 = 96.0;
+
+/// Everything the contract document shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractDocument {
+    pub contract_id: String,
+    pub title: String,
+    /// The template body, already filled with the variables (see [`super::content`]).
+    pub template_blocks: Vec<Block>,
+    /// In signing order.
+    pub signers: Vec<SignerFacts>,
+    /// The SHA-256 of the previewed content the signers agreed to, hex.
+    pub content_hash_hex: String,
+    /// Where anyone holding the document can check it (encoded in the QR code).
+    pub verify_url: String,
+}
+
+/// One signer as the document shows them. The signing facts are `None` until they signed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignerFacts {
+    pub party_id: String,
+    pub name: String,
+    /// Already masked (`110101********1234`): the full number never reaches a document.
+    pub masked_id_card: String,
+    /// `FACE_AND_SMS` or `CA_CERT` (spec 2.1.2); other codes are shown as they are.
+    pub sign_method: String,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub ip_address: Option<String>,
+    pub device_info: Option<String>,
+    pub transaction_no: Option<String>,
+    /// The handwritten signature as drawn on the signing page (PNG).
+    pub signature_png: Option<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContractDocumentError {
+    #[error("the verification URL cannot be put in a QR code: {0}")]
+    Qr(#[from] crate::documents::qr::QrError),
+}
+
+/// Shown where a fact is not (yet) recorded.
+const NOT_RECORDED: &str = "—";
+
+/// A time as people in China read it, saying which zone it is in.
+pub fn beijing_time(time: DateTime<Utc>) -> String {
+    match FixedOffset::east_opt(8 * 3600) {
+        Some(offset) => format!(
+            "{} (北京时间 UTC+8)",
+            time.with_timezone(&offset).format("%Y-%m-%d %H:%M:%S")
+        ),
+        None => format!("{} (UTC)", time.format("%Y-%m-%d %H:%M:%S")),
+    }
+}
+
+/// How a sign method reads in the document.
+pub fn sign_method_label(code: &str) -> String {
+    match code {
+        "FACE_AND_SMS" => "人脸核验 + 短信验证码 (FACE_AND_SMS)".to_owned(),
+        "CA_CERT" => "CA 数字证书 (CA_CERT)".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn or_not_recorded(value: Option<&str>) -> String {
+    value
+        .filter(|value| !value.trim().is_empty())
+        .map_or_else(|| NOT_RECORDED.to_owned(), str::to_owned)
+}
+
+/// The contract document's layout.
+pub fn contract_layout(document: &ContractDocument) -> Result<Layout, ContractDocumentError> {
+    let mut blocks = vec![
+        Block::Title(document.title.clone()),
+        Block::Fields(vec![("协议编号".into(), document.contract_id.clone())]),
+        Block::Heading("签署方".into()),
+    ];
+    for (index, signer) in document.signers.iter().enumerate() {
+        blocks.push(Block::Fields(vec![
+            (format!("签署方{}", index + 1), signer.name.clone()),
+            ("证件号码".into(), signer.masked_id_card.clone()),
+        ]));
+    }
+    blocks.push(Block::Rule);
+    blocks.extend(document.template_blocks.iter().cloned());
+    blocks.push(Block::Rule);
+
+    blocks.push(Block::Heading("签署区".into()));
+    for (index, signer) in document.signers.iter().enumerate() {
+        blocks.push(Block::Paragraph(format!(
+            "签署方{}（签字）：{}",
+            index + 1,
+            signer.name
+        )));
+        let time = signer
+            .signed_at
+            .map_or_else(|| "未签署".to_owned(), beijing_time);
+        match &signer.signature_png {
+            Some(png) => blocks.push(Block::Image {
+                png: png.clone(),
+                width: SIGNATURE_WIDTH,
+                caption: Some(format!("{}    签署时间：{time}", signer.name)),
+            }),
+            None => blocks.push(Block::Paragraph(format!("签署时间：{time}"))),
+        }
+        blocks.push(Block::Space(8.0));
+    }
+
+    blocks.push(Block::PageBreak);
+    blocks.push(Block::Title("签署摘要".into()));
+    blocks.push(Block::Paragraph(
+        "以下为平台在签署过程中记录的信息，时间均为北京时间（UTC+8）。".into(),
+    ));
+    blocks.push(Block::Fields(vec![
+        ("协议编号".into(), document.contract_id.clone()),
+        ("协议标题".into(), document.title.clone()),
+        (
+            "内容哈希 (SHA-256)".into(),
+            document.content_hash_hex.clone(),
+        ),
+    ]));
+    for (index, signer) in document.signers.iter().enumerate() {
+        blocks.push(Block::Heading(format!(
+            "签署方{}：{}",
+            index + 1,
+            signer.name
+        )));
+        blocks.push(Block::Fields(vec![
+            ("签署方标识".into(), signer.party_id.clone()),
+            ("证件号码".into(), signer.masked_id_card.clone()),
+            ("认证方式".into(), sign_method_label(&signer.sign_method)),
+            (
+                "签署时间".into(),
+                signer
+                    .signed_at
+                    .map_or_else(|| "未签署".to_owned(), beijing_time),
+            ),
+            (
+                "IP 地址".into(),
+                or_not_recorded(signer.ip_address.as_deref()),
+            ),
+            (
+                "设备信息".into(),
+                or_not_recorded(signer.device_info.as_deref()),
+            ),
+            (
+                "交易流水号".into(),
+                or_not_recorded(signer.transaction_no.as_deref()),
+            ),
+        ]));
+    }
+    blocks.push(Block::Heading("验真".into()));
+    blocks.push(Block::Image {
+        png: crate::documents::qr::png(&document.verify_url)?,
+        width: QR_WIDTH,
+        caption: Some("扫码验证本协议".into()),
+    });
+    blocks.push(Block::Fields(vec![(
+        "验真地址".into(),
+        document.verify_url.clone(),
+    )]));
+    blocks.push(Block::Paragraph(
+        "本文件由各签署方及平台以数字签名签署，任何改动都会使签名失效。".into(),
+    ));
+
+    let mut signature_fields: Vec<String> = document
+        .signers
+        .iter()
+        .map(|signer| signer_field_name(&signer.party_id))
+        .collect();
+    signature_fields.push(PLATFORM_SEAL_FIELD.to_owned());
+    Ok(Layout {
+        title: document.title.clone(),
+        blocks,
+        footer: document.contract_id.clone(),
+        signature_fields,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::documents::pdf::write;
+
+    fn time(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// A small handwritten-looking stroke (RGBA, transparent background).
+    pub(crate) fn stroke_png() -> Vec<u8> {
+        let (width, height) = (160u32, 48u32);
+        let mut pixels = vec![0u8; (width * height * 4) as usize];
+        for x in 0..width {
+            let y = (x * (height - 1)) / width;
+            for thickness in 0..3 {
+                let row = (y + thickness).min(height - 1);
+                let at = ((row * width + x) * 4) as usize;
+                pixels[at..at + 4].copy_from_slice(&[10, 10, 40, 255]);
+            }
+        }
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&pixels).unwrap();
+        writer.finish().unwrap();
+        out
+    }
+
+    pub(crate) fn sample() -> ContractDocument {
+        ContractDocument {
+            contract_id: "CONTRACT_202310270001".into(),
+            title: "天财分账资金归集授权协议".into(),
+            template_blocks: vec![
+                Block::Heading("第一条 授权内容".into()),
+                Block::Paragraph("付款方授权收款方按约定归集资金。".into()),
+            ],
+            signers: vec![
+                SignerFacts {
+                    party_id: "RECEIVER_001".into(),
+                    name: "张三".into(),
+                    masked_id_card: "310101********1234".into(),
+                    sign_method: "FACE_AND_SMS".into(),
+                    signed_at: Some(time("2023-10-27T10:30:00Z")),
+                    ip_address: Some("192.168.1.1".into()),
+                    device_info: Some("iPhone; iOS 16.0".into()),
+                    transaction_no: Some("SIGN_TXN_001".into()),
+                    signature_png: Some(stroke_png()),
+                },
+                SignerFacts {
+                    party_id: "PAYER_001".into(),
+                    name: "李四".into(),
+                    masked_id_card: "440304********0011".into(),
+                    sign_method: "CA_CERT".into(),
+                    signed_at: None,
+                    ip_address: None,
+                    device_info: None,
+                    transaction_no: None,
+                    signature_png: None,
+                },
+            ],
+            content_hash_hex: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                .into(),
+            verify_url: "https://esign.example.com/verify?contractId=CONTRACT_202310270001".into(),
+        }
+    }
+
+    #[test]
+    fn one_field_per_signer_then_the_platform_seal() {
+        let layout = contract_layout(&sample()).unwrap();
+        assert_eq!(
+            layout.signature_fields,
+            ["Signer_RECEIVER_001", "Signer_PAYER_001", "PlatformSeal"]
+        );
+        assert_eq!(layout.footer, "CONTRACT_202310270001");
+    }
+
+    #[test]
+    fn the_same_facts_give_the_same_bytes() {
+        let first = write(&contract_layout(&sample()).unwrap()).unwrap();
+        let second = write(&contract_layout(&sample()).unwrap()).unwrap();
+        assert_eq!(first, second);
+        let mut changed = sample();
+        changed.signers[1].signed_at = Some(time("2023-10-27T11:00:00Z"));
+        assert_ne!(write(&contract_layout(&changed).unwrap()).unwrap(), first);
+    }
+
+    #[test]
+    fn times_are_shown_in_beijing_time_with_the_zone_named() {
+        assert_eq!(
+            beijing_time(time("2023-10-27T16:30:00Z")),
+            "2023-10-28 00:30:00 (北京时间 UTC+8)"
+        );
+    }
+
+    #[test]
+    fn the_summary_page_holds_every_recorded_fact() {
+        let layout = contract_layout(&sample()).unwrap();
+        let summary_start = layout
+            .blocks
+            .iter()
+            .position(|block| block == &Block::Title("签署摘要".into()))
+            .unwrap();
+        let fields: Vec<(String, String)> = layout.blocks[summary_start..]
+            .iter()
+            .filter_map(|block| match block {
+                Block::Fields(fields) => Some(fields.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        for expected in [
+            ("交易流水号", "SIGN_TXN_001"),
+            ("IP 地址", "192.168.1.1"),
+            ("设备信息", "iPhone; iOS 16.0"),
+            ("签署时间", "2023-10-27 18:30:00 (北京时间 UTC+8)"),
+            ("认证方式", "CA 数字证书 (CA_CERT)"),
+            ("交易流水号", NOT_RECORDED),
+        ] {
+            assert!(
+                fields
+                    .iter()
+                    .any(|(label, value)| label == expected.0 && value == expected.1),
+                "missing {expected:?} in {fields:?}"
+            );
+        }
+        assert!(matches!(
+            layout.blocks[summary_start..]
+                .iter()
+                .find(|block| matches!(block, Block::Image { .. })),
+            Some(Block::Image { caption: Some(caption), .. }) if caption == "扫码验证本协议"
+        ));
+    }
+}

@@ -1,0 +1,163 @@
+//! Archiving signed documents (spec 4.1.3, table `contract_archive`): the providers behind one
+//! trait, the evidence each leaves, and how that evidence is checked again later.
+//!
+//! # Layout
+//!
+//! - [`timestamp`]: `TSA` (RFC 3161 timestamps from remote authorities, tried in turn) and
+//!   `LOCAL_CA` (esign's own timestamp service, in process). Evidence: the token.
+//! - [`merkle_log`]: `BLOCKCHAIN` until a real chain adapter is configured: an append-only Merkle
+//!   log in the database with signed tree heads. It calls itself `local-merkle-log`, never a chain.
+//! - [`merkle`]: RFC 6962 hashing and proofs over a list of leaves; [`subtrees`]: the same
+//!   computations over the stored hashes of perfect subtrees, which the log uses.
+//! - [`certificate`]: the archive certificate PDF (存证证书).
+//!
+//! A provider turns an [`ArchiveRequest`] into an [`ArchiveReceipt`]: `transaction_no`,
+//! `archived_at` and `evidence` (stored as `contract_archive.metadata_json`). [`verify_receipt`]
+//! re-checks stored evidence against a document hash without calling any provider. See
+//! `docs/archive.md` for the evidence fields and how to check them by hand.
+
+pub mod merkle;
+pub mod merkle_log;
+pub mod subtrees;
+pub mod timestamp;
+
+use std::fmt::Debug;
+
+use chrono::{DateTime, Utc};
+use x509_cert::Certificate;
+
+pub use aggregates::values::ArchiveProvider;
+pub use merkle_log::{LOG_NAME, MerkleLog};
+pub use timestamp::{LocalCaArchiver, TsaArchiver};
+
+/// One document to archive with one provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveRequest {
+    pub archive_id: String,
+    pub contract_id: String,
+    /// SHA-256 of the final signed PDF.
+    pub document_hash: [u8; 32],
+    pub requested_at: DateTime<Utc>,
+}
+
+/// What a provider gave back, to be stored in `contract_archive`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveReceipt {
+    /// The provider's reference: a token serial number, or the log's leaf.
+    pub transaction_no: String,
+    /// When the provider attests the document existed (genTime, or the leaf's time).
+    pub archived_at: DateTime<Utc>,
+    /// Who attests it: the TSA's name, or [`LOG_NAME`].
+    pub authority: String,
+    /// Everything a verifier needs (`metadata_json`); see [`verify_receipt`].
+    pub evidence: serde_json::Value,
+}
+
+/// Why archiving did not happen. The contract stays SIGNED either way and the archive is retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArchiveError {
+    /// The provider or the database could not be reached: retrying later should succeed.
+    #[error("the archive provider is unavailable: {0}")]
+    Unavailable(String),
+    /// The provider said no, or answered something that does not hold: retrying the same request
+    /// is unlikely to help until someone looks at the cause.
+    #[error("the archive provider refused: {0}")]
+    Refused(String),
+    /// esign itself failed (configuration, a key, an encoding, a database error).
+    #[error("archiving failed: {0}")]
+    Failed(String),
+}
+
+/// One archive provider (spec 4.1.3 step 3).
+#[async_trait::async_trait]
+pub trait Archiver: Send + Sync + Debug {
+    fn provider(&self) -> ArchiveProvider;
+    /// Archives the document hash. Safe to retry with the same request.
+    async fn archive(&self, request: &ArchiveRequest) -> Result<ArchiveReceipt, ArchiveError>;
+}
+
+/// The certificates stored evidence must chain to.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptTrust {
+    /// Roots: the platform root, and the roots of configured remote TSAs.
+    pub anchors: Vec<Certificate>,
+    /// Certificates for building chains that evidence does not carry.
+    pub intermediates: Vec<Certificate>,
+}
+
+impl ReceiptTrust {
+    /// Trusts the platform CA only (`LOCAL_CA` tokens, the Merkle log, and `/tsa` used as `TSA`).
+    pub fn platform(ca: &crate::trust::Ca) -> Self {
+        Self {
+            anchors: vec![ca.root().clone()],
+            intermediates: vec![ca.intermediate().clone()],
+        }
+    }
+
+    /// The platform CA (when there is one) plus `[trust] tsa_trust_anchors`, the roots the TSA
+    /// client accepts.
+    pub fn from_config(
+        config: &crate::app::config::Config,
+        ca: Option<&crate::trust::Ca>,
+    ) -> Result<Self, VerifyError> {
+        let mut trust = ca.map(Self::platform).unwrap_or_default();
+        for path in &config.trust.tsa_trust_anchors {
+            let text = std::fs::read(path)
+                .map_err(|e| VerifyError::Setup(format!("{}: {e}", path.display())))?;
+            trust.anchors.extend(
+                Certificate::load_pem_chain(&text)
+                    .map_err(|e| VerifyError::Setup(format!("{}: {e}", path.display())))?,
+            );
+        }
+        Ok(trust)
+    }
+}
+
+/// What verified evidence attests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedReceipt {
+    pub provider: ArchiveProvider,
+    pub transaction_no: String,
+    pub archived_at: DateTime<Utc>,
+    pub authority: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the archive evidence is malformed: {0}")]
+    Malformed(String),
+    #[error("the archive evidence is for another document")]
+    OtherDocument,
+    #[error("the archive evidence does not verify: {0}")]
+    Invalid(String),
+    #[error("the verifier cannot be set up: {0}")]
+    Setup(String),
+}
+
+/// Re-checks stored evidence against `document_hash`, offline: an RFC 3161 token's signature,
+/// imprint and chain (`TSA`, `LOCAL_CA`), or a Merkle leaf's inclusion proof and the signed tree
+/// head it leads to (`BLOCKCHAIN`).
+pub fn verify_receipt(
+    provider: ArchiveProvider,
+    evidence: &serde_json::Value,
+    document_hash: &[u8; 32],
+    trust: &ReceiptTrust,
+) -> Result<VerifiedReceipt, VerifyError> {
+    match provider {
+        ArchiveProvider::Tsa | ArchiveProvider::LocalCa => {
+            timestamp::verify_evidence(provider, evidence, document_hash, trust)
+        }
+        ArchiveProvider::Blockchain => merkle_log::verify_evidence(evidence, document_hash, trust),
+    }
+}
+
+/// A certificate's serial number as lowercase hex.
+pub(crate) fn serial_hex(certificate: &Certificate) -> String {
+    hex::encode(certificate.tbs_certificate().serial_number().as_bytes())
+}
+
+pub(crate) fn parse_hash(text: &str, what: &str) -> Result<[u8; 32], VerifyError> {
+    let bytes = hex::decode(text).map_err(|e| VerifyError::Malformed(format!("{what}: {e}")))?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| VerifyError::Malformed(format!("{what} is not 32 bytes")))
+}

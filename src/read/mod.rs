@@ -1,0 +1,6 @@
+//! The read side: the resources as the API shows them, audit timelines, and rebuilding the query
+//! tables from the log.
+
+pub mod audit;
+pub mod rebuild;
+pub mod views;

@@ -1,0 +1,145 @@
+//! The resources as the API shows them (spec 2.1), built from query-table rows. The `GET` handlers and
+//! the callbacks to callers use the same builders, so a callback carries what the matching `GET` returns.
+
+use serde_json::{Value, json};
+
+use crate::pii::{PiiCipher, PiiError};
+use crate::store::query_tables::RowView;
+
+/// A contract with its signers (in signing order) and archive records (spec 2.1.2 item 2).
+pub fn contract(contract: &RowView, signers: &[RowView], archives: &[RowView]) -> Value {
+    let signers: Vec<Value> = signers
+        .iter()
+        .map(|signer| {
+            json!({
+                "partyId": signer.text("party_id"),
+                "partyType": signer.text("party_type"),
+                "name": signer.text("name"),
+                "signStatus": signer.text("sign_status"),
+                "signMethod": signer.text("sign_method"),
+                "sequence": signer.integer("sequence"),
+                "signedAt": signer.time("signed_at"),
+                "transactionNo": signer.text("transaction_no"),
+                "ipAddress": signer.text("ip_address"),
+                "deviceInfo": signer.text("device_info"),
+                "rejectReason": signer.text("reject_reason"),
+            })
+        })
+        .collect();
+    let archives: Vec<Value> = archives
+        .iter()
+        .map(|archive| {
+            json!({
+                "archiveId": archive.text("archive_id"),
+                "provider": archive.text("archive_provider"),
+                "status": archive.text("status"),
+                "archiveTime": archive.time("archive_time"),
+                "certificateUrl": archive.text("certificate_url"),
+            })
+        })
+        .collect();
+    json!({
+        "contractId": contract.text("contract_id"),
+        "bizId": contract.text("biz_id"),
+        "bizType": contract.text("biz_type"),
+        "templateId": contract.text("template_id"),
+        "templateVersion": contract.text("template_version"),
+        "title": contract.text("title"),
+        "status": contract.text("status"),
+        "signers": signers,
+        "documentUrl": contract.text("document_url"),
+        "documentHash": contract.text("document_hash"),
+        "archiveInfo": archives.first().cloned(),
+        "archives": archives,
+        "createdAt": contract.time("created_at"),
+        "expiresAt": contract.time("expires_at"),
+        "signedAt": contract.time("signed_at"),
+        "revokedAt": contract.time("revoked_at"),
+        "revokeReason": contract.text("revoke_reason"),
+    })
+}
+
+/// A face verification (spec 2.1.1 item 2). The ID number is decrypted: only its owner sees this.
+pub fn verification(row: &RowView, pii: &PiiCipher) -> Result<Value, PiiError> {
+    let id_card_no = match row.json("id_card_no") {
+        Some(sealed) => Some(pii.open_text(&sealed["$pii"])?),
+        None => None,
+    };
+    Ok(json!({
+        "verificationId": row.text("verification_id"),
+        "bizId": row.text("biz_id"),
+        "bizType": row.text("biz_type"),
+        "status": row.text("status"),
+        "userInfo": {"name": row.text("user_name"), "idCardNo": id_card_no},
+        "score": row.decimal("face_score"),
+        "transactionNo": row.text("thirdparty_transaction_no"),
+        "verifiedAt": row.time("verified_at"),
+        "failReason": row.text("fail_reason"),
+        "expiresAt": row.time("expires_at"),
+        "createdAt": row.time("created_at"),
+        "provider": row.text("provider"),
+        "degraded": row.boolean("degraded").unwrap_or(false),
+        "method": row.text("verification_method").unwrap_or("FACE"),
+    }))
+}
+
+/// A template version as spec 2.1.3 spells its fields.
+pub fn template(row: &RowView) -> Value {
+    json!({
+        "templateId": row.text("template_id"),
+        "name": row.text("name"),
+        "version": row.text("version"),
+        "category": row.text("category"),
+        "contentType": row.text("content_type"),
+        "content": row.text("content"),
+        "variableDefinitions": row.json("variable_definitions_json").unwrap_or_else(|| json!([])),
+        "signerConfig": row.json("signer_config_json"),
+        "active": row.boolean("active").unwrap_or(false),
+        "createdBy": row.text("created_by"),
+        "createdAt": row.time("created_at"),
+        "updatedAt": row.time("updated_at"),
+    })
+}
+
+/// An SMS template version (payment-verification notices).
+pub fn sms_template(row: &RowView) -> Value {
+    json!({
+        "templateCode": row.text("template_code"),
+        "name": row.text("name"),
+        "version": row.text("version"),
+        "content": row.text("content"),
+        "variables": row.json("variables_json").unwrap_or_else(|| json!([])),
+        "active": row.boolean("active").unwrap_or(false),
+        "createdBy": row.text("created_by"),
+        "updatedBy": row.text("updated_by"),
+        "createdAt": row.time("created_at"),
+        "updatedAt": row.time("updated_at"),
+    })
+}
+
+/// A payment-verification notice and its delivery state. The mobile number is decrypted: only the
+/// owning client sees this (as with a verification's ID number); variable values are never shown.
+pub fn sms_notice(row: &RowView, pii: &PiiCipher) -> Result<Value, PiiError> {
+    let mobile = match row.json("mobile") {
+        Some(sealed) => Some(pii.open_text(&sealed["$pii"])?),
+        None => None,
+    };
+    Ok(json!({
+        "noticeId": row.text("notice_id"),
+        "bizId": row.text("biz_id"),
+        "bizType": row.text("biz_type"),
+        "templateCode": row.text("template_code"),
+        "templateVersion": row.text("template_version"),
+        "mobile": mobile,
+        "status": row.text("status"),
+        "attempts": row.integer("attempts"),
+        "sender": row.text("sender"),
+        "messageId": row.text("message_id"),
+        "failReason": row.text("fail_reason"),
+        "retryable": row.boolean("retryable"),
+        "nextAttemptAt": row.time("next_attempt_at"),
+        "sentAt": row.time("sent_at"),
+        "createdAt": row.time("created_at"),
+        "updatedAt": row.time("updated_at"),
+    }))
+}
