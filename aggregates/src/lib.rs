@@ -22,6 +22,8 @@
 //!   identity checks, ordered signing, revocation, expiry, sealing and archiving.
 //! - [`sms_template`]: versioned texts of payment-verification notices with `{key}` variables.
 //! - [`sms_notice`]: one notice to one phone, REQUESTED -> SENT | FAILED, with numbered attempts.
+//! - `testing` (tests only): given (events) / when (command) / then (events or error), shared by the
+//!   tests of every aggregate.
 //!
 //! Nothing in this crate performs IO, reads a clock or draws random numbers.
 
@@ -31,6 +33,8 @@ pub mod face_verification;
 pub mod sms_notice;
 pub mod sms_template;
 pub mod template;
+#[cfg(test)]
+mod testing;
 pub mod values;
 
 pub use errors::{ErrorKind, FieldError, ValidationErrors};
