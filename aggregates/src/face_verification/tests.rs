@@ -3,8 +3,10 @@
 use chrono::DateTime;
 
 use super::*;
+use crate::DomainEvent;
+use crate::errors::ErrorKind;
 use crate::testing::{at, given, history, t0, then, when};
-use crate::values::IdCardError;
+use crate::values::{IdCardError, VerificationBizType, VerificationStatus, WebhookConfigRequest};
 
 fn request() -> VerificationRequest {
     VerificationRequest {
