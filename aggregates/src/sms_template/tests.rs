@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::testing::{at, given, history, then, types, when};
+use std::collections::{BTreeMap, BTreeSet};
 
 const CODE: &str = "PAYMENT_VERIFY_NOTICE";
 const CONTENT: &str = "您的账户收到一笔{amount}元的验证打款，请核对备注码{remarkCode}后完成验证。";
