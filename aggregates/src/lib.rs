@@ -21,7 +21,11 @@
 //! - [`contract`]: the Contract aggregate: initiation from a template version, per-signer links and
 //!   identity checks, ordered signing, revocation, expiry, sealing and archiving.
 //! - [`sms_template`]: versioned texts of payment-verification notices with `{key}` variables.
+//! - [`versioned`]: the life cycle both template aggregates share (versions immutable once published,
+//!   activation, the current version); each of them is a [`versioned::Kind`] bringing its content.
 //! - [`sms_notice`]: one notice to one phone, REQUESTED -> SENT | FAILED, with numbered attempts.
+//! - `testing` (tests only): given (events) / when (command) / then (events or error), shared by the
+//!   tests of every aggregate.
 //!
 //! Nothing in this crate performs IO, reads a clock or draws random numbers.
 
@@ -31,7 +35,10 @@ pub mod face_verification;
 pub mod sms_notice;
 pub mod sms_template;
 pub mod template;
+#[cfg(test)]
+mod testing;
 pub mod values;
+pub mod versioned;
 
 pub use errors::{ErrorKind, FieldError, ValidationErrors};
 

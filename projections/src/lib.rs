@@ -18,6 +18,8 @@
 //! - [`template_rows`] computes `contract_template` rows.
 //! - [`sms_template_rows`] and [`sms_notice_rows`] compute the `sms_template` and `sms_notice` rows of
 //!   payment-verification notices (`migrations/*/0007_sms_notices.sql`).
+//! - `versioned` holds what the two template projections share: a row per published version, with the
+//!   activation and authorship columns filled alike.
 
 mod contract;
 mod face_verification;
@@ -30,6 +32,7 @@ mod stream;
 mod template;
 #[cfg(test)]
 mod testing;
+mod versioned;
 
 pub use contract::contract_rows;
 pub use face_verification::verification_rows;

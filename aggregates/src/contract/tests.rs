@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::*;
 use crate::errors::ErrorKind;
 use crate::template::{SignerConfig, VariableDefinition, VariableKey};
+use crate::testing::{at, given, history, t0, then, types, when};
 use crate::values::{
     ArchiveStatus, ContractStatus, DisplayName, NotifyType, SignMethod, SignStatus, TemplateId,
     TemplateVersion, VerificationId, VerificationStatus,
@@ -23,16 +24,6 @@ const WITNESS: &str = "WITNESS_001";
 const RECEIVER_ID: &str = "11010519491231002X";
 const PAYER_ID: &str = "440304199001010011";
 const WITNESS_ID: &str = "320102198512120022";
-
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-06-01T10:00:00Z")
-        .unwrap()
-        .to_utc()
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    t0() + TimeDelta::minutes(minutes)
-}
 
 fn digest(n: u64) -> Digest {
     Digest::parse(&format!("{n:064x}")).unwrap()
@@ -174,36 +165,13 @@ fn initiate_single() -> ContractCommand {
     initiate_with(single)
 }
 
-/// Applies commands that must be accepted.
-fn given(commands: Vec<ContractCommand>) -> ContractState {
-    let mut state = ContractState::default();
-    for command in commands {
-        let events = ContractAggregate::decide(&state, command.clone())
-            .unwrap_or_else(|error| panic!("{command:?} was refused: {error}"));
-        for event in &events {
-            ContractAggregate::evolve(&mut state, event);
-        }
-    }
-    state
-}
-
-fn when(
-    state: &ContractState,
-    command: ContractCommand,
-) -> Result<Vec<ContractEvent>, ContractError> {
-    ContractAggregate::decide(state, command)
-}
-
+/// The state after a command that must be accepted.
 fn then_state(state: &ContractState, command: ContractCommand) -> ContractState {
     let mut next = state.clone();
     for event in when(state, command).unwrap() {
         ContractAggregate::evolve(&mut next, &event);
     }
     next
-}
-
-fn types(events: &[ContractEvent]) -> Vec<&'static str> {
-    events.iter().map(DomainEvent::event_type).collect()
 }
 
 fn invalid_fields(result: Result<Vec<ContractEvent>, ContractError>) -> Vec<String> {
@@ -467,7 +435,7 @@ fn an_initiation_creates_the_contract_and_one_link_per_signer() {
 
 #[test]
 fn an_h5_link_lives_thirty_minutes_and_an_sms_link_a_day() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let contract = state.contract().unwrap();
     assert_eq!(
         contract
@@ -493,7 +461,7 @@ fn an_h5_link_lives_thirty_minutes_and_an_sms_link_a_day() {
 fn a_link_never_outlives_its_contract() {
     let mut short = request();
     short.expire_days = Some(1);
-    let state = given(vec![initiate_with(short)]);
+    let state = given(history(vec![initiate_with(short)]));
     let ttl = ContractCommand::IssueSignLink(IssueSignLink {
         party_id: party(PAYER),
         link: NewSignLink {
@@ -655,7 +623,7 @@ fn numbers_and_booleans_are_accepted_as_variable_text() {
         .variables
         .insert("note".into(), serde_json::json!(12.5));
     assert_eq!(numeric.variable_texts().get("note").unwrap(), "12.5");
-    let state = given(vec![initiate_with(numeric)]);
+    let state = given(history(vec![initiate_with(numeric)]));
     assert_eq!(
         state.contract().unwrap().variables.get("note").unwrap(),
         "12.5"
@@ -670,7 +638,7 @@ fn sign_method_notify_type_and_sequence_have_defaults() {
         signer.notify_type = None;
         signer.sequence = None;
     }
-    let state = given(vec![initiate_with(plain)]);
+    let state = given(history(vec![initiate_with(plain)]));
     for signer in &state.contract().unwrap().signers {
         assert_eq!(signer.sign_method, SignMethod::FaceAndSms);
         assert_eq!(signer.notify_type, NotifyType::H5Link);
@@ -683,7 +651,7 @@ fn archiving_defaults_to_none_and_to_tsa_when_needed() {
     let providers = |config: Option<ArchiveConfigRequest>| {
         let mut configured = request();
         configured.archive_config = config;
-        given(vec![initiate_with(configured)])
+        given(history(vec![initiate_with(configured)]))
             .contract()
             .unwrap()
             .archive_providers
@@ -716,7 +684,7 @@ fn the_service_must_supply_one_link_per_signer() {
 
 #[test]
 fn a_second_initiation_of_the_same_contract_is_a_duplicate() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let error = when(&state, initiate()).unwrap_err();
     assert_eq!(
         error,
@@ -730,7 +698,7 @@ fn a_second_initiation_of_the_same_contract_is_a_duplicate() {
 
 #[test]
 fn opening_a_link_records_the_ip_and_user_agent() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let events = when(&state, open(RECEIVER, "L0", 1)).unwrap();
     let json = serde_json::to_value(&events[0]).unwrap();
     assert_eq!(json["type"], serde_json::json!("SignLinkOpened"));
@@ -743,7 +711,7 @@ fn opening_a_link_records_the_ip_and_user_agent() {
 
 #[test]
 fn an_expired_link_is_refused() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let error = when(&state, open(RECEIVER, "L0", 30)).unwrap_err();
     assert_eq!(
         error,
@@ -756,12 +724,15 @@ fn an_expired_link_is_refused() {
 
 #[test]
 fn reissuing_a_link_kills_the_old_one() {
-    let state = given(vec![initiate(), reissue(RECEIVER, "L0-2", 200, 40)]);
-    assert_eq!(
+    let state = given(history(vec![
+        initiate(),
+        reissue(RECEIVER, "L0-2", 200, 40),
+    ]));
+    then(
         when(&state, open(RECEIVER, "L0", 41)),
         Err(ContractError::LinkExpired {
-            party_id: party(RECEIVER)
-        })
+            party_id: party(RECEIVER),
+        }),
     );
     assert!(when(&state, open(RECEIVER, "L0-2", 41)).is_ok());
     let link = state
@@ -777,8 +748,8 @@ fn reissuing_a_link_kills_the_old_one() {
 
 #[test]
 fn reissuing_the_same_link_changes_nothing_but_another_token_for_its_id_conflicts() {
-    let state = given(vec![initiate(), reissue(RECEIVER, "L0-2", 200, 1)]);
-    assert_eq!(when(&state, reissue(RECEIVER, "L0-2", 200, 2)), Ok(vec![]));
+    let state = given(history(vec![initiate(), reissue(RECEIVER, "L0-2", 200, 1)]));
+    then(when(&state, reissue(RECEIVER, "L0-2", 200, 2)), Ok(vec![]));
     assert!(matches!(
         conflict(when(&state, reissue(RECEIVER, "L0-2", 201, 2))),
         ContractConflict::LinkIdReused { .. }
@@ -787,26 +758,26 @@ fn reissuing_the_same_link_changes_nothing_but_another_token_for_its_id_conflict
 
 #[test]
 fn identity_checks_do_not_carry_over_to_a_reissued_link() {
-    let state = given(
+    let state = given(history(
         [
             vec![initiate()],
             checks(RECEIVER, "L0", 1),
             vec![reissue(RECEIVER, "L0-2", 200, 2)],
         ]
         .concat(),
-    );
-    assert_eq!(
+    ));
+    then(
         when(&state, sign(RECEIVER, "L0-2", 3)),
         Err(ContractError::IdentityFailed {
             party_id: party(RECEIVER),
             failure: IdentityFailure::ChecksMissing(vec![IdentityCheck::Face, IdentityCheck::Sms]),
-        })
+        }),
     );
 }
 
 #[test]
 fn no_link_is_issued_after_the_contracts_deadline() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     assert!(matches!(
         conflict(when(&state, reissue(RECEIVER, "LATE", 300, 7 * 24 * 60))),
         ContractConflict::PastDeadline { .. }
@@ -815,13 +786,13 @@ fn no_link_is_issued_after_the_contracts_deadline() {
 
 #[test]
 fn a_signer_who_signed_gets_no_new_link() {
-    let state = given([vec![initiate()], signs(RECEIVER, 1)].concat());
-    assert_eq!(
+    let state = given(history([vec![initiate()], signs(RECEIVER, 1)].concat()));
+    then(
         when(&state, reissue(RECEIVER, "L0-2", 200, 2)),
         Err(ContractError::LinkUsed {
             party_id: party(RECEIVER),
             status: SignStatus::Signed,
-        })
+        }),
     );
 }
 
@@ -830,14 +801,14 @@ fn a_signer_who_signed_gets_no_new_link() {
 
 #[test]
 fn a_correct_sms_code_verifies_the_signer() {
-    let state = given(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]);
+    let state = given(history(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]));
     let events = when(&state, verify_sms(RECEIVER, "L0", 42, 2)).unwrap();
     assert_eq!(types(&events), vec!["SmsCodeVerified"]);
 }
 
 #[test]
 fn the_sms_code_event_keeps_only_the_hash_and_expiry() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let events = when(&state, send_sms(RECEIVER, "L0", 42, 1)).unwrap();
     let json = serde_json::to_value(&events[0]).unwrap();
     assert_eq!(json["codeHash"], serde_json::json!(digest(42).as_hex()));
@@ -847,11 +818,11 @@ fn the_sms_code_event_keeps_only_the_hash_and_expiry() {
 
 #[test]
 fn a_wrong_sms_code_is_recorded_with_the_attempt_count() {
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         send_sms(RECEIVER, "L0", 42, 1),
         verify_sms(RECEIVER, "L0", 41, 2),
-    ]);
+    ]));
     let events = when(&state, verify_sms(RECEIVER, "L0", 40, 2)).unwrap();
     assert_eq!(
         events,
@@ -870,7 +841,7 @@ fn the_fifth_wrong_code_locks_sms_checks_until_a_new_link_is_issued() {
     let mut commands = vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)];
     commands.extend((0..4).map(|attempt| verify_sms(RECEIVER, "L0", 1000 + attempt, 2)));
     commands.push(send_sms(RECEIVER, "L0", 43, 3));
-    let state = given(commands);
+    let state = given(history(commands));
     let events = when(&state, verify_sms(RECEIVER, "L0", 999, 4)).unwrap();
     assert!(matches!(
         events[..],
@@ -895,7 +866,7 @@ fn the_fifth_wrong_code_locks_sms_checks_until_a_new_link_is_issued() {
 
 #[test]
 fn an_expired_sms_code_is_refused_without_counting_an_attempt() {
-    let state = given(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]);
+    let state = given(history(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]));
     assert_eq!(
         conflict(when(&state, verify_sms(RECEIVER, "L0", 42, 6))),
         ContractConflict::SmsCodeExpired
@@ -914,7 +885,7 @@ fn send_sms_at(party_id: &str, link: &str, code: u64, time: DateTime<Utc>) -> Co
 
 #[test]
 fn another_code_inside_the_resend_cool_down_is_refused() {
-    let state = given(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]);
+    let state = given(history(vec![initiate(), send_sms(RECEIVER, "L0", 42, 1)]));
     let too_soon = at(1) + TimeDelta::seconds(SMS_RESEND_COOLDOWN_SECONDS - 1);
     assert_eq!(
         conflict(when(&state, send_sms_at(RECEIVER, "L0", 43, too_soon))),
@@ -926,11 +897,11 @@ fn another_code_inside_the_resend_cool_down_is_refused() {
 
 #[test]
 fn a_code_after_the_cool_down_replaces_the_first_and_keeps_the_failure_count() {
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         send_sms(RECEIVER, "L0", 42, 1),
         verify_sms(RECEIVER, "L0", 41, 1),
-    ]);
+    ]));
     let resend_at = at(1) + TimeDelta::seconds(SMS_RESEND_COOLDOWN_SECONDS);
     let resent = then_state(&state, send_sms_at(RECEIVER, "L0", 43, resend_at));
     let events = when(&resent, verify_sms(RECEIVER, "L0", 42, 3)).unwrap();
@@ -947,11 +918,11 @@ fn a_code_after_the_cool_down_replaces_the_first_and_keeps_the_failure_count() {
 
 #[test]
 fn the_cool_down_belongs_to_the_link_a_new_link_may_get_a_code_at_once() {
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         send_sms(RECEIVER, "L0", 42, 1),
         reissue(RECEIVER, "L0-2", 200, 1),
-    ]);
+    ]));
     assert!(when(&state, send_sms(RECEIVER, "L0-2", 43, 1)).is_ok());
 }
 
@@ -971,7 +942,7 @@ fn a_configured_policy_sets_the_code_lifetime_cool_down_and_attempt_limit() {
             now: time,
         })
     };
-    let state = given(vec![initiate(), send(42, at(1))]);
+    let state = given(history(vec![initiate(), send(42, at(1))]));
     let events = when(&state, send(43, at(1) + TimeDelta::seconds(10))).unwrap();
     assert!(matches!(
         &events[..],
@@ -993,7 +964,7 @@ fn a_configured_policy_sets_the_code_lifetime_cool_down_and_attempt_limit() {
 
 #[test]
 fn verifying_before_any_code_was_sent_is_a_conflict() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     assert_eq!(
         conflict(when(&state, verify_sms(RECEIVER, "L0", 42, 1))),
         ContractConflict::NoSmsCodeSent
@@ -1002,18 +973,18 @@ fn verifying_before_any_code_was_sent_is_a_conflict() {
 
 #[test]
 fn a_verified_sms_check_needs_no_further_codes() {
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         send_sms(RECEIVER, "L0", 42, 1),
         verify_sms(RECEIVER, "L0", 42, 2),
-    ]);
-    assert_eq!(when(&state, send_sms(RECEIVER, "L0", 43, 3)), Ok(vec![]));
-    assert_eq!(when(&state, verify_sms(RECEIVER, "L0", 1, 3)), Ok(vec![]));
+    ]));
+    then(when(&state, send_sms(RECEIVER, "L0", 43, 3)), Ok(vec![]));
+    then(when(&state, verify_sms(RECEIVER, "L0", 1, 3)), Ok(vec![]));
 }
 
 #[test]
 fn sms_and_face_checks_do_not_apply_to_a_ca_cert_signer() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     assert!(matches!(
         conflict(when(&state, send_sms(PAYER, "L1", 42, 1))),
         ContractConflict::CheckNotApplicable {
@@ -1040,7 +1011,7 @@ fn sms_and_face_checks_do_not_apply_to_a_ca_cert_signer() {
 
 #[test]
 fn a_successful_face_verification_of_the_signer_counts() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let events = when(
         &state,
         face(
@@ -1056,7 +1027,7 @@ fn a_successful_face_verification_of_the_signer_counts() {
 
 #[test]
 fn a_face_verification_that_did_not_succeed_does_not_count() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let error = when(
         &state,
         face(
@@ -1079,36 +1050,39 @@ fn a_face_verification_that_did_not_succeed_does_not_count() {
 
 #[test]
 fn a_face_verification_of_someone_else_does_not_count() {
-    let state = given(vec![initiate()]);
-    assert_eq!(
+    let state = given(history(vec![initiate()]));
+    then(
         when(
             &state,
             face(
                 RECEIVER,
                 "L0",
                 facts(VerificationStatus::Success, "李四", PAYER_ID),
-                1
-            )
+                1,
+            ),
         ),
         Err(ContractError::IdentityFailed {
             party_id: party(RECEIVER),
             failure: IdentityFailure::Mismatch {
                 fields: vec!["name", "idCardNo"],
             },
-        })
+        }),
     );
 }
 
 #[test]
 fn recording_the_same_face_verification_twice_changes_nothing() {
     let verified = facts(VerificationStatus::Success, "张三", RECEIVER_ID);
-    let state = given(vec![initiate(), face(RECEIVER, "L0", verified.clone(), 1)]);
-    assert_eq!(when(&state, face(RECEIVER, "L0", verified, 2)), Ok(vec![]));
+    let state = given(history(vec![
+        initiate(),
+        face(RECEIVER, "L0", verified.clone(), 1),
+    ]));
+    then(when(&state, face(RECEIVER, "L0", verified, 2)), Ok(vec![]));
 }
 
 #[test]
 fn a_certificate_must_be_valid_now_and_issued_to_the_signer() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     assert!(
         when(
             &state,
@@ -1142,23 +1116,23 @@ fn a_certificate_must_be_valid_now_and_issued_to_the_signer() {
 
 #[test]
 fn a_signer_cannot_sign_before_passing_the_checks_of_their_sign_method() {
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         send_sms(RECEIVER, "L0", 42, 1),
         verify_sms(RECEIVER, "L0", 42, 1),
-    ]);
-    assert_eq!(
+    ]));
+    then(
         when(&state, sign(RECEIVER, "L0", 2)),
         Err(ContractError::IdentityFailed {
             party_id: party(RECEIVER),
             failure: IdentityFailure::ChecksMissing(vec![IdentityCheck::Face]),
-        })
+        }),
     );
 }
 
 #[test]
 fn a_second_signer_cannot_sign_before_the_first() {
-    let state = given([vec![initiate()], checks(PAYER, "L1", 1)].concat());
+    let state = given(history([vec![initiate()], checks(PAYER, "L1", 1)].concat()));
     assert_eq!(
         conflict(when(&state, sign(PAYER, "L1", 2))),
         ContractConflict::OutOfOrder {
@@ -1170,7 +1144,9 @@ fn a_second_signer_cannot_sign_before_the_first() {
 
 #[test]
 fn the_first_of_several_signatures_makes_the_contract_partially_signed() {
-    let state = given([vec![initiate()], checks(RECEIVER, "L0", 1)].concat());
+    let state = given(history(
+        [vec![initiate()], checks(RECEIVER, "L0", 1)].concat(),
+    ));
     let events = when(&state, sign(RECEIVER, "L0", 2)).unwrap();
     assert_eq!(
         types(&events),
@@ -1184,22 +1160,29 @@ fn the_first_of_several_signatures_makes_the_contract_partially_signed() {
 
 #[test]
 fn the_last_signature_makes_the_contract_signed() {
-    let state = given([vec![initiate()], signs(RECEIVER, 1), checks(PAYER, "L1", 2)].concat());
+    let state = given(history(
+        [vec![initiate()], signs(RECEIVER, 1), checks(PAYER, "L1", 2)].concat(),
+    ));
     let events = when(&state, sign(PAYER, "L1", 3)).unwrap();
     assert_eq!(types(&events), vec!["SignerSigned", "ContractSigned"]);
-    assert_eq!(given(fully_signed()).status(), Some(ContractStatus::Signed));
+    assert_eq!(
+        given(history(fully_signed())).status(),
+        Some(ContractStatus::Signed)
+    );
 }
 
 #[test]
 fn a_single_signer_takes_the_contract_straight_to_signed() {
-    let state = given([vec![initiate_single()], checks(RECEIVER, "L0", 1)].concat());
+    let state = given(history(
+        [vec![initiate_single()], checks(RECEIVER, "L0", 1)].concat(),
+    ));
     let events = when(&state, sign(RECEIVER, "L0", 2)).unwrap();
     assert_eq!(types(&events), vec!["SignerSigned", "ContractSigned"]);
 }
 
 #[test]
 fn signers_with_an_equal_sequence_sign_in_parallel() {
-    let state = given(
+    let state = given(history(
         [
             vec![initiate_three()],
             signs(RECEIVER, 1),
@@ -1207,7 +1190,7 @@ fn signers_with_an_equal_sequence_sign_in_parallel() {
             checks(WITNESS, "L2", 2),
         ]
         .concat(),
-    );
+    ));
     // Either of the two second signers may go first.
     assert!(when(&state, sign(WITNESS, "L2", 3)).is_ok());
     let after_payer = then_state(&state, sign(PAYER, "L1", 3));
@@ -1218,7 +1201,7 @@ fn signers_with_an_equal_sequence_sign_in_parallel() {
 
 #[test]
 fn a_signer_who_signed_is_told_the_link_is_used() {
-    let state = given([vec![initiate()], signs(RECEIVER, 1)].concat());
+    let state = given(history([vec![initiate()], signs(RECEIVER, 1)].concat()));
     let error = when(&state, sign(RECEIVER, "L0", 2)).unwrap_err();
     assert_eq!(
         error,
@@ -1228,7 +1211,7 @@ fn a_signer_who_signed_is_told_the_link_is_used() {
         }
     );
     assert_eq!(error.kind(), ErrorKind::LinkUsed);
-    let signed = given(fully_signed());
+    let signed = given(history(fully_signed()));
     assert_eq!(
         when(&signed, open(PAYER, "L1", 3)).unwrap_err().kind(),
         ErrorKind::LinkUsed
@@ -1237,29 +1220,31 @@ fn a_signer_who_signed_is_told_the_link_is_used() {
 
 #[test]
 fn signing_through_an_expired_link_is_refused() {
-    let state = given([vec![initiate()], checks(RECEIVER, "L0", 1)].concat());
-    assert_eq!(
+    let state = given(history(
+        [vec![initiate()], checks(RECEIVER, "L0", 1)].concat(),
+    ));
+    then(
         when(&state, sign(RECEIVER, "L0", 31)),
         Err(ContractError::LinkExpired {
-            party_id: party(RECEIVER)
-        })
+            party_id: party(RECEIVER),
+        }),
     );
 }
 
 #[test]
 fn an_unknown_signer_is_not_found() {
-    let state = given(vec![initiate()]);
-    assert_eq!(
+    let state = given(history(vec![initiate()]));
+    then(
         when(&state, open("NOBODY", "L0", 1)),
         Err(ContractError::NotFound(ContractNotFound::Signer(party(
-            "NOBODY"
-        ))))
+            "NOBODY",
+        )))),
     );
 }
 
 #[test]
 fn the_signature_records_image_hash_ip_device_and_transaction_number() {
-    let state = given(fully_signed());
+    let state = given(history(fully_signed()));
     let payer = state.contract().unwrap().signer(&party(PAYER)).unwrap();
     let SignerStatus::Signed(signature) = &payer.status else {
         panic!("the payer should have signed");
@@ -1277,7 +1262,7 @@ fn the_signature_records_image_hash_ip_device_and_transaction_number() {
 
 #[test]
 fn any_signer_rejecting_rejects_the_contract_whatever_their_sequence() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let events = when(&state, reject(PAYER, "L1", 1)).unwrap();
     assert_eq!(types(&events), vec!["SignerRejected", "ContractRejected"]);
     let state = then_state(&state, reject(PAYER, "L1", 1));
@@ -1327,14 +1312,14 @@ fn assert_absorbs(state: &ContractState, status: ContractStatus) {
 #[test]
 fn a_rejected_contract_absorbs_every_later_command() {
     assert_absorbs(
-        &given(vec![initiate(), reject(RECEIVER, "L0", 1)]),
+        &given(history(vec![initiate(), reject(RECEIVER, "L0", 1)])),
         ContractStatus::Rejected,
     );
 }
 
 #[test]
 fn revoking_before_signed_records_the_reason_and_operator() {
-    let state = given([vec![initiate()], signs(RECEIVER, 1)].concat());
+    let state = given(history([vec![initiate()], signs(RECEIVER, 1)].concat()));
     let events = when(&state, revoke(2)).unwrap();
     assert_eq!(types(&events), vec!["ContractRevoked"]);
     let state = then_state(&state, revoke(2));
@@ -1350,12 +1335,15 @@ fn revoking_before_signed_records_the_reason_and_operator() {
 
 #[test]
 fn a_revoked_contract_absorbs_every_later_command() {
-    assert_absorbs(&given(vec![initiate(), revoke(1)]), ContractStatus::Revoked);
+    assert_absorbs(
+        &given(history(vec![initiate(), revoke(1)])),
+        ContractStatus::Revoked,
+    );
 }
 
 #[test]
 fn revoking_a_signed_contract_is_a_conflict() {
-    let error = when(&given(fully_signed()), revoke(3)).unwrap_err();
+    let error = when(&given(history(fully_signed())), revoke(3)).unwrap_err();
     assert_eq!(
         error,
         ContractError::Conflict(ContractConflict::Final(ContractStatus::Signed))
@@ -1365,7 +1353,7 @@ fn revoking_a_signed_contract_is_a_conflict() {
 
 #[test]
 fn expiring_before_the_deadline_is_refused() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     assert!(matches!(
         conflict(when(&state, expire(7 * 24 * 60 - 1))),
         ContractConflict::NotYetDue { .. }
@@ -1378,7 +1366,7 @@ fn at_the_deadline_an_unfinished_contract_expires() {
         vec![initiate()],
         [vec![initiate()], signs(RECEIVER, 1)].concat(),
     ] {
-        let state = given(setup);
+        let state = given(history(setup));
         let events = when(&state, expire(8 * 24 * 60)).unwrap();
         assert_eq!(
             events,
@@ -1392,7 +1380,7 @@ fn at_the_deadline_an_unfinished_contract_expires() {
 #[test]
 fn an_expired_contract_absorbs_every_later_command() {
     assert_absorbs(
-        &given(vec![initiate(), expire(7 * 24 * 60)]),
+        &given(history(vec![initiate(), expire(7 * 24 * 60)])),
         ContractStatus::Expired,
     );
 }
@@ -1400,7 +1388,7 @@ fn an_expired_contract_absorbs_every_later_command() {
 #[test]
 fn a_signed_contract_does_not_expire() {
     assert_eq!(
-        conflict(when(&given(fully_signed()), expire(8 * 24 * 60))),
+        conflict(when(&given(history(fully_signed())), expire(8 * 24 * 60))),
         ContractConflict::Final(ContractStatus::Signed)
     );
 }
@@ -1410,7 +1398,7 @@ fn a_signed_contract_does_not_expire() {
 
 #[test]
 fn only_a_signed_contract_is_sealed_or_archived() {
-    let state = given([vec![initiate()], signs(RECEIVER, 1)].concat());
+    let state = given(history([vec![initiate()], signs(RECEIVER, 1)].concat()));
     assert_eq!(
         conflict(when(&state, seal(5))),
         ContractConflict::NotSigned(ContractStatus::PartialSigned)
@@ -1423,8 +1411,8 @@ fn only_a_signed_contract_is_sealed_or_archived() {
 
 #[test]
 fn sealing_again_with_the_same_hash_changes_nothing_and_with_another_conflicts() {
-    let state = given([fully_signed(), vec![seal(5)]].concat());
-    assert_eq!(when(&state, seal(5)), Ok(vec![]));
+    let state = given(history([fully_signed(), vec![seal(5)]].concat()));
+    then(when(&state, seal(5)), Ok(vec![]));
     assert_eq!(
         conflict(when(&state, seal(6))),
         ContractConflict::DocumentAlreadySealed
@@ -1435,7 +1423,7 @@ fn sealing_again_with_the_same_hash_changes_nothing_and_with_another_conflicts()
 fn archiving_needs_a_sealed_document() {
     assert_eq!(
         conflict(when(
-            &given(fully_signed()),
+            &given(history(fully_signed())),
             archive("ARCHIVE_1", ArchiveProvider::Tsa)
         )),
         ContractConflict::DocumentNotSealed
@@ -1444,7 +1432,7 @@ fn archiving_needs_a_sealed_document() {
 
 #[test]
 fn several_providers_archive_one_contract() {
-    let state = given(
+    let state = given(history(
         [
             fully_signed(),
             vec![
@@ -1456,7 +1444,7 @@ fn several_providers_archive_one_contract() {
             ],
         ]
         .concat(),
-    );
+    ));
     let ContractState::Signed { archives, .. } = &state else {
         panic!("expected SIGNED, got {state:?}");
     };
@@ -1475,7 +1463,7 @@ fn several_providers_archive_one_contract() {
 
 #[test]
 fn a_failed_archive_leaves_the_contract_signed_and_can_be_retried() {
-    let state = given(
+    let state = given(history(
         [
             fully_signed(),
             vec![
@@ -1485,7 +1473,7 @@ fn a_failed_archive_leaves_the_contract_signed_and_can_be_retried() {
             ],
         ]
         .concat(),
-    );
+    ));
     assert_eq!(state.status(), Some(ContractStatus::Signed));
     let events = when(&state, archive("ARCHIVE_1", ArchiveProvider::Tsa)).unwrap();
     assert!(matches!(
@@ -1500,21 +1488,21 @@ fn a_failed_archive_leaves_the_contract_signed_and_can_be_retried() {
 
 #[test]
 fn repeated_archive_reports_change_nothing_and_contradicting_ones_conflict() {
-    let pending = given(
+    let pending = given(history(
         [
             fully_signed(),
             vec![seal(5), archive("ARCHIVE_1", ArchiveProvider::Tsa)],
         ]
         .concat(),
-    );
-    assert_eq!(
+    ));
+    then(
         when(&pending, archive("ARCHIVE_1", ArchiveProvider::Tsa)),
-        Ok(vec![])
+        Ok(vec![]),
     );
     let done = then_state(&pending, archived(ArchiveProvider::Tsa, "TSA_TXN"));
-    assert_eq!(
+    then(
         when(&done, archived(ArchiveProvider::Tsa, "TSA_TXN")),
-        Ok(vec![])
+        Ok(vec![]),
     );
     assert!(matches!(
         conflict(when(&done, archived(ArchiveProvider::Tsa, "OTHER_TXN"))),
@@ -1525,9 +1513,9 @@ fn repeated_archive_reports_change_nothing_and_contradicting_ones_conflict() {
         ContractConflict::ArchiveNotPending { .. }
     ));
     let failed = then_state(&pending, archive_failed(ArchiveProvider::Tsa));
-    assert_eq!(
+    then(
         when(&failed, archive_failed(ArchiveProvider::Tsa)),
-        Ok(vec![])
+        Ok(vec![]),
     );
     assert!(matches!(
         conflict(when(&failed, archived(ArchiveProvider::Tsa, "TSA_TXN"))),
@@ -1537,22 +1525,22 @@ fn repeated_archive_reports_change_nothing_and_contradicting_ones_conflict() {
 
 #[test]
 fn an_archive_id_belongs_to_one_provider_and_unrequested_archives_are_not_found() {
-    let state = given(
+    let state = given(history(
         [
             fully_signed(),
             vec![seal(5), archive("ARCHIVE_1", ArchiveProvider::Tsa)],
         ]
         .concat(),
-    );
+    ));
     assert!(matches!(
         conflict(when(&state, archive("ARCHIVE_1", ArchiveProvider::LocalCa))),
         ContractConflict::ArchiveIdMismatch { .. }
     ));
-    assert_eq!(
+    then(
         when(&state, archived(ArchiveProvider::Blockchain, "X")),
         Err(ContractError::NotFound(ContractNotFound::Archive(
-            ArchiveProvider::Blockchain
-        )))
+            ArchiveProvider::Blockchain,
+        ))),
     );
 }
 
@@ -1573,34 +1561,30 @@ fn commands_for_a_contract_never_initiated_are_not_found() {
 
 #[test]
 fn every_event_carries_its_type_name_and_reads_back_alone() {
-    let mut events = Vec::new();
-    let mut state = ContractState::default();
-    let commands = [
-        vec![initiate(), open(RECEIVER, "L0", 1), verify_sms_setup()],
-        vec![verify_sms(RECEIVER, "L0", 1, 1)],
-        signs(RECEIVER, 2),
-        signs(PAYER, 3),
-        vec![
-            seal(5),
-            archive("ARCHIVE_1", ArchiveProvider::Tsa),
-            archive_failed(ArchiveProvider::Tsa),
-            archive("ARCHIVE_1", ArchiveProvider::Tsa),
-            archived(ArchiveProvider::Tsa, "TSA_TXN"),
-        ],
-    ]
-    .concat();
-    for command in commands {
-        for event in ContractAggregate::decide(&state, command).unwrap() {
-            ContractAggregate::evolve(&mut state, &event);
-            events.push(event);
-        }
-    }
-    events.extend(when(&given(vec![initiate()]), reject(RECEIVER, "L0", 1)).unwrap());
-    events.extend(when(&given(vec![initiate()]), revoke(1)).unwrap());
-    events.extend(when(&given(vec![initiate()]), expire(7 * 24 * 60)).unwrap());
+    let mut events = history(
+        [
+            vec![initiate(), open(RECEIVER, "L0", 1), verify_sms_setup()],
+            vec![verify_sms(RECEIVER, "L0", 1, 1)],
+            signs(RECEIVER, 2),
+            signs(PAYER, 3),
+            vec![
+                seal(5),
+                archive("ARCHIVE_1", ArchiveProvider::Tsa),
+                archive_failed(ArchiveProvider::Tsa),
+                archive("ARCHIVE_1", ArchiveProvider::Tsa),
+                archived(ArchiveProvider::Tsa, "TSA_TXN"),
+            ],
+        ]
+        .concat(),
+    );
+    events.extend(when(&given(history(vec![initiate()])), reject(RECEIVER, "L0", 1)).unwrap());
+    events.extend(when(&given(history(vec![initiate()])), revoke(1)).unwrap());
+    events.extend(when(&given(history(vec![initiate()])), expire(7 * 24 * 60)).unwrap());
     events.extend(
         when(
-            &given([vec![initiate()], checks(RECEIVER, "L0", 1)].concat()),
+            &given(history(
+                [vec![initiate()], checks(RECEIVER, "L0", 1)].concat(),
+            )),
             sign(RECEIVER, "L0", 1),
         )
         .unwrap(),
@@ -1653,7 +1637,7 @@ fn debug_output_of_a_command_hides_id_and_mobile_numbers_and_header_values() {
     assert!(!printed.contains("13800138000"), "{printed}");
     assert!(!printed.contains("Bearer secret"), "{printed}");
     assert!(printed.contains("Authorization"));
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let printed = format!("{state:?}");
     assert!(!printed.contains(RECEIVER_ID) && !printed.contains("13800138000"));
 }
@@ -1682,7 +1666,7 @@ fn link_deadline(state: &ContractState, party_id: &str) -> DateTime<Utc> {
 
 #[test]
 fn the_scheduler_expires_a_link_at_its_deadline_and_the_signer_needs_a_new_one() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let deadline = link_deadline(&state, RECEIVER);
     assert_eq!(
         conflict(when(&state, expire_link(RECEIVER, "L0", 1))),
@@ -1700,11 +1684,11 @@ fn the_scheduler_expires_a_link_at_its_deadline_and_the_signer_needs_a_new_one()
         "the event carries the deadline, not when the scheduler noticed"
     );
     let state = then_state(&state, expire_link(RECEIVER, "L0", 600));
-    assert_eq!(
+    then(
         when(&state, open(RECEIVER, "L0", 601)),
         Err(ContractError::LinkExpired {
-            party_id: party(RECEIVER)
-        })
+            party_id: party(RECEIVER),
+        }),
     );
     assert_eq!(
         state.status(),
@@ -1722,12 +1706,15 @@ fn the_scheduler_expires_a_link_at_its_deadline_and_the_signer_needs_a_new_one()
 
 #[test]
 fn expiring_a_replaced_link_or_one_of_a_final_contract_decides_nothing() {
-    let replaced = given(vec![initiate(), reissue(RECEIVER, "L0-2", 200, 10)]);
+    let replaced = given(history(vec![
+        initiate(),
+        reissue(RECEIVER, "L0-2", 200, 10),
+    ]));
     assert_eq!(
         when(&replaced, expire_link(RECEIVER, "L0", 600)).unwrap(),
         Vec::new()
     );
-    let revoked = given(vec![initiate(), revoke(5)]);
+    let revoked = given(history(vec![initiate(), revoke(5)]));
     assert_eq!(
         when(&revoked, expire_link(RECEIVER, "L0", 600)).unwrap(),
         Vec::new()
@@ -1745,7 +1732,7 @@ fn the_signed_event_keeps_the_signature_image_marked_as_personal_data() {
         checks(RECEIVER, initial_link(RECEIVER), 1),
     ]
     .concat();
-    let state = given(std::mem::take(&mut commands));
+    let state = given(history(std::mem::take(&mut commands)));
     let events = when(&state, sign(RECEIVER, initial_link(RECEIVER), 1)).unwrap();
     let signed = events[0].clone();
     let json = serde_json::to_value(&signed).unwrap();

@@ -1,19 +1,12 @@
 //! Given/when/then tests of the FaceVerification aggregate.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::DateTime;
 
 use super::*;
-use crate::values::IdCardError;
-
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-06-01T10:00:00Z")
-        .unwrap()
-        .to_utc()
-}
-
-fn at(minutes: i64) -> DateTime<Utc> {
-    t0() + TimeDelta::minutes(minutes)
-}
+use crate::DomainEvent;
+use crate::errors::ErrorKind;
+use crate::testing::{at, given, history, t0, then, when};
+use crate::values::{IdCardError, VerificationBizType, VerificationStatus, WebhookConfigRequest};
 
 fn request() -> VerificationRequest {
     VerificationRequest {
@@ -99,24 +92,6 @@ fn expire(minutes: i64) -> VerificationCommand {
     VerificationCommand::Expire(ExpireVerification { now: at(minutes) })
 }
 
-/// Runs commands that must be accepted and returns the state they lead to.
-fn given(commands: Vec<VerificationCommand>) -> VerificationState {
-    let mut state = VerificationState::default();
-    for command in commands {
-        for event in FaceVerificationAggregate::decide(&state, command).unwrap() {
-            FaceVerificationAggregate::evolve(&mut state, &event);
-        }
-    }
-    state
-}
-
-fn when(
-    state: &VerificationState,
-    command: VerificationCommand,
-) -> Result<Vec<VerificationEvent>, VerificationError> {
-    FaceVerificationAggregate::decide(state, command)
-}
-
 fn invalid_fields(
     result: Result<Vec<VerificationEvent>, VerificationError>,
 ) -> Vec<(String, String)> {
@@ -158,7 +133,7 @@ fn an_initiation_is_pending_and_expires_after_thirty_minutes_by_default() {
 fn an_explicit_expiry_in_minutes_sets_the_deadline() {
     let mut custom = request();
     custom.expire_minutes = Some(5);
-    let state = given(vec![initiate_with(custom)]);
+    let state = given(history(vec![initiate_with(custom)]));
     assert_eq!(state.verification().unwrap().expires_at, at(5));
 }
 
@@ -267,25 +242,25 @@ fn a_birth_date_is_judged_by_the_calendar_day_in_china() {
 
 #[test]
 fn initiating_an_existing_verification_is_a_duplicate() {
-    let state = given(vec![initiate()]);
-    assert_eq!(
+    let state = given(history(vec![initiate()]));
+    then(
         when(&state, initiate()),
         Err(VerificationError::Duplicate(
-            VerificationId::parse("FACE_VERIFY_1").unwrap()
-        ))
+            VerificationId::parse("FACE_VERIFY_1").unwrap(),
+        )),
     );
 }
 
 #[test]
 fn a_started_provider_task_moves_the_verification_to_processing() {
-    let state = given(vec![initiate(), start("T1", 1)]);
+    let state = given(history(vec![initiate(), start("T1", 1)]));
     assert_eq!(state.status(), Some(VerificationStatus::Processing));
 }
 
 #[test]
 fn starting_the_same_task_again_changes_nothing_but_another_task_conflicts() {
-    let state = given(vec![initiate(), start("T1", 1)]);
-    assert_eq!(when(&state, start("T1", 2)), Ok(vec![]));
+    let state = given(history(vec![initiate(), start("T1", 1)]));
+    then(when(&state, start("T1", 2)), Ok(vec![]));
     assert!(matches!(
         when(&state, start("T2", 2)),
         Err(VerificationError::Conflict(
@@ -296,7 +271,11 @@ fn starting_the_same_task_again_changes_nothing_but_another_task_conflicts() {
 
 #[test]
 fn a_passing_result_succeeds_with_its_score_and_transaction_number() {
-    let state = given(vec![initiate(), start("T1", 1), result(passed(0.95), 5)]);
+    let state = given(history(vec![
+        initiate(),
+        start("T1", 1),
+        result(passed(0.95), 5),
+    ]));
     assert_eq!(state.status(), Some(VerificationStatus::Success));
     let recorded = state.result().unwrap();
     assert_eq!(recorded.transaction_no.as_str(), "FACE_TXN_001");
@@ -306,65 +285,73 @@ fn a_passing_result_succeeds_with_its_score_and_transaction_number() {
 
 #[test]
 fn a_failing_result_records_the_reason() {
-    let state = given(vec![initiate(), start("T1", 1)]);
+    let state = given(history(vec![initiate(), start("T1", 1)]));
     let events = when(&state, result(failed(FailReason::FaceMismatch), 5)).unwrap();
     let json = serde_json::to_value(&events[0]).unwrap();
     assert_eq!(json["type"], serde_json::json!("FaceVerificationFailed"));
     assert_eq!(json["failReason"], serde_json::json!("FACE_MISMATCH"));
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         start("T1", 1),
         result(failed(FailReason::FaceMismatch), 5),
-    ]);
+    ]));
     assert_eq!(state.status(), Some(VerificationStatus::Failed));
 }
 
 #[test]
 fn a_result_may_arrive_without_a_provider_task_in_sdk_mode() {
-    let state = given(vec![initiate(), result(passed(0.9), 3)]);
+    let state = given(history(vec![initiate(), result(passed(0.9), 3)]));
     assert_eq!(state.status(), Some(VerificationStatus::Success));
 }
 
 #[test]
 fn an_identical_repeated_result_changes_nothing() {
-    let state = given(vec![initiate(), start("T1", 1), result(passed(0.95), 5)]);
-    assert_eq!(when(&state, result(passed(0.95), 9)), Ok(vec![]));
+    let state = given(history(vec![
+        initiate(),
+        start("T1", 1),
+        result(passed(0.95), 5),
+    ]));
+    then(when(&state, result(passed(0.95), 9)), Ok(vec![]));
 }
 
 #[test]
 fn a_different_result_after_a_final_one_is_refused() {
-    let state = given(vec![initiate(), start("T1", 1), result(passed(0.95), 5)]);
-    assert_eq!(
+    let state = given(history(vec![
+        initiate(),
+        start("T1", 1),
+        result(passed(0.95), 5),
+    ]));
+    then(
         when(&state, result(failed(FailReason::PoorQuality), 6)),
         Err(VerificationError::Conflict(VerificationConflict::Final(
-            VerificationStatus::Success
-        )))
+            VerificationStatus::Success,
+        ))),
     );
-    assert_eq!(
+    then(
         when(
             &state,
-            result_from("sandbox", "FACE_TXN_002", passed(0.95), 6)
+            result_from("sandbox", "FACE_TXN_002", passed(0.95), 6),
         ),
         Err(VerificationError::Conflict(VerificationConflict::Final(
-            VerificationStatus::Success
-        )))
+            VerificationStatus::Success,
+        ))),
     );
 }
 
 #[test]
 fn a_result_after_the_deadline_is_refused_even_before_the_scheduler_expires_it() {
-    let state = given(vec![initiate(), start("T1", 1)]);
-    assert_eq!(
+    let state = given(history(vec![initiate(), start("T1", 1)]));
+    then(
         when(&state, result(passed(0.95), 30)),
         Err(VerificationError::Conflict(
-            VerificationConflict::PastDeadline { expires_at: at(30) }
-        ))
+            VerificationConflict::PastDeadline { expires_at: at(30) },
+        )),
     );
 }
 
 #[test]
 fn a_result_from_another_provider_than_the_tasks_is_refused() {
-    let state = given(vec![initiate(), start("T1", 1)]);
+    let state = given(history(vec![initiate(), start("T1", 1)]));
     assert!(matches!(
         when(&state, result_from("other", "X", passed(0.95), 2)),
         Err(VerificationError::Conflict(
@@ -375,19 +362,19 @@ fn a_result_from_another_provider_than_the_tasks_is_refused() {
 
 #[test]
 fn expiring_before_the_deadline_is_refused() {
-    let state = given(vec![initiate()]);
-    assert_eq!(
+    let state = given(history(vec![initiate()]));
+    then(
         when(&state, expire(29)),
         Err(VerificationError::Conflict(
-            VerificationConflict::NotYetDue { expires_at: at(30) }
-        ))
+            VerificationConflict::NotYetDue { expires_at: at(30) },
+        )),
     );
 }
 
 #[test]
 fn at_the_deadline_a_pending_or_processing_verification_expires() {
     for setup in [vec![initiate()], vec![initiate(), start("T1", 1)]] {
-        let state = given(setup);
+        let state = given(history(setup));
         let events = when(&state, expire(31)).unwrap();
         assert_eq!(
             events,
@@ -401,7 +388,7 @@ fn at_the_deadline_a_pending_or_processing_verification_expires() {
 
 #[test]
 fn an_expired_verification_absorbs_every_later_command() {
-    let state = given(vec![initiate(), expire(30)]);
+    let state = given(history(vec![initiate(), expire(30)]));
     let expired = Err(VerificationError::Conflict(VerificationConflict::Final(
         VerificationStatus::Expired,
     )));
@@ -416,36 +403,36 @@ fn an_expired_verification_absorbs_every_later_command() {
 
 #[test]
 fn a_finished_verification_cannot_expire() {
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         result(failed(FailReason::LivenessFailed), 3),
-    ]);
-    assert_eq!(
+    ]));
+    then(
         when(&state, expire(60)),
         Err(VerificationError::Conflict(VerificationConflict::Final(
-            VerificationStatus::Failed
-        )))
+            VerificationStatus::Failed,
+        ))),
     );
 }
 
 #[test]
 fn commands_for_a_verification_never_initiated_are_not_found() {
     let state = VerificationState::default();
-    assert_eq!(
+    then(
         when(&state, start("T1", 0)),
-        Err(VerificationError::NotFound)
+        Err(VerificationError::NotFound),
     );
-    assert_eq!(
+    then(
         when(&state, result(passed(0.9), 0)),
-        Err(VerificationError::NotFound)
+        Err(VerificationError::NotFound),
     );
-    assert_eq!(when(&state, expire(0)), Err(VerificationError::NotFound));
+    then(when(&state, expire(0)), Err(VerificationError::NotFound));
     assert_eq!(VerificationError::NotFound.kind(), ErrorKind::NotFound);
 }
 
 #[test]
 fn facts_give_a_contract_the_status_name_and_id_number() {
-    let state = given(vec![initiate(), result(passed(0.97), 4)]);
+    let state = given(history(vec![initiate(), result(passed(0.97), 4)]));
     let facts = state.facts().unwrap();
     assert_eq!(facts.status, VerificationStatus::Success);
     assert_eq!(facts.name.as_str(), "张三");
@@ -457,14 +444,14 @@ fn facts_give_a_contract_the_status_name_and_id_number() {
 fn every_event_carries_its_type_name_and_reads_back_alone() {
     let events: Vec<VerificationEvent> = [
         when(&VerificationState::default(), initiate()).unwrap(),
-        when(&given(vec![initiate()]), start("T1", 1)).unwrap(),
-        when(&given(vec![initiate()]), result(passed(0.9), 2)).unwrap(),
+        when(&given(history(vec![initiate()])), start("T1", 1)).unwrap(),
+        when(&given(history(vec![initiate()])), result(passed(0.9), 2)).unwrap(),
         when(
-            &given(vec![initiate()]),
+            &given(history(vec![initiate()])),
             result(failed(FailReason::IdCardMismatch), 2),
         )
         .unwrap(),
-        when(&given(vec![initiate()]), expire(30)).unwrap(),
+        when(&given(history(vec![initiate()])), expire(30)).unwrap(),
     ]
     .concat();
     for event in &events {
@@ -515,7 +502,7 @@ fn enter_code(fill: char, minutes: i64) -> VerificationCommand {
 
 #[test]
 fn an_unavailable_round_is_recorded_once_and_counts_towards_the_retries() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     let events = when(&state, unavailable(1, 0, Some(1))).unwrap();
     assert_eq!(
         events,
@@ -526,7 +513,7 @@ fn an_unavailable_round_is_recorded_once_and_counts_towards_the_retries() {
             failed_at: at(0),
         }]
     );
-    let state = given(vec![initiate(), unavailable(1, 0, Some(1))]);
+    let state = given(history(vec![initiate(), unavailable(1, 0, Some(1))]));
     assert_eq!(state.status(), Some(VerificationStatus::Pending));
     // Another instance recording the same round again adds nothing.
     assert_eq!(when(&state, unavailable(1, 1, Some(2))).unwrap(), vec![]);
@@ -541,11 +528,11 @@ fn an_unavailable_round_is_recorded_once_and_counts_towards_the_retries() {
     ));
     let VerificationState::Pending {
         provider_attempts, ..
-    } = given(vec![
+    } = given(history(vec![
         initiate(),
         unavailable(1, 0, Some(1)),
         unavailable(2, 1, None),
-    ])
+    ]))
     else {
         panic!("still pending");
     };
@@ -555,7 +542,11 @@ fn an_unavailable_round_is_recorded_once_and_counts_towards_the_retries() {
 
 #[test]
 fn a_task_started_after_unavailable_rounds_makes_later_failures_irrelevant() {
-    let state = given(vec![initiate(), unavailable(1, 0, Some(1)), start("T1", 1)]);
+    let state = given(history(vec![
+        initiate(),
+        unavailable(1, 0, Some(1)),
+        start("T1", 1),
+    ]));
     assert_eq!(state.status(), Some(VerificationStatus::Processing));
     assert_eq!(when(&state, unavailable(2, 2, None)).unwrap(), vec![]);
 }
@@ -564,7 +555,7 @@ fn a_task_started_after_unavailable_rounds_makes_later_failures_irrelevant() {
 fn degrading_needs_a_mobile_and_a_pending_verification() {
     let mut no_mobile = request();
     no_mobile.user_info.as_mut().unwrap().mobile = None;
-    let state = given(vec![initiate_with(no_mobile)]);
+    let state = given(history(vec![initiate_with(no_mobile)]));
     assert_eq!(
         invalid_fields(when(&state, degrade(0))),
         vec![(
@@ -572,14 +563,14 @@ fn degrading_needs_a_mobile_and_a_pending_verification() {
             "is required for the degraded check (SMS code)".to_owned()
         )]
     );
-    let processing = given(vec![initiate(), start("T1", 0)]);
+    let processing = given(history(vec![initiate(), start("T1", 0)]));
     assert!(matches!(
         when(&processing, degrade(1)),
         Err(VerificationError::Conflict(
             VerificationConflict::TaskAlreadyStarted { .. }
         ))
     ));
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     assert!(matches!(
         when(&state, degrade(30)),
         Err(VerificationError::Conflict(
@@ -590,7 +581,7 @@ fn degrading_needs_a_mobile_and_a_pending_verification() {
 
 #[test]
 fn a_degraded_verification_stays_pending_and_refuses_provider_results_and_tasks() {
-    let state = given(vec![initiate(), degrade(0)]);
+    let state = given(history(vec![initiate(), degrade(0)]));
     assert_eq!(state.status(), Some(VerificationStatus::Pending));
     assert_eq!(state.method(), VerificationMethod::SmsAndIdentity);
     assert_eq!(when(&state, degrade(1)).unwrap(), vec![]);
@@ -606,7 +597,7 @@ fn a_degraded_verification_stays_pending_and_refuses_provider_results_and_tasks(
 
 #[test]
 fn the_right_degraded_code_passes_with_degraded_marked_in_the_event() {
-    let state = given(vec![initiate(), degrade(0), send_code('a', 1)]);
+    let state = given(history(vec![initiate(), degrade(0), send_code('a', 1)]));
     let events = when(&state, enter_code('a', 2)).unwrap();
     assert_eq!(
         events,
@@ -621,12 +612,12 @@ fn the_right_degraded_code_passes_with_degraded_marked_in_the_event() {
     assert_eq!(json["type"], "FaceVerificationDegradedSucceeded");
     assert_eq!(json["method"], "SMS_AND_IDENTITY");
     assert_eq!(json["degraded"], true);
-    let passed = given(vec![
+    let passed = given(history(vec![
         initiate(),
         degrade(0),
         send_code('a', 1),
         enter_code('a', 2),
-    ]);
+    ]));
     assert_eq!(passed.status(), Some(VerificationStatus::Success));
     assert_eq!(passed.verified_at(), Some(at(2)));
     assert_eq!(passed.facts().unwrap().status, VerificationStatus::Success);
@@ -635,14 +626,14 @@ fn the_right_degraded_code_passes_with_degraded_marked_in_the_event() {
 
 #[test]
 fn a_code_is_needed_before_entering_one_and_it_lives_five_minutes() {
-    let state = given(vec![initiate(), degrade(0)]);
+    let state = given(history(vec![initiate(), degrade(0)]));
     assert!(matches!(
         when(&state, enter_code('a', 1)),
         Err(VerificationError::Conflict(
             VerificationConflict::NoSmsCodeSent
         ))
     ));
-    let state = given(vec![initiate(), degrade(0), send_code('a', 1)]);
+    let state = given(history(vec![initiate(), degrade(0), send_code('a', 1)]));
     assert!(matches!(
         when(&state, enter_code('a', 6)),
         Err(VerificationError::Conflict(
@@ -650,12 +641,12 @@ fn a_code_is_needed_before_entering_one_and_it_lives_five_minutes() {
         ))
     ));
     // A new code replaces the old one.
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         degrade(0),
         send_code('a', 1),
         send_code('b', 2),
-    ]);
+    ]));
     assert!(matches!(
         when(&state, enter_code('b', 3)).unwrap()[0],
         VerificationEvent::DegradedSucceeded { .. }
@@ -669,7 +660,7 @@ fn five_wrong_codes_lock_the_degraded_check_even_across_new_codes() {
         commands.push(enter_code('f', 1 + minute / 2));
     }
     commands.push(send_code('b', 3));
-    let state = given(commands.clone());
+    let state = given(history(commands.clone()));
     let events = when(&state, enter_code('f', 3)).unwrap();
     assert_eq!(
         events,
@@ -680,7 +671,7 @@ fn five_wrong_codes_lock_the_degraded_check_even_across_new_codes() {
         }]
     );
     commands.push(enter_code('f', 3));
-    let locked = given(commands);
+    let locked = given(history(commands));
     assert_eq!(locked.status(), Some(VerificationStatus::Pending));
     for command in [enter_code('b', 4), send_code('c', 4)] {
         assert!(matches!(
@@ -697,19 +688,19 @@ fn five_wrong_codes_lock_the_degraded_check_even_across_new_codes() {
 
 #[test]
 fn degraded_code_commands_are_refused_outside_the_degraded_check() {
-    let state = given(vec![initiate()]);
+    let state = given(history(vec![initiate()]));
     assert!(matches!(
         when(&state, send_code('a', 1)),
         Err(VerificationError::Conflict(
             VerificationConflict::NotDegraded
         ))
     ));
-    let state = given(vec![
+    let state = given(history(vec![
         initiate(),
         degrade(0),
         send_code('a', 1),
         enter_code('a', 2),
-    ]);
+    ]));
     assert!(matches!(
         when(&state, send_code('a', 3)),
         Err(VerificationError::Conflict(VerificationConflict::Final(
@@ -726,7 +717,7 @@ fn the_provider_page_is_kept_with_the_task() {
         h5_url: Some(LongText::parse("https://face.example.com/capture/T1").unwrap()),
         now: at(0),
     });
-    let state = given(vec![initiate(), command]);
+    let state = given(history(vec![initiate(), command]));
     assert_eq!(
         state.task().unwrap().h5_url.as_ref().unwrap().as_str(),
         "https://face.example.com/capture/T1"

@@ -6,14 +6,10 @@ use serde_json::json;
 use super::*;
 use crate::sms_template::SmsVariable;
 use crate::template::VariableKey;
+use crate::testing::{given, history, t0, then, types, when};
 use crate::values::DisplayName;
 
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-06-01T10:00:00Z")
-        .unwrap()
-        .to_utc()
-}
-
+/// `seconds` after [`t0`]: notice retries are counted in seconds.
 fn at(seconds: i64) -> DateTime<Utc> {
     t0() + TimeDelta::seconds(seconds)
 }
@@ -104,24 +100,6 @@ fn start(attempt: u32, seconds: i64) -> SmsNoticeCommand {
     })
 }
 
-fn given(commands: Vec<SmsNoticeCommand>) -> SmsNoticeState {
-    let mut state = SmsNoticeState::default();
-    for command in commands {
-        for event in SmsNoticeAggregate::decide(&state, command).unwrap() {
-            SmsNoticeAggregate::evolve(&mut state, &event);
-        }
-    }
-    state
-}
-
-fn when(state: &SmsNoticeState, command: SmsNoticeCommand) -> Decision {
-    SmsNoticeAggregate::decide(state, command)
-}
-
-fn types(events: &[SmsNoticeEvent]) -> Vec<&'static str> {
-    events.iter().map(DomainEvent::event_type).collect()
-}
-
 fn invalid(decision: Decision) -> ValidationErrors {
     match decision {
         Err(SmsNoticeError::Invalid(errors)) => errors,
@@ -137,7 +115,7 @@ fn a_request_records_the_notice_with_its_personal_data_marked_and_starts_attempt
     assert_eq!(json["mobile"], json!({"$pii": "13800138000"}));
     assert_eq!(json["variables"]["remarkCode"], json!({"$pii": "A1B2"}));
     assert_eq!(json["templateVersion"], "1");
-    let state = given(vec![request()]);
+    let state = given(history(vec![request()]));
     assert_eq!(state.status(), Some("REQUESTED"));
     assert_eq!(state.attempts(), 1);
     assert_eq!(
@@ -222,7 +200,7 @@ fn debug_output_hides_the_mobile_number_and_variable_values() {
 
 #[test]
 fn a_second_request_on_the_stream_is_a_duplicate() {
-    let state = given(vec![request()]);
+    let state = given(history(vec![request()]));
     assert!(matches!(
         when(&state, request()),
         Err(SmsNoticeError::Duplicate(_))
@@ -231,27 +209,27 @@ fn a_second_request_on_the_stream_is_a_duplicate() {
 
 #[test]
 fn a_sent_outcome_ends_the_notice_and_a_repeat_changes_nothing() {
-    let state = given(vec![request()]);
+    let state = given(history(vec![request()]));
     assert_eq!(
         types(&when(&state, sent(1, 1)).unwrap()),
         vec!["SmsNoticeSent"]
     );
-    let done = given(vec![request(), sent(1, 1)]);
+    let done = given(history(vec![request(), sent(1, 1)]));
     assert_eq!(done.status(), Some("SENT"));
-    assert_eq!(when(&done, sent(1, 2)), Ok(vec![]));
-    assert_eq!(when(&done, failed(1, true, 2)), Ok(vec![]));
-    assert_eq!(when(&done, start(2, 500)), Ok(vec![]));
+    then(when(&done, sent(1, 2)), Ok(vec![]));
+    then(when(&done, failed(1, true, 2)), Ok(vec![]));
+    then(when(&done, start(2, 500)), Ok(vec![]));
 }
 
 #[test]
 fn an_outcome_for_another_attempt_changes_nothing() {
-    let state = given(vec![request()]);
-    assert_eq!(when(&state, sent(2, 1)), Ok(vec![]));
+    let state = given(history(vec![request()]));
+    then(when(&state, sent(2, 1)), Ok(vec![]));
 }
 
 #[test]
 fn a_retryable_failure_waits_a_doubling_delay_then_the_next_attempt_may_start_once() {
-    let state = given(vec![request(), failed(1, true, 1)]);
+    let state = given(history(vec![request(), failed(1, true, 1)]));
     assert!(matches!(
         &state,
         SmsNoticeState::Failed { next_attempt_at: Some(due), .. } if *due == at(11)
@@ -266,15 +244,15 @@ fn a_retryable_failure_waits_a_doubling_delay_then_the_next_attempt_may_start_on
         Ok(vec![]),
         "not the next attempt"
     );
-    let second = given(vec![request(), failed(1, true, 1), start(2, 11)]);
+    let second = given(history(vec![request(), failed(1, true, 1), start(2, 11)]));
     assert_eq!(second.status(), Some("REQUESTED"));
     assert_eq!(when(&second, start(2, 12)), Ok(vec![]), "already taken");
-    let after_second = given(vec![
+    let after_second = given(history(vec![
         request(),
         failed(1, true, 1),
         start(2, 11),
         failed(2, true, 12),
-    ]);
+    ]));
     assert!(matches!(
         &after_second,
         SmsNoticeState::Failed { next_attempt_at: Some(due), .. } if *due == at(32)
@@ -283,14 +261,14 @@ fn a_retryable_failure_waits_a_doubling_delay_then_the_next_attempt_may_start_on
 
 #[test]
 fn the_last_attempt_failing_or_a_refusal_leaves_the_notice_failed_for_good() {
-    let exhausted = given(vec![
+    let exhausted = given(history(vec![
         request(),
         failed(1, true, 1),
         start(2, 11),
         failed(2, true, 12),
         start(3, 32),
         failed(3, true, 33),
-    ]);
+    ]));
     assert!(matches!(
         exhausted,
         SmsNoticeState::Failed {
@@ -299,8 +277,8 @@ fn the_last_attempt_failing_or_a_refusal_leaves_the_notice_failed_for_good() {
             ..
         }
     ));
-    assert_eq!(when(&exhausted, start(4, 10_000)), Ok(vec![]));
-    let refused = given(vec![request(), failed(1, false, 1)]);
+    then(when(&exhausted, start(4, 10_000)), Ok(vec![]));
+    let refused = given(history(vec![request(), failed(1, false, 1)]));
     assert!(matches!(
         refused,
         SmsNoticeState::Failed {
@@ -309,12 +287,12 @@ fn the_last_attempt_failing_or_a_refusal_leaves_the_notice_failed_for_good() {
             ..
         }
     ));
-    assert_eq!(when(&refused, start(2, 10_000)), Ok(vec![]));
+    then(when(&refused, start(2, 10_000)), Ok(vec![]));
 }
 
 #[test]
 fn an_attempt_without_an_outcome_after_its_lease_is_presumed_lost() {
-    let state = given(vec![request()]);
+    let state = given(history(vec![request()]));
     assert_eq!(when(&state, start(2, 119)), Ok(vec![]), "still leased");
     let events = when(&state, start(2, 120)).unwrap();
     assert!(matches!(
@@ -325,13 +303,13 @@ fn an_attempt_without_an_outcome_after_its_lease_is_presumed_lost() {
             ..
         }]
     ));
-    let last = given(vec![
+    let last = given(history(vec![
         request(),
         failed(1, true, 1),
         start(2, 11),
         failed(2, true, 12),
         start(3, 32),
-    ]);
+    ]));
     let events = when(&last, start(4, 32 + 120)).unwrap();
     assert!(matches!(
         events[..],
@@ -346,8 +324,8 @@ fn an_attempt_without_an_outcome_after_its_lease_is_presumed_lost() {
 #[test]
 fn commands_on_a_notice_that_was_never_requested_are_not_found() {
     let empty = SmsNoticeState::default();
-    assert_eq!(when(&empty, sent(1, 1)), Err(SmsNoticeError::NotFound));
-    assert_eq!(when(&empty, start(2, 1)), Err(SmsNoticeError::NotFound));
+    then(when(&empty, sent(1, 1)), Err(SmsNoticeError::NotFound));
+    then(when(&empty, start(2, 1)), Err(SmsNoticeError::NotFound));
 }
 
 #[test]

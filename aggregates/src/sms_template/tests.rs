@@ -1,14 +1,8 @@
 //! Given/when/then tests of the SmsTemplate aggregate.
 
-use chrono::{DateTime, TimeDelta, Utc};
-
 use super::*;
-
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-06-01T10:00:00Z")
-        .unwrap()
-        .to_utc()
-}
+use crate::testing::{at, given, history, then, types, when};
+use std::collections::{BTreeMap, BTreeSet};
 
 const CODE: &str = "PAYMENT_VERIFY_NOTICE";
 const CONTENT: &str = "您的账户收到一笔{amount}元的验证打款，请核对备注码{remarkCode}后完成验证。";
@@ -43,7 +37,7 @@ fn publish(request: SmsTemplateRequest, minutes: i64) -> SmsTemplateCommand {
     SmsTemplateCommand::Publish(PublishSmsTemplate {
         request,
         actor: admin(),
-        now: t0() + TimeDelta::minutes(minutes),
+        now: at(minutes),
     })
 }
 
@@ -51,29 +45,8 @@ fn change(version: &str, minutes: i64) -> ChangeSmsTemplateActivation {
     ChangeSmsTemplateActivation {
         version: TemplateVersion::parse(version).unwrap(),
         actor: admin(),
-        now: t0() + TimeDelta::minutes(minutes),
+        now: at(minutes),
     }
-}
-
-fn given(commands: Vec<SmsTemplateCommand>) -> SmsTemplateState {
-    let mut state = SmsTemplateState::default();
-    for command in commands {
-        for event in SmsTemplateAggregate::decide(&state, command).unwrap() {
-            SmsTemplateAggregate::evolve(&mut state, &event);
-        }
-    }
-    state
-}
-
-fn when(
-    state: &SmsTemplateState,
-    command: SmsTemplateCommand,
-) -> Result<Vec<SmsTemplateEvent>, SmsTemplateError> {
-    SmsTemplateAggregate::decide(state, command)
-}
-
-fn types(events: &[SmsTemplateEvent]) -> Vec<&'static str> {
-    events.iter().map(DomainEvent::event_type).collect()
 }
 
 fn current(state: &SmsTemplateState) -> Option<String> {
@@ -94,7 +67,7 @@ fn a_first_publication_creates_an_active_version() {
         types(&events),
         vec!["SmsTemplateVersionPublished", "SmsTemplateVersionActivated"]
     );
-    let state = given(vec![publish(request("1", CONTENT), 0)]);
+    let state = given(events);
     let template = state.template().unwrap();
     let facts = template.facts(template.current_version().unwrap());
     assert!(facts.active);
@@ -106,9 +79,9 @@ fn a_first_publication_creates_an_active_version() {
 fn a_version_published_inactive_is_not_current_until_activated() {
     let mut inactive = request("1", CONTENT);
     inactive.active = Some(false);
-    let state = given(vec![publish(inactive, 0)]);
+    let state = given(history(vec![publish(inactive, 0)]));
     assert_eq!(current(&state), None);
-    let activated = given(vec![
+    let activated = given(history(vec![
         publish(
             SmsTemplateRequest {
                 active: Some(false),
@@ -117,29 +90,29 @@ fn a_version_published_inactive_is_not_current_until_activated() {
             0,
         ),
         SmsTemplateCommand::Activate(change("1", 1)),
-    ]);
+    ]));
     assert_eq!(current(&activated), Some("1".into()));
 }
 
 #[test]
 fn the_latest_activated_version_is_current_and_deactivating_it_rolls_back() {
-    let state = given(vec![
+    let state = given(history(vec![
         publish(request("1", CONTENT), 0),
         publish(request("2", &format!("【验证】{CONTENT}")), 1),
-    ]);
+    ]));
     assert_eq!(current(&state), Some("2".into()));
-    let rolled_back = given(vec![
+    let rolled_back = given(history(vec![
         publish(request("1", CONTENT), 0),
         publish(request("2", &format!("【验证】{CONTENT}")), 1),
         SmsTemplateCommand::Deactivate(change("2", 2)),
-    ]);
+    ]));
     assert_eq!(current(&rolled_back), Some("1".into()));
 }
 
 #[test]
 fn a_published_version_never_changes_but_an_identical_retry_is_accepted() {
-    let state = given(vec![publish(request("1", CONTENT), 0)]);
-    assert_eq!(when(&state, publish(request("1", CONTENT), 1)), Ok(vec![]));
+    let state = given(history(vec![publish(request("1", CONTENT), 0)]));
+    then(when(&state, publish(request("1", CONTENT), 1)), Ok(vec![]));
     assert!(matches!(
         when(
             &state,
@@ -151,23 +124,23 @@ fn a_published_version_never_changes_but_an_identical_retry_is_accepted() {
 
 #[test]
 fn activation_changes_are_idempotent_and_need_an_existing_version() {
-    let state = given(vec![publish(request("1", CONTENT), 0)]);
-    assert_eq!(
+    let state = given(history(vec![publish(request("1", CONTENT), 0)]));
+    then(
         when(&state, SmsTemplateCommand::Activate(change("1", 1))),
-        Ok(vec![])
+        Ok(vec![]),
     );
-    assert_eq!(
+    then(
         when(&state, SmsTemplateCommand::Deactivate(change("9", 1))),
         Err(SmsTemplateError::VersionNotFound(
-            TemplateVersion::parse("9").unwrap()
-        ))
+            TemplateVersion::parse("9").unwrap(),
+        )),
     );
-    assert_eq!(
+    then(
         when(
             &SmsTemplateState::default(),
-            SmsTemplateCommand::Activate(change("1", 1))
+            SmsTemplateCommand::Activate(change("1", 1)),
         ),
-        Err(SmsTemplateError::TemplateNotFound)
+        Err(SmsTemplateError::TemplateNotFound),
     );
 }
 

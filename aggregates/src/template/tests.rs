@@ -2,15 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, TimeDelta, Utc};
-
 use super::*;
-
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-06-01T10:00:00Z")
-        .unwrap()
-        .to_utc()
-}
+use crate::testing::{at, given, history, t0, then, types, when};
 
 fn admin() -> ClientId {
     ClientId::parse("admin").unwrap()
@@ -65,32 +58,8 @@ fn activation(label: &str, minutes: i64) -> ChangeActivation {
     ChangeActivation {
         version: version(label),
         actor: admin(),
-        now: t0() + TimeDelta::minutes(minutes),
+        now: at(minutes),
     }
-}
-
-fn given(commands: Vec<TemplateCommand>) -> (TemplateState, Vec<TemplateEvent>) {
-    let mut history = Vec::new();
-    let mut state = TemplateState::default();
-    for command in commands {
-        let events = TemplateAggregate::decide(&state, command).unwrap();
-        for event in &events {
-            TemplateAggregate::evolve(&mut state, event);
-        }
-        history.extend(events);
-    }
-    (state, history)
-}
-
-fn when(
-    state: &TemplateState,
-    command: TemplateCommand,
-) -> Result<Vec<TemplateEvent>, TemplateError> {
-    TemplateAggregate::decide(state, command)
-}
-
-fn event_types(events: &[TemplateEvent]) -> Vec<&'static str> {
-    events.iter().map(DomainEvent::event_type).collect()
 }
 
 fn invalid_fields(result: Result<Vec<TemplateEvent>, TemplateError>) -> Vec<String> {
@@ -108,7 +77,7 @@ fn invalid_fields(result: Result<Vec<TemplateEvent>, TemplateError>) -> Vec<Stri
 fn publishing_a_new_template_emits_published_then_activated() {
     let events = when(&TemplateState::default(), publish(request("1.0", CONTENT))).unwrap();
     assert_eq!(
-        event_types(&events),
+        types(&events),
         vec!["TemplateVersionPublished", "TemplateVersionActivated"]
     );
     let state = TemplateAggregate::replay(&events);
@@ -125,47 +94,47 @@ fn a_version_published_inactive_stays_inactive() {
     let mut inactive = request("1.0", CONTENT);
     inactive.active = Some(false);
     let events = when(&TemplateState::default(), publish(inactive)).unwrap();
-    assert_eq!(event_types(&events), vec!["TemplateVersionPublished"]);
+    assert_eq!(types(&events), vec!["TemplateVersionPublished"]);
     let state = TemplateAggregate::replay(&events);
     assert!(state.template().unwrap().current_version().is_none());
 }
 
 #[test]
 fn republishing_a_version_with_the_same_content_is_a_no_op() {
-    let (state, _) = given(vec![publish(request("1.0", CONTENT))]);
-    assert_eq!(when(&state, publish(request("1.0", CONTENT))), Ok(vec![]));
+    let state = given(history(vec![publish(request("1.0", CONTENT))]));
+    then(when(&state, publish(request("1.0", CONTENT))), Ok(vec![]));
 }
 
 #[test]
 fn republishing_the_same_content_as_inactive_only_deactivates() {
-    let (state, _) = given(vec![publish(request("1.0", CONTENT))]);
+    let state = given(history(vec![publish(request("1.0", CONTENT))]));
     let mut inactive = request("1.0", CONTENT);
     inactive.active = Some(false);
     let events = when(&state, publish(inactive)).unwrap();
-    assert_eq!(event_types(&events), vec!["TemplateVersionDeactivated"]);
+    assert_eq!(types(&events), vec!["TemplateVersionDeactivated"]);
 }
 
 #[test]
 fn republishing_a_version_with_different_content_is_a_conflict() {
-    let (state, _) = given(vec![publish(request("1.0", CONTENT))]);
+    let state = given(history(vec![publish(request("1.0", CONTENT))]));
     let changed = request("1.0", "<p>{{payerName}} changed</p>");
-    assert_eq!(
+    then(
         when(&state, publish(changed)),
         Err(TemplateError::Conflict(
             TemplateConflict::VersionImmutable {
                 template_id: TemplateId::parse("TEMPLATE_COLLECTION_V1").unwrap(),
                 version: version("1.0"),
-            }
-        ))
+            },
+        )),
     );
 }
 
 #[test]
 fn a_new_version_is_published_beside_the_old_one_which_keeps_its_content() {
-    let (state, _) = given(vec![
+    let state = given(history(vec![
         publish(request("1.0", CONTENT)),
         publish(request("2.0", "<p>v2 {{payerName}}</p>")),
-    ]);
+    ]));
     let template = state.template().unwrap();
     assert_eq!(template.versions.len(), 2);
     assert_eq!(
@@ -177,12 +146,12 @@ fn a_new_version_is_published_beside_the_old_one_which_keeps_its_content() {
 
 #[test]
 fn the_current_version_is_the_most_recently_activated_one() {
-    let (state, _) = given(vec![
+    let state = given(history(vec![
         publish(request("1.0", CONTENT)),
         publish(request("2.0", "<p>v2 {{payerName}}</p>")),
         TemplateCommand::Deactivate(activation("1.0", 1)),
         TemplateCommand::Activate(activation("1.0", 2)),
-    ]);
+    ]));
     assert_eq!(
         state.template().unwrap().current_version().unwrap().version,
         version("1.0")
@@ -191,42 +160,42 @@ fn the_current_version_is_the_most_recently_activated_one() {
 
 #[test]
 fn activating_an_active_version_or_deactivating_an_inactive_one_is_a_no_op() {
-    let (state, _) = given(vec![publish(request("1.0", CONTENT))]);
-    assert_eq!(
+    let state = given(history(vec![publish(request("1.0", CONTENT))]));
+    then(
         when(&state, TemplateCommand::Activate(activation("1.0", 1))),
-        Ok(vec![])
+        Ok(vec![]),
     );
-    let (state, _) = given(vec![
+    let state = given(history(vec![
         publish(request("1.0", CONTENT)),
         TemplateCommand::Deactivate(activation("1.0", 1)),
-    ]);
-    assert_eq!(
+    ]));
+    then(
         when(&state, TemplateCommand::Deactivate(activation("1.0", 2))),
-        Ok(vec![])
+        Ok(vec![]),
     );
 }
 
 #[test]
 fn activating_an_unknown_version_or_template_is_not_found() {
-    assert_eq!(
+    then(
         when(
             &TemplateState::default(),
-            TemplateCommand::Activate(activation("1.0", 0))
+            TemplateCommand::Activate(activation("1.0", 0)),
         ),
-        Err(TemplateError::NotFound(TemplateNotFound::Template))
+        Err(TemplateError::NotFound(TemplateNotFound::Template)),
     );
-    let (state, _) = given(vec![publish(request("1.0", CONTENT))]);
-    assert_eq!(
+    let state = given(history(vec![publish(request("1.0", CONTENT))]));
+    then(
         when(&state, TemplateCommand::Deactivate(activation("9.9", 0))),
         Err(TemplateError::NotFound(TemplateNotFound::Version(version(
-            "9.9"
-        ))))
+            "9.9",
+        )))),
     );
 }
 
 #[test]
 fn a_stream_refuses_a_publication_for_another_template() {
-    let (state, _) = given(vec![publish(request("1.0", CONTENT))]);
+    let state = given(history(vec![publish(request("1.0", CONTENT))]));
     let mut other = request("1.0", CONTENT);
     other.template_id = Some("OTHER".into());
     assert!(matches!(
@@ -318,10 +287,10 @@ fn component_json_content_is_inferred_and_must_be_json() {
 
 #[test]
 fn facts_tell_a_contract_whether_the_version_is_active() {
-    let (state, _) = given(vec![
+    let state = given(history(vec![
         publish(request("1.0", CONTENT)),
         TemplateCommand::Deactivate(activation("1.0", 1)),
-    ]);
+    ]));
     let template = state.template().unwrap();
     let facts = template.facts(template.version(&version("1.0")).unwrap());
     assert!(!facts.active);
@@ -334,7 +303,7 @@ fn facts_tell_a_contract_whether_the_version_is_active() {
 
 #[test]
 fn the_preview_renders_optional_variables_left_out_as_nothing() {
-    let (state, _) = given(vec![publish(request("1.0", CONTENT))]);
+    let state = given(history(vec![publish(request("1.0", CONTENT))]));
     let published = state.template().unwrap().current_version().unwrap();
     let variables = BTreeMap::from([("payerName".to_string(), "XX总部".to_string())]);
     assert_eq!(
@@ -345,18 +314,18 @@ fn the_preview_renders_optional_variables_left_out_as_nothing() {
 
 #[test]
 fn events_carry_their_type_name_in_json_and_read_back_alone() {
-    let (_, history) = given(vec![
+    let events = history(vec![
         publish(request("1.0", CONTENT)),
         TemplateCommand::Deactivate(activation("1.0", 1)),
     ]);
-    for event in &history {
+    for event in &events {
         let json = serde_json::to_value(event).unwrap();
         assert_eq!(json["type"], serde_json::json!(event.event_type()));
         assert_eq!(event.schema_version(), 1);
         let back: TemplateEvent = serde_json::from_value(json).unwrap();
         assert_eq!(&back, event);
     }
-    let json = serde_json::to_value(&history[0]).unwrap();
+    let json = serde_json::to_value(&events[0]).unwrap();
     assert_eq!(
         json["signerConfig"]["defaultSignMethods"],
         serde_json::json!(["FACE_AND_SMS"])
