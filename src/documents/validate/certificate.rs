@@ -1,0 +1,110 @@
+//! The signer's certificate: what it says about its holder and issuer, whether it may sign, and
+//! whether it was valid and chained to a trust anchor at the time it is checked at.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use der::asn1::ObjectIdentifier;
+use der::{Tag, Tagged};
+use x509_cert::Certificate;
+use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
+use x509_cert::name::Name;
+
+use super::report::{CertificateFacts, SignatureProblem, SignatureValidation};
+use crate::trust::{cms, oid};
+
+/// The certificate's validity at `time`, then its chain (checked within the certificate's own
+/// validity when `time` falls outside it, so an expired certificate and an untrusted one are told
+/// apart).
+pub(super) fn check_trust(
+    signer: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+    time: DateTime<Utc>,
+    validation: &mut SignatureValidation,
+) {
+    let validity = signer.tbs_certificate().validity();
+    let not_before = validity.not_before.to_unix_duration();
+    let not_after = validity.not_after.to_unix_duration();
+    let seconds = unix_duration(time);
+    let chain_time = match seconds {
+        Some(seconds) if seconds >= not_before && seconds <= not_after => seconds,
+        _ => {
+            validation
+                .problems
+                .push(SignatureProblem::CertificateNotValidAt {
+                    at: time,
+                    not_before: utc(not_before),
+                    not_after: utc(not_after),
+                });
+            not_before
+        }
+    };
+    if let Err(error) = cms::verify_chain(signer, pool, anchors, chain_time) {
+        validation
+            .problems
+            .push(SignatureProblem::Untrusted(error.to_string()));
+    }
+}
+
+/// A signing certificate either says nothing about key usage or allows digitalSignature or
+/// nonRepudiation.
+pub(super) fn allows_signing(certificate: &Certificate) -> bool {
+    match certificate.tbs_certificate().get_extension::<KeyUsage>() {
+        Ok(Some((_, usage))) => {
+            usage.0.contains(KeyUsages::DigitalSignature)
+                || usage.0.contains(KeyUsages::NonRepudiation)
+        }
+        Ok(None) => true,
+        Err(_) => false,
+    }
+}
+
+pub(super) fn certificate_facts(certificate: &Certificate) -> CertificateFacts {
+    let tbs = certificate.tbs_certificate();
+    let validity = tbs.validity();
+    CertificateFacts {
+        subject_common_name: name_attribute(tbs.subject(), oid::COMMON_NAME),
+        subject_serial_number: name_attribute(tbs.subject(), oid::SERIAL_NUMBER),
+        subject_organization: name_attribute(tbs.subject(), oid::ORGANIZATION),
+        issuer_common_name: name_attribute(tbs.issuer(), oid::COMMON_NAME),
+        issuer_organization: name_attribute(tbs.issuer(), oid::ORGANIZATION),
+        serial_hex: hex::encode(tbs.serial_number().as_bytes()),
+        not_before: utc(validity.not_before.to_unix_duration()),
+        not_after: utc(validity.not_after.to_unix_duration()),
+    }
+}
+
+/// The text of the first `id` attribute of a name, whatever string type it was written in.
+pub(super) fn name_attribute(name: &Name, id: ObjectIdentifier) -> Option<String> {
+    let value = &name.iter().find(|attribute| attribute.oid == id)?.value;
+    let bytes = value.value();
+    match value.tag() {
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::VisibleString => {
+            std::str::from_utf8(bytes).ok().map(str::to_owned)
+        }
+        Tag::BmpString => {
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        // TeletexString: Latin-1 is how it is used in practice.
+        Tag::TeletexString => Some(bytes.iter().map(|byte| char::from(*byte)).collect()),
+        _ => None,
+    }
+}
+
+pub(super) fn utc(since_epoch: Duration) -> DateTime<Utc> {
+    i64::try_from(since_epoch.as_secs())
+        .ok()
+        .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+fn unix_duration(time: DateTime<Utc>) -> Option<Duration> {
+    u64::try_from(time.timestamp())
+        .ok()
+        .map(Duration::from_secs)
+}

@@ -1,0 +1,79 @@
+//! Signed documents for the validation tests, made by a fresh CA and signed the way esign signs.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use der::Decode;
+use x509_cert::Certificate;
+
+use super::signature_dictionary::is_signature_dictionary;
+use super::syntax;
+use crate::documents::pades::{Revision, SignatureInfo};
+use crate::documents::pdf::{Block, Layout, SignatureField, render};
+use crate::documents::sign::sign_field;
+use crate::trust::ca::{Ca, NewCa};
+use crate::trust::cms::Signer;
+
+pub(super) fn new_ca(organization: &str, now: DateTime<Utc>) -> std::sync::Arc<Ca> {
+    std::sync::Arc::new(NewCa::generate(organization, now).unwrap().ca)
+}
+
+/// A document signed by 张三 with a certificate of `ca`, its next revision, and the field left
+/// for a document timestamp.
+pub(super) fn signed_document(ca: &Ca, now: DateTime<Utc>) -> (Vec<u8>, Revision, SignatureField) {
+    let rendered = render(&Layout {
+        title: "协议".into(),
+        footer: "C1".into(),
+        blocks: vec![Block::Paragraph("甲方同意。".into())],
+        signature_fields: vec!["Signer_A".into(), "DocumentTimestamp".into()],
+    })
+    .unwrap();
+    let issued = ca
+        .issue_event_certificate(
+            "张三",
+            "110101********1234",
+            now - chrono::TimeDelta::minutes(1),
+            Duration::from_secs(1800),
+        )
+        .unwrap();
+    let certificate = Certificate::from_der(&issued.certificate_der).unwrap();
+    let (signed, next) = sign_field(
+        &rendered.bytes,
+        &Revision {
+            catalog: rendered.catalog,
+            info: rendered.info,
+            size: rendered.size,
+            file_id: rendered.file_id.clone(),
+        },
+        &rendered.fields[0],
+        &SignatureInfo {
+            name: "张三".into(),
+            reason: "同意签署本协议".into(),
+            location: None,
+            signed_at: now,
+        },
+        Signer {
+            certificate: &certificate,
+            key: &issued.key,
+        },
+        &[ca.intermediate().clone(), ca.root().clone()],
+    )
+    .unwrap();
+    (signed, next, rendered.fields[1].clone())
+}
+
+pub(super) fn signed_by(ca: &Ca, now: DateTime<Utc>) -> Vec<u8> {
+    signed_document(ca, now).0
+}
+
+/// The `/Contents` gap of the (only) signature: its offsets.
+pub(super) fn contents_gap(pdf: &[u8]) -> (usize, usize) {
+    let objects = syntax::scan(pdf).objects;
+    let dictionary = objects
+        .iter()
+        .filter_map(|object| object.value.as_dictionary())
+        .find(|dictionary| is_signature_dictionary(dictionary))
+        .unwrap();
+    let span = dictionary.get(b"Contents").unwrap().string_span().unwrap();
+    (span.start, span.end)
+}
