@@ -485,7 +485,7 @@ async fn callbacks(
     config: Config,
     command: CallbacksCommand,
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    use crate::delivery::queue::{self, DeliveryStatus};
+    use crate::store::outbox::DeliveryStatus;
     let store = Store::open(&config.database.url, 2).await?;
     match command {
         CallbacksCommand::List {
@@ -499,7 +499,7 @@ async fn callbacks(
                     format!("--status {text:?}: use PENDING, DELIVERING, DELIVERED or DEAD")
                 })?),
             };
-            let callbacks = queue::list(&store, status, limit).await?;
+            let callbacks = store.outbox().list(status, limit).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&callbacks)?);
             } else if callbacks.is_empty() {
@@ -523,11 +523,11 @@ async fn callbacks(
             Ok(ExitCode::SUCCESS)
         }
         CallbacksCommand::Show { id, json } => {
-            let Some(callback) = queue::find(&store, id).await? else {
+            let Some(callback) = store.outbox().find(id).await? else {
                 eprintln!("esign: no callback {id}");
                 return Ok(ExitCode::from(2));
             };
-            let attempts = queue::attempts(&store, id).await?;
+            let attempts = store.outbox().attempts(id).await?;
             if json {
                 println!(
                     "{}",
@@ -558,7 +558,7 @@ async fn callbacks(
             Ok(ExitCode::SUCCESS)
         }
         CallbacksCommand::Redeliver { id } => {
-            match queue::redeliver(&store, id, chrono::Utc::now()).await? {
+            match store.outbox().redeliver(id, chrono::Utc::now()).await? {
                 None => {
                     eprintln!("esign: no callback {id}");
                     Ok(ExitCode::from(2))

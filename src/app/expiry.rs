@@ -19,13 +19,11 @@ use aggregates::face_verification::{
     ExpireVerification, FaceVerificationAggregate, VerificationCommand,
 };
 use aggregates::values::{LinkId, PartyId};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::app::pipeline::{CommandError, Pipeline};
 use crate::metrics::Metrics;
-use crate::store::postgres::{db_error, pool_error};
-use crate::store::sqlite::sql_error;
 use crate::store::{EventMetadata, Store, StoreError, StreamId, advisory};
 
 /// The advisory lock key of the expiry sweep ("esign" + job 1).
@@ -66,30 +64,6 @@ impl Kind {
             Kind::Contract => "contract",
             Kind::SignLink => "sign_link",
             Kind::Verification => "verification",
-        }
-    }
-
-    /// `(ids..)` due at `{now}` (bound as parameter 1), oldest deadline first, at most `{limit}`
-    /// (parameter 2). Sign links come with their contract and party.
-    fn query(self) -> &'static str {
-        match self {
-            Kind::Contract => {
-                "SELECT contract_id, '', '' FROM contract \
-                 WHERE status IN ('CREATED', 'PARTIAL_SIGNED') AND expires_at <= {1} \
-                 ORDER BY expires_at LIMIT {2}"
-            }
-            Kind::SignLink => {
-                "SELECT s.contract_id, s.party_id, s.link_id FROM contract_signer s \
-                 JOIN contract c ON c.contract_id = s.contract_id \
-                 WHERE s.link_status = 'ACTIVE' AND s.expires_at <= {1} \
-                   AND c.status IN ('CREATED', 'PARTIAL_SIGNED') \
-                 ORDER BY s.expires_at LIMIT {2}"
-            }
-            Kind::Verification => {
-                "SELECT verification_id, '', '' FROM face_verification \
-                 WHERE status IN ('PENDING', 'PROCESSING') AND expires_at <= {1} \
-                 ORDER BY expires_at LIMIT {2}"
-            }
         }
     }
 }
@@ -251,73 +225,39 @@ impl ExpiryScheduler {
     }
 
     async fn due(&self, kind: Kind, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
+        let scheduler = self.store.scheduler();
         let limit = self.batch_size;
-        match &self.store {
-            Store::Sqlite(sqlite) => {
-                let sql = kind.query().replace("{1}", "?1").replace("{2}", "?2");
-                let now = now.to_rfc3339_opts(SecondsFormat::Micros, true);
-                sqlite
-                    .read(move |connection| {
-                        let mut statement = connection.prepare_cached(&sql).map_err(sql_error)?;
-                        let rows = statement
-                            .query_map(rusqlite::params![now, limit], |row| {
-                                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                            })
-                            .map_err(sql_error)?;
-                        rows.collect::<Result<Vec<Due>, _>>().map_err(sql_error)
-                    })
-                    .await
-            }
-            Store::Postgres(postgres) => {
-                let client = postgres.pool().get().await.map_err(pool_error)?;
-                let sql = kind.query().replace("{1}", "$1").replace("{2}", "$2");
-                let rows = client
-                    .query(&sql, &[&now, &i64::from(limit)])
-                    .await
-                    .map_err(db_error)?;
-                Ok(rows
-                    .iter()
-                    .map(|row| (row.get(0), row.get(1), row.get(2)))
-                    .collect())
-            }
-        }
+        let alone = |id: String| (id, String::new(), String::new());
+        Ok(match kind {
+            Kind::Contract => scheduler
+                .contracts_past_deadline(now, limit)
+                .await?
+                .into_iter()
+                .map(alone)
+                .collect(),
+            Kind::SignLink => scheduler
+                .sign_links_past_deadline(now, limit)
+                .await?
+                .into_iter()
+                .map(|link| (link.contract_id, link.party_id, link.link_id))
+                .collect(),
+            Kind::Verification => scheduler
+                .verifications_past_deadline(now, limit)
+                .await?
+                .into_iter()
+                .map(alone)
+                .collect(),
+        })
     }
 
     async fn record_run(&self, now: DateTime<Utc>, report: &SweepReport) {
         let outcome = serde_json::to_string(report).unwrap_or_default();
-        let result = match &self.store {
-            Store::Sqlite(sqlite) => {
-                let (started, finished) = (
-                    now.to_rfc3339_opts(SecondsFormat::Micros, true),
-                    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
-                );
-                sqlite
-                    .write(move |connection| {
-                        connection
-                            .execute(
-                                "UPDATE scheduler_jobs SET last_started_at = ?1, \
-                                 last_finished_at = ?2, last_outcome = ?3 WHERE name = 'expiry'",
-                                rusqlite::params![started, finished, outcome],
-                            )
-                            .map(|_| ())
-                            .map_err(sql_error)
-                    })
-                    .await
-            }
-            Store::Postgres(postgres) => match postgres.pool().get().await {
-                Ok(client) => client
-                    .execute(
-                        "UPDATE scheduler_jobs SET last_started_at = $1, last_finished_at = now(), \
-                         last_outcome = $2 WHERE name = 'expiry'",
-                        &[&now, &outcome],
-                    )
-                    .await
-                    .map(|_| ())
-                    .map_err(db_error),
-                Err(error) => Err(pool_error(error)),
-            },
-        };
-        if let Err(error) = result {
+        let recorded = self
+            .store
+            .scheduler()
+            .record_run("expiry", now, Utc::now(), &outcome)
+            .await;
+        if let Err(error) = recorded {
             tracing::warn!(%error, "cannot record the expiry sweep");
         }
     }

@@ -6,14 +6,12 @@
 //! only as its keyed hash ([`code_key`]): whoever reads the table (or a database log of its
 //! parameters) could otherwise follow the code to the token while the link lives.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rand::Rng;
-use rusqlite::OptionalExtension;
 
-use crate::app::pipeline::AttachedWrite;
 use crate::pii::PiiCipher;
-use crate::store::postgres::{db_error, pool_error};
-use crate::store::sqlite::sql_error;
+use crate::store::commands::Attached;
+use crate::store::short_links::ShortLinkRow;
 use crate::store::{Store, StoreError};
 
 pub const CODE_LENGTH: usize = 10;
@@ -59,12 +57,7 @@ pub fn is_well_formed(code: &str) -> bool {
 pub struct NewShortLink {
     /// The code for the URL; only [`code_key`] of it is stored.
     pub code: String,
-    code_key: String,
-    pub contract_id: String,
-    pub party_id: String,
-    target_sealed: String,
-    pub expires_at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
+    pub row: ShortLinkRow,
 }
 
 impl NewShortLink {
@@ -78,104 +71,34 @@ impl NewShortLink {
     ) -> Result<Self, ShortLinkError> {
         let code = generate_code();
         Ok(Self {
-            code_key: code_key(pii, &code),
+            row: ShortLinkRow {
+                code_key: code_key(pii, &code),
+                contract_id: contract_id.to_owned(),
+                party_id: party_id.to_owned(),
+                target_sealed: pii.seal_text(target)?.to_string(),
+                expires_at,
+                created_at: Utc::now(),
+            },
             code,
-            contract_id: contract_id.to_owned(),
-            party_id: party_id.to_owned(),
-            target_sealed: pii.seal_text(target)?.to_string(),
-            expires_at,
-            created_at: Utc::now(),
         })
     }
-}
 
-/// Short links written in the transaction of the command that issued their sign links (see
-/// [`AttachedWrite`]). A code already taken fails that command: with 62^10 codes this is vanishingly
-/// rare, and the caller may simply retry.
-#[derive(Debug, Clone, Default)]
-pub struct NewShortLinks(pub Vec<NewShortLink>);
-
-impl NewShortLinks {
-    /// Inserts the links whose codes are free; returns how many were inserted.
-    fn insert_sqlite(&self, connection: &rusqlite::Connection) -> Result<usize, StoreError> {
-        let mut statement = connection
-            .prepare_cached(
-                "INSERT INTO short_links (code, contract_id, party_id, target_sealed, expires_at, \
-                 created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-            )
-            .map_err(sql_error)?;
-        let mut inserted = 0;
-        for link in &self.0 {
-            inserted += statement
-                .execute(rusqlite::params![
-                    link.code_key,
-                    link.contract_id,
-                    link.party_id,
-                    link.target_sealed,
-                    link.expires_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-                    link.created_at.to_rfc3339_opts(SecondsFormat::Micros, true),
-                ])
-                .map_err(sql_error)?;
-        }
-        Ok(inserted)
+    pub fn party_id(&self) -> &str {
+        &self.row.party_id
     }
 
-    /// The same in one statement for every link: a round trip per command, not per signer.
-    async fn insert_postgres<C: deadpool_postgres::GenericClient + Sync>(
-        &self,
-        client: &C,
-    ) -> Result<usize, StoreError> {
-        let codes: Vec<&str> = self.0.iter().map(|l| l.code_key.as_str()).collect();
-        let contracts: Vec<&str> = self.0.iter().map(|l| l.contract_id.as_str()).collect();
-        let parties: Vec<&str> = self.0.iter().map(|l| l.party_id.as_str()).collect();
-        let targets: Vec<&str> = self.0.iter().map(|l| l.target_sealed.as_str()).collect();
-        let expiries: Vec<DateTime<Utc>> = self.0.iter().map(|l| l.expires_at).collect();
-        let created: Vec<DateTime<Utc>> = self.0.iter().map(|l| l.created_at).collect();
-        let statement = client
-            .prepare_cached(
-                "INSERT INTO short_links (code, contract_id, party_id, target_sealed, expires_at, \
-                 created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
-                 $5::timestamptz[], $6::timestamptz[]) ON CONFLICT DO NOTHING",
-            )
-            .await
-            .map_err(db_error)?;
-        let inserted = client
-            .execute(
-                &statement,
-                &[&codes, &contracts, &parties, &targets, &expiries, &created],
-            )
-            .await
-            .map_err(db_error)?;
-        Ok(usize::try_from(inserted).unwrap_or(0))
-    }
-
-    fn all_inserted(&self, inserted: usize) -> Result<(), StoreError> {
-        if inserted == self.0.len() {
-            Ok(())
-        } else {
-            Err(StoreError::Database(
-                "a new short code is already taken; try again".to_owned(),
-            ))
-        }
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.row.expires_at
     }
 }
 
-#[async_trait::async_trait]
-impl AttachedWrite for NewShortLinks {
-    fn write_sqlite(&self, connection: &rusqlite::Connection) -> Result<(), StoreError> {
-        self.all_inserted(self.insert_sqlite(connection)?)
-    }
-
-    async fn write_postgres(
-        &self,
-        transaction: &deadpool_postgres::Transaction<'_>,
-    ) -> Result<(), StoreError> {
-        self.all_inserted(self.insert_postgres(transaction).await?)
-    }
+/// Links written in the transaction of the command that issued their sign links.
+pub fn attached(links: &[NewShortLink]) -> Attached {
+    Attached::ShortLinks(links.iter().map(|link| link.row.clone()).collect())
 }
 
 /// A new code leading to `target` until `expires_at`, stored at once (for a link issued again on
-/// its own; initiate writes its links with the contract, see [`NewShortLinks`]).
+/// its own; initiate writes its links with the contract, see [`attached`]).
 pub async fn create(
     store: &Store,
     pii: &PiiCipher,
@@ -187,21 +110,8 @@ pub async fn create(
     // A collision among 62^10 codes is rare; a few tries make it negligible.
     for _ in 0..5 {
         let link = NewShortLink::new(pii, contract_id, party_id, target, expires_at)?;
-        let code = link.code.clone();
-        let links = NewShortLinks(vec![link]);
-        let inserted = match store {
-            Store::Sqlite(sqlite) => {
-                sqlite
-                    .write(move |connection| links.insert_sqlite(connection))
-                    .await?
-            }
-            Store::Postgres(postgres) => {
-                let client = postgres.pool().get().await.map_err(pool_error)?;
-                links.insert_postgres(&client).await?
-            }
-        };
-        if inserted == 1 {
-            return Ok(code);
+        if store.short_links().insert(&link.row).await? {
+            return Ok(link.code);
         }
     }
     Err(ShortLinkError::Exhausted)
@@ -217,9 +127,10 @@ pub async fn resolve(
         return Ok(None);
     }
     // Links issued before codes were stored hashed hold the code itself; they live a day at most.
-    let row = match find(store, &code_key(pii, code)).await? {
+    let links = store.short_links();
+    let row = match links.find(&code_key(pii, code)).await? {
         Some(row) => Some(row),
-        None => find(store, code).await?,
+        None => links.find(code).await?,
     };
     let Some((sealed, expires_at)) = row else {
         return Ok(None);
@@ -230,47 +141,6 @@ pub async fn resolve(
         target: pii.open_text(&sealed)?,
         expires_at,
     }))
-}
-
-/// The sealed target and expiry of the row whose `code` column is `key`.
-async fn find(store: &Store, code: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
-    Ok(match store {
-        Store::Sqlite(sqlite) => {
-            let code = code.to_owned();
-            let found: Option<(String, String)> = sqlite
-                .read(move |connection| {
-                    connection
-                        .query_row(
-                            "SELECT target_sealed, expires_at FROM short_links WHERE code = ?1",
-                            [code],
-                            |row| Ok((row.get(0)?, row.get(1)?)),
-                        )
-                        .optional()
-                        .map_err(sql_error)
-                })
-                .await?;
-            match found {
-                Some((sealed, expires_at)) => {
-                    let expires_at = DateTime::parse_from_rfc3339(&expires_at)
-                        .map_err(|e| StoreError::Database(format!("short link expiry: {e}")))?
-                        .with_timezone(&Utc);
-                    Some((sealed, expires_at))
-                }
-                None => None,
-            }
-        }
-        Store::Postgres(postgres) => {
-            let client = postgres.pool().get().await.map_err(pool_error)?;
-            client
-                .query_opt(
-                    "SELECT target_sealed, expires_at FROM short_links WHERE code = $1",
-                    &[&code],
-                )
-                .await
-                .map_err(db_error)?
-                .map(|row| (row.get(0), row.get(1)))
-        }
-    })
 }
 
 #[cfg(test)]

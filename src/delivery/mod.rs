@@ -9,7 +9,6 @@
 
 pub mod backoff;
 pub mod nats;
-pub mod queue;
 pub mod signature;
 
 use std::sync::Arc;
@@ -21,14 +20,13 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::app::config::{CallbacksConfig, Mode};
-use crate::app::pipeline::outbox::Destination;
 use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
 use crate::store::clients::ClientRegistry;
+use crate::store::outbox::{Attempt, Claimed, Destination, Outcome};
 use crate::store::{Store, StoreError};
 use backoff::RetrySchedule;
 use nats::NatsPublisher;
-use queue::{Attempt, Claimed, Outcome};
 
 /// Headers esign sets itself; a caller's `webhookConfig.headers` cannot replace them.
 const RESERVED_HEADERS: &[&str] = &[
@@ -162,13 +160,16 @@ impl Dispatcher {
     /// Claims the rows due at `now` (one batch) and makes one attempt at each; returns how many.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let config = &self.inner.config;
-        let claimed = queue::claim(
-            &self.inner.store,
-            now,
-            Duration::from_secs(config.lease_seconds),
-            config.batch_size,
-        )
-        .await?;
+        let claimed = self
+            .inner
+            .store
+            .outbox()
+            .claim(
+                now,
+                Duration::from_secs(config.lease_seconds),
+                config.batch_size,
+            )
+            .await?;
         let count = claimed.len();
         futures::stream::iter(claimed)
             .for_each_concurrent(config.concurrency, |row| async move {
@@ -229,7 +230,13 @@ impl Dispatcher {
             error,
             outcome,
         };
-        match queue::finish(&self.inner.store, &row, &attempt, &self.inner.instance).await {
+        match self
+            .inner
+            .store
+            .outbox()
+            .finish(&row, &attempt, &self.inner.instance)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
                 outbox_id = row.id,
@@ -346,7 +353,7 @@ impl Dispatcher {
 
     /// Updates the backlog gauges.
     pub async fn refresh_gauges(&self) {
-        match queue::backlog(&self.inner.store).await {
+        match self.inner.store.outbox().backlog().await {
             Ok(backlog) => {
                 let age = backlog
                     .oldest_created_at

@@ -12,12 +12,12 @@ use aggregates::face_verification::FaceVerificationAggregate;
 use aggregates::sms_notice::SmsNoticeAggregate;
 use aggregates::sms_template::SmsTemplateAggregate;
 use aggregates::template::TemplateAggregate;
-use projections::{Row, Table};
+use projections::Row;
 use serde::Serialize;
 
 use crate::app::pipeline::{ReadModel, project};
 use crate::pii::PiiCipher;
-use crate::store::rows::{self, Target, shadow_name};
+pub use crate::store::rebuild::TableComparison;
 use crate::store::{ChainCursor, EventStore, RecordedEvent, Store, StoreError, StreamId};
 
 /// Events read per page while walking the log.
@@ -29,18 +29,6 @@ pub enum RebuildError {
     Store(#[from] StoreError),
     #[error("stream {stream}: {reason}")]
     Stream { stream: StreamId, reason: String },
-}
-
-/// How the live rows of one table compare with the rows the log gives.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct TableComparison {
-    pub table: &'static str,
-    pub rebuilt_rows: u64,
-    /// Live rows no rebuilt row equals (changed or extra).
-    pub only_live: u64,
-    /// Rebuilt rows no live row equals (changed or missing).
-    pub only_rebuilt: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -62,10 +50,11 @@ impl CheckReport {
 /// Rebuilds every query table into shadow tables and compares them with the live ones. The live tables
 /// are not touched; the shadow tables are dropped afterwards.
 pub async fn check(store: &Store, pii: &Arc<PiiCipher>) -> Result<CheckReport, RebuildError> {
-    create_shadows(store).await?;
+    let shadows = store.shadow_tables();
+    shadows.create().await?;
     let outcome = async {
         let (streams, events) = fill_shadows(store, pii).await?;
-        let tables = compare(store).await?;
+        let tables = shadows.compare().await?;
         Ok::<_, RebuildError>(CheckReport {
             streams,
             events,
@@ -73,7 +62,7 @@ pub async fn check(store: &Store, pii: &Arc<PiiCipher>) -> Result<CheckReport, R
         })
     }
     .await;
-    drop_shadows(store).await?;
+    shadows.drop().await?;
     outcome
 }
 
@@ -98,241 +87,27 @@ pub struct RebuildReport {
 ///   swap has ended, each stream written since the rebuild began is projected again into the new
 ///   tables. Rows are a function of their stream, so projecting a stream again is always safe.
 pub async fn rebuild(store: &Store, pii: &Arc<PiiCipher>) -> Result<RebuildReport, RebuildError> {
-    let started = crate::store::Checkpoint {
-        transaction_id: 0,
-        global_position: current_position(store).await?,
-    };
-    create_shadows(store).await?;
-    let filled = fill_shadows(store, pii).await;
-    let (streams, events) = match filled {
+    let shadows = store.shadow_tables();
+    let started = shadows.current_position().await?;
+    shadows.create().await?;
+    let (streams, events) = match fill_shadows(store, pii).await {
         Ok(counts) => counts,
         Err(error) => {
-            drop_shadows(store).await?;
+            shadows.drop().await?;
             return Err(error);
         }
     };
-    let caught_up_streams = match store {
-        Store::Sqlite(sqlite) => {
-            let pii = std::sync::Arc::clone(pii);
-            sqlite
-                .write(move |connection| swap_sqlite(connection, &pii, started.global_position))
-                .await?
-        }
-        Store::Postgres(_) => swap_postgres(store, pii, started.global_position).await?,
-    };
+    let pii = Arc::clone(pii);
+    let caught_up_streams = shadows
+        .swap(started, move |events| {
+            stream_rows(&pii, events).map_err(|error| error.to_string())
+        })
+        .await?;
     Ok(RebuildReport {
         streams,
         events,
         caught_up_streams,
     })
-}
-
-/// The highest global position stored now.
-async fn current_position(store: &Store) -> Result<i64, StoreError> {
-    let sql = "SELECT COALESCE(MAX(global_position), 0) FROM events".to_owned();
-    Ok(i64::try_from(count(store, sql).await?).unwrap_or(i64::MAX))
-}
-
-fn swap_sqlite(
-    connection: &rusqlite::Connection,
-    pii: &PiiCipher,
-    since: i64,
-) -> Result<u64, StoreError> {
-    use crate::store::sqlite::{read_stream_on, sql_error, streams_written_after};
-    let streams = streams_written_after(connection, since)?;
-    for stream in &streams {
-        let events = read_stream_on(connection, stream)?;
-        let rows = stream_rows(pii, &events).map_err(|e| StoreError::Database(e.to_string()))?;
-        rows::upsert_sqlite_into(connection, &rows, Target::Shadow)?;
-    }
-    for table in Table::ALL {
-        let live = table.name();
-        let mut statement = connection
-            .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")
-            .map_err(sql_error)?;
-        let indexes = statement
-            .query_map([live], |row| row.get::<_, String>(0))
-            .map_err(sql_error)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sql_error)?;
-        connection
-            .execute_batch(&format!(
-                "DROP TABLE {live}; ALTER TABLE {} RENAME TO {live};",
-                shadow_name(table)
-            ))
-            .map_err(sql_error)?;
-        for index in indexes {
-            connection.execute_batch(&index).map_err(sql_error)?;
-        }
-    }
-    Ok(streams.len() as u64)
-}
-
-async fn swap_postgres(store: &Store, pii: &PiiCipher, since: i64) -> Result<u64, RebuildError> {
-    use crate::store::postgres::{db_error, pool_error};
-    let Store::Postgres(pg) = store else {
-        return Ok(0);
-    };
-    let mut client = pg.pool().get().await.map_err(pool_error)?;
-    let live: Vec<&str> = Table::ALL.iter().map(|table| table.name()).collect();
-    let transaction = client.transaction().await.map_err(db_error)?;
-    transaction
-        .batch_execute(&format!(
-            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
-            live.join(", ")
-        ))
-        .await
-        .map_err(db_error)?;
-    for table in Table::ALL {
-        let name = table.name();
-        transaction
-            .batch_execute(&format!(
-                "DROP TABLE IF EXISTS {name}__old; ALTER TABLE {name} RENAME TO {name}__old; \
-                 ALTER TABLE {} RENAME TO {name}",
-                shadow_name(table)
-            ))
-            .await
-            .map_err(db_error)?;
-    }
-    transaction.commit().await.map_err(db_error)?;
-
-    // Wait until every transaction that could still write into an old table has ended.
-    let horizon: i64 = client
-        .query_one(
-            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint",
-            &[],
-        )
-        .await
-        .map_err(db_error)?
-        .get(0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let oldest: i64 = client
-            .query_one(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-                &[],
-            )
-            .await
-            .map_err(db_error)?
-            .get(0);
-        if oldest >= horizon {
-            break;
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(RebuildError::Store(StoreError::Unavailable(
-                "a transaction stayed open for two minutes after the swap; run the rebuild again"
-                    .into(),
-            )));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let rows = client
-        .query(
-            "SELECT DISTINCT stream_id FROM events WHERE global_position > $1",
-            &[&since],
-        )
-        .await
-        .map_err(db_error)?;
-    let streams: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-    for stream in &streams {
-        let stream_id = StreamId::parse(stream)?;
-        let events = store.read_stream(&stream_id, 0).await?;
-        let rows = stream_rows(pii, &events)?;
-        rows::upsert_postgres(&client, &rows).await?;
-    }
-    for table in Table::ALL {
-        client
-            .batch_execute(&format!("DROP TABLE IF EXISTS {}__old", table.name()))
-            .await
-            .map_err(db_error)?;
-    }
-    Ok(streams.len() as u64)
-}
-
-async fn create_shadows(store: &Store) -> Result<(), StoreError> {
-    match store {
-        Store::Postgres(pg) => {
-            let client = pg
-                .pool()
-                .get()
-                .await
-                .map_err(crate::store::postgres::pool_error)?;
-            for table in Table::ALL {
-                let shadow = shadow_name(table);
-                client
-                    .batch_execute(&format!(
-                        "DROP TABLE IF EXISTS {shadow}; CREATE TABLE {shadow} (LIKE {} INCLUDING ALL)",
-                        table.name()
-                    ))
-                    .await
-                    .map_err(crate::store::postgres::db_error)?;
-            }
-            Ok(())
-        }
-        Store::Sqlite(sqlite) => {
-            sqlite
-                .write(|connection| {
-                    for table in Table::ALL {
-                        let shadow = shadow_name(table);
-                        let ddl: String = connection
-                            .query_row(
-                                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                                [table.name()],
-                                |row| row.get(0),
-                            )
-                            .map_err(crate::store::sqlite::sql_error)?;
-                        // The table's own DDL under the shadow's name: same columns, types and keys. The
-                        // column list starts at the first parenthesis; the name before it may be quoted
-                        // (SQLite quotes a table's name once it has been renamed).
-                        let body = ddl.find('(').map(|start| &ddl[start..]).ok_or_else(|| {
-                            StoreError::Database(format!("unexpected DDL for {}", table.name()))
-                        })?;
-                        connection
-                            .execute_batch(&format!(
-                                "DROP TABLE IF EXISTS {shadow}; CREATE TABLE {shadow}{body};"
-                            ))
-                            .map_err(crate::store::sqlite::sql_error)?;
-                    }
-                    Ok(())
-                })
-                .await
-        }
-    }
-}
-
-async fn drop_shadows(store: &Store) -> Result<(), StoreError> {
-    let statements: Vec<String> = Table::ALL
-        .iter()
-        .map(|table| format!("DROP TABLE IF EXISTS {}", shadow_name(*table)))
-        .collect();
-    match store {
-        Store::Postgres(pg) => {
-            let client = pg
-                .pool()
-                .get()
-                .await
-                .map_err(crate::store::postgres::pool_error)?;
-            for statement in statements {
-                client
-                    .batch_execute(&statement)
-                    .await
-                    .map_err(crate::store::postgres::db_error)?;
-            }
-            Ok(())
-        }
-        Store::Sqlite(sqlite) => {
-            sqlite
-                .write(move |connection| {
-                    for statement in statements {
-                        connection
-                            .execute_batch(&statement)
-                            .map_err(crate::store::sqlite::sql_error)?;
-                    }
-                    Ok(())
-                })
-                .await
-        }
-    }
 }
 
 /// Walks the log stream by stream and writes each stream's rows into the shadow tables.
@@ -368,7 +143,7 @@ async fn fill_shadows(store: &Store, pii: &Arc<PiiCipher>) -> Result<(u64, u64),
         let store = store.clone();
         tokio::spawn(async move {
             while let Some(rows) = next_rows.recv().await {
-                write_shadow_rows(&store, rows).await?;
+                store.shadow_tables().write(rows).await?;
             }
             Ok::<_, StoreError>(())
         })
@@ -508,86 +283,4 @@ where
         decoded.push(parsed);
     }
     project::<A>(events, &decoded, &[], &[]).map_err(|e| failed(&events[0], e.to_string()))
-}
-
-async fn write_shadow_rows(store: &Store, rows: Vec<Row>) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    match store {
-        Store::Postgres(pg) => {
-            use crate::store::postgres::{db_error, pool_error};
-            let mut client = pg.pool().get().await.map_err(pool_error)?;
-            let transaction = client.transaction().await.map_err(db_error)?;
-            // Shadow rows count only once the swap commits, and that commit flushes the log up to
-            // here first: these commits need not wait for the disk.
-            transaction
-                .batch_execute("SET LOCAL synchronous_commit = off")
-                .await
-                .map_err(db_error)?;
-            rows::upsert_postgres_many(&transaction, &rows, Target::Shadow).await?;
-            transaction.commit().await.map_err(db_error)
-        }
-        Store::Sqlite(sqlite) => {
-            sqlite
-                .write(move |connection| {
-                    rows::upsert_sqlite_into(connection, &rows, Target::Shadow)
-                })
-                .await
-        }
-    }
-}
-
-async fn compare(store: &Store) -> Result<Vec<TableComparison>, StoreError> {
-    let mut comparisons = Vec::new();
-    for table in Table::ALL {
-        let (live, shadow) = (table.name(), shadow_name(table));
-        let queries = [
-            format!("SELECT COUNT(*) FROM {shadow}"),
-            format!(
-                "SELECT COUNT(*) FROM (SELECT * FROM {live} EXCEPT SELECT * FROM {shadow}) AS d"
-            ),
-            format!(
-                "SELECT COUNT(*) FROM (SELECT * FROM {shadow} EXCEPT SELECT * FROM {live}) AS d"
-            ),
-        ];
-        let mut counts = [0u64; 3];
-        for (slot, sql) in counts.iter_mut().zip(queries) {
-            *slot = count(store, sql).await?;
-        }
-        comparisons.push(TableComparison {
-            table: live,
-            rebuilt_rows: counts[0],
-            only_live: counts[1],
-            only_rebuilt: counts[2],
-        });
-    }
-    Ok(comparisons)
-}
-
-async fn count(store: &Store, sql: String) -> Result<u64, StoreError> {
-    let value: i64 = match store {
-        Store::Postgres(pg) => {
-            let client = pg
-                .pool()
-                .get()
-                .await
-                .map_err(crate::store::postgres::pool_error)?;
-            client
-                .query_one(&sql, &[])
-                .await
-                .map_err(crate::store::postgres::db_error)?
-                .get(0)
-        }
-        Store::Sqlite(sqlite) => {
-            sqlite
-                .read(move |connection| {
-                    connection
-                        .query_row(&sql, [], |row| row.get(0))
-                        .map_err(crate::store::sqlite::sql_error)
-                })
-                .await?
-        }
-    };
-    Ok(u64::try_from(value).unwrap_or(0))
 }

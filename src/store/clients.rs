@@ -13,13 +13,13 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use serde::Serialize;
 
+use super::{Store, StoreError};
 use crate::app::config::ClientConfig;
 use crate::pii::{PiiCipher, PiiError};
-use crate::store::{Store, StoreError, postgres, sqlite};
 
 /// Random bytes in a generated secret.
 const SECRET_BYTES: usize = 32;
@@ -193,36 +193,21 @@ impl ClientRegistry {
                 .collect::<Vec<_>>(),
         )
         .to_string();
-        let inserted = match &self.store {
-            Store::Sqlite(store) => {
-                let (id, admin) = (new.id.clone(), new.admin);
-                let created_at = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
-                store
-                    .write(move |connection| {
-                        connection
-                            .execute(
-                                "INSERT INTO api_clients \
-                                 (client_id, secret_sealed, allowed_ips, admin, created_at) \
-                                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                                rusqlite::params![id, sealed, ranges, admin, created_at],
-                            )
-                            .map_err(sqlite::sql_error)
-                    })
-                    .await?
-            }
-            Store::Postgres(store) => {
-                let client = store.pool().get().await.map_err(postgres::pool_error)?;
-                let inserted = client
-                    .execute(
-                        "INSERT INTO api_clients (client_id, secret_sealed, allowed_ips, admin) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                        &[&new.id, &sealed, &ranges, &new.admin],
-                    )
-                    .await
-                    .map_err(postgres::db_error)?;
-                usize::try_from(inserted).unwrap_or(0)
-            }
-        };
+        let inserted = self
+            .store
+            .write_one(
+                "INSERT INTO api_clients (client_id, secret_sealed, allowed_ips, admin, created_at) \
+                 VALUES ({1}, {2}, {3}, {4}, {5}) ON CONFLICT DO NOTHING",
+                vec![
+                    new.id.as_str().into(),
+                    sealed.into(),
+                    ranges.into(),
+                    new.admin.into(),
+                    Utc::now().into(),
+                ],
+            )
+            .await?
+            .count;
         if inserted != 1 {
             return Err(ClientError::Duplicate(new.id));
         }
@@ -273,82 +258,34 @@ impl ClientRegistry {
     async fn load(&self, id: Option<String>) -> Result<Vec<StoredClient>, ClientError> {
         const SELECT: &str =
             "SELECT client_id, secret_sealed, allowed_ips, admin, created_at FROM api_clients";
-        let rows = match &self.store {
-            Store::Sqlite(store) => store
-                .read(move |connection| {
-                    let sql = match id {
-                        Some(_) => format!("{SELECT} WHERE client_id = ?1"),
-                        None => format!("{SELECT} ORDER BY client_id"),
-                    };
-                    let mut statement =
-                        connection.prepare_cached(&sql).map_err(sqlite::sql_error)?;
-                    let params: Vec<&dyn rusqlite::ToSql> = match &id {
-                        Some(id) => vec![id],
-                        None => vec![],
-                    };
-                    let rows = statement
-                        .query_map(params.as_slice(), |row| {
-                            Ok((
-                                row.get::<_, String>(0)?,
-                                row.get::<_, String>(1)?,
-                                row.get::<_, String>(2)?,
-                                row.get::<_, bool>(3)?,
-                                row.get::<_, String>(4)?,
-                            ))
-                        })
-                        .map_err(sqlite::sql_error)?
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(sqlite::sql_error)?;
-                    Ok(rows)
-                })
-                .await?
-                .into_iter()
-                .map(|(id, secret_sealed, allowed_ips, admin, created_at)| {
-                    let created_at = DateTime::parse_from_rfc3339(&created_at)
-                        .map(|at| at.with_timezone(&Utc))
-                        .map_err(|e| ClientError::Corrupt {
-                            id: id.clone(),
-                            reason: format!("created_at: {e}"),
-                        })?;
-                    Ok(StoredClient {
-                        id,
-                        secret_sealed,
-                        allowed_ips,
-                        admin,
-                        created_at,
-                    })
-                })
-                .collect::<Result<Vec<_>, ClientError>>()?,
-            Store::Postgres(store) => {
-                let client = store.pool().get().await.map_err(postgres::pool_error)?;
-                let rows = match &id {
-                    Some(id) => {
-                        client
-                            .query(&format!("{SELECT} WHERE client_id = $1"), &[id])
-                            .await
-                    }
-                    None => {
-                        client
-                            .query(&format!("{SELECT} ORDER BY client_id"), &[])
-                            .await
-                    }
-                }
-                .map_err(postgres::db_error)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(StoredClient {
-                            id: row.try_get(0)?,
-                            secret_sealed: row.try_get(1)?,
-                            allowed_ips: row.try_get(2)?,
-                            admin: row.try_get(3)?,
-                            created_at: row.try_get(4)?,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, tokio_postgres::Error>>()
-                    .map_err(postgres::db_error)?
+        let rows = match id {
+            Some(id) => {
+                self.store
+                    .query(format!("{SELECT} WHERE client_id = {{1}}"), vec![id.into()])
+                    .await?
+            }
+            None => {
+                self.store
+                    .query(format!("{SELECT} ORDER BY client_id"), Vec::new())
+                    .await?
             }
         };
-        Ok(rows)
+        rows.iter()
+            .map(|row| {
+                let id = row.text(0)?;
+                let corrupt = |reason: StoreError| ClientError::Corrupt {
+                    id: id.clone(),
+                    reason: reason.to_string(),
+                };
+                Ok(StoredClient {
+                    secret_sealed: row.text(1).map_err(corrupt)?,
+                    allowed_ips: row.text(2).map_err(corrupt)?,
+                    admin: row.boolean(3).map_err(corrupt)?,
+                    created_at: row.time(4).map_err(corrupt)?,
+                    id,
+                })
+            })
+            .collect()
     }
 
     fn decode(&self, row: StoredClient) -> Result<ApiClient, ClientError> {

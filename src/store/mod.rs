@@ -22,11 +22,18 @@ pub mod advisory;
 pub mod canonical;
 pub mod chain;
 pub mod clients;
+pub mod commands;
+pub mod merkle_log;
 pub mod migrations;
 pub mod nonces;
+pub mod outbox;
 pub mod postgres;
 pub mod query_tables;
+pub mod rebuild;
 pub mod rows;
+pub mod scheduler;
+pub mod short_links;
+pub(crate) mod sql;
 pub mod sqlite;
 
 use std::fmt;

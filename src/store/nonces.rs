@@ -14,7 +14,8 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::store::{Store, StoreError, postgres, sqlite};
+use super::sql::Value;
+use super::{Store, StoreError, postgres};
 
 /// Fresh nonces between two opportunistic purges of expired rows.
 const PURGE_EVERY: u64 = 512;
@@ -46,27 +47,28 @@ impl NonceStore {
         expires_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let fresh = match &self.store {
-            Store::Sqlite(store) => {
-                let (client_id, nonce) = (client_id.to_owned(), nonce.to_owned());
-                let expires_at = expires_at.timestamp();
-                store
-                    .write(move |connection| {
-                        connection
-                            .execute(
-                                "INSERT INTO api_nonces (client_id, nonce, expires_at) \
-                                 VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                                rusqlite::params![client_id, nonce, expires_at],
-                            )
-                            .map(|inserted| inserted == 1)
-                            .map_err(sqlite::sql_error)
-                    })
-                    .await?
-            }
+            // Only PostgreSQL gathers concurrent nonces into one statement; SQLite's writer thread
+            // already groups concurrent writes into one commit.
             Store::Postgres(store) => {
                 self.batcher
                     .get_or_init(|| NonceBatcher::start(store.pool().clone()))
                     .use_once(client_id, nonce, expires_at)
                     .await?
+            }
+            Store::Sqlite(_) => {
+                self.store
+                    .write_one(
+                        "INSERT INTO api_nonces (client_id, nonce, expires_at) \
+                         VALUES ({1}, {2}, {3}) ON CONFLICT DO NOTHING",
+                        vec![
+                            client_id.into(),
+                            nonce.into(),
+                            expires_at.timestamp().into(),
+                        ],
+                    )
+                    .await?
+                    .count
+                    == 1
             }
         };
         if fresh && self.inserted.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
@@ -77,26 +79,19 @@ impl NonceStore {
 
     /// Deletes the nonces whose window ended before `now`; returns how many went.
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        match &self.store {
-            Store::Sqlite(store) => {
-                let now = now.timestamp();
-                store
-                    .write(move |connection| {
-                        connection
-                            .execute("DELETE FROM api_nonces WHERE expires_at < ?1", [now])
-                            .map(|deleted| deleted as u64)
-                            .map_err(sqlite::sql_error)
-                    })
-                    .await
-            }
-            Store::Postgres(store) => {
-                let client = store.pool().get().await.map_err(postgres::pool_error)?;
-                client
-                    .execute("DELETE FROM api_nonces WHERE expires_at < $1", &[&now])
-                    .await
-                    .map_err(postgres::db_error)
-            }
-        }
+        // PostgreSQL keeps `expires_at` as a timestamp, SQLite as Unix seconds.
+        let expired_before = match &self.store {
+            Store::Postgres(_) => Value::Time(now),
+            Store::Sqlite(_) => Value::Int(now.timestamp()),
+        };
+        Ok(self
+            .store
+            .write_one(
+                "DELETE FROM api_nonces WHERE expires_at < {1}",
+                vec![expired_before],
+            )
+            .await?
+            .count)
     }
 
     /// Purges expired nonces every `period` until the returned task is aborted (or the runtime stops).

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::error::Error as StdError;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use deadpool_postgres::GenericClient;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use uuid::Uuid;
 
@@ -102,6 +103,8 @@ pub(crate) enum Value {
     Int(i64),
     Bool(bool),
     Time(DateTime<Utc>),
+    /// A time SQLite keeps as RFC 3339 text with milliseconds (the Merkle log's leaves).
+    TimeMillis(DateTime<Utc>),
     Uuid(Uuid),
     Bytes(Vec<u8>),
 }
@@ -174,6 +177,9 @@ impl rusqlite::ToSql for Value {
             Self::Int(number) => ToSqlOutput::Owned(Lite::Integer(*number)),
             Self::Bool(flag) => ToSqlOutput::Owned(Lite::Integer(i64::from(*flag))),
             Self::Time(time) => ToSqlOutput::Owned(Lite::Text(sqlite_time(*time))),
+            Self::TimeMillis(time) => ToSqlOutput::Owned(Lite::Text(
+                time.to_rfc3339_opts(SecondsFormat::Millis, true),
+            )),
             Self::Uuid(id) => ToSqlOutput::Owned(Lite::Text(id.to_string())),
             Self::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
         })
@@ -193,7 +199,7 @@ impl ToSql for Value {
                 _ => number.to_sql(ty, out),
             },
             Self::Bool(flag) => flag.to_sql(ty, out),
-            Self::Time(time) => time.to_sql(ty, out),
+            Self::Time(time) | Self::TimeMillis(time) => time.to_sql(ty, out),
             Self::Uuid(id) => match *ty {
                 Type::UUID => id.to_sql(ty, out),
                 _ => id.to_string().to_sql(ty, out),
@@ -250,7 +256,10 @@ impl SqlRow {
         StoreError::Database(format!("column {index} is not {expected}: {error}"))
     }
 
-    fn lite(values: &[rusqlite::types::Value], index: usize) -> Result<&rusqlite::types::Value, StoreError> {
+    fn lite(
+        values: &[rusqlite::types::Value],
+        index: usize,
+    ) -> Result<&rusqlite::types::Value, StoreError> {
         values
             .get(index)
             .ok_or_else(|| Self::wrong(index, "in the row", "missing"))
@@ -260,11 +269,17 @@ impl SqlRow {
     pub(crate) fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
         use rusqlite::types::Value as Lite;
         match &self.0 {
-            Row::Postgres(row) => row.try_get(index).map_err(|e| Self::wrong(index, "text", e)),
+            Row::Postgres(row) => row
+                .try_get(index)
+                .map_err(|e| Self::wrong(index, "text", e)),
             Row::Sqlite(values) => match Self::lite(values, index)? {
                 Lite::Null => Ok(None),
                 Lite::Text(text) => Ok(Some(text.clone())),
-                other => Err(Self::wrong(index, "text", format!("{:?}", other.data_type()))),
+                other => Err(Self::wrong(
+                    index,
+                    "text",
+                    format!("{:?}", other.data_type()),
+                )),
             },
         }
     }
@@ -285,7 +300,11 @@ impl SqlRow {
             Row::Sqlite(values) => match Self::lite(values, index)? {
                 Lite::Null => Ok(None),
                 Lite::Integer(number) => Ok(Some(*number)),
-                other => Err(Self::wrong(index, "an integer", format!("{:?}", other.data_type()))),
+                other => Err(Self::wrong(
+                    index,
+                    "an integer",
+                    format!("{:?}", other.data_type()),
+                )),
             },
         }
     }
@@ -348,7 +367,11 @@ impl SqlRow {
                 .map_err(|e| Self::wrong(index, "bytes", e)),
             Row::Sqlite(values) => match Self::lite(values, index)? {
                 Lite::Blob(bytes) => Ok(bytes.clone()),
-                other => Err(Self::wrong(index, "bytes", format!("{:?}", other.data_type()))),
+                other => Err(Self::wrong(
+                    index,
+                    "bytes",
+                    format!("{:?}", other.data_type()),
+                )),
             },
         }
     }
@@ -377,7 +400,10 @@ fn sqlite_rows(
 }
 
 fn postgres_params(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
-    params.iter().map(|value| value as &(dyn ToSql + Sync)).collect()
+    params
+        .iter()
+        .map(|value| value as &(dyn ToSql + Sync))
+        .collect()
 }
 
 impl Store {
@@ -406,7 +432,10 @@ impl Store {
                     .query(&prepared, &postgres_params(&params))
                     .await
                     .map_err(db_error)?;
-                Ok(rows.into_iter().map(|row| SqlRow(Row::Postgres(row))).collect())
+                Ok(rows
+                    .into_iter()
+                    .map(|row| SqlRow(Row::Postgres(row)))
+                    .collect())
             }
         }
     }
@@ -443,32 +472,14 @@ impl Store {
             }
             Store::Postgres(postgres) => {
                 let mut client = postgres.pool().get().await.map_err(pool_error)?;
+                // One statement commits alone; a transaction would cost two more round trips.
+                if let [(statement, params)] = statements.as_slice() {
+                    return Ok(vec![postgres_written(&client, statement, params).await?]);
+                }
                 let transaction = client.transaction().await.map_err(db_error)?;
                 let mut written = Vec::with_capacity(statements.len());
                 for (statement, params) in &statements {
-                    let prepared = transaction
-                        .prepare_cached(&statement.postgres())
-                        .await
-                        .map_err(db_error)?;
-                    let params = postgres_params(params);
-                    written.push(if prepared.columns().is_empty() {
-                        Written {
-                            count: transaction
-                                .execute(&prepared, &params)
-                                .await
-                                .map_err(db_error)?,
-                            rows: Vec::new(),
-                        }
-                    } else {
-                        let rows = transaction
-                            .query(&prepared, &params)
-                            .await
-                            .map_err(db_error)?;
-                        Written {
-                            count: rows.len() as u64,
-                            rows: rows.into_iter().map(|row| SqlRow(Row::Postgres(row))).collect(),
-                        }
-                    });
+                    written.push(postgres_written(&transaction, statement, params).await?);
                 }
                 transaction.commit().await.map_err(db_error)?;
                 Ok(written)
@@ -496,6 +507,43 @@ pub(crate) struct Written {
     pub rows: Vec<SqlRow>,
 }
 
+/// Runs a writing statement on a PostgreSQL session or transaction.
+pub(super) async fn postgres_written<C: GenericClient + Sync>(
+    client: &C,
+    statement: &Statement,
+    params: &[Value],
+) -> Result<Written, StoreError> {
+    let prepared = client
+        .prepare_cached(&statement.postgres())
+        .await
+        .map_err(db_error)?;
+    let params = postgres_params(params);
+    if prepared.columns().is_empty() {
+        let count = client.execute(&prepared, &params).await.map_err(db_error)?;
+        return Ok(Written {
+            count,
+            rows: Vec::new(),
+        });
+    }
+    let rows = client.query(&prepared, &params).await.map_err(db_error)?;
+    Ok(Written {
+        count: rows.len() as u64,
+        rows: rows
+            .into_iter()
+            .map(|row| SqlRow(Row::Postgres(row)))
+            .collect(),
+    })
+}
+
+/// Runs a writing statement on a SQLite connection (the writer's, inside its transaction).
+pub(super) fn sqlite_written_statement(
+    connection: &rusqlite::Connection,
+    statement: &Statement,
+    params: &[Value],
+) -> Result<Written, StoreError> {
+    sqlite_written(connection, &statement.sqlite(), params)
+}
+
 fn sqlite_written(
     connection: &rusqlite::Connection,
     sql: &str,
@@ -517,6 +565,74 @@ fn sqlite_written(
         count: rows.len() as u64,
         rows,
     })
+}
+
+/// A transaction in progress on either backend, for store logic that reads, decides and writes in
+/// turn: the logic is written once over this trait. On SQLite it runs on the writer's connection,
+/// where every call completes at once; on PostgreSQL inside a transaction.
+pub(crate) trait Session {
+    async fn rows(
+        &self,
+        statement: Statement,
+        params: Vec<Value>,
+    ) -> Result<Vec<SqlRow>, StoreError>;
+
+    async fn run(&self, statement: Statement, params: Vec<Value>) -> Result<Written, StoreError>;
+
+    async fn row(
+        &self,
+        statement: Statement,
+        params: Vec<Value>,
+    ) -> Result<Option<SqlRow>, StoreError> {
+        Ok(self.rows(statement, params).await?.into_iter().next())
+    }
+}
+
+/// [`Session`] on the SQLite writer's connection (inside its transaction).
+pub(crate) struct SqliteSession<'a>(pub &'a rusqlite::Connection);
+
+impl Session for SqliteSession<'_> {
+    async fn rows(
+        &self,
+        statement: Statement,
+        params: Vec<Value>,
+    ) -> Result<Vec<SqlRow>, StoreError> {
+        sqlite_rows(self.0, &statement.sqlite(), &params)
+    }
+
+    async fn run(&self, statement: Statement, params: Vec<Value>) -> Result<Written, StoreError> {
+        sqlite_written_statement(self.0, &statement, &params)
+    }
+}
+
+/// [`Session`] inside a PostgreSQL transaction.
+pub(crate) struct PostgresSession<'a>(pub &'a deadpool_postgres::Transaction<'a>);
+
+impl Session for PostgresSession<'_> {
+    async fn rows(
+        &self,
+        statement: Statement,
+        params: Vec<Value>,
+    ) -> Result<Vec<SqlRow>, StoreError> {
+        let prepared = self
+            .0
+            .prepare_cached(&statement.postgres())
+            .await
+            .map_err(db_error)?;
+        let rows = self
+            .0
+            .query(&prepared, &postgres_params(&params))
+            .await
+            .map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SqlRow(Row::Postgres(row)))
+            .collect())
+    }
+
+    async fn run(&self, statement: Statement, params: Vec<Value>) -> Result<Written, StoreError> {
+        postgres_written(self.0, &statement, &params).await
+    }
 }
 
 #[cfg(test)]

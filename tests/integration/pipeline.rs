@@ -583,7 +583,7 @@ async fn a_command_on_a_stream_taken_for_new_that_exists_is_decided_on_what_is_s
             &stream,
             &metadata(),
             |_| again.clone(),
-            |_| Ok(None),
+            |_| Ok(esign::store::commands::Attached::Nothing),
         )
         .await;
     assert!(
@@ -602,7 +602,7 @@ async fn a_command_on_a_stream_taken_for_new_that_exists_is_decided_on_what_is_s
             &fresh,
             &metadata(),
             |_| command.clone(),
-            |_| Ok(None),
+            |_| Ok(esign::store::commands::Attached::Nothing),
         )
         .await
         .unwrap();

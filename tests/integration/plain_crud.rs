@@ -118,9 +118,7 @@ async fn a_plain_crud_initiate_writes_rows_and_no_events(t: TestStore) {
         before.len(),
         "no event was appended"
     );
-    let callbacks = esign::delivery::queue::list(store, None, 100)
-        .await
-        .unwrap();
+    let callbacks = store.outbox().list(None, 100).await.unwrap();
     assert!(callbacks.is_empty(), "{callbacks:?}");
 
     // With no events, a later command finds no contract (documented: only initiate and reads work).

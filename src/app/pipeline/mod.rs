@@ -19,7 +19,8 @@ use projections::{ProjectedEvent, ProjectionError, Row};
 use uuid::Uuid;
 
 use crate::pii::{PiiCipher, PiiError};
-use crate::store::rows;
+use crate::store::commands::{Attached, CommandWrites, CommitError};
+use crate::store::outbox::OutboxEntry;
 use crate::store::{
     AppendRequest, EventMetadata, EventStore, NewEvent, RecordedEvent, Store, StoreError, StreamId,
 };
@@ -64,18 +65,6 @@ impl ReadModel for aggregates::sms_notice::SmsNoticeAggregate {
     fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
         projections::sms_notice_rows(events)
     }
-}
-
-/// Rows outside the query tables that a command writes in its own transaction, so they commit (and
-/// reach the disk) with its events: one commit per command instead of one per table. They are made
-/// from the state after the command; short links, for example, need each signer's deadline.
-#[async_trait::async_trait]
-pub trait AttachedWrite: std::fmt::Debug + Send + Sync + 'static {
-    fn write_sqlite(&self, connection: &rusqlite::Connection) -> Result<(), StoreError>;
-    async fn write_postgres(
-        &self,
-        transaction: &deadpool_postgres::Transaction<'_>,
-    ) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -324,7 +313,7 @@ impl Pipeline {
         A::Event: Send + Sync + 'static,
         A::Error: 'static,
     {
-        self.execute_attached::<A>(stream, metadata, command, |_| Ok(None))
+        self.execute_attached::<A>(stream, metadata, command, |_| Ok(Attached::Nothing))
             .await
     }
 
@@ -335,7 +324,7 @@ impl Pipeline {
         stream: &StreamId,
         metadata: &EventMetadata,
         command: impl Fn(&A::State) -> A::Command,
-        attach: impl Fn(&A::State) -> Result<Option<Box<dyn AttachedWrite>>, String>,
+        attach: impl Fn(&A::State) -> Result<Attached, String>,
     ) -> Result<Executed<A>, CommandError<A::Error>>
     where
         A: ReadModel,
@@ -355,7 +344,7 @@ impl Pipeline {
         stream: &StreamId,
         metadata: &EventMetadata,
         command: impl Fn(&A::State) -> A::Command,
-        attach: impl Fn(&A::State) -> Result<Option<Box<dyn AttachedWrite>>, String>,
+        attach: impl Fn(&A::State) -> Result<Attached, String>,
     ) -> Result<Executed<A>, CommandError<A::Error>>
     where
         A: ReadModel,
@@ -371,7 +360,7 @@ impl Pipeline {
         stream: &StreamId,
         metadata: &EventMetadata,
         command: impl Fn(&A::State) -> A::Command,
-        attach: impl Fn(&A::State) -> Result<Option<Box<dyn AttachedWrite>>, String>,
+        attach: impl Fn(&A::State) -> Result<Attached, String>,
         mut expect: Expect,
     ) -> Result<Executed<A>, CommandError<A::Error>>
     where
@@ -467,7 +456,7 @@ impl Pipeline {
         prior: Vec<RecordedEvent>,
         prior_events: Vec<A::Event>,
         new_events: Vec<A::Event>,
-        attached: Option<Box<dyn AttachedWrite>>,
+        attached: Attached,
     ) -> Result<Vec<RecordedEvent>, CommandError<A::Error>>
     where
         A: ReadModel,
@@ -479,64 +468,29 @@ impl Pipeline {
                 .project_without_log::<A>(request, new_events, attached)
                 .await;
         }
-        match &self.store {
-            Store::Sqlite(sqlite) => {
-                let pii = std::sync::Arc::clone(&self.pii);
-                let broker = self.broker_subject_prefix.clone();
-                let outcome = sqlite
-                    .write(move |connection| {
-                        let appended = crate::store::sqlite::append_on(connection, &request)?;
-                        let (rows, callbacks) = project_and_publish::<A>(
-                            &prior,
-                            &prior_events,
-                            &appended,
-                            &new_events,
-                            &pii,
-                            broker.as_deref(),
-                        )
-                        .map_err(|e| StoreError::Database(format!("projection failed: {e}")))?;
-                        rows::upsert_sqlite(connection, &rows)?;
-                        crate::app::pipeline::outbox::insert_sqlite(connection, &callbacks)?;
-                        if let Some(attached) = &attached {
-                            attached.write_sqlite(connection)?;
-                        }
-                        Ok(appended)
-                    })
-                    .await?;
-                Ok(outcome)
-            }
-            Store::Postgres(postgres) => {
-                let mut client = postgres
-                    .pool()
-                    .get()
-                    .await
-                    .map_err(crate::store::postgres::pool_error)?;
-                let transaction = client
-                    .transaction()
-                    .await
-                    .map_err(crate::store::postgres::db_error)?;
-                let appended = crate::store::postgres::append_with(&transaction, &request).await?;
-                let (rows, callbacks) = project_and_publish::<A>(
+        let pii = std::sync::Arc::clone(&self.pii);
+        let broker = self.broker_subject_prefix.clone();
+        self.store
+            .commit(request, move |appended| {
+                let (rows, outbox) = project_and_publish::<A>(
                     &prior,
                     &prior_events,
-                    &appended,
+                    appended,
                     &new_events,
-                    &self.pii,
-                    self.broker_subject_prefix.as_deref(),
-                )
-                .map_err(CommandError::Projection)?;
-                rows::upsert_postgres(&transaction, &rows).await?;
-                crate::app::pipeline::outbox::insert_postgres(&transaction, &callbacks).await?;
-                if let Some(attached) = &attached {
-                    attached.write_postgres(&transaction).await?;
-                }
-                transaction
-                    .commit()
-                    .await
-                    .map_err(crate::store::postgres::db_error)?;
-                Ok(appended)
-            }
-        }
+                    &pii,
+                    broker.as_deref(),
+                )?;
+                Ok(CommandWrites {
+                    rows,
+                    outbox,
+                    attached,
+                })
+            })
+            .await
+            .map_err(|error| match error {
+                CommitError::Store(store) => CommandError::Store(store),
+                CommitError::Derive(reason) => CommandError::Projection(reason),
+            })
     }
 
     /// [`WriteMode::PlainCrudBench`]: the rows the projection computes from stand-in events, upserted
@@ -545,7 +499,7 @@ impl Pipeline {
         &self,
         request: AppendRequest,
         new_events: Vec<A::Event>,
-        attached: Option<Box<dyn AttachedWrite>>,
+        attached: Attached,
     ) -> Result<Vec<RecordedEvent>, CommandError<A::Error>>
     where
         A: ReadModel,
@@ -555,38 +509,7 @@ impl Pipeline {
         let stand_ins = self.stand_in_events(request);
         let rows = project::<A>(&[], &[], &stand_ins, &new_events)
             .map_err(|e| CommandError::Projection(e.to_string()))?;
-        match &self.store {
-            Store::Sqlite(sqlite) => {
-                sqlite
-                    .write(move |connection| {
-                        rows::upsert_sqlite(connection, &rows)?;
-                        match &attached {
-                            Some(attached) => attached.write_sqlite(connection),
-                            None => Ok(()),
-                        }
-                    })
-                    .await?;
-            }
-            Store::Postgres(postgres) => {
-                let mut client = postgres
-                    .pool()
-                    .get()
-                    .await
-                    .map_err(crate::store::postgres::pool_error)?;
-                let transaction = client
-                    .transaction()
-                    .await
-                    .map_err(crate::store::postgres::db_error)?;
-                rows::upsert_postgres(&transaction, &rows).await?;
-                if let Some(attached) = &attached {
-                    attached.write_postgres(&transaction).await?;
-                }
-                transaction
-                    .commit()
-                    .await
-                    .map_err(crate::store::postgres::db_error)?;
-            }
-        }
+        self.store.write_rows(rows, attached).await?;
         Ok(stand_ins)
     }
 
@@ -629,7 +552,7 @@ fn project_and_publish<A>(
     new_events: &[A::Event],
     pii: &PiiCipher,
     broker_subject_prefix: Option<&str>,
-) -> Result<(Vec<Row>, Vec<crate::app::pipeline::outbox::OutboxEntry>), String>
+) -> Result<(Vec<Row>, Vec<OutboxEntry>), String>
 where
     A: ReadModel,
     A::Event: Send + Sync + 'static,

@@ -5,64 +5,19 @@
 //! cause was committed. The body is the matching `GET`'s JSON plus the event's id, type and the stream
 //! version (callbacks can arrive out of order), sealed because it may carry personal data.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use projections::{Publication, Row, Table};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::pii::{PiiCipher, PiiError};
-use crate::store::postgres::db_error;
+use crate::store::RecordedEvent;
+use crate::store::outbox::{Destination, OutboxEntry};
 use crate::store::query_tables::RowView;
-use crate::store::sqlite::sql_error;
-use crate::store::{RecordedEvent, StoreError};
-
-/// Where an outbox row goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Destination {
-    /// The caller's `callbackUrl`, signed with the caller's secret.
-    Callback,
-    /// The event broker (NATS JetStream), subject `esign.events.<EventName>`; personal data masked.
-    Nats,
-}
-
-impl Destination {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Destination::Callback => "callback",
-            Destination::Nats => "nats",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "callback" => Some(Destination::Callback),
-            "nats" => Some(Destination::Nats),
-            _ => None,
-        }
-    }
-}
 
 /// The broker subject an event is published on: `<prefix>.<EventName>` (`esign.events.` by default).
 pub fn nats_subject(prefix: &str, event_type: &str) -> String {
     format!("{prefix}.{event_type}")
-}
-
-/// One callback or publication to deliver.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxEntry {
-    /// Sent as the event id on every attempt and to every destination; receivers dedupe by it.
-    pub callback_id: Uuid,
-    pub destination: Destination,
-    pub event_type: &'static str,
-    pub source_event_id: Uuid,
-    pub stream_id: String,
-    pub stream_version: i64,
-    pub client_id: String,
-    /// The callback URL, or for the broker the subject.
-    pub callback_url: String,
-    pub callback_headers: Option<String>,
-    pub body_sealed: String,
-    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,78 +143,4 @@ fn masked_for_broker(mut body: Value) -> Value {
     }
     walk(&mut body);
     body
-}
-
-const INSERT_COLUMNS: &str = "callback_id, event_type, source_event_id, stream_id, stream_version, client_id, \
-                              callback_url, callback_headers, body_sealed, next_attempt_at, created_at, destination";
-
-/// Writes entries on the SQLite writer's connection (inside the command's transaction).
-pub fn insert_sqlite(
-    connection: &rusqlite::Connection,
-    entries: &[OutboxEntry],
-) -> Result<(), StoreError> {
-    for entry in entries {
-        let created = entry
-            .created_at
-            .to_rfc3339_opts(SecondsFormat::Micros, true);
-        connection
-            .prepare_cached(&format!(
-                "INSERT INTO outbox ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)"
-            ))
-            .and_then(|mut statement| {
-                statement.execute(rusqlite::params![
-                    entry.callback_id.to_string(),
-                    entry.event_type,
-                    entry.source_event_id.to_string(),
-                    entry.stream_id,
-                    entry.stream_version,
-                    entry.client_id,
-                    entry.callback_url,
-                    entry.callback_headers,
-                    entry.body_sealed,
-                    created,
-                    entry.destination.as_str(),
-                ])
-            })
-            .map_err(sql_error)?;
-    }
-    Ok(())
-}
-
-/// Writes entries inside the command's PostgreSQL transaction.
-pub async fn insert_postgres<C: deadpool_postgres::GenericClient + Sync>(
-    client: &C,
-    entries: &[OutboxEntry],
-) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let statement = client
-        .prepare_cached(&format!(
-            "INSERT INTO outbox ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)"
-        ))
-        .await
-        .map_err(db_error)?;
-    for entry in entries {
-        client
-            .execute(
-                &statement,
-                &[
-                    &entry.callback_id,
-                    &entry.event_type,
-                    &entry.source_event_id,
-                    &entry.stream_id,
-                    &entry.stream_version,
-                    &entry.client_id,
-                    &entry.callback_url,
-                    &entry.callback_headers,
-                    &entry.body_sealed,
-                    &entry.created_at,
-                    &entry.destination.as_str(),
-                ],
-            )
-            .await
-            .map_err(db_error)?;
-    }
-    Ok(())
 }

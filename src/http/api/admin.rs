@@ -8,10 +8,10 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::Caller;
-use crate::delivery::queue::{self, DeliveryStatus};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
+use crate::store::outbox::DeliveryStatus;
 use aggregates::ValidationErrors;
 
 /// The most rows one listing returns.
@@ -91,7 +91,7 @@ async fn list(
             }
         }
     }
-    let callbacks = queue::list(&state.store, status, limit).await?;
+    let callbacks = state.store.outbox().list(status, limit).await?;
     Ok(Json(json!({ "callbacks": callbacks })))
 }
 
@@ -118,10 +118,13 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&caller)?;
     let id = parse_id(&id)?;
-    let callback = queue::find(&state.store, id)
+    let callback = state
+        .store
+        .outbox()
+        .find(id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let attempts = queue::attempts(&state.store, id).await?;
+    let attempts = state.store.outbox().attempts(id).await?;
     Ok(Json(json!({ "callback": callback, "attempts": attempts })))
 }
 
@@ -151,7 +154,10 @@ async fn redeliver(
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&caller)?;
     let id = parse_id(&id)?;
-    let callback = queue::redeliver(&state.store, id, Utc::now())
+    let callback = state
+        .store
+        .outbox()
+        .redeliver(id, Utc::now())
         .await?
         .ok_or(ApiError::NotFound)?;
     if callback.status != DeliveryStatus::Pending.as_str() {
@@ -161,7 +167,7 @@ async fn redeliver(
         )));
     }
     tracing::info!(client = %caller.client.id, callback = id, "callback scheduled for redelivery");
-    let attempts = queue::attempts(&state.store, id).await?;
+    let attempts = state.store.outbox().attempts(id).await?;
     Ok(Json(json!({ "callback": callback, "attempts": attempts })))
 }
 

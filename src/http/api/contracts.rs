@@ -22,12 +22,12 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::{Caller, JsonBody};
-use crate::app::pipeline::AttachedWrite;
-use crate::app::short_links::{NewShortLink, NewShortLinks};
+use crate::app::short_links::{self, NewShortLink};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
+use crate::store::commands::Attached;
 use crate::store::query_tables::{ContractRows, RowView, owned_contract_rows, select, select_one};
 
 pub(super) fn router() -> Router<AppState> {
@@ -90,9 +90,9 @@ fn short_links_for(
     contract: &aggregates::contract::ContractState,
     issued: &[(PartyId, &IssuedLink)],
     made: &std::sync::Mutex<Vec<NewShortLink>>,
-) -> Result<Option<Box<dyn AttachedWrite>>, String> {
+) -> Result<Attached, String> {
     let Some(contract) = contract.contract() else {
-        return Ok(None);
+        return Ok(Attached::Nothing);
     };
     let mut links = Vec::with_capacity(issued.len());
     for (party_id, link) in issued {
@@ -115,7 +115,7 @@ fn short_links_for(
         );
     }
     *made.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = links.clone();
-    Ok(Some(Box::new(NewShortLinks(links))))
+    Ok(short_links::attached(&links))
 }
 
 /// One signer's task as the initiate and re-issue responses show it (spec 2.1.2): the sign URL, the
@@ -137,7 +137,7 @@ fn sign_task(state: &AppState, party_id: &str, token: &str, short: Option<&NewSh
         "partyId": party_id,
         "signUrl": url,
         "shortUrl": short_url,
-        "expiresAt": short.map(|link| link.expires_at),
+        "expiresAt": short.map(NewShortLink::expires_at),
         "qrCode": qr_code,
     })
 }
@@ -277,7 +277,7 @@ async fn initiate_new(
         .zip(&links)
         .map(|(signer, issued)| {
             let party_id = signer.party_id.as_deref().unwrap_or_default();
-            let short = short_links.iter().find(|link| link.party_id == party_id);
+            let short = short_links.iter().find(|link| link.party_id() == party_id);
             sign_task(state, party_id, &issued.token, short)
         })
         .collect();

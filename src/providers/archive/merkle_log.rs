@@ -38,9 +38,9 @@
 //! # Storage and serialisation
 //!
 //! Tables `merkle_log_leaves`, `merkle_log_nodes` (the hash of every completed perfect subtree) and
-//! `merkle_log_tree_heads` (one per tree size), all append-only. Appends are serialised so leaf
-//! indexes are dense: PostgreSQL takes `LOCK TABLE merkle_log_leaves IN EXCLUSIVE MODE` in the append
-//! transaction (readers are not blocked); SQLite has one writer thread. An append reads the peaks of
+//! `merkle_log_tree_heads` (one per tree size), all append-only, kept by [`crate::store::merkle_log`],
+//! which runs each append's rules ([`AppendRule`]) under a lock so leaf indexes are dense. An append
+//! reads the peaks of
 //! the current tree (at most 64 hashes), stores the subtrees the new leaf completes and signs the new
 //! root; a proof reads the O(log n) subtree hashes it needs ([`super::subtrees`]). No operation reads
 //! every leaf.
@@ -52,7 +52,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, SecondsFormat, Utc};
 use der::Decode;
-use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use x509_cert::Certificate;
 
@@ -62,8 +61,7 @@ use super::{
     ArchiveError, ArchiveProvider, ArchiveReceipt, ArchiveRequest, Archiver, ReceiptTrust,
     VerifiedReceipt, VerifyError, parse_hash, serial_hex,
 };
-use crate::store::postgres::{db_error, pool_error};
-use crate::store::sqlite::sql_error;
+use crate::store::merkle_log::{AppendRule, LeafRow, LogAppend, NewLogEntry, NodeKey, TreeHeadRow};
 use crate::store::{Store, StoreError};
 use crate::trust::keys::KeyError;
 use crate::trust::{Ca, cms, oid};
@@ -302,19 +300,6 @@ fn from_millis(ms: u64) -> Result<DateTime<Utc>, LogError> {
         .ok_or_else(|| LogError::Corrupt(format!("{ms} ms is out of range")))
 }
 
-fn to_i64(value: u64) -> Result<i64, LogError> {
-    i64::try_from(value)
-        .map_err(|_| LogError::Corrupt(format!("{value} does not fit the database")))
-}
-
-fn to_u64(value: i64) -> Result<u64, LogError> {
-    u64::try_from(value).map_err(|_| LogError::Corrupt(format!("negative value {value} stored")))
-}
-
-fn hash_of(bytes: &[u8], what: &str) -> Result<Hash, LogError> {
-    Hash::try_from(bytes).map_err(|_| LogError::Corrupt(format!("a stored {what} is not 32 bytes")))
-}
-
 /// The new subtrees, the new root and the new leaf's inclusion proof when leaf `size` (the next
 /// index) with hash `leaf` joins a tree of `size` leaves. `lookup` answers for stored nodes.
 struct AppendPlan {
@@ -418,6 +403,129 @@ fn check_retry(existing: &LogLeaf, request: &ArchiveRequest) -> Result<(), LogEr
     Ok(())
 }
 
+/// The log's rules for one append, run by the store under the log's lock.
+struct AppendDecision {
+    ca: Arc<Ca>,
+    request: ArchiveRequest,
+    now: DateTime<Utc>,
+}
+
+impl AppendRule for AppendDecision {
+    type Error = LogError;
+
+    fn retry(&self, existing: &LeafRow) -> Result<BTreeSet<NodeKey>, LogError> {
+        let existing = LogLeaf::from(existing.clone());
+        check_retry(&existing, &self.request)?;
+        let (index, size) = (existing.leaf_index, existing.leaf_index + 1);
+        let needed =
+            subtrees::nodes_read_by(|lookup| subtrees::inclusion_proof(index, size, lookup))?;
+        Ok(node_keys(&needed))
+    }
+
+    fn nodes_for_append(&self, size: u64) -> Result<BTreeSet<NodeKey>, LogError> {
+        Ok(node_keys(&nodes_for_append(size)?))
+    }
+
+    fn decide(
+        &self,
+        latest: Option<&TreeHeadRow>,
+        stored: &BTreeMap<NodeKey, Hash>,
+    ) -> Result<NewLogEntry, LogError> {
+        let latest = latest.cloned().map(SignedTreeHead::from);
+        let stored = nodes_of(stored.clone());
+        let entry = decide_append(&self.ca, &self.request, self.now, latest.as_ref(), &stored)?;
+        Ok(NewLogEntry {
+            leaf: entry.appended.leaf.into(),
+            completed: entry
+                .completed
+                .into_iter()
+                .map(|(node, hash)| (NodeKey::from(node), hash))
+                .collect(),
+            head: entry.appended.tree_head.into(),
+            inclusion_proof: entry.appended.inclusion_proof,
+        })
+    }
+}
+
+fn node_keys(nodes: &BTreeSet<Node>) -> BTreeSet<NodeKey> {
+    nodes.iter().copied().map(NodeKey::from).collect()
+}
+
+fn nodes_of(stored: BTreeMap<NodeKey, Hash>) -> BTreeMap<Node, Hash> {
+    stored
+        .into_iter()
+        .map(|(key, hash)| (Node::from(key), hash))
+        .collect()
+}
+
+impl From<Node> for NodeKey {
+    fn from(node: Node) -> Self {
+        Self {
+            level: node.level,
+            index: node.index,
+        }
+    }
+}
+
+impl From<NodeKey> for Node {
+    fn from(key: NodeKey) -> Self {
+        Self {
+            level: key.level,
+            index: key.index,
+        }
+    }
+}
+
+impl From<LeafRow> for LogLeaf {
+    fn from(row: LeafRow) -> Self {
+        Self {
+            leaf_index: row.leaf_index,
+            leaf_hash: row.leaf_hash,
+            archive_id: row.archive_id,
+            contract_id: row.contract_id,
+            document_hash: row.document_hash,
+            appended_at: row.appended_at,
+        }
+    }
+}
+
+impl From<LogLeaf> for LeafRow {
+    fn from(leaf: LogLeaf) -> Self {
+        Self {
+            leaf_index: leaf.leaf_index,
+            leaf_hash: leaf.leaf_hash,
+            archive_id: leaf.archive_id,
+            contract_id: leaf.contract_id,
+            document_hash: leaf.document_hash,
+            appended_at: leaf.appended_at,
+        }
+    }
+}
+
+impl From<TreeHeadRow> for SignedTreeHead {
+    fn from(row: TreeHeadRow) -> Self {
+        Self {
+            tree_size: row.tree_size,
+            timestamp_ms: row.timestamp_ms,
+            root_hash: row.root_hash,
+            signature: row.signature,
+            signer_serial: row.signer_serial,
+        }
+    }
+}
+
+impl From<SignedTreeHead> for TreeHeadRow {
+    fn from(head: SignedTreeHead) -> Self {
+        Self {
+            tree_size: head.tree_size,
+            timestamp_ms: head.timestamp_ms,
+            root_hash: head.root_hash,
+            signature: head.signature,
+            signer_serial: head.signer_serial,
+        }
+    }
+}
+
 /// The append-only Merkle log behind `BLOCKCHAIN`, in the service's database.
 #[derive(Debug, Clone)]
 pub struct MerkleLog {
@@ -445,82 +553,67 @@ impl MerkleLog {
             &request.document_hash,
             0,
         )?;
-        match &self.store {
-            Store::Sqlite(sqlite) => {
-                let (ca, request) = (Arc::clone(&self.ca), request.clone());
-                sqlite
-                    .write(move |connection| {
-                        // Every non-store failure happens before the first write, so an inner
-                        // error never commits half an append.
-                        match sqlite_append(connection, &ca, &request, now) {
-                            Ok(appended) => Ok(Ok(appended)),
-                            Err(LogError::Store(error)) => Err(error),
-                            Err(other) => Ok(Err(other)),
-                        }
-                    })
-                    .await?
+        let rule = AppendDecision {
+            ca: Arc::clone(&self.ca),
+            request: request.clone(),
+            now,
+        };
+        match self
+            .store
+            .merkle_log()
+            .append(&request.archive_id, rule)
+            .await?
+        {
+            LogAppend::Existing { leaf, head, stored } => {
+                let (index, size) = (leaf.leaf_index, leaf.leaf_index + 1);
+                let tree_head = head.ok_or(LogError::NoTreeHead(size))?;
+                let stored = nodes_of(stored);
+                let inclusion_proof =
+                    subtrees::inclusion_proof(index, size, &mut subtrees::from_map(&stored))?;
+                Ok(Appended {
+                    leaf: leaf.into(),
+                    tree_head: tree_head.into(),
+                    inclusion_proof,
+                    newly_appended: false,
+                })
             }
-            Store::Postgres(postgres) => {
-                let mut client = postgres.pool().get().await.map_err(pool_error)?;
-                let transaction = client.transaction().await.map_err(db_error)?;
-                transaction
-                    .batch_execute("LOCK TABLE merkle_log_leaves IN EXCLUSIVE MODE")
-                    .await
-                    .map_err(db_error)?;
-                if let Some(existing) = pg::leaf(&transaction, &request.archive_id).await? {
-                    check_retry(&existing, request)?;
-                    return pg::appended(&transaction, existing).await;
-                }
-                let latest = pg::latest_head(&transaction).await?;
-                let size = latest.as_ref().map_or(0, |head| head.tree_size);
-                let stored = pg::fetch(&transaction, &nodes_for_append(size)?).await?;
-                let entry = decide_append(&self.ca, request, now, latest.as_ref(), &stored)?;
-                pg::insert(&transaction, &entry).await?;
-                transaction.commit().await.map_err(db_error)?;
-                Ok(entry.appended)
-            }
+            LogAppend::Appended(entry) => Ok(Appended {
+                leaf: entry.leaf.into(),
+                tree_head: entry.head.into(),
+                inclusion_proof: entry.inclusion_proof,
+                newly_appended: true,
+            }),
         }
     }
 
     /// The leaf of `archive_id`, if it is in the log.
     pub async fn leaf(&self, archive_id: &str) -> Result<Option<LogLeaf>, LogError> {
-        match &self.store {
-            Store::Sqlite(sqlite) => {
-                let archive_id = archive_id.to_owned();
-                read_sqlite(sqlite, move |connection| {
-                    sqlite_leaf(connection, &archive_id)
-                })
-                .await
-            }
-            Store::Postgres(postgres) => {
-                let client = postgres.pool().get().await.map_err(pool_error)?;
-                pg::leaf(&client, archive_id).await
-            }
-        }
+        Ok(self
+            .store
+            .merkle_log()
+            .leaf(archive_id)
+            .await?
+            .map(LogLeaf::from))
     }
 
     /// The newest signed tree head (`None` while the log is empty).
     pub async fn latest_tree_head(&self) -> Result<Option<SignedTreeHead>, LogError> {
-        match &self.store {
-            Store::Sqlite(sqlite) => read_sqlite(sqlite, sqlite_latest_head).await,
-            Store::Postgres(postgres) => {
-                let client = postgres.pool().get().await.map_err(pool_error)?;
-                pg::latest_head(&client).await
-            }
-        }
+        Ok(self
+            .store
+            .merkle_log()
+            .latest_head()
+            .await?
+            .map(SignedTreeHead::from))
     }
 
     /// The signed tree head of the tree of `tree_size` leaves.
     pub async fn tree_head(&self, tree_size: u64) -> Result<Option<SignedTreeHead>, LogError> {
-        match &self.store {
-            Store::Sqlite(sqlite) => {
-                read_sqlite(sqlite, move |connection| sqlite_head(connection, tree_size)).await
-            }
-            Store::Postgres(postgres) => {
-                let client = postgres.pool().get().await.map_err(pool_error)?;
-                pg::head(&client, tree_size).await
-            }
-        }
+        Ok(self
+            .store
+            .merkle_log()
+            .head(tree_size)
+            .await?
+            .map(SignedTreeHead::from))
     }
 
     /// The audit path of leaf `leaf_index` in the tree of `tree_size` leaves (a size the log has
@@ -562,16 +655,8 @@ impl MerkleLog {
         if !reached {
             return Err(LogError::NoTreeHead(tree_size));
         }
-        let stored = match &self.store {
-            Store::Sqlite(sqlite) => {
-                read_sqlite(sqlite, move |connection| sqlite_fetch(connection, &needed)).await?
-            }
-            Store::Postgres(postgres) => {
-                let client = postgres.pool().get().await.map_err(pool_error)?;
-                pg::fetch(&client, &needed).await?
-            }
-        };
-        Ok(compute(&mut subtrees::from_map(&stored))?)
+        let stored = self.store.merkle_log().nodes(&node_keys(&needed)).await?;
+        Ok(compute(&mut subtrees::from_map(&nodes_of(stored)))?)
     }
 
     fn receipt(&self, appended: &Appended) -> Result<ArchiveReceipt, LogError> {
@@ -694,424 +779,6 @@ pub(crate) fn verify_evidence(
         archived_at: appended_at,
         authority: LOG_NAME.to_owned(),
     })
-}
-
-// ---------------------------------------------------------------------------------------------------
-// SQLite
-
-async fn read_sqlite<T, F>(
-    sqlite: &crate::store::sqlite::SqliteStore,
-    work: F,
-) -> Result<T, LogError>
-where
-    T: Send + 'static,
-    F: FnOnce(&rusqlite::Connection) -> Result<T, LogError> + Send + 'static,
-{
-    sqlite
-        .read(move |connection| match work(connection) {
-            Ok(value) => Ok(Ok(value)),
-            Err(LogError::Store(error)) => Err(error),
-            Err(other) => Ok(Err(other)),
-        })
-        .await?
-}
-
-fn sqlite_append(
-    connection: &rusqlite::Connection,
-    ca: &Ca,
-    request: &ArchiveRequest,
-    now: DateTime<Utc>,
-) -> Result<Appended, LogError> {
-    if let Some(existing) = sqlite_leaf(connection, &request.archive_id)? {
-        check_retry(&existing, request)?;
-        let size = existing.leaf_index + 1;
-        let tree_head = sqlite_head(connection, size)?.ok_or(LogError::NoTreeHead(size))?;
-        let index = existing.leaf_index;
-        let needed =
-            subtrees::nodes_read_by(|lookup| subtrees::inclusion_proof(index, size, lookup))?;
-        let stored = sqlite_fetch(connection, &needed)?;
-        let inclusion_proof =
-            subtrees::inclusion_proof(index, size, &mut subtrees::from_map(&stored))?;
-        return Ok(Appended {
-            leaf: existing,
-            tree_head,
-            inclusion_proof,
-            newly_appended: false,
-        });
-    }
-    let latest = sqlite_latest_head(connection)?;
-    let size = latest.as_ref().map_or(0, |head| head.tree_size);
-    let stored = sqlite_fetch(connection, &nodes_for_append(size)?)?;
-    let entry = decide_append(ca, request, now, latest.as_ref(), &stored)?;
-    let leaf = &entry.appended.leaf;
-    connection
-        .execute(
-            "INSERT INTO merkle_log_leaves (leaf_index, leaf_hash, archive_id, contract_id, \
-             document_hash, appended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![
-                to_i64(leaf.leaf_index)?,
-                leaf.leaf_hash.as_slice(),
-                leaf.archive_id,
-                leaf.contract_id,
-                leaf.document_hash.as_slice(),
-                leaf.appended_at
-                    .to_rfc3339_opts(SecondsFormat::Millis, true),
-            ],
-        )
-        .map_err(sql_error)?;
-    for (node, hash) in &entry.completed {
-        connection
-            .execute(
-                "INSERT INTO merkle_log_nodes (level, node_index, hash) VALUES (?1, ?2, ?3)",
-                rusqlite::params![node.level, to_i64(node.index)?, hash.as_slice()],
-            )
-            .map_err(sql_error)?;
-    }
-    let head = &entry.appended.tree_head;
-    connection
-        .execute(
-            "INSERT INTO merkle_log_tree_heads (tree_size, root_hash, timestamp_ms, signature, \
-             signer_serial) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![
-                to_i64(head.tree_size)?,
-                head.root_hash.as_slice(),
-                to_i64(head.timestamp_ms)?,
-                head.signature,
-                head.signer_serial,
-            ],
-        )
-        .map_err(sql_error)?;
-    Ok(entry.appended)
-}
-
-const LEAF_COLUMNS: &str =
-    "leaf_index, leaf_hash, archive_id, contract_id, document_hash, appended_at";
-const HEAD_COLUMNS: &str = "tree_size, root_hash, timestamp_ms, signature, signer_serial";
-
-fn sqlite_leaf(
-    connection: &rusqlite::Connection,
-    archive_id: &str,
-) -> Result<Option<LogLeaf>, LogError> {
-    let row = connection
-        .query_row(
-            &format!("SELECT {LEAF_COLUMNS} FROM merkle_log_leaves WHERE archive_id = ?1"),
-            [archive_id],
-            |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, Vec<u8>>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, Vec<u8>>(4)?,
-                    row.get::<_, String>(5)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(sql_error)?;
-    let Some((index, leaf_hash, archive_id, contract_id, document_hash, appended_at)) = row else {
-        return Ok(None);
-    };
-    let appended_at = DateTime::parse_from_rfc3339(&appended_at)
-        .map_err(|e| LogError::Corrupt(format!("appended_at {appended_at:?}: {e}")))?
-        .with_timezone(&Utc);
-    Ok(Some(LogLeaf {
-        leaf_index: to_u64(index)?,
-        leaf_hash: hash_of(&leaf_hash, "leaf hash")?,
-        archive_id,
-        contract_id,
-        document_hash: hash_of(&document_hash, "document hash")?,
-        appended_at,
-    }))
-}
-
-fn sqlite_head_where(
-    connection: &rusqlite::Connection,
-    condition: &str,
-    parameters: &[&dyn rusqlite::ToSql],
-) -> Result<Option<SignedTreeHead>, LogError> {
-    let row = connection
-        .query_row(
-            &format!("SELECT {HEAD_COLUMNS} FROM merkle_log_tree_heads {condition}"),
-            parameters,
-            |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, Vec<u8>>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, Vec<u8>>(3)?,
-                    row.get::<_, String>(4)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(sql_error)?;
-    row.map(|(size, root, timestamp, signature, signer_serial)| {
-        Ok(SignedTreeHead {
-            tree_size: to_u64(size)?,
-            timestamp_ms: to_u64(timestamp)?,
-            root_hash: hash_of(&root, "root hash")?,
-            signature,
-            signer_serial,
-        })
-    })
-    .transpose()
-}
-
-fn sqlite_latest_head(
-    connection: &rusqlite::Connection,
-) -> Result<Option<SignedTreeHead>, LogError> {
-    sqlite_head_where(connection, "ORDER BY tree_size DESC LIMIT 1", &[])
-}
-
-fn sqlite_head(
-    connection: &rusqlite::Connection,
-    tree_size: u64,
-) -> Result<Option<SignedTreeHead>, LogError> {
-    sqlite_head_where(connection, "WHERE tree_size = ?1", &[&to_i64(tree_size)?])
-}
-
-fn sqlite_fetch(
-    connection: &rusqlite::Connection,
-    nodes: &BTreeSet<Node>,
-) -> Result<BTreeMap<Node, Hash>, LogError> {
-    let mut leaves = connection
-        .prepare_cached("SELECT leaf_hash FROM merkle_log_leaves WHERE leaf_index = ?1")
-        .map_err(sql_error)?;
-    let mut inner = connection
-        .prepare_cached("SELECT hash FROM merkle_log_nodes WHERE level = ?1 AND node_index = ?2")
-        .map_err(sql_error)?;
-    let mut found = BTreeMap::new();
-    for node in nodes {
-        let index = to_i64(node.index)?;
-        let hash: Option<Vec<u8>> = if node.level == 0 {
-            leaves.query_row([index], |row| row.get(0))
-        } else {
-            inner.query_row(rusqlite::params![node.level, index], |row| row.get(0))
-        }
-        .optional()
-        .map_err(sql_error)?;
-        if let Some(hash) = hash {
-            found.insert(*node, hash_of(&hash, "subtree hash")?);
-        }
-    }
-    Ok(found)
-}
-
-// ---------------------------------------------------------------------------------------------------
-// PostgreSQL
-
-mod pg {
-    use deadpool_postgres::GenericClient;
-
-    use super::*;
-
-    pub(super) async fn leaf<C: GenericClient + Sync>(
-        client: &C,
-        archive_id: &str,
-    ) -> Result<Option<LogLeaf>, LogError> {
-        let row = client
-            .query_opt(
-                &format!("SELECT {LEAF_COLUMNS} FROM merkle_log_leaves WHERE archive_id = $1"),
-                &[&archive_id],
-            )
-            .await
-            .map_err(db_error)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(LogLeaf {
-            leaf_index: to_u64(row.get(0))?,
-            leaf_hash: hash_of(row.get(1), "leaf hash")?,
-            archive_id: row.get(2),
-            contract_id: row.get(3),
-            document_hash: hash_of(row.get(4), "document hash")?,
-            appended_at: row.get(5),
-        }))
-    }
-
-    fn head_of(row: &tokio_postgres::Row) -> Result<SignedTreeHead, LogError> {
-        Ok(SignedTreeHead {
-            tree_size: to_u64(row.get(0))?,
-            root_hash: hash_of(row.get(1), "root hash")?,
-            timestamp_ms: to_u64(row.get(2))?,
-            signature: row.get(3),
-            signer_serial: row.get(4),
-        })
-    }
-
-    pub(super) async fn latest_head<C: GenericClient + Sync>(
-        client: &C,
-    ) -> Result<Option<SignedTreeHead>, LogError> {
-        client
-            .query_opt(
-                &format!(
-                    "SELECT {HEAD_COLUMNS} FROM merkle_log_tree_heads \
-                     ORDER BY tree_size DESC LIMIT 1"
-                ),
-                &[],
-            )
-            .await
-            .map_err(db_error)?
-            .as_ref()
-            .map(head_of)
-            .transpose()
-    }
-
-    pub(super) async fn head<C: GenericClient + Sync>(
-        client: &C,
-        tree_size: u64,
-    ) -> Result<Option<SignedTreeHead>, LogError> {
-        client
-            .query_opt(
-                &format!("SELECT {HEAD_COLUMNS} FROM merkle_log_tree_heads WHERE tree_size = $1"),
-                &[&to_i64(tree_size)?],
-            )
-            .await
-            .map_err(db_error)?
-            .as_ref()
-            .map(head_of)
-            .transpose()
-    }
-
-    pub(super) async fn fetch<C: GenericClient + Sync>(
-        client: &C,
-        nodes: &BTreeSet<Node>,
-    ) -> Result<BTreeMap<Node, Hash>, LogError> {
-        let mut leaf_indexes = Vec::new();
-        let (mut levels, mut node_indexes) = (Vec::new(), Vec::new());
-        for node in nodes {
-            if node.level == 0 {
-                leaf_indexes.push(to_i64(node.index)?);
-            } else {
-                levels.push(
-                    i32::try_from(node.level)
-                        .map_err(|_| LogError::Corrupt(format!("level {}", node.level)))?,
-                );
-                node_indexes.push(to_i64(node.index)?);
-            }
-        }
-        let mut found = BTreeMap::new();
-        if !leaf_indexes.is_empty() {
-            let rows = client
-                .query(
-                    "SELECT leaf_index, leaf_hash FROM merkle_log_leaves \
-                     WHERE leaf_index = ANY($1)",
-                    &[&leaf_indexes],
-                )
-                .await
-                .map_err(db_error)?;
-            for row in rows {
-                let node = Node {
-                    level: 0,
-                    index: to_u64(row.get(0))?,
-                };
-                found.insert(node, hash_of(row.get(1), "leaf hash")?);
-            }
-        }
-        if !levels.is_empty() {
-            let rows = client
-                .query(
-                    "SELECT n.level, n.node_index, n.hash FROM merkle_log_nodes n \
-                     JOIN unnest($1::integer[], $2::bigint[]) AS wanted (level, node_index) \
-                     ON n.level = wanted.level AND n.node_index = wanted.node_index",
-                    &[&levels, &node_indexes],
-                )
-                .await
-                .map_err(db_error)?;
-            for row in rows {
-                let level: i32 = row.get(0);
-                let node = Node {
-                    level: u32::try_from(level)
-                        .map_err(|_| LogError::Corrupt(format!("level {level}")))?,
-                    index: to_u64(row.get(1))?,
-                };
-                found.insert(node, hash_of(row.get(2), "subtree hash")?);
-            }
-        }
-        Ok(found)
-    }
-
-    /// The retry of an archive already in the log: its leaf, the head right after it, its proof.
-    pub(super) async fn appended<C: GenericClient + Sync>(
-        client: &C,
-        existing: LogLeaf,
-    ) -> Result<Appended, LogError> {
-        let (index, size) = (existing.leaf_index, existing.leaf_index + 1);
-        let tree_head = head(client, size)
-            .await?
-            .ok_or(LogError::NoTreeHead(size))?;
-        let needed =
-            subtrees::nodes_read_by(|lookup| subtrees::inclusion_proof(index, size, lookup))?;
-        let stored = fetch(client, &needed).await?;
-        let inclusion_proof =
-            subtrees::inclusion_proof(index, size, &mut subtrees::from_map(&stored))?;
-        Ok(Appended {
-            leaf: existing,
-            tree_head,
-            inclusion_proof,
-            newly_appended: false,
-        })
-    }
-
-    pub(super) async fn insert<C: GenericClient + Sync>(
-        client: &C,
-        entry: &NewEntry,
-    ) -> Result<(), LogError> {
-        let leaf = &entry.appended.leaf;
-        client
-            .execute(
-                "INSERT INTO merkle_log_leaves (leaf_index, leaf_hash, archive_id, contract_id, \
-                 document_hash, appended_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &to_i64(leaf.leaf_index)?,
-                    &leaf.leaf_hash.as_slice(),
-                    &leaf.archive_id,
-                    &leaf.contract_id,
-                    &leaf.document_hash.as_slice(),
-                    &leaf.appended_at,
-                ],
-            )
-            .await
-            .map_err(db_error)?;
-        if !entry.completed.is_empty() {
-            let mut levels = Vec::new();
-            let mut indexes = Vec::new();
-            let mut hashes = Vec::new();
-            for (node, hash) in &entry.completed {
-                levels.push(
-                    i32::try_from(node.level)
-                        .map_err(|_| LogError::Corrupt(format!("level {}", node.level)))?,
-                );
-                indexes.push(to_i64(node.index)?);
-                hashes.push(hash.to_vec());
-            }
-            client
-                .execute(
-                    "INSERT INTO merkle_log_nodes (level, node_index, hash) \
-                     SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])",
-                    &[&levels, &indexes, &hashes],
-                )
-                .await
-                .map_err(db_error)?;
-        }
-        let head = &entry.appended.tree_head;
-        client
-            .execute(
-                "INSERT INTO merkle_log_tree_heads (tree_size, root_hash, timestamp_ms, \
-                 signature, signer_serial) VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &to_i64(head.tree_size)?,
-                    &head.root_hash.as_slice(),
-                    &to_i64(head.timestamp_ms)?,
-                    &head.signature,
-                    &head.signer_serial,
-                ],
-            )
-            .await
-            .map_err(db_error)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
