@@ -658,7 +658,6 @@ async fn write_evidence_report(
     timeline: &audit::Timeline,
     path: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use projections::Table;
     let platform = crate::app::sealing::PlatformSeal::from_config(config)?
         .ok_or("no platform CA is configured: run `esign ca init` first")?;
     let mut signatures = Vec::new();
@@ -667,13 +666,7 @@ async fn write_evidence_report(
         == <aggregates::contract::ContractAggregate as aggregates::Aggregate>::NAME
     {
         let contract_id = timeline.stream_id.id();
-        let contract = crate::store::query_tables::select_one(
-            store,
-            Table::Contract,
-            "contract_id = {1}",
-            &[contract_id],
-        )
-        .await?;
+        let contract = store.contracts().by_id(contract_id).await?;
         if let Some(hash) = contract.as_ref().and_then(|row| row.text("document_hash")) {
             let documents = crate::documents::storage::document_store_from_config(config)?;
             let bytes = documents
@@ -686,7 +679,7 @@ async fn write_evidence_report(
                 crate::app::verify::validate_signatures(&bytes, &[platform.ca().root().clone()])
                     .signatures;
         }
-        let rows = crate::store::query_tables::contract_archives(store, contract_id).await?;
+        let rows = store.contracts().archives(contract_id).await?;
         archives = rows
             .iter()
             .map(|row| {

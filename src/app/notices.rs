@@ -21,12 +21,10 @@ use aggregates::sms_notice::{
 };
 use aggregates::values::{LongText, ProviderName, Reason};
 use chrono::{TimeDelta, Utc};
-use projections::Table;
 
 use crate::app::pipeline::CommandError;
 use crate::http::AppState;
 use crate::providers::sms::{SmsError, SmsMessage};
-use crate::store::query_tables::select;
 use crate::store::{EventMetadata, StoreError, StreamId};
 
 /// Why a delivery step failed (the notice itself stays safe in the log).
@@ -172,14 +170,7 @@ pub async fn sweep_once(state: &AppState) -> Result<SweepReport, DeliveryError> 
     let lease = TimeDelta::try_seconds(i64::try_from(config.attempt_lease_seconds).unwrap_or(0))
         .unwrap_or(TimeDelta::MAX);
     let now = Utc::now();
-    let rows = select(
-        &state.store,
-        Table::SmsNotice,
-        "status = {1} OR (status = {2} AND next_attempt_at IS NOT NULL)",
-        &["REQUESTED", "FAILED"],
-        Some("id"),
-    )
-    .await?;
+    let rows = state.store.notices().awaiting_delivery().await?;
     let mut report = SweepReport::default();
     for row in rows {
         let due = match row.text("status") {

@@ -30,7 +30,6 @@ use aggregates::values::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use der::Decode;
-use projections::Table;
 use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
 
@@ -45,7 +44,6 @@ use crate::documents::sign::{SignError, seal_field, sign_field};
 use crate::documents::storage::{DocumentStoreError, sha256_hex};
 use crate::http::AppState;
 use crate::providers::archive::{ArchiveReceipt, ArchiveRequest, Archiver};
-use crate::store::query_tables::select;
 use crate::store::{EventMetadata, StoreError, StreamId, advisory};
 use crate::trust::ca::{Ca, CaError};
 use crate::trust::cms::Signer;
@@ -161,14 +159,7 @@ async fn sweep_locked(state: &AppState, now: DateTime<Utc>) -> Result<SweepRepor
     let mut report = SweepReport::default();
     let mut refused = std::collections::HashSet::new();
     loop {
-        let due = select(
-            &state.store,
-            Table::Contract,
-            "status = 'SIGNED' AND document_hash IS NULL",
-            &[],
-            Some(&format!("signed_at, contract_id LIMIT {BATCH}")),
-        )
-        .await?;
+        let due = state.store.contracts().awaiting_seal(BATCH as u32).await?;
         let fresh: Vec<String> = due
             .iter()
             .map(|row| row.required_text("contract_id").to_owned())
@@ -475,15 +466,11 @@ fn seal_signature(
 
 /// Sealed contracts whose caller asked for a provider that has no archive record yet.
 async fn archives_to_request(state: &AppState) -> Result<Vec<String>, SealingError> {
-    let rows = select(
-        &state.store,
-        Table::Contract,
-        "status = 'SIGNED' AND document_hash IS NOT NULL AND need_archive \
-         AND contract_id NOT IN (SELECT contract_id FROM contract_archive)",
-        &[],
-        Some(&format!("signed_at LIMIT {BATCH}")),
-    )
-    .await?;
+    let rows = state
+        .store
+        .contracts()
+        .awaiting_archive_request(BATCH as u32)
+        .await?;
     Ok(rows
         .iter()
         .map(|row| row.required_text("contract_id").to_owned())
@@ -534,14 +521,11 @@ async fn archives_due(
 ) -> Result<Vec<(String, ArchiveProvider)>, SealingError> {
     let max_attempts = state.config.archive.max_attempts;
     // Records out of attempts wait for an operator and must not crowd the due ones out of the batch.
-    let rows = select(
-        &state.store,
-        Table::ContractArchive,
-        &format!("status = 'PENDING' OR (status = 'FAILED' AND attempts < {max_attempts})"),
-        &[],
-        Some("updated_at LIMIT 100"),
-    )
-    .await?;
+    let rows = state
+        .store
+        .contracts()
+        .archives_to_retry(max_attempts, 100)
+        .await?;
     let mut due = Vec::new();
     for row in rows {
         let Some(updated_at) = row.time("updated_at") else {

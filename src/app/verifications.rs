@@ -21,8 +21,7 @@ use aggregates::face_verification::{
 };
 use aggregates::values::{LongText, ProviderName, TransactionNo, VerificationId};
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use projections::Table;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::app::codes::{OneTimeCode, code_digest};
@@ -32,7 +31,7 @@ use crate::http::error::ApiError;
 use crate::providers::face::protocol::{SdkConfig, TIMESTAMP_WINDOW_SECONDS};
 use crate::providers::face::provider::{CallbackError, TaskRequest};
 use crate::providers::sms::SmsMessage;
-use crate::store::{EventMetadata, Store, StreamId};
+use crate::store::{EventMetadata, StreamId};
 
 /// A new code may be requested this long after the previous one.
 const CODE_RESEND_SECONDS: i64 = 60;
@@ -206,29 +205,12 @@ pub async fn start_task_returning(
 /// round is due or (no round recorded at all, e.g. the initiating instance stopped before calling a
 /// provider) it is older than `grace`.
 pub async fn retry_due(state: &AppState, now: DateTime<Utc>, grace: Duration) -> usize {
-    let now_text = now.to_rfc3339_opts(SecondsFormat::Micros, true);
     let stale = now - TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
-    let stale_text = stale.to_rfc3339_opts(SecondsFormat::Micros, true);
-    let (time, no) = match &state.store {
-        Store::Postgres(_) => ("CAST({n} AS text)::timestamptz", "false"),
-        Store::Sqlite(_) => ("{n}", "0"),
-    };
-    let at = |n: usize| time.replace("{n}", &format!("{{{n}}}"));
-    let filter = format!(
-        "status = 'PENDING' AND provider_task_id IS NULL AND degraded = {no} AND expires_at > {now} \
-         AND ((next_provider_attempt_at IS NOT NULL AND next_provider_attempt_at <= {now}) \
-              OR (provider_attempts = 0 AND created_at <= {stale}))",
-        now = at(1),
-        stale = at(2),
-    );
-    let rows = match crate::store::query_tables::select(
-        &state.store,
-        Table::FaceVerification,
-        &filter,
-        &[&now_text, &stale_text],
-        Some("created_at"),
-    )
-    .await
+    let rows = match state
+        .store
+        .verifications()
+        .due_provider_rounds(now, stale)
+        .await
     {
         Ok(rows) => rows,
         Err(error) => {
@@ -374,13 +356,11 @@ async fn check_and_record(
     }
     let outcome = callback.outcome;
     // The task must be the one this provider runs for the verification the result names.
-    let row = crate::store::query_tables::select_one(
-        &state.store,
-        Table::FaceVerification,
-        "verification_id = {1} AND provider_task_id = {2}",
-        &[&outcome.order_no, outcome.task_id.as_str()],
-    )
-    .await;
+    let row = state
+        .store
+        .verifications()
+        .with_task(&outcome.order_no, outcome.task_id.as_str())
+        .await;
     let row = match row {
         Ok(Some(row)) => row,
         Ok(None) => return CallbackAck::rejected(StatusCode::NOT_FOUND, "unknown task"),

@@ -10,7 +10,6 @@
 use aggregates::Aggregate;
 use aggregates::contract::{ContractAggregate, ContractState};
 use chrono::{DateTime, Utc};
-use projections::Table;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -20,7 +19,7 @@ use crate::documents::storage::DocumentStoreError;
 use crate::documents::validate::{PdfValidation, validate_pdf};
 use crate::http::AppState;
 use crate::providers::archive::verify_receipt;
-use crate::store::query_tables::{RowView, select};
+use crate::store::query_tables::RowView;
 use crate::store::{StoreError, StreamId};
 
 #[derive(Debug, thiserror::Error)]
@@ -144,16 +143,11 @@ pub async fn contract_with_document(
     client_id: &str,
     sha256: &str,
 ) -> Result<Option<RowView>, StoreError> {
-    Ok(select(
-        &state.store,
-        Table::Contract,
-        "document_hash = {1} AND client_id = {2}",
-        &[sha256, client_id],
-        None,
-    )
-    .await?
-    .into_iter()
-    .next())
+    state
+        .store
+        .contracts()
+        .by_document_hash(client_id, sha256)
+        .await
 }
 
 async fn chain_intact(state: &AppState, contract_id: &str) -> Result<bool, StoreError> {
@@ -315,7 +309,7 @@ async fn archive_info(
     contract_id: &str,
     sha256: &str,
 ) -> Result<(Value, Vec<String>), VerifyError> {
-    let rows = crate::store::query_tables::contract_archives(&state.store, contract_id).await?;
+    let rows = state.store.contracts().archives(contract_id).await?;
     let mut problems = Vec::new();
     let mut records = Vec::new();
     let mut first_success: Option<(Option<DateTime<Utc>>, Option<String>)> = None;

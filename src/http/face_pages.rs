@@ -25,7 +25,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{FixedOffset, Utc};
-use projections::Table;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -36,7 +35,6 @@ use super::openapi::{self, schemas};
 use crate::app::verifications as flow;
 use crate::providers::face::open_page_token;
 use crate::store::EventMetadata;
-use crate::store::query_tables::select_one;
 use page::{Look, View};
 
 /// The peer's address, when the server was started with connection info (it always is outside unit
@@ -106,14 +104,12 @@ fn person(verification_id: &str, headers: &HeaderMap, peer: Option<SocketAddr>) 
 }
 
 async fn status_of(state: &AppState, verification_id: &str) -> Result<Value, ApiError> {
-    let row = select_one(
-        &state.store,
-        Table::FaceVerification,
-        "verification_id = {1}",
-        &[verification_id],
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let row = state
+        .store
+        .verifications()
+        .by_id(verification_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(json!({
         "verificationId": row.text("verification_id"),
         "status": row.text("status"),
@@ -218,14 +214,12 @@ async fn load_page(
     verification_id: &str,
     token: &str,
 ) -> Result<(Look, page::Verification), ApiError> {
-    let row = select_one(
-        &state.store,
-        Table::FaceVerification,
-        "verification_id = {1}",
-        &[verification_id],
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let row = state
+        .store
+        .verifications()
+        .by_id(verification_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let id_card_no = match row.json("id_card_no") {
         Some(sealed) => state
             .pii
@@ -261,14 +255,12 @@ async fn load_page(
 
 /// The caller's look for a verification, when it can be read.
 async fn look_of(state: &AppState, verification_id: &str) -> Option<Look> {
-    let row = select_one(
-        &state.store,
-        Table::FaceVerification,
-        "verification_id = {1}",
-        &[verification_id],
-    )
-    .await
-    .ok()??;
+    let row = state
+        .store
+        .verifications()
+        .by_id(verification_id)
+        .await
+        .ok()??;
     Some(Look::from_ui_config(row.json("ui_config_json").as_ref()))
 }
 

@@ -188,6 +188,9 @@ pub enum StoreError {
     },
     #[error("an event with id {0} is already stored")]
     DuplicateEventId(Uuid),
+    /// A row was refused by one of the service's unique keys.
+    #[error("a row with the same {0} is already stored")]
+    Duplicate(UniqueKey),
     #[error("an append must carry at least one event")]
     EmptyAppend,
     #[error("{0:?} is not a valid stream id")]
@@ -204,6 +207,51 @@ pub enum StoreError {
     Migration(String),
     #[error("unsupported database url {0:?}: use sqlite://<path> or postgres://...")]
     UnsupportedUrl(String),
+}
+
+/// The unique keys a write of the service can run into, by what they mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueKey {
+    /// `(client_id, biz_id, biz_type)` of a contract, face verification or SMS notice: one per
+    /// business id and type.
+    BusinessId(projections::Table),
+}
+
+impl fmt::Display for UniqueKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BusinessId(table) => write!(f, "business id and type in {}", table.name()),
+        }
+    }
+}
+
+impl UniqueKey {
+    /// The key a PostgreSQL constraint enforces (`<table>_uk_biz_id_type`).
+    fn of_constraint(constraint: &str) -> Option<Self> {
+        projections::Table::ALL
+            .into_iter()
+            .find(|table| constraint.strip_suffix("_uk_biz_id_type") == Some(table.name()))
+            .map(Self::BusinessId)
+    }
+
+    /// The key of the columns SQLite names (`contract.client_id, contract.biz_id, ...`).
+    fn of_columns(columns: &str) -> Option<Self> {
+        let mut tables = columns
+            .split(", ")
+            .map(|column| column.split_once('.').map(|(table, _)| table));
+        let first = tables.next()??;
+        let business = columns
+            .split(", ")
+            .filter_map(|column| column.split_once('.').map(|(_, name)| name))
+            .eq(["client_id", "biz_id", "biz_type"]);
+        if !business || !tables.all(|table| table == Some(first)) {
+            return None;
+        }
+        projections::Table::ALL
+            .into_iter()
+            .find(|table| table.name() == first)
+            .map(Self::BusinessId)
+    }
 }
 
 /// One append: events for one stream, which must be at `expected_version` (0 = the stream is new).
@@ -424,4 +472,31 @@ pub(crate) fn hash_from_bytes(position: i64, bytes: &[u8]) -> Result<[u8; 32], S
         position,
         reason: format!("hash column holds {} bytes, not 32", bytes.len()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use projections::Table;
+
+    use super::UniqueKey;
+
+    #[test]
+    fn business_id_keys_are_recognised_by_their_constraint_or_their_columns() {
+        assert_eq!(
+            UniqueKey::of_constraint("contract_uk_biz_id_type"),
+            Some(UniqueKey::BusinessId(Table::Contract))
+        );
+        assert_eq!(
+            UniqueKey::of_columns("sms_notice.client_id, sms_notice.biz_id, sms_notice.biz_type"),
+            Some(UniqueKey::BusinessId(Table::SmsNotice))
+        );
+        assert_eq!(UniqueKey::of_constraint("contract_uk_contract_id"), None);
+        assert_eq!(UniqueKey::of_columns("contract.contract_id"), None);
+        assert_eq!(
+            UniqueKey::of_columns(
+                "contract__rebuild.client_id, contract__rebuild.biz_id, contract__rebuild.biz_type"
+            ),
+            None
+        );
+    }
 }

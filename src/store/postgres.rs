@@ -762,6 +762,9 @@ fn constraint_of(error: &tokio_postgres::Error) -> Option<&str> {
 
 /// Maps a driver error: lost connections are `Unavailable`, the append-only trigger is `AppendOnly`.
 pub(crate) fn db_error(error: tokio_postgres::Error) -> StoreError {
+    if let Some(key) = constraint_of(&error).and_then(super::UniqueKey::of_constraint) {
+        return StoreError::Duplicate(key);
+    }
     match error.as_db_error() {
         Some(db) if db.code().code() == "E5001" => StoreError::AppendOnly(db.message().to_owned()),
         Some(db) if is_unavailable(db.code()) => StoreError::Unavailable(db.message().to_owned()),

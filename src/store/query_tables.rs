@@ -11,7 +11,8 @@ use projections::Table;
 use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 
-use crate::store::{Store, StoreError};
+use super::sql::{self, Statement};
+use super::{Store, StoreError};
 
 /// One row, by column name.
 #[derive(Debug, Clone)]
@@ -88,7 +89,8 @@ impl RowView {
 }
 
 /// The rows of `table` matching `filter`, a SQL condition whose parameters are written `{1}`, `{2}`…
-/// and bound, in order, from `params` (all text). `order` is an optional `ORDER BY` list.
+/// and bound, in order, from `params` (all text). `order` is an optional `ORDER BY` list. For
+/// operators' tools and tests; the service reads through the named reads below.
 pub async fn select(
     store: &Store,
     table: Table,
@@ -97,28 +99,50 @@ pub async fn select(
     order: Option<&str>,
 ) -> Result<Vec<RowView>, StoreError> {
     let order_by = order.map(|o| format!(" ORDER BY {o}")).unwrap_or_default();
-    let owned: Vec<String> = params.iter().map(|p| (*p).to_owned()).collect();
-    match store {
-        Store::Postgres(pg) => {
-            let condition = placeholders(filter, owned.len(), |n| format!("${n}"));
-            let sql = format!(
-                "SELECT row_to_json(t)::text FROM {} t WHERE {condition}{order_by}",
-                table.name()
-            );
-            let refs: Vec<&(dyn ToSql + Sync)> =
-                owned.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            let rows = postgres_rows(pg, &sql, &refs).await?;
-            rows.iter()
-                .map(|row| parse_row(row.get::<_, &str>(0)))
-                .collect()
-        }
-        Store::Sqlite(sqlite) => {
-            let sql = sqlite_select(table, filter, owned.len(), &order_by);
-            sqlite
-                .read(move |connection| sqlite_rows(connection, &sql, &owned))
-                .await
-        }
-    }
+    let params = params
+        .iter()
+        .map(|param| sql::Value::from(*param))
+        .collect();
+    rows(store, table, filter, params, &order_by).await
+}
+
+/// The rows of `table` matching `filter` (parameters `{1}`, `{2}`... bound from `params`),
+/// followed by `tail` (`ORDER BY`, `LIMIT`), each rendered as one JSON object by the database.
+async fn rows(
+    store: &Store,
+    table: Table,
+    filter: &str,
+    params: Vec<sql::Value>,
+    tail: &str,
+) -> Result<Vec<RowView>, StoreError> {
+    let postgres = format!(
+        "SELECT row_to_json(t)::text FROM {} t WHERE {filter}{tail}",
+        table.name()
+    );
+    let sqlite = format!(
+        "SELECT json_object({}) FROM {} WHERE {filter}{tail}",
+        json_object_arguments(table),
+        table.name()
+    );
+    store
+        .query(Statement::per_backend(sqlite, postgres), params)
+        .await?
+        .iter()
+        .map(|row| parse_row(&row.text(0)?))
+        .collect()
+}
+
+/// The first of [`rows`].
+async fn row(
+    store: &Store,
+    table: Table,
+    filter: &str,
+    params: Vec<sql::Value>,
+) -> Result<Option<RowView>, StoreError> {
+    Ok(rows(store, table, filter, params, " LIMIT 1")
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// `sql` on a pooled PostgreSQL connection, prepared once per connection.
@@ -142,17 +166,22 @@ async fn postgres_rows(
         .map_err(crate::store::postgres::db_error)
 }
 
-/// SQLite's statement for [`select`]: `json_object` over the table's columns.
-fn sqlite_select(table: Table, filter: &str, params: usize, order_by: &str) -> String {
-    let condition = placeholders(filter, params, |n| format!("?{n}"));
-    let object: Vec<String> = table
+/// `'column', column, ...` for SQLite's `json_object` over every column of `table`.
+fn json_object_arguments(table: Table) -> String {
+    table
         .columns()
         .iter()
         .map(|column| format!("'{column}', {column}"))
-        .collect();
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// SQLite's statement for the contract read: `json_object` over the table's columns.
+fn sqlite_select(table: Table, filter: &str, params: usize, order_by: &str) -> String {
+    let condition = placeholders(filter, params, |n| format!("?{n}"));
     format!(
         "SELECT json_object({}) FROM {} WHERE {condition}{order_by}",
-        object.join(", "),
+        json_object_arguments(table),
         table.name()
     )
 }
@@ -186,7 +215,7 @@ pub struct ContractRows {
 /// The contract `contract_id` of `client_id` with its signers and archives, read in one go: one
 /// statement on PostgreSQL, one pooled connection on SQLite. This is the hot read of
 /// `GET /contract/{id}`; three separate selects cost three pool checkouts and round trips.
-pub async fn owned_contract_rows(
+async fn owned_contract_rows(
     store: &Store,
     contract_id: &str,
     client_id: &str,
@@ -249,7 +278,7 @@ pub async fn owned_contract_rows(
     }
 }
 
-/// The first matching row, if any.
+/// The first row [`select`] finds, if any.
 pub async fn select_one(
     store: &Store,
     table: Table,
@@ -295,17 +324,414 @@ fn parse_row(text: &str) -> Result<RowView, StoreError> {
     }
 }
 
-/// A contract's archive records, oldest first.
-pub async fn contract_archives(
-    store: &Store,
-    contract_id: &str,
-) -> Result<Vec<RowView>, StoreError> {
-    select(
-        store,
-        Table::ContractArchive,
-        "contract_id = {1}",
-        &[contract_id],
-        Some("id"),
-    )
-    .await
+/// The contract tables' reads: [`Store::contracts`].
+#[derive(Debug, Clone, Copy)]
+pub struct ContractReads<'a>(&'a Store);
+
+/// The face verification table's reads: [`Store::verifications`].
+#[derive(Debug, Clone, Copy)]
+pub struct VerificationReads<'a>(&'a Store);
+
+/// The template tables' reads (contract templates and SMS templates): [`Store::templates`].
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateReads<'a>(&'a Store);
+
+/// The SMS notice table's reads: [`Store::notices`].
+#[derive(Debug, Clone, Copy)]
+pub struct NoticeReads<'a>(&'a Store);
+
+impl Store {
+    pub fn contracts(&self) -> ContractReads<'_> {
+        ContractReads(self)
+    }
+
+    pub fn verifications(&self) -> VerificationReads<'_> {
+        VerificationReads(self)
+    }
+
+    pub fn templates(&self) -> TemplateReads<'_> {
+        TemplateReads(self)
+    }
+
+    pub fn notices(&self) -> NoticeReads<'_> {
+        NoticeReads(self)
+    }
+}
+
+impl ContractReads<'_> {
+    /// The contract `contract_id` if `client_id` owns it; another client's contract does not exist
+    /// for them.
+    pub async fn owned(
+        self,
+        contract_id: &str,
+        client_id: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::Contract,
+            "contract_id = {1} AND client_id = {2}",
+            vec![contract_id.into(), client_id.into()],
+        )
+        .await
+    }
+
+    /// [`Self::owned`] with its signers and archive records, in one read: the hot read of
+    /// `GET /contract/{id}`.
+    pub async fn owned_with_parts(
+        self,
+        contract_id: &str,
+        client_id: &str,
+    ) -> Result<Option<ContractRows>, StoreError> {
+        owned_contract_rows(self.0, contract_id, client_id).await
+    }
+
+    /// The contract, whoever owns it (the public verify page, operators).
+    pub async fn by_id(self, contract_id: &str) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::Contract,
+            "contract_id = {1}",
+            vec![contract_id.into()],
+        )
+        .await
+    }
+
+    /// The client's contract with this business id and type.
+    pub async fn by_biz_id(
+        self,
+        client_id: &str,
+        biz_id: &str,
+        biz_type: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::Contract,
+            "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
+            vec![client_id.into(), biz_id.into(), biz_type.into()],
+        )
+        .await
+    }
+
+    /// The client's contract whose sealed document has this SHA-256 (hex).
+    pub async fn by_document_hash(
+        self,
+        client_id: &str,
+        sha256: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::Contract,
+            "document_hash = {1} AND client_id = {2}",
+            vec![sha256.into(), client_id.into()],
+        )
+        .await
+    }
+
+    /// The contract's signers in signing order.
+    pub async fn signers(self, contract_id: &str) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::ContractSigner,
+            "contract_id = {1}",
+            vec![contract_id.into()],
+            " ORDER BY sequence, id",
+        )
+        .await
+    }
+
+    /// The contract's archive records, oldest first.
+    pub async fn archives(self, contract_id: &str) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::ContractArchive,
+            "contract_id = {1}",
+            vec![contract_id.into()],
+            " ORDER BY id",
+        )
+        .await
+    }
+
+    /// One archive record by its id.
+    pub async fn archive(self, archive_id: &str) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::ContractArchive,
+            "archive_id = {1}",
+            vec![archive_id.into()],
+        )
+        .await
+    }
+
+    /// SIGNED contracts whose document is not sealed yet, earliest signed first.
+    pub async fn awaiting_seal(self, limit: u32) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::Contract,
+            "status = 'SIGNED' AND document_hash IS NULL",
+            Vec::new(),
+            &format!(" ORDER BY signed_at, contract_id LIMIT {limit}"),
+        )
+        .await
+    }
+
+    /// Sealed contracts that asked for archiving and have no archive record yet.
+    pub async fn awaiting_archive_request(self, limit: u32) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::Contract,
+            "status = 'SIGNED' AND document_hash IS NOT NULL AND need_archive \
+             AND contract_id NOT IN (SELECT contract_id FROM contract_archive)",
+            Vec::new(),
+            &format!(" ORDER BY signed_at LIMIT {limit}"),
+        )
+        .await
+    }
+
+    /// Archive records pending, or failed with attempts left, least recently changed first.
+    pub async fn archives_to_retry(
+        self,
+        max_attempts: u32,
+        limit: u32,
+    ) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::ContractArchive,
+            "status = 'PENDING' OR (status = 'FAILED' AND attempts < {1})",
+            vec![max_attempts.into()],
+            &format!(" ORDER BY updated_at LIMIT {limit}"),
+        )
+        .await
+    }
+
+    /// The signer whose current sign link has this token hash.
+    pub async fn signer_by_link(self, token_hash: &str) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::ContractSigner,
+            "link_token_hash = {1}",
+            vec![token_hash.into()],
+        )
+        .await
+    }
+
+    /// The signer who was ever issued a link with this token hash (an older, replaced link), read
+    /// from the `SignLinkIssued` events through the expression index of migration 0008.
+    pub async fn signer_by_replaced_link(
+        self,
+        token_hash: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        let (token, party) = match self.0 {
+            Store::Postgres(_) => ("e.payload->>'tokenHash'", "e.payload->>'partyId'"),
+            Store::Sqlite(_) => (
+                "json_extract(e.payload, '$.tokenHash')",
+                "json_extract(e.payload, '$.partyId')",
+            ),
+        };
+        let filter = format!(
+            "EXISTS (SELECT 1 FROM events e WHERE e.event_type = 'SignLinkIssued' \
+             AND {token} = {{1}} AND e.stream_id = 'contract-' || contract_id AND {party} = party_id)"
+        );
+        row(
+            self.0,
+            Table::ContractSigner,
+            &filter,
+            vec![token_hash.into()],
+        )
+        .await
+    }
+}
+
+impl VerificationReads<'_> {
+    /// The verification if `client_id` owns it.
+    pub async fn owned(
+        self,
+        verification_id: &str,
+        client_id: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::FaceVerification,
+            "verification_id = {1} AND client_id = {2}",
+            vec![verification_id.into(), client_id.into()],
+        )
+        .await
+    }
+
+    /// The verification, whoever owns it (the person's own pages, keyed by their page token).
+    pub async fn by_id(self, verification_id: &str) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::FaceVerification,
+            "verification_id = {1}",
+            vec![verification_id.into()],
+        )
+        .await
+    }
+
+    /// The client's verification with this business id and type.
+    pub async fn by_biz_id(
+        self,
+        client_id: &str,
+        biz_id: &str,
+        biz_type: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::FaceVerification,
+            "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
+            vec![client_id.into(), biz_id.into(), biz_type.into()],
+        )
+        .await
+    }
+
+    /// The client's verifications whose business id starts with `prefix`.
+    pub async fn by_biz_id_prefix(
+        self,
+        client_id: &str,
+        prefix: &str,
+    ) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::FaceVerification,
+            "client_id = {1} AND biz_id LIKE {2}",
+            vec![client_id.into(), format!("{prefix}%").into()],
+            "",
+        )
+        .await
+    }
+
+    /// The verification `verification_id` whose provider task is `task_id`.
+    pub async fn with_task(
+        self,
+        verification_id: &str,
+        task_id: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::FaceVerification,
+            "verification_id = {1} AND provider_task_id = {2}",
+            vec![verification_id.into(), task_id.into()],
+        )
+        .await
+    }
+
+    /// PENDING verifications without a provider task, not degraded, before their deadline, whose
+    /// next provider round is due at `now`, or (no round recorded at all) created before `stale`.
+    pub async fn due_provider_rounds(
+        self,
+        now: DateTime<Utc>,
+        stale: DateTime<Utc>,
+    ) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::FaceVerification,
+            "status = 'PENDING' AND provider_task_id IS NULL AND degraded = {3} AND expires_at > {1} \
+             AND ((next_provider_attempt_at IS NOT NULL AND next_provider_attempt_at <= {1}) \
+                  OR (provider_attempts = 0 AND created_at <= {2}))",
+            vec![now.into(), stale.into(), false.into()],
+            " ORDER BY created_at",
+        )
+        .await
+    }
+}
+
+impl TemplateReads<'_> {
+    /// Every version of a contract template, the most recently activated first.
+    pub async fn versions(self, template_id: &str) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::ContractTemplate,
+            "template_id = {1}",
+            vec![template_id.into()],
+            " ORDER BY activation_order DESC",
+        )
+        .await
+    }
+
+    /// One version of a contract template.
+    pub async fn version(
+        self,
+        template_id: &str,
+        version: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::ContractTemplate,
+            "template_id = {1} AND version = {2}",
+            vec![template_id.into(), version.into()],
+        )
+        .await
+    }
+
+    /// Every version of an SMS template, the most recently activated first.
+    pub async fn sms_versions(self, template_code: &str) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::SmsTemplate,
+            "template_code = {1}",
+            vec![template_code.into()],
+            " ORDER BY activation_order DESC",
+        )
+        .await
+    }
+
+    /// One version of an SMS template.
+    pub async fn sms_version(
+        self,
+        template_code: &str,
+        version: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::SmsTemplate,
+            "template_code = {1} AND version = {2}",
+            vec![template_code.into(), version.into()],
+        )
+        .await
+    }
+}
+
+impl NoticeReads<'_> {
+    /// The notice if `client_id` owns it.
+    pub async fn owned(
+        self,
+        notice_id: &str,
+        client_id: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::SmsNotice,
+            "notice_id = {1} AND client_id = {2}",
+            vec![notice_id.into(), client_id.into()],
+        )
+        .await
+    }
+
+    /// The client's notice with this business id and type.
+    pub async fn by_biz_id(
+        self,
+        client_id: &str,
+        biz_id: &str,
+        biz_type: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::SmsNotice,
+            "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
+            vec![client_id.into(), biz_id.into(), biz_type.into()],
+        )
+        .await
+    }
+
+    /// Notices whose attempt is in flight or whose failure is to be retried, oldest first.
+    pub async fn awaiting_delivery(self) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::SmsNotice,
+            "status = 'REQUESTED' OR (status = 'FAILED' AND next_attempt_at IS NOT NULL)",
+            Vec::new(),
+            " ORDER BY id",
+        )
+        .await
+    }
 }

@@ -677,6 +677,14 @@ fn unique_violation(error: &rusqlite::Error) -> Option<UniqueKey> {
 
 /// Maps a SQLite error; the append-only triggers' refusals become `AppendOnly`.
 pub(crate) fn sql_error(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, Some(message)) = &error
+        && code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        && let Some(key) = message
+            .strip_prefix("UNIQUE constraint failed: ")
+            .and_then(super::UniqueKey::of_columns)
+    {
+        return StoreError::Duplicate(key);
+    }
     let message = error.to_string();
     if message.contains("events are append-only") {
         StoreError::AppendOnly(message)

@@ -94,9 +94,7 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
             Some(esign::bench::service::CLIENT_ID)
         );
         assert_eq!(contract.text("status"), Some("SIGNED"));
-        let archives = esign::store::query_tables::contract_archives(store, contract_id)
-            .await
-            .unwrap();
+        let archives = store.contracts().archives(contract_id).await.unwrap();
         assert_eq!(archives.len(), 1);
         assert_eq!(archives[0].text("status"), Some("SUCCESS"));
     }

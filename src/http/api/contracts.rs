@@ -16,7 +16,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use chrono::Utc;
-use projections::Table;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -28,7 +27,7 @@ use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
 use crate::store::commands::Attached;
-use crate::store::query_tables::{ContractRows, RowView, owned_contract_rows, select, select_one};
+use crate::store::query_tables::{ContractRows, RowView};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -344,13 +343,11 @@ async fn find_by_biz_id(
     let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
         return Ok(None);
     };
-    let row = select_one(
-        &state.store,
-        Table::Contract,
-        "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
-        &[&caller.client.id, biz_id, biz_type],
-    )
-    .await?;
+    let row = state
+        .store
+        .contracts()
+        .by_biz_id(&caller.client.id, biz_id, biz_type)
+        .await?;
     match row {
         Some(row) => Ok(Some(contract_view(state, &row).await?)),
         None => Ok(None),
@@ -363,25 +360,16 @@ async fn owned_contract(
     caller: &Caller,
     contract_id: &str,
 ) -> Result<RowView, ApiError> {
-    select_one(
-        &state.store,
-        Table::Contract,
-        "contract_id = {1} AND client_id = {2}",
-        &[contract_id, &caller.client.id],
-    )
-    .await?
-    .ok_or(ApiError::NotFound)
+    state
+        .store
+        .contracts()
+        .owned(contract_id, &caller.client.id)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 async fn signer_rows(state: &AppState, contract_id: &str) -> Result<Vec<RowView>, ApiError> {
-    Ok(select(
-        &state.store,
-        Table::ContractSigner,
-        "contract_id = {1}",
-        &[contract_id],
-        Some("sequence, id"),
-    )
-    .await?)
+    Ok(state.store.contracts().signers(contract_id).await?)
 }
 
 /// Read a contract
@@ -404,7 +392,10 @@ async fn show(
     caller: Caller,
     Path(contract_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let rows = owned_contract_rows(&state.store, &contract_id, &caller.client.id)
+    let rows = state
+        .store
+        .contracts()
+        .owned_with_parts(&contract_id, &caller.client.id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(signed_view(&state, &rows)))
@@ -421,7 +412,7 @@ async fn contract_view(state: &AppState, contract: &RowView) -> Result<Value, Ap
     let contract_id = contract.required_text("contract_id");
     let rows = ContractRows {
         signers: signer_rows(state, contract_id).await?,
-        archives: crate::store::query_tables::contract_archives(&state.store, contract_id).await?,
+        archives: state.store.contracts().archives(contract_id).await?,
         contract: contract.clone(),
     };
     Ok(signed_view(state, &rows))
@@ -608,14 +599,12 @@ async fn verify(
             })?;
             match request.archive_id.as_deref().map(str::trim) {
                 Some(archive_id) if !archive_id.is_empty() => {
-                    let archive = select_one(
-                        &state.store,
-                        Table::ContractArchive,
-                        "archive_id = {1}",
-                        &[archive_id],
-                    )
-                    .await?
-                    .ok_or(ApiError::NotFound)?;
+                    let archive = state
+                        .store
+                        .contracts()
+                        .archive(archive_id)
+                        .await?
+                        .ok_or(ApiError::NotFound)?;
                     let contract =
                         owned_contract(&state, &caller, archive.required_text("contract_id"))
                             .await?;

@@ -200,18 +200,15 @@ pub(crate) fn new_id(prefix: &str) -> String {
 /// then the winner exists, and the loser answers like any repeat (40002).
 pub(crate) fn lost_biz_id_race<T, E: std::error::Error>(
     outcome: &Result<T, crate::app::pipeline::CommandError<E>>,
-    table: &str,
+    table: projections::Table,
 ) -> bool {
-    match outcome {
-        // PostgreSQL names the constraint; SQLite names the columns.
-        Err(crate::app::pipeline::CommandError::Store(crate::store::StoreError::Database(
-            message,
-        ))) => {
-            message.contains(&format!("{table}_uk_biz_id_type"))
-                || message.contains(&format!("{table}.biz_id"))
-        }
-        _ => false,
-    }
+    use crate::store::{StoreError, UniqueKey};
+    matches!(
+        outcome,
+        Err(crate::app::pipeline::CommandError::Store(StoreError::Duplicate(
+            UniqueKey::BusinessId(refused)
+        ))) if *refused == table
+    )
 }
 
 /// One stream's audit trail: every event with its metadata and hash, personal data masked, and

@@ -29,7 +29,7 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, DomainFailure};
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
-use crate::store::query_tables::{RowView, select, select_one};
+use crate::store::query_tables::RowView;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -191,14 +191,7 @@ async fn current_template(
     _caller: Caller,
     Path(template_code): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let rows = select(
-        &state.store,
-        Table::SmsTemplate,
-        "template_code = {1}",
-        &[&template_code],
-        Some("activation_order DESC"),
-    )
-    .await?;
+    let rows = state.store.templates().sms_versions(&template_code).await?;
     rows.iter()
         .find(|row| row.boolean("active") == Some(true))
         .map(|row| Json(crate::read::views::sms_template(row)))
@@ -326,15 +319,13 @@ async fn find_template_version(
     template_code: &str,
     version: &str,
 ) -> Result<Value, ApiError> {
-    select_one(
-        &state.store,
-        Table::SmsTemplate,
-        "template_code = {1} AND version = {2}",
-        &[template_code, version],
-    )
-    .await?
-    .map(|row| crate::read::views::sms_template(&row))
-    .ok_or(ApiError::NotFound)
+    state
+        .store
+        .templates()
+        .sms_version(template_code, version)
+        .await?
+        .map(|row| crate::read::views::sms_template(&row))
+        .ok_or(ApiError::NotFound)
 }
 
 /// The version a notice request names (the pinned one, else the current one), read from the
@@ -420,7 +411,7 @@ async fn send_notice(
             })
         })
         .await;
-    if super::lost_biz_id_race(&executed, Table::SmsNotice.name())
+    if super::lost_biz_id_race(&executed, Table::SmsNotice)
         && let Some(existing) = find_by_biz_id(&state, &caller, &request).await?
     {
         return Err(ApiError::Duplicate { existing });
@@ -458,13 +449,11 @@ async fn find_by_biz_id(
     let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
         return Ok(None);
     };
-    let row = select_one(
-        &state.store,
-        Table::SmsNotice,
-        "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
-        &[&caller.client.id, biz_id, biz_type],
-    )
-    .await?;
+    let row = state
+        .store
+        .notices()
+        .by_biz_id(&caller.client.id, biz_id, biz_type)
+        .await?;
     match row {
         Some(row) => Ok(Some(crate::read::views::sms_notice(&row, &state.pii)?)),
         None => Ok(None),
@@ -472,14 +461,12 @@ async fn find_by_biz_id(
 }
 
 async fn owned(state: &AppState, caller: &Caller, notice_id: &str) -> Result<RowView, ApiError> {
-    select_one(
-        &state.store,
-        Table::SmsNotice,
-        "notice_id = {1} AND client_id = {2}",
-        &[notice_id, &caller.client.id],
-    )
-    .await?
-    .ok_or(ApiError::NotFound)
+    state
+        .store
+        .notices()
+        .owned(notice_id, &caller.client.id)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// Read a notice

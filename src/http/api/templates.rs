@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use projections::Table;
 use serde_json::Value;
 
 use super::{Caller, JsonBody};
@@ -15,7 +14,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
-use crate::store::query_tables::{RowView, select, select_one};
+use crate::store::query_tables::RowView;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -116,14 +115,7 @@ async fn current(
     _caller: Caller,
     Path(template_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let rows = select(
-        &state.store,
-        Table::ContractTemplate,
-        "template_id = {1}",
-        &[&template_id],
-        Some("activation_order DESC"),
-    )
-    .await?;
+    let rows = state.store.templates().versions(&template_id).await?;
     rows.iter()
         .find(|row| row.boolean("active") == Some(true))
         .map(|row| Json(template_view(row)))
@@ -160,15 +152,13 @@ async fn find_version(
     template_id: &str,
     version: &str,
 ) -> Result<Value, ApiError> {
-    select_one(
-        &state.store,
-        Table::ContractTemplate,
-        "template_id = {1} AND version = {2}",
-        &[template_id, version],
-    )
-    .await?
-    .map(|row| template_view(&row))
-    .ok_or(ApiError::NotFound)
+    state
+        .store
+        .templates()
+        .version(template_id, version)
+        .await?
+        .map(|row| template_view(&row))
+        .ok_or(ApiError::NotFound)
 }
 
 fn template_view(row: &RowView) -> Value {

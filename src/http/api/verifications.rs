@@ -18,7 +18,7 @@ use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
-use crate::store::query_tables::{RowView, select_one};
+use crate::store::query_tables::RowView;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -91,7 +91,7 @@ async fn initiate(
             })
         })
         .await;
-    if super::lost_biz_id_race(&executed, Table::FaceVerification.name()) {
+    if super::lost_biz_id_race(&executed, Table::FaceVerification) {
         if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
             return Err(ApiError::Duplicate { existing });
         }
@@ -145,13 +145,11 @@ async fn find_by_biz_id(
     let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
         return Ok(None);
     };
-    let row = select_one(
-        &state.store,
-        Table::FaceVerification,
-        "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
-        &[&caller.client.id, biz_id, biz_type],
-    )
-    .await?;
+    let row = state
+        .store
+        .verifications()
+        .by_biz_id(&caller.client.id, biz_id, biz_type)
+        .await?;
     match row {
         Some(row) => verification_view(state, &row).map(Some),
         None => Ok(None),
@@ -163,14 +161,12 @@ async fn owned(
     caller: &Caller,
     verification_id: &str,
 ) -> Result<RowView, ApiError> {
-    select_one(
-        &state.store,
-        Table::FaceVerification,
-        "verification_id = {1} AND client_id = {2}",
-        &[verification_id, &caller.client.id],
-    )
-    .await?
-    .ok_or(ApiError::NotFound)
+    state
+        .store
+        .verifications()
+        .owned(verification_id, &caller.client.id)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// Read a face verification

@@ -26,7 +26,6 @@ use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use projections::Table;
 use sha2::{Digest as _, Sha256};
 
 use super::PageError;
@@ -37,7 +36,7 @@ use super::sign::{StepForm, TokenQuery, admit, signer_metadata, stream};
 use crate::app::pipeline::CommandError;
 use crate::app::verifications::{self as flow, TaskStart};
 use crate::http::AppState;
-use crate::store::query_tables::{RowView, select};
+use crate::store::query_tables::RowView;
 use crate::store::{EventMetadata, StreamId};
 
 /// `SIGN-<16 hex>-`: every attempt of one signer on one link starts with it.
@@ -55,14 +54,11 @@ fn biz_prefix(live: &Live<'_>) -> String {
 /// The signer's face verifications on this link with their attempt numbers, latest last.
 async fn attempts(state: &AppState, live: &Live<'_>) -> Result<Vec<(u32, RowView)>, PageError> {
     let prefix = biz_prefix(live);
-    let rows = select(
-        &state.store,
-        Table::FaceVerification,
-        "client_id = {1} AND biz_id LIKE {2}",
-        &[live.contract.client_id.as_str(), &format!("{prefix}%")],
-        None,
-    )
-    .await?;
+    let rows = state
+        .store
+        .verifications()
+        .by_biz_id_prefix(live.contract.client_id.as_str(), &prefix)
+        .await?;
     let mut numbered: Vec<(u32, RowView)> = rows
         .into_iter()
         .filter_map(|row| {

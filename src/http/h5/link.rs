@@ -11,13 +11,11 @@ use aggregates::contract::{
 };
 use aggregates::values::{ContractId, PartyId};
 use chrono::{DateTime, Utc};
-use projections::Table;
 
 use super::PageError;
 use super::security::{same, token_hash};
 use crate::http::AppState;
-use crate::store::query_tables::select_one;
-use crate::store::{Store, StreamId};
+use crate::store::StreamId;
 
 /// A token that names a signer's current link, with the contract as its events tell it.
 #[derive(Debug)]
@@ -89,23 +87,10 @@ pub(super) async fn resolve(state: &AppState, token: &str) -> Result<Resolved, P
     let Some(hash) = token_hash(token) else {
         return Err(PageError::NotFound);
     };
-    let current = select_one(
-        &state.store,
-        Table::ContractSigner,
-        "link_token_hash = {1}",
-        &[&hash],
-    )
-    .await?;
-    let (row, replaced) = match current {
+    let contracts = state.store.contracts();
+    let (row, replaced) = match contracts.signer_by_link(&hash).await? {
         Some(row) => (row, false),
-        None => match select_one(
-            &state.store,
-            Table::ContractSigner,
-            &issued_filter(&state.store),
-            &[&hash],
-        )
-        .await?
-        {
+        None => match contracts.signer_by_replaced_link(&hash).await? {
             Some(row) => (row, true),
             None => return Err(PageError::NotFound),
         },
@@ -132,20 +117,4 @@ pub(super) async fn resolve(state: &AppState, token: &str) -> Result<Resolved, P
         party_id,
         state,
     })
-}
-
-/// The signer row of whoever was ever issued a link with the token hash `{1}` (an older, replaced
-/// link). Uses the expression index of migration 0008 on `SignLinkIssued` payloads.
-fn issued_filter(store: &Store) -> String {
-    let (token, party) = match store {
-        Store::Postgres(_) => ("e.payload->>'tokenHash'", "e.payload->>'partyId'"),
-        Store::Sqlite(_) => (
-            "json_extract(e.payload, '$.tokenHash')",
-            "json_extract(e.payload, '$.partyId')",
-        ),
-    };
-    format!(
-        "EXISTS (SELECT 1 FROM events e WHERE e.event_type = 'SignLinkIssued' \
-         AND {token} = {{1}} AND e.stream_id = 'contract-' || contract_id AND {party} = party_id)"
-    )
 }

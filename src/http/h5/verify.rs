@@ -11,13 +11,11 @@ use std::fmt::Write as _;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use projections::Table;
 use serde_json::Value;
 
 use super::pages::{document, error_page, escape};
 use super::security::ClientIp;
 use crate::http::AppState;
-use crate::store::query_tables::select_one;
 
 const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -44,13 +42,7 @@ pub(super) async fn page(
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     let row = if well_formed {
-        select_one(
-            &state.store,
-            Table::Contract,
-            "contract_id = {1}",
-            &[&contract_id],
-        )
-        .await
+        state.store.contracts().by_id(&contract_id).await
     } else {
         Ok(None)
     };
