@@ -36,9 +36,9 @@ use der::{Decode, Encode};
 use sha2::{Digest as _, Sha256};
 
 use crate::app::config::ClientConfig;
+use crate::app::error::{AppError, DomainFailure};
 use crate::http::api::parse_json;
 use crate::http::auth::{self, RequestAuthenticator};
-use crate::http::error::{ApiError, DomainFailure};
 use crate::pii::PiiCipher;
 use crate::providers::face::http_provider::HttpFaceProvider;
 use crate::providers::face::protocol;
@@ -318,8 +318,8 @@ pub fn template_facts() -> TemplateVersionFacts {
 }
 
 /// A refusal must be a 4xx, and a validation refusal must name each field it blames.
-fn assert_client_error(error: ApiError) {
-    if let ApiError::Validation(errors) = &error {
+fn assert_client_error(error: AppError) {
+    if let AppError::Validation(errors) = &error {
         assert!(!errors.is_empty(), "a validation error without a field");
         for field in errors.fields() {
             assert!(!field.field.is_empty(), "a validation error names no field");
@@ -327,7 +327,7 @@ fn assert_client_error(error: ApiError) {
         }
     }
     assert!(
-        !matches!(error, ApiError::Internal(_) | ApiError::Unavailable(_)),
+        !matches!(error, AppError::Internal(_) | AppError::Unavailable(_)),
         "a request body caused a server error: {error}"
     );
     let status = error.into_response().status();
@@ -344,8 +344,8 @@ fn assert_one_document(data: &[u8]) {
     );
 }
 
-fn domain_error(error: &impl DomainFailure) -> ApiError {
-    ApiError::from_domain(error.kind(), error, error.validation())
+fn domain_error(error: &impl DomainFailure) -> AppError {
+    AppError::from_domain(error.kind(), error, error.validation())
 }
 
 /// `POST /api/v1/contract/initiate`: the body as the edge parses it, then the contract's decision

@@ -2,6 +2,7 @@
 
 pub mod codes;
 pub mod config;
+pub mod error;
 pub mod expiry;
 pub mod notices;
 pub mod pipeline;

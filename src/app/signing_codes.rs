@@ -16,9 +16,9 @@ use aggregates::values::{ContractId, LinkId, PartyId};
 use chrono::{DateTime, Utc};
 
 use super::codes::{OneTimeCode, code_digest};
+use crate::app::error::AppError;
 use crate::app::pipeline::CommandError;
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::providers::sms::{SmsError, SmsMessage};
 use crate::store::{EventMetadata, StreamId};
 
@@ -38,19 +38,19 @@ pub enum SigningCodeError {
     Inconsistent,
 }
 
-impl From<SigningCodeError> for ApiError {
+impl From<SigningCodeError> for AppError {
     fn from(error: SigningCodeError) -> Self {
         match error {
-            SigningCodeError::ContractNotFound => ApiError::NotFound,
+            SigningCodeError::ContractNotFound => AppError::NotFound,
             SigningCodeError::Command(command) => command.into(),
             // The signer may simply ask again: the code was not recorded.
-            SigningCodeError::Sms(SmsError::Unavailable(cause)) => ApiError::Unavailable(cause),
+            SigningCodeError::Sms(SmsError::Unavailable(cause)) => AppError::Unavailable(cause),
             SigningCodeError::Sms(SmsError::Rejected(cause)) => {
-                ApiError::Internal(format!("the SMS sender refused a signing code: {cause}"))
+                AppError::Internal(format!("the SMS sender refused a signing code: {cause}"))
             }
-            SigningCodeError::Digest(cause) => ApiError::Internal(cause),
+            SigningCodeError::Digest(cause) => AppError::Internal(cause),
             SigningCodeError::Inconsistent => {
-                ApiError::Internal("a wrong code left no SMS check in the contract".into())
+                AppError::Internal("a wrong code left no SMS check in the contract".into())
             }
         }
     }

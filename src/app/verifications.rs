@@ -25,9 +25,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::app::codes::{OneTimeCode, code_digest};
+use crate::app::error::AppError;
 use crate::app::pipeline::{CommandError, Executed};
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::providers::face::protocol::{SdkConfig, TIMESTAMP_WINDOW_SECONDS};
 use crate::providers::face::provider::{CallbackError, TaskRequest};
 use crate::providers::sms::SmsMessage;
@@ -70,7 +70,7 @@ pub fn system_metadata(job: &str) -> EventMetadata {
     }
 }
 
-async fn load(state: &AppState, verification_id: &str) -> Result<VerificationState, ApiError> {
+async fn load(state: &AppState, verification_id: &str) -> Result<VerificationState, AppError> {
     Ok(state
         .pipeline
         .load::<FaceVerificationAggregate>(&stream(verification_id))
@@ -100,7 +100,7 @@ pub async fn start_task(
     attempt: u32,
     metadata: &EventMetadata,
     may_degrade: bool,
-) -> Result<TaskStart, ApiError> {
+) -> Result<TaskStart, AppError> {
     start_task_returning(state, verification_id, attempt, metadata, may_degrade, None).await
 }
 
@@ -114,11 +114,11 @@ pub async fn start_task_returning(
     metadata: &EventMetadata,
     may_degrade: bool,
     return_url: Option<String>,
-) -> Result<TaskStart, ApiError> {
+) -> Result<TaskStart, AppError> {
     let current = load(state, verification_id).await?;
     let verification = match &current {
         VerificationState::Pending { verification, .. } => verification.clone(),
-        VerificationState::NotInitiated => return Err(ApiError::NotFound),
+        VerificationState::NotInitiated => return Err(AppError::NotFound),
         _ => return Ok(TaskStart::NotNeeded),
     };
     let base = state.config.server.public_base_url.trim_end_matches('/');
@@ -408,7 +408,7 @@ pub async fn pull_result(
     state: &AppState,
     verification_id: &str,
     metadata: &EventMetadata,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     let current = load(state, verification_id).await?;
     let VerificationState::Processing { task, .. } = &current else {
         return Ok(());
@@ -468,7 +468,7 @@ pub async fn send_degraded_code(
     state: &AppState,
     verification_id: &str,
     metadata: &EventMetadata,
-) -> Result<String, ApiError> {
+) -> Result<String, AppError> {
     let current = load(state, verification_id).await?;
     let now = Utc::now();
     let mobile = match &current {
@@ -480,7 +480,7 @@ pub async fn send_degraded_code(
                 let sent_at =
                     code.expires_at - TimeDelta::minutes(aggregates::values::SMS_CODE_TTL_MINUTES);
                 if now < sent_at + TimeDelta::seconds(CODE_RESEND_SECONDS) {
-                    return Err(ApiError::Conflict(format!(
+                    return Err(AppError::Conflict(format!(
                         "a code was sent less than {CODE_RESEND_SECONDS} s ago"
                     )));
                 }
@@ -491,12 +491,12 @@ pub async fn send_degraded_code(
     };
     let code = OneTimeCode::generate();
     let code_hash = code_digest(&state.pii, &scope(verification_id), code.as_str())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let command = VerificationCommand::SendDegradedCode(SendDegradedCode { code_hash, now });
     // The command decides whether a code may be sent (degraded, not locked, not final, in time).
     run(state, verification_id, metadata, command).await?;
     let mobile = mobile
-        .ok_or_else(|| ApiError::Internal("a degraded verification without a mobile".into()))?;
+        .ok_or_else(|| AppError::Internal("a degraded verification without a mobile".into()))?;
     let message = SmsMessage {
         mobile: mobile.clone(),
         text: format!(
@@ -518,7 +518,7 @@ pub async fn send_degraded_code(
                 .metrics
                 .sms_sent("configured", message.purpose, "failed");
             tracing::warn!(verification_id, mobile = %mobile.masked(), %error, "degraded-check code not sent");
-            Err(ApiError::Unavailable(error.to_string()))
+            Err(AppError::Unavailable(error.to_string()))
         }
     }
 }
@@ -529,11 +529,11 @@ pub async fn verify_degraded_code(
     verification_id: &str,
     code: &str,
     metadata: &EventMetadata,
-) -> Result<bool, ApiError> {
+) -> Result<bool, AppError> {
     let code_hash = code_digest(&state.pii, &scope(verification_id), code)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let transaction_no = TransactionNo::parse(&crate::http::api::new_id("ESIGN_SMS"))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let command = VerificationCommand::VerifyDegradedCode(VerifyDegradedCode {
         code_hash,
         transaction_no,
@@ -551,6 +551,6 @@ fn scope(verification_id: &str) -> String {
 }
 
 /// A verification id from a path or token, parsed.
-pub fn verification_id(text: &str) -> Result<VerificationId, ApiError> {
-    VerificationId::parse(text).map_err(|_| ApiError::NotFound)
+pub fn verification_id(text: &str) -> Result<VerificationId, AppError> {
+    VerificationId::parse(text).map_err(|_| AppError::NotFound)
 }

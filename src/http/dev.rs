@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::error::ApiError;
 use crate::app::config::Mode;
+use crate::app::error::AppError;
 
 /// The development routes for this state: none in production, or when another sender is in use.
 pub(super) fn router(state: &AppState) -> Router<AppState> {
@@ -30,10 +30,10 @@ struct SentQuery {
 async fn sent_messages(
     State(state): State<AppState>,
     Query(query): Query<SentQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let sender = state.development_sms.as_ref().ok_or(ApiError::NotFound)?;
+) -> Result<Json<Value>, AppError> {
+    let sender = state.development_sms.as_ref().ok_or(AppError::NotFound)?;
     let mobile = query.mobile.ok_or_else(|| {
-        ApiError::Validation(aggregates::ValidationErrors::single(
+        AppError::Validation(aggregates::ValidationErrors::single(
             "mobile",
             "is required",
         ))

@@ -3,13 +3,14 @@
 //! `{"code": 40001, "message": "...", "details": [{"field": "signers[0].idCardNo", "reason": "..."}]}`.
 //! Internal causes are logged with the request's span and never sent to the client.
 
-use aggregates::{ErrorKind, FieldError, ValidationErrors};
+use aggregates::FieldError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::app::error::{AppError, DomainFailure};
 use crate::app::pipeline::CommandError;
 use crate::pii::PiiError;
 use crate::store::StoreError;
@@ -33,38 +34,14 @@ pub mod codes {
     pub const UNAVAILABLE: u32 = 50300;
 }
 
-/// Why a request failed, as the client is told.
+/// Why a request failed, as the client is told: what the use case said, or a body that is not
+/// JSON at all (the one refusal only the edge can make).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("invalid request: {0}")]
-    Validation(ValidationErrors),
-    /// The `bizId` + `bizType` exists: the existing resource is returned beside the code.
-    #[error("duplicate business id")]
-    Duplicate { existing: Value },
-    #[error("template unavailable")]
-    TemplateUnavailable,
-    #[error("sign link expired")]
-    LinkExpired,
-    #[error("sign link used")]
-    LinkUsed,
-    #[error("identity check failed")]
-    IdentityFailed,
-    #[error("not found")]
-    NotFound,
-    #[error("forbidden")]
-    Forbidden,
-    #[error("conflict: {0}")]
-    Conflict(String),
+    #[error(transparent)]
+    App(#[from] AppError),
     #[error("unsupported media type")]
     UnsupportedMediaType,
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// No face provider could take the task (spec 6, 50001). The verification exists; the service
-    /// retries in the background, and the caller can poll it by `verificationId`.
-    #[error("face providers unavailable for verification {verification_id}")]
-    ProviderUnavailable { verification_id: String },
-    #[error("internal error: {0}")]
-    Internal(String),
 }
 
 /// The spec code of an error response, for the request metrics.
@@ -84,66 +61,49 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    /// Maps a refused command by how its caller must react (see docs/domain.md).
-    pub fn from_domain(
-        kind: ErrorKind,
-        error: &dyn std::error::Error,
-        invalid: Option<&ValidationErrors>,
-    ) -> Self {
-        match kind {
-            ErrorKind::Validation => Self::Validation(
-                invalid
-                    .cloned()
-                    .unwrap_or_else(|| ValidationErrors::single("body", error)),
-            ),
-            // Duplicates are found by look-up before a command runs; one that reaches the domain had no
-            // row to answer with.
-            ErrorKind::Duplicate => Self::Conflict(error.to_string()),
-            ErrorKind::TemplateUnavailable => Self::TemplateUnavailable,
-            ErrorKind::LinkExpired => Self::LinkExpired,
-            ErrorKind::LinkUsed => Self::LinkUsed,
-            ErrorKind::IdentityFailed => Self::IdentityFailed,
-            ErrorKind::Conflict => Self::Conflict(error.to_string()),
-            ErrorKind::NotFound => Self::NotFound,
-        }
-    }
-
     fn status_and_code(&self) -> (StatusCode, u32, &'static str) {
         use codes::*;
-        match self {
-            Self::Validation(_) => (StatusCode::BAD_REQUEST, VALIDATION, "参数校验失败"),
-            Self::Duplicate { .. } => (StatusCode::CONFLICT, DUPLICATE, "已存在相同业务ID的流程"),
-            Self::TemplateUnavailable => (
+        let app = match self {
+            Self::UnsupportedMediaType => {
+                return (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    UNSUPPORTED_MEDIA_TYPE,
+                    "请求体必须是 application/json",
+                );
+            }
+            Self::App(app) => app,
+        };
+        match app {
+            AppError::Validation(_) => (StatusCode::BAD_REQUEST, VALIDATION, "参数校验失败"),
+            AppError::Duplicate { .. } => {
+                (StatusCode::CONFLICT, DUPLICATE, "已存在相同业务ID的流程")
+            }
+            AppError::TemplateUnavailable => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 TEMPLATE_UNAVAILABLE,
                 "协议模板不可用",
             ),
-            Self::LinkExpired => (StatusCode::GONE, LINK_EXPIRED, "签署链接已过期，请重新获取"),
-            Self::LinkUsed => (StatusCode::CONFLICT, LINK_USED, "您已签署过该协议"),
-            Self::IdentityFailed => (
+            AppError::LinkExpired => (StatusCode::GONE, LINK_EXPIRED, "签署链接已过期，请重新获取"),
+            AppError::LinkUsed => (StatusCode::CONFLICT, LINK_USED, "您已签署过该协议"),
+            AppError::IdentityFailed => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 IDENTITY_FAILED,
                 "人脸核验未通过",
             ),
-            Self::NotFound => (StatusCode::NOT_FOUND, NOT_FOUND, "资源不存在"),
-            Self::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN, "无权限执行该操作"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, CONFLICT, "当前状态不允许该操作"),
-            Self::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                UNSUPPORTED_MEDIA_TYPE,
-                "请求体必须是 application/json",
-            ),
-            Self::Unavailable(_) => (
+            AppError::NotFound => (StatusCode::NOT_FOUND, NOT_FOUND, "资源不存在"),
+            AppError::Forbidden => (StatusCode::FORBIDDEN, FORBIDDEN, "无权限执行该操作"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, CONFLICT, "当前状态不允许该操作"),
+            AppError::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 UNAVAILABLE,
                 "系统繁忙，请稍后重试",
             ),
-            Self::ProviderUnavailable { .. } => (
+            AppError::ProviderUnavailable { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 PROVIDER_TIMEOUT,
                 "系统繁忙，请稍后重试",
             ),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, "系统内部错误"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, "系统内部错误"),
         }
     }
 }
@@ -152,12 +112,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.status_and_code();
         match &self {
-            Self::Internal(cause) => tracing::error!(code, %cause, "request failed"),
-            Self::Unavailable(cause) => {
+            Self::App(AppError::Internal(cause)) => tracing::error!(code, %cause, "request failed"),
+            Self::App(AppError::Unavailable(cause)) => {
                 tracing::warn!(code, %cause, "request failed: database unavailable")
             }
-            Self::Conflict(cause) => tracing::info!(code, %cause, "request refused"),
-            Self::ProviderUnavailable { verification_id } => {
+            Self::App(AppError::Conflict(cause)) => tracing::info!(code, %cause, "request refused"),
+            Self::App(AppError::ProviderUnavailable { verification_id }) => {
                 tracing::warn!(
                     code,
                     verification_id,
@@ -167,15 +127,17 @@ impl IntoResponse for ApiError {
             other => tracing::info!(code, error = %other, "request refused"),
         }
         let details: &[FieldError] = match &self {
-            Self::Validation(errors) => errors.fields(),
+            Self::App(AppError::Validation(errors)) => errors.fields(),
             _ => &[],
         };
         let existing = match &self {
-            Self::Duplicate { existing } => Some(existing),
+            Self::App(AppError::Duplicate { existing }) => Some(existing),
             _ => None,
         };
         let verification_id = match &self {
-            Self::ProviderUnavailable { verification_id } => Some(verification_id.as_str()),
+            Self::App(AppError::ProviderUnavailable { verification_id }) => {
+                Some(verification_id.as_str())
+            }
             _ => None,
         };
         let mut response = (
@@ -199,67 +161,34 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        ApiError::App(self).into_response()
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
-            StoreError::WrongExpectedVersion { .. } => Self::Conflict(error.to_string()),
-            other => Self::Internal(other.to_string()),
-        }
+        Self::App(error.into())
     }
 }
 
 impl From<PiiError> for ApiError {
     fn from(error: PiiError) -> Self {
-        Self::Internal(error.to_string())
+        Self::App(error.into())
     }
 }
 
-/// Domain errors that can say how a caller reacts.
-pub trait DomainFailure: std::error::Error {
-    fn kind(&self) -> ErrorKind;
-    fn validation(&self) -> Option<&ValidationErrors>;
-}
-
-macro_rules! domain_failure {
-    ($($error:ty),*) => {$(
-        impl DomainFailure for $error {
-            fn kind(&self) -> ErrorKind {
-                <$error>::kind(self)
-            }
-            fn validation(&self) -> Option<&ValidationErrors> {
-                match self {
-                    Self::Invalid(errors) => Some(errors),
-                    _ => None,
-                }
-            }
-        }
-    )*};
-}
-
-domain_failure!(
-    aggregates::contract::ContractError,
-    aggregates::face_verification::VerificationError,
-    aggregates::template::TemplateError
-);
-
 impl<E: DomainFailure + 'static> From<CommandError<E>> for ApiError {
     fn from(error: CommandError<E>) -> Self {
-        match error {
-            CommandError::Domain(domain) => {
-                Self::from_domain(domain.kind(), &domain, domain.validation())
-            }
-            CommandError::Store(store) => store.into(),
-            CommandError::Contended(stream) => {
-                Self::Conflict(format!("stream {stream} is busy; retry"))
-            }
-            other => Self::Internal(other.to_string()),
-        }
+        Self::App(error.into())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use aggregates::ValidationErrors;
+
     use super::*;
 
     async fn body_of(error: ApiError) -> (StatusCode, Value) {
@@ -276,7 +205,7 @@ mod tests {
         let mut errors = ValidationErrors::new();
         errors.push("signers[0].idCardNo", "check digit does not match");
         errors.push("variables.payerName", "is required");
-        let (status, body) = body_of(ApiError::Validation(errors)).await;
+        let (status, body) = body_of(ApiError::App(AppError::Validation(errors))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body["code"], 40001);
         assert_eq!(body["details"][0]["field"], "signers[0].idCardNo");
@@ -285,31 +214,32 @@ mod tests {
 
     #[tokio::test]
     async fn every_error_answers_its_documented_status_and_code() {
+        let app = |error: AppError| ApiError::App(error);
         let cases = [
             (
-                ApiError::Duplicate {
+                app(AppError::Duplicate {
                     existing: Value::Null,
-                },
+                }),
                 409,
                 40002,
             ),
-            (ApiError::TemplateUnavailable, 422, 40003),
-            (ApiError::LinkExpired, 410, 40004),
-            (ApiError::LinkUsed, 409, 40005),
-            (ApiError::IdentityFailed, 422, 40006),
-            (ApiError::Forbidden, 403, 40300),
-            (ApiError::NotFound, 404, 40400),
-            (ApiError::Conflict("state".into()), 409, 40900),
+            (app(AppError::TemplateUnavailable), 422, 40003),
+            (app(AppError::LinkExpired), 410, 40004),
+            (app(AppError::LinkUsed), 409, 40005),
+            (app(AppError::IdentityFailed), 422, 40006),
+            (app(AppError::Forbidden), 403, 40300),
+            (app(AppError::NotFound), 404, 40400),
+            (app(AppError::Conflict("state".into())), 409, 40900),
             (ApiError::UnsupportedMediaType, 415, 41500),
-            (ApiError::Unavailable("down".into()), 503, 50300),
+            (app(AppError::Unavailable("down".into())), 503, 50300),
             (
-                ApiError::ProviderUnavailable {
+                app(AppError::ProviderUnavailable {
                     verification_id: "FACE_VERIFY_1".into(),
-                },
+                }),
                 503,
                 50001,
             ),
-            (ApiError::Internal("bug".into()), 500, 50000),
+            (app(AppError::Internal("bug".into())), 500, 50000),
         ];
         for (error, status, code) in cases {
             let label = error.to_string();
@@ -324,40 +254,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn domain_refusals_map_by_how_the_caller_reacts() {
-        let error = std::io::Error::other("refused");
-        let mapped = |kind| ApiError::from_domain(kind, &error, None);
-        assert!(matches!(
-            mapped(ErrorKind::LinkExpired),
-            ApiError::LinkExpired
-        ));
-        assert!(matches!(mapped(ErrorKind::LinkUsed), ApiError::LinkUsed));
-        assert!(matches!(
-            mapped(ErrorKind::IdentityFailed),
-            ApiError::IdentityFailed
-        ));
-        assert!(matches!(
-            mapped(ErrorKind::TemplateUnavailable),
-            ApiError::TemplateUnavailable
-        ));
-        assert!(matches!(mapped(ErrorKind::Conflict), ApiError::Conflict(_)));
-        assert!(matches!(mapped(ErrorKind::NotFound), ApiError::NotFound));
-        assert!(matches!(
-            mapped(ErrorKind::Validation),
-            ApiError::Validation(_)
-        ));
-    }
-
-    #[tokio::test]
     async fn an_internal_cause_never_reaches_the_client() {
-        let (status, body) = body_of(ApiError::Internal("password=hunter2 at db".into())).await;
+        let (status, body) = body_of(ApiError::App(AppError::Internal(
+            "password=hunter2 at db".into(),
+        )))
+        .await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body.to_string().contains("hunter2"));
     }
 
     #[tokio::test]
     async fn an_unavailable_database_answers_503_with_a_retry_hint() {
-        let response = ApiError::Unavailable("connection refused".into()).into_response();
+        let response =
+            ApiError::App(AppError::Unavailable("connection refused".into())).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "5");
     }

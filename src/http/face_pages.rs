@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::api::JsonBody;
-use super::error::ApiError;
 use super::openapi::{self, schemas};
+use crate::app::error::AppError;
 use crate::app::verifications as flow;
 use crate::providers::face::open_page_token;
 use crate::store::EventMetadata;
@@ -75,13 +75,13 @@ pub(crate) struct PageToken {
 }
 
 /// The verification a page token names; `live` also requires the token's deadline not to have passed.
-fn verification_of(state: &AppState, token: &str, live: bool) -> Result<String, ApiError> {
+fn verification_of(state: &AppState, token: &str, live: bool) -> Result<String, AppError> {
     let Some((verification_id, expires_unix)) = open_page_token(&state.pii, token) else {
         tracing::warn!("face verification page token refused: keyed hash mismatch");
-        return Err(ApiError::NotFound);
+        return Err(AppError::NotFound);
     };
     if live && Utc::now().timestamp() >= expires_unix {
-        return Err(ApiError::LinkExpired);
+        return Err(AppError::LinkExpired);
     }
     Ok(verification_id)
 }
@@ -103,13 +103,13 @@ fn person(verification_id: &str, headers: &HeaderMap, peer: Option<SocketAddr>) 
     }
 }
 
-async fn status_of(state: &AppState, verification_id: &str) -> Result<Value, ApiError> {
+async fn status_of(state: &AppState, verification_id: &str) -> Result<Value, AppError> {
     let row = state
         .store
         .verifications()
         .by_id(verification_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     Ok(json!({
         "verificationId": row.text("verification_id"),
         "status": row.text("status"),
@@ -140,7 +140,7 @@ pub(crate) async fn returned(
     Query(query): Query<PageToken>,
     PeerIp(peer): PeerIp,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     let wants_html = headers
         .get(ACCEPT)
         .and_then(|value| value.to_str().ok())
@@ -149,7 +149,7 @@ pub(crate) async fn returned(
         let verification_id = verification_of(&state, &query.token, false)?;
         let metadata = person(&verification_id, &headers, peer);
         flow::pull_result(&state, &verification_id, &metadata).await?;
-        Ok::<_, ApiError>(verification_id)
+        Ok::<_, AppError>(verification_id)
     }
     .await;
     if !wants_html {
@@ -186,13 +186,13 @@ pub(crate) async fn start_page(
 ) -> Response {
     match verification_of(&state, &query.token, true) {
         Ok(verification_id) => render(&state, &verification_id, &query.token, View::Start).await,
-        Err(ApiError::LinkExpired) => {
+        Err(AppError::LinkExpired) => {
             // The token is genuine, so the page may wear the caller's look.
             let look = match open_page_token(&state.pii, &query.token) {
                 Some((verification_id, _)) => look_of(&state, &verification_id).await,
                 None => None,
             };
-            error_page(ApiError::LinkExpired, look).await
+            error_page(AppError::LinkExpired, look).await
         }
         Err(error) => error_page(error, None).await,
     }
@@ -213,23 +213,23 @@ async fn load_page(
     state: &AppState,
     verification_id: &str,
     token: &str,
-) -> Result<(Look, page::Verification), ApiError> {
+) -> Result<(Look, page::Verification), AppError> {
     let row = state
         .store
         .verifications()
         .by_id(verification_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     let id_card_no = match row.json("id_card_no") {
         Some(sealed) => state
             .pii
             .open_text(&sealed["$pii"])
-            .map_err(|error| ApiError::Internal(format!("cannot open the ID number: {error}")))?,
+            .map_err(|error| AppError::Internal(format!("cannot open the ID number: {error}")))?,
         None => String::new(),
     };
     // The pages speak to people in China: deadlines in Beijing time.
     let beijing =
-        FixedOffset::east_opt(8 * 3600).ok_or_else(|| ApiError::Internal("UTC+8".into()))?;
+        FixedOffset::east_opt(8 * 3600).ok_or_else(|| AppError::Internal("UTC+8".into()))?;
     let verification = page::Verification {
         status: row.text("status").unwrap_or("PENDING").to_owned(),
         degraded: row.boolean("degraded").unwrap_or(false),
@@ -284,7 +284,7 @@ fn html(status: StatusCode, look: &Look, body: &str, script: Option<&str>) -> Re
 
 /// The error page for `error`, with the code and status the API would answer (the one mapping in
 /// `error.rs` decides both, and logs the refusal).
-async fn error_page(error: ApiError, look: Option<Look>) -> Response {
+async fn error_page(error: AppError, look: Option<Look>) -> Response {
     let response = error.into_response();
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
@@ -323,7 +323,7 @@ pub(crate) async fn send_code(
     Query(query): Query<PageToken>,
     PeerIp(peer): PeerIp,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     let verification_id = verification_of(&state, &query.token, true)?;
     let metadata = person(&verification_id, &headers, peer);
     let masked = flow::send_degraded_code(&state, &verification_id, &metadata).await?;
@@ -367,12 +367,12 @@ pub(crate) async fn verify_code(
     PeerIp(peer): PeerIp,
     headers: HeaderMap,
     JsonBody(entry): JsonBody<CodeEntry>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     let verification_id = verification_of(&state, &query.token, true)?;
     let metadata = person(&verification_id, &headers, peer);
     if flow::verify_degraded_code(&state, &verification_id, &entry.code, &metadata).await? {
         Ok(Json(status_of(&state, &verification_id).await?))
     } else {
-        Err(ApiError::IdentityFailed)
+        Err(AppError::IdentityFailed)
     }
 }

@@ -159,7 +159,7 @@ async fn refuse_nul_characters(
         field,
         "refused a request carrying a NUL character"
     );
-    error::ApiError::Validation(aggregates::ValidationErrors::single(
+    crate::app::error::AppError::Validation(aggregates::ValidationErrors::single(
         field,
         "must not contain the character U+0000",
     ))

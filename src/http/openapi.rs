@@ -555,9 +555,8 @@ async fn serve_document() -> Response {
             json.clone(),
         )
             .into_response(),
-        Err(error) => {
-            super::error::ApiError::Internal(format!("OpenAPI document: {error}")).into_response()
-        }
+        Err(error) => crate::app::error::AppError::Internal(format!("OpenAPI document: {error}"))
+            .into_response(),
     }
 }
 
@@ -596,6 +595,7 @@ mod tests {
     use aggregates::values::{self, Text};
 
     use super::*;
+    use crate::app::error::AppError;
     use crate::http::auth::AuthRejection;
     use crate::http::error::ApiError;
 
@@ -606,39 +606,44 @@ mod tests {
     /// Every variant, so that a new one fails to compile here until it is documented.
     fn every_api_error() -> Vec<ApiError> {
         let all = vec![
-            ApiError::Validation(ValidationErrors::single("bizId", "is required")),
-            ApiError::Duplicate {
+            AppError::Validation(ValidationErrors::single("bizId", "is required")),
+            AppError::Duplicate {
                 existing: json!({}),
             },
-            ApiError::TemplateUnavailable,
-            ApiError::LinkExpired,
-            ApiError::LinkUsed,
-            ApiError::IdentityFailed,
-            ApiError::NotFound,
-            ApiError::Forbidden,
-            ApiError::Conflict("state".into()),
-            ApiError::UnsupportedMediaType,
-            ApiError::Unavailable("down".into()),
-            ApiError::Internal("bug".into()),
-            ApiError::ProviderUnavailable {
+            AppError::TemplateUnavailable,
+            AppError::LinkExpired,
+            AppError::LinkUsed,
+            AppError::IdentityFailed,
+            AppError::NotFound,
+            AppError::Forbidden,
+            AppError::Conflict("state".into()),
+            AppError::Unavailable("down".into()),
+            AppError::Internal("bug".into()),
+            AppError::ProviderUnavailable {
                 verification_id: "FACE_VERIFY_20231027A1B2C3D4E5F60718".into(),
             },
         ];
         for error in &all {
             match error {
-                ApiError::Validation(_)
-                | ApiError::Duplicate { .. }
-                | ApiError::TemplateUnavailable
-                | ApiError::LinkExpired
-                | ApiError::LinkUsed
-                | ApiError::IdentityFailed
-                | ApiError::NotFound
-                | ApiError::Forbidden
-                | ApiError::Conflict(_)
-                | ApiError::UnsupportedMediaType
-                | ApiError::Unavailable(_)
-                | ApiError::ProviderUnavailable { .. }
-                | ApiError::Internal(_) => {}
+                AppError::Validation(_)
+                | AppError::Duplicate { .. }
+                | AppError::TemplateUnavailable
+                | AppError::LinkExpired
+                | AppError::LinkUsed
+                | AppError::IdentityFailed
+                | AppError::NotFound
+                | AppError::Forbidden
+                | AppError::Conflict(_)
+                | AppError::Unavailable(_)
+                | AppError::ProviderUnavailable { .. }
+                | AppError::Internal(_) => {}
+            }
+        }
+        let mut all: Vec<ApiError> = all.into_iter().map(ApiError::App).collect();
+        all.push(ApiError::UnsupportedMediaType);
+        for error in &all {
+            match error {
+                ApiError::App(_) | ApiError::UnsupportedMediaType => {}
             }
         }
         all

@@ -536,11 +536,11 @@ async fn a_resend_inside_the_cool_down_is_refused(t: TestStore) {
         .sent_to(RECEIVER_MOBILE);
     assert_eq!(texts.len(), 1, "nothing is texted for a refused request");
     // The refusal reaches a caller as 409.
-    let api_error: esign::http::error::ApiError =
+    let app_error: esign::app::error::AppError =
         SigningCodeError::Command(CommandError::Domain(ContractError::Conflict(refused))).into();
     assert!(matches!(
-        api_error,
-        esign::http::error::ApiError::Conflict(_)
+        app_error,
+        esign::app::error::AppError::Conflict(_)
     ));
 }
 

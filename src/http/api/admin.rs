@@ -8,8 +8,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::Caller;
+use crate::app::error::AppError;
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::store::outbox::DeliveryStatus;
 use aggregates::ValidationErrors;
@@ -24,12 +24,12 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/callbacks/{id}/redeliver", post(redeliver))
 }
 
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+fn require_admin(caller: &Caller) -> Result<(), AppError> {
     if caller.client.admin {
         Ok(())
     } else {
         tracing::warn!(client = %caller.client.id, "refused: admin route called by a non-admin client");
-        Err(ApiError::Forbidden)
+        Err(AppError::Forbidden)
     }
 }
 
@@ -57,7 +57,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     require_admin(&caller)?;
     let mut status = None;
     let mut limit = 100;
@@ -65,7 +65,7 @@ async fn list(
         match name.as_ref() {
             "status" => {
                 status = Some(DeliveryStatus::parse(&value).ok_or_else(|| {
-                    ApiError::Validation(ValidationErrors::single(
+                    AppError::Validation(ValidationErrors::single(
                         "status",
                         "must be PENDING, DELIVERING, DELIVERED or DEAD",
                     ))
@@ -77,14 +77,14 @@ async fn list(
                     .ok()
                     .filter(|limit| (1..=MAX_LIMIT).contains(limit))
                     .ok_or_else(|| {
-                        ApiError::Validation(ValidationErrors::single(
+                        AppError::Validation(ValidationErrors::single(
                             "limit",
                             format!("must be a number from 1 to {MAX_LIMIT}"),
                         ))
                     })?
             }
             other => {
-                return Err(ApiError::Validation(ValidationErrors::single(
+                return Err(AppError::Validation(ValidationErrors::single(
                     other,
                     "is not a parameter of this route",
                 )));
@@ -115,7 +115,7 @@ async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     require_admin(&caller)?;
     let id = parse_id(&id)?;
     let callback = state
@@ -123,7 +123,7 @@ async fn show(
         .outbox()
         .find(id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     let attempts = state.store.outbox().attempts(id).await?;
     Ok(Json(json!({ "callback": callback, "attempts": attempts })))
 }
@@ -151,7 +151,7 @@ async fn redeliver(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     require_admin(&caller)?;
     let id = parse_id(&id)?;
     let callback = state
@@ -159,9 +159,9 @@ async fn redeliver(
         .outbox()
         .redeliver(id, Utc::now())
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     if callback.status != DeliveryStatus::Pending.as_str() {
-        return Err(ApiError::Conflict(format!(
+        return Err(AppError::Conflict(format!(
             "callback {id} is {} right now; try again when the attempt ends",
             callback.status
         )));
@@ -171,7 +171,7 @@ async fn redeliver(
     Ok(Json(json!({ "callback": callback, "attempts": attempts })))
 }
 
-fn parse_id(id: &str) -> Result<i64, ApiError> {
+fn parse_id(id: &str) -> Result<i64, AppError> {
     // Not a number cannot name a row: 404 like any unknown id.
-    id.parse().map_err(|_| ApiError::NotFound)
+    id.parse().map_err(|_| AppError::NotFound)
 }

@@ -21,9 +21,9 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 use super::{Caller, JsonBody};
+use crate::app::error::AppError;
 use crate::app::short_links::{self, NewShortLink};
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
 use crate::store::commands::Attached;
@@ -48,7 +48,7 @@ struct IssuedLink {
     token: String,
 }
 
-fn issue_link() -> Result<IssuedLink, ApiError> {
+fn issue_link() -> Result<IssuedLink, AppError> {
     let token = random_token()?;
     let link_id = LinkId::parse(&uuid::Uuid::new_v4().simple().to_string()).map_err(internal)?;
     let token_hash =
@@ -63,15 +63,15 @@ fn issue_link() -> Result<IssuedLink, ApiError> {
 }
 
 /// 256 random bits, URL-safe.
-fn random_token() -> Result<String, ApiError> {
+fn random_token() -> Result<String, AppError> {
     use base64::Engine;
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("random source: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("random source: {e}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn internal(error: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal(error.to_string())
+fn internal(error: impl std::fmt::Display) -> AppError {
+    AppError::Internal(error.to_string())
 }
 
 fn sign_url(state: &AppState, token: &str) -> String {
@@ -196,14 +196,14 @@ async fn initiate(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(request): JsonBody<ContractRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     // A repeated bizId answers with the contract it made, whatever else the request says. It is looked
     // up only after an attempt failed: the unique key on (client, bizId, bizType) refuses a second
     // contract, so a new one costs no read for it, and a failed repeat answers as if looked up first.
     match initiate_new(&state, &caller, &request).await {
         Ok(answer) => Ok(answer),
         Err(error) => match find_by_biz_id(&state, &caller, &request).await? {
-            Some(existing) => Err(ApiError::Duplicate { existing }),
+            Some(existing) => Err(AppError::Duplicate { existing }),
             None => Err(error),
         },
     }
@@ -213,7 +213,7 @@ async fn initiate_new(
     state: &AppState,
     caller: &Caller,
     request: &ContractRequest,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     super::guard_callback_url(state, request.callback_url.as_deref()).await?;
     let template = load_template(state, request).await?;
     let preview_hash = match &template {
@@ -302,7 +302,7 @@ async fn initiate_new(
 async fn load_template(
     state: &AppState,
     request: &ContractRequest,
-) -> Result<Option<(aggregates::template::TemplateVersionFacts, String)>, ApiError> {
+) -> Result<Option<(aggregates::template::TemplateVersionFacts, String)>, AppError> {
     let Some(template_id) = request
         .template_id
         .as_deref()
@@ -339,7 +339,7 @@ async fn find_by_biz_id(
     state: &AppState,
     caller: &Caller,
     request: &ContractRequest,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Value>, AppError> {
     let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
         return Ok(None);
     };
@@ -359,16 +359,16 @@ async fn owned_contract(
     state: &AppState,
     caller: &Caller,
     contract_id: &str,
-) -> Result<RowView, ApiError> {
+) -> Result<RowView, AppError> {
     state
         .store
         .contracts()
         .owned(contract_id, &caller.client.id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
-async fn signer_rows(state: &AppState, contract_id: &str) -> Result<Vec<RowView>, ApiError> {
+async fn signer_rows(state: &AppState, contract_id: &str) -> Result<Vec<RowView>, AppError> {
     Ok(state.store.contracts().signers(contract_id).await?)
 }
 
@@ -391,13 +391,13 @@ async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(contract_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     let rows = state
         .store
         .contracts()
         .owned_with_parts(&contract_id, &caller.client.id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     Ok(Json(signed_view(&state, &rows)))
 }
 
@@ -408,7 +408,7 @@ fn signed_view(state: &AppState, rows: &ContractRows) -> Value {
     view
 }
 
-async fn contract_view(state: &AppState, contract: &RowView) -> Result<Value, ApiError> {
+async fn contract_view(state: &AppState, contract: &RowView) -> Result<Value, AppError> {
     let contract_id = contract.required_text("contract_id");
     let rows = ContractRows {
         signers: signer_rows(state, contract_id).await?,
@@ -452,13 +452,13 @@ async fn revoke(
     caller: Caller,
     Path(contract_id): Path<String>,
     JsonBody(request): JsonBody<RevokeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     owned_contract(&state, &caller, &contract_id).await?;
     let mut errors = ValidationErrors::new();
     let reason = errors.required("reason", request.reason.as_deref(), Reason::parse);
     let operator = errors.required("operator", request.operator.as_deref(), Operator::parse);
     let (Some(reason), Some(operator)) = (reason, operator) else {
-        return Err(ApiError::Validation(errors));
+        return Err(AppError::Validation(errors));
     };
     let now = Utc::now();
     let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
@@ -500,9 +500,9 @@ async fn reissue_sign_url(
     State(state): State<AppState>,
     caller: Caller,
     Path((contract_id, party_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     owned_contract(&state, &caller, &contract_id).await?;
-    let party = PartyId::parse(&party_id).map_err(|_| ApiError::NotFound)?;
+    let party = PartyId::parse(&party_id).map_err(|_| AppError::NotFound)?;
     let issued = issue_link()?;
     let now = Utc::now();
     let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
@@ -545,12 +545,12 @@ struct VerifyRequest {
     file_content: Option<String>,
 }
 
-fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, ApiError> {
+fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, AppError> {
     value
         .as_deref()
         .map(str::trim)
         .filter(|text| !text.is_empty())
-        .ok_or_else(|| ApiError::Validation(ValidationErrors::single(field, "is required")))
+        .ok_or_else(|| AppError::Validation(ValidationErrors::single(field, "is required")))
 }
 
 /// Verify a contract document
@@ -582,7 +582,7 @@ async fn verify(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(request): JsonBody<VerifyRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     let answer = match request.method.as_deref() {
         Some("CONTRACT_ID") => {
             let contract_id = required(&request.contract_id, "contractId")?;
@@ -592,7 +592,7 @@ async fn verify(
         Some("FILE_HASH") => {
             let file_hash = required(&request.file_hash, "fileHash")?;
             let file_hash = crate::app::verify::parse_file_hash(file_hash).ok_or_else(|| {
-                ApiError::Validation(ValidationErrors::single(
+                AppError::Validation(ValidationErrors::single(
                     "fileHash",
                     "must be sha256:<64 hex digits>",
                 ))
@@ -604,7 +604,7 @@ async fn verify(
                         .contracts()
                         .archive(archive_id)
                         .await?
-                        .ok_or(ApiError::NotFound)?;
+                        .ok_or(AppError::NotFound)?;
                     let contract =
                         owned_contract(&state, &caller, archive.required_text("contract_id"))
                             .await?;
@@ -618,7 +618,7 @@ async fn verify(
                         &file_hash,
                     )
                     .await?
-                    .ok_or(ApiError::NotFound)?;
+                    .ok_or(AppError::NotFound)?;
                     crate::app::verify::by_contract(&state, &contract).await
                 }
             }
@@ -628,7 +628,7 @@ async fn verify(
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .map_err(|_| {
-                    ApiError::Validation(ValidationErrors::single(
+                    AppError::Validation(ValidationErrors::single(
                         "fileContent",
                         "must be the PDF in standard base64",
                     ))
@@ -642,13 +642,13 @@ async fn verify(
             crate::app::verify::by_file(&state, &bytes, contract.as_ref()).await
         }
         Some(_) => {
-            return Err(ApiError::Validation(ValidationErrors::single(
+            return Err(AppError::Validation(ValidationErrors::single(
                 "method",
                 "must be CONTRACT_ID, FILE_HASH or FILE",
             )));
         }
         None => {
-            return Err(ApiError::Validation(ValidationErrors::single(
+            return Err(AppError::Validation(ValidationErrors::single(
                 "method",
                 "is required",
             )));
@@ -656,7 +656,7 @@ async fn verify(
     };
     let answer = answer.map_err(|error| {
         tracing::error!(%error, "contract verification failed");
-        ApiError::Internal(error.to_string())
+        AppError::Internal(error.to_string())
     })?;
     if !answer.valid {
         tracing::info!(contract_id = ?answer.contract_id, reason = ?answer.reason, "verification: not valid");
@@ -684,7 +684,7 @@ async fn events(
     State(state): State<AppState>,
     caller: Caller,
     Path(contract_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     owned_contract(&state, &caller, &contract_id).await?;
     super::audit_trail(&state, StreamId::new(ContractAggregate::NAME, &contract_id)).await
 }

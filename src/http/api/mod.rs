@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::auth::AuthenticatedClient;
 use super::error::ApiError;
+use crate::app::error::AppError;
 use crate::store::EventMetadata;
 
 pub(super) fn router() -> Router<AppState> {
@@ -53,20 +54,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             return Err(ApiError::UnsupportedMediaType);
         }
         let bytes = Bytes::from_request(request, state).await.map_err(|error| {
-            ApiError::Validation(ValidationErrors::single("body", error.body_text()))
+            AppError::Validation(ValidationErrors::single("body", error.body_text()))
         })?;
-        parse_json(&bytes).map(JsonBody)
+        Ok(JsonBody(parse_json(&bytes)?))
     }
 }
 
 /// Parses a JSON request body into `T`; a syntax or type error is a 40001 naming the field at
 /// fault (`signers[0].sequence`), or `body` when the document itself is wrong. Anything but
 /// whitespace after the document is refused too: a body is one document, not a prefix.
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Every request body is an object. serde would also fill a struct from an array by position,
     // and then name fields `[0]`, `[1]`: refuse that form as a whole.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return Err(ApiError::Validation(ValidationErrors::single(
+        return Err(AppError::Validation(ValidationErrors::single(
             "body",
             "must be a JSON object",
         )));
@@ -74,7 +75,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     // JSON text is UTF-8 (RFC 8259). The parser checks the strings it keeps but skips over the
     // values of unknown fields unchecked, so the whole body is checked first.
     let text = std::str::from_utf8(bytes)
-        .map_err(|error| ApiError::Validation(ValidationErrors::single("body", error)))?;
+        .map_err(|error| AppError::Validation(ValidationErrors::single("body", error)))?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -83,18 +84,18 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         } else {
             path
         };
-        ApiError::Validation(ValidationErrors::single(field, error.into_inner()))
+        AppError::Validation(ValidationErrors::single(field, error.into_inner()))
     })?;
     deserializer
         .end()
-        .map_err(|error| ApiError::Validation(ValidationErrors::single("body", error)))?;
+        .map_err(|error| AppError::Validation(ValidationErrors::single("body", error)))?;
     // After the typed parse, so a field of the wrong type is named as such first.
     if encodes_nul(text) {
         let field = serde_json::from_str::<serde_json::Value>(text)
             .ok()
             .and_then(|value| nul_path(&value, String::new()))
             .unwrap_or_else(|| "body".to_owned());
-        return Err(ApiError::Validation(ValidationErrors::single(
+        return Err(AppError::Validation(ValidationErrors::single(
             if field.is_empty() {
                 "body".to_owned()
             } else {
@@ -158,12 +159,12 @@ pub struct Caller {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Extension(client) = Extension::<AuthenticatedClient>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::Internal("a signed route ran without a signed client".into()))?;
+            .map_err(|_| AppError::Internal("a signed route ran without a signed client".into()))?;
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -216,13 +217,13 @@ pub(crate) fn lost_biz_id_race<T, E: std::error::Error>(
 pub(crate) async fn audit_trail(
     state: &AppState,
     stream: crate::store::StreamId,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<axum::Json<serde_json::Value>, AppError> {
     use crate::store::EventStore;
     let recorded = state.store.read_stream(&stream, 0).await?;
     let timeline = crate::read::audit::timeline(stream, &recorded, &state.pii);
     serde_json::to_value(timeline)
         .map(axum::Json)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// The SSRF guard on a request's `callbackUrl` (production only: development accepts local
@@ -231,14 +232,14 @@ pub(crate) async fn audit_trail(
 pub(crate) async fn guard_callback_url(
     state: &AppState,
     url: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     use crate::providers::ssrf::{SsrfError, check_callback_url};
     let Some(url) = url else { return Ok(()) };
     match check_callback_url(url, state.config.server.mode).await {
         Ok(()) | Err(SsrfError::Malformed | SsrfError::NotHttps) => Ok(()),
         Err(error) => {
             tracing::warn!(%error, "callbackUrl refused by the SSRF guard");
-            Err(ApiError::Validation(ValidationErrors::single(
+            Err(AppError::Validation(ValidationErrors::single(
                 "callbackUrl",
                 error,
             )))
@@ -252,7 +253,7 @@ mod tests {
 
     fn refused_field(bytes: &[u8]) -> Option<String> {
         match parse_json::<serde_json::Value>(bytes) {
-            Err(ApiError::Validation(errors)) => Some(errors.fields()[0].field.clone()),
+            Err(AppError::Validation(errors)) => Some(errors.fields()[0].field.clone()),
             _ => None,
         }
     }

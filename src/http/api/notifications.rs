@@ -6,15 +6,15 @@
 //! gets 404. A notice is recorded before it is sent; the answer shows the outcome of the first attempt
 //! and later attempts are made by the delivery sweep (see `esign::sms::notices`).
 
+use aggregates::Aggregate;
 use aggregates::sms_notice::{
-    NoticeId, NoticeRequest, RequestNotice, SmsNoticeAggregate, SmsNoticeCommand, SmsNoticeError,
+    NoticeId, NoticeRequest, RequestNotice, SmsNoticeAggregate, SmsNoticeCommand,
 };
 use aggregates::sms_template::{
     ChangeSmsTemplateActivation, PublishSmsTemplate, SmsTemplateAggregate, SmsTemplateCommand,
-    SmsTemplateError, SmsTemplateFacts, SmsTemplateRequest,
+    SmsTemplateFacts, SmsTemplateRequest,
 };
 use aggregates::values::{ClientId, TemplateId, TemplateVersion};
-use aggregates::{Aggregate, ErrorKind, ValidationErrors};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,10 +23,10 @@ use projections::Table;
 use serde_json::Value;
 
 use super::{Caller, JsonBody};
+use crate::app::error::AppError;
 use crate::app::notices;
 use crate::app::pipeline::CommandError;
 use crate::http::AppState;
-use crate::http::error::{ApiError, DomainFailure};
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
 use crate::store::query_tables::RowView;
@@ -55,46 +55,20 @@ pub(super) fn router() -> Router<AppState> {
         .route("/notification/sms/{notice_id}/events", get(notice_events))
 }
 
-impl DomainFailure for SmsTemplateError {
-    fn kind(&self) -> ErrorKind {
-        SmsTemplateError::kind(self)
-    }
-
-    fn validation(&self) -> Option<&ValidationErrors> {
-        match self {
-            SmsTemplateError::Invalid(errors) => Some(errors),
-            _ => None,
-        }
-    }
-}
-
-impl DomainFailure for SmsNoticeError {
-    fn kind(&self) -> ErrorKind {
-        SmsNoticeError::kind(self)
-    }
-
-    fn validation(&self) -> Option<&ValidationErrors> {
-        match self {
-            SmsNoticeError::Invalid(errors) => Some(errors),
-            _ => None,
-        }
-    }
-}
-
 fn template_stream(template_code: &TemplateId) -> StreamId {
     StreamId::new(SmsTemplateAggregate::NAME, template_code.as_str())
 }
 
-fn actor(caller: &Caller) -> Result<ClientId, ApiError> {
-    ClientId::parse(&caller.client.id).map_err(|e| ApiError::Internal(e.to_string()))
+fn actor(caller: &Caller) -> Result<ClientId, AppError> {
+    ClientId::parse(&caller.client.id).map_err(|e| AppError::Internal(e.to_string()))
 }
 
-fn require_admin(caller: &Caller, what: &str) -> Result<(), ApiError> {
+fn require_admin(caller: &Caller, what: &str) -> Result<(), AppError> {
     if caller.client.admin {
         return Ok(());
     }
     tracing::warn!(client = %caller.client.id, what, "a non-administrator tried to manage SMS templates");
-    Err(ApiError::Forbidden)
+    Err(AppError::Forbidden)
 }
 
 /// Publish an SMS template version
@@ -133,7 +107,7 @@ async fn publish_template(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(request): JsonBody<SmsTemplateRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     require_admin(&caller, "publish")?;
     let actor = actor(&caller)?;
     let now = Utc::now();
@@ -154,7 +128,7 @@ async fn publish_template(
             match SmsTemplateAggregate::decide(&Default::default(), command()) {
                 Err(error) => CommandError::Domain(error).into(),
                 Ok(_) => {
-                    ApiError::Internal("an SMS template without a valid code was accepted".into())
+                    AppError::Internal("an SMS template without a valid code was accepted".into())
                 }
             },
         );
@@ -190,12 +164,12 @@ async fn current_template(
     State(state): State<AppState>,
     _caller: Caller,
     Path(template_code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     let rows = state.store.templates().sms_versions(&template_code).await?;
     rows.iter()
         .find(|row| row.boolean("active") == Some(true))
         .map(|row| Json(crate::read::views::sms_template(row)))
-        .ok_or(ApiError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
 /// Read an SMS template version
@@ -220,7 +194,7 @@ async fn template_version(
     State(state): State<AppState>,
     _caller: Caller,
     Path((template_code, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     find_template_version(&state, &template_code, &version)
         .await
         .map(Json)
@@ -249,7 +223,7 @@ async fn activate_template(
     state: State<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     change_activation(state, caller, path, true).await
 }
 
@@ -277,7 +251,7 @@ async fn deactivate_template(
     state: State<AppState>,
     caller: Caller,
     path: Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     change_activation(state, caller, path, false).await
 }
 
@@ -286,13 +260,13 @@ async fn change_activation(
     caller: Caller,
     Path((template_code, version)): Path<(String, String)>,
     active: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     require_admin(&caller, if active { "activate" } else { "deactivate" })?;
     let (Ok(code), Ok(parsed_version)) = (
         TemplateId::parse(&template_code),
         TemplateVersion::parse(&version),
     ) else {
-        return Err(ApiError::NotFound);
+        return Err(AppError::NotFound);
     };
     let change = ChangeSmsTemplateActivation {
         version: parsed_version,
@@ -318,14 +292,14 @@ async fn find_template_version(
     state: &AppState,
     template_code: &str,
     version: &str,
-) -> Result<Value, ApiError> {
+) -> Result<Value, AppError> {
     state
         .store
         .templates()
         .sms_version(template_code, version)
         .await?
         .map(|row| crate::read::views::sms_template(&row))
-        .ok_or(ApiError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
 /// The version a notice request names (the pinned one, else the current one), read from the
@@ -333,7 +307,7 @@ async fn find_template_version(
 async fn template_facts(
     state: &AppState,
     request: &NoticeRequest,
-) -> Result<Option<SmsTemplateFacts>, ApiError> {
+) -> Result<Option<SmsTemplateFacts>, AppError> {
     let Some(code) = request
         .template_code
         .as_deref()
@@ -389,13 +363,13 @@ async fn send_notice(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(request): JsonBody<NoticeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-        return Err(ApiError::Duplicate { existing });
+        return Err(AppError::Duplicate { existing });
     }
     let template = template_facts(&state, &request).await?;
     let notice_id = NoticeId::parse(&super::new_id("SMS_NOTICE"))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let client_id = actor(&caller)?;
     let now = Utc::now();
     let stream = notices::stream(notice_id.as_str());
@@ -414,7 +388,7 @@ async fn send_notice(
     if super::lost_biz_id_race(&executed, Table::SmsNotice)
         && let Some(existing) = find_by_biz_id(&state, &caller, &request).await?
     {
-        return Err(ApiError::Duplicate { existing });
+        return Err(AppError::Duplicate { existing });
     }
     if let Err(CommandError::Domain(refusal)) = &executed {
         tracing::info!(
@@ -445,7 +419,7 @@ async fn find_by_biz_id(
     state: &AppState,
     caller: &Caller,
     request: &NoticeRequest,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Value>, AppError> {
     let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
         return Ok(None);
     };
@@ -460,13 +434,13 @@ async fn find_by_biz_id(
     }
 }
 
-async fn owned(state: &AppState, caller: &Caller, notice_id: &str) -> Result<RowView, ApiError> {
+async fn owned(state: &AppState, caller: &Caller, notice_id: &str) -> Result<RowView, AppError> {
     state
         .store
         .notices()
         .owned(notice_id, &caller.client.id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
 /// Read a notice
@@ -489,7 +463,7 @@ async fn show_notice(
     State(state): State<AppState>,
     caller: Caller,
     Path(notice_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     let row = owned(&state, &caller, &notice_id).await?;
     Ok(Json(crate::read::views::sms_notice(&row, &state.pii)?))
 }
@@ -514,7 +488,7 @@ async fn notice_events(
     State(state): State<AppState>,
     caller: Caller,
     Path(notice_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     owned(&state, &caller, &notice_id).await?;
     super::audit_trail(&state, notices::stream(&notice_id)).await
 }

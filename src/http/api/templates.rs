@@ -10,8 +10,8 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::{Caller, JsonBody};
+use crate::app::error::AppError;
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
 use crate::store::query_tables::RowView;
@@ -58,12 +58,12 @@ async fn publish(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(request): JsonBody<TemplateRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     if !caller.client.admin {
-        return Err(ApiError::Forbidden);
+        return Err(AppError::Forbidden);
     }
     let actor =
-        ClientId::parse(&caller.client.id).map_err(|e| ApiError::Internal(e.to_string()))?;
+        ClientId::parse(&caller.client.id).map_err(|e| AppError::Internal(e.to_string()))?;
     let now = Utc::now();
     let command = || {
         TemplateCommand::Publish(PublishVersion {
@@ -82,7 +82,7 @@ async fn publish(
         let refused = TemplateAggregate::decide(&Default::default(), command());
         return Err(match refused {
             Err(error) => crate::app::pipeline::CommandError::Domain(error).into(),
-            Ok(_) => ApiError::Internal("a template without a valid id was accepted".into()),
+            Ok(_) => AppError::Internal("a template without a valid id was accepted".into()),
         });
     };
     let stream = StreamId::new(TemplateAggregate::NAME, template_id.as_str());
@@ -114,12 +114,12 @@ async fn current(
     State(state): State<AppState>,
     _caller: Caller,
     Path(template_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     let rows = state.store.templates().versions(&template_id).await?;
     rows.iter()
         .find(|row| row.boolean("active") == Some(true))
         .map(|row| Json(template_view(row)))
-        .ok_or(ApiError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
 /// Read a template version
@@ -143,7 +143,7 @@ async fn version(
     State(state): State<AppState>,
     _caller: Caller,
     Path((template_id, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     find_version(&state, &template_id, &version).await.map(Json)
 }
 
@@ -151,14 +151,14 @@ async fn find_version(
     state: &AppState,
     template_id: &str,
     version: &str,
-) -> Result<Value, ApiError> {
+) -> Result<Value, AppError> {
     state
         .store
         .templates()
         .version(template_id, version)
         .await?
         .map(|row| template_view(&row))
-        .ok_or(ApiError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
 fn template_view(row: &RowView) -> Value {

@@ -13,9 +13,9 @@ use projections::Table;
 use serde_json::{Value, json};
 
 use super::{Caller, JsonBody};
+use crate::app::error::AppError;
 use crate::app::verifications::{self as flow, TaskStart};
 use crate::http::AppState;
-use crate::http::error::ApiError;
 use crate::http::openapi::{self, schemas};
 use crate::store::StreamId;
 use crate::store::query_tables::RowView;
@@ -68,15 +68,15 @@ async fn initiate(
     State(state): State<AppState>,
     caller: Caller,
     JsonBody(request): JsonBody<VerificationRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-        return Err(ApiError::Duplicate { existing });
+        return Err(AppError::Duplicate { existing });
     }
     super::guard_callback_url(&state, request.callback_url.as_deref()).await?;
     let verification_id = VerificationId::parse(&super::new_id("FACE_VERIFY"))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let client_id =
-        ClientId::parse(&caller.client.id).map_err(|e| ApiError::Internal(e.to_string()))?;
+        ClientId::parse(&caller.client.id).map_err(|e| AppError::Internal(e.to_string()))?;
     let now = Utc::now();
     let stream = StreamId::new(FaceVerificationAggregate::NAME, verification_id.as_str());
     let executed = state
@@ -93,7 +93,7 @@ async fn initiate(
         .await;
     if super::lost_biz_id_race(&executed, Table::FaceVerification) {
         if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-            return Err(ApiError::Duplicate { existing });
+            return Err(AppError::Duplicate { existing });
         }
     }
     executed?;
@@ -128,7 +128,7 @@ async fn initiate(
         }
         // Spec 6: fail fast with 50001; the background retry takes over.
         TaskStart::Unavailable { .. } => {
-            return Err(ApiError::ProviderUnavailable {
+            return Err(AppError::ProviderUnavailable {
                 verification_id: verification_id.as_str().to_owned(),
             });
         }
@@ -141,7 +141,7 @@ async fn find_by_biz_id(
     state: &AppState,
     caller: &Caller,
     request: &VerificationRequest,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<Value>, AppError> {
     let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
         return Ok(None);
     };
@@ -160,13 +160,13 @@ async fn owned(
     state: &AppState,
     caller: &Caller,
     verification_id: &str,
-) -> Result<RowView, ApiError> {
+) -> Result<RowView, AppError> {
     state
         .store
         .verifications()
         .owned(verification_id, &caller.client.id)
         .await?
-        .ok_or(ApiError::NotFound)
+        .ok_or(AppError::NotFound)
 }
 
 /// Read a face verification
@@ -189,12 +189,12 @@ async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(verification_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     let row = owned(&state, &caller, &verification_id).await?;
     verification_view(&state, &row).map(Json)
 }
 
-fn verification_view(state: &AppState, row: &RowView) -> Result<Value, ApiError> {
+fn verification_view(state: &AppState, row: &RowView) -> Result<Value, AppError> {
     Ok(crate::read::views::verification(row, &state.pii)?)
 }
 
@@ -217,7 +217,7 @@ async fn events(
     State(state): State<AppState>,
     caller: Caller,
     Path(verification_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, AppError> {
     owned(&state, &caller, &verification_id).await?;
     super::audit_trail(
         &state,

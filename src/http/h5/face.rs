@@ -85,7 +85,7 @@ async fn load_verification(
             verification_id,
         ))
         .await
-        .map_err(|error| PageError::from(crate::http::error::ApiError::from(error)))?
+        .map_err(|error| PageError::from(crate::app::error::AppError::from(error)))?
         .state)
 }
 
@@ -152,7 +152,7 @@ pub(super) async fn settle(
                 "face verification passed but does not match the signer; not recorded");
             Ok(FaceStatus::Refused)
         }
-        Err(error) => Err(PageError::from(crate::http::error::ApiError::from(error))),
+        Err(error) => Err(PageError::from(crate::app::error::AppError::from(error))),
     }
 }
 
@@ -250,7 +250,7 @@ pub(super) async fn start(
             })
         })
         .await
-        .map_err(|error| PageError::from(crate::http::error::ApiError::from(error)))?;
+        .map_err(|error| PageError::from(crate::app::error::AppError::from(error)))?;
     let base = state.config.server.public_base_url.trim_end_matches('/');
     let return_url = format!(
         "{base}/h5/sign/face-return?token={}",

@@ -108,7 +108,7 @@ pub(super) async fn resolve(state: &AppState, token: &str) -> Result<Resolved, P
         .pipeline
         .load::<ContractAggregate>(&stream)
         .await
-        .map_err(|error| PageError::from(crate::http::error::ApiError::from(error)))?
+        .map_err(|error| PageError::from(crate::app::error::AppError::from(error)))?
         .state;
     Ok(Resolved {
         token: token.to_owned(),

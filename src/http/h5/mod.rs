@@ -47,7 +47,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::AppState;
-use super::error::ApiError;
+use crate::app::error::AppError;
 
 pub use security::RateLimiter;
 
@@ -227,20 +227,20 @@ impl IntoResponse for PageError {
     }
 }
 
-impl From<ApiError> for PageError {
-    fn from(error: ApiError) -> Self {
+impl From<AppError> for PageError {
+    fn from(error: AppError) -> Self {
         match error {
-            ApiError::NotFound => Self::NotFound,
-            ApiError::LinkExpired => Self::LinkExpired,
-            ApiError::LinkUsed => Self::LinkUsed { rejected: false },
-            ApiError::Conflict(cause) => Self::Conflict(cause),
-            ApiError::IdentityFailed => Self::IdentityFailed("refused".into()),
-            ApiError::Validation(errors) => Self::Invalid {
+            AppError::NotFound => Self::NotFound,
+            AppError::LinkExpired => Self::LinkExpired,
+            AppError::LinkUsed => Self::LinkUsed { rejected: false },
+            AppError::Conflict(cause) => Self::Conflict(cause),
+            AppError::IdentityFailed => Self::IdentityFailed("refused".into()),
+            AppError::Validation(errors) => Self::Invalid {
                 field: "body",
                 reason: errors.to_string(),
             },
-            ApiError::Unavailable(cause) => Self::Unavailable(cause),
-            ApiError::ProviderUnavailable { verification_id } => {
+            AppError::Unavailable(cause) => Self::Unavailable(cause),
+            AppError::ProviderUnavailable { verification_id } => {
                 Self::Unavailable(format!("no face provider for {verification_id}"))
             }
             other => Self::Internal(other.to_string()),
@@ -250,6 +250,6 @@ impl From<ApiError> for PageError {
 
 impl From<crate::store::StoreError> for PageError {
     fn from(error: crate::store::StoreError) -> Self {
-        Self::from(ApiError::from(error))
+        Self::from(AppError::from(error))
     }
 }

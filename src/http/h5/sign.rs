@@ -162,7 +162,7 @@ fn command_error(error: CommandError<ContractError>) -> PageError {
             field: "body",
             reason: errors.to_string(),
         },
-        other => PageError::from(crate::http::error::ApiError::from(other)),
+        other => PageError::from(crate::app::error::AppError::from(other)),
     }
 }
 
@@ -309,7 +309,7 @@ pub(super) async fn send_code(
 fn sms_error(error: SigningCodeError) -> PageError {
     match error {
         SigningCodeError::Command(command) => command_error(command),
-        other => PageError::from(crate::http::error::ApiError::from(other)),
+        other => PageError::from(crate::app::error::AppError::from(other)),
     }
 }
 
