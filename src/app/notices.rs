@@ -23,7 +23,7 @@ use aggregates::values::{LongText, ProviderName, Reason};
 use chrono::{TimeDelta, Utc};
 
 use crate::app::pipeline::CommandError;
-use crate::http::AppState;
+use crate::app::services::Services;
 use crate::providers::sms::{SmsError, SmsMessage};
 use crate::store::{EventMetadata, StoreError, StreamId};
 
@@ -55,7 +55,7 @@ fn system_metadata() -> EventMetadata {
 /// Makes attempt `attempt` of the notice: sends its text and records the outcome. Does nothing when
 /// that attempt is not the one in flight (another instance took over, or it is over).
 pub async fn deliver(
-    state: &AppState,
+    state: &Services,
     notice_id: &NoticeId,
     attempt: u32,
 ) -> Result<(), DeliveryError> {
@@ -164,7 +164,7 @@ pub struct SweepReport {
 }
 
 /// Finds notices due for another attempt and makes it. Safe to run on several instances at once.
-pub async fn sweep_once(state: &AppState) -> Result<SweepReport, DeliveryError> {
+pub async fn sweep_once(state: &Services) -> Result<SweepReport, DeliveryError> {
     let config = &state.config.sms;
     let policy = config.notice_policy();
     let lease = TimeDelta::try_seconds(i64::try_from(config.attempt_lease_seconds).unwrap_or(0))
@@ -211,7 +211,7 @@ enum Claimed {
 
 /// Claims attempt `next` of a notice and, when this instance won it, makes it.
 async fn attempt_next(
-    state: &AppState,
+    state: &Services,
     notice_id: &NoticeId,
     next: u32,
     lease: TimeDelta,
@@ -247,7 +247,7 @@ async fn attempt_next(
 
 /// Runs [`sweep_once`] every `sms.sweep_interval_ms` until the process ends. A failed sweep is logged
 /// and the next one tries again.
-pub fn spawn_sweep(state: AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn_sweep(state: Services) -> tokio::task::JoinHandle<()> {
     let interval = Duration::from_millis(state.config.sms.sweep_interval_ms);
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);

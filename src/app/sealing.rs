@@ -35,6 +35,7 @@ use x509_cert::Certificate;
 
 use crate::app::config::Config;
 use crate::app::pipeline::CommandError;
+use crate::app::services::Services;
 use crate::documents::contract::{
     ContractDocument, PLATFORM_SEAL_FIELD, SignerFacts, contract_layout, signer_field_name,
 };
@@ -42,7 +43,6 @@ use crate::documents::pades::{Revision, SignatureInfo};
 use crate::documents::pdf::{self, Layout, RenderedPdf};
 use crate::documents::sign::{SignError, seal_field, sign_field};
 use crate::documents::storage::{DocumentStoreError, sha256_hex};
-use crate::http::AppState;
 use crate::providers::archive::{ArchiveReceipt, ArchiveRequest, Archiver};
 use crate::store::{EventMetadata, StoreError, StreamId, advisory};
 use crate::trust::ca::{Ca, CaError};
@@ -119,9 +119,9 @@ pub fn certificate_storage_key(archive_id: &str, sha256_hex: &str) -> String {
     format!("archives/{archive_id}/{sha256_hex}.pdf")
 }
 
-/// Runs [`sweep`] every `interval`, and at once when [`AppState::sealing`] is woken (a contract
+/// Runs [`sweep`] every `interval`, and at once when [`Services::sealing`] is woken (a contract
 /// just became SIGNED), until the task is aborted.
-pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: Services, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -143,7 +143,7 @@ pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()>
 
 /// Seals every SIGNED contract without a document, then requests, retries and runs what archiving
 /// is due at `now`.
-pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, SealingError> {
+pub async fn sweep(state: &Services, now: DateTime<Utc>) -> Result<SweepReport, SealingError> {
     let Some(lock) = advisory::try_lock(&state.store, SWEEP_LOCK_KEY).await? else {
         return Ok(SweepReport {
             skipped: true,
@@ -155,9 +155,9 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, 
     result
 }
 
-async fn sweep_locked(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, SealingError> {
+async fn sweep_locked(state: &Services, now: DateTime<Utc>) -> Result<SweepReport, SealingError> {
     let mut report = SweepReport::default();
-    let mut refused = std::collections::HashSet::new();
+    let mut refused: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let due = state.store.contracts().awaiting_seal(BATCH as u32).await?;
         let fresh: Vec<String> = due
@@ -213,7 +213,7 @@ pub struct ContentDocument {
 /// Renders the contract's first revision from its events alone (the contract stream and its
 /// template version). Public so verification can render it again and compare.
 pub async fn render_content(
-    state: &AppState,
+    state: &Services,
     contract: &Contract,
 ) -> Result<ContentDocument, SealingError> {
     let template_blocks = template_blocks(state, contract).await?;
@@ -257,7 +257,7 @@ pub async fn render_content(
 }
 
 /// The public page where anyone checks a contract by id or file.
-pub fn verify_url(state: &AppState, contract_id: &str) -> String {
+pub fn verify_url(state: &Services, contract_id: &str) -> String {
     format!(
         "{}/verify/{contract_id}",
         state.config.server.public_base_url.trim_end_matches('/')
@@ -265,7 +265,7 @@ pub fn verify_url(state: &AppState, contract_id: &str) -> String {
 }
 
 async fn template_blocks(
-    state: &AppState,
+    state: &Services,
     contract: &Contract,
 ) -> Result<Vec<pdf::Block>, SealingError> {
     let stream = StreamId::new(TemplateAggregate::NAME, contract.template_id.as_str());
@@ -304,7 +304,7 @@ pub struct Sealed {
 /// Builds, signs, seals, stores and records the document of a SIGNED contract. Sealing twice is
 /// harmless: an already sealed contract is left as it is.
 pub async fn seal(
-    state: &AppState,
+    state: &Services,
     contract_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Sealed>, SealingError> {
@@ -465,7 +465,7 @@ fn seal_signature(
 }
 
 /// Sealed contracts whose caller asked for a provider that has no archive record yet.
-async fn archives_to_request(state: &AppState) -> Result<Vec<String>, SealingError> {
+async fn archives_to_request(state: &Services) -> Result<Vec<String>, SealingError> {
     let rows = state
         .store
         .contracts()
@@ -479,7 +479,7 @@ async fn archives_to_request(state: &AppState) -> Result<Vec<String>, SealingErr
 
 /// Requests archiving with every provider the caller asked for that has no record yet.
 pub async fn request_archives(
-    state: &AppState,
+    state: &Services,
     contract_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), SealingError> {
@@ -501,7 +501,7 @@ pub async fn request_archives(
         // The id named in the initiate response, for the provider the caller asked for.
         let archive_id = match &contract.archive_id {
             Some(id) if contract.archive_providers.first() == Some(provider) => id.clone(),
-            _ => ArchiveId::parse(&crate::http::api::new_id("ARCHIVE"))
+            _ => ArchiveId::parse(&crate::app::ids::new_id("ARCHIVE"))
                 .map_err(|error| SealingError::Value(error.to_string()))?,
         };
         let provider = *provider;
@@ -516,7 +516,7 @@ pub async fn request_archives(
 /// Archive records due: failed ones whose retry delay has passed, and pending ones abandoned past
 /// their lease.
 async fn archives_due(
-    state: &AppState,
+    state: &Services,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, ArchiveProvider)>, SealingError> {
     let max_attempts = state.config.archive.max_attempts;
@@ -568,7 +568,7 @@ enum ArchiveOutcome {
 
 /// Runs (or retries) one provider's archive record of a sealed contract.
 async fn run_archive(
-    state: &AppState,
+    state: &Services,
     contract_id: &str,
     provider: ArchiveProvider,
     now: DateTime<Utc>,
@@ -672,7 +672,7 @@ async fn run_archive(
 
 /// `ArchiveRequested`: a first attempt, or a retry of a failed one with the same archive id.
 async fn record_request(
-    state: &AppState,
+    state: &Services,
     stream: &StreamId,
     archive_id: &ArchiveId,
     provider: ArchiveProvider,
@@ -692,7 +692,7 @@ async fn record_request(
 }
 
 async fn record_failure(
-    state: &AppState,
+    state: &Services,
     contract_id: &str,
     provider: ArchiveProvider,
     reason: &str,
@@ -716,7 +716,7 @@ async fn record_failure(
 
 /// Renders, seals and stores the archive certificate; returns its download path.
 async fn archive_certificate(
-    state: &AppState,
+    state: &Services,
     request: &ArchiveRequest,
     provider: ArchiveProvider,
     receipt: &ArchiveReceipt,

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::codes::{OneTimeCode, code_digest};
 use crate::app::error::AppError;
 use crate::app::pipeline::CommandError;
-use crate::http::AppState;
+use crate::app::services::Services;
 use crate::providers::sms::{SmsError, SmsMessage};
 use crate::store::{EventMetadata, StreamId};
 
@@ -98,7 +98,7 @@ fn contract_stream(contract_id: &ContractId) -> StreamId {
 /// Generates a code for the signer's live link, texts it to the signer's mobile number and records its
 /// keyed hash (`SmsCodeSent`). `metadata` carries the signer's IP address and user agent.
 pub async fn send_signing_code(
-    state: &AppState,
+    state: &Services,
     contract_id: &ContractId,
     party_id: &PartyId,
     link_id: &LinkId,
@@ -179,7 +179,7 @@ pub async fn send_signing_code(
 /// Checks a typed code against the one sent on the signer's link. A wrong code is recorded and
 /// counts (`SmsCodeFailed`); an expired code, a locked check or no code at all are refused.
 pub async fn verify_signing_code(
-    state: &AppState,
+    state: &Services,
     contract_id: &ContractId,
     party_id: &PartyId,
     link_id: &LinkId,

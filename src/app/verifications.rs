@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::app::codes::{OneTimeCode, code_digest};
 use crate::app::error::AppError;
 use crate::app::pipeline::{CommandError, Executed};
-use crate::http::AppState;
+use crate::app::services::Services;
 use crate::providers::face::protocol::{SdkConfig, TIMESTAMP_WINDOW_SECONDS};
 use crate::providers::face::provider::{CallbackError, TaskRequest};
 use crate::providers::sms::SmsMessage;
@@ -70,7 +70,7 @@ pub fn system_metadata(job: &str) -> EventMetadata {
     }
 }
 
-async fn load(state: &AppState, verification_id: &str) -> Result<VerificationState, AppError> {
+async fn load(state: &Services, verification_id: &str) -> Result<VerificationState, AppError> {
     Ok(state
         .pipeline
         .load::<FaceVerificationAggregate>(&stream(verification_id))
@@ -79,7 +79,7 @@ async fn load(state: &AppState, verification_id: &str) -> Result<VerificationSta
 }
 
 async fn run(
-    state: &AppState,
+    state: &Services,
     verification_id: &str,
     metadata: &EventMetadata,
     command: VerificationCommand,
@@ -95,7 +95,7 @@ async fn run(
 /// Runs round `attempt` of creating the provider task (round 1 is the initiation's own).
 /// `may_degrade`: whether a failed round may switch to the degraded check (the initiation's round).
 pub async fn start_task(
-    state: &AppState,
+    state: &Services,
     verification_id: &str,
     attempt: u32,
     metadata: &EventMetadata,
@@ -108,7 +108,7 @@ pub async fn start_task(
 /// verification page's own return route. The signing page passes its own, so the signer comes back
 /// to their contract.
 pub async fn start_task_returning(
-    state: &AppState,
+    state: &Services,
     verification_id: &str,
     attempt: u32,
     metadata: &EventMetadata,
@@ -204,7 +204,7 @@ pub async fn start_task_returning(
 /// Due: PENDING without a task, not degraded, before its deadline, and either its recorded next
 /// round is due or (no round recorded at all, e.g. the initiating instance stopped before calling a
 /// provider) it is older than `grace`.
-pub async fn retry_due(state: &AppState, now: DateTime<Utc>, grace: Duration) -> usize {
+pub async fn retry_due(state: &Services, now: DateTime<Utc>, grace: Duration) -> usize {
     let stale = now - TimeDelta::from_std(grace).unwrap_or(TimeDelta::MAX);
     let rows = match state
         .store
@@ -245,7 +245,7 @@ pub async fn retry_due(state: &AppState, now: DateTime<Utc>, grace: Duration) ->
 }
 
 /// Runs [`retry_due`] periodically until the runtime stops.
-pub fn spawn_provider_retry(state: AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn_provider_retry(state: Services) -> tokio::task::JoinHandle<()> {
     let interval = state.face.sweep_interval();
     // Longer than an initiation's own round can take, so the sweep never races it.
     let grace = Duration::from_millis(state.config.face.request_timeout_ms)
@@ -284,7 +284,7 @@ impl CallbackAck {
 
 /// Checks and records a provider's callback. Every refusal is logged and writes no event.
 pub async fn record_callback(
-    state: &AppState,
+    state: &Services,
     provider_name: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -311,7 +311,7 @@ pub async fn record_callback(
 }
 
 async fn check_and_record(
-    state: &AppState,
+    state: &Services,
     provider_name: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -334,8 +334,7 @@ async fn check_and_record(
     let keep_until = now + TimeDelta::seconds(2 * TIMESTAMP_WINDOW_SECONDS);
     // The service's one nonce store: its periodic purge also clears provider nonces.
     match state
-        .authenticator
-        .nonces()
+        .nonces
         .use_once(
             &format!("provider:{provider_name}"),
             &callback.nonce,
@@ -405,7 +404,7 @@ async fn check_and_record(
 /// redirect proves nothing; only the provider's own answer (or its signed callback) counts. Provider
 /// failures are logged and leave the verification as it is.
 pub async fn pull_result(
-    state: &AppState,
+    state: &Services,
     verification_id: &str,
     metadata: &EventMetadata,
 ) -> Result<(), AppError> {
@@ -465,7 +464,7 @@ pub async fn pull_result(
 
 /// Sends a degraded-check code to the mobile given at initiation; returns the masked number.
 pub async fn send_degraded_code(
-    state: &AppState,
+    state: &Services,
     verification_id: &str,
     metadata: &EventMetadata,
 ) -> Result<String, AppError> {
@@ -525,14 +524,14 @@ pub async fn send_degraded_code(
 
 /// Checks a degraded-check code. `Ok(true)`: passed; `Ok(false)`: wrong (the attempt is recorded).
 pub async fn verify_degraded_code(
-    state: &AppState,
+    state: &Services,
     verification_id: &str,
     code: &str,
     metadata: &EventMetadata,
 ) -> Result<bool, AppError> {
     let code_hash = code_digest(&state.pii, &scope(verification_id), code)
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let transaction_no = TransactionNo::parse(&crate::http::api::new_id("ESIGN_SMS"))
+    let transaction_no = TransactionNo::parse(&crate::app::ids::new_id("ESIGN_SMS"))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let command = VerificationCommand::VerifyDegradedCode(VerifyDegradedCode {
         code_hash,

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::app::sealing::{SealingError, document_storage_key, render_content};
+use crate::app::services::Services;
 use crate::documents::storage::DocumentStoreError;
 use crate::documents::validate::{PdfValidation, validate_pdf};
-use crate::http::AppState;
 use crate::providers::archive::verify_receipt;
 use crate::store::query_tables::RowView;
 use crate::store::{StoreError, StreamId};
@@ -83,7 +83,7 @@ pub fn parse_file_hash(text: &str) -> Option<String> {
 
 /// Method `CONTRACT_ID`: the stored sealed document of `contract` (a row the caller owns).
 pub async fn by_contract(
-    state: &AppState,
+    state: &Services,
     contract: &RowView,
 ) -> Result<Verification, VerifyError> {
     let contract_id = contract.required_text("contract_id").to_owned();
@@ -111,7 +111,7 @@ pub async fn by_contract(
 /// Method `FILE_HASH`: `file_hash` must be the document the archive record `archive` was made
 /// for; the stored document with that hash is then checked like any other.
 pub async fn by_file_hash(
-    state: &AppState,
+    state: &Services,
     file_hash: &str,
     archive: &RowView,
     contract: &RowView,
@@ -130,7 +130,7 @@ pub async fn by_file_hash(
 
 /// Method `FILE`: the uploaded bytes. `owned` finds the caller's contract sealed with this hash.
 pub async fn by_file(
-    state: &AppState,
+    state: &Services,
     bytes: &[u8],
     contract: Option<&RowView>,
 ) -> Result<Verification, VerifyError> {
@@ -139,7 +139,7 @@ pub async fn by_file(
 
 /// The caller's contract whose sealed document has `sha256`, if any.
 pub async fn contract_with_document(
-    state: &AppState,
+    state: &Services,
     client_id: &str,
     sha256: &str,
 ) -> Result<Option<RowView>, StoreError> {
@@ -150,7 +150,7 @@ pub async fn contract_with_document(
         .await
 }
 
-async fn chain_intact(state: &AppState, contract_id: &str) -> Result<bool, StoreError> {
+async fn chain_intact(state: &Services, contract_id: &str) -> Result<bool, StoreError> {
     let stream = StreamId::new(ContractAggregate::NAME, contract_id);
     Ok(crate::store::chain::verify_stream(&state.store, &stream)
         .await?
@@ -158,7 +158,7 @@ async fn chain_intact(state: &AppState, contract_id: &str) -> Result<bool, Store
 }
 
 async fn check(
-    state: &AppState,
+    state: &Services,
     bytes: &[u8],
     contract: Option<&RowView>,
     stored: bool,
@@ -222,7 +222,7 @@ async fn check(
 }
 
 /// Validates the signatures against the platform root.
-fn validate(state: &AppState, bytes: &[u8]) -> PdfValidation {
+fn validate(state: &Services, bytes: &[u8]) -> PdfValidation {
     let anchors: Vec<x509_cert::Certificate> = state
         .platform_seal
         .as_ref()
@@ -276,7 +276,7 @@ fn signature_info(pdf: &PdfValidation) -> Vec<Value> {
 /// When the contract was sealed, and whether `bytes` begin with the first revision its events
 /// render to (`None` when the log keeps no content hash, i.e. sealed before it was kept).
 async fn sealed_facts(
-    state: &AppState,
+    state: &Services,
     contract_id: &str,
     bytes: &[u8],
 ) -> Result<(Option<DateTime<Utc>>, Option<bool>), VerifyError> {
@@ -305,7 +305,7 @@ async fn sealed_facts(
 
 /// The archive records of the contract, each re-verified against `sha256`.
 async fn archive_info(
-    state: &AppState,
+    state: &Services,
     contract_id: &str,
     sha256: &str,
 ) -> Result<(Value, Vec<String>), VerifyError> {

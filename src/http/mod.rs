@@ -22,61 +22,25 @@ use axum::http::{HeaderName, Request};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::app::config::Config;
-use crate::app::expiry::ExpiryScheduler;
-use crate::app::pipeline::Pipeline;
-use crate::delivery::Dispatcher;
-use crate::metrics::Metrics;
-use crate::pii::PiiCipher;
-use crate::providers::sms::{DevelopmentSmsSender, SmsSender};
-use crate::store::Store;
+use crate::app::services::Services;
 use auth::RequestAuthenticator;
 
-/// What every handler may use.
+/// What every handler may use: the services the use cases run on, and the edge's own pieces.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub pii: Arc<PiiCipher>,
-    pub pipeline: Pipeline,
+    pub app: Services,
+    /// Checks the signature of every `/api/v1/**` request.
     pub authenticator: Arc<RequestAuthenticator>,
-    pub metrics: Arc<Metrics>,
-    pub sms: Arc<dyn SmsSender>,
-    /// The development sender behind `sms`, when it is the one in use: tests and the development
-    /// message viewer read codes from it.
-    pub development_sms: Option<Arc<DevelopmentSmsSender>>,
-    /// Delivers the outbox (started by `run_until_stopped` when `[callbacks] enabled`).
-    pub dispatcher: Dispatcher,
-    /// Expires what passed its deadline (started when `[expiry] enabled`).
-    pub expiry: ExpiryScheduler,
-    /// The face providers in failover order (docs/face-providers.md).
-    pub face: Arc<crate::providers::face::FaceProviders>,
     /// The signing pages' rate limits, counted in this process (docs/h5.md).
     pub h5_limiter: Arc<h5::RateLimiter>,
-    /// The platform CA (event certificates); `None` until one exists (production: `esign ca init`).
-    pub ca: Option<Arc<crate::trust::Ca>>,
-    /// esign's own RFC 3161 service behind `POST /tsa` (docs/trust.md); `None` without a CA.
-    pub tsa: Option<Arc<crate::trust::tsa::TsaSigner>>,
-    /// Sealed contracts and archive certificates, encrypted at rest (docs/storage.md).
-    pub documents: Arc<dyn crate::documents::storage::DocumentStore>,
-    /// Signs download paths into short-lived URLs.
-    pub links: Arc<crate::documents::links::Links>,
-    /// The platform's seal and its timestamps; `None` without a CA.
-    pub platform_seal: Option<Arc<crate::app::sealing::PlatformSeal>>,
-    pub archivers: Arc<crate::app::sealing::Archivers>,
-    /// What archive evidence must chain to when it is verified again.
-    pub receipt_trust: Arc<crate::providers::archive::ReceiptTrust>,
-    /// Wakes the sealing sweep (a contract was just signed).
-    pub sealing: Arc<tokio::sync::Notify>,
 }
 
-impl AppState {
-    /// The domain's view of the deployment mode (callback URL rules).
-    pub fn mode(&self) -> aggregates::values::Mode {
-        match self.config.server.mode {
-            crate::app::config::Mode::Development => aggregates::values::Mode::Development,
-            crate::app::config::Mode::Production => aggregates::values::Mode::Production,
-        }
+/// Handlers read the services through the state, as the use cases do.
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.app
     }
 }
 

@@ -1,57 +1,30 @@
-//! Building and running the service: open the store, bind the listener, serve until told to stop.
+//! The HTTP side of running the service: bind the listener, serve the router over the services,
+//! run the background workers beside it, stop gracefully.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::app::config::{Config, ConfigError, Mode};
-use crate::app::expiry::ExpiryScheduler;
-use crate::app::pipeline::{Pipeline, WriteMode};
-use crate::delivery::Dispatcher;
+use crate::app::config::Config;
+use crate::app::pipeline::WriteMode;
+use crate::app::services::{Services, Started};
 use crate::http::auth::RequestAuthenticator;
 use crate::http::{self, AppState};
-use crate::metrics::Metrics;
-use crate::providers::sms::message_centre::MessageCentreSender;
-use crate::providers::sms::{CountedSender, DevelopmentSmsSender, SenderKind, SmsSender};
-use crate::store::clients::{ClientError, ClientRegistry, IssuedClient, NewClient};
-use crate::store::nonces::NonceStore;
-use crate::store::{Store, StoreError};
+use crate::store::clients::IssuedClient;
 
+pub use crate::app::services::StartupError as ServicesError;
+
+/// Why the service cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Clients(#[from] ClientError),
-    #[error(transparent)]
-    Delivery(#[from] crate::delivery::DeliveryError),
+    Services(#[from] ServicesError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error(transparent)]
-    Sandbox(#[from] crate::providers::sandbox::SandboxError),
-    #[error(transparent)]
-    Face(#[from] crate::providers::face::FaceSetupError),
-    #[error("the platform CA: {0}")]
-    Ca(#[from] crate::trust::CaError),
-    #[error("document storage: {0}")]
-    Documents(#[from] crate::documents::storage::DocumentStoreError),
-    #[error("download links: {0}")]
-    Links(#[from] crate::documents::links::UrlSigningKeyError),
-    #[error("sealing: {0}")]
-    Sealing(#[from] crate::app::sealing::SealingError),
-    #[error("archive providers: {0}")]
-    Archive(String),
-    #[error(
-        "--bench-plain-crud keeps no audit trail and is for benchmarks only: refused in production mode"
-    )]
-    PlainCrudInProduction,
 }
 
 /// The service, bound to its port but not yet serving.
@@ -88,117 +61,22 @@ impl Application {
 
     /// Like [`Application::build_on`], writing contracts as `write_mode` says.
     pub async fn build_on_with_write_mode(
-        mut config: Config,
+        config: Config,
         listener: TcpListener,
         write_mode: WriteMode,
     ) -> Result<Self, StartupError> {
-        if write_mode == WriteMode::PlainCrudBench {
-            if config.server.mode == Mode::Production {
-                return Err(StartupError::PlainCrudInProduction);
-            }
-            tracing::warn!(
-                "BENCHMARK ONLY (--bench-plain-crud): contracts are written as plain rows with NO \
-                 AUDIT TRAIL: no events, no hash chain, no callbacks; they cannot be signed, revoked \
-                 or verified. Never use this service or its database for anything else."
-            );
-        }
-        let sandbox = start_development_sandbox(&mut config).await?;
-        let mut face = crate::providers::face::FaceProviders::from_config(&config.face)?;
-        face.sandbox_url = sandbox;
-        if config.face.providers.is_empty() && config.face.provider.is_empty() {
-            tracing::warn!(
-                "no face provider is configured ([face] providers): face verifications will answer 50001"
-            );
-        }
-        let pii = Arc::new(config.pii_cipher()?);
-        let store = Store::open(&config.database.url, config.database.max_connections).await?;
-        let clients = ClientRegistry::new(&config.clients, store.clone(), Arc::clone(&pii))?;
-        let development_client = bootstrap_development_client(&config, &clients).await?;
-        let nonces = NonceStore::new(store.clone());
-        nonces.spawn_periodic_purge(std::time::Duration::from_secs(60));
-        let authenticator = Arc::new(RequestAuthenticator::new(clients.clone(), nonces));
-        let mut pipeline = Pipeline::new(store.clone(), Arc::clone(&pii));
-        if write_mode != WriteMode::EventSourced {
-            pipeline = pipeline.with_write_mode(write_mode);
-        }
-        if config.events.nats_url.is_some() {
-            pipeline = pipeline.publishing_to_broker(&config.events.nats_subject_prefix);
-        }
-        let metrics = Arc::new(Metrics::new());
-        let links = Arc::new(crate::documents::links::Links::from_config(&config)?);
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            Arc::clone(&pii),
-            clients.clone(),
-            Arc::clone(&metrics),
-            config.server.mode,
-            config.callbacks.clone(),
-            config.events.nats_url.as_deref().map(|url| {
-                (
-                    url,
-                    config.events.nats_stream.as_str(),
-                    config.events.nats_subject_prefix.as_str(),
-                )
-            }),
-            pipeline.outbox_written(),
-            Some(Arc::clone(&links)),
-        )?;
-        let expiry = ExpiryScheduler::new(
-            store.clone(),
-            pipeline.clone(),
-            Arc::clone(&metrics),
-            config.expiry.batch_size,
-        );
-        config
-            .sms
-            .check(config.server.mode)
-            .map_err(ConfigError::Invalid)?;
-        let (sender, development_sms): (Arc<dyn SmsSender>, _) = match config.sms.sender {
-            SenderKind::Development => {
-                let development = Arc::new(DevelopmentSmsSender::new());
-                (development.clone(), Some(development))
-            }
-            SenderKind::MessageCentre => {
-                let centre = MessageCentreSender::new(&config.sms, Some(Arc::clone(&metrics)))
-                    .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-                (Arc::new(centre), None)
-            }
-        };
-        let sms: Arc<dyn SmsSender> = Arc::new(CountedSender::new(sender, Arc::clone(&metrics)));
-        let (ca, tsa) = open_ca(&config)?;
-        let documents = crate::documents::storage::document_store_from_config(&config)?;
-        let platform_seal = match &ca {
-            Some(ca) => Some(Arc::new(crate::app::sealing::PlatformSeal::with_ca(
-                &config,
-                Arc::clone(ca),
-            )?)),
-            None => None,
-        };
-        let archivers = archivers(&config, &store, ca.as_ref(), tsa.as_ref())?;
-        let receipt_trust =
-            crate::providers::archive::ReceiptTrust::from_config(&config, ca.as_deref())
-                .map_err(|error| StartupError::Archive(error.to_string()))?;
+        let Started {
+            services,
+            development_client,
+        } = Services::start(config, write_mode).await?;
+        let authenticator = Arc::new(RequestAuthenticator::new(
+            services.clients.clone(),
+            services.nonces.clone(),
+        ));
         let state = AppState {
-            store,
-            config: Arc::new(config),
-            pii,
-            pipeline,
+            app: services,
             authenticator,
-            metrics,
-            sms,
-            development_sms,
-            dispatcher,
-            expiry,
-            face: Arc::new(face),
             h5_limiter: Arc::new(crate::http::h5::RateLimiter::new()),
-            ca,
-            tsa,
-            documents,
-            links,
-            platform_seal,
-            archivers: Arc::new(archivers),
-            receipt_trust: Arc::new(receipt_trust),
-            sealing: Arc::default(),
         };
         Ok(Self {
             listener,
@@ -229,30 +107,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let config = Arc::clone(&self.state.config);
-        let mut background = Vec::new();
-        if config.callbacks.enabled {
-            background.push(self.state.dispatcher.spawn());
-        }
-        if config.expiry.enabled {
-            background.push(
-                self.state
-                    .expiry
-                    .spawn(Duration::from_secs(config.expiry.interval_seconds)),
-            );
-        }
-        // Notices left between commit and send, or due for a retry, are sent by every instance's sweep.
-        background.push(crate::app::notices::spawn_sweep(self.state.clone()));
-        if config.archive.enabled {
-            background.push(crate::app::sealing::spawn(
-                self.state.clone(),
-                Duration::from_secs(config.archive.interval_seconds),
-            ));
-        }
-        // Verifications whose provider task could not be created are retried by every instance.
-        background.push(crate::app::verifications::spawn_provider_retry(
-            self.state.clone(),
-        ));
+        let workers = self.state.app.spawn_workers();
         let router = http::router(self.state);
         let served = axum::serve(
             self.listener,
@@ -260,135 +115,11 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
-        // Work in flight is safe to cut: a claimed callback is retried after its lease, and an
-        // expiry is one command that either committed or did not.
-        for task in background {
-            task.abort();
+        for worker in workers {
+            worker.abort();
         }
         served
     }
-}
-
-/// In development with no face provider configured at all, starts the sandbox provider in-process on
-/// its own listener and points provider `sandbox` at it with a generated (or `[sandbox] secret`)
-/// secret. Returns the sandbox's URL when it started. Production never starts it.
-async fn start_development_sandbox(config: &mut Config) -> Result<Option<String>, StartupError> {
-    if config.server.mode != Mode::Development || !config.face.is_unconfigured() {
-        return Ok(None);
-    }
-    let secret = config
-        .sandbox
-        .secret
-        .clone()
-        .unwrap_or_else(crate::providers::sandbox::generate_secret);
-    let sandbox = crate::providers::sandbox::Sandbox::bind(
-        config.sandbox.bind,
-        crate::providers::sandbox::SandboxSettings {
-            secret: secret.clone(),
-            public_base_url: config.sandbox.public_base_url.clone(),
-        },
-    )
-    .await?;
-    let base_url = sandbox.base_url();
-    config.face.providers = vec!["sandbox".to_owned()];
-    config.face.provider.insert(
-        "sandbox".to_owned(),
-        crate::app::config::FaceProviderConfig {
-            kind: crate::app::config::FaceProviderKind::Http,
-            base_url: base_url.clone(),
-            app_id: "esign-development".to_owned(),
-            secret,
-        },
-    );
-    tokio::spawn(async move {
-        if let Err(error) = sandbox.run_until_stopped(std::future::pending()).await {
-            tracing::error!(%error, "the sandbox face provider stopped");
-        }
-    });
-    tracing::info!(%base_url, "sandbox face provider started in-process (development mode)");
-    Ok(Some(base_url))
-}
-
-/// The platform CA and the timestamp service on it. Development creates the CA on first start;
-/// production without one starts anyway, with `/tsa` answering systemFailure until `esign ca init`.
-#[allow(clippy::type_complexity)]
-fn open_ca(
-    config: &Config,
-) -> Result<
-    (
-        Option<Arc<crate::trust::Ca>>,
-        Option<Arc<crate::trust::tsa::TsaSigner>>,
-    ),
-    StartupError,
-> {
-    let Some(ca) = crate::trust::Ca::open_or_create_for_development(config)? else {
-        tracing::warn!(
-            "no platform CA: run `esign ca init` (or configure [trust]); timestamps and event \
-             certificates are unavailable until then"
-        );
-        return Ok((None, None));
-    };
-    let policy = crate::trust::parse_oid(&config.trust.tsa_policy).map_err(ConfigError::Invalid)?;
-    if config.server.mode == Mode::Production
-        && config.trust.tsa_policy == crate::trust::DEFAULT_TSA_POLICY
-    {
-        tracing::warn!(
-            policy = %policy,
-            "the timestamp service uses the example policy OID; set [trust] tsa_policy to your own"
-        );
-    }
-    let ca = Arc::new(ca);
-    let tsa = Arc::new(ca.tsa_signer(policy));
-    Ok((Some(ca), Some(tsa)))
-}
-
-/// The archive providers: `TSA` through `[trust] tsa_urls` (default: this service's own `/tsa`),
-/// `LOCAL_CA` through the platform TSA in-process, `BLOCKCHAIN` through the Merkle log in the
-/// database. Without a CA there are none, and archiving fails visibly (50003) until there is one.
-fn archivers(
-    config: &Config,
-    store: &Store,
-    ca: Option<&Arc<crate::trust::Ca>>,
-    tsa: Option<&Arc<crate::trust::tsa::TsaSigner>>,
-) -> Result<crate::app::sealing::Archivers, StartupError> {
-    let (Some(ca), Some(tsa)) = (ca, tsa) else {
-        return Ok(crate::app::sealing::Archivers::default());
-    };
-    let client = crate::trust::tsa::Client::from_config(config, Some(ca))
-        .map_err(|error| StartupError::Archive(error.to_string()))?;
-    Ok(crate::app::sealing::Archivers::new(vec![
-        Arc::new(crate::providers::archive::TsaArchiver::new(client)),
-        Arc::new(crate::providers::archive::LocalCaArchiver::new(
-            Arc::clone(tsa),
-            ca,
-        )),
-        Arc::new(crate::providers::archive::MerkleLog::new(
-            store.clone(),
-            Arc::clone(ca),
-        )),
-    ]))
-}
-
-/// In development with no clients at all (none configured, none stored), creates an administrator
-/// client `dev` so the API can be tried at once. Its secret is returned only this time.
-async fn bootstrap_development_client(
-    config: &Config,
-    clients: &ClientRegistry,
-) -> Result<Option<IssuedClient>, ClientError> {
-    if config.server.mode != Mode::Development
-        || !config.clients.is_empty()
-        || !clients.list().await?.is_empty()
-    {
-        return Ok(None);
-    }
-    clients
-        .add(NewClient {
-            id: "dev".to_owned(),
-            admin: true,
-            allowed_ips: Vec::new(),
-        })
-        .await
-        .map(Some)
 }
 
 /// Completes on ctrl-c or SIGTERM. The handlers are installed by this call, not when the future is

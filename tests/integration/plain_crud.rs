@@ -143,7 +143,9 @@ async fn production_mode_refuses_plain_crud() {
     assert!(
         matches!(
             error,
-            Some(esign::http::server::StartupError::PlainCrudInProduction)
+            Some(esign::http::server::StartupError::Services(
+                esign::app::services::StartupError::PlainCrudInProduction
+            ))
         ),
         "{error:?}"
     );

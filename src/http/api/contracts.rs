@@ -228,8 +228,8 @@ async fn initiate_new(
         .iter()
         .map(|_| issue_link())
         .collect::<Result<Vec<_>, _>>()?;
-    let contract_id = ContractId::parse(&super::new_id("CONTRACT")).map_err(internal)?;
-    let archive_id = ArchiveId::parse(&super::new_id("ARCHIVE")).map_err(internal)?;
+    let contract_id = ContractId::parse(&crate::app::ids::new_id("CONTRACT")).map_err(internal)?;
+    let archive_id = ArchiveId::parse(&crate::app::ids::new_id("ARCHIVE")).map_err(internal)?;
     let client_id = ClientId::parse(&caller.client.id).map_err(internal)?;
     let facts = template.map(|(facts, _)| facts);
     let now = Utc::now();

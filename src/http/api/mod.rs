@@ -188,15 +188,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// A service-assigned id: `<prefix>_<yyyymmdd><16 random hex digits>`, e.g. `CONTRACT_20231027A1B2…`.
-pub(crate) fn new_id(prefix: &str) -> String {
-    format!(
-        "{prefix}_{}{}",
-        chrono::Utc::now().format("%Y%m%d"),
-        &uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase()
-    )
-}
-
 /// Whether a refused initiation lost a race on `table`'s `(client_id, biz_id, biz_type)` unique key:
 /// then the winner exists, and the loser answers like any repeat (40002).
 pub(crate) fn lost_biz_id_race<T, E: std::error::Error>(

@@ -368,7 +368,7 @@ async fn send_notice(
         return Err(AppError::Duplicate { existing });
     }
     let template = template_facts(&state, &request).await?;
-    let notice_id = NoticeId::parse(&super::new_id("SMS_NOTICE"))
+    let notice_id = NoticeId::parse(&crate::app::ids::new_id("SMS_NOTICE"))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let client_id = actor(&caller)?;
     let now = Utc::now();

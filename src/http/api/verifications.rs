@@ -73,7 +73,7 @@ async fn initiate(
         return Err(AppError::Duplicate { existing });
     }
     super::guard_callback_url(&state, request.callback_url.as_deref()).await?;
-    let verification_id = VerificationId::parse(&super::new_id("FACE_VERIFY"))
+    let verification_id = VerificationId::parse(&crate::app::ids::new_id("FACE_VERIFY"))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let client_id =
         ClientId::parse(&caller.client.id).map_err(|e| AppError::Internal(e.to_string()))?;

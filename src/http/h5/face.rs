@@ -208,7 +208,7 @@ pub(super) async fn start(
     let attempt = existing
         .last()
         .map_or(1, |(attempt, _)| attempt.saturating_add(1));
-    let verification_id = VerificationId::parse(&crate::http::api::new_id("FACE_VERIFY"))
+    let verification_id = VerificationId::parse(&crate::app::ids::new_id("FACE_VERIFY"))
         .map_err(|e| PageError::Internal(e.to_string()))?;
     let request = VerificationRequest {
         biz_id: Some(format!("{}{attempt}", biz_prefix(&live))),

@@ -368,7 +368,7 @@ pub(super) async fn submit(
     let device_info = DeviceInfo::parse(&user_agent(&headers).unwrap_or_else(|| "unknown".into()))
         .or_else(|_| DeviceInfo::parse("unknown"))
         .map_err(|e| PageError::Internal(e.to_string()))?;
-    let transaction_no = TransactionNo::parse(&crate::http::api::new_id("SIGN_TXN"))
+    let transaction_no = TransactionNo::parse(&crate::app::ids::new_id("SIGN_TXN"))
         .map_err(|e| PageError::Internal(e.to_string()))?;
     let (party_id, link_id) = (live.signer.party_id.clone(), live.link.link_id.clone());
     let metadata = signer_metadata(&resolved, ip, &headers);
