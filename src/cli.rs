@@ -254,7 +254,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Clients(command) => clients(config, command).await,
         Command::Callbacks(command) => callbacks(config, command).await,
         Command::Ca(CaCommand::Init { force }) => {
-            let files = crate::trust::ca::init(&config, force)?;
+            let files = crate::trust::ca::init(&config.trust_settings(), force)?;
             println!("created the platform CA in {}", files.dir.display());
             for path in [
                 files.root_cert(),
@@ -379,7 +379,7 @@ async fn serve(
 }
 
 async fn sandbox(config: Config) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if config.server.mode == crate::app::config::Mode::Production {
+    if config.server.mode == aggregates::values::Mode::Production {
         return Err(crate::providers::sandbox::SandboxError::Production.into());
     }
     let (secret, generated) = match &config.sandbox.secret {
@@ -668,7 +668,7 @@ async fn write_evidence_report(
         let contract_id = timeline.stream_id.id();
         let contract = store.contracts().by_id(contract_id).await?;
         if let Some(hash) = contract.as_ref().and_then(|row| row.text("document_hash")) {
-            let documents = crate::documents::storage::document_store_from_config(config)?;
+            let documents = crate::app::services::document_store(&config.document_settings())?;
             let bytes = documents
                 .get(
                     &crate::app::sealing::document_storage_key(contract_id, hash),

@@ -35,7 +35,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use der::{Decode, Encode};
 use sha2::{Digest as _, Sha256};
 
-use crate::app::config::ClientConfig;
 use crate::app::error::{AppError, DomainFailure};
 use crate::http::api::parse_json;
 use crate::http::auth::{self, RequestAuthenticator};
@@ -44,6 +43,7 @@ use crate::providers::face::http_provider::HttpFaceProvider;
 use crate::providers::face::protocol;
 use crate::providers::face::provider::{CallbackError, FaceProvider};
 use crate::store::Store;
+use crate::store::clients::ClientConfig;
 use crate::store::clients::ClientRegistry;
 use crate::store::nonces::NonceStore;
 use crate::trust::ca::{Ca, NewCa};

@@ -16,6 +16,7 @@ use aggregates::SENSITIVE_MARKER;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
@@ -296,6 +297,67 @@ pub(crate) fn keyed_hmac(key: &[u8]) -> Hmac<Sha256> {
     let len = key.len().min(block.len());
     block[..len].copy_from_slice(&key[..len]);
     <Hmac<Sha256> as hmac::KeyInit>::new(&block.into())
+}
+
+/// `[security]`: the keys of personal data at rest.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// The key id that seals new personal data.
+    pub pii_active_key: Option<String>,
+    /// Key id -> base64 of 32 random bytes. Keep retired keys here so old values still open.
+    pub pii_keys: BTreeMap<String, String>,
+    /// Base64 of 32 random bytes for the keyed equality hash. Never rotate it while data uses it.
+    pub pii_index_key: Option<String>,
+}
+
+/// A development key file that could not be read or made.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("cannot write generated keys to {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("personal-data keys: {0}")]
+    Generate(#[from] PiiError),
+}
+
+/// Reads a base64 32-byte key file, creating it (mode 0600) with a fresh key the first time
+/// (development keys under the data directory; production configures its keys).
+pub fn load_or_generate_key(path: &std::path::Path) -> Result<String, KeyFileError> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let write_error = |source| KeyFileError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(write_error)?;
+    }
+    let key = PiiCipher::generate_key()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            use std::io::Write;
+            file.write_all(key.as_bytes()).map_err(write_error)?;
+            Ok(key)
+        }
+        // Another process created it first: use theirs.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(path)
+                .map(|k| k.trim().to_owned())
+                .map_err(write_error)
+        }
+        Err(error) => Err(write_error(error)),
+    }
 }
 
 #[cfg(test)]

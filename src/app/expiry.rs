@@ -9,6 +9,7 @@
 //! whole sweep). Correctness does not depend on the lock: each expiry is a command at the stream's
 //! version, and an already expired item decides nothing.
 
+use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,35 @@ use serde::Serialize;
 use crate::app::pipeline::{CommandError, Pipeline};
 use crate::metrics::Metrics;
 use crate::store::{EventMetadata, Store, StoreError, StreamId, advisory};
+
+/// The scheduler that expires verifications, sign links and contracts at their deadlines.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExpiryConfig {
+    pub enabled: bool,
+    pub interval_seconds: u64,
+    /// Items expired per query; a sweep repeats until nothing is due.
+    pub batch_size: u32,
+}
+
+impl Default for ExpiryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_seconds: 15,
+            batch_size: 200,
+        }
+    }
+}
+
+impl ExpiryConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if self.interval_seconds == 0 || self.batch_size == 0 {
+            return Err("expiry.interval_seconds and expiry.batch_size must be at least 1".into());
+        }
+        Ok(())
+    }
+}
 
 /// The advisory lock key of the expiry sweep ("esign" + job 1).
 const SWEEP_LOCK_KEY: i64 = 0x6573_6967_6e00_0001;

@@ -14,6 +14,7 @@
 //! contract stays SIGNED). Failed records are retried with growing delays, and a record left pending
 //! by an instance that stopped is taken up again after a lease.
 
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +49,51 @@ use crate::store::{EventMetadata, StoreError, StreamId, advisory};
 use crate::trust::ca::{Ca, CaError};
 use crate::trust::cms::Signer;
 use crate::trust::timestamper::{LocalTimestamper, Timestamper};
+
+/// `[archive]`: sealing signed contracts and archiving them (see docs/archive.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Runs the sealing and archiving sweep on this instance.
+    pub enabled: bool,
+    /// How often the sweep looks for work besides being woken when a contract is signed.
+    pub interval_seconds: u64,
+    /// Attempts per archive record before it waits for an operator.
+    pub max_attempts: u32,
+    /// The wait after the first failure; each later one twice as long, up to `retry_max_seconds`.
+    pub retry_base_seconds: u64,
+    pub retry_max_seconds: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_seconds: 10,
+            max_attempts: 10,
+            retry_base_seconds: 30,
+            retry_max_seconds: 6 * 3600,
+        }
+    }
+}
+
+impl ArchiveConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if self.interval_seconds == 0 {
+            return Err("archive.interval_seconds must be positive".into());
+        }
+        if self.max_attempts == 0 {
+            return Err("archive.max_attempts must be at least 1".into());
+        }
+        if self.retry_base_seconds == 0 || self.retry_max_seconds < self.retry_base_seconds {
+            return Err(
+                "archive.retry_base_seconds must be positive and at most archive.retry_max_seconds"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
 
 /// The advisory lock key of the sealing sweep ("esign" + job 2).
 const SWEEP_LOCK_KEY: i64 = 0x6573_6967_6e00_0002;
@@ -551,7 +597,7 @@ async fn archives_due(
 }
 
 /// The wait after the `attempts`-th failed attempt: doubling from the configured base, capped.
-fn retry_delay(config: &crate::app::config::ArchiveConfig, attempts: u32) -> TimeDelta {
+fn retry_delay(config: &crate::app::sealing::ArchiveConfig, attempts: u32) -> TimeDelta {
     let doubled = config
         .retry_base_seconds
         .saturating_mul(1u64 << attempts.saturating_sub(1).min(30));
@@ -730,7 +776,8 @@ async fn archive_certificate(
             archived_at: receipt.archived_at,
             document_hash: request.document_hash,
             transaction_no: receipt.transaction_no.clone(),
-            evidence: receipt.evidence.clone(),
+            evidence: crate::providers::archive::readable_evidence(provider, &receipt.evidence)
+                .map_err(SealingError::Value)?,
             verify_url: verify_url(state, &request.contract_id),
         },
     )
@@ -770,7 +817,7 @@ impl PlatformSeal {
     /// From configuration: the CA as `Ca::open` finds it, and the timestamps from `[trust]
     /// seal_tsa_urls` when set, otherwise from esign's own TSA in-process. `None` without a CA.
     pub fn from_config(config: &Config) -> Result<Option<Self>, SealingError> {
-        let Some(ca) = Ca::open(config)? else {
+        let Some(ca) = Ca::open(&config.trust_settings())? else {
             return Ok(None);
         };
         Ok(Some(Self::with_ca(config, Arc::new(ca))?))
@@ -784,8 +831,8 @@ impl PlatformSeal {
             Arc::new(LocalTimestamper::new(Arc::new(ca.tsa_signer(policy))))
         } else {
             Arc::new(
-                crate::trust::tsa::Client::with_urls(
-                    config,
+                crate::providers::tsa::Client::with_urls(
+                    &config.trust,
                     Some(&ca),
                     config.trust.seal_tsa_urls.clone(),
                 )
@@ -894,7 +941,7 @@ mod tests {
 
     #[test]
     fn archive_retries_wait_twice_as_long_each_time_up_to_the_cap() {
-        let config = crate::app::config::ArchiveConfig {
+        let config = crate::app::sealing::ArchiveConfig {
             retry_base_seconds: 30,
             retry_max_seconds: 3600,
             ..Default::default()

@@ -9,8 +9,13 @@ use super::config::{Config, ConfigError, Mode};
 use super::expiry::ExpiryScheduler;
 use super::pipeline::{Pipeline, WriteMode};
 use crate::delivery::Dispatcher;
+use crate::documents::config::{DocumentSettings, DocumentStoreKind};
+use crate::documents::storage::{
+    DocumentStore, DocumentStoreError, LocalDocumentStore, document_cipher_from_config,
+};
 use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
+use crate::providers::s3::S3DocumentStore;
 use crate::providers::sms::message_centre::MessageCentreSender;
 use crate::providers::sms::{CountedSender, DevelopmentSmsSender, SenderKind, SmsSender};
 use crate::store::clients::{ClientError, ClientRegistry, IssuedClient, NewClient};
@@ -131,7 +136,9 @@ impl Services {
             pipeline = pipeline.publishing_to_broker(&config.events.nats_subject_prefix);
         }
         let metrics = Arc::new(Metrics::new());
-        let links = Arc::new(crate::documents::links::Links::from_config(&config)?);
+        let links = Arc::new(crate::documents::links::Links::from_config(
+            &config.document_settings(),
+        )?);
         let dispatcher = Dispatcher::new(
             store.clone(),
             Arc::clone(&pii),
@@ -172,7 +179,7 @@ impl Services {
         };
         let sms: Arc<dyn SmsSender> = Arc::new(CountedSender::new(sender, Arc::clone(&metrics)));
         let (ca, tsa) = open_ca(&config)?;
-        let documents = crate::documents::storage::document_store_from_config(&config)?;
+        let documents = document_store(&config.document_settings())?;
         let platform_seal = match &ca {
             Some(ca) => Some(Arc::new(crate::app::sealing::PlatformSeal::with_ca(
                 &config,
@@ -182,7 +189,7 @@ impl Services {
         };
         let archivers = archivers(&config, &store, ca.as_ref(), tsa.as_ref())?;
         let receipt_trust =
-            crate::providers::archive::ReceiptTrust::from_config(&config, ca.as_deref())
+            crate::providers::archive::ReceiptTrust::from_config(&config.trust, ca.as_deref())
                 .map_err(|error| StartupError::Archive(error.to_string()))?;
         let services = Services {
             store,
@@ -213,11 +220,8 @@ impl Services {
     }
 
     /// The domain's view of the deployment mode (callback URL rules).
-    pub fn mode(&self) -> aggregates::values::Mode {
-        match self.config.server.mode {
-            Mode::Development => aggregates::values::Mode::Development,
-            Mode::Production => aggregates::values::Mode::Production,
-        }
+    pub fn mode(&self) -> Mode {
+        self.config.server.mode
     }
 
     /// Starts the background work every instance runs: outbox delivery, expiry, the notice sweep,
@@ -274,8 +278,8 @@ async fn start_development_sandbox(config: &mut Config) -> Result<Option<String>
     config.face.providers = vec!["sandbox".to_owned()];
     config.face.provider.insert(
         "sandbox".to_owned(),
-        crate::app::config::FaceProviderConfig {
-            kind: crate::app::config::FaceProviderKind::Http,
+        crate::providers::face::FaceProviderConfig {
+            kind: crate::providers::face::FaceProviderKind::Http,
             base_url: base_url.clone(),
             app_id: "esign-development".to_owned(),
             secret,
@@ -302,7 +306,8 @@ fn open_ca(
     ),
     StartupError,
 > {
-    let Some(ca) = crate::trust::Ca::open_or_create_for_development(config)? else {
+    let Some(ca) = crate::trust::Ca::open_or_create_for_development(&config.trust_settings())?
+    else {
         tracing::warn!(
             "no platform CA: run `esign ca init` (or configure [trust]); timestamps and event \
              certificates are unavailable until then"
@@ -335,8 +340,12 @@ fn archivers(
     let (Some(ca), Some(tsa)) = (ca, tsa) else {
         return Ok(crate::app::sealing::Archivers::default());
     };
-    let client = crate::trust::tsa::Client::from_config(config, Some(ca))
-        .map_err(|error| StartupError::Archive(error.to_string()))?;
+    let client = crate::providers::tsa::Client::from_config(
+        &config.trust,
+        &config.server.public_base_url,
+        Some(ca),
+    )
+    .map_err(|error| StartupError::Archive(error.to_string()))?;
     Ok(crate::app::sealing::Archivers::new(vec![
         Arc::new(crate::providers::archive::TsaArchiver::new(client)),
         Arc::new(crate::providers::archive::LocalCaArchiver::new(
@@ -370,4 +379,26 @@ async fn bootstrap_development_client(
         })
         .await
         .map(Some)
+}
+
+/// The document store `[documents]` describes (a local directory or an S3-compatible bucket),
+/// with its cipher.
+pub fn document_store(
+    settings: &DocumentSettings,
+) -> Result<Arc<dyn DocumentStore>, DocumentStoreError> {
+    let cipher = document_cipher_from_config(settings)?;
+    match settings.config.store {
+        DocumentStoreKind::Local => Ok(Arc::new(LocalDocumentStore::new(
+            settings.documents_dir(),
+            cipher,
+        ))),
+        DocumentStoreKind::S3 => {
+            let s3 = settings.config.s3.as_ref().ok_or_else(|| {
+                DocumentStoreError::Configuration(
+                    "documents.store = \"s3\" needs a [documents.s3] section".into(),
+                )
+            })?;
+            Ok(Arc::new(S3DocumentStore::new(s3, cipher)?))
+        }
+    }
 }

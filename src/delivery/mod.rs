@@ -8,6 +8,7 @@
 //! which is the same on every attempt.
 
 pub mod backoff;
+pub mod config;
 pub mod nats;
 pub mod signature;
 
@@ -19,12 +20,13 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-use crate::app::config::{CallbacksConfig, Mode};
+use crate::delivery::config::CallbacksConfig;
 use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
 use crate::store::clients::ClientRegistry;
 use crate::store::outbox::{Attempt, Claimed, Destination, Outcome};
 use crate::store::{Store, StoreError};
+use aggregates::values::Mode;
 use backoff::RetrySchedule;
 use nats::NatsPublisher;
 

@@ -8,7 +8,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use hmac::{KeyInit, Mac};
 
-use crate::app::config::{Config, MIN_URL_SIGNING_KEY_BYTES, Mode};
+use aggregates::values::Mode;
+
+use crate::documents::config::{DocumentSettings, MIN_URL_SIGNING_KEY_BYTES};
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -64,20 +66,19 @@ impl UrlSigningKey {
 
     /// `[documents] url_signing_key`, or (development only) a key generated once as
     /// `<data_dir>/keys/download-url.key`.
-    pub fn from_config(config: &Config) -> Result<Self, UrlSigningKeyError> {
-        if let Some(encoded) = &config.documents.url_signing_key {
+    pub fn from_config(settings: &DocumentSettings) -> Result<Self, UrlSigningKeyError> {
+        if let Some(encoded) = &settings.config.url_signing_key {
             return Self::from_base64(encoded);
         }
-        if config.server.mode == Mode::Production {
+        if settings.mode == Mode::Production {
             return Err(UrlSigningKeyError::MissingInProduction);
         }
-        let path = config.server.data_dir.join("keys").join("download-url.key");
-        let encoded = crate::app::config::load_or_generate_key(&path).map_err(|e| {
-            UrlSigningKeyError::Generated {
+        let path = settings.generated_key_path("download-url.key");
+        let encoded =
+            crate::pii::load_or_generate_key(&path).map_err(|e| UrlSigningKeyError::Generated {
                 path: path.clone(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         Self::from_base64(&encoded)
     }
 
@@ -154,11 +155,11 @@ impl Links {
         }
     }
 
-    pub fn from_config(config: &Config) -> Result<Self, UrlSigningKeyError> {
+    pub fn from_config(settings: &DocumentSettings) -> Result<Self, UrlSigningKeyError> {
         Ok(Self::new(
-            UrlSigningKey::from_config(config)?,
-            &config.server.public_base_url,
-            config.documents.download_url_ttl(),
+            UrlSigningKey::from_config(settings)?,
+            &settings.public_base_url,
+            settings.config.download_url_ttl(),
         ))
     }
 
@@ -398,18 +399,17 @@ mod tests {
     #[test]
     fn production_requires_the_key_and_development_generates_one_once() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.server.data_dir = dir.path().to_path_buf();
-        let first = UrlSigningKey::from_config(&config).unwrap();
-        let second = UrlSigningKey::from_config(&config).unwrap();
+        let mut settings = DocumentSettings::development(dir.path(), "http://127.0.0.1:8080");
+        let first = UrlSigningKey::from_config(&settings).unwrap();
+        let second = UrlSigningKey::from_config(&settings).unwrap();
         let signed = signed_path(&first, PATH, at(1_800_000_300));
         let (expires, signature) = query_of(&signed);
         assert_eq!(
             verify(&second, PATH, &expires, &signature, at(1_800_000_000)),
             Ok(())
         );
-        config.server.mode = Mode::Production;
-        let refused = UrlSigningKey::from_config(&config).unwrap_err();
+        settings.mode = Mode::Production;
+        let refused = UrlSigningKey::from_config(&settings).unwrap_err();
         assert!(
             refused.to_string().contains("documents.url_signing_key"),
             "{refused}"

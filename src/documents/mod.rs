@@ -2,6 +2,7 @@
 //! embedded, subset font, the signers' handwritten signatures and a signing summary page.
 
 pub mod archive_certificate;
+pub mod config;
 pub mod content;
 pub mod contract;
 pub mod evidence;

@@ -11,15 +11,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::app::config::{Config, DocumentStoreKind, Mode};
-use crate::providers::s3::S3DocumentStore;
+use aggregates::values::Mode;
+
+use crate::documents::config::DocumentSettings;
 
 const MAGIC: &[u8] = b"ESDOC1";
 const NONCE_LEN: usize = 12;
@@ -333,61 +333,28 @@ pub const DEVELOPMENT_KEY_ID: &str = "dev";
 
 /// The document cipher `[documents]` describes: its configured keys, or (development only) one key
 /// generated once as `<data_dir>/keys/documents-dev.key` under the id `dev`.
-pub fn document_cipher_from_config(config: &Config) -> Result<DocumentCipher, DocumentStoreError> {
-    let documents = &config.documents;
+pub fn document_cipher_from_config(
+    settings: &DocumentSettings,
+) -> Result<DocumentCipher, DocumentStoreError> {
+    let documents = &settings.config;
     if let Some(active) = &documents.active_key_id {
         return DocumentCipher::new(active, &documents.encryption_keys);
     }
-    if config.server.mode == Mode::Production {
+    if settings.mode == Mode::Production {
         return Err(DocumentStoreError::MissingInProduction(
             "documents.encryption_keys and documents.active_key_id",
         ));
     }
-    let path = config
-        .server
-        .data_dir
-        .join("keys")
-        .join("documents-dev.key");
-    let key = crate::app::config::load_or_generate_key(&path).map_err(|e| {
-        DocumentStoreError::GeneratedKey {
+    let path = settings.generated_key_path("documents-dev.key");
+    let key =
+        crate::pii::load_or_generate_key(&path).map_err(|e| DocumentStoreError::GeneratedKey {
             path: path.clone(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     DocumentCipher::new(
         DEVELOPMENT_KEY_ID,
         &BTreeMap::from([(DEVELOPMENT_KEY_ID.to_owned(), key)]),
     )
-}
-
-/// `[documents] dir`, or `<data_dir>/documents`.
-pub fn documents_dir(config: &Config) -> PathBuf {
-    config
-        .documents
-        .dir
-        .clone()
-        .unwrap_or_else(|| config.server.data_dir.join("documents"))
-}
-
-/// The store `[documents]` describes, with its cipher.
-pub fn document_store_from_config(
-    config: &Config,
-) -> Result<Arc<dyn DocumentStore>, DocumentStoreError> {
-    let cipher = document_cipher_from_config(config)?;
-    match config.documents.store {
-        DocumentStoreKind::Local => Ok(Arc::new(LocalDocumentStore::new(
-            documents_dir(config),
-            cipher,
-        ))),
-        DocumentStoreKind::S3 => {
-            let settings = config.documents.s3.as_ref().ok_or_else(|| {
-                DocumentStoreError::Configuration(
-                    "documents.store = \"s3\" needs a [documents.s3] section".into(),
-                )
-            })?;
-            Ok(Arc::new(S3DocumentStore::new(settings, cipher)?))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::app::config::Mode;
 use crate::app::error::AppError;
+use aggregates::values::Mode;
 
 /// The development routes for this state: none in production, or when another sender is in use.
 pub(super) fn router(state: &AppState) -> Router<AppState> {

@@ -8,3 +8,4 @@ pub mod s3;
 pub mod sandbox;
 pub mod sms;
 pub mod ssrf;
+pub mod tsa;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::app::config::S3Config;
+use crate::documents::config::S3Config;
 use crate::documents::storage::{
     DocumentCipher, DocumentStore, DocumentStoreError, StoredDocument, checked_storage_key,
     sha256_hex, verify_hash,

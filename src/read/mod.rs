@@ -2,5 +2,6 @@
 //! tables from the log.
 
 pub mod audit;
+pub mod models;
 pub mod rebuild;
 pub mod views;

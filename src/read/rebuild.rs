@@ -15,7 +15,7 @@ use aggregates::template::TemplateAggregate;
 use projections::Row;
 use serde::Serialize;
 
-use crate::app::pipeline::{ReadModel, project};
+use super::models::{ReadModel, project};
 use crate::pii::PiiCipher;
 pub use crate::store::rebuild::TableComparison;
 use crate::store::{ChainCursor, EventStore, RecordedEvent, Store, StoreError, StreamId};

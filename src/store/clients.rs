@@ -5,6 +5,7 @@
 //! verifying an HMAC needs the secret itself, so it cannot be hashed. Look-ups go to the database every
 //! time, so a client added on the command line can sign its next request to a running service.
 
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -18,8 +19,36 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 use super::{Store, StoreError};
-use crate::app::config::ClientConfig;
 use crate::pii::{PiiCipher, PiiError};
+
+/// One `[[clients]]` entry of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub id: String,
+    pub secret: String,
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// Refuses configured clients without an id or a long enough secret, or listed twice.
+pub fn check_configured(clients: &[ClientConfig]) -> Result<(), String> {
+    let mut seen = std::collections::HashSet::new();
+    for client in clients {
+        if client.id.trim().is_empty() || client.secret.len() < 16 {
+            return Err(format!(
+                "client {:?}: an id and a secret of at least 16 characters are required",
+                client.id
+            ));
+        }
+        if !seen.insert(&client.id) {
+            return Err(format!("client {:?} is listed twice", client.id));
+        }
+    }
+    Ok(())
+}
 
 /// Random bytes in a generated secret.
 const SECRET_BYTES: usize = 32;

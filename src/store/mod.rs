@@ -318,6 +318,34 @@ pub type ChainRows = tokio::sync::mpsc::Receiver<Result<ChainBatch, StoreError>>
 /// Batches a background read of the log may run ahead of its consumer.
 const CHAIN_READ_AHEAD: usize = 4;
 
+/// `[database]`: where the event store and the query tables live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://<path>` or `postgres://...`.
+    pub url: String,
+    /// PostgreSQL pool size.
+    pub max_connections: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/esign.db".to_owned(),
+            max_connections: 16,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_connections == 0 {
+            return Err("database.max_connections must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 /// The configured backend.
 #[derive(Debug, Clone)]
 pub enum Store {

@@ -18,6 +18,7 @@
 
 pub mod ca;
 pub mod cms;
+pub mod config;
 pub mod keys;
 pub mod pkcs12;
 pub mod timestamper;

@@ -1,4 +1,4 @@
-//! Where signature timestamps come from: remote RFC 3161 services through [`tsa::Client`] (several
+//! Where signature timestamps come from: remote RFC 3161 services through `providers::tsa::Client` (several
 //! URLs with fallback), or esign's own TSA in-process through [`LocalTimestamper`]. Either way the
 //! caller gets a token that passed the same checks.
 
@@ -14,13 +14,6 @@ pub trait Timestamper: Send + Sync + std::fmt::Debug {
     /// A token whose message imprint is `digest` (SHA-256), verified: signature, imprint, nonce,
     /// the TSA certificate's usage and its chain to a trust anchor.
     async fn timestamp(&self, digest: &[u8; 32]) -> Result<Timestamp, ClientError>;
-}
-
-#[async_trait]
-impl Timestamper for tsa::Client {
-    async fn timestamp(&self, digest: &[u8; 32]) -> Result<Timestamp, ClientError> {
-        tsa::Client::timestamp(self, digest).await
-    }
 }
 
 /// The `url` of timestamps from [`LocalTimestamper`].

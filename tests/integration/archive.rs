@@ -19,9 +19,9 @@ use esign::providers::archive::{
     ArchiveError, ArchiveProvider, ArchiveRequest, Archiver, LocalCaArchiver, MerkleLog,
     ReceiptTrust, TsaArchiver, VerifyError, verify_receipt,
 };
+use esign::providers::tsa::Client;
 use esign::trust::Ca;
 use esign::trust::ca::{self, NewCa};
-use esign::trust::tsa::Client;
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{Backend, TestStore, start_service};
@@ -624,7 +624,8 @@ async fn the_archive_certificate_reads_back_with_pdftotext() {
             archived_at: receipt.archived_at,
             document_hash: chained.document_hash,
             transaction_no: receipt.transaction_no.clone(),
-            evidence: receipt.evidence.clone(),
+            evidence: esign::providers::archive::readable_evidence(provider, &receipt.evidence)
+                .unwrap(),
             verify_url: "https://esign.test/v/ARCHIVE_20250101_0001".into(),
         };
         let pdf = certificate_pdf(&facts).unwrap();

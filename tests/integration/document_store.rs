@@ -1,4 +1,4 @@
-//! The document stores as the service builds them (`document_store_from_config`): the local directory,
+//! The document stores as the service builds them (`esign::app::services::document_store`): the local directory,
 //! and a real S3-compatible server. The S3 tests use moto's server (`ESIGN_TEST_S3_ENDPOINT`, default
 //! `http://127.0.0.1:5900`, started by `.ci/run`) with its request authentication switched on, so a
 //! bad signature or an unknown access key is refused as S3 would refuse it. When the server cannot be
@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use esign::app::config::{Config, DocumentStoreKind, Mode, S3Config};
-use esign::documents::storage::{
-    DocumentStoreError, document_cipher_from_config, document_store_from_config, sha256_hex,
-};
+use esign::app::config::{Config, Mode};
+use esign::documents::config::DocumentStoreKind;
+use esign::documents::config::S3Config;
+use esign::documents::storage::{DocumentStoreError, document_cipher_from_config, sha256_hex};
 use esign::providers::s3::S3DocumentStore;
 use tokio::sync::OnceCell;
 
@@ -162,7 +162,7 @@ fn s3_config(settings: S3Config, active_key: &str, keys: &[(&str, &str)]) -> Con
 fn raw_store(config: &Config) -> S3DocumentStore {
     S3DocumentStore::new(
         config.documents.s3.as_ref().unwrap(),
-        document_cipher_from_config(config).unwrap(),
+        document_cipher_from_config(&config.document_settings()).unwrap(),
     )
     .unwrap()
 }
@@ -189,7 +189,7 @@ async fn documents_round_trip_through_s3_encrypted_and_hash_checked() {
     raw.client().create_bucket().await.unwrap();
     // Creating it again is not an error.
     raw.client().create_bucket().await.unwrap();
-    let store = document_store_from_config(&config).unwrap();
+    let store = esign::app::services::document_store(&config.document_settings()).unwrap();
 
     let pdf = b"%PDF-1.7\n% a signed contract \xe5\x90\x88\xe5\x90\x8c\n%%EOF".to_vec();
     let stored = store.put("contracts/C1/signed.pdf", &pdf).await.unwrap();
@@ -258,11 +258,14 @@ async fn documents_round_trip_through_s3_encrypted_and_hash_checked() {
     ));
 
     // Rotation: a new active key, the old one kept; old documents open, new ones use the new key.
-    let rotated = document_store_from_config(&s3_config(
-        s3_settings(&user, &bucket),
-        "2026-07",
-        &[("2026-01", &first_key), ("2026-07", &key())],
-    ))
+    let rotated = esign::app::services::document_store(
+        &s3_config(
+            s3_settings(&user, &bucket),
+            "2026-07",
+            &[("2026-01", &first_key), ("2026-07", &key())],
+        )
+        .document_settings(),
+    )
     .unwrap();
     assert_eq!(
         rotated
@@ -280,11 +283,9 @@ async fn documents_round_trip_through_s3_encrypted_and_hash_checked() {
         "2026-07"
     );
 
-    let missing_bucket = document_store_from_config(&s3_config(
-        s3_settings(&user, &unique_bucket()),
-        "k",
-        &[("k", &key())],
-    ))
+    let missing_bucket = esign::app::services::document_store(
+        &s3_config(s3_settings(&user, &unique_bucket()), "k", &[("k", &key())]).document_settings(),
+    )
     .unwrap();
     assert!(matches!(
         missing_bucket.get("contracts/C1/signed.pdf", &stored.sha256).await,
@@ -302,7 +303,7 @@ async fn s3_refuses_wrong_credentials() {
     let keys = [("k", encryption_key.as_str())];
     let config = s3_config(s3_settings(&user, &bucket), "k", &keys);
     raw_store(&config).client().create_bucket().await.unwrap();
-    let good = document_store_from_config(&config).unwrap();
+    let good = esign::app::services::document_store(&config.document_settings()).unwrap();
     let stored = good.put("a.pdf", b"kept").await.unwrap();
 
     let wrong_secret = S3User {
@@ -317,9 +318,10 @@ async fn s3_refuses_wrong_credentials() {
         ("wrong secret", wrong_secret, "SignatureDoesNotMatch"),
         ("unknown access key", unknown_key, "InvalidAccessKeyId"),
     ] {
-        let store =
-            document_store_from_config(&s3_config(s3_settings(&credentials, &bucket), "k", &keys))
-                .unwrap();
+        let store = esign::app::services::document_store(
+            &s3_config(s3_settings(&credentials, &bucket), "k", &keys).document_settings(),
+        )
+        .unwrap();
         let read = store.get("a.pdf", &stored.sha256).await;
         assert!(
             matches!(&read, Err(DocumentStoreError::Denied(detail)) if detail.contains(code)),
@@ -351,7 +353,10 @@ async fn an_unreachable_s3_endpoint_is_unavailable() {
     let mut settings = s3_settings(&user, "esign-documents");
     settings.endpoint = format!("http://127.0.0.1:{port}");
     settings.timeout_ms = 2_000;
-    let store = document_store_from_config(&s3_config(settings, "k", &[("k", &key())])).unwrap();
+    let store = esign::app::services::document_store(
+        &s3_config(settings, "k", &[("k", &key())]).document_settings(),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
     assert!(matches!(
         store.put("a.pdf", b"x").await,
@@ -368,7 +373,7 @@ async fn the_local_store_from_config_keeps_encrypted_files_under_the_data_dir() 
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.server.data_dir = dir.path().to_path_buf();
-    let store = document_store_from_config(&config).unwrap();
+    let store = esign::app::services::document_store(&config.document_settings()).unwrap();
     let pdf = b"%PDF-1.7 local contract".to_vec();
     let stored = store.put("contracts/C1/signed.pdf", &pdf).await.unwrap();
     assert_eq!(stored.key_id, "dev");
@@ -378,7 +383,7 @@ async fn the_local_store_from_config_keeps_encrypted_files_under_the_data_dir() 
     assert!(dir.path().join("keys/documents-dev.key").exists());
 
     // A restart reads the same key back.
-    let restarted = document_store_from_config(&config).unwrap();
+    let restarted = esign::app::services::document_store(&config.document_settings()).unwrap();
     assert_eq!(
         restarted
             .get("contracts/C1/signed.pdf", &stored.sha256)
@@ -398,7 +403,7 @@ async fn the_local_store_from_config_keeps_encrypted_files_under_the_data_dir() 
     config.documents.dir = Some(elsewhere.path().to_path_buf());
     config.documents.active_key_id = Some("2026-01".to_owned());
     config.documents.encryption_keys = BTreeMap::from([("2026-01".to_owned(), key())]);
-    let configured = document_store_from_config(&config).unwrap();
+    let configured = esign::app::services::document_store(&config.document_settings()).unwrap();
     assert_eq!(
         configured.put("x.pdf", b"x").await.unwrap().key_id,
         "2026-01"
@@ -408,7 +413,8 @@ async fn the_local_store_from_config_keeps_encrypted_files_under_the_data_dir() 
     let mut production = Config::default();
     production.server.data_dir = dir.path().to_path_buf();
     production.server.mode = Mode::Production;
-    let refused = document_store_from_config(&production).unwrap_err();
+    let refused =
+        esign::app::services::document_store(&production.document_settings()).unwrap_err();
     assert!(
         matches!(&refused, DocumentStoreError::MissingInProduction(fields) if fields.contains("documents.encryption_keys")),
         "{refused}"

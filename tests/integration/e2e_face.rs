@@ -247,8 +247,8 @@ async fn with_every_provider_down_the_page_passes_with_an_sms_code() {
         config.face.providers = vec!["down".into()];
         config.face.provider.insert(
             "down".into(),
-            esign::app::config::FaceProviderConfig {
-                kind: esign::app::config::FaceProviderKind::Http,
+            esign::providers::face::FaceProviderConfig {
+                kind: esign::providers::face::FaceProviderKind::Http,
                 base_url: dead,
                 app_id: "esign-test".into(),
                 secret: "down-provider-secret-0123456789".into(),

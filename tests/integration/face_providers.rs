@@ -12,7 +12,9 @@ use aggregates::face_verification::{
 };
 use aggregates::values::{ClientId, ProviderName, ProviderTaskId, VerificationId};
 use chrono::{TimeDelta, Utc};
-use esign::app::config::{Config, FaceProviderConfig, FaceProviderKind};
+use esign::app::config::Config;
+use esign::providers::face::FaceProviderConfig;
+use esign::providers::face::FaceProviderKind;
 use esign::providers::face::protocol;
 use esign::providers::sandbox::{Sandbox, SandboxSettings};
 use esign::store::{EventStore, StreamId};

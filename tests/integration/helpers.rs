@@ -163,7 +163,7 @@ pub async fn start_service_writing(
     config.database.url = t.url.clone();
     config.database.max_connections = 8;
     for (id, secret, admin) in clients {
-        config.clients.push(esign::app::config::ClientConfig {
+        config.clients.push(esign::store::clients::ClientConfig {
             id: (*id).into(),
             secret: (*secret).into(),
             allowed_ips: Vec::new(),
@@ -366,7 +366,7 @@ macro_rules! backend_tests {
 /// Adjusts a test configuration to production mode with everything production insists on
 /// (configured keys, a real SMS sender); the outside services it names are never reached.
 pub fn production(config: &mut esign::app::config::Config) {
-    config.server.mode = esign::app::config::Mode::Production;
+    config.server.mode = aggregates::values::Mode::Production;
     config.security.pii_active_key = Some("k1".into());
     config.security.pii_keys =
         BTreeMap::from([("k1".to_owned(), PiiCipher::generate_key().expect("key"))]);

@@ -45,8 +45,8 @@ pub(crate) fn tool(program: &str, args: &[&str]) -> Option<std::process::Output>
 fn development_ca(dir: &Path) -> Ca {
     let mut config = esign::app::config::Config::default();
     config.server.data_dir = dir.to_path_buf();
-    ca::init(&config, false).unwrap();
-    Ca::open(&config).unwrap().unwrap()
+    ca::init(&config.trust_settings(), false).unwrap();
+    Ca::open(&config.trust_settings()).unwrap().unwrap()
 }
 
 fn chain_of(ca: &Ca) -> Vec<Certificate> {
@@ -300,7 +300,7 @@ async fn a_platform_seal_timestamped_by_the_tsa_endpoint_over_http_validates_eve
     let service = start_service(&t, &[]).await;
     let ca = service.state.ca.clone().expect("development creates a CA");
     let url = format!("{}/tsa", service.base);
-    let client = tsa::Client::new(
+    let client = esign::providers::tsa::Client::new(
         vec![url.clone()],
         Duration::from_secs(20),
         vec![ca.root().clone()],

@@ -136,7 +136,7 @@ async fn production_mode_refuses_plain_crud() {
         return;
     };
     let started = start_service_writing(&t, &[], WriteMode::PlainCrudBench, |config| {
-        config.server.mode = esign::app::config::Mode::Production;
+        config.server.mode = aggregates::values::Mode::Production;
     })
     .await;
     let error = started.err();

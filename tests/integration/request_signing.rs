@@ -10,12 +10,12 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
-use esign::app::config::ClientConfig;
 use esign::http::auth::{
     AuthRejection, AuthenticatedClient, RequestAuthenticator, require_signature,
 };
 use esign::pii::PiiCipher;
 use esign::store::Store;
+use esign::store::clients::ClientConfig;
 use esign::store::clients::{ClientError, ClientRegistry, ClientSource, NewClient};
 use esign::store::nonces::NonceStore;
 use reqwest::{Method, StatusCode};

@@ -610,7 +610,7 @@ async fn the_development_viewer_shows_sent_messages_and_does_not_exist_in_produc
 
     // Production: the development sender is refused, and the viewer does not exist.
     let mut refused = esign::app::config::Config::default();
-    refused.server.mode = esign::app::config::Mode::Production;
+    refused.server.mode = aggregates::values::Mode::Production;
     assert!(refused.sms.check(refused.server.mode).is_err());
     let keys = std::collections::BTreeMap::from([(
         "k1".to_owned(),

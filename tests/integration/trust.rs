@@ -10,9 +10,10 @@ use std::time::Duration;
 use axum::body::Bytes;
 use der::{Decode, Encode};
 use esign::app::config::{Config, Mode};
+use esign::providers::tsa::Client;
 use esign::trust::Ca;
 use esign::trust::ca::{self, CaError, CaFiles};
-use esign::trust::tsa::{self, Client, ClientError, FailureInfo, TimeStampReq, TimeStampResp};
+use esign::trust::tsa::{self, ClientError, FailureInfo, TimeStampReq, TimeStampResp};
 
 use crate::helpers::{RunningService, TestStore, start_service};
 
@@ -136,9 +137,9 @@ fn ca_init_writes_certificates_and_encrypted_keys_and_refuses_to_overwrite() {
     }
     // The service opens them with the generated key encryption key, not with another one.
     let mut config = development_config(data.path());
-    assert!(Ca::open(&config).unwrap().is_some());
+    assert!(Ca::open(&config.trust_settings()).unwrap().is_some());
     config.trust.key_encryption_key = Some(esign::trust::keys::generate_encryption_key().unwrap());
-    assert!(Ca::open(&config).is_err());
+    assert!(Ca::open(&config.trust_settings()).is_err());
 
     let second = run(&[]);
     assert!(!second.status.success());
@@ -158,8 +159,8 @@ fn ca_init_writes_certificates_and_encrypted_keys_and_refuses_to_overwrite() {
 fn openssl_verifies_an_event_certificate_against_the_root() {
     let data = tempfile::tempdir().unwrap();
     let config = development_config(data.path());
-    let files = ca::init(&config, false).unwrap();
-    let ca = Ca::open(&config).unwrap().unwrap();
+    let files = ca::init(&config.trust_settings(), false).unwrap();
+    let ca = Ca::open(&config.trust_settings()).unwrap().unwrap();
     let issued = ca
         .issue_event_certificate(
             "张三",
@@ -189,7 +190,7 @@ fn openssl_verifies_an_event_certificate_against_the_root() {
 
     // Another CA's root does not vouch for it.
     let other = tempfile::tempdir().unwrap();
-    let other_files = ca::init(&development_config(other.path()), false).unwrap();
+    let other_files = ca::init(&development_config(other.path()).trust_settings(), false).unwrap();
     let (ok, output) = openssl_verify(
         other_files.root_cert().to_str().unwrap(),
         files.intermediate_cert().to_str().unwrap(),
@@ -206,13 +207,13 @@ fn production_refuses_generated_keys_and_pkcs12_is_refused_with_a_reason() {
     let mut config = development_config(data.path());
     config.server.mode = Mode::Production;
     assert!(matches!(
-        ca::init(&config, false),
+        ca::init(&config.trust_settings(), false),
         Err(CaError::NoKeyInProduction(_))
     ));
     assert!(!data.path().join("keys").exists());
 
     config.trust.pkcs12 = Some(data.path().join("ca.p12"));
-    let refused = Ca::open(&config).unwrap_err();
+    let refused = Ca::open(&config.trust_settings()).unwrap_err();
     assert!(matches!(refused, CaError::Pkcs12 { .. }));
     assert!(refused.to_string().contains("trust.pkcs12_password"));
 }
@@ -246,7 +247,7 @@ fn an_operator_supplied_pem_ca_is_loaded_and_checked() {
     ));
     config.trust.tsa_cert = Some(write_cert("tsa.pem", &new.ca.tsa().der));
     config.trust.tsa_key = Some(write_key("tsa.key", new.ca.tsa().key.pkcs8_der()));
-    let opened = Ca::open(&config).unwrap().unwrap();
+    let opened = Ca::open(&config.trust_settings()).unwrap().unwrap();
     assert_eq!(opened.root_der(), new.ca.root_der());
     // Without seal files, a seal is issued by the supplied intermediate for this run.
     assert_ne!(opened.seal().der, new.ca.seal().der);
@@ -263,31 +264,46 @@ fn an_operator_supplied_pem_ca_is_loaded_and_checked() {
     // With them, that seal is used.
     config.trust.seal_cert = Some(write_cert("seal.pem", &new.ca.seal().der));
     config.trust.seal_key = Some(write_key("seal.key", new.ca.seal().key.pkcs8_der()));
-    let opened = Ca::open(&config).unwrap().unwrap();
+    let opened = Ca::open(&config.trust_settings()).unwrap().unwrap();
     assert_eq!(opened.seal().der, new.ca.seal().der);
     // Plain keys need no key encryption key, so development generated none, and production opens
     // them without one.
     assert!(!dir.join("keys").exists());
     config.server.mode = Mode::Production;
-    assert!(Ca::open(&config).unwrap().is_some());
+    assert!(Ca::open(&config.trust_settings()).unwrap().is_some());
 
     // The TSA key in the seal's place, or the TSA certificate as a seal, do not hold together.
     let seal_key = config.trust.seal_key.clone();
     config.trust.seal_key = config.trust.tsa_key.clone();
-    assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
+    assert!(matches!(
+        Ca::open(&config.trust_settings()),
+        Err(CaError::Inconsistent(_))
+    ));
     config.trust.seal_key = seal_key;
     let seal_cert = config.trust.seal_cert.clone();
     config.trust.seal_cert = config.trust.intermediate_cert.clone();
-    assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
+    assert!(matches!(
+        Ca::open(&config.trust_settings()),
+        Err(CaError::Inconsistent(_))
+    ));
     config.trust.seal_cert = None;
-    assert!(matches!(Ca::open(&config), Err(CaError::Incomplete(_))));
+    assert!(matches!(
+        Ca::open(&config.trust_settings()),
+        Err(CaError::Incomplete(_))
+    ));
     config.trust.seal_cert = seal_cert;
 
     // The TSA key in the intermediate's place does not belong to that certificate.
     config.trust.intermediate_key = config.trust.tsa_key.clone();
-    assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
+    assert!(matches!(
+        Ca::open(&config.trust_settings()),
+        Err(CaError::Inconsistent(_))
+    ));
     config.trust.tsa_key = None;
-    assert!(matches!(Ca::open(&config), Err(CaError::Incomplete(_))));
+    assert!(matches!(
+        Ca::open(&config.trust_settings()),
+        Err(CaError::Incomplete(_))
+    ));
 }
 
 /// An operator's CA made with openssl alone and handed over as one PKCS#12 bundle, with the
@@ -407,7 +423,7 @@ fn an_operator_supplied_pkcs12_bundle_is_loaded_and_checked() {
     let mut config = development_config(dir);
     config.trust.pkcs12 = Some(dir.join("ca.p12"));
     config.trust.pkcs12_password = Some(PASSWORD.to_owned());
-    let opened = Arc::new(Ca::open(&config).unwrap().unwrap());
+    let opened = Arc::new(Ca::open(&config.trust_settings()).unwrap().unwrap());
     let der_of = |name: &str| {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         der::pem::decode_vec(text.as_bytes()).unwrap().1
@@ -475,7 +491,7 @@ fn an_operator_supplied_pkcs12_bundle_is_loaded_and_checked() {
     assert!(output.contains("Verification: OK"), "{output}");
 
     let refusal = |config: &Config, expected: &str| {
-        let error = Ca::open(config).unwrap_err();
+        let error = Ca::open(&config.trust_settings()).unwrap_err();
         let message = error.to_string();
         assert!(matches!(error, CaError::Pkcs12 { .. }), "{message}");
         assert!(message.starts_with("trust.pkcs12 "), "{message}");
@@ -577,7 +593,7 @@ fn an_operator_supplied_pkcs12_bundle_is_loaded_and_checked() {
 
     let mut production = config.clone();
     production.server.mode = Mode::Production;
-    assert!(Ca::open(&production).unwrap().is_some());
+    assert!(Ca::open(&production.trust_settings()).unwrap().is_some());
     production.trust.pkcs12_password = None;
     refusal(&production, "trust.pkcs12_password");
     assert!(!format!("{config:?}").contains(PASSWORD));
@@ -589,7 +605,7 @@ fn an_operator_supplied_pkcs12_bundle_is_loaded_and_checked() {
 fn openssl_verifies_the_seal_certificate_and_its_key_usage() {
     let data = tempfile::tempdir().unwrap();
     let config = development_config(data.path());
-    let files = ca::init(&config, false).unwrap();
+    let files = ca::init(&config.trust_settings(), false).unwrap();
     let (ok, output) = openssl_verify(
         files.root_cert().to_str().unwrap(),
         files.intermediate_cert().to_str().unwrap(),
@@ -623,7 +639,7 @@ fn openssl_verifies_the_seal_certificate_and_its_key_usage() {
     assert!(!text.contains("Time Stamping"), "{text}");
 
     // The running service's CA (opened from these files) signs with this very certificate.
-    let opened = Ca::open(&config).unwrap().unwrap();
+    let opened = Ca::open(&config.trust_settings()).unwrap().unwrap();
     let pem = std::fs::read_to_string(files.seal_cert()).unwrap();
     assert_eq!(ca::pem(&opened.seal().der).unwrap(), pem);
 }
@@ -805,7 +821,7 @@ async fn a_response_with_a_wrong_nonce_or_imprint_is_refused() {
     let data = tempfile::tempdir().unwrap();
     let config = development_config(data.path());
     let ca = Arc::new(
-        Ca::open_or_create_for_development(&config)
+        Ca::open_or_create_for_development(&config.trust_settings())
             .unwrap()
             .unwrap(),
     );
@@ -840,7 +856,7 @@ async fn a_refusing_tsa_is_reported_as_rejected_and_the_next_one_is_asked() {
     let data = tempfile::tempdir().unwrap();
     let config = development_config(data.path());
     let ca = Arc::new(
-        Ca::open_or_create_for_development(&config)
+        Ca::open_or_create_for_development(&config.trust_settings())
             .unwrap()
             .unwrap(),
     );

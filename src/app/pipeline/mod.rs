@@ -15,7 +15,9 @@ pub mod outbox;
 use aggregates::Aggregate;
 use aggregates::DomainEvent;
 use chrono::SubsecRound as _;
-use projections::{ProjectedEvent, ProjectionError, Row};
+use projections::Row;
+
+pub use crate::read::models::{ReadModel, project};
 use uuid::Uuid;
 
 use crate::pii::{PiiCipher, PiiError};
@@ -27,45 +29,6 @@ use crate::store::{
 
 /// How often a command is retried after losing a race for its stream's next version.
 const MAX_ATTEMPTS: usize = 5;
-
-/// An aggregate whose streams have query-table rows.
-pub trait ReadModel: Aggregate
-where
-    Self::Event: Send + Sync + 'static,
-{
-    /// Every row the stream owns, from all of its events in order.
-    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError>;
-}
-
-impl ReadModel for aggregates::contract::ContractAggregate {
-    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
-        projections::contract_rows(events)
-    }
-}
-
-impl ReadModel for aggregates::face_verification::FaceVerificationAggregate {
-    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
-        projections::verification_rows(events)
-    }
-}
-
-impl ReadModel for aggregates::template::TemplateAggregate {
-    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
-        projections::template_rows(events)
-    }
-}
-
-impl ReadModel for aggregates::sms_template::SmsTemplateAggregate {
-    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
-        projections::sms_template_rows(events)
-    }
-}
-
-impl ReadModel for aggregates::sms_notice::SmsNoticeAggregate {
-    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
-        projections::sms_notice_rows(events)
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError<E: std::error::Error + 'static> {
@@ -570,30 +533,4 @@ where
     )
     .map_err(|e| e.to_string())?;
     Ok((after, callbacks))
-}
-
-/// The stream's rows from its stored events and their decoded forms, old and new.
-pub fn project<A>(
-    prior: &[RecordedEvent],
-    prior_events: &[A::Event],
-    appended: &[RecordedEvent],
-    new_events: &[A::Event],
-) -> Result<Vec<Row>, ProjectionError>
-where
-    A: ReadModel,
-    A::Event: Send + Sync + 'static,
-{
-    let projected: Vec<ProjectedEvent<'_, A::Event>> = prior
-        .iter()
-        .zip(prior_events)
-        .chain(appended.iter().zip(new_events))
-        .map(|(recorded, event)| ProjectedEvent {
-            event,
-            sealed_payload: recorded.payload.as_value(),
-            global_position: recorded.global_position,
-            stream_version: recorded.stream_version,
-            recorded_at: recorded.recorded_at,
-        })
-        .collect();
-    A::rows(&projected)
 }

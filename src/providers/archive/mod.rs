@@ -24,11 +24,62 @@ pub mod timestamp;
 use std::fmt::Debug;
 
 use chrono::{DateTime, Utc};
+
+use crate::documents::archive_certificate::beijing;
+use serde::Deserialize;
 use x509_cert::Certificate;
 
 pub use aggregates::values::ArchiveProvider;
 pub use merkle_log::{LOG_NAME, MerkleLog};
 pub use timestamp::{LocalCaArchiver, TsaArchiver};
+
+/// The evidence of a receipt (`metadata_json`'s `evidence`), as labelled lines for people: what
+/// the archive certificate prints.
+pub fn readable_evidence(
+    provider: ArchiveProvider,
+    evidence: &serde_json::Value,
+) -> Result<Vec<(String, String)>, String> {
+    let malformed = |e: serde_json::Error| format!("the stored evidence cannot be shown: {e}");
+    let pair = |label: &str, value: String| (label.to_owned(), value);
+    Ok(match provider {
+        ArchiveProvider::Tsa | ArchiveProvider::LocalCa => {
+            let evidence =
+                timestamp::TimestampEvidence::deserialize(evidence).map_err(malformed)?;
+            let gen_time = DateTime::parse_from_rfc3339(&evidence.gen_time)
+                .map(|time| beijing(time.with_timezone(&Utc)))
+                .unwrap_or(evidence.gen_time);
+            let mut fields = vec![
+                pair("凭据格式", format!("{} 时间戳令牌", evidence.format)),
+                pair("时间戳机构", evidence.tsa),
+                pair("令牌序列号", evidence.serial_number),
+                pair("令牌时间", gen_time),
+                pair("时间戳策略", evidence.policy),
+                pair("签名证书序列号", evidence.tsa_certificate_serial),
+            ];
+            if let Some(url) = evidence.url {
+                fields.push(pair("时间戳服务地址", url));
+            }
+            fields
+        }
+        ArchiveProvider::Blockchain => {
+            let evidence = merkle_log::LogEvidence::deserialize(evidence).map_err(malformed)?;
+            let signed_at = i64::try_from(evidence.tree_head_timestamp)
+                .ok()
+                .and_then(DateTime::from_timestamp_millis)
+                .map_or_else(|| evidence.tree_head_timestamp.to_string(), beijing);
+            vec![
+                pair("日志名称", evidence.log),
+                pair("叶子序号", evidence.leaf_index.to_string()),
+                pair("叶子哈希", evidence.leaf_hash),
+                pair("树大小", evidence.tree_size.to_string()),
+                pair("根哈希", evidence.root_hash),
+                pair("树头签名时间", signed_at),
+                pair("签名证书序列号", evidence.signer_certificate_serial),
+                pair("包含证明节点数", evidence.inclusion_proof.len().to_string()),
+            ]
+        }
+    })
+}
 
 /// One document to archive with one provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,11 +148,11 @@ impl ReceiptTrust {
     /// The platform CA (when there is one) plus `[trust] tsa_trust_anchors`, the roots the TSA
     /// client accepts.
     pub fn from_config(
-        config: &crate::app::config::Config,
+        config: &crate::trust::config::TrustConfig,
         ca: Option<&crate::trust::Ca>,
     ) -> Result<Self, VerifyError> {
         let mut trust = ca.map(Self::platform).unwrap_or_default();
-        for path in &config.trust.tsa_trust_anchors {
+        for path in &config.tsa_trust_anchors {
             let text = std::fs::read(path)
                 .map_err(|e| VerifyError::Setup(format!("{}: {e}", path.display())))?;
             trust.anchors.extend(
@@ -160,4 +211,37 @@ pub(crate) fn parse_hash(text: &str, what: &str) -> Result<[u8; 32], VerifyError
     let bytes = hex::decode(text).map_err(|e| VerifyError::Malformed(format!("{what}: {e}")))?;
     <[u8; 32]>::try_from(bytes.as_slice())
         .map_err(|_| VerifyError::Malformed(format!("{what} is not 32 bytes")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_evidence() -> serde_json::Value {
+        serde_json::json!({
+            "log": "local-merkle-log", "leafEncoding": "esign-archive-leaf-v1", "leafIndex": 7,
+            "leafHash": "11".repeat(32), "contractId": "CONTRACT_20250101_0001",
+            "archiveId": "ARCHIVE_20250101_0001", "documentHash": "ab".repeat(32),
+            "appendedAt": "2025-01-01T00:00:00.000Z", "treeSize": 8, "rootHash": "22".repeat(32),
+            "treeHeadVersion": 0, "treeHeadTimestamp": 1_735_689_600_000u64,
+            "treeHeadSignature": "3045", "signatureAlgorithm": "ecdsa-with-SHA256",
+            "signerCertificateSerial": "4a", "signerCertificate": "", "inclusionProof": ["33".repeat(32)]
+        })
+    }
+
+    #[test]
+    fn log_evidence_reads_as_labelled_lines() {
+        let lines = readable_evidence(ArchiveProvider::Blockchain, &log_evidence()).unwrap();
+        assert!(lines.contains(&("根哈希".into(), "22".repeat(32))));
+        assert!(lines.contains(&("叶子序号".into(), "7".into())));
+        assert!(lines.contains(&(
+            "树头签名时间".into(),
+            "2025-01-01 08:00:00 (UTC+08:00)".into()
+        )));
+    }
+
+    #[test]
+    fn evidence_of_another_shape_is_an_error() {
+        assert!(readable_evidence(ArchiveProvider::Tsa, &log_evidence()).is_err());
+    }
 }

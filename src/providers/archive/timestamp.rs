@@ -1,6 +1,6 @@
 //! `TSA` and `LOCAL_CA`: an RFC 3161 timestamp token over the document's SHA-256 is the evidence.
 //!
-//! `TSA` asks the configured authorities in turn through [`tsa::Client`] (which verifies each token
+//! `TSA` asks the configured authorities in turn through [`crate::providers::tsa::Client`] (which verifies each token
 //! before accepting it); `LOCAL_CA` asks esign's own timestamp service in process, the one behind
 //! `POST /tsa`. Both store the same evidence: the token (DER, base64) with its genTime, serial
 //! number, policy and authority, which `openssl ts -verify` checks against the issuing root.
@@ -113,11 +113,11 @@ fn receipt(
 /// `TSA`: remote RFC 3161 authorities, the first that answers with a valid token wins.
 #[derive(Debug, Clone)]
 pub struct TsaArchiver {
-    client: tsa::Client,
+    client: crate::providers::tsa::Client,
 }
 
 impl TsaArchiver {
-    pub fn new(client: tsa::Client) -> Self {
+    pub fn new(client: crate::providers::tsa::Client) -> Self {
         Self { client }
     }
 }

@@ -4,6 +4,7 @@
 //! (with failover, background retries and degraded mode), recording signed callbacks, pulling a result
 //! when the person returns, and the degraded SMS check. docs/face-providers.md describes it all.
 
+pub mod config;
 pub mod http_provider;
 pub mod protocol;
 pub mod provider;
@@ -16,9 +17,9 @@ use aggregates::values::ProviderName;
 use chrono::{DateTime, TimeDelta, Utc};
 use subtle::ConstantTimeEq;
 
-use crate::app::config::{FaceConfig, FaceProviderKind};
 use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
+pub use config::{FaceConfig, FaceProviderConfig, FaceProviderKind};
 use provider::{CreatedTask, FaceProvider, TaskRequest};
 
 #[derive(Debug, thiserror::Error)]

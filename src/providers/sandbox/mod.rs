@@ -15,6 +15,7 @@
 mod page;
 mod routes;
 
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -27,6 +28,47 @@ use tokio::net::TcpListener;
 use crate::providers::face::protocol::TaskResult;
 
 /// How the sandbox runs.
+/// `[sandbox]`: the built-in test double of a face provider (never in production).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Shared with esign's `[face.provider.sandbox]`; generated when absent.
+    pub secret: Option<String>,
+    /// How browsers reach the sandbox; default `http://<bound address>`.
+    pub public_base_url: Option<String>,
+}
+
+impl SandboxConfig {
+    pub fn check(&self, mode: aggregates::values::Mode) -> Result<(), String> {
+        if mode == aggregates::values::Mode::Production
+            && (self.secret.is_some() || self.public_base_url.is_some())
+        {
+            return Err(
+                "[sandbox] is for development only; production mode refuses the sandbox face provider"
+                    .into(),
+            );
+        }
+        if let Some(secret) = &self.secret
+            && secret.len() < 16
+        {
+            return Err("sandbox.secret must have at least 16 characters".into());
+        }
+        Ok(())
+    }
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            secret: None,
+            public_base_url: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SandboxSettings {
     /// Shared with esign's `[face.provider.<name>] secret`.

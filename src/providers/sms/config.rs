@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use serde::Deserialize;
 
-use crate::app::config::Mode;
+use aggregates::values::Mode;
 
 /// Which [`super::SmsSender`] the service uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

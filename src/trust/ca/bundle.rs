@@ -197,17 +197,16 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::app::config::Config;
     use crate::trust::ca::{Ca, CaError, NewCa};
+    use crate::trust::config::TrustSettings;
 
-    fn bundle_config(data: &Path, file: &[u8]) -> Config {
-        let mut config = Config::default();
-        config.server.data_dir = data.to_path_buf();
+    fn bundle_config(data: &Path, file: &[u8]) -> TrustSettings {
+        let mut settings = TrustSettings::development(data);
         let path = data.join("ca.p12");
         std::fs::write(&path, file).unwrap();
-        config.trust.pkcs12 = Some(path);
-        config.trust.pkcs12_password = Some("pw".into());
-        config
+        settings.config.pkcs12 = Some(path);
+        settings.config.pkcs12_password = Some("pw".into());
+        settings
     }
 
     #[test]

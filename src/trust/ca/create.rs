@@ -11,7 +11,7 @@ use super::profiles::{
 };
 use super::x509::{Template, build_certificate, certified, key_identifier, name};
 use super::{Ca, CaError};
-use crate::app::config::Config;
+use crate::trust::config::TrustSettings;
 use crate::trust::keys::{KeyEncryptionKey, SigningKey};
 use crate::trust::{oid, unix_seconds};
 
@@ -122,8 +122,8 @@ impl NewCa {
 }
 
 /// `esign ca init`: generates a CA and writes it under `[trust] dir`. Returns where.
-pub fn init(config: &Config, force: bool) -> Result<CaFiles, CaError> {
-    let trust = &config.trust;
+pub fn init(settings: &TrustSettings, force: bool) -> Result<CaFiles, CaError> {
+    let trust = &settings.config;
     let supplied = [
         &trust.root_cert,
         &trust.intermediate_cert,
@@ -141,13 +141,13 @@ pub fn init(config: &Config, force: bool) -> Result<CaFiles, CaError> {
                 .into(),
         ));
     }
-    let files = CaFiles::new(trust_dir(config));
+    let files = CaFiles::new(trust_dir(settings));
     if files.any_exists() && !force {
         return Err(CaError::Exists(files.dir));
     }
-    let kek = key_encryption_key(config, true)?
+    let kek = key_encryption_key(settings, true)?
         .ok_or(CaError::NoKeyInProduction("encrypt the CA keys"))?;
-    let new = NewCa::generate(&config.trust.organization, Utc::now())?;
+    let new = NewCa::generate(&trust.organization, Utc::now())?;
     new.write(&files, &kek, force)?;
     Ok(files)
 }

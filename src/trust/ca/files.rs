@@ -9,8 +9,9 @@ use der::{Decode, EncodePem};
 use x509_cert::Certificate;
 
 use super::{CaError, CertifiedKey};
-use crate::app::config::{Config, Mode};
+use crate::trust::config::TrustSettings;
 use crate::trust::keys::{KeyEncryptionKey, SigningKey};
+use aggregates::values::Mode;
 
 /// Where the CA's files live.
 #[derive(Debug, Clone)]
@@ -128,36 +129,35 @@ pub(super) fn write_seal(
 }
 
 /// `[trust] dir`, or `<data_dir>/trust`.
-pub fn trust_dir(config: &Config) -> PathBuf {
-    config
-        .trust
+pub fn trust_dir(settings: &TrustSettings) -> PathBuf {
+    settings
+        .config
         .dir
         .clone()
-        .unwrap_or_else(|| config.server.data_dir.join("trust"))
+        .unwrap_or_else(|| settings.data_dir.join("trust"))
 }
 
 /// The configured key encryption key; in development one generated once under the data
 /// directory. In production a missing key is an error when `required`, `None` otherwise.
 pub fn key_encryption_key(
-    config: &Config,
+    settings: &TrustSettings,
     required: bool,
 ) -> Result<Option<KeyEncryptionKey>, CaError> {
-    if let Some(encoded) = &config.trust.key_encryption_key {
+    if let Some(encoded) = &settings.config.key_encryption_key {
         return Ok(Some(KeyEncryptionKey::from_base64(encoded)?));
     }
-    if config.server.mode == Mode::Production {
+    if settings.mode == Mode::Production {
         return if required {
             Err(CaError::NoKeyInProduction("open the CA keys"))
         } else {
             Ok(None)
         };
     }
-    let path = config.server.data_dir.join("keys").join("trust-kek.key");
-    let encoded =
-        crate::app::config::load_or_generate_key(&path).map_err(|e| CaError::GeneratedKey {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+    let path = settings.data_dir.join("keys").join("trust-kek.key");
+    let encoded = crate::pii::load_or_generate_key(&path).map_err(|e| CaError::GeneratedKey {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
     Ok(Some(KeyEncryptionKey::from_base64(&encoded)?))
 }
 

@@ -16,8 +16,9 @@ use super::files::{
 use super::profiles::{check_signing_usage, issue_seal, issue_tsa};
 use super::x509::{certified, public_key_of};
 use super::{Ca, CaError};
-use crate::app::config::{Config, Mode};
+use crate::trust::config::TrustSettings;
 use crate::trust::keys::{KeyEncryptionKey, SigningKey};
+use aggregates::values::Mode;
 
 impl Ca {
     /// The CA the configuration points at: an operator-supplied PKCS#12 bundle or PEM files, or
@@ -27,10 +28,10 @@ impl Ca {
     /// intermediate and written next to the TSA files. An operator-supplied CA without a seal
     /// (`seal_cert`/`seal_key`, or a seal key in the bundle) gets one issued in memory for the life
     /// of the process; so does a bundle without a TSA key.
-    pub fn open(config: &Config) -> Result<Option<Self>, CaError> {
-        let trust = &config.trust;
+    pub fn open(settings: &TrustSettings) -> Result<Option<Self>, CaError> {
+        let trust = &settings.config;
         if let Some(bundle) = &trust.pkcs12 {
-            return Self::open_pkcs12(config, bundle).map(Some);
+            return Self::open_pkcs12(settings, bundle).map(Some);
         }
         if trust.pem_files_set() {
             let (
@@ -77,7 +78,7 @@ impl Ca {
                     .is_ok_and(|text| text.contains(crate::trust::keys::ENCRYPTED_LABEL))
             });
             let kek = if encrypted {
-                key_encryption_key(config, true)?
+                key_encryption_key(settings, true)?
             } else {
                 None
             };
@@ -92,11 +93,11 @@ impl Ca {
             )?;
             return Self::assemble_supplied(parts, &trust.organization, "PEM files").map(Some);
         }
-        let files = CaFiles::new(trust_dir(config));
+        let files = CaFiles::new(trust_dir(settings));
         if !files.root_cert().exists() {
             return Ok(None);
         }
-        let kek = key_encryption_key(config, true)?;
+        let kek = key_encryption_key(settings, true)?;
         let seal_files = existing_seal_files(&files)?;
         let parts = read_parts(
             &files.root_cert(),
@@ -116,7 +117,7 @@ impl Ca {
             if !write_seal(&files, &ca.seal, &kek)? {
                 // Another process opening the same directory wrote its seal first: use that one,
                 // so every instance signs with the same certificate.
-                return Self::open(config);
+                return Self::open(settings);
             }
             tracing::info!(
                 dir = %files.dir.display(),
@@ -130,8 +131,8 @@ impl Ca {
 
     /// `[trust] pkcs12`: the CA from an operator's PKCS#12 bundle. Every problem with the bundle
     /// is reported as [`CaError::Pkcs12`], naming the file.
-    fn open_pkcs12(config: &Config, bundle: &Path) -> Result<Self, CaError> {
-        let trust = &config.trust;
+    fn open_pkcs12(settings: &TrustSettings, bundle: &Path) -> Result<Self, CaError> {
+        let trust = &settings.config;
         let refused = |reason: String| CaError::Pkcs12 {
             path: bundle.to_path_buf(),
             reason,
@@ -143,7 +144,7 @@ impl Ca {
         }
         let password = match trust.pkcs12_password.as_deref() {
             Some(password) if !password.is_empty() => password,
-            _ if config.server.mode == Mode::Production => {
+            _ if settings.mode == Mode::Production => {
                 return Err(refused(
                     "production needs the bundle's password in trust.pkcs12_password".into(),
                 ));
@@ -195,14 +196,16 @@ impl Ca {
 
     /// Like [`Ca::open`]; in development a missing CA is created first (`esign serve` on a fresh
     /// data directory). Production never creates one: run `esign ca init`.
-    pub fn open_or_create_for_development(config: &Config) -> Result<Option<Self>, CaError> {
-        if let Some(ca) = Self::open(config)? {
+    pub fn open_or_create_for_development(
+        settings: &TrustSettings,
+    ) -> Result<Option<Self>, CaError> {
+        if let Some(ca) = Self::open(settings)? {
             return Ok(Some(ca));
         }
-        if config.server.mode != Mode::Development {
+        if settings.mode != Mode::Development {
             return Ok(None);
         }
-        match init(config, false) {
+        match init(settings, false) {
             Ok(files) => tracing::info!(
                 dir = %files.dir.display(),
                 "created the development CA (root, intermediate, TSA, platform seal)"
@@ -211,7 +214,7 @@ impl Ca {
             Err(CaError::Exists(_)) => {}
             Err(error) => return Err(error),
         }
-        Self::open(config)
+        Self::open(settings)
     }
 
     /// Checks that the pieces chain (TSA and seal <- intermediate <- root), that each key belongs
@@ -343,14 +346,13 @@ mod tests {
     #[test]
     fn a_ca_directory_made_before_seals_gets_one_on_open_and_keeps_it() {
         let data = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.server.data_dir = data.path().to_path_buf();
-        let files = init(&config, false).unwrap();
+        let settings = TrustSettings::development(data.path());
+        let files = init(&settings, false).unwrap();
         // What `ca init` wrote before seal certificates existed.
         std::fs::remove_file(files.seal_cert()).unwrap();
         std::fs::remove_file(files.seal_key()).unwrap();
 
-        let upgraded = Ca::open(&config).unwrap().unwrap();
+        let upgraded = Ca::open(&settings).unwrap().unwrap();
         crate::trust::cms::verify_issued_by(&upgraded.seal().certificate, upgraded.intermediate())
             .unwrap();
         let key_file = std::fs::read_to_string(files.seal_key()).unwrap();
@@ -364,7 +366,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let reopened = Ca::open(&config).unwrap().unwrap();
+        let reopened = Ca::open(&settings).unwrap().unwrap();
         assert_eq!(reopened.seal().der, upgraded.seal().der);
         assert_eq!(
             reopened.seal().key.public_key(),
@@ -373,6 +375,6 @@ mod tests {
 
         // A certificate whose key is gone is not silently replaced.
         std::fs::remove_file(files.seal_key()).unwrap();
-        assert!(matches!(Ca::open(&config), Err(CaError::Inconsistent(_))));
+        assert!(matches!(Ca::open(&settings), Err(CaError::Inconsistent(_))));
     }
 }

@@ -1,0 +1,176 @@
+//! The `[trust]` section: the platform CA and RFC 3161 timestamps (see docs/trust.md).
+
+use std::path::{Path, PathBuf};
+
+use aggregates::values::Mode;
+use serde::Deserialize;
+
+/// `[trust]`: the platform CA and RFC 3161 timestamps (see docs/trust.md).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustConfig {
+    /// Where `esign ca init` writes the CA; default `<data_dir>/trust`.
+    pub dir: Option<PathBuf>,
+    /// Base64 of 32 random bytes: the AES-256-GCM key of the CA's key files. Development generates
+    /// one under `<data_dir>/keys`; production requires it.
+    pub key_encryption_key: Option<String>,
+    /// The organisation in every certificate subject `ca init` creates.
+    pub organization: String,
+    /// An operator-supplied CA instead of `dir`: PEM certificates and keys (PKCS#8 `PRIVATE KEY`,
+    /// or esign's encrypted form). These five all or none; the seal below is optional.
+    pub root_cert: Option<PathBuf>,
+    pub intermediate_cert: Option<PathBuf>,
+    pub intermediate_key: Option<PathBuf>,
+    pub tsa_cert: Option<PathBuf>,
+    pub tsa_key: Option<PathBuf>,
+    /// The operator's platform seal certificate and key (both or neither). Without them, a seal
+    /// certificate is issued by `intermediate_key` at each start and kept in memory only.
+    pub seal_cert: Option<PathBuf>,
+    pub seal_key: Option<PathBuf>,
+    /// An operator-supplied CA as one PKCS#12 bundle instead of the PEM files above (never both):
+    /// the intermediate's key with its certificate and the root, optionally the TSA's and the
+    /// seal's keys with their certificates (see docs/trust.md).
+    pub pkcs12: Option<PathBuf>,
+    /// The bundle's password; required in production. Secret: never logged (`Debug` hides it).
+    pub pkcs12_password: Option<String>,
+    /// The policy OID of esign's own timestamp service (`/tsa`).
+    pub tsa_policy: String,
+    /// Lifetime of a signer's event certificate.
+    pub event_certificate_minutes: u64,
+    /// RFC 3161 services the client asks, in order; empty means esign's own `<public_base_url>/tsa`.
+    pub tsa_urls: Vec<String>,
+    /// RFC 3161 services that timestamp the platform seal, in order; empty means esign's own TSA,
+    /// in-process.
+    pub seal_tsa_urls: Vec<String>,
+    /// One attempt at one TSA.
+    pub tsa_timeout_ms: u64,
+    /// PEM files of the roots a TSA's certificate must chain to; empty means the platform root.
+    pub tsa_trust_anchors: Vec<PathBuf>,
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            key_encryption_key: None,
+            organization: "esign".to_owned(),
+            root_cert: None,
+            intermediate_cert: None,
+            intermediate_key: None,
+            tsa_cert: None,
+            tsa_key: None,
+            seal_cert: None,
+            seal_key: None,
+            pkcs12: None,
+            pkcs12_password: None,
+            tsa_policy: crate::trust::DEFAULT_TSA_POLICY.to_owned(),
+            event_certificate_minutes: 30,
+            tsa_urls: Vec::new(),
+            seal_tsa_urls: Vec::new(),
+            tsa_timeout_ms: 10_000,
+            tsa_trust_anchors: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for TrustConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("TrustConfig")
+            .field("dir", &self.dir)
+            .field("key_encryption_key", &redacted(&self.key_encryption_key))
+            .field("organization", &self.organization)
+            .field("root_cert", &self.root_cert)
+            .field("intermediate_cert", &self.intermediate_cert)
+            .field("intermediate_key", &self.intermediate_key)
+            .field("tsa_cert", &self.tsa_cert)
+            .field("tsa_key", &self.tsa_key)
+            .field("seal_cert", &self.seal_cert)
+            .field("seal_key", &self.seal_key)
+            .field("pkcs12", &self.pkcs12)
+            .field("pkcs12_password", &redacted(&self.pkcs12_password))
+            .field("tsa_policy", &self.tsa_policy)
+            .field("event_certificate_minutes", &self.event_certificate_minutes)
+            .field("tsa_urls", &self.tsa_urls)
+            .field("seal_tsa_urls", &self.seal_tsa_urls)
+            .field("tsa_timeout_ms", &self.tsa_timeout_ms)
+            .field("tsa_trust_anchors", &self.tsa_trust_anchors)
+            .finish()
+    }
+}
+
+impl TrustConfig {
+    /// Whether any of the operator's PEM files (`root_cert` ... `seal_key`) is configured.
+    pub fn pem_files_set(&self) -> bool {
+        [
+            &self.root_cert,
+            &self.intermediate_cert,
+            &self.intermediate_key,
+            &self.tsa_cert,
+            &self.tsa_key,
+            &self.seal_cert,
+            &self.seal_key,
+        ]
+        .iter()
+        .any(|path| path.is_some())
+    }
+
+    pub fn check(&self, mode: Mode) -> Result<(), String> {
+        if self.pkcs12.is_some() {
+            if self.pem_files_set() {
+                return Err(
+                    "trust.pkcs12 and the PEM files (trust.root_cert ... trust.seal_key) exclude \
+                     each other: supply the CA one way"
+                        .into(),
+                );
+            }
+            if mode == Mode::Production
+                && self
+                    .pkcs12_password
+                    .as_deref()
+                    .is_none_or(|password| password.is_empty())
+            {
+                return Err("trust.pkcs12 needs trust.pkcs12_password in production".into());
+            }
+        }
+        crate::trust::parse_oid(&self.tsa_policy).map_err(|e| format!("trust.tsa_policy: {e}"))?;
+        if self.event_certificate_minutes == 0 || self.event_certificate_minutes > 24 * 60 {
+            return Err("trust.event_certificate_minutes must be between 1 and 1440".into());
+        }
+        if self.tsa_timeout_ms == 0 {
+            return Err("trust.tsa_timeout_ms must be positive".into());
+        }
+        for url in self.tsa_urls.iter().chain(&self.seal_tsa_urls) {
+            let parsed =
+                url::Url::parse(url).map_err(|e| format!("trust.tsa_urls: {url:?}: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!("trust.tsa_urls: {url:?} must be http(s)"));
+            }
+        }
+        if let Some(key) = &self.key_encryption_key {
+            crate::trust::KeyEncryptionKey::from_base64(key)
+                .map_err(|e| format!("trust.key_encryption_key: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The `[trust]` section with what it is read against: the run mode (production refuses generated
+/// keys) and the data directory (where development keeps its CA and generated keys).
+#[derive(Debug, Clone)]
+pub struct TrustSettings {
+    pub config: TrustConfig,
+    pub mode: Mode,
+    pub data_dir: PathBuf,
+}
+
+impl TrustSettings {
+    /// The default section in development, with its files under `data_dir`.
+    pub fn development(data_dir: &Path) -> Self {
+        Self {
+            config: TrustConfig::default(),
+            mode: Mode::Development,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+}
