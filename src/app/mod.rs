@@ -1,7 +1,9 @@
-//! The use cases: what esign does for its callers, signers, operators and background jobs.
+//! The use cases: what esign does for its callers, signers, operators and background jobs, each a
+//! function over the [`Services`] handle that knows nothing of HTTP and answers [`AppError`].
 
 pub mod codes;
 pub mod config;
+pub mod contracts;
 pub mod error;
 pub mod expiry;
 pub mod ids;
@@ -11,5 +13,76 @@ pub mod sealing;
 pub mod services;
 pub mod short_links;
 pub mod signing_codes;
+pub mod sms_templates;
+pub mod templates;
 pub mod verifications;
 pub mod verify;
+
+pub use error::AppError;
+pub use services::Services;
+
+use crate::store::EventMetadata;
+
+/// An API client asking for something: who it is (authenticated at the edge), whether it is an
+/// administrator, and the metadata its commands carry into the log.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub client_id: String,
+    pub admin: bool,
+    pub metadata: EventMetadata,
+}
+
+impl Caller {
+    /// Administrators only; anyone else is refused (40300).
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// The caller's client id as the domain types it.
+    pub fn domain_id(&self) -> Result<aggregates::values::ClientId, AppError> {
+        aggregates::values::ClientId::parse(&self.client_id).map_err(AppError::internal)
+    }
+}
+
+/// Metadata for commands the system runs on its own (`system:<job>`).
+pub fn system_metadata(job: &str) -> EventMetadata {
+    EventMetadata {
+        actor: format!("system:{job}"),
+        correlation_id: Some(uuid::Uuid::now_v7().to_string()),
+        ..EventMetadata::default()
+    }
+}
+
+/// The SSRF guard on a request's `callbackUrl` (production only: development accepts local
+/// receivers). Scheme and syntax are the domain's to report with every other field; this adds what
+/// only DNS can tell.
+pub async fn guard_callback_url(services: &Services, url: Option<&str>) -> Result<(), AppError> {
+    use crate::providers::ssrf::{SsrfError, check_callback_url};
+    let Some(url) = url else { return Ok(()) };
+    match check_callback_url(url, services.config.server.mode).await {
+        Ok(()) | Err(SsrfError::Malformed | SsrfError::NotHttps) => Ok(()),
+        Err(error) => {
+            tracing::warn!(%error, "callbackUrl refused by the SSRF guard");
+            Err(AppError::invalid("callbackUrl", error))
+        }
+    }
+}
+
+/// One stream's audit trail: every event with its metadata and hash, personal data masked, and
+/// whether the chain verifies.
+pub async fn audit_trail(
+    services: &Services,
+    stream: crate::store::StreamId,
+) -> Result<crate::read::audit::Timeline, AppError> {
+    use crate::store::EventStore;
+    let recorded = services.store.read_stream(&stream, 0).await?;
+    Ok(crate::read::audit::timeline(
+        stream,
+        &recorded,
+        &services.pii,
+    ))
+}

@@ -22,10 +22,17 @@ use aggregates::sms_notice::{
 use aggregates::values::{LongText, ProviderName, Reason};
 use chrono::{TimeDelta, Utc};
 
+use super::{AppError, Caller, Services};
 use crate::app::pipeline::CommandError;
-use crate::app::services::Services;
 use crate::providers::sms::{SmsError, SmsMessage};
+use crate::read::audit::Timeline;
+use crate::store::query_tables::RowView;
 use crate::store::{EventMetadata, StoreError, StreamId};
+use aggregates::sms_notice::{NoticeRequest, RequestNotice};
+use aggregates::sms_template::{SmsTemplateAggregate, SmsTemplateFacts};
+use aggregates::values::{TemplateId, TemplateVersion};
+use projections::Table;
+use serde_json::Value;
 
 /// Why a delivery step failed (the notice itself stays safe in the log).
 #[derive(Debug, thiserror::Error)]
@@ -263,4 +270,138 @@ pub fn spawn_sweep(state: Services) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Records a payment-verification notice (spec 7.2.4) and makes its first attempt; answers it with
+/// that attempt's outcome. Idempotent per `bizId` + `bizType` (40002 with the existing notice).
+pub async fn send(
+    services: &Services,
+    caller: &Caller,
+    request: &NoticeRequest,
+) -> Result<Value, AppError> {
+    if let Some(existing) = find_by_biz_id(services, caller, request).await? {
+        return Err(AppError::Duplicate { existing });
+    }
+    let template = template_facts(services, request).await?;
+    let notice_id =
+        NoticeId::parse(&super::ids::new_id("SMS_NOTICE")).map_err(AppError::internal)?;
+    let client_id = caller.domain_id()?;
+    let now = Utc::now();
+    let stream = stream(notice_id.as_str());
+    let executed = services
+        .pipeline
+        .execute::<SmsNoticeAggregate>(&stream, &caller.metadata, |_| {
+            SmsNoticeCommand::Request(RequestNotice {
+                notice_id: notice_id.clone(),
+                client_id: client_id.clone(),
+                request: request.clone(),
+                template: template.clone(),
+                now,
+            })
+        })
+        .await;
+    if super::verifications::lost_biz_id_race(&executed, Table::SmsNotice)
+        && let Some(existing) = find_by_biz_id(services, caller, request).await?
+    {
+        return Err(AppError::Duplicate { existing });
+    }
+    if let Err(CommandError::Domain(refusal)) = &executed {
+        tracing::info!(
+            client = %caller.client_id,
+            ?request,
+            %refusal,
+            "notice refused"
+        );
+    }
+    executed?;
+    // Its own task: the attempt finishes (and is recorded) even if the caller hangs up meanwhile.
+    let delivery = {
+        let services = services.clone();
+        let notice_id = notice_id.clone();
+        tokio::spawn(async move { deliver(&services, &notice_id, 1).await })
+    };
+    match delivery.await {
+        Ok(Ok(())) => {}
+        // The notice is safe in the log; the sweep makes the attempt again after its lease.
+        Ok(Err(error)) => tracing::warn!(%notice_id, %error, "first attempt not completed"),
+        Err(error) => tracing::error!(%notice_id, %error, "first attempt task failed"),
+    }
+    let row = owned(services, caller, notice_id.as_str()).await?;
+    Ok(crate::read::views::sms_notice(&row, &services.pii)?)
+}
+
+/// The notice and its delivery state, the mobile number in clear for its owner.
+pub async fn show(
+    services: &Services,
+    caller: &Caller,
+    notice_id: &str,
+) -> Result<Value, AppError> {
+    let row = owned(services, caller, notice_id).await?;
+    Ok(crate::read::views::sms_notice(&row, &services.pii)?)
+}
+
+/// The notice's audit trail, personal data masked.
+pub async fn events(
+    services: &Services,
+    caller: &Caller,
+    notice_id: &str,
+) -> Result<Timeline, AppError> {
+    owned(services, caller, notice_id).await?;
+    super::audit_trail(services, stream(notice_id)).await
+}
+
+/// The facts of the template version a request names (or the active one).
+async fn template_facts(
+    services: &Services,
+    request: &NoticeRequest,
+) -> Result<Option<SmsTemplateFacts>, AppError> {
+    let Some(code) = request
+        .template_code
+        .as_deref()
+        .and_then(|code| TemplateId::parse(code).ok())
+    else {
+        return Ok(None);
+    };
+    let loaded = services
+        .pipeline
+        .load::<SmsTemplateAggregate>(&super::sms_templates::stream(&code))
+        .await?;
+    let Some(template) = loaded.state.template() else {
+        return Ok(None);
+    };
+    let version = match request.template_version.as_deref() {
+        Some(pinned) => TemplateVersion::parse(pinned)
+            .ok()
+            .and_then(|pinned| template.versions.get(&pinned)),
+        None => template.current_version(),
+    };
+    Ok(version.map(|version| template.facts(version)))
+}
+
+async fn find_by_biz_id(
+    services: &Services,
+    caller: &Caller,
+    request: &NoticeRequest,
+) -> Result<Option<Value>, AppError> {
+    let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
+        return Ok(None);
+    };
+    let row = services
+        .store
+        .notices()
+        .by_biz_id(&caller.client_id, biz_id, biz_type)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(crate::read::views::sms_notice(&row, &services.pii)?)),
+        None => Ok(None),
+    }
+}
+
+async fn owned(services: &Services, caller: &Caller, notice_id: &str) -> Result<RowView, AppError> {
+    services
+        .store
+        .notices()
+        .owned(notice_id, &caller.client_id)
+        .await?
+        .ok_or(AppError::NotFound)
 }

@@ -13,25 +13,31 @@
 
 use std::time::{Duration, Instant};
 
+use crate::providers::face::provider::HeaderMap;
 use aggregates::Aggregate;
 use aggregates::face_verification::{
-    Degrade, FaceVerificationAggregate, RecordProviderResult, RecordProviderUnavailable,
-    SendDegradedCode, StartProviderTask, VerificationCommand, VerificationConflict,
-    VerificationError, VerificationState, VerifyDegradedCode,
+    Degrade, FaceVerificationAggregate, InitiateVerification, RecordProviderResult,
+    RecordProviderUnavailable, SendDegradedCode, StartProviderTask, VerificationCommand,
+    VerificationConflict, VerificationError, VerificationRequest, VerificationState,
+    VerifyDegradedCode,
 };
 use aggregates::values::{LongText, ProviderName, TransactionNo, VerificationId};
-use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+use super::{AppError, Caller, Services};
 use crate::app::codes::{OneTimeCode, code_digest};
-use crate::app::error::AppError;
 use crate::app::pipeline::{CommandError, Executed};
-use crate::app::services::Services;
+use crate::pii::PiiCipher;
 use crate::providers::face::protocol::{SdkConfig, TIMESTAMP_WINDOW_SECONDS};
 use crate::providers::face::provider::{CallbackError, TaskRequest};
 use crate::providers::sms::SmsMessage;
+use crate::read::audit::Timeline;
+use crate::store::query_tables::RowView;
 use crate::store::{EventMetadata, StreamId};
+use projections::Table;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
 
 /// A new code may be requested this long after the previous one.
 const CODE_RESEND_SECONDS: i64 = 60;
@@ -122,7 +128,7 @@ pub async fn start_task_returning(
         _ => return Ok(TaskStart::NotNeeded),
     };
     let base = state.config.server.public_base_url.trim_end_matches('/');
-    let token = crate::providers::face::page_token(
+    let token = page_token(
         &state.pii,
         verification_id,
         verification.expires_at.timestamp(),
@@ -264,18 +270,34 @@ pub fn spawn_provider_retry(state: Services) -> tokio::task::JoinHandle<()> {
 /// The answer to a provider's callback.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallbackAck {
+    /// Why it was refused, when it was.
     #[serde(skip)]
-    pub status: StatusCode,
+    pub refusal: Option<CallbackRefusal>,
     /// `ACCEPTED`, `ALREADY_RECORDED` or `REJECTED`.
     pub result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
+/// Why a provider's callback was refused, by how the provider must react.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackRefusal {
+    /// No such provider, or no such task of it.
+    Unknown,
+    /// A missing or wrong signature, or a timestamp outside the window.
+    Signature,
+    /// Signed, but not a result.
+    Malformed,
+    /// A used nonce, a different verdict for a decided task, or a result after the deadline.
+    Conflict,
+    /// The service could not check or record it now; the provider may send it again.
+    Unavailable,
+}
+
 impl CallbackAck {
-    fn rejected(status: StatusCode, reason: impl Into<String>) -> Self {
+    fn rejected(refusal: CallbackRefusal, reason: impl Into<String>) -> Self {
         Self {
-            status,
+            refusal: Some(refusal),
             result: "REJECTED",
             reason: Some(reason.into()),
         }
@@ -302,7 +324,7 @@ pub async fn record_callback(
     if let Some(reason) = &ack.reason {
         tracing::warn!(
             provider = provider_name,
-            status = ack.status.as_u16(),
+            refusal = ?ack.refusal,
             reason,
             "face provider callback rejected; nothing recorded"
         );
@@ -318,16 +340,19 @@ async fn check_and_record(
     ip: Option<String>,
 ) -> CallbackAck {
     let Some(provider) = state.face.get(provider_name) else {
-        return CallbackAck::rejected(StatusCode::NOT_FOUND, "unknown provider");
+        return CallbackAck::rejected(CallbackRefusal::Unknown, "unknown provider");
     };
     let now = Utc::now();
     let callback = match provider.verify_callback(headers, body, now) {
         Ok(callback) => callback,
         Err(CallbackError::Signature(error)) => {
-            return CallbackAck::rejected(StatusCode::UNAUTHORIZED, format!("signature: {error}"));
+            return CallbackAck::rejected(
+                CallbackRefusal::Signature,
+                format!("signature: {error}"),
+            );
         }
         Err(CallbackError::Malformed(error)) => {
-            return CallbackAck::rejected(StatusCode::BAD_REQUEST, format!("body: {error}"));
+            return CallbackAck::rejected(CallbackRefusal::Malformed, format!("body: {error}"));
         }
     };
     // A nonce outlives the window in which its timestamp would pass the check.
@@ -344,11 +369,14 @@ async fn check_and_record(
     {
         Ok(true) => {}
         Ok(false) => {
-            return CallbackAck::rejected(StatusCode::CONFLICT, "replayed: the nonce was used");
+            return CallbackAck::rejected(
+                CallbackRefusal::Conflict,
+                "replayed: the nonce was used",
+            );
         }
         Err(error) => {
             return CallbackAck::rejected(
-                StatusCode::SERVICE_UNAVAILABLE,
+                CallbackRefusal::Unavailable,
                 format!("cannot check the nonce: {error}"),
             );
         }
@@ -362,9 +390,9 @@ async fn check_and_record(
         .await;
     let row = match row {
         Ok(Some(row)) => row,
-        Ok(None) => return CallbackAck::rejected(StatusCode::NOT_FOUND, "unknown task"),
+        Ok(None) => return CallbackAck::rejected(CallbackRefusal::Unknown, "unknown task"),
         Err(error) => {
-            return CallbackAck::rejected(StatusCode::SERVICE_UNAVAILABLE, error.to_string());
+            return CallbackAck::rejected(CallbackRefusal::Unavailable, error.to_string());
         }
     };
     let verification_id = row.required_text("verification_id").to_owned();
@@ -384,19 +412,19 @@ async fn check_and_record(
     });
     match run(state, &verification_id, &metadata, command).await {
         Ok(executed) if executed.appended.is_empty() => CallbackAck {
-            status: StatusCode::OK,
+            refusal: None,
             result: "ALREADY_RECORDED",
             reason: None,
         },
         Ok(_) => CallbackAck {
-            status: StatusCode::OK,
+            refusal: None,
             result: "ACCEPTED",
             reason: None,
         },
         Err(CommandError::Domain(error)) => {
-            CallbackAck::rejected(StatusCode::CONFLICT, error.to_string())
+            CallbackAck::rejected(CallbackRefusal::Conflict, error.to_string())
         }
-        Err(error) => CallbackAck::rejected(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+        Err(error) => CallbackAck::rejected(CallbackRefusal::Unavailable, error.to_string()),
     }
 }
 
@@ -552,4 +580,229 @@ fn scope(verification_id: &str) -> String {
 /// A verification id from a path or token, parsed.
 pub fn verification_id(text: &str) -> Result<VerificationId, AppError> {
     VerificationId::parse(text).map_err(|_| AppError::NotFound)
+}
+
+/// The verification page's token: `<verificationId>.<expiry unix seconds>.<keyed hash>`. It carries no
+/// secret of its own; the keyed hash makes it unforgeable and binds it to the verification's deadline.
+pub fn page_token(pii: &PiiCipher, verification_id: &str, expires_unix: i64) -> String {
+    format!(
+        "{verification_id}.{expires_unix}.{}",
+        page_mac(pii, verification_id, expires_unix)
+    )
+}
+
+/// The verification id and expiry a page token names, when its keyed hash is right.
+pub fn open_page_token(pii: &PiiCipher, token: &str) -> Option<(String, i64)> {
+    let mut parts = token.rsplitn(3, '.');
+    let (mac, expires, verification_id) = (parts.next()?, parts.next()?, parts.next()?);
+    let expires_unix: i64 = expires.parse().ok()?;
+    let expected = page_mac(pii, verification_id, expires_unix);
+    bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
+        .then(|| (verification_id.to_owned(), expires_unix))
+}
+
+fn page_mac(pii: &PiiCipher, verification_id: &str, expires_unix: i64) -> String {
+    pii.blind_index(&format!(
+        "esign:h5:face-verify:{verification_id}:{expires_unix}"
+    ))
+}
+
+/// A face verification just initiated, as the initiate answer shows it.
+#[derive(Debug, Clone)]
+pub struct FaceInitiated {
+    pub verification_id: String,
+    pub status: Option<String>,
+    /// The page the person opens.
+    pub verification_url: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// How the provider's task started: its SDK parameters, or the degraded check.
+    pub start: FaceStart,
+}
+
+/// What the initiation's provider round came to, for the answer.
+#[derive(Debug, Clone)]
+pub enum FaceStart {
+    /// A provider took the task (its SDK parameters when it has any).
+    Started { sdk_config: Option<SdkConfig> },
+    /// No provider answered; the verification switched to the degraded check with this method.
+    Degraded { method: Option<String> },
+    /// Nothing to add (a task was started meanwhile).
+    Nothing,
+}
+
+/// Initiates a face verification (spec 2.1.1, 5.1): creates it, creates its task at the first
+/// available provider in failover order and answers the page the person opens. Idempotent per
+/// `bizId` + `bizType` (40002 with the existing verification). When no provider answers, 50001
+/// with the `verificationId` (retried in the background), or, with degraded mode on and a mobile
+/// number given, the degraded SMS + identity check.
+pub async fn initiate(
+    services: &Services,
+    caller: &Caller,
+    request: &VerificationRequest,
+) -> Result<FaceInitiated, AppError> {
+    if let Some(existing) = find_by_biz_id(services, caller, request).await? {
+        return Err(AppError::Duplicate { existing });
+    }
+    super::guard_callback_url(services, request.callback_url.as_deref()).await?;
+    let verification_id =
+        VerificationId::parse(&super::ids::new_id("FACE_VERIFY")).map_err(AppError::internal)?;
+    let client_id = caller.domain_id()?;
+    let now = Utc::now();
+    let executed = services
+        .pipeline
+        .execute::<FaceVerificationAggregate>(
+            &stream(verification_id.as_str()),
+            &caller.metadata,
+            |_| {
+                VerificationCommand::Initiate(InitiateVerification {
+                    verification_id: verification_id.clone(),
+                    client_id: client_id.clone(),
+                    request: request.clone(),
+                    mode: services.mode(),
+                    now,
+                })
+            },
+        )
+        .await;
+    if lost_biz_id_race(&executed, Table::FaceVerification)
+        && let Some(existing) = find_by_biz_id(services, caller, request).await?
+    {
+        return Err(AppError::Duplicate { existing });
+    }
+    executed?;
+    // Spec 5.1: the provider task is created now, through the failover list.
+    let started = start_task(
+        services,
+        verification_id.as_str(),
+        1,
+        &caller.metadata,
+        true,
+    )
+    .await?;
+    let row = owned(services, caller, verification_id.as_str()).await?;
+    let expires_at = row.time("expires_at");
+    let token = page_token(
+        &services.pii,
+        verification_id.as_str(),
+        expires_at.map(|t| t.timestamp()).unwrap_or(0),
+    );
+    let start = match started {
+        TaskStart::Started { sdk_config, .. } => FaceStart::Started { sdk_config },
+        TaskStart::Degraded => FaceStart::Degraded {
+            method: row.text("verification_method").map(str::to_owned),
+        },
+        // Spec 6: fail fast with 50001; the background retry takes over.
+        TaskStart::Unavailable { .. } => {
+            return Err(AppError::ProviderUnavailable {
+                verification_id: verification_id.as_str().to_owned(),
+            });
+        }
+        TaskStart::NotNeeded => FaceStart::Nothing,
+    };
+    Ok(FaceInitiated {
+        verification_id: verification_id.as_str().to_owned(),
+        status: row.text("status").map(str::to_owned),
+        verification_url: format!(
+            "{}/h5/face-verify?token={token}",
+            services.config.server.public_base_url.trim_end_matches('/')
+        ),
+        expires_at,
+        start,
+    })
+}
+
+/// The verification's status and result (spec 2.1.1 item 2), the ID number in clear for its owner.
+pub async fn show(
+    services: &Services,
+    caller: &Caller,
+    verification_id: &str,
+) -> Result<Value, AppError> {
+    let row = owned(services, caller, verification_id).await?;
+    Ok(crate::read::views::verification(&row, &services.pii)?)
+}
+
+/// The verification's audit trail, personal data masked.
+pub async fn events(
+    services: &Services,
+    caller: &Caller,
+    verification_id: &str,
+) -> Result<Timeline, AppError> {
+    owned(services, caller, verification_id).await?;
+    super::audit_trail(services, stream(verification_id)).await
+}
+
+async fn find_by_biz_id(
+    services: &Services,
+    caller: &Caller,
+    request: &VerificationRequest,
+) -> Result<Option<Value>, AppError> {
+    let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
+        return Ok(None);
+    };
+    let row = services
+        .store
+        .verifications()
+        .by_biz_id(&caller.client_id, biz_id, biz_type)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(crate::read::views::verification(&row, &services.pii)?)),
+        None => Ok(None),
+    }
+}
+
+async fn owned(
+    services: &Services,
+    caller: &Caller,
+    verification_id: &str,
+) -> Result<RowView, AppError> {
+    services
+        .store
+        .verifications()
+        .owned(verification_id, &caller.client_id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Whether a refused initiation lost a race on `table`'s `(client_id, biz_id, biz_type)` unique key:
+/// then the winner exists, and the loser answers like any repeat (40002).
+pub(super) fn lost_biz_id_race<T, E: std::error::Error>(
+    outcome: &Result<T, CommandError<E>>,
+    table: Table,
+) -> bool {
+    use crate::store::{StoreError, UniqueKey};
+    matches!(
+        outcome,
+        Err(CommandError::Store(StoreError::Duplicate(
+            UniqueKey::BusinessId(refused)
+        ))) if *refused == table
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::pii::PiiCipher;
+
+    fn cipher() -> PiiCipher {
+        let key = PiiCipher::generate_key().unwrap();
+        let keys = BTreeMap::from([("k".to_owned(), key)]);
+        PiiCipher::new("k", &keys, &PiiCipher::generate_key().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_page_token_opens_only_unchanged() {
+        let pii = cipher();
+        let token = page_token(&pii, "FACE_VERIFY_1", 1_700_000_000);
+        assert_eq!(
+            open_page_token(&pii, &token),
+            Some(("FACE_VERIFY_1".to_owned(), 1_700_000_000))
+        );
+        let longer = token.replace(".1700000000.", ".1800000000.");
+        assert_eq!(open_page_token(&pii, &longer), None);
+        let other = token.replace("FACE_VERIFY_1", "FACE_VERIFY_2");
+        assert_eq!(open_page_token(&pii, &other), None);
+        assert_eq!(open_page_token(&cipher(), &token), None);
+    }
 }

@@ -14,13 +14,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::{AppError, Caller, Services};
 use crate::app::sealing::{SealingError, document_storage_key, render_content};
-use crate::app::services::Services;
 use crate::documents::storage::DocumentStoreError;
 use crate::documents::validate::{PdfValidation, validate_pdf};
 use crate::providers::archive::verify_receipt;
 use crate::store::query_tables::RowView;
 use crate::store::{StoreError, StreamId};
+use base64::Engine as _;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -72,6 +73,102 @@ impl Verification {
 
 fn not_archived() -> Value {
     json!({"archived": false, "archiveTime": null, "timestampAuthority": null, "records": []})
+}
+
+/// `POST /contract/verify`'s request: which method, and what it needs.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyRequest {
+    pub method: Option<String>,
+    pub contract_id: Option<String>,
+    pub file_hash: Option<String>,
+    pub archive_id: Option<String>,
+    /// The PDF itself, base64 (method `FILE`).
+    pub file_content: Option<String>,
+}
+
+fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, AppError> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .ok_or_else(|| AppError::invalid(field, "is required"))
+}
+
+/// Verifies a contract document (spec 2.1.2 item 4): `CONTRACT_ID` checks the stored sealed
+/// document of the contract; `FILE_HASH` checks that `fileHash` is the document archived under
+/// `archiveId`, then the document; `FILE` checks an uploaded PDF (`fileContent`, base64). A changed
+/// file, a wrong hash or another document answers `valid: false` with the reason. Only the caller's
+/// own contracts are found.
+pub async fn verify(
+    services: &Services,
+    caller: &Caller,
+    request: &VerifyRequest,
+) -> Result<Verification, AppError> {
+    let answer = match request.method.as_deref() {
+        Some("CONTRACT_ID") => {
+            let contract_id = required(&request.contract_id, "contractId")?;
+            let contract = super::contracts::owned(services, caller, contract_id).await?;
+            by_contract(services, &contract).await
+        }
+        Some("FILE_HASH") => {
+            let file_hash = required(&request.file_hash, "fileHash")?;
+            let file_hash = parse_file_hash(file_hash)
+                .ok_or_else(|| AppError::invalid("fileHash", "must be sha256:<64 hex digits>"))?;
+            match request.archive_id.as_deref().map(str::trim) {
+                Some(archive_id) if !archive_id.is_empty() => {
+                    let archive = services
+                        .store
+                        .contracts()
+                        .archive(archive_id)
+                        .await?
+                        .ok_or(AppError::NotFound)?;
+                    let contract = super::contracts::owned(
+                        services,
+                        caller,
+                        archive.required_text("contract_id"),
+                    )
+                    .await?;
+                    by_file_hash(services, &file_hash, &archive, &contract).await
+                }
+                // Without an archive id: the caller's contract sealed with that hash.
+                _ => {
+                    let contract = contract_with_document(services, &caller.client_id, &file_hash)
+                        .await?
+                        .ok_or(AppError::NotFound)?;
+                    by_contract(services, &contract).await
+                }
+            }
+        }
+        Some("FILE") => {
+            let encoded = required(&request.file_content, "fileContent")?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|_| {
+                    AppError::invalid("fileContent", "must be the PDF in standard base64")
+                })?;
+            // The signed API's 1 MiB body limit (41300) bounds the file at 768 KiB; larger files
+            // are verified by FILE_HASH.
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            let contract = contract_with_document(services, &caller.client_id, &sha256).await?;
+            by_file(services, &bytes, contract.as_ref()).await
+        }
+        Some(_) => {
+            return Err(AppError::invalid(
+                "method",
+                "must be CONTRACT_ID, FILE_HASH or FILE",
+            ));
+        }
+        None => return Err(AppError::invalid("method", "is required")),
+    };
+    let answer = answer.map_err(|error| {
+        tracing::error!(%error, "contract verification failed");
+        AppError::Internal(error.to_string())
+    })?;
+    if !answer.valid {
+        tracing::info!(contract_id = ?answer.contract_id, reason = ?answer.reason, "verification: not valid");
+    }
+    Ok(answer)
 }
 
 /// Parses `sha256:<hex>` or bare hex.

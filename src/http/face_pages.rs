@@ -33,7 +33,7 @@ use super::api::JsonBody;
 use super::openapi::{self, schemas};
 use crate::app::error::AppError;
 use crate::app::verifications as flow;
-use crate::providers::face::open_page_token;
+use crate::app::verifications::open_page_token;
 use crate::store::EventMetadata;
 use page::{Look, View};
 

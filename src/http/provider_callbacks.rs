@@ -6,14 +6,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 
 use super::AppState;
 use super::openapi;
-use crate::app::verifications as flow;
+use crate::app::verifications::{self as flow, CallbackRefusal};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/provider-callbacks/face/{provider}", post(face_result))
@@ -54,5 +54,13 @@ pub(crate) async fn face_result(
 ) -> Response {
     let ip = peer.map(|peer| peer.ip().to_string());
     let ack = flow::record_callback(&state, &provider, &headers, &body, ip).await;
-    (ack.status, Json(ack)).into_response()
+    let status = match ack.refusal {
+        None => StatusCode::OK,
+        Some(CallbackRefusal::Unknown) => StatusCode::NOT_FOUND,
+        Some(CallbackRefusal::Signature) => StatusCode::UNAUTHORIZED,
+        Some(CallbackRefusal::Malformed) => StatusCode::BAD_REQUEST,
+        Some(CallbackRefusal::Conflict) => StatusCode::CONFLICT,
+        Some(CallbackRefusal::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(ack)).into_response()
 }

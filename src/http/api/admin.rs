@@ -25,10 +25,10 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 fn require_admin(caller: &Caller) -> Result<(), AppError> {
-    if caller.client.admin {
+    if caller.admin {
         Ok(())
     } else {
-        tracing::warn!(client = %caller.client.id, "refused: admin route called by a non-admin client");
+        tracing::warn!(client = %caller.client_id, "refused: admin route called by a non-admin client");
         Err(AppError::Forbidden)
     }
 }
@@ -166,7 +166,7 @@ async fn redeliver(
             callback.status
         )));
     }
-    tracing::info!(client = %caller.client.id, callback = id, "callback scheduled for redelivery");
+    tracing::info!(client = %caller.client_id, callback = id, "callback scheduled for redelivery");
     let attempts = state.store.outbox().attempts(id).await?;
     Ok(Json(json!({ "callback": callback, "attempts": attempts })))
 }

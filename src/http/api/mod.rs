@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::auth::AuthenticatedClient;
 use super::error::ApiError;
-use crate::app::error::AppError;
+use crate::app::{AppError, Caller};
 use crate::store::EventMetadata;
 
 pub(super) fn router() -> Router<AppState> {
@@ -151,13 +151,8 @@ fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
     }
 }
 
-/// Who is calling, from where: the signed client and the event metadata its commands carry.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub client: AuthenticatedClient,
-    pub metadata: EventMetadata,
-}
-
+/// The signed client of a `/api/v1` request, with the event metadata its commands carry (who,
+/// from where, which request).
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = AppError;
 
@@ -184,57 +179,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             correlation_id: header(axum::http::HeaderName::from_static("x-request-id")),
             causation_id: None,
         };
-        Ok(Self { client, metadata })
-    }
-}
-
-/// Whether a refused initiation lost a race on `table`'s `(client_id, biz_id, biz_type)` unique key:
-/// then the winner exists, and the loser answers like any repeat (40002).
-pub(crate) fn lost_biz_id_race<T, E: std::error::Error>(
-    outcome: &Result<T, crate::app::pipeline::CommandError<E>>,
-    table: projections::Table,
-) -> bool {
-    use crate::store::{StoreError, UniqueKey};
-    matches!(
-        outcome,
-        Err(crate::app::pipeline::CommandError::Store(StoreError::Duplicate(
-            UniqueKey::BusinessId(refused)
-        ))) if *refused == table
-    )
-}
-
-/// One stream's audit trail: every event with its metadata and hash, personal data masked, and
-/// whether the chain verifies.
-pub(crate) async fn audit_trail(
-    state: &AppState,
-    stream: crate::store::StreamId,
-) -> Result<axum::Json<serde_json::Value>, AppError> {
-    use crate::store::EventStore;
-    let recorded = state.store.read_stream(&stream, 0).await?;
-    let timeline = crate::read::audit::timeline(stream, &recorded, &state.pii);
-    serde_json::to_value(timeline)
-        .map(axum::Json)
-        .map_err(|e| AppError::Internal(e.to_string()))
-}
-
-/// The SSRF guard on a request's `callbackUrl` (production only: development accepts local
-/// receivers). Scheme and syntax are the domain's to report with every other field; this adds what
-/// only DNS can tell.
-pub(crate) async fn guard_callback_url(
-    state: &AppState,
-    url: Option<&str>,
-) -> Result<(), AppError> {
-    use crate::providers::ssrf::{SsrfError, check_callback_url};
-    let Some(url) = url else { return Ok(()) };
-    match check_callback_url(url, state.config.server.mode).await {
-        Ok(()) | Err(SsrfError::Malformed | SsrfError::NotHttps) => Ok(()),
-        Err(error) => {
-            tracing::warn!(%error, "callbackUrl refused by the SSRF guard");
-            Err(AppError::Validation(ValidationErrors::single(
-                "callbackUrl",
-                error,
-            )))
-        }
+        Ok(Self {
+            client_id: client.id,
+            admin: client.admin,
+            metadata,
+        })
     }
 }
 

@@ -6,30 +6,17 @@
 //! gets 404. A notice is recorded before it is sent; the answer shows the outcome of the first attempt
 //! and later attempts are made by the delivery sweep (see `esign::sms::notices`).
 
-use aggregates::Aggregate;
-use aggregates::sms_notice::{
-    NoticeId, NoticeRequest, RequestNotice, SmsNoticeAggregate, SmsNoticeCommand,
-};
-use aggregates::sms_template::{
-    ChangeSmsTemplateActivation, PublishSmsTemplate, SmsTemplateAggregate, SmsTemplateCommand,
-    SmsTemplateFacts, SmsTemplateRequest,
-};
-use aggregates::values::{ClientId, TemplateId, TemplateVersion};
+use aggregates::sms_notice::NoticeRequest;
+use aggregates::sms_template::SmsTemplateRequest;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
-use projections::Table;
 use serde_json::Value;
 
-use super::{Caller, JsonBody};
-use crate::app::error::AppError;
-use crate::app::notices;
-use crate::app::pipeline::CommandError;
+use super::JsonBody;
+use crate::app::{AppError, Caller, notices, sms_templates};
 use crate::http::AppState;
 use crate::http::openapi::{self, schemas};
-use crate::store::StreamId;
-use crate::store::query_tables::RowView;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -53,22 +40,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/notification/sms", post(send_notice))
         .route("/notification/sms/{notice_id}", get(show_notice))
         .route("/notification/sms/{notice_id}/events", get(notice_events))
-}
-
-fn template_stream(template_code: &TemplateId) -> StreamId {
-    StreamId::new(SmsTemplateAggregate::NAME, template_code.as_str())
-}
-
-fn actor(caller: &Caller) -> Result<ClientId, AppError> {
-    ClientId::parse(&caller.client.id).map_err(|e| AppError::Internal(e.to_string()))
-}
-
-fn require_admin(caller: &Caller, what: &str) -> Result<(), AppError> {
-    if caller.client.admin {
-        return Ok(());
-    }
-    tracing::warn!(client = %caller.client.id, what, "a non-administrator tried to manage SMS templates");
-    Err(AppError::Forbidden)
 }
 
 /// Publish an SMS template version
@@ -108,39 +79,7 @@ async fn publish_template(
     caller: Caller,
     JsonBody(request): JsonBody<SmsTemplateRequest>,
 ) -> Result<Json<Value>, AppError> {
-    require_admin(&caller, "publish")?;
-    let actor = actor(&caller)?;
-    let now = Utc::now();
-    let command = || {
-        SmsTemplateCommand::Publish(PublishSmsTemplate {
-            request: request.clone(),
-            actor: actor.clone(),
-            now,
-        })
-    };
-    // Without a valid code there is no stream; deciding on an empty state still names every bad field.
-    let Some(template_code) = request
-        .template_code
-        .as_deref()
-        .and_then(|code| TemplateId::parse(code).ok())
-    else {
-        return Err(
-            match SmsTemplateAggregate::decide(&Default::default(), command()) {
-                Err(error) => CommandError::Domain(error).into(),
-                Ok(_) => {
-                    AppError::Internal("an SMS template without a valid code was accepted".into())
-                }
-            },
-        );
-    };
-    state
-        .pipeline
-        .execute::<SmsTemplateAggregate>(&template_stream(&template_code), &caller.metadata, |_| {
-            command()
-        })
-        .await?;
-    let version = request.version.clone().unwrap_or_default();
-    find_template_version(&state, template_code.as_str(), &version)
+    sms_templates::publish(&state, &caller, &request)
         .await
         .map(Json)
 }
@@ -165,11 +104,9 @@ async fn current_template(
     _caller: Caller,
     Path(template_code): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let rows = state.store.templates().sms_versions(&template_code).await?;
-    rows.iter()
-        .find(|row| row.boolean("active") == Some(true))
-        .map(|row| Json(crate::read::views::sms_template(row)))
-        .ok_or(AppError::NotFound)
+    sms_templates::current(&state, &template_code)
+        .await
+        .map(Json)
 }
 
 /// Read an SMS template version
@@ -195,7 +132,7 @@ async fn template_version(
     _caller: Caller,
     Path((template_code, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, AppError> {
-    find_template_version(&state, &template_code, &version)
+    sms_templates::version_of(&state, &template_code, &version)
         .await
         .map(Json)
 }
@@ -220,11 +157,13 @@ async fn template_version(
     )
 )]
 async fn activate_template(
-    state: State<AppState>,
+    State(state): State<AppState>,
     caller: Caller,
-    path: Path<(String, String)>,
+    Path((template_code, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, AppError> {
-    change_activation(state, caller, path, true).await
+    sms_templates::change_activation(&state, &caller, &template_code, &version, true)
+        .await
+        .map(Json)
 }
 
 /// Deactivate an SMS template version
@@ -248,87 +187,13 @@ async fn activate_template(
     )
 )]
 async fn deactivate_template(
-    state: State<AppState>,
-    caller: Caller,
-    path: Path<(String, String)>,
-) -> Result<Json<Value>, AppError> {
-    change_activation(state, caller, path, false).await
-}
-
-async fn change_activation(
     State(state): State<AppState>,
     caller: Caller,
     Path((template_code, version)): Path<(String, String)>,
-    active: bool,
 ) -> Result<Json<Value>, AppError> {
-    require_admin(&caller, if active { "activate" } else { "deactivate" })?;
-    let (Ok(code), Ok(parsed_version)) = (
-        TemplateId::parse(&template_code),
-        TemplateVersion::parse(&version),
-    ) else {
-        return Err(AppError::NotFound);
-    };
-    let change = ChangeSmsTemplateActivation {
-        version: parsed_version,
-        actor: actor(&caller)?,
-        now: Utc::now(),
-    };
-    state
-        .pipeline
-        .execute::<SmsTemplateAggregate>(&template_stream(&code), &caller.metadata, |_| {
-            if active {
-                SmsTemplateCommand::Activate(change.clone())
-            } else {
-                SmsTemplateCommand::Deactivate(change.clone())
-            }
-        })
-        .await?;
-    find_template_version(&state, &template_code, &version)
+    sms_templates::change_activation(&state, &caller, &template_code, &version, false)
         .await
         .map(Json)
-}
-
-async fn find_template_version(
-    state: &AppState,
-    template_code: &str,
-    version: &str,
-) -> Result<Value, AppError> {
-    state
-        .store
-        .templates()
-        .sms_version(template_code, version)
-        .await?
-        .map(|row| crate::read::views::sms_template(&row))
-        .ok_or(AppError::NotFound)
-}
-
-/// The version a notice request names (the pinned one, else the current one), read from the
-/// template's stream, or `None` when there is none.
-async fn template_facts(
-    state: &AppState,
-    request: &NoticeRequest,
-) -> Result<Option<SmsTemplateFacts>, AppError> {
-    let Some(code) = request
-        .template_code
-        .as_deref()
-        .and_then(|code| TemplateId::parse(code).ok())
-    else {
-        return Ok(None);
-    };
-    let loaded = state
-        .pipeline
-        .load::<SmsTemplateAggregate>(&template_stream(&code))
-        .await?;
-    let Some(template) = loaded.state.template() else {
-        return Ok(None);
-    };
-    let version = match request.template_version.as_deref() {
-        Some(pinned) => TemplateVersion::parse(pinned)
-            .ok()
-            .and_then(|pinned| template.versions.get(&pinned)),
-        None => template.current_version(),
-    };
-    Ok(version.map(|version| template.facts(version)))
 }
 
 /// Send a payment-verification notice
@@ -364,83 +229,7 @@ async fn send_notice(
     caller: Caller,
     JsonBody(request): JsonBody<NoticeRequest>,
 ) -> Result<Json<Value>, AppError> {
-    if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-        return Err(AppError::Duplicate { existing });
-    }
-    let template = template_facts(&state, &request).await?;
-    let notice_id = NoticeId::parse(&crate::app::ids::new_id("SMS_NOTICE"))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let client_id = actor(&caller)?;
-    let now = Utc::now();
-    let stream = notices::stream(notice_id.as_str());
-    let executed = state
-        .pipeline
-        .execute::<SmsNoticeAggregate>(&stream, &caller.metadata, |_| {
-            SmsNoticeCommand::Request(RequestNotice {
-                notice_id: notice_id.clone(),
-                client_id: client_id.clone(),
-                request: request.clone(),
-                template: template.clone(),
-                now,
-            })
-        })
-        .await;
-    if super::lost_biz_id_race(&executed, Table::SmsNotice)
-        && let Some(existing) = find_by_biz_id(&state, &caller, &request).await?
-    {
-        return Err(AppError::Duplicate { existing });
-    }
-    if let Err(CommandError::Domain(refusal)) = &executed {
-        tracing::info!(
-            client = %caller.client.id,
-            ?request,
-            %refusal,
-            "notice refused"
-        );
-    }
-    executed?;
-    // Its own task: the attempt finishes (and is recorded) even if the caller hangs up meanwhile.
-    let delivery = {
-        let state = state.clone();
-        let notice_id = notice_id.clone();
-        tokio::spawn(async move { notices::deliver(&state, &notice_id, 1).await })
-    };
-    match delivery.await {
-        Ok(Ok(())) => {}
-        // The notice is safe in the log; the sweep makes the attempt again after its lease.
-        Ok(Err(error)) => tracing::warn!(%notice_id, %error, "first attempt not completed"),
-        Err(error) => tracing::error!(%notice_id, %error, "first attempt task failed"),
-    }
-    let row = owned(&state, &caller, notice_id.as_str()).await?;
-    Ok(Json(crate::read::views::sms_notice(&row, &state.pii)?))
-}
-
-async fn find_by_biz_id(
-    state: &AppState,
-    caller: &Caller,
-    request: &NoticeRequest,
-) -> Result<Option<Value>, AppError> {
-    let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
-        return Ok(None);
-    };
-    let row = state
-        .store
-        .notices()
-        .by_biz_id(&caller.client.id, biz_id, biz_type)
-        .await?;
-    match row {
-        Some(row) => Ok(Some(crate::read::views::sms_notice(&row, &state.pii)?)),
-        None => Ok(None),
-    }
-}
-
-async fn owned(state: &AppState, caller: &Caller, notice_id: &str) -> Result<RowView, AppError> {
-    state
-        .store
-        .notices()
-        .owned(notice_id, &caller.client.id)
-        .await?
-        .ok_or(AppError::NotFound)
+    notices::send(&state, &caller, &request).await.map(Json)
 }
 
 /// Read a notice
@@ -464,8 +253,7 @@ async fn show_notice(
     caller: Caller,
     Path(notice_id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let row = owned(&state, &caller, &notice_id).await?;
-    Ok(Json(crate::read::views::sms_notice(&row, &state.pii)?))
+    notices::show(&state, &caller, &notice_id).await.map(Json)
 }
 
 /// Audit trail of a notice
@@ -489,6 +277,8 @@ async fn notice_events(
     caller: Caller,
     Path(notice_id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    owned(&state, &caller, &notice_id).await?;
-    super::audit_trail(&state, notices::stream(&notice_id)).await
+    let timeline = notices::events(&state, &caller, &notice_id).await?;
+    serde_json::to_value(timeline)
+        .map(Json)
+        .map_err(AppError::internal)
 }

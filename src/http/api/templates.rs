@@ -1,20 +1,15 @@
 //! Template management (spec 2.1.3): publish a version, read the current one or a given one.
 
-use aggregates::Aggregate;
-use aggregates::template::{PublishVersion, TemplateAggregate, TemplateCommand, TemplateRequest};
-use aggregates::values::{ClientId, TemplateId};
+use aggregates::template::TemplateRequest;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde_json::Value;
 
-use super::{Caller, JsonBody};
-use crate::app::error::AppError;
+use super::JsonBody;
+use crate::app::{AppError, Caller, templates};
 use crate::http::AppState;
 use crate::http::openapi::{self, schemas};
-use crate::store::StreamId;
-use crate::store::query_tables::RowView;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -59,41 +54,7 @@ async fn publish(
     caller: Caller,
     JsonBody(request): JsonBody<TemplateRequest>,
 ) -> Result<Json<Value>, AppError> {
-    if !caller.client.admin {
-        return Err(AppError::Forbidden);
-    }
-    let actor =
-        ClientId::parse(&caller.client.id).map_err(|e| AppError::Internal(e.to_string()))?;
-    let now = Utc::now();
-    let command = || {
-        TemplateCommand::Publish(PublishVersion {
-            request: request.clone(),
-            actor: actor.clone(),
-            now,
-        })
-    };
-    // Without a valid template id there is no stream to load; the decision on an empty state still
-    // names every invalid field at once.
-    let Some(template_id) = request
-        .template_id
-        .as_deref()
-        .and_then(|id| TemplateId::parse(id).ok())
-    else {
-        let refused = TemplateAggregate::decide(&Default::default(), command());
-        return Err(match refused {
-            Err(error) => crate::app::pipeline::CommandError::Domain(error).into(),
-            Ok(_) => AppError::Internal("a template without a valid id was accepted".into()),
-        });
-    };
-    let stream = StreamId::new(TemplateAggregate::NAME, template_id.as_str());
-    state
-        .pipeline
-        .execute::<TemplateAggregate>(&stream, &caller.metadata, |_| command())
-        .await?;
-    let version = request.version.clone().unwrap_or_default();
-    find_version(&state, template_id.as_str(), &version)
-        .await
-        .map(Json)
+    templates::publish(&state, &caller, request).await.map(Json)
 }
 
 /// Read a template's current version
@@ -115,11 +76,7 @@ async fn current(
     _caller: Caller,
     Path(template_id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let rows = state.store.templates().versions(&template_id).await?;
-    rows.iter()
-        .find(|row| row.boolean("active") == Some(true))
-        .map(|row| Json(template_view(row)))
-        .ok_or(AppError::NotFound)
+    templates::current(&state, &template_id).await.map(Json)
 }
 
 /// Read a template version
@@ -144,23 +101,7 @@ async fn version(
     _caller: Caller,
     Path((template_id, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, AppError> {
-    find_version(&state, &template_id, &version).await.map(Json)
-}
-
-async fn find_version(
-    state: &AppState,
-    template_id: &str,
-    version: &str,
-) -> Result<Value, AppError> {
-    state
-        .store
-        .templates()
-        .version(template_id, version)
-        .await?
-        .map(|row| template_view(&row))
-        .ok_or(AppError::NotFound)
-}
-
-fn template_view(row: &RowView) -> Value {
-    crate::read::views::template(row)
+    templates::version_of(&state, &template_id, &version)
+        .await
+        .map(Json)
 }

@@ -1,24 +1,16 @@
 //! Face verification (spec 2.1.1): initiate, read the result, and the audit trail.
 
-use aggregates::Aggregate;
-use aggregates::face_verification::{
-    FaceVerificationAggregate, InitiateVerification, VerificationCommand, VerificationRequest,
-};
-use aggregates::values::{ClientId, VerificationId};
+use aggregates::face_verification::VerificationRequest;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
-use projections::Table;
 use serde_json::{Value, json};
 
-use super::{Caller, JsonBody};
-use crate::app::error::AppError;
-use crate::app::verifications::{self as flow, TaskStart};
+use super::JsonBody;
+use crate::app::verifications::{self, FaceStart};
+use crate::app::{AppError, Caller};
 use crate::http::AppState;
 use crate::http::openapi::{self, schemas};
-use crate::store::StreamId;
-use crate::store::query_tables::RowView;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -69,104 +61,26 @@ async fn initiate(
     caller: Caller,
     JsonBody(request): JsonBody<VerificationRequest>,
 ) -> Result<Json<Value>, AppError> {
-    if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-        return Err(AppError::Duplicate { existing });
-    }
-    super::guard_callback_url(&state, request.callback_url.as_deref()).await?;
-    let verification_id = VerificationId::parse(&crate::app::ids::new_id("FACE_VERIFY"))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let client_id =
-        ClientId::parse(&caller.client.id).map_err(|e| AppError::Internal(e.to_string()))?;
-    let now = Utc::now();
-    let stream = StreamId::new(FaceVerificationAggregate::NAME, verification_id.as_str());
-    let executed = state
-        .pipeline
-        .execute::<FaceVerificationAggregate>(&stream, &caller.metadata, |_| {
-            VerificationCommand::Initiate(InitiateVerification {
-                verification_id: verification_id.clone(),
-                client_id: client_id.clone(),
-                request: request.clone(),
-                mode: state.mode(),
-                now,
-            })
-        })
-        .await;
-    if super::lost_biz_id_race(&executed, Table::FaceVerification) {
-        if let Some(existing) = find_by_biz_id(&state, &caller, &request).await? {
-            return Err(AppError::Duplicate { existing });
-        }
-    }
-    executed?;
-    // Spec 5.1: the provider task is created now, through the failover list.
-    let started =
-        flow::start_task(&state, verification_id.as_str(), 1, &caller.metadata, true).await?;
-    let row = owned(&state, &caller, verification_id.as_str()).await?;
-    let expires_at = row.time("expires_at");
-    let token = crate::providers::face::page_token(
-        &state.pii,
-        verification_id.as_str(),
-        expires_at.map(|t| t.timestamp()).unwrap_or(0),
-    );
+    let initiated = verifications::initiate(&state, &caller, &request).await?;
     let mut body = json!({
-        "verificationId": verification_id.as_str(),
-        "status": row.text("status"),
-        "verificationUrl": format!(
-            "{}/h5/face-verify?token={token}",
-            state.config.server.public_base_url.trim_end_matches('/')
-        ),
-        "expiresAt": expires_at,
+        "verificationId": initiated.verification_id,
+        "status": initiated.status,
+        "verificationUrl": initiated.verification_url,
+        "expiresAt": initiated.expires_at,
     });
-    match started {
-        TaskStart::Started { sdk_config, .. } => {
+    match initiated.start {
+        FaceStart::Started { sdk_config } => {
             if let Some(sdk_config) = sdk_config {
                 body["sdkConfig"] = json!(sdk_config);
             }
         }
-        TaskStart::Degraded => {
+        FaceStart::Degraded { method } => {
             body["degraded"] = json!(true);
-            body["method"] = json!(row.text("verification_method"));
+            body["method"] = json!(method);
         }
-        // Spec 6: fail fast with 50001; the background retry takes over.
-        TaskStart::Unavailable { .. } => {
-            return Err(AppError::ProviderUnavailable {
-                verification_id: verification_id.as_str().to_owned(),
-            });
-        }
-        TaskStart::NotNeeded => {}
+        FaceStart::Nothing => {}
     }
     Ok(Json(body))
-}
-
-async fn find_by_biz_id(
-    state: &AppState,
-    caller: &Caller,
-    request: &VerificationRequest,
-) -> Result<Option<Value>, AppError> {
-    let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
-        return Ok(None);
-    };
-    let row = state
-        .store
-        .verifications()
-        .by_biz_id(&caller.client.id, biz_id, biz_type)
-        .await?;
-    match row {
-        Some(row) => verification_view(state, &row).map(Some),
-        None => Ok(None),
-    }
-}
-
-async fn owned(
-    state: &AppState,
-    caller: &Caller,
-    verification_id: &str,
-) -> Result<RowView, AppError> {
-    state
-        .store
-        .verifications()
-        .owned(verification_id, &caller.client.id)
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 /// Read a face verification
@@ -190,12 +104,9 @@ async fn show(
     caller: Caller,
     Path(verification_id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let row = owned(&state, &caller, &verification_id).await?;
-    verification_view(&state, &row).map(Json)
-}
-
-fn verification_view(state: &AppState, row: &RowView) -> Result<Value, AppError> {
-    Ok(crate::read::views::verification(row, &state.pii)?)
+    verifications::show(&state, &caller, &verification_id)
+        .await
+        .map(Json)
 }
 
 /// Audit trail of a face verification
@@ -218,10 +129,8 @@ async fn events(
     caller: Caller,
     Path(verification_id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    owned(&state, &caller, &verification_id).await?;
-    super::audit_trail(
-        &state,
-        StreamId::new(FaceVerificationAggregate::NAME, &verification_id),
-    )
-    .await
+    let timeline = verifications::events(&state, &caller, &verification_id).await?;
+    serde_json::to_value(timeline)
+        .map(Json)
+        .map_err(AppError::internal)
 }

@@ -15,10 +15,8 @@ use std::time::{Duration, Instant};
 
 use aggregates::values::ProviderName;
 use chrono::{DateTime, TimeDelta, Utc};
-use subtle::ConstantTimeEq;
 
 use crate::metrics::Metrics;
-use crate::pii::PiiCipher;
 pub use config::{FaceConfig, FaceProviderConfig, FaceProviderKind};
 use provider::{CreatedTask, FaceProvider, TaskRequest};
 
@@ -149,55 +147,9 @@ impl FaceProviders {
     }
 }
 
-/// The verification page's token: `<verificationId>.<expiry unix seconds>.<keyed hash>`. It carries no
-/// secret of its own; the keyed hash makes it unforgeable and binds it to the verification's deadline.
-pub fn page_token(pii: &PiiCipher, verification_id: &str, expires_unix: i64) -> String {
-    format!(
-        "{verification_id}.{expires_unix}.{}",
-        page_mac(pii, verification_id, expires_unix)
-    )
-}
-
-/// The verification id and expiry a page token names, when its keyed hash is right.
-pub fn open_page_token(pii: &PiiCipher, token: &str) -> Option<(String, i64)> {
-    let mut parts = token.rsplitn(3, '.');
-    let (mac, expires, verification_id) = (parts.next()?, parts.next()?, parts.next()?);
-    let expires_unix: i64 = expires.parse().ok()?;
-    let expected = page_mac(pii, verification_id, expires_unix);
-    bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
-        .then(|| (verification_id.to_owned(), expires_unix))
-}
-
-fn page_mac(pii: &PiiCipher, verification_id: &str, expires_unix: i64) -> String {
-    pii.blind_index(&format!(
-        "esign:h5:face-verify:{verification_id}:{expires_unix}"
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cipher() -> PiiCipher {
-        let key = PiiCipher::generate_key().unwrap();
-        let keys = BTreeMap::from([("k".to_owned(), key)]);
-        PiiCipher::new("k", &keys, &PiiCipher::generate_key().unwrap()).unwrap()
-    }
-
-    #[test]
-    fn a_page_token_opens_only_unchanged() {
-        let pii = cipher();
-        let token = page_token(&pii, "FACE_VERIFY_1", 1_700_000_000);
-        assert_eq!(
-            open_page_token(&pii, &token),
-            Some(("FACE_VERIFY_1".to_owned(), 1_700_000_000))
-        );
-        let longer = token.replace(".1700000000.", ".1800000000.");
-        assert_eq!(open_page_token(&pii, &longer), None);
-        let other = token.replace("FACE_VERIFY_1", "FACE_VERIFY_2");
-        assert_eq!(open_page_token(&pii, &other), None);
-        assert_eq!(open_page_token(&cipher(), &token), None);
-    }
 
     #[test]
     fn retries_back_off_and_stop_after_the_configured_count() {

@@ -8,7 +8,8 @@ use std::fmt::Debug;
 
 use aggregates::face_verification::Verdict;
 use aggregates::values::{ProviderName, ProviderTaskId, TransactionNo};
-use axum::http::HeaderMap;
+/// The headers of a provider's callback, as they arrived.
+pub use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 
 pub use super::protocol::SdkConfig;

@@ -1,0 +1,436 @@
+//! Contracts (spec 2.1.2): initiate one from a template version, read it, revoke it, give a signer
+//! a new sign link, and its audit trail.
+
+use aggregates::Aggregate;
+use aggregates::ValidationErrors;
+use aggregates::contract::{
+    ContractAggregate, ContractCommand, ContractRequest, ContractState, InitiateContract,
+    IssueSignLink, NewSignLink, Revoke,
+};
+use aggregates::template::TemplateAggregate;
+use aggregates::values::{
+    ArchiveId, ContractId, Digest, LinkId, Operator, PartyId, Reason, TemplateId, TemplateVersion,
+};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use super::short_links::{self, NewShortLink};
+use super::{AppError, Caller, Services};
+use crate::read::audit::Timeline;
+use crate::store::StreamId;
+use crate::store::commands::Attached;
+use crate::store::query_tables::{ContractRows, RowView};
+
+/// One signer's task as the initiate and re-issue answers show it: the sign URL, the short link
+/// for SMS and a QR code of the sign URL (`None` when it could not be drawn; the URL always works).
+#[derive(Debug, Clone)]
+pub struct SignTask {
+    pub party_id: String,
+    pub sign_url: String,
+    pub short_url: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub qr_code: Option<String>,
+}
+
+/// A contract just initiated.
+#[derive(Debug, Clone)]
+pub struct Initiated {
+    pub contract_id: String,
+    pub sign_tasks: Vec<SignTask>,
+    /// `(archiveId, provider)` of the archive record the contract will get once sealed.
+    pub archive: Option<(String, String)>,
+}
+
+/// Initiates a contract: fills a template version with the variables, creates the contract and
+/// issues one sign link per signer. Idempotent per `bizId` + `bizType`: a repeat is refused with
+/// the existing contract (40002).
+pub async fn initiate(
+    services: &Services,
+    caller: &Caller,
+    request: &ContractRequest,
+) -> Result<Initiated, AppError> {
+    // A repeated bizId answers with the contract it made, whatever else the request says. It is looked
+    // up only after an attempt failed: the unique key on (client, bizId, bizType) refuses a second
+    // contract, so a new one costs no read for it, and a failed repeat answers as if looked up first.
+    match initiate_new(services, caller, request).await {
+        Ok(initiated) => Ok(initiated),
+        Err(error) => match find_by_biz_id(services, caller, request).await? {
+            Some(existing) => Err(AppError::Duplicate { existing }),
+            None => Err(error),
+        },
+    }
+}
+
+async fn initiate_new(
+    services: &Services,
+    caller: &Caller,
+    request: &ContractRequest,
+) -> Result<Initiated, AppError> {
+    super::guard_callback_url(services, request.callback_url.as_deref()).await?;
+    let template = load_template(services, request).await?;
+    let preview_hash = match &template {
+        Some((_, preview)) => Digest::parse(&hex::encode(Sha256::digest(preview.as_bytes())))
+            .map_err(AppError::internal)?,
+        // No template: the domain answers 40003; the hash is never used.
+        None => Digest::parse(&hex::encode([0u8; 32])).map_err(AppError::internal)?,
+    };
+    let links = request
+        .signers
+        .iter()
+        .map(|_| issue_link())
+        .collect::<Result<Vec<_>, _>>()?;
+    let contract_id =
+        ContractId::parse(&super::ids::new_id("CONTRACT")).map_err(AppError::internal)?;
+    let archive_id =
+        ArchiveId::parse(&super::ids::new_id("ARCHIVE")).map_err(AppError::internal)?;
+    let client_id = caller.domain_id()?;
+    let facts = template.map(|(facts, _)| facts);
+    let now = Utc::now();
+    let stream = StreamId::new(ContractAggregate::NAME, contract_id.as_str());
+    let parties = request
+        .signers
+        .iter()
+        .map(|signer| PartyId::parse(signer.party_id.as_deref().unwrap_or_default()).ok())
+        .collect::<Vec<_>>();
+    let issued: Vec<(PartyId, &IssuedLink)> = parties
+        .iter()
+        .zip(&links)
+        .filter_map(|(party, link)| Some((party.clone()?, link)))
+        .collect();
+    let short_links = std::sync::Mutex::new(Vec::new());
+    let initiated = services
+        .pipeline
+        .execute_new_attached::<ContractAggregate>(
+            &stream,
+            &caller.metadata,
+            |_| {
+                ContractCommand::Initiate(InitiateContract {
+                    contract_id: contract_id.clone(),
+                    client_id: client_id.clone(),
+                    request: request.clone(),
+                    template: facts.clone(),
+                    preview_hash: preview_hash.clone(),
+                    sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
+                    archive_id: archive_id.clone(),
+                    mode: services.mode(),
+                    now,
+                })
+            },
+            |after| short_links_for(services, after, &issued, &short_links),
+        )
+        .await?;
+    let short_links = short_links
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let sign_tasks = request
+        .signers
+        .iter()
+        .zip(&links)
+        .map(|(signer, issued)| {
+            let party_id = signer.party_id.as_deref().unwrap_or_default();
+            let short = short_links.iter().find(|link| link.party_id() == party_id);
+            sign_task(services, party_id, &issued.token, short)
+        })
+        .collect();
+    // The archive record is made once the contract is signed and sealed; its id is fixed now.
+    let archive = initiated.state.contract().and_then(|contract| {
+        let provider = contract.archive_providers.first()?;
+        let id = contract.archive_id.as_ref()?;
+        Some((id.as_str().to_owned(), provider.as_str().to_owned()))
+    });
+    Ok(Initiated {
+        contract_id: contract_id.as_str().to_owned(),
+        sign_tasks,
+        archive,
+    })
+}
+
+/// The contract as the API shows it (spec 2.1.2 item 2), its signing links signed for now.
+pub async fn show(
+    services: &Services,
+    client_id: &str,
+    contract_id: &str,
+) -> Result<Value, AppError> {
+    let rows = services
+        .store
+        .contracts()
+        .owned_with_parts(contract_id, client_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(signed_view(services, &rows))
+}
+
+/// Revokes the contract (only before SIGNED; afterwards 409) and answers it as it is now.
+pub async fn revoke(
+    services: &Services,
+    caller: &Caller,
+    contract_id: &str,
+    reason: Option<&str>,
+    operator: Option<&str>,
+) -> Result<Value, AppError> {
+    owned(services, caller, contract_id).await?;
+    let mut errors = ValidationErrors::new();
+    let reason = errors.required("reason", reason, Reason::parse);
+    let operator = errors.required("operator", operator, Operator::parse);
+    let (Some(reason), Some(operator)) = (reason, operator) else {
+        return Err(AppError::Validation(errors));
+    };
+    let now = Utc::now();
+    let stream = StreamId::new(ContractAggregate::NAME, contract_id);
+    services
+        .pipeline
+        .execute::<ContractAggregate>(&stream, &caller.metadata, |_| {
+            ContractCommand::Revoke(Revoke {
+                reason: reason.clone(),
+                operator: operator.clone(),
+                now,
+            })
+        })
+        .await?;
+    let row = owned(services, caller, contract_id).await?;
+    view(services, &row).await
+}
+
+/// A new sign link for a pending signer (spec 6, 40004: "引导用户重新获取链接"); the old link dies.
+pub async fn reissue_sign_link(
+    services: &Services,
+    caller: &Caller,
+    contract_id: &str,
+    party_id: &str,
+) -> Result<SignTask, AppError> {
+    owned(services, caller, contract_id).await?;
+    let party = PartyId::parse(party_id).map_err(|_| AppError::NotFound)?;
+    let issued = issue_link()?;
+    let now = Utc::now();
+    let stream = StreamId::new(ContractAggregate::NAME, contract_id);
+    let short_links = std::sync::Mutex::new(Vec::new());
+    services
+        .pipeline
+        .execute_attached::<ContractAggregate>(
+            &stream,
+            &caller.metadata,
+            |_| {
+                ContractCommand::IssueSignLink(IssueSignLink {
+                    party_id: party.clone(),
+                    link: issued.link.clone(),
+                    ttl: None,
+                    now,
+                })
+            },
+            |after| short_links_for(services, after, &[(party.clone(), &issued)], &short_links),
+        )
+        .await?;
+    let short_links = short_links
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Ok(sign_task(
+        services,
+        party_id,
+        &issued.token,
+        short_links.first(),
+    ))
+}
+
+/// The contract's audit trail: every event with its metadata and hash, personal data masked, and
+/// whether the chain verifies.
+pub async fn events(
+    services: &Services,
+    caller: &Caller,
+    contract_id: &str,
+) -> Result<Timeline, AppError> {
+    owned(services, caller, contract_id).await?;
+    super::audit_trail(
+        services,
+        StreamId::new(ContractAggregate::NAME, contract_id),
+    )
+    .await
+}
+
+/// The caller's contract row; another client's contract does not exist for them.
+pub async fn owned(
+    services: &Services,
+    caller: &Caller,
+    contract_id: &str,
+) -> Result<RowView, AppError> {
+    services
+        .store
+        .contracts()
+        .owned(contract_id, &caller.client_id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// A sign link as the signer receives it: the token travels only in the URL; the log keeps its hash.
+struct IssuedLink {
+    link: NewSignLink,
+    token: String,
+}
+
+fn issue_link() -> Result<IssuedLink, AppError> {
+    let token = random_token()?;
+    let link_id =
+        LinkId::parse(&uuid::Uuid::new_v4().simple().to_string()).map_err(AppError::internal)?;
+    let token_hash = Digest::parse(&hex::encode(Sha256::digest(token.as_bytes())))
+        .map_err(AppError::internal)?;
+    Ok(IssuedLink {
+        link: NewSignLink {
+            link_id,
+            token_hash,
+        },
+        token,
+    })
+}
+
+/// 256 random bits, URL-safe.
+fn random_token() -> Result<String, AppError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("random source: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn sign_url(services: &Services, token: &str) -> String {
+    format!(
+        "{}/h5/sign?token={token}",
+        services.config.server.public_base_url.trim_end_matches('/')
+    )
+}
+
+/// Short links for sign links a command issues, made from the contract after the command (each
+/// lasts as long as its link) and written in the command's transaction. The set of the attempt that
+/// committed is left in `made`, for the answer.
+fn short_links_for(
+    services: &Services,
+    contract: &ContractState,
+    issued: &[(PartyId, &IssuedLink)],
+    made: &std::sync::Mutex<Vec<NewShortLink>>,
+) -> Result<Attached, String> {
+    let Some(contract) = contract.contract() else {
+        return Ok(Attached::Nothing);
+    };
+    let mut links = Vec::with_capacity(issued.len());
+    for (party_id, link) in issued {
+        let Some(expires_at) = contract
+            .signer(party_id)
+            .and_then(|signer| signer.link())
+            .map(|link| link.expires_at)
+        else {
+            continue;
+        };
+        links.push(
+            NewShortLink::new(
+                &services.pii,
+                contract.contract_id.as_str(),
+                party_id.as_str(),
+                &sign_url(services, &link.token),
+                expires_at,
+            )
+            .map_err(|error| error.to_string())?,
+        );
+    }
+    *made.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = links.clone();
+    Ok(short_links::attached(&links))
+}
+
+/// One signer's task: the sign URL, the short link and a QR code of the sign URL. A QR code that
+/// cannot be drawn is logged and left out.
+fn sign_task(
+    services: &Services,
+    party_id: &str,
+    token: &str,
+    short: Option<&NewShortLink>,
+) -> SignTask {
+    let url = sign_url(services, token);
+    let short_url = short.map(|link| {
+        format!(
+            "{}/s/{}",
+            services.config.server.public_base_url.trim_end_matches('/'),
+            link.code
+        )
+    });
+    let qr_code = crate::documents::qr::png_data_url(&url)
+        .inspect_err(|error| tracing::error!(%error, "cannot draw the sign link's QR code"))
+        .ok();
+    SignTask {
+        party_id: party_id.to_owned(),
+        sign_url: url,
+        short_url,
+        expires_at: short.map(NewShortLink::expires_at),
+        qr_code,
+    }
+}
+
+/// The template version a request names (or the current active one) and its rendered preview.
+async fn load_template(
+    services: &Services,
+    request: &ContractRequest,
+) -> Result<Option<(aggregates::template::TemplateVersionFacts, String)>, AppError> {
+    let Some(template_id) = request
+        .template_id
+        .as_deref()
+        .and_then(|id| TemplateId::parse(id).ok())
+    else {
+        return Ok(None);
+    };
+    let stream = StreamId::new(TemplateAggregate::NAME, template_id.as_str());
+    let loaded = services
+        .pipeline
+        .load_state::<TemplateAggregate>(&stream)
+        .await?;
+    let Some(template) = loaded.template() else {
+        return Ok(None);
+    };
+    let version = match request.template_version.as_deref() {
+        Some(pinned) => TemplateVersion::parse(pinned)
+            .ok()
+            .and_then(|v| template.version(&v)),
+        None => template.current_version(),
+    };
+    let Some(version) = version else {
+        return Ok(None);
+    };
+    // A preview that cannot render (a variable of the wrong shape) is left to the domain's checks;
+    // the hash then covers the text that did render.
+    let preview = version
+        .render_preview(&request.variable_texts())
+        .unwrap_or_default();
+    Ok(Some((template.facts(version), preview)))
+}
+
+async fn find_by_biz_id(
+    services: &Services,
+    caller: &Caller,
+    request: &ContractRequest,
+) -> Result<Option<Value>, AppError> {
+    let (Some(biz_id), Some(biz_type)) = (&request.biz_id, &request.biz_type) else {
+        return Ok(None);
+    };
+    let row = services
+        .store
+        .contracts()
+        .by_biz_id(&caller.client_id, biz_id, biz_type)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(view(services, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The contract as the API shows it, its signing links signed for now.
+fn signed_view(services: &Services, rows: &ContractRows) -> Value {
+    let mut view = crate::read::views::contract(&rows.contract, &rows.signers, &rows.archives);
+    services.links.sign_in_place(&mut view, Utc::now());
+    view
+}
+
+async fn view(services: &Services, contract: &RowView) -> Result<Value, AppError> {
+    let contract_id = contract.required_text("contract_id");
+    let contracts = services.store.contracts();
+    let rows = ContractRows {
+        signers: contracts.signers(contract_id).await?,
+        archives: contracts.archives(contract_id).await?,
+        contract: contract.clone(),
+    };
+    Ok(signed_view(services, &rows))
+}
