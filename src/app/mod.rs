@@ -1,18 +1,18 @@
 //! The use cases: what esign does for its callers, signers, operators and background jobs, each a
 //! function over the [`Services`] handle that knows nothing of HTTP and answers [`AppError`].
 
-pub mod codes;
 pub mod config;
 pub mod contracts;
 pub mod error;
 pub mod expiry;
 pub mod ids;
 pub mod notices;
+pub mod one_time_codes;
 pub mod pipeline;
 pub mod sealing;
 pub mod services;
 pub mod short_links;
-pub mod signing_codes;
+pub mod signing;
 pub mod sms_templates;
 pub mod templates;
 pub mod verifications;

@@ -26,7 +26,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::{AppError, Caller, Services};
-use crate::app::codes::{OneTimeCode, code_digest};
+use crate::app::one_time_codes::{OneTimeCode, code_digest};
 use crate::app::pipeline::{CommandError, Executed};
 use crate::pii::PiiCipher;
 use crate::providers::face::protocol::{SdkConfig, TIMESTAMP_WINDOW_SECONDS};

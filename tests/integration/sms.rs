@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use esign::app::pipeline::CommandError;
-use esign::app::signing_codes::{
+use esign::app::signing::codes::{
     CodeCheck, CodeSent, SigningCodeError, send_signing_code, verify_signing_code,
 };
 use esign::providers::sms::{SenderKind, SmsConfig, SmsError, SmsMessage, SmsSender};
@@ -480,9 +480,9 @@ async fn an_expired_code_is_refused_without_counting(t: TestStore) {
     // A code sent six minutes ago (recorded directly, as the clock cannot be moved in the service).
     let code = "246810";
     let state = &signing.service.state;
-    let hash = esign::app::codes::code_digest(
+    let hash = esign::app::one_time_codes::code_digest(
         &state.pii,
-        &esign::app::signing_codes::code_scope(
+        &esign::app::signing::codes::code_scope(
             &signing.contract_id,
             &signing.party_id,
             &signing.link_id,

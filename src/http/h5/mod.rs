@@ -33,7 +33,6 @@
 
 mod assets;
 mod face;
-mod link;
 mod pages;
 pub mod security;
 mod short_link;
@@ -48,6 +47,7 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use crate::app::error::AppError;
+use crate::app::signing::{LinkRefusal, SigningError};
 
 pub use security::RateLimiter;
 
@@ -244,6 +244,28 @@ impl From<AppError> for PageError {
                 Self::Unavailable(format!("no face provider for {verification_id}"))
             }
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<LinkRefusal> for PageError {
+    fn from(refusal: LinkRefusal) -> Self {
+        match refusal {
+            LinkRefusal::NotFound => Self::NotFound,
+            LinkRefusal::Expired => Self::LinkExpired,
+            LinkRefusal::Used { rejected } => Self::LinkUsed { rejected },
+            LinkRefusal::Revoked => Self::Revoked,
+            LinkRefusal::ContractExpired => Self::ContractExpired,
+            LinkRefusal::RejectedByOther => Self::RejectedByOther,
+        }
+    }
+}
+
+impl From<SigningError> for PageError {
+    fn from(error: SigningError) -> Self {
+        match error {
+            SigningError::Link(refusal) => refusal.into(),
+            SigningError::App(error) => error.into(),
         }
     }
 }

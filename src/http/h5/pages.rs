@@ -2,6 +2,7 @@
 //! contract body goes into a sandboxed iframe (`srcdoc`, no `allow-scripts`), so template markup can
 //! never run script or reach the page.
 
+pub(super) use crate::app::signing::face::FaceStatus;
 use std::fmt::Write as _;
 
 use aggregates::contract::{Contract, SignLink, Signer, SignerStatus, SmsCheck};
@@ -79,19 +80,6 @@ pub(super) fn rejected_page(title: &str, reason: &str) -> String {
         ),
         None,
     )
-}
-
-/// How the face step stands, from the signer's latest face verification on this link.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum FaceStatus {
-    NotStarted,
-    /// Started at the provider, no result yet.
-    InProgress,
-    /// The latest attempt failed; the reason code when the provider gave one.
-    Failed(Option<String>),
-    /// Passed at the provider but refused by the contract (name or ID number differ).
-    Refused,
-    Passed,
 }
 
 /// Everything the signing page shows.

@@ -11,31 +11,12 @@ use axum::extract::ConnectInfo;
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::response::Response;
-use sha2::{Digest as _, Sha256};
-use subtle::ConstantTimeEq;
 
+use crate::app::signing::same;
 use crate::pii::PiiCipher;
 
-/// Longest token accepted before any look-up: issued tokens are 43 characters.
-const MAX_TOKEN_LEN: usize = 128;
 /// How many keys the limiter keeps before it drops finished windows.
 const PRUNE_AT: usize = 10_000;
-
-/// SHA-256 of a presented token as lower-case hex, or `None` for something that cannot be a token
-/// (empty, too long, outside the URL-safe base64 alphabet), which is refused without a look-up.
-pub(super) fn token_hash(token: &str) -> Option<String> {
-    let plausible = !token.is_empty()
-        && token.len() <= MAX_TOKEN_LEN
-        && token
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
-    plausible.then(|| hex::encode(Sha256::digest(token.as_bytes())))
-}
-
-/// Equal strings, compared without an early exit.
-pub(super) fn same(left: &str, right: &str) -> bool {
-    left.len() == right.len() && bool::from(left.as_bytes().ct_eq(right.as_bytes()))
-}
 
 /// The client's address as the connection reports it (a proxy in front must be trusted to pass the
 /// real one through its own means; see docs/h5.md).
@@ -244,14 +225,6 @@ mod tests {
         assert!(!limiter.allow("k", 2, window));
         assert!(limiter.allow("other", 2, window));
         assert!(limiter.allow("k", 0, window), "0 turns the limit off");
-    }
-
-    #[test]
-    fn only_url_safe_tokens_of_reasonable_length_are_looked_up() {
-        assert!(token_hash("abcDEF012-_").is_some());
-        assert!(token_hash("").is_none());
-        assert!(token_hash("a b").is_none());
-        assert!(token_hash(&"a".repeat(129)).is_none());
     }
 
     #[test]

@@ -15,8 +15,8 @@ use aggregates::contract::{
 use aggregates::values::{ContractId, LinkId, PartyId};
 use chrono::{DateTime, Utc};
 
-use super::codes::{OneTimeCode, code_digest};
 use crate::app::error::AppError;
+use crate::app::one_time_codes::{OneTimeCode, code_digest};
 use crate::app::pipeline::CommandError;
 use crate::app::services::Services;
 use crate::providers::sms::{SmsError, SmsMessage};
