@@ -658,7 +658,7 @@ async fn write_evidence_report(
     timeline: &audit::Timeline,
     path: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let platform = crate::app::sealing::PlatformSeal::from_config(config)?
+    let platform = crate::app::services::platform_seal_from_config(config)?
         .ok_or("no platform CA is configured: run `esign ca init` first")?;
     let mut signatures = Vec::new();
     let mut archives = Vec::new();

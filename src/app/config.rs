@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::archiving::ArchiveConfig;
 use super::expiry::ExpiryConfig;
-use super::sealing::ArchiveConfig;
 use crate::delivery::config::{CallbacksConfig, EventsConfig};
 use crate::documents::config::DocumentsConfig;
 use crate::pii::{KeyFileError, PiiCipher, PiiError, SecurityConfig, load_or_generate_key};

@@ -1,6 +1,7 @@
 //! The use cases: what esign does for its callers, signers, operators and background jobs, each a
 //! function over the [`Services`] handle that knows nothing of HTTP and answers [`AppError`].
 
+pub mod archiving;
 pub mod config;
 pub mod contracts;
 pub mod error;

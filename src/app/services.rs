@@ -10,17 +10,21 @@ use super::expiry::ExpiryScheduler;
 use super::pipeline::{Pipeline, WriteMode};
 use crate::delivery::Dispatcher;
 use crate::documents::config::{DocumentSettings, DocumentStoreKind};
+use crate::documents::seal::PlatformSeal;
 use crate::documents::storage::{
     DocumentStore, DocumentStoreError, LocalDocumentStore, document_cipher_from_config,
 };
 use crate::metrics::Metrics;
 use crate::pii::PiiCipher;
+use crate::providers::archive::Archivers;
 use crate::providers::s3::S3DocumentStore;
 use crate::providers::sms::message_centre::MessageCentreSender;
 use crate::providers::sms::{CountedSender, DevelopmentSmsSender, SenderKind, SmsSender};
 use crate::store::clients::{ClientError, ClientRegistry, IssuedClient, NewClient};
 use crate::store::nonces::NonceStore;
 use crate::store::{Store, StoreError};
+use crate::trust::Ca;
+use crate::trust::timestamper::{LocalTimestamper, Timestamper};
 
 /// What the use cases work with. Cheap to clone: every piece is shared.
 #[derive(Debug, Clone)]
@@ -53,8 +57,8 @@ pub struct Services {
     /// Signs download paths into short-lived URLs.
     pub links: Arc<crate::documents::links::Links>,
     /// The platform's seal and its timestamps; `None` without a CA.
-    pub platform_seal: Option<Arc<super::sealing::PlatformSeal>>,
-    pub archivers: Arc<super::sealing::Archivers>,
+    pub platform_seal: Option<Arc<PlatformSeal>>,
+    pub archivers: Arc<Archivers>,
     /// What archive evidence must chain to when it is verified again.
     pub receipt_trust: Arc<crate::providers::archive::ReceiptTrust>,
     /// Wakes the sealing sweep (a contract was just signed).
@@ -181,10 +185,7 @@ impl Services {
         let (ca, tsa) = open_ca(&config)?;
         let documents = document_store(&config.document_settings())?;
         let platform_seal = match &ca {
-            Some(ca) => Some(Arc::new(crate::app::sealing::PlatformSeal::with_ca(
-                &config,
-                Arc::clone(ca),
-            )?)),
+            Some(ca) => Some(Arc::new(platform_seal(&config, Arc::clone(ca))?)),
             None => None,
         };
         let archivers = archivers(&config, &store, ca.as_ref(), tsa.as_ref())?;
@@ -336,9 +337,9 @@ fn archivers(
     store: &Store,
     ca: Option<&Arc<crate::trust::Ca>>,
     tsa: Option<&Arc<crate::trust::tsa::TsaSigner>>,
-) -> Result<crate::app::sealing::Archivers, StartupError> {
+) -> Result<Archivers, StartupError> {
     let (Some(ca), Some(tsa)) = (ca, tsa) else {
-        return Ok(crate::app::sealing::Archivers::default());
+        return Ok(Archivers::default());
     };
     let client = crate::providers::tsa::Client::from_config(
         &config.trust,
@@ -346,7 +347,7 @@ fn archivers(
         Some(ca),
     )
     .map_err(|error| StartupError::Archive(error.to_string()))?;
-    Ok(crate::app::sealing::Archivers::new(vec![
+    Ok(Archivers::new(vec![
         Arc::new(crate::providers::archive::TsaArchiver::new(client)),
         Arc::new(crate::providers::archive::LocalCaArchiver::new(
             Arc::clone(tsa),
@@ -401,4 +402,32 @@ pub fn document_store(
             Ok(Arc::new(S3DocumentStore::new(s3, cipher)?))
         }
     }
+}
+
+/// The platform seal on `ca`: its timestamps from `[trust] seal_tsa_urls` when set, otherwise from
+/// esign's own TSA in-process.
+pub fn platform_seal(config: &Config, ca: Arc<Ca>) -> Result<PlatformSeal, StartupError> {
+    let trust = &config.trust;
+    let timestamper: Arc<dyn Timestamper> = if trust.seal_tsa_urls.is_empty() {
+        let policy = crate::trust::parse_oid(&trust.tsa_policy).map_err(ConfigError::Invalid)?;
+        Arc::new(LocalTimestamper::new(Arc::new(ca.tsa_signer(policy))))
+    } else {
+        Arc::new(
+            crate::providers::tsa::Client::with_urls(trust, Some(&ca), trust.seal_tsa_urls.clone())
+                .map_err(|error| StartupError::Archive(error.to_string()))?,
+        )
+    };
+    Ok(PlatformSeal::new(
+        ca,
+        timestamper,
+        trust.organization.clone(),
+    ))
+}
+
+/// The platform seal on the CA the configuration points at; `None` without a CA.
+pub fn platform_seal_from_config(config: &Config) -> Result<Option<PlatformSeal>, StartupError> {
+    let Some(ca) = Ca::open(&config.trust_settings())? else {
+        return Ok(None);
+    };
+    platform_seal(config, Arc::new(ca)).map(Some)
 }

@@ -12,6 +12,7 @@ pub mod links;
 pub mod pades;
 pub mod pdf;
 pub mod qr;
+pub mod seal;
 pub mod sign;
 pub mod storage;
 pub mod validate;

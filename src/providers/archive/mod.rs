@@ -22,6 +22,7 @@ pub mod subtrees;
 pub mod timestamp;
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -79,6 +80,25 @@ pub fn readable_evidence(
             ]
         }
     })
+}
+
+/// The archive providers this instance can use, one per kind.
+#[derive(Debug, Default)]
+pub struct Archivers(std::collections::BTreeMap<ArchiveProvider, Arc<dyn Archiver>>);
+
+impl Archivers {
+    pub fn new(archivers: Vec<Arc<dyn Archiver>>) -> Self {
+        Self(
+            archivers
+                .into_iter()
+                .map(|archiver| (archiver.provider(), archiver))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, provider: ArchiveProvider) -> Option<&Arc<dyn Archiver>> {
+        self.0.get(&provider)
+    }
 }
 
 /// One document to archive with one provider.
