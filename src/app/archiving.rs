@@ -12,10 +12,10 @@ use aggregates::values::{ArchiveId, ArchiveProvider, LongText, Reason, Transacti
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
-use super::Services;
 use super::sealing::{
-    SealingError, certificate_storage_key, contract_stream, long_text, system_metadata, verify_url,
+    SealingError, certificate_storage_key, contract_stream, long_text, verify_url,
 };
+use super::{Services, system_metadata};
 use crate::documents::storage::sha256_hex;
 use crate::providers::archive::{ArchiveReceipt, ArchiveRequest};
 use crate::store::StreamId;
@@ -248,7 +248,7 @@ pub(super) async fn run_archive(
             let archived_at = receipt.archived_at;
             state
                 .pipeline
-                .execute::<ContractAggregate>(&stream, &system_metadata(), |_| {
+                .execute::<ContractAggregate>(&stream, &system_metadata("sealing"), |_| {
                     ContractCommand::RecordArchiveSuccess(RecordArchiveSuccess {
                         provider,
                         transaction_no: transaction_no.clone(),
@@ -286,7 +286,7 @@ async fn record_request(
 ) -> Result<(), SealingError> {
     state
         .pipeline
-        .execute::<ContractAggregate>(stream, &system_metadata(), |_| {
+        .execute::<ContractAggregate>(stream, &system_metadata("sealing"), |_| {
             ContractCommand::RequestArchive(RequestArchive {
                 archive_id: archive_id.clone(),
                 provider,
@@ -308,13 +308,17 @@ async fn record_failure(
     let reason = Reason::parse(&reason).map_err(|error| SealingError::Value(error.to_string()))?;
     state
         .pipeline
-        .execute::<ContractAggregate>(&contract_stream(contract_id), &system_metadata(), |_| {
-            ContractCommand::RecordArchiveFailure(RecordArchiveFailure {
-                provider,
-                reason: reason.clone(),
-                now,
-            })
-        })
+        .execute::<ContractAggregate>(
+            &contract_stream(contract_id),
+            &system_metadata("sealing"),
+            |_| {
+                ContractCommand::RecordArchiveFailure(RecordArchiveFailure {
+                    provider,
+                    reason: reason.clone(),
+                    now,
+                })
+            },
+        )
         .await?;
     state.metrics.archive(provider.as_str(), "failure");
     Ok(())

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::app::pipeline::{CommandError, Pipeline};
 use crate::metrics::Metrics;
-use crate::store::{EventMetadata, Store, StoreError, StreamId, advisory};
+use crate::store::{Store, StoreError, StreamId, advisory};
 
 /// The scheduler that expires verifications, sign links and contracts at their deadlines.
 #[derive(Debug, Clone, Deserialize)]
@@ -203,14 +203,7 @@ impl ExpiryScheduler {
 
     /// Issues one expiry command; `Ok(true)` when it appended an event.
     async fn expire(&self, kind: Kind, item: &Due, now: DateTime<Utc>) -> Result<bool, String> {
-        let metadata = EventMetadata {
-            actor: "system:expiry".to_owned(),
-            client_id: None,
-            ip: None,
-            user_agent: None,
-            correlation_id: Some(uuid::Uuid::now_v7().to_string()),
-            causation_id: None,
-        };
+        let metadata = super::system_metadata("expiry");
         match kind {
             Kind::Contract => {
                 let stream = StreamId::new(ContractAggregate::NAME, &item.0);

@@ -28,8 +28,8 @@ use der::Decode;
 use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
 
-use super::Services;
 use super::archiving::{self, ArchiveOutcome};
+use super::{Services, system_metadata};
 use crate::app::pipeline::CommandError;
 use crate::documents::contract::{
     ContractDocument, SignerFacts, contract_layout, signer_field_name,
@@ -39,7 +39,7 @@ use crate::documents::pdf::{self, RenderedPdf};
 use crate::documents::seal::{SealError, signature_field};
 use crate::documents::sign::{SignError, sign_field};
 use crate::documents::storage::{DocumentStoreError, sha256_hex};
-use crate::store::{EventMetadata, StoreError, StreamId, advisory};
+use crate::store::{StoreError, StreamId, advisory};
 use crate::trust::ca::CaError;
 use crate::trust::cms::Signer;
 
@@ -86,14 +86,6 @@ pub struct SweepReport {
     pub errors: u64,
     /// Another instance was sweeping.
     pub skipped: bool,
-}
-
-pub(super) fn system_metadata() -> EventMetadata {
-    EventMetadata {
-        actor: "system:sealing".to_owned(),
-        correlation_id: Some(uuid::Uuid::now_v7().to_string()),
-        ..EventMetadata::default()
-    }
 }
 
 pub(super) fn contract_stream(contract_id: &str) -> StreamId {
@@ -387,7 +379,7 @@ pub async fn seal(
     let hash = digest(&document_hash)?;
     state
         .pipeline
-        .execute::<ContractAggregate>(&stream, &system_metadata(), |_| {
+        .execute::<ContractAggregate>(&stream, &system_metadata("sealing"), |_| {
             ContractCommand::SealDocument(SealDocument {
                 document_hash: hash.clone(),
                 details: details.clone(),

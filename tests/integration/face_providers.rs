@@ -545,7 +545,7 @@ async fn forged_replayed_conflicting_and_late_callbacks_are_refused_and_write_no
     // earlier clock), its task started in time; a result now is refused.
     let late_id = "FACE_VERIFY_LATE_1";
     let stream = StreamId::new(FaceVerificationAggregate::NAME, late_id);
-    let metadata = esign::app::verifications::system_metadata("test");
+    let metadata = esign::app::system_metadata("test");
     let then = Utc::now() - TimeDelta::minutes(2);
     let request: VerificationRequest = serde_json::from_value(face_request("FACE_LATE")).unwrap();
     let pipeline = &face.service.state.pipeline;
