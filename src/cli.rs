@@ -675,9 +675,11 @@ async fn write_evidence_report(
                     hash,
                 )
                 .await?;
-            signatures =
-                crate::app::verify::validate_signatures(&bytes, &[platform.ca().root().clone()])
-                    .signatures;
+            signatures = crate::app::document_verification::validate_signatures(
+                &bytes,
+                &[platform.ca().root().clone()],
+            )
+            .signatures;
         }
         let rows = store.contracts().archives(contract_id).await?;
         archives = rows

@@ -641,7 +641,7 @@ pub fn timestamp_request(data: &[u8]) {
 /// A document reported valid has signatures, all valid, and no problems.
 pub fn pdf_validation(data: &[u8]) {
     let anchors = [fixture_ca().root().clone()];
-    let validation = crate::app::verify::validate_signatures(data, &anchors);
+    let validation = crate::app::document_verification::validate_signatures(data, &anchors);
     assert_eq!(
         validation.document_sha256_hex,
         hex::encode(Sha256::digest(data))

@@ -1,9 +1,27 @@
 //! The use cases: what esign does for its callers, signers, operators and background jobs, each a
 //! function over the [`Services`] handle that knows nothing of HTTP and answers [`AppError`].
+//!
+//! # Layout
+//!
+//! - [`services`]: the [`Services`] handle, built from the [`config`], and the background workers.
+//! - [`pipeline`]: how every command runs (load, decide, append, project, outbox) in one
+//!   transaction; [`error`]: the one error of the use cases; [`ids`]: the ids esign assigns.
+//! - [`contracts`], [`templates`]: the contract API (spec 2.1.2, 2.1.3); [`signing`]: a signer's
+//!   steps through a sign link (SMS code, face check, signature, rejection); [`short_links`]: the
+//!   short links of sign links.
+//! - [`verifications`]: face verification (spec 2.1.1), its provider rounds, callbacks and the
+//!   degraded check; [`one_time_codes`]: the SMS codes both use.
+//! - [`notices`], [`sms_templates`]: payment-verification notices and their templates.
+//! - [`sealing`], [`archiving`]: from SIGNED to a sealed, timestamped, archived document;
+//!   [`document_verification`]: checking a document later (协议验真).
+//! - [`expiry`]: contracts, sign links and verifications past their deadline.
+//!
+//! Nothing here imports the HTTP edge; the edge calls these functions and renders their answers.
 
 pub mod archiving;
 pub mod config;
 pub mod contracts;
+pub mod document_verification;
 pub mod error;
 pub mod expiry;
 pub mod ids;
@@ -17,7 +35,6 @@ pub mod signing;
 pub mod sms_templates;
 pub mod templates;
 pub mod verifications;
-pub mod verify;
 
 pub use error::AppError;
 pub use services::Services;

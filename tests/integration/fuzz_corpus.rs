@@ -369,7 +369,8 @@ fn the_seeds_reach_the_paths_they_are_named_for() {
                 verify_token(&token, &digest, Some(TSA_NONCE), &anchors, &[]).unwrap();
             }
             ("pdf_validation", "signed") => {
-                let validation = esign::app::verify::validate_signatures(&data, &anchors);
+                let validation =
+                    esign::app::document_verification::validate_signatures(&data, &anchors);
                 assert!(validation.valid, "{validation:?}");
             }
             _ => {}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::JsonBody;
 use crate::app::contracts::{self, SignTask};
-use crate::app::verify::VerifyRequest;
+use crate::app::document_verification::VerifyRequest;
 use crate::app::{AppError, Caller};
 use crate::http::AppState;
 use crate::http::openapi::{self, schemas};
@@ -237,7 +237,7 @@ async fn verify(
     caller: Caller,
     JsonBody(request): JsonBody<VerifyRequest>,
 ) -> Result<Json<Value>, AppError> {
-    let answer = crate::app::verify::verify(&state, &caller, &request).await?;
+    let answer = crate::app::document_verification::verify(&state, &caller, &request).await?;
     serde_json::to_value(answer)
         .map(Json)
         .map_err(AppError::internal)

@@ -61,7 +61,7 @@ pub(super) async fn page(
             );
         }
     };
-    match crate::app::verify::by_contract(&state, &row).await {
+    match crate::app::document_verification::by_contract(&state, &row).await {
         Ok(answer) => Html(render(&contract_id, &answer)).into_response(),
         Err(error) => {
             tracing::error!(%contract_id, %error, "verify page: the check failed");
@@ -99,7 +99,7 @@ fn masked_name(name: &str) -> String {
     }
 }
 
-fn render(contract_id: &str, answer: &crate::app::verify::Verification) -> String {
+fn render(contract_id: &str, answer: &crate::app::document_verification::Verification) -> String {
     let (class, verdict) = if answer.valid {
         ("ok", "文件真实有效")
     } else {
