@@ -2,24 +2,24 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: the TOML configuration and its `ESIGN_*` environment overrides.
-//! - [`store`]: the event store (SQLite embedded, PostgreSQL in production), its hash chain and
-//!   migrations.
-//! - [`pii`]: field-level encryption and keyed hashes for personal data at rest.
-//! - [`audit`]: timelines and chain verification for compliance.
-//! - [`http`]: the HTTP edge; [`http::auth`] checks request signatures.
-//! - [`clients`]: the API clients and their secrets; [`nonces`]: single-use request nonces.
-//! - [`metrics`]: Prometheus metrics; [`sms`]: text messages to people's phones (senders, signing
-//!   codes, payment-verification notices and their delivery sweep; see `docs/sms.md`).
-//! - [`face`]: face verification providers (protocol v1, failover, retries, degraded mode);
-//!   [`sandbox`]: the built-in sandbox provider, an HTTP service of its own.
-//! - [`trust`]: the platform CA (event certificates for signers) and RFC 3161 timestamps (the
-//!   `/tsa` service and a client with fallback); see `docs/trust.md`.
-//! - [`document`]: the contract PDF, its PAdES signatures and the encrypted document stores (local
-//!   directory or S3-compatible bucket); [`download`]: short-lived signed download links; see
-//!   `docs/storage.md`.
-//! - [`startup`]: building and running the service.
-//! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
+//! Folders are layers; a module uses only the layers below it (`docs/architecture.md`, enforced by
+//! `tests/layers.rs`). From the top:
+//!
+//! - [`cli`]: the `esign` command line, one file per subcommand.
+//! - [`http`]: the HTTP edge: routes, request signatures, the signer's and the person's pages,
+//!   the OpenAPI document; errors become the spec's codes here and nowhere else.
+//! - [`app`]: the use cases over one [`app::Services`] handle, the command pipeline, the
+//!   configuration, and the background workers; one error type, [`app::AppError`].
+//! - [`read`]: the resources as the API shows them, audit timelines, and rebuilding the query
+//!   tables; [`delivery`]: the outbox, delivered as signed callbacks and broker publications.
+//! - [`providers`]: the outside services behind adapters: face providers and the sandbox, SMS
+//!   senders, archive providers, remote TSAs, S3 storage, outbound HTTP and its SSRF guard.
+//! - [`documents`]: the contract PDF, PAdES signatures and their validation, the platform seal,
+//!   encrypted document storage and signed download links.
+//! - [`trust`]: the platform CA, CMS, and RFC 3161 timestamps (see `docs/trust.md`).
+//! - [`store`]: the event store and every SQL statement of the service, on SQLite or PostgreSQL.
+//! - [`pii`]: field-level encryption and keyed hashes for personal data at rest; [`metrics`]:
+//!   the Prometheus registry.
 //!
 //! The pure domain lives in the `aggregates` crate and the read models in `projections`.
 

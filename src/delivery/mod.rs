@@ -1,10 +1,10 @@
 //! Delivery of the outbox: signed callbacks to callers and publications to the broker, at least once.
 //!
-//! Each instance runs a [`Dispatcher`]: it claims due rows (see [`queue`]), delivers them a few at a
+//! Each instance runs a [`Dispatcher`]: it claims due rows (see [`crate::store::outbox`]), delivers them a few at a
 //! time, records every attempt, and schedules a failed one again with exponential backoff and jitter
 //! ([`backoff`]) until its attempts run out and it becomes a dead letter for an operator. A callback
 //! is a JSON POST signed as ARCHITECTURE.md's wire protocol says ([`signature`]); its URL passes the
-//! SSRF guard ([`ssrf`]) on every attempt in production. Receivers dedupe by `X-Esign-Event-Id`,
+//! SSRF guard ([`crate::providers::ssrf`]) on every attempt in production. Receivers dedupe by `X-Esign-Event-Id`,
 //! which is the same on every attempt.
 
 pub mod backoff;

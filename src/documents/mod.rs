@@ -1,5 +1,17 @@
 //! The contract document: rendered from the contract's events into a PDF with Chinese text in an
 //! embedded, subset font, the signers' handwritten signatures and a signing summary page.
+//!
+//! # Layout
+//!
+//! - [`content`]: a filled template as blocks; [`pdf`]: blocks laid out on A4 pages;
+//!   [`font`]: the embedded CJK font; [`qr`]: QR codes.
+//! - [`contract`]: the signed contract document; [`evidence`]: the compliance evidence report;
+//!   [`archive_certificate`]: the archive certificate.
+//! - [`sign`], [`pades`]: PAdES signatures as incremental updates; [`seal`]: the platform seal.
+//! - [`validate`]: validation of any signed PDF (协议验真), with its own PDF syntax reader.
+//! - [`storage`]: the encrypted document store (local directory; the S3 bucket is a provider);
+//!   [`links`]: short-lived signed download links; [`config`]: the `[documents]` section.
+//! - [`html`]: escaping for the server-rendered pages.
 
 pub mod archive_certificate;
 pub mod config;

@@ -6,8 +6,8 @@
 //! for another's. The key id travels with the blob, so keys rotate: new writes use the active key,
 //! old blobs still open with a retired key kept in the configuration.
 //!
-//! [`document_store_from_config`] builds the store `[documents]` names: [`LocalDocumentStore`] or
-//! [`S3DocumentStore`] (see docs/storage.md).
+//! `app::services::document_store` builds the store `[documents]` names: [`LocalDocumentStore`] or
+//! [`crate::providers::s3::S3DocumentStore`] (see docs/storage.md).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

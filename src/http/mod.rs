@@ -1,4 +1,16 @@
 //! The HTTP edge: the router, shared state, and the mapping of errors to responses.
+//!
+//! A handler extracts and authenticates, calls one use case of [`crate::app`] and renders its answer;
+//! [`error`] maps the application's error to the spec's codes in one place.
+//!
+//! # Layout
+//!
+//! - [`server`]: binding the listener and serving; [`AppState`]: what every handler gets.
+//! - [`auth`]: request signatures of `/api/v1/**`; [`api`]: the signed REST API.
+//! - [`h5`]: the signer's pages; `face_pages`: the person's face verification pages;
+//!   [`provider_callbacks`]: face providers' signed results.
+//! - `download`: signed document downloads; `tsa`: the RFC 3161 service; `health`, `metrics`,
+//!   [`openapi`]: what operators and integrators read; `dev`: development-only routes.
 
 pub mod api;
 pub mod auth;

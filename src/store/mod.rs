@@ -2,11 +2,20 @@
 //!
 //! # Layout
 //!
-//! - [`EventStore`]: the one trait both backends implement, and [`Store`], the configured backend.
+//! - [`EventStore`]: the one trait both backends implement, and [`Store`], the configured backend:
+//!   the one place that dispatches to a backend. Nothing outside this folder names one.
 //! - [`sqlite`]: the embedded default (rusqlite, one writer thread committing in groups).
 //! - [`postgres`]: production (tokio-postgres + deadpool, commit order fenced with `xid8`).
-//! - [`chain`]: the per-stream SHA-256 chain and its verification.
-//! - [`canonical`]: the canonical JSON the chain hashes.
+//! - [`chain`]: the per-stream SHA-256 chain and its verification; [`canonical`]: the canonical
+//!   JSON the chain hashes.
+//! - [`commands`]: a command's writes (events, rows, outbox) in one transaction.
+//! - [`sql`]: statements written once for both backends, and the session that runs them.
+//! - [`query_tables`]: the named reads of the query tables; [`rows`]: their upserts;
+//!   [`rebuild`]: the shadow tables a rebuild fills and swaps in.
+//! - [`outbox`], [`scheduler`], [`advisory`]: the work queues of delivery and the background sweeps,
+//!   and the locks that let one instance run a sweep.
+//! - [`clients`], [`nonces`], [`short_links`], [`merkle_log`]: the tables of the API clients,
+//!   request nonces, short links and the Merkle log.
 //! - [`migrations`]: the plain-SQL migrations of both backends and their runner.
 //!
 //! # Guarantees (both backends, proved by the contract suite in `tests/`)

@@ -4,7 +4,7 @@
 //! after that the timestamp check alone refuses a replay, so the row is dead weight and is purged.
 //! On PostgreSQL the table is `UNLOGGED` (see `docs/request-signing.md` for that trade-off), and the
 //! nonces of concurrent requests are written together: while one statement is out, the nonces that
-//! arrive queue up and go in the next one (see [`NonceBatcher`]). Every signed request records a
+//! arrive queue up and go in the next one (see `NonceBatcher`). Every signed request records a
 //! nonce, so this is a statement and a transaction per request saved under load.
 
 use std::collections::HashSet;

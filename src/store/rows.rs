@@ -175,7 +175,7 @@ pub async fn upsert_postgres_into<C: GenericClient + Sync>(
 /// enough that one statement's arrays stay a few megabytes.
 const MANY_ROWS_PER_STATEMENT: usize = 5_000;
 
-/// Upserts many rows with one statement per table (and per [`MANY_ROWS_PER_STATEMENT`]) instead of one
+/// Upserts many rows with one statement per table (and per `MANY_ROWS_PER_STATEMENT`) instead of one
 /// per row: every column travels as a text array and is cast to the column's own type in the
 /// database, so the values land exactly as [`upsert_postgres_into`] would write them. When several
 /// rows share a key the last one wins, as it would after one upsert per row in order.

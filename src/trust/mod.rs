@@ -9,10 +9,11 @@
 //! - [`cms`]: CMS `SignedData`: the builder (timestamp tokens, detached PAdES signatures), signature
 //!   timestamps added afterwards (CAdES-T), and the verifier (signature, signed attributes,
 //!   certificate chain).
-//! - [`tsa`]: RFC 3161 types, the timestamp service behind `POST /tsa`, and the client that asks
-//!   one or several TSAs in turn.
-//! - [`timestamper`]: one trait over where timestamps come from: remote TSAs through the client, or
-//!   esign's own TSA in-process.
+//! - [`tsa`]: RFC 3161 types, the timestamp service behind `POST /tsa`, and the checks a client
+//!   makes of any answer.
+//! - [`timestamper`]: one trait over where timestamps come from: remote TSAs
+//!   (`providers::tsa`), or esign's own TSA in-process.
+//! - [`config`]: the `[trust]` section.
 //!
 //! See `docs/trust.md` for files, certificate profiles and how to check a token with openssl.
 

@@ -1,6 +1,6 @@
-//! Where signature timestamps come from: remote RFC 3161 services through `providers::tsa::Client` (several
-//! URLs with fallback), or esign's own TSA in-process through [`LocalTimestamper`]. Either way the
-//! caller gets a token that passed the same checks.
+//! Where signature timestamps come from: remote RFC 3161 services through
+//! `providers::tsa::Client` (several URLs with fallback), or esign's own TSA in-process through
+//! [`LocalTimestamper`]. Either way the caller gets a token that passed the same checks.
 
 use std::sync::Arc;
 

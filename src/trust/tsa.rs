@@ -1,5 +1,6 @@
 //! RFC 3161 timestamps: the ASN.1 types, esign's own timestamp service (`LOCAL_CA`, served at
-//! `POST /tsa`) and a client that asks several TSAs in turn (`TSA`).
+//! `POST /tsa`), and the checks any answer must pass (the client that asks remote TSAs in turn is
+//! `providers::tsa`).
 //!
 //! Tokens are CMS `SignedData` over a `TSTInfo` (eContentType id-ct-TSTInfo) with the signed
 //! attributes content-type, message-digest, signing-certificate-v2 and signing-time, signed by the

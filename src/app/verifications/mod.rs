@@ -1,5 +1,5 @@
 //! Face verifications (spec 2.1.1): the API's initiate, read and audit trail here; the flows that
-//! involve a provider or the person in [`provider`] and [`degraded`], each ending in one command
+//! involve a provider or the person in `provider` and `degraded`, each ending in one command
 //! through the pipeline:
 //!
 //! - [`start_task`]: create the provider task through the failover list and record

@@ -9,7 +9,8 @@
 //!   log in the database with signed tree heads. It calls itself `local-merkle-log`, never a chain.
 //! - [`merkle`]: RFC 6962 hashing and proofs over a list of leaves; [`subtrees`]: the same
 //!   computations over the stored hashes of perfect subtrees, which the log uses.
-//! - [`certificate`]: the archive certificate PDF (存证证书).
+//! - the archive certificate PDF (存证证书) that prints this evidence is
+//!   [`crate::documents::archive_certificate`].
 //!
 //! A provider turns an [`ArchiveRequest`] into an [`ArchiveReceipt`]: `transaction_no`,
 //! `archived_at` and `evidence` (stored as `contract_archive.metadata_json`). [`verify_receipt`]

@@ -1,8 +1,8 @@
 //! Face verification providers: the contract ([`provider::FaceProvider`]), esign's generic HTTP
-//! protocol v1 ([`protocol`], [`http_provider`]), the ordered failover list ([`FaceProviders`]), and
-//! the flows that connect them to the FaceVerification aggregate ([`flow`]): starting a provider task
-//! (with failover, background retries and degraded mode), recording signed callbacks, pulling a result
-//! when the person returns, and the degraded SMS check. docs/face-providers.md describes it all.
+//! protocol v1 ([`protocol`], [`http_provider`]) and the ordered failover list ([`FaceProviders`]).
+//! The use cases that drive them (starting a task with failover, background retries and degraded
+//! mode, signed callbacks, pulling a result when the person returns, the degraded SMS check) are
+//! `app::verifications`. docs/face-providers.md describes it all.
 
 pub mod config;
 pub mod http_provider;

@@ -4,7 +4,8 @@
 //! The development sender writes each message to the log (number masked) and keeps it in memory so
 //! tests and a developer can read the code that was "sent"; [`message_centre`] posts to the message
 //! centre. [`CountedSender`] wraps whichever is configured so every send is counted in the metrics.
-//! [`signing`] sends and checks signers' codes; [`notices`] delivers payment-verification notices.
+//! The use cases that send through it are `app::one_time_codes` (signers' and degraded-mode codes)
+//! and `app::notices` (payment-verification notices).
 
 mod config;
 pub mod message_centre;

@@ -11,8 +11,8 @@ use crate::store::chain::{StoredFields, StoredRow};
 use crate::store::{CHAIN_READ_AHEAD, ChainBatch, ChainRows, RecordedEvent, StoreError};
 
 impl PostgresStore {
-    /// [`EventStore::read_chain_rows`], reading a log of more than a few times `range_rows` events as
-    /// ranges of about `range_rows` (see [`send_chain_rows`]).
+    /// [`crate::store::EventStore::read_chain_rows`], reading a log of more than a few times `range_rows` events as
+    /// ranges of about `range_rows` (see `send_chain_rows`).
     pub async fn read_chain_rows_in_ranges(
         &self,
         batch_size: usize,

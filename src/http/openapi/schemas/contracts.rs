@@ -1,0 +1,382 @@
+//! Contracts (spec 2.1.2).
+
+use super::*;
+
+/// The body of `POST /api/v1/contract/initiate`. Every invalid field is reported at once (40001); a
+/// missing or inactive template is reported first (422 / 40003).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractRequest {
+    /// The caller's business reference. With `bizType` it makes the request idempotent: a repeat
+    /// answers 409 / 40002 with the existing contract.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("REL_202310270001")
+    )]
+    pub biz_id: String,
+    pub biz_type: ContractBizType,
+    /// The template to fill.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("TEMPLATE_COLLECTION_V1")
+    )]
+    pub template_id: String,
+    /// Not in the spec: pins a template version; without it the template's current active version
+    /// is used.
+    #[schema(max_length = 32, pattern = "^[A-Za-z0-9_.:-]+$", examples("1.0"))]
+    pub template_version: Option<String>,
+    /// At most 256 characters.
+    #[schema(max_length = 256, examples("天财分账资金归集授权协议"))]
+    pub title: String,
+    #[schema(schema_with = template_variables)]
+    pub variables: Option<BTreeMap<String, serde_json::Value>>,
+    /// One entry per signer, within the template's `minSigners`..`maxSigners`; each `partyId` once.
+    #[schema(min_items = 1)]
+    pub signers: Vec<SignerRequest>,
+    /// Where status changes are sent: an absolute http(s) URL of at most 1024 characters; HTTPS and
+    /// a public host in production.
+    #[schema(max_length = 1024, examples("https://auth-system/callback/e-sign"))]
+    pub callback_url: String,
+    pub webhook_config: Option<WebhookConfig>,
+    /// How long the whole signing flow stays open, in days.
+    #[schema(minimum = 1, maximum = 90, default = 7)]
+    pub expire_days: Option<i64>,
+    pub archive_config: Option<ArchiveConfigRequest>,
+}
+
+fn template_variables() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
+    let value = ObjectBuilder::new().schema_type(SchemaType::from_iter([
+        Type::String,
+        Type::Number,
+        Type::Boolean,
+        Type::Null,
+    ]));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "The template's variables by key: strings, numbers or booleans (at most 4096 characters \
+             as text); `null` counts as absent. Every variable the template marks `required` must \
+             be given.",
+        ))
+        .additional_properties(Some(AdditionalProperties::RefOr(value.into())))
+        .examples([serde_json::json!({"payerName": "XX品牌总部", "receiverName": "上海浦东店"})])
+        .build()
+}
+
+/// One signer of a new contract.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignerRequest {
+    /// The signer's business identity inside this contract.
+    #[schema(
+        max_length = 64,
+        pattern = "^[A-Za-z0-9_.:-]+$",
+        examples("RECEIVER_001")
+    )]
+    pub party_id: String,
+    pub party_type: PartyType,
+    /// At most 128 characters.
+    #[schema(max_length = 128, examples("张三"))]
+    pub name: String,
+    /// An 18-character PRC resident ID number with a valid check digit. Stored encrypted.
+    #[schema(min_length = 18, max_length = 18, examples("310101199001011234"))]
+    pub id_card_no: String,
+    /// A mainland mobile number. Stored encrypted.
+    #[schema(pattern = "^1[3-9][0-9]{9}$", examples("13800138000"))]
+    pub mobile: String,
+    /// Defaults to the template's first default sign method.
+    pub sign_method: Option<SignMethod>,
+    /// Defaults to `H5_LINK`.
+    pub notify_type: Option<NotifyType>,
+    /// Signing order: 1 signs first; equal numbers sign in parallel.
+    #[schema(minimum = 1, maximum = 999, default = 1)]
+    pub sequence: Option<i64>,
+}
+
+/// Whether and where the signed contract is archived.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ArchiveConfigRequest {
+    /// Defaults to `true` when `archiveProvider` is given, else `false`.
+    pub need_archive: Option<bool>,
+    /// Defaults to `TSA` when archiving is needed.
+    pub archive_provider: Option<ArchiveProvider>,
+}
+
+/// A contract just created, with one sign link per signer.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractCreated {
+    #[schema(examples("CONTRACT_202310273F2A9C01B7D4E865"))]
+    pub contract_id: String,
+    /// Always `CREATED`.
+    pub status: ContractStatus,
+    pub sign_tasks: Vec<SignTask>,
+    /// When archiving was asked for: the id the archive record will have once the contract is
+    /// signed and sealed; `null` otherwise.
+    #[schema(required = true)]
+    pub archive_info: Option<PlannedArchive>,
+}
+
+/// The archive record a contract will get.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct PlannedArchive {
+    #[schema(examples("ARCHIVE_20231027A1B2C3D4E5F60718"))]
+    pub archive_id: String,
+    pub provider: ArchiveProvider,
+    /// Always `PENDING`.
+    pub status: ArchiveStatus,
+}
+
+/// A signer's sign link. The token in the URL is shown only here; the service keeps its hash.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignTask {
+    #[schema(examples("RECEIVER_001"))]
+    pub party_id: String,
+    /// `<publicBaseUrl>/h5/sign?token=...`.
+    pub sign_url: String,
+    /// `<publicBaseUrl>/s/<10 characters>`: redirects to `signUrl`, short enough for an SMS. `null`
+    /// only if it could not be stored (logged); `signUrl` works regardless.
+    #[schema(required = true)]
+    pub short_url: Option<String>,
+    /// When the link stops working (then 40004; a new one comes from
+    /// `POST /api/v1/contract/{contractId}/signers/{partyId}/sign-url`).
+    #[schema(format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+    /// `data:image/png;base64,...`: a QR code of `signUrl` to show on a screen.
+    #[schema(required = true)]
+    pub qr_code: Option<String>,
+}
+
+/// A contract as `GET /api/v1/contract/{contractId}` shows it (spec 2.1.2 item 2).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct Contract {
+    pub contract_id: String,
+    pub biz_id: String,
+    pub biz_type: ContractBizType,
+    pub template_id: String,
+    pub template_version: String,
+    pub title: String,
+    pub status: ContractStatus,
+    /// In signing order.
+    pub signers: Vec<ContractSigner>,
+    /// The sealed document, once produced: a signed URL that works for `[documents]
+    /// download_url_ttl_seconds` (callbacks get one signed when each attempt is sent).
+    #[schema(required = true)]
+    pub document_url: Option<String>,
+    /// The sealed document's SHA-256, once produced.
+    #[schema(required = true)]
+    pub document_hash: Option<String>,
+    /// The first archive record (the spec's single `archiveInfo`), if any.
+    #[schema(required = true)]
+    pub archive_info: Option<ContractArchive>,
+    /// Every archive record.
+    pub archives: Vec<ContractArchive>,
+    #[schema(format = DateTime, required = true)]
+    pub created_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub expires_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub signed_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub revoked_at: Option<String>,
+    #[schema(required = true)]
+    pub revoke_reason: Option<String>,
+}
+
+/// One signer of a contract.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractSigner {
+    pub party_id: String,
+    pub party_type: PartyType,
+    pub name: String,
+    pub sign_status: SignStatus,
+    pub sign_method: SignMethod,
+    pub sequence: i64,
+    #[schema(format = DateTime, required = true)]
+    pub signed_at: Option<String>,
+    #[schema(required = true)]
+    pub transaction_no: Option<String>,
+    #[schema(required = true)]
+    pub ip_address: Option<String>,
+    #[schema(required = true)]
+    pub device_info: Option<String>,
+    #[schema(required = true)]
+    pub reject_reason: Option<String>,
+}
+
+/// One archive record of a contract.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractArchive {
+    pub archive_id: String,
+    pub provider: ArchiveProvider,
+    pub status: ArchiveStatus,
+    #[schema(format = DateTime, required = true)]
+    pub archive_time: Option<String>,
+    /// The archive certificate (a PDF sealed by the platform), as a short-lived signed URL.
+    #[schema(required = true)]
+    pub certificate_url: Option<String>,
+}
+
+/// The body of `POST /api/v1/contract/{contractId}/revoke`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct RevokeRequest {
+    /// At most 512 characters.
+    #[schema(max_length = 512, examples("用户要求取消"))]
+    pub reason: String,
+    /// Who revokes, at most 64 characters.
+    #[schema(max_length = 64, examples("system_admin"))]
+    pub operator: String,
+}
+
+/// How `POST /api/v1/contract/verify` finds the document to check.
+#[derive(Debug, ToSchema)]
+pub enum VerifyMethod {
+    /// The stored sealed document of `contractId`.
+    #[schema(rename = "CONTRACT_ID")]
+    ContractId,
+    /// `fileHash` must be the document archived under `archiveId` (or, without one, sealed for one
+    /// of the caller's contracts); the stored document is then checked.
+    #[schema(rename = "FILE_HASH")]
+    FileHash,
+    /// The uploaded PDF in `fileContent`.
+    #[schema(rename = "FILE")]
+    File,
+}
+
+/// The body of `POST /api/v1/contract/verify`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct VerifyRequest {
+    pub method: VerifyMethod,
+    /// Required with `CONTRACT_ID`.
+    #[schema(examples("CONTRACT_202310273F2A9C01B7D4E865"))]
+    pub contract_id: Option<String>,
+    /// Required with `FILE_HASH`: `sha256:` and 64 hex digits.
+    #[schema(examples("sha256:9f2c4e1a8b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e"))]
+    pub file_hash: Option<String>,
+    /// With `FILE_HASH`: the archive record the hash must belong to.
+    #[schema(examples("ARCHIVE_20231027A1B2C3D4E5F60718"))]
+    pub archive_id: Option<String>,
+    /// Required with `FILE`: the PDF, standard base64. The signed API's 1 MiB body limit (41300)
+    /// bounds it at 768 KiB decoded; larger files are verified by `FILE_HASH`.
+    #[schema(format = Byte)]
+    pub file_content: Option<String>,
+}
+
+/// The verdict on a document: valid when its hash is the sealed one, every signature validates
+/// against the platform root, the contract's event chain holds, its first revision is what the
+/// events render to, and every archive record's evidence verifies.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractVerification {
+    pub valid: bool,
+    /// The first failed check; `null` when valid.
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    /// The contract the document belongs to; `null` for a file no contract of the caller was
+    /// sealed with.
+    #[schema(required = true)]
+    pub contract_id: Option<String>,
+    /// `sha256:<hex>` of the document checked.
+    #[schema(required = true)]
+    pub document_hash: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub sealed_at: Option<String>,
+    /// Whether every event of the contract's hash chain verifies.
+    #[schema(required = true)]
+    pub chain_intact: Option<bool>,
+    /// Whether the document's first revision is byte for byte what the events render to.
+    #[schema(required = true)]
+    pub content_matches_events: Option<bool>,
+    /// One entry per signature in the document, signers first, the platform seal last.
+    pub signature_info: Vec<SignatureInfo>,
+    pub archive_info: VerificationArchiveInfo,
+    /// Every failed check.
+    pub problems: Vec<String>,
+}
+
+/// A signature in a verified document.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignatureInfo {
+    /// The certificate subject's name (a signer, or the platform seal).
+    #[schema(required = true)]
+    pub signer: Option<String>,
+    /// The signing time the signature claims.
+    #[schema(format = DateTime, required = true)]
+    pub sign_time: Option<String>,
+    #[schema(required = true)]
+    pub certificate_issuer: Option<String>,
+    #[schema(required = true)]
+    pub certificate_serial: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub valid_from: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub valid_to: Option<String>,
+    /// The signature field.
+    #[schema(required = true)]
+    pub field: Option<String>,
+    pub valid: bool,
+    pub covers_whole_document: bool,
+    /// The seal's timestamp authority and the time it vouches for.
+    #[schema(required = true)]
+    pub timestamp_authority: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    pub timestamp_time: Option<String>,
+    /// Why the signature is not valid: `{code, message}` objects.
+    pub problems: Vec<Problem>,
+}
+
+/// One reason a signature is not valid.
+#[derive(Debug, ToSchema)]
+pub struct Problem {
+    /// A stable code, e.g. `DIGEST_MISMATCH`, `UNTRUSTED_CERTIFICATE`.
+    pub code: String,
+    pub message: String,
+}
+
+/// The document's archive records, each verified again.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct VerificationArchiveInfo {
+    /// At least one record's evidence verified.
+    pub archived: bool,
+    #[schema(format = DateTime, required = true)]
+    pub archive_time: Option<String>,
+    /// The authority of the first verified record (a TSA, or `local-merkle-log`).
+    #[schema(required = true)]
+    pub timestamp_authority: Option<String>,
+    pub records: Vec<VerifiedArchiveRecord>,
+}
+
+/// One archive record as verification saw it.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct VerifiedArchiveRecord {
+    #[schema(required = true)]
+    pub archive_id: Option<String>,
+    #[schema(required = true)]
+    pub provider: Option<String>,
+    pub status: String,
+    #[schema(format = DateTime, required = true)]
+    pub archive_time: Option<String>,
+    #[schema(required = true)]
+    pub authority: Option<String>,
+    #[schema(required = true)]
+    pub transaction_no: Option<String>,
+    /// `true`/`false` for a successful record's evidence; `null` for a pending or failed one.
+    #[schema(required = true)]
+    pub verified: Option<bool>,
+    #[schema(required = true)]
+    pub reason: Option<String>,
+}
