@@ -1,7 +1,8 @@
 //! The `esign` command line: `serve`, `sandbox`, `migrate`, `audit verify|replay`,
-//! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`, `ca init`, `bench`.
+//! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`, `ca init`.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +11,6 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::app::config::Config;
-use crate::bench;
 use crate::http::server::{self as startup, Application};
 use crate::read::audit;
 use crate::store::chain::{self};
@@ -54,9 +54,6 @@ enum Command {
     /// Query tables (read models) and the log they come from.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
-    /// Load generators; see docs/benchmarks.md.
-    #[command(subcommand)]
-    Bench(BenchCommand),
     /// API clients that sign requests (configured ones are listed too).
     #[command(subcommand)]
     Clients(ClientsCommand),
@@ -162,27 +159,19 @@ enum ProjectionsCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Append throughput with 1..N concurrent writers, each on its own stream.
-    Append(bench::AppendOptions),
-    /// Starts the service on a database and drives its HTTP API: initiate, query.
-    Http(bench::http::HttpOptions),
-    /// Whole two-signer journeys through the H5 pages, to sealed and archived.
-    Journey(bench::JourneyOptions),
-    /// Callback delivery from the outbox to a receiver inside the bench.
-    Callbacks(bench::CallbacksOptions),
-    /// Fill a database with signed two-signer contracts (realistic event streams, query tables filled).
-    Seed(bench::SeedOptions),
-    /// Time `projections rebuild` as a child process: events/s, peak memory, CPU.
-    Rebuild(bench::ToolOptions),
-    /// Time `audit verify` as a child process: events/s, peak memory, CPU.
-    Verify(bench::ToolOptions),
-}
-
 /// Parses the command line, runs the command, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    main_from(std::env::args_os())
+}
+
+/// [`main`] with the arguments given (the first names the program): `esign-bench` runs the service
+/// and the operator commands it measures through this, from its own executable.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     init_tracing(cli.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -205,8 +194,8 @@ pub fn main() -> ExitCode {
 
 /// Logs at `RUST_LOG` (default `info`). The PostgreSQL driver logs every statement's parameters at
 /// debug level, and parameters carry credentials and personal data, so it stays at `info` unless
-/// `RUST_LOG` names it on purpose.
-fn init_tracing(json: bool) {
+/// `RUST_LOG` names it on purpose. `esign-bench` logs the same way.
+pub fn init_tracing(json: bool) {
     let requested = std::env::var("RUST_LOG").unwrap_or_default();
     let mut filter = tracing_subscriber::EnvFilter::try_new(&requested)
         .ok()
@@ -229,7 +218,6 @@ fn init_tracing(json: bool) {
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let config = Config::load(cli.config.as_deref(), std::env::vars())?;
-    let config_path = cli.config.clone();
     match cli.command {
         Command::Serve { bench_plain_crud } => {
             let write_mode = if bench_plain_crud {
@@ -279,69 +267,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Projections(ProjectionsCommand::Rebuild { check, json }) => {
             rebuild(config, check, json).await
         }
-        Command::Bench(BenchCommand::Append(options)) => {
-            let results = bench::append(&options).await?;
-            print!("{}", bench::render_append(&results));
-            if let Some(path) = &options.json {
-                std::fs::write(path, serde_json::to_vec_pretty(&results)?)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Http(options)) => {
-            let runs = bench::http::run(&options).await?;
-            print!("{}", bench::http::render(&runs));
-            if let Some(path) = &options.json {
-                std::fs::write(
-                    path,
-                    serde_json::to_vec_pretty(&serde_json::json!({"runs": runs}))?,
-                )?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Journey(options)) => {
-            let result = bench::journey(&options).await?;
-            print!("{}", bench::render_journey(&result));
-            if let Some(path) = &options.json {
-                std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Seed(options)) => {
-            let result = bench::seed(&options, Arc::new(config.pii_cipher()?)).await?;
-            print!("{}", bench::render_seed(&result));
-            if let Some(path) = &options.json {
-                std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Callbacks(options)) => {
-            let result = bench::callbacks(&options).await?;
-            print!("{}", bench::render_callbacks(&result));
-            if let Some(path) = &options.json {
-                std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Rebuild(options)) => {
-            bench_tool(bench::Tool::Rebuild, &options, config_path.as_deref()).await
-        }
-        Command::Bench(BenchCommand::Verify(options)) => {
-            bench_tool(bench::Tool::Verify, &options, config_path.as_deref()).await
-        }
     }
-}
-
-async fn bench_tool(
-    tool: bench::Tool,
-    options: &bench::ToolOptions,
-    config: Option<&std::path::Path>,
-) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let result = bench::run_tool(tool, options, config).await?;
-    print!("{}", bench::render_tool(std::slice::from_ref(&result)));
-    if let Some(path) = &options.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&result)?)?;
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(

@@ -19,17 +19,16 @@
 //!   directory or S3-compatible bucket); [`download`]: short-lived signed download links; see
 //!   `docs/storage.md`.
 //! - [`startup`]: building and running the service.
-//! - [`cli`]: the `esign` command line; [`bench`]: its load generators.
+//! - [`cli`]: the `esign` command line.
 //!
-//! The pure domain lives in the `aggregates` crate and the read models in `projections`.
+//! The pure domain lives in the `aggregates` crate and the read models in `projections`. The load
+//! generators (`esign-bench`) and the fuzz targets' entry points live outside the service, in the
+//! `esign-tools` crate (`tools/`).
 
 pub mod app;
-pub mod bench;
 pub mod cli;
 pub mod delivery;
 pub mod documents;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod pii;

@@ -761,7 +761,7 @@ fn constraint_of(error: &tokio_postgres::Error) -> Option<&str> {
 }
 
 /// Maps a driver error: lost connections are `Unavailable`, the append-only trigger is `AppendOnly`.
-pub(crate) fn db_error(error: tokio_postgres::Error) -> StoreError {
+pub fn db_error(error: tokio_postgres::Error) -> StoreError {
     if let Some(key) = constraint_of(&error).and_then(super::UniqueKey::of_constraint) {
         return StoreError::Duplicate(key);
     }
@@ -783,7 +783,8 @@ fn is_unavailable(code: &SqlState) -> bool {
     .contains(code)
 }
 
-pub(crate) fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
+/// Maps a failure to get a pooled connection: the database cannot be reached now.
+pub fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Unavailable(error.to_string())
 }
 
@@ -802,7 +803,7 @@ fn limit_i64(limit: usize) -> i64 {
     i64::try_from(limit.max(1)).unwrap_or(i64::MAX)
 }
 
-/// Appends the first events of many new streams in one statement, for bulk loading (`esign bench
+/// Appends the first events of many new streams in one statement, for bulk loading (`esign-bench
 /// seed`). Every request must expect version 0; a stream that already exists fails the whole call with
 /// [`StoreError::WrongExpectedVersion`]. The chains are computed by the same [`prepare`] as
 /// [`append_with`]. Like it, this must be the first write of its transaction. Returns each request's
