@@ -2,7 +2,8 @@
 # The append benchmark of docs/benchmarks.md: esign's append path on both backends next to PostgreSQL's
 # raw single-row INSERT rate (pgbench) into an equivalent plain table, at the same concurrency.
 #   bench/append.sh [seconds-per-level]
-# Needs a release build (cargo build --release), pgbench, and a PostgreSQL server at $PGURL.
+# Needs a release build of esign-bench (cargo build --release -p esign-tools), pgbench, and a
+# PostgreSQL server at $PGURL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -11,7 +12,7 @@ admin=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=esign_bench_append
 out=${OUT:-target/bench}
 mkdir -p "$out"
-esign=${ESIGN:-target/release/esign}
+bench=${ESIGN_BENCH:-target/release/esign-bench}
 
 psql "$admin" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db"
 url="${admin%/*}/$db"
@@ -33,12 +34,12 @@ for c in ${levels//,/ }; do
   echo "$c $tps" | tee -a "$out/pgbench-locked.txt"
 done
 
-echo "== esign bench append (postgres)"
-"$esign" bench append --database-url "$url" --writers "$levels" --seconds "$seconds" --json "$out/append-postgres.json"
+echo "== esign-bench append (postgres)"
+"$bench" append --database-url "$url" --writers "$levels" --seconds "$seconds" --json "$out/append-postgres.json"
 
-echo "== esign bench append (sqlite)"
+echo "== esign-bench append (sqlite)"
 rm -rf "$out/sqlite" && mkdir -p "$out/sqlite"
-"$esign" bench append --database-url "sqlite://$out/sqlite/bench.db" --writers "$levels" --seconds "$seconds" \
+"$bench" append --database-url "sqlite://$out/sqlite/bench.db" --writers "$levels" --seconds "$seconds" \
   --json "$out/append-sqlite.json"
 
 echo "== ratios (esign postgres / pgbench)"

@@ -1,4 +1,4 @@
--- One row per transaction, about 500 bytes of JSON payload, as `esign bench append` writes.
+-- One row per transaction, about 500 bytes of JSON payload, as `esign-bench append` writes.
 INSERT INTO bench_plain_events (stream_id, stream_version, event_id, event_type, schema_version, payload,
                                 metadata, recorded_at, prev_hash, hash)
 VALUES ('bench-' || gen_random_uuid(), 1, gen_random_uuid(), 'BenchEventAppended', 1,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # PostgreSQL's own limit for the read behind `GET /api/v1/contract/{id}` (bench/pgbench_query.sql), on
-# a database `esign bench seed` filled, next to which esign's query rate is read (docs/benchmarks.md):
+# a database `esign-bench seed` filled, next to which esign's query rate is read (docs/benchmarks.md):
 #   bench/pgbench_query.sh <database-url> [seconds-per-level]      LEVELS=1,16,64
 # The contract ids are numbered once into `bench_query_ids` (dropped again at the end).
 set -euo pipefail

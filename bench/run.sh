@@ -5,7 +5,8 @@
 #     CONTRACTS=100000     contracts seeded for query, rebuild and verify (18 events each)
 #     PGURL=postgres://postgres@127.0.0.1:5432/postgres   a server where databases may be created
 #     OUT=target/bench     where the JSON results go; plots go to docs/benchmarks/
-# Needs a release build (cargo build --release), pgbench and python3.
+# Needs a release build of esign and esign-bench (cargo build --release -p esign -p esign-tools),
+# pgbench and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -14,6 +15,7 @@ contracts=${CONTRACTS:-100000}
 admin=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 out=${OUT:-target/bench}
 esign=${ESIGN:-target/release/esign}
+bench=${ESIGN_BENCH:-target/release/esign-bench}
 mkdir -p "$out"
 
 fresh_pg() { # a new, empty database; prints its URL
@@ -31,7 +33,7 @@ for variant in esign plain-crud; do
   [[ $variant == plain-crud ]] && flag=(--plain-crud)
   for backend in sqlite postgres; do
     if [[ $backend == postgres ]]; then url=$(fresh_pg "esign_bench_initiate"); else url=$(fresh_sqlite initiate); fi
-    "$esign" bench http --database-url "$url" --scenarios initiate --connections "$levels" \
+    "$bench" http --database-url "$url" --scenarios initiate --connections "$levels" \
       --seconds "$seconds" --dir "$out/service-initiate" "${flag[@]}" \
       --json "$out/initiate-$backend-$variant.json"
   done
@@ -46,26 +48,26 @@ for backend in sqlite postgres; do
   # The seed seals personal data with the keys the query service will read it with.
   rm -rf "$out/service-query"
   export ESIGN_SERVER_DATA_DIR="$out/service-query/data"
-  "$esign" bench seed --database-url "$url" --contracts "$contracts" --ids "$out/ids-$backend.txt" \
+  "$bench" seed --database-url "$url" --contracts "$contracts" --ids "$out/ids-$backend.txt" \
     --json "$out/seed-$backend.json"
   echo "== query ($backend)"
-  "$esign" bench http --database-url "$url" --scenarios query --query-ids "$out/ids-$backend.txt" \
+  "$bench" http --database-url "$url" --scenarios query --query-ids "$out/ids-$backend.txt" \
     --connections "$levels" --seconds "$seconds" --dir "$out/service-query" \
     --json "$out/query-$backend.json"
   echo "== rebuild and verify ($backend)"
-  "$esign" bench rebuild --database-url "$url" --json "$out/rebuild-$backend.json"
-  "$esign" bench verify --database-url "$url" --json "$out/verify-$backend.json"
+  "$bench" rebuild --database-url "$url" --json "$out/rebuild-$backend.json"
+  "$bench" verify --database-url "$url" --json "$out/verify-$backend.json"
   unset ESIGN_SERVER_DATA_DIR
 done
 
 for backend in sqlite postgres; do
   if [[ $backend == postgres ]]; then url=$(fresh_pg "esign_bench_journey"); else url=$(fresh_sqlite journey); fi
   echo "== journey ($backend)"
-  "$esign" bench journey --database-url "$url" --seconds "$((seconds * 2))" --work-dir "$out/service-journey" \
+  "$bench" journey --database-url "$url" --seconds "$((seconds * 2))" --work-dir "$out/service-journey" \
     --json "$out/journey-$backend.json"
   if [[ $backend == postgres ]]; then url=$(fresh_pg "esign_bench_callbacks"); else url=$(fresh_sqlite callbacks); fi
   echo "== callbacks ($backend)"
-  "$esign" bench callbacks --database-url "$url" --seconds "$seconds" --work-dir "$out/service-callbacks" \
+  "$bench" callbacks --database-url "$url" --seconds "$seconds" --work-dir "$out/service-callbacks" \
     --json "$out/callbacks-$backend.json"
 done
 

@@ -21,15 +21,14 @@
 //! - [`pii`]: field-level encryption and keyed hashes for personal data at rest; [`metrics`]:
 //!   the Prometheus registry.
 //!
-//! The pure domain lives in the `aggregates` crate and the read models in `projections`.
+//! The pure domain lives in the `aggregates` crate and the read models in `projections`. The load
+//! generators (`esign-bench`) and the fuzz targets' entry points live outside the service, in the
+//! `esign-tools` crate (`tools/`).
 
 pub mod app;
-pub mod bench;
 pub mod cli;
 pub mod delivery;
 pub mod documents;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod pii;

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| esign::fuzzing::contract_initiate(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| esign_tools::fuzzing::contract_initiate(data));

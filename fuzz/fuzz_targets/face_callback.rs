@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| esign::fuzzing::face_callback(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| esign_tools::fuzzing::face_callback(data));

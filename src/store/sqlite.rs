@@ -396,7 +396,7 @@ impl EventStore for SqliteStore {
 }
 
 /// Appends inside the writer's transaction.
-pub(crate) fn append_on(
+pub fn append_on(
     connection: &Connection,
     request: &AppendRequest,
 ) -> Result<Vec<RecordedEvent>, StoreError> {

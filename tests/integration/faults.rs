@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use esign::bench::initiate::{initiate_body, publish_template};
-use esign::bench::service::{CLIENT_ID, CLIENT_SECRET, Service, ServiceOptions};
+use esign_tools::bench::initiate::{initiate_body, publish_template};
+use esign_tools::bench::service::{CLIENT_ID, CLIENT_SECRET, Service, ServiceOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -330,9 +330,11 @@ async fn a_service_killed_under_write_load_keeps_every_acknowledged_command(t: T
     let root = tempfile::tempdir().unwrap();
     let options = options(&t, &service_dir(&root));
     let mut service = start(&options).await;
-    publish_template(&esign::bench::client::SignedClient::bench_caller(&service.base_url).unwrap())
-        .await
-        .unwrap();
+    publish_template(
+        &esign_tools::bench::client::SignedClient::bench_caller(&service.base_url).unwrap(),
+    )
+    .await
+    .unwrap();
 
     let mut kept = Ledger::default();
     for round in 0..rounds {
@@ -372,9 +374,11 @@ async fn postgres_gone_under_write_load_answers_503_fast_and_recovers_without_pa
     let root = tempfile::tempdir().unwrap();
     let options = options(&t, &service_dir(&root));
     let service = start(&options).await;
-    publish_template(&esign::bench::client::SignedClient::bench_caller(&service.base_url).unwrap())
-        .await
-        .unwrap();
+    publish_template(
+        &esign_tools::bench::client::SignedClient::bench_caller(&service.base_url).unwrap(),
+    )
+    .await
+    .unwrap();
     let load = WriteLoad::start(vec![caller(&service)], 4, "OUTAGE", &receiver.url);
     load.until_revocations(4).await;
 
@@ -467,7 +471,7 @@ async fn two_instances_on_one_database_deliver_each_callback_and_archive_each_co
     let instance = |name: &str| {
         let mut options = options(&t, &root.path().join(name));
         // The signing journeys come from one address; the pages' per-IP limits would stop them.
-        options.extra_toml += &esign::bench::journey::service_toml();
+        options.extra_toml += &esign_tools::bench::journey::service_toml();
         options
     };
     let first_options = instance("first");
@@ -479,9 +483,11 @@ async fn two_instances_on_one_database_deliver_each_callback_and_archive_each_co
         first_options.dir.join("data").display().to_string(),
     ));
     let second = start(&second_options).await;
-    publish_template(&esign::bench::client::SignedClient::bench_caller(&first.base_url).unwrap())
-        .await
-        .unwrap();
+    publish_template(
+        &esign_tools::bench::client::SignedClient::bench_caller(&first.base_url).unwrap(),
+    )
+    .await
+    .unwrap();
 
     let load = WriteLoad::start(
         vec![caller(&first), caller(&second)],
@@ -495,11 +501,18 @@ async fn two_instances_on_one_database_deliver_each_callback_and_archive_each_co
     assert_eq!(ledger.unanswered, 0);
 
     // Signing journeys through the first instance's pages; both instances' sweeps seal and archive.
-    let journey_receiver = esign::bench::callbacks::Receiver::start().await.unwrap();
-    let journeys =
-        esign::bench::journey::journey_scenario(&first, &journey_receiver, &[2], Duration::ZERO, 6)
-            .await
-            .unwrap();
+    let journey_receiver = esign_tools::bench::callbacks::Receiver::start()
+        .await
+        .unwrap();
+    let journeys = esign_tools::bench::journey::journey_scenario(
+        &first,
+        &journey_receiver,
+        &[2],
+        Duration::ZERO,
+        6,
+    )
+    .await
+    .unwrap();
     let signed = journeys[0].journeys.latencies.count;
     assert!(signed > 0, "no journey completed: {journeys:?}");
     eprintln!("journeys: {signed} contracts signed, sealed and archived");

@@ -7,7 +7,6 @@
 mod api;
 mod archive;
 mod authorisation;
-mod bench_seed;
 mod browser;
 mod cli;
 mod delivery;
@@ -19,7 +18,6 @@ mod event_store;
 mod expiry;
 mod face_providers;
 mod faults;
-mod fuzz_corpus;
 mod h5_attacks;
 mod h5_sign;
 mod helpers;

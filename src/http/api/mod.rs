@@ -63,7 +63,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 /// Parses a JSON request body into `T`; a syntax or type error is a 40001 naming the field at
 /// fault (`signers[0].sequence`), or `body` when the document itself is wrong. Anything but
 /// whitespace after the document is refused too: a body is one document, not a prefix.
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Every request body is an object. serde would also fill a struct from an array by position,
     // and then name fields `[0]`, `[1]`: refuse that form as a whole.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {

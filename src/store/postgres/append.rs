@@ -178,7 +178,7 @@ fn duplicate_id(error: &tokio_postgres::Error, request: &AppendRequest) -> Store
         .unwrap_or_else(|| StoreError::Database(describe(error)))
 }
 
-/// Appends the first events of many new streams in one statement, for bulk loading (`esign bench
+/// Appends the first events of many new streams in one statement, for bulk loading (`esign-bench
 /// seed`). Every request must expect version 0; a stream that already exists fails the whole call with
 /// [`StoreError::WrongExpectedVersion`]. The chains are computed by the same `prepare` as
 /// [`append_with`]. Like it, this must be the first write of its transaction. Returns each request's

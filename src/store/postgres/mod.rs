@@ -274,7 +274,7 @@ fn constraint_of(error: &tokio_postgres::Error) -> Option<&str> {
 }
 
 /// Maps a driver error: lost connections are `Unavailable`, the append-only trigger is `AppendOnly`.
-pub(crate) fn db_error(error: tokio_postgres::Error) -> StoreError {
+pub fn db_error(error: tokio_postgres::Error) -> StoreError {
     if let Some(key) = constraint_of(&error).and_then(super::UniqueKey::of_constraint) {
         return StoreError::Duplicate(key);
     }
@@ -296,7 +296,8 @@ fn is_unavailable(code: &SqlState) -> bool {
     .contains(code)
 }
 
-pub(crate) fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
+/// Maps a failure to get a pooled connection: the database cannot be reached now.
+pub fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Unavailable(error.to_string())
 }
 

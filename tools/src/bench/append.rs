@@ -1,18 +1,18 @@
-//! `esign bench append`: event-store append throughput with 1..N writers, each on its own stream.
+//! `esign-bench append`: event-store append throughput with 1..N writers, each on its own stream.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use esign::pii::PiiCipher;
+use esign::store::chain;
+use esign::store::{
+    AppendRequest, Checkpoint, EventMetadata, EventStore, NewEvent, Store, StreamId,
+};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{millis, percentile};
-use crate::pii::PiiCipher;
-use crate::store::chain;
-use crate::store::{
-    AppendRequest, Checkpoint, EventMetadata, EventStore, NewEvent, Store, StreamId,
-};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AppendOptions {
@@ -137,7 +137,7 @@ fn sample_event(
     cipher: &PiiCipher,
     bytes: usize,
     version: u64,
-) -> Result<NewEvent, crate::pii::PiiError> {
+) -> Result<NewEvent, esign::pii::PiiError> {
     let base = json!({
         "contractId": "CONTRACT_BENCH",
         "partyId": "RECEIVER_001",
@@ -165,7 +165,7 @@ fn sample_event(
 async fn catch_up(
     store: &Store,
     mut checkpoint: Checkpoint,
-) -> Result<(u64, Checkpoint), crate::store::StoreError> {
+) -> Result<(u64, Checkpoint), esign::store::StoreError> {
     let mut count = 0;
     loop {
         let page = store.read_all(checkpoint, 10_000).await?;

@@ -721,7 +721,7 @@ pub fn service_toml() -> String {
         .to_owned()
 }
 
-/// `esign bench journey`.
+/// `esign-bench journey`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct JourneyOptions {
     /// Database to run the service on; default a fresh SQLite file in the work directory.

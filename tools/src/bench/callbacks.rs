@@ -147,7 +147,7 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Byte
             .unwrap_or_default()
             .to_owned()
     };
-    let signed = crate::delivery::signature::verify(
+    let signed = esign::delivery::signature::verify(
         &header("x-esign-signature"),
         &body,
         CLIENT_SECRET.as_bytes(),
@@ -443,7 +443,7 @@ pub fn service_toml(deliver: bool) -> String {
     format!("[callbacks]\nenabled = {deliver}\n\n[expiry]\nenabled = false\n")
 }
 
-/// `esign bench callbacks`.
+/// `esign-bench callbacks`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CallbacksOptions {
     /// Database to run the service on; default a fresh SQLite file in the work directory.

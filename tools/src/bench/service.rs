@@ -9,6 +9,20 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::process::{Child, Command};
 
+/// The first argument that makes this executable the `esign` command line (`esign-bench esign
+/// --config ... serve`); see [`esign_command`].
+pub const RUN_ESIGN: &str = "esign";
+
+/// `esign` as the bench runs it: this executable with [`RUN_ESIGN`] first. The service and the
+/// operator commands measured are then built from the same source as the bench, with the same
+/// allocator, as when the load generators were a subcommand of `esign` itself, and a stale or
+/// missing `esign` binary cannot be measured by mistake.
+pub fn esign_command() -> std::io::Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg(RUN_ESIGN);
+    Ok(command)
+}
+
 /// The API client the bench signs as.
 pub const CLIENT_ID: &str = "bench-caller";
 /// Its HMAC secret (the service is started with it; nothing else uses it).
@@ -54,16 +68,23 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts the service from the current executable and waits until it is ready.
+    /// Starts the service from this executable (see [`esign_command`]) and waits until it is ready.
     pub async fn start(options: &ServiceOptions) -> Result<Self, ServiceError> {
-        let executable = std::env::current_exe().map_err(ServiceError::Spawn)?;
-        Self::start_binary(&executable, options).await
+        Self::start_command(esign_command().map_err(ServiceError::Spawn)?, options).await
     }
 
-    /// Starts `esign serve` from `executable` (the fault tests run the built binary, not themselves)
-    /// and waits until it is ready.
+    /// Starts `esign serve` from the `esign` binary at `executable` (the fault tests run the built
+    /// binary, not themselves) and waits until it is ready.
     pub async fn start_binary(
         executable: &Path,
+        options: &ServiceOptions,
+    ) -> Result<Self, ServiceError> {
+        Self::start_command(Command::new(executable), options).await
+    }
+
+    /// Adds `--config <generated file> serve` to `command`, which runs the `esign` command line.
+    async fn start_command(
+        mut command: Command,
         options: &ServiceOptions,
     ) -> Result<Self, ServiceError> {
         std::fs::create_dir_all(&options.dir).map_err(ServiceError::Files)?;
@@ -74,7 +95,6 @@ impl Service {
             .map_err(ServiceError::Files)?;
         let log = options.dir.join("service.log");
         let log_file = std::fs::File::create(&log).map_err(ServiceError::Files)?;
-        let mut command = Command::new(executable);
         command
             .arg("--config")
             .arg(&config_path)
@@ -92,7 +112,7 @@ impl Service {
             .kill_on_drop(true);
         let mut child = command.spawn().map_err(ServiceError::Spawn)?;
         let pid = child.id().unwrap_or(0);
-        let http = crate::providers::outbound::client(Duration::from_secs(2))
+        let http = esign::providers::outbound::client(Duration::from_secs(2))
             .map_err(|e| ServiceError::Spawn(std::io::Error::other(e.to_string())))?;
         let patience = Duration::from_secs(120);
         let started = Instant::now();

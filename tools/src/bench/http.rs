@@ -1,4 +1,4 @@
-//! `esign bench http`: starts the service on one database and runs the HTTP scenarios against it.
+//! `esign-bench http`: starts the service on one database and runs the HTTP scenarios against it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub struct HttpOptions {
     /// The service's PostgreSQL pool size.
     #[arg(long, default_value_t = 32)]
     pub pool: usize,
-    /// Contract ids the query scenario reads, one per line (`esign bench seed --ids`).
+    /// Contract ids the query scenario reads, one per line (`esign-bench seed --ids`).
     #[arg(long)]
     pub query_ids: Option<PathBuf>,
     /// Start the service with the bench-only plain CRUD path (no events): the baseline that shows
@@ -68,7 +68,7 @@ pub enum HttpBenchError {
     #[error("cannot read the query ids from {0}: {1}")]
     QueryIds(PathBuf, std::io::Error),
     #[error(
-        "the query scenario needs contract ids: pass --query-ids FILE (from `esign bench seed --ids`)"
+        "the query scenario needs contract ids: pass --query-ids FILE (from `esign-bench seed --ids`)"
     )]
     NoQueryIds,
 }

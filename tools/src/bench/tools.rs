@@ -1,6 +1,7 @@
-//! `esign bench rebuild` and `esign bench verify`: the operator commands `projections rebuild` and
-//! `audit verify`, run as child processes of this executable against a (seeded) database and timed,
-//! with the child's CPU time and peak memory read from `/proc` while it runs.
+//! `esign-bench rebuild` and `esign-bench verify`: the operator commands `projections rebuild` and
+//! `audit verify`, run as child processes of this executable (its `esign` command line) against a
+//! (seeded) database and timed, with the child's CPU time and peak memory read from `/proc` while it
+//! runs.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -8,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::io::AsyncReadExt as _;
-use tokio::process::Command;
 
-use super::service::ProcessSample;
+use super::service::{ProcessSample, esign_command};
 
 /// How often the child's CPU time and memory are read.
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
@@ -82,8 +82,7 @@ pub async fn run_tool(
         (Tool::Verify, _) => vec!["audit", "verify", "--json"],
     };
     let command_text = args[..args.len() - 1].join(" ");
-    let executable = std::env::current_exe().map_err(ToolError::Spawn)?;
-    let mut command = Command::new(executable);
+    let mut command = esign_command().map_err(ToolError::Spawn)?;
     if let Some(config) = config {
         command.arg("--config").arg(config);
     }

@@ -1,6 +1,6 @@
-//! `esign bench seed`, `bench rebuild` and `bench verify` as an operator runs them: the seeded log
-//! verifies, the seeded query tables equal what the log rebuilds, and the contracts belong to the
-//! bench's client.
+//! `esign-bench seed`, `esign-bench rebuild` and `esign-bench verify` as an operator runs them:
+//! the seeded log verifies, the seeded query tables equal what the log rebuilds, and the contracts
+//! belong to the bench's client.
 
 use std::process::Command;
 
@@ -8,10 +8,10 @@ use crate::helpers::TestStore;
 
 crate::backend_tests!(seeded_contracts_verify_and_rebuild_to_the_seeded_tables);
 
-/// The binary, configured through the environment for this test's database and a private data dir
-/// (where the development personal-data keys are generated once and shared by every run).
-fn esign(t: &TestStore, data_dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_esign"));
+/// `esign-bench`, configured through the environment for this test's database and a private data
+/// dir (where the development personal-data keys are generated once and shared by every run).
+fn esign_bench(t: &TestStore, data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_esign-bench"));
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -19,6 +19,15 @@ fn esign(t: &TestStore, data_dir: &std::path::Path) -> Command {
         .env("ESIGN_SERVER_DATA_DIR", data_dir)
         .env("RUST_LOG", "warn")
         .current_dir(data_dir);
+    command
+}
+
+/// The `esign` command line, configured the same way: the one inside `esign-bench`, which the bench
+/// runs its measured commands with (`esign-bench esign ...`); the `esign` binary is another
+/// package's and not built for these tests.
+fn esign(t: &TestStore, data_dir: &std::path::Path) -> Command {
+    let mut command = esign_bench(t, data_dir);
+    command.arg(esign_tools::bench::service::RUN_ESIGN);
     command
 }
 
@@ -38,8 +47,8 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
     let ids = dir.path().join("ids.txt");
     let result = dir.path().join("seed.json");
     // Two batches, the second one short, so batching and the batch boundary are covered.
-    run(esign(&t, dir.path())
-        .args(["bench", "seed", "--database-url", &t.url])
+    run(esign_bench(&t, dir.path())
+        .args(["seed", "--database-url", &t.url])
         .args([
             "--contracts",
             "20",
@@ -91,7 +100,7 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
         .unwrap_or_else(|| panic!("no row for {contract_id}"));
         assert_eq!(
             contract.text("client_id"),
-            Some(esign::bench::service::CLIENT_ID)
+            Some(esign_tools::bench::service::CLIENT_ID)
         );
         assert_eq!(contract.text("status"), Some("SIGNED"));
         let archives = store.contracts().archives(contract_id).await.unwrap();
@@ -102,8 +111,8 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
     // The measuring commands run the real ones as children and report what they did.
     for tool in ["rebuild", "verify"] {
         let report = dir.path().join(format!("{tool}.json"));
-        run(esign(&t, dir.path())
-            .args(["bench", tool, "--database-url", &t.url, "--json"])
+        run(esign_bench(&t, dir.path())
+            .args([tool, "--database-url", &t.url, "--json"])
             .arg(&report));
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();

@@ -4,12 +4,14 @@
 //! Each function panics only when an invariant the service relies on breaks (a rejected request must
 //! be a typed 4xx naming its field, never a 500; nothing is written for a rejection; what is accepted
 //! must hold up on a second look). Any other outcome, accepted or refused, returns normally.
-//! Not part of the service's API: the items here exist for `cargo fuzz` and tests only.
+//! [`seeds`] writes the seed corpus the targets start from.
 
 #![allow(
     clippy::expect_used,
     reason = "fixture set-up and invariant checks: a failure here is a finding, reported by the panic"
 )]
+
+pub mod seeds;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -33,21 +35,20 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use der::{Decode, Encode};
+use esign::app::error::{AppError, DomainFailure};
+use esign::http::api::parse_json;
+use esign::http::auth::{self, RequestAuthenticator};
+use esign::pii::PiiCipher;
+use esign::providers::face::http_provider::HttpFaceProvider;
+use esign::providers::face::protocol;
+use esign::providers::face::provider::{CallbackError, FaceProvider};
+use esign::store::Store;
+use esign::store::clients::ClientConfig;
+use esign::store::clients::ClientRegistry;
+use esign::store::nonces::NonceStore;
+use esign::trust::ca::{Ca, NewCa};
+use esign::trust::tsa::{self, TimeStampReq, TimeStampResp, TsaSigner};
 use sha2::{Digest as _, Sha256};
-
-use crate::app::error::{AppError, DomainFailure};
-use crate::http::api::parse_json;
-use crate::http::auth::{self, RequestAuthenticator};
-use crate::pii::PiiCipher;
-use crate::providers::face::http_provider::HttpFaceProvider;
-use crate::providers::face::protocol;
-use crate::providers::face::provider::{CallbackError, FaceProvider};
-use crate::store::Store;
-use crate::store::clients::ClientConfig;
-use crate::store::clients::ClientRegistry;
-use crate::store::nonces::NonceStore;
-use crate::trust::ca::{Ca, NewCa};
-use crate::trust::tsa::{self, TimeStampReq, TimeStampResp, TsaSigner};
 
 /// A fuzz target: raw input in, a panic when an invariant breaks.
 pub type Target = fn(&[u8]);
@@ -152,7 +153,7 @@ fn test_cipher() -> PiiCipher {
 /// A signed API request as seven newline-separated fields: method, URI (path and query), the four
 /// signing headers (client id, timestamp, nonce, signature) and the body (the rest). Parts the HTTP
 /// layer would refuse before the service sees them (a bad method or URI, a header value with control
-/// characters) end the run. `fuzz::signed_request` writes such inputs.
+/// characters) end the run. [`signed_request`] writes such inputs.
 pub fn request_signature(data: &[u8]) {
     let [method, uri, client_id, timestamp, nonce, signature, body] =
         split_fields(data, 7)[..].try_into().unwrap_or([&[][..]; 7]);
@@ -578,7 +579,7 @@ pub fn fixture_ca() -> &'static Arc<Ca> {
 /// The fixture CA's TSA.
 pub fn fixture_tsa() -> TsaSigner {
     let policy =
-        crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).expect("the default policy");
+        esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).expect("the default policy");
     TsaSigner::new(fixture_ca().clone(), policy)
 }
 
@@ -641,7 +642,7 @@ pub fn timestamp_request(data: &[u8]) {
 /// A document reported valid has signatures, all valid, and no problems.
 pub fn pdf_validation(data: &[u8]) {
     let anchors = [fixture_ca().root().clone()];
-    let validation = crate::app::document_verification::validate_signatures(data, &anchors);
+    let validation = esign::app::document_verification::validate_signatures(data, &anchors);
     assert_eq!(
         validation.document_sha256_hex,
         hex::encode(Sha256::digest(data))

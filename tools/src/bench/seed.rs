@@ -1,4 +1,4 @@
-//! `esign bench seed`: fills a database with signed contracts, each with the event history the service
+//! `esign-bench seed`: fills a database with signed contracts, each with the event history the service
 //! records for a two-signer contract, so reads, rebuilds and audits can be measured at scale.
 //!
 //! Every contract goes through the domain: its commands (initiate; for each signer in order: open the
@@ -30,6 +30,9 @@ use aggregates::values::{
 };
 use aggregates::{DomainEvent, template::PublishedVersion};
 use chrono::{DateTime, TimeDelta, Utc};
+use esign::app::pipeline::{Pipeline, project};
+use esign::pii::{PiiCipher, PiiError};
+use esign::store::{AppendRequest, EventMetadata, NewEvent, Store, StoreError, StreamId, rows};
 use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::json;
@@ -37,9 +40,6 @@ use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
 use super::service::CLIENT_ID;
-use crate::app::pipeline::{Pipeline, project};
-use crate::pii::{PiiCipher, PiiError};
-use crate::store::{AppendRequest, EventMetadata, NewEvent, Store, StoreError, StreamId, rows};
 
 /// The template every seeded contract starts from.
 pub const TEMPLATE_ID: &str = "TEMPLATE_BENCH_SEED";
@@ -163,7 +163,7 @@ pub async fn seed(options: &SeedOptions, pii: Arc<PiiCipher>) -> Result<SeedResu
         SeedProjections::Inline => None,
         SeedProjections::Rebuild => {
             let rebuild_started = Instant::now();
-            crate::read::rebuild::rebuild(&store, &pii)
+            esign::read::rebuild::rebuild(&store, &pii)
                 .await
                 .map_err(|e| SeedError::Projection(e.to_string()))?;
             Some(rebuild_started.elapsed().as_secs_f64())
@@ -295,7 +295,7 @@ async fn write_batch(
     let project_inline = projections == SeedProjections::Inline;
     match store {
         Store::Postgres(pg) => {
-            use crate::store::postgres::{db_error, pool_error};
+            use esign::store::postgres::{db_error, pool_error};
             let mut client = pg.pool().get().await.map_err(pool_error)?;
             let transaction = client.transaction().await.map_err(db_error)?;
             let (requests, decoded): (Vec<AppendRequest>, Vec<Vec<ContractEvent>>) = batch
@@ -303,7 +303,7 @@ async fn write_batch(
                 .map(|seeded| (seeded.request, seeded.events))
                 .unzip();
             let appended =
-                crate::store::postgres::append_new_streams_with(&transaction, &requests).await?;
+                esign::store::postgres::append_new_streams_with(&transaction, &requests).await?;
             if project_inline {
                 let mut rows = Vec::new();
                 for (recorded, events) in appended.iter().zip(&decoded) {
@@ -318,7 +318,7 @@ async fn write_batch(
                 .write(move |connection| {
                     for seeded in batch {
                         let appended =
-                            crate::store::sqlite::append_on(connection, &seeded.request)?;
+                            esign::store::sqlite::append_on(connection, &seeded.request)?;
                         if project_inline {
                             let rows = contract_rows(&appended, &seeded.events)
                                 .map_err(|e| StoreError::Database(e.to_string()))?;
@@ -334,7 +334,7 @@ async fn write_batch(
 }
 
 fn contract_rows(
-    recorded: &[crate::store::RecordedEvent],
+    recorded: &[esign::store::RecordedEvent],
     events: &[ContractEvent],
 ) -> Result<Vec<projections::Row>, SeedError> {
     project::<ContractAggregate>(&[], &[], recorded, events)

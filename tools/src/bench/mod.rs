@@ -1,4 +1,4 @@
-//! Load generators behind `esign bench`. They measure; they assert nothing (see docs/benchmarks.md).
+//! Load generators behind `esign-bench`. They measure; they assert nothing (see docs/benchmarks.md).
 //!
 //! - [`append`]: the event store alone, in-process.
 //! - [`seed`] fills a database with signed contracts; [`tools`] times `projections rebuild` and
@@ -8,9 +8,11 @@
 //!   number of connections and summarises the latencies. The HTTP scenarios are built from these.
 //! - [`journey`]: the whole two-signer journey through the H5 pages, to sealed and archived.
 //! - [`callbacks`]: outbox delivery to a receiver inside the bench.
+//! - [`cli`]: the `esign-bench` command line that runs them.
 
 pub mod append;
 pub mod callbacks;
+pub mod cli;
 pub mod client;
 pub mod http;
 pub mod initiate;

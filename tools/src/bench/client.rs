@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
+use esign::http::auth::{
+    HEADER_CLIENT_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonical_request, sign,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
-
-use crate::http::auth::{
-    HEADER_CLIENT_ID, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, canonical_request, sign,
-};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -40,7 +39,7 @@ pub struct SignedClient {
 
 impl SignedClient {
     pub fn new(base_url: &str, client_id: &str, secret: &[u8]) -> Result<Self, CallError> {
-        let http = crate::providers::outbound::client_builder(Duration::from_secs(60))
+        let http = esign::providers::outbound::client_builder(Duration::from_secs(60))
             .pool_max_idle_per_host(usize::MAX)
             .build()
             .map_err(|e| CallError::Build(e.to_string()))?;

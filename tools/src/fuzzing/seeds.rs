@@ -1,86 +1,55 @@
-//! The fuzz corpus as a regression suite: every file under `fuzz/corpus/<target>/` goes through its
-//! target function (the same one `cargo fuzz` drives), so an input that once broke an invariant
-//! keeps being checked by `cargo test`.
-//!
-//! The seeds are written by code: `ESIGN_WRITE_FUZZ_SEEDS=1 cargo test --test integration
-//! fuzz_corpus::write_seed_corpus -- --ignored` rewrites them (the signed inputs use the fixed
-//! clock of `esign::fuzzing`, so they stay valid). Inputs the fuzzers found are added beside them by
-//! hand under names that say what they broke.
+//! The seed corpus of the fuzz targets, written by code (`esign-fuzz-seeds`, see docs/fuzzing.md):
+//! valid inputs and inputs broken one way each. The signed ones are signed for the fixed clocks of
+//! [`super`], so they stay valid.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+#![allow(
+    clippy::expect_used,
+    reason = "seeds built from constants and the fixtures: a failure is a bug in this module"
+)]
+
+use std::path::Path;
 
 use chrono::TimeDelta;
 use der::Decode;
 use esign::documents::pades::{Revision, SignatureInfo};
 use esign::documents::pdf::{Block, Layout, render};
 use esign::documents::sign::sign_field;
-use esign::fuzzing::{self, SIGNING_NOW_UNIX, TARGETS, TSA_DATA, TSA_NONCE};
 use esign::trust::cms::Signer;
 use esign::trust::tsa;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+use super::{
+    SIGNING_NOW_UNIX, TEMPLATE_ID, TSA_DATA, TSA_NONCE, fixture_ca, fixture_tsa, now,
+    signed_callback, signed_request,
+};
+
+/// One seed: `fuzz/corpus/<target>/seed-<name>`.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub target: &'static str,
+    /// What the input is, or how it is broken.
+    pub name: &'static str,
+    pub data: Vec<u8>,
 }
 
-fn corpus_files(target: &str) -> Vec<PathBuf> {
-    let dir = fuzz_dir().join("corpus").join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    files
-}
-
-#[test]
-fn every_corpus_file_passes_through_its_fuzz_target() {
-    let mut total_bytes = 0;
-    for (target, run) in TARGETS {
-        let files = corpus_files(target);
-        assert!(files.len() >= 2, "{target}: fewer than two seeds");
-        for file in files {
-            let data = std::fs::read(&file).unwrap();
-            total_bytes += data.len();
-            // A panic here names the file: the target's invariant broke for it.
-            let outcome = std::panic::catch_unwind(|| run(&data));
-            assert!(outcome.is_ok(), "{} broke {target}", file.display());
-        }
+/// Writes every seed under `corpus` (one directory per target), replacing the seeds there; inputs
+/// the fuzzers found, kept beside them under other names, stay. Answers how many were written.
+pub fn write(corpus: &Path) -> std::io::Result<usize> {
+    let seeds = all();
+    for seed in &seeds {
+        let dir = corpus.join(seed.target);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("seed-{}", seed.name)), &seed.data)?;
     }
-    assert!(
-        total_bytes < 1024 * 1024,
-        "the corpus grew to {total_bytes} bytes"
-    );
+    Ok(seeds.len())
 }
-
-#[test]
-fn every_target_function_has_a_fuzz_binary_and_nothing_else_does() {
-    let binaries: BTreeSet<String> = std::fs::read_dir(fuzz_dir().join("fuzz_targets"))
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            path.file_stem().unwrap().to_string_lossy().into_owned()
-        })
-        .collect();
-    let functions: BTreeSet<String> = TARGETS.iter().map(|(name, _)| name.to_string()).collect();
-    assert_eq!(binaries, functions);
-    let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).unwrap();
-    for name in &functions {
-        assert!(manifest.contains(&format!("name = \"{name}\"")), "{name}");
-    }
-}
-
-// -------------------------------------------------------------------------------------------------
-// The seeds
 
 fn valid_contract() -> Value {
     json!({
         "bizId": "REL_202601010001",
         "bizType": "RELATIONSHIP_AGREEMENT",
-        "templateId": fuzzing::TEMPLATE_ID,
+        "templateId": TEMPLATE_ID,
         "title": "天财分账资金归集授权协议",
         "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店", "note": 7},
         "signers": [
@@ -110,8 +79,10 @@ fn valid_face() -> Value {
 }
 
 fn with(mut value: Value, pointer: &str, replacement: Value) -> Vec<u8> {
-    *value.pointer_mut(pointer).unwrap() = replacement;
-    serde_json::to_vec(&value).unwrap()
+    *value
+        .pointer_mut(pointer)
+        .expect("the seed body has the field") = replacement;
+    serde_json::to_vec(&value).expect("JSON serializes")
 }
 
 fn task_result(passed: bool) -> Vec<u8> {
@@ -124,7 +95,7 @@ fn task_result(passed: bool) -> Vec<u8> {
         "failReason": if passed { Value::Null } else { json!("FACE_MISMATCH") },
         "completedAt": "2026-01-01T00:00:00Z"
     }))
-    .unwrap()
+    .expect("JSON serializes")
 }
 
 /// A one-page document with one signer field, signed by an event certificate of the fixture CA.
@@ -135,9 +106,9 @@ fn signed_pdf() -> (Vec<u8>, Vec<u8>) {
         footer: "F".into(),
         signature_fields: vec!["Signer_A".into()],
     })
-    .unwrap();
-    let ca = fuzzing::fixture_ca();
-    let now = fuzzing::now();
+    .expect("the document renders");
+    let ca = fixture_ca();
+    let now = now();
     let issued = ca
         .issue_event_certificate(
             "Fuzz",
@@ -145,8 +116,9 @@ fn signed_pdf() -> (Vec<u8>, Vec<u8>) {
             now - TimeDelta::minutes(1),
             std::time::Duration::from_secs(1800),
         )
-        .unwrap();
-    let certificate = x509_cert::Certificate::from_der(&issued.certificate_der).unwrap();
+        .expect("the fixture CA issues a certificate");
+    let certificate = x509_cert::Certificate::from_der(&issued.certificate_der)
+        .expect("the issued certificate parses");
     let (signed, _) = sign_field(
         &rendered.bytes,
         &Revision {
@@ -168,22 +140,23 @@ fn signed_pdf() -> (Vec<u8>, Vec<u8>) {
         },
         &[ca.intermediate().clone(), ca.root().clone()],
     )
-    .unwrap();
+    .expect("the field is signed");
     (rendered.bytes, signed)
 }
 
-fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+/// Every seed of every target.
+pub fn all() -> Vec<Seed> {
     let nonce = "seedNonce0000000001";
     let mut seeds: Vec<(&str, &str, Vec<u8>)> = Vec::new();
-    let body = serde_json::to_vec(&valid_contract()).unwrap();
+    let body = serde_json::to_vec(&valid_contract()).expect("JSON serializes");
 
     // Request signing: correctly signed, then each part broken.
-    let signed = fuzzing::signed_request("POST", "/api/v1/contract/initiate", nonce, &body);
+    let signed = signed_request("POST", "/api/v1/contract/initiate", nonce, &body);
     seeds.push(("request_signature", "signed_post", signed.clone()));
     seeds.push((
         "request_signature",
         "signed_get_with_query",
-        fuzzing::signed_request(
+        signed_request(
             "GET",
             "/api/v1/contract/CONTRACT_1/events?b=2&a=%E5%BC%A0+x&c",
             "seedNonce0000000002",
@@ -198,7 +171,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         "request_signature",
         "stale_timestamp",
         String::from_utf8(signed.clone())
-            .unwrap()
+            .expect("a signed request is text")
             .replacen(
                 &SIGNING_NOW_UNIX.to_string(),
                 &(SIGNING_NOW_UNIX - 301).to_string(),
@@ -252,7 +225,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     seeds.push(("contract_initiate", "not_utf8_in_unknown_field", not_utf8));
 
     // Face verification initiation.
-    let face = serde_json::to_vec(&valid_face()).unwrap();
+    let face = serde_json::to_vec(&valid_face()).expect("JSON serializes");
     seeds.push(("face_initiate", "valid", face));
     seeds.push((
         "face_initiate",
@@ -285,17 +258,17 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     seeds.push((
         "face_callback",
         "signed_pass",
-        fuzzing::signed_callback("cbNonce000000000001", &task_result(true)),
+        signed_callback("cbNonce000000000001", &task_result(true)),
     ));
     seeds.push((
         "face_callback",
         "signed_fail",
-        fuzzing::signed_callback("cbNonce000000000002", &task_result(false)),
+        signed_callback("cbNonce000000000002", &task_result(false)),
     ));
-    let mut resigned = fuzzing::signed_callback("cbNonce000000000003", b"{\"taskId\":1}");
+    let mut resigned = signed_callback("cbNonce000000000003", b"{\"taskId\":1}");
     resigned[0] = 1;
     seeds.push(("face_callback", "resigned_malformed_body", resigned));
-    let mut unsigned = fuzzing::signed_callback("cbNonce000000000004", &task_result(true));
+    let mut unsigned = signed_callback("cbNonce000000000004", &task_result(true));
     unsigned.push(b' ');
     seeds.push(("face_callback", "body_changed_after_signing", unsigned));
 
@@ -311,8 +284,8 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
 
     // RFC 3161: the project's own TSA answering the client's request.
     let digest: [u8; 32] = Sha256::digest(TSA_DATA).into();
-    let request = tsa::request_der(&digest, TSA_NONCE).unwrap();
-    let (granted, _) = fuzzing::fixture_tsa().respond(&request, fuzzing::now());
+    let request = tsa::request_der(&digest, TSA_NONCE).expect("a timestamp request");
+    let (granted, _) = fixture_tsa().respond(&request, now());
     seeds.push(("timestamp_response", "granted", granted));
     seeds.push((
         "timestamp_response",
@@ -323,7 +296,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ),
     ));
     seeds.push(("timestamp_request", "valid", request.clone()));
-    let other = tsa::request_der(&[7u8; 32], 1).unwrap();
+    let other = tsa::request_der(&[7u8; 32], 1).expect("a timestamp request");
     seeds.push(("timestamp_request", "other_digest", other));
     let mut truncated = request;
     truncated.truncate(20);
@@ -339,41 +312,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         b"%PDF-1.7\n%%EOF\n".to_vec(),
     ));
     seeds
-}
-
-#[test]
-#[ignore = "writes the seed corpus; run with ESIGN_WRITE_FUZZ_SEEDS=1"]
-fn write_seed_corpus() {
-    if std::env::var_os("ESIGN_WRITE_FUZZ_SEEDS").is_none() {
-        return;
-    }
-    for (target, name, data) in seeds() {
-        let dir = fuzz_dir().join("corpus").join(target);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("seed-{name}")), data).unwrap();
-    }
-}
-
-#[test]
-fn the_seeds_reach_the_paths_they_are_named_for() {
-    use der::Encode;
-    use esign::trust::tsa::{TimeStampResp, verify_token};
-    // The signed seeds are not refused for their signature or shape: they pass the real checks.
-    let anchors = [fuzzing::fixture_ca().root().clone()];
-    let digest: [u8; 32] = Sha256::digest(TSA_DATA).into();
-    for (target, name, data) in seeds() {
-        match (target, name) {
-            ("timestamp_response", "granted") => {
-                let response = TimeStampResp::from_der(&data).unwrap();
-                let token = response.time_stamp_token.unwrap().to_der().unwrap();
-                verify_token(&token, &digest, Some(TSA_NONCE), &anchors, &[]).unwrap();
-            }
-            ("pdf_validation", "signed") => {
-                let validation =
-                    esign::app::document_verification::validate_signatures(&data, &anchors);
-                assert!(validation.valid, "{validation:?}");
-            }
-            _ => {}
-        }
-    }
+        .into_iter()
+        .map(|(target, name, data)| Seed { target, name, data })
+        .collect()
 }

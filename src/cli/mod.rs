@@ -1,0 +1,243 @@
+//! The `esign` command line: `serve`, `sandbox`, `migrate`, `audit verify|replay`,
+//! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`, `ca init`. Here are
+//! the clap definitions, logging and the dispatch; each subcommand runs in a file of its own.
+#![allow(clippy::print_stdout)] // Printing is this module's job.
+
+mod audit;
+mod ca;
+mod callbacks;
+mod clients;
+mod migrate;
+mod projections;
+mod sandbox;
+mod serve;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "esign",
+    version,
+    about = "E-signature and identity verification on a hash-chained event log"
+)]
+pub struct Cli {
+    /// Configuration file (default: esign.toml when present). ESIGN_<SECTION>_<KEY> variables override it.
+    #[arg(long, global = true, env = "ESIGN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (migrates the database first).
+    Serve {
+        /// Benchmarks only: write contracts as plain rows with no events (no audit trail), to measure
+        /// what the log costs. Refused in production mode. See docs/benchmarks.md.
+        #[arg(long, hide = true)]
+        bench_plain_crud: bool,
+    },
+    /// Run the sandbox face provider alone (development only; see docs/face-providers.md). Uses
+    /// `[sandbox] bind`, `secret` and `public_base_url`.
+    Sandbox,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Compliance tools over the event log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Query tables (read models) and the log they come from.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// API clients that sign requests (configured ones are listed too).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// The callback outbox: list callbacks and their attempts, redeliver dead letters.
+    #[command(subcommand)]
+    Callbacks(CallbacksCommand),
+    /// The platform CA (see docs/trust.md).
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CaCommand {
+    /// Create the root, the intermediate and the TSA certificate under `[trust] dir` (default
+    /// `<data_dir>/trust`), keys encrypted with `[trust] key_encryption_key`.
+    Init {
+        /// Replace an existing CA (certificates it issued stop chaining to the new root).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CallbacksCommand {
+    /// The newest callbacks (and broker publications), optionally of one status.
+    List {
+        /// PENDING, DELIVERING, DELIVERED or DEAD.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One callback with every delivery attempt.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Schedule a callback for delivery now with a fresh set of attempts (same event id).
+    Redeliver { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Store a new client and print its secret, once.
+    Add {
+        /// The client id callers send as X-Client-Id (A-Z a-z 0-9 . _ -).
+        #[arg(long)]
+        id: String,
+        /// May use the administrative endpoints.
+        #[arg(long)]
+        admin: bool,
+        /// Only accept requests from this CIDR range or address; repeat for several. None: any address.
+        #[arg(long = "allowed-ip", value_name = "CIDR")]
+        allowed_ips: Vec<String>,
+    },
+    /// List every client: id, admin flag, allowed addresses, where it is defined. Never secrets.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute every hash chain (or one stream's); exits 2 at the first broken link.
+    Verify {
+        /// Only this stream (`contract-<id>`, or a bare contract/verification/template id).
+        #[arg(long)]
+        stream: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print one stream's timeline with every link checked; personal data is masked.
+    Replay {
+        /// `contract-<id>`, `verification-<id>`, `template-<id>`, or a bare id.
+        stream: String,
+        /// Print the timeline as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the evidence report as a PDF sealed and timestamped by the platform.
+        #[arg(long, value_name = "FILE")]
+        report: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectionsCommand {
+    /// Rebuild every query table from the log into shadow tables and compare them with the live ones.
+    Rebuild {
+        /// Only compare; leave the live tables as they are. Without it the rebuilt tables replace the
+        /// live ones, while the service keeps running.
+        #[arg(long)]
+        check: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses the command line, runs the command, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    main_from(std::env::args_os())
+}
+
+/// [`main`] with the arguments given (the first names the program): `esign-bench` runs the service
+/// and the operator commands it measures through this, from its own executable.
+pub fn main_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
+    init_tracing(cli.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("esign: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("esign: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs at `RUST_LOG` (default `info`). The PostgreSQL driver logs every statement's parameters at
+/// debug level, and parameters carry credentials and personal data, so it stays at `info` unless
+/// `RUST_LOG` names it on purpose. `esign-bench` logs the same way.
+pub fn init_tracing(json: bool) {
+    let requested = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&requested)
+        .ok()
+        .filter(|_| !requested.trim().is_empty())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    if !requested.contains("tokio_postgres") {
+        if let Ok(directive) = "tokio_postgres=info".parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    match cli.command {
+        Command::Serve { bench_plain_crud } => serve::run(config, bench_plain_crud).await,
+        Command::Sandbox => sandbox::run(config).await,
+        Command::Migrate => migrate::run(config).await,
+        Command::Audit(AuditCommand::Verify { stream, json }) => {
+            audit::verify(config, stream, json).await
+        }
+        Command::Audit(AuditCommand::Replay {
+            stream,
+            json,
+            report,
+        }) => audit::replay(config, stream, json, report).await,
+        Command::Clients(command) => clients::run(config, command).await,
+        Command::Callbacks(command) => callbacks::run(config, command).await,
+        Command::Ca(CaCommand::Init { force }) => ca::init(&config, force),
+        Command::Projections(ProjectionsCommand::Rebuild { check, json }) => {
+            projections::rebuild(config, check, json).await
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Tools around the esign service that are no part of it: load generators and fuzzing support.
+//!
+//! # Layout
+//!
+//! - [`bench`]: the load generators behind the `esign-bench` binary (see `docs/benchmarks.md`),
+//!   and [`bench::cli`], its command line.
+//! - [`fuzzing`]: the entry points of the `cargo fuzz` targets in `fuzz/` and of the corpus
+//!   regression test; [`fuzzing::seeds`] writes the seed corpus (the `esign-fuzz-seeds` binary; see
+//!   `docs/fuzzing.md`).
+//!
+//! They reach the service through the `esign` library as any other caller does, so nothing here is
+//! compiled into the service.
+
+pub mod bench;
+pub mod fuzzing;
