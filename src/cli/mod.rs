@@ -27,7 +27,7 @@ use crate::app::config::Config;
     about = "E-signature and identity verification on a hash-chained event log"
 )]
 pub struct Cli {
-    /// Configuration file (default: esign.toml when present). ESIGN_<SECTION>_<KEY> variables override it.
+    /// Configuration file (default: esign.toml when present). ESIGN_{SECTION}_{KEY} variables override it.
     #[arg(long, global = true, env = "ESIGN_CONFIG")]
     config: Option<PathBuf>,
     /// Log as JSON lines instead of text.

@@ -164,7 +164,7 @@ mod tests {
         let Some(Block::Image { png, caption, .. }) = layout.blocks.last() else {
             panic!("no QR code")
         };
-        // src/qr.rs reads its codes back with an independent decoder.
+        // src/documents/qr.rs reads its codes back with an independent decoder.
         assert_eq!(*png, crate::documents::qr::png(&facts.verify_url).unwrap());
         assert_eq!(caption.as_deref(), Some(facts.verify_url.as_str()));
     }

@@ -9,7 +9,7 @@
 //! - [`chain`]: the per-stream SHA-256 chain and its verification; [`canonical`]: the canonical
 //!   JSON the chain hashes.
 //! - [`commands`]: a command's writes (events, rows, outbox) in one transaction.
-//! - [`sql`]: statements written once for both backends, and the session that runs them.
+//! - `sql`: statements written once for both backends, and the session that runs them.
 //! - [`query_tables`]: the named reads of the query tables; [`rows`]: their upserts;
 //!   [`rebuild`]: the shadow tables a rebuild fills and swaps in.
 //! - [`outbox`], [`scheduler`], [`advisory`]: the work queues of delivery and the background sweeps,

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //!
-//! - [`bench`]: the load generators behind the `esign-bench` binary (see `docs/benchmarks.md`),
+//! - [`bench`](mod@bench): the load generators behind the `esign-bench` binary (see `docs/benchmarks.md`),
 //!   and [`bench::cli`], its command line.
 //! - [`fuzzing`]: the entry points of the `cargo fuzz` targets in `fuzz/` and of the corpus
 //!   regression test; [`fuzzing::seeds`] writes the seed corpus (the `esign-fuzz-seeds` binary; see

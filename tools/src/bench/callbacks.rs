@@ -303,7 +303,7 @@ fn run_prefix() -> String {
 
 /// Producers initiate and revoke for `seconds` at each level of `connections` while the service
 /// delivers to `receiver`; each level then waits until every produced callback arrived (or
-/// [`DELIVERY_PATIENCE`] passed) before the next starts.
+/// `DELIVERY_PATIENCE` passed) before the next starts.
 pub async fn live(
     service: &Service,
     receiver: &Receiver,
@@ -361,7 +361,7 @@ pub async fn live(
     Ok(levels)
 }
 
-/// Waits until `expected` distinct revocations arrived, or [`DELIVERY_PATIENCE`] passed.
+/// Waits until `expected` distinct revocations arrived, or `DELIVERY_PATIENCE` passed.
 async fn wait_for(receiver: &Receiver, expected: u64) {
     let deadline = Instant::now() + DELIVERY_PATIENCE;
     while (receiver.distinct(is_revocation) as u64) < expected && Instant::now() < deadline {

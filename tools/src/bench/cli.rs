@@ -23,7 +23,7 @@ use super::{
     about = "Load generators for esign: they measure, they assert nothing (see docs/benchmarks.md)"
 )]
 pub struct Cli {
-    /// Configuration file (default: esign.toml when present). ESIGN_<SECTION>_<KEY> variables override it.
+    /// Configuration file (default: esign.toml when present). ESIGN_{SECTION}_{KEY} variables override it.
     #[arg(long, global = true, env = "ESIGN_CONFIG")]
     config: Option<PathBuf>,
     /// Log as JSON lines instead of text.

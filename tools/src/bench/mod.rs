@@ -1,13 +1,13 @@
 //! Load generators behind `esign-bench`. They measure; they assert nothing (see docs/benchmarks.md).
 //!
-//! - [`append`]: the event store alone, in-process.
-//! - [`seed`] fills a database with signed contracts; [`tools`] times `projections rebuild` and
+//! - [`append`](mod@append): the event store alone, in-process.
+//! - [`seed`](mod@seed) fills a database with signed contracts; [`tools`] times `projections rebuild` and
 //!   `audit verify` on it as child processes.
 //! - [`service`] starts the real service as a child process and reads its CPU time and memory;
 //!   [`client`] signs requests as an upstream caller does; [`load`] drives one scenario at a given
 //!   number of connections and summarises the latencies. The HTTP scenarios are built from these.
-//! - [`journey`]: the whole two-signer journey through the H5 pages, to sealed and archived.
-//! - [`callbacks`]: outbox delivery to a receiver inside the bench.
+//! - [`journey`](mod@journey): the whole two-signer journey through the H5 pages, to sealed and archived.
+//! - [`callbacks`](mod@callbacks): outbox delivery to a receiver inside the bench.
 //! - [`cli`]: the `esign-bench` command line that runs them.
 
 pub mod append;
