@@ -19,6 +19,7 @@
 //! Nothing here imports the HTTP edge; the edge calls these functions and renders their answers.
 
 pub mod archiving;
+pub mod callbacks;
 pub mod config;
 pub mod contracts;
 pub mod document_verification;
@@ -51,13 +52,14 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Administrators only; anyone else is refused (40300).
-    pub fn require_admin(&self) -> Result<(), AppError> {
+    /// Administrators only; anyone else is refused (40300), and the refusal is logged with what
+    /// they tried (`action`).
+    pub fn require_admin(&self, action: &str) -> Result<(), AppError> {
         if self.admin {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
+            return Ok(());
         }
+        tracing::warn!(client = %self.client_id, action, "refused: an administrator's action asked by another client");
+        Err(AppError::Forbidden)
     }
 
     /// The caller's client id as the domain types it.

@@ -18,21 +18,13 @@ pub(super) fn stream(template_code: &TemplateId) -> StreamId {
     StreamId::new(SmsTemplateAggregate::NAME, template_code.as_str())
 }
 
-fn require_admin(caller: &Caller, what: &str) -> Result<(), AppError> {
-    if caller.admin {
-        return Ok(());
-    }
-    tracing::warn!(client = %caller.client_id, what, "a non-administrator tried to manage SMS templates");
-    Err(AppError::Forbidden)
-}
-
 /// Publishes an SMS template version (administrators only) and answers it as stored.
 pub async fn publish(
     services: &Services,
     caller: &Caller,
     request: &SmsTemplateRequest,
 ) -> Result<Value, AppError> {
-    require_admin(caller, "publish")?;
+    caller.require_admin("publish an SMS template")?;
     let actor = caller.domain_id()?;
     let now = Utc::now();
     let command = || {
@@ -99,7 +91,11 @@ pub async fn change_activation(
     version: &str,
     active: bool,
 ) -> Result<Value, AppError> {
-    require_admin(caller, if active { "activate" } else { "deactivate" })?;
+    caller.require_admin(if active {
+        "activate an SMS template"
+    } else {
+        "deactivate an SMS template"
+    })?;
     let (Ok(code), Ok(parsed_version)) = (
         TemplateId::parse(template_code),
         TemplateVersion::parse(version),

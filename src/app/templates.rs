@@ -16,7 +16,7 @@ pub async fn publish(
     caller: &Caller,
     request: TemplateRequest,
 ) -> Result<Value, AppError> {
-    caller.require_admin()?;
+    caller.require_admin("publish a template")?;
     let actor = caller.domain_id()?;
     let now = Utc::now();
     let command = || {

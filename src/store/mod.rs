@@ -463,6 +463,31 @@ pub(crate) struct PreparedEvent<'a> {
     pub metadata_json: serde_json::Value,
 }
 
+impl PreparedEvent<'_> {
+    /// The event as the log recorded it, at the position the database gave it.
+    pub(crate) fn recorded(
+        &self,
+        stream_id: &StreamId,
+        global_position: i64,
+        transaction_id: i64,
+    ) -> RecordedEvent {
+        RecordedEvent {
+            global_position,
+            transaction_id,
+            stream_id: stream_id.clone(),
+            stream_version: self.stream_version,
+            event_id: self.event.event_id,
+            event_type: self.event.event_type.clone(),
+            schema_version: self.event.schema_version,
+            payload: self.event.payload.clone(),
+            metadata: self.event.metadata.clone(),
+            recorded_at: self.recorded_at,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
 pub(crate) fn prepare<'a>(
     request: &'a AppendRequest,
     head_hash: [u8; 32],

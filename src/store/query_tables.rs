@@ -324,6 +324,102 @@ fn parse_row(text: &str) -> Result<RowView, StoreError> {
     }
 }
 
+/// A resource table: its reads by id, by id and owner, and by business key are the same statement
+/// with the table's own id column.
+#[derive(Debug, Clone, Copy)]
+struct Resource {
+    table: Table,
+    id_column: &'static str,
+}
+
+const CONTRACT: Resource = Resource::new(Table::Contract, "contract_id");
+const VERIFICATION: Resource = Resource::new(Table::FaceVerification, "verification_id");
+const NOTICE: Resource = Resource::new(Table::SmsNotice, "notice_id");
+
+impl Resource {
+    const fn new(table: Table, id_column: &'static str) -> Self {
+        Self { table, id_column }
+    }
+
+    async fn by_id(self, store: &Store, id: &str) -> Result<Option<RowView>, StoreError> {
+        let filter = format!("{} = {{1}}", self.id_column);
+        row(store, self.table, &filter, vec![id.into()]).await
+    }
+
+    async fn owned(
+        self,
+        store: &Store,
+        id: &str,
+        client_id: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        let filter = format!("{} = {{1}} AND client_id = {{2}}", self.id_column);
+        row(
+            store,
+            self.table,
+            &filter,
+            vec![id.into(), client_id.into()],
+        )
+        .await
+    }
+
+    /// The business key a repeated initiation is recognised by (spec 7.1): client, `bizId`, `bizType`.
+    async fn by_biz_id(
+        self,
+        store: &Store,
+        client_id: &str,
+        biz_id: &str,
+        biz_type: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            store,
+            self.table,
+            "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
+            vec![client_id.into(), biz_id.into(), biz_type.into()],
+        )
+        .await
+    }
+}
+
+/// A versioned template table: contract templates by `template_id`, SMS templates by
+/// `template_code`.
+#[derive(Debug, Clone, Copy)]
+struct VersionedTable {
+    table: Table,
+    key_column: &'static str,
+}
+
+const CONTRACT_TEMPLATE: VersionedTable =
+    VersionedTable::new(Table::ContractTemplate, "template_id");
+const SMS_TEMPLATE: VersionedTable = VersionedTable::new(Table::SmsTemplate, "template_code");
+
+impl VersionedTable {
+    const fn new(table: Table, key_column: &'static str) -> Self {
+        Self { table, key_column }
+    }
+
+    async fn versions(self, store: &Store, key: &str) -> Result<Vec<RowView>, StoreError> {
+        let filter = format!("{} = {{1}}", self.key_column);
+        rows(
+            store,
+            self.table,
+            &filter,
+            vec![key.into()],
+            " ORDER BY activation_order DESC",
+        )
+        .await
+    }
+
+    async fn version(
+        self,
+        store: &Store,
+        key: &str,
+        version: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        let filter = format!("{} = {{1}} AND version = {{2}}", self.key_column);
+        row(store, self.table, &filter, vec![key.into(), version.into()]).await
+    }
+}
+
 /// The contract tables' reads: [`Store::contracts`].
 #[derive(Debug, Clone, Copy)]
 pub struct ContractReads<'a>(&'a Store);
@@ -366,13 +462,7 @@ impl ContractReads<'_> {
         contract_id: &str,
         client_id: &str,
     ) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::Contract,
-            "contract_id = {1} AND client_id = {2}",
-            vec![contract_id.into(), client_id.into()],
-        )
-        .await
+        CONTRACT.owned(self.0, contract_id, client_id).await
     }
 
     /// [`Self::owned`] with its signers and archive records, in one read: the hot read of
@@ -387,13 +477,7 @@ impl ContractReads<'_> {
 
     /// The contract, whoever owns it (the public verify page, operators).
     pub async fn by_id(self, contract_id: &str) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::Contract,
-            "contract_id = {1}",
-            vec![contract_id.into()],
-        )
-        .await
+        CONTRACT.by_id(self.0, contract_id).await
     }
 
     /// The client's contract with this business id and type.
@@ -403,13 +487,9 @@ impl ContractReads<'_> {
         biz_id: &str,
         biz_type: &str,
     ) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::Contract,
-            "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
-            vec![client_id.into(), biz_id.into(), biz_type.into()],
-        )
-        .await
+        CONTRACT
+            .by_biz_id(self.0, client_id, biz_id, biz_type)
+            .await
     }
 
     /// The client's contract whose sealed document has this SHA-256 (hex).
@@ -548,24 +628,12 @@ impl VerificationReads<'_> {
         verification_id: &str,
         client_id: &str,
     ) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::FaceVerification,
-            "verification_id = {1} AND client_id = {2}",
-            vec![verification_id.into(), client_id.into()],
-        )
-        .await
+        VERIFICATION.owned(self.0, verification_id, client_id).await
     }
 
     /// The verification, whoever owns it (the person's own pages, keyed by their page token).
     pub async fn by_id(self, verification_id: &str) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::FaceVerification,
-            "verification_id = {1}",
-            vec![verification_id.into()],
-        )
-        .await
+        VERIFICATION.by_id(self.0, verification_id).await
     }
 
     /// The client's verification with this business id and type.
@@ -575,13 +643,9 @@ impl VerificationReads<'_> {
         biz_id: &str,
         biz_type: &str,
     ) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::FaceVerification,
-            "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
-            vec![client_id.into(), biz_id.into(), biz_type.into()],
-        )
-        .await
+        VERIFICATION
+            .by_biz_id(self.0, client_id, biz_id, biz_type)
+            .await
     }
 
     /// The client's verifications whose business id starts with `prefix`.
@@ -638,14 +702,7 @@ impl VerificationReads<'_> {
 impl TemplateReads<'_> {
     /// Every version of a contract template, the most recently activated first.
     pub async fn versions(self, template_id: &str) -> Result<Vec<RowView>, StoreError> {
-        rows(
-            self.0,
-            Table::ContractTemplate,
-            "template_id = {1}",
-            vec![template_id.into()],
-            " ORDER BY activation_order DESC",
-        )
-        .await
+        CONTRACT_TEMPLATE.versions(self.0, template_id).await
     }
 
     /// One version of a contract template.
@@ -654,25 +711,14 @@ impl TemplateReads<'_> {
         template_id: &str,
         version: &str,
     ) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::ContractTemplate,
-            "template_id = {1} AND version = {2}",
-            vec![template_id.into(), version.into()],
-        )
-        .await
+        CONTRACT_TEMPLATE
+            .version(self.0, template_id, version)
+            .await
     }
 
     /// Every version of an SMS template, the most recently activated first.
     pub async fn sms_versions(self, template_code: &str) -> Result<Vec<RowView>, StoreError> {
-        rows(
-            self.0,
-            Table::SmsTemplate,
-            "template_code = {1}",
-            vec![template_code.into()],
-            " ORDER BY activation_order DESC",
-        )
-        .await
+        SMS_TEMPLATE.versions(self.0, template_code).await
     }
 
     /// One version of an SMS template.
@@ -681,13 +727,7 @@ impl TemplateReads<'_> {
         template_code: &str,
         version: &str,
     ) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::SmsTemplate,
-            "template_code = {1} AND version = {2}",
-            vec![template_code.into(), version.into()],
-        )
-        .await
+        SMS_TEMPLATE.version(self.0, template_code, version).await
     }
 }
 
@@ -698,13 +738,7 @@ impl NoticeReads<'_> {
         notice_id: &str,
         client_id: &str,
     ) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::SmsNotice,
-            "notice_id = {1} AND client_id = {2}",
-            vec![notice_id.into(), client_id.into()],
-        )
-        .await
+        NOTICE.owned(self.0, notice_id, client_id).await
     }
 
     /// The client's notice with this business id and type.
@@ -714,13 +748,7 @@ impl NoticeReads<'_> {
         biz_id: &str,
         biz_type: &str,
     ) -> Result<Option<RowView>, StoreError> {
-        row(
-            self.0,
-            Table::SmsNotice,
-            "client_id = {1} AND biz_id = {2} AND biz_type = {3}",
-            vec![client_id.into(), biz_id.into(), biz_type.into()],
-        )
-        .await
+        NOTICE.by_biz_id(self.0, client_id, biz_id, biz_type).await
     }
 
     /// Notices whose attempt is in flight or whose failure is to be retried, oldest first.

@@ -265,6 +265,21 @@ impl SqlRow {
             .ok_or_else(|| Self::wrong(index, "in the row", "missing"))
     }
 
+    /// The SQLite value at `index` as `T` when `pick` accepts its storage class; NULL is `None`.
+    fn lite_opt<T>(
+        values: &[rusqlite::types::Value],
+        index: usize,
+        expected: &str,
+        pick: impl FnOnce(&rusqlite::types::Value) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        match Self::lite(values, index)? {
+            rusqlite::types::Value::Null => Ok(None),
+            value => pick(value)
+                .map(Some)
+                .ok_or_else(|| Self::wrong(index, expected, format!("{:?}", value.data_type()))),
+        }
+    }
+
     /// A text column that may be NULL.
     pub(crate) fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
         use rusqlite::types::Value as Lite;
@@ -272,15 +287,10 @@ impl SqlRow {
             Row::Postgres(row) => row
                 .try_get(index)
                 .map_err(|e| Self::wrong(index, "text", e)),
-            Row::Sqlite(values) => match Self::lite(values, index)? {
-                Lite::Null => Ok(None),
-                Lite::Text(text) => Ok(Some(text.clone())),
-                other => Err(Self::wrong(
-                    index,
-                    "text",
-                    format!("{:?}", other.data_type()),
-                )),
-            },
+            Row::Sqlite(values) => Self::lite_opt(values, index, "text", |value| match value {
+                Lite::Text(text) => Some(text.clone()),
+                _ => None,
+            }),
         }
     }
 
@@ -297,15 +307,12 @@ impl SqlRow {
                 .try_get::<_, Option<AnyInt>>(index)
                 .map(|value| value.map(|AnyInt(number)| number))
                 .map_err(|e| Self::wrong(index, "an integer", e)),
-            Row::Sqlite(values) => match Self::lite(values, index)? {
-                Lite::Null => Ok(None),
-                Lite::Integer(number) => Ok(Some(*number)),
-                other => Err(Self::wrong(
-                    index,
-                    "an integer",
-                    format!("{:?}", other.data_type()),
-                )),
-            },
+            Row::Sqlite(values) => {
+                Self::lite_opt(values, index, "an integer", |value| match value {
+                    Lite::Integer(number) => Some(*number),
+                    _ => None,
+                })
+            }
         }
     }
 
@@ -365,14 +372,11 @@ impl SqlRow {
             Row::Postgres(row) => row
                 .try_get(index)
                 .map_err(|e| Self::wrong(index, "bytes", e)),
-            Row::Sqlite(values) => match Self::lite(values, index)? {
-                Lite::Blob(bytes) => Ok(bytes.clone()),
-                other => Err(Self::wrong(
-                    index,
-                    "bytes",
-                    format!("{:?}", other.data_type()),
-                )),
-            },
+            Row::Sqlite(values) => Self::lite_opt(values, index, "bytes", |value| match value {
+                Lite::Blob(bytes) => Some(bytes.clone()),
+                _ => None,
+            })?
+            .ok_or_else(|| Self::wrong(index, "bytes", "NULL")),
         }
     }
 }
@@ -424,18 +428,7 @@ impl Store {
             }
             Store::Postgres(postgres) => {
                 let client = postgres.pool().get().await.map_err(pool_error)?;
-                let prepared = client
-                    .prepare_cached(&statement.postgres())
-                    .await
-                    .map_err(db_error)?;
-                let rows = client
-                    .query(&prepared, &postgres_params(&params))
-                    .await
-                    .map_err(db_error)?;
-                Ok(rows
-                    .into_iter()
-                    .map(|row| SqlRow(Row::Postgres(row)))
-                    .collect())
+                postgres_rows(&client, &statement, &params).await
             }
         }
     }
@@ -505,6 +498,27 @@ impl Store {
 pub(crate) struct Written {
     pub count: u64,
     pub rows: Vec<SqlRow>,
+}
+
+/// Runs a reading statement on a PostgreSQL connection or transaction, prepared once per
+/// connection.
+async fn postgres_rows<C: GenericClient + Sync>(
+    client: &C,
+    statement: &Statement,
+    params: &[Value],
+) -> Result<Vec<SqlRow>, StoreError> {
+    let prepared = client
+        .prepare_cached(&statement.postgres())
+        .await
+        .map_err(db_error)?;
+    let rows = client
+        .query(&prepared, &postgres_params(params))
+        .await
+        .map_err(db_error)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SqlRow(Row::Postgres(row)))
+        .collect())
 }
 
 /// Runs a writing statement on a PostgreSQL session or transaction.
@@ -614,20 +628,7 @@ impl Session for PostgresSession<'_> {
         statement: Statement,
         params: Vec<Value>,
     ) -> Result<Vec<SqlRow>, StoreError> {
-        let prepared = self
-            .0
-            .prepare_cached(&statement.postgres())
-            .await
-            .map_err(db_error)?;
-        let rows = self
-            .0
-            .query(&prepared, &postgres_params(&params))
-            .await
-            .map_err(db_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| SqlRow(Row::Postgres(row)))
-            .collect())
+        postgres_rows(self.0, &statement, &params).await
     }
 
     async fn run(&self, statement: Statement, params: Vec<Value>) -> Result<Written, StoreError> {

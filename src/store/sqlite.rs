@@ -464,20 +464,7 @@ pub fn append_on(
                 },
                 None => sql_error(error),
             })?;
-        recorded.push(RecordedEvent {
-            global_position: position,
-            transaction_id,
-            stream_id: request.stream_id.clone(),
-            stream_version: item.stream_version,
-            event_id: item.event.event_id,
-            event_type: item.event.event_type.clone(),
-            schema_version: item.event.schema_version,
-            payload: item.event.payload.clone(),
-            metadata: item.event.metadata.clone(),
-            recorded_at: item.recorded_at,
-            prev_hash: item.prev_hash,
-            hash: item.hash,
-        });
+        recorded.push(item.recorded(&request.stream_id, position, transaction_id));
     }
     Ok(recorded)
 }

@@ -4,10 +4,10 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::Caller;
+use crate::app::callbacks::{self, CallbackDetail};
 use crate::app::error::AppError;
 use crate::http::AppState;
 use crate::http::openapi::{self, schemas};
@@ -22,15 +22,6 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/callbacks", get(list))
         .route("/admin/callbacks/{id}", get(show))
         .route("/admin/callbacks/{id}/redeliver", post(redeliver))
-}
-
-fn require_admin(caller: &Caller) -> Result<(), AppError> {
-    if caller.admin {
-        Ok(())
-    } else {
-        tracing::warn!(client = %caller.client_id, "refused: admin route called by a non-admin client");
-        Err(AppError::Forbidden)
-    }
 }
 
 /// List callbacks
@@ -58,7 +49,8 @@ async fn list(
     caller: Caller,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, AppError> {
-    require_admin(&caller)?;
+    // Refused before its parameters are read: a stranger learns nothing of them.
+    caller.require_admin("list callbacks")?;
     let mut status = None;
     let mut limit = 100;
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -91,7 +83,7 @@ async fn list(
             }
         }
     }
-    let callbacks = state.store.outbox().list(status, limit).await?;
+    let callbacks = callbacks::list(&state, &caller, status, limit).await?;
     Ok(Json(json!({ "callbacks": callbacks })))
 }
 
@@ -116,16 +108,8 @@ async fn show(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    require_admin(&caller)?;
-    let id = parse_id(&id)?;
-    let callback = state
-        .store
-        .outbox()
-        .find(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let attempts = state.store.outbox().attempts(id).await?;
-    Ok(Json(json!({ "callback": callback, "attempts": attempts })))
+    let detail = callbacks::show(&state, &caller, &id).await?;
+    Ok(render(detail))
 }
 
 /// Redeliver a callback
@@ -152,26 +136,10 @@ async fn redeliver(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    require_admin(&caller)?;
-    let id = parse_id(&id)?;
-    let callback = state
-        .store
-        .outbox()
-        .redeliver(id, Utc::now())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if callback.status != DeliveryStatus::Pending.as_str() {
-        return Err(AppError::Conflict(format!(
-            "callback {id} is {} right now; try again when the attempt ends",
-            callback.status
-        )));
-    }
-    tracing::info!(client = %caller.client_id, callback = id, "callback scheduled for redelivery");
-    let attempts = state.store.outbox().attempts(id).await?;
-    Ok(Json(json!({ "callback": callback, "attempts": attempts })))
+    let detail = callbacks::redeliver(&state, &caller, &id).await?;
+    Ok(render(detail))
 }
 
-fn parse_id(id: &str) -> Result<i64, AppError> {
-    // Not a number cannot name a row: 404 like any unknown id.
-    id.parse().map_err(|_| AppError::NotFound)
+fn render(detail: CallbackDetail) -> Json<Value> {
+    Json(json!({ "callback": detail.callback, "attempts": detail.attempts }))
 }

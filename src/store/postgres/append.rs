@@ -132,20 +132,7 @@ async fn insert_events<C: GenericClient + Sync>(
             else {
                 continue;
             };
-            stream_events.push(RecordedEvent {
-                global_position,
-                transaction_id,
-                stream_id: request.stream_id.clone(),
-                stream_version: item.stream_version,
-                event_id: item.event.event_id,
-                event_type: item.event.event_type.clone(),
-                schema_version: item.event.schema_version,
-                payload: item.event.payload.clone(),
-                metadata: item.event.metadata.clone(),
-                recorded_at: item.recorded_at,
-                prev_hash: item.prev_hash,
-                hash: item.hash,
-            });
+            stream_events.push(item.recorded(&request.stream_id, global_position, transaction_id));
         }
         appended.push(stream_events);
     }
