@@ -267,14 +267,8 @@ async fn start_development_sandbox(config: &mut Config) -> Result<Option<String>
         .secret
         .clone()
         .unwrap_or_else(crate::providers::sandbox::generate_secret);
-    let sandbox = crate::providers::sandbox::Sandbox::bind(
-        config.sandbox.bind,
-        crate::providers::sandbox::SandboxSettings {
-            secret: secret.clone(),
-            public_base_url: config.sandbox.public_base_url.clone(),
-        },
-    )
-    .await?;
+    let sandbox =
+        crate::providers::sandbox::Sandbox::start(&config.sandbox, secret.clone()).await?;
     let base_url = sandbox.base_url();
     config.face.providers = vec!["sandbox".to_owned()];
     config.face.provider.insert(

@@ -15,14 +15,8 @@ pub(super) async fn run(config: Config) -> Result<ExitCode, Box<dyn std::error::
         Some(secret) => (secret.clone(), false),
         None => (crate::providers::sandbox::generate_secret(), true),
     };
-    let sandbox = crate::providers::sandbox::Sandbox::bind(
-        config.sandbox.bind,
-        crate::providers::sandbox::SandboxSettings {
-            secret: secret.clone(),
-            public_base_url: config.sandbox.public_base_url.clone(),
-        },
-    )
-    .await?;
+    let sandbox =
+        crate::providers::sandbox::Sandbox::start(&config.sandbox, secret.clone()).await?;
     let mut out = std::io::stdout();
     let _ = writeln!(
         out,

@@ -485,7 +485,8 @@ fn single_value(
     Ok(attribute.values.iter().next().cloned())
 }
 
-fn identifies(sid: &SignerIdentifier, certificate: &Certificate) -> bool {
+/// Whether `certificate` is the one a SignerInfo names, by issuer and serial or by key identifier.
+pub fn identifies(sid: &SignerIdentifier, certificate: &Certificate) -> bool {
     let tbs = certificate.tbs_certificate();
     match sid {
         SignerIdentifier::IssuerAndSerialNumber(id) => {

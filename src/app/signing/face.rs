@@ -14,8 +14,7 @@ use aggregates::contract::{
     ContractAggregate, ContractCommand, ContractError, RecordFaceVerification,
 };
 use aggregates::face_verification::{
-    FaceVerificationAggregate, InitiateVerification, UserInfoRequest, VerificationCommand,
-    VerificationRequest, VerificationState,
+    FaceVerificationAggregate, UserInfoRequest, VerificationRequest, VerificationState,
 };
 use aggregates::values::{
     ContractBizType, SignMethod, VerificationBizType, VerificationId, VerificationStatus,
@@ -232,20 +231,15 @@ pub async fn start(
     };
     let client_id = live.contract.client_id.clone();
     let now = Utc::now();
-    let verification_stream =
-        StreamId::new(FaceVerificationAggregate::NAME, verification_id.as_str());
-    services
-        .pipeline
-        .execute::<FaceVerificationAggregate>(&verification_stream, metadata, |_| {
-            VerificationCommand::Initiate(InitiateVerification {
-                verification_id: verification_id.clone(),
-                client_id: client_id.clone(),
-                request: request.clone(),
-                mode: services.mode(),
-                now,
-            })
-        })
-        .await?;
+    verifications::record_initiation(
+        services,
+        &verification_id,
+        &client_id,
+        &request,
+        metadata,
+        now,
+    )
+    .await?;
     let started = verifications::start_task_returning(
         services,
         verification_id.as_str(),

@@ -122,6 +122,29 @@ pub enum FaceStart {
     Nothing,
 }
 
+/// Records `Initiate` for a new verification, whether the API asked for it or a signer's face step.
+pub(crate) async fn record_initiation(
+    services: &Services,
+    verification_id: &VerificationId,
+    client_id: &aggregates::values::ClientId,
+    request: &VerificationRequest,
+    metadata: &EventMetadata,
+    now: DateTime<Utc>,
+) -> Result<Executed<FaceVerificationAggregate>, CommandError<VerificationError>> {
+    services
+        .pipeline
+        .execute::<FaceVerificationAggregate>(&stream(verification_id.as_str()), metadata, |_| {
+            VerificationCommand::Initiate(InitiateVerification {
+                verification_id: verification_id.clone(),
+                client_id: client_id.clone(),
+                request: request.clone(),
+                mode: services.mode(),
+                now,
+            })
+        })
+        .await
+}
+
 /// Initiates a face verification (spec 2.1.1, 5.1): creates it, creates its task at the first
 /// available provider in failover order and answers the page the person opens. Idempotent per
 /// `bizId` + `bizType` (40002 with the existing verification). When no provider answers, 50001
@@ -140,22 +163,15 @@ pub async fn initiate(
         VerificationId::parse(&super::ids::new_id("FACE_VERIFY")).map_err(AppError::internal)?;
     let client_id = caller.domain_id()?;
     let now = Utc::now();
-    let executed = services
-        .pipeline
-        .execute::<FaceVerificationAggregate>(
-            &stream(verification_id.as_str()),
-            &caller.metadata,
-            |_| {
-                VerificationCommand::Initiate(InitiateVerification {
-                    verification_id: verification_id.clone(),
-                    client_id: client_id.clone(),
-                    request: request.clone(),
-                    mode: services.mode(),
-                    now,
-                })
-            },
-        )
-        .await;
+    let executed = record_initiation(
+        services,
+        &verification_id,
+        &client_id,
+        request,
+        &caller.metadata,
+        now,
+    )
+    .await;
     if lost_biz_id_race(&executed, Table::FaceVerification)
         && let Some(existing) = find_by_biz_id(services, caller, request).await?
     {

@@ -4,12 +4,11 @@
 
 use ::cms::cert::CertificateChoices;
 use ::cms::content_info::ContentInfo;
-use ::cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use ::cms::signed_data::{SignedData, SignerInfo};
 use chrono::{DateTime, Utc};
 use der::asn1::OctetString;
 use der::{Decode, Encode};
 use x509_cert::Certificate;
-use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
 use super::certificate::{allows_signing, certificate_facts, check_trust};
 use super::report::{CheckedTime, SignatureProblem, SignatureValidation, TimeBasis};
@@ -58,18 +57,6 @@ pub(super) fn read_container(der: &[u8]) -> Result<Container, SignatureProblem> 
     })
 }
 
-fn identifies(sid: &SignerIdentifier, certificate: &Certificate) -> bool {
-    let tbs = certificate.tbs_certificate();
-    match sid {
-        SignerIdentifier::IssuerAndSerialNumber(id) => {
-            &id.issuer == tbs.issuer() && &id.serial_number == tbs.serial_number()
-        }
-        SignerIdentifier::SubjectKeyIdentifier(ski) => {
-            matches!(tbs.get_extension::<SubjectKeyIdentifier>(), Ok(Some((_, own))) if own == *ski)
-        }
-    }
-}
-
 /// A PAdES / PKCS#7 detached signature over `covered`.
 pub(super) fn check_cms_signature(
     der: &[u8],
@@ -85,7 +72,7 @@ pub(super) fn check_cms_signature(
     let Some(signer) = container
         .certificates
         .iter()
-        .find(|certificate| identifies(&container.signer_info.sid, certificate))
+        .find(|certificate| cms::identifies(&container.signer_info.sid, certificate))
         .cloned()
     else {
         return validation

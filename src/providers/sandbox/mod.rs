@@ -156,6 +156,15 @@ impl Sandbox {
         Self::on(listener, settings)
     }
 
+    /// Binds the sandbox `[sandbox]` describes, sharing `secret` with esign's provider entry.
+    pub async fn start(config: &SandboxConfig, secret: String) -> Result<Self, SandboxError> {
+        let settings = SandboxSettings {
+            secret,
+            public_base_url: config.public_base_url.clone(),
+        };
+        Self::bind(config.bind, settings).await
+    }
+
     /// Serves on a listener bound elsewhere.
     pub fn on(listener: TcpListener, settings: SandboxSettings) -> Result<Self, SandboxError> {
         let address = listener.local_addr().map_err(SandboxError::Listener)?;
