@@ -27,14 +27,21 @@ use crate::app::config::Config;
     about = "E-signature and identity verification on a hash-chained event log"
 )]
 pub struct Cli {
-    /// Configuration file (default: esign.toml when present). ESIGN_{SECTION}_{KEY} variables override it.
-    #[arg(long, global = true, env = "ESIGN_CONFIG")]
-    config: Option<PathBuf>,
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true)]
-    log_json: bool,
+    #[command(flatten)]
+    global: GlobalOptions,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The options every command takes, here and in the tools built on this command line.
+#[derive(Debug, clap::Args)]
+pub struct GlobalOptions {
+    /// Configuration file (default: esign.toml when present). ESIGN_{SECTION}_{KEY} variables override it.
+    #[arg(long, global = true, env = "ESIGN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,21 +182,30 @@ where
     T: Into<OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
-    init_tracing(cli.log_json);
+    init_tracing(cli.global.log_json);
+    block_on("esign", run(cli))
+}
+
+/// Runs a command on a multi-threaded runtime and maps its outcome to an exit code; an error is
+/// printed as `<program>: <error>`.
+pub fn block_on(
+    program: &str,
+    command: impl Future<Output = Result<ExitCode, Box<dyn std::error::Error>>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("esign: cannot start the async runtime: {error}");
+            eprintln!("{program}: cannot start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(command) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("esign: {error}");
+            eprintln!("{program}: {error}");
             ExitCode::FAILURE
         }
     }
@@ -220,7 +236,7 @@ pub fn init_tracing(json: bool) {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    let config = Config::load(cli.global.config.as_deref(), std::env::vars())?;
     match cli.command {
         Command::Serve { bench_plain_crud } => serve::run(config, bench_plain_crud).await,
         Command::Sandbox => sandbox::run(config).await,

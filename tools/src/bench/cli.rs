@@ -4,7 +4,7 @@
 //! (see [`super::service::esign_command`]).
 #![allow(clippy::print_stdout)] // Printing the results is this module's job.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -23,12 +23,8 @@ use super::{
     about = "Load generators for esign: they measure, they assert nothing (see docs/benchmarks.md)"
 )]
 pub struct Cli {
-    /// Configuration file (default: esign.toml when present). ESIGN_{SECTION}_{KEY} variables override it.
-    #[arg(long, global = true, env = "ESIGN_CONFIG")]
-    config: Option<PathBuf>,
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true)]
-    log_json: bool,
+    #[command(flatten)]
+    global: esign::cli::GlobalOptions,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,30 +57,14 @@ pub fn main() -> ExitCode {
         return esign::cli::main_from(std::env::args_os().skip(1));
     }
     let cli = Cli::parse();
-    esign::cli::init_tracing(cli.log_json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("esign-bench: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("esign-bench: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    esign::cli::init_tracing(cli.global.log_json);
+    esign::cli::block_on("esign-bench", run(cli))
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     // Loaded for every command, as `esign` loads it: a broken configuration fails before any load.
-    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
-    let config_path = cli.config;
+    let config = Config::load(cli.global.config.as_deref(), std::env::vars())?;
+    let config_path = cli.global.config;
     match cli.command {
         Command::Append(options) => {
             let results = super::append(&options).await?;
