@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::JsonBody;
+use super::{JsonBody, as_json};
 use crate::app::contracts::{self, SignTask};
 use crate::app::document_verification::VerifyRequest;
 use crate::app::{AppError, Caller};
@@ -238,9 +238,7 @@ async fn verify(
     JsonBody(request): JsonBody<VerifyRequest>,
 ) -> Result<Json<Value>, AppError> {
     let answer = crate::app::document_verification::verify(&state, &caller, &request).await?;
-    serde_json::to_value(answer)
-        .map(Json)
-        .map_err(AppError::internal)
+    as_json(answer)
 }
 
 /// Audit trail of a contract
@@ -265,7 +263,5 @@ async fn events(
     Path(contract_id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let timeline = contracts::events(&state, &caller, &contract_id).await?;
-    serde_json::to_value(timeline)
-        .map(Json)
-        .map_err(AppError::internal)
+    as_json(timeline)
 }

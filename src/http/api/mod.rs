@@ -153,6 +153,13 @@ fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
 
 /// The signed client of a `/api/v1` request, with the event metadata its commands carry (who,
 /// from where, which request).
+/// An answer rendered through a JSON value, so its keys come out sorted like every other answer's.
+fn as_json(answer: impl serde::Serialize) -> Result<axum::Json<serde_json::Value>, AppError> {
+    serde_json::to_value(answer)
+        .map(axum::Json)
+        .map_err(AppError::internal)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = AppError;
 

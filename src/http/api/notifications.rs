@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::JsonBody;
+use super::{JsonBody, as_json};
 use crate::app::{AppError, Caller, notices, sms_templates};
 use crate::http::AppState;
 use crate::http::openapi::{self, schemas};
@@ -278,7 +278,5 @@ async fn notice_events(
     Path(notice_id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let timeline = notices::events(&state, &caller, &notice_id).await?;
-    serde_json::to_value(timeline)
-        .map(Json)
-        .map_err(AppError::internal)
+    as_json(timeline)
 }

@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::JsonBody;
+use super::{JsonBody, as_json};
 use crate::app::verifications::{self, FaceStart};
 use crate::app::{AppError, Caller};
 use crate::http::AppState;
@@ -130,7 +130,5 @@ async fn events(
     Path(verification_id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let timeline = verifications::events(&state, &caller, &verification_id).await?;
-    serde_json::to_value(timeline)
-        .map(Json)
-        .map_err(AppError::internal)
+    as_json(timeline)
 }
