@@ -34,7 +34,9 @@ fn layer_of(module: &str) -> Option<u8> {
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
     for entry in entries {
-        let path = entry.expect("a directory entry").path();
+        let path = entry
+            .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+            .path();
         if path.is_dir() {
             source_files(&path, out);
         } else if path.extension().is_some_and(|ext| ext == "rs") {

@@ -4,9 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::TestStore;
-use crate::helpers::event_count;
-use crate::helpers::json_of;
+use crate::helpers::{ADMIN, CALLER, OTHER, TestStore, event_count, json_of};
 use crate::signing_client::SigningClient;
 
 crate::backend_tests!(
@@ -25,10 +23,6 @@ crate::backend_tests!(
     a_signed_contract_cannot_be_revoked_and_verifies_as_valid,
 );
 
-const AUTH_SECRET: &str = "auth-secret-0123456789abcdef";
-const OTHER_SECRET: &str = "other-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
-
 /// The service on a random port, with three configured clients.
 struct Api {
     auth: SigningClient,
@@ -39,19 +33,11 @@ struct Api {
 }
 
 async fn start(t: &TestStore) -> Api {
-    let service = crate::helpers::start_service(
-        t,
-        &[
-            ("auth", AUTH_SECRET, false),
-            ("other", OTHER_SECRET, false),
-            ("admin", ADMIN_SECRET, true),
-        ],
-    )
-    .await;
+    let service = crate::helpers::start_service(t, &[CALLER, OTHER, ADMIN]).await;
     Api {
-        auth: SigningClient::new(&service.base, "auth", AUTH_SECRET),
-        other: SigningClient::new(&service.base, "other", OTHER_SECRET),
-        admin: SigningClient::new(&service.base, "admin", ADMIN_SECRET),
+        auth: service.client(CALLER),
+        other: service.client(OTHER),
+        admin: service.client(ADMIN),
         state: service.state.clone(),
         _service: service,
     }
@@ -95,14 +81,7 @@ fn contract(biz_id: &str, template_id: &str) -> Value {
         "templateId": template_id,
         "title": "天财分账资金归集授权协议",
         "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
-        "signers": [
-            {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
-             "idCardNo": "11010519491231002X", "mobile": "13800138000",
-             "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
-            {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
-             "idCardNo": "440304199001010011", "mobile": "13900139000",
-             "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
-        ],
+        "signers": crate::journey::two_signers(),
         "callbackUrl": "https://auth.example.com/callback/e-sign",
         "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
         "expireDays": 7
@@ -747,7 +726,7 @@ async fn forged_replayed_and_stale_requests_to_the_real_api_are_refused_and_writ
         .auth
         .request(Method::POST, path)
         .json(&body)
-        .secret(OTHER_SECRET)
+        .secret(OTHER.secret)
         .send()
         .await;
     crate::signing_client::assert_signature_rejected(wrong_secret).await;

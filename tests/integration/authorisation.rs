@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::event_count;
-use crate::helpers::{RunningService, TestStore, json_of, start_service_with};
+use crate::helpers::{
+    RunningService, TestClient, TestStore, event_count, json_of, start_service_with,
+};
 use crate::signing_client::{SigningClient, assert_signature_rejected, random_nonce, unix_now};
 
 crate::backend_tests!(
@@ -21,9 +22,10 @@ crate::backend_tests!(
     another_client_gets_404_for_every_resource_it_does_not_own_and_writes_nothing,
 );
 
-const OWNER_SECRET: &str = "owner-secret-0123456789abcdef";
-const INTRUDER_SECRET: &str = "intruder-secret-0123456789abcdef";
-const INTRUDER_ADMIN_SECRET: &str = "intruder-admin-secret-0123456789";
+const OWNER: TestClient = TestClient::admin("owner", "owner-secret-0123456789abcdef");
+const INTRUDER: TestClient = TestClient::caller("intruder", "intruder-secret-0123456789abcdef");
+const INTRUDER_ADMIN: TestClient =
+    TestClient::admin("intruder_admin", "intruder-admin-secret-0123456789");
 const SMS_TEMPLATE: &str = "PAYMENT_VERIFY_NOTICE";
 const MOBILE: &str = "13800138000";
 
@@ -224,18 +226,9 @@ fn sms_notice(biz_id: &str) -> Value {
 /// The service with an owner (an administrator, so every route would let it in) and two intruders,
 /// and one of each resource the routes name, owned by the owner.
 async fn fixture(t: &TestStore) -> Fixture {
-    let service = start_service_with(
-        t,
-        &[
-            ("owner", OWNER_SECRET, true),
-            ("intruder", INTRUDER_SECRET, false),
-            ("intruder_admin", INTRUDER_ADMIN_SECRET, true),
-        ],
-        |_| {},
-    )
-    .await;
+    let service = start_service_with(t, &[OWNER, INTRUDER, INTRUDER_ADMIN], |_| {}).await;
     let callback_url = receiver().await;
-    let owner = SigningClient::new(&service.base, "owner", OWNER_SECRET);
+    let owner = service.client(OWNER);
     let ok = |what: &str, (status, body): (StatusCode, Value)| {
         assert_eq!(status, StatusCode::OK, "{what}: {body}");
         body
@@ -327,8 +320,8 @@ async fn fixture(t: &TestStore) -> Fixture {
     let callback_id = callbacks["callbacks"][0]["id"].to_string();
     assert_ne!(callback_id, "null", "a recorded callback: {callbacks}");
     Fixture {
-        intruder: SigningClient::new(&service.base, "intruder", INTRUDER_SECRET),
-        intruder_admin: SigningClient::new(&service.base, "intruder_admin", INTRUDER_ADMIN_SECRET),
+        intruder: service.client(INTRUDER),
+        intruder_admin: service.client(INTRUDER_ADMIN),
         owner,
         contract_id: contract["contractId"].as_str().unwrap().to_owned(),
         verification_id: face["verificationId"].as_str().unwrap().to_owned(),
@@ -436,7 +429,7 @@ async fn every_api_operation_refuses_unsigned_forged_stale_and_replayed_requests
         let request = || fixture.owner.request(operation.method.clone(), &path);
         assert_signature_rejected(
             with_body(request(), &body)
-                .secret(INTRUDER_SECRET)
+                .secret(INTRUDER.secret)
                 .send()
                 .await,
         )

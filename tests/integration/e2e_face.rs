@@ -11,10 +11,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, Tab};
-use crate::helpers::{Backend, RunningService, TestStore, json_of, start_service_with};
+use crate::helpers::{Backend, CALLER, RunningService, TestStore, json_of, start_service_with};
 use crate::signing_client::SigningClient;
 
-const SECRET: &str = "face-page-secret-0123456789";
 const MOBILE: &str = "13800138000";
 
 struct Setup {
@@ -29,9 +28,9 @@ async fn setup(configure: impl FnOnce(&mut esign::app::config::Config)) -> Setup
     let t = TestStore::new(Backend::Sqlite)
         .await
         .expect("a sqlite store");
-    let service = start_service_with(&t, &[("caller", SECRET, false)], configure).await;
+    let service = start_service_with(&t, &[CALLER], configure).await;
     Setup {
-        api: SigningClient::new(&service.base, "caller", SECRET),
+        api: service.client(CALLER),
         logo_url: serve_logo().await,
         service,
         _t: t,

@@ -12,13 +12,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::browser::{Browser, Tab, signature_stroke};
-use crate::helpers::{Backend, RunningService, TestStore, json_of, start_service_with};
+use crate::helpers::{
+    ADMIN, Backend, CALLER, RunningService, TestStore, json_of, start_service_with,
+};
 use crate::journey::{initiate_contract, publish_template};
 use crate::receiver::{Behaviour, Receiver};
 use crate::signing_client::SigningClient;
 
-const SECRET: &str = "e2e-caller-secret-0123456789";
-const ADMIN_SECRET: &str = "e2e-admin-secret-0123456789";
 const RECEIVER: &str = "RECEIVER_001";
 const PAYER: &str = "PAYER_001";
 const RECEIVER_MOBILE: &str = "13800138000";
@@ -35,25 +35,21 @@ struct Journey {
 }
 
 /// A browser, the service with its callback dispatcher delivering to a receiver of the test's own,
-/// and the two-signer contract (张三 first, then 李四). `None` when there is no browser outside CI.
+/// and the two-signer contract (张三 first, then 李四). `None` when there is no browser.
 async fn start(test: &str) -> Option<Journey> {
     let browser = Browser::launch(test).await?;
     let t = TestStore::new(Backend::Sqlite)
         .await
         .expect("a sqlite store");
     let callbacks = Receiver::start(Behaviour::Accept).await;
-    let service = start_service_with(
-        &t,
-        &[("caller", SECRET, false), ("admin", ADMIN_SECRET, true)],
-        |config| {
-            config.callbacks.enabled = true;
-            config.callbacks.poll_interval_ms = 100;
-            config.expiry.enabled = false;
-        },
-    )
+    let service = start_service_with(&t, &[CALLER, ADMIN], |config| {
+        config.callbacks.enabled = true;
+        config.callbacks.poll_interval_ms = 100;
+        config.expiry.enabled = false;
+    })
     .await;
-    let api = SigningClient::new(&service.base, "caller", SECRET);
-    let admin = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
+    let api = service.client(CALLER);
+    let admin = service.client(ADMIN);
     let biz_id = test.to_uppercase().replace('-', "_");
     let template = format!("TPL_{biz_id}");
     publish_template(&admin, &template).await;
@@ -138,7 +134,7 @@ impl Journey {
                 })
                 .map(|callback| {
                     assert!(
-                        callback.signed_with(SECRET),
+                        callback.signed_with(CALLER.secret),
                         "signed with the caller's secret"
                     );
                     let body = callback.json();

@@ -6,8 +6,7 @@ use chrono::{TimeDelta, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::json_of;
-use crate::helpers::{RunningService, TestStore};
+use crate::helpers::{ADMIN, CALLER, RunningService, TestStore, json_of};
 use crate::receiver::{Behaviour, Receiver};
 use crate::signing_client::SigningClient;
 
@@ -16,23 +15,16 @@ crate::backend_tests!(
     several_schedulers_expire_each_item_once_and_catch_up_after_downtime,
 );
 
-const SECRET: &str = "caller-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
-
 async fn start(t: &TestStore) -> (SigningClient, RunningService) {
-    let service = crate::helpers::start_service_with(
-        t,
-        &[("caller", SECRET, false), ("admin", ADMIN_SECRET, true)],
-        |config| {
-            config.callbacks.enabled = false;
-            config.expiry.enabled = false;
-            config.expiry.batch_size = 4;
-        },
-    )
+    let service = crate::helpers::start_service_with(t, &[CALLER, ADMIN], |config| {
+        config.callbacks.enabled = false;
+        config.expiry.enabled = false;
+        config.expiry.batch_size = 4;
+    })
     .await;
-    let admin = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
+    let admin = service.client(ADMIN);
     crate::journey::publish_template(&admin, "TPL_EXPIRY").await;
-    (SigningClient::new(&service.base, "caller", SECRET), service)
+    (service.client(CALLER), service)
 }
 
 async fn initiate_contract(

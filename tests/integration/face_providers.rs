@@ -23,7 +23,7 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
-use crate::helpers::{RunningService, TestStore, start_service_with};
+use crate::helpers::{CALLER, RunningService, TestStore, start_service_with};
 use crate::signing_client::SigningClient;
 
 crate::backend_tests!(
@@ -125,7 +125,6 @@ async fn the_sandbox_command_serves_alone_in_development_and_is_refused_in_produ
     child.wait().unwrap();
 }
 
-const SECRET: &str = "auth-secret-0123456789abcdef";
 const SANDBOX_SECRET: &str = "sandbox-secret-0123456789abcdef";
 const MOBILE: &str = "13800138000";
 /// Long enough for a poll on a loaded machine; the tests finish far sooner when all is well.
@@ -138,9 +137,9 @@ struct Face {
 }
 
 async fn start(t: &TestStore, configure: impl FnOnce(&mut Config)) -> Face {
-    let service = start_service_with(t, &[("auth", SECRET, false)], configure).await;
+    let service = start_service_with(t, &[CALLER], configure).await;
     Face {
-        api: SigningClient::new(&service.base, "auth", SECRET),
+        api: service.client(CALLER),
         http: esign::providers::outbound::client(Duration::from_secs(20)).unwrap(),
         service,
     }

@@ -10,8 +10,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::h5_sign::Browser;
-use crate::helpers::event_count;
-use crate::helpers::{RunningService, TestStore, json_of, start_service_with};
+use crate::helpers::{ADMIN, RunningService, TestStore, event_count, json_of, start_service_with};
 use crate::journey::{initiate_contract, publish_template};
 use crate::signing_client::SigningClient;
 
@@ -22,21 +21,19 @@ crate::backend_tests!(
     concurrent_bursts_above_the_rate_limits_get_429_and_only_the_limit_reaches_the_handler,
 );
 
-const SECRET: &str = "h5-attack-secret-0123456789abcd";
-
 struct H5 {
     api: SigningClient,
     service: RunningService,
 }
 
 async fn start(t: &TestStore, configure: impl FnOnce(&mut esign::app::config::Config)) -> H5 {
-    let service = start_service_with(t, &[("auth", SECRET, true)], |config| {
+    let service = start_service_with(t, &[ADMIN], |config| {
         config.callbacks.enabled = false;
         configure(config);
     })
     .await;
     H5 {
-        api: SigningClient::new(&service.base, "auth", SECRET),
+        api: service.client(ADMIN),
         service,
     }
 }

@@ -19,7 +19,7 @@ use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::helpers::{RunningService, TestStore, json_of, start_service_with};
+use crate::helpers::{ADMIN, CALLER, RunningService, TestStore, json_of, start_service_with};
 use crate::journey::{initiate_contract, publish_template};
 use crate::signing_client::SigningClient;
 
@@ -36,8 +36,6 @@ crate::backend_tests!(
     a_referer_outside_the_allow_list_is_refused,
 );
 
-const SECRET: &str = "auth-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
 const RECEIVER: &str = "RECEIVER_001";
 const PAYER: &str = "PAYER_001";
 const RECEIVER_MOBILE: &str = "13800138000";
@@ -50,19 +48,15 @@ struct Signing {
 }
 
 async fn start(t: &TestStore, configure: impl FnOnce(&mut Config)) -> Signing {
-    let service = start_service_with(
-        t,
-        &[("auth", SECRET, false), ("admin", ADMIN_SECRET, true)],
-        |config| {
-            // No callback receiver here: the outbox is not what these tests look at.
-            config.callbacks.enabled = false;
-            configure(config);
-        },
-    )
+    let service = start_service_with(t, &[CALLER, ADMIN], |config| {
+        // No callback receiver here: the outbox is not what these tests look at.
+        config.callbacks.enabled = false;
+        configure(config);
+    })
     .await;
     Signing {
-        api: SigningClient::new(&service.base, "auth", SECRET),
-        admin: SigningClient::new(&service.base, "admin", ADMIN_SECRET),
+        api: service.client(CALLER),
+        admin: service.client(ADMIN),
         service,
     }
 }

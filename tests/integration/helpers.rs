@@ -1,10 +1,15 @@
-//! Shared fixtures: a fresh store per test on either backend, and events to append.
+//! Shared fixtures: a fresh store per test on either backend, events to append, the service started on
+//! a free port with the clients a test calls as, and the one way a test says it could not run.
 //!
 //! PostgreSQL tests use `ESIGN_TEST_DATABASE_URL` (default: the local server). Each test gets its own
-//! database, cloned from a migrated template and dropped when the test ends. When the server cannot be
-//! reached the PostgreSQL tests are skipped with a note, except under `CI=true`, where that fails them.
+//! database, cloned from a migrated template and dropped when the test ends. When something a test
+//! needs is missing (the server, NATS, moto, a verifier program, Chromium) the test stops early through
+//! [`skip`], which says so on the terminal; under `CI=true` or `ESIGN_TEST_REQUIRE_ALL=1` it fails
+//! instead.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -34,7 +39,7 @@ pub struct TestStore {
 }
 
 impl TestStore {
-    /// A fresh store, or `None` when PostgreSQL is unreachable outside CI.
+    /// A fresh store, or `None` when PostgreSQL is unreachable (see [`skip`]).
     pub async fn new(backend: Backend) -> Option<Self> {
         let cipher = Arc::new(test_cipher());
         match backend {
@@ -111,15 +116,49 @@ impl TestStore {
     }
 }
 
-/// The real service on a random port against a test store, with configured `(id, secret, admin)`
-/// clients; it runs until the test ends.
+/// A client the test service is configured with: the id and secret it signs requests with, and
+/// whether it may use the operators' endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct TestClient {
+    pub id: &'static str,
+    pub secret: &'static str,
+    pub admin: bool,
+}
+
+impl TestClient {
+    pub const fn caller(id: &'static str, secret: &'static str) -> Self {
+        Self {
+            id,
+            secret,
+            admin: false,
+        }
+    }
+
+    pub const fn admin(id: &'static str, secret: &'static str) -> Self {
+        Self {
+            id,
+            secret,
+            admin: true,
+        }
+    }
+}
+
+/// The upstream authentication system most tests call as.
+pub const CALLER: TestClient = TestClient::caller("auth", "auth-secret-0123456789abcdef");
+/// A second, unrelated caller: what it must not see or change is the point of its tests.
+pub const OTHER: TestClient = TestClient::caller("other", "other-secret-0123456789abcdef");
+/// An operator: publishes templates, redelivers callbacks.
+pub const ADMIN: TestClient = TestClient::admin("admin", "admin-secret-0123456789abcdef");
+
+/// The real service on a random port against a test store, with the test's clients configured; it
+/// runs until the test ends. `client` (beside `SigningClient`) signs requests to it as one of them.
 pub struct RunningService {
     pub base: String,
     pub state: esign::http::AppState,
     _data: tempfile::TempDir,
 }
 
-pub async fn start_service(t: &TestStore, clients: &[(&str, &str, bool)]) -> RunningService {
+pub async fn start_service(t: &TestStore, clients: &[TestClient]) -> RunningService {
     // A public address of its own, so link assertions do not depend on the port.
     start_service_with(t, clients, |config| {
         config.server.public_base_url = "https://esign.test".into()
@@ -131,7 +170,7 @@ pub async fn start_service(t: &TestStore, clients: &[(&str, &str, bool)]) -> Run
 /// call it back) and the configuration adjusted by `configure` before the service is built.
 pub async fn start_service_with(
     t: &TestStore,
-    clients: &[(&str, &str, bool)],
+    clients: &[TestClient],
     configure: impl FnOnce(&mut esign::app::config::Config),
 ) -> RunningService {
     start_service_writing(
@@ -147,7 +186,7 @@ pub async fn start_service_with(
 /// Like [`start_service_with`], writing contracts as `write_mode` says; the start's error is returned.
 pub async fn start_service_writing(
     t: &TestStore,
-    clients: &[(&str, &str, bool)],
+    clients: &[TestClient],
     write_mode: esign::app::pipeline::WriteMode,
     configure: impl FnOnce(&mut esign::app::config::Config),
 ) -> Result<RunningService, esign::http::server::StartupError> {
@@ -162,12 +201,12 @@ pub async fn start_service_writing(
     config.server.public_base_url = format!("http://{address}");
     config.database.url = t.url.clone();
     config.database.max_connections = 8;
-    for (id, secret, admin) in clients {
+    for client in clients {
         config.clients.push(esign::store::clients::ClientConfig {
-            id: (*id).into(),
-            secret: (*secret).into(),
+            id: client.id.into(),
+            secret: client.secret.into(),
             allowed_ips: Vec::new(),
-            admin: *admin,
+            admin: client.admin,
         });
     }
     configure(&mut config);
@@ -182,6 +221,33 @@ pub async fn start_service_writing(
         state,
         _data: data,
     })
+}
+
+/// Whether every suite must run: a missing dependency fails the test instead of skipping it.
+pub fn all_suites_required() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+        || std::env::var("ESIGN_TEST_REQUIRE_ALL").is_ok_and(|value| value == "1")
+}
+
+/// Records that the running test cannot do its work because `needed` is missing (`why`), and lets
+/// it return early; the caller returns right after. Under [`all_suites_required`] this fails the
+/// test instead.
+///
+/// The note is written to the terminal directly: the test harness shows what a passing test prints
+/// only on request, and a skipped suite must not pass unseen.
+#[track_caller]
+pub fn skip(needed: &str, why: impl Display) {
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    if all_suites_required() {
+        panic!(
+            "{test} needs {needed}, and all suites are required (CI=true or \
+             ESIGN_TEST_REQUIRE_ALL=1): {why}"
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED {test}: needs {needed}: {why} (ESIGN_TEST_REQUIRE_ALL=1 makes this a failure)"
+    );
 }
 
 pub fn append(stream: &StreamId, expected_version: u64, events: Vec<NewEvent>) -> AppendRequest {
@@ -214,13 +280,11 @@ impl PostgresDatabase {
             .unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
         let admin = match connect(&admin_url).await {
             Ok(client) => client,
-            Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!(
-                    "PostgreSQL at {admin_url} is required under CI=true but unreachable: {error}"
-                )
-            }
             Err(error) => {
-                eprintln!("skipping a PostgreSQL test: {admin_url} is unreachable ({error})");
+                skip(
+                    "PostgreSQL",
+                    format_args!("{admin_url} is unreachable ({error})"),
+                );
                 return None;
             }
         };

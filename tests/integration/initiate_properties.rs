@@ -6,17 +6,13 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::event_count;
-use crate::helpers::{TestStore, json_of};
-use crate::signing_client::SigningClient;
+use crate::helpers::{ADMIN, CALLER, TestStore, event_count, json_of};
 
 crate::backend_tests!(
     broken_contract_bodies_answer_400_naming_the_field_and_write_nothing,
     broken_face_verification_bodies_answer_400_naming_the_field_and_write_nothing,
 );
 
-const SECRET: &str = "prop-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "prop-admin-secret-0123456789";
 const CASES: u32 = 40;
 
 fn contract() -> Value {
@@ -175,13 +171,9 @@ async fn check_endpoint(
     path: &'static str,
     bodies: impl Strategy<Value = (Vec<u8>, String)>,
 ) {
-    let service = crate::helpers::start_service(
-        t,
-        &[("prop", SECRET, false), ("prop-admin", ADMIN_SECRET, true)],
-    )
-    .await;
-    let client = SigningClient::new(&service.base, "prop", SECRET);
-    let admin = SigningClient::new(&service.base, "prop-admin", ADMIN_SECRET);
+    let service = crate::helpers::start_service(t, &[CALLER, ADMIN]).await;
+    let client = service.client(CALLER);
+    let admin = service.client(ADMIN);
     let template = json!({
         "templateId": "TPL_PROP",
         "name": "资金归集授权协议模板",

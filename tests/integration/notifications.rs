@@ -7,9 +7,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::event_count;
-use crate::helpers::json_of;
-use crate::helpers::{RunningService, TestStore, start_service_with};
+use crate::helpers::{
+    ADMIN, CALLER, OTHER, RunningService, TestStore, event_count, json_of, start_service_with,
+};
 use crate::signing_client::SigningClient;
 use crate::sms::{message_centre, ok, receiver, status};
 
@@ -24,9 +24,6 @@ crate::backend_tests!(
     the_query_tables_rebuilt_from_the_log_match_after_notices,
 );
 
-const AUTH_SECRET: &str = "auth-secret-0123456789abcdef";
-const OTHER_SECRET: &str = "other-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
 const MOBILE: &str = "13800138000";
 const CODE: &str = "PAY_VERIFY_NOTICE";
 
@@ -38,20 +35,11 @@ struct Api {
 }
 
 async fn start(t: &TestStore, configure: impl FnOnce(&mut esign::app::config::Config)) -> Api {
-    let service = start_service_with(
-        t,
-        &[
-            ("auth", AUTH_SECRET, false),
-            ("other", OTHER_SECRET, false),
-            ("admin", ADMIN_SECRET, true),
-        ],
-        configure,
-    )
-    .await;
+    let service = start_service_with(t, &[CALLER, OTHER, ADMIN], configure).await;
     Api {
-        auth: SigningClient::new(&service.base, "auth", AUTH_SECRET),
-        other: SigningClient::new(&service.base, "other", OTHER_SECRET),
-        admin: SigningClient::new(&service.base, "admin", ADMIN_SECRET),
+        auth: service.client(CALLER),
+        other: service.client(OTHER),
+        admin: service.client(ADMIN),
         service,
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestStore;
+use crate::helpers::{ADMIN, CALLER, TestStore};
 use crate::signing_client::SigningClient;
 
 crate::backend_tests!(
@@ -646,9 +646,6 @@ fn the_reference_page_script_parses() {
 // ---------------------------------------------------------------------------------------------------
 // The running service
 
-const CLIENT_SECRET: &str = "openapi-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "openapi-admin-0123456789abcdef";
-
 struct Service {
     base: String,
     client: SigningClient,
@@ -658,18 +655,11 @@ struct Service {
 }
 
 async fn start(t: &TestStore) -> Service {
-    let service = crate::helpers::start_service(
-        t,
-        &[
-            ("docs", CLIENT_SECRET, false),
-            ("docs-admin", ADMIN_SECRET, true),
-        ],
-    )
-    .await;
+    let service = crate::helpers::start_service(t, &[CALLER, ADMIN]).await;
     let base = service.base.clone();
     Service {
-        client: SigningClient::new(&base, "docs", CLIENT_SECRET),
-        admin: SigningClient::new(&base, "docs-admin", ADMIN_SECRET),
+        client: service.client(CALLER),
+        admin: service.client(ADMIN),
         http: esign::providers::outbound::client(std::time::Duration::from_secs(30)).unwrap(),
         base,
         _service: service,

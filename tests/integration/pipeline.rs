@@ -87,14 +87,7 @@ fn contract_request(template_id: &str) -> ContractRequest {
         "templateId": template_id,
         "title": "天财分账资金归集授权协议",
         "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
-        "signers": [
-            {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
-             "idCardNo": "11010519491231002X", "mobile": "13800138000",
-             "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
-            {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
-             "idCardNo": "440304199001010011", "mobile": "13900139000",
-             "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
-        ],
+        "signers": crate::journey::two_signers(),
         "callbackUrl": "https://auth.example.com/callback/e-sign"
     }))
     .unwrap()

@@ -6,12 +6,9 @@ use esign::store::{EventStore, StreamId};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestStore, json_of, start_service_writing};
-use crate::signing_client::SigningClient;
+use crate::helpers::{ADMIN, TestStore, json_of, start_service_writing};
 
 crate::backend_tests!(a_plain_crud_initiate_writes_rows_and_no_events);
-
-const SECRET: &str = "plain-secret-0123456789abcdef";
 
 /// Every event in the store, in chain order.
 async fn all_events(store: &esign::store::Store) -> Vec<esign::store::RecordedEvent> {
@@ -31,15 +28,12 @@ async fn all_events(store: &esign::store::Store) -> Vec<esign::store::RecordedEv
 }
 
 async fn a_plain_crud_initiate_writes_rows_and_no_events(t: TestStore) {
-    let service = start_service_writing(
-        &t,
-        &[("plain", SECRET, true)],
-        WriteMode::PlainCrudBench,
-        |config| config.server.public_base_url = "https://esign.test".into(),
-    )
+    let service = start_service_writing(&t, &[ADMIN], WriteMode::PlainCrudBench, |config| {
+        config.server.public_base_url = "https://esign.test".into()
+    })
     .await
     .unwrap();
-    let api = SigningClient::new(&service.base, "plain", SECRET);
+    let api = service.client(ADMIN);
     let store = &service.state.store;
 
     // Templates are still recorded: initiate reads its template from the log.
@@ -67,14 +61,7 @@ async fn a_plain_crud_initiate_writes_rows_and_no_events(t: TestStore) {
         "bizId": "REL_PLAIN", "bizType": "RELATIONSHIP_AGREEMENT", "templateId": "TPL_PLAIN",
         "title": "天财分账资金归集授权协议",
         "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
-        "signers": [
-            {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
-             "idCardNo": "11010519491231002X", "mobile": "13800138000",
-             "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
-            {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
-             "idCardNo": "440304199001010011", "mobile": "13900139000",
-             "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
-        ],
+        "signers": crate::journey::two_signers(),
         "callbackUrl": "https://auth.example.com/callback/e-sign",
         "expireDays": 7
     });

@@ -13,7 +13,7 @@ use sha2::Digest;
 
 use esign::store::EventStore;
 
-use crate::helpers::{RunningService, TestStore, json_of};
+use crate::helpers::{ADMIN, CALLER, RunningService, TestStore, json_of};
 use crate::receiver::{Behaviour, Receiver};
 use crate::signing_client::SigningClient;
 
@@ -23,28 +23,21 @@ crate::backend_tests!(
     bad_verification_requests_name_the_field,
 );
 
-const SECRET: &str = "caller-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
-
 async fn service(
     t: &TestStore,
     configure: impl FnOnce(&mut esign::app::config::Config),
 ) -> RunningService {
-    crate::helpers::start_service_with(
-        t,
-        &[("caller", SECRET, false), ("admin", ADMIN_SECRET, true)],
-        |config| {
-            config.archive.interval_seconds = 1;
-            configure(config);
-        },
-    )
+    crate::helpers::start_service_with(t, &[CALLER, ADMIN], |config| {
+        config.archive.interval_seconds = 1;
+        configure(config);
+    })
     .await
 }
 
 /// A two-signer contract archived with `provider`, signed by both; returns its id.
 async fn signed_contract(service: &RunningService, provider: &str, callback: &str) -> String {
-    let admin = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
-    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let admin = service.client(ADMIN);
+    let caller = service.client(CALLER);
     let template = format!("TPL_SEAL_{provider}");
     crate::journey::publish_template(&admin, &template).await;
     let contract_id = crate::journey::initiate_archived_contract(
@@ -111,7 +104,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 async fn a_signed_contract_is_sealed_archived_downloaded_and_verified(t: TestStore) {
     let receiver = Receiver::start(Behaviour::Accept).await;
     let service = service(&t, |_| {}).await;
-    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let caller = service.client(CALLER);
     let contract_id = signed_contract(&service, "LOCAL_CA", &receiver.url).await;
     let contract = contract_when_archive_is(&caller, &contract_id, "SUCCESS").await;
     assert_eq!(contract["status"], "SIGNED");
@@ -252,7 +245,7 @@ async fn a_signed_contract_is_sealed_archived_downloaded_and_verified(t: TestSto
     .await;
     assert_eq!(foreign["valid"], false);
     // Another client's contract is not found.
-    let stranger = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
+    let stranger = service.client(ADMIN);
     let (status, _) = json_of(
         stranger
             .post_json(
@@ -374,7 +367,7 @@ async fn a_failed_archive_keeps_the_contract_signed_and_is_retried(t: TestStore)
         config.archive.retry_base_seconds = 60;
     })
     .await;
-    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let caller = service.client(CALLER);
     let contract_id = signed_contract(&service, "TSA", "http://127.0.0.1:9/unused").await;
     let failed = contract_when_archive_is(&caller, &contract_id, "FAILED").await;
     assert_eq!(failed["status"], "SIGNED", "the contract stays SIGNED");
@@ -446,7 +439,7 @@ async fn the_sealed_document_and_the_evidence_report_validate_outside_esign() {
         return;
     };
     let service = service(&t, |_| {}).await;
-    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let caller = service.client(CALLER);
     let contract_id = signed_contract(&service, "BLOCKCHAIN", "http://127.0.0.1:9/unused").await;
     let contract = contract_when_archive_is(&caller, &contract_id, "SUCCESS").await;
     assert_eq!(contract["archiveInfo"]["provider"], "BLOCKCHAIN");
@@ -559,7 +552,7 @@ pub async fn seal_now(state: &esign::http::AppState, contract_id: &str) {
 
 async fn bad_verification_requests_name_the_field(t: TestStore) {
     let service = service(&t, |_| {}).await;
-    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let caller = service.client(CALLER);
     let too_large = base64::engine::general_purpose::STANDARD.encode(vec![b'%'; 769 * 1024]);
     for (request, field) in [
         (json!({}), "method"),

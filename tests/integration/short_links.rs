@@ -6,16 +6,12 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestStore, json_of};
-use crate::signing_client::SigningClient;
+use crate::helpers::{ADMIN, CALLER, TestStore, json_of};
 
 crate::backend_tests!(
     each_signer_gets_a_short_link_and_a_qr_code_of_their_sign_url,
     unknown_malformed_and_expired_short_links_are_refused,
 );
-
-const SECRET: &str = "caller-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
 
 fn no_redirects() -> reqwest::Client {
     esign::providers::outbound::client_builder(std::time::Duration::from_secs(10))
@@ -49,13 +45,9 @@ async fn follow(short_url: &str) -> reqwest::Response {
 }
 
 async fn each_signer_gets_a_short_link_and_a_qr_code_of_their_sign_url(t: TestStore) {
-    let service = crate::helpers::start_service(
-        &t,
-        &[("caller", SECRET, false), ("admin", ADMIN_SECRET, true)],
-    )
-    .await;
-    let admin = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
-    let caller = SigningClient::new(&service.base, "caller", SECRET);
+    let service = crate::helpers::start_service(&t, &[CALLER, ADMIN]).await;
+    let admin = service.client(ADMIN);
+    let caller = service.client(CALLER);
     crate::journey::publish_template(&admin, "TPL_SHORT").await;
     let (status, created) = json_of(
         caller
@@ -67,14 +59,7 @@ async fn each_signer_gets_a_short_link_and_a_qr_code_of_their_sign_url(t: TestSt
                     "templateId": "TPL_SHORT",
                     "title": "天财分账资金归集授权协议",
                     "variables": {"payerName": "XX品牌总部"},
-                    "signers": [
-                        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
-                         "idCardNo": "11010519491231002X", "mobile": "13800138000",
-                         "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
-                        {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
-                         "idCardNo": "440304199001010011", "mobile": "13900139000",
-                         "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
-                    ],
+                    "signers": crate::journey::two_signers(),
                     "callbackUrl": "https://auth.example.com/cb"
                 }),
             )
@@ -138,7 +123,7 @@ async fn each_signer_gets_a_short_link_and_a_qr_code_of_their_sign_url(t: TestSt
 }
 
 async fn unknown_malformed_and_expired_short_links_are_refused(t: TestStore) {
-    let service = crate::helpers::start_service(&t, &[("caller", SECRET, false)]).await;
+    let service = crate::helpers::start_service(&t, &[CALLER]).await;
     for (path, status, code) in [
         ("/s/AAAAAAAAAA", StatusCode::NOT_FOUND, "40400"),
         ("/s/short", StatusCode::NOT_FOUND, "40400"),

@@ -19,6 +19,13 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+impl crate::helpers::RunningService {
+    /// Signs requests to this service as `client`.
+    pub fn client(&self, client: crate::helpers::TestClient) -> SigningClient {
+        SigningClient::new(&self.base, client.id, client.secret)
+    }
+}
+
 /// Signs every request with one client's id and secret.
 #[derive(Debug, Clone)]
 pub struct SigningClient {

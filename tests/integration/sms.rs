@@ -18,8 +18,7 @@ use esign::providers::sms::{SenderKind, SmsConfig, SmsError, SmsMessage, SmsSend
 use esign::store::EventMetadata;
 use serde_json::{Value, json};
 
-use crate::helpers::{RunningService, TestStore, start_service_with};
-use crate::signing_client::SigningClient;
+use crate::helpers::{ADMIN, CALLER, RunningService, TestStore, start_service_with};
 
 crate::backend_tests!(
     a_signing_code_arrives_and_the_right_code_verifies,
@@ -211,8 +210,6 @@ async fn an_unreachable_message_centre_is_unavailable() {
 // ---------------------------------------------------------------------------------------------------
 // Signing codes
 
-const AUTH_SECRET: &str = "auth-secret-0123456789abcdef";
-const ADMIN_SECRET: &str = "admin-secret-0123456789abcdef";
 const RECEIVER_MOBILE: &str = "13800138000";
 
 struct Signing {
@@ -226,14 +223,9 @@ async fn signing(
     t: &TestStore,
     configure: impl FnOnce(&mut esign::app::config::Config),
 ) -> Signing {
-    let service = start_service_with(
-        t,
-        &[("auth", AUTH_SECRET, false), ("admin", ADMIN_SECRET, true)],
-        configure,
-    )
-    .await;
-    let auth = SigningClient::new(&service.base, "auth", AUTH_SECRET);
-    let admin = SigningClient::new(&service.base, "admin", ADMIN_SECRET);
+    let service = start_service_with(t, &[CALLER, ADMIN], configure).await;
+    let auth = service.client(CALLER);
+    let admin = service.client(ADMIN);
     let template = json!({
         "templateId": "TPL_SMS",
         "name": "授权协议",
@@ -617,7 +609,7 @@ async fn the_development_viewer_shows_sent_messages_and_does_not_exist_in_produc
         esign::pii::PiiCipher::generate_key().unwrap(),
     )]);
     let index_key = esign::pii::PiiCipher::generate_key().unwrap();
-    let production = start_service_with(&t, &[("auth", AUTH_SECRET, false)], move |config| {
+    let production = start_service_with(&t, &[CALLER], move |config| {
         crate::helpers::production(config);
         config.security.pii_keys = keys;
         config.security.pii_index_key = Some(index_key);

@@ -19,7 +19,7 @@ use esign::trust::ca::{Ca, NewCa};
 use esign::trust::cms::Signer;
 use x509_cert::Certificate;
 
-/// Runs a poppler tool, or `None` when it is missing outside CI.
+/// Runs a poppler tool, or `None` when it is missing (see [`crate::helpers::skip`]).
 fn poppler(program: &str, args: &[&str]) -> Option<std::process::Output> {
     crate::pades::tool(program, args)
 }
@@ -551,7 +551,8 @@ fn the_evidence_report_renders_its_timeline_and_validation_in_chinese() {
     );
 }
 
-/// Runs `program` in `dir`, or `None` when it is missing outside CI; a failure fails the test.
+/// Runs `program` in `dir`, or `None` when it is missing (see [`crate::helpers::skip`]); a failure
+/// fails the test.
 fn run_in(dir: &Path, program: &str, args: &[&str]) -> Option<()> {
     let output = match Command::new(program)
         .args(args)
@@ -560,11 +561,8 @@ fn run_in(dir: &Path, program: &str, args: &[&str]) -> Option<()> {
         .output()
     {
         Ok(output) => output,
-        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{program} is required under CI=true: {error}")
-        }
         Err(error) => {
-            eprintln!("skipping an interoperability check: {program} is not available ({error})");
+            crate::helpers::skip(program, format_args!("it is not available ({error})"));
             return None;
         }
     };
