@@ -24,14 +24,7 @@ admin=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 out=${OUT:-target/bench/compare}
 rm -rf "$out" && mkdir -p "$out"
 
-fresh_pg() { # a new, empty database; prints its URL
-  psql "$admin" -qX -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
-  echo "${admin%/*}/$1"
-}
-fresh_sqlite() { # a new, empty SQLite file; prints its URL
-  rm -rf "$out/$1" && mkdir -p "$out/$1"
-  echo "sqlite://$out/$1/esign.db"
-}
+source bench/fresh.sh
 fresh() { if [[ $1 == postgres ]]; then fresh_pg "esign_compare_$2"; else fresh_sqlite "$2"; fi; }
 
 for backend in $backends; do

@@ -18,14 +18,7 @@ esign=${ESIGN:-target/release/esign}
 bench=${ESIGN_BENCH:-target/release/esign-bench}
 mkdir -p "$out"
 
-fresh_pg() { # a new, empty database; prints its URL
-  psql "$admin" -qX -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
-  echo "${admin%/*}/$1"
-}
-fresh_sqlite() { # a new, empty SQLite file; prints its URL
-  rm -rf "$out/$1" && mkdir -p "$out/$1"
-  echo "sqlite://$out/$1/esign.db"
-}
+source bench/fresh.sh
 
 echo "== initiate: esign and plain CRUD, both backends"
 for variant in esign plain-crud; do

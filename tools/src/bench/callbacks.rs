@@ -476,16 +476,12 @@ pub struct CallbacksResult {
 
 /// Runs the live levels, then (with a backlog) the drain, each on a service of its own.
 pub async fn callbacks(options: &CallbacksOptions) -> Result<CallbacksResult, CallbacksError> {
-    let service_options = |deliver: bool| ServiceOptions {
-        database_url: options
-            .database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", options.work_dir.join("esign.db").display())),
-        dir: options.work_dir.clone(),
-        max_connections: 16,
-        extra_toml: service_toml(deliver),
-        env: Vec::new(),
-        serve_args: Vec::new(),
+    let service_options = |deliver: bool| {
+        ServiceOptions::in_work_dir(
+            options.database_url.as_deref(),
+            &options.work_dir,
+            service_toml(deliver),
+        )
     };
     fresh_dir(&options.work_dir)?;
     let receiver = Receiver::start().await?;

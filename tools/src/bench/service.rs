@@ -57,6 +57,24 @@ pub struct ServiceOptions {
     pub serve_args: Vec<String>,
 }
 
+impl ServiceOptions {
+    /// A scenario's service in `work_dir`: on `database_url`, or a fresh SQLite file there, with the
+    /// scenario's config sections; a pool of 16.
+    pub fn in_work_dir(database_url: Option<&str>, work_dir: &Path, extra_toml: String) -> Self {
+        Self {
+            database_url: database_url.map_or_else(
+                || format!("sqlite://{}", work_dir.join("esign.db").display()),
+                str::to_owned,
+            ),
+            dir: work_dir.to_path_buf(),
+            max_connections: 16,
+            extra_toml,
+            env: Vec::new(),
+            serve_args: Vec::new(),
+        }
+    }
+}
+
 /// A running `esign serve`, stopped when dropped.
 #[derive(Debug)]
 pub struct Service {

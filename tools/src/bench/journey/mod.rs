@@ -364,8 +364,9 @@ async fn wait_until_archived(
 
 /// The service sections the journey needs: the H5 pages' per-IP limits off (every phone of the
 /// bench is 127.0.0.1; the per-link limits keep their defaults, which one journey stays far below)
-/// and expiry off (nothing expires within a run). Development mode already gives the sandbox face provider, the development
-/// SMS sender with `/dev/sms`, and a platform CA for sealing and `LOCAL_CA` archiving.
+/// and expiry off (nothing expires within a run). Development mode already gives the sandbox face
+/// provider, the development SMS sender with `/dev/sms`, and a platform CA for sealing and
+/// `LOCAL_CA` archiving.
 pub fn service_toml() -> String {
     "[h5]\nrequests_per_minute_per_ip = 0\nsms_per_hour_per_ip = 0\n\n\
      [expiry]\nenabled = false\n"
@@ -405,17 +406,11 @@ pub struct JourneyResult {
 /// Starts the service for the journey and runs every level on it.
 pub async fn journey(options: &JourneyOptions) -> Result<JourneyResult, JourneyScenarioError> {
     fresh_dir(&options.work_dir)?;
-    let service_options = ServiceOptions {
-        database_url: options
-            .database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", options.work_dir.join("esign.db").display())),
-        dir: options.work_dir.clone(),
-        max_connections: 16,
-        extra_toml: service_toml(),
-        env: Vec::new(),
-        serve_args: Vec::new(),
-    };
+    let service_options = ServiceOptions::in_work_dir(
+        options.database_url.as_deref(),
+        &options.work_dir,
+        service_toml(),
+    );
     let receiver = Receiver::start().await?;
     let service = Service::start(&service_options).await?;
     let levels = journey_scenario(
