@@ -81,7 +81,7 @@ fn contract(biz_id: &str, template_id: &str) -> Value {
         "templateId": template_id,
         "title": "天财分账资金归集授权协议",
         "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
-        "signers": crate::journey::two_signers(),
+        "signers": esign_tools::fixtures::two_signers(),
         "callbackUrl": "https://auth.example.com/callback/e-sign",
         "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
         "expireDays": 7

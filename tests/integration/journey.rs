@@ -123,19 +123,6 @@ pub async fn publish_template(admin: &crate::signing_client::SigningClient, temp
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
 }
 
-/// The two signers most contracts in these tests have, in order: 张三 (`RECEIVER_001`, SMS link)
-/// then 李四 (`PAYER_001`, H5 link), both signing with face and SMS.
-pub fn two_signers() -> serde_json::Value {
-    serde_json::json!([
-        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
-         "idCardNo": "11010519491231002X", "mobile": "13800138000",
-         "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
-        {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
-         "idCardNo": "440304199001010011", "mobile": "13900139000",
-         "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
-    ])
-}
-
 /// Initiates a contract on a [`publish_template`] template with two signers in order: 张三
 /// (`RECEIVER_001`, SMS link, 24 h) then 李四 (`PAYER_001`, H5 link, 30 min). Returns its id.
 pub async fn initiate_contract(
@@ -172,7 +159,7 @@ pub async fn initiate_archived_contract(
                     "templateId": template_id,
                     "title": "天财分账资金归集授权协议",
                     "variables": {"payerName": "XX品牌总部"},
-                    "signers": two_signers(),
+                    "signers": esign_tools::fixtures::two_signers(),
                     "callbackUrl": callback_url,
                     "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
                     "expireDays": expire_days

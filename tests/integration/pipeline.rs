@@ -87,7 +87,7 @@ fn contract_request(template_id: &str) -> ContractRequest {
         "templateId": template_id,
         "title": "天财分账资金归集授权协议",
         "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
-        "signers": crate::journey::two_signers(),
+        "signers": esign_tools::fixtures::two_signers(),
         "callbackUrl": "https://auth.example.com/callback/e-sign"
     }))
     .unwrap()

@@ -61,7 +61,7 @@ async fn a_plain_crud_initiate_writes_rows_and_no_events(t: TestStore) {
         "bizId": "REL_PLAIN", "bizType": "RELATIONSHIP_AGREEMENT", "templateId": "TPL_PLAIN",
         "title": "天财分账资金归集授权协议",
         "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店"},
-        "signers": crate::journey::two_signers(),
+        "signers": esign_tools::fixtures::two_signers(),
         "callbackUrl": "https://auth.example.com/callback/e-sign",
         "expireDays": 7
     });

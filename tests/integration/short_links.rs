@@ -59,7 +59,7 @@ async fn each_signer_gets_a_short_link_and_a_qr_code_of_their_sign_url(t: TestSt
                     "templateId": "TPL_SHORT",
                     "title": "天财分账资金归集授权协议",
                     "variables": {"payerName": "XX品牌总部"},
-                    "signers": crate::journey::two_signers(),
+                    "signers": esign_tools::fixtures::two_signers(),
                     "callbackUrl": "https://auth.example.com/cb"
                 }),
             )

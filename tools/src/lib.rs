@@ -7,9 +7,11 @@
 //! - [`fuzzing`]: the entry points of the `cargo fuzz` targets in `fuzz/` and of the corpus
 //!   regression test; [`fuzzing::seeds`] writes the seed corpus (the `esign-fuzz-seeds` binary; see
 //!   `docs/fuzzing.md`).
+//! - [`fixtures`]: request parts the fuzz seeds and the service's integration tests share.
 //!
 //! They reach the service through the `esign` library as any other caller does, so nothing here is
 //! compiled into the service.
 
 pub mod bench;
+pub mod fixtures;
 pub mod fuzzing;

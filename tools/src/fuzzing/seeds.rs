@@ -52,14 +52,7 @@ fn valid_contract() -> Value {
         "templateId": TEMPLATE_ID,
         "title": "天财分账资金归集授权协议",
         "variables": {"payerName": "XX品牌总部", "receiverName": "上海浦东店", "note": 7},
-        "signers": [
-            {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
-             "idCardNo": "11010519491231002X", "mobile": "13800138000",
-             "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
-            {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
-             "idCardNo": "440304199001010011", "mobile": "13900139000",
-             "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
-        ],
+        "signers": crate::fixtures::two_signers(),
         "callbackUrl": "https://auth.example.com/callback/e-sign",
         "webhookConfig": {"headers": {"Authorization": "Bearer callback-token"}},
         "expireDays": 7,
