@@ -374,6 +374,7 @@ impl ContractWorld {
                 ip_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 device_info: DeviceInfo::parse("test").unwrap(),
                 transaction_no: TransactionNo::parse("TX").unwrap(),
+                revision: None,
                 now,
             }),
             Step::Progress(party) => return self.command(&self.progress(party)),

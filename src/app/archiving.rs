@@ -12,9 +12,8 @@ use aggregates::values::{ArchiveId, ArchiveProvider, LongText, Reason, Transacti
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 
-use super::sealing::{
-    SealingError, certificate_storage_key, contract_stream, long_text, verify_url,
-};
+use super::revisions::long_text;
+use super::sealing::{SealingError, certificate_storage_key, contract_stream, verify_url};
 use super::{Services, system_metadata};
 use crate::documents::storage::sha256_hex;
 use crate::providers::archive::{ArchiveReceipt, ArchiveRequest};

@@ -12,7 +12,8 @@
 //! - [`verifications`]: face verification (spec 2.1.1), its provider rounds, callbacks and the
 //!   degraded check; [`one_time_codes`]: the SMS codes both use.
 //! - [`notices`], [`sms_templates`]: payment-verification notices and their templates.
-//! - [`sealing`], [`archiving`]: from SIGNED to a sealed, timestamped, archived document;
+//! - [`revisions`]: the contract document growing one signature at a time, each signer's made at
+//!   their moment; [`sealing`], [`archiving`]: from SIGNED to a sealed, timestamped, archived document;
 //!   [`document_verification`]: checking a document later (协议验真).
 //! - [`expiry`]: contracts, sign links and verifications past their deadline.
 //!
@@ -29,6 +30,7 @@ pub mod ids;
 pub mod notices;
 pub mod one_time_codes;
 pub mod pipeline;
+pub mod revisions;
 pub mod sealing;
 pub mod services;
 pub mod short_links;

@@ -1,13 +1,14 @@
 //! From SIGNED to a sealed, archived document (spec 4.1.2 steps 3-4, 4.1.3, 4.2.5).
 //!
 //! When a contract becomes SIGNED a background job (on every instance; on PostgreSQL one at a time)
-//! builds its document from the events alone: the template version the contract was initiated with,
-//! its variables, and each signer's facts and handwritten signature as recorded. That first revision
-//! is deterministic: the same events give the same bytes, and its hash is kept in `DocumentSealed`.
-//! Each signer then gets an event certificate from the platform CA and a PAdES signature in its own
-//! incremental update, and the platform seal comes last with an RFC 3161 signature timestamp (B-T).
-//! The file is stored encrypted under a key that names its hash, so two instances that raced can
-//! never overwrite each other's bytes; only the one whose `DocumentSealed` committed is ever served.
+//! closes its document: the signers' signatures were made each at their own moment, in incremental
+//! revisions of the document fixed at initiation (see [`super::revisions`]); sealing appends the
+//! platform seal with an RFC 3161 signature timestamp (B-T) and then a document timestamp over the
+//! whole, and records the final hash in `DocumentSealed`. A signer whose `SignerSigned` carries no
+//! revision (recorded before signatures were made at the signer's moment) is signed here, with a
+//! certificate issued now. The file is stored encrypted under a key that names its hash, so two
+//! instances that raced can never overwrite each other's bytes; only the one whose `DocumentSealed`
+//! committed is ever served.
 //!
 //! Archiving follows, per provider the caller asked for: `ArchiveRequested`, then the provider, then
 //! `ArchiveSucceeded` (with its callback and an archive certificate) or `ArchiveFailed` (50003; the
@@ -19,36 +20,31 @@ use std::time::Duration;
 use aggregates::Aggregate;
 use aggregates::contract::{
     Contract, ContractAggregate, ContractCommand, ContractError, ContractState, SealDetails,
-    SealDocument, SealSignature, SignerStatus,
+    SealDocument, SignerStatus,
 };
 use aggregates::template::TemplateAggregate;
-use aggregates::values::{CertificateSerial, ContentType, Digest, LongText, PartyId};
-use chrono::{DateTime, TimeDelta, Utc};
-use der::Decode;
+use aggregates::values::ContentType;
+use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
-use x509_cert::Certificate;
 
 use super::archiving::{self, ArchiveOutcome};
+use super::revisions::{self, SigningFacts, digest, long_text};
 use super::{Services, system_metadata};
 use crate::app::pipeline::CommandError;
 use crate::documents::contract::{
-    ContractDocument, SignerFacts, contract_layout, signer_field_name,
+    ContractDocument, DOCUMENT_TIMESTAMP_FIELD, SignerFacts, contract_layout,
 };
-use crate::documents::pades::{Revision, SignatureInfo};
 use crate::documents::pdf::{self, RenderedPdf};
 use crate::documents::seal::{SealError, signature_field};
-use crate::documents::sign::{SignError, sign_field};
+use crate::documents::sign::{SignError, timestamp_document};
 use crate::documents::storage::{DocumentStoreError, sha256_hex};
 use crate::store::{StoreError, StreamId, advisory};
 use crate::trust::ca::CaError;
-use crate::trust::cms::Signer;
 
 /// The advisory lock key of the sealing sweep ("esign" + job 2).
 const SWEEP_LOCK_KEY: i64 = 0x6573_6967_6e00_0002;
 /// Contracts sealed per query; the sweep loops until none is left.
 const BATCH: usize = 20;
-/// Why signers sign (the signature dictionary's `/Reason`).
-const SIGNER_REASON: &str = "同意签署本协议";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealingError {
@@ -186,15 +182,16 @@ async fn sweep_locked(state: &Services, now: DateTime<Utc>) -> Result<SweepRepor
     Ok(report)
 }
 
-/// The contract's document as built from its events: the unsigned first revision.
+/// The contract's document as fixed at initiation: the unsigned first revision.
 #[derive(Debug)]
 pub struct ContentDocument {
     pub rendered: RenderedPdf,
     pub sha256: [u8; 32],
 }
 
-/// Renders the contract's first revision from its events alone (the contract stream and its
-/// template version). Public so verification can render it again and compare.
+/// Renders the contract's first revision from its initiation facts alone (the contract stream and
+/// its template version): nothing a signer does later changes it. Public so verification can render
+/// it again and compare.
 pub async fn render_content(
     state: &Services,
     contract: &Contract,
@@ -204,24 +201,11 @@ pub async fn render_content(
     signers.sort_by_key(|signer| signer.sequence);
     let signers = signers
         .into_iter()
-        .map(|signer| {
-            let signature = match &signer.status {
-                SignerStatus::Signed(signature) => Some(signature),
-                SignerStatus::Pending { .. } | SignerStatus::Rejected(_) => None,
-            };
-            SignerFacts {
-                party_id: signer.party_id.to_string(),
-                name: signer.name.to_string(),
-                masked_id_card: signer.id_card_no.masked(),
-                sign_method: signer.sign_method.as_str().to_owned(),
-                signed_at: signature.map(|signature| signature.signed_at),
-                ip_address: signature.map(|signature| signature.ip_address.to_string()),
-                device_info: signature.map(|signature| signature.device_info.to_string()),
-                transaction_no: signature.map(|signature| signature.transaction_no.to_string()),
-                signature_png: signature
-                    .and_then(|signature| signature.signature_image.as_ref())
-                    .map(|image| image.bytes().to_vec()),
-            }
+        .map(|signer| SignerFacts {
+            party_id: signer.party_id.to_string(),
+            name: signer.name.to_string(),
+            masked_id_card: signer.id_card_no.masked(),
+            sign_method: signer.sign_method.as_str().to_owned(),
         })
         .collect();
     let document = ContractDocument {
@@ -304,77 +288,68 @@ pub async fn seal(
         ContractState::Signed { .. } => return Ok(None),
         _ => return Err(SealingError::NotSigned(contract_id.to_owned())),
     };
-    let content = render_content(state, contract).await?;
-    let chain = platform.chain()?;
-    let mut bytes = content.rendered.bytes.clone();
-    let mut revision = Revision {
-        catalog: content.rendered.catalog,
-        info: content.rendered.info,
-        size: content.rendered.size,
-        file_id: content.rendered.file_id.clone(),
-    };
-    let mut signatures = Vec::new();
-    let certificate_minutes = i64::try_from(state.config.trust.event_certificate_minutes)
-        .map_err(|error| SealingError::Value(error.to_string()))?;
+    let mut head = revisions::document_head(state, contract).await?;
     let mut signers: Vec<&aggregates::contract::Signer> = contract.signers.iter().collect();
     signers.sort_by_key(|signer| signer.sequence);
+    let mut signatures = Vec::new();
     for signer in signers {
         let SignerStatus::Signed(signature) = &signer.status else {
             return Err(SealingError::NotSigned(contract_id.to_owned()));
         };
-        // The certificate vouches for the identity checked when the signer signed, and lives only
-        // until shortly after this seal: long enough to be valid at the sealing timestamp.
-        let not_before = signature.signed_at - TimeDelta::minutes(1);
-        let lifetime = (now - not_before) + TimeDelta::minutes(certificate_minutes);
-        let issued = ca.issue_event_certificate(
-            signer.name.as_str(),
-            &signer.id_card_no.masked(),
-            not_before,
-            lifetime
-                .to_std()
-                .map_err(|error| SealingError::Value(error.to_string()))?,
-        )?;
-        let certificate = Certificate::from_der(&issued.certificate_der)
-            .map_err(|error| SealingError::Value(error.to_string()))?;
-        let field_name = signer_field_name(signer.party_id.as_str());
-        let field = signature_field(&content.rendered, &field_name)?;
-        let (signed, next) = sign_field(
-            &bytes,
-            &revision,
-            field,
-            &SignatureInfo {
-                name: signer.name.to_string(),
-                reason: SIGNER_REASON.to_owned(),
-                location: None,
-                signed_at: signature.signed_at,
+        if let Some(revision) = &signature.revision {
+            signatures.push(revision.certificate.clone());
+            continue;
+        }
+        // Signed before signatures were made at the signer's moment: signed now, with a
+        // certificate issued now.
+        let ip_address = signature.ip_address.to_string();
+        let (bytes, revision, record) = revisions::append_signature(
+            state,
+            &head,
+            signer,
+            SigningFacts {
+                image: signature.signature_image.as_ref(),
+                transaction_no: signature.transaction_no.as_str(),
+                ip_address: &ip_address,
+                signed_at: now,
             },
-            Signer {
-                certificate: &certificate,
-                key: &issued.key,
-            },
-            &chain,
-        )?;
-        bytes = signed;
-        revision = next;
-        signatures.push(seal_signature(Some(signer.party_id.clone()), &certificate)?);
-    }
-    let (sealed, timestamp) = platform
-        .seal_revision(&bytes, &revision, &content.rendered, &chain, now)
+        )
         .await?;
-    signatures.push(seal_signature(None, &ca.seal().certificate)?);
+        head.bytes = bytes;
+        head.revision = revision;
+        signatures.push(record.certificate);
+    }
+    let chain = platform.chain()?;
+    let sealed = platform
+        .seal_revision(&head.bytes, &head.revision, &head.rendered, &chain, now)
+        .await?;
+    signatures.push(revisions::certificate_facts(None, &ca.seal().certificate)?);
+    let seal_timestamp = sealed
+        .timestamp
+        .ok_or_else(|| SealingError::Value("the seal has no timestamp".into()))?;
+    let closed = timestamp_document(
+        &sealed.bytes,
+        &sealed.revision,
+        signature_field(&head.rendered, DOCUMENT_TIMESTAMP_FIELD)?,
+        platform.timestamper().as_ref(),
+    )
+    .await?;
+    let document_timestamped_at = closed
+        .timestamp
+        .as_ref()
+        .map(|timestamp| revisions::time_of(timestamp.gen_time));
+    let sealed = closed.bytes;
     let document_hash = sha256_hex(&sealed);
     state
         .documents
         .put(&document_storage_key(contract_id, &document_hash), &sealed)
         .await?;
     let details = SealDetails {
-        content_hash: Some(digest(&hex::encode(content.sha256))?),
+        content_hash: Some(digest(&hex::encode(head.content_sha256))?),
         signatures,
-        timestamp_authority: Some(long_text(&timestamp_authority(&timestamp))?),
-        timestamped_at: DateTime::from_timestamp(
-            i64::try_from(timestamp.gen_time.as_secs()).unwrap_or(i64::MAX),
-            0,
-        ),
+        timestamp_authority: Some(long_text(&revisions::timestamp_authority(&seal_timestamp))?),
+        timestamped_at: Some(revisions::time_of(seal_timestamp.gen_time)),
+        document_timestamped_at,
     };
     let hash = digest(&document_hash)?;
     state
@@ -394,46 +369,6 @@ pub async fn seal(
         document_hash,
         size: sealed.len(),
     }))
-}
-
-fn digest(hex_text: &str) -> Result<Digest, SealingError> {
-    Digest::parse(hex_text).map_err(|error| SealingError::Value(error.to_string()))
-}
-
-pub(super) fn long_text(text: &str) -> Result<LongText, SealingError> {
-    LongText::parse(text).map_err(|error| SealingError::Value(error.to_string()))
-}
-
-fn timestamp_authority(timestamp: &crate::trust::tsa::Timestamp) -> String {
-    if timestamp.url == "local" {
-        "esign LOCAL_CA".to_owned()
-    } else {
-        timestamp.url.clone()
-    }
-}
-
-/// The facts of one signature's certificate, as the event keeps them.
-fn seal_signature(
-    party_id: Option<PartyId>,
-    certificate: &Certificate,
-) -> Result<SealSignature, SealingError> {
-    let tbs = certificate.tbs_certificate();
-    let validity = tbs.validity();
-    let time = |time: &x509_cert::time::Time| {
-        let seconds = i64::try_from(time.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
-        DateTime::from_timestamp(seconds, 0)
-            .ok_or_else(|| SealingError::Value("a certificate time out of range".into()))
-    };
-    Ok(SealSignature {
-        party_id,
-        certificate_serial: CertificateSerial::parse(&hex::encode_upper(
-            tbs.serial_number().as_bytes(),
-        ))
-        .map_err(|error| SealingError::Value(error.to_string()))?,
-        issuer: long_text(&tbs.issuer().to_string())?,
-        not_before: time(&validity.not_before)?,
-        not_after: time(&validity.not_after)?,
-    })
 }
 
 #[cfg(test)]

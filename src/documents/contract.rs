@@ -1,12 +1,15 @@
-//! The signed contract document (spec 4.1.2 step 3, 5.2 "生成最终PDF"): the contract's facts as
-//! plain data in, a [`Layout`] out. No clock and no lookups, so the same facts always give the same
-//! PDF bytes, and the document can be rebuilt from the event history at any time.
+//! The contract document (spec 4.1.2 step 3, 5.2 "生成最终PDF"): the contract's facts as plain
+//! data in, a [`Layout`] out. No clock and no lookups, so the same facts always give the same PDF
+//! bytes, and the document can be rebuilt from the event history at any time.
 //!
-//! Pages: the title and the parties (names, masked ID numbers), the template body, a signature
-//! section with each signer's handwritten signature, name and signing time, then a signing summary
-//! page (签署摘要) with what the platform recorded for each signer, the content hash and a QR code
-//! of the verification URL. One empty signature field per signer (`Signer_<partyId>`) and the
-//! platform seal (`PlatformSeal`) last, filled by the PAdES signatures.
+//! The document is fixed when the contract is initiated: it holds what the signers agree to and
+//! nothing that happens later. Pages: the title and the parties (names, masked ID numbers), the
+//! template body, a signature section with one framed box per signer, then a summary page (签署摘要)
+//! with each signer's sign method, the content hash and a QR code of the verification URL. Each
+//! signer's box is their signature field (`Signer_<partyId>`): when they sign, an incremental
+//! update draws their handwritten signature and what the platform recorded into it and signs. The
+//! platform seal (`PlatformSeal`) and the closing document timestamp (`DocumentTimestamp`) are
+//! invisible fields filled last.
 
 use chrono::{DateTime, FixedOffset, Utc};
 
@@ -20,8 +23,11 @@ pub fn signer_field_name(party_id: &str) -> String {
 /// The platform's own signature field, always the last.
 pub const PLATFORM_SEAL_FIELD: &str = "PlatformSeal";
 
-/// Width of a handwritten signature on the page, in points.
-const SIGNATURE_WIDTH: f32 = 150.0;
+/// The closing document timestamp's field.
+pub const DOCUMENT_TIMESTAMP_FIELD: &str = "DocumentTimestamp";
+
+/// Height of a signer's signature box, in points.
+const SIGNATURE_BOX_HEIGHT: f32 = 72.0;
 /// Width of the verification QR code, in points.
 const QR_WIDTH: f32 = 96.0;
 
@@ -40,7 +46,7 @@ pub struct ContractDocument {
     pub verify_url: String,
 }
 
-/// One signer as the document shows them. The signing facts are `None` until they signed.
+/// One signer as the document shows them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignerFacts {
     pub party_id: String,
@@ -49,12 +55,6 @@ pub struct SignerFacts {
     pub masked_id_card: String,
     /// `FACE_AND_SMS` or `CA_CERT` (spec 2.1.2); other codes are shown as they are.
     pub sign_method: String,
-    pub signed_at: Option<DateTime<Utc>>,
-    pub ip_address: Option<String>,
-    pub device_info: Option<String>,
-    pub transaction_no: Option<String>,
-    /// The handwritten signature as drawn on the signing page (PNG).
-    pub signature_png: Option<Vec<u8>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,9 +62,6 @@ pub enum ContractDocumentError {
     #[error("the verification URL cannot be put in a QR code: {0}")]
     Qr(#[from] crate::documents::qr::QrError),
 }
-
-/// Shown where a fact is not (yet) recorded.
-const NOT_RECORDED: &str = "—";
 
 /// A time as people in China read it, saying which zone it is in.
 pub fn beijing_time(time: DateTime<Utc>) -> String {
@@ -84,12 +81,6 @@ pub fn sign_method_label(code: &str) -> String {
         "CA_CERT" => "CA 数字证书 (CA_CERT)".to_owned(),
         other => other.to_owned(),
     }
-}
-
-fn or_not_recorded(value: Option<&str>) -> String {
-    value
-        .filter(|value| !value.trim().is_empty())
-        .map_or_else(|| NOT_RECORDED.to_owned(), str::to_owned)
 }
 
 /// The contract document's layout.
@@ -116,24 +107,20 @@ pub fn contract_layout(document: &ContractDocument) -> Result<Layout, ContractDo
             index + 1,
             signer.name
         )));
-        let time = signer
-            .signed_at
-            .map_or_else(|| "未签署".to_owned(), beijing_time);
-        match &signer.signature_png {
-            Some(png) => blocks.push(Block::Image {
-                png: png.clone(),
-                width: SIGNATURE_WIDTH,
-                caption: Some(format!("{}    签署时间：{time}", signer.name)),
-            }),
-            None => blocks.push(Block::Paragraph(format!("签署时间：{time}"))),
-        }
-        blocks.push(Block::Space(8.0));
+        blocks.push(Block::SignatureBox {
+            field: signer_field_name(&signer.party_id),
+            height: SIGNATURE_BOX_HEIGHT,
+        });
+        blocks.push(Block::Space(4.0));
     }
 
     blocks.push(Block::PageBreak);
     blocks.push(Block::Title("签署摘要".into()));
     blocks.push(Block::Paragraph(
-        "以下为平台在签署过程中记录的信息，时间均为北京时间（UTC+8）。".into(),
+        "本文件在协议发起时生成，此后不再改变。每位签署方签署时，平台在其签名框内写入手写签名、\
+         签署时间（北京时间 UTC+8）、交易流水号与 IP 地址，并以当时签发的证书和可信时间戳数字签名；\
+         全部签署完成后，平台签章与文档时间戳封存全文。"
+            .into(),
     ));
     blocks.push(Block::Fields(vec![
         ("协议编号".into(), document.contract_id.clone()),
@@ -153,24 +140,6 @@ pub fn contract_layout(document: &ContractDocument) -> Result<Layout, ContractDo
             ("签署方标识".into(), signer.party_id.clone()),
             ("证件号码".into(), signer.masked_id_card.clone()),
             ("认证方式".into(), sign_method_label(&signer.sign_method)),
-            (
-                "签署时间".into(),
-                signer
-                    .signed_at
-                    .map_or_else(|| "未签署".to_owned(), beijing_time),
-            ),
-            (
-                "IP 地址".into(),
-                or_not_recorded(signer.ip_address.as_deref()),
-            ),
-            (
-                "设备信息".into(),
-                or_not_recorded(signer.device_info.as_deref()),
-            ),
-            (
-                "交易流水号".into(),
-                or_not_recorded(signer.transaction_no.as_deref()),
-            ),
         ]));
     }
     blocks.push(Block::Heading("验真".into()));
@@ -193,6 +162,7 @@ pub fn contract_layout(document: &ContractDocument) -> Result<Layout, ContractDo
         .map(|signer| signer_field_name(&signer.party_id))
         .collect();
     signature_fields.push(PLATFORM_SEAL_FIELD.to_owned());
+    signature_fields.push(DOCUMENT_TIMESTAMP_FIELD.to_owned());
     Ok(Layout {
         title: document.title.clone(),
         blocks,
@@ -248,22 +218,12 @@ pub(crate) mod tests {
                     name: "张三".into(),
                     masked_id_card: "310101********1234".into(),
                     sign_method: "FACE_AND_SMS".into(),
-                    signed_at: Some(time("2023-10-27T10:30:00Z")),
-                    ip_address: Some("192.168.1.1".into()),
-                    device_info: Some("iPhone; iOS 16.0".into()),
-                    transaction_no: Some("SIGN_TXN_001".into()),
-                    signature_png: Some(stroke_png()),
                 },
                 SignerFacts {
                     party_id: "PAYER_001".into(),
                     name: "李四".into(),
                     masked_id_card: "440304********0011".into(),
                     sign_method: "CA_CERT".into(),
-                    signed_at: None,
-                    ip_address: None,
-                    device_info: None,
-                    transaction_no: None,
-                    signature_png: None,
                 },
             ],
             content_hash_hex: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -277,7 +237,12 @@ pub(crate) mod tests {
         let layout = contract_layout(&sample()).unwrap();
         assert_eq!(
             layout.signature_fields,
-            ["Signer_RECEIVER_001", "Signer_PAYER_001", "PlatformSeal"]
+            [
+                "Signer_RECEIVER_001",
+                "Signer_PAYER_001",
+                "PlatformSeal",
+                "DocumentTimestamp"
+            ]
         );
         assert_eq!(layout.footer, "CONTRACT_202310270001");
     }
@@ -288,7 +253,7 @@ pub(crate) mod tests {
         let second = write(&contract_layout(&sample()).unwrap()).unwrap();
         assert_eq!(first, second);
         let mut changed = sample();
-        changed.signers[1].signed_at = Some(time("2023-10-27T11:00:00Z"));
+        changed.signers[1].name = "王五".into();
         assert_ne!(write(&contract_layout(&changed).unwrap()).unwrap(), first);
     }
 
@@ -301,7 +266,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn the_summary_page_holds_every_recorded_fact() {
+    fn the_summary_page_names_each_signer_and_their_sign_method() {
         let layout = contract_layout(&sample()).unwrap();
         let summary_start = layout
             .blocks
@@ -317,12 +282,9 @@ pub(crate) mod tests {
             .flatten()
             .collect();
         for expected in [
-            ("交易流水号", "SIGN_TXN_001"),
-            ("IP 地址", "192.168.1.1"),
-            ("设备信息", "iPhone; iOS 16.0"),
-            ("签署时间", "2023-10-27 18:30:00 (北京时间 UTC+8)"),
+            ("签署方标识", "RECEIVER_001"),
+            ("证件号码", "440304********0011"),
             ("认证方式", "CA 数字证书 (CA_CERT)"),
-            ("交易流水号", NOT_RECORDED),
         ] {
             assert!(
                 fields
@@ -337,5 +299,14 @@ pub(crate) mod tests {
                 .find(|block| matches!(block, Block::Image { .. })),
             Some(Block::Image { caption: Some(caption), .. }) if caption == "扫码验证本协议"
         ));
+    }
+
+    #[test]
+    fn each_signer_has_a_visible_box_and_the_seal_and_timestamp_are_invisible() {
+        let rendered = crate::documents::pdf::render(&contract_layout(&sample()).unwrap()).unwrap();
+        for field in &rendered.fields {
+            let visible = field.rect[2] > field.rect[0] && field.rect[3] > field.rect[1];
+            assert_eq!(visible, field.name.starts_with("Signer_"), "{field:?}");
+        }
     }
 }

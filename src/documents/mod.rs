@@ -7,12 +7,14 @@
 //!   [`font`]: the embedded CJK font; [`qr`]: QR codes.
 //! - [`contract`]: the signed contract document; [`evidence`]: the compliance evidence report;
 //!   [`archive_certificate`]: the archive certificate.
-//! - [`sign`], [`pades`]: PAdES signatures as incremental updates; [`seal`]: the platform seal.
+//! - [`sign`], [`pades`]: PAdES signatures and document timestamps as incremental updates;
+//!   [`appearance`]: how a signature shows in its field; [`seal`]: the platform seal.
 //! - [`validate`]: validation of any signed PDF (协议验真), with its own PDF syntax reader.
 //! - [`storage`]: the encrypted document store (local directory; the S3 bucket is a provider);
 //!   [`links`]: short-lived signed download links; [`config`]: the `[documents]` section.
 //! - [`html`]: escaping for the server-rendered pages.
 
+pub mod appearance;
 pub mod archive_certificate;
 pub mod config;
 pub mod content;

@@ -11,7 +11,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::pdf::SignatureField;
+use super::appearance::Appearance;
+use super::pdf::{RenderedPdf, SignatureField};
 
 /// Room for the CMS signature: the signer's certificate chain, signed attributes and an RFC 3161
 /// timestamp token fit well within this.
@@ -28,6 +29,8 @@ pub enum PadesError {
     SignatureTooLarge(usize),
     #[error("the prepared document is malformed: {0}")]
     Malformed(&'static str),
+    #[error("the signature's appearance cannot be drawn: {0}")]
+    Appearance(String),
 }
 
 /// What a signature dictionary says besides the signature itself.
@@ -71,6 +74,27 @@ pub struct Revision {
     pub info: i32,
     pub size: i32,
     pub file_id: Vec<u8>,
+}
+
+impl Revision {
+    /// The facts of a freshly rendered document, before any update.
+    pub fn of(rendered: &RenderedPdf) -> Self {
+        Self {
+            catalog: rendered.catalog,
+            info: rendered.info,
+            size: rendered.size,
+            file_id: rendered.file_id.clone(),
+        }
+    }
+
+    /// The facts of `rendered` grown by updates to `bytes` (its objects, file id and root are
+    /// the rendering's; the next object number is the last trailer's).
+    pub fn continuing(rendered: &RenderedPdf, bytes: &[u8]) -> Result<Self, PadesError> {
+        Ok(Self {
+            size: last_trailer_size(bytes)?,
+            ..Self::of(rendered)
+        })
+    }
 }
 
 /// A PDF text string: ASCII as a literal with escapes, anything else as UTF-16BE hex with a BOM.
@@ -117,16 +141,29 @@ fn last_xref_offset(pdf: &[u8]) -> Result<usize, PadesError> {
     digits.parse().map_err(|_| PadesError::NoStartXref)
 }
 
-/// Appends the update that signs `field` with a placeholder.
+/// What fills a signature field.
+#[derive(Debug, Clone, Copy)]
+pub enum Filling<'a> {
+    /// A CMS signature (`/Type /Sig`, `ETSI.CAdES.detached`), drawn in the field's rectangle by
+    /// `appearance` when given.
+    Signature {
+        info: &'a SignatureInfo,
+        appearance: Option<&'a Appearance>,
+    },
+    /// An RFC 3161 document timestamp (`/Type /DocTimeStamp`, `ETSI.RFC3161`): a timestamp token
+    /// over the covered bytes, vouching that the document existed as it is at that time.
+    DocumentTimestamp,
+}
+
+/// Appends the update that fills `field` with a placeholder.
 pub fn prepare(
     pdf: &[u8],
     revision: &Revision,
     field: &SignatureField,
-    info: &SignatureInfo,
+    filling: Filling<'_>,
 ) -> Result<Prepared, PadesError> {
     let previous_xref = last_xref_offset(pdf)?;
     let signature_object = revision.size;
-    let size = revision.size + 1;
     let mut out = pdf.to_vec();
     if !out.ends_with(b"\n") {
         out.push(b'\n');
@@ -134,8 +171,12 @@ pub fn prepare(
 
     let signature_offset = out.len();
     let placeholder_range = format!("[0 {0:>w$} {0:>w$} {0:>w$}]", 0, w = RANGE_DIGITS);
+    let (kind, sub_filter) = match filling {
+        Filling::Signature { .. } => ("Sig", "ETSI.CAdES.detached"),
+        Filling::DocumentTimestamp => ("DocTimeStamp", "ETSI.RFC3161"),
+    };
     let mut dictionary = format!(
-        "{signature_object} 0 obj\n<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached \
+        "{signature_object} 0 obj\n<< /Type /{kind} /Filter /Adobe.PPKLite /SubFilter /{sub_filter} \
          /ByteRange {placeholder_range} /Contents "
     );
     let contents_start_in_dictionary = dictionary.len();
@@ -143,23 +184,53 @@ pub fn prepare(
     dictionary.push_str(&"0".repeat(SIGNATURE_CAPACITY * 2));
     dictionary.push('>');
     let contents_end_in_dictionary = dictionary.len();
-    dictionary.push_str(&format!(
-        " /M ({}) /Name {} /Reason {}",
-        pdf_date(info.signed_at),
-        text_string(&info.name),
-        text_string(&info.reason)
-    ));
-    if let Some(location) = &info.location {
-        dictionary.push_str(&format!(" /Location {}", text_string(location)));
+    let mut appearance = None;
+    if let Filling::Signature {
+        info,
+        appearance: drawn,
+    } = filling
+    {
+        dictionary.push_str(&format!(
+            " /M ({}) /Name {} /Reason {}",
+            pdf_date(info.signed_at),
+            text_string(&info.name),
+            text_string(&info.reason)
+        ));
+        if let Some(location) = &info.location {
+            dictionary.push_str(&format!(" /Location {}", text_string(location)));
+        }
+        if let Some(drawn) = drawn {
+            appearance = Some(
+                super::appearance::write(drawn, field.rect, signature_object + 1)
+                    .map_err(|error| PadesError::Appearance(error.to_string()))?,
+            );
+        }
     }
     dictionary.push_str(" >>\nendobj\n");
     out.extend_from_slice(dictionary.as_bytes());
+    let mut entries = vec![(signature_object, signature_offset)];
 
-    let field_offset = out.len();
+    let size = match &appearance {
+        Some(written) => {
+            for (object, bytes) in &written.objects {
+                entries.push((*object, out.len()));
+                out.extend_from_slice(bytes);
+            }
+            written.next
+        }
+        None => signature_object + 1,
+    };
+
+    entries.push((field.object, out.len()));
+    let [x1, y1, x2, y2] = field.rect;
+    let shown = appearance
+        .as_ref()
+        .map(|written| format!(" /AP << /N {} 0 R >>", written.form))
+        .unwrap_or_default();
     out.extend_from_slice(
         format!(
-            "{} 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T {} /Rect [0 0 0 0] /F 132 \
-             /P {} 0 R /V {signature_object} 0 R >>\nendobj\n",
+            "{} 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T {} /Rect [{x1} {y1} {x2} {y2}] \
+             /F 132 /P {} 0 R /V {signature_object} 0 R{shown} >>\nendobj\n",
             field.object,
             text_string(&field.name),
             field.page
@@ -168,10 +239,6 @@ pub fn prepare(
     );
 
     let xref_offset = out.len();
-    let mut entries = [
-        (field.object, field_offset),
-        (signature_object, signature_offset),
-    ];
     entries.sort();
     let mut xref = String::from("xref\n");
     for (object, offset) in entries {
@@ -210,6 +277,27 @@ pub fn prepare(
         byte_range,
         size,
     })
+}
+
+/// The `/Size` of the document's last trailer: one more than its highest object number, where
+/// the next update numbers its objects from.
+pub fn last_trailer_size(pdf: &[u8]) -> Result<i32, PadesError> {
+    let tail_start = pdf.len().saturating_sub(1024);
+    let tail = &pdf[tail_start..];
+    let keyword = b"/Size";
+    let at = tail
+        .windows(keyword.len())
+        .rposition(|window| window == keyword)
+        .ok_or(PadesError::Malformed("no trailer /Size at the end"))?;
+    let digits: String = tail[at + keyword.len()..]
+        .iter()
+        .map(|b| char::from(*b))
+        .skip_while(|ch| ch.is_whitespace())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .map_err(|_| PadesError::Malformed("the trailer /Size is not a number"))
 }
 
 /// Puts the DER-encoded CMS signature into the placeholder.
@@ -258,13 +346,17 @@ mod tests {
     #[test]
     fn an_update_appends_and_its_byte_range_covers_everything_but_the_signature() {
         let rendered = document();
-        let revision = Revision {
-            catalog: rendered.catalog,
-            info: rendered.info,
-            size: rendered.size,
-            file_id: rendered.file_id.clone(),
-        };
-        let prepared = prepare(&rendered.bytes, &revision, &rendered.fields[0], &info()).unwrap();
+        let revision = Revision::of(&rendered);
+        let prepared = prepare(
+            &rendered.bytes,
+            &revision,
+            &rendered.fields[0],
+            Filling::Signature {
+                info: &info(),
+                appearance: None,
+            },
+        )
+        .unwrap();
         assert!(
             prepared.bytes.starts_with(&rendered.bytes),
             "nothing before changes"
@@ -297,9 +389,84 @@ mod tests {
             size: revision.size + 1,
             ..revision
         };
-        let second = prepare(&signed, &revision, &rendered.fields[1], &info()).unwrap();
+        let second = prepare(
+            &signed,
+            &revision,
+            &rendered.fields[1],
+            Filling::Signature {
+                info: &info(),
+                appearance: None,
+            },
+        )
+        .unwrap();
         assert!(second.bytes.starts_with(&signed));
         assert!(last_xref_offset(&second.bytes).unwrap() > a);
+    }
+
+    #[test]
+    fn a_drawn_signature_and_a_document_timestamp_fill_their_fields() {
+        let rendered = render(&Layout {
+            title: "协议".into(),
+            footer: "C1".into(),
+            blocks: vec![Block::SignatureBox {
+                field: "Signer_A".into(),
+                height: 60.0,
+            }],
+            signature_fields: vec!["Signer_A".into(), "DocumentTimestamp".into()],
+        })
+        .unwrap();
+        let revision = Revision::of(&rendered);
+        let appearance = Appearance {
+            png: crate::documents::contract::tests::stroke_png(),
+            lines: vec!["Signed".into()],
+        };
+        let drawn = prepare(
+            &rendered.bytes,
+            &revision,
+            &rendered.fields[0],
+            Filling::Signature {
+                info: &info(),
+                appearance: Some(&appearance),
+            },
+        )
+        .unwrap();
+        let text = String::from_utf8_lossy(&drawn.bytes[rendered.bytes.len()..]).into_owned();
+        let [x1, y1, x2, y2] = rendered.fields[0].rect;
+        assert!(
+            text.contains(&format!("/Rect [{x1} {y1} {x2} {y2}]")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("/AP << /N {} 0 R >>", revision.size + 1)),
+            "{text}"
+        );
+        assert_eq!(last_trailer_size(&drawn.bytes).unwrap(), drawn.size);
+        assert_eq!(
+            drawn.size,
+            revision.size + 5,
+            "signature, form, image, font, mask"
+        );
+
+        let signed = embed(drawn.clone(), &[0x30, 0x03, 0x02, 0x01, 0x01]).unwrap();
+        let next = Revision::continuing(&rendered, &signed).unwrap();
+        assert_eq!(next.size, drawn.size);
+        let stamped = prepare(
+            &signed,
+            &next,
+            &rendered.fields[1],
+            Filling::DocumentTimestamp,
+        )
+        .unwrap();
+        let text = String::from_utf8_lossy(&stamped.bytes[signed.len()..]).into_owned();
+        assert!(
+            text.contains("/Type /DocTimeStamp /Filter /Adobe.PPKLite /SubFilter /ETSI.RFC3161"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("/M ("),
+            "a document timestamp claims no time of its own"
+        );
+        assert!(!text.contains("/AP"), "{text}");
     }
 
     #[test]
@@ -311,13 +478,17 @@ mod tests {
     #[test]
     fn an_oversized_signature_is_refused() {
         let rendered = document();
-        let revision = Revision {
-            catalog: rendered.catalog,
-            info: rendered.info,
-            size: rendered.size,
-            file_id: rendered.file_id.clone(),
-        };
-        let prepared = prepare(&rendered.bytes, &revision, &rendered.fields[0], &info()).unwrap();
+        let revision = Revision::of(&rendered);
+        let prepared = prepare(
+            &rendered.bytes,
+            &revision,
+            &rendered.fields[0],
+            Filling::Signature {
+                info: &info(),
+                appearance: None,
+            },
+        )
+        .unwrap();
         assert_eq!(
             embed(prepared, &vec![0; SIGNATURE_CAPACITY + 1]),
             Err(PadesError::SignatureTooLarge(SIGNATURE_CAPACITY + 1))

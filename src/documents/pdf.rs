@@ -15,6 +15,8 @@ const PAGE_HEIGHT: f32 = 842.0;
 const MARGIN: f32 = 56.0;
 const CONTENT_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
 const FONT_NAME: Name<'static> = Name(b"F1");
+/// Width of a signature box, in points.
+const BOX_WIDTH: f32 = 220.0;
 
 /// What a document holds, top to bottom.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +38,13 @@ pub enum Block {
     /// Vertical space in points.
     Space(f32),
     PageBreak,
+    /// A framed box `height` points high across the text width where the signature field named
+    /// `field` is shown: its widget gets this rectangle, and the signature's appearance fills it
+    /// in the incremental update that signs it.
+    SignatureBox {
+        field: String,
+        height: f32,
+    },
 }
 
 /// A document to write.
@@ -46,23 +55,26 @@ pub struct Layout {
     pub blocks: Vec<Block>,
     /// Printed at the bottom of every page with the page number, e.g. the contract id.
     pub footer: String,
-    /// Empty, invisible signature fields to create, by name: each later signature fills one in an
-    /// incremental update that changes no page content.
+    /// Empty signature fields to create, by name: each later signature fills one in an
+    /// incremental update that changes no page content. A field placed by a
+    /// [`Block::SignatureBox`] is visible there; the others are invisible on the first page.
     pub signature_fields: Vec<String>,
 }
 
 /// A signature field as written, for the incremental updates that sign it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignatureField {
     pub name: String,
     /// The field's (widget's) object number.
     pub object: i32,
     /// The object number of the page the widget sits on.
     pub page: i32,
+    /// The widget's rectangle `[x1, y1, x2, y2]` in points; all zero for an invisible field.
+    pub rect: [f32; 4],
 }
 
 /// A written document and what signing it needs to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RenderedPdf {
     pub bytes: Vec<u8>,
     pub catalog: i32,
@@ -85,15 +97,15 @@ pub enum PdfError {
 }
 
 /// A decoded image ready to embed: 8-bit samples, gray or RGB, and an optional alpha mask.
-struct Picture {
-    width: u32,
-    height: u32,
-    rgb: bool,
-    samples: Vec<u8>,
-    alpha: Option<Vec<u8>>,
+pub(super) struct Picture {
+    pub(super) width: u32,
+    pub(super) height: u32,
+    pub(super) rgb: bool,
+    pub(super) samples: Vec<u8>,
+    pub(super) alpha: Option<Vec<u8>>,
 }
 
-fn decode_png(bytes: &[u8]) -> Result<Picture, PdfError> {
+pub(super) fn decode_png(bytes: &[u8]) -> Result<Picture, PdfError> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     let mut reader = decoder
@@ -134,7 +146,7 @@ fn decode_png(bytes: &[u8]) -> Result<Picture, PdfError> {
     })
 }
 
-fn deflate(data: &[u8]) -> Vec<u8> {
+pub(super) fn deflate(data: &[u8]) -> Vec<u8> {
     miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
 }
 
@@ -178,6 +190,8 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
     let mut fingerprint = Sha256::new();
     let mut pages: Vec<PageBuilder> = Vec::new();
     let mut image_objects: Vec<(Ref, Picture)> = Vec::new();
+    // Where each signature box went: field name, page index, rectangle.
+    let mut boxes: Vec<(String, usize, [f32; 4])> = Vec::new();
     let image_names: Vec<Name<'static>> = IMAGE_NAMES.iter().map(|name| Name(name)).collect();
 
     let new_page = |pages: &mut Vec<PageBuilder>| {
@@ -299,6 +313,23 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
             }
             Block::Space(points) => space(&mut pages, *points, &new_page),
             Block::PageBreak => new_page(&mut pages),
+            Block::SignatureBox { field, height } => {
+                ensure_room(&mut pages, height + 6.0, &new_page);
+                let page_index = pages.len() - 1;
+                let page = current(&mut pages);
+                let bottom = page.y - height;
+                page.content.set_stroke_gray(0.75);
+                page.content.set_line_width(0.5);
+                page.content.rect(MARGIN, bottom, BOX_WIDTH, *height);
+                page.content.stroke();
+                page.y = bottom - 6.0;
+                fingerprint.update(field.as_bytes());
+                boxes.push((
+                    field.clone(),
+                    page_index,
+                    [MARGIN, bottom, MARGIN + BOX_WIDTH, bottom + height],
+                ));
+            }
         }
     }
 
@@ -321,8 +352,13 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
 
     let page_ids: Vec<Ref> = pages.iter().map(|_| ids.next()).collect();
     let count = i32::try_from(page_ids.len()).map_err(|_| PdfError::TooLarge("pages"))?;
-    let first_page = page_ids[0];
     let field_ids: Vec<Ref> = layout.signature_fields.iter().map(|_| ids.next()).collect();
+    let placement = |name: &str| -> (usize, [f32; 4]) {
+        boxes
+            .iter()
+            .find(|(field, _, _)| field == name)
+            .map_or((0, [0.0; 4]), |(_, page, rect)| (*page, *rect))
+    };
     let mut catalog = pdf.catalog(catalog_id);
     catalog.pages(pages_id);
     if !field_ids.is_empty() {
@@ -337,16 +373,24 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
         field
             .partial_name(TextStr(name))
             .field_type(FieldType::Signature);
+        let (page, [x1, y1, x2, y2]) = placement(name);
         let mut widget = field.into_annotation();
         widget
-            .rect(Rect::new(0.0, 0.0, 0.0, 0.0))
-            .page(first_page)
+            .rect(Rect::new(x1, y1, x2, y2))
+            .page(page_ids[page])
             .flags(AnnotationFlags::PRINT | AnnotationFlags::LOCKED);
     }
     pdf.pages(pages_id)
         .kids(page_ids.iter().copied())
         .count(count);
-    for (page, page_id) in pages.into_iter().zip(&page_ids) {
+    for (index, (page, page_id)) in pages.into_iter().zip(&page_ids).enumerate() {
+        let annotations: Vec<Ref> = layout
+            .signature_fields
+            .iter()
+            .zip(&field_ids)
+            .filter(|(name, _)| placement(name).0 == index)
+            .map(|(_, id)| *id)
+            .collect();
         let content_id = ids.next();
         let content = deflate(&page.content.finish());
         fingerprint.update(&content);
@@ -355,8 +399,8 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
             .parent(pages_id)
             .media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT))
             .contents(content_id);
-        if *page_id == first_page && !field_ids.is_empty() {
-            page_writer.annotations(field_ids.iter().copied());
+        if !annotations.is_empty() {
+            page_writer.annotations(annotations);
         }
         let mut resources = page_writer.resources();
         resources.fonts().pair(FONT_NAME, font_id);
@@ -470,10 +514,14 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
             .signature_fields
             .iter()
             .zip(&field_ids)
-            .map(|(name, id)| SignatureField {
-                name: name.clone(),
-                object: id.get(),
-                page: first_page.get(),
+            .map(|(name, id)| {
+                let (page, rect) = placement(name);
+                SignatureField {
+                    name: name.clone(),
+                    object: id.get(),
+                    page: page_ids[page].get(),
+                    rect,
+                }
             })
             .collect(),
         file_id,

@@ -11,7 +11,7 @@ use x509_cert::Certificate;
 use super::contract::PLATFORM_SEAL_FIELD;
 use super::pades::{Revision, SignatureInfo};
 use super::pdf::{self, Layout, PdfError, RenderedPdf, SignatureField};
-use super::sign::{SignError, seal_field};
+use super::sign::{FieldSignature, SignError, Signed, TimestampPolicy, sign_field_timestamped};
 use crate::trust::ca::Ca;
 use crate::trust::cms::Signer;
 use crate::trust::timestamper::Timestamper;
@@ -80,8 +80,8 @@ impl PlatformSeal {
             .map_err(|error| SealError::Certificate(error.to_string()))
     }
 
-    /// Signs the `PlatformSeal` field of `rendered` (as grown to `bytes` at `revision`); `chain`
-    /// is [`Self::chain`].
+    /// Signs the `PlatformSeal` field of `rendered` (as grown to `bytes` at `revision`) with a
+    /// signature timestamp, which it must get; `chain` is [`Self::chain`].
     pub async fn seal_revision(
         &self,
         bytes: &[u8],
@@ -89,27 +89,31 @@ impl PlatformSeal {
         rendered: &RenderedPdf,
         chain: &[Certificate],
         now: DateTime<Utc>,
-    ) -> Result<(Vec<u8>, crate::trust::tsa::Timestamp), SealError> {
+    ) -> Result<Signed, SealError> {
         let seal = self.ca.seal();
-        let (sealed, _, timestamp) = seal_field(
+        let signed = sign_field_timestamped(
             bytes,
             revision,
-            signature_field(rendered, PLATFORM_SEAL_FIELD)?,
-            &SignatureInfo {
-                name: self.organization.clone(),
-                reason: SEAL_REASON.to_owned(),
-                location: None,
-                signed_at: now,
+            FieldSignature {
+                field: signature_field(rendered, PLATFORM_SEAL_FIELD)?,
+                info: &SignatureInfo {
+                    name: self.organization.clone(),
+                    reason: SEAL_REASON.to_owned(),
+                    location: None,
+                    signed_at: now,
+                },
+                appearance: None,
+                signer: Signer {
+                    certificate: &seal.certificate,
+                    key: &seal.key,
+                },
+                chain,
             },
-            Signer {
-                certificate: &seal.certificate,
-                key: &seal.key,
-            },
-            chain,
             self.timestamper.as_ref(),
+            TimestampPolicy::Required,
         )
         .await?;
-        Ok((sealed, timestamp))
+        Ok(signed)
     }
 
     /// Renders `layout` (which must have a `PlatformSeal` signature field) and seals it.
@@ -119,15 +123,15 @@ impl PlatformSeal {
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, SealError> {
         let rendered = pdf::render(layout)?;
-        let revision = Revision {
-            catalog: rendered.catalog,
-            info: rendered.info,
-            size: rendered.size,
-            file_id: rendered.file_id.clone(),
-        };
-        let (sealed, _) = self
-            .seal_revision(&rendered.bytes, &revision, &rendered, &self.chain()?, now)
+        let sealed = self
+            .seal_revision(
+                &rendered.bytes,
+                &Revision::of(&rendered),
+                &rendered,
+                &self.chain()?,
+                now,
+            )
             .await?;
-        Ok(sealed)
+        Ok(sealed.bytes)
     }
 }

@@ -2,14 +2,17 @@
 //! [`super::pades`] carrying a detached CAdES signature (SHA-256, signing-certificate-v2, the
 //! signer's certificate and its chain) over the update's byte range.
 //!
-//! [`sign_field`] makes a B-B signature (each signer's). [`seal_field`] makes the platform seal's
-//! B-T signature: the same CMS, with an RFC 3161 signature timestamp over its signature value added
-//! as an unsigned attribute before it goes into the document.
+//! [`sign_field`] makes a B-B signature. [`sign_field_timestamped`] makes a B-T signature: the same
+//! CMS, with an RFC 3161 signature timestamp over its signature value added as an unsigned
+//! attribute before it goes into the document; whether a timestamp authority that cannot answer
+//! stops the signature is the caller's [`TimestampPolicy`]. [`timestamp_document`] fills a field
+//! with an RFC 3161 document timestamp over everything before it.
 
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 
-use super::pades::{self, PadesError, Prepared, Revision, SignatureInfo};
+use super::appearance::Appearance;
+use super::pades::{self, Filling, PadesError, Prepared, Revision, SignatureInfo};
 use super::pdf::SignatureField;
 use crate::trust::cms::{self, CmsError, SignedDataBuilder, Signer};
 use crate::trust::oid;
@@ -22,76 +25,140 @@ pub enum SignError {
     Pades(#[from] PadesError),
     #[error("the CMS signature cannot be built: {0}")]
     Cms(#[from] CmsError),
-    /// No timestamp authority gave a usable token for the seal's signature (the spec's archive
-    /// failure, 50003): the document is not sealed.
+    /// No timestamp authority gave a usable token where one was required (the spec's archive
+    /// failure, 50003): nothing is signed.
     #[error("the signature timestamp could not be obtained: {0}")]
     Timestamp(#[source] tsa::ClientError),
 }
 
-/// Signs `field` of `pdf`; returns the signed document and the revision facts for the next update.
-/// `chain` is what a verifier needs besides its trust anchor (intermediate first, then the root).
+/// What a signature is made of: who signs, how the field shows it, with which certificates.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSignature<'a> {
+    pub field: &'a SignatureField,
+    pub info: &'a SignatureInfo,
+    pub appearance: Option<&'a Appearance>,
+    pub signer: Signer<'a>,
+    /// What a verifier needs besides its trust anchor (intermediate first, then the root).
+    pub chain: &'a [Certificate],
+}
+
+/// Whether a signature may go without its timestamp when no authority answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampPolicy {
+    /// No timestamp, no signature (the platform seal: sealing is retried until one answers).
+    Required,
+    /// The signature is made without one (B-B) and says so; the document's later timestamps
+    /// prove the time it existed by (a signer's signature: the signer must not lose their act).
+    IfAvailable,
+}
+
+/// A signature made into a document.
+#[derive(Debug)]
+pub struct Signed {
+    pub bytes: Vec<u8>,
+    /// The facts the next update builds on.
+    pub revision: Revision,
+    /// The signature timestamp it carries, if it got one.
+    pub timestamp: Option<tsa::Timestamp>,
+}
+
+/// Signs the field of `pdf` with no timestamp (PAdES B-B).
 pub fn sign_field(
     pdf: &[u8],
     revision: &Revision,
-    field: &SignatureField,
-    info: &SignatureInfo,
-    signer: Signer<'_>,
-    chain: &[Certificate],
+    signature: FieldSignature<'_>,
 ) -> Result<(Vec<u8>, Revision), SignError> {
-    let prepared = pades::prepare(pdf, revision, field, info)?;
-    let signature = detached_signature(&prepared, signer, chain)?;
-    finish(prepared, revision, &signature)
+    let (prepared, cms) = prepare_and_sign(pdf, revision, signature)?;
+    finish(prepared, revision, &cms)
 }
 
-/// Seals `field` of `pdf` (PAdES B-T): like [`sign_field`], and the CMS carries a signature
-/// timestamp from `timestamper` over its signature value. Returns the sealed document, the revision
-/// facts and the timestamp (for the record of when and by which TSA).
-pub async fn seal_field(
+/// Signs the field of `pdf` with a signature timestamp from `timestamper` (PAdES B-T) when it
+/// answers; `policy` says what happens when it does not.
+pub async fn sign_field_timestamped(
+    pdf: &[u8],
+    revision: &Revision,
+    signature: FieldSignature<'_>,
+    timestamper: &dyn Timestamper,
+    policy: TimestampPolicy,
+) -> Result<Signed, SignError> {
+    let (prepared, cms) = prepare_and_sign(pdf, revision, signature)?;
+    let digest: [u8; 32] = Sha256::digest(cms::signature_value(&cms)?).into();
+    let (cms, timestamp) = match (timestamper.timestamp(&digest).await, policy) {
+        (Ok(timestamp), _) => (
+            cms::add_signature_timestamp(&cms, &timestamp.token)?,
+            Some(timestamp),
+        ),
+        (Err(error), TimestampPolicy::Required) => return Err(SignError::Timestamp(error)),
+        (Err(error), TimestampPolicy::IfAvailable) => {
+            tracing::warn!(%error, field = %signature.field.name,
+                "no timestamp authority answered; the signature is made without its timestamp");
+            (cms, None)
+        }
+    };
+    let (bytes, revision) = finish(prepared, revision, &cms)?;
+    Ok(Signed {
+        bytes,
+        revision,
+        timestamp,
+    })
+}
+
+/// Fills `field` of `pdf` with a document timestamp (`/DocTimeStamp`) over everything before it.
+pub async fn timestamp_document(
     pdf: &[u8],
     revision: &Revision,
     field: &SignatureField,
-    info: &SignatureInfo,
-    signer: Signer<'_>,
-    chain: &[Certificate],
     timestamper: &dyn Timestamper,
-) -> Result<(Vec<u8>, Revision, tsa::Timestamp), SignError> {
-    let prepared = pades::prepare(pdf, revision, field, info)?;
-    let signature = detached_signature(&prepared, signer, chain)?;
-    let digest: [u8; 32] = Sha256::digest(cms::signature_value(&signature)?).into();
+) -> Result<Signed, SignError> {
+    let prepared = pades::prepare(pdf, revision, field, Filling::DocumentTimestamp)?;
+    let digest: [u8; 32] = Sha256::digest(prepared.signed_content()).into();
     let timestamp = timestamper
         .timestamp(&digest)
         .await
         .map_err(SignError::Timestamp)?;
-    let signature = cms::add_signature_timestamp(&signature, &timestamp.token)?;
-    let (sealed, next) = finish(prepared, revision, &signature)?;
-    Ok((sealed, next, timestamp))
+    let (bytes, revision) = finish(prepared, revision, &timestamp.token)?;
+    Ok(Signed {
+        bytes,
+        revision,
+        timestamp: Some(timestamp),
+    })
 }
 
-/// The detached CAdES signature over the prepared update's byte range.
-fn detached_signature(
-    prepared: &Prepared,
-    signer: Signer<'_>,
-    chain: &[Certificate],
-) -> Result<Vec<u8>, SignError> {
+/// The update with its placeholder, and the detached CAdES signature over its byte range.
+fn prepare_and_sign(
+    pdf: &[u8],
+    revision: &Revision,
+    signature: FieldSignature<'_>,
+) -> Result<(Prepared, Vec<u8>), SignError> {
+    let prepared = pades::prepare(
+        pdf,
+        revision,
+        signature.field,
+        Filling::Signature {
+            info: signature.info,
+            appearance: signature.appearance,
+        },
+    )?;
     let digest: [u8; 32] = Sha256::digest(prepared.signed_content()).into();
     // PAdES keeps the claimed signing time in the dictionary's /M, never in a CMS signing-time
     // attribute (ETSI EN 319 142-1, 5.2.2).
-    let mut builder = SignedDataBuilder::detached_sha256(oid::DATA, digest, signer)
-        .certificate(signer.certificate.clone());
-    for certificate in chain {
+    let mut builder = SignedDataBuilder::detached_sha256(oid::DATA, digest, signature.signer)
+        .certificate(signature.signer.certificate.clone());
+    for certificate in signature.chain {
         builder = builder.certificate(certificate.clone());
     }
-    Ok(builder.build()?)
+    let cms = builder.build()?;
+    Ok((prepared, cms))
 }
 
 fn finish(
     prepared: Prepared,
     revision: &Revision,
-    signature: &[u8],
+    contents: &[u8],
 ) -> Result<(Vec<u8>, Revision), SignError> {
     let next = Revision {
         size: prepared.size,
         ..revision.clone()
     };
-    Ok((pades::embed(prepared, signature)?, next))
+    Ok((pades::embed(prepared, contents)?, next))
 }

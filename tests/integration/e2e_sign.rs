@@ -251,12 +251,14 @@ async fn two_signers_sign_in_order_in_a_browser_and_the_caller_hears_each_change
         .await;
 
     let receiver = journey.browser.open(&receiver_url).await;
+    let receiver_began = chrono::Utc::now();
     sign(&journey, &receiver, RECEIVER_MOBILE, "张三").await;
     assert_eq!(journey.contract().await["status"], "PARTIAL_SIGNED");
 
     payer.reload().await;
     payer.wait_for("#step-sms.current").await;
     assert!(!payer.is_visible("#waiting").await);
+    let payer_began = chrono::Utc::now();
     sign(&journey, &payer, PAYER_MOBILE, "李四").await;
 
     let contract = journey.contract().await;
@@ -272,6 +274,40 @@ async fn two_signers_sign_in_order_in_a_browser_and_the_caller_hears_each_change
         journey.status_callbacks_until("SIGNED").await,
         ["PARTIAL_SIGNED", "SIGNED"]
     );
+
+    // The document: each signer's signature made and timestamped when they confirmed on the
+    // page, then the seal and the document timestamp, all valid for pdfsig and pyHanko.
+    let pdf =
+        crate::signing_moments::document_when_sealed(&journey.service, &journey.contract_id).await;
+    crate::signing_moments::assert_signed_at_each_moment(
+        &journey.service,
+        &journey.contract_id,
+        &pdf,
+        &[receiver_began, payer_began],
+    )
+    .await;
+    let ca = journey.service.state.ca.as_ref().unwrap();
+    let seal = crate::pades::signature_contents(&pdf).swap_remove(2);
+    let dir = tempfile::tempdir().unwrap();
+    crate::pades::check_sealed_contract(
+        dir.path(),
+        ca,
+        &pdf,
+        &crate::pades::signature_timestamp_token(&seal),
+        crate::pades::Sealed {
+            signatures: 3,
+            document_timestamps: 1,
+            signature_timestamps: 3,
+            seal: 2,
+        },
+    );
+    std::fs::write(
+        crate::browser::artifacts_root()
+            .join("sign-journey")
+            .join("signed.pdf"),
+        &pdf,
+    )
+    .ok();
 
     // The first signer's link, used: opening it again answers 40005.
     receiver.goto(&receiver_url).await;

@@ -12,12 +12,11 @@ pub async fn sign_as(
 ) {
     use aggregates::contract::{
         ContractAggregate, ContractCommand, OpenSignLink, RecordFaceVerification, SendSmsCode,
-        Sign, VerifySmsCode,
+        VerifySmsCode,
     };
     use aggregates::face_verification::FaceVerificationFacts;
     use aggregates::values::{
-        DeviceInfo, Digest, IdCardNumber, LinkId, PartyId, PersonName, TransactionNo,
-        VerificationId, VerificationStatus,
+        Digest, IdCardNumber, LinkId, PartyId, PersonName, VerificationId, VerificationStatus,
     };
     use chrono::Utc;
     let signer = esign::store::query_tables::select_one(
@@ -39,7 +38,6 @@ pub async fn sign_as(
         ..Default::default()
     };
     let now = Utc::now();
-    use sha2::Digest as _;
     let signature_image =
         aggregates::values::SignatureImage::parse(crate::h5_sign::signature_png()).unwrap();
     let commands = vec![
@@ -76,19 +74,6 @@ pub async fn sign_as(
             },
             now,
         }),
-        ContractCommand::Sign(Sign {
-            party_id: party_id.clone(),
-            link_id: link_id.clone(),
-            signature_image: signature_image.clone(),
-            signature_image_hash: Digest::parse(&hex::encode(sha2::Sha256::digest(
-                signature_image.bytes(),
-            )))
-            .unwrap(),
-            ip_address: ip,
-            device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
-            transaction_no: TransactionNo::parse(&format!("SIGN_TXN_{party}")).unwrap(),
-            now,
-        }),
     ];
     for command in commands {
         state
@@ -97,6 +82,30 @@ pub async fn sign_as(
             .await
             .unwrap();
     }
+    // The signature itself through the signing use case, as the page's confirmation makes it:
+    // the signer's revision of the document, made now.
+    let link = esign::app::signing::SignLink {
+        token: String::new(),
+        hash: signer.text("link_token_hash").unwrap().to_owned(),
+        contract_id: aggregates::values::ContractId::parse(contract_id).unwrap(),
+        party_id,
+        state: state
+            .pipeline
+            .load::<ContractAggregate>(&stream)
+            .await
+            .unwrap()
+            .state,
+    };
+    esign::app::signing::sign(
+        state,
+        &link,
+        &metadata,
+        ip,
+        signature_image,
+        Some("iPhone; iOS 16.0"),
+    )
+    .await
+    .unwrap();
 }
 
 /// Publishes an active contract template `template_id` (version 1.0) with one required variable,

@@ -35,6 +35,7 @@ mod schemathesis;
 mod sealing;
 mod short_links;
 mod signing_client;
+mod signing_moments;
 mod skips;
 mod sms;
 mod trust;

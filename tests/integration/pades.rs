@@ -13,7 +13,7 @@ use std::time::Duration;
 use der::{Decode, Encode};
 use esign::documents::pades::{Revision, SignatureInfo};
 use esign::documents::pdf::{Block, Layout, SignatureField, render};
-use esign::documents::sign::{seal_field, sign_field};
+use esign::documents::sign::{FieldSignature, TimestampPolicy, sign_field, sign_field_timestamped};
 use esign::trust::ca::{self, Ca};
 use esign::trust::cms::Signer;
 use esign::trust::timestamper::{LocalTimestamper, Timestamper};
@@ -77,12 +77,7 @@ fn signed_contract(ca: &Ca, with_seal_field: bool) -> Contract {
         signature_fields: fields,
     })
     .unwrap();
-    let mut revision = Revision {
-        catalog: rendered.catalog,
-        info: rendered.info,
-        size: rendered.size,
-        file_id: rendered.file_id.clone(),
-    };
+    let mut revision = Revision::of(&rendered);
     let mut pdf = rendered.bytes.clone();
     for (field, (name, masked)) in rendered.fields.iter().zip([
         ("张三", "110105********002X"),
@@ -107,13 +102,16 @@ fn signed_contract(ca: &Ca, with_seal_field: bool) -> Contract {
         let (signed, next) = sign_field(
             &pdf,
             &revision,
-            field,
-            &info,
-            Signer {
-                certificate: &certificate,
-                key: &issued.key,
+            FieldSignature {
+                field,
+                info: &info,
+                appearance: None,
+                signer: Signer {
+                    certificate: &certificate,
+                    key: &issued.key,
+                },
+                chain: &chain,
             },
-            &chain,
         )
         .unwrap();
         pdf = signed;
@@ -137,21 +135,25 @@ async fn sealed_contract(ca: &Ca, timestamper: &dyn Timestamper) -> (Vec<u8>, ts
         location: None,
         signed_at: chrono::Utc::now(),
     };
-    let (sealed, _, timestamp) = seal_field(
+    let sealed = sign_field_timestamped(
         &contract.pdf,
         &contract.revision,
-        &contract.seal_field.unwrap(),
-        &info,
-        Signer {
-            certificate: &seal.certificate,
-            key: &seal.key,
+        FieldSignature {
+            field: &contract.seal_field.unwrap(),
+            info: &info,
+            appearance: None,
+            signer: Signer {
+                certificate: &seal.certificate,
+                key: &seal.key,
+            },
+            chain: &chain_of(ca),
         },
-        &chain_of(ca),
         timestamper,
+        TimestampPolicy::Required,
     )
     .await
     .unwrap();
-    (sealed, timestamp)
+    (sealed.bytes, sealed.timestamp.unwrap())
 }
 
 /// An NSS database trusting only `root_pem`, for pdfsig. Created once: `certutil -N` on an existing
@@ -191,7 +193,27 @@ pub(crate) fn nss_database(dir: &Path, root_pem: &Path) -> Option<String> {
 /// pdfsig exits 0 even for broken signatures: every one of the `count` signatures must say it is
 /// valid and its certificate trusted.
 pub(crate) fn assert_all_valid_and_trusted(report: &str, count: usize) {
-    assert_eq!(report.matches("Signature #").count(), count, "{report}");
+    assert_all_valid_and_trusted_with_document_timestamps(report, count, 0);
+}
+
+/// As [`assert_all_valid_and_trusted`], with `document_timestamps` more listed after the
+/// signatures: poppler lists an RFC 3161 document timestamp but does not check it ("Signature
+/// Type: unknown"); pyHanko does.
+pub(crate) fn assert_all_valid_and_trusted_with_document_timestamps(
+    report: &str,
+    count: usize,
+    document_timestamps: usize,
+) {
+    assert_eq!(
+        report.matches("Signature #").count(),
+        count + document_timestamps,
+        "{report}"
+    );
+    assert_eq!(
+        report.matches("Signature Type: unknown").count(),
+        document_timestamps,
+        "{report}"
+    );
     for line in [
         "Signature Validation: Signature is Valid.",
         "Certificate Validation: Certificate is Trusted.",
@@ -287,7 +309,13 @@ async fn a_platform_seal_with_an_in_process_signature_timestamp_is_b_t_for_every
     let timestamper = LocalTimestamper::new(Arc::new(ca.tsa_signer(policy)));
     let (sealed, timestamp) = sealed_contract(&ca, &timestamper).await;
     assert_eq!(timestamp.url, "local");
-    check_sealed_contract(dir.path(), &ca, &sealed, &timestamp.token);
+    check_sealed_contract(
+        dir.path(),
+        &ca,
+        &sealed,
+        &timestamp.token,
+        SIGNED_THEN_SEALED,
+    );
 }
 
 /// The seal timestamped over HTTP: the RFC 3161 client asks the running service's `POST /tsa`.
@@ -307,24 +335,38 @@ async fn a_platform_seal_timestamped_by_the_tsa_endpoint_over_http_validates_eve
     let (sealed, timestamp) = sealed_contract(&ca, &client).await;
     assert_eq!(timestamp.url, url);
     let dir = tempfile::tempdir().unwrap();
-    check_sealed_contract(dir.path(), &ca, &sealed, &timestamp.token);
+    check_sealed_contract(
+        dir.path(),
+        &ca,
+        &sealed,
+        &timestamp.token,
+        SIGNED_THEN_SEALED,
+    );
 }
 
-/// The last signature's CMS (`/Contents` of the seal's update), without the placeholder's zeros.
-pub(crate) fn last_signature(pdf: &[u8]) -> Vec<u8> {
+/// Every signature's `/Contents` (a CMS signature, or a timestamp token for a document
+/// timestamp), in the order they were written, without the placeholder's zeros.
+pub(crate) fn signature_contents(pdf: &[u8]) -> Vec<Vec<u8>> {
     let marker = b"/Contents <";
-    let start = pdf
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = pdf[from..]
         .windows(marker.len())
-        .rposition(|window| window == marker)
-        .unwrap()
-        + marker.len();
-    let end = start + pdf[start..].iter().position(|b| *b == b'>').unwrap();
-    let padded = hex::decode(&pdf[start..end]).unwrap();
-    let mut reader = der::SliceReader::new(&padded).unwrap();
-    ::cms::content_info::ContentInfo::decode(&mut reader)
-        .unwrap()
-        .to_der()
-        .unwrap()
+        .position(|window| window == marker)
+    {
+        let start = from + at + marker.len();
+        let end = start + pdf[start..].iter().position(|b| *b == b'>').unwrap();
+        let padded = hex::decode(&pdf[start..end]).unwrap();
+        let mut reader = der::SliceReader::new(&padded).unwrap();
+        found.push(
+            ::cms::content_info::ContentInfo::decode(&mut reader)
+                .unwrap()
+                .to_der()
+                .unwrap(),
+        );
+        from = end;
+    }
+    found
 }
 
 /// The signature timestamp token in a CMS signature's unsigned attributes.
@@ -368,9 +410,36 @@ pub(crate) fn text_of(output: &std::process::Output) -> String {
     )
 }
 
-/// Two signers' signatures and the seal, checked by pdfsig, pyHanko and `openssl ts -verify`;
-/// then a changed byte fails pdfsig and pyHanko.
-pub(crate) fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp_token: &[u8]) {
+/// What a sealed contract holds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sealed {
+    /// CMS signatures (the signers' and the seal).
+    pub signatures: usize,
+    /// Document timestamps after them.
+    pub document_timestamps: usize,
+    /// CMS signatures carrying a signature timestamp (pyHanko's count).
+    pub signature_timestamps: usize,
+    /// The seal's place among the signatures, from 0.
+    pub seal: usize,
+}
+
+/// Two signers' B-B signatures and the platform seal, as the tests here make them.
+const SIGNED_THEN_SEALED: Sealed = Sealed {
+    signatures: 3,
+    document_timestamps: 0,
+    signature_timestamps: 1,
+    seal: 2,
+};
+
+/// Two signers' signatures, the seal and the closing document timestamp, checked by pdfsig,
+/// pyHanko and `openssl ts -verify`; then a changed byte fails pdfsig and pyHanko.
+pub(crate) fn check_sealed_contract(
+    dir: &Path,
+    ca: &Ca,
+    pdf: &[u8],
+    timestamp_token: &[u8],
+    expected: Sealed,
+) {
     let path = dir.join("sealed.pdf");
     std::fs::write(&path, pdf).unwrap();
     let root = dir.join("root.pem");
@@ -380,7 +449,11 @@ pub(crate) fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp_t
 
     let nss_db = nss_database(dir, &root);
     if let Some(report) = nss_db.as_deref().and_then(|db| pdfsig(db, &path)) {
-        assert_all_valid_and_trusted(&report, 3);
+        assert_all_valid_and_trusted_with_document_timestamps(
+            &report,
+            expected.signatures,
+            expected.document_timestamps,
+        );
         assert!(report.contains("esign Platform Seal"), "{report}");
     }
     if let Some(output) = pyhanko_validate(&root, &path, &[]) {
@@ -393,11 +466,10 @@ pub(crate) fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp_t
     if let Some(output) = pyhanko_validate(&root, &path, &["--pretty-print"]) {
         let report = text_of(&output);
         assert!(output.status.success(), "{report}");
-        // The signers' signatures are B-B; only the seal carries a signature timestamp, and
-        // pyHanko checked it and the TSA certificate's chain to the root.
+        // pyHanko checked every signature timestamp and the TSA certificate's chain to the root.
         assert_eq!(
             report.matches("Signature timestamp token:").count(),
-            1,
+            expected.signature_timestamps,
             "{report}"
         );
         let seal = report
@@ -418,7 +490,7 @@ pub(crate) fn check_sealed_contract(dir: &Path, ca: &Ca, pdf: &[u8], timestamp_t
 
     // The token in the seal's CMS is the one the timestamper returned, and openssl accepts it for
     // the SHA-256 of the seal's signature value.
-    let seal_cms = last_signature(pdf);
+    let seal_cms = signature_contents(pdf).swap_remove(expected.seal);
     let token = signature_timestamp_token(&seal_cms);
     assert_eq!(token, timestamp_token);
     std::fs::write(dir.join("token.der"), &token).unwrap();

@@ -23,7 +23,7 @@ crate::backend_tests!(
     bad_verification_requests_name_the_field,
 );
 
-async fn service(
+pub(crate) async fn service(
     t: &TestStore,
     configure: impl FnOnce(&mut esign::app::config::Config),
 ) -> RunningService {
@@ -35,7 +35,11 @@ async fn service(
 }
 
 /// A two-signer contract archived with `provider`, signed by both; returns its id.
-async fn signed_contract(service: &RunningService, provider: &str, callback: &str) -> String {
+pub(crate) async fn signed_contract(
+    service: &RunningService,
+    provider: &str,
+    callback: &str,
+) -> String {
     let admin = service.client(ADMIN);
     let caller = service.client(CALLER);
     let template = format!("TPL_SEAL_{provider}");
@@ -70,7 +74,7 @@ async fn signed_contract(service: &RunningService, provider: &str, callback: &st
 }
 
 /// Polls the contract until its archive record is `status` (60 s at most).
-async fn contract_when_archive_is(
+pub(crate) async fn contract_when_archive_is(
     caller: &SigningClient,
     contract_id: &str,
     status: &str,
@@ -91,7 +95,7 @@ async fn contract_when_archive_is(
     }
 }
 
-async fn verify(caller: &SigningClient, request: Value) -> Value {
+pub(crate) async fn verify(caller: &SigningClient, request: Value) -> Value {
     let (status, body) = json_of(caller.post_json("/api/v1/contract/verify", &request).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
@@ -176,7 +180,11 @@ async fn a_signed_contract_is_sealed_archived_downloaded_and_verified(t: TestSto
     assert_eq!(by_id["chainIntact"], true);
     assert_eq!(by_id["contentMatchesEvents"], true);
     let signatures = by_id["signatureInfo"].as_array().unwrap();
-    assert_eq!(signatures.len(), 3, "{by_id}");
+    assert_eq!(
+        signatures.len(),
+        4,
+        "two signers, the seal, the document timestamp: {by_id}"
+    );
     assert_eq!(signatures[0]["signer"], "张三");
     assert_eq!(signatures[1]["signer"], "李四");
     assert!(
@@ -295,14 +303,14 @@ async fn a_signed_contract_is_sealed_archived_downloaded_and_verified(t: TestSto
 
 /// A TSA in front of esign's own `/tsa` that answers 503 to its first `failures` requests: a
 /// remote timestamp authority having a bad hour.
-struct FlakyTsa {
-    url: String,
-    target: std::sync::Arc<std::sync::Mutex<String>>,
-    failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+pub(crate) struct FlakyTsa {
+    pub url: String,
+    pub target: std::sync::Arc<std::sync::Mutex<String>>,
+    pub failures: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FlakyTsa {
-    async fn start(failures: usize) -> Self {
+    pub async fn start(failures: usize) -> Self {
         use axum::body::Bytes;
         use axum::extract::State;
         type Shared = (
@@ -452,8 +460,21 @@ async fn the_sealed_document_and_the_evidence_report_validate_outside_esign() {
         .to_vec();
     let ca = service.state.ca.as_ref().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let token = crate::pades::signature_timestamp_token(&crate::pades::last_signature(&pdf));
-    crate::pades::check_sealed_contract(dir.path(), ca, &pdf, &token);
+    // Each signer's signature, the seal, then the closing document timestamp.
+    let seal = crate::pades::signature_contents(&pdf).swap_remove(2);
+    let token = crate::pades::signature_timestamp_token(&seal);
+    crate::pades::check_sealed_contract(
+        dir.path(),
+        ca,
+        &pdf,
+        &token,
+        crate::pades::Sealed {
+            signatures: 3,
+            document_timestamps: 1,
+            signature_timestamps: 3,
+            seal: 2,
+        },
+    );
     let by_id = verify(
         &caller,
         json!({"method": "CONTRACT_ID", "contractId": contract_id}),

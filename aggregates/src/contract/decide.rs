@@ -249,6 +249,11 @@ pub(super) fn sign(state: &ContractState, command: Sign) -> Decision {
             failure: IdentityFailure::ChecksMissing(missing),
         });
     }
+    if let (Some(revision), Some(head)) = (&command.revision, contract.document_head())
+        && &revision.previous_hash != head
+    {
+        return Err(conflict(ContractConflict::StaleRevision));
+    }
     let now = command.now;
     let mut events = vec![ContractEvent::SignerSigned {
         party_id: command.party_id,
@@ -259,6 +264,7 @@ pub(super) fn sign(state: &ContractState, command: Sign) -> Decision {
         device_info: command.device_info,
         transaction_no: command.transaction_no,
         signed_at: now,
+        revision: command.revision,
     }];
     if contract.signed_count() + 1 == contract.signers.len() {
         events.push(ContractEvent::ContractSigned { signed_at: now });
@@ -349,6 +355,7 @@ pub(super) fn seal_document(state: &ContractState, command: SealDocument) -> Dec
             signatures: command.details.signatures,
             timestamp_authority: command.details.timestamp_authority,
             timestamped_at: command.details.timestamped_at,
+            document_timestamped_at: command.details.document_timestamped_at,
             sealed_at: command.now,
         }]),
         ContractState::Signed {

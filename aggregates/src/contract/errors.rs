@@ -144,6 +144,10 @@ pub enum ContractConflict {
     LinkIdReused { link_id: LinkId },
     #[error("the document is already sealed with another hash")]
     DocumentAlreadySealed,
+    /// Two signers of the same sequence signed at once: the second revision was made on the
+    /// document before the first, and must be made again on the current one.
+    #[error("the signature was made on an earlier revision of the document")]
+    StaleRevision,
     #[error("the document must be sealed before it is archived")]
     DocumentNotSealed,
     #[error("the {provider} archive of this contract has id {archive_id}")]

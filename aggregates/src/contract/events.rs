@@ -42,6 +42,24 @@ pub struct SealSignature {
     pub not_after: DateTime<Utc>,
 }
 
+/// The incremental revision a signer's signature was made in, at the moment they signed: the
+/// document as it stood (`previousHash`: the unsigned first revision for the first signer, else the
+/// revision of the signer before) with their signature appended (`documentHash`), the certificate
+/// issued for it, and the RFC 3161 time its signature timestamp proves (absent when no timestamp
+/// authority answered: the signature then has no time of its own, and the document's later
+/// timestamps prove it existed by theirs).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedRevision {
+    pub document_hash: Digest,
+    pub previous_hash: Digest,
+    pub certificate: SealSignature,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_authority: Option<LongText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamped_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum ContractEvent {
@@ -128,7 +146,8 @@ pub enum ContractEvent {
     },
     /// The signer signed; their link is used. `signatureImage` is the PNG they drew, sealed as
     /// personal data (absent only in events written before images were kept); `signatureImageHash` is
-    /// the SHA-256 of its bytes.
+    /// the SHA-256 of its bytes. `revision` is the document revision their PAdES signature was made
+    /// in then (absent in events written when signatures were made at sealing).
     SignerSigned {
         party_id: PartyId,
         link_id: LinkId,
@@ -139,6 +158,8 @@ pub enum ContractEvent {
         device_info: DeviceInfo,
         transaction_no: TransactionNo,
         signed_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        revision: Option<SignedRevision>,
     },
     /// The scheduler found the signer's link past its deadline. `expiredAt` is the deadline itself; the
     /// signer stays PENDING and the initiator may issue a new link.
@@ -187,6 +208,10 @@ pub enum ContractEvent {
         timestamp_authority: Option<LongText>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timestamped_at: Option<DateTime<Utc>>,
+        /// The time the closing document timestamp proves (absent in events written before the
+        /// document was closed with one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        document_timestamped_at: Option<DateTime<Utc>>,
         sealed_at: DateTime<Utc>,
     },
     /// An archive attempt with one provider (`attempt` counts retries after failures).

@@ -31,7 +31,7 @@ pub use errors::{
     ContractConflict, ContractError, ContractNotFound, IdentityCheck, IdentityFailure,
     TemplateUnavailable,
 };
-pub use events::{ContractEvent, SealSignature, SignerEntry};
+pub use events::{ContractEvent, SealSignature, SignedRevision, SignerEntry};
 pub use initiate::{
     ArchiveConfigRequest, ContractRequest, MAX_SEQUENCE, MAX_VARIABLE_LEN, SignerRequest,
 };
@@ -251,6 +251,9 @@ pub struct Sign {
     pub device_info: DeviceInfo,
     /// The signing transaction number the service assigned (`transactionNo`).
     pub transaction_no: TransactionNo,
+    /// The revision the signer's signature was made in; it must build on the document as it stands
+    /// (else [`ContractConflict::StaleRevision`]: another signer's revision came first).
+    pub revision: Option<SignedRevision>,
     pub now: DateTime<Utc>,
 }
 
@@ -297,6 +300,7 @@ pub struct SealDetails {
     pub signatures: Vec<SealSignature>,
     pub timestamp_authority: Option<LongText>,
     pub timestamped_at: Option<DateTime<Utc>>,
+    pub document_timestamped_at: Option<DateTime<Utc>>,
 }
 
 /// Start (or, after a failure, retry) archiving with one provider. A retry must reuse the archive id.

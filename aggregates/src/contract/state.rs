@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
-use super::events::ContractEvent;
+use super::events::{ContractEvent, SignedRevision};
 use crate::template::VariableKey;
 use crate::values::{
     ArchiveId, ArchiveProvider, ArchiveStatus, BizId, CertificateSerial, ClientId, ContractBizType,
@@ -119,6 +119,32 @@ impl Contract {
         self.signers
             .iter_mut()
             .find(|signer| &signer.party_id == party_id)
+    }
+
+    /// The SHA-256 of the document as the signers' signatures have grown it: the latest signed
+    /// revision, or `None` before the first signature made at the signer's moment.
+    pub fn document_head(&self) -> Option<&Digest> {
+        let revisions: Vec<&SignedRevision> = self
+            .signers
+            .iter()
+            .filter_map(|signer| match &signer.status {
+                SignerStatus::Signed(Signature {
+                    revision: Some(revision),
+                    ..
+                }) => Some(revision),
+                _ => None,
+            })
+            .collect();
+        // The revisions form one chain (each signature builds on the head): the head is the one
+        // nothing builds on.
+        revisions
+            .iter()
+            .find(|tip| {
+                !revisions
+                    .iter()
+                    .any(|other| other.previous_hash == tip.document_hash)
+            })
+            .map(|tip| &tip.document_hash)
     }
 
     pub fn signed_count(&self) -> usize {
@@ -241,6 +267,8 @@ pub struct Signature {
     pub device_info: DeviceInfo,
     pub transaction_no: TransactionNo,
     pub signed_at: DateTime<Utc>,
+    /// The document revision the signature was made in (absent when it was made at sealing).
+    pub revision: Option<SignedRevision>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -476,6 +504,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
             device_info,
             transaction_no,
             signed_at,
+            revision,
         } => edit_signer(state, party_id, |signer| {
             signer.status = SignerStatus::Signed(Signature {
                 link_id: link_id.clone(),
@@ -485,6 +514,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                 device_info: device_info.clone(),
                 transaction_no: transaction_no.clone(),
                 signed_at: *signed_at,
+                revision: revision.clone(),
             });
         }),
         ContractEvent::SignerRejected {

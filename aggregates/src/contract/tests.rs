@@ -305,6 +305,7 @@ fn sign(party_id: &str, link: &str, minutes: i64) -> ContractCommand {
         ip_address: ip(),
         device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
         transaction_no: TransactionNo::parse("SIGN_TXN_001").unwrap(),
+        revision: None,
         now: at(minutes),
     })
 }
@@ -1197,6 +1198,79 @@ fn signers_with_an_equal_sequence_sign_in_parallel() {
     assert_eq!(after_payer.status(), Some(ContractStatus::PartialSigned));
     let events = when(&after_payer, sign(WITNESS, "L2", 4)).unwrap();
     assert_eq!(types(&events), vec!["SignerSigned", "ContractSigned"]);
+}
+
+/// `sign` with the revision its signature was made in: on the document `previous`, giving `document`.
+fn sign_in_revision(
+    party_id: &str,
+    link: &str,
+    minutes: i64,
+    previous: u64,
+    document: u64,
+) -> ContractCommand {
+    let ContractCommand::Sign(command) = sign(party_id, link, minutes) else {
+        unreachable!("sign makes a Sign command")
+    };
+    ContractCommand::Sign(Sign {
+        revision: Some(SignedRevision {
+            document_hash: digest(document),
+            previous_hash: digest(previous),
+            certificate: SealSignature {
+                party_id: Some(party(party_id)),
+                certificate_serial: CertificateSerial::parse("0A1B").unwrap(),
+                issuer: LongText::parse("CN=esign Signing CA,O=esign").unwrap(),
+                not_before: at(minutes),
+                not_after: at(minutes + 30),
+            },
+            timestamp_authority: None,
+            timestamped_at: None,
+        }),
+        ..command
+    })
+}
+
+#[test]
+fn each_signature_builds_on_the_revision_before_it_and_the_head_follows() {
+    let state = given(history(
+        [
+            vec![initiate_three()],
+            checks(RECEIVER, "L0", 1),
+            vec![sign_in_revision(RECEIVER, "L0", 1, 100, 101)],
+            checks(PAYER, "L1", 2),
+            checks(WITNESS, "L2", 2),
+        ]
+        .concat(),
+    ));
+    assert_eq!(
+        state.contract().unwrap().document_head(),
+        Some(&digest(101))
+    );
+    // Two signers of one sequence made their signatures on the same revision: the first to be
+    // recorded wins, the other is told its revision is stale and makes it again.
+    let after_payer = then_state(&state, sign_in_revision(PAYER, "L1", 3, 101, 102));
+    assert_eq!(
+        after_payer.contract().unwrap().document_head(),
+        Some(&digest(102))
+    );
+    assert_eq!(
+        conflict(when(
+            &after_payer,
+            sign_in_revision(WITNESS, "L2", 3, 101, 103)
+        )),
+        ContractConflict::StaleRevision
+    );
+    let events = when(&after_payer, sign_in_revision(WITNESS, "L2", 4, 102, 103)).unwrap();
+    assert_eq!(types(&events), vec!["SignerSigned", "ContractSigned"]);
+    let ContractEvent::SignerSigned { revision, .. } = &events[0] else {
+        panic!("not a SignerSigned event");
+    };
+    assert_eq!(revision.as_ref().unwrap().previous_hash, digest(102));
+}
+
+#[test]
+fn before_any_signature_made_at_its_moment_there_is_no_head() {
+    let state = given(history(fully_signed()));
+    assert_eq!(state.contract().unwrap().document_head(), None);
 }
 
 #[test]

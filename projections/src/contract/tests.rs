@@ -215,6 +215,7 @@ fn sign(party_id: &str, link_id: &str, minutes: i64) -> ContractCommand {
         ip_address: ip(),
         device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
         transaction_no: TransactionNo::parse(&format!("SIGN_TXN_{party_id}")).unwrap(),
+        revision: None,
         now: at(minutes),
     })
 }

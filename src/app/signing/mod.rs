@@ -15,8 +15,8 @@ use std::net::IpAddr;
 
 use aggregates::Aggregate;
 use aggregates::contract::{
-    Contract, ContractAggregate, ContractCommand, ContractState, OpenSignLink, Reject, Sign,
-    SignLink as Link, Signer, SignerStatus,
+    Contract, ContractAggregate, ContractCommand, ContractConflict, ContractError, ContractState,
+    OpenSignLink, Reject, Sign, SignLink as Link, Signer, SignerStatus,
 };
 use aggregates::template::TemplateAggregate;
 use aggregates::values::{
@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::pipeline::CommandError;
 use super::{AppError, Services};
 use crate::store::{EventMetadata, StreamId};
 
@@ -90,7 +91,7 @@ pub fn same(left: &str, right: &str) -> bool {
 }
 
 /// A token that names a signer's link, with the contract as its events tell it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SignLink {
     pub token: String,
     /// SHA-256 of the token, hex.
@@ -282,7 +283,13 @@ pub struct Signed {
     pub contract_signed: bool,
 }
 
-/// Records the signer's signature (`Sign`, with the image sealed and its SHA-256) on their turn.
+/// How often a signature is made again when a signer of the same sequence signed first.
+const STALE_REVISION_ATTEMPTS: usize = 3;
+
+/// Makes the signer's signature on their turn, now: their revision of the document (see
+/// [`super::revisions`]), then `Sign` records it with the image sealed and its SHA-256. Signers of
+/// one sequence may sign at once; the one whose revision was made on a document another signer
+/// had already grown makes it again on the current one.
 pub async fn sign(
     services: &Services,
     link: &SignLink,
@@ -291,8 +298,6 @@ pub async fn sign(
     image: SignatureImage,
     user_agent: Option<&str>,
 ) -> Result<Signed, SigningError> {
-    let live = link.live(Utc::now())?;
-    ensure_turn(&live)?;
     let hash = Digest::parse(&hex::encode(Sha256::digest(image.bytes())))
         .map_err(|_| AppError::internal("a SHA-256 did not parse as a digest"))?;
     let device_info = DeviceInfo::parse(user_agent.unwrap_or("unknown"))
@@ -300,23 +305,75 @@ pub async fn sign(
         .map_err(AppError::internal)?;
     let transaction_no =
         TransactionNo::parse(&super::ids::new_id("SIGN_TXN")).map_err(AppError::internal)?;
-    let (party_id, link_id) = (live.signer.party_id.clone(), live.link.link_id.clone());
-    let now = Utc::now();
-    let executed = services
-        .pipeline
-        .execute::<ContractAggregate>(&link.stream(), metadata, |_| {
-            ContractCommand::Sign(Sign {
-                party_id: party_id.clone(),
-                link_id: link_id.clone(),
-                signature_image: image.clone(),
-                signature_image_hash: hash.clone(),
-                ip_address: ip,
-                device_info: device_info.clone(),
-                transaction_no: transaction_no.clone(),
-                now,
+    let mut state = link.state.clone();
+    let mut attempt = 0;
+    let executed = loop {
+        attempt += 1;
+        let now = Utc::now();
+        let current = SignLink {
+            state: state.clone(),
+            ..link.clone()
+        };
+        let live = current.live(now)?;
+        ensure_turn(&live)?;
+        let (party_id, link_id) = (live.signer.party_id.clone(), live.link.link_id.clone());
+        let ip_address = ip.to_string();
+        let revision = match super::revisions::sign_at_moment(
+            services,
+            live.contract,
+            live.signer,
+            super::revisions::SigningFacts {
+                image: Some(&image),
+                transaction_no: transaction_no.as_str(),
+                ip_address: &ip_address,
+                signed_at: now,
+            },
+        )
+        .await
+        {
+            Ok(revision) => Some(revision),
+            // Without a CA nothing can be signed now; the signing is recorded and sealing signs
+            // once a CA is configured (it refuses until then, and says why).
+            Err(super::sealing::SealingError::NoCa) => {
+                tracing::error!(contract_id = %link.contract_id, "no platform CA: the signature is recorded without its document revision");
+                None
+            }
+            Err(error) => {
+                return Err(
+                    AppError::internal(format!("the signature cannot be made: {error}")).into(),
+                );
+            }
+        };
+        let result = services
+            .pipeline
+            .execute::<ContractAggregate>(&link.stream(), metadata, |_| {
+                ContractCommand::Sign(Sign {
+                    party_id: party_id.clone(),
+                    link_id: link_id.clone(),
+                    signature_image: image.clone(),
+                    signature_image_hash: hash.clone(),
+                    ip_address: ip,
+                    device_info: device_info.clone(),
+                    transaction_no: transaction_no.clone(),
+                    revision: revision.clone(),
+                    now,
+                })
             })
-        })
-        .await?;
+            .await;
+        match result {
+            Err(CommandError::Domain(ContractError::Conflict(ContractConflict::StaleRevision)))
+                if attempt < STALE_REVISION_ATTEMPTS =>
+            {
+                state = services
+                    .pipeline
+                    .load::<ContractAggregate>(&link.stream())
+                    .await?
+                    .state;
+            }
+            other => break other?,
+        }
+    };
+    let party_id = &link.party_id;
     tracing::info!(contract_id = %link.contract_id, %party_id, "signer signed through the H5 page");
     let contract_signed = matches!(executed.state, ContractState::Signed { .. });
     if contract_signed {

@@ -10,7 +10,7 @@ use super::signature_dictionary::is_signature_dictionary;
 use super::syntax;
 use crate::documents::pades::{Revision, SignatureInfo};
 use crate::documents::pdf::{Block, Layout, SignatureField, render};
-use crate::documents::sign::sign_field;
+use crate::documents::sign::{FieldSignature, sign_field};
 use crate::trust::ca::{Ca, NewCa};
 use crate::trust::cms::Signer;
 
@@ -39,24 +39,22 @@ pub(super) fn signed_document(ca: &Ca, now: DateTime<Utc>) -> (Vec<u8>, Revision
     let certificate = Certificate::from_der(&issued.certificate_der).unwrap();
     let (signed, next) = sign_field(
         &rendered.bytes,
-        &Revision {
-            catalog: rendered.catalog,
-            info: rendered.info,
-            size: rendered.size,
-            file_id: rendered.file_id.clone(),
+        &Revision::of(&rendered),
+        FieldSignature {
+            field: &rendered.fields[0],
+            info: &SignatureInfo {
+                name: "张三".into(),
+                reason: "同意签署本协议".into(),
+                location: None,
+                signed_at: now,
+            },
+            appearance: None,
+            signer: Signer {
+                certificate: &certificate,
+                key: &issued.key,
+            },
+            chain: &[ca.intermediate().clone(), ca.root().clone()],
         },
-        &rendered.fields[0],
-        &SignatureInfo {
-            name: "张三".into(),
-            reason: "同意签署本协议".into(),
-            location: None,
-            signed_at: now,
-        },
-        Signer {
-            certificate: &certificate,
-            key: &issued.key,
-        },
-        &[ca.intermediate().clone(), ca.root().clone()],
     )
     .unwrap();
     (signed, next, rendered.fields[1].clone())

@@ -120,7 +120,7 @@ mod tests {
     use x509_cert::attr::Attribute;
 
     use super::*;
-    use crate::documents::pades::{Revision, SignatureInfo};
+    use crate::documents::pades::Revision;
     use crate::documents::pdf::SignatureField;
     use crate::documents::validate::fixtures::{contents_gap, new_ca, signed_by, signed_document};
     use crate::documents::validate::signature_dictionary::der_prefix;
@@ -251,25 +251,8 @@ mod tests {
     ) -> Vec<u8> {
         use crate::documents::pades;
         let (bytes, revision, field) = signed;
-        let mut prepared = pades::prepare(
-            bytes,
-            revision,
-            field,
-            &SignatureInfo {
-                name: "esign".into(),
-                reason: "timestamp".into(),
-                location: None,
-                signed_at: at,
-            },
-        )
-        .unwrap();
-        // pades writes signature dictionaries; turn this one into a document timestamp of the
-        // same length, so the byte range stays right.
-        let written: &[u8] = b"/Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached";
-        let mut wanted = b"/Type /DocTimeStamp /SubFilter /ETSI.RFC3161".to_vec();
-        wanted.resize(written.len(), b' ');
-        let at_offset = find(&prepared.bytes, written, bytes.len()).unwrap();
-        prepared.bytes[at_offset..at_offset + written.len()].copy_from_slice(&wanted);
+        let prepared =
+            pades::prepare(bytes, revision, field, pades::Filling::DocumentTimestamp).unwrap();
         let imprint: [u8; 32] = Sha256::digest(prepared.signed_content()).into();
         let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
         let (response, _) = ca

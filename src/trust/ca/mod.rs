@@ -138,7 +138,7 @@ impl Ca {
     }
 
     /// The platform seal: the organisation's certificate and key that sign every finished
-    /// document last (PAdES B-T, see `document::sign::seal_field`).
+    /// document last (PAdES B-T, see `documents::seal`).
     pub fn seal(&self) -> &CertifiedKey {
         &self.seal
     }

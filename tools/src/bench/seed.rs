@@ -497,6 +497,7 @@ fn contract_life(
                 signatures,
                 timestamp_authority: Some(LongText::parse("esign LOCAL_CA").map_err(value_error)?),
                 timestamped_at: Some(sealed_at),
+                document_timestamped_at: Some(sealed_at),
             },
             now: sealed_at,
         }),
@@ -650,6 +651,7 @@ fn signer_journey(
                 &Uuid::new_v4().simple().to_string()[..20]
             ))
             .map_err(value_error)?,
+            revision: None,
             now: at(70),
         }),
     ];

@@ -13,7 +13,7 @@ use chrono::TimeDelta;
 use der::Decode;
 use esign::documents::pades::{Revision, SignatureInfo};
 use esign::documents::pdf::{Block, Layout, render};
-use esign::documents::sign::sign_field;
+use esign::documents::sign::{FieldSignature, sign_field};
 use esign::trust::cms::Signer;
 use esign::trust::tsa;
 use serde_json::{Value, json};
@@ -114,24 +114,22 @@ fn signed_pdf() -> (Vec<u8>, Vec<u8>) {
         .expect("the issued certificate parses");
     let (signed, _) = sign_field(
         &rendered.bytes,
-        &Revision {
-            catalog: rendered.catalog,
-            info: rendered.info,
-            size: rendered.size,
-            file_id: rendered.file_id.clone(),
+        &Revision::of(&rendered),
+        FieldSignature {
+            field: &rendered.fields[0],
+            info: &SignatureInfo {
+                name: "Fuzz".into(),
+                reason: "agree".into(),
+                location: None,
+                signed_at: now,
+            },
+            appearance: None,
+            signer: Signer {
+                certificate: &certificate,
+                key: &issued.key,
+            },
+            chain: &[ca.intermediate().clone(), ca.root().clone()],
         },
-        &rendered.fields[0],
-        &SignatureInfo {
-            name: "Fuzz".into(),
-            reason: "agree".into(),
-            location: None,
-            signed_at: now,
-        },
-        Signer {
-            certificate: &certificate,
-            key: &issued.key,
-        },
-        &[ca.intermediate().clone(), ca.root().clone()],
     )
     .expect("the field is signed");
     (rendered.bytes, signed)
