@@ -8,7 +8,8 @@
 //! - [`contract`]: the signed contract document; [`evidence`]: the compliance evidence report;
 //!   [`archive_certificate`]: the archive certificate.
 //! - [`sign`], [`pades`]: PAdES signatures and document timestamps as incremental updates;
-//!   [`appearance`]: how a signature shows in its field; [`seal`]: the platform seal.
+//!   [`appearance`]: how a signature shows in its field; [`seal`]: the platform seal; [`ltv`]: the
+//!   document security store with the data for long-term validation.
 //! - [`validate`]: validation of any signed PDF (协议验真), with its own PDF syntax reader.
 //! - [`storage`]: the encrypted document store (local directory; the S3 bucket is a provider);
 //!   [`links`]: short-lived signed download links; [`config`]: the `[documents]` section.
@@ -23,6 +24,7 @@ pub mod evidence;
 pub mod font;
 pub mod html;
 pub mod links;
+pub mod ltv;
 pub mod pades;
 pub mod pdf;
 pub mod qr;

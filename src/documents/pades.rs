@@ -124,7 +124,7 @@ fn pdf_date(time: DateTime<Utc>) -> String {
 }
 
 /// The offset after the last `startxref` keyword.
-fn last_xref_offset(pdf: &[u8]) -> Result<usize, PadesError> {
+pub(super) fn last_xref_offset(pdf: &[u8]) -> Result<usize, PadesError> {
     let tail_start = pdf.len().saturating_sub(1024);
     let tail = &pdf[tail_start..];
     let keyword = b"startxref";
