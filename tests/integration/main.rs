@@ -39,3 +39,4 @@ mod skips;
 mod sms;
 mod trust;
 mod validate;
+mod verify_page;
