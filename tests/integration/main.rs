@@ -40,3 +40,4 @@ mod skips;
 mod sms;
 mod trust;
 mod validate;
+mod verify_page;

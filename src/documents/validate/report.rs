@@ -22,6 +22,72 @@ pub struct PdfValidation {
     pub document_sha256_hex: String,
 }
 
+impl PdfValidation {
+    /// For each of [`Self::signatures`], in the same order: whether `pdf` (the bytes this
+    /// validation read) carries long-term validation data for it (PAdES B-LT): a document security
+    /// store (`/DSS` in a catalog) holding certificates and revocation data (CRLs or OCSP
+    /// responses), added in an incremental update after the signature's signed range, where it can
+    /// serve that signature.
+    ///
+    /// This says the data is present, not that it is complete or current: the certificates and
+    /// responses in the store are not matched against each signature's chain. A store kept inside a
+    /// compressed object stream is not read (as everywhere in this scanner) and counts as absent.
+    pub fn long_term_validation_data(&self, pdf: &[u8]) -> Vec<bool> {
+        let stores = document_security_stores(pdf);
+        self.signatures
+            .iter()
+            .map(|signature| {
+                let Some(covered_end) = signature
+                    .byte_range
+                    .and_then(|[_, _, start, length]| start.checked_add(length))
+                else {
+                    return false;
+                };
+                stores.iter().any(|added_at| *added_at >= covered_end)
+            })
+            .collect()
+    }
+}
+
+/// The offsets of the catalogs whose `/DSS` holds certificates and revocation data.
+fn document_security_stores(pdf: &[u8]) -> Vec<usize> {
+    if !pdf.windows(4).any(|window| window == b"/DSS") {
+        return Vec::new();
+    }
+    let scan = syntax::scan(pdf);
+    let resolve = |object: &'_ syntax::Object| -> Option<syntax::Object> {
+        match object.as_reference() {
+            Some((number, generation)) => scan
+                .objects
+                .iter()
+                .rev()
+                .find(|candidate| candidate.number == number && candidate.generation == generation)
+                .map(|found| found.value.clone()),
+            None => Some(object.clone()),
+        }
+    };
+    let non_empty = |store: &syntax::Dictionary, key: &[u8]| {
+        store
+            .get(key)
+            .and_then(&resolve)
+            .is_some_and(|value| matches!(value, syntax::Object::Array(items) if !items.is_empty()))
+    };
+    scan.objects
+        .iter()
+        .filter_map(|object| {
+            let catalog = object.value.as_dictionary()?;
+            if catalog.get(b"Type")?.as_name()? != b"Catalog" {
+                return None;
+            }
+            let store = resolve(catalog.get(b"DSS")?)?;
+            let store = store.as_dictionary()?;
+            let complete = non_empty(store, b"Certs")
+                && (non_empty(store, b"CRLs") || non_empty(store, b"OCSPs"));
+            complete.then_some(object.start)
+        })
+        .collect()
+}
+
 /// One signature dictionary and what checking it found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -239,5 +305,52 @@ mod tests {
         assert_eq!(json["valid"], false);
         assert_eq!(json["problems"][0]["code"], "NOT_A_PDF");
         assert_eq!(json["problems"][0]["message"], "the file is not a PDF");
+    }
+
+    /// An incremental update after `pdf`: a new catalog whose `/DSS` is `store`.
+    fn with_store(pdf: &[u8], store: &str) -> Vec<u8> {
+        let mut updated = pdf.to_vec();
+        updated.extend_from_slice(
+            format!(
+                "\n90 0 obj\n<< /Type /Catalog /Pages 2 0 R /DSS 91 0 R >>\nendobj\n\
+                 91 0 obj\n{store}\nendobj\n92 0 obj\n[93 0 R]\nendobj\n"
+            )
+            .as_bytes(),
+        );
+        updated
+    }
+
+    #[test]
+    fn long_term_validation_data_is_a_store_with_certificates_and_revocation_after_the_signature() {
+        let now = chrono::Utc::now();
+        let ca = super::super::fixtures::new_ca("esign", now);
+        let signed = super::super::fixtures::signed_by(&ca, now);
+        let anchors = [ca.root().clone()];
+        let check = |pdf: &[u8]| validate_pdf(pdf, &anchors, None).long_term_validation_data(pdf);
+        assert_eq!(check(&signed), [false], "no /DSS at all");
+        let complete = with_store(&signed, "<< /Certs [93 0 R] /OCSPs [94 0 R] >>");
+        assert_eq!(check(&complete), [true]);
+        let by_reference = with_store(&signed, "<< /Certs 92 0 R /CRLs [95 0 R] >>");
+        assert_eq!(check(&by_reference), [true], "arrays may be indirect");
+        let no_revocation = with_store(&signed, "<< /Certs [93 0 R] >>");
+        assert_eq!(
+            check(&no_revocation),
+            [false],
+            "certificates alone are not enough"
+        );
+        let empty = with_store(&signed, "<< /Certs [] /CRLs [] >>");
+        assert_eq!(check(&empty), [false]);
+        // A store inside the signed range was there before the signature: it cannot cover it.
+        let store_first = with_store(b"%PDF-1.7\n", "<< /Certs [93 0 R] /OCSPs [94 0 R] >>");
+        let mut before = store_first.clone();
+        before.extend_from_slice(&signed[b"%PDF-1.7\n".len().min(signed.len())..]);
+        let result = validate_pdf(&before, &anchors, None);
+        assert!(
+            result
+                .long_term_validation_data(&before)
+                .iter()
+                .all(|covered| !covered),
+            "{result:?}"
+        );
     }
 }

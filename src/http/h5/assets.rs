@@ -35,7 +35,23 @@ canvas#signature-pad{width:100%;height:auto;aspect-ratio:5/2;border:1px dashed #
 .result{text-align:center;padding:32px 16px}
 .result.ok h1{color:#389e0d}
 .result.error h1{color:#d4380d}
+.result.pending h1{color:#595959}
 .detail,.hint{color:#888;font-size:14px}
+.hash,.wrap{overflow-wrap:anywhere;word-break:break-all}
+.hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;margin:0 0 8px}
+.parties li>span{min-width:0;overflow-wrap:anywhere}
+.signatures{list-style:none;padding:0;margin:0}
+.signatures li.signature{padding:8px 0;border-bottom:1px solid #eee}
+.signatures .who{display:flex;flex-wrap:wrap;gap:6px;align-items:center;margin:0 0 4px}
+.signatures .name{font-weight:600;overflow-wrap:anywhere;min-width:0}
+.badge{font-size:12px;color:#555;background:#f0f2f5;border-radius:4px;padding:1px 6px}
+.state{font-size:13px;margin-left:auto}
+.state.ok{color:#389e0d}
+.state.error,dd.error{color:#d4380d}
+.signatures dl{display:grid;grid-template-columns:minmax(0,auto) minmax(0,1fr);gap:2px 10px;margin:0;font-size:13px}
+.signatures dt{color:#888}
+.signatures dd{margin:0;min-width:0;overflow-wrap:anywhere}
+input[type=file]{max-width:100%;margin:6px 0}
 .reject{background:none;text-align:center}
 "#;
 
@@ -134,28 +150,41 @@ pub(super) async fn js() -> impl IntoResponse {
     )
 }
 
-/// The verify page's script: hashes a file chosen locally (Web Crypto, nothing leaves the browser)
-/// and compares it with the sealed hash on the page.
+/// The verify page's script: posts the file the visitor chooses to `POST /verify/{contractId}` (the
+/// input's `data-action`) and shows the page the server answers, whose verdict is about that file.
+/// The script decides nothing itself: without it the stored document's verdict still shows.
 const VERIFY_JS: &str = r#"(function () {
   'use strict';
-  var input = document.getElementById('file');
-  var sealed = document.getElementById('sealed-hash');
-  var result = document.getElementById('file-result');
-  if (!input || !sealed || !result || !window.crypto || !window.crypto.subtle) { return; }
-  input.addEventListener('change', function () {
-    var file = input.files && input.files[0];
-    if (!file) { return; }
-    file.arrayBuffer().then(function (bytes) {
-      return window.crypto.subtle.digest('SHA-256', bytes);
-    }).then(function (digest) {
-      var hex = Array.prototype.map.call(new Uint8Array(digest), function (b) {
-        return ('0' + b.toString(16)).slice(-2);
-      }).join('');
-      var same = hex === sealed.textContent.trim();
-      result.textContent = same ? '一致：该文件就是封存的协议文件' : '不一致：该文件不是封存的协议文件（SHA-256 ' + hex + '）';
-      result.className = same ? 'detail ok' : 'detail error';
+  function bind() {
+    var input = document.getElementById('file');
+    var status = document.getElementById('file-status');
+    if (!input || !window.fetch || !window.DOMParser) { return; }
+    input.addEventListener('change', function () {
+      var file = input.files && input.files[0];
+      if (!file) { return; }
+      input.disabled = true;
+      if (status) { status.textContent = '正在核验…'; }
+      fetch(input.getAttribute('data-action'), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/pdf' },
+        body: file,
+        credentials: 'omit'
+      }).then(function (response) {
+        return response.text();
+      }).then(function (html) {
+        var answered = new DOMParser().parseFromString(html, 'text/html').querySelector('main');
+        var current = document.querySelector('main');
+        if (!answered || !current) { throw new Error('no page in the answer'); }
+        current.parentNode.replaceChild(document.adoptNode(answered), current);
+        window.scrollTo(0, 0);
+        bind();
+      }).catch(function () {
+        input.disabled = false;
+        if (status) { status.textContent = '核验失败，请稍后重试'; }
+      });
     });
-  });
+  }
+  bind();
 })();
 "#;
 

@@ -9,7 +9,9 @@
 //!   provider's page; `GET /h5/sign/face-return`: where the provider sends it back.
 //! - `POST /h5/sign/submit`: the handwritten signature (PNG) -> `Sign`; answers the done page.
 //! - `POST /h5/sign/reject`: a reason -> `Reject`; answers the rejected page.
-//! - `GET  /h5/assets/sign.css`, `GET /h5/assets/sign.js`.
+//! - `GET  /h5/assets/sign.css`, `GET /h5/assets/sign.js`, `GET /h5/assets/verify.js`.
+//! - `GET  /verify/{contractId}`: the public verify page; `POST /verify/{contractId}`: the same page
+//!   for the PDF in the body (a visitor's copy), checked on the server.
 //!
 //! Posts are forms carrying the CSRF token in the field `csrf`.
 //!
@@ -67,7 +69,12 @@ pub(super) fn router() -> Router<AppState> {
         .route("/h5/assets/sign.css", get(assets::css))
         .route("/h5/assets/sign.js", get(assets::js))
         .route("/h5/assets/verify.js", get(assets::verify_js))
-        .route("/verify/{contract_id}", get(verify::page))
+        .route(
+            "/verify/{contract_id}",
+            get(verify::page)
+                .post(verify::check_file)
+                .layer(axum::extract::DefaultBodyLimit::max(verify::MAX_FILE_BYTES)),
+        )
         .layer(axum::middleware::map_response(security::security_headers))
 }
 

@@ -298,21 +298,77 @@ pub struct ContractVerification {
     /// Whether the document's first revision is byte for byte what the events render to.
     #[schema(required = true)]
     pub content_matches_events: Option<bool>,
-    /// One entry per signature in the document, signers first, the platform seal last.
+    /// One entry per signature in the document, in document order: signers first, the platform
+    /// seal last.
     pub signature_info: Vec<SignatureInfo>,
     pub archive_info: VerificationArchiveInfo,
     /// Every failed check.
     pub problems: Vec<String>,
+    /// What the checks conclude, in one word; `VALID` exactly when `valid` is true.
+    pub verdict: VerificationVerdict,
+    /// `sha256:<hex>` of the document sealed for the contract; `null` when it has none (or no
+    /// contract of the caller was found for the file).
+    #[schema(required = true)]
+    pub sealed_document_hash: Option<String>,
+    /// Whether the checked file is the sealed document (`documentHash` equals
+    /// `sealedDocumentHash`); `null` when there is no sealed document to compare with.
+    #[schema(required = true)]
+    pub hash_matches_sealed: Option<bool>,
+    /// Whether every signature in the checked file validates and the last one covers the whole
+    /// file; `null` when no file was checked (the contract is not sealed yet).
+    #[schema(required = true)]
+    pub signatures_valid: Option<bool>,
 }
 
-/// A signature in a verified document.
+/// The one-word verdict of `POST /api/v1/contract/verify`, most specific failure first.
+#[derive(Debug, ToSchema)]
+pub enum VerificationVerdict {
+    /// The file is the sealed document and every check passed.
+    #[schema(rename = "VALID")]
+    Valid,
+    /// The contract has no sealed document yet.
+    #[schema(rename = "NOT_SEALED")]
+    NotSealed,
+    /// A signature in the file does not validate, or bytes follow the last one.
+    #[schema(rename = "TAMPERED")]
+    Tampered,
+    /// The file is not the document sealed for the contract (its SHA-256 differs), or no contract
+    /// of the caller was sealed with it.
+    #[schema(rename = "FILE_MISMATCH")]
+    FileMismatch,
+    /// The file is the sealed one but the record does not hold: the event chain, the content or
+    /// the archive evidence.
+    #[schema(rename = "RECORD_BROKEN")]
+    RecordBroken,
+    /// Not valid for another reason (see `problems`).
+    #[schema(rename = "INVALID")]
+    Invalid,
+}
+
+/// What kind of signature a `signatureInfo` entry is.
+#[derive(Debug, ToSchema)]
+pub enum SignatureKind {
+    /// A signer's signature.
+    #[schema(rename = "SIGNER_SIGNATURE")]
+    SignerSignature,
+    /// The platform seal (the `PlatformSeal` field), timestamped.
+    #[schema(rename = "PLATFORM_SEAL")]
+    PlatformSeal,
+    /// An RFC 3161 document timestamp.
+    #[schema(rename = "DOCUMENT_TIMESTAMP")]
+    DocumentTimestamp,
+}
+
+/// A signature in a verified document. Times are RFC 3339 in UTC.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct SignatureInfo {
-    /// The certificate subject's name (a signer, or the platform seal).
+    /// The certificate subject's common name (a signer, or the platform seal's certificate),
+    /// else the signature dictionary's `/Name`. See `signedBy` for the name to show.
     #[schema(required = true)]
     pub signer: Option<String>,
-    /// The signing time the signature claims.
+    /// The signing time the signature claims (`/M`): unproven, the same as `claimedTime`. The
+    /// proven time is `provenTime`.
     #[schema(format = DateTime, required = true)]
     pub sign_time: Option<String>,
     #[schema(required = true)]
@@ -328,13 +384,43 @@ pub struct SignatureInfo {
     pub field: Option<String>,
     pub valid: bool,
     pub covers_whole_document: bool,
-    /// The seal's timestamp authority and the time it vouches for.
+    /// The authority of the signature's RFC 3161 timestamp (the seal's), when one verified.
     #[schema(required = true)]
     pub timestamp_authority: Option<String>,
+    /// The time that timestamp vouches for; the same as `provenTime`.
     #[schema(format = DateTime, required = true)]
     pub timestamp_time: Option<String>,
     /// Why the signature is not valid: `{code, message}` objects.
     pub problems: Vec<Problem>,
+    /// The signature's place in the document, from 1, in the order the revisions were written.
+    #[schema(minimum = 1, examples(1))]
+    pub index: u32,
+    pub kind: SignatureKind,
+    /// Who signed, as it should be shown: a signer's name as the certificate (or the signature
+    /// dictionary) gives it; the platform seal as `平台签章 (<certificate name>)`; a document
+    /// timestamp as `文档时间戳 (<authority>)`.
+    #[schema(required = true, examples("平台签章 (esign Platform Seal)"))]
+    pub signed_by: Option<String>,
+    /// The time the signature's RFC 3161 timestamp proves (a document timestamp's own time);
+    /// `null` when the signature has no timestamp that verified. Never the claimed time.
+    #[schema(format = DateTime, required = true)]
+    pub proven_time: Option<String>,
+    /// `/M`: the time the signer claims, not proven by anything.
+    #[schema(format = DateTime, required = true)]
+    pub claimed_time: Option<String>,
+    /// The certificate's subject as far as it says: `CN=..., SERIALNUMBER=..., O=...` (a
+    /// signer's serial number is the masked ID number).
+    #[schema(required = true, examples("CN=esign Platform Seal, O=esign"))]
+    pub certificate_subject: Option<String>,
+    /// The certificate's issuer: `CN=..., O=...`.
+    #[schema(required = true, examples("CN=esign Signing CA, O=esign"))]
+    pub certificate_issuer_name: Option<String>,
+    /// Why the signature is not valid, in one line (the first of `problems`); `null` when valid.
+    #[schema(required = true)]
+    pub invalid_reason: Option<String>,
+    /// Whether the document carries long-term validation data for this signature: a document
+    /// security store (`/DSS`) with certificates and CRLs or OCSP responses, added after it.
+    pub ltv_data_present: bool,
 }
 
 /// One reason a signature is not valid.

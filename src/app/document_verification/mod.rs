@@ -6,6 +6,17 @@
 //! RFC 3161 timestamp); the contract's event chain; every archive record's evidence (the timestamp
 //! token's signature and imprint, the Merkle inclusion proof and signed tree head); and, for the
 //! stored file, that its first revision is exactly what the events render to.
+//!
+//! Times in the answer are RFC 3339 in UTC, for machines; the public page shows them in Beijing time.
+//!
+//! # Layout
+//!
+//! - This file: the request, the answer, and the checks.
+//! - [`signatures`]: what the answer says about each signature (`signatureInfo`).
+//! - [`verdict`]: the one-word verdict decided from the answer's findings.
+
+pub mod signatures;
+pub mod verdict;
 
 use aggregates::Aggregate;
 use aggregates::contract::{ContractAggregate, ContractState};
@@ -13,6 +24,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+pub use signatures::{SignatureFacts, SignatureRole, signature_facts};
+pub use verdict::{Verdict, decide};
 
 use super::{AppError, Caller, Services};
 use crate::app::sealing::{SealingError, document_storage_key, render_content};
@@ -47,16 +61,27 @@ pub struct Verification {
     pub chain_intact: Option<bool>,
     /// The first revision is what the contract's events render to.
     pub content_matches_events: Option<bool>,
-    pub signature_info: Vec<Value>,
+    pub signature_info: Vec<SignatureFacts>,
     pub archive_info: Value,
     /// Every failed check, in order.
     pub problems: Vec<String>,
+    /// What the checks conclude, in one word ([`decide`]).
+    pub verdict: Verdict,
+    /// `sha256:<hex>` of the document sealed for the contract, when there is one.
+    pub sealed_document_hash: Option<String>,
+    /// The checked file is the sealed document (its SHA-256 is the sealed hash); `None` when there
+    /// is no sealed document to compare with.
+    pub hash_matches_sealed: Option<bool>,
+    /// Every signature in the checked file validates and the last covers the whole file; `None`
+    /// when no file was checked.
+    pub signatures_valid: Option<bool>,
 }
 
 impl Verification {
+    /// An answer that checked no file: the contract has no sealed document yet.
     fn refused(contract_id: Option<String>, reason: impl Into<String>) -> Self {
         let reason = reason.into();
-        Self {
+        let mut answer = Self {
             valid: false,
             reason: Some(reason.clone()),
             contract_id,
@@ -67,7 +92,13 @@ impl Verification {
             signature_info: Vec::new(),
             archive_info: not_archived(),
             problems: vec![reason],
-        }
+            verdict: Verdict::Invalid,
+            sealed_document_hash: None,
+            hash_matches_sealed: None,
+            signatures_valid: None,
+        };
+        answer.verdict = decide(&answer);
+        answer
     }
 }
 
@@ -193,6 +224,7 @@ pub async fn by_contract(
         };
         let mut answer = Verification::refused(Some(contract_id.clone()), reason);
         answer.chain_intact = Some(chain_intact(state, &contract_id).await?);
+        answer.verdict = Verdict::NotSealed;
         return Ok(answer);
     };
     let bytes = state
@@ -220,9 +252,25 @@ pub async fn by_file_hash(
             "the file hash is not the hash archived under this archive id",
         );
         answer.document_hash = Some(format!("sha256:{file_hash}"));
+        answer.sealed_document_hash = contract
+            .text("document_hash")
+            .map(|sealed| format!("sha256:{sealed}"));
+        answer.hash_matches_sealed = Some(false);
+        answer.verdict = Verdict::FileMismatch;
         return Ok(answer);
     }
     by_contract(state, contract).await
+}
+
+/// A file someone holds, checked against the contract `contract` (any contract: the public page
+/// checks a visitor's file against the contract of its URL). A file that is not the sealed document
+/// answers `valid: false` with verdict `FILE_MISMATCH` (or `TAMPERED` when its signatures break).
+pub async fn file_against_contract(
+    state: &Services,
+    bytes: &[u8],
+    contract: &RowView,
+) -> Result<Verification, VerifyError> {
+    check(state, bytes, Some(contract), false).await
 }
 
 /// Method `FILE`: the uploaded bytes. `owned` finds the caller's contract sealed with this hash.
@@ -266,7 +314,7 @@ async fn check(
     for problem in &pdf.problems {
         problems.push(problem.to_string());
     }
-    let signature_info = signature_info(&pdf);
+    let signature_info = signature_facts(&pdf, bytes);
     let mut answer = Verification {
         valid: false,
         reason: None,
@@ -278,6 +326,10 @@ async fn check(
         signature_info,
         archive_info: not_archived(),
         problems: Vec::new(),
+        verdict: Verdict::Invalid,
+        sealed_document_hash: None,
+        hash_matches_sealed: None,
+        signatures_valid: Some(pdf.valid),
     };
     match contract {
         None => problems.push(
@@ -287,7 +339,10 @@ async fn check(
         ),
         Some(contract) => {
             let contract_id = contract.required_text("contract_id");
-            if contract.text("document_hash") != Some(sha256.as_str()) {
+            let sealed_hash = contract.text("document_hash");
+            answer.sealed_document_hash = sealed_hash.map(|sealed| format!("sha256:{sealed}"));
+            answer.hash_matches_sealed = sealed_hash.map(|sealed| sealed == sha256);
+            if sealed_hash != Some(sha256.as_str()) {
                 problems.push("the file's hash is not the hash sealed for the contract".to_owned());
             }
             let intact = chain_intact(state, contract_id).await?;
@@ -315,6 +370,7 @@ async fn check(
     answer.valid = problems.is_empty() && pdf.valid;
     answer.reason = problems.first().cloned();
     answer.problems = problems;
+    answer.verdict = decide(&answer);
     Ok(answer)
 }
 
@@ -341,33 +397,6 @@ pub fn validate_signatures(bytes: &[u8], anchors: &[x509_cert::Certificate]) -> 
         Some(time) => validate_pdf(bytes, anchors, Some(time)),
         None => first,
     }
-}
-
-fn signature_info(pdf: &PdfValidation) -> Vec<Value> {
-    pdf.signatures
-        .iter()
-        .map(|signature| {
-            let certificate = signature.signer.as_ref();
-            json!({
-                "signer": certificate
-                    .and_then(|facts| facts.subject_common_name.clone())
-                    .or_else(|| signature.name.clone()),
-                "signTime": signature.claimed_signing_time,
-                "certificateIssuer": certificate.map(|facts| {
-                    facts.issuer_common_name.clone().or_else(|| facts.issuer_organization.clone())
-                }),
-                "certificateSerial": certificate.map(|facts| facts.serial_hex.clone()),
-                "validFrom": certificate.map(|facts| facts.not_before),
-                "validTo": certificate.map(|facts| facts.not_after),
-                "field": signature.field_name,
-                "valid": signature.valid,
-                "coversWholeDocument": signature.covers_whole_document,
-                "timestampAuthority": signature.timestamp.as_ref().map(|t| t.authority.clone()),
-                "timestampTime": signature.timestamp.as_ref().map(|t| t.time),
-                "problems": signature.problems,
-            })
-        })
-        .collect()
 }
 
 /// When the contract was sealed, and whether `bytes` begin with the first revision its events
