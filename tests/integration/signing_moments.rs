@@ -311,4 +311,11 @@ async fn a_signer_signs_when_no_timestamp_authority_answers_and_no_time_is_claim
     )
     .await;
     assert_eq!(verdict["valid"], true, "{verdict}");
+    let signatures = verdict["signatureInfo"].as_array().unwrap();
+    assert_eq!(
+        signatures[0]["provenTime"],
+        serde_json::Value::Null,
+        "the verify API claims no time for the signature made without a timestamp: {verdict}"
+    );
+    assert!(signatures[1]["provenTime"].is_string(), "{verdict}");
 }

@@ -133,7 +133,11 @@ async fn the_verify_api_gives_each_signatures_facts_and_a_verdict(t: TestStore) 
     assert_eq!(answer["sealedDocumentHash"], answer["documentHash"]);
 
     let signatures = answer["signatureInfo"].as_array().unwrap();
-    assert_eq!(signatures.len(), 3, "{answer}");
+    assert_eq!(
+        signatures.len(),
+        4,
+        "two signers, the seal, the document timestamp: {answer}"
+    );
     for (position, (signature, name)) in signatures.iter().zip(["张三", "李四"]).enumerate() {
         assert_eq!(signature["index"], position + 1);
         assert_eq!(signature["kind"], "SIGNER_SIGNATURE", "{signature}");
@@ -142,9 +146,9 @@ async fn the_verify_api_gives_each_signatures_facts_and_a_verdict(t: TestStore) 
         assert_eq!(signature["signedBy"], name);
         assert_eq!(signature["valid"], true);
         assert_eq!(signature["invalidReason"], Value::Null);
-        // The signers' signatures carry no timestamp of their own: nothing proves their time.
-        assert_eq!(signature["provenTime"], Value::Null, "{signature}");
-        assert_eq!(signature["timestampTime"], Value::Null);
+        // Each signer's signature carries its own timestamp, made when they signed.
+        assert!(is_rfc3339_utc(&signature["provenTime"]), "{signature}");
+        assert_eq!(signature["provenTime"], signature["timestampTime"]);
         assert!(is_rfc3339_utc(&signature["claimedTime"]), "{signature}");
         assert_eq!(signature["claimedTime"], signature["signTime"]);
         let subject = signature["certificateSubject"].as_str().unwrap();
@@ -179,6 +183,16 @@ async fn the_verify_api_gives_each_signatures_facts_and_a_verdict(t: TestStore) 
         "{seal}"
     );
     assert_eq!(seal["ltvDataPresent"], false, "esign adds no /DSS yet");
+    let closing = &signatures[3];
+    assert_eq!(closing["kind"], "DOCUMENT_TIMESTAMP", "{closing}");
+    assert_eq!(closing["field"], "DocumentTimestamp");
+    assert_eq!(closing["coversWholeDocument"], true);
+    assert!(is_rfc3339_utc(&closing["provenTime"]), "{closing}");
+    assert_eq!(
+        closing["claimedTime"],
+        Value::Null,
+        "a document timestamp claims nothing"
+    );
 
     // The same file uploaded: the same facts.
     let by_file = verify(
@@ -290,8 +304,13 @@ async fn the_page_is_green_only_for_the_sealed_file_with_every_check_passed(t: T
     assert!(html.contains("(北京时间 UTC+8)"), "{html}");
     assert!(!html.contains(" UTC<"), "no raw UTC time on the page");
     assert!(
-        html.contains("无（该签名未附可信时间戳）"),
-        "a signer's signature proves no time: {html}"
+        !html.contains("无（该签名未附可信时间戳）"),
+        "every signature here has a proven time: {html}"
+    );
+    assert_eq!(
+        html.matches("class=\"time proven\"").count(),
+        4,
+        "each signer's, the seal's and the document timestamp's proven time: {html}"
     );
     assert!(html.contains("class=\"hash\""), "the hash wraps");
 

@@ -201,7 +201,7 @@ mod tests {
     use crate::documents::pades::{Revision, SignatureInfo};
     use crate::documents::pdf::{Block, Layout, render};
     use crate::documents::seal::PlatformSeal;
-    use crate::documents::sign::sign_field;
+    use crate::documents::sign::{FieldSignature, sign_field};
     use crate::trust::ca::{Ca, NewCa};
     use crate::trust::cms::Signer;
     use crate::trust::timestamper::LocalTimestamper;
@@ -229,24 +229,22 @@ mod tests {
         let certificate = x509_cert::Certificate::from_der(&issued.certificate_der).unwrap();
         let (signed, next) = sign_field(
             &rendered.bytes,
-            &Revision {
-                catalog: rendered.catalog,
-                info: rendered.info,
-                size: rendered.size,
-                file_id: rendered.file_id.clone(),
+            &Revision::of(&rendered),
+            FieldSignature {
+                field: &rendered.fields[0],
+                info: &SignatureInfo {
+                    name: "张三".into(),
+                    reason: "同意签署本协议".into(),
+                    location: None,
+                    signed_at: now,
+                },
+                appearance: None,
+                signer: Signer {
+                    certificate: &certificate,
+                    key: &issued.key,
+                },
+                chain: &[ca.intermediate().clone(), ca.root().clone()],
             },
-            &rendered.fields[0],
-            &SignatureInfo {
-                name: "张三".into(),
-                reason: "同意签署本协议".into(),
-                location: None,
-                signed_at: now,
-            },
-            Signer {
-                certificate: &certificate,
-                key: &issued.key,
-            },
-            &[ca.intermediate().clone(), ca.root().clone()],
         )
         .unwrap();
         let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
@@ -255,11 +253,11 @@ mod tests {
             Arc::new(LocalTimestamper::new(Arc::new(ca.tsa_signer(policy)))),
             "esign".into(),
         );
-        let (sealed, _) = seal
+        let sealed = seal
             .seal_revision(&signed, &next, &rendered, &seal.chain().unwrap(), now)
             .await
             .unwrap();
-        (sealed, ca)
+        (sealed.bytes, ca)
     }
 
     fn facts(bytes: &[u8], ca: &Ca) -> Vec<SignatureFacts> {
