@@ -193,6 +193,7 @@ impl Config {
             config: self.trust.clone(),
             mode: self.server.mode,
             data_dir: self.server.data_dir.clone(),
+            public_base_url: Some(self.server.public_base_url.clone()),
         }
     }
 
