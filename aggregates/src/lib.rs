@@ -24,11 +24,14 @@
 //! - [`versioned`]: the life cycle both template aggregates share (versions immutable once published,
 //!   activation, the current version); each of them is a [`versioned::Kind`] bringing its content.
 //! - [`sms_notice`]: one notice to one phone, REQUESTED -> SENT | FAILED, with numbered attempts.
+//! - [`certificate_revocation`]: an operator's revocation of one certificate of the platform CA, by
+//!   serial number; final, so a stream holds one event.
 //! - `testing` (tests only): given (events) / when (command) / then (events or error), shared by the
 //!   tests of every aggregate.
 //!
 //! Nothing in this crate performs IO, reads a clock or draws random numbers.
 
+pub mod certificate_revocation;
 pub mod contract;
 pub mod errors;
 pub mod face_verification;

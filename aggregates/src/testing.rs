@@ -10,6 +10,9 @@ use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::certificate_revocation::{
+    CertificateRevocationAggregate, RevocationCommand, RevocationEvent,
+};
 use crate::contract::{ContractAggregate, ContractCommand, ContractEvent};
 use crate::face_verification::{FaceVerificationAggregate, VerificationCommand, VerificationEvent};
 use crate::sms_notice::{SmsNoticeAggregate, SmsNoticeCommand, SmsNoticeEvent};
@@ -42,6 +45,7 @@ of_aggregate! {
     TemplateAggregate: TemplateCommand, TemplateEvent;
     SmsTemplateAggregate: SmsTemplateCommand, SmsTemplateEvent;
     SmsNoticeAggregate: SmsNoticeCommand, SmsNoticeEvent;
+    CertificateRevocationAggregate: RevocationCommand, RevocationEvent;
 }
 
 type AggregateOf<T> = <T as OfAggregate>::Aggregate;

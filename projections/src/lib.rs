@@ -18,9 +18,13 @@
 //! - [`template_rows`] computes `contract_template` rows.
 //! - [`sms_template_rows`] and [`sms_notice_rows`] compute the `sms_template` and `sms_notice` rows of
 //!   payment-verification notices (`migrations/*/0007_sms_notices.sql`).
+//! - [`certificate_revocation_rows`] computes `certificate_revocation` rows: the serial numbers the
+//!   platform CA revoked, which its CRL and OCSP responder read
+//!   (`migrations/*/0012_certificate_revocations.sql`).
 //! - `versioned` holds what the two template projections share: a row per published version, with the
 //!   activation and authorship columns filled alike.
 
+mod certificate_revocation;
 mod contract;
 mod face_verification;
 pub mod published;
@@ -34,6 +38,7 @@ mod template;
 mod testing;
 mod versioned;
 
+pub use certificate_revocation::certificate_revocation_rows;
 pub use contract::contract_rows;
 pub use face_verification::verification_rows;
 pub use published::{Publication, PublishedEvent, published};

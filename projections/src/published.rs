@@ -68,6 +68,8 @@ pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
             Table::ContractSigner | Table::ContractTemplate => None,
             // Notices are answered by their GET; the request carries no callback.
             Table::SmsTemplate | Table::SmsNotice => None,
+            // Revocations are published by the CA's CRL and OCSP responder, not to callers.
+            Table::CertificateRevocation => None,
         };
         if let Some(event) = event {
             let archive_id = match event {

@@ -58,6 +58,7 @@ pub enum Table {
     ContractTemplate,
     SmsTemplate,
     SmsNotice,
+    CertificateRevocation,
 }
 
 const FACE_VERIFICATION: &[&str] = &[
@@ -227,8 +228,20 @@ const SMS_NOTICE: &[&str] = &[
     "stream_version",
 ];
 
+const CERTIFICATE_REVOCATION: &[&str] = &[
+    "id",
+    "serial",
+    "reason",
+    "reason_code",
+    "operator",
+    "revoked_at",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::FaceVerification,
         Table::Contract,
         Table::ContractSigner,
@@ -236,6 +249,7 @@ impl Table {
         Table::ContractTemplate,
         Table::SmsTemplate,
         Table::SmsNotice,
+        Table::CertificateRevocation,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -247,6 +261,7 @@ impl Table {
             Table::ContractTemplate => "contract_template",
             Table::SmsTemplate => "sms_template",
             Table::SmsNotice => "sms_notice",
+            Table::CertificateRevocation => "certificate_revocation",
         }
     }
 
@@ -260,6 +275,7 @@ impl Table {
             Table::ContractTemplate => &["template_id", "version"],
             Table::SmsTemplate => &["template_code", "version"],
             Table::SmsNotice => &["notice_id"],
+            Table::CertificateRevocation => &["serial"],
         }
     }
 
@@ -273,6 +289,7 @@ impl Table {
             Table::ContractTemplate => CONTRACT_TEMPLATE,
             Table::SmsTemplate => SMS_TEMPLATE,
             Table::SmsNotice => SMS_NOTICE,
+            Table::CertificateRevocation => CERTIFICATE_REVOCATION,
         }
     }
 

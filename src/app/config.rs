@@ -193,6 +193,10 @@ impl Config {
             config: self.trust.clone(),
             mode: self.server.mode,
             data_dir: self.server.data_dir.clone(),
+            public_base_url: self
+                .trust
+                .name_revocation_urls
+                .then(|| self.server.public_base_url.clone()),
         }
     }
 

@@ -120,7 +120,8 @@ domain_failure!(
     aggregates::face_verification::VerificationError,
     aggregates::template::TemplateError,
     aggregates::sms_template::SmsTemplateError,
-    aggregates::sms_notice::SmsNoticeError
+    aggregates::sms_notice::SmsNoticeError,
+    aggregates::certificate_revocation::RevocationError
 );
 
 impl<E: DomainFailure + 'static> From<CommandError<E>> for AppError {

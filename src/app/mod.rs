@@ -16,6 +16,8 @@
 //!   their moment; [`sealing`], [`archiving`]: from SIGNED to a sealed, timestamped, archived document;
 //!   [`document_verification`]: checking a document later (协议验真).
 //! - [`expiry`]: contracts, sign links and verifications past their deadline.
+//! - [`revocation`]: revoking certificates of the platform CA, and the CRLs and OCSP answers that
+//!   publish it.
 //!
 //! Nothing here imports the HTTP edge; the edge calls these functions and renders their answers.
 
@@ -31,6 +33,7 @@ pub mod notices;
 pub mod one_time_codes;
 pub mod pipeline;
 pub mod revisions;
+pub mod revocation;
 pub mod sealing;
 pub mod services;
 pub mod short_links;

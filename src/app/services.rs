@@ -52,6 +52,8 @@ pub struct Services {
     pub ca: Option<Arc<crate::trust::Ca>>,
     /// esign's own RFC 3161 service behind `POST /tsa` (docs/trust.md); `None` without a CA.
     pub tsa: Option<Arc<crate::trust::tsa::TsaSigner>>,
+    /// The CA's revocation status: CRLs and OCSP answers (`/ca/...`); `None` without a CA.
+    pub revocations: Option<Arc<super::revocation::Revocations>>,
     /// Sealed contracts and archive certificates, encrypted at rest (docs/storage.md).
     pub documents: Arc<dyn crate::documents::storage::DocumentStore>,
     /// Signs download paths into short-lived URLs.
@@ -189,6 +191,13 @@ impl Services {
             None => None,
         };
         let archivers = archivers(&config, &store, ca.as_ref(), tsa.as_ref())?;
+        let revocations = ca.as_ref().map(|ca| {
+            Arc::new(super::revocation::Revocations::new(
+                store.clone(),
+                Arc::clone(ca),
+                &config,
+            ))
+        });
         let receipt_trust =
             crate::providers::archive::ReceiptTrust::from_config(&config.trust, ca.as_deref())
                 .map_err(|error| StartupError::Archive(error.to_string()))?;
@@ -207,6 +216,7 @@ impl Services {
             face: Arc::new(face),
             ca,
             tsa,
+            revocations,
             documents,
             links,
             platform_seal,

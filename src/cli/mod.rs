@@ -1,5 +1,6 @@
 //! The `esign` command line: `serve`, `sandbox`, `migrate`, `audit verify|replay`,
-//! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`, `ca init`. Here are
+//! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`,
+//! `ca init|revoke|root-crl`. Here are
 //! the clap definitions, logging and the dispatch; each subcommand runs in a file of its own.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
@@ -84,6 +85,21 @@ enum CaCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Revoke a certificate the intermediate issued: recorded as an event, listed from then on by
+    /// the CRL (`/ca/intermediate.crl`) and the OCSP responder (`/ca/ocsp`).
+    Revoke {
+        /// The serial number in hexadecimal, as `openssl x509 -noout -serial` prints it.
+        serial: String,
+        /// unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation.
+        #[arg(long)]
+        reason: String,
+        /// Who revokes (recorded with the revocation).
+        #[arg(long)]
+        operator: String,
+    },
+    /// Sign a new root CRL with the root key (run where root.key is kept; valid for a year) and
+    /// write it as root.crl beside the CA files, where `/ca/root.crl` serves it.
+    RootCrl,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +268,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Clients(command) => clients::run(config, command).await,
         Command::Callbacks(command) => callbacks::run(config, command).await,
         Command::Ca(CaCommand::Init { force }) => ca::init(&config, force),
+        Command::Ca(CaCommand::Revoke {
+            serial,
+            reason,
+            operator,
+        }) => ca::revoke(config, serial, reason, operator).await,
+        Command::Ca(CaCommand::RootCrl) => ca::root_crl(&config),
         Command::Projections(ProjectionsCommand::Rebuild { check, json }) => {
             projections::rebuild(config, check, json).await
         }

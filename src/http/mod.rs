@@ -9,11 +9,13 @@
 //! - [`auth`]: request signatures of `/api/v1/**`; [`api`]: the signed REST API.
 //! - [`h5`]: the signer's pages; `face_pages`: the person's face verification pages;
 //!   [`provider_callbacks`]: face providers' signed results.
-//! - `download`: signed document downloads; `tsa`: the RFC 3161 service; `health`, `metrics`,
+//! - `download`: signed document downloads; `tsa`: the RFC 3161 service; `ca`: the CA's CRLs and
+//!   OCSP responder; `health`, `metrics`,
 //!   [`openapi`]: what operators and integrators read; `dev`: development-only routes.
 
 pub mod api;
 pub mod auth;
+mod ca;
 mod dev;
 mod download;
 pub mod error;
@@ -63,6 +65,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 fn logged_path(path: &str) -> &str {
     if path.starts_with("/s/") {
         "/s/{code}"
+    } else if path.starts_with("/ca/ocsp/") {
+        // The request itself, base64-encoded: long and of no use in a log line.
+        "/ca/ocsp/{request}"
     } else {
         path
     }
@@ -85,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(face_pages::router())
         .merge(h5::router())
         .merge(crate::http::tsa::router())
+        .merge(crate::http::ca::router())
         .merge(download::router())
         .nest("/api/v1", signed)
         .route_layer(track_requests)

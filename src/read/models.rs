@@ -46,6 +46,12 @@ impl ReadModel for aggregates::sms_notice::SmsNoticeAggregate {
     }
 }
 
+impl ReadModel for aggregates::certificate_revocation::CertificateRevocationAggregate {
+    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
+        projections::certificate_revocation_rows(events)
+    }
+}
+
 /// The stream's rows from its stored events and their decoded forms, old and new.
 pub fn project<A>(
     prior: &[RecordedEvent],

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use aggregates::Aggregate;
+use aggregates::certificate_revocation::CertificateRevocationAggregate;
 use aggregates::contract::ContractAggregate;
 use aggregates::face_verification::FaceVerificationAggregate;
 use aggregates::sms_notice::SmsNoticeAggregate;
@@ -260,6 +261,9 @@ fn stream_rows(pii: &PiiCipher, events: &[RecordedEvent]) -> Result<Vec<Row>, Re
         k if k == TemplateAggregate::NAME => rows_of::<TemplateAggregate>(pii, events),
         k if k == SmsTemplateAggregate::NAME => rows_of::<SmsTemplateAggregate>(pii, events),
         k if k == SmsNoticeAggregate::NAME => rows_of::<SmsNoticeAggregate>(pii, events),
+        k if k == CertificateRevocationAggregate::NAME => {
+            rows_of::<CertificateRevocationAggregate>(pii, events)
+        }
         _ => Ok(Vec::new()),
     }
 }

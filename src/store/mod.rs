@@ -10,7 +10,8 @@
 //!   JSON the chain hashes.
 //! - [`commands`]: a command's writes (events, rows, outbox) in one transaction.
 //! - `sql`: statements written once for both backends, and the session that runs them.
-//! - [`query_tables`]: the named reads of the query tables; [`rows`]: their upserts;
+//! - [`query_tables`]: the named reads of the query tables ([`revocations`]: the CA's revoked
+//!   serials); [`rows`]: their upserts;
 //!   [`rebuild`]: the shadow tables a rebuild fills and swaps in.
 //! - [`outbox`], [`scheduler`], [`advisory`]: the work queues of delivery and the background sweeps,
 //!   and the locks that let one instance run a sweep.
@@ -39,6 +40,7 @@ pub mod outbox;
 pub mod postgres;
 pub mod query_tables;
 pub mod rebuild;
+pub mod revocations;
 pub mod rows;
 pub mod scheduler;
 pub mod short_links;

@@ -108,7 +108,7 @@ pub async fn select(
 
 /// The rows of `table` matching `filter` (parameters `{1}`, `{2}`... bound from `params`),
 /// followed by `tail` (`ORDER BY`, `LIMIT`), each rendered as one JSON object by the database.
-async fn rows(
+pub(super) async fn rows(
     store: &Store,
     table: Table,
     filter: &str,
@@ -133,7 +133,7 @@ async fn rows(
 }
 
 /// The first of [`rows`].
-async fn row(
+pub(super) async fn row(
     store: &Store,
     table: Table,
     filter: &str,

@@ -46,6 +46,17 @@ pub struct TrustConfig {
     pub tsa_timeout_ms: u64,
     /// PEM files of the roots a TSA's certificate must chain to; empty means the platform root.
     pub tsa_trust_anchors: Vec<PathBuf>,
+    /// How long the intermediate's CRL (`/ca/intermediate.crl`) is valid: its nextUpdate.
+    pub crl_validity_hours: u64,
+    /// How long an OCSP answer (`/ca/ocsp`) is valid: its nextUpdate.
+    pub ocsp_validity_minutes: u64,
+    /// Whether the certificates the CA issues name where their revocation status is published
+    /// (CRL distribution point, OCSP responder, issuer certificate). Off by default: poppler's
+    /// pdfsig (22.12 with NSS 3.87, as in Debian 12) then reports "Unknown issue with
+    /// Certificate" for such signatures, so poppler-based readers would show signed documents as
+    /// untrusted. The CRLs and the responder are published either way, and documents carry their
+    /// revocation data themselves (docs/trust.md).
+    pub name_revocation_urls: bool,
 }
 
 impl Default for TrustConfig {
@@ -69,6 +80,9 @@ impl Default for TrustConfig {
             seal_tsa_urls: Vec::new(),
             tsa_timeout_ms: 10_000,
             tsa_trust_anchors: Vec::new(),
+            crl_validity_hours: 24,
+            name_revocation_urls: false,
+            ocsp_validity_minutes: 60,
         }
     }
 }
@@ -95,6 +109,9 @@ impl std::fmt::Debug for TrustConfig {
             .field("seal_tsa_urls", &self.seal_tsa_urls)
             .field("tsa_timeout_ms", &self.tsa_timeout_ms)
             .field("tsa_trust_anchors", &self.tsa_trust_anchors)
+            .field("crl_validity_hours", &self.crl_validity_hours)
+            .field("ocsp_validity_minutes", &self.ocsp_validity_minutes)
+            .field("name_revocation_urls", &self.name_revocation_urls)
             .finish()
     }
 }
@@ -137,6 +154,12 @@ impl TrustConfig {
         if self.event_certificate_minutes == 0 || self.event_certificate_minutes > 24 * 60 {
             return Err("trust.event_certificate_minutes must be between 1 and 1440".into());
         }
+        if self.crl_validity_hours == 0 || self.crl_validity_hours > 24 * 366 {
+            return Err("trust.crl_validity_hours must be between 1 and 8784 (a year)".into());
+        }
+        if self.ocsp_validity_minutes == 0 || self.ocsp_validity_minutes > 7 * 24 * 60 {
+            return Err("trust.ocsp_validity_minutes must be between 1 and 10080 (a week)".into());
+        }
         if self.tsa_timeout_ms == 0 {
             return Err("trust.tsa_timeout_ms must be positive".into());
         }
@@ -156,12 +179,14 @@ impl TrustConfig {
 }
 
 /// The `[trust]` section with what it is read against: the run mode (production refuses generated
-/// keys) and the data directory (where development keeps its CA and generated keys).
+/// keys), the data directory (where development keeps its CA and generated keys) and the public base
+/// URL the certificates name for revocation status (`None`: certificates name none).
 #[derive(Debug, Clone)]
 pub struct TrustSettings {
     pub config: TrustConfig,
     pub mode: Mode,
     pub data_dir: PathBuf,
+    pub public_base_url: Option<String>,
 }
 
 impl TrustSettings {
@@ -171,6 +196,7 @@ impl TrustSettings {
             config: TrustConfig::default(),
             mode: Mode::Development,
             data_dir: data_dir.to_path_buf(),
+            public_base_url: None,
         }
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! - [`keys`]: ECDSA P-256 signing keys and their AES-256-GCM encrypted files.
 //! - [`ca`]: the CA (root, intermediate, TSA and platform seal certificates): `esign ca init`,
-//!   loading, and per-signer event certificates.
+//!   loading, per-signer event certificates, and the CRLs of the intermediate and the root.
+//! - [`ocsp`]: RFC 6960 types and the OCSP answers the intermediate signs for what it issued.
 //! - [`pkcs12`]: reading an operator's CA handed over as one PKCS#12 bundle.
 //! - [`cms`]: CMS `SignedData`: the builder (timestamp tokens, detached PAdES signatures), signature
 //!   timestamps added afterwards (CAdES-T), and the verifier (signature, signed attributes,
@@ -21,6 +22,7 @@ pub mod ca;
 pub mod cms;
 pub mod config;
 pub mod keys;
+pub mod ocsp;
 pub mod pkcs12;
 pub mod timestamper;
 pub mod tsa;
@@ -58,6 +60,15 @@ pub mod oid {
     pub const BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
     pub const AUTHORITY_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.35");
     pub const EXTENDED_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
+    pub const CRL_NUMBER: Oid = Oid::new_unwrap("2.5.29.20");
+    pub const CRL_REASON: Oid = Oid::new_unwrap("2.5.29.21");
+    pub const CRL_DISTRIBUTION_POINTS: Oid = Oid::new_unwrap("2.5.29.31");
+    pub const AUTHORITY_INFO_ACCESS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.1.1");
+    pub const AD_OCSP: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1");
+    pub const AD_CA_ISSUERS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.2");
+    pub const OCSP_BASIC: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.1");
+    pub const OCSP_NONCE: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.2");
+    pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
     pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
 
     pub const DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");

@@ -31,6 +31,7 @@ mod pipeline;
 mod plain_crud;
 mod receiver;
 mod request_signing;
+mod revocation;
 mod schemathesis;
 mod sealing;
 mod short_links;

@@ -1,14 +1,19 @@
 //! Creating the platform CA, as `esign ca init` does: four fresh keys and certificates, written
-//! under `[trust] dir` with the keys encrypted.
+//! under `[trust] dir` with the keys encrypted, and the root's first CRL (the root key is needed to
+//! sign it, and the running service never holds that key).
 
 use chrono::{DateTime, Utc};
 use der::Decode;
 use x509_cert::Certificate;
 
-use super::files::{CaFiles, SEAL_ROLE, key_encryption_key, pem, trust_dir, write_file};
+use super::crl::{ROOT_CRL_VALIDITY, root_crl};
+use super::files::{
+    CaFiles, SEAL_ROLE, key_encryption_key, pem, trust_dir, write_binary_file, write_file,
+};
 use super::profiles::{
     BACKDATE, INTERMEDIATE_YEARS, ROOT_YEARS, YEAR, ca_extensions, issue_seal, issue_tsa,
 };
+use super::publication::Publication;
 use super::x509::{Template, build_certificate, certified, key_identifier, name};
 use super::{Ca, CaError};
 use crate::trust::config::TrustSettings;
@@ -23,8 +28,20 @@ pub struct NewCa {
 }
 
 impl NewCa {
-    /// Generates the four keys and certificates. `organization` goes into every subject.
+    /// Generates the four keys and certificates. `organization` goes into every subject. The
+    /// certificates name no revocation URLs (see [`NewCa::generate_published`]).
     pub fn generate(organization: &str, now: DateTime<Utc>) -> Result<Self, CaError> {
+        Self::generate_published(organization, None, now)
+    }
+
+    /// [`NewCa::generate`], the certificates below the root naming where `publication` says
+    /// revocation status is: the root's CRL in the intermediate, the intermediate's CRL and OCSP
+    /// responder in the TSA and seal certificates (and in every event certificate issued later).
+    pub fn generate_published(
+        organization: &str,
+        publication: Option<Publication>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, CaError> {
         let start = unix_seconds(now)?.saturating_sub(BACKDATE);
         let root_key = SigningKey::generate()?;
         let root_name = name(&[
@@ -55,18 +72,25 @@ impl NewCa {
             subject_public_key: intermediate_key.public_key(),
             not_before: start,
             not_after: start + YEAR * INTERMEDIATE_YEARS,
-            extensions: ca_extensions(0)?,
+            extensions: {
+                let mut extensions = ca_extensions(0)?;
+                if let Some(publication) = &publication {
+                    extensions.extend(publication.intermediate_extensions()?);
+                }
+                extensions
+            },
         })?;
 
         let intermediate = certified(intermediate_der, intermediate_key)?;
-        let tsa = issue_tsa(&intermediate, organization, now)?;
-        let seal = issue_seal(&intermediate, organization, now)?;
+        let tsa = issue_tsa(&intermediate, organization, publication.as_ref(), now)?;
+        let seal = issue_seal(&intermediate, organization, publication.as_ref(), now)?;
         let ca = Ca {
             root: Certificate::from_der(&root_der)?,
             root_der,
             intermediate,
             tsa,
             seal,
+            publication,
         };
         Ok(Self { ca, root_key })
     }
@@ -117,6 +141,8 @@ impl NewCa {
         write_file(&files.seal_cert(), &pem(&ca.seal.der)?, false)?;
         let chain = format!("{}{}", pem(&ca.intermediate.der)?, pem(&ca.root_der)?);
         write_file(&files.chain(), &chain, false)?;
+        let crl = root_crl(&ca.root, &self.root_key, Utc::now(), ROOT_CRL_VALIDITY)?;
+        write_binary_file(&files.root_crl(), &crl)?;
         Ok(())
     }
 }
@@ -147,7 +173,11 @@ pub fn init(settings: &TrustSettings, force: bool) -> Result<CaFiles, CaError> {
     }
     let kek = key_encryption_key(settings, true)?
         .ok_or(CaError::NoKeyInProduction("encrypt the CA keys"))?;
-    let new = NewCa::generate(&trust.organization, Utc::now())?;
+    let publication = settings
+        .public_base_url
+        .as_deref()
+        .and_then(Publication::new);
+    let new = NewCa::generate_published(&trust.organization, publication, Utc::now())?;
     new.write(&files, &kek, force)?;
     Ok(files)
 }

@@ -51,6 +51,11 @@ impl CaFiles {
     pub fn chain(&self) -> PathBuf {
         self.dir.join("chain.pem")
     }
+    /// The root's CRL (DER), signed where the root key is (`ca init`, `ca root-crl`) and served by
+    /// the service as it is.
+    pub fn root_crl(&self) -> PathBuf {
+        self.dir.join("root.crl")
+    }
     fn all(&self) -> [PathBuf; 9] {
         [
             self.root_cert(),
@@ -191,18 +196,32 @@ pub(super) fn read_key(
 }
 
 pub(super) fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), CaError> {
-    write_with(path, contents, secret, false).map_err(|source| CaError::Write {
+    write_with(path, contents.as_bytes(), secret, false).map_err(|source| CaError::Write {
         path: path.to_path_buf(),
         source,
     })
 }
 
-/// Like [`write_file`], failing with `AlreadyExists` when the file is there.
-fn write_new_file(path: &Path, contents: &str, secret: bool) -> std::io::Result<()> {
-    write_with(path, contents, secret, true)
+/// Writes a public binary file (a DER CRL) so that a reader never sees half of it: into a staging
+/// file first, renamed over the old one.
+pub(super) fn write_binary_file(path: &Path, contents: &[u8]) -> Result<(), CaError> {
+    let failed = |source| CaError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".{}.tmp", std::process::id()));
+    let staging = PathBuf::from(staging);
+    write_with(&staging, contents, false, false).map_err(failed)?;
+    std::fs::rename(&staging, path).map_err(failed)
 }
 
-fn write_with(path: &Path, contents: &str, secret: bool, exclusive: bool) -> std::io::Result<()> {
+/// Like [`write_file`], failing with `AlreadyExists` when the file is there.
+fn write_new_file(path: &Path, contents: &str, secret: bool) -> std::io::Result<()> {
+    write_with(path, contents.as_bytes(), secret, true)
+}
+
+fn write_with(path: &Path, contents: &[u8], secret: bool, exclusive: bool) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
     if exclusive {
@@ -218,7 +237,7 @@ fn write_with(path: &Path, contents: &str, secret: bool, exclusive: bool) -> std
     #[cfg(not(unix))]
     let _ = secret;
     let mut file = options.open(path)?;
-    std::io::Write::write_all(&mut file, contents.as_bytes())?;
+    std::io::Write::write_all(&mut file, contents)?;
     file.sync_all()
 }
 

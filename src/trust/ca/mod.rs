@@ -5,8 +5,9 @@
 //!
 //! Files under `[trust] dir` (default `<data_dir>/trust`): `root.pem`, `intermediate.pem`, `tsa.pem`,
 //! `seal.pem`, `chain.pem` (intermediate then root) and the encrypted keys `root.key`,
-//! `intermediate.key`, `tsa.key`, `seal.key` (see [`super::keys`]). The root key is only needed to
-//! create the intermediate; keep a copy offline.
+//! `intermediate.key`, `tsa.key`, `seal.key` (see [`super::keys`]), and the root's CRL `root.crl`.
+//! The root key is only needed to create the intermediate and sign the root's CRL; keep a copy
+//! offline.
 //!
 //! An operator may supply the CA instead: as PEM files (`[trust] root_cert` ...) or as one PKCS#12
 //! bundle (`[trust] pkcs12`), checked the same way (see [`Ca::open`]).
@@ -16,19 +17,25 @@
 //! - This file: the CA as the running service holds it, the certificates it hands out, and its
 //!   errors.
 //! - `create`: `esign ca init`: generating a CA and writing its files.
+//! - `crl`: the intermediate's CRL (made on demand from the recorded revocations) and the root's
+//!   (a file signed where the root key is: `esign ca init`, `esign ca root-crl`).
 //! - `open`: loading the CA the configuration points at (the CA directory, an operator's PEM files
 //!   or PKCS#12 bundle) and checking that its pieces hold together.
 //! - `bundle`: sorting an operator's PKCS#12 bundle into the CA's pieces.
 //! - `files`: where the CA's files live, reading and writing them, and the key encryption key.
 //! - `profiles`: what each certificate says and how long it lives: root, intermediate, TSA,
 //!   platform seal and per-signer event certificates.
+//! - `publication`: the URLs of the CA's CRLs and OCSP responder under `[server] public_base_url`,
+//!   and the extensions (CRL distribution point, authority information access) that name them.
 //! - `x509`: building and signing one X.509 certificate.
 
 mod bundle;
 mod create;
+mod crl;
 mod files;
 mod open;
 mod profiles;
+mod publication;
 mod x509;
 
 use std::path::PathBuf;
@@ -39,7 +46,12 @@ use x509_cert::Certificate;
 use super::keys::{KeyError, SigningKey};
 
 pub use create::{NewCa, init};
+pub(crate) use crl::crl_reason;
+pub use crl::{ROOT_CRL_VALIDITY, RevokedCertificate, crl_number, issue_root_crl, read_root_crl};
 pub use files::{CaFiles, key_encryption_key, pem, trust_dir};
+pub use publication::{
+    INTERMEDIATE_CERTIFICATE_PATH, INTERMEDIATE_CRL_PATH, OCSP_PATH, Publication, ROOT_CRL_PATH,
+};
 pub(crate) use x509::{ecdsa_with_sha256, random_serial};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +88,11 @@ pub enum CaError {
     NoKeyInProduction(&'static str),
     #[error("an event certificate needs {0}")]
     BadSubject(&'static str),
+    #[error(
+        "the root key {0} is not here: run `esign ca root-crl` where the root key is kept, then copy \
+         root.crl beside the CA files"
+    )]
+    NoRootKey(PathBuf),
     #[error("cannot generate a key encryption key under {path}: {reason}")]
     GeneratedKey { path: PathBuf, reason: String },
 }
@@ -103,9 +120,17 @@ pub struct Ca {
     intermediate: CertifiedKey,
     tsa: CertifiedKey,
     seal: CertifiedKey,
+    /// Where certificates issued from now on say revocation status is published; `None` when the
+    /// service has no public address (certificates then carry no such extensions).
+    publication: Option<Publication>,
 }
 
 impl Ca {
+    /// The revocation URLs certificates issued from now on carry.
+    pub fn publication(&self) -> Option<&Publication> {
+        self.publication.as_ref()
+    }
+
     pub fn root(&self) -> &Certificate {
         &self.root
     }

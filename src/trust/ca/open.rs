@@ -14,6 +14,7 @@ use super::files::{
     trust_dir, write_seal,
 };
 use super::profiles::{check_signing_usage, issue_seal, issue_tsa};
+use super::publication::Publication;
 use super::x509::{certified, public_key_of};
 use super::{Ca, CaError};
 use crate::trust::config::TrustSettings;
@@ -28,10 +29,29 @@ impl Ca {
     /// intermediate and written next to the TSA files. An operator-supplied CA without a seal
     /// (`seal_cert`/`seal_key`, or a seal key in the bundle) gets one issued in memory for the life
     /// of the process; so does a bundle without a TSA key.
+    ///
+    /// Certificates it issues name the revocation URLs under `settings.public_base_url`.
     pub fn open(settings: &TrustSettings) -> Result<Option<Self>, CaError> {
+        let publication = settings
+            .public_base_url
+            .as_deref()
+            .and_then(Publication::new);
+        Ok(
+            Self::open_unpublished(settings, publication.as_ref())?.map(|mut ca| {
+                ca.publication = publication;
+                ca
+            }),
+        )
+    }
+
+    /// [`Ca::open`]; a TSA or seal certificate issued on the way names `publication`.
+    fn open_unpublished(
+        settings: &TrustSettings,
+        publication: Option<&Publication>,
+    ) -> Result<Option<Self>, CaError> {
         let trust = &settings.config;
         if let Some(bundle) = &trust.pkcs12 {
-            return Self::open_pkcs12(settings, bundle).map(Some);
+            return Self::open_pkcs12(settings, bundle, publication).map(Some);
         }
         if trust.pem_files_set() {
             let (
@@ -91,7 +111,8 @@ impl Ca {
                 seal,
                 kek.as_ref(),
             )?;
-            return Self::assemble_supplied(parts, &trust.organization, "PEM files").map(Some);
+            return Self::assemble_supplied(parts, &trust.organization, publication, "PEM files")
+                .map(Some);
         }
         let files = CaFiles::new(trust_dir(settings));
         if !files.root_cert().exists() {
@@ -111,13 +132,13 @@ impl Ca {
             kek.as_ref(),
         )?;
         let issued = parts.seal.is_none();
-        let ca = Self::assemble(parts, &trust.organization)?;
+        let ca = Self::assemble(parts, &trust.organization, publication)?;
         if issued {
             let kek = kek.ok_or(CaError::NoKeyInProduction("encrypt the seal key"))?;
             if !write_seal(&files, &ca.seal, &kek)? {
                 // Another process opening the same directory wrote its seal first: use that one,
                 // so every instance signs with the same certificate.
-                return Self::open(settings);
+                return Self::open_unpublished(settings, publication);
             }
             tracing::info!(
                 dir = %files.dir.display(),
@@ -131,7 +152,11 @@ impl Ca {
 
     /// `[trust] pkcs12`: the CA from an operator's PKCS#12 bundle. Every problem with the bundle
     /// is reported as [`CaError::Pkcs12`], naming the file.
-    fn open_pkcs12(settings: &TrustSettings, bundle: &Path) -> Result<Self, CaError> {
+    fn open_pkcs12(
+        settings: &TrustSettings,
+        bundle: &Path,
+        publication: Option<&Publication>,
+    ) -> Result<Self, CaError> {
         let trust = &settings.config;
         let refused = |reason: String| CaError::Pkcs12 {
             path: bundle.to_path_buf(),
@@ -156,14 +181,14 @@ impl Ca {
         let contents =
             crate::trust::pkcs12::read(&file, password).map_err(|e| refused(e.to_string()))?;
         let parts = parts_of_bundle(contents).map_err(refused)?;
-        Self::assemble_supplied(parts, &trust.organization, "PKCS#12 bundle").map_err(|error| {
-            match error {
+        Self::assemble_supplied(parts, &trust.organization, publication, "PKCS#12 bundle").map_err(
+            |error| match error {
                 CaError::Inconsistent(reason) => refused(format!(
                     "the CA in the bundle does not hold together: {reason}"
                 )),
                 other => other,
-            }
-        })
+            },
+        )
     }
 
     /// An operator-supplied CA, checked like any other. A missing TSA or seal is issued by the
@@ -171,10 +196,11 @@ impl Ca {
     fn assemble_supplied(
         parts: Parts,
         organization: &str,
+        publication: Option<&Publication>,
         supplied_as: &'static str,
     ) -> Result<Self, CaError> {
         let (issued_tsa, issued_seal) = (parts.tsa.is_none(), parts.seal.is_none());
-        let ca = Self::assemble(parts, organization)?;
+        let ca = Self::assemble(parts, organization, publication)?;
         if issued_tsa {
             tracing::info!(
                 supplied_as,
@@ -221,7 +247,11 @@ impl Ca {
     /// to its certificate, that the TSA certificate may stamp time and the seal certificate may
     /// sign. A missing TSA or seal is issued by the intermediate (`organization` names it when the
     /// intermediate's subject has no organisation).
-    fn assemble(parts: Parts, organization: &str) -> Result<Self, CaError> {
+    fn assemble(
+        parts: Parts,
+        organization: &str,
+        publication: Option<&Publication>,
+    ) -> Result<Self, CaError> {
         let Parts {
             root,
             intermediate,
@@ -258,7 +288,7 @@ impl Ca {
                     .map_err(|e| inconsistent(e.to_string()))?;
                 certified(certificate.to_der()?, key)?
             }
-            None => issue_tsa(&intermediate, organization, Utc::now())?,
+            None => issue_tsa(&intermediate, organization, publication, Utc::now())?,
         };
         let seal = match seal {
             Some((certificate, key)) => {
@@ -277,7 +307,7 @@ impl Ca {
                     .map_err(|reason| inconsistent(format!("the seal certificate {reason}")))?;
                 certified(certificate.to_der()?, key)?
             }
-            None => issue_seal(&intermediate, organization, Utc::now())?,
+            None => issue_seal(&intermediate, organization, publication, Utc::now())?,
         };
         Ok(Self {
             root_der: root.to_der()?,
@@ -285,6 +315,7 @@ impl Ca {
             intermediate,
             tsa,
             seal,
+            publication: publication.cloned(),
         })
     }
 }
@@ -339,6 +370,7 @@ mod tests {
                 seal: None,
             },
             "esign",
+            None,
         );
         assert!(matches!(refused, Err(CaError::Inconsistent(_))));
     }

@@ -12,6 +12,7 @@ use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::DirectoryString;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
 
+use super::publication::Publication;
 use super::x509::{
     Template, attribute_value, authority_key_id, build_certificate, certified, extension, name_of,
 };
@@ -67,7 +68,7 @@ impl Ca {
             subject_public_key: key.public_key(),
             not_before: start,
             not_after: start + validity,
-            extensions: signer_extensions()?,
+            extensions: published(signer_extensions()?, self.publication.as_ref())?,
         })?;
         Ok(IssuedCertificate {
             certificate_der: der,
@@ -81,6 +82,7 @@ impl Ca {
 pub(super) fn issue_seal(
     intermediate: &CertifiedKey,
     organization: &str,
+    publication: Option<&Publication>,
     now: DateTime<Utc>,
 ) -> Result<CertifiedKey, CaError> {
     issue_platform_certificate(
@@ -89,7 +91,7 @@ pub(super) fn issue_seal(
         now,
         "Platform Seal",
         SEAL_YEARS,
-        signer_extensions()?,
+        published(signer_extensions()?, publication)?,
     )
 }
 
@@ -97,6 +99,7 @@ pub(super) fn issue_seal(
 pub(super) fn issue_tsa(
     intermediate: &CertifiedKey,
     organization: &str,
+    publication: Option<&Publication>,
     now: DateTime<Utc>,
 ) -> Result<CertifiedKey, CaError> {
     issue_platform_certificate(
@@ -112,7 +115,7 @@ pub(super) fn issue_tsa(
                 true,
                 &ExtendedKeyUsage(vec![oid::KP_TIME_STAMPING]),
             )?);
-            extensions
+            published(extensions, publication)?
         },
     )
 }
@@ -186,6 +189,18 @@ pub(super) fn ca_extensions(path_len: u8) -> Result<Vec<Extension>, CaError> {
             &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
         )?,
     ])
+}
+
+/// `extensions` and, when the CA publishes revocation status, where to find it for a certificate
+/// of the intermediate.
+fn published(
+    mut extensions: Vec<Extension>,
+    publication: Option<&Publication>,
+) -> Result<Vec<Extension>, CaError> {
+    if let Some(publication) = publication {
+        extensions.extend(publication.end_entity_extensions()?);
+    }
+    Ok(extensions)
 }
 
 /// An end-entity certificate that signs documents: not a CA; digitalSignature, nonRepudiation.
@@ -288,7 +303,7 @@ mod tests {
     fn a_seal_issued_later_never_outlives_its_intermediate() {
         let new = NewCa::generate("esign", Utc::now()).unwrap();
         let years_later = Utc::now() + chrono::TimeDelta::days(365 * 8);
-        let seal = issue_seal(&new.ca.intermediate, "esign", years_later).unwrap();
+        let seal = issue_seal(&new.ca.intermediate, "esign", None, years_later).unwrap();
         assert_eq!(
             seal.certificate.tbs_certificate().validity().not_after,
             new.ca.intermediate().tbs_certificate().validity().not_after

@@ -46,13 +46,17 @@ pub(super) fn key_identifier(public_key: &[u8]) -> Vec<u8> {
 /// hashes with SHA-1) has other identifiers than ours, and openssl, for one, builds chains by
 /// matching the two.
 pub(super) fn authority_key_id(issuer: &CertifiedKey) -> Vec<u8> {
-    match issuer
-        .certificate
+    key_id_of(&issuer.certificate, &issuer.key)
+}
+
+/// The subject key identifier `certificate` states, or ours of `key` when it states none.
+pub(super) fn key_id_of(certificate: &Certificate, key: &SigningKey) -> Vec<u8> {
+    match certificate
         .tbs_certificate()
         .get_extension::<SubjectKeyIdentifier>()
     {
         Ok(Some((_, identifier))) => identifier.0.as_bytes().to_vec(),
-        _ => key_identifier(issuer.key.public_key()),
+        _ => key_identifier(key.public_key()),
     }
 }
 
@@ -150,7 +154,7 @@ fn p256_public_key_info(point: &[u8]) -> Result<SubjectPublicKeyInfoOwned, der::
 }
 
 /// RFC 5280 times: UTCTime through 2049, GeneralizedTime after.
-fn certificate_time(since_epoch: Duration) -> Result<Time, der::Error> {
+pub(super) fn certificate_time(since_epoch: Duration) -> Result<Time, der::Error> {
     const YEAR_2050: u64 = 2_524_608_000;
     Ok(if since_epoch.as_secs() < YEAR_2050 {
         Time::UtcTime(der::asn1::UtcTime::from_unix_duration(since_epoch)?)
