@@ -6,9 +6,9 @@
 //! use the standard Helvetica font, which every reader has, so the update embeds no font; they are
 //! therefore kept to printable ASCII (times, ids and addresses), and anything else is replaced.
 
-use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref, Str};
+use pdf_writer::{Chunk, Content, Finish, Name, Rect, Ref, Str};
 
-use super::pdf::{PdfError, decode_png, deflate};
+use super::pdf::{PdfError, decode_png, write_alpha_mask, write_image};
 
 /// Size of the text lines under the signature, in points.
 const TEXT_SIZE: f32 = 6.0;
@@ -93,23 +93,8 @@ pub fn write(
     form.finish();
     objects.push((first, chunk.as_bytes().to_vec()));
 
-    let samples = deflate(&picture.samples);
-    let image_width_px = i32::try_from(picture.width).map_err(|_| PdfError::TooLarge("image"))?;
-    let image_height_px = i32::try_from(picture.height).map_err(|_| PdfError::TooLarge("image"))?;
     let mut chunk = Chunk::new();
-    let mut image = chunk.image_xobject(image_id, &samples);
-    image.filter(Filter::FlateDecode);
-    image.width(image_width_px).height(image_height_px);
-    if picture.rgb {
-        image.color_space().device_rgb();
-    } else {
-        image.color_space().device_gray();
-    }
-    image.bits_per_component(8);
-    if let Some(mask_id) = mask_id {
-        image.s_mask(mask_id);
-    }
-    image.finish();
+    write_image(&mut chunk, image_id, mask_id, &picture)?;
     objects.push((first + 1, chunk.as_bytes().to_vec()));
 
     let mut chunk = Chunk::new();
@@ -119,15 +104,9 @@ pub fn write(
         .encoding_predefined(Name(b"WinAnsiEncoding"));
     objects.push((first + 2, chunk.as_bytes().to_vec()));
 
-    if let (Some(mask_id), Some(alpha)) = (mask_id, &picture.alpha) {
-        let alpha = deflate(alpha);
+    if let Some(mask_id) = mask_id {
         let mut chunk = Chunk::new();
-        let mut mask = chunk.image_xobject(mask_id, &alpha);
-        mask.filter(Filter::FlateDecode);
-        mask.width(image_width_px).height(image_height_px);
-        mask.color_space().device_gray();
-        mask.bits_per_component(8);
-        mask.finish();
+        write_alpha_mask(&mut chunk, mask_id, &picture)?;
         objects.push((first + 3, chunk.as_bytes().to_vec()));
     }
     Ok(AppearanceObjects {

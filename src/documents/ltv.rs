@@ -15,7 +15,7 @@ use ::cms::signed_data::SignedData;
 use der::{Decode, Encode};
 use x509_cert::Certificate;
 
-use super::pades::{PadesError, Revision};
+use super::pades::{PadesError, Revision, Update};
 use super::validate::syntax::{self, Dictionary, Object};
 use crate::trust::oid;
 
@@ -155,12 +155,7 @@ pub fn append_dss(
             .unwrap_or_default()
     };
 
-    let previous_xref = super::pades::last_xref_offset(pdf)?;
-    let mut out = pdf.to_vec();
-    if !out.ends_with(b"\n") {
-        out.push(b'\n');
-    }
-    let mut entries: Vec<(i32, usize)> = Vec::new();
+    let mut update = Update::begin(pdf)?;
     let mut next = revision.size;
     let data = data.deduplicated();
     let mut arrays: Vec<Vec<String>> = Vec::new();
@@ -170,12 +165,11 @@ pub fn append_dss(
     {
         let mut references = kept(key);
         for item in items {
-            entries.push((next, out.len()));
-            out.extend_from_slice(
-                format!("{next} 0 obj\n<< /Length {} >>\nstream\n", item.len()).as_bytes(),
-            );
-            out.extend_from_slice(item);
-            out.extend_from_slice(b"\nendstream\nendobj\n");
+            let mut stream =
+                format!("{next} 0 obj\n<< /Length {} >>\nstream\n", item.len()).into_bytes();
+            stream.extend_from_slice(item);
+            stream.extend_from_slice(b"\nendstream\nendobj\n");
+            update.object(next, &stream);
             references.push(format!("{next} 0 R"));
             next += 1;
         }
@@ -194,8 +188,10 @@ pub fn append_dss(
         }
     }
     store.push_str(" >>");
-    entries.push((store_number, out.len()));
-    out.extend_from_slice(format!("{store_number} 0 obj\n{store}\nendobj\n").as_bytes());
+    update.object(
+        store_number,
+        format!("{store_number} 0 obj\n{store}\nendobj\n").as_bytes(),
+    );
 
     let mut catalog = catalog.clone();
     catalog.0.retain(|(key, _)| key != b"DSS");
@@ -203,8 +199,8 @@ pub fn append_dss(
         b"DSS".to_vec(),
         Object::Reference(store_number.unsigned_abs(), 0),
     ));
-    entries.push((revision.catalog, out.len()));
-    out.extend_from_slice(
+    update.object(
+        revision.catalog,
         format!(
             "{} 0 obj\n{}\nendobj\n",
             revision.catalog,
@@ -212,20 +208,7 @@ pub fn append_dss(
         )
         .as_bytes(),
     );
-
-    let xref_offset = out.len();
-    entries.sort();
-    let mut xref = String::from("xref\n");
-    for (object, offset) in entries {
-        xref.push_str(&format!("{object} 1\n{offset:010} 00000 n \n"));
-    }
-    let id = hex::encode_upper(&revision.file_id);
-    xref.push_str(&format!(
-        "trailer\n<< /Size {next} /Root {} 0 R /Info {} 0 R /Prev {previous_xref} /ID [<{id}> <{id}>] >>\n\
-         startxref\n{xref_offset}\n%%EOF\n",
-        revision.catalog, revision.info
-    ));
-    out.extend_from_slice(xref.as_bytes());
+    let out = update.finish(revision, next);
     Ok((
         out,
         Revision {

@@ -124,7 +124,7 @@ fn pdf_date(time: DateTime<Utc>) -> String {
 }
 
 /// The offset after the last `startxref` keyword.
-pub(super) fn last_xref_offset(pdf: &[u8]) -> Result<usize, PadesError> {
+fn last_xref_offset(pdf: &[u8]) -> Result<usize, PadesError> {
     let tail_start = pdf.len().saturating_sub(1024);
     let tail = &pdf[tail_start..];
     let keyword = b"startxref";
@@ -139,6 +139,60 @@ pub(super) fn last_xref_offset(pdf: &[u8]) -> Result<usize, PadesError> {
         .take_while(char::is_ascii_digit)
         .collect();
     digits.parse().map_err(|_| PadesError::NoStartXref)
+}
+
+/// An incremental update being written: the document as it was, the update's objects, then its
+/// cross-reference section and a trailer that repeats the document's and points at the section
+/// before (ISO 32000-1, 7.5.6). Every update esign appends is written through this.
+pub(super) struct Update {
+    out: Vec<u8>,
+    previous_xref: usize,
+    /// Object number and offset of each object written.
+    entries: Vec<(i32, usize)>,
+}
+
+impl Update {
+    pub(super) fn begin(pdf: &[u8]) -> Result<Self, PadesError> {
+        let previous_xref = last_xref_offset(pdf)?;
+        let mut out = pdf.to_vec();
+        if !out.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        Ok(Self {
+            out,
+            previous_xref,
+            entries: Vec::new(),
+        })
+    }
+
+    /// Where the next object starts.
+    pub(super) fn offset(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Appends object `number`, written whole (`n 0 obj ... endobj`).
+    pub(super) fn object(&mut self, number: i32, bytes: &[u8]) {
+        self.entries.push((number, self.out.len()));
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Closes the update: its cross-reference section and trailer (`size` objects in all).
+    pub(super) fn finish(mut self, revision: &Revision, size: i32) -> Vec<u8> {
+        let xref_offset = self.out.len();
+        self.entries.sort();
+        let mut xref = String::from("xref\n");
+        for (object, offset) in &self.entries {
+            xref.push_str(&format!("{object} 1\n{offset:010} 00000 n \n"));
+        }
+        let id = hex::encode_upper(&revision.file_id);
+        xref.push_str(&format!(
+            "trailer\n<< /Size {size} /Root {} 0 R /Info {} 0 R /Prev {} /ID [<{id}> <{id}>] >>\n\
+             startxref\n{xref_offset}\n%%EOF\n",
+            revision.catalog, revision.info, self.previous_xref
+        ));
+        self.out.extend_from_slice(xref.as_bytes());
+        self.out
+    }
 }
 
 /// What fills a signature field.
@@ -162,14 +216,9 @@ pub fn prepare(
     field: &SignatureField,
     filling: Filling<'_>,
 ) -> Result<Prepared, PadesError> {
-    let previous_xref = last_xref_offset(pdf)?;
     let signature_object = revision.size;
-    let mut out = pdf.to_vec();
-    if !out.ends_with(b"\n") {
-        out.push(b'\n');
-    }
-
-    let signature_offset = out.len();
+    let mut update = Update::begin(pdf)?;
+    let signature_offset = update.offset();
     let placeholder_range = format!("[0 {0:>w$} {0:>w$} {0:>w$}]", 0, w = RANGE_DIGITS);
     let (kind, sub_filter) = match filling {
         Filling::Signature { .. } => ("Sig", "ETSI.CAdES.detached"),
@@ -207,27 +256,25 @@ pub fn prepare(
         }
     }
     dictionary.push_str(" >>\nendobj\n");
-    out.extend_from_slice(dictionary.as_bytes());
-    let mut entries = vec![(signature_object, signature_offset)];
+    update.object(signature_object, dictionary.as_bytes());
 
     let size = match &appearance {
         Some(written) => {
             for (object, bytes) in &written.objects {
-                entries.push((*object, out.len()));
-                out.extend_from_slice(bytes);
+                update.object(*object, bytes);
             }
             written.next
         }
         None => signature_object + 1,
     };
 
-    entries.push((field.object, out.len()));
     let [x1, y1, x2, y2] = field.rect;
     let shown = appearance
         .as_ref()
         .map(|written| format!(" /AP << /N {} 0 R >>", written.form))
         .unwrap_or_default();
-    out.extend_from_slice(
+    update.object(
+        field.object,
         format!(
             "{} 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T {} /Rect [{x1} {y1} {x2} {y2}] \
              /F 132 /P {} 0 R /V {signature_object} 0 R{shown} >>\nendobj\n",
@@ -237,20 +284,7 @@ pub fn prepare(
         )
         .as_bytes(),
     );
-
-    let xref_offset = out.len();
-    entries.sort();
-    let mut xref = String::from("xref\n");
-    for (object, offset) in entries {
-        xref.push_str(&format!("{object} 1\n{offset:010} 00000 n \n"));
-    }
-    let id = hex::encode_upper(&revision.file_id);
-    xref.push_str(&format!(
-        "trailer\n<< /Size {size} /Root {} 0 R /Info {} 0 R /Prev {previous_xref} /ID [<{id}> <{id}>] >>\n\
-         startxref\n{xref_offset}\n%%EOF\n",
-        revision.catalog, revision.info
-    ));
-    out.extend_from_slice(xref.as_bytes());
+    let mut out = update.finish(revision, size);
 
     let contents_start = signature_offset + contents_start_in_dictionary;
     let contents_end = signature_offset + contents_end_in_dictionary;

@@ -4,7 +4,7 @@
 //! content), no hash-map order. So the same events always give the same document.
 
 use pdf_writer::types::{AnnotationFlags, CidFontType, FieldType, FontFlags, SigFlags, SystemInfo};
-use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use pdf_writer::{Chunk, Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use sha2::{Digest, Sha256};
 
 use super::font::{FontError, GlyphSet};
@@ -146,7 +146,57 @@ pub(super) fn decode_png(bytes: &[u8]) -> Result<Picture, PdfError> {
     })
 }
 
-pub(super) fn deflate(data: &[u8]) -> Vec<u8> {
+/// Writes `picture` as the image XObject `id`, naming `mask_id` as its soft mask (written by
+/// [`write_alpha_mask`]) when it has transparency.
+pub(super) fn write_image(
+    chunk: &mut Chunk,
+    id: Ref,
+    mask_id: Option<Ref>,
+    picture: &Picture,
+) -> Result<(), PdfError> {
+    let (width, height) = picture_size(picture)?;
+    let samples = deflate(&picture.samples);
+    let mut image = chunk.image_xobject(id, &samples);
+    image.filter(Filter::FlateDecode);
+    image.width(width).height(height);
+    if picture.rgb {
+        image.color_space().device_rgb();
+    } else {
+        image.color_space().device_gray();
+    }
+    image.bits_per_component(8);
+    if let Some(mask_id) = mask_id {
+        image.s_mask(mask_id);
+    }
+    Ok(())
+}
+
+/// Writes the alpha channel of `picture` (if any) as the grey soft mask `id`.
+pub(super) fn write_alpha_mask(
+    chunk: &mut Chunk,
+    id: Ref,
+    picture: &Picture,
+) -> Result<(), PdfError> {
+    let Some(alpha) = &picture.alpha else {
+        return Ok(());
+    };
+    let (width, height) = picture_size(picture)?;
+    let alpha = deflate(alpha);
+    let mut mask = chunk.image_xobject(id, &alpha);
+    mask.filter(Filter::FlateDecode);
+    mask.width(width).height(height);
+    mask.color_space().device_gray();
+    mask.bits_per_component(8);
+    Ok(())
+}
+
+fn picture_size(picture: &Picture) -> Result<(i32, i32), PdfError> {
+    let width = i32::try_from(picture.width).map_err(|_| PdfError::TooLarge("image"))?;
+    let height = i32::try_from(picture.height).map_err(|_| PdfError::TooLarge("image"))?;
+    Ok((width, height))
+}
+
+fn deflate(data: &[u8]) -> Vec<u8> {
     miniz_oxide::deflate::compress_to_vec_zlib(data, 6)
 }
 
@@ -415,30 +465,10 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
     }
 
     for (id, picture) in &image_objects {
-        let samples = deflate(&picture.samples);
         let mask_id = picture.alpha.as_ref().map(|_| ids.next());
-        let width = i32::try_from(picture.width).map_err(|_| PdfError::TooLarge("image"))?;
-        let height = i32::try_from(picture.height).map_err(|_| PdfError::TooLarge("image"))?;
-        let mut image = pdf.image_xobject(*id, &samples);
-        image.filter(Filter::FlateDecode);
-        image.width(width).height(height);
-        if picture.rgb {
-            image.color_space().device_rgb();
-        } else {
-            image.color_space().device_gray();
-        }
-        image.bits_per_component(8);
+        write_image(&mut pdf, *id, mask_id, picture)?;
         if let Some(mask_id) = mask_id {
-            image.s_mask(mask_id);
-        }
-        image.finish();
-        if let (Some(mask_id), Some(alpha)) = (mask_id, &picture.alpha) {
-            let alpha = deflate(alpha);
-            let mut mask = pdf.image_xobject(mask_id, &alpha);
-            mask.filter(Filter::FlateDecode);
-            mask.width(width).height(height);
-            mask.color_space().device_gray();
-            mask.bits_per_component(8);
+            write_alpha_mask(&mut pdf, mask_id, picture)?;
         }
     }
 
