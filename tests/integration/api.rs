@@ -798,14 +798,7 @@ async fn a_signed_contract_cannot_be_revoked_and_verifies_as_valid(t: TestStore)
         .as_str()
         .unwrap()
         .to_owned();
-    crate::journey::sign_as(
-        &api.state,
-        &contract_id,
-        "RECEIVER_001",
-        "张三",
-        "11010519491231002X",
-    )
-    .await;
+    crate::journey::sign_as(&api.state, &contract_id, "RECEIVER_001").await;
     let (_, partial) = json_of(
         api.auth
             .get(&format!("/api/v1/contract/{contract_id}"))
@@ -813,14 +806,7 @@ async fn a_signed_contract_cannot_be_revoked_and_verifies_as_valid(t: TestStore)
     )
     .await;
     assert_eq!(partial["status"], "PARTIAL_SIGNED");
-    crate::journey::sign_as(
-        &api.state,
-        &contract_id,
-        "PAYER_001",
-        "李四",
-        "440304199001010011",
-    )
-    .await;
+    crate::journey::sign_as(&api.state, &contract_id, "PAYER_001").await;
 
     let (_, signed) = json_of(
         api.auth

@@ -393,14 +393,7 @@ async fn one_contracts_callbacks_arrive_in_version_order_after_the_receiver_was_
     let receiver = Receiver::start(Behaviour::AlwaysFail(StatusCode::BAD_GATEWAY)).await;
     let fixture = start(&t, false, |_| {}).await;
     let contract_id = initiate(&fixture, "DLV_ORDER", &receiver.url).await;
-    crate::journey::sign_as(
-        &fixture.service.state,
-        &contract_id,
-        "RECEIVER_001",
-        "张三",
-        "11010519491231002X",
-    )
-    .await;
+    crate::journey::sign_as(&fixture.service.state, &contract_id, "RECEIVER_001").await;
     revoke(&fixture, &contract_id).await;
     let dispatcher = dispatcher(&fixture);
     let now = Utc::now();

@@ -261,14 +261,7 @@ async fn posts_from_a_page_whose_link_was_used_or_replaced_are_refused_and_write
     // Used: the signer signs through the newer link; its page, opened before, is then stale.
     let newer_page = browser.open(&path_of(&newer)).await;
     assert_eq!(newer_page.status, StatusCode::OK);
-    crate::journey::sign_as(
-        &h5.service.state,
-        &contract_id,
-        "RECEIVER_001",
-        "张三",
-        "11010519491231002X",
-    )
-    .await;
+    crate::journey::sign_as(&h5.service.state, &contract_id, "RECEIVER_001").await;
     let before = stream_len(&h5, &contract_id).await;
     let texts = texts_to_first_signer(&h5);
     for (button, fields) in &steps {

@@ -1,15 +1,22 @@
 //! A signer's journey driven through the pipeline with domain commands (`h5_sign.rs` drives the same
 //! journey through the signing page), and the template and contract every journey starts from.
 
-/// Drives one signer through the FACE_AND_SMS journey with domain commands through the pipeline, for
-/// tests about what follows signing; the signing page's own tests are in `h5_sign.rs`.
-pub async fn sign_as(
-    state: &esign::http::AppState,
-    contract_id: &str,
-    party: &str,
-    name: &str,
-    id_card_no: &str,
-) {
+/// Drives one signer of the two-signer contract (`esign_tools::fixtures::two_signers`, by party
+/// id) through the FACE_AND_SMS journey with domain commands through the pipeline, then signs
+/// through the signing use case, for tests about what follows signing; the signing page's own tests
+/// are in `h5_sign.rs`.
+pub async fn sign_as(state: &esign::http::AppState, contract_id: &str, party: &str) {
+    let fixture = esign_tools::fixtures::two_signers();
+    let signer = fixture
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|signer| signer["partyId"] == party)
+        .unwrap_or_else(|| panic!("{party} is not a signer of the two-signer fixture"));
+    let (name, id_card_no) = (
+        signer["name"].as_str().unwrap(),
+        signer["idCardNo"].as_str().unwrap(),
+    );
     use aggregates::contract::{
         ContractAggregate, ContractCommand, OpenSignLink, RecordFaceVerification, SendSmsCode,
         VerifySmsCode,
@@ -106,6 +113,12 @@ pub async fn sign_as(
     )
     .await
     .unwrap();
+}
+
+/// Both signers of the two-signer contract sign, in order.
+pub async fn sign_both(state: &esign::http::AppState, contract_id: &str) {
+    sign_as(state, contract_id, "RECEIVER_001").await;
+    sign_as(state, contract_id, "PAYER_001").await;
 }
 
 /// Publishes an active contract template `template_id` (version 1.0) with one required variable,

@@ -156,6 +156,18 @@ async fn sealed_contract(ca: &Ca, timestamper: &dyn Timestamper) -> (Vec<u8>, ts
     (sealed.bytes, sealed.timestamp.unwrap())
 }
 
+/// `pdf` with one byte of the first page's content changed: inside every signature's byte range.
+pub(crate) fn tampered(pdf: &[u8]) -> Vec<u8> {
+    let mut changed = pdf.to_vec();
+    let at = changed
+        .windows(6)
+        .position(|window| window == b"stream")
+        .unwrap()
+        + 20;
+    changed[at] ^= 0x20;
+    changed
+}
+
 /// An NSS database trusting only `root_pem`, for pdfsig. Created once: `certutil -N` on an existing
 /// database asks for its password.
 pub(crate) fn nss_database(dir: &Path, root_pem: &Path) -> Option<String> {
@@ -267,14 +279,7 @@ fn pdfsig_and_pyhanko_validate_every_signature_and_catch_a_changed_byte() {
         );
     }
 
-    // One byte of the first page's content, inside every signature's byte range.
-    let mut tampered = pdf.clone();
-    let at = tampered
-        .windows(6)
-        .position(|window| window == b"stream")
-        .unwrap()
-        + 20;
-    tampered[at] ^= 0x20;
+    let tampered = tampered(&pdf);
     let bad = dir.path().join("tampered.pdf");
     std::fs::write(&bad, &tampered).unwrap();
     if let Some(report) = nss_db.as_deref().and_then(|db| pdfsig(db, &bad)) {
@@ -524,14 +529,7 @@ pub(crate) fn check_sealed_contract(
         assert!(!output.status.success(), "{}", text_of(&output));
     }
 
-    // One byte of the first page's content, inside every signature's byte range.
-    let mut tampered = pdf.to_vec();
-    let at = tampered
-        .windows(6)
-        .position(|window| window == b"stream")
-        .unwrap()
-        + 20;
-    tampered[at] ^= 0x20;
+    let tampered = tampered(pdf);
     let bad = dir.join("tampered.pdf");
     std::fs::write(&bad, &tampered).unwrap();
     if let Some(report) = nss_db.as_deref().and_then(|db| pdfsig(db, &bad)) {

@@ -252,51 +252,18 @@ async fn openssl_checks_ocsp_and_the_crl_before_and_after_esign_ca_revoke(t: Tes
     fetch_crl(&service, "/ca/intermediate.crl", "intermediate.crl", dir)
         .await
         .unwrap();
-    let (ok, output) = openssl(
-        &[
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            "intermediate.crl",
-            "-CAfile",
-            "chain.pem",
-            "-noout",
-        ],
-        dir,
-    )
-    .unwrap();
+    let crl = |more: &[&str]| {
+        let mut arguments = vec!["crl", "-inform", "DER", "-in", "intermediate.crl", "-noout"];
+        arguments.extend_from_slice(more);
+        openssl(&arguments, dir).unwrap()
+    };
+    let (ok, output) = crl(&["-CAfile", "chain.pem"]);
     assert!(ok && output.contains("verify OK"), "{output}");
     // openssl looks the CRL's issuer up in the file it is given: the root alone is not enough
     // (docs/trust.md says to use chain.pem).
-    let (ok, output) = openssl(
-        &[
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            "intermediate.crl",
-            "-CAfile",
-            "root.pem",
-            "-noout",
-        ],
-        dir,
-    )
-    .unwrap();
+    let (ok, output) = crl(&["-CAfile", "root.pem"]);
     assert!(!(ok && output.contains("verify OK")), "{output}");
-    let (_, text) = openssl(
-        &[
-            "crl",
-            "-inform",
-            "DER",
-            "-in",
-            "intermediate.crl",
-            "-noout",
-            "-text",
-        ],
-        dir,
-    )
-    .unwrap();
+    let (_, text) = crl(&["-text"]);
     assert!(text.contains(&format!("Serial Number: {serial}")), "{text}");
     assert!(text.contains("Key Compromise"), "{text}");
     assert!(text.contains("X509v3 CRL Number"), "{text}");

@@ -54,22 +54,7 @@ pub(crate) async fn signed_contract(
     )
     .await;
     let state = &service.state;
-    crate::journey::sign_as(
-        state,
-        &contract_id,
-        "RECEIVER_001",
-        "张三",
-        "11010519491231002X",
-    )
-    .await;
-    crate::journey::sign_as(
-        state,
-        &contract_id,
-        "PAYER_001",
-        "李四",
-        "440304199001010011",
-    )
-    .await;
+    crate::journey::sign_both(state, &contract_id).await;
     contract_id
 }
 

@@ -42,28 +42,6 @@ async fn contract(service: &RunningService, name: &str) -> String {
     .await
 }
 
-async fn sign_first(service: &RunningService, contract_id: &str) {
-    crate::journey::sign_as(
-        &service.state,
-        contract_id,
-        "RECEIVER_001",
-        "张三",
-        "11010519491231002X",
-    )
-    .await;
-}
-
-async fn sign_second(service: &RunningService, contract_id: &str) {
-    crate::journey::sign_as(
-        &service.state,
-        contract_id,
-        "PAYER_001",
-        "李四",
-        "440304199001010011",
-    )
-    .await;
-}
-
 /// The sealed document, downloaded as a caller would once it is archived.
 async fn sealed_pdf(service: &RunningService, contract_id: &str) -> Vec<u8> {
     let contract = contract_when_archive_is(&service.client(CALLER), contract_id, "SUCCESS").await;
@@ -241,16 +219,60 @@ pub(crate) async fn assert_signed_at_each_moment(
             assert_eq!(revision.previous_hash, before.document_hash);
         }
     }
+
+    // pyHanko, validating the file on its own, reads the same moments from each signer's
+    // signature timestamp.
+    let dir = tempfile::tempdir().unwrap();
+    let (root, path) = (dir.path().join("root.pem"), dir.path().join("signed.pdf"));
+    let ca = service.state.ca.as_ref().unwrap();
+    std::fs::write(&root, ca.root_pem().unwrap()).unwrap();
+    std::fs::write(&path, pdf).unwrap();
+    if let Some(output) = crate::pades::pyhanko_validate(&root, &path, &["--pretty-print"]) {
+        let report = crate::pades::text_of(&output);
+        assert!(output.status.success(), "{report}");
+        let stamped = pyhanko_timestamp_times(&report);
+        for (index, (signed_at, _)) in signings.iter().enumerate() {
+            let (field, time) = &stamped[index];
+            assert!(field.starts_with("Signer_"), "{field} in {report}");
+            // pyHanko prints whole seconds.
+            let after = (*time - signed_at.trunc_subsecs(0)).num_seconds();
+            assert!(
+                (0..MOMENT_SECONDS).contains(&after),
+                "{field}: pyHanko's timestamp {time} is {after} s after signing at {signed_at}"
+            );
+        }
+    }
+}
+
+/// Each field pyHanko's `--pretty-print` reports with a signature timestamp, in order: its name
+/// and the time the timestamp token proves.
+fn pyhanko_timestamp_times(report: &str) -> Vec<(String, DateTime<Utc>)> {
+    let mut field = String::new();
+    let mut times = Vec::new();
+    for line in report.lines() {
+        if let Some(rest) = line.strip_prefix("Field ") {
+            field = rest
+                .split_once(": ")
+                .map(|(_, name)| name.to_owned())
+                .unwrap_or_default();
+        } else if let Some(time) = line.strip_prefix("Signature timestamp token: ") {
+            let time = DateTime::parse_from_rfc3339(time.trim())
+                .unwrap_or_else(|error| panic!("{time}: {error}"))
+                .with_timezone(&Utc);
+            times.push((field.clone(), time));
+        }
+    }
+    times
 }
 
 async fn each_signature_is_made_and_timestamped_when_its_signer_signs(t: TestStore) {
     let service = service(&t, |_| {}).await;
     let contract_id = contract(&service, "MOMENTS").await;
     let before_first = Utc::now();
-    sign_first(&service, &contract_id).await;
+    crate::journey::sign_as(&service.state, &contract_id, "RECEIVER_001").await;
     tokio::time::sleep(BETWEEN_SIGNERS).await;
     let before_second = Utc::now();
-    sign_second(&service, &contract_id).await;
+    crate::journey::sign_as(&service.state, &contract_id, "PAYER_001").await;
     let pdf = sealed_pdf(&service, &contract_id).await;
     assert_signed_at_each_moment(&service, &contract_id, &pdf, &[before_first, before_second])
         .await;
@@ -283,10 +305,10 @@ async fn a_signer_signs_when_no_timestamp_authority_answers_and_no_time_is_claim
     .await;
     let contract_id = contract(&service, "NO_TSA").await;
     // Every authority is down: the first signer signs all the same.
-    sign_first(&service, &contract_id).await;
+    crate::journey::sign_as(&service.state, &contract_id, "RECEIVER_001").await;
     // The authority is back for the second signer and the seal.
     tsa.failures.store(0, Ordering::SeqCst);
-    sign_second(&service, &contract_id).await;
+    crate::journey::sign_as(&service.state, &contract_id, "PAYER_001").await;
     let pdf = sealed_pdf(&service, &contract_id).await;
 
     let contents = crate::pades::signature_contents(&pdf);

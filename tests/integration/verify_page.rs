@@ -57,22 +57,7 @@ async fn signed_contract(service: &RunningService, name: &str) -> String {
     )
     .await;
     let state = &service.state;
-    crate::journey::sign_as(
-        state,
-        &contract_id,
-        "RECEIVER_001",
-        "张三",
-        "11010519491231002X",
-    )
-    .await;
-    crate::journey::sign_as(
-        state,
-        &contract_id,
-        "PAYER_001",
-        "李四",
-        "440304199001010011",
-    )
-    .await;
+    crate::journey::sign_both(state, &contract_id).await;
     contract_id
 }
 
@@ -84,18 +69,6 @@ async fn verify(caller: &SigningClient, request: Value) -> Value {
 
 fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// `pdf` with one byte changed inside the first revision (covered by every signature).
-fn tampered(pdf: &[u8]) -> Vec<u8> {
-    let mut changed = pdf.to_vec();
-    let at = changed
-        .windows(6)
-        .position(|window| window == b"stream")
-        .unwrap()
-        + 20;
-    changed[at] ^= 0x01;
-    changed
 }
 
 /// A PDF esign never sealed.
@@ -206,7 +179,7 @@ async fn the_verify_api_gives_each_signatures_facts_and_a_verdict(t: TestStore) 
     // A byte changed: tampered, and each signature says why.
     let changed = verify(
         &caller,
-        json!({"method": "FILE", "fileContent": base64(&tampered(&pdf))}),
+        json!({"method": "FILE", "fileContent": base64(&crate::pades::tampered(&pdf))}),
     )
     .await;
     assert_eq!(changed["valid"], false);
@@ -334,7 +307,7 @@ async fn the_page_is_green_only_for_the_sealed_file_with_every_check_passed(t: T
     assert!(html.contains("与封存文件不一致"));
 
     // A byte of the sealed file changed: tampered, red.
-    let (_, html) = page(&service, &contract_id, Some(&tampered(&pdf))).await;
+    let (_, html) = page(&service, &contract_id, Some(&crate::pades::tampered(&pdf))).await;
     assert_eq!(
         headline(&html),
         ("TAMPERED".into(), "error".into()),
@@ -411,7 +384,7 @@ async fn the_verify_page_fits_a_phone_and_a_chosen_file_changes_the_verdict() {
     tab.screenshot("verify-phone-mismatch").await;
 
     // Then a changed copy of the sealed file, from the page the answer left.
-    choose(&tab, &tampered(&pdf)).await;
+    choose(&tab, &crate::pades::tampered(&pdf)).await;
     let text = tab
         .wait_for_text("#verdict", "文件已被篡改或签名无效")
         .await;

@@ -193,71 +193,17 @@ fn issuer_of(facts: &CertificateFacts) -> Option<String> {
 mod tests {
     use std::sync::Arc;
 
-    use chrono::TimeDelta;
-    use der::Decode;
-
     use super::*;
     use crate::app::document_verification::validate_signatures;
-    use crate::documents::pades::{Revision, SignatureInfo};
-    use crate::documents::pdf::{Block, Layout, render};
-    use crate::documents::seal::PlatformSeal;
-    use crate::documents::sign::{FieldSignature, sign_field};
     use crate::trust::ca::{Ca, NewCa};
-    use crate::trust::cms::Signer;
-    use crate::trust::timestamper::LocalTimestamper;
 
     /// A document signed by 张三 (no timestamp on the signature), then sealed by the platform
     /// (timestamped by the CA's own TSA), made by a fresh CA.
     async fn signed_and_sealed() -> (Vec<u8>, Arc<Ca>) {
         let now = Utc::now();
         let ca = Arc::new(NewCa::generate("esign", now).unwrap().ca);
-        let rendered = render(&Layout {
-            title: "协议".into(),
-            footer: "C1".into(),
-            blocks: vec![Block::Paragraph("甲方同意。".into())],
-            signature_fields: vec!["Signer_A".into(), PLATFORM_SEAL_FIELD.into()],
-        })
-        .unwrap();
-        let issued = ca
-            .issue_event_certificate(
-                "张三",
-                "110101********1234",
-                now - TimeDelta::minutes(1),
-                std::time::Duration::from_secs(1800),
-            )
-            .unwrap();
-        let certificate = x509_cert::Certificate::from_der(&issued.certificate_der).unwrap();
-        let (signed, next) = sign_field(
-            &rendered.bytes,
-            &Revision::of(&rendered),
-            FieldSignature {
-                field: &rendered.fields[0],
-                info: &SignatureInfo {
-                    name: "张三".into(),
-                    reason: "同意签署本协议".into(),
-                    location: None,
-                    signed_at: now,
-                },
-                appearance: None,
-                signer: Signer {
-                    certificate: &certificate,
-                    key: &issued.key,
-                },
-                chain: &[ca.intermediate().clone(), ca.root().clone()],
-            },
-        )
-        .unwrap();
-        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
-        let seal = PlatformSeal::new(
-            ca.clone(),
-            Arc::new(LocalTimestamper::new(Arc::new(ca.tsa_signer(policy)))),
-            "esign".into(),
-        );
-        let sealed = seal
-            .seal_revision(&signed, &next, &rendered, &seal.chain().unwrap(), now)
-            .await
-            .unwrap();
-        (sealed.bytes, ca)
+        let sealed = crate::documents::validate::fixtures::signed_and_sealed(&ca, now).await;
+        (sealed, ca)
     }
 
     fn facts(bytes: &[u8], ca: &Ca) -> Vec<SignatureFacts> {

@@ -31,7 +31,7 @@
 mod certificate;
 mod cms_signature;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod report;
 mod signature_dictionary;
 pub mod syntax;
