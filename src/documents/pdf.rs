@@ -94,6 +94,8 @@ pub enum PdfError {
     Image(String),
     #[error("the document is too large: {0}")]
     TooLarge(&'static str),
+    #[error("a signature box names {0}, which is not one of the document's signature fields")]
+    UnknownSignatureField(String),
 }
 
 /// A decoded image ready to embed: 8-bit samples, gray or RGB, and an optional alpha mask.
@@ -381,6 +383,13 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
                 ));
             }
         }
+    }
+
+    if let Some((field, _, _)) = boxes
+        .iter()
+        .find(|(field, _, _)| !layout.signature_fields.contains(field))
+    {
+        return Err(PdfError::UnknownSignatureField(field.clone()));
     }
 
     // Footers, now that the page count is known.
@@ -677,4 +686,37 @@ fn tokens(text: &str) -> Vec<String> {
         tokens.push(word);
     }
     tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(boxed: &str) -> Layout {
+        Layout {
+            title: "协议".into(),
+            footer: "C1".into(),
+            blocks: vec![Block::SignatureBox {
+                field: boxed.into(),
+                height: 60.0,
+            }],
+            signature_fields: vec!["Signer_A".into(), "PlatformSeal".into()],
+        }
+    }
+
+    #[test]
+    fn a_boxed_field_is_visible_on_its_page_and_the_others_are_not() {
+        let rendered = render(&layout("Signer_A")).unwrap();
+        let [x1, y1, x2, y2] = rendered.fields[0].rect;
+        assert!(x2 > x1 && y2 > y1, "{:?}", rendered.fields[0]);
+        assert_eq!(rendered.fields[1].rect, [0.0; 4]);
+    }
+
+    #[test]
+    fn a_box_for_a_field_the_document_does_not_have_is_refused() {
+        assert!(matches!(
+            render(&layout("Signer_B")),
+            Err(PdfError::UnknownSignatureField(field)) if field == "Signer_B"
+        ));
+    }
 }

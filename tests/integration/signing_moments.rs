@@ -19,6 +19,7 @@ use crate::sealing::{FlakyTsa, contract_when_archive_is, service, verify};
 
 crate::backend_tests!(
     each_signature_is_made_and_timestamped_when_its_signer_signs,
+    signers_of_one_sequence_who_confirm_at_once_both_sign_into_one_chain,
     a_signer_signs_when_no_timestamp_authority_answers_and_no_time_is_claimed,
 );
 
@@ -291,6 +292,63 @@ async fn each_signature_is_made_and_timestamped_when_its_signer_signs(t: TestSto
     )
     .await;
     assert_eq!(sealed["valid"], true, "{sealed}");
+}
+
+/// Both signers of the two-signer fixture with the same sequence confirm at the same moment: each
+/// signature is made on the document as it stood, one of them on a revision the other had already
+/// grown, and that one is made again on the new head. The log's revisions form one chain and the
+/// sealed file holds both signatures, valid.
+async fn signers_of_one_sequence_who_confirm_at_once_both_sign_into_one_chain(t: TestStore) {
+    let service = service(&t, |_| {}).await;
+    crate::journey::publish_template(&service.client(ADMIN), "TPL_AT_ONCE").await;
+    let mut signers = esign_tools::fixtures::two_signers();
+    signers[1]["sequence"] = json!(1);
+    let (status, body) = crate::helpers::json_of(
+        service
+            .client(CALLER)
+            .post_json(
+                "/api/v1/contract/initiate",
+                &json!({
+                    "archiveConfig": {"needArchive": true, "archiveProvider": "LOCAL_CA"},
+                    "bizId": "REL_AT_ONCE",
+                    "bizType": "RELATIONSHIP_AGREEMENT",
+                    "templateId": "TPL_AT_ONCE",
+                    "title": "天财分账资金归集授权协议",
+                    "variables": {"payerName": "XX品牌总部"},
+                    "signers": signers,
+                    "callbackUrl": "http://127.0.0.1:9/unused",
+                    "expireDays": 7
+                }),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let contract_id = body["contractId"].as_str().unwrap().to_owned();
+
+    tokio::join!(
+        crate::journey::sign_as(&service.state, &contract_id, "RECEIVER_001"),
+        crate::journey::sign_as(&service.state, &contract_id, "PAYER_001"),
+    );
+    let pdf = sealed_pdf(&service, &contract_id).await;
+    let signings = signings(&service, &contract_id).await;
+    let revisions: Vec<_> = signings
+        .iter()
+        .map(|(_, revision)| revision.clone().expect("made at the signer's moment"))
+        .collect();
+    // One chain: one revision builds on the other, whichever came first.
+    assert!(
+        revisions[0].previous_hash == revisions[1].document_hash
+            || revisions[1].previous_hash == revisions[0].document_hash,
+        "{revisions:?}"
+    );
+    assert_eq!(crate::pades::signature_contents(&pdf).len(), 4);
+    let verdict = verify(
+        &service.client(CALLER),
+        json!({"method": "CONTRACT_ID", "contractId": contract_id}),
+    )
+    .await;
+    assert_eq!(verdict["verdict"], "VALID", "{verdict}");
 }
 
 async fn a_signer_signs_when_no_timestamp_authority_answers_and_no_time_is_claimed(t: TestStore) {
