@@ -29,7 +29,7 @@ use crate::documents::contract::{beijing_time, signer_field_name};
 use crate::documents::pades::{Revision, SignatureInfo};
 use crate::documents::pdf::RenderedPdf;
 use crate::documents::seal::signature_field;
-use crate::documents::sign::{FieldSignature, TimestampPolicy, sign_field_timestamped};
+use crate::documents::sign::{FieldSignature, sign_field_timestamped_if_available};
 use crate::documents::storage::sha256_hex;
 use crate::trust::cms::Signer as CmsSigner;
 use crate::trust::timestamper::LOCAL;
@@ -119,7 +119,7 @@ pub async fn append_signature(
         lines: appearance_lines(&facts),
     });
     let field = signature_field(&head.rendered, &signer_field_name(signer.party_id.as_str()))?;
-    let signed = sign_field_timestamped(
+    let signed = sign_field_timestamped_if_available(
         &head.bytes,
         &head.revision,
         FieldSignature {
@@ -138,7 +138,6 @@ pub async fn append_signature(
             chain: &chain,
         },
         platform.timestamper().as_ref(),
-        TimestampPolicy::IfAvailable,
     )
     .await?;
     let record = SignedRevision {

@@ -324,9 +324,7 @@ pub async fn seal(
         .seal_revision(&head.bytes, &head.revision, &head.rendered, &chain, now)
         .await?;
     signatures.push(revisions::certificate_facts(None, &ca.seal().certificate)?);
-    let seal_timestamp = sealed
-        .timestamp
-        .ok_or_else(|| SealingError::Value("the seal has no timestamp".into()))?;
+    let seal_timestamp = sealed.timestamp;
     let closed = timestamp_document(
         &sealed.bytes,
         &sealed.revision,
@@ -334,10 +332,7 @@ pub async fn seal(
         platform.timestamper().as_ref(),
     )
     .await?;
-    let document_timestamped_at = closed
-        .timestamp
-        .as_ref()
-        .map(|timestamp| revisions::time_of(timestamp.gen_time));
+    let document_timestamped_at = Some(revisions::time_of(closed.timestamp.gen_time));
     let sealed = closed.bytes;
     let document_hash = sha256_hex(&sealed);
     state

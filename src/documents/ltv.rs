@@ -358,7 +358,7 @@ mod tests {
     #[tokio::test]
     async fn the_certificates_of_every_signature_and_its_timestamp_are_found() {
         use crate::documents::pades::SignatureInfo;
-        use crate::documents::sign::{FieldSignature, TimestampPolicy, sign_field_timestamped};
+        use crate::documents::sign::{FieldSignature, sign_field_timestamped};
         let now = chrono::Utc::now();
         let ca = std::sync::Arc::new(crate::trust::ca::NewCa::generate("esign", now).unwrap().ca);
         let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
@@ -392,7 +392,6 @@ mod tests {
                 chain: &[ca.intermediate().clone(), ca.root().clone()],
             },
             &timestamper,
-            TimestampPolicy::Required,
         )
         .await
         .unwrap();

@@ -11,7 +11,7 @@ use x509_cert::Certificate;
 use super::contract::PLATFORM_SEAL_FIELD;
 use super::pades::{Revision, SignatureInfo};
 use super::pdf::{self, Layout, PdfError, RenderedPdf, SignatureField};
-use super::sign::{FieldSignature, SignError, Signed, TimestampPolicy, sign_field_timestamped};
+use super::sign::{FieldSignature, SignError, Stamped, sign_field_timestamped};
 use crate::trust::ca::Ca;
 use crate::trust::cms::Signer;
 use crate::trust::timestamper::Timestamper;
@@ -89,7 +89,7 @@ impl PlatformSeal {
         rendered: &RenderedPdf,
         chain: &[Certificate],
         now: DateTime<Utc>,
-    ) -> Result<Signed, SealError> {
+    ) -> Result<Stamped, SealError> {
         let seal = self.ca.seal();
         let signed = sign_field_timestamped(
             bytes,
@@ -110,7 +110,6 @@ impl PlatformSeal {
                 chain,
             },
             self.timestamper.as_ref(),
-            TimestampPolicy::Required,
         )
         .await?;
         Ok(signed)

@@ -4,9 +4,10 @@
 //!
 //! [`sign_field`] makes a B-B signature. [`sign_field_timestamped`] makes a B-T signature: the same
 //! CMS, with an RFC 3161 signature timestamp over its signature value added as an unsigned
-//! attribute before it goes into the document; whether a timestamp authority that cannot answer
-//! stops the signature is the caller's [`TimestampPolicy`]. [`timestamp_document`] fills a field
-//! with an RFC 3161 document timestamp over everything before it.
+//! attribute before it goes into the document, and no signature when no timestamp authority
+//! answers; [`sign_field_timestamped_if_available`] makes the signature all the same then (B-B).
+//! [`timestamp_document`] fills a field with an RFC 3161 document timestamp over everything before
+//! it.
 
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
@@ -42,24 +43,22 @@ pub struct FieldSignature<'a> {
     pub chain: &'a [Certificate],
 }
 
-/// Whether a signature may go without its timestamp when no authority answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimestampPolicy {
-    /// No timestamp, no signature (the platform seal: sealing is retried until one answers).
-    Required,
-    /// The signature is made without one (B-B) and says so; the document's later timestamps
-    /// prove the time it existed by (a signer's signature: the signer must not lose their act).
-    IfAvailable,
-}
-
-/// A signature made into a document.
+/// A signature made into a document, with the timestamp it carries if it got one.
 #[derive(Debug)]
 pub struct Signed {
     pub bytes: Vec<u8>,
     /// The facts the next update builds on.
     pub revision: Revision,
-    /// The signature timestamp it carries, if it got one.
     pub timestamp: Option<tsa::Timestamp>,
+}
+
+/// A signature or document timestamp made into a document, with its timestamp.
+#[derive(Debug)]
+pub struct Stamped {
+    pub bytes: Vec<u8>,
+    /// The facts the next update builds on.
+    pub revision: Revision,
+    pub timestamp: tsa::Timestamp,
 }
 
 /// Signs the field of `pdf` with no timestamp (PAdES B-B).
@@ -72,24 +71,43 @@ pub fn sign_field(
     finish(prepared, revision, &cms)
 }
 
-/// Signs the field of `pdf` with a signature timestamp from `timestamper` (PAdES B-T) when it
-/// answers; `policy` says what happens when it does not.
+/// Signs the field of `pdf` with a signature timestamp from `timestamper` (PAdES B-T); without
+/// one, nothing is signed (the platform seal: sealing is retried until an authority answers).
 pub async fn sign_field_timestamped(
     pdf: &[u8],
     revision: &Revision,
     signature: FieldSignature<'_>,
     timestamper: &dyn Timestamper,
-    policy: TimestampPolicy,
+) -> Result<Stamped, SignError> {
+    let (prepared, cms) = prepare_and_sign(pdf, revision, signature)?;
+    let timestamp = timestamp_signature(&cms, timestamper)
+        .await?
+        .map_err(SignError::Timestamp)?;
+    let cms = cms::add_signature_timestamp(&cms, &timestamp.token)?;
+    let (bytes, revision) = finish(prepared, revision, &cms)?;
+    Ok(Stamped {
+        bytes,
+        revision,
+        timestamp,
+    })
+}
+
+/// As [`sign_field_timestamped`], but when no authority answers the signature is made without its
+/// timestamp (B-B) and says so: a signer must not lose their signing to an outage, and the
+/// document's later timestamps prove the time it existed by.
+pub async fn sign_field_timestamped_if_available(
+    pdf: &[u8],
+    revision: &Revision,
+    signature: FieldSignature<'_>,
+    timestamper: &dyn Timestamper,
 ) -> Result<Signed, SignError> {
     let (prepared, cms) = prepare_and_sign(pdf, revision, signature)?;
-    let digest: [u8; 32] = Sha256::digest(cms::signature_value(&cms)?).into();
-    let (cms, timestamp) = match (timestamper.timestamp(&digest).await, policy) {
-        (Ok(timestamp), _) => (
+    let (cms, timestamp) = match timestamp_signature(&cms, timestamper).await? {
+        Ok(timestamp) => (
             cms::add_signature_timestamp(&cms, &timestamp.token)?,
             Some(timestamp),
         ),
-        (Err(error), TimestampPolicy::Required) => return Err(SignError::Timestamp(error)),
-        (Err(error), TimestampPolicy::IfAvailable) => {
+        Err(error) => {
             tracing::warn!(%error, field = %signature.field.name,
                 "no timestamp authority answered; the signature is made without its timestamp");
             (cms, None)
@@ -103,13 +121,22 @@ pub async fn sign_field_timestamped(
     })
 }
 
+/// A token over the SHA-256 of the CMS's signature value, or why no authority gave one.
+async fn timestamp_signature(
+    cms: &[u8],
+    timestamper: &dyn Timestamper,
+) -> Result<Result<tsa::Timestamp, tsa::ClientError>, SignError> {
+    let digest: [u8; 32] = Sha256::digest(cms::signature_value(cms)?).into();
+    Ok(timestamper.timestamp(&digest).await)
+}
+
 /// Fills `field` of `pdf` with a document timestamp (`/DocTimeStamp`) over everything before it.
 pub async fn timestamp_document(
     pdf: &[u8],
     revision: &Revision,
     field: &SignatureField,
     timestamper: &dyn Timestamper,
-) -> Result<Signed, SignError> {
+) -> Result<Stamped, SignError> {
     let prepared = pades::prepare(pdf, revision, field, Filling::DocumentTimestamp)?;
     let digest: [u8; 32] = Sha256::digest(prepared.signed_content()).into();
     let timestamp = timestamper
@@ -117,10 +144,10 @@ pub async fn timestamp_document(
         .await
         .map_err(SignError::Timestamp)?;
     let (bytes, revision) = finish(prepared, revision, &timestamp.token)?;
-    Ok(Signed {
+    Ok(Stamped {
         bytes,
         revision,
-        timestamp: Some(timestamp),
+        timestamp,
     })
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use der::{Decode, Encode};
 use esign::documents::pades::{Revision, SignatureInfo};
 use esign::documents::pdf::{Block, Layout, SignatureField, render};
-use esign::documents::sign::{FieldSignature, TimestampPolicy, sign_field, sign_field_timestamped};
+use esign::documents::sign::{FieldSignature, sign_field, sign_field_timestamped};
 use esign::trust::ca::{self, Ca};
 use esign::trust::cms::Signer;
 use esign::trust::timestamper::{LocalTimestamper, Timestamper};
@@ -149,11 +149,10 @@ async fn sealed_contract(ca: &Ca, timestamper: &dyn Timestamper) -> (Vec<u8>, ts
             chain: &chain_of(ca),
         },
         timestamper,
-        TimestampPolicy::Required,
     )
     .await
     .unwrap();
-    (sealed.bytes, sealed.timestamp.unwrap())
+    (sealed.bytes, sealed.timestamp)
 }
 
 /// `pdf` with one byte of the first page's content changed: inside every signature's byte range.
