@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use aggregates::Aggregate;
 use aggregates::contract::{
-    Archive, ArchiveState, Contract, ContractAggregate, ContractEvent, ContractState, Signer,
-    SignerStatus,
+    Archive, ArchiveState, Contract, ContractAggregate, ContractEvent, ContractState,
+    SealedDocument, Signer, SignerStatus,
 };
 use aggregates::values::{ArchiveProvider, Digest, LinkId, PartyId};
 use chrono::{DateTime, Utc};
@@ -97,6 +97,7 @@ fn step(
         | ContractEvent::ContractRevoked { .. }
         | ContractEvent::ContractExpired { .. }
         | ContractEvent::DocumentSealed { .. }
+        | ContractEvent::DocumentTimestampRenewed { .. }
         | ContractEvent::ArchiveRequested { .. }
         | ContractEvent::ArchiveSucceeded { .. }
         | ContractEvent::ArchiveFailed { .. } => {}
@@ -159,7 +160,7 @@ fn sealed_signers<'a>(
 struct Outcome<'a> {
     signed_at: Option<DateTime<Utc>>,
     revocation: Option<(&'a str, &'a str, DateTime<Utc>)>,
-    document_hash: Option<&'a str>,
+    document: Option<&'a SealedDocument>,
     archives: Option<&'a BTreeMap<ArchiveProvider, Archive>>,
 }
 
@@ -167,7 +168,7 @@ fn outcome(state: &ContractState) -> Outcome<'_> {
     let mut outcome = Outcome {
         signed_at: None,
         revocation: None,
-        document_hash: None,
+        document: None,
         archives: None,
     };
     match state {
@@ -183,9 +184,7 @@ fn outcome(state: &ContractState) -> Outcome<'_> {
             ..
         } => {
             outcome.signed_at = Some(*signed_at);
-            outcome.document_hash = document
-                .as_ref()
-                .map(|document| document.document_hash.as_hex());
+            outcome.document = document.as_ref();
             outcome.archives = Some(archives);
         }
         ContractState::Revoked {
@@ -206,6 +205,9 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
         return Err(ProjectionError::NotInitiated);
     };
     let outcome = outcome(state);
+    let document_hash = outcome
+        .document
+        .map(|document| document.document_hash.as_hex());
     let mut drafts = Vec::with_capacity(1 + contract.signers.len());
     drafts.push(Draft::new(
         Table::Contract,
@@ -233,14 +235,11 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
             // time, for whoever it hands the URL to.
             (
                 "document_url",
-                SqlValue::optional_text(outcome.document_hash.map(|hash| {
+                SqlValue::optional_text(document_hash.map(|hash| {
                     format!("/download/contracts/{}/{hash}.pdf", contract.contract_id)
                 })),
             ),
-            (
-                "document_hash",
-                SqlValue::optional_text(outcome.document_hash),
-            ),
+            ("document_hash", SqlValue::optional_text(document_hash)),
             (
                 "callback_url",
                 SqlValue::text(contract.callback_url.as_str()),
@@ -291,6 +290,42 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
                 projection.links.get(&signer.party_id),
             ),
         });
+    }
+    if let Some(document) = outcome.document {
+        let earlier = document.earlier.iter().map(|version| {
+            (
+                &version.document_hash,
+                version.document_timestamped_at,
+                version.document_timestamp_valid_until,
+            )
+        });
+        let current = (
+            &document.document_hash,
+            document.document_timestamped_at,
+            document.document_timestamp_valid_until,
+        );
+        let count = document.earlier.len() + 1;
+        for (index, (hash, timestamped_at, valid_until)) in earlier.chain([current]).enumerate() {
+            let version =
+                i64::try_from(index + 1).map_err(|_| ProjectionError::OutOfRange("version"))?;
+            drafts.push(Draft::new(
+                Table::ContractDocument,
+                vec![
+                    ("contract_id", SqlValue::text(contract.contract_id.as_str())),
+                    ("version", SqlValue::Integer(version)),
+                    ("document_hash", SqlValue::text(hash.as_hex())),
+                    ("current", SqlValue::Bool(index + 1 == count)),
+                    (
+                        "document_timestamped_at",
+                        SqlValue::optional_timestamp(timestamped_at),
+                    ),
+                    (
+                        "document_timestamp_valid_until",
+                        SqlValue::optional_timestamp(valid_until),
+                    ),
+                ],
+            ));
+        }
     }
     for archive in outcome.archives.into_iter().flat_map(BTreeMap::values) {
         drafts.push(Draft::new(

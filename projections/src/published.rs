@@ -64,7 +64,10 @@ pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
             {
                 Some(PublishedEvent::FaceVerificationCompleted)
             }
-            Table::Contract | Table::ContractArchive | Table::FaceVerification => None,
+            Table::Contract
+            | Table::ContractArchive
+            | Table::ContractDocument
+            | Table::FaceVerification => None,
             Table::ContractSigner | Table::ContractTemplate => None,
             // Notices are answered by their GET; the request carries no callback.
             Table::SmsTemplate | Table::SmsNotice => None,

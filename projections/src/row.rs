@@ -55,6 +55,7 @@ pub enum Table {
     Contract,
     ContractSigner,
     ContractArchive,
+    ContractDocument,
     ContractTemplate,
     SmsTemplate,
     SmsNotice,
@@ -169,6 +170,18 @@ const CONTRACT_ARCHIVE: &[&str] = &[
     "updated_at",
 ];
 
+const CONTRACT_DOCUMENT: &[&str] = &[
+    "id",
+    "contract_id",
+    "version",
+    "document_hash",
+    "current",
+    "document_timestamped_at",
+    "document_timestamp_valid_until",
+    "created_at",
+    "updated_at",
+];
+
 const CONTRACT_TEMPLATE: &[&str] = &[
     "id",
     "template_id",
@@ -241,11 +254,12 @@ const CERTIFICATE_REVOCATION: &[&str] = &[
 ];
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::FaceVerification,
         Table::Contract,
         Table::ContractSigner,
         Table::ContractArchive,
+        Table::ContractDocument,
         Table::ContractTemplate,
         Table::SmsTemplate,
         Table::SmsNotice,
@@ -258,6 +272,7 @@ impl Table {
             Table::Contract => "contract",
             Table::ContractSigner => "contract_signer",
             Table::ContractArchive => "contract_archive",
+            Table::ContractDocument => "contract_document",
             Table::ContractTemplate => "contract_template",
             Table::SmsTemplate => "sms_template",
             Table::SmsNotice => "sms_notice",
@@ -272,6 +287,7 @@ impl Table {
             Table::Contract => &["contract_id"],
             Table::ContractSigner => &["contract_id", "party_id"],
             Table::ContractArchive => &["archive_id"],
+            Table::ContractDocument => &["contract_id", "version"],
             Table::ContractTemplate => &["template_id", "version"],
             Table::SmsTemplate => &["template_code", "version"],
             Table::SmsNotice => &["notice_id"],
@@ -286,6 +302,7 @@ impl Table {
             Table::Contract => CONTRACT,
             Table::ContractSigner => CONTRACT_SIGNER,
             Table::ContractArchive => CONTRACT_ARCHIVE,
+            Table::ContractDocument => CONTRACT_DOCUMENT,
             Table::ContractTemplate => CONTRACT_TEMPLATE,
             Table::SmsTemplate => SMS_TEMPLATE,
             Table::SmsNotice => SMS_NOTICE,

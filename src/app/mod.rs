@@ -29,6 +29,7 @@ pub mod document_verification;
 pub mod error;
 pub mod expiry;
 pub mod ids;
+pub mod long_term_validation;
 pub mod notices;
 pub mod one_time_codes;
 pub mod pipeline;

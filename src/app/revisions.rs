@@ -196,7 +196,7 @@ fn appearance_lines(facts: &SigningFacts<'_>) -> Vec<String> {
     ]
 }
 
-pub(super) fn timestamp_authority(timestamp: &crate::trust::tsa::Timestamp) -> String {
+pub(crate) fn timestamp_authority(timestamp: &crate::trust::tsa::Timestamp) -> String {
     if timestamp.url == LOCAL {
         "esign LOCAL_CA".to_owned()
     } else {
@@ -204,7 +204,7 @@ pub(super) fn timestamp_authority(timestamp: &crate::trust::tsa::Timestamp) -> S
     }
 }
 
-pub(super) fn time_of(since_epoch: std::time::Duration) -> DateTime<Utc> {
+pub(crate) fn time_of(since_epoch: std::time::Duration) -> DateTime<Utc> {
     let seconds = i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX);
     DateTime::from_timestamp(seconds, since_epoch.subsec_nanos())
         .unwrap_or(DateTime::<Utc>::MAX_UTC)

@@ -3,8 +3,9 @@
 //! When a contract becomes SIGNED a background job (on every instance; on PostgreSQL one at a time)
 //! closes its document: the signers' signatures were made each at their own moment, in incremental
 //! revisions of the document fixed at initiation (see [`super::revisions`]); sealing appends the
-//! platform seal with an RFC 3161 signature timestamp (B-T) and then a document timestamp over the
-//! whole, and records the final hash in `DocumentSealed`. A signer whose `SignerSigned` carries no
+//! platform seal with an RFC 3161 signature timestamp (B-T), the validation data of every signature
+//! and then a document timestamp over the whole (B-LTA, see [`super::long_term_validation`]), and
+//! records the final hash in `DocumentSealed`. A signer whose `SignerSigned` carries no
 //! revision (recorded before signatures were made at the signer's moment) is signed here, with a
 //! certificate issued now. The file is stored encrypted under a key that names its hash, so two
 //! instances that raced can never overwrite each other's bytes; only the one whose `DocumentSealed`
@@ -15,6 +16,7 @@
 //! contract stays SIGNED). Failed records are retried with growing delays, and a record left pending
 //! by an instance that stopped is taken up again after a lease.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use aggregates::Aggregate;
@@ -28,6 +30,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 
 use super::archiving::{self, ArchiveOutcome};
+use super::long_term_validation::{self, ClosingError, TimestampField};
 use super::revisions::{self, SigningFacts, digest, long_text};
 use super::{Services, system_metadata};
 use crate::app::pipeline::CommandError;
@@ -36,8 +39,9 @@ use crate::documents::contract::{
 };
 use crate::documents::pdf::{self, RenderedPdf};
 use crate::documents::seal::{SealError, signature_field};
-use crate::documents::sign::{SignError, timestamp_document};
+use crate::documents::sign::SignError;
 use crate::documents::storage::{DocumentStoreError, sha256_hex};
+use crate::store::query_tables::RowView;
 use crate::store::{StoreError, StreamId, advisory};
 use crate::trust::ca::CaError;
 
@@ -68,6 +72,8 @@ pub enum SealingError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Seal(#[from] SealError),
+    #[error("the document cannot be closed for long-term validation: {0}")]
+    Closing(#[from] ClosingError),
     #[error("a recorded value does not fit: {0}")]
     Value(String),
 }
@@ -79,12 +85,14 @@ pub struct SweepReport {
     pub sealed: u64,
     pub archived: u64,
     pub archive_failures: u64,
+    /// Sealed documents closed again with a new document timestamp.
+    pub renewed: u64,
     pub errors: u64,
     /// Another instance was sweeping.
     pub skipped: bool,
 }
 
-pub(super) fn contract_stream(contract_id: &str) -> StreamId {
+pub(crate) fn contract_stream(contract_id: &str) -> StreamId {
     StreamId::new(ContractAggregate::NAME, contract_id)
 }
 
@@ -110,7 +118,13 @@ pub fn spawn(state: Services, interval: Duration) -> tokio::task::JoinHandle<()>
                 () = state.sealing.notified() => {}
             }
             match sweep(&state, Utc::now()).await {
-                Ok(report) if report.sealed + report.archived + report.archive_failures > 0 => {
+                Ok(report)
+                    if report.sealed
+                        + report.archived
+                        + report.archive_failures
+                        + report.renewed
+                        > 0 =>
+                {
                     tracing::info!(?report, "sealing sweep");
                 }
                 Ok(_) => {}
@@ -120,8 +134,9 @@ pub fn spawn(state: Services, interval: Duration) -> tokio::task::JoinHandle<()>
     })
 }
 
-/// Seals every SIGNED contract without a document, then requests, retries and runs what archiving
-/// is due at `now`.
+/// Seals every SIGNED contract without a document, renews the document timestamps that are due
+/// (see [`long_term_validation::renew_due`]), then requests, retries and runs what archiving is due
+/// at `now`.
 pub async fn sweep(state: &Services, now: DateTime<Utc>) -> Result<SweepReport, SealingError> {
     let Some(lock) = advisory::try_lock(&state.store, SWEEP_LOCK_KEY).await? else {
         return Ok(SweepReport {
@@ -136,32 +151,29 @@ pub async fn sweep(state: &Services, now: DateTime<Utc>) -> Result<SweepReport, 
 
 async fn sweep_locked(state: &Services, now: DateTime<Utc>) -> Result<SweepReport, SealingError> {
     let mut report = SweepReport::default();
-    let mut refused: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut pass = Pass::default();
     loop {
         let due = state.store.contracts().awaiting_seal(BATCH as u32).await?;
-        let fresh: Vec<String> = due
-            .iter()
-            .map(|row| row.required_text("contract_id").to_owned())
-            .filter(|id| !refused.contains(id))
-            .collect();
+        let fresh = pass.take(&due);
         if fresh.is_empty() {
             break;
         }
         for contract_id in fresh {
-            match seal(state, &contract_id, now).await {
-                Ok(_) => report.sealed += 1,
-                Err(error) => {
-                    tracing::error!(%contract_id, %error, "cannot seal the signed contract");
-                    state.metrics.sealing("error");
-                    report.errors += 1;
-                    refused.insert(contract_id);
-                }
+            if let Err(error) = seal(state, &contract_id, now).await {
+                tracing::error!(%contract_id, %error, "cannot seal the signed contract");
+                state.metrics.sealing("error");
+                report.errors += 1;
+            } else {
+                report.sealed += 1;
             }
         }
         if due.len() < BATCH {
             break;
         }
     }
+    let renewals = long_term_validation::renew_due(state, now).await?;
+    report.renewed = renewals.renewed;
+    report.errors += renewals.errors;
     for contract_id in archiving::archives_to_request(state).await? {
         if let Err(error) = archiving::request_archives(state, &contract_id, now).await {
             tracing::error!(%contract_id, %error, "cannot request archiving");
@@ -180,6 +192,24 @@ async fn sweep_locked(state: &Services, now: DateTime<Utc>) -> Result<SweepRepor
         }
     }
     Ok(report)
+}
+
+/// The contracts one sweep has taken, so each is taken once per sweep: one that could not be
+/// finished stays due and is taken again by the next sweep, not by this one.
+#[derive(Debug, Default)]
+pub(super) struct Pass {
+    taken: HashSet<String>,
+}
+
+impl Pass {
+    /// The `contract_id`s of `due` this pass has not taken yet, now taken; empty when the batch
+    /// brings none.
+    pub(super) fn take(&mut self, due: &[RowView]) -> Vec<String> {
+        due.iter()
+            .map(|row| row.required_text("contract_id").to_owned())
+            .filter(|id| self.taken.insert(id.clone()))
+            .collect()
+    }
 }
 
 /// The contract's document as fixed at initiation: the unsigned first revision.
@@ -325,15 +355,19 @@ pub async fn seal(
         .await?;
     signatures.push(revisions::certificate_facts(None, &ca.seal().certificate)?);
     let seal_timestamp = sealed.timestamp;
-    let closed = timestamp_document(
+    let revocations = state.revocations.as_ref().ok_or(SealingError::NoCa)?;
+    let closed = long_term_validation::close(
+        revocations,
+        platform.timestamper().as_ref(),
         &sealed.bytes,
         &sealed.revision,
-        signature_field(&head.rendered, DOCUMENT_TIMESTAMP_FIELD)?,
-        platform.timestamper().as_ref(),
+        TimestampField::Existing(signature_field(&head.rendered, DOCUMENT_TIMESTAMP_FIELD)?),
+        now,
     )
     .await?;
-    let document_timestamped_at = Some(revisions::time_of(closed.timestamp.gen_time));
-    let sealed = closed.bytes;
+    let document_timestamped_at = Some(revisions::time_of(closed.stamped.timestamp.gen_time));
+    let document_timestamp_valid_until = closed.valid_until;
+    let sealed = closed.stamped.bytes;
     let document_hash = sha256_hex(&sealed);
     state
         .documents
@@ -345,6 +379,7 @@ pub async fn seal(
         timestamp_authority: Some(long_text(&revisions::timestamp_authority(&seal_timestamp))?),
         timestamped_at: Some(revisions::time_of(seal_timestamp.gen_time)),
         document_timestamped_at,
+        document_timestamp_valid_until,
     };
     let hash = digest(&document_hash)?;
     state

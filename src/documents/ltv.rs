@@ -16,6 +16,7 @@ use der::{Decode, Encode};
 use x509_cert::Certificate;
 
 use super::pades::{PadesError, Revision, Update};
+use super::pdf::SignatureField;
 use super::validate::syntax::{self, Dictionary, Object};
 use crate::trust::oid;
 
@@ -25,6 +26,8 @@ pub enum LtvError {
     Pades(#[from] PadesError),
     #[error("the document's catalog (object {0}) cannot be read")]
     NoCatalog(i32),
+    #[error("the document's structure is not one esign writes: {0}")]
+    Unsupported(&'static str),
 }
 
 /// What goes into the store: DER certificates, DER `OCSPResponse`s and DER CRLs.
@@ -78,6 +81,57 @@ pub fn certificates_in(pdf: &[u8]) -> Vec<Certificate> {
     found
 }
 
+/// What the document's current store holds (empty when it has none): the streams of `/Certs`,
+/// `/OCSPs` and `/CRLs` as the latest catalog names them.
+pub fn validation_data_in(pdf: &[u8]) -> ValidationData {
+    let objects = syntax::scan(pdf).objects;
+    let latest = |number: u32| objects.iter().rev().find(|object| object.number == number);
+    let catalog = syntax::last_trailer(pdf)
+        .and_then(|trailer| trailer.get(b"Root").and_then(Object::as_reference))
+        .and_then(|(number, _)| latest(number))
+        .and_then(|object| object.value.as_dictionary());
+    let store = catalog
+        .and_then(|catalog| catalog.get(b"DSS"))
+        .and_then(Object::as_reference)
+        .and_then(|(number, _)| latest(number))
+        .and_then(|object| object.value.as_dictionary());
+    let streams = |key: &[u8]| -> Vec<Vec<u8>> {
+        let Some(Object::Array(items)) = store.and_then(|store| store.get(key)) else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(Object::as_reference)
+            .filter_map(|(number, _)| latest(number))
+            .filter_map(|object| stream_data(pdf, object))
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    ValidationData {
+        certificates: streams(b"Certs"),
+        ocsps: streams(b"OCSPs"),
+        crls: streams(b"CRLs"),
+    }
+}
+
+/// The data of a stream object with a direct `/Length` (as the store's streams are written).
+fn stream_data<'a>(pdf: &'a [u8], object: &syntax::IndirectObject) -> Option<&'a [u8]> {
+    let length = match object.value.as_dictionary()?.get(b"Length")? {
+        Object::Integer(length) => usize::try_from(*length).ok()?,
+        _ => return None,
+    };
+    let after = pdf.get(object.value_end..object.end)?;
+    let keyword = after.windows(6).position(|window| window == b"stream")?;
+    let mut start = object.value_end + keyword + 6;
+    if pdf.get(start) == Some(&b'\r') {
+        start += 1;
+    }
+    if pdf.get(start) == Some(&b'\n') {
+        start += 1;
+    }
+    pdf.get(start..start.checked_add(length)?)
+}
+
 /// The certificates of the CMS `SignedData` at the start of `der` (placeholder zeros after it are
 /// ignored), and of the signature timestamp tokens in its signers' unsigned attributes.
 fn collect_certificates(der: &[u8], found: &mut Vec<Certificate>, depth: u8) {
@@ -117,12 +171,26 @@ fn collect_certificates(der: &[u8], found: &mut Vec<Certificate>, depth: u8) {
 /// The store's array keys, in the order written.
 const KEYS: [&[u8]; 3] = [b"Certs", b"OCSPs", b"CRLs"];
 
-/// Appends an update that adds `data` to the document's store (creating it on the first call).
+/// What [`append_dss`] wrote.
+#[derive(Debug)]
+pub struct Appended {
+    pub bytes: Vec<u8>,
+    /// The facts the next update builds on.
+    pub revision: Revision,
+    /// The empty signature field added for the next document timestamp, when one was asked for.
+    pub field: Option<SignatureField>,
+}
+
+/// Appends an update that adds `data` to the document's store (creating it on the first call) and,
+/// when `new_timestamp_field` names one, an empty invisible signature field on the first page for
+/// a document timestamp to fill next: a document is closed again years later with a timestamp of
+/// its own, and every field a document was rendered with is filled by then.
 pub fn append_dss(
     pdf: &[u8],
     revision: &Revision,
     data: &ValidationData,
-) -> Result<(Vec<u8>, Revision), LtvError> {
+    new_timestamp_field: Option<&str>,
+) -> Result<Appended, LtvError> {
     let objects = syntax::scan(pdf).objects;
     let latest = |number: u32| {
         objects
@@ -199,6 +267,29 @@ pub fn append_dss(
         b"DSS".to_vec(),
         Object::Reference(store_number.unsigned_abs(), 0),
     ));
+    let mut field = None;
+    if let Some(name) = new_timestamp_field {
+        let widget = next;
+        next += 1;
+        let (page_number, page) = first_page(&catalog, &latest)?;
+        let reference = Object::Reference(widget.unsigned_abs(), 0);
+        add_to_fields(&mut catalog, reference.clone())?;
+        let mut page = page.clone();
+        push_to_array(&mut page, b"Annots", reference)?;
+        let page_object = i32::try_from(page_number).map_err(|_| LtvError::Unsupported("page"))?;
+        update.object(
+            page_object,
+            format!("{page_object} 0 obj\n{}\nendobj\n", write_dictionary(&page)).as_bytes(),
+        );
+        let written = SignatureField {
+            name: name.to_owned(),
+            object: widget,
+            page: page_object,
+            rect: [0.0; 4],
+        };
+        update.object(widget, empty_field(&written).as_bytes());
+        field = Some(written);
+    }
     update.object(
         revision.catalog,
         format!(
@@ -208,14 +299,77 @@ pub fn append_dss(
         )
         .as_bytes(),
     );
-    let out = update.finish(revision, next);
-    Ok((
-        out,
-        Revision {
+    let bytes = update.finish(revision, next);
+    Ok(Appended {
+        bytes,
+        revision: Revision {
             size: next,
             ..revision.clone()
         },
-    ))
+        field,
+    })
+}
+
+/// The first page of the document (object number and dictionary), down the page tree's first
+/// kids.
+fn first_page<'a>(
+    catalog: &Dictionary,
+    latest: &impl Fn(u32) -> Option<&'a Dictionary>,
+) -> Result<(u32, &'a Dictionary), LtvError> {
+    let mut node = catalog
+        .get(b"Pages")
+        .and_then(Object::as_reference)
+        .ok_or(LtvError::Unsupported("a catalog without a page tree"))?
+        .0;
+    // A page tree deeper than this is not one esign wrote.
+    for _ in 0..16 {
+        let dictionary = latest(node).ok_or(LtvError::Unsupported("a page tree node"))?;
+        match dictionary.get(b"Kids") {
+            Some(Object::Array(kids)) => {
+                node = kids
+                    .first()
+                    .and_then(Object::as_reference)
+                    .ok_or(LtvError::Unsupported("a page tree without pages"))?
+                    .0;
+            }
+            _ => return Ok((node, dictionary)),
+        }
+    }
+    Err(LtvError::Unsupported("a page tree deeper than 16 levels"))
+}
+
+/// Adds `field` to the catalog's `/AcroForm /Fields` (an inline form, as esign writes it).
+fn add_to_fields(catalog: &mut Dictionary, field: Object) -> Result<(), LtvError> {
+    let form = catalog
+        .0
+        .iter_mut()
+        .find(|(key, _)| key == b"AcroForm")
+        .map(|(_, value)| value)
+        .ok_or(LtvError::Unsupported("a document without a form"))?;
+    let Object::Dictionary(form) = form else {
+        return Err(LtvError::Unsupported("a form that is not inline"));
+    };
+    push_to_array(form, b"Fields", field)
+}
+
+/// Appends `item` to the inline array `key` of `dictionary`, creating it when absent.
+fn push_to_array(dictionary: &mut Dictionary, key: &[u8], item: Object) -> Result<(), LtvError> {
+    match dictionary.0.iter_mut().find(|(name, _)| name == key) {
+        Some((_, Object::Array(items))) => items.push(item),
+        Some(_) => return Err(LtvError::Unsupported("an array that is not inline")),
+        None => dictionary.0.push((key.to_vec(), Object::Array(vec![item]))),
+    }
+    Ok(())
+}
+
+/// An empty, invisible, printable and locked signature field (a merged field and widget).
+fn empty_field(field: &SignatureField) -> String {
+    format!(
+        "{} 0 obj\n<< /Type /Annot /Subtype /Widget /FT /Sig /T {} /Rect [0 0 0 0] /F 132 /P {} 0 R >>\nendobj\n",
+        field.object,
+        super::pades::text_string(&field.name),
+        field.page
+    )
 }
 
 /// A dictionary as PDF syntax again (the values a catalog holds: names, numbers, strings,
@@ -315,7 +469,12 @@ mod tests {
             ocsps: vec![b"ocsp-a".to_vec()],
             crls: vec![b"crl-1".to_vec()],
         };
-        let (with_store, next) = append_dss(&pdf, &revision, &first).unwrap();
+        let Appended {
+            bytes: with_store,
+            revision: next,
+            field,
+        } = append_dss(&pdf, &revision, &first, None).unwrap();
+        assert!(field.is_none());
         assert!(with_store.starts_with(&pdf), "an incremental update");
         let catalog = u32::try_from(revision.catalog).unwrap();
         let store = store_of(&with_store, catalog);
@@ -344,11 +503,14 @@ mod tests {
             );
         }
 
+        assert_eq!(validation_data_in(&with_store), first.deduplicated());
+        assert_eq!(validation_data_in(&pdf), ValidationData::default());
+
         let later = ValidationData {
             crls: vec![b"crl-2".to_vec()],
             ..ValidationData::default()
         };
-        let (renewed, _) = append_dss(&with_store, &next, &later).unwrap();
+        let renewed = append_dss(&with_store, &next, &later, None).unwrap().bytes;
         let store = store_of(&renewed, catalog);
         assert_eq!(count(&store, b"Certs"), 2);
         assert_eq!(count(&store, b"OCSPs"), 1);

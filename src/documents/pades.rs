@@ -87,6 +87,36 @@ impl Revision {
         }
     }
 
+    /// The facts of a stored file, read from its last trailer (the document must have been
+    /// written with classic cross-reference sections, as esign writes every document).
+    pub fn of_file(pdf: &[u8]) -> Result<Self, PadesError> {
+        let trailer = super::validate::syntax::last_trailer(pdf)
+            .ok_or(PadesError::Malformed("no trailer at the end"))?;
+        let reference = |key: &[u8]| {
+            trailer
+                .get(key)
+                .and_then(super::validate::syntax::Object::as_reference)
+                .and_then(|(number, _)| i32::try_from(number).ok())
+        };
+        let size = match trailer.get(b"Size") {
+            Some(super::validate::syntax::Object::Integer(size)) => i32::try_from(*size).ok(),
+            _ => None,
+        };
+        let file_id = match trailer.get(b"ID") {
+            Some(super::validate::syntax::Object::Array(ids)) => ids
+                .first()
+                .and_then(|id| id.as_string())
+                .map(<[u8]>::to_vec),
+            _ => None,
+        };
+        Ok(Self {
+            catalog: reference(b"Root").ok_or(PadesError::Malformed("no trailer /Root"))?,
+            info: reference(b"Info").ok_or(PadesError::Malformed("no trailer /Info"))?,
+            size: size.ok_or(PadesError::Malformed("no trailer /Size"))?,
+            file_id: file_id.ok_or(PadesError::Malformed("no trailer /ID"))?,
+        })
+    }
+
     /// The facts of `rendered` grown by updates to `bytes` (its objects, file id and root are
     /// the rendering's; the next object number is the last trailer's).
     pub fn continuing(rendered: &RenderedPdf, bytes: &[u8]) -> Result<Self, PadesError> {

@@ -507,6 +507,51 @@ impl ContractReads<'_> {
         .await
     }
 
+    /// The client's contract that once had a sealed document with this SHA-256 (hex): the file
+    /// as sealed, or a version a later renewal grew from (the current one is [`by_document_hash`]).
+    ///
+    /// [`by_document_hash`]: Self::by_document_hash
+    pub async fn by_earlier_document_hash(
+        self,
+        client_id: &str,
+        sha256: &str,
+    ) -> Result<Option<RowView>, StoreError> {
+        row(
+            self.0,
+            Table::Contract,
+            "client_id = {2} AND contract_id IN \
+             (SELECT contract_id FROM contract_document WHERE document_hash = {1})",
+            vec![sha256.into(), client_id.into()],
+        )
+        .await
+    }
+
+    /// Current versions of sealed documents whose last document timestamp's authority
+    /// certificate expires before `expiring_before` (or is not known: documents sealed before
+    /// they carried one), last timestamped before `timestamped_before`, soonest expiry first
+    /// (`contract_document` rows).
+    pub async fn document_timestamps_due(
+        self,
+        expiring_before: DateTime<Utc>,
+        timestamped_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::ContractDocument,
+            "current = {3} \
+             AND (document_timestamp_valid_until IS NULL OR document_timestamp_valid_until < {1}) \
+             AND (document_timestamped_at IS NULL OR document_timestamped_at < {2})",
+            vec![
+                expiring_before.into(),
+                timestamped_before.into(),
+                true.into(),
+            ],
+            &format!(" ORDER BY document_timestamp_valid_until, contract_id LIMIT {limit}"),
+        )
+        .await
+    }
+
     /// The contract's signers in signing order.
     pub async fn signers(self, contract_id: &str) -> Result<Vec<RowView>, StoreError> {
         rows(

@@ -57,6 +57,12 @@ pub struct TrustConfig {
     /// untrusted. The CRLs and the responder are published either way, and documents carry their
     /// revocation data themselves (docs/trust.md).
     pub name_revocation_urls: bool,
+    /// How long before the last document timestamp's authority certificate expires a sealed
+    /// document is closed again with fresh validation data and a new document timestamp.
+    pub document_timestamp_renewal_days: u64,
+    /// The least time between two renewals of one document: when the authority's certificate is
+    /// not renewed in time, documents are not stamped again at every sweep.
+    pub document_timestamp_renewal_interval_days: u64,
 }
 
 impl Default for TrustConfig {
@@ -83,6 +89,8 @@ impl Default for TrustConfig {
             crl_validity_hours: 24,
             name_revocation_urls: false,
             ocsp_validity_minutes: 60,
+            document_timestamp_renewal_days: 365,
+            document_timestamp_renewal_interval_days: 30,
         }
     }
 }
@@ -111,6 +119,14 @@ impl std::fmt::Debug for TrustConfig {
             .field("tsa_trust_anchors", &self.tsa_trust_anchors)
             .field("crl_validity_hours", &self.crl_validity_hours)
             .field("ocsp_validity_minutes", &self.ocsp_validity_minutes)
+            .field(
+                "document_timestamp_renewal_days",
+                &self.document_timestamp_renewal_days,
+            )
+            .field(
+                "document_timestamp_renewal_interval_days",
+                &self.document_timestamp_renewal_interval_days,
+            )
             .field("name_revocation_urls", &self.name_revocation_urls)
             .finish()
     }
@@ -159,6 +175,14 @@ impl TrustConfig {
         }
         if self.ocsp_validity_minutes == 0 || self.ocsp_validity_minutes > 7 * 24 * 60 {
             return Err("trust.ocsp_validity_minutes must be between 1 and 10080 (a week)".into());
+        }
+        if self.document_timestamp_renewal_days > 365 * 100 {
+            return Err("trust.document_timestamp_renewal_days must be at most 36500".into());
+        }
+        if self.document_timestamp_renewal_interval_days > 365 * 10 {
+            return Err(
+                "trust.document_timestamp_renewal_interval_days must be at most 3650".into(),
+            );
         }
         if self.tsa_timeout_ms == 0 {
             return Err("trust.tsa_timeout_ms must be positive".into());

@@ -140,7 +140,10 @@ async fn the_verify_api_gives_each_signatures_facts_and_a_verdict(t: TestStore) 
                 .starts_with("CN="),
             "{signature}"
         );
-        assert_eq!(signature["ltvDataPresent"], false);
+        assert_eq!(
+            signature["ltvDataPresent"], true,
+            "the store after the seal"
+        );
     }
     let seal = &signatures[2];
     assert_eq!(seal["index"], 3);
@@ -155,11 +158,15 @@ async fn the_verify_api_gives_each_signatures_facts_and_a_verdict(t: TestStore) 
         seal["certificateSubject"], "CN=esign Platform Seal, O=esign",
         "{seal}"
     );
-    assert_eq!(seal["ltvDataPresent"], false, "esign adds no /DSS yet");
+    assert_eq!(seal["ltvDataPresent"], true, "{seal}");
     let closing = &signatures[3];
     assert_eq!(closing["kind"], "DOCUMENT_TIMESTAMP", "{closing}");
     assert_eq!(closing["field"], "DocumentTimestamp");
     assert_eq!(closing["coversWholeDocument"], true);
+    assert_eq!(
+        closing["ltvDataPresent"], false,
+        "its own data goes into the next renewal's store"
+    );
     assert!(is_rfc3339_utc(&closing["provenTime"]), "{closing}");
     assert_eq!(
         closing["claimedTime"],

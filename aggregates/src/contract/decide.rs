@@ -11,8 +11,8 @@ use super::state::{
 };
 use super::{
     Expire, ExpireSignLink, InitiateContract, IssueSignLink, OpenSignLink, RecordArchiveFailure,
-    RecordArchiveSuccess, RecordFaceVerification, Reject, RequestArchive, Revoke, SealDocument,
-    SendSmsCode, Sign, VerifyCertificate, VerifySmsCode,
+    RecordArchiveSuccess, RecordFaceVerification, Reject, RenewDocumentTimestamp, RequestArchive,
+    Revoke, SealDocument, SendSmsCode, Sign, VerifyCertificate, VerifySmsCode,
 };
 use crate::values::{
     ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, LinkTtl, PartyId, SignMethod,
@@ -356,6 +356,7 @@ pub(super) fn seal_document(state: &ContractState, command: SealDocument) -> Dec
             timestamp_authority: command.details.timestamp_authority,
             timestamped_at: command.details.timestamped_at,
             document_timestamped_at: command.details.document_timestamped_at,
+            document_timestamp_valid_until: command.details.document_timestamp_valid_until,
             sealed_at: command.now,
         }]),
         ContractState::Signed {
@@ -367,6 +368,49 @@ pub(super) fn seal_document(state: &ContractState, command: SealDocument) -> Dec
             } else {
                 Err(conflict(ContractConflict::DocumentAlreadySealed))
             }
+        }
+        ContractState::NotInitiated
+        | ContractState::Created { .. }
+        | ContractState::PartiallySigned { .. }
+        | ContractState::Rejected { .. }
+        | ContractState::Revoked { .. }
+        | ContractState::Expired { .. } => Err(not_signed(state)),
+    }
+}
+
+/// A renewal builds on the current file; one that built on an older file (another instance renewed
+/// first) is refused, and the same renewal recorded twice is a no-op.
+pub(super) fn renew_document_timestamp(
+    state: &ContractState,
+    command: RenewDocumentTimestamp,
+) -> Decision {
+    match state {
+        ContractState::Signed {
+            document: Some(document),
+            ..
+        } => {
+            if document.document_hash == command.document_hash
+                || document
+                    .earlier
+                    .iter()
+                    .any(|version| version.document_hash == command.document_hash)
+            {
+                Ok(Vec::new())
+            } else if document.document_hash != command.previous_hash {
+                Err(conflict(ContractConflict::StaleDocument))
+            } else {
+                Ok(vec![ContractEvent::DocumentTimestampRenewed {
+                    previous_hash: command.previous_hash,
+                    document_hash: command.document_hash,
+                    timestamp_authority: command.timestamp_authority,
+                    document_timestamped_at: command.timestamped_at,
+                    document_timestamp_valid_until: command.valid_until,
+                    renewed_at: command.now,
+                }])
+            }
+        }
+        ContractState::Signed { document: None, .. } => {
+            Err(conflict(ContractConflict::DocumentNotSealed))
         }
         ContractState::NotInitiated
         | ContractState::Created { .. }

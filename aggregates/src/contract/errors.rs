@@ -144,11 +144,14 @@ pub enum ContractConflict {
     LinkIdReused { link_id: LinkId },
     #[error("the document is already sealed with another hash")]
     DocumentAlreadySealed,
+    /// Another renewal of the sealed document was recorded first.
+    #[error("the renewal was appended to an earlier version of the document")]
+    StaleDocument,
     /// Two signers of the same sequence signed at once: the second revision was made on the
     /// document before the first, and must be made again on the current one.
     #[error("the signature was made on an earlier revision of the document")]
     StaleRevision,
-    #[error("the document must be sealed before it is archived")]
+    #[error("the document is not sealed yet")]
     DocumentNotSealed,
     #[error("the {provider} archive of this contract has id {archive_id}")]
     ArchiveIdMismatch {

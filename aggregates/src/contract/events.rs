@@ -212,7 +212,25 @@ pub enum ContractEvent {
         /// document was closed with one).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         document_timestamped_at: Option<DateTime<Utc>>,
+        /// When the certificate of the authority behind that document timestamp expires: the
+        /// document is closed again before then (absent in earlier events).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        document_timestamp_valid_until: Option<DateTime<Utc>>,
         sealed_at: DateTime<Utc>,
+    },
+    /// The sealed document closed again before its last document timestamp's authority
+    /// certificate expires: fresh validation data and a new document timestamp, appended as an
+    /// incremental update to `previousHash` (which stays a valid earlier version: a prefix of the
+    /// new file).
+    DocumentTimestampRenewed {
+        previous_hash: Digest,
+        document_hash: Digest,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timestamp_authority: Option<LongText>,
+        document_timestamped_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        document_timestamp_valid_until: Option<DateTime<Utc>>,
+        renewed_at: DateTime<Utc>,
     },
     /// An archive attempt with one provider (`attempt` counts retries after failures).
     ArchiveRequested {
@@ -265,6 +283,7 @@ impl DomainEvent for ContractEvent {
             ContractEvent::ContractRevoked { .. } => "ContractRevoked",
             ContractEvent::ContractExpired { .. } => "ContractExpired",
             ContractEvent::DocumentSealed { .. } => "DocumentSealed",
+            ContractEvent::DocumentTimestampRenewed { .. } => "DocumentTimestampRenewed",
             ContractEvent::ArchiveRequested { .. } => "ArchiveRequested",
             ContractEvent::ArchiveSucceeded { .. } => "ArchiveSucceeded",
             ContractEvent::ArchiveFailed { .. } => "ArchiveFailed",

@@ -36,8 +36,8 @@ pub use initiate::{
     ArchiveConfigRequest, ContractRequest, MAX_SEQUENCE, MAX_VARIABLE_LEN, SignerRequest,
 };
 pub use state::{
-    Archive, ArchiveState, CertificateCheck, Contract, ContractState, FaceCheck, Rejection,
-    SealedDocument, SignLink, Signature, Signer, SignerStatus, SmsCheck,
+    Archive, ArchiveState, CertificateCheck, Contract, ContractState, DocumentVersion, FaceCheck,
+    Rejection, SealedDocument, SignLink, Signature, Signer, SignerStatus, SmsCheck,
 };
 
 /// The stream's decider.
@@ -73,6 +73,9 @@ impl Aggregate for ContractAggregate {
             ContractCommand::Expire(command) => decide::expire(state, command),
             ContractCommand::ExpireSignLink(command) => decide::expire_sign_link(state, command),
             ContractCommand::SealDocument(command) => decide::seal_document(state, command),
+            ContractCommand::RenewDocumentTimestamp(command) => {
+                decide::renew_document_timestamp(state, command)
+            }
             ContractCommand::RequestArchive(command) => decide::request_archive(state, command),
             ContractCommand::RecordArchiveSuccess(command) => {
                 decide::record_archive_success(state, command)
@@ -113,6 +116,8 @@ pub enum ContractCommand {
     /// The scheduler found a signer's link past its deadline.
     ExpireSignLink(ExpireSignLink),
     SealDocument(SealDocument),
+    /// The long-term validation sweep closed the sealed document again.
+    RenewDocumentTimestamp(RenewDocumentTimestamp),
     RequestArchive(RequestArchive),
     RecordArchiveSuccess(RecordArchiveSuccess),
     RecordArchiveFailure(RecordArchiveFailure),
@@ -301,6 +306,19 @@ pub struct SealDetails {
     pub timestamp_authority: Option<LongText>,
     pub timestamped_at: Option<DateTime<Utc>>,
     pub document_timestamped_at: Option<DateTime<Utc>>,
+    pub document_timestamp_valid_until: Option<DateTime<Utc>>,
+}
+
+/// A new document timestamp (and validation data) appended to the sealed document `previous_hash`.
+#[derive(Clone, Debug)]
+pub struct RenewDocumentTimestamp {
+    /// The document the update was appended to: it must be the current one.
+    pub previous_hash: Digest,
+    pub document_hash: Digest,
+    pub timestamp_authority: Option<LongText>,
+    pub timestamped_at: DateTime<Utc>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
 }
 
 /// Start (or, after a failure, retry) archiving with one provider. A retry must reuse the archive id.

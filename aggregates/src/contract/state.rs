@@ -281,10 +281,26 @@ pub struct Rejection {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SealedDocument {
+    /// The current file: the sealed one, or its latest renewal.
     pub document_hash: Digest,
     /// The SHA-256 of the unsigned first revision (absent in events written before it was kept).
     pub content_hash: Option<Digest>,
     pub sealed_at: DateTime<Utc>,
+    /// The files this one grew from by renewals, oldest (the sealed one) first.
+    pub earlier: Vec<DocumentVersion>,
+    /// The time the last document timestamp proves, and when its authority's certificate expires.
+    pub document_timestamped_at: Option<DateTime<Utc>>,
+    pub document_timestamp_valid_until: Option<DateTime<Utc>>,
+}
+
+/// A file a sealed document grew from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocumentVersion {
+    pub document_hash: Digest,
+    /// The time its last document timestamp proves, and when that timestamp's TSA certificate
+    /// expires.
+    pub document_timestamped_at: Option<DateTime<Utc>>,
+    pub document_timestamp_valid_until: Option<DateTime<Utc>>,
 }
 
 /// One provider's archive record (`contract_archive`, unique per contract and provider).
@@ -586,6 +602,8 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
         ContractEvent::DocumentSealed {
             document_hash,
             content_hash,
+            document_timestamped_at,
+            document_timestamp_valid_until,
             sealed_at,
             ..
         } => match state {
@@ -601,9 +619,42 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                     document_hash: document_hash.clone(),
                     content_hash: content_hash.clone(),
                     sealed_at: *sealed_at,
+                    earlier: Vec::new(),
+                    document_timestamped_at: *document_timestamped_at,
+                    document_timestamp_valid_until: *document_timestamp_valid_until,
                 }),
                 archives,
             },
+            other => other,
+        },
+        ContractEvent::DocumentTimestampRenewed {
+            previous_hash,
+            document_hash,
+            document_timestamped_at,
+            document_timestamp_valid_until,
+            ..
+        } => match state {
+            ContractState::Signed {
+                contract,
+                signed_at,
+                document: Some(mut document),
+                archives,
+            } if &document.document_hash == previous_hash => {
+                let earlier = std::mem::replace(&mut document.document_hash, document_hash.clone());
+                document.earlier.push(DocumentVersion {
+                    document_hash: earlier,
+                    document_timestamped_at: document.document_timestamped_at,
+                    document_timestamp_valid_until: document.document_timestamp_valid_until,
+                });
+                document.document_timestamped_at = Some(*document_timestamped_at);
+                document.document_timestamp_valid_until = *document_timestamp_valid_until;
+                ContractState::Signed {
+                    contract,
+                    signed_at,
+                    document: Some(document),
+                    archives,
+                }
+            }
             other => other,
         },
         ContractEvent::ArchiveRequested {

@@ -340,6 +340,17 @@ fn seal(hash: u64) -> ContractCommand {
     })
 }
 
+fn renew(previous: u64, hash: u64) -> ContractCommand {
+    ContractCommand::RenewDocumentTimestamp(RenewDocumentTimestamp {
+        previous_hash: digest(previous),
+        document_hash: digest(hash),
+        timestamp_authority: None,
+        timestamped_at: at(200),
+        valid_until: Some(at(300)),
+        now: at(200),
+    })
+}
+
 fn archive(id: &str, provider: ArchiveProvider) -> ContractCommand {
     ContractCommand::RequestArchive(RequestArchive {
         archive_id: ArchiveId::parse(id).unwrap(),
@@ -1491,6 +1502,47 @@ fn sealing_again_with_the_same_hash_changes_nothing_and_with_another_conflicts()
         conflict(when(&state, seal(6))),
         ContractConflict::DocumentAlreadySealed
     );
+}
+
+#[test]
+fn a_renewal_builds_on_the_current_file_and_recording_it_twice_changes_nothing() {
+    assert_eq!(
+        conflict(when(&given(history(fully_signed())), renew(5, 6))),
+        ContractConflict::DocumentNotSealed
+    );
+    let sealed = given(history([fully_signed(), vec![seal(5)]].concat()));
+    then(
+        when(&sealed, renew(5, 6)),
+        Ok(vec![ContractEvent::DocumentTimestampRenewed {
+            previous_hash: digest(5),
+            document_hash: digest(6),
+            timestamp_authority: None,
+            document_timestamped_at: at(200),
+            document_timestamp_valid_until: Some(at(300)),
+            renewed_at: at(200),
+        }]),
+    );
+    let renewed = given(history(
+        [fully_signed(), vec![seal(5), renew(5, 6)]].concat(),
+    ));
+    then(when(&renewed, renew(5, 6)), Ok(vec![]));
+    assert_eq!(
+        conflict(when(&renewed, renew(5, 7))),
+        ContractConflict::StaleDocument,
+        "another renewal came first"
+    );
+    assert_eq!(when(&renewed, renew(6, 7)).unwrap().len(), 1);
+    let ContractState::Signed {
+        document: Some(document),
+        ..
+    } = &renewed
+    else {
+        panic!("not sealed: {renewed:?}");
+    };
+    assert_eq!(document.document_hash, digest(6));
+    assert_eq!(document.earlier.len(), 1);
+    assert_eq!(document.earlier[0].document_hash, digest(5));
+    assert_eq!(document.document_timestamp_valid_until, Some(at(300)));
 }
 
 #[test]

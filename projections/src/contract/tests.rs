@@ -781,3 +781,73 @@ fn the_latest_links_token_hash_stays_on_the_signer_row_after_it_is_used() {
         assert_eq!(value(row, "link_status"), &text("USED"));
     }
 }
+
+#[test]
+fn each_version_of_the_sealed_document_has_a_row_and_only_the_latest_is_current() {
+    let mut stream = signed();
+    run(
+        &mut stream,
+        ContractCommand::SealDocument(SealDocument {
+            document_hash: digest(5),
+            details: SealDetails {
+                document_timestamped_at: Some(at(10)),
+                document_timestamp_valid_until: Some(at(100)),
+                ..Default::default()
+            },
+            now: at(10),
+        }),
+        10,
+    );
+    let versions = |rows: &[Row]| -> Vec<Row> {
+        let mut found: Vec<Row> = rows
+            .iter()
+            .filter(|row| row.table == Table::ContractDocument)
+            .cloned()
+            .collect();
+        found.sort_by_key(|row| match row.get("version") {
+            Some(SqlValue::Integer(version)) => *version,
+            _ => 0,
+        });
+        found
+    };
+    let sealed = versions(&rows(&stream));
+    assert_eq!(sealed.len(), 1);
+    let first = &sealed[0];
+    assert_eq!(value(first, "document_hash"), &text(digest(5).as_hex()));
+    assert_eq!(value(first, "current"), &SqlValue::Bool(true));
+    assert_eq!(
+        value(first, "document_timestamp_valid_until"),
+        &time(at(100))
+    );
+
+    run(
+        &mut stream,
+        ContractCommand::RenewDocumentTimestamp(RenewDocumentTimestamp {
+            previous_hash: digest(5),
+            document_hash: digest(6),
+            timestamp_authority: None,
+            timestamped_at: at(20),
+            valid_until: Some(at(200)),
+            now: at(20),
+        }),
+        20,
+    );
+    assert_eq!(
+        value(contract(&rows(&stream)), "document_hash"),
+        &text(digest(6).as_hex())
+    );
+    let renewed = versions(&rows(&stream));
+    assert_eq!(renewed.len(), 2);
+    let first = &renewed[0];
+    assert_eq!(value(first, "document_hash"), &text(digest(5).as_hex()));
+    assert_eq!(value(first, "current"), &SqlValue::Bool(false));
+    assert_eq!(value(first, "document_timestamped_at"), &time(at(10)));
+    let second = &renewed[1];
+    assert_eq!(value(second, "document_hash"), &text(digest(6).as_hex()));
+    assert_eq!(value(second, "current"), &SqlValue::Bool(true));
+    assert_eq!(value(second, "document_timestamped_at"), &time(at(20)));
+    assert_eq!(
+        value(second, "document_timestamp_valid_until"),
+        &time(at(200))
+    );
+}

@@ -282,17 +282,18 @@ pub async fn by_file(
     check(state, bytes, contract, false).await
 }
 
-/// The caller's contract whose sealed document has `sha256`, if any.
+/// The caller's contract whose sealed document has `sha256` (its current file, or a version a
+/// renewal grew from), if any.
 pub async fn contract_with_document(
     state: &Services,
     client_id: &str,
     sha256: &str,
 ) -> Result<Option<RowView>, StoreError> {
-    state
-        .store
-        .contracts()
-        .by_document_hash(client_id, sha256)
-        .await
+    let contracts = state.store.contracts();
+    match contracts.by_document_hash(client_id, sha256).await? {
+        Some(contract) => Ok(Some(contract)),
+        None => contracts.by_earlier_document_hash(client_id, sha256).await,
+    }
 }
 
 async fn chain_intact(state: &Services, contract_id: &str) -> Result<bool, StoreError> {
@@ -340,17 +341,23 @@ async fn check(
         Some(contract) => {
             let contract_id = contract.required_text("contract_id");
             let sealed_hash = contract.text("document_hash");
-            answer.sealed_document_hash = sealed_hash.map(|sealed| format!("sha256:{sealed}"));
-            answer.hash_matches_sealed = sealed_hash.map(|sealed| sealed == sha256);
-            if sealed_hash != Some(sha256.as_str()) {
-                problems.push("the file's hash is not the hash sealed for the contract".to_owned());
-            }
             let intact = chain_intact(state, contract_id).await?;
             answer.chain_intact = Some(intact);
             if !intact {
                 problems.push("the contract's event chain is broken".to_owned());
             }
-            let (sealed_at, content_matches) = sealed_facts(state, contract_id, bytes).await?;
+            let SealedFacts {
+                sealed_at,
+                content_matches,
+                versions,
+            } = sealed_facts(state, contract_id, bytes).await?;
+            // The current file, or one it grew from by a renewal (a prefix of it, in the log).
+            let known_version = versions.iter().any(|version| version == &sha256);
+            answer.sealed_document_hash = sealed_hash.map(|sealed| format!("sha256:{sealed}"));
+            answer.hash_matches_sealed = sealed_hash.map(|_| known_version);
+            if !known_version {
+                problems.push("the file's hash is not the hash sealed for the contract".to_owned());
+            }
             answer.sealed_at = sealed_at;
             if stored || content_matches.is_some() {
                 answer.content_matches_events = content_matches;
@@ -361,8 +368,7 @@ async fn check(
                     );
                 }
             }
-            let (archive_info, archive_problems) =
-                archive_info(state, contract_id, &sha256).await?;
+            let (archive_info, archive_problems) = archive_info(state, contract_id).await?;
             answer.archive_info = archive_info;
             problems.extend(archive_problems);
         }
@@ -399,13 +405,22 @@ pub fn validate_signatures(bytes: &[u8], anchors: &[x509_cert::Certificate]) -> 
     }
 }
 
-/// When the contract was sealed, and whether `bytes` begin with the first revision its events
-/// render to (`None` when the log keeps no content hash, i.e. sealed before it was kept).
+/// What the log says of a contract's sealed document.
+#[derive(Debug, Default)]
+struct SealedFacts {
+    sealed_at: Option<DateTime<Utc>>,
+    /// Whether the file begins with the first revision the events render to (`None` when the log
+    /// keeps no content hash, i.e. sealed before it was kept).
+    content_matches: Option<bool>,
+    /// The SHA-256 (hex) of every version of the document: as sealed, then each renewal.
+    versions: Vec<String>,
+}
+
 async fn sealed_facts(
     state: &Services,
     contract_id: &str,
     bytes: &[u8],
-) -> Result<(Option<DateTime<Utc>>, Option<bool>), VerifyError> {
+) -> Result<SealedFacts, VerifyError> {
     let stream = StreamId::new(ContractAggregate::NAME, contract_id);
     let loaded = state
         .pipeline
@@ -418,30 +433,47 @@ async fn sealed_facts(
         ..
     } = &loaded.state
     else {
-        return Ok((None, None));
+        return Ok(SealedFacts::default());
     };
-    let Some(content_hash) = &document.content_hash else {
-        return Ok((Some(document.sealed_at), None));
+    let versions = document
+        .earlier
+        .iter()
+        .map(|version| &version.document_hash)
+        .chain([&document.document_hash])
+        .map(|hash| hash.as_hex().to_owned())
+        .collect();
+    let content_matches = match &document.content_hash {
+        None => None,
+        Some(content_hash) => {
+            let content = render_content(state, contract).await?;
+            Some(
+                hex::encode(content.sha256) == content_hash.as_hex()
+                    && bytes.starts_with(&content.rendered.bytes),
+            )
+        }
     };
-    let content = render_content(state, contract).await?;
-    let matches = hex::encode(content.sha256) == content_hash.as_hex()
-        && bytes.starts_with(&content.rendered.bytes);
-    Ok((Some(document.sealed_at), Some(matches)))
+    Ok(SealedFacts {
+        sealed_at: Some(document.sealed_at),
+        content_matches,
+        versions,
+    })
 }
 
-/// The archive records of the contract, each re-verified against `sha256`.
+/// The archive records of the contract, each re-verified against the version of the document it
+/// archived (a renewal later grows the file; the archived version stays in the log).
 async fn archive_info(
     state: &Services,
     contract_id: &str,
-    sha256: &str,
 ) -> Result<(Value, Vec<String>), VerifyError> {
     let rows = state.store.contracts().archives(contract_id).await?;
     let mut problems = Vec::new();
     let mut records = Vec::new();
     let mut first_success: Option<(Option<DateTime<Utc>>, Option<String>)> = None;
-    let mut document_hash = [0u8; 32];
-    let hash_ok = hex::decode_to_slice(sha256, &mut document_hash).is_ok();
     for row in rows {
+        let mut document_hash = [0u8; 32];
+        let hash_ok = row
+            .text("document_hash")
+            .is_some_and(|hash| hex::decode_to_slice(hash, &mut document_hash).is_ok());
         let provider = row
             .text("archive_provider")
             .and_then(|code| code.parse::<aggregates::values::ArchiveProvider>().ok());

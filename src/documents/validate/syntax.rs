@@ -518,6 +518,25 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// The dictionary of the file's last `trailer`: the one the latest update wrote.
+pub fn last_trailer(bytes: &[u8]) -> Option<Dictionary> {
+    let keyword = b"trailer";
+    let at = bytes
+        .windows(keyword.len())
+        .rposition(|window| window == keyword)?;
+    let mut parser = Parser {
+        lexer: Lexer {
+            bytes,
+            position: at + keyword.len(),
+        },
+    };
+    let (start, token) = parser.lexer.next()?;
+    match parser.value(start, token, 0).ok()? {
+        Object::Dictionary(dictionary) => Some(dictionary),
+        _ => None,
+    }
+}
+
 /// What scanning a file found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Scan {

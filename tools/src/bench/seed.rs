@@ -498,6 +498,7 @@ fn contract_life(
                 timestamp_authority: Some(LongText::parse("esign LOCAL_CA").map_err(value_error)?),
                 timestamped_at: Some(sealed_at),
                 document_timestamped_at: Some(sealed_at),
+                document_timestamp_valid_until: Some(sealed_at + chrono::TimeDelta::days(365 * 10)),
             },
             now: sealed_at,
         }),
