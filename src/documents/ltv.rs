@@ -517,6 +517,57 @@ mod tests {
         assert_eq!(count(&store, b"CRLs"), 2, "the first CRL stays evidence");
     }
 
+    #[test]
+    fn a_new_timestamp_field_joins_the_form_and_the_first_page() {
+        let (pdf, revision) = document();
+        let appended = append_dss(
+            &pdf,
+            &revision,
+            &ValidationData::default(),
+            Some("DocumentTimestamp2"),
+        )
+        .unwrap();
+        let field = appended.field.expect("the field was added");
+        assert_eq!(field.name, "DocumentTimestamp2");
+        assert_eq!(field.rect, [0.0; 4], "invisible");
+        assert_eq!(
+            Revision::of_file(&appended.bytes).unwrap(),
+            appended.revision,
+            "the trailer names what the next update builds on"
+        );
+        let objects = syntax::scan(&appended.bytes).objects;
+        let latest = |number: u32| {
+            objects
+                .iter()
+                .rev()
+                .find(|object| object.number == number)
+                .unwrap()
+                .value
+                .as_dictionary()
+                .unwrap()
+                .clone()
+        };
+        let widget = Object::Reference(u32::try_from(field.object).unwrap(), 0);
+        let catalog = latest(u32::try_from(revision.catalog).unwrap());
+        let Some(Object::Dictionary(form)) = catalog.get(b"AcroForm") else {
+            panic!("no form");
+        };
+        let Some(Object::Array(fields)) = form.get(b"Fields") else {
+            panic!("no fields");
+        };
+        assert_eq!(fields.len(), 2, "the rendered field and the new one");
+        assert!(fields.contains(&widget));
+        let page = latest(u32::try_from(field.page).unwrap());
+        let Some(Object::Array(annotations)) = page.get(b"Annots") else {
+            panic!("no annotations");
+        };
+        assert!(annotations.contains(&widget));
+        assert_eq!(
+            page.get(b"Type").and_then(Object::as_name),
+            Some(&b"Page"[..])
+        );
+    }
+
     #[tokio::test]
     async fn the_certificates_of_every_signature_and_its_timestamp_are_found() {
         use crate::documents::pades::SignatureInfo;
