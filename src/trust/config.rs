@@ -57,6 +57,12 @@ pub struct TrustConfig {
     /// untrusted. The CRLs and the responder are published either way, and documents carry their
     /// revocation data themselves (docs/trust.md).
     pub name_revocation_urls: bool,
+    /// PEM files (each may hold several certificates) of the CAs whose personal certificates
+    /// signers with signMethod `CA_CERT` may sign with. Empty: no such signer can sign, and
+    /// initiating a contract with one is refused.
+    pub personal_ca_roots: Vec<PathBuf>,
+    /// One attempt at fetching a personal certificate's CRL from its distribution point.
+    pub personal_crl_timeout_ms: u64,
 }
 
 impl Default for TrustConfig {
@@ -83,6 +89,8 @@ impl Default for TrustConfig {
             crl_validity_hours: 24,
             name_revocation_urls: false,
             ocsp_validity_minutes: 60,
+            personal_ca_roots: Vec::new(),
+            personal_crl_timeout_ms: 5_000,
         }
     }
 }
@@ -112,6 +120,8 @@ impl std::fmt::Debug for TrustConfig {
             .field("crl_validity_hours", &self.crl_validity_hours)
             .field("ocsp_validity_minutes", &self.ocsp_validity_minutes)
             .field("name_revocation_urls", &self.name_revocation_urls)
+            .field("personal_ca_roots", &self.personal_ca_roots)
+            .field("personal_crl_timeout_ms", &self.personal_crl_timeout_ms)
             .finish()
     }
 }
@@ -159,6 +169,9 @@ impl TrustConfig {
         }
         if self.ocsp_validity_minutes == 0 || self.ocsp_validity_minutes > 7 * 24 * 60 {
             return Err("trust.ocsp_validity_minutes must be between 1 and 10080 (a week)".into());
+        }
+        if self.personal_crl_timeout_ms == 0 {
+            return Err("trust.personal_crl_timeout_ms must be positive".into());
         }
         if self.tsa_timeout_ms == 0 {
             return Err("trust.tsa_timeout_ms must be positive".into());
