@@ -118,7 +118,7 @@ fn personal_trust(
     }
     super::signing::certificate::PersonalTrust::new(
         roots,
-        Duration::from_millis(config.trust.personal_crl_timeout_ms),
+        Duration::from_millis(config.trust.personal_revocation_timeout_ms),
     )
     .map_err(StartupError::Personal)
 }

@@ -61,8 +61,8 @@ pub struct TrustConfig {
     /// signers with signMethod `CA_CERT` may sign with. Empty: no such signer can sign, and
     /// initiating a contract with one is refused.
     pub personal_ca_roots: Vec<PathBuf>,
-    /// One attempt at fetching a personal certificate's CRL from its distribution point.
-    pub personal_crl_timeout_ms: u64,
+    /// One attempt at asking a personal certificate's CA for its status (a CRL or an OCSP answer).
+    pub personal_revocation_timeout_ms: u64,
 }
 
 impl Default for TrustConfig {
@@ -90,7 +90,7 @@ impl Default for TrustConfig {
             name_revocation_urls: false,
             ocsp_validity_minutes: 60,
             personal_ca_roots: Vec::new(),
-            personal_crl_timeout_ms: 5_000,
+            personal_revocation_timeout_ms: 5_000,
         }
     }
 }
@@ -121,7 +121,10 @@ impl std::fmt::Debug for TrustConfig {
             .field("ocsp_validity_minutes", &self.ocsp_validity_minutes)
             .field("name_revocation_urls", &self.name_revocation_urls)
             .field("personal_ca_roots", &self.personal_ca_roots)
-            .field("personal_crl_timeout_ms", &self.personal_crl_timeout_ms)
+            .field(
+                "personal_revocation_timeout_ms",
+                &self.personal_revocation_timeout_ms,
+            )
             .finish()
     }
 }
@@ -170,8 +173,8 @@ impl TrustConfig {
         if self.ocsp_validity_minutes == 0 || self.ocsp_validity_minutes > 7 * 24 * 60 {
             return Err("trust.ocsp_validity_minutes must be between 1 and 10080 (a week)".into());
         }
-        if self.personal_crl_timeout_ms == 0 {
-            return Err("trust.personal_crl_timeout_ms must be positive".into());
+        if self.personal_revocation_timeout_ms == 0 {
+            return Err("trust.personal_revocation_timeout_ms must be positive".into());
         }
         if self.tsa_timeout_ms == 0 {
             return Err("trust.tsa_timeout_ms must be positive".into());

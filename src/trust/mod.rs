@@ -73,6 +73,7 @@ pub mod oid {
     pub const OCSP_NONCE: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.2");
     pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
     pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
+    pub const KP_OCSP_SIGNING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.9");
 
     pub const DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");
     pub const SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");

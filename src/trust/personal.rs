@@ -5,8 +5,9 @@
 //! What is checked here, all without IO: the chain from the signer's certificate to a trusted root
 //! (every signature, every issuer a CA), the certificate's validity at the signing moment, that it
 //! is an end entity allowed to sign (keyUsage digitalSignature or nonRepudiation), that its key is
-//! one the service can verify (RSA, or ECDSA P-256), and, given a CRL the caller fetched from the
-//! certificate's distribution point, that the CRL is the issuer's, current, and does not list it.
+//! one the service can verify (RSA, or ECDSA P-256), and, given a CRL or an OCSP answer the caller
+//! fetched from where the certificate says, that it is the issuer's, current, and does not say the
+//! certificate is revoked.
 //! Who the certificate names is the domain's rule (`VerifyCertificate`): this module only reads
 //! the names out. See docs/trust.md, "Personal certificates".
 
@@ -20,9 +21,12 @@ use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::crl::CrlDistributionPoints;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
-use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, BasicConstraints, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{
+    AuthorityInfoAccessSyntax, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+};
 
 use super::cms;
+use super::ocsp;
 use super::oid;
 
 /// Longest chain a signer may hand in (their certificate and the CAs above it).
@@ -128,7 +132,7 @@ impl PersonalRoots {
 
     /// Checks the chain a signer handed in (their certificate first, then any CAs; the order of
     /// the CAs does not matter) at `at` (seconds since the epoch). Revocation is the caller's next
-    /// step ([`crl_urls`], [`check_crl`]).
+    /// step ([`crl_urls`], [`check_crl`], [`ocsp_urls`], [`check_ocsp`]).
     pub fn check(
         &self,
         chain: &[Certificate],
@@ -303,6 +307,121 @@ pub fn check_crl(
     Ok(())
 }
 
+/// The OCSP request (DER) asking `issuer`'s responder about `certificate` (SHA-1 CertID, what
+/// responders expect by default; no nonce, which many responders do not echo).
+pub fn ocsp_request(
+    certificate: &Certificate,
+    issuer: &Certificate,
+) -> Result<Vec<u8>, CertificateRefusal> {
+    ocsp::Query::for_certificate(certificate, issuer, ocsp::CertIdHash::Sha1)
+        .and_then(|query| query.to_der())
+        .map_err(|e| CertificateRefusal::Malformed(format!("OCSP request: {e}")))
+}
+
+/// How long an OCSP answer without nextUpdate counts as current after its thisUpdate.
+const OCSP_WITHOUT_NEXT_UPDATE: Duration = Duration::from_secs(3600);
+
+/// Checks an OCSP response (DER) about `certificate`: successful and basic, signed by `issuer`
+/// or by a responder certificate `issuer` issued for OCSP signing, current at `at`, and saying
+/// `good`. `revoked` refuses the certificate; anything else leaves its status unknown.
+pub fn check_ocsp(
+    response_der: &[u8],
+    certificate: &Certificate,
+    issuer: &Certificate,
+    at: Duration,
+) -> Result<(), CertificateRefusal> {
+    let unknown = |reason: String| CertificateRefusal::RevocationUnknown(reason);
+    let (status, basic) =
+        ocsp::read_response(response_der).map_err(|e| unknown(format!("OCSP answer: {e}")))?;
+    let basic = match (status, basic) {
+        (ocsp::ResponseStatus::Successful, Some(basic)) => basic,
+        (status, _) => return Err(unknown(format!("the OCSP responder answered {status:?}"))),
+    };
+    let data = &basic.tbs_response_data;
+    let responder = ocsp_responder(&basic, issuer, at).map_err(unknown)?;
+    cms::verify_signature(
+        responder.tbs_certificate().subject_public_key_info(),
+        &basic.signature_algorithm.oid,
+        None,
+        &data
+            .to_der()
+            .map_err(|e| unknown(format!("OCSP answer: {e}")))?,
+        basic
+            .signature
+            .as_bytes()
+            .ok_or_else(|| unknown("the OCSP signature has unused bits".into()))?,
+    )
+    .map_err(|e| unknown(format!("the OCSP answer's signature: {e}")))?;
+    let single = data
+        .responses
+        .iter()
+        .find(|single| ocsp::names(&single.cert_id, certificate, issuer))
+        .ok_or_else(|| unknown("the OCSP answer is about another certificate".into()))?;
+    let this_update = single.this_update.to_unix_duration();
+    if this_update > at + CRL_CLOCK_SKEW {
+        return Err(unknown("the OCSP answer was made in the future".into()));
+    }
+    let current_until = match &single.next_update {
+        Some(next) => next.to_unix_duration(),
+        None => this_update + OCSP_WITHOUT_NEXT_UPDATE,
+    };
+    if current_until < at {
+        return Err(unknown("the OCSP answer is out of date".into()));
+    }
+    match &single.cert_status {
+        ocsp::CertStatus::Good(_) => Ok(()),
+        ocsp::CertStatus::Revoked(info) => Err(CertificateRefusal::Revoked {
+            revoked_at: x509_cert::time::Time::GeneralTime(info.revocation_time).to_string(),
+        }),
+        ocsp::CertStatus::Unknown(_) => Err(unknown(
+            "the OCSP responder does not know the certificate".into(),
+        )),
+    }
+}
+
+/// Who signed an OCSP answer: the issuer itself, or a delegated responder the issuer certified
+/// for OCSP signing (RFC 6960 4.2.2.2), valid at `at`.
+fn ocsp_responder(
+    basic: &ocsp::BasicOcspResponse,
+    issuer: &Certificate,
+    at: Duration,
+) -> Result<Certificate, String> {
+    let identifies = |candidate: &Certificate| match &basic.tbs_response_data.responder_id {
+        ocsp::ResponderId::ByName(name) => candidate.tbs_certificate().subject() == name,
+        ocsp::ResponderId::ByKey(hash) => {
+            let key = candidate
+                .tbs_certificate()
+                .subject_public_key_info()
+                .subject_public_key
+                .raw_bytes();
+            ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, key).as_ref()
+                == hash.as_bytes()
+        }
+    };
+    if identifies(issuer) {
+        return Ok(issuer.clone());
+    }
+    let delegated = basic
+        .certs
+        .iter()
+        .flatten()
+        .find(|candidate| identifies(candidate))
+        .ok_or("the OCSP answer is signed by an unknown responder")?;
+    cms::verify_issued_by(delegated, issuer)
+        .map_err(|e| format!("the OCSP responder is not the issuer's: {e}"))?;
+    let validity = delegated.tbs_certificate().validity();
+    if at < validity.not_before.to_unix_duration() || at > validity.not_after.to_unix_duration() {
+        return Err("the OCSP responder's certificate is not valid now".into());
+    }
+    match delegated
+        .tbs_certificate()
+        .get_extension::<ExtendedKeyUsage>()
+    {
+        Ok(Some((_, usage))) if usage.0.contains(&oid::KP_OCSP_SIGNING) => Ok(delegated.clone()),
+        _ => Err("the OCSP responder's certificate is not for OCSP signing".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -444,6 +563,70 @@ mod tests {
         ));
         assert!(matches!(
             check_crl(b"not a CRL", &certificate, &issuer, now()),
+            Err(CertificateRefusal::RevocationUnknown(_))
+        ));
+    }
+
+    #[test]
+    fn an_ocsp_answer_of_the_issuer_decides_revocation_and_any_other_leaves_it_unknown() {
+        let (new, certificate) = personal_ca();
+        let issuer = new.ca.intermediate().clone();
+        let validity = Duration::from_secs(3600);
+        let good = new
+            .ca
+            .ocsp_response_for(&certificate, &[], Utc::now(), validity)
+            .unwrap();
+        check_ocsp(&good, &certificate, &issuer, now()).unwrap();
+        assert!(!ocsp_request(&certificate, &issuer).unwrap().is_empty());
+
+        let serial = aggregates::certificate_revocation::CertificateSerial::parse(&hex::encode(
+            certificate.tbs_certificate().serial_number().as_bytes(),
+        ))
+        .unwrap();
+        let revoked = new
+            .ca
+            .ocsp_response_for(
+                &certificate,
+                &[RevokedCertificate {
+                    serial,
+                    revoked_at: Utc::now(),
+                    reason: aggregates::certificate_revocation::RevocationReason::KeyCompromise,
+                }],
+                Utc::now(),
+                validity,
+            )
+            .unwrap();
+        assert!(matches!(
+            check_ocsp(&revoked, &certificate, &issuer, now()),
+            Err(CertificateRefusal::Revoked { .. })
+        ));
+        let later = now() + Duration::from_secs(7200);
+        assert!(matches!(
+            check_ocsp(&good, &certificate, &issuer, later),
+            Err(CertificateRefusal::RevocationUnknown(_))
+        ));
+        // Signed by another CA of the same name, or about another certificate: unknown.
+        let other = NewCa::generate("Personal CA", Utc::now()).unwrap();
+        let forged = other
+            .ca
+            .ocsp_response_for(&certificate, &[], Utc::now(), validity)
+            .unwrap();
+        assert!(matches!(
+            check_ocsp(&forged, &certificate, &issuer, now()),
+            Err(CertificateRefusal::RevocationUnknown(_))
+        ));
+        let (_, another) = personal_ca();
+        assert!(matches!(
+            check_ocsp(&good, &another, &issuer, now()),
+            Err(CertificateRefusal::RevocationUnknown(_))
+        ));
+        assert!(matches!(
+            check_ocsp(
+                &crate::trust::ocsp::status_only(ocsp::ResponseStatus::TryLater),
+                &certificate,
+                &issuer,
+                now()
+            ),
             Err(CertificateRefusal::RevocationUnknown(_))
         ));
     }

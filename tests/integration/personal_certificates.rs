@@ -31,10 +31,13 @@ pub(crate) const PARTY: &str = "PAYER_001";
 /// The password of every PKCS#12 file made here.
 pub(crate) const P12_PASSWORD: &str = "证书密码-123";
 
-/// A personal PKI in a temporary directory, and the HTTP server publishing its CRL.
+/// A personal PKI in a temporary directory, the HTTP server publishing its CRL and, once started,
+/// its OCSP responder (`openssl ocsp`).
 pub(crate) struct PersonalPki {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,
+    ocsp_port: u16,
+    ocsp: std::sync::Mutex<Option<tokio::process::Child>>,
     _crl_server: tokio::task::JoinHandle<()>,
 }
 
@@ -101,6 +104,11 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, keyEncipherment
 crlDistributionPoints = URI:CRL_URL
 
+[ ocsp_only ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, nonRepudiation
+authorityInfoAccess = OCSP;URI:OCSP_URL
+
 [ unreachable ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, nonRepudiation
@@ -113,8 +121,20 @@ impl PersonalPki {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let crl_url = format!("http://{}/personal.crl", listener.local_addr().unwrap());
+        // A port for the OCSP responder, named in certificates before it runs.
+        let ocsp_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let path = dir.path();
-        std::fs::write(path.join("ca.cnf"), CA_CONFIG.replace("CRL_URL", &crl_url)).unwrap();
+        std::fs::write(
+            path.join("ca.cnf"),
+            CA_CONFIG
+                .replace("CRL_URL", &crl_url)
+                .replace("OCSP_URL", &format!("http://127.0.0.1:{ocsp_port}")),
+        )
+        .unwrap();
         std::fs::create_dir(path.join("issued")).unwrap();
         std::fs::write(path.join("index.txt"), "").unwrap();
         std::fs::write(path.join("serial"), "1000\n").unwrap();
@@ -208,6 +228,8 @@ impl PersonalPki {
         let pki = Self {
             root: path.join("root.pem"),
             dir,
+            ocsp_port,
+            ocsp: std::sync::Mutex::new(None),
             _crl_server: crl_server,
         };
         pki.publish_crl();
@@ -372,6 +394,51 @@ impl PersonalPki {
         self.publish_crl();
     }
 
+    /// Starts the sub-CA's OCSP responder (`openssl ocsp`, signing with the sub-CA's own key) on
+    /// the port the `ocsp_only` certificates name, with the revocations made so far; it stops
+    /// with the test.
+    pub async fn start_ocsp(&self) {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new("openssl")
+            .args([
+                "ocsp",
+                "-index",
+                "index.txt",
+                "-port",
+                &self.ocsp_port.to_string(),
+                "-rsigner",
+                "sub.pem",
+                "-rkey",
+                "sub.key",
+                "-CA",
+                "sub.pem",
+                "-nmin",
+                "60",
+            ])
+            .current_dir(self.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("openssl ocsp starts");
+        // It says when it listens. (A bare connection to find out would stall it: it serves one
+        // connection at a time and waits for that one's request.)
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("waiting for OCSP client connections") {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(ready, Ok(true), "the OCSP responder never listened");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        *self.ocsp.lock().unwrap() = Some(child);
+    }
+
     /// The signer's own, valid certificate (RSA, or P-256 with `ec`).
     pub fn signer(&self, name: &str, ec: bool) -> Personal {
         self.issue(
@@ -421,7 +488,7 @@ pub(crate) async fn service(t: &TestStore, roots: Vec<PathBuf>) -> RunningServic
         config.callbacks.enabled = false;
         config.archive.interval_seconds = 1;
         config.trust.personal_ca_roots = roots;
-        config.trust.personal_crl_timeout_ms = 2_000;
+        config.trust.personal_revocation_timeout_ms = 2_000;
     })
     .await
 }
@@ -776,6 +843,26 @@ async fn every_refused_certificate_signs_nothing_and_the_link_signs_afterwards(t
         50001,
         "CERTIFICATE_STATUS_UNAVAILABLE",
     );
+    // A CA that answers by OCSP: a revoked certificate is refused, a good one passes the checks.
+    let subject = format!("/CN={SIGNER_NAME}/serialNumber={SIGNER_ID}");
+    let ocsp_revoked = pki.issue("ocsp-revoked", &subject, "ocsp_only", &[], false);
+    let ocsp_good = pki.issue("ocsp-good", &subject, "ocsp_only", &[], true);
+    assert_refused(
+        page.sign(&pki, &ocsp_good).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        50001,
+        "CERTIFICATE_STATUS_UNAVAILABLE",
+    );
+    pki.revoke("ocsp-revoked");
+    pki.start_ocsp().await;
+    assert_refused(
+        page.sign(&pki, &ocsp_revoked).await,
+        refused,
+        40006,
+        "CERTIFICATE_REVOKED",
+    );
+    let (status, prepared) = page.prepare(&ocsp_good.chain_der).await;
+    assert_eq!(status, StatusCode::OK, "{prepared}");
     // The signer's certificate with a signature made by another key.
     let own = pki.signer("own-ec", true);
     let (status, prepared) = page.prepare(&own.chain_der).await;

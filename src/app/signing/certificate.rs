@@ -49,10 +49,10 @@ use crate::trust::personal::{self, CertificateRefusal, CheckedCertificate, Perso
 /// How long a prepared signing may be completed.
 pub const PREPARATION_TTL: Duration = Duration::from_secs(10 * 60);
 
-/// Largest CRL fetched from a certificate's distribution point.
-pub const MAX_CRL_BYTES: usize = 4 * 1024 * 1024;
+/// Largest CRL (or OCSP answer) read from a certificate's CA.
+pub const MAX_REVOCATION_BYTES: usize = 4 * 1024 * 1024;
 
-/// The CAs trusted for personal certificates and how their CRLs are fetched.
+/// The CAs trusted for personal certificates and how their revocation status is asked.
 #[derive(Debug)]
 pub struct PersonalTrust {
     pub roots: PersonalRoots,
@@ -65,39 +65,44 @@ impl PersonalTrust {
         Ok(Self { roots, client })
     }
 
-    /// The certificate's revocation status from the CRL it names: the first distribution point
-    /// that gives a usable CRL decides. A certificate naming neither a CRL nor an OCSP responder
-    /// needs none. When every point fails the status is unknown, and the certificate is refused:
-    /// a CA that publishes revocation must be reachable for its certificates to sign.
+    /// The certificate's revocation status, from what its CA publishes: its CRL distribution
+    /// points first, then its OCSP responders; the first usable answer decides. A certificate
+    /// naming neither needs no check. When nothing usable answers, the status is unknown and the
+    /// certificate is refused: a CA that publishes revocation must be reachable for its
+    /// certificates to sign.
     async fn check_revocation(
         &self,
         checked: &CheckedCertificate,
         at: Duration,
     ) -> Result<(), CertificateRefusal> {
-        let urls = personal::crl_urls(checked.leaf())?;
-        if urls.is_empty() {
-            // Said rather than skipped: a CA that answers by OCSP only has its status to check.
-            if !personal::ocsp_urls(checked.leaf())?.is_empty() {
-                return Err(CertificateRefusal::RevocationUnknown(
-                    "the CA publishes this certificate's status by OCSP only, which esign does \
-                     not ask yet"
-                        .into(),
-                ));
-            }
+        let (leaf, issuer) = (checked.leaf(), checked.issuer());
+        let crls = personal::crl_urls(leaf)?;
+        let responders = personal::ocsp_urls(leaf)?;
+        if crls.is_empty() && responders.is_empty() {
             return Ok(());
         }
         let mut problems = Vec::new();
-        for url in &urls {
-            let crl = match self.fetch_crl(url).await {
-                Ok(crl) => crl,
-                Err(problem) => {
-                    problems.push(format!("{url}: {problem}"));
-                    continue;
-                }
+        for url in &crls {
+            let answer = match self.fetch(url, None).await {
+                Ok(crl) => personal::check_crl(&crl, leaf, issuer, at),
+                Err(problem) => Err(CertificateRefusal::RevocationUnknown(problem)),
             };
-            match personal::check_crl(&crl, checked.leaf(), checked.issuer(), at) {
+            match answer {
                 Err(CertificateRefusal::RevocationUnknown(problem)) => {
-                    problems.push(format!("{url}: {problem}"));
+                    problems.push(format!("CRL {url}: {problem}"));
+                }
+                decided => return decided,
+            }
+        }
+        let request = personal::ocsp_request(leaf, issuer)?;
+        for url in &responders {
+            let answer = match self.fetch(url, Some(&request)).await {
+                Ok(response) => personal::check_ocsp(&response, leaf, issuer, at),
+                Err(problem) => Err(CertificateRefusal::RevocationUnknown(problem)),
+            };
+            match answer {
+                Err(CertificateRefusal::RevocationUnknown(problem)) => {
+                    problems.push(format!("OCSP {url}: {problem}"));
                 }
                 decided => return decided,
             }
@@ -105,24 +110,28 @@ impl PersonalTrust {
         Err(CertificateRefusal::RevocationUnknown(problems.join("; ")))
     }
 
-    async fn fetch_crl(&self, url: &str) -> Result<Vec<u8>, String> {
+    /// GETs a CRL, or POSTs an OCSP request, over http(s) with the timeout and the size cap.
+    async fn fetch(&self, url: &str, ocsp_request: Option<&[u8]>) -> Result<Vec<u8>, String> {
         let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err("not an http(s) URL".into());
         }
-        let mut response = self
-            .client
-            .get(parsed)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let request = match ocsp_request {
+            Some(body) => self
+                .client
+                .post(parsed)
+                .header("content-type", "application/ocsp-request")
+                .body(body.to_vec()),
+            None => self.client.get(parsed),
+        };
+        let mut response = request.send().await.map_err(|e| e.to_string())?;
         if !response.status().is_success() {
             return Err(format!("HTTP {}", response.status()));
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-            if body.len() + chunk.len() > MAX_CRL_BYTES {
-                return Err(format!("larger than {MAX_CRL_BYTES} bytes"));
+            if body.len() + chunk.len() > MAX_REVOCATION_BYTES {
+                return Err(format!("larger than {MAX_REVOCATION_BYTES} bytes"));
             }
             body.extend_from_slice(&chunk);
         }
