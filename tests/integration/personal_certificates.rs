@@ -22,6 +22,7 @@ crate::backend_tests!(
     a_ca_cert_signer_signs_with_their_own_certificate_and_validators_name_it,
     every_refused_certificate_signs_nothing_and_the_link_signs_afterwards,
     without_trusted_personal_cas_a_ca_cert_contract_is_refused,
+    a_signer_whose_document_moved_on_prepares_again_and_both_signatures_hold,
 );
 
 /// The CA_CERT signer of these tests.
@@ -497,26 +498,36 @@ pub(crate) async fn service(t: &TestStore, roots: Vec<PathBuf>) -> RunningServic
 pub(crate) async fn ca_cert_contract(service: &RunningService, name: &str) -> (String, String) {
     let template = format!("TPL_{name}");
     crate::journey::publish_template(&service.client(ADMIN), &template).await;
-    let caller = service.client(CALLER);
+    let contract_id = initiate(service, &initiation(name, &template)).await;
+    let url = sign_url(service, &contract_id, PARTY).await;
+    (contract_id, url)
+}
+
+async fn initiate(service: &RunningService, request: &Value) -> String {
     let (status, body) = json_of(
-        caller
-            .post_json("/api/v1/contract/initiate", &initiation(name, &template))
+        service
+            .client(CALLER)
+            .post_json("/api/v1/contract/initiate", request)
             .await,
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let contract_id = body["contractId"].as_str().unwrap().to_owned();
+    body["contractId"].as_str().unwrap().to_owned()
+}
+
+async fn sign_url(service: &RunningService, contract_id: &str, party: &str) -> String {
     let (status, body) = json_of(
-        caller
+        service
+            .client(CALLER)
             .post_json(
-                &format!("/api/v1/contract/{contract_id}/signers/{PARTY}/sign-url"),
+                &format!("/api/v1/contract/{contract_id}/signers/{party}/sign-url"),
                 &json!({}),
             )
             .await,
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    (contract_id, body["signUrl"].as_str().unwrap().to_owned())
+    body["signUrl"].as_str().unwrap().to_owned()
 }
 
 fn initiation(name: &str, template: &str) -> Value {
@@ -898,7 +909,19 @@ async fn every_refused_certificate_signs_nothing_and_the_link_signs_afterwards(t
 }
 
 async fn without_trusted_personal_cas_a_ca_cert_contract_is_refused(t: TestStore) {
-    let service = service(&t, Vec::new()).await;
+    // Two instances on one database share its personal-data keys, as a deployment's do.
+    let (personal_key, index_key) = (
+        esign::pii::PiiCipher::generate_key().unwrap(),
+        esign::pii::PiiCipher::generate_key().unwrap(),
+    );
+    let shared_keys = |config: &mut esign::app::config::Config| {
+        config.callbacks.enabled = false;
+        config.security.pii_active_key = Some("k1".into());
+        config.security.pii_keys =
+            std::collections::BTreeMap::from([("k1".to_owned(), personal_key.clone())]);
+        config.security.pii_index_key = Some(index_key.clone());
+    };
+    let service = start_service_with(&t, &[CALLER, ADMIN], shared_keys).await;
     let template = "TPL_NO_PERSONAL_CA";
     crate::journey::publish_template(&service.client(ADMIN), template).await;
     let (status, body) = json_of(
@@ -915,4 +938,137 @@ async fn without_trusted_personal_cas_a_ca_cert_contract_is_refused(t: TestStore
     assert_eq!(body["code"], 40001, "{body}");
     assert!(body.to_string().contains("signers[0].signMethod"), "{body}");
     assert!(body.to_string().contains("personal_ca_roots"), "{body}");
+
+    // A contract made while roots were trusted, signed where none are (another instance on the
+    // same database): the page and the step say so, and nothing is recorded.
+    let (_roots, root) = root_file();
+    let trusting = start_service_with(&t, &[CALLER, ADMIN], |config| {
+        shared_keys(config);
+        config.trust.personal_ca_roots = vec![root];
+    })
+    .await;
+    let (contract_id, url) = ca_cert_contract(&trusting, "ROOTS_REMOVED").await;
+    let url = url.replace(&trusting.base, &service.base);
+    let browser = Browser::new(&service.base);
+    let page = browser.open(&url).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(
+        page.text_of("certificate-status")
+            .contains("未配置信任的个人证书颁发机构"),
+        "{}",
+        page.html
+    );
+    assert!(!page.has("certificate-file"), "{}", page.html);
+    let token = url.split("token=").nth(1).unwrap();
+    let answer = browser
+        .post_json(
+            &format!("/h5/sign/certificate/prepare?token={token}"),
+            &json!({"csrf": page.csrf(), "certificates": ["AA=="], "signature": data_url(&signature_png())}),
+        )
+        .await;
+    assert_refused(answer, StatusCode::CONFLICT, 40900, "NO_TRUSTED_CA");
+    assert_eq!(signer_status(&service, &contract_id).await, "PENDING");
+}
+
+/// A root certificate file of the platform's making (any CA will do where nothing is signed), in
+/// a directory that lives as long as the answer.
+fn root_file() -> (tempfile::TempDir, PathBuf) {
+    let new = esign::trust::ca::NewCa::generate("Roots", chrono::Utc::now()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("root.pem");
+    std::fs::write(&path, new.ca.root_pem().unwrap()).unwrap();
+    (dir, path)
+}
+
+async fn a_signer_whose_document_moved_on_prepares_again_and_both_signatures_hold(t: TestStore) {
+    if !have_openssl() {
+        return;
+    }
+    let pki = PersonalPki::create().await;
+    let service = service(&t, vec![pki.root.clone()]).await;
+    let template = "TPL_CACERT_PARALLEL";
+    crate::journey::publish_template(&service.client(ADMIN), template).await;
+    let mut request = initiation("CACERT_PARALLEL", template);
+    request["signers"] = json!([
+        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
+         "idCardNo": "11010519491231002X", "mobile": "13800138000",
+         "signMethod": "CA_CERT", "notifyType": "H5_LINK", "sequence": 1},
+        request["signers"][0].clone(),
+    ]);
+    let contract_id = initiate(&service, &request).await;
+    let first = SignerPage::open(&service, &sign_url(&service, &contract_id, PARTY).await).await;
+    let second = SignerPage::open(
+        &service,
+        &sign_url(&service, &contract_id, "RECEIVER_001").await,
+    )
+    .await;
+    let own = pki.signer("own", false);
+    let theirs = pki.issue(
+        "zhang",
+        "/CN=张三/serialNumber=11010519491231002X",
+        "personal",
+        &[],
+        true,
+    );
+
+    // 李四 prepares; 张三 signs in between; 李四's signature no longer fits the document.
+    let (status, prepared) = first.prepare(&own.chain_der).await;
+    assert_eq!(status, StatusCode::OK, "{prepared}");
+    let (status, done) = second.sign(&pki, &theirs).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let attributes = STANDARD
+        .decode(prepared["signedAttributes"].as_str().unwrap())
+        .unwrap();
+    let signed = pki.sign(&own, &attributes);
+    assert_refused(
+        first.complete(&own.chain_der, &prepared, &signed).await,
+        StatusCode::CONFLICT,
+        40900,
+        "DOCUMENT_CHANGED",
+    );
+    // What the page does then: prepare again on the new head, sign, complete.
+    let (status, done) = first.sign(&pki, &own).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["contractSigned"], true, "{done}");
+
+    let signings = crate::signing_moments::signings(&service, &contract_id).await;
+    let revisions: Vec<_> = signings
+        .iter()
+        .map(|(_, revision)| revision.clone().unwrap())
+        .collect();
+    assert!(
+        revisions[0].document_hash == revisions[1].previous_hash
+            || revisions[1].document_hash == revisions[0].previous_hash,
+        "one chain of revisions: {revisions:?}"
+    );
+    let pdf = crate::signing_moments::document_when_sealed(&service, &contract_id).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signed.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let platform_root = dir.path().join("platform-root.pem");
+    std::fs::write(
+        &platform_root,
+        service.state.ca.as_ref().unwrap().root_pem().unwrap(),
+    )
+    .unwrap();
+    if let Some(output) = crate::pades::tool(
+        "pyhanko",
+        &[
+            "sign",
+            "validate",
+            "--trust",
+            platform_root.to_str().unwrap(),
+            "--trust",
+            pki.root.to_str().unwrap(),
+            "--trust-replace",
+            "--no-revocation-check",
+            path.to_str().unwrap(),
+        ],
+    ) {
+        assert!(
+            output.status.success(),
+            "pyHanko refused: {}",
+            crate::pades::text_of(&output)
+        );
+    }
 }

@@ -96,6 +96,8 @@ pub(super) struct SignPage<'a> {
     pub face: FaceStatus,
     pub resend_cooldown: chrono::TimeDelta,
     pub max_failed_attempts: u32,
+    /// Whether the deployment trusts any personal CA (CA_CERT signers need one).
+    pub personal_ca_trusted: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -226,6 +228,15 @@ fn steps(page: &SignPage<'_>) -> String {
             out.push_str(&sms_step(page, sms_done));
             out.push_str(&face_step(page, face_done, sms_done));
             (sms_done, face_done, sms_done && face_done)
+        }
+        SignMethod::CaCert if !page.personal_ca_trusted => {
+            let _ = write!(
+                out,
+                "<section id=\"step-certificate\" class=\"step current\"><h2>第一步 数字证书</h2>\
+                 <p id=\"certificate-status\" class=\"error\">本平台未配置信任的个人证书颁发机构（CA），\
+                 暂不能使用数字证书签署。请联系协议发起方。</p></section>"
+            );
+            (false, false, false)
         }
         SignMethod::CaCert => {
             out.push_str(&certificate_step(page));

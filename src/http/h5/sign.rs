@@ -178,6 +178,7 @@ pub(super) async fn page(
         face,
         resend_cooldown: policy.resend_cooldown,
         max_failed_attempts: policy.max_failed_attempts,
+        personal_ca_trusted: !state.personal.roots.is_empty(),
         now,
     });
     let secure = state.config.server.public_base_url.starts_with("https://");
