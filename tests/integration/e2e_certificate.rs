@@ -45,7 +45,9 @@ async fn a_ca_cert_signer_opens_their_p12_in_chromium_and_signs_with_it() {
     let pki = PersonalPki::create().await;
     let service = service(&t, vec![pki.root.clone()]).await;
     let (contract_id, url) = ca_cert_contract(&service, "CACERT_BROWSER").await;
-    let own = pki.signer("own", false);
+    // The signer's own key is P-256 (the page turns WebCrypto's r || s into DER); the revoked
+    // certificate's is RSA.
+    let own = pki.signer("own", true);
     let revoked = pki.signer("revoked", false);
     pki.revoke("revoked");
 
