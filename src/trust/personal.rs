@@ -454,6 +454,38 @@ mod tests {
     }
 
     #[test]
+    fn roots_load_from_pem_files_of_ca_certificates_only() {
+        let (new, certificate) = personal_ca();
+        let dir = tempfile::tempdir().unwrap();
+        let roots = dir.path().join("roots.pem");
+        let two = format!(
+            "{}{}",
+            new.ca.root_pem().unwrap(),
+            crate::trust::ca::pem(&new.ca.intermediate().to_der().unwrap()).unwrap()
+        );
+        std::fs::write(&roots, two).unwrap();
+        let loaded = PersonalRoots::load(std::slice::from_ref(&roots)).unwrap();
+        assert_eq!(loaded.anchors.len(), 2);
+        assert!(PersonalRoots::load(&[]).unwrap().is_empty());
+
+        let leaf = dir.path().join("leaf.pem");
+        std::fs::write(
+            &leaf,
+            crate::trust::ca::pem(&certificate.to_der().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let error = PersonalRoots::load(&[leaf]).unwrap_err();
+        assert!(
+            error.to_string().contains("is not a CA certificate"),
+            "{error}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        assert!(PersonalRoots::load(&[empty]).is_err());
+        assert!(PersonalRoots::load(&[dir.path().join("missing.pem")]).is_err());
+    }
+
+    #[test]
     fn a_certificate_that_chains_to_a_trusted_root_passes_and_names_its_holder() {
         let (new, certificate) = personal_ca();
         let roots = PersonalRoots::from_certificates(vec![new.ca.root().clone()]);
