@@ -174,7 +174,7 @@ pub async fn append_signature_as(
 }
 
 /// The DER of the CMS signed attributes the signer's own key must sign for their revision on
-/// `head` (see [`RevisionSigner::Own`]): the same update [`append_signature`] then writes, so the
+/// `head` (see [`RevisionSigner::Own`]): the same update [`append_signature_as`] then writes, so the
 /// signature made over these bytes fits it exactly.
 pub fn signed_attributes(
     head: &DocumentHead,

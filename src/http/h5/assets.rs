@@ -1,6 +1,8 @@
-//! The signing page's stylesheet and script, served from this origin (the page's CSP allows no other
-//! and no inline script). The script only adds the signature pad and the two dialogs; every step
-//! works as a plain form post.
+//! The signing page's stylesheet and scripts, served from this origin (the page's CSP allows no other
+//! and no inline script). For FACE_AND_SMS the script only adds the signature pad and the two
+//! dialogs, and every step works as a plain form post. A CA_CERT signer's key lives in the page, so
+//! that step needs the script: it loads the vendored PKCS#12 reader and signs through the two JSON
+//! steps of `certificate`.
 
 use axum::http::header;
 use axum::response::IntoResponse;

@@ -380,6 +380,7 @@ fn certificate_step(page: &SignPage<'_>) -> String {
     format!(
         "<section id=\"step-certificate\" class=\"step current\" data-mode=\"pkcs12\">\
          <h2>第一步 数字证书</h2><p id=\"certificate-status\">{verified}</p>\
+         <noscript><p class=\"error\">数字证书签署需要启用浏览器脚本。</p></noscript>\
          <p class=\"hint\">证书私钥仅在您的浏览器中使用，不会上传到服务器。</p>\
          <label for=\"certificate-file\">证书文件</label>\
          <input id=\"certificate-file\" type=\"file\" accept=\".p12,.pfx,application/x-pkcs12\">\
