@@ -125,6 +125,11 @@ impl PersonalRoots {
         Self { anchors }
     }
 
+    /// The trusted personal roots.
+    pub fn anchors(&self) -> &[Certificate] {
+        &self.anchors
+    }
+
     /// Whether no personal CA is trusted: no `CA_CERT` signer can sign.
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()

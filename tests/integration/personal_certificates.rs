@@ -757,6 +757,24 @@ async fn a_ca_cert_signer_signs_with_their_own_certificate_and_validators_name_i
 
     let pdf = crate::signing_moments::document_when_sealed(&service, &contract_id).await;
     check_signed_document(&service, &pki, &pdf, "Test Personal Root CA");
+
+    // The verify API trusts the personal roots for signers' signatures, as the document's readers do.
+    let answer = crate::sealing::verify(
+        &service.client(CALLER),
+        json!({"method": "CONTRACT_ID", "contractId": contract_id}),
+    )
+    .await;
+    assert_eq!(answer["valid"], true, "{answer}");
+    let signer = &answer["signatureInfo"][0];
+    assert_eq!(signer["kind"], "SIGNER_SIGNATURE", "{answer}");
+    assert_eq!(signer["valid"], true, "{answer}");
+    assert!(
+        signer["certificateIssuerName"]
+            .as_str()
+            .unwrap()
+            .contains("Test Personal Sub CA"),
+        "{answer}"
+    );
 }
 
 async fn every_refused_certificate_signs_nothing_and_the_link_signs_afterwards(t: TestStore) {
