@@ -230,8 +230,8 @@ impl Config {
     }
 }
 
-/// Applies `ESIGN_<SECTION>_<KEY>=value` overrides. Values that read as TOML integers, floats or
-/// booleans keep that type; anything else is a string.
+/// Applies `ESIGN_<SECTION>_<KEY>=value` overrides. Values that read as TOML integers, floats,
+/// booleans or arrays of strings keep that type; anything else is a string.
 fn apply_overrides(table: &mut toml::Table, vars: impl IntoIterator<Item = (String, String)>) {
     for (name, value) in vars {
         let Some(rest) = name.strip_prefix("ESIGN_") else {
@@ -263,6 +263,14 @@ fn apply_overrides(table: &mut toml::Table, vars: impl IntoIterator<Item = (Stri
                 Some(
                     v @ (toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_)),
                 ) => v.clone(),
+                // A list such as `trust.personal_ca_roots`, written as a TOML array of strings.
+                Some(v @ toml::Value::Array(items))
+                    if items
+                        .iter()
+                        .all(|item| matches!(item, toml::Value::String(_))) =>
+                {
+                    v.clone()
+                }
                 _ => toml::Value::String(value.clone()),
             },
             _ => toml::Value::String(value.clone()),
@@ -298,6 +306,25 @@ mod tests {
         let config = Config::load(None, vars(&[])).unwrap();
         assert_eq!(config.database.url, "sqlite://data/esign.db");
         assert_eq!(config.server.mode, Mode::Development);
+    }
+
+    #[test]
+    fn a_list_of_paths_can_come_from_the_environment_as_a_toml_array() {
+        let config = Config::load(
+            None,
+            vars(&[(
+                "ESIGN_TRUST_PERSONAL_CA_ROOTS",
+                r#"["/etc/esign/a.pem", "/etc/esign/b.pem"]"#,
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.trust.personal_ca_roots,
+            [
+                std::path::PathBuf::from("/etc/esign/a.pem"),
+                std::path::PathBuf::from("/etc/esign/b.pem")
+            ]
+        );
     }
 
     #[test]

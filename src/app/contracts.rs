@@ -62,12 +62,36 @@ pub async fn initiate(
     }
 }
 
+/// A CA_CERT signer could never sign where no personal CA is trusted: refuse the contract now
+/// rather than leave the signer stuck (docs/trust.md, "Personal certificates").
+fn refuse_untrusted_ca_cert(
+    services: &Services,
+    request: &ContractRequest,
+) -> Result<(), AppError> {
+    if !services.personal.roots.is_empty() {
+        return Ok(());
+    }
+    match request
+        .signers
+        .iter()
+        .position(|signer| signer.sign_method.as_deref() == Some("CA_CERT"))
+    {
+        Some(index) => Err(AppError::invalid(
+            format!("signers[{index}].signMethod"),
+            "CA_CERT is not available: this deployment trusts no personal CA \
+             (trust.personal_ca_roots)",
+        )),
+        None => Ok(()),
+    }
+}
+
 async fn initiate_new(
     services: &Services,
     caller: &Caller,
     request: &ContractRequest,
 ) -> Result<Initiated, AppError> {
     super::guard_callback_url(services, request.callback_url.as_deref()).await?;
+    refuse_untrusted_ca_cert(services, request)?;
     let template = load_template(services, request).await?;
     let preview_hash = match &template {
         Some((_, preview)) => Digest::parse(&hex::encode(Sha256::digest(preview.as_bytes())))

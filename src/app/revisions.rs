@@ -31,7 +31,7 @@ use crate::documents::pdf::RenderedPdf;
 use crate::documents::seal::signature_field;
 use crate::documents::sign::{FieldSignature, sign_field_timestamped_if_available};
 use crate::documents::storage::sha256_hex;
-use crate::trust::cms::Signer as CmsSigner;
+use crate::trust::cms::{SignatureSource, Signer as CmsSigner};
 use crate::trust::timestamper::LOCAL;
 
 /// Why signers sign (the signature dictionary's `/Reason`).
@@ -85,57 +85,73 @@ pub struct SigningFacts<'a> {
     pub signed_at: DateTime<Utc>,
 }
 
-/// The signer's signature appended to `head` now: a certificate issued at `facts.signed_at`, their
-/// appearance, a signature timestamp when an authority answers. Returns the grown document (not yet
-/// stored) and what the log records of it.
+/// Whose certificate a signer's revision is signed with.
+#[derive(Debug, Clone, Copy)]
+pub enum RevisionSigner<'a> {
+    /// A fresh event certificate the platform CA issues for this moment (FACE_AND_SMS), with its
+    /// key generated here.
+    EventCertificate,
+    /// The signer's own certificate (CA_CERT): its chain, and what signs for it (a signature the
+    /// signer made in their browser; the key is never here).
+    Own {
+        certificate: &'a Certificate,
+        chain: &'a [Certificate],
+        key: &'a dyn SignatureSource,
+    },
+}
+
+/// The signer's signature appended to `head` now with an event certificate issued at
+/// `facts.signed_at` (see [`append_signature_as`]).
 pub async fn append_signature(
     state: &Services,
     head: &DocumentHead,
     signer: &Signer,
     facts: SigningFacts<'_>,
 ) -> Result<(Vec<u8>, Revision, SignedRevision), SealingError> {
+    append_signature_as(state, head, signer, facts, RevisionSigner::EventCertificate).await
+}
+
+/// The signer's signature appended to `head` now: signed as `how` says, with their appearance and
+/// a signature timestamp when an authority answers. Returns the grown document (not yet stored)
+/// and what the log records of it.
+pub async fn append_signature_as(
+    state: &Services,
+    head: &DocumentHead,
+    signer: &Signer,
+    facts: SigningFacts<'_>,
+    how: RevisionSigner<'_>,
+) -> Result<(Vec<u8>, Revision, SignedRevision), SealingError> {
     let platform = state.platform_seal.as_ref().ok_or(SealingError::NoCa)?;
-    let minutes = i64::try_from(state.config.trust.event_certificate_minutes)
-        .map_err(|error| SealingError::Value(error.to_string()))?;
-    // The certificate starts in the second it is issued, never before: X.509 times have whole
-    // seconds, so the start is that second, which is not later than the signing moment.
-    let not_before = facts
-        .signed_at
-        .with_nanosecond(0)
-        .unwrap_or(facts.signed_at);
-    let issued = platform.ca().issue_event_certificate(
-        signer.name.as_str(),
-        &signer.id_card_no.masked(),
-        not_before,
-        TimeDelta::minutes(minutes)
-            .to_std()
-            .map_err(|error| SealingError::Value(error.to_string()))?,
-    )?;
-    let certificate = Certificate::from_der(&issued.certificate_der)
-        .map_err(|error| SealingError::Value(error.to_string()))?;
-    let chain = platform.chain()?;
-    let appearance = facts.image.map(|image| Appearance {
-        png: image.bytes().to_vec(),
-        lines: appearance_lines(&facts),
-    });
+    let issued;
+    let event_certificate;
+    let platform_chain;
+    let (certificate, key, chain): (&Certificate, &dyn SignatureSource, &[Certificate]) = match how
+    {
+        RevisionSigner::EventCertificate => {
+            issued = issue_event_certificate(state, signer, facts.signed_at)?;
+            event_certificate = Certificate::from_der(&issued.certificate_der)
+                .map_err(|error| SealingError::Value(error.to_string()))?;
+            platform_chain = platform.chain()?;
+            (&event_certificate, &issued.key, &platform_chain)
+        }
+        RevisionSigner::Own {
+            certificate,
+            chain,
+            key,
+        } => (certificate, key, chain),
+    };
+    let appearance = appearance(&facts);
+    let info = signature_info(signer, &facts);
     let field = signature_field(&head.rendered, &signer_field_name(signer.party_id.as_str()))?;
     let signed = sign_field_timestamped_if_available(
         &head.bytes,
         &head.revision,
         FieldSignature {
             field,
-            info: &SignatureInfo {
-                name: signer.name.to_string(),
-                reason: SIGNER_REASON.to_owned(),
-                location: None,
-                signed_at: facts.signed_at,
-            },
+            info: &info,
             appearance: appearance.as_ref(),
-            signer: CmsSigner {
-                certificate: &certificate,
-                key: &issued.key,
-            },
-            chain: &chain,
+            signer: CmsSigner { certificate, key },
+            chain,
         },
         platform.timestamper().as_ref(),
     )
@@ -143,7 +159,7 @@ pub async fn append_signature(
     let record = SignedRevision {
         document_hash: digest(&sha256_hex(&signed.bytes))?,
         previous_hash: digest(&sha256_hex(&head.bytes))?,
-        certificate: certificate_facts(Some(signer.party_id.clone()), &certificate)?,
+        certificate: certificate_facts(Some(signer.party_id.clone()), certificate)?,
         timestamp_authority: signed
             .timestamp
             .as_ref()
@@ -157,6 +173,77 @@ pub async fn append_signature(
     Ok((signed.bytes, signed.revision, record))
 }
 
+/// The DER of the CMS signed attributes the signer's own key must sign for their revision on
+/// `head` (see [`RevisionSigner::Own`]): the same update [`append_signature_as`] then writes, so the
+/// signature made over these bytes fits it exactly.
+pub fn signed_attributes(
+    head: &DocumentHead,
+    signer: &Signer,
+    facts: SigningFacts<'_>,
+    certificate: &Certificate,
+    chain: &[Certificate],
+) -> Result<Vec<u8>, SealingError> {
+    // Nothing is signed here: the key only has to name the algorithm.
+    let unsigned = crate::trust::cms::Presigned {
+        certificate: certificate.clone(),
+        signature: Vec::new(),
+    };
+    let appearance = appearance(&facts);
+    let info = signature_info(signer, &facts);
+    let field = signature_field(&head.rendered, &signer_field_name(signer.party_id.as_str()))?;
+    Ok(crate::documents::sign::signed_attributes(
+        &head.bytes,
+        &head.revision,
+        FieldSignature {
+            field,
+            info: &info,
+            appearance: appearance.as_ref(),
+            signer: CmsSigner {
+                certificate,
+                key: &unsigned,
+            },
+            chain,
+        },
+    )?)
+}
+
+fn issue_event_certificate(
+    state: &Services,
+    signer: &Signer,
+    signed_at: DateTime<Utc>,
+) -> Result<crate::trust::IssuedCertificate, SealingError> {
+    let platform = state.platform_seal.as_ref().ok_or(SealingError::NoCa)?;
+    let minutes = i64::try_from(state.config.trust.event_certificate_minutes)
+        .map_err(|error| SealingError::Value(error.to_string()))?;
+    // The certificate starts in the second it is issued, never before: X.509 times have whole
+    // seconds, so the start is that second, which is not later than the signing moment.
+    let not_before = signed_at.with_nanosecond(0).unwrap_or(signed_at);
+    Ok(platform.ca().issue_event_certificate(
+        signer.name.as_str(),
+        &signer.id_card_no.masked(),
+        not_before,
+        TimeDelta::minutes(minutes)
+            .to_std()
+            .map_err(|error| SealingError::Value(error.to_string()))?,
+    )?)
+}
+
+fn appearance(facts: &SigningFacts<'_>) -> Option<Appearance> {
+    facts.image.map(|image| Appearance {
+        png: image.bytes().to_vec(),
+        lines: appearance_lines(facts),
+    })
+}
+
+fn signature_info(signer: &Signer, facts: &SigningFacts<'_>) -> SignatureInfo {
+    SignatureInfo {
+        name: signer.name.to_string(),
+        reason: SIGNER_REASON.to_owned(),
+        location: None,
+        signed_at: facts.signed_at,
+    }
+}
+
 /// The signer's signature made now on the contract's document as it stands, stored under its
 /// hash; the facts for their `SignerSigned` event.
 pub async fn sign_at_moment(
@@ -167,11 +254,23 @@ pub async fn sign_at_moment(
 ) -> Result<SignedRevision, SealingError> {
     let head = document_head(state, contract).await?;
     let (bytes, _, record) = append_signature(state, &head, signer, facts).await?;
+    store_revision(state, contract, signer, &bytes, &record).await?;
+    Ok(record)
+}
+
+/// Stores a signer's revision under its hash, before the log names it.
+pub async fn store_revision(
+    state: &Services,
+    contract: &Contract,
+    signer: &Signer,
+    bytes: &[u8],
+    record: &SignedRevision,
+) -> Result<(), SealingError> {
     state
         .documents
         .put(
             &document_storage_key(contract.contract_id.as_str(), record.document_hash.as_hex()),
-            &bytes,
+            bytes,
         )
         .await?;
     tracing::info!(
@@ -180,7 +279,7 @@ pub async fn sign_at_moment(
         timestamped = record.timestamped_at.is_some(),
         "signer's signature made"
     );
-    Ok(record)
+    Ok(())
 }
 
 /// What the appearance prints under the drawing: printable ASCII only (see

@@ -65,6 +65,8 @@ pub struct Services {
     pub receipt_trust: Arc<crate::providers::archive::ReceiptTrust>,
     /// Wakes the sealing sweep (a contract was just signed).
     pub sealing: Arc<tokio::sync::Notify>,
+    /// The CAs trusted for signers' own certificates (signMethod CA_CERT), and their CRLs.
+    pub personal: Arc<super::signing::certificate::PersonalTrust>,
 }
 
 /// Why the service cannot start.
@@ -92,10 +94,33 @@ pub enum StartupError {
     Sealing(#[from] super::sealing::SealingError),
     #[error("archive providers: {0}")]
     Archive(String),
+    #[error(transparent)]
+    PersonalRoots(#[from] crate::trust::personal::RootsError),
+    #[error("personal certificates: {0}")]
+    Personal(String),
     #[error(
         "--bench-plain-crud keeps no audit trail and is for benchmarks only: refused in production mode"
     )]
     PlainCrudInProduction,
+}
+
+/// The personal CAs of `[trust] personal_ca_roots`; none configured is allowed (no CA_CERT signer
+/// can then sign, and contracts naming one are refused), and said at start.
+fn personal_trust(
+    config: &Config,
+) -> Result<super::signing::certificate::PersonalTrust, StartupError> {
+    let roots = crate::trust::personal::PersonalRoots::load(&config.trust.personal_ca_roots)?;
+    if roots.is_empty() {
+        tracing::info!(
+            "no personal CA is trusted ([trust] personal_ca_roots): signers with signMethod \
+             CA_CERT cannot sign, and contracts naming one are refused"
+        );
+    }
+    super::signing::certificate::PersonalTrust::new(
+        roots,
+        Duration::from_millis(config.trust.personal_revocation_timeout_ms),
+    )
+    .map_err(StartupError::Personal)
 }
 
 /// The services, and the development client made on this start (its secret exists nowhere else).
@@ -201,6 +226,7 @@ impl Services {
         let receipt_trust =
             crate::providers::archive::ReceiptTrust::from_config(&config.trust, ca.as_deref())
                 .map_err(|error| StartupError::Archive(error.to_string()))?;
+        let personal = personal_trust(&config)?;
         let services = Services {
             store,
             config: Arc::new(config),
@@ -223,6 +249,7 @@ impl Services {
             archivers: Arc::new(archivers),
             receipt_trust: Arc::new(receipt_trust),
             sealing: Arc::default(),
+            personal: Arc::new(personal),
         };
         Ok(Started {
             services,

@@ -103,9 +103,14 @@ async fn write_evidence_report(
                     hash,
                 )
                 .await?;
-            signatures = crate::app::document_verification::validate_signatures(
+            let personal =
+                crate::trust::personal::PersonalRoots::load(&config.trust.personal_ca_roots)?;
+            signatures = crate::app::document_verification::validate_signatures_with(
                 &bytes,
-                &[platform.ca().root().clone()],
+                crate::documents::validate::Anchors {
+                    platform: &[platform.ca().root().clone()],
+                    personal: personal.anchors(),
+                },
             )
             .signatures;
         }

@@ -151,12 +151,25 @@ pub async fn timestamp_document(
     })
 }
 
-/// The update with its placeholder, and the detached CAdES signature over its byte range.
-fn prepare_and_sign(
+/// The DER of the signed attributes the CMS of [`sign_field`] (and its timestamped forms) would
+/// carry for `signature`: what a signer whose key is elsewhere signs. `signature.signer.key` is
+/// not used. The update is deterministic, so signing its field again with the same facts and
+/// that signature (a [`cms::Presigned`]) makes exactly this signature.
+pub fn signed_attributes(
     pdf: &[u8],
     revision: &Revision,
     signature: FieldSignature<'_>,
-) -> Result<(Prepared, Vec<u8>), SignError> {
+) -> Result<Vec<u8>, SignError> {
+    let (_, builder) = prepare_builder(pdf, revision, signature)?;
+    Ok(builder.signed_attributes_der()?)
+}
+
+/// The update with its placeholder, and the CMS builder for its byte range.
+fn prepare_builder<'a>(
+    pdf: &[u8],
+    revision: &Revision,
+    signature: FieldSignature<'a>,
+) -> Result<(Prepared, SignedDataBuilder<'a>), SignError> {
     let prepared = pades::prepare(
         pdf,
         revision,
@@ -174,6 +187,16 @@ fn prepare_and_sign(
     for certificate in signature.chain {
         builder = builder.certificate(certificate.clone());
     }
+    Ok((prepared, builder))
+}
+
+/// The update with its placeholder, and the detached CAdES signature over its byte range.
+fn prepare_and_sign(
+    pdf: &[u8],
+    revision: &Revision,
+    signature: FieldSignature<'_>,
+) -> Result<(Prepared, Vec<u8>), SignError> {
+    let (prepared, builder) = prepare_builder(pdf, revision, signature)?;
     let cms = builder.build()?;
     Ok((prepared, cms))
 }

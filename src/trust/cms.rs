@@ -82,11 +82,88 @@ pub struct IssuerSerial {
     pub serial_number: SerialNumber,
 }
 
-/// One signer's certificate and key.
+/// What makes a SignerInfo's signature over the DER of its signed attributes: a key held here
+/// (the platform's, an event certificate's), or a signature the signer made elsewhere and handed
+/// in (a personal certificate whose key stays in the signer's browser: [`Presigned`]).
+pub trait SignatureSource: std::fmt::Debug + Sync {
+    /// The SignerInfo's `signatureAlgorithm`.
+    fn algorithm(&self) -> AlgorithmIdentifierOwned;
+    /// The signature over `message`.
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CmsError>;
+}
+
+impl SignatureSource for SigningKey {
+    fn algorithm(&self) -> AlgorithmIdentifierOwned {
+        super::ca::ecdsa_with_sha256()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CmsError> {
+        Ok(SigningKey::sign(self, message)?)
+    }
+}
+
+/// A signature made outside the service over signed attributes the service handed out. It is
+/// accepted for a message only when it verifies there with `certificate`'s public key, so a CMS
+/// built with it is never one whose signature fails.
+#[derive(Debug, Clone)]
+pub struct Presigned {
+    pub certificate: Certificate,
+    pub signature: Vec<u8>,
+}
+
+impl SignatureSource for Presigned {
+    fn algorithm(&self) -> AlgorithmIdentifierOwned {
+        // The algorithm follows from the key: only keys `signature_algorithm_for` names get here.
+        signature_algorithm_for(&self.certificate)
+            .unwrap_or_else(|_| super::ca::ecdsa_with_sha256())
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CmsError> {
+        let algorithm = signature_algorithm_for(&self.certificate)?;
+        verify_signature(
+            self.certificate.tbs_certificate().subject_public_key_info(),
+            &algorithm.oid,
+            None,
+            message,
+            &self.signature,
+        )?;
+        Ok(self.signature.clone())
+    }
+}
+
+/// How a signer holding `certificate`'s key signs with SHA-256: sha256WithRSAEncryption for an RSA
+/// key, ecdsa-with-SHA256 for a P-256 key; other keys are not supported.
+pub fn signature_algorithm_for(
+    certificate: &Certificate,
+) -> Result<AlgorithmIdentifierOwned, CmsError> {
+    let key = certificate.tbs_certificate().subject_public_key_info();
+    if key.algorithm.oid == oid::RSA_ENCRYPTION {
+        // RFC 4055 section 5: the parameters of sha256WithRSAEncryption are NULL.
+        return Ok(AlgorithmIdentifierOwned {
+            oid: oid::SHA256_WITH_RSA,
+            parameters: Some(Any::from(der::asn1::Null)),
+        });
+    }
+    if key.algorithm.oid == oid::EC_PUBLIC_KEY {
+        let curve: ObjectIdentifier = key
+            .algorithm
+            .parameters
+            .as_ref()
+            .ok_or_else(|| invalid("an EC key without a named curve"))?
+            .decode_as()?;
+        if curve == oid::SECP256R1 {
+            return Ok(super::ca::ecdsa_with_sha256());
+        }
+        return Err(CmsError::Unsupported(format!("EC curve {curve}")));
+    }
+    Err(CmsError::Unsupported(format!("key {}", key.algorithm.oid)))
+}
+
+/// One signer's certificate and what signs for it.
 #[derive(Debug, Clone, Copy)]
 pub struct Signer<'a> {
     pub certificate: &'a Certificate,
-    pub key: &'a SigningKey,
+    pub key: &'a dyn SignatureSource,
 }
 
 /// Builds a `ContentInfo` holding `SignedData` with one signer. Signed attributes: content-type,
@@ -164,8 +241,13 @@ impl<'a> SignedDataBuilder<'a> {
         self
     }
 
-    /// The DER `ContentInfo`.
-    pub fn build(self) -> Result<Vec<u8>, CmsError> {
+    /// The DER of the signed attributes as a SET OF: the bytes the signature covers (RFC 5652
+    /// section 5.4). A signer whose key is elsewhere signs these.
+    pub fn signed_attributes_der(&self) -> Result<Vec<u8>, CmsError> {
+        Ok(self.signed_attributes()?.to_der()?)
+    }
+
+    fn signed_attributes(&self) -> Result<SetOfVec<Attribute>, CmsError> {
         let certificate = self.signer.certificate;
         let tbs = certificate.tbs_certificate();
         let mut signed = vec![
@@ -201,8 +283,14 @@ impl<'a> SignedDataBuilder<'a> {
                 &x509_cert::time::Time::UtcTime(der::asn1::UtcTime::from_unix_duration(time)?),
             )?);
         }
-        signed.extend(self.extra_signed);
-        let signed = SetOfVec::try_from(signed)?;
+        signed.extend(self.extra_signed.iter().cloned());
+        Ok(SetOfVec::try_from(signed)?)
+    }
+
+    /// The DER `ContentInfo`.
+    pub fn build(self) -> Result<Vec<u8>, CmsError> {
+        let tbs = self.signer.certificate.tbs_certificate();
+        let signed = self.signed_attributes()?;
         // The signature covers the DER of the attributes as a SET OF (RFC 5652 section 5.4).
         let signature = self.signer.key.sign(&signed.to_der()?)?;
         let signer_info = SignerInfo {
@@ -213,7 +301,7 @@ impl<'a> SignedDataBuilder<'a> {
             }),
             digest_alg: sha256_algorithm(),
             signed_attrs: Some(signed),
-            signature_algorithm: super::ca::ecdsa_with_sha256(),
+            signature_algorithm: self.signer.key.algorithm(),
             signature: OctetString::new(signature)?,
             unsigned_attrs: if self.unsigned.is_empty() {
                 None

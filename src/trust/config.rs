@@ -63,6 +63,12 @@ pub struct TrustConfig {
     /// The least time between two renewals of one document: when the authority's certificate is
     /// not renewed in time, documents are not stamped again at every sweep.
     pub document_timestamp_renewal_interval_days: u64,
+    /// PEM files (each may hold several certificates) of the CAs whose personal certificates
+    /// signers with signMethod `CA_CERT` may sign with. Empty: no such signer can sign, and
+    /// initiating a contract with one is refused.
+    pub personal_ca_roots: Vec<PathBuf>,
+    /// One attempt at asking a personal certificate's CA for its status (a CRL or an OCSP answer).
+    pub personal_revocation_timeout_ms: u64,
 }
 
 impl Default for TrustConfig {
@@ -91,6 +97,8 @@ impl Default for TrustConfig {
             ocsp_validity_minutes: 60,
             document_timestamp_renewal_days: 365,
             document_timestamp_renewal_interval_days: 30,
+            personal_ca_roots: Vec::new(),
+            personal_revocation_timeout_ms: 5_000,
         }
     }
 }
@@ -128,6 +136,11 @@ impl std::fmt::Debug for TrustConfig {
                 &self.document_timestamp_renewal_interval_days,
             )
             .field("name_revocation_urls", &self.name_revocation_urls)
+            .field("personal_ca_roots", &self.personal_ca_roots)
+            .field(
+                "personal_revocation_timeout_ms",
+                &self.personal_revocation_timeout_ms,
+            )
             .finish()
     }
 }
@@ -183,6 +196,9 @@ impl TrustConfig {
             return Err(
                 "trust.document_timestamp_renewal_interval_days must be at most 3650".into(),
             );
+        }
+        if self.personal_revocation_timeout_ms == 0 {
+            return Err("trust.personal_revocation_timeout_ms must be positive".into());
         }
         if self.tsa_timeout_ms == 0 {
             return Err("trust.tsa_timeout_ms must be positive".into());

@@ -7,6 +7,8 @@
 //!   loading, per-signer event certificates, and the CRLs of the intermediate and the root.
 //! - [`ocsp`]: RFC 6960 types and the OCSP answers the intermediate signs for what it issued.
 //! - [`pkcs12`]: reading an operator's CA handed over as one PKCS#12 bundle.
+//! - [`personal`]: signers' own certificates (signMethod `CA_CERT`): chain to a trusted personal
+//!   CA, validity, key usage, and their CRLs.
 //! - [`cms`]: CMS `SignedData`: the builder (timestamp tokens, detached PAdES signatures), signature
 //!   timestamps added afterwards (CAdES-T), and the verifier (signature, signed attributes,
 //!   certificate chain).
@@ -23,6 +25,7 @@ pub mod cms;
 pub mod config;
 pub mod keys;
 pub mod ocsp;
+pub mod personal;
 pub mod pkcs12;
 pub mod timestamper;
 pub mod tsa;
@@ -70,6 +73,7 @@ pub mod oid {
     pub const OCSP_NONCE: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.2");
     pub const SHA1: Oid = Oid::new_unwrap("1.3.14.3.2.26");
     pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
+    pub const KP_OCSP_SIGNING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.9");
 
     pub const DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.1");
     pub const SIGNED_DATA: Oid = Oid::new_unwrap("1.2.840.113549.1.7.2");
@@ -90,6 +94,28 @@ pub const DEFAULT_TSA_POLICY: &str = "1.2.3.4.1";
 
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
+}
+
+/// The text of the first `id` attribute of a name, whatever string type it was written in.
+pub fn name_attribute(name: &x509_cert::name::Name, id: ObjectIdentifier) -> Option<String> {
+    use der::{Tag, Tagged};
+    let value = &name.iter().find(|attribute| attribute.oid == id)?.value;
+    let bytes = value.value();
+    match value.tag() {
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::VisibleString => {
+            std::str::from_utf8(bytes).ok().map(str::to_owned)
+        }
+        Tag::BmpString => {
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        // TeletexString: Latin-1 is how it is used in practice.
+        Tag::TeletexString => Some(bytes.iter().map(|byte| char::from(*byte)).collect()),
+        _ => None,
+    }
 }
 
 /// Parses a dotted OID from configuration.

@@ -317,6 +317,24 @@ impl Query {
     }
 }
 
+/// Whether `id` names `certificate` as issued by `issuer` (its own hash algorithm, SHA-1 or
+/// SHA-256): how a client finds the answer about its certificate in a response.
+pub fn names(id: &CertId, certificate: &Certificate, issuer: &Certificate) -> bool {
+    let Some(hash) = CertIdHash::of(&id.hash_algorithm.oid) else {
+        return false;
+    };
+    cert_id(
+        issuer,
+        hash,
+        certificate.tbs_certificate().serial_number().as_bytes(),
+    )
+    .is_ok_and(|expected| {
+        expected.issuer_name_hash == id.issuer_name_hash
+            && expected.issuer_key_hash == id.issuer_key_hash
+            && expected.serial_number == id.serial_number
+    })
+}
+
 /// The serial a CertID names; `None` for a negative or zero number, which no certificate of ours
 /// has.
 fn serial_of(id: &CertId) -> Option<CertificateSerial> {

@@ -7,13 +7,14 @@
 //! browser tests are skipped (`crate::helpers::skip`). The browser is
 //! killed when its [`Browser`] is dropped, so a failing test does not leave one behind.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chromiumoxide::Page;
 use chromiumoxide::browser::BrowserConfig;
+use chromiumoxide::cdp::browser_protocol::dom::SetFileInputFilesParams;
 use chromiumoxide::cdp::browser_protocol::input::{
     DispatchTouchEventParams, DispatchTouchEventType, InsertTextParams, TouchPoint,
 };
@@ -355,6 +356,26 @@ impl Tab {
                 .await
                 .unwrap_or_else(|error| panic!("entering text into {selector}: {error}"));
         }
+    }
+
+    /// Chooses `files` in the file input matching `selector`, as a person picking them would
+    /// (CDP `DOM.setFileInputFiles`; the page sees a `change` event).
+    pub async fn set_files(&self, selector: &str, files: &[&Path]) {
+        self.wait_for_element(selector).await;
+        let element = self
+            .page
+            .find_element(selector)
+            .await
+            .unwrap_or_else(|error| panic!("{selector}: {error}"));
+        let params = SetFileInputFilesParams::builder()
+            .files(files.iter().map(|file| file.display().to_string()))
+            .backend_node_id(element.backend_node_id)
+            .build()
+            .expect("file input parameters");
+        self.page
+            .execute(params)
+            .await
+            .unwrap_or_else(|error| panic!("choosing files for {selector}: {error}"));
     }
 
     /// The visible element's box in CSS pixels of the viewport: (x, y, width, height).

@@ -263,6 +263,20 @@ impl Browser {
             .await
     }
 
+    /// Posts `body` as JSON to `url` with the service's cookies, as the page's script does: the
+    /// status and the JSON answer.
+    pub async fn post_json(&self, url: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.absolute(url))
+            .header("cookie", self.cookie_header())
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        json_of(response).await
+    }
+
     /// Posts to `path` without following anything: the raw answer.
     pub async fn post_raw(
         &self,

@@ -149,7 +149,7 @@ fn not_before(certificate: &Certificate) -> DateTime<Utc> {
 }
 
 /// The contract's signers in signing order, with when each signed and the revision recorded.
-async fn signings(
+pub(crate) async fn signings(
     service: &RunningService,
     contract_id: &str,
 ) -> Vec<(DateTime<Utc>, Option<aggregates::contract::SignedRevision>)> {

@@ -249,6 +249,18 @@ pub(super) fn sign(state: &ContractState, command: Sign) -> Decision {
             failure: IdentityFailure::ChecksMissing(missing),
         });
     }
+    if let (SignMethod::CaCert, Some(revision), Some(verified)) = (
+        signer.sign_method,
+        &command.revision,
+        link.certificate.as_ref(),
+    ) && (revision.certificate.certificate_serial != verified.serial_number
+        || revision.certificate.issuer != verified.issuer)
+    {
+        return Err(ContractError::IdentityFailed {
+            party_id: command.party_id,
+            failure: IdentityFailure::OtherCertificate,
+        });
+    }
     if let (Some(revision), Some(head)) = (&command.revision, contract.document_head())
         && &revision.previous_hash != head
     {

@@ -96,6 +96,10 @@ pub enum IdentityFailure {
     Mismatch { fields: Vec<&'static str> },
     #[error("the certificate is not valid at this time")]
     CertificateNotValid,
+    /// A CA_CERT signer's revision is signed with another certificate than the one verified
+    /// through the link.
+    #[error("the signature is made with another certificate than the one verified")]
+    OtherCertificate,
     #[error("still missing: {}", list(.0))]
     ChecksMissing(Vec<IdentityCheck>),
 }

@@ -1123,6 +1123,45 @@ fn a_certificate_must_be_valid_now_and_issued_to_the_signer() {
     ));
 }
 
+#[test]
+fn a_ca_cert_signer_signs_only_with_the_certificate_verified_through_the_link() {
+    let state = given(history(
+        [
+            vec![initiate()],
+            checks(RECEIVER, "L0", 1),
+            vec![sign_in_revision(RECEIVER, "L0", 1, 100, 101)],
+            checks(PAYER, "L1", 2),
+        ]
+        .concat(),
+    ));
+    let ContractCommand::Sign(signed) = sign_in_revision(PAYER, "L1", 3, 101, 102) else {
+        unreachable!("sign_in_revision makes a Sign command")
+    };
+    let mut other = signed.clone();
+    if let Some(revision) = other.revision.as_mut() {
+        revision.certificate.certificate_serial = CertificateSerial::parse("0C0D").unwrap();
+    }
+    assert!(matches!(
+        when(&state, ContractCommand::Sign(other)),
+        Err(ContractError::IdentityFailed {
+            failure: IdentityFailure::OtherCertificate,
+            ..
+        })
+    ));
+    let mut other_issuer = signed.clone();
+    if let Some(revision) = other_issuer.revision.as_mut() {
+        revision.certificate.issuer = LongText::parse("CN=Another CA").unwrap();
+    }
+    assert!(matches!(
+        when(&state, ContractCommand::Sign(other_issuer)),
+        Err(ContractError::IdentityFailed {
+            failure: IdentityFailure::OtherCertificate,
+            ..
+        })
+    ));
+    assert!(when(&state, ContractCommand::Sign(signed)).is_ok());
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Signing
 
@@ -1228,8 +1267,20 @@ fn sign_in_revision(
             previous_hash: digest(previous),
             certificate: SealSignature {
                 party_id: Some(party(party_id)),
-                certificate_serial: CertificateSerial::parse("0A1B").unwrap(),
-                issuer: LongText::parse("CN=esign Signing CA,O=esign").unwrap(),
+                // The event certificate of a FACE_AND_SMS signer; a CA_CERT signer's own, verified
+                // through the link (`certificate_of`).
+                certificate_serial: CertificateSerial::parse(if party_id == RECEIVER {
+                    "0A1B"
+                } else {
+                    "0A1B2C"
+                })
+                .unwrap(),
+                issuer: LongText::parse(if party_id == RECEIVER {
+                    "CN=esign Signing CA,O=esign"
+                } else {
+                    "CFCA"
+                })
+                .unwrap(),
                 not_before: at(minutes),
                 not_after: at(minutes + 30),
             },

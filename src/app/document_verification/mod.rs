@@ -31,7 +31,7 @@ pub use verdict::{Verdict, decide};
 use super::{AppError, Caller, Services};
 use crate::app::sealing::{SealingError, document_storage_key, render_content};
 use crate::documents::storage::DocumentStoreError;
-use crate::documents::validate::{PdfValidation, validate_pdf};
+use crate::documents::validate::{Anchors, PdfValidation, validate_pdf_with};
 use crate::providers::archive::verify_receipt;
 use crate::store::query_tables::RowView;
 use crate::store::{StoreError, StreamId};
@@ -380,27 +380,46 @@ async fn check(
     Ok(answer)
 }
 
-/// Validates the signatures against the platform root.
+/// Validates the signatures against the platform root, and signers' also against the personal
+/// CAs the deployment trusts (CA_CERT signers sign with their own certificates).
 fn validate(state: &Services, bytes: &[u8]) -> PdfValidation {
-    let anchors: Vec<x509_cert::Certificate> = state
+    let platform: Vec<x509_cert::Certificate> = state
         .platform_seal
         .as_ref()
         .map(|platform| vec![platform.ca().root().clone()])
         .unwrap_or_default();
-    validate_signatures(bytes, &anchors)
+    validate_signatures_with(
+        bytes,
+        Anchors {
+            platform: &platform,
+            personal: state.personal.roots.anchors(),
+        },
+    )
+}
+
+/// Validates every signature of `bytes` against the platform's `anchors` alone (see
+/// [`validate_signatures_with`]).
+pub fn validate_signatures(bytes: &[u8], anchors: &[x509_cert::Certificate]) -> PdfValidation {
+    validate_signatures_with(
+        bytes,
+        Anchors {
+            platform: anchors,
+            personal: &[],
+        },
+    )
 }
 
 /// Validates every signature of `bytes`; signers' certificates are checked at the time the last
 /// signature's timestamp (the platform seal's) vouches for, since it covers every earlier revision.
-pub fn validate_signatures(bytes: &[u8], anchors: &[x509_cert::Certificate]) -> PdfValidation {
-    let first = validate_pdf(bytes, anchors, None);
+pub fn validate_signatures_with(bytes: &[u8], anchors: Anchors<'_>) -> PdfValidation {
+    let first = validate_pdf_with(bytes, anchors, None);
     let sealed_time = first
         .signatures
         .iter()
         .rev()
         .find_map(|signature| signature.timestamp.as_ref().map(|timestamp| timestamp.time));
     match sealed_time {
-        Some(time) => validate_pdf(bytes, anchors, Some(time)),
+        Some(time) => validate_pdf_with(bytes, anchors, Some(time)),
         None => first,
     }
 }

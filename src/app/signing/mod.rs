@@ -8,6 +8,7 @@
 //! older, replaced link: the `SignLinkIssued` events (indexed by their token hash) tell which signer
 //! it belonged to, so the signer is told "expired, ask for a new one" rather than "unknown".
 
+pub mod certificate;
 pub mod codes;
 pub mod face;
 
@@ -53,6 +54,9 @@ pub enum LinkRefusal {
 pub enum SigningError {
     #[error(transparent)]
     Link(#[from] LinkRefusal),
+    /// A signer's own certificate, or what was signed with it, is refused (signMethod CA_CERT).
+    #[error(transparent)]
+    Certificate(certificate::CertificateFailure),
     #[error(transparent)]
     App(#[from] AppError),
 }

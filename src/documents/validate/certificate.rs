@@ -4,11 +4,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use der::asn1::ObjectIdentifier;
-use der::{Tag, Tagged};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::{KeyUsage, KeyUsages};
-use x509_cert::name::Name;
 
 use super::report::{CertificateFacts, SignatureProblem, SignatureValidation};
 use crate::trust::{cms, oid};
@@ -75,26 +72,7 @@ pub(super) fn certificate_facts(certificate: &Certificate) -> CertificateFacts {
     }
 }
 
-/// The text of the first `id` attribute of a name, whatever string type it was written in.
-pub(super) fn name_attribute(name: &Name, id: ObjectIdentifier) -> Option<String> {
-    let value = &name.iter().find(|attribute| attribute.oid == id)?.value;
-    let bytes = value.value();
-    match value.tag() {
-        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::VisibleString => {
-            std::str::from_utf8(bytes).ok().map(str::to_owned)
-        }
-        Tag::BmpString => {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
-                .collect();
-            String::from_utf16(&units).ok()
-        }
-        // TeletexString: Latin-1 is how it is used in practice.
-        Tag::TeletexString => Some(bytes.iter().map(|byte| char::from(*byte)).collect()),
-        _ => None,
-    }
-}
+pub(super) use crate::trust::name_attribute;
 
 pub(super) fn utc(since_epoch: Duration) -> DateTime<Utc> {
     i64::try_from(since_epoch.as_secs())

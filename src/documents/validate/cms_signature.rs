@@ -57,11 +57,13 @@ pub(super) fn read_container(der: &[u8]) -> Result<Container, SignatureProblem> 
     })
 }
 
-/// A PAdES / PKCS#7 detached signature over `covered`.
+/// A PAdES / PKCS#7 detached signature over `covered`: its certificate must chain to `anchors`,
+/// its signature timestamps to `timestamp_anchors`.
 pub(super) fn check_cms_signature(
     der: &[u8],
     covered: &[u8],
     anchors: &[Certificate],
+    timestamp_anchors: &[Certificate],
     at: Option<DateTime<Utc>>,
     validation: &mut SignatureValidation,
 ) {
@@ -123,7 +125,7 @@ pub(super) fn check_cms_signature(
                     verify_signature_timestamp(
                         &token,
                         signature_value,
-                        anchors,
+                        timestamp_anchors,
                         &container.certificates,
                     )
                 });

@@ -48,12 +48,38 @@ pub use report::{
 use signature_dictionary::{FieldNames, check_signature, is_signature_dictionary};
 pub use timestamp::{SIGNATURE_TIME_STAMP_TOKEN, verify_signature_timestamp};
 
+/// The roots a document's signatures must chain to: `platform` for every signature and timestamp,
+/// and, for a signer's signature only (any field but the platform seal's), `personal` beside it:
+/// the CAs the deployment trusts for signers' own certificates (signMethod CA_CERT). A personal
+/// CA never vouches for the seal, a document timestamp or a TSA.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Anchors<'a> {
+    pub platform: &'a [Certificate],
+    pub personal: &'a [Certificate],
+}
+
 /// Validates every signature of `pdf` against `anchors` (the trusted roots). Certificates are
 /// checked at a signature's verified timestamp when it has one, else at `at`, else at the signer's
 /// claimed `/M` time (reported in [`SignatureValidation::checked_at`]).
 pub fn validate_pdf(
     pdf: &[u8],
     anchors: &[Certificate],
+    at: Option<DateTime<Utc>>,
+) -> PdfValidation {
+    validate_pdf_with(
+        pdf,
+        Anchors {
+            platform: anchors,
+            personal: &[],
+        },
+        at,
+    )
+}
+
+/// [`validate_pdf`] with signers' signatures also trusted through personal CAs ([`Anchors`]).
+pub fn validate_pdf_with(
+    pdf: &[u8],
+    anchors: Anchors<'_>,
     at: Option<DateTime<Utc>>,
 ) -> PdfValidation {
     let document_sha256_hex = hex::encode(Sha256::digest(pdf));
@@ -171,6 +197,44 @@ mod tests {
     use super::fixtures::{contents_gap, new_ca, signed_by};
     use super::signature_dictionary::der_prefix;
     use super::*;
+
+    #[tokio::test]
+    async fn personal_roots_vouch_for_signers_but_never_for_the_platform_seal() {
+        let now = Utc::now();
+        let ca = new_ca("esign", now);
+        let pdf = super::fixtures::signed_and_sealed(&ca, now).await;
+        let root = std::slice::from_ref(ca.root());
+        let untrusted = |signature: &SignatureValidation| {
+            signature
+                .problems
+                .iter()
+                .any(|problem| matches!(problem, SignatureProblem::Untrusted(_)))
+        };
+
+        // The CA as a personal CA only: the signer's signature chains, the seal does not.
+        let personal = validate_pdf_with(
+            &pdf,
+            Anchors {
+                platform: &[],
+                personal: root,
+            },
+            None,
+        );
+        assert_eq!(personal.signatures.len(), 2);
+        assert!(!untrusted(&personal.signatures[0]), "{personal:?}");
+        assert!(untrusted(&personal.signatures[1]), "{personal:?}");
+        assert!(!personal.valid);
+
+        let platform = validate_pdf_with(
+            &pdf,
+            Anchors {
+                platform: root,
+                personal: &[],
+            },
+            None,
+        );
+        assert!(platform.valid, "{platform:?}");
+    }
 
     /// One signed document shared by the property tests (generating a CA per case is slow).
     fn shared_signed() -> &'static (Vec<u8>, Certificate) {

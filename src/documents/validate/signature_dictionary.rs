@@ -8,6 +8,7 @@ use super::cms_signature::check_cms_signature;
 use super::report::{SignatureKind, SignatureProblem, SignatureValidation};
 use super::syntax;
 use super::timestamp::check_document_timestamp;
+use crate::documents::contract::PLATFORM_SEAL_FIELD;
 
 /// Parent links followed to build a field's full name.
 const MAX_FIELD_DEPTH: usize = 16;
@@ -81,7 +82,7 @@ pub(super) fn check_signature(
     object: &syntax::IndirectObject,
     dictionary: &syntax::Dictionary,
     field_name: Option<String>,
-    anchors: &[Certificate],
+    anchors: super::Anchors<'_>,
     at: Option<DateTime<Utc>>,
 ) -> SignatureValidation {
     let text = |key: &[u8]| {
@@ -160,10 +161,30 @@ pub(super) fn check_signature(
 
     match (kind, sub_filter.as_deref()) {
         (SignatureKind::Signature, Some("ETSI.CAdES.detached" | "adbe.pkcs7.detached")) => {
-            check_cms_signature(container, &covered, anchors, at, &mut validation);
+            // The platform seal chains to the platform only; a signer's signature may chain to a
+            // personal CA as well.
+            let seal = validation.field_name.as_deref() == Some(PLATFORM_SEAL_FIELD);
+            let signer_anchors: Vec<Certificate> = if seal {
+                anchors.platform.to_vec()
+            } else {
+                anchors
+                    .platform
+                    .iter()
+                    .chain(anchors.personal)
+                    .cloned()
+                    .collect()
+            };
+            check_cms_signature(
+                container,
+                &covered,
+                &signer_anchors,
+                anchors.platform,
+                at,
+                &mut validation,
+            );
         }
         (SignatureKind::DocumentTimestamp, Some("ETSI.RFC3161")) => {
-            check_document_timestamp(container, &covered, anchors, &mut validation);
+            check_document_timestamp(container, &covered, anchors.platform, &mut validation);
         }
         (_, other) => validation
             .problems

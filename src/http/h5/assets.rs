@@ -1,6 +1,8 @@
-//! The signing page's stylesheet and script, served from this origin (the page's CSP allows no other
-//! and no inline script). The script only adds the signature pad and the two dialogs; every step
-//! works as a plain form post.
+//! The signing page's stylesheet and scripts, served from this origin (the page's CSP allows no other
+//! and no inline script). For FACE_AND_SMS the script only adds the signature pad and the two
+//! dialogs, and every step works as a plain form post. A CA_CERT signer's key lives in the page, so
+//! that step needs the script: it loads the vendored PKCS#12 reader and signs through the two JSON
+//! steps of `certificate`.
 
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -52,6 +54,13 @@ canvas#signature-pad{width:100%;height:auto;aspect-ratio:5/2;border:1px dashed #
 .signatures dt{color:#888}
 .signatures dd{margin:0;min-width:0;overflow-wrap:anywhere}
 input[type=file]{max-width:100%;margin:6px 0}
+input[type=password]{font-size:16px;padding:8px;border:1px solid #ccc;border-radius:6px;flex:1;min-width:0}
+label{display:block;color:#555;font-size:14px;margin:6px 0 0}
+.error{color:#d4380d}
+dl.certificate{display:grid;grid-template-columns:minmax(0,auto) minmax(0,1fr);gap:2px 10px;margin:8px 0 0;font-size:14px}
+dl.certificate dt{color:#888}
+dl.certificate dd{margin:0;min-width:0;overflow-wrap:anywhere}
+dl.certificate[hidden]{display:none}
 .reject{background:none;text-align:center}
 "#;
 
@@ -102,9 +111,150 @@ const JS: &str = r#"(function () {
     document.getElementById('confirm-no').addEventListener('click', function () { dialog.hidden = true; });
     document.getElementById('confirm-yes').addEventListener('click', function () {
       var button = document.getElementById('confirm-yes');
+      var form = document.getElementById('sign-form');
       button.disabled = true;
+      if (form.getAttribute('data-certificate')) {
+        signWithCertificate(form, pad.toDataURL('image/png'), function () {
+          button.disabled = false; dialog.hidden = true;
+        });
+        return;
+      }
       document.getElementById('signature-data').value = pad.toDataURL('image/png');
-      document.getElementById('sign-form').submit();
+      form.submit();
+    });
+  }
+
+  // CA_CERT: the signer's PKCS#12 file is opened here (assets/h5/pkcs12.js, loaded on this step
+  // only); the key stays in this page. Signing is two posts: the certificates and the drawing
+  // give the bytes to sign, the signature over them completes it.
+  var opened = null;
+  var certificateStep = document.getElementById('step-certificate');
+  var certificateMessages = {
+    'wrong-password': '证书密码错误，或证书文件已损坏',
+    'not-pkcs12': '所选文件不是 PKCS#12 证书文件（.p12 / .pfx）',
+    'no-key': '证书文件中没有私钥',
+    'several-keys': '证书文件中有多个私钥，请导出仅含本人证书的文件',
+    'unsupported-key': '不支持该证书的密钥算法（支持 RSA 与 ECDSA P-256）',
+    'no-certificate': '证书文件中缺少与私钥对应的证书',
+    'no-webcrypto': '当前浏览器不支持证书签署，请使用较新版本的浏览器并通过 HTTPS 访问'
+  };
+  function show(id, text) {
+    var element = document.getElementById(id);
+    if (!element) { return; }
+    element.textContent = text || '';
+    element.hidden = !text;
+  }
+  function base64(bytes) {
+    var view = new Uint8Array(bytes);
+    var text = '';
+    for (var i = 0; i < view.length; i++) { text += String.fromCharCode(view[i]); }
+    return btoa(text);
+  }
+  function unbase64(text) {
+    var raw = atob(text);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i); }
+    return bytes;
+  }
+  function postJson(url, body) {
+    return fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      credentials: 'same-origin'
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (answer) {
+        if (!response.ok) { return Promise.reject(answer); }
+        return answer;
+      });
+    });
+  }
+  if (certificateStep && certificateStep.getAttribute('data-mode') === 'pkcs12') {
+    var loader = document.createElement('script');
+    loader.src = '/h5/assets/pkcs12.js';
+    document.body.appendChild(loader);
+    document.getElementById('certificate-open').addEventListener('click', function () {
+      var input = document.getElementById('certificate-file');
+      var password = document.getElementById('certificate-password');
+      var file = input.files && input.files[0];
+      show('certificate-error', '');
+      if (!window.crypto || !window.crypto.subtle) { show('certificate-error', certificateMessages['no-webcrypto']); return; }
+      if (!file) { show('certificate-error', '请先选择证书文件'); return; }
+      if (!window.EsignPkcs12) { show('certificate-error', '证书组件正在加载，请稍候再试'); return; }
+      var button = this;
+      button.disabled = true;
+      file.arrayBuffer().then(function (bytes) {
+        return window.EsignPkcs12.open(bytes, password.value);
+      }).then(function (result) {
+        opened = result;
+        password.value = '';
+        show('sign-error', '');
+        document.getElementById('certificate-subject').textContent = result.certificate.subject;
+        document.getElementById('certificate-issuer').textContent = result.certificate.issuer;
+        document.getElementById('certificate-validity').textContent =
+          result.certificate.notBefore.slice(0, 10) + ' 至 ' + result.certificate.notAfter.slice(0, 10);
+        document.getElementById('certificate-info').hidden = false;
+        show('certificate-status', '证书已读取。请核对证书信息，然后在下方手写签名并确认签署。');
+        certificateStep.className = 'step done';
+      }).catch(function (error) {
+        opened = null;
+        document.getElementById('certificate-info').hidden = true;
+        certificateStep.className = 'step current';
+        show('certificate-error', certificateMessages[error && error.code] || '无法读取该证书文件');
+      }).then(function () { button.disabled = false; });
+    });
+  }
+  function showDone(answer) {
+    var main = document.querySelector('main');
+    var section = document.createElement('section');
+    section.id = 'done';
+    section.className = 'result ok';
+    var lines = [
+      ['h1', '签署完成'],
+      ['p', '《' + (answer.title || '') + '》'],
+      ['p', answer.contractSigned ? '所有签署方均已完成签署，协议已生效。' : '您的签署已完成，协议将在其他签署方签署后生效。'],
+      ['p', '签署流水号：' + (answer.transactionNo || '')]
+    ];
+    lines.forEach(function (line, i) {
+      var element = document.createElement(line[0]);
+      element.textContent = line[1];
+      if (i === 3) { element.className = 'detail'; }
+      section.appendChild(element);
+    });
+    while (main.firstChild) { main.removeChild(main.firstChild); }
+    main.appendChild(section);
+    window.scrollTo(0, 0);
+  }
+  function signWithCertificate(form, image, failed) {
+    show('sign-error', '');
+    if (!opened) {
+      show('sign-error', '请先在第一步读取您的数字证书');
+      failed();
+      return;
+    }
+    var csrf = form.querySelector('input[name=csrf]').value;
+    var certificates = opened.certificates.map(base64);
+    var attempt = function (left) {
+      return postJson(form.getAttribute('data-prepare'), {
+        csrf: csrf, certificates: certificates, signature: image
+      }).then(function (prepared) {
+        return window.EsignPkcs12.sign(opened, unbase64(prepared.signedAttributes)).then(function (signed) {
+          return postJson(form.getAttribute('data-complete'), {
+            csrf: csrf, preparation: prepared.preparation, certificates: certificates,
+            signature: image, signed: base64(signed)
+          });
+        });
+      }).catch(function (error) {
+        // Another signer's signature came first: prepare again on the document as it is now.
+        if (error && error.reason === 'DOCUMENT_CHANGED' && left > 0) { return attempt(left - 1); }
+        return Promise.reject(error);
+      });
+    };
+    attempt(2).then(showDone).catch(function (error) {
+      var text = error && error.message ? error.message : '签署未完成，请稍后重试';
+      if (error && error.hint) { text += '。' + error.hint; }
+      show('sign-error', text);
+      failed();
     });
   }
   var send = document.getElementById('sms-send');
@@ -147,6 +297,20 @@ pub(super) async fn js() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         JS,
+    )
+}
+
+/// PKI.js and asn1js bundled (assets/h5/pkcs12/, see its README): opens a PKCS#12 file in the
+/// signer's browser. Only the CA_CERT step loads it.
+const PKCS12_JS: &str = include_str!("../../../assets/h5/pkcs12.js");
+
+pub(super) async fn pkcs12_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        PKCS12_JS,
     )
 }
 

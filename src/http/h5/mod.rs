@@ -8,8 +8,11 @@
 //! - `POST /h5/sign/face/start`: creates the signer's face verification and sends the browser to the
 //!   provider's page; `GET /h5/sign/face-return`: where the provider sends it back.
 //! - `POST /h5/sign/submit`: the handwritten signature (PNG) -> `Sign`; answers the done page.
+//! - `POST /h5/sign/certificate/prepare`, `POST /h5/sign/certificate/complete`: signing with the
+//!   signer's own certificate (CA_CERT), JSON in and out; the key stays in the browser.
 //! - `POST /h5/sign/reject`: a reason -> `Reject`; answers the rejected page.
-//! - `GET  /h5/assets/sign.css`, `GET /h5/assets/sign.js`, `GET /h5/assets/verify.js`.
+//! - `GET  /h5/assets/sign.css`, `GET /h5/assets/sign.js`, `GET /h5/assets/verify.js`,
+//!   `GET /h5/assets/pkcs12.js` (the vendored PKCS#12 reader, on CA_CERT pages only).
 //! - `GET  /verify/{contractId}`: the public verify page; `POST /verify/{contractId}`: the same page
 //!   for the PDF in the body (a visitor's copy), checked on the server.
 //!
@@ -25,6 +28,7 @@
 //! | `#waiting` | "等待前序签署方完成签署" (order rule; no steps shown) |
 //! | `#step-sms`, `#sms-send`, `#sms-code`, `#sms-verify`, `#sms-status` | the SMS step |
 //! | `#step-face`, `#face-start`, `#face-status` | the face step |
+//! | `#step-certificate`, `#certificate-file`, `#certificate-password`, `#certificate-open`, `#certificate-status`, `#certificate-info`, `#certificate-error` | the CA_CERT step |
 //! | `#step-sign`, `canvas#signature-pad`, `#signature-clear`, `#signature-submit` | the signature |
 //! | `#confirm-dialog`, `#confirm-yes`, `#confirm-no` | the confirmation before signing |
 //! | `#reject-open`, `#reject-reason`, `#reject-submit` | rejecting with a reason |
@@ -34,6 +38,7 @@
 //! A finished step carries the class `done`, the step to do now the class `current`.
 
 mod assets;
+mod certificate;
 mod face;
 mod pages;
 pub mod security;
@@ -49,7 +54,9 @@ use axum::routing::{get, post};
 
 use super::AppState;
 use crate::app::error::AppError;
+use crate::app::signing::certificate::CertificateFailure;
 use crate::app::signing::{LinkRefusal, SigningError};
+use crate::trust::personal::CertificateRefusal;
 
 pub use security::RateLimiter;
 
@@ -65,10 +72,13 @@ pub(super) fn router() -> Router<AppState> {
         .route("/h5/sign/face/start", post(face::start))
         .route("/h5/sign/face-return", get(face::returned))
         .route("/h5/sign/submit", post(sign::submit))
+        .route("/h5/sign/certificate/prepare", post(certificate::prepare))
+        .route("/h5/sign/certificate/complete", post(certificate::complete))
         .route("/h5/sign/reject", post(sign::reject))
         .route("/h5/assets/sign.css", get(assets::css))
         .route("/h5/assets/sign.js", get(assets::js))
         .route("/h5/assets/verify.js", get(assets::verify_js))
+        .route("/h5/assets/pkcs12.js", get(assets::pkcs12_js))
         .route(
             "/verify/{contract_id}",
             get(verify::page)
@@ -110,6 +120,9 @@ pub(crate) enum PageError {
     Conflict(String),
     #[error("identity check failed: {0}")]
     IdentityFailed(String),
+    /// The signer's own certificate, or a signature made with it, is refused (CA_CERT).
+    #[error("certificate signing refused: {0}")]
+    Certificate(CertificateFailure),
     #[error("unavailable: {0}")]
     Unavailable(String),
     #[error("internal: {0}")]
@@ -198,6 +211,7 @@ impl PageError {
                 "人脸核验未通过",
                 "请返回签署页面重新进行人脸核验。",
             ),
+            Self::Certificate(failure) => certificate_parts(failure),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 UNAVAILABLE,
@@ -211,6 +225,95 @@ impl PageError {
                 "请稍后返回签署页面重试。",
             ),
         }
+    }
+}
+
+/// What a certificate refusal answers: the identity-failure code (40006) when the certificate or
+/// its signature is not the signer's to use, 50001 when the CA's revocation status cannot be had
+/// (spec 6: a CA call failed), 40900 when the step cannot happen here at all.
+fn certificate_parts(
+    failure: &CertificateFailure,
+) -> (StatusCode, u32, &'static str, &'static str) {
+    use super::error::codes::*;
+    let refused = |message| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            IDENTITY_FAILED,
+            message,
+            "请选择您本人有效的数字证书后重试；签署链接仍可继续使用。",
+        )
+    };
+    match failure {
+        CertificateFailure::NoTrustedRoots => (
+            StatusCode::CONFLICT,
+            CONFLICT,
+            "本平台未配置信任的个人证书颁发机构（CA），暂不能使用数字证书签署",
+            "请联系协议发起方更换签署方式。",
+        ),
+        CertificateFailure::NotCaCert => (
+            StatusCode::CONFLICT,
+            CONFLICT,
+            "您的签署方式不是数字证书签署",
+            "请返回签署页面刷新后查看当前步骤。",
+        ),
+        CertificateFailure::Refused(refusal) => match refusal {
+            CertificateRefusal::Malformed(_) => refused("无法识别该数字证书"),
+            CertificateRefusal::NotValidAt => refused("数字证书已过期或尚未生效"),
+            CertificateRefusal::Untrusted(_) => {
+                refused("该数字证书不是由本平台信任的证书颁发机构签发")
+            }
+            CertificateRefusal::KeyUsage(_) => refused("该数字证书不能用于签名（密钥用法不符）"),
+            CertificateRefusal::UnsupportedKey(_) => {
+                refused("不支持该数字证书的密钥算法（支持 RSA 与 ECDSA P-256）")
+            }
+            CertificateRefusal::Revoked { .. } => refused("该数字证书已被吊销"),
+            CertificateRefusal::RevocationUnknown(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                PROVIDER_TIMEOUT,
+                "暂时无法确认数字证书的吊销状态，请稍后重试",
+                "证书颁发机构的服务暂不可用；签署链接仍可继续使用。",
+            ),
+        },
+        CertificateFailure::NotTheSigner { .. } => refused("数字证书持有人与签署人身份信息不一致"),
+        CertificateFailure::BadSignature => refused("签名校验未通过，请重新选择证书后再试"),
+        CertificateFailure::Preparation(_) => (
+            StatusCode::CONFLICT,
+            CONFLICT,
+            "签署准备已失效，请重新确认签署",
+            "请刷新签署页面后重试。",
+        ),
+        CertificateFailure::Stale => (
+            StatusCode::CONFLICT,
+            CONFLICT,
+            "协议文件已更新，请重新确认签署",
+            "其他签署方刚刚完成签署，请重试。",
+        ),
+    }
+}
+
+impl PageError {
+    /// A stable machine-readable reason beside the code, for the page's script and API clients.
+    pub(crate) fn reason(&self) -> Option<&'static str> {
+        let Self::Certificate(failure) = self else {
+            return None;
+        };
+        Some(match failure {
+            CertificateFailure::NoTrustedRoots => "NO_TRUSTED_CA",
+            CertificateFailure::NotCaCert => "NOT_CA_CERT",
+            CertificateFailure::Refused(refusal) => match refusal {
+                CertificateRefusal::Malformed(_) => "CERTIFICATE_MALFORMED",
+                CertificateRefusal::NotValidAt => "CERTIFICATE_NOT_VALID",
+                CertificateRefusal::Untrusted(_) => "CERTIFICATE_UNTRUSTED",
+                CertificateRefusal::KeyUsage(_) => "CERTIFICATE_KEY_USAGE",
+                CertificateRefusal::UnsupportedKey(_) => "CERTIFICATE_KEY_UNSUPPORTED",
+                CertificateRefusal::Revoked { .. } => "CERTIFICATE_REVOKED",
+                CertificateRefusal::RevocationUnknown(_) => "CERTIFICATE_STATUS_UNAVAILABLE",
+            },
+            CertificateFailure::NotTheSigner { .. } => "CERTIFICATE_MISMATCH",
+            CertificateFailure::BadSignature => "SIGNATURE_INVALID",
+            CertificateFailure::Preparation(_) => "PREPARATION_INVALID",
+            CertificateFailure::Stale => "DOCUMENT_CHANGED",
+        })
     }
 }
 
@@ -272,6 +375,7 @@ impl From<SigningError> for PageError {
     fn from(error: SigningError) -> Self {
         match error {
             SigningError::Link(refusal) => refusal.into(),
+            SigningError::Certificate(failure) => Self::Certificate(failure),
             SigningError::App(error) => error.into(),
         }
     }

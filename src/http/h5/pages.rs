@@ -96,6 +96,8 @@ pub(super) struct SignPage<'a> {
     pub face: FaceStatus,
     pub resend_cooldown: chrono::TimeDelta,
     pub max_failed_attempts: u32,
+    /// Whether the deployment trusts any personal CA (CA_CERT signers need one).
+    pub personal_ca_trusted: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -227,19 +229,20 @@ fn steps(page: &SignPage<'_>) -> String {
             out.push_str(&face_step(page, face_done, sms_done));
             (sms_done, face_done, sms_done && face_done)
         }
-        SignMethod::CaCert => {
-            let done = page.link.certificate.is_some();
+        SignMethod::CaCert if !page.personal_ca_trusted => {
             let _ = write!(
                 out,
-                "<section id=\"step-certificate\" class=\"{}\"><h2>证书核验</h2><p>{}</p></section>",
-                step_class(done, !done),
-                if done {
-                    "CA 证书核验已通过"
-                } else {
-                    "此签署方式需由发起方完成 CA 证书核验，完成后刷新本页即可签署。"
-                }
+                "<section id=\"step-certificate\" class=\"step current\"><h2>第一步 数字证书</h2>\
+                 <p id=\"certificate-status\" class=\"error\">本平台未配置信任的个人证书颁发机构（CA），\
+                 暂不能使用数字证书签署。请联系协议发起方。</p></section>"
             );
-            (done, done, done)
+            (false, false, false)
+        }
+        SignMethod::CaCert => {
+            out.push_str(&certificate_step(page));
+            // The certificate is chosen in this page and signs in it: the pad is ready at once,
+            // and the script asks for the certificate before it signs.
+            (true, true, true)
         }
     };
     let _ = (sms_done, face_done);
@@ -366,11 +369,58 @@ fn face_step(page: &SignPage<'_>, done: bool, sms_done: bool) -> String {
     out
 }
 
+/// The CA_CERT step: the signer's PKCS#12 file and its password, opened by the script in this
+/// page (the vendored PKCS#12 reader); the key is never sent, only the certificates.
+fn certificate_step(page: &SignPage<'_>) -> String {
+    let verified = if page.link.certificate.is_some() {
+        "您的数字证书此前已核验通过；签署时仍需在本机读取证书以完成签名。"
+    } else {
+        "请选择您本人的数字证书文件（.p12 / .pfx）并输入证书密码。"
+    };
+    format!(
+        "<section id=\"step-certificate\" class=\"step current\" data-mode=\"pkcs12\">\
+         <h2>第一步 数字证书</h2><p id=\"certificate-status\">{verified}</p>\
+         <noscript><p class=\"error\">数字证书签署需要启用浏览器脚本。</p></noscript>\
+         <p class=\"hint\">证书私钥仅在您的浏览器中使用，不会上传到服务器。</p>\
+         <label for=\"certificate-file\">证书文件</label>\
+         <input id=\"certificate-file\" type=\"file\" accept=\".p12,.pfx,application/x-pkcs12\">\
+         <div class=\"row\"><input id=\"certificate-password\" type=\"password\" autocomplete=\"off\" \
+         placeholder=\"证书密码\" aria-label=\"证书密码\">\
+         <button id=\"certificate-open\" type=\"button\">读取证书</button></div>\
+         <p id=\"certificate-error\" class=\"error\" role=\"alert\" hidden></p>\
+         <dl id=\"certificate-info\" class=\"certificate\" hidden>\
+         <dt>持有人</dt><dd id=\"certificate-subject\"></dd><dt>颁发者</dt><dd id=\"certificate-issuer\"></dd>\
+         <dt>有效期</dt><dd id=\"certificate-validity\"></dd></dl></section>"
+    )
+}
+
 fn sign_step(page: &SignPage<'_>, checks_done: bool) -> String {
+    let certificate = page.signer.sign_method == SignMethod::CaCert;
     let mut out = format!(
-        "<section id=\"step-sign\" class=\"{}\"><h2>第三步 手写签名</h2>",
-        step_class(false, checks_done)
+        "<section id=\"step-sign\" class=\"{}\"><h2>{} 手写签名</h2>",
+        step_class(false, checks_done),
+        if certificate {
+            "第二步"
+        } else {
+            "第三步"
+        }
     );
+    let form = if certificate {
+        format!(
+            "<form id=\"sign-form\" data-certificate=\"1\" data-prepare=\"{}\" data-complete=\"{}\">{}</form>\
+             <p id=\"sign-error\" class=\"error\" role=\"alert\" hidden></p>",
+            action("/h5/sign/certificate/prepare", page.token),
+            action("/h5/sign/certificate/complete", page.token),
+            hidden_csrf(page.csrf)
+        )
+    } else {
+        format!(
+            "<form id=\"sign-form\" method=\"post\" action=\"{}\">{}\
+             <input type=\"hidden\" name=\"signature\" id=\"signature-data\"></form>",
+            action("/h5/sign/submit", page.token),
+            hidden_csrf(page.csrf)
+        )
+    };
     if checks_done {
         let _ = write!(
             out,
@@ -378,15 +428,11 @@ fn sign_step(page: &SignPage<'_>, checks_done: bool) -> String {
              <canvas id=\"signature-pad\" width=\"600\" height=\"240\" aria-label=\"签名区域\"></canvas>\
              <div class=\"row\"><button id=\"signature-clear\" type=\"button\" class=\"secondary\">清除重写</button>\
              <button id=\"signature-submit\" type=\"button\">确认签署</button></div>\
-             <p id=\"signature-hint\" class=\"hint\" hidden>请先在签名区域内签名。</p>\
-             <form id=\"sign-form\" method=\"post\" action=\"{}\">{}\
-             <input type=\"hidden\" name=\"signature\" id=\"signature-data\"></form>\
+             <p id=\"signature-hint\" class=\"hint\" hidden>请先在签名区域内签名。</p>{form}\
              <div id=\"confirm-dialog\" class=\"dialog\" role=\"dialog\" aria-modal=\"true\" hidden>\
              <div class=\"panel\"><p>确认以上协议内容并签署？签署后不可撤回。</p>\
              <div class=\"row\"><button id=\"confirm-no\" type=\"button\" class=\"secondary\">取消</button>\
-             <button id=\"confirm-yes\" type=\"button\">确认签署</button></div></div></div>",
-            action("/h5/sign/submit", page.token),
-            hidden_csrf(page.csrf)
+             <button id=\"confirm-yes\" type=\"button\">确认签署</button></div></div></div>"
         );
     } else {
         out.push_str("<p>完成身份验证后即可签名。</p>");

@@ -93,7 +93,7 @@ pub(super) fn signer_metadata(
     }
 }
 
-fn user_agent(headers: &HeaderMap) -> Option<String> {
+pub(super) fn user_agent(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -178,6 +178,7 @@ pub(super) async fn page(
         face,
         resend_cooldown: policy.resend_cooldown,
         max_failed_attempts: policy.max_failed_attempts,
+        personal_ca_trusted: !state.personal.roots.is_empty(),
         now,
     });
     let secure = state.config.server.public_base_url.starts_with("https://");
