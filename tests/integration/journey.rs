@@ -1,11 +1,11 @@
 //! A signer's journey driven through the pipeline with domain commands (`h5_sign.rs` drives the same
 //! journey through the signing page), and the template and contract every journey starts from.
 
-/// Drives one signer of the two-signer contract (`esign_tools::fixtures::two_signers`, by party
-/// id) through the FACE_AND_SMS journey with domain commands through the pipeline, then signs
-/// through the signing use case, for tests about what follows signing; the signing page's own tests
-/// are in `h5_sign.rs`.
-pub async fn sign_as(state: &esign::http::AppState, contract_id: &str, party: &str) {
+/// Takes one signer of the two-signer contract (`esign_tools::fixtures::two_signers`, by party id)
+/// through the FACE_AND_SMS checks with domain commands through the pipeline (link opened, SMS code
+/// and face verified), for tests about what follows; the signing page's own tests are in
+/// `h5_sign.rs`.
+pub async fn pass_checks(state: &esign::http::AppState, contract_id: &str, party: &str) {
     let fixture = esign_tools::fixtures::two_signers();
     let signer = fixture
         .as_array()
@@ -45,8 +45,6 @@ pub async fn sign_as(state: &esign::http::AppState, contract_id: &str, party: &s
         ..Default::default()
     };
     let now = Utc::now();
-    let signature_image =
-        aggregates::values::SignatureImage::parse(crate::h5_sign::signature_png()).unwrap();
     let commands = vec![
         ContractCommand::OpenSignLink(OpenSignLink {
             party_id: party_id.clone(),
@@ -89,6 +87,29 @@ pub async fn sign_as(state: &esign::http::AppState, contract_id: &str, party: &s
             .await
             .unwrap();
     }
+}
+
+/// The signer's confirmation after [`pass_checks`]: their signature through the signing use case.
+pub async fn confirm(state: &esign::http::AppState, contract_id: &str, party: &str) {
+    use aggregates::contract::ContractAggregate;
+    let signer = esign::store::query_tables::select_one(
+        &state.store,
+        projections::Table::ContractSigner,
+        "contract_id = {1} AND party_id = {2}",
+        &[contract_id, party],
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let party_id = aggregates::values::PartyId::parse(party).unwrap();
+    let ip: std::net::IpAddr = "192.168.1.1".parse().unwrap();
+    let stream = esign::store::StreamId::new("contract", contract_id);
+    let metadata = esign::store::EventMetadata {
+        actor: format!("signer:{party}"),
+        ..Default::default()
+    };
+    let signature_image =
+        aggregates::values::SignatureImage::parse(crate::h5_sign::signature_png()).unwrap();
     // The signature itself through the signing use case, as the page's confirmation makes it:
     // the signer's revision of the document, made now.
     let link = esign::app::signing::SignLink {
@@ -113,6 +134,12 @@ pub async fn sign_as(state: &esign::http::AppState, contract_id: &str, party: &s
     )
     .await
     .unwrap();
+}
+
+/// Drives one signer of the two-signer contract through [`pass_checks`] and [`confirm`].
+pub async fn sign_as(state: &esign::http::AppState, contract_id: &str, party: &str) {
+    pass_checks(state, contract_id, party).await;
+    confirm(state, contract_id, party).await;
 }
 
 /// Both signers of the two-signer contract sign, in order.

@@ -326,9 +326,13 @@ async fn signers_of_one_sequence_who_confirm_at_once_both_sign_into_one_chain(t:
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     let contract_id = body["contractId"].as_str().unwrap().to_owned();
 
+    // Each passes their checks; then both confirm at the same moment.
+    for party in ["RECEIVER_001", "PAYER_001"] {
+        crate::journey::pass_checks(&service.state, &contract_id, party).await;
+    }
     tokio::join!(
-        crate::journey::sign_as(&service.state, &contract_id, "RECEIVER_001"),
-        crate::journey::sign_as(&service.state, &contract_id, "PAYER_001"),
+        crate::journey::confirm(&service.state, &contract_id, "RECEIVER_001"),
+        crate::journey::confirm(&service.state, &contract_id, "PAYER_001"),
     );
     let pdf = sealed_pdf(&service, &contract_id).await;
     let signings = signings(&service, &contract_id).await;
