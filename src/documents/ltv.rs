@@ -437,21 +437,27 @@ mod tests {
         (rendered.bytes.clone(), Revision::of(&rendered))
     }
 
+    /// The dictionary object `number` as the file's last update wrote it.
+    fn latest(pdf: &[u8], number: u32) -> Dictionary {
+        syntax::scan(pdf)
+            .objects
+            .iter()
+            .rev()
+            .find(|object| object.number == number)
+            .unwrap()
+            .value
+            .as_dictionary()
+            .unwrap()
+            .clone()
+    }
+
     fn store_of(pdf: &[u8], catalog: u32) -> Dictionary {
-        let objects = syntax::scan(pdf).objects;
-        let latest = |number: u32| {
-            objects
-                .iter()
-                .rev()
-                .find(|object| object.number == number)
-                .unwrap()
-                .value
-                .as_dictionary()
-                .unwrap()
-                .clone()
-        };
-        let (store, _) = latest(catalog).get(b"DSS").unwrap().as_reference().unwrap();
-        latest(store)
+        let (store, _) = latest(pdf, catalog)
+            .get(b"DSS")
+            .unwrap()
+            .as_reference()
+            .unwrap();
+        latest(pdf, store)
     }
 
     fn count(store: &Dictionary, key: &[u8]) -> usize {
@@ -535,18 +541,7 @@ mod tests {
             appended.revision,
             "the trailer names what the next update builds on"
         );
-        let objects = syntax::scan(&appended.bytes).objects;
-        let latest = |number: u32| {
-            objects
-                .iter()
-                .rev()
-                .find(|object| object.number == number)
-                .unwrap()
-                .value
-                .as_dictionary()
-                .unwrap()
-                .clone()
-        };
+        let latest = |number: u32| latest(&appended.bytes, number);
         let widget = Object::Reference(u32::try_from(field.object).unwrap(), 0);
         let catalog = latest(u32::try_from(revision.catalog).unwrap());
         let Some(Object::Dictionary(form)) = catalog.get(b"AcroForm") else {

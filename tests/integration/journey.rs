@@ -26,15 +26,7 @@ pub async fn pass_checks(state: &esign::http::AppState, contract_id: &str, party
         Digest, IdCardNumber, LinkId, PartyId, PersonName, VerificationId, VerificationStatus,
     };
     use chrono::Utc;
-    let signer = esign::store::query_tables::select_one(
-        &state.store,
-        projections::Table::ContractSigner,
-        "contract_id = {1} AND party_id = {2}",
-        &[contract_id, party],
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let signer = signer_row(state, contract_id, party).await;
     let link_id = LinkId::parse(signer.text("link_id").unwrap()).unwrap();
     let party_id = PartyId::parse(party).unwrap();
     let code = Digest::parse(&"ab".repeat(32)).unwrap();
@@ -89,10 +81,13 @@ pub async fn pass_checks(state: &esign::http::AppState, contract_id: &str, party
     }
 }
 
-/// The signer's confirmation after [`pass_checks`]: their signature through the signing use case.
-pub async fn confirm(state: &esign::http::AppState, contract_id: &str, party: &str) {
-    use aggregates::contract::ContractAggregate;
-    let signer = esign::store::query_tables::select_one(
+/// The signer's `contract_signer` row.
+async fn signer_row(
+    state: &esign::http::AppState,
+    contract_id: &str,
+    party: &str,
+) -> esign::store::query_tables::RowView {
+    esign::store::query_tables::select_one(
         &state.store,
         projections::Table::ContractSigner,
         "contract_id = {1} AND party_id = {2}",
@@ -100,7 +95,13 @@ pub async fn confirm(state: &esign::http::AppState, contract_id: &str, party: &s
     )
     .await
     .unwrap()
-    .unwrap();
+    .unwrap()
+}
+
+/// The signer's confirmation after [`pass_checks`]: their signature through the signing use case.
+pub async fn confirm(state: &esign::http::AppState, contract_id: &str, party: &str) {
+    use aggregates::contract::ContractAggregate;
+    let signer = signer_row(state, contract_id, party).await;
     let party_id = aggregates::values::PartyId::parse(party).unwrap();
     let ip: std::net::IpAddr = "192.168.1.1".parse().unwrap();
     let stream = esign::store::StreamId::new("contract", contract_id);

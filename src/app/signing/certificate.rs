@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use aggregates::contract::{
     CertificateFacts, ContractAggregate, ContractCommand, ContractConflict, ContractError,
-    ContractState, IdentityFailure, Sign, VerifyCertificate,
+    IdentityFailure, Sign, VerifyCertificate,
 };
 use aggregates::values::{
     CertificateSerial, DeviceInfo, Digest, IdCardNumber, LongText, PersonName, SignMethod,
@@ -615,20 +615,7 @@ async fn complete_inner(
         .map_err(identity_failure)?;
     tracing::info!(contract_id = %link.contract_id, party_id = %link.party_id,
         serial = %verified.serial_number, "signer signed with their own certificate");
-    let contract_signed = matches!(executed.state, ContractState::Signed { .. });
-    if contract_signed {
-        services.sealing.notify_one();
-    }
-    let title = executed
-        .state
-        .contract()
-        .map(|contract| contract.title.as_str().to_owned())
-        .unwrap_or_default();
-    Ok(Signed {
-        title,
-        transaction_no: preparation.x,
-        contract_signed,
-    })
+    Ok(super::signed(services, &executed.state, preparation.x))
 }
 
 #[cfg(test)]

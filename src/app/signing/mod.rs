@@ -379,21 +379,29 @@ pub async fn sign(
     };
     let party_id = &link.party_id;
     tracing::info!(contract_id = %link.contract_id, %party_id, "signer signed through the H5 page");
-    let contract_signed = matches!(executed.state, ContractState::Signed { .. });
+    Ok(signed(
+        services,
+        &executed.state,
+        transaction_no.as_str().to_owned(),
+    ))
+}
+
+/// What a signer's signature led to; the last one wakes the sealing sweep, to seal now rather than
+/// at its next tick.
+fn signed(services: &Services, state: &ContractState, transaction_no: String) -> Signed {
+    let contract_signed = matches!(state, ContractState::Signed { .. });
     if contract_signed {
-        // Seal now rather than at the sweep's next tick.
         services.sealing.notify_one();
     }
-    let title = executed
-        .state
+    let title = state
         .contract()
         .map(|contract| contract.title.as_str().to_owned())
         .unwrap_or_default();
-    Ok(Signed {
+    Signed {
         title,
-        transaction_no: transaction_no.as_str().to_owned(),
+        transaction_no,
         contract_signed,
-    })
+    }
 }
 
 /// Records the signer's rejection (`Reject`; the contract becomes REJECTED), whatever the signer's
