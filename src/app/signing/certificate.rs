@@ -194,27 +194,37 @@ pub struct Prepared {
     pub certificate: CertificateSummary,
 }
 
-/// What the token fixes between the two steps.
+/// What the token fixes between the two steps. The wire names are one letter: the token travels
+/// in the page and back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Preparation {
-    /// The contract, the party and the link.
-    c: String,
-    p: String,
-    l: String,
+    #[serde(rename = "c")]
+    contract_id: String,
+    #[serde(rename = "p")]
+    party_id: String,
+    #[serde(rename = "l")]
+    link_id: String,
     /// SHA-256 (hex) of the document the revision builds on.
-    h: String,
+    #[serde(rename = "h")]
+    head_hash: String,
     /// The signing moment.
-    t: DateTime<Utc>,
+    #[serde(rename = "t")]
+    signed_at: DateTime<Utc>,
     /// The transaction number and address the appearance prints.
-    x: String,
+    #[serde(rename = "x")]
+    transaction_no: String,
     ip: IpAddr,
     /// SHA-256 (hex) of the drawing, of the certificates (each DER after its length, in order)
     /// and of the signed attributes.
-    i: String,
-    k: String,
-    a: String,
+    #[serde(rename = "i")]
+    image_hash: String,
+    #[serde(rename = "k")]
+    chain_hash: String,
+    #[serde(rename = "a")]
+    attributes_hash: String,
     /// Unix seconds after which the token is refused.
-    e: i64,
+    #[serde(rename = "e")]
+    expires: i64,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -251,7 +261,7 @@ fn open_token(services: &Services, token: &str) -> Result<Preparation, Certifica
         .decode(payload)
         .map_err(|_| forged.clone())?;
     let preparation: Preparation = serde_json::from_slice(&json).map_err(|_| forged)?;
-    if Utc::now().timestamp() > preparation.e {
+    if Utc::now().timestamp() > preparation.expires {
         return Err(CertificateFailure::Preparation("the token has expired"));
     }
     Ok(preparation)
@@ -428,17 +438,17 @@ async fn prepare_inner(
     let token = seal_token(
         services,
         &Preparation {
-            c: link.contract_id.to_string(),
-            p: link.party_id.to_string(),
-            l: live.link.link_id.to_string(),
-            h: sha256_hex(&head.bytes),
-            t: now,
-            x: transaction_no,
+            contract_id: link.contract_id.to_string(),
+            party_id: link.party_id.to_string(),
+            link_id: live.link.link_id.to_string(),
+            head_hash: sha256_hex(&head.bytes),
+            signed_at: now,
+            transaction_no,
             ip,
-            i: sha256_hex(image.bytes()),
-            k: chain_hash(chain_der),
-            a: sha256_hex(&signed_attributes),
-            e: expires.timestamp(),
+            image_hash: sha256_hex(image.bytes()),
+            chain_hash: chain_hash(chain_der),
+            attributes_hash: sha256_hex(&signed_attributes),
+            expires: expires.timestamp(),
         },
     )?;
     tracing::info!(contract_id = %link.contract_id, party_id = %link.party_id,
@@ -520,13 +530,15 @@ async fn complete_inner(
     let preparation = open_token(services, token)?;
     let live = link.live(Utc::now())?;
     ensure_turn(&live)?;
-    if preparation.c != link.contract_id.as_str()
-        || preparation.p != link.party_id.as_str()
-        || preparation.l != live.link.link_id.as_str()
+    if preparation.contract_id != link.contract_id.as_str()
+        || preparation.party_id != link.party_id.as_str()
+        || preparation.link_id != live.link.link_id.as_str()
     {
         return Err(CertificateFailure::Preparation("the token is for another link").into());
     }
-    if preparation.i != sha256_hex(image.bytes()) || preparation.k != chain_hash(chain_der) {
+    if preparation.image_hash != sha256_hex(image.bytes())
+        || preparation.chain_hash != chain_hash(chain_der)
+    {
         return Err(CertificateFailure::Preparation(
             "the drawing or the certificates differ from the prepared ones",
         )
@@ -551,21 +563,21 @@ async fn complete_inner(
     let head = revisions::document_head(services, live.contract)
         .await
         .map_err(cannot_sign)?;
-    if sha256_hex(&head.bytes) != preparation.h {
+    if sha256_hex(&head.bytes) != preparation.head_hash {
         return Err(CertificateFailure::Stale.into());
     }
     let signing = SigningFacts {
         image: Some(&image),
-        transaction_no: &preparation.x,
+        transaction_no: &preparation.transaction_no,
         ip_address: &preparation.ip.to_string(),
-        signed_at: preparation.t,
+        signed_at: preparation.signed_at,
     };
     // The same facts give the same bytes; if they did not, no signature could fit, so say so
     // rather than blame the signer's key.
     let signed_attributes =
         revisions::signed_attributes(&head, live.signer, signing, certificate, &chain[1..])
             .map_err(cannot_sign)?;
-    if sha256_hex(&signed_attributes) != preparation.a {
+    if sha256_hex(&signed_attributes) != preparation.attributes_hash {
         return Err(AppError::internal("the prepared revision could not be made again").into());
     }
     let key = Presigned {
@@ -593,7 +605,8 @@ async fn complete_inner(
     let device_info = DeviceInfo::parse(user_agent.unwrap_or("unknown"))
         .or_else(|_| DeviceInfo::parse("unknown"))
         .map_err(AppError::internal)?;
-    let transaction_no = TransactionNo::parse(&preparation.x).map_err(AppError::internal)?;
+    let transaction_no =
+        TransactionNo::parse(&preparation.transaction_no).map_err(AppError::internal)?;
     let (party_id, link_id) = (live.signer.party_id.clone(), live.link.link_id.clone());
     let executed = services
         .pipeline
@@ -608,14 +621,18 @@ async fn complete_inner(
                 transaction_no: transaction_no.clone(),
                 revision: Some(record.clone()),
                 // The moment the revision states (its /M and appearance) is the one recorded.
-                now: preparation.t,
+                now: preparation.signed_at,
             })
         })
         .await
         .map_err(identity_failure)?;
     tracing::info!(contract_id = %link.contract_id, party_id = %link.party_id,
         serial = %verified.serial_number, "signer signed with their own certificate");
-    Ok(super::signed(services, &executed.state, preparation.x))
+    Ok(super::signed(
+        services,
+        &executed.state,
+        preparation.transaction_no,
+    ))
 }
 
 #[cfg(test)]
