@@ -563,21 +563,9 @@ mod tests {
         let good = new.ca.intermediate_crl(&[], Utc::now(), validity).unwrap();
         check_crl(&good, &certificate, &issuer, now()).unwrap();
 
-        let serial = aggregates::certificate_revocation::CertificateSerial::parse(&hex::encode(
-            certificate.tbs_certificate().serial_number().as_bytes(),
-        ))
-        .unwrap();
         let revoked = new
             .ca
-            .intermediate_crl(
-                &[RevokedCertificate {
-                    serial,
-                    revoked_at: Utc::now(),
-                    reason: aggregates::certificate_revocation::RevocationReason::KeyCompromise,
-                }],
-                Utc::now(),
-                validity,
-            )
+            .intermediate_crl(&[revoked_now(&certificate)], Utc::now(), validity)
             .unwrap();
         assert!(matches!(
             check_crl(&revoked, &certificate, &issuer, now()),
@@ -604,6 +592,18 @@ mod tests {
         ));
     }
 
+    /// `certificate`, revoked now for key compromise.
+    fn revoked_now(certificate: &Certificate) -> RevokedCertificate {
+        RevokedCertificate {
+            serial: aggregates::certificate_revocation::CertificateSerial::from_bytes(
+                certificate.tbs_certificate().serial_number().as_bytes(),
+            )
+            .unwrap(),
+            revoked_at: Utc::now(),
+            reason: aggregates::certificate_revocation::RevocationReason::KeyCompromise,
+        }
+    }
+
     #[test]
     fn an_ocsp_answer_of_the_issuer_decides_revocation_and_any_other_leaves_it_unknown() {
         let (new, certificate) = personal_ca();
@@ -616,19 +616,11 @@ mod tests {
         check_ocsp(&good, &certificate, &issuer, now()).unwrap();
         assert!(!ocsp_request(&certificate, &issuer).unwrap().is_empty());
 
-        let serial = aggregates::certificate_revocation::CertificateSerial::parse(&hex::encode(
-            certificate.tbs_certificate().serial_number().as_bytes(),
-        ))
-        .unwrap();
         let revoked = new
             .ca
             .ocsp_response_for(
                 &certificate,
-                &[RevokedCertificate {
-                    serial,
-                    revoked_at: Utc::now(),
-                    reason: aggregates::certificate_revocation::RevocationReason::KeyCompromise,
-                }],
+                &[revoked_now(&certificate)],
                 Utc::now(),
                 validity,
             )

@@ -26,8 +26,8 @@ use aggregates::contract::{
     IdentityFailure, Sign, VerifyCertificate,
 };
 use aggregates::values::{
-    CertificateSerial, DeviceInfo, Digest, IdCardNumber, LongText, PersonName, SignMethod,
-    SignatureImage, TransactionNo,
+    CertificateSerial, IdCardNumber, LongText, PersonName, SignMethod, SignatureImage,
+    TransactionNo,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -600,11 +600,7 @@ async fn complete_inner(
     revisions::store_revision(services, live.contract, live.signer, &bytes, &record)
         .await
         .map_err(cannot_sign)?;
-    let hash = Digest::parse(&sha256_hex(image.bytes()))
-        .map_err(|_| AppError::internal("a SHA-256 did not parse as a digest"))?;
-    let device_info = DeviceInfo::parse(user_agent.unwrap_or("unknown"))
-        .or_else(|_| DeviceInfo::parse("unknown"))
-        .map_err(AppError::internal)?;
+    let (hash, device_info) = super::recorded_facts(&image, user_agent)?;
     let transaction_no =
         TransactionNo::parse(&preparation.transaction_no).map_err(AppError::internal)?;
     let (party_id, link_id) = (live.signer.party_id.clone(), live.link.link_id.clone());

@@ -302,11 +302,7 @@ pub async fn sign(
     image: SignatureImage,
     user_agent: Option<&str>,
 ) -> Result<Signed, SigningError> {
-    let hash = Digest::parse(&hex::encode(Sha256::digest(image.bytes())))
-        .map_err(|_| AppError::internal("a SHA-256 did not parse as a digest"))?;
-    let device_info = DeviceInfo::parse(user_agent.unwrap_or("unknown"))
-        .or_else(|_| DeviceInfo::parse("unknown"))
-        .map_err(AppError::internal)?;
+    let (hash, device_info) = recorded_facts(&image, user_agent)?;
     let transaction_no =
         TransactionNo::parse(&super::ids::new_id("SIGN_TXN")).map_err(AppError::internal)?;
     let mut state = link.state.clone();
@@ -384,6 +380,20 @@ pub async fn sign(
         &executed.state,
         transaction_no.as_str().to_owned(),
     ))
+}
+
+/// What `Sign` records beside the image, on both signing paths: the image's SHA-256, and the device
+/// the user agent names ("unknown" when it names none the log can keep).
+fn recorded_facts(
+    image: &SignatureImage,
+    user_agent: Option<&str>,
+) -> Result<(Digest, DeviceInfo), AppError> {
+    let hash = Digest::parse(&hex::encode(Sha256::digest(image.bytes())))
+        .map_err(|_| AppError::internal("a SHA-256 did not parse as a digest"))?;
+    let device_info = DeviceInfo::parse(user_agent.unwrap_or("unknown"))
+        .or_else(|_| DeviceInfo::parse("unknown"))
+        .map_err(AppError::internal)?;
+    Ok((hash, device_info))
 }
 
 /// What a signer's signature led to; the last one wakes the sealing sweep, to seal now rather than
