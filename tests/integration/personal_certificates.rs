@@ -688,20 +688,10 @@ pub(crate) fn check_signed_document(
             );
         }
     }
-    if let Some(output) = crate::pades::tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--trust",
-            platform_root.to_str().unwrap(),
-            "--trust",
-            pki.root.to_str().unwrap(),
-            "--trust-replace",
-            "--no-revocation-check",
-            "--pretty-print",
-            path.to_str().unwrap(),
-        ],
+    if let Some(output) = crate::pades::pyhanko_validate(
+        &platform_root,
+        &path,
+        &["--trust", pki.root.to_str().unwrap(), "--pretty-print"],
     ) {
         let text = crate::pades::text_of(&output);
         assert!(output.status.success(), "pyHanko refused: {text}");
@@ -1069,19 +1059,10 @@ async fn a_signer_whose_document_moved_on_prepares_again_and_both_signatures_hol
         service.state.ca.as_ref().unwrap().root_pem().unwrap(),
     )
     .unwrap();
-    if let Some(output) = crate::pades::tool(
-        "pyhanko",
-        &[
-            "sign",
-            "validate",
-            "--trust",
-            platform_root.to_str().unwrap(),
-            "--trust",
-            pki.root.to_str().unwrap(),
-            "--trust-replace",
-            "--no-revocation-check",
-            path.to_str().unwrap(),
-        ],
+    if let Some(output) = crate::pades::pyhanko_validate(
+        &platform_root,
+        &path,
+        &["--trust", pki.root.to_str().unwrap()],
     ) {
         assert!(
             output.status.success(),
