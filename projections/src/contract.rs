@@ -96,6 +96,7 @@ fn step(
         | ContractEvent::ContractRejected { .. }
         | ContractEvent::ContractRevoked { .. }
         | ContractEvent::ContractExpired { .. }
+        | ContractEvent::ContractForced { .. }
         | ContractEvent::DocumentSealed { .. }
         | ContractEvent::DocumentTimestampRenewed { .. }
         | ContractEvent::ArchiveRequested { .. }

@@ -80,6 +80,7 @@ fn step(
             projection.attempts = projection.attempts.max(*attempt);
         }
         VerificationEvent::ProviderTaskStarted { .. }
+        | VerificationEvent::Opened { .. }
         | VerificationEvent::Succeeded { .. }
         | VerificationEvent::Failed { .. }
         | VerificationEvent::Expired { .. }

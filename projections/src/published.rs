@@ -1,6 +1,7 @@
-//! The events esign publishes to callers (spec 2.2.1), decided from how a command changed a stream's
-//! rows: a contract whose status moved, an archive record that succeeded, a face verification that
-//! reached its outcome.
+//! The events esign publishes (spec 2.2), decided from how a command changed a stream's rows: a
+//! contract whose status moved, an archive record that succeeded, a face verification that reached
+//! its outcome (to callers and the broker), and a template version published or (de)activated (to
+//! the broker only: `TemplateUpdatedEvent`, for esign's own instances and internal tools).
 
 use crate::row::{Row, Table};
 
@@ -14,6 +15,8 @@ pub enum PublishedEvent {
     ContractStatusChanged,
     /// One archive record of a contract succeeded.
     ContractArchived,
+    /// A template version was published, activated or deactivated.
+    TemplateUpdated,
 }
 
 impl PublishedEvent {
@@ -22,15 +25,18 @@ impl PublishedEvent {
             PublishedEvent::FaceVerificationCompleted => "FaceVerificationCompletedEvent",
             PublishedEvent::ContractStatusChanged => "ContractStatusChangedEvent",
             PublishedEvent::ContractArchived => "ContractArchivedEvent",
+            PublishedEvent::TemplateUpdated => "TemplateUpdatedEvent",
         }
     }
 }
 
-/// One event to publish; `archive_id` names the archive record a `ContractArchived` is about.
+/// One event to publish; `archive_id` names the archive record a `ContractArchived` is about, and
+/// `template_version` the version a `TemplateUpdated` is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publication {
     pub event: PublishedEvent,
     pub archive_id: Option<String>,
+    pub template_version: Option<String>,
 }
 
 const VERIFICATION_OUTCOMES: [&str; 3] = ["SUCCESS", "FAILED", "EXPIRED"];
@@ -42,6 +48,21 @@ pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
         let previous = before
             .iter()
             .find(|old| old.table == row.table && old.key() == row.key());
+        if row.table == Table::ContractTemplate {
+            // A new version, or one whose activation changed; nothing else of a version changes.
+            let active = |row: &Row| row.get("active").cloned();
+            if previous.is_none_or(|previous| active(previous) != active(row)) {
+                publications.push(Publication {
+                    event: PublishedEvent::TemplateUpdated,
+                    archive_id: None,
+                    template_version: row
+                        .get("version")
+                        .and_then(|value| value.as_text())
+                        .map(str::to_owned),
+                });
+            }
+            continue;
+        }
         let status = |row: &Row| {
             row.get("status")
                 .and_then(|value| value.as_text())
@@ -81,9 +102,14 @@ pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
                     .and_then(|value| value.as_text())
                     .map(str::to_owned),
                 PublishedEvent::FaceVerificationCompleted
-                | PublishedEvent::ContractStatusChanged => None,
+                | PublishedEvent::ContractStatusChanged
+                | PublishedEvent::TemplateUpdated => None,
             };
-            publications.push(Publication { event, archive_id });
+            publications.push(Publication {
+                event,
+                archive_id,
+                template_version: None,
+            });
         }
     }
     publications
@@ -102,6 +128,35 @@ mod tests {
                 ("status", SqlValue::text(status)),
             ],
         }
+    }
+
+    fn template_row(version: &str, active: bool) -> Row {
+        Row {
+            table: Table::ContractTemplate,
+            values: vec![
+                ("template_id", SqlValue::text("TPL_1")),
+                ("version", SqlValue::text(version)),
+                ("active", SqlValue::Bool(active)),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_template_publishes_each_new_version_and_each_change_of_activation() {
+        let v1 = template_row("1", true);
+        let first = published(&[], std::slice::from_ref(&v1));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].event, PublishedEvent::TemplateUpdated);
+        assert_eq!(first[0].template_version.as_deref(), Some("1"));
+        let v2 = template_row("2", true);
+        let second = published(std::slice::from_ref(&v1), &[v1.clone(), v2.clone()]);
+        assert_eq!(second.len(), 1, "only the new version: {second:?}");
+        assert_eq!(second[0].template_version.as_deref(), Some("2"));
+        let deactivated = template_row("2", false);
+        let third = published(&[v1.clone(), v2.clone()], &[v1.clone(), deactivated]);
+        assert_eq!(third.len(), 1);
+        assert_eq!(third[0].template_version.as_deref(), Some("2"));
+        assert!(published(std::slice::from_ref(&v1), std::slice::from_ref(&v1)).is_empty());
     }
 
     #[test]

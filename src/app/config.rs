@@ -35,12 +35,13 @@ const SECTIONS: &[&str] = &[
     "h5",
     "trust",
     "documents",
+    "metrics",
     "archive",
 ];
 
 /// Keys an environment override always sets as text: a password such as `123456` or `0x1f` must
 /// not turn into a TOML number on the way.
-const TEXT_KEYS: &[(&str, &str)] = &[("trust", "pkcs12_password")];
+const TEXT_KEYS: &[(&str, &str)] = &[("trust", "pkcs12_password"), ("metrics", "bearer_token")];
 
 /// Tables inside a section that overrides may reach: `ESIGN_DOCUMENTS_S3_BUCKET` sets
 /// `[documents.s3] bucket`.
@@ -76,6 +77,25 @@ pub struct ServerConfig {
     pub mode: Mode,
     /// Where generated keys and the default SQLite file live.
     pub data_dir: PathBuf,
+    /// Whether `/openapi.json` and `/docs` are served. Default: in development only; a production
+    /// deployment that wants them public says so.
+    pub api_docs: Option<bool>,
+}
+
+impl ServerConfig {
+    pub fn serves_api_docs(&self) -> bool {
+        self.api_docs.unwrap_or(self.mode == Mode::Development)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.public_base_url)
+            .map_err(|error| format!("server.public_base_url: {error}"))?;
+        // Links, the CSRF cookie's `Secure` flag and the verify page all follow this URL.
+        if self.mode == Mode::Production && url.scheme() != "https" {
+            return Err("server.public_base_url must be an https:// URL in production".to_owned());
+        }
+        Ok(())
+    }
 }
 
 impl Default for ServerConfig {
@@ -85,7 +105,35 @@ impl Default for ServerConfig {
             public_base_url: "http://127.0.0.1:8080".to_owned(),
             mode: Mode::Development,
             data_dir: PathBuf::from("data"),
+            api_docs: None,
         }
+    }
+}
+
+/// Who may read `/metrics` (`docs/metrics.md`). In production the main listener serves it only
+/// behind `bearer_token`; `bind` serves it on a listener of its own instead (the monitoring network).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A separate address for `/metrics`; the main listener then does not serve it.
+    pub bind: Option<SocketAddr>,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>` (on either listener).
+    pub bearer_token: Option<String>,
+}
+
+impl MetricsConfig {
+    fn check(&self) -> Result<(), String> {
+        match &self.bearer_token {
+            Some(token) if token.len() < 16 => {
+                Err("metrics.bearer_token must be at least 16 characters".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the main listener serves `/metrics` (behind the token when one is set).
+    pub fn on_main_listener(&self, mode: Mode) -> bool {
+        self.bind.is_none() && (mode == Mode::Development || self.bearer_token.is_some())
     }
 }
 
@@ -137,6 +185,7 @@ pub struct Config {
     pub trust: TrustConfig,
     pub documents: DocumentsConfig,
     pub archive: ArchiveConfig,
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -184,6 +233,8 @@ impl Config {
             .and_then(|()| self.archive.check())
             .and_then(|()| self.database.check())
             .and_then(|()| self.sms.check(mode))
+            .and_then(|()| self.server.check())
+            .and_then(|()| self.metrics.check())
             .map_err(ConfigError::Invalid)
     }
 
@@ -375,6 +426,44 @@ mod tests {
             Config::load(Some(&path), vars(&[])),
             Err(ConfigError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn production_mode_needs_an_https_public_base_url_and_hides_api_docs_by_default() {
+        let mut server = ServerConfig {
+            mode: Mode::Production,
+            public_base_url: "http://esign.example".to_owned(),
+            ..ServerConfig::default()
+        };
+        assert!(server.check().unwrap_err().contains("https"));
+        assert!(!server.serves_api_docs());
+        server.public_base_url = "https://esign.example".to_owned();
+        assert!(server.check().is_ok());
+        server.api_docs = Some(true);
+        assert!(server.serves_api_docs());
+        assert!(ServerConfig::default().serves_api_docs());
+    }
+
+    #[test]
+    fn metrics_leave_the_public_listener_in_production_unless_a_token_guards_them() {
+        let mut metrics = MetricsConfig::default();
+        assert!(metrics.on_main_listener(Mode::Development));
+        assert!(!metrics.on_main_listener(Mode::Production));
+        metrics.bearer_token = Some("short".to_owned());
+        assert!(metrics.check().unwrap_err().contains("bearer_token"));
+        metrics.bearer_token = Some("a-long-enough-metrics-token".to_owned());
+        assert!(metrics.on_main_listener(Mode::Production));
+        metrics.bind = Some(SocketAddr::from(([127, 0, 0, 1], 9464)));
+        assert!(!metrics.on_main_listener(Mode::Development));
+        let config = Config::load(
+            None,
+            vars(&[("ESIGN_METRICS_BEARER_TOKEN", "1234567890123456789")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.metrics.bearer_token.as_deref(),
+            Some("1234567890123456789")
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 use aggregates::Aggregate;
 use aggregates::ValidationErrors;
 use aggregates::contract::{
-    ContractAggregate, ContractCommand, ContractRequest, ContractState, InitiateContract,
-    IssueSignLink, NewSignLink, Revoke,
+    ContractAggregate, ContractCommand, ContractRequest, ContractState, ForceTransition,
+    ForcedStatus, InitiateContract, IssueSignLink, NewSignLink, Revoke,
 };
 use aggregates::template::TemplateAggregate;
 use aggregates::values::{
@@ -213,6 +213,71 @@ pub async fn revoke(
         })
         .await?;
     let row = owned(services, caller, contract_id).await?;
+    view(services, &row).await
+}
+
+/// What an administrator sends to force a contract's end.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForceRequest {
+    /// `EXPIRED` or `REVOKED`.
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    pub operator: Option<String>,
+}
+
+/// An administrator ends a contract stuck before SIGNED (spec 4.2.4: 状态不可逆（除管理员强制操作）):
+/// EXPIRED or REVOKED at any time, whichever client owns it, with a reason and the operator, recorded
+/// as `ContractForced`. A final contract (SIGNED included: its document stays signed) answers 409.
+/// The owner is called back as for any change of status.
+pub async fn force(
+    services: &Services,
+    caller: &Caller,
+    contract_id: &str,
+    request: &ForceRequest,
+) -> Result<Value, AppError> {
+    caller.require_admin("force a contract's status")?;
+    services
+        .store
+        .contracts()
+        .by_id(contract_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut errors = ValidationErrors::new();
+    let status = errors.required("status", request.status.as_deref(), ForcedStatus::parse);
+    let reason = errors.required("reason", request.reason.as_deref(), Reason::parse);
+    let operator = errors.required("operator", request.operator.as_deref(), Operator::parse);
+    let (Some(status), Some(reason), Some(operator)) = (status, reason, operator) else {
+        return Err(AppError::Validation(errors));
+    };
+    let admin = caller.domain_id()?;
+    let now = Utc::now();
+    let stream = StreamId::new(ContractAggregate::NAME, contract_id);
+    services
+        .pipeline
+        .execute::<ContractAggregate>(&stream, &caller.metadata, |_| {
+            ContractCommand::Force(ForceTransition {
+                status,
+                reason: reason.clone(),
+                operator: operator.clone(),
+                admin: admin.clone(),
+                now,
+            })
+        })
+        .await?;
+    tracing::warn!(
+        target: "esign::security",
+        %contract_id,
+        status = ?status,
+        admin = %admin.as_str(),
+        "an administrator forced a contract's status"
+    );
+    let row = services
+        .store
+        .contracts()
+        .by_id(contract_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     view(services, &row).await
 }
 

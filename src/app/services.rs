@@ -154,7 +154,12 @@ impl Services {
             );
         }
         let pii = Arc::new(config.pii_cipher()?);
-        let store = Store::open(&config.database.url, config.database.max_connections).await?;
+        let store = Store::open_with(
+            &config.database.url,
+            config.database.max_connections,
+            config.database.timeouts(),
+        )
+        .await?;
         let clients = ClientRegistry::new(&config.clients, store.clone(), Arc::clone(&pii))?;
         let development_client = bootstrap_development_client(&config, &clients).await?;
         let nonces = NonceStore::new(store.clone());
@@ -346,15 +351,8 @@ fn open_ca(
         );
         return Ok((None, None));
     };
-    let policy = crate::trust::parse_oid(&config.trust.tsa_policy).map_err(ConfigError::Invalid)?;
-    if config.server.mode == Mode::Production
-        && config.trust.tsa_policy == crate::trust::DEFAULT_TSA_POLICY
-    {
-        tracing::warn!(
-            policy = %policy,
-            "the timestamp service uses the example policy OID; set [trust] tsa_policy to your own"
-        );
-    }
+    let policy =
+        crate::trust::parse_tsa_policy(&config.trust.tsa_policy).map_err(ConfigError::Invalid)?;
     let ca = Arc::new(ca);
     let tsa = Arc::new(ca.tsa_signer(policy));
     Ok((Some(ca), Some(tsa)))
@@ -440,7 +438,8 @@ pub fn document_store(
 pub fn platform_seal(config: &Config, ca: Arc<Ca>) -> Result<PlatformSeal, StartupError> {
     let trust = &config.trust;
     let timestamper: Arc<dyn Timestamper> = if trust.seal_tsa_urls.is_empty() {
-        let policy = crate::trust::parse_oid(&trust.tsa_policy).map_err(ConfigError::Invalid)?;
+        let policy =
+            crate::trust::parse_tsa_policy(&trust.tsa_policy).map_err(ConfigError::Invalid)?;
         Arc::new(LocalTimestamper::new(Arc::new(ca.tsa_signer(policy))))
     } else {
         Arc::new(

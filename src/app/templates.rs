@@ -1,8 +1,10 @@
 //! Contract templates (spec 2.1.3): administrators publish versions; every client reads them.
 
 use aggregates::Aggregate;
-use aggregates::template::{PublishVersion, TemplateAggregate, TemplateCommand, TemplateRequest};
-use aggregates::values::TemplateId;
+use aggregates::template::{
+    ChangeActivation, PublishVersion, TemplateAggregate, TemplateCommand, TemplateRequest,
+};
+use aggregates::values::{TemplateId, TemplateVersion};
 use chrono::Utc;
 use serde_json::Value;
 
@@ -70,4 +72,43 @@ pub async fn version_of(
         .await?
         .map(|row| crate::read::views::template(&row))
         .ok_or(AppError::NotFound)
+}
+
+/// Activates (`active`) or deactivates a version (administrators only) and answers it. New contracts
+/// use the most recently activated active version; a deactivated one can no longer be pinned.
+pub async fn change_activation(
+    services: &Services,
+    caller: &Caller,
+    template_id: &str,
+    version: &str,
+    active: bool,
+) -> Result<Value, AppError> {
+    caller.require_admin(if active {
+        "activate a template"
+    } else {
+        "deactivate a template"
+    })?;
+    let (Ok(id), Ok(parsed_version)) = (
+        TemplateId::parse(template_id),
+        TemplateVersion::parse(version),
+    ) else {
+        return Err(AppError::NotFound);
+    };
+    let change = ChangeActivation {
+        version: parsed_version,
+        actor: caller.domain_id()?,
+        now: Utc::now(),
+    };
+    let stream = StreamId::new(TemplateAggregate::NAME, id.as_str());
+    services
+        .pipeline
+        .execute::<TemplateAggregate>(&stream, &caller.metadata, |_| {
+            if active {
+                TemplateCommand::Activate(change.clone())
+            } else {
+                TemplateCommand::Deactivate(change.clone())
+            }
+        })
+        .await?;
+    version_of(services, template_id, version).await
 }

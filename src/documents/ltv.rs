@@ -569,7 +569,7 @@ mod tests {
         use crate::documents::sign::{FieldSignature, sign_field_timestamped};
         let now = chrono::Utc::now();
         let ca = std::sync::Arc::new(crate::trust::ca::NewCa::generate("esign", now).unwrap().ca);
-        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
         let timestamper = crate::trust::timestamper::LocalTimestamper::new(std::sync::Arc::new(
             ca.tsa_signer(policy),
         ));

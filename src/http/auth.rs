@@ -151,6 +151,19 @@ pub fn canonical_query(raw_query: Option<&str>) -> String {
         .join("&")
 }
 
+/// The first query parameter name that appears more than once, decoded as the canonical form
+/// decodes it. The canonical query sorts pairs, so `?a=1&a=2` and `?a=2&a=1` share one signature
+/// while a handler that keeps the last value reads them differently: such a query is refused.
+pub fn repeated_query_parameter(raw_query: Option<&str>) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    raw_query
+        .unwrap_or("")
+        .split('&')
+        .filter(|segment| !segment.is_empty())
+        .map(|segment| reencode(segment.split_once('=').map_or(segment, |(name, _)| name)))
+        .find(|name| !seen.insert(name.clone()))
+}
+
 /// Decodes one query component to bytes and encodes it again in the canonical alphabet.
 fn reencode(component: &str) -> String {
     let spaced = component.replace('+', " ");
@@ -347,6 +360,20 @@ pub async fn require_signature(
         .get::<OriginalUri>()
         .map(|original| original.0.clone())
         .unwrap_or_else(|| parts.uri.clone());
+    if let Some(name) = repeated_query_parameter(uri.query()) {
+        tracing::warn!(
+            target: "esign::security",
+            ip = %peer.ip(),
+            path = uri.path(),
+            parameter = %name,
+            "request refused: a query parameter is repeated"
+        );
+        return crate::app::AppError::invalid(
+            format!("query.{name}"),
+            "repeated query parameter: give each parameter once",
+        )
+        .into_response();
+    }
     let bytes = match Limited::new(body, MAX_SIGNED_BODY_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
@@ -434,6 +461,20 @@ mod tests {
     const VECTOR_BODY: &str = r#"{"bizId":"ORDER-1001","bizType":"LOAN"}"#;
     const VECTOR_QUERY: &str = "name=%E5%BC%A0%E4%B8%89&b=2&a=hello+world&a=1";
     const VECTOR_CANONICAL: &str = "POST\n/api/v1/contract/initiate\na=1&a=hello%20world&b=2&name=%E5%BC%A0%E4%B8%89\n1700000000\nb1a8e3f0c2d94e7a\n07d68639fa0b65eaa5bfcf2ac69a6e0f7d3d4b3edb2b5bc51a2c8cece83b525b";
+
+    #[test]
+    fn a_repeated_query_parameter_is_found_however_it_is_encoded() {
+        assert_eq!(repeated_query_parameter(None), None);
+        assert_eq!(repeated_query_parameter(Some("a=1&b=2&c")), None);
+        assert_eq!(
+            repeated_query_parameter(Some("status=PENDING&status=DELIVERED")),
+            Some("status".to_owned())
+        );
+        assert_eq!(
+            repeated_query_parameter(Some("%73tatus=A&status")),
+            Some("status".to_owned())
+        );
+    }
 
     #[test]
     fn the_canonical_query_sorts_by_name_then_value() {

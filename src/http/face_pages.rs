@@ -183,9 +183,19 @@ pub(crate) async fn returned(
 pub(crate) async fn start_page(
     State(state): State<AppState>,
     Query(query): Query<PageToken>,
+    PeerIp(peer): PeerIp,
+    headers: HeaderMap,
 ) -> Response {
     match verification_of(&state, &query.token, true) {
-        Ok(verification_id) => render(&state, &verification_id, &query.token, View::Start).await,
+        Ok(verification_id) => {
+            let metadata = person(&verification_id, &headers, peer);
+            // The page still shows when this cannot be recorded: the person's check matters more
+            // than the PROCESSING status.
+            if let Err(error) = flow::record_opened(&state, &verification_id, &metadata).await {
+                tracing::warn!(%verification_id, %error, "cannot record that the face page was opened");
+            }
+            render(&state, &verification_id, &query.token, View::Start).await
+        }
         Err(AppError::LinkExpired) => {
             // The token is genuine, so the page may wear the caller's look.
             let look = match open_page_token(&state.pii, &query.token) {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,11 +14,54 @@ use super::AppState;
 use super::error::ErrorCode;
 use crate::metrics::Metrics;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(exposition))
+/// `/metrics` on the main listener, where the configuration puts it there (`docs/metrics.md`).
+pub(super) fn router(state: &AppState) -> Router<AppState> {
+    if state
+        .config
+        .metrics
+        .on_main_listener(state.config.server.mode)
+    {
+        Router::new().route("/metrics", get(exposition))
+    } else {
+        Router::new()
+    }
 }
 
-async fn exposition(State(state): State<AppState>) -> Response {
+/// The router of the separate metrics listener (`metrics.bind`): `/metrics` alone.
+pub fn listener_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(exposition))
+        .with_state(state)
+}
+
+/// Whether the request carries the configured bearer token (any request does when none is set).
+fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &state.config.metrics.bearer_token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    bool::from(subtle::ConstantTimeEq::ct_eq(
+        given.as_bytes(),
+        expected.as_bytes(),
+    ))
+}
+
+async fn exposition(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorised(&state, &headers) {
+        tracing::warn!(
+            target: "esign::security",
+            "metrics request refused: missing or wrong bearer token"
+        );
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+        )
+            .into_response();
+    }
     match state.metrics.encode() {
         Ok(text) => (
             [(

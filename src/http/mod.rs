@@ -22,7 +22,7 @@ pub mod error;
 mod face_pages;
 pub mod h5;
 mod health;
-mod metrics;
+pub(crate) mod metrics;
 pub mod openapi;
 pub mod provider_callbacks;
 pub mod server;
@@ -84,8 +84,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(dev::router(&state))
         .merge(health::router())
-        .merge(metrics::router())
-        .merge(openapi::router())
+        .merge(metrics::router(&state))
+        .merge(openapi::router(&state))
         .merge(provider_callbacks::router())
         .merge(face_pages::router())
         .merge(h5::router())
@@ -113,10 +113,44 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn(drop_unsafe_request_id))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+}
+
+/// The longest `X-Request-Id` taken from a caller.
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Whether a caller's `X-Request-Id` may be kept: it reaches logs and the immutable event metadata,
+/// and anyone holding a sign link can send one, so only a short id of `[A-Za-z0-9._-]` is.
+fn is_safe_request_id(value: &axum::http::HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    (1..=MAX_REQUEST_ID_LEN).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-'))
+}
+
+/// Drops every `X-Request-Id` unless there is exactly one safe one, so that the next layer makes a
+/// fresh id instead of storing what the caller sent.
+async fn drop_unsafe_request_id(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let headers = request.headers();
+    let mut given = headers.get_all(&REQUEST_ID).iter();
+    let keep = match (given.next(), given.next()) {
+        (Some(only), None) => is_safe_request_id(only),
+        (None, _) => true,
+        _ => false,
+    };
+    if !keep {
+        tracing::debug!("X-Request-Id replaced: not a short id of letters, digits, '.', '_', '-'");
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(request).await
 }
 
 /// Refuses a request whose path or query carries `%00` with 400 / 40001 before any route runs. No

@@ -105,9 +105,12 @@ new UUID); it is logged with the request and stored as the events' correlation i
         api::templates::publish,
         api::templates::current,
         api::templates::version,
+        api::templates::activate,
+        api::templates::deactivate,
         api::admin::list,
         api::admin::show,
         api::admin::redeliver,
+        api::admin::force_contract,
         api::notifications::publish_template,
         api::notifications::current_template,
         api::notifications::template_version,
@@ -532,8 +535,12 @@ fn readyz() {}
 // ---------------------------------------------------------------------------------------------------
 // Serving
 
-/// `/openapi.json` and `/docs`.
-pub(super) fn router() -> Router<AppState> {
+/// `/openapi.json` and `/docs`, where the configuration serves them (`server.api_docs`; by default
+/// in development only).
+pub(super) fn router(state: &AppState) -> Router<AppState> {
+    if !state.config.server.serves_api_docs() {
+        return Router::new();
+    }
     Router::new()
         .route(DOCUMENT_PATH, get(serve_document))
         .route(REFERENCE_PATH, get(serve_reference))

@@ -31,6 +31,8 @@ pub enum StartupError {
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on an address of its own (`metrics.bind`).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     development_client: Option<IssuedClient>,
 }
@@ -65,6 +67,14 @@ impl Application {
         listener: TcpListener,
         write_mode: WriteMode,
     ) -> Result<Self, StartupError> {
+        let metrics_listener = match config.metrics.bind {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|source| StartupError::Bind { address, source })?,
+            ),
+            None => None,
+        };
         let Started {
             services,
             development_client,
@@ -80,6 +90,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             development_client,
         })
@@ -87,6 +98,13 @@ impl Application {
 
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The metrics listener's address, when `/metrics` has one of its own.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn port(&self) -> u16 {
@@ -107,7 +125,15 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let workers = self.state.app.spawn_workers();
+        let mut workers = self.state.app.spawn_workers();
+        if let Some(listener) = self.metrics_listener {
+            let router = http::metrics::listener_router(self.state.clone());
+            workers.push(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            }));
+        }
         let router = http::router(self.state);
         let served = axum::serve(
             self.listener,

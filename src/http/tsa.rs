@@ -1,5 +1,6 @@
-//! `POST /tsa`: esign's RFC 3161 timestamp service over HTTP (RFC 3161 section 3.4). Unsigned, like
-//! `/metrics`: anyone may ask for a timestamp, and every answer is a DER `TimeStampResp`.
+//! `POST /tsa`: esign's RFC 3161 timestamp service over HTTP (RFC 3161 section 3.4). Unsigned: anyone
+//! may ask for a timestamp (docs/trust.md says who it is for), as often as
+//! `[trust] tsa_requests_per_minute_per_ip` allows; every answer is a DER `TimeStampResp`.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -9,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use crate::http::AppState;
+use crate::http::h5::security::ClientIp;
 use crate::trust::tsa::{Outcome, QUERY_MEDIA_TYPE, REPLY_MEDIA_TYPE};
 
 /// A TimeStampReq is a few hundred bytes.
@@ -20,7 +22,32 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
 }
 
-async fn timestamp(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn timestamp(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Unsigned and a signature per request: without a limit anyone could keep the CPU busy.
+    if !state.h5_limiter.allow(
+        &format!("tsa-ip:{ip}"),
+        state.config.trust.tsa_requests_per_minute_per_ip,
+        std::time::Duration::from_secs(60),
+    ) {
+        tracing::warn!(target: "esign::security", %ip, "timestamp request refused: per-IP rate limit reached");
+        let mut response = reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            crate::trust::tsa::rejection(
+                crate::trust::tsa::FailureInfo::SystemFailure,
+                "too many timestamp requests from this address; try again in a minute",
+            ),
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("60"),
+        );
+        return response;
+    }
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -1,7 +1,8 @@
 //! The SSRF guard for callback URLs (spec 4.3.2: HTTPS in production). A caller chooses the URL esign
 //! will POST to, so in production it must be HTTPS and must not lead into esign's own network:
 //! loopback, private, link-local (cloud metadata at 169.254.169.254), shared, multicast and reserved
-//! addresses are refused. The check runs when the URL is accepted and again on every delivery, where
+//! IPv4 addresses are refused; of IPv6 only global unicast passes, and an IPv6 address that embeds
+//! an IPv4 one (NAT64, 6to4) is judged by the IPv4 address it reaches. The check runs when the URL is accepted and again on every delivery, where
 //! the resolver itself refuses such addresses, so a name re-pointed after initiation (DNS rebinding)
 //! gets nowhere.
 
@@ -60,20 +61,35 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let segments = ip.segments();
-    // NAT64 (64:ff9b::/96) embeds an IPv4 address: judge that one.
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., high, low] = segments;
-        let embedded = Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    if let Some(embedded) = embedded_v4(ip) {
         return is_public_v4(embedded);
     }
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || ip.is_unique_local()
-        || ip.is_unicast_link_local()
-        || segments[0] == 0x2001 && segments[1] == 0x0db8 // documentation
-        || segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]) // discard-only
+    let segments = ip.segments();
+    // Only global unicast (2000::/3) reaches the internet; everything else (site-local fec0::/10,
+    // unique-local, link-local, IPv4-compatible ::/96, the local-use NAT64 prefix 64:ff9b:1::/48,
+    // multicast, ...) is refused by being outside it.
+    let global_unicast = segments[0] & 0xe000 == 0x2000;
+    global_unicast
+        // IETF protocol assignments: Teredo (which tunnels to an IPv4 address of its own),
+        // benchmarking, ORCHID.
+        && !(segments[0] == 0x2001 && segments[1] < 0x0200)
+        && !(segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
+        && !(segments[0] == 0x3fff && segments[1] < 0x1000) // documentation (3fff::/20)
+}
+
+/// The IPv4 address an IPv6 address stands for, where one is embedded in a form that routers
+/// translate: NAT64's well-known prefix (64:ff9b::/96) and 6to4 (2002::/16, the address in bits
+/// 16..48). Such an address is judged by the IPv4 address it reaches.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = ip.segments();
+    let join = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        Some(join(segments[6], segments[7]))
+    } else if segments[0] == 0x2002 {
+        Some(join(segments[1], segments[2]))
+    } else {
+        None
+    }
 }
 
 /// Checks a callback URL as far as it can be checked without DNS: scheme and literal addresses. In
@@ -177,6 +193,20 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            // 6to4 of 169.254.169.254 and of 10.0.0.1
+            "2002:a9fe:a9fe::",
+            "2002:a00:1::1",
+            // local-use NAT64, site-local, IPv4-compatible 127.0.0.1 and 169.254.169.254
+            "64:ff9b:1::a9fe:a9fe",
+            "fec0::1",
+            "::7f00:1",
+            "::a9fe:a9fe",
+            // Teredo, ORCHIDv2, documentation, multicast
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:20::1",
+            "2001:db8::1",
+            "3fff::1",
+            "ff02::1",
         ] {
             assert!(!is_public(ip(internal)), "{internal} must be refused");
         }
@@ -185,6 +215,8 @@ mod tests {
             "1.1.1.1",
             "2606:4700:4700::1111",
             "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2a00:1450:4001:81b::200e",
         ] {
             assert!(is_public(ip(public)), "{public} is public");
         }

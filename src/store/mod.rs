@@ -337,6 +337,12 @@ pub struct DatabaseConfig {
     pub url: String,
     /// PostgreSQL pool size.
     pub max_connections: usize,
+    /// PostgreSQL: the longest one statement of the service may run, and the longest a transaction
+    /// may sit idle, before the server ends it (0: no limit).
+    pub statement_timeout_ms: u64,
+    /// PostgreSQL: how long a connection may go without an answer from the network (connecting,
+    /// unacknowledged data, keepalive probes) before it is dropped as dead.
+    pub network_timeout_ms: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -344,6 +350,8 @@ impl Default for DatabaseConfig {
         Self {
             url: "sqlite://data/esign.db".to_owned(),
             max_connections: 16,
+            statement_timeout_ms: 15_000,
+            network_timeout_ms: 10_000,
         }
     }
 }
@@ -353,8 +361,39 @@ impl DatabaseConfig {
         if self.max_connections == 0 {
             return Err("database.max_connections must be at least 1".into());
         }
+        if !(1_000..=300_000).contains(&self.network_timeout_ms) {
+            return Err("database.network_timeout_ms must be between 1000 and 300000".into());
+        }
         Ok(())
     }
+
+    /// The limits the service's connections run with.
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            statement: (self.statement_timeout_ms > 0)
+                .then(|| std::time::Duration::from_millis(self.statement_timeout_ms)),
+            network: std::time::Duration::from_millis(self.network_timeout_ms),
+        }
+    }
+}
+
+/// How long a PostgreSQL connection waits (docs/storage.md, "Timeouts"). A silent network
+/// partition would otherwise leave a query waiting for TCP's own timeout, many minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `statement_timeout` and `idle_in_transaction_session_timeout` on the server.
+    pub statement: Option<std::time::Duration>,
+    /// Connecting, unacknowledged data (`TCP_USER_TIMEOUT`) and keepalive probes on the client.
+    pub network: std::time::Duration,
+}
+
+impl Timeouts {
+    /// Operator commands (migrate, rebuild, verify) may run statements longer than any request:
+    /// only the network is bounded.
+    pub const OPERATOR: Self = Self {
+        statement: None,
+        network: std::time::Duration::from_secs(10),
+    };
 }
 
 /// The configured backend.
@@ -365,13 +404,23 @@ pub enum Store {
 }
 
 impl Store {
-    /// Opens the store a database url names and applies pending migrations.
+    /// Opens the store a database url names and applies pending migrations, with the limits of
+    /// operator commands ([`Timeouts::OPERATOR`]).
     pub async fn open(url: &str, max_connections: usize) -> Result<Self, StoreError> {
+        Self::open_with(url, max_connections, Timeouts::OPERATOR).await
+    }
+
+    /// Like [`Store::open`], PostgreSQL connections bounded by `timeouts`.
+    pub async fn open_with(
+        url: &str,
+        max_connections: usize,
+        timeouts: Timeouts,
+    ) -> Result<Self, StoreError> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             Ok(Self::Sqlite(sqlite::SqliteStore::open(path).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres(
-                postgres::PostgresStore::connect(url, max_connections).await?,
+                postgres::PostgresStore::connect(url, max_connections, timeouts).await?,
             ))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))

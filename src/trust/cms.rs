@@ -816,7 +816,7 @@ mod tests {
 
     /// A token from the platform's own TSA for `digest`.
     fn token_for(ca: &std::sync::Arc<crate::trust::Ca>, digest: &[u8; 32]) -> Vec<u8> {
-        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
         let (response, _) = ca.tsa_signer(policy).respond(
             &crate::trust::tsa::request_der(digest, 1).unwrap(),
             chrono::Utc::now(),

@@ -35,6 +35,8 @@ pub struct TrustConfig {
     pub pkcs12_password: Option<String>,
     /// The policy OID of esign's own timestamp service (`/tsa`).
     pub tsa_policy: String,
+    /// Timestamp requests `POST /tsa` answers per client IP address per minute (0: no limit).
+    pub tsa_requests_per_minute_per_ip: u32,
     /// Lifetime of a signer's event certificate.
     pub event_certificate_minutes: u64,
     /// RFC 3161 services the client asks, in order; empty means esign's own `<public_base_url>/tsa`.
@@ -87,6 +89,7 @@ impl Default for TrustConfig {
             pkcs12: None,
             pkcs12_password: None,
             tsa_policy: crate::trust::DEFAULT_TSA_POLICY.to_owned(),
+            tsa_requests_per_minute_per_ip: 600,
             event_certificate_minutes: 30,
             tsa_urls: Vec::new(),
             seal_tsa_urls: Vec::new(),
@@ -120,6 +123,10 @@ impl std::fmt::Debug for TrustConfig {
             .field("pkcs12", &self.pkcs12)
             .field("pkcs12_password", &redacted(&self.pkcs12_password))
             .field("tsa_policy", &self.tsa_policy)
+            .field(
+                "tsa_requests_per_minute_per_ip",
+                &self.tsa_requests_per_minute_per_ip,
+            )
             .field("event_certificate_minutes", &self.event_certificate_minutes)
             .field("tsa_urls", &self.tsa_urls)
             .field("seal_tsa_urls", &self.seal_tsa_urls)
@@ -179,7 +186,8 @@ impl TrustConfig {
                 return Err("trust.pkcs12 needs trust.pkcs12_password in production".into());
             }
         }
-        crate::trust::parse_oid(&self.tsa_policy).map_err(|e| format!("trust.tsa_policy: {e}"))?;
+        crate::trust::parse_tsa_policy(&self.tsa_policy)
+            .map_err(|e| format!("trust.tsa_policy: {e}"))?;
         if self.event_certificate_minutes == 0 || self.event_certificate_minutes > 24 * 60 {
             return Err("trust.event_certificate_minutes must be between 1 and 1440".into());
         }

@@ -27,6 +27,7 @@ pub mod keys;
 pub mod ocsp;
 pub mod personal;
 pub mod pkcs12;
+pub mod policy_oid;
 pub mod timestamper;
 pub mod tsa;
 
@@ -87,10 +88,10 @@ pub mod oid {
     pub const CT_TST_INFO: Oid = Oid::new_unwrap("1.2.840.113549.1.9.16.1.4");
 }
 
-/// esign's default TSA policy: the placeholder OpenSSL's sample TSA configuration uses, so nobody
-/// mistakes it for a published policy. An operator publishes a TSA policy under its own OID and
-/// sets `[trust] tsa_policy`; production warns while the placeholder is in use.
-pub const DEFAULT_TSA_POLICY: &str = "1.2.3.4.1";
+/// esign's default TSA policy: an OID of esign's own under the UUID arc (ITU-T X.667, `2.25.<UUID as
+/// an integer>`, which needs no registration), naming the policy docs/trust.md describes. An operator
+/// that publishes a TSA policy of its own sets `[trust] tsa_policy` to its OID.
+pub const DEFAULT_TSA_POLICY: &str = "2.25.287778131960478039898138741828548196938";
 
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
@@ -118,9 +119,9 @@ pub fn name_attribute(name: &x509_cert::name::Name, id: ObjectIdentifier) -> Opt
     }
 }
 
-/// Parses a dotted OID from configuration.
-pub fn parse_oid(text: &str) -> Result<ObjectIdentifier, String> {
-    ObjectIdentifier::new(text.trim()).map_err(|e| format!("{text:?} is not an OID: {e}"))
+/// Parses a TSA policy's dotted OID from configuration (arcs up to 128 bits: see [`policy_oid`]).
+pub fn parse_tsa_policy(text: &str) -> Result<policy_oid::PolicyOid, String> {
+    policy_oid::PolicyOid::parse(text)
 }
 
 /// Current time as whole seconds since the Unix epoch (certificates and tokens carry seconds).

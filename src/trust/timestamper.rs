@@ -59,7 +59,7 @@ mod tests {
 
     fn local() -> (Arc<crate::trust::Ca>, LocalTimestamper) {
         let ca = Arc::new(NewCa::generate("esign", chrono::Utc::now()).unwrap().ca);
-        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
         let signer = Arc::new(ca.tsa_signer(policy));
         (ca, LocalTimestamper::new(signer))
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use der::asn1::{Any, BitString, Int, ObjectIdentifier, OctetString};
+use der::asn1::{Any, BitString, Int, OctetString};
 use der::{Decode, Encode, Sequence, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
@@ -19,6 +19,7 @@ use x509_cert::ext::pkix::name::GeneralName;
 
 use super::ca::Ca;
 use super::cms::{self, SignedDataBuilder, Signer};
+use super::policy_oid::PolicyOid;
 use super::{oid, unix_seconds};
 
 /// Media types of RFC 3161 section 3.4.
@@ -36,7 +37,7 @@ pub struct TimeStampReq {
     pub version: u8,
     pub message_imprint: MessageImprint,
     #[asn1(optional = "true")]
-    pub req_policy: Option<ObjectIdentifier>,
+    pub req_policy: Option<PolicyOid>,
     #[asn1(optional = "true")]
     pub nonce: Option<Int>,
     #[asn1(default = "Default::default")]
@@ -74,7 +75,7 @@ pub struct Accuracy {
 #[derive(Clone, Debug, Sequence)]
 pub struct TstInfo {
     pub version: u8,
-    pub policy: ObjectIdentifier,
+    pub policy: PolicyOid,
     pub message_imprint: MessageImprint,
     pub serial_number: Int,
     /// A GeneralizedTime, kept raw: other TSAs send fractions of a second, which `der`'s
@@ -173,7 +174,7 @@ fn refuse(info: FailureInfo, text: impl Into<String>) -> Refusal {
 #[derive(Debug, Clone)]
 pub struct TsaSigner {
     ca: Arc<Ca>,
-    policy: ObjectIdentifier,
+    policy: PolicyOid,
 }
 
 /// What [`TsaSigner::respond`] decided, for logs and metrics.
@@ -189,7 +190,7 @@ pub enum Outcome {
 }
 
 impl TsaSigner {
-    pub fn new(ca: Arc<Ca>, policy: ObjectIdentifier) -> Self {
+    pub fn new(ca: Arc<Ca>, policy: PolicyOid) -> Self {
         Self { ca, policy }
     }
 
@@ -248,7 +249,8 @@ impl TsaSigner {
         }
         if request
             .req_policy
-            .is_some_and(|policy| policy != self.policy)
+            .as_ref()
+            .is_some_and(|policy| *policy != self.policy)
         {
             return Err(refuse(
                 FailureInfo::UnacceptedPolicy,
@@ -272,7 +274,7 @@ impl TsaSigner {
         let serial = super::ca::random_serial().map_err(|e| system(&e))?;
         let tst_info = TstInfo {
             version: 1,
-            policy: self.policy,
+            policy: self.policy.clone(),
             message_imprint: imprint.clone(),
             serial_number: Int::new(&serial).map_err(|e| system(&e))?,
             gen_time: Any::encode_from(
@@ -514,7 +516,7 @@ mod tests {
 
     fn signer() -> (Arc<Ca>, TsaSigner) {
         let ca = Arc::new(NewCa::generate("esign", Utc::now()).unwrap().ca);
-        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
         (ca.clone(), TsaSigner::new(ca, policy))
     }
 
@@ -568,11 +570,12 @@ mod tests {
         );
 
         let mut sha1 = short.clone();
-        sha1.message_imprint.hash_algorithm.oid = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+        sha1.message_imprint.hash_algorithm.oid =
+            der::asn1::ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
         assert_eq!(rejected(&sha1.to_der().unwrap()), FailureInfo::BadAlg);
 
         let mut policy = TimeStampReq::from_der(&request_der(&[7; 32], 1).unwrap()).unwrap();
-        policy.req_policy = Some(ObjectIdentifier::new_unwrap("1.2.3.4"));
+        policy.req_policy = Some(PolicyOid::parse("1.2.3.4").unwrap());
         assert_eq!(
             rejected(&policy.to_der().unwrap()),
             FailureInfo::UnacceptedPolicy

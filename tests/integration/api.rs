@@ -474,8 +474,8 @@ async fn a_face_verification_is_initiated_and_read_with_the_id_number_in_clear_f
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{created}");
-    // The development sandbox provider took the task at once.
-    assert_eq!(created["status"], "PROCESSING");
+    // The development sandbox provider took the task at once; the person has not started.
+    assert_eq!(created["status"], "PENDING");
     assert!(
         created["verificationUrl"]
             .as_str()
@@ -492,7 +492,7 @@ async fn a_face_verification_is_initiated_and_read_with_the_id_number_in_clear_f
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(shown["bizId"], "AUTH_FLOW_001");
-    assert_eq!(shown["status"], "PROCESSING");
+    assert_eq!(shown["status"], "PENDING");
     assert_eq!(shown["userInfo"]["name"], "张三");
     assert_eq!(shown["userInfo"]["idCardNo"], "11010519491231002X");
 

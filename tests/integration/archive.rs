@@ -456,7 +456,7 @@ fn openssl_verifies_token(evidence: &serde_json::Value, document: &[u8], ca: &Ca
 #[tokio::test]
 async fn a_local_ca_token_verifies_with_openssl_ts() {
     let ca = new_ca();
-    let policy = esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).unwrap();
+    let policy = esign::trust::parse_tsa_policy(esign::trust::DEFAULT_TSA_POLICY).unwrap();
     let archiver = LocalCaArchiver::new(Arc::new(ca.tsa_signer(policy)), &ca);
     let document = b"%PDF-1.7 the signed contract".as_slice();
     let request = request("ARCHIVE_LOCAL", "CONTRACT_LOCAL", document);
@@ -604,7 +604,7 @@ async fn the_archive_certificate_reads_back_with_pdftotext() {
         .unwrap();
     let chained = request("ARCHIVE_20250101_0001", "CONTRACT_20250101_0001", b"signed");
     let log_receipt = log.archive(&chained).await.unwrap();
-    let policy = esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).unwrap();
+    let policy = esign::trust::parse_tsa_policy(esign::trust::DEFAULT_TSA_POLICY).unwrap();
     let local = LocalCaArchiver::new(Arc::new(ca.tsa_signer(policy)), &ca);
     let local_receipt = local.archive(&chained).await.unwrap();
 
@@ -657,7 +657,7 @@ async fn the_archive_certificate_reads_back_with_pdftotext() {
                     "令牌序列号：{}",
                     receipt.evidence["serialNumber"].as_str().unwrap()
                 ),
-                "时间戳策略：1.2.3.4.1".to_owned(),
+                format!("时间戳策略：{}", esign::trust::DEFAULT_TSA_POLICY),
             ]),
         }
         for expected in expected {

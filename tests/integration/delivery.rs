@@ -595,6 +595,64 @@ async fn events_are_published_to_jetstream_with_the_event_id_as_message_id_and_m
         config.events.nats_subject_prefix = prefix.clone();
     })
     .await;
+    let dispatcher = dispatcher(&fixture);
+    let jetstream = async_nats::jetstream::new(nats);
+
+    // Publishing the fixture's template was announced to the broker (spec 2.2.2), and so is a
+    // change of a version's activation; nobody is called back for templates.
+    assert_eq!(
+        dispatcher.run_once(Utc::now()).await.unwrap(),
+        1,
+        "the template's publication"
+    );
+    let template_subject = format!("{prefix}.TemplateUpdatedEvent");
+    let events_stream = jetstream.get_stream(&stream_name).await.unwrap();
+    let published = last_message(&events_stream, &template_subject).await;
+    assert_eq!(published["eventType"], "TemplateUpdatedEvent");
+    assert_eq!(published["templateId"], "TPL_DELIVERY");
+    assert_eq!(published["version"], "1.0");
+    assert_eq!(published["active"], true);
+    assert!(published.get("content").is_none(), "{published}");
+    let (status, body) = json_of(
+        fixture
+            .admin
+            .post_json(
+                "/api/v1/template/TPL_DELIVERY/versions/1.0/deactivate",
+                &json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], false);
+    assert_eq!(dispatcher.run_once(Utc::now()).await.unwrap(), 1);
+    let deactivated = last_message(&events_stream, &template_subject).await;
+    assert_eq!(deactivated["active"], false);
+    assert_ne!(deactivated["eventId"], published["eventId"]);
+    let (status, _) = json_of(
+        fixture
+            .caller
+            .post_json(
+                "/api/v1/template/TPL_DELIVERY/versions/1.0/activate",
+                &json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "administrators only");
+    let (status, _) = json_of(
+        fixture
+            .admin
+            .post_json(
+                "/api/v1/template/TPL_DELIVERY/versions/1.0/activate",
+                &json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dispatcher.run_once(Utc::now()).await.unwrap(), 1);
+
     let (status, verification) = json_of(
         fixture
             .caller
@@ -620,7 +678,6 @@ async fn events_are_published_to_jetstream_with_the_event_id_as_message_id_and_m
         .await
         .unwrap();
     assert_eq!(report.verifications, 1);
-    let dispatcher = dispatcher(&fixture);
     assert_eq!(
         dispatcher.run_once(Utc::now()).await.unwrap(),
         2,
@@ -633,8 +690,7 @@ async fn events_are_published_to_jetstream_with_the_event_id_as_message_id_and_m
         callback.json()["userInfo"]["idCardNo"],
         "11010519491231002X"
     );
-    let jetstream = async_nats::jetstream::new(nats);
-    let mut stream = jetstream.get_stream(&stream_name).await.unwrap();
+    let mut stream = events_stream;
     let subject = format!("{prefix}.FaceVerificationCompletedEvent");
     let message = stream
         .get_last_raw_message_by_subject(&subject)
@@ -658,7 +714,7 @@ async fn events_are_published_to_jetstream_with_the_event_id_as_message_id_and_m
         .as_array()
         .unwrap()
         .iter()
-        .find(|row| row["destination"] == "nats")
+        .find(|row| row["destination"] == "nats" && row["target"] == subject.as_str())
         .unwrap()
         .clone();
     assert_eq!(nats_row["status"], "DELIVERED");
@@ -676,8 +732,20 @@ async fn events_are_published_to_jetstream_with_the_event_id_as_message_id_and_m
     assert_eq!(status, StatusCode::OK);
     assert_eq!(dispatcher.run_once(Utc::now()).await.unwrap(), 1);
     let info = stream.info().await.unwrap();
-    assert_eq!(info.state.messages, 1, "the repeat was deduplicated");
+    assert_eq!(
+        info.state.messages, 4,
+        "three template announcements and one verification: the repeat was deduplicated"
+    );
     jetstream.delete_stream(&stream_name).await.unwrap();
+}
+
+/// The body of the last message JetStream holds on `subject`.
+async fn last_message(stream: &async_nats::jetstream::stream::Stream, subject: &str) -> Value {
+    let message = stream
+        .get_last_raw_message_by_subject(subject)
+        .await
+        .unwrap();
+    serde_json::from_slice(&message.payload).unwrap()
 }
 
 async fn operators_list_and_redeliver_dead_letters_from_the_command_line(t: TestStore) {
@@ -740,6 +808,11 @@ async fn production_refuses_callback_urls_into_internal_networks_and_writes_noth
         "https://10.0.0.8/callback",
         "https://169.254.169.254/latest/meta-data",
         "https://[::1]:8443/callback",
+        // IPv6 forms that reach internal IPv4 (6to4, local-use NAT64, IPv4-compatible) or site-local
+        "https://[2002:a9fe:a9fe::]/latest/meta-data",
+        "https://[64:ff9b:1::a9fe:a9fe]/callback",
+        "https://[::a9fe:a9fe]/callback",
+        "https://[fec0::1]/callback",
         "https://localhost/callback",
         "https://metadata.google.internal/computeMetadata",
         "http://auth.example.com/callback",

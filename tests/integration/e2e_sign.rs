@@ -200,8 +200,16 @@ async fn draw_and_confirm(tab: &Tab) {
     tab.wait_for("#step-sign.current").await;
     tab.wait_for("canvas#signature-pad").await;
     assert_eq!(inked_pixels(tab).await, 0, "the pad starts empty");
+    // Asking to sign an empty pad shows the hint and no dialog; drawing takes the hint away.
+    tab.click("#signature-submit").await;
+    assert!(tab.is_visible("#signature-hint").await, "the hint shows");
+    assert!(!tab.is_visible("#confirm-dialog").await);
     tab.draw_stroke("canvas#signature-pad", &signature_stroke())
         .await;
+    assert!(
+        !tab.is_visible("#signature-hint").await,
+        "the hint goes once the signer draws"
+    );
     // A second stroke, like the cross of a character.
     tab.draw_stroke(
         "canvas#signature-pad",
@@ -331,8 +339,13 @@ async fn a_signer_rejects_with_a_reason_in_a_browser() {
         .open(&journey.sign_url(RECEIVER).await)
         .await;
     tab.wait_for("#contract-title").await;
+    assert!(tab.is_visible("#reject-open").await);
     tab.click("#reject-open").await;
     tab.wait_for("#reject-reason").await;
+    assert!(
+        !tab.is_visible("#reject-open").await,
+        "the reject button gives way to the reason form"
+    );
     tab.type_into("#reject-reason", "协议金额与约定不符").await;
     tab.screenshot_at("#reject-reason", "reject-reason").await;
     tab.click("#reject-submit").await;

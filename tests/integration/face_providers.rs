@@ -274,17 +274,17 @@ async fn choose(face: &Face, capture: &str, form: &[(&str, &str)]) -> String {
     answer.headers()[LOCATION].to_str().unwrap().to_owned()
 }
 
-async fn wait_for_status(face: &Face, id: &str, wanted: &str) -> Value {
+/// The verification once a provider took its task.
+async fn wait_for_provider(face: &Face, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let shown = show(face, id).await;
-        if shown["status"] == wanted {
+        if shown["provider"].is_string() {
             return shown;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "still {} instead of {wanted}: {shown}",
-            shown["status"]
+            "no provider took the task: {shown}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -302,7 +302,8 @@ async fn rebuilt_tables_match(face: &Face) {
 async fn a_passed_capture_reaches_esign_as_a_signed_callback_and_get_shows_it(t: TestStore) {
     let face = start(&t, |_| {}).await;
     let created = initiate(&face, "FACE_PASS_1").await;
-    assert_eq!(created["status"], "PROCESSING");
+    // The task exists, the person has not started: PENDING (spec 2.1.1) until the page is opened.
+    assert_eq!(created["status"], "PENDING");
     assert_eq!(created["sdkConfig"]["appId"], "esign-development");
     assert!(
         created["sdkConfig"]["nonce"]
@@ -315,6 +316,37 @@ async fn a_passed_capture_reaches_esign_as_a_signed_callback_and_get_shows_it(t:
             .is_some_and(|s| s.len() == 64)
     );
     let id = created["verificationId"].as_str().unwrap();
+    assert_eq!(show(&face, id).await["status"], "PENDING");
+    let page = face
+        .http
+        .get(created["verificationUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(
+        show(&face, id).await["status"],
+        "PROCESSING",
+        "the person started"
+    );
+    let opened = event_types(&face, id).await;
+    face.http
+        .get(created["verificationUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        event_types(&face, id).await,
+        opened,
+        "a second opening records nothing"
+    );
+    assert_eq!(
+        opened
+            .iter()
+            .filter(|kind| *kind == "FaceVerificationOpened")
+            .count(),
+        1
+    );
     let capture = capture_url(&face, id).await;
     assert!(
         face.service
@@ -351,11 +383,12 @@ async fn a_passed_capture_reaches_esign_as_a_signed_callback_and_get_shows_it(t:
         [
             "FaceVerificationInitiated",
             "FaceProviderTaskStarted",
+            "FaceVerificationOpened",
             "FaceVerificationSucceeded"
         ]
     );
     let result = events(&face, id).await;
-    let recorded_by = serde_json::to_value(&result[2].metadata).unwrap();
+    let recorded_by = serde_json::to_value(&result[3].metadata).unwrap();
     assert_eq!(recorded_by["actor"], "provider:sandbox");
 
     // The browser then lands on the return page: it shows the recorded status.
@@ -468,7 +501,7 @@ async fn forged_replayed_conflicting_and_late_callbacks_are_refused_and_write_no
         before,
         "a forged result wrote events"
     );
-    assert_eq!(show(&face, &id).await["status"], "PROCESSING");
+    assert_eq!(show(&face, &id).await["status"], "PENDING");
 
     // An unknown provider name is refused too.
     let unknown = signed_callback(
@@ -629,7 +662,7 @@ async fn an_erroring_or_dead_provider_fails_over_to_the_next(t: TestStore) {
         "no in-process sandbox when configured"
     );
     let created = initiate(&face, "FACE_FAILOVER").await;
-    assert_eq!(created["status"], "PROCESSING");
+    assert_eq!(created["status"], "PENDING");
     assert_eq!(created["sdkConfig"]["appId"], "esign-test");
     let id = created["verificationId"].as_str().unwrap();
     assert_eq!(show(&face, id).await["provider"], "backup");
@@ -723,7 +756,8 @@ async fn all_providers_down_answers_50001_and_the_background_retry_starts_the_ta
     )
     .unwrap();
     tokio::spawn(sandbox.run_until_stopped(std::future::pending()));
-    let started = wait_for_status(&face, &id, "PROCESSING").await;
+    let started = wait_for_provider(&face, &id).await;
+    assert_eq!(started["status"], "PENDING", "nobody opened the page yet");
     assert_eq!(started["provider"], "only");
     let row = row(&face, &id).await;
     assert!(row.integer("provider_attempts").unwrap() >= 1);
@@ -803,7 +837,7 @@ async fn the_return_route_pulls_the_result_and_a_bare_redirect_passes_nothing(t:
     let (status, page) = json_of(face.http.get(&return_url).send().await.unwrap()).await;
     assert_eq!(
         (status, page["status"].as_str()),
-        (StatusCode::OK, Some("PROCESSING"))
+        (StatusCode::OK, Some("PENDING"))
     );
     assert_eq!(
         events(&face, id).await.len(),
@@ -827,7 +861,7 @@ async fn the_return_route_pulls_the_result_and_a_bare_redirect_passes_nothing(t:
     assert_eq!(back, return_url);
     assert_eq!(
         show(&face, id).await["status"],
-        "PROCESSING",
+        "PENDING",
         "no callback was sent"
     );
 

@@ -406,6 +406,20 @@ async fn postgres_gone_under_write_load_answers_503_fast_and_recovers_without_pa
         refused_during_outage > 0,
         "the load met the outage: {ledger:?}"
     );
+    assert_recovered_intact(&t, service, &options, &ledger, back).await;
+}
+
+/// After a database fault under load: every refusal was a quick 503 / 50300 with a retry hint, the
+/// pool recovered without a restart (a write acknowledged after `back`), the service stayed up,
+/// every acknowledged command is kept, nothing is half-written, every callback is delivered, and
+/// the log and the query tables are intact.
+async fn assert_recovered_intact(
+    t: &TestStore,
+    service: Service,
+    options: &ServiceOptions,
+    ledger: &Ledger,
+    back: Instant,
+) {
     for refusal in &ledger.refused {
         assert_eq!(
             refusal.status,
@@ -414,6 +428,7 @@ async fn postgres_gone_under_write_load_answers_503_fast_and_recovers_without_pa
         );
         assert_eq!(refusal.code, Some(50300), "{refusal:?}");
         assert_eq!(refusal.retry_after.as_deref(), Some("5"), "{refusal:?}");
+        // A request may meet the bound twice (its connection, then a new one).
         assert!(
             refusal.took < Duration::from_secs(10),
             "fails fast: {refusal:?}"
@@ -426,11 +441,174 @@ async fn postgres_gone_under_write_load_answers_503_fast_and_recovers_without_pa
     assert_eq!(ledger.unanswered, 0, "the service stayed up");
 
     let caller = caller(&service);
-    assert_acknowledged_commands_kept(&caller, &ledger).await;
-    assert_eq!(scalar(&t, HALF_WRITTEN_CONTRACTS).await, 0);
-    until_outbox_drained(&t).await;
+    assert_acknowledged_commands_kept(&caller, ledger).await;
+    assert_eq!(scalar(t, HALF_WRITTEN_CONTRACTS).await, 0);
+    until_outbox_drained(t).await;
     service.stop().await;
-    assert_log_and_tables_intact(&Service::config_path(&options));
+    assert_log_and_tables_intact(&Service::config_path(options));
+}
+
+/// A silent network partition between the service and PostgreSQL (packets dropped both ways, no
+/// reset, as when a route or a firewall fails): requests fail within the configured network bound
+/// with 503 / 50300 instead of waiting for TCP's own timeout, the server ends the transactions the
+/// partition left open, and once the network is back the pool recovers, with nothing committed in
+/// part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_partition_from_postgres_answers_503_within_the_bound_and_recovers_intact() {
+    let Some(t) = TestStore::new(Backend::Postgres).await else {
+        return;
+    };
+    let proxy = Proxy::start(&t.url).await;
+    let Some(partition) = Partition::available(proxy.port) else {
+        return;
+    };
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let root = tempfile::tempdir().unwrap();
+    let mut options = options(&t, &service_dir(&root));
+    options.database_url = proxy.url.clone();
+    options.env = vec![
+        ("ESIGN_DATABASE_NETWORK_TIMEOUT_MS".into(), "2000".into()),
+        ("ESIGN_DATABASE_STATEMENT_TIMEOUT_MS".into(), "3000".into()),
+    ];
+    let service = start(&options).await;
+    publish_template(
+        &esign_tools::bench::client::SignedClient::bench_caller(&service.base_url).unwrap(),
+    )
+    .await
+    .unwrap();
+    let load = WriteLoad::start(vec![caller(&service)], 4, "PARTITION", &receiver.url);
+    load.until_revocations(4).await;
+
+    let cut = partition.cut();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let refused_during_partition = load.ledger.lock().unwrap().refused.len();
+    drop(cut);
+    let back = Instant::now();
+    let recovered = load.revocations() + 4;
+    load.until_revocations(recovered).await;
+    let ledger = load.finish().await;
+
+    assert!(
+        refused_during_partition > 0,
+        "the load met the partition: {ledger:?}"
+    );
+    // The network bound is 2 s: every refusal comes within it, not after TCP's own minutes.
+    assert_recovered_intact(&t, service, &options, &ledger, back).await;
+}
+
+/// A TCP relay in front of the test's PostgreSQL server, so a partition can be made on its port
+/// alone.
+struct Proxy {
+    url: String,
+    port: u16,
+    _relay: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(database_url: &str) -> Self {
+        let target: tokio_postgres::Config = database_url.parse().unwrap();
+        let host = match &target.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            #[allow(unreachable_patterns)]
+            other => panic!("a TCP host is needed for the relay: {other:?}"),
+        };
+        let upstream = format!(
+            "{host}:{}",
+            target.get_ports().first().copied().unwrap_or(5432)
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let relay = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        let (authority, path) = database_url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split_once('/'))
+            .unwrap();
+        let credentials = authority
+            .rsplit_once('@')
+            .map(|(user, _)| format!("{user}@"))
+            .unwrap_or_default();
+        Self {
+            url: format!("postgres://{credentials}127.0.0.1:{port}/{path}"),
+            port,
+            _relay: relay,
+        }
+    }
+}
+
+/// Dropping every packet to and from one local port with iptables (the tests run as root, as CI
+/// does); `available` is `None` (the test skipped) where iptables cannot be used.
+struct Partition {
+    port: u16,
+}
+
+/// The rules of one partition, removed when dropped (also when the test fails).
+struct Cut {
+    port: u16,
+}
+
+impl Partition {
+    fn available(port: u16) -> Option<Self> {
+        match Command::new("iptables")
+            .args(["-w", "-L", "INPUT", "-n"])
+            .output()
+        {
+            Ok(output) if output.status.success() => Some(Self { port }),
+            Ok(output) => {
+                crate::helpers::skip(
+                    "iptables (a silent partition is made with it)",
+                    String::from_utf8_lossy(&output.stderr),
+                );
+                None
+            }
+            Err(error) => {
+                crate::helpers::skip("iptables (a silent partition is made with it)", error);
+                None
+            }
+        }
+    }
+
+    fn cut(&self) -> Cut {
+        for rule in partition_rules(self.port) {
+            let status = Command::new("iptables")
+                .args(["-w", "-I"])
+                .args(&rule)
+                .status()
+                .unwrap();
+            assert!(status.success(), "iptables -I {rule:?}");
+        }
+        Cut { port: self.port }
+    }
+}
+
+impl Drop for Cut {
+    fn drop(&mut self) {
+        for rule in partition_rules(self.port) {
+            let _ = Command::new("iptables")
+                .args(["-w", "-D"])
+                .args(&rule)
+                .status();
+        }
+    }
+}
+
+fn partition_rules(port: u16) -> [Vec<String>; 2] {
+    let port = port.to_string();
+    ["--dport", "--sport"].map(|direction| {
+        [
+            "INPUT", "-i", "lo", "-p", "tcp", direction, &port, "-j", "DROP",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    })
 }
 
 /// Closes the test database to new connections and ends its sessions, as a failed-over or restarting

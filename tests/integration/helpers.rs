@@ -154,6 +154,8 @@ pub const ADMIN: TestClient = TestClient::admin("admin", "admin-secret-012345678
 /// runs until the test ends. `client` (beside `SigningClient`) signs requests to it as one of them.
 pub struct RunningService {
     pub base: String,
+    /// The separate metrics listener's base URL, when `metrics.bind` gave it one.
+    pub metrics_base: Option<String>,
     pub state: esign::http::AppState,
     _data: tempfile::TempDir,
 }
@@ -214,10 +216,14 @@ pub async fn start_service_writing(
         esign::http::server::Application::build_on_with_write_mode(config, listener, write_mode)
             .await?;
     let base = format!("http://{address}");
+    let metrics_base = app
+        .metrics_addr()
+        .map(|address| format!("http://{address}"));
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     Ok(RunningService {
         base,
+        metrics_base,
         state,
         _data: data,
     })

@@ -21,6 +21,7 @@ mod face_providers;
 mod faults;
 mod h5_attacks;
 mod h5_sign;
+mod hardening;
 mod helpers;
 mod initiate_properties;
 mod journey;

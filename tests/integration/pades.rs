@@ -309,7 +309,7 @@ fn pdfsig_and_pyhanko_validate_every_signature_and_catch_a_changed_byte() {
 async fn a_platform_seal_with_an_in_process_signature_timestamp_is_b_t_for_every_validator() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Arc::new(development_ca(dir.path()));
-    let policy = esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).unwrap();
+    let policy = esign::trust::parse_tsa_policy(esign::trust::DEFAULT_TSA_POLICY).unwrap();
     let timestamper = LocalTimestamper::new(Arc::new(ca.tsa_signer(policy)));
     let (sealed, timestamp) = sealed_contract(&ca, &timestamper).await;
     assert_eq!(timestamp.url, "local");

@@ -10,9 +10,10 @@ use super::state::{
     Archive, ArchiveState, Contract, ContractState, SignLink, Signer, SignerStatus, SmsCheck,
 };
 use super::{
-    Expire, ExpireSignLink, InitiateContract, IssueSignLink, OpenSignLink, RecordArchiveFailure,
-    RecordArchiveSuccess, RecordFaceVerification, Reject, RenewDocumentTimestamp, RequestArchive,
-    Revoke, SealDocument, SendSmsCode, Sign, VerifyCertificate, VerifySmsCode,
+    Expire, ExpireSignLink, ForceTransition, InitiateContract, IssueSignLink, OpenSignLink,
+    RecordArchiveFailure, RecordArchiveSuccess, RecordFaceVerification, Reject,
+    RenewDocumentTimestamp, RequestArchive, Revoke, SealDocument, SendSmsCode, Sign,
+    VerifyCertificate, VerifySmsCode,
 };
 use crate::values::{
     ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, LinkTtl, PartyId, SignMethod,
@@ -310,6 +311,19 @@ pub(super) fn revoke(state: &ContractState, command: Revoke) -> Decision {
         reason: command.reason,
         operator: command.operator,
         revoked_at: command.now,
+    }])
+}
+
+/// A forced end is refused where the normal ones are: on a final contract, SIGNED included, whose
+/// document and signatures must stay as they are.
+pub(super) fn force(state: &ContractState, command: ForceTransition) -> Decision {
+    collecting(state)?;
+    Ok(vec![ContractEvent::ContractForced {
+        status: command.status,
+        reason: command.reason,
+        operator: command.operator,
+        admin: command.admin,
+        forced_at: command.now,
     }])
 }
 

@@ -193,6 +193,15 @@ pub enum ContractEvent {
     },
     /// -> EXPIRED; `expiredAt` is the deadline itself, not when the scheduler noticed.
     ContractExpired { expired_at: DateTime<Utc> },
+    /// -> EXPIRED or REVOKED by an administrator (spec 4.2.4), from CREATED or PARTIAL_SIGNED, at any
+    /// time: its own event, so the audit trail shows the transition was forced, by whom and why.
+    ContractForced {
+        status: super::ForcedStatus,
+        reason: Reason,
+        operator: Operator,
+        admin: ClientId,
+        forced_at: DateTime<Utc>,
+    },
     /// The final document (signatures, timestamps) of a SIGNED contract and its SHA-256.
     /// `contentHash` is the SHA-256 of its first revision, the unsigned document rendered from the
     /// events alone: rendering again gives those bytes, and the final file starts with them.
@@ -282,6 +291,7 @@ impl DomainEvent for ContractEvent {
             ContractEvent::ContractRejected { .. } => "ContractRejected",
             ContractEvent::ContractRevoked { .. } => "ContractRevoked",
             ContractEvent::ContractExpired { .. } => "ContractExpired",
+            ContractEvent::ContractForced { .. } => "ContractForced",
             ContractEvent::DocumentSealed { .. } => "DocumentSealed",
             ContractEvent::DocumentTimestampRenewed { .. } => "DocumentTimestampRenewed",
             ContractEvent::ArchiveRequested { .. } => "ArchiveRequested",

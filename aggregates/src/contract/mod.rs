@@ -17,6 +17,7 @@ mod tests;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::Aggregate;
 use crate::face_verification::FaceVerificationFacts;
@@ -71,6 +72,7 @@ impl Aggregate for ContractAggregate {
             ContractCommand::Reject(command) => decide::reject(state, command),
             ContractCommand::Revoke(command) => decide::revoke(state, command),
             ContractCommand::Expire(command) => decide::expire(state, command),
+            ContractCommand::Force(command) => decide::force(state, command),
             ContractCommand::ExpireSignLink(command) => decide::expire_sign_link(state, command),
             ContractCommand::SealDocument(command) => decide::seal_document(state, command),
             ContractCommand::RenewDocumentTimestamp(command) => {
@@ -113,6 +115,8 @@ pub enum ContractCommand {
     Revoke(Revoke),
     /// The scheduler found the contract past its deadline.
     Expire(Expire),
+    /// An administrator ends a contract stuck before SIGNED (spec 4.2.4: 除管理员强制操作).
+    Force(ForceTransition),
     /// The scheduler found a signer's link past its deadline.
     ExpireSignLink(ExpireSignLink),
     SealDocument(SealDocument),
@@ -275,6 +279,36 @@ pub struct Reject {
 pub struct Revoke {
     pub reason: Reason,
     pub operator: Operator,
+    pub now: DateTime<Utc>,
+}
+
+/// Where an administrator may force a contract: the two ends a contract may reach without its
+/// signers, never past SIGNED (a signed document stays signed).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ForcedStatus {
+    Expired,
+    Revoked,
+}
+
+impl ForcedStatus {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "EXPIRED" => Ok(Self::Expired),
+            "REVOKED" => Ok(Self::Revoked),
+            other => Err(format!("must be EXPIRED or REVOKED, not {other:?}")),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ForceTransition {
+    pub status: ForcedStatus,
+    pub reason: Reason,
+    /// Who forced it: the person, as the administrator's request names them.
+    pub operator: Operator,
+    /// The administrator client that asked.
+    pub admin: ClientId,
     pub now: DateTime<Utc>,
 }
 

@@ -590,6 +590,31 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
             }
             other => other,
         },
+        ContractEvent::ContractForced {
+            status,
+            reason,
+            operator,
+            forced_at,
+            ..
+        } => match (state, status) {
+            (
+                ContractState::Created { contract } | ContractState::PartiallySigned { contract },
+                super::ForcedStatus::Revoked,
+            ) => ContractState::Revoked {
+                contract,
+                reason: reason.clone(),
+                operator: operator.clone(),
+                revoked_at: *forced_at,
+            },
+            (
+                ContractState::Created { contract } | ContractState::PartiallySigned { contract },
+                super::ForcedStatus::Expired,
+            ) => ContractState::Expired {
+                contract,
+                expired_at: *forced_at,
+            },
+            (other, _) => other,
+        },
         ContractEvent::ContractExpired { expired_at } => match state {
             ContractState::Created { contract } | ContractState::PartiallySigned { contract } => {
                 ContractState::Expired {

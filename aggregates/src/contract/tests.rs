@@ -328,6 +328,16 @@ fn revoke(minutes: i64) -> ContractCommand {
     })
 }
 
+fn force(status: ForcedStatus, minutes: i64) -> ContractCommand {
+    ContractCommand::Force(ForceTransition {
+        status,
+        reason: Reason::parse("签署方已注销").unwrap(),
+        operator: Operator::parse("ops_zhang").unwrap(),
+        admin: ClientId::parse("admin").unwrap(),
+        now: at(minutes),
+    })
+}
+
 fn expire(minutes: i64) -> ContractCommand {
     ContractCommand::Expire(Expire { now: at(minutes) })
 }
@@ -1485,6 +1495,52 @@ fn revoking_a_signed_contract_is_a_conflict() {
         ContractError::Conflict(ContractConflict::Final(ContractStatus::Signed))
     );
     assert_eq!(error.kind(), ErrorKind::Conflict);
+}
+
+#[test]
+fn an_administrator_forces_an_unfinished_contract_to_expire_before_its_deadline_or_to_revoke() {
+    let partly = given(history([vec![initiate()], signs(RECEIVER, 1)].concat()));
+    let events = when(&partly, force(ForcedStatus::Expired, 2)).unwrap();
+    assert_eq!(types(&events), vec!["ContractForced"]);
+    let expired = then_state(&partly, force(ForcedStatus::Expired, 2));
+    assert_eq!(expired.status(), Some(ContractStatus::Expired));
+    let ContractState::Expired { expired_at, .. } = &expired else {
+        panic!("expected EXPIRED, got {expired:?}");
+    };
+    assert_eq!(
+        *expired_at,
+        at(2),
+        "the forced moment, long before the deadline"
+    );
+
+    let created = given(history(vec![initiate()]));
+    let revoked = then_state(&created, force(ForcedStatus::Revoked, 3));
+    let ContractState::Revoked {
+        reason, operator, ..
+    } = &revoked
+    else {
+        panic!("expected REVOKED, got {revoked:?}");
+    };
+    assert_eq!(reason.as_str(), "签署方已注销");
+    assert_eq!(operator.as_str(), "ops_zhang");
+}
+
+#[test]
+fn forcing_a_signed_or_otherwise_final_contract_is_a_conflict() {
+    let error = when(
+        &given(history(fully_signed())),
+        force(ForcedStatus::Revoked, 3),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error,
+        ContractError::Conflict(ContractConflict::Final(ContractStatus::Signed))
+    );
+    let revoked = given(history(vec![initiate(), revoke(1)]));
+    assert_eq!(
+        conflict(when(&revoked, force(ForcedStatus::Expired, 2))),
+        ContractConflict::Final(ContractStatus::Revoked)
+    );
 }
 
 #[test]

@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::{
-    Degrade, DegradedCheck, ExpireVerification, RecordProviderResult, RecordProviderUnavailable,
-    SendDegradedCode, StartProviderTask, Verdict, Verification, VerificationConflict,
-    VerificationError, VerificationEvent, VerificationMethod, VerificationState,
-    VerifyDegradedCode,
+    Degrade, DegradedCheck, ExpireVerification, RecordOpened, RecordProviderResult,
+    RecordProviderUnavailable, SendDegradedCode, StartProviderTask, Verdict, Verification,
+    VerificationConflict, VerificationError, VerificationEvent, VerificationMethod,
+    VerificationState, VerifyDegradedCode,
 };
 use crate::errors::ValidationErrors;
 use crate::values::{SMS_CODE_TTL_MINUTES, SMS_MAX_FAILED_ATTEMPTS, later};
@@ -46,6 +46,25 @@ pub(super) fn start_task(
         | VerificationState::SucceededDegraded { .. }
         | VerificationState::Failed { .. }
         | VerificationState::Expired { .. } => Err(final_conflict(state)),
+    }
+}
+
+/// The first opening of the page after the provider's task started; any other opening (again, before
+/// a task exists, after the end or the deadline) records nothing: it is not a state change.
+pub(super) fn record_opened(
+    state: &VerificationState,
+    command: RecordOpened,
+) -> Result<Vec<VerificationEvent>, VerificationError> {
+    match state {
+        VerificationState::NotInitiated => Err(VerificationError::NotFound),
+        VerificationState::Processing { verification, task }
+            if task.opened_at.is_none() && command.now < verification.expires_at =>
+        {
+            Ok(vec![VerificationEvent::Opened {
+                opened_at: command.now,
+            }])
+        }
+        _ => Ok(Vec::new()),
     }
 }
 

@@ -95,6 +95,10 @@ pub enum VerificationEvent {
         fail_reason: FailReason,
         verified_at: DateTime<Utc>,
     },
+    /// The person opened the verification page while the provider's task was ready: they have
+    /// started, and the verification is PROCESSING from now on (spec 2.1.1). Recorded once.
+    #[serde(rename = "FaceVerificationOpened", rename_all = "camelCase")]
+    Opened { opened_at: DateTime<Utc> },
     /// `expiredAt` is the deadline itself, not when the scheduler noticed.
     #[serde(rename = "FaceVerificationExpired", rename_all = "camelCase")]
     Expired { expired_at: DateTime<Utc> },
@@ -107,6 +111,7 @@ impl DomainEvent for VerificationEvent {
             VerificationEvent::ProviderTaskStarted { .. } => "FaceProviderTaskStarted",
             VerificationEvent::Succeeded { .. } => "FaceVerificationSucceeded",
             VerificationEvent::Failed { .. } => "FaceVerificationFailed",
+            VerificationEvent::Opened { .. } => "FaceVerificationOpened",
             VerificationEvent::Expired { .. } => "FaceVerificationExpired",
             VerificationEvent::ProviderUnavailable { .. } => "FaceProviderUnavailable",
             VerificationEvent::Degraded { .. } => "FaceVerificationDegraded",

@@ -57,6 +57,7 @@ impl Aggregate for FaceVerificationAggregate {
                 decide::provider_unavailable(state, command)
             }
             VerificationCommand::Degrade(command) => decide::degrade(state, command),
+            VerificationCommand::RecordOpened(command) => decide::record_opened(state, command),
             VerificationCommand::SendDegradedCode(command) => {
                 decide::send_degraded_code(state, command)
             }
@@ -84,6 +85,8 @@ pub enum VerificationCommand {
     Initiate(InitiateVerification),
     /// The provider accepted the task: the person can now be sent to its page.
     StartProviderTask(StartProviderTask),
+    /// The person opened the verification page.
+    RecordOpened(RecordOpened),
     /// The provider's (signature-checked) verdict.
     RecordResult(RecordProviderResult),
     /// The scheduler found the verification past `expiresAt`.
@@ -114,6 +117,11 @@ pub struct StartProviderTask {
     pub task_id: ProviderTaskId,
     /// The provider's page for the person (H5 mode), when it has one.
     pub h5_url: Option<LongText>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordOpened {
     pub now: DateTime<Utc>,
 }
 

@@ -73,6 +73,8 @@ pub struct ProviderTask {
     pub task_id: ProviderTaskId,
     pub h5_url: Option<LongText>,
     pub started_at: DateTime<Utc>,
+    /// When the person first opened the page with this task ready; PENDING until then.
+    pub opened_at: Option<DateTime<Utc>>,
 }
 
 /// Rounds without any available provider, and when the next may run.
@@ -131,7 +133,11 @@ impl VerificationState {
             VerificationState::Pending { .. } | VerificationState::Degraded { .. } => {
                 Some(VerificationStatus::Pending)
             }
-            VerificationState::Processing { .. } => Some(VerificationStatus::Processing),
+            VerificationState::Processing { task, .. } => Some(if task.opened_at.is_some() {
+                VerificationStatus::Processing
+            } else {
+                VerificationStatus::Pending
+            }),
             VerificationState::Succeeded { .. } | VerificationState::SucceededDegraded { .. } => {
                 Some(VerificationStatus::Success)
             }
@@ -276,6 +282,7 @@ pub(super) fn next(state: VerificationState, event: &VerificationEvent) -> Verif
                     task_id: task_id.clone(),
                     h5_url: h5_url.clone(),
                     started_at: *started_at,
+                    opened_at: None,
                 },
             },
             other => other,
@@ -406,6 +413,16 @@ pub(super) fn next(state: VerificationState, event: &VerificationEvent) -> Verif
                 result,
             })
         }
+        VerificationEvent::Opened { opened_at } => match state {
+            VerificationState::Processing {
+                verification,
+                mut task,
+            } => {
+                task.opened_at.get_or_insert(*opened_at);
+                VerificationState::Processing { verification, task }
+            }
+            other => other,
+        },
         VerificationEvent::Expired { expired_at } => {
             close(state, |verification, task| VerificationState::Expired {
                 verification,

@@ -251,10 +251,26 @@ fn initiating_an_existing_verification_is_a_duplicate() {
     );
 }
 
+fn opened(minutes: i64) -> VerificationCommand {
+    VerificationCommand::RecordOpened(RecordOpened { now: at(minutes) })
+}
+
 #[test]
-fn a_started_provider_task_moves_the_verification_to_processing() {
+fn a_started_task_stays_pending_until_the_person_opens_the_page_once() {
     let state = given(history(vec![initiate(), start("T1", 1)]));
+    assert_eq!(state.status(), Some(VerificationStatus::Pending));
+    assert_eq!(
+        when(&state, opened(2)).unwrap(),
+        vec![VerificationEvent::Opened { opened_at: at(2) }]
+    );
+    let state = given(history(vec![initiate(), start("T1", 1), opened(2)]));
     assert_eq!(state.status(), Some(VerificationStatus::Processing));
+    assert_eq!(when(&state, opened(3)).unwrap(), vec![], "recorded once");
+    // Before any task, and past the deadline, an opening is not a state change.
+    let waiting = given(history(vec![initiate()]));
+    assert_eq!(when(&waiting, opened(2)).unwrap(), vec![]);
+    let started = given(history(vec![initiate(), start("T1", 1)]));
+    assert_eq!(when(&started, opened(31)).unwrap(), vec![]);
 }
 
 #[test]
@@ -547,7 +563,7 @@ fn a_task_started_after_unavailable_rounds_makes_later_failures_irrelevant() {
         unavailable(1, 0, Some(1)),
         start("T1", 1),
     ]));
-    assert_eq!(state.status(), Some(VerificationStatus::Processing));
+    assert_eq!(state.status(), Some(VerificationStatus::Pending));
     assert_eq!(when(&state, unavailable(2, 2, None)).unwrap(), vec![]);
 }
 

@@ -143,16 +143,24 @@ fn an_initiated_verification_is_pending_with_sealed_personal_data() {
 }
 
 #[test]
-fn a_started_provider_task_makes_it_processing() {
+fn a_started_provider_task_stays_pending_until_the_person_opens_the_page() {
     let mut stream = initiated();
     started(&mut stream, 2);
     let row = the_row(&stream);
-    assert_eq!(value(&row, "status"), &text("PROCESSING"));
+    assert_eq!(value(&row, "status"), &text("PENDING"));
     assert_eq!(value(&row, "provider"), &text("sandbox"));
     assert_eq!(value(&row, "provider_task_id"), &text("TASK_1"));
     assert_eq!(value(&row, "updated_at"), &stream.recorded_at(2));
     assert_eq!(value(&row, "created_at"), &stream.recorded_at(1));
     assert_eq!(value(&row, "stream_version"), &SqlValue::Integer(2));
+
+    stream.run(
+        VerificationCommand::RecordOpened(RecordOpened { now: at(3) }),
+        at(3),
+    );
+    let row = the_row(&stream);
+    assert_eq!(value(&row, "status"), &text("PROCESSING"));
+    assert_eq!(value(&row, "stream_version"), &SqlValue::Integer(3));
 }
 
 #[test]
@@ -282,7 +290,11 @@ fn unavailable_rounds_show_the_count_and_the_next_round_until_a_task_starts() {
     assert_eq!(value(&row, "updated_at"), &stream.recorded_at(2));
     started(&mut stream, 1);
     let row = the_row(&stream);
-    assert_eq!(value(&row, "status"), &text("PROCESSING"));
+    assert_eq!(
+        value(&row, "status"),
+        &text("PENDING"),
+        "until the page is opened"
+    );
     assert_eq!(value(&row, "provider_attempts"), &SqlValue::Integer(1));
     assert_eq!(value(&row, "next_provider_attempt_at"), &SqlValue::Null);
     assert_eq!(

@@ -6,7 +6,7 @@
 //! version (callbacks can arrive out of order), sealed because it may carry personal data.
 
 use chrono::SecondsFormat;
-use projections::{Publication, Row, Table};
+use projections::{Publication, PublishedEvent, Row, Table};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -45,6 +45,17 @@ pub fn entries(
     let Some(cause) = appended.last().filter(|_| !publications.is_empty()) else {
         return Ok(Vec::new());
     };
+    let (template_updates, publications): (Vec<&Publication>, Vec<&Publication>) = publications
+        .iter()
+        .partition(|publication| publication.event == PublishedEvent::TemplateUpdated);
+    let mut entries = match broker_subject_prefix {
+        Some(prefix) => template_entries(&template_updates, rows, cause, pii, prefix)?,
+        // Templates have no caller to call back: without a broker there is no one to tell.
+        None => Vec::new(),
+    };
+    if publications.is_empty() {
+        return Ok(entries);
+    }
     let views: Vec<RowView> = rows.iter().map(RowView::from_row).collect();
     let of = |table: Table| -> Vec<&RowView> {
         rows.iter()
@@ -68,25 +79,14 @@ pub fn entries(
         }
         None => crate::read::views::verification(owner, pii)?,
     };
-    let mut entries = Vec::with_capacity(publications.len());
     for publication in publications {
         let callback_id = Uuid::now_v7();
         let mut body = resource.clone();
-        if let Value::Object(fields) = &mut body {
-            fields.insert("eventId".into(), json!(callback_id.to_string()));
-            fields.insert("eventType".into(), json!(publication.event.name()));
-            fields.insert("streamVersion".into(), json!(cause.stream_version));
-            fields.insert(
-                "occurredAt".into(),
-                json!(
-                    cause
-                        .recorded_at
-                        .to_rfc3339_opts(SecondsFormat::Micros, true)
-                ),
-            );
-            if let Some(archive_id) = &publication.archive_id {
-                fields.insert("archiveId".into(), json!(archive_id));
-            }
+        stamp(&mut body, callback_id, publication.event.name(), cause);
+        if let Some(archive_id) = &publication.archive_id
+            && let Value::Object(fields) = &mut body
+        {
+            fields.insert("archiveId".into(), json!(archive_id));
         }
         for destination in destinations {
             let (target, headers, body) = match destination {
@@ -118,6 +118,66 @@ pub fn entries(
                 created_at: cause.recorded_at,
             });
         }
+    }
+    Ok(entries)
+}
+
+/// Adds what every published body carries: the event's id (stable across delivery attempts), its
+/// name, the stream version (deliveries can arrive out of order) and when its cause was recorded.
+fn stamp(body: &mut Value, event_id: Uuid, event_name: &str, cause: &RecordedEvent) {
+    if let Value::Object(fields) = body {
+        fields.insert("eventId".into(), json!(event_id.to_string()));
+        fields.insert("eventType".into(), json!(event_name));
+        fields.insert("streamVersion".into(), json!(cause.stream_version));
+        fields.insert(
+            "occurredAt".into(),
+            json!(
+                cause
+                    .recorded_at
+                    .to_rfc3339_opts(SecondsFormat::Micros, true)
+            ),
+        );
+    }
+}
+
+/// The broker's `TemplateUpdatedEvent` for each template version published or (de)activated: the
+/// version as `GET` shows it without its content (consumers fetch that when they need it).
+fn template_entries(
+    updates: &[&Publication],
+    rows: &[Row],
+    cause: &RecordedEvent,
+    pii: &PiiCipher,
+    prefix: &str,
+) -> Result<Vec<OutboxEntry>, OutboxError> {
+    let mut entries = Vec::with_capacity(updates.len());
+    for update in updates {
+        let row = rows
+            .iter()
+            .filter(|row| row.table == Table::ContractTemplate)
+            .map(RowView::from_row)
+            .find(|row| row.text("version") == update.template_version.as_deref())
+            .ok_or_else(|| {
+                OutboxError::MissingRow(cause.stream_id.to_string(), "template version")
+            })?;
+        let event_id = Uuid::now_v7();
+        let mut body = crate::read::views::template(&row);
+        if let Value::Object(fields) = &mut body {
+            fields.remove("content");
+        }
+        stamp(&mut body, event_id, update.event.name(), cause);
+        entries.push(OutboxEntry {
+            callback_id: event_id,
+            destination: Destination::Nats,
+            event_type: update.event.name(),
+            source_event_id: cause.event_id,
+            stream_id: cause.stream_id.to_string(),
+            stream_version: i64::try_from(cause.stream_version).unwrap_or(i64::MAX),
+            client_id: row.text("updated_by").unwrap_or_default().to_owned(),
+            callback_url: nats_subject(prefix, update.event.name()),
+            callback_headers: None,
+            body_sealed: pii.seal_text(&body.to_string())?.to_string(),
+            created_at: cause.recorded_at,
+        });
     }
     Ok(entries)
 }

@@ -69,6 +69,21 @@ pub(super) async fn run(
         .await
 }
 
+/// Records that the person opened the verification page: the first opening with the provider's task
+/// ready makes the verification PROCESSING (spec 2.1.1: PENDING until the person has started).
+/// Any later opening records nothing.
+pub async fn record_opened(
+    services: &Services,
+    verification_id: &str,
+    metadata: &EventMetadata,
+) -> Result<(), AppError> {
+    let command = VerificationCommand::RecordOpened(aggregates::face_verification::RecordOpened {
+        now: Utc::now(),
+    });
+    run(services, verification_id, metadata, command).await?;
+    Ok(())
+}
+
 /// A verification id from a path or token, parsed.
 pub fn verification_id(text: &str) -> Result<VerificationId, AppError> {
     VerificationId::parse(text).map_err(|_| AppError::NotFound)

@@ -33,7 +33,7 @@ pub(super) fn signed_document(ca: &Ca, now: DateTime<Utc>) -> (Vec<u8>, Revision
 /// TSA (PAdES B-T): the signer's signature carries no timestamp, the seal does.
 pub(crate) async fn signed_and_sealed(ca: &Arc<Ca>, now: DateTime<Utc>) -> Vec<u8> {
     let (rendered, signed, next) = signed_rendering(ca, now);
-    let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+    let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
     let seal = PlatformSeal::new(
         ca.clone(),
         Arc::new(LocalTimestamper::new(Arc::new(ca.tsa_signer(policy)))),

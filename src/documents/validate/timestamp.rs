@@ -159,7 +159,7 @@ mod tests {
         imprint: [u8; 32],
         at: DateTime<Utc>,
     ) -> Attribute {
-        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
         let tsa = ca.tsa_signer(policy);
         let (response, _) = tsa.respond(&tsa::request_der(&imprint, 7).unwrap(), at);
         let response = tsa::TimeStampResp::from_der(&response).unwrap();
@@ -254,7 +254,7 @@ mod tests {
         let prepared =
             pades::prepare(bytes, revision, field, pades::Filling::DocumentTimestamp).unwrap();
         let imprint: [u8; 32] = Sha256::digest(prepared.signed_content()).into();
-        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
         let (response, _) = ca
             .tsa_signer(policy)
             .respond(&tsa::request_der(&imprint, 1).unwrap(), at);

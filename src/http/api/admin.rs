@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::Caller;
+use super::{Caller, JsonBody};
 use crate::app::callbacks::{self, CallbackDetail};
 use crate::app::error::AppError;
 use crate::http::AppState;
@@ -22,6 +22,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/admin/callbacks", get(list))
         .route("/admin/callbacks/{id}", get(show))
         .route("/admin/callbacks/{id}/redeliver", post(redeliver))
+        .route("/admin/contracts/{contract_id}/force", post(force_contract))
 }
 
 /// List callbacks
@@ -142,4 +143,45 @@ async fn redeliver(
 
 fn render(detail: CallbackDetail) -> Json<Value> {
     Json(json!({ "callback": detail.callback, "attempts": detail.attempts }))
+}
+
+/// Force a contract's end
+///
+/// `POST /api/v1/admin/contracts/{contractId}/force`: an administrator ends a contract stuck before
+/// SIGNED (spec 4.2.4: 除管理员强制操作) as `EXPIRED` or `REVOKED`, at any time and whichever
+/// client owns it. `reason` and `operator` are required; the audit trail records `ContractForced`
+/// and the owner is called back as for any change of status. A final contract (SIGNED, REJECTED,
+/// EXPIRED, REVOKED) answers 409: a signed document stays signed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/contracts/{contractId}/force",
+    tag = openapi::TAG_ADMIN,
+    operation_id = "forceContractStatus",
+    params(("contractId" = String, Path, description = "The contract's id.",
+        example = "CONTRACT_202310273F2A9C01B7D4E865")),
+    request_body(content = schemas::ForceRequest, example = json!({
+        "status": "EXPIRED",
+        "reason": "签署方已注销，流程无法继续",
+        "operator": "ops_zhang"
+    })),
+    responses(
+        (status = 200, description = "The contract, now EXPIRED or REVOKED.", body = schemas::Contract),
+        (status = 400, response = openapi::ValidationFailed),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 415, response = openapi::UnsupportedMediaType),
+    )
+)]
+async fn force_contract(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(contract_id): Path<String>,
+    JsonBody(request): JsonBody<crate::app::contracts::ForceRequest>,
+) -> Result<Json<Value>, AppError> {
+    // Refused before the body is read: a stranger learns nothing of the contract.
+    caller.require_admin("force a contract's status")?;
+    crate::app::contracts::force(&state, &caller, &contract_id, &request)
+        .await
+        .map(Json)
 }

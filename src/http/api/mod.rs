@@ -7,6 +7,7 @@
 pub(crate) mod admin;
 pub(crate) mod contracts;
 pub(crate) mod notifications;
+mod objects_only;
 pub(crate) mod templates;
 pub(crate) mod verifications;
 
@@ -65,7 +66,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 /// whitespace after the document is refused too: a body is one document, not a prefix.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Every request body is an object. serde would also fill a struct from an array by position,
-    // and then name fields `[0]`, `[1]`: refuse that form as a whole.
+    // and then name fields `[0]`, `[1]`: refuse that form as a whole here, and nested objects sent
+    // as arrays through `ObjectsOnly`.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return Err(AppError::Validation(ValidationErrors::single(
             "body",
@@ -77,15 +79,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|error| AppError::Validation(ValidationErrors::single("body", error)))?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." || path.is_empty() {
-            "body".to_owned()
-        } else {
-            path
-        };
-        AppError::Validation(ValidationErrors::single(field, error.into_inner()))
-    })?;
+    let value = serde_path_to_error::deserialize(objects_only::ObjectsOnly(&mut deserializer))
+        .map_err(|error| {
+            let path = error.path().to_string();
+            let field = if path == "." || path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            };
+            AppError::Validation(ValidationErrors::single(field, error.into_inner()))
+        })?;
     deserializer
         .end()
         .map_err(|error| AppError::Validation(ValidationErrors::single("body", error)))?;

@@ -16,6 +16,14 @@ pub(super) fn router() -> Router<AppState> {
         .route("/template", post(publish))
         .route("/template/{template_id}", get(current))
         .route("/template/{template_id}/versions/{version}", get(version))
+        .route(
+            "/template/{template_id}/versions/{version}/activate",
+            post(activate),
+        )
+        .route(
+            "/template/{template_id}/versions/{version}/deactivate",
+            post(deactivate),
+        )
 }
 
 /// Publish a template version
@@ -102,6 +110,66 @@ async fn version(
     Path((template_id, version)): Path<(String, String)>,
 ) -> Result<Json<Value>, AppError> {
     templates::version_of(&state, &template_id, &version)
+        .await
+        .map(Json)
+}
+
+/// Activate a template version
+///
+/// `POST /api/v1/template/{templateId}/versions/{version}/activate`: new contracts may use the
+/// version, and it becomes the current one. Administrators only; no body. The broker hears a
+/// `TemplateUpdatedEvent`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/template/{templateId}/versions/{version}/activate",
+    tag = openapi::TAG_TEMPLATE,
+    operation_id = "activateTemplateVersion",
+    params(
+        ("templateId" = String, Path, description = "The template's id.", example = "TEMPLATE_COLLECTION_V1"),
+        ("version" = String, Path, description = "The version label.", example = "1.0"),
+    ),
+    responses(
+        (status = 200, description = "The version, now active.", body = schemas::Template),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+async fn activate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((template_id, version)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    templates::change_activation(&state, &caller, &template_id, &version, true)
+        .await
+        .map(Json)
+}
+
+/// Deactivate a template version
+///
+/// `POST /api/v1/template/{templateId}/versions/{version}/deactivate`: new contracts may no longer
+/// use the version (40003); contracts made from it are unchanged. Administrators only; no body. The
+/// broker hears a `TemplateUpdatedEvent`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/template/{templateId}/versions/{version}/deactivate",
+    tag = openapi::TAG_TEMPLATE,
+    operation_id = "deactivateTemplateVersion",
+    params(
+        ("templateId" = String, Path, description = "The template's id.", example = "TEMPLATE_COLLECTION_V1"),
+        ("version" = String, Path, description = "The version label.", example = "1.0"),
+    ),
+    responses(
+        (status = 200, description = "The version, now inactive.", body = schemas::Template),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+async fn deactivate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((template_id, version)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    templates::change_activation(&state, &caller, &template_id, &version, false)
         .await
         .map(Json)
 }

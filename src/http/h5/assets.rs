@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 const CSS: &str = r#"*{box-sizing:border-box}
+[hidden]{display:none!important}
 body{margin:0;font-family:-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;background:#f5f6f8;color:#222;font-size:16px;line-height:1.5}
 .page{max-width:640px;margin:0 auto;padding:12px}
 header h1{font-size:20px;margin:8px 0 12px}
@@ -32,7 +33,6 @@ textarea{min-height:80px;margin:6px 0}
 canvas#signature-pad{width:100%;height:auto;aspect-ratio:5/2;border:1px dashed #999;border-radius:6px;background:#fff;touch-action:none}
 .notice{border-left:4px solid #faad14}
 .dialog{position:fixed;inset:0;background:rgba(0,0,0,.45);display:flex;align-items:center;justify-content:center;padding:16px}
-.dialog[hidden]{display:none}
 .dialog .panel{background:#fff;border-radius:8px;padding:16px;max-width:420px;width:100%}
 .result{text-align:center;padding:32px 16px}
 .result.ok h1{color:#389e0d}
@@ -60,7 +60,6 @@ label{display:block;color:#555;font-size:14px;margin:6px 0 0}
 dl.certificate{display:grid;grid-template-columns:minmax(0,auto) minmax(0,1fr);gap:2px 10px;margin:8px 0 0;font-size:14px}
 dl.certificate dt{color:#888}
 dl.certificate dd{margin:0;min-width:0;overflow-wrap:anywhere}
-dl.certificate[hidden]{display:none}
 .reject{background:none;text-align:center}
 "#;
 
@@ -88,6 +87,7 @@ const JS: &str = r#"(function () {
     }
     pad.addEventListener('pointerdown', function (e) {
       e.preventDefault();
+      document.getElementById('signature-hint').hidden = true;
       if (pad.setPointerCapture) { pad.setPointerCapture(e.pointerId); }
       current = [point(e)]; strokes.push(current); redraw();
     });

@@ -280,7 +280,7 @@ mod tests {
 
     fn archiver() -> (Arc<crate::trust::Ca>, LocalCaArchiver) {
         let ca = Arc::new(NewCa::generate("esign", Utc::now()).unwrap().ca);
-        let policy = crate::trust::parse_oid(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+        let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
         let signer = Arc::new(ca.tsa_signer(policy));
         let archiver = LocalCaArchiver::new(signer, &ca);
         (ca, archiver)

@@ -26,7 +26,7 @@ use tokio_postgres::error::SqlState;
 use super::migrations::{self, Migration};
 use super::{
     AppendRequest, ChainCursor, ChainRows, Checkpoint, EventStore, RecordedEvent, StoreError,
-    StreamId, hash_from_bytes,
+    StreamId, Timeouts, hash_from_bytes,
 };
 use crate::pii::SealedPayload;
 
@@ -63,18 +63,29 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects a pool of at most `max_connections` and applies pending migrations.
-    pub async fn connect(url: &str, max_connections: usize) -> Result<Self, StoreError> {
-        let mut config = deadpool_postgres::Config::new();
-        config.url = Some(url.to_owned());
-        config.manager = Some(ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        });
-        let mut pool = deadpool_postgres::PoolConfig::new(max_connections.max(1));
-        pool.timeouts = POOL_TIMEOUTS;
-        config.pool = Some(pool);
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1), NoTls)
+    /// Connects a pool of at most `max_connections`, each connection bounded by `timeouts`, and
+    /// applies pending migrations.
+    pub async fn connect(
+        url: &str,
+        max_connections: usize,
+        timeouts: Timeouts,
+    ) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("database.url: {e}")))?;
+        bound(&mut config, timeouts);
+        let manager = deadpool_postgres::Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .timeouts(POOL_TIMEOUTS)
+            .runtime(Runtime::Tokio1)
+            .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let store = Self { pool };
         store.migrate().await?;
@@ -94,6 +105,12 @@ impl PostgresStore {
     /// Applies pending migrations under an advisory lock.
     pub async fn migrate(&self) -> Result<Vec<&'static Migration>, StoreError> {
         let mut client = self.pool.get().await.map_err(pool_error)?;
+        // A migration may rewrite a large table and another instance may hold the lock for as
+        // long: neither is a request, so the service's statement bound does not apply.
+        client
+            .batch_execute("SET statement_timeout = 0")
+            .await
+            .map_err(db_error)?;
         client
             .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
             .await
@@ -103,7 +120,40 @@ impl PostgresStore {
         let _ = client
             .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
             .await;
+        // Back to the bound the connection started with, before it returns to the pool.
+        client
+            .batch_execute("RESET statement_timeout")
+            .await
+            .map_err(db_error)?;
         outcome
+    }
+}
+
+/// Applies `timeouts` to a connection's settings, leaving what the URL itself sets for connecting.
+/// The server ends a statement or an idle transaction past the statement bound (rolled back: nothing
+/// is half-written); the client drops a connection the network stopped answering, so the request
+/// fails as unavailable (503) instead of waiting for TCP's own timeout.
+fn bound(config: &mut tokio_postgres::Config, timeouts: Timeouts) {
+    let network = timeouts.network;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(network);
+    }
+    config
+        .tcp_user_timeout(network)
+        .keepalives(true)
+        .keepalives_idle((network / 2).max(std::time::Duration::from_secs(1)))
+        .keepalives_interval((network / 6).max(std::time::Duration::from_secs(1)))
+        .keepalives_retries(3);
+    if let Some(statement) = timeouts.statement {
+        let millis = statement.as_millis();
+        let bounds = format!(
+            "-c statement_timeout={millis} -c idle_in_transaction_session_timeout={millis}"
+        );
+        let options = match config.get_options() {
+            Some(given) if !given.trim().is_empty() => format!("{given} {bounds}"),
+            _ => bounds,
+        };
+        config.options(options);
     }
 }
 
@@ -292,6 +342,9 @@ fn is_unavailable(code: &SqlState) -> bool {
         SqlState::CRASH_SHUTDOWN,
         SqlState::CANNOT_CONNECT_NOW,
         SqlState::TOO_MANY_CONNECTIONS,
+        // The service's statement bound ended a statement or an idle transaction: rolled back.
+        SqlState::QUERY_CANCELED,
+        SqlState::IDLE_IN_TRANSACTION_SESSION_TIMEOUT,
     ]
     .contains(code)
 }

@@ -40,7 +40,6 @@ mod x509;
 
 use std::path::PathBuf;
 
-use der::asn1::ObjectIdentifier;
 use x509_cert::Certificate;
 
 use super::keys::{KeyError, SigningKey};
@@ -171,7 +170,7 @@ impl Ca {
     /// The timestamp service on this CA's TSA certificate, stamping under `policy`.
     pub fn tsa_signer(
         self: &std::sync::Arc<Self>,
-        policy: ObjectIdentifier,
+        policy: super::policy_oid::PolicyOid,
     ) -> super::tsa::TsaSigner {
         super::tsa::TsaSigner::new(std::sync::Arc::clone(self), policy)
     }

@@ -578,8 +578,8 @@ pub fn fixture_ca() -> &'static Arc<Ca> {
 
 /// The fixture CA's TSA.
 pub fn fixture_tsa() -> TsaSigner {
-    let policy =
-        esign::trust::parse_oid(esign::trust::DEFAULT_TSA_POLICY).expect("the default policy");
+    let policy = esign::trust::parse_tsa_policy(esign::trust::DEFAULT_TSA_POLICY)
+        .expect("the default policy");
     TsaSigner::new(fixture_ca().clone(), policy)
 }
 

@@ -238,6 +238,21 @@ pub struct RevokeRequest {
     pub operator: String,
 }
 
+/// The body of `POST /api/v1/admin/contracts/{contractId}/force`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ForceRequest {
+    /// Where the contract ends: `EXPIRED` or `REVOKED`.
+    #[schema(pattern = "^(EXPIRED|REVOKED)$", examples("EXPIRED"))]
+    pub status: String,
+    /// Why, for the audit trail; at most 512 characters.
+    #[schema(max_length = 512, examples("签署方已注销，流程无法继续"))]
+    pub reason: String,
+    /// The person who decided, at most 64 characters.
+    #[schema(max_length = 64, examples("ops_zhang"))]
+    pub operator: String,
+}
+
 /// How `POST /api/v1/contract/verify` finds the document to check.
 #[derive(Debug, ToSchema)]
 pub enum VerifyMethod {
