@@ -36,6 +36,7 @@ const SECTIONS: &[&str] = &[
     "trust",
     "documents",
     "archive",
+    "contracts",
 ];
 
 /// Keys an environment override always sets as text: a password such as `123456` or `0x1f` must
@@ -137,6 +138,7 @@ pub struct Config {
     pub trust: TrustConfig,
     pub documents: DocumentsConfig,
     pub archive: ArchiveConfig,
+    pub contracts: super::contracts::ContractsConfig,
 }
 
 impl Config {
@@ -182,6 +184,7 @@ impl Config {
             .and_then(|()| self.trust.check(mode))
             .and_then(|()| self.documents.check(mode))
             .and_then(|()| self.archive.check())
+            .and_then(|()| self.contracts.check())
             .and_then(|()| self.database.check())
             .and_then(|()| self.sms.check(mode))
             .map_err(ConfigError::Invalid)

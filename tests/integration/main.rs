@@ -23,6 +23,7 @@ mod h5_attacks;
 mod h5_sign;
 mod helpers;
 mod initiate_properties;
+mod invitations;
 mod journey;
 mod long_term_validation;
 mod notifications;

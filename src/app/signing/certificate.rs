@@ -626,7 +626,7 @@ async fn complete_inner(
         serial = %verified.serial_number, "signer signed with their own certificate");
     Ok(super::signed(
         services,
-        &executed.state,
+        &executed,
         preparation.transaction_no,
     ))
 }
