@@ -146,7 +146,7 @@ async fn initiate_new(
             |after| short_links_for(services, after, &issued, &short_links),
         )
         .await?;
-    super::invitations::send_requested(services, &initiated.appended);
+    super::invitations::send_requested(services, &initiated.appended).await;
     let short_links = short_links
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -294,7 +294,7 @@ pub async fn reissue_sign_link(
         )
         .await?;
     // A signer notified by SMS whose turn it is gets the new link by text too.
-    super::invitations::send_requested(services, &executed.appended);
+    super::invitations::send_requested(services, &executed.appended).await;
     let short_links = short_links
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

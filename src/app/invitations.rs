@@ -3,8 +3,8 @@
 //!
 //! The contract decides when one is due and records `SmsInvitationRequested` in the transaction that
 //! made it due (initiation, the signature completing the sequence before, a new link), so none is
-//! lost. After the commit the text is sent from a task of its own and the outcome recorded in the
-//! contract's stream (`SmsInvitationSent` / `SmsInvitationFailed`); the delivery sweep
+//! lost. After the commit, before the answer (spec 5.2), the text is sent from a task of its own and
+//! the outcome recorded in the contract's stream (`SmsInvitationSent` / `SmsInvitationFailed`); the delivery sweep
 //! ([`super::texts::spawn_sweep`]) retries failures and attempts lost in a crash, with the retry
 //! policy and lease of notices. The contract refuses any attempt once the signer acted, the link was
 //! replaced or expired, or the contract ended.
@@ -52,10 +52,12 @@ fn stream(contract_id: &ContractId) -> StreamId {
     StreamId::new(ContractAggregate::NAME, contract_id.as_str())
 }
 
-/// Sends the invitations a command just requested, each from a task of its own (it finishes even
-/// if the caller hangs up, and the caller does not wait for the sender). A task that cannot finish
-/// leaves the attempt to the sweep.
-pub fn send_requested(services: &Services, appended: &[RecordedEvent]) {
+/// Sends the invitations a command just requested and waits for their first attempts, as spec 5.2
+/// draws it (the invitation leaves before the answer). Each runs in a task of its own, so it
+/// finishes (and is recorded) even if the caller hangs up; one that cannot finish leaves the attempt
+/// to the sweep, and the caller's answer does not depend on it.
+pub async fn send_requested(services: &Services, appended: &[RecordedEvent]) {
+    let mut attempts = Vec::new();
     for recorded in appended
         .iter()
         .filter(|event| event.event_type == REQUESTED)
@@ -73,11 +75,17 @@ pub fn send_requested(services: &Services, appended: &[RecordedEvent]) {
             continue;
         };
         let services = services.clone();
-        tokio::spawn(async move {
+        attempts.push(tokio::spawn(async move {
             if let Err(error) = deliver(&services, &contract_id, &party_id, &link_id, 1).await {
-                tracing::warn!(%contract_id, %party_id, %error, "first invitation attempt not completed");
+                tracing::warn!(%contract_id, %party_id, %error,
+                    "first invitation attempt not completed; the sweep takes it over");
             }
-        });
+        }));
+    }
+    for attempt in attempts {
+        if let Err(error) = attempt.await {
+            tracing::error!(%error, "invitation task failed");
+        }
     }
 }
 

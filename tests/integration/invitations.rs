@@ -19,6 +19,7 @@ crate::backend_tests!(
     the_next_sequence_is_texted_only_once_the_sequence_before_it_has_signed,
     a_new_link_for_an_sms_signer_on_their_turn_is_texted_again,
     a_failed_invitation_is_retried_through_the_message_centre_until_sent,
+    an_invitation_left_unsent_by_a_crash_is_sent_by_the_sweep,
     link_lifetimes_come_from_the_configuration_or_the_signer_within_bounds,
     a_lost_face_verification_link_is_replaced_and_the_old_one_refused,
 );
@@ -360,6 +361,75 @@ async fn a_failed_invitation_is_retried_through_the_message_centre_until_sent(t:
         sign_url_of(&created, "RECEIVER_001")
     );
     assert!(!trail.contains(token_of(&sign_url_of(&created, "RECEIVER_001"))));
+}
+
+/// A crash right after the commit that requested an invitation leaves it REQUESTED with no outcome;
+/// once the attempt's lease is over, the sweep (on any instance) makes the next attempt, and the text
+/// carries a link to the signer's live sign URL.
+async fn an_invitation_left_unsent_by_a_crash_is_sent_by_the_sweep(t: TestStore) {
+    use aggregates::contract::{ContractAggregate, ContractCommand, IssueSignLink, NewSignLink};
+    use aggregates::values::{Digest, LinkId, LinkLifetimes, PartyId};
+    use sha2::Digest as _;
+    let api = start(&t, |config| {
+        config.sms.attempt_lease_seconds = 1;
+        config.sms.timeout_ms = 500;
+        config.sms.sweep_interval_ms = 100;
+    })
+    .await;
+    let created = initiate(&api, "INVITE_CRASH", signers("SMS", "H5_LINK")).await;
+    let contract_id = created["contractId"].as_str().unwrap();
+    invitations(&api, RECEIVER_MOBILE, 1).await;
+    // A new link's transaction, as the re-issue use case writes it (events and short link), and
+    // then no send: what a crash right after the commit leaves.
+    let state = &api.service.state;
+    let token = "crash-left-this-token-unsent-0123456789abcdef";
+    let target = format!("{PUBLIC}/h5/sign?token={token}");
+    let executed = state
+        .pipeline
+        .execute::<ContractAggregate>(
+            &esign::store::StreamId::new("contract", contract_id),
+            &esign::app::system_metadata("test"),
+            |_| {
+                ContractCommand::IssueSignLink(IssueSignLink {
+                    party_id: PartyId::parse("RECEIVER_001").unwrap(),
+                    link: NewSignLink {
+                        link_id: LinkId::parse("crashlink").unwrap(),
+                        token_hash: Digest::parse(&hex::encode(sha2::Sha256::digest(token)))
+                            .unwrap(),
+                    },
+                    ttl: None,
+                    defaults: LinkLifetimes::default(),
+                    now: chrono::Utc::now(),
+                })
+            },
+        )
+        .await
+        .unwrap();
+    let expires_at = executed
+        .state
+        .contract()
+        .unwrap()
+        .signer(&PartyId::parse("RECEIVER_001").unwrap())
+        .unwrap()
+        .link()
+        .unwrap()
+        .expires_at;
+    esign::app::short_links::create(
+        &state.store,
+        &state.pii,
+        contract_id,
+        "RECEIVER_001",
+        &target,
+        expires_at,
+    )
+    .await
+    .unwrap();
+
+    let texts_received = invitations(&api, RECEIVER_MOBILE, 2).await;
+    assert_eq!(follow(&api, &code_in(&texts_received[1])).await, target);
+    let (trail, _) = trail_with(&api, contract_id, "SmsInvitationAttemptStarted").await;
+    assert!(trail.contains("\"previousLost\":true"), "{trail}");
+    assert!(!trail.contains(token));
 }
 
 fn minutes_until(expires_at: &Value) -> i64 {
