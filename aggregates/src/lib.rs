@@ -23,6 +23,8 @@
 //! - [`sms_template`]: versioned texts of payment-verification notices with `{key}` variables.
 //! - [`versioned`]: the life cycle both template aggregates share (versions immutable once published,
 //!   activation, the current version); each of them is a [`versioned::Kind`] bringing its content.
+//! - [`delivery`]: the numbered attempts, leases and retries of a text to one phone, shared by notices
+//!   and signing invitations.
 //! - [`sms_notice`]: one notice to one phone, REQUESTED -> SENT | FAILED, with numbered attempts.
 //! - [`certificate_revocation`]: an operator's revocation of one certificate of the platform CA, by
 //!   serial number; final, so a stream holds one event.
@@ -33,6 +35,7 @@
 
 pub mod certificate_revocation;
 pub mod contract;
+pub mod delivery;
 pub mod errors;
 pub mod face_verification;
 pub mod sms_notice;

@@ -180,6 +180,7 @@ fn contract_request() -> ContractRequest {
         sign_method: Some(method.into()),
         notify_type: Some(notify.into()),
         sequence: Some(sequence),
+        link_expire_minutes: None,
     };
     ContractRequest {
         biz_id: Some("REL_1".into()),
@@ -225,6 +226,7 @@ impl ContractWorld {
                 })
                 .collect(),
             archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
+            link_lifetimes: aggregates::values::LinkLifetimes::default(),
             mode: Mode::Production,
             now: t0(),
         });
@@ -276,6 +278,7 @@ impl ContractWorld {
                         token_hash: digest(id),
                     },
                     ttl: None,
+                    defaults: aggregates::values::LinkLifetimes::default(),
                     now,
                 })
             }

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use aggregates::Aggregate;
 use aggregates::contract::{
-    Archive, ArchiveState, Contract, ContractAggregate, ContractEvent, ContractState,
+    Archive, ArchiveState, Contract, ContractAggregate, ContractEvent, ContractState, Invitation,
     SealedDocument, Signer, SignerStatus,
 };
+use aggregates::delivery::Delivery;
 use aggregates::values::{ArchiveProvider, Digest, LinkId, PartyId};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -101,7 +102,11 @@ fn step(
         | ContractEvent::DocumentTimestampRenewed { .. }
         | ContractEvent::ArchiveRequested { .. }
         | ContractEvent::ArchiveSucceeded { .. }
-        | ContractEvent::ArchiveFailed { .. } => {}
+        | ContractEvent::ArchiveFailed { .. }
+        | ContractEvent::SmsInvitationRequested { .. }
+        | ContractEvent::SmsInvitationAttemptStarted { .. }
+        | ContractEvent::SmsInvitationSent { .. }
+        | ContractEvent::SmsInvitationFailed { .. } => {}
     }
     if let Some(contract) = projection.state.contract() {
         for signer in &contract.signers {
@@ -328,6 +333,14 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
             ));
         }
     }
+    for signer in &contract.signers {
+        if let Some(invitation) = &signer.invitation {
+            drafts.push(Draft::new(
+                Table::ContractInvitation,
+                invitation_body(state, contract, signer, invitation),
+            ));
+        }
+    }
     for archive in outcome.archives.into_iter().flat_map(BTreeMap::values) {
         drafts.push(Draft::new(
             Table::ContractArchive,
@@ -415,6 +428,82 @@ fn signer_body(
             "link_token_hash",
             SqlValue::optional_text(link.map(|link| link.token_hash.as_hex())),
         ),
+    ]
+}
+
+/// A signer's latest SMS invitation. `CANCELLED` when it still awaited an attempt but its link can no
+/// longer be used (the signer acted, the link was replaced or expired, the contract ended): the
+/// delivery sweep leaves it alone.
+fn invitation_body(
+    state: &ContractState,
+    contract: &Contract,
+    signer: &Signer,
+    invitation: &Invitation,
+) -> Vec<(&'static str, SqlValue)> {
+    let delivery = &invitation.delivery;
+    let live = state
+        .invitable_link(&signer.party_id)
+        .is_some_and(|link| link.link_id == invitation.link_id);
+    let cancelled = delivery.awaits_attempt() && !live;
+    let status = if cancelled {
+        "CANCELLED"
+    } else {
+        delivery.status()
+    };
+    let (sender, message_id, sent_at) = match delivery {
+        Delivery::Sent {
+            sender,
+            message_id,
+            sent_at,
+            ..
+        } => (
+            Some(sender.as_str()),
+            Some(message_id.as_str()),
+            Some(*sent_at),
+        ),
+        Delivery::Failed { sender, .. } => {
+            (sender.as_ref().map(|sender| sender.as_str()), None, None)
+        }
+        Delivery::InFlight(_) => (None, None, None),
+    };
+    let (fail_reason, retryable, next_attempt_at) = match delivery {
+        Delivery::Failed {
+            reason,
+            retryable,
+            next_attempt_at,
+            ..
+        } => (
+            SqlValue::text(reason.as_str()),
+            SqlValue::Bool(*retryable),
+            SqlValue::optional_timestamp(next_attempt_at.filter(|_| !cancelled)),
+        ),
+        Delivery::InFlight(_) | Delivery::Sent { .. } => {
+            (SqlValue::Null, SqlValue::Null, SqlValue::Null)
+        }
+    };
+    let attempt_started_at = match delivery {
+        Delivery::InFlight(attempt) if !cancelled => Some(attempt.started_at),
+        Delivery::InFlight(_) | Delivery::Sent { .. } | Delivery::Failed { .. } => None,
+    };
+    vec![
+        ("contract_id", SqlValue::text(contract.contract_id.as_str())),
+        ("party_id", SqlValue::text(signer.party_id.as_str())),
+        ("link_id", SqlValue::text(invitation.link_id.as_str())),
+        ("status", SqlValue::text(status)),
+        (
+            "attempts",
+            SqlValue::Integer(i64::from(delivery.attempts())),
+        ),
+        ("sender", SqlValue::optional_text(sender)),
+        ("message_id", SqlValue::optional_text(message_id)),
+        ("fail_reason", fail_reason),
+        ("retryable", retryable),
+        ("next_attempt_at", next_attempt_at),
+        (
+            "attempt_started_at",
+            SqlValue::optional_timestamp(attempt_started_at),
+        ),
+        ("sent_at", SqlValue::optional_timestamp(sent_at)),
     ]
 }
 

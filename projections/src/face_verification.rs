@@ -86,7 +86,8 @@ fn step(
         | VerificationEvent::Expired { .. }
         | VerificationEvent::DegradedCodeSent { .. }
         | VerificationEvent::DegradedCodeFailed { .. }
-        | VerificationEvent::DegradedSucceeded { .. } => {}
+        | VerificationEvent::DegradedSucceeded { .. }
+        | VerificationEvent::LinkReissued { .. } => {}
     }
     Ok(())
 }

@@ -94,6 +94,8 @@ pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
             Table::SmsTemplate | Table::SmsNotice => None,
             // Revocations are published by the CA's CRL and OCSP responder, not to callers.
             Table::CertificateRevocation => None,
+            // An invitation's delivery is the platform's business; the audit trail shows it.
+            Table::ContractInvitation => None,
         };
         if let Some(event) = event {
             let archive_id = match event {

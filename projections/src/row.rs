@@ -60,6 +60,7 @@ pub enum Table {
     SmsTemplate,
     SmsNotice,
     CertificateRevocation,
+    ContractInvitation,
 }
 
 const FACE_VERIFICATION: &[&str] = &[
@@ -241,6 +242,25 @@ const SMS_NOTICE: &[&str] = &[
     "stream_version",
 ];
 
+const CONTRACT_INVITATION: &[&str] = &[
+    "id",
+    "contract_id",
+    "party_id",
+    "link_id",
+    "status",
+    "attempts",
+    "sender",
+    "message_id",
+    "fail_reason",
+    "retryable",
+    "next_attempt_at",
+    "attempt_started_at",
+    "sent_at",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
 const CERTIFICATE_REVOCATION: &[&str] = &[
     "id",
     "serial",
@@ -254,7 +274,7 @@ const CERTIFICATE_REVOCATION: &[&str] = &[
 ];
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 10] = [
         Table::FaceVerification,
         Table::Contract,
         Table::ContractSigner,
@@ -264,6 +284,7 @@ impl Table {
         Table::SmsTemplate,
         Table::SmsNotice,
         Table::CertificateRevocation,
+        Table::ContractInvitation,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -277,6 +298,7 @@ impl Table {
             Table::SmsTemplate => "sms_template",
             Table::SmsNotice => "sms_notice",
             Table::CertificateRevocation => "certificate_revocation",
+            Table::ContractInvitation => "contract_invitation",
         }
     }
 
@@ -292,6 +314,7 @@ impl Table {
             Table::SmsTemplate => &["template_code", "version"],
             Table::SmsNotice => &["notice_id"],
             Table::CertificateRevocation => &["serial"],
+            Table::ContractInvitation => &["contract_id", "party_id"],
         }
     }
 
@@ -307,6 +330,7 @@ impl Table {
             Table::SmsTemplate => SMS_TEMPLATE,
             Table::SmsNotice => SMS_NOTICE,
             Table::CertificateRevocation => CERTIFICATE_REVOCATION,
+            Table::ContractInvitation => CONTRACT_INVITATION,
         }
     }
 

@@ -37,6 +37,7 @@ const SECTIONS: &[&str] = &[
     "documents",
     "metrics",
     "archive",
+    "contracts",
 ];
 
 /// Keys an environment override always sets as text: a password such as `123456` or `0x1f` must
@@ -186,6 +187,7 @@ pub struct Config {
     pub documents: DocumentsConfig,
     pub archive: ArchiveConfig,
     pub metrics: MetricsConfig,
+    pub contracts: super::contracts::ContractsConfig,
 }
 
 impl Config {
@@ -231,6 +233,7 @@ impl Config {
             .and_then(|()| self.trust.check(mode))
             .and_then(|()| self.documents.check(mode))
             .and_then(|()| self.archive.check())
+            .and_then(|()| self.contracts.check())
             .and_then(|()| self.database.check())
             .and_then(|()| self.sms.check(mode))
             .and_then(|()| self.server.check())

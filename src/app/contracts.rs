@@ -9,7 +9,8 @@ use aggregates::contract::{
 };
 use aggregates::template::TemplateAggregate;
 use aggregates::values::{
-    ArchiveId, ContractId, Digest, LinkId, Operator, PartyId, Reason, TemplateId, TemplateVersion,
+    ArchiveId, ContractId, Digest, LinkId, LinkLifetimes, LinkTtl, Operator, PartyId, Reason,
+    TemplateId, TemplateVersion,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -137,6 +138,7 @@ async fn initiate_new(
                     preview_hash: preview_hash.clone(),
                     sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
                     archive_id: archive_id.clone(),
+                    link_lifetimes: services.config.contracts.link_lifetimes(),
                     mode: services.mode(),
                     now,
                 })
@@ -144,6 +146,7 @@ async fn initiate_new(
             |after| short_links_for(services, after, &issued, &short_links),
         )
         .await?;
+    super::invitations::send_requested(services, &initiated.appended).await;
     let short_links = short_links
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -281,6 +284,50 @@ pub async fn force(
     view(services, &row).await
 }
 
+/// `[contracts]`: how long sign links live when a signer asks for nothing else (spec 4.2.3).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContractsConfig {
+    /// Minutes an H5_LINK signer's link lives (default 30).
+    pub h5_link_minutes: u32,
+    /// Minutes an SMS signer's link lives (default 1440, a day).
+    pub sms_link_minutes: u32,
+}
+
+impl Default for ContractsConfig {
+    fn default() -> Self {
+        let defaults = LinkLifetimes::default();
+        Self {
+            h5_link_minutes: defaults.h5.minutes(),
+            sms_link_minutes: defaults.sms.minutes(),
+        }
+    }
+}
+
+impl ContractsConfig {
+    /// Both lifetimes within a signer's own bounds (1 minute to 90 days).
+    pub fn check(&self) -> Result<(), String> {
+        for (key, minutes) in [
+            ("h5_link_minutes", self.h5_link_minutes),
+            ("sms_link_minutes", self.sms_link_minutes),
+        ] {
+            LinkTtl::parse_minutes(i64::from(minutes))
+                .map_err(|error| format!("contracts.{key} {error}"))?;
+        }
+        Ok(())
+    }
+
+    /// The lifetimes as the contract aggregate takes them; the defaults stand in for values
+    /// [`Self::check`] refused.
+    pub fn link_lifetimes(&self) -> LinkLifetimes {
+        let defaults = LinkLifetimes::default();
+        LinkLifetimes {
+            h5: LinkTtl::parse_minutes(i64::from(self.h5_link_minutes)).unwrap_or(defaults.h5),
+            sms: LinkTtl::parse_minutes(i64::from(self.sms_link_minutes)).unwrap_or(defaults.sms),
+        }
+    }
+}
+
 /// A new sign link for a pending signer (spec 6, 40004: "引导用户重新获取链接"); the old link dies.
 pub async fn reissue_sign_link(
     services: &Services,
@@ -294,7 +341,7 @@ pub async fn reissue_sign_link(
     let now = Utc::now();
     let stream = StreamId::new(ContractAggregate::NAME, contract_id);
     let short_links = std::sync::Mutex::new(Vec::new());
-    services
+    let executed = services
         .pipeline
         .execute_attached::<ContractAggregate>(
             &stream,
@@ -304,12 +351,15 @@ pub async fn reissue_sign_link(
                     party_id: party.clone(),
                     link: issued.link.clone(),
                     ttl: None,
+                    defaults: services.config.contracts.link_lifetimes(),
                     now,
                 })
             },
             |after| short_links_for(services, after, &[(party.clone(), &issued)], &short_links),
         )
         .await?;
+    // A signer notified by SMS whose turn it is gets the new link by text too.
+    super::invitations::send_requested(services, &executed.appended).await;
     let short_links = short_links
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

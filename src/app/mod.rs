@@ -11,7 +11,9 @@
 //!   short links of sign links.
 //! - [`verifications`]: face verification (spec 2.1.1), its provider rounds, callbacks and the
 //!   degraded check; [`one_time_codes`]: the SMS codes both use.
-//! - [`notices`], [`sms_templates`]: payment-verification notices and their templates.
+//! - [`notices`], [`sms_templates`]: payment-verification notices and their templates;
+//!   [`invitations`]: the SMS that invites a signer when their turn comes; [`texts`]: the sending,
+//!   retry sweep and outcomes both share.
 //! - [`revisions`]: the contract document growing one signature at a time, each signer's made at
 //!   their moment; [`sealing`], [`archiving`]: from SIGNED to a sealed, timestamped, archived document;
 //!   [`document_verification`]: checking a document later (协议验真).
@@ -29,6 +31,7 @@ pub mod document_verification;
 pub mod error;
 pub mod expiry;
 pub mod ids;
+pub mod invitations;
 pub mod long_term_validation;
 pub mod notices;
 pub mod one_time_codes;
@@ -41,6 +44,7 @@ pub mod short_links;
 pub mod signing;
 pub mod sms_templates;
 pub mod templates;
+pub mod texts;
 pub mod verifications;
 
 pub use error::AppError;

@@ -12,19 +12,16 @@
 //! the outcome was recorded, the lease expires and the next attempt sends again. Losing a notice is
 //! worse than a duplicate for a payment-verification notice.
 
-use std::time::Duration;
-
 use aggregates::Aggregate;
 use aggregates::sms_notice::{
     DeliveryOutcome, NoticeId, RecordDelivery, SmsNoticeAggregate, SmsNoticeCommand,
     SmsNoticeError, SmsNoticeState, StartAttempt,
 };
-use aggregates::values::{LongText, ProviderName, Reason};
 use chrono::{TimeDelta, Utc};
 
+use super::texts::{Claimed, SweepReport};
 use super::{AppError, Caller, Services};
 use crate::app::pipeline::CommandError;
-use crate::providers::sms::{SmsError, SmsMessage};
 use crate::read::audit::Timeline;
 use crate::store::query_tables::RowView;
 use crate::store::{EventMetadata, StoreError, StreamId};
@@ -80,35 +77,19 @@ pub async fn deliver(
     }
     let outcome = match notice.text() {
         Ok(text) => {
-            let message = SmsMessage {
-                mobile: notice.mobile.clone(),
-                text,
-                purpose: PURPOSE,
-            };
-            match state.sms.send(&message).await {
-                Ok(receipt) => DeliveryOutcome::Sent {
-                    sender: sender_name(receipt.sender),
-                    message_id: bounded(&receipt.message_id),
-                },
-                Err(error) => {
-                    let retryable = matches!(error, SmsError::Unavailable(_));
-                    tracing::warn!(%notice_id, attempt, mobile = %notice.mobile.masked(), %error,
-                        retryable, "notice not sent");
-                    DeliveryOutcome::Failed {
-                        sender: sender_name(state.sms.name()),
-                        reason: reason(&error.to_string()),
-                        retryable,
-                    }
-                }
+            let outcome = super::texts::send(state, &notice.mobile, text, PURPOSE).await;
+            if let DeliveryOutcome::Failed { reason, .. } = &outcome {
+                tracing::warn!(%notice_id, attempt, %reason, "notice not sent");
             }
+            outcome
         }
         // Cannot happen for a notice the aggregate accepted (every placeholder was checked); recorded
         // rather than retried, so an operator sees it.
-        Err(missing) => DeliveryOutcome::Failed {
-            sender: sender_name(state.sms.name()),
-            reason: reason(&format!("no value for {}", missing.join(", "))),
-            retryable: false,
-        },
+        Err(missing) => super::texts::failed(
+            state,
+            &format!("no value for {}", missing.join(", ")),
+            false,
+        ),
     };
     let policy = state.config.sms.notice_policy();
     let executed = state
@@ -128,64 +109,15 @@ pub async fn deliver(
     Ok(())
 }
 
-fn sender_name(name: &str) -> ProviderName {
-    // A sender's name outside the id charset would be a programming slip; keep the outcome anyway.
-    ProviderName::parse(name).unwrap_or_else(|_| fixed(ProviderName::parse("sms-sender")))
-}
-
-/// A reason text that fits `Reason` (512 characters, no control characters).
-fn reason(text: &str) -> Reason {
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(500)
-        .collect();
-    Reason::parse(&cleaned).unwrap_or_else(|_| fixed(Reason::parse("the sender gave no reason")))
-}
-
-/// A message id that fits `LongText`.
-fn bounded(message_id: &str) -> LongText {
-    let cleaned: String = message_id
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(1000)
-        .collect();
-    LongText::parse(&cleaned).unwrap_or_else(|_| fixed(LongText::parse("unknown")))
-}
-
-/// A value parsed from a fixed literal the parser is known to accept.
-fn fixed<T, E: std::fmt::Display>(parsed: Result<T, E>) -> T {
-    match parsed {
-        Ok(value) => value,
-        Err(error) => unreachable!("a fixed literal is valid: {error}"),
-    }
-}
-
-/// What one sweep did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SweepReport {
-    /// Attempts this instance claimed and made.
-    pub attempted: u32,
-    /// Notices given up because their last attempt was lost.
-    pub abandoned: u32,
-}
-
 /// Finds notices due for another attempt and makes it. Safe to run on several instances at once.
 pub async fn sweep_once(state: &Services) -> Result<SweepReport, DeliveryError> {
-    let config = &state.config.sms;
-    let policy = config.notice_policy();
-    let lease = TimeDelta::try_seconds(i64::try_from(config.attempt_lease_seconds).unwrap_or(0))
-        .unwrap_or(TimeDelta::MAX);
+    let policy = state.config.sms.notice_policy();
+    let lease = super::texts::lease(state);
     let now = Utc::now();
     let rows = state.store.notices().awaiting_delivery().await?;
     let mut report = SweepReport::default();
     for row in rows {
-        let due = match row.text("status") {
-            Some("REQUESTED") => row
-                .time("attempt_started_at")
-                .is_some_and(|started| aggregates::values::later(started, lease) <= now),
-            _ => row.time("next_attempt_at").is_some_and(|due| due <= now),
-        };
+        let due = super::texts::is_due(&row, lease, now);
         let (Some(notice_id), Some(attempts)) = (row.text("notice_id"), row.integer("attempts"))
         else {
             continue;
@@ -201,19 +133,11 @@ pub async fn sweep_once(state: &Services) -> Result<SweepReport, DeliveryError> 
             .saturating_add(1);
         // One notice's trouble (a busy stream, a sender error) must not hold up the others.
         match attempt_next(state, &notice_id, next, lease, policy).await {
-            Ok(Claimed::Attempted) => report.attempted += 1,
-            Ok(Claimed::Abandoned) => report.abandoned += 1,
-            Ok(Claimed::Nothing) => {}
+            Ok(claimed) => report.count(claimed),
             Err(error) => tracing::warn!(%notice_id, %error, "notice sweep step failed"),
         }
     }
     Ok(report)
-}
-
-enum Claimed {
-    Attempted,
-    Abandoned,
-    Nothing,
 }
 
 /// Claims attempt `next` of a notice and, when this instance won it, makes it.
@@ -250,26 +174,6 @@ async fn attempt_next(
     }
     tracing::error!(%notice_id, "notice abandoned: its last attempt left no outcome");
     Ok(Claimed::Abandoned)
-}
-
-/// Runs [`sweep_once`] every `sms.sweep_interval_ms` until the process ends. A failed sweep is logged
-/// and the next one tries again.
-pub fn spawn_sweep(state: Services) -> tokio::task::JoinHandle<()> {
-    let interval = Duration::from_millis(state.config.sms.sweep_interval_ms);
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match sweep_once(&state).await {
-                Ok(report) if report.attempted > 0 || report.abandoned > 0 => {
-                    tracing::info!(?report, "notice sweep");
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "notice sweep failed; retrying next tick"),
-            }
-        }
-    })
 }
 
 /// Records a payment-verification notice (spec 7.2.4) and makes its first attempt; answers it with

@@ -267,7 +267,7 @@ impl Services {
         self.config.server.mode
     }
 
-    /// Starts the background work every instance runs: outbox delivery, expiry, the notice sweep,
+    /// Starts the background work every instance runs: outbox delivery, expiry, the text sweep,
     /// sealing and archiving, and the face provider retries. Abort the tasks to stop them; work in
     /// flight is safe to cut (a claimed callback is retried after its lease, an expiry is one
     /// command that either committed or did not).
@@ -283,8 +283,9 @@ impl Services {
                     .spawn(Duration::from_secs(config.expiry.interval_seconds)),
             );
         }
-        // Notices left between commit and send, or due for a retry, are sent by every instance's sweep.
-        workers.push(super::notices::spawn_sweep(self.clone()));
+        // Texts (notices, invitations) left between commit and send, or due for a retry, are sent by
+        // every instance's sweep.
+        workers.push(super::texts::spawn_sweep(self.clone()));
         if config.archive.enabled {
             workers.push(super::sealing::spawn(
                 self.clone(),

@@ -135,12 +135,45 @@ pub async fn resolve(
     let Some((sealed, expires_at)) = row else {
         return Ok(None);
     };
-    let sealed: serde_json::Value = serde_json::from_str(&sealed)
-        .map_err(|e| StoreError::Database(format!("short link target: {e}")))?;
     Ok(Some(ShortLink {
-        target: pii.open_text(&sealed)?,
+        target: open_target(pii, &sealed)?,
         expires_at,
     }))
+}
+
+fn open_target(pii: &PiiCipher, sealed: &str) -> Result<String, ShortLinkError> {
+    let sealed: serde_json::Value = serde_json::from_str(sealed)
+        .map_err(|e| StoreError::Database(format!("short link target: {e}")))?;
+    Ok(pii.open_text(&sealed)?)
+}
+
+/// The sign URL of the signer's live link whose token hashes to `token_hash`, from the signer's
+/// stored short links (the token itself is kept nowhere else): what a text sent later carries. `None`
+/// when no stored short link leads there (the table is not rebuilt from the log).
+pub async fn signer_target(
+    store: &Store,
+    pii: &PiiCipher,
+    contract_id: &str,
+    party_id: &str,
+    token_hash: &aggregates::values::Digest,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, ShortLinkError> {
+    use sha2::{Digest as _, Sha256};
+    for (sealed, _) in store
+        .short_links()
+        .of_signer(contract_id, party_id, now)
+        .await?
+    {
+        let target = open_target(pii, &sealed)?;
+        let Some((_, token)) = target.rsplit_once("token=") else {
+            continue;
+        };
+        let hash = hex::encode(Sha256::digest(token.as_bytes()));
+        if aggregates::values::Digest::parse(&hash).is_ok_and(|hash| hash.matches(token_hash)) {
+            return Ok(Some(target));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

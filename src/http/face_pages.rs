@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{FixedOffset, Utc};
+use chrono::FixedOffset;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -74,16 +74,20 @@ pub(crate) struct PageToken {
     token: String,
 }
 
-/// The verification a page token names; `live` also requires the token's deadline not to have passed.
-fn verification_of(state: &AppState, token: &str, live: bool) -> Result<String, AppError> {
-    let Some((verification_id, expires_unix)) = open_page_token(&state.pii, token) else {
-        tracing::warn!("face verification page token refused: keyed hash mismatch");
-        return Err(AppError::NotFound);
-    };
-    if live && Utc::now().timestamp() >= expires_unix {
-        return Err(AppError::LinkExpired);
+/// The verification a page token names; `live` also requires the token's deadline not to have passed
+/// and the link not to have been replaced. The way back from the provider (not live) only asks the
+/// provider for its verdict, so any genuine link of the verification may take it.
+async fn verification_of(state: &AppState, token: &str, live: bool) -> Result<String, AppError> {
+    if live {
+        return crate::app::verifications::live_page(state, token).await;
     }
-    Ok(verification_id)
+    match open_page_token(&state.pii, token) {
+        Some(page) => Ok(page.verification_id),
+        None => {
+            tracing::warn!("face verification page token refused: keyed hash mismatch");
+            Err(AppError::NotFound)
+        }
+    }
 }
 
 fn person(verification_id: &str, headers: &HeaderMap, peer: Option<SocketAddr>) -> EventMetadata {
@@ -146,7 +150,7 @@ pub(crate) async fn returned(
         .and_then(|value| value.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     let pulled = async {
-        let verification_id = verification_of(&state, &query.token, false)?;
+        let verification_id = verification_of(&state, &query.token, false).await?;
         let metadata = person(&verification_id, &headers, peer);
         flow::pull_result(&state, &verification_id, &metadata).await?;
         Ok::<_, AppError>(verification_id)
@@ -186,7 +190,7 @@ pub(crate) async fn start_page(
     PeerIp(peer): PeerIp,
     headers: HeaderMap,
 ) -> Response {
-    match verification_of(&state, &query.token, true) {
+    match verification_of(&state, &query.token, true).await {
         Ok(verification_id) => {
             let metadata = person(&verification_id, &headers, peer);
             // The page still shows when this cannot be recorded: the person's check matters more
@@ -199,7 +203,7 @@ pub(crate) async fn start_page(
         Err(AppError::LinkExpired) => {
             // The token is genuine, so the page may wear the caller's look.
             let look = match open_page_token(&state.pii, &query.token) {
-                Some((verification_id, _)) => look_of(&state, &verification_id).await,
+                Some(page) => look_of(&state, &page.verification_id).await,
                 None => None,
             };
             error_page(AppError::LinkExpired, look).await
@@ -334,7 +338,7 @@ pub(crate) async fn send_code(
     PeerIp(peer): PeerIp,
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
-    let verification_id = verification_of(&state, &query.token, true)?;
+    let verification_id = verification_of(&state, &query.token, true).await?;
     let metadata = person(&verification_id, &headers, peer);
     let masked = flow::send_degraded_code(&state, &verification_id, &metadata).await?;
     Ok(Json(json!({
@@ -378,7 +382,7 @@ pub(crate) async fn verify_code(
     headers: HeaderMap,
     JsonBody(entry): JsonBody<CodeEntry>,
 ) -> Result<Json<Value>, AppError> {
-    let verification_id = verification_of(&state, &query.token, true)?;
+    let verification_id = verification_of(&state, &query.token, true).await?;
     let metadata = person(&verification_id, &headers, peer);
     if flow::verify_degraded_code(&state, &verification_id, &entry.code, &metadata).await? {
         Ok(Json(status_of(&state, &verification_id).await?))

@@ -96,6 +96,7 @@ new UUID); it is logged with the request and stored as the events' correlation i
         api::verifications::initiate,
         api::verifications::show,
         api::verifications::events,
+        api::verifications::reissue_verification_url,
         api::contracts::initiate,
         api::contracts::show,
         api::contracts::revoke,

@@ -465,6 +465,19 @@ impl ContractReads<'_> {
         CONTRACT.owned(self.0, contract_id, client_id).await
     }
 
+    /// Signers' SMS invitations whose attempt is in flight or whose failure is to be retried, oldest
+    /// first: the delivery sweep's look-up.
+    pub async fn invitations_awaiting_delivery(self) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::ContractInvitation,
+            "status = 'REQUESTED' OR (status = 'FAILED' AND next_attempt_at IS NOT NULL)",
+            Vec::new(),
+            " ORDER BY id",
+        )
+        .await
+    }
+
     /// [`Self::owned`] with its signers and archive records, in one read: the hot read of
     /// `GET /contract/{id}`.
     pub async fn owned_with_parts(

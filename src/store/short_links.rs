@@ -67,6 +67,26 @@ impl ShortLinks<'_> {
         Ok(self.0.write_one(statement, params).await?.count == 1)
     }
 
+    /// The sealed targets and expiries of a signer's links still alive at `now`, newest first.
+    pub async fn of_signer(
+        self,
+        contract_id: &str,
+        party_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        self.0
+            .query(
+                "SELECT target_sealed, expires_at FROM short_links \
+                 WHERE contract_id = {1} AND party_id = {2} ORDER BY created_at DESC",
+                vec![contract_id.into(), party_id.into()],
+            )
+            .await?
+            .iter()
+            .map(|row| Ok((row.text(0)?, row.time(1)?)))
+            .filter(|row| !matches!(row, Ok((_, expires_at)) if *expires_at <= now))
+            .collect()
+    }
+
     /// The sealed target and expiry of the link whose `code` column is `code_key`.
     pub async fn find(self, code_key: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
         self.0

@@ -128,7 +128,7 @@ impl Fixture {
             "verifyContract" => {
                 Some(json!({"method": "CONTRACT_ID", "contractId": self.contract_id}))
             }
-            "reissueSignUrl" => Some(json!({})),
+            "reissueSignUrl" | "reissueFaceVerificationUrl" => Some(json!({})),
             "forceContractStatus" => {
                 Some(json!({"status": "REVOKED", "reason": "越权强制作废", "operator": "intruder"}))
             }
@@ -626,7 +626,7 @@ async fn another_client_gets_404_for_every_resource_it_does_not_own_and_writes_n
             operation.id
         );
     }
-    assert_eq!(owned_routes, 9, "routes naming a client's own resource");
+    assert_eq!(owned_routes, 10, "routes naming a client's own resource");
     assert!(admin_routes >= 7, "administrators' routes: {admin_routes}");
 
     // The owner still sees its contract untouched and its first link unreplaced.

@@ -331,7 +331,7 @@ async fn invalid_and_expired_links_show_the_error_page() {
     let past = chrono::Utc::now().timestamp() - 60;
     let expired = format!(
         "{base}/h5/face-verify?token={}",
-        esign::app::verifications::page_token(&setup.service.state.pii, id, past)
+        esign::app::verifications::page_token(&setup.service.state.pii, id, past, 1)
     );
     let http = esign::providers::outbound::client(Duration::from_secs(20)).unwrap();
     let response = http.get(&expired).send().await.unwrap();

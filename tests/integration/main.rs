@@ -24,6 +24,7 @@ mod h5_sign;
 mod hardening;
 mod helpers;
 mod initiate_properties;
+mod invitations;
 mod journey;
 mod long_term_validation;
 mod notifications;

@@ -140,6 +140,7 @@ async fn initiate_command(
         preview_hash,
         sign_links: links,
         archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
+        link_lifetimes: aggregates::values::LinkLifetimes::default(),
         mode: Mode::Development,
         now: Utc::now(),
     })

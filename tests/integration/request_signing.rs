@@ -187,14 +187,15 @@ async fn early_in_a_second() {
     }
 }
 
-/// A correctly signed GET (query parameters unsorted, values percent-encoded, a repeated name) and a
-/// POST with a JSON body both pass, and the handler learns which client called.
+/// A correctly signed GET (query parameters unsorted, values percent-encoded) and a POST with a JSON
+/// body both pass, and the handler learns which client called. A repeated name is refused even when
+/// signed: sorted, `a=2&a=10` and `a=10&a=2` would share a signature.
 async fn correctly_signed_get_and_post_requests_reach_the_handler(t: TestStore) {
     let api = TestApi::start(&t).await;
     let erp = api.client("erp", ERP_SECRET);
 
     let got = ok_json(
-        erp.get("/api/v1/echo?z=last&name=%E5%BC%A0%E4%B8%89&q=a+b%26c&a=2&a=10&empty=&flag")
+        erp.get("/api/v1/echo?z=last&name=%E5%BC%A0%E4%B8%89&q=a+b%26c&a=2&b=10&empty=&flag")
             .await,
     )
     .await;
@@ -207,10 +208,18 @@ async fn correctly_signed_get_and_post_requests_reach_the_handler(t: TestStore) 
             ["name", "张三"],
             ["q", "a b&c"],
             ["a", "2"],
-            ["a", "10"],
+            ["b", "10"],
             ["empty", ""],
             ["flag", ""]
         ])
+    );
+
+    let repeated = erp.get("/api/v1/echo?a=2&a=10").await;
+    assert_eq!(repeated.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        api.handled(),
+        1,
+        "the repeated query never reached the handler"
     );
 
     let crm = api.client("crm", CRM_SECRET);

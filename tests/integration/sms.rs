@@ -251,10 +251,11 @@ async fn signing(
         "signers": [
             {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
              "idCardNo": "11010519491231002X", "mobile": RECEIVER_MOBILE,
-             "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1}
+             "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 1}
         ],
         "callbackUrl": "https://auth.example.com/callback/e-sign"
     });
+    // An H5_LINK signer: these tests count signing codes, and an SMS signer would also be invited.
     let created = auth.post_json("/api/v1/contract/initiate", &contract).await;
     let created: Value = created.json().await.unwrap();
     let contract_id = created["contractId"].as_str().unwrap().to_owned();

@@ -7,24 +7,29 @@ use super::errors::{
 };
 use super::events::ContractEvent;
 use super::state::{
-    Archive, ArchiveState, Contract, ContractState, SignLink, Signer, SignerStatus, SmsCheck,
+    Archive, ArchiveState, Contract, ContractState, Invitation, SignLink, Signer, SignerStatus,
+    SmsCheck,
 };
 use super::{
     Expire, ExpireSignLink, ForceTransition, InitiateContract, IssueSignLink, OpenSignLink,
-    RecordArchiveFailure, RecordArchiveSuccess, RecordFaceVerification, Reject,
-    RenewDocumentTimestamp, RequestArchive, Revoke, SealDocument, SendSmsCode, Sign,
-    VerifyCertificate, VerifySmsCode,
+    RecordArchiveFailure, RecordArchiveSuccess, RecordFaceVerification, RecordInvitationDelivery,
+    Reject, RenewDocumentTimestamp, RequestArchive, Revoke, SealDocument, SendSmsCode, Sign,
+    StartInvitationAttempt, VerifyCertificate, VerifySmsCode,
 };
+use crate::delivery::{Recorded, Start};
 use crate::values::{
-    ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, LinkTtl, PartyId, SignMethod,
-    SignStatus, VerificationStatus, later,
+    ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, PartyId, SignMethod, SignStatus,
+    VerificationStatus, later,
 };
 
 type Decision = Result<Vec<ContractEvent>, ContractError>;
 
 pub(super) fn initiate(state: &ContractState, command: InitiateContract) -> Decision {
     match state {
-        ContractState::NotInitiated => super::initiate::initiate(command),
+        ContractState::NotInitiated => {
+            let now = command.now;
+            super::initiate::initiate(command).map(|events| with_invitations(state, events, now))
+        }
         ContractState::Created { contract }
         | ContractState::PartiallySigned { contract }
         | ContractState::Signed { contract, .. }
@@ -46,7 +51,8 @@ pub(super) fn issue_sign_link(state: &ContractState, command: IssueSignLink) -> 
     let signer = signer(contract, &command.party_id)?;
     let ttl = command
         .ttl
-        .unwrap_or_else(|| LinkTtl::default_for(signer.notify_type));
+        .or(signer.link_expire_minutes)
+        .unwrap_or_else(|| command.defaults.for_notify(signer.notify_type));
     let issued = ContractEvent::SignLinkIssued {
         party_id: command.party_id.clone(),
         link_id: command.link.link_id.clone(),
@@ -67,7 +73,7 @@ pub(super) fn issue_sign_link(state: &ContractState, command: IssueSignLink) -> 
                 }))
             }
         }
-        SignerStatus::Pending { .. } => Ok(vec![issued]),
+        SignerStatus::Pending { .. } => Ok(with_invitations(state, vec![issued], command.now)),
         SignerStatus::Signed(_) | SignerStatus::Rejected(_) => Err(ContractError::LinkUsed {
             party_id: command.party_id,
             status: signer.sign_status(),
@@ -284,7 +290,171 @@ pub(super) fn sign(state: &ContractState, command: Sign) -> Decision {
     } else if let ContractState::Created { .. } = state {
         events.push(ContractEvent::ContractPartiallySigned { signed_at: now });
     }
-    Ok(events)
+    Ok(with_invitations(state, events, now))
+}
+
+/// Spec 4.1.2 step 2 (如配置短信通知，调用消息中心发送签署邀请): `events` plus an
+/// `SmsInvitationRequested` for every signer notified by SMS whose turn comes, with a live link, by
+/// these events: at initiation for the first sequence, when the sequence before them completes, and
+/// with each new link issued on their turn. Requesting it in the transaction that made it due means
+/// it is never lost; the service sends after the commit.
+fn with_invitations(
+    before: &ContractState,
+    mut events: Vec<ContractEvent>,
+    now: DateTime<Utc>,
+) -> Vec<ContractEvent> {
+    let mut after = before.clone();
+    for event in &events {
+        after = super::state::next(after, event);
+    }
+    let Some(contract) = after.contract() else {
+        return events;
+    };
+    let mut due = Vec::new();
+    for signer in &contract.signers {
+        let Some(link) = after
+            .invitable_link(&signer.party_id)
+            .filter(|link| now < link.expires_at)
+        else {
+            continue;
+        };
+        let was_invitable = before
+            .invitable_link(&signer.party_id)
+            .is_some_and(|earlier| earlier.link_id == link.link_id);
+        let invited = signer
+            .invitation
+            .as_ref()
+            .is_some_and(|invitation| invitation.link_id == link.link_id);
+        if !was_invitable && !invited {
+            due.push(ContractEvent::SmsInvitationRequested {
+                party_id: signer.party_id.clone(),
+                link_id: link.link_id.clone(),
+                requested_at: now,
+            });
+        }
+    }
+    events.extend(due);
+    events
+}
+
+/// The signer's invitation for `link_id`, while its text can still serve: the link is the one an
+/// invitation may carry now and has not passed its deadline.
+fn open_invitation<'a>(
+    state: &'a ContractState,
+    party_id: &PartyId,
+    link_id: &LinkId,
+) -> Result<Option<(&'a Invitation, bool)>, ContractError> {
+    let contract = state
+        .contract()
+        .ok_or(ContractError::NotFound(ContractNotFound::Contract))?;
+    let signer = signer(contract, party_id)?;
+    let Some(invitation) = signer
+        .invitation
+        .as_ref()
+        .filter(|invitation| &invitation.link_id == link_id)
+    else {
+        return Ok(None);
+    };
+    let live = state
+        .invitable_link(party_id)
+        .is_some_and(|link| &link.link_id == link_id);
+    Ok(Some((invitation, live)))
+}
+
+/// The next attempt of an invitation, only while its link can still be used: a signer who acted, a
+/// link replaced or expired, or a contract that ended gets no more texts.
+pub(super) fn start_invitation_attempt(
+    state: &ContractState,
+    command: StartInvitationAttempt,
+) -> Decision {
+    let Some((invitation, live)) = open_invitation(state, &command.party_id, &command.link_id)?
+    else {
+        return Ok(Vec::new());
+    };
+    let unexpired = state
+        .invitable_link(&command.party_id)
+        .is_some_and(|link| command.now < link.expires_at);
+    if !live || !unexpired {
+        return Ok(Vec::new());
+    }
+    Ok(
+        match invitation
+            .delivery
+            .start(command.attempt, command.lease, command.policy, command.now)
+        {
+            Start::Nothing => Vec::new(),
+            Start::Begin {
+                attempt,
+                previous_lost,
+            } => vec![ContractEvent::SmsInvitationAttemptStarted {
+                party_id: command.party_id,
+                link_id: command.link_id,
+                attempt,
+                previous_lost,
+                started_at: command.now,
+            }],
+            Start::GiveUp { attempt, reason } => vec![ContractEvent::SmsInvitationFailed {
+                party_id: command.party_id,
+                link_id: command.link_id,
+                attempt,
+                sender: None,
+                reason,
+                retryable: true,
+                next_attempt_at: None,
+                failed_at: command.now,
+            }],
+        },
+    )
+}
+
+/// The sender's answer to the attempt in flight, recorded whatever happened meanwhile (a text that
+/// went out is a fact); a failure is retried only while the link can still be used.
+pub(super) fn record_invitation_delivery(
+    state: &ContractState,
+    command: RecordInvitationDelivery,
+) -> Decision {
+    let Some((invitation, live)) = open_invitation(state, &command.party_id, &command.link_id)?
+    else {
+        return Ok(Vec::new());
+    };
+    let recorded = invitation.delivery.record(
+        command.attempt,
+        command.outcome,
+        command.policy,
+        live,
+        command.now,
+    );
+    Ok(match recorded {
+        None => Vec::new(),
+        Some(Recorded::Sent {
+            attempt,
+            sender,
+            message_id,
+        }) => vec![ContractEvent::SmsInvitationSent {
+            party_id: command.party_id,
+            link_id: command.link_id,
+            attempt,
+            sender,
+            message_id,
+            sent_at: command.now,
+        }],
+        Some(Recorded::Failed {
+            attempt,
+            sender,
+            reason,
+            retryable,
+            next_attempt_at,
+        }) => vec![ContractEvent::SmsInvitationFailed {
+            party_id: command.party_id,
+            link_id: command.link_id,
+            attempt,
+            sender: Some(sender),
+            reason,
+            retryable,
+            next_attempt_at,
+            failed_at: command.now,
+        }],
+    })
 }
 
 /// Any pending signer may reject through a live link, whatever their sequence.

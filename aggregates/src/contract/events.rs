@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::template::VariableKey;
 use crate::values::{
     ArchiveId, ArchiveProvider, BizId, CertificateSerial, ClientId, ContractBizType, ContractId,
-    DeviceInfo, Digest, IdCardNumber, LinkId, LongText, MobileNumber, NotifyType, Operator,
-    PartyId, PartyType, PersonName, Reason, SignMethod, SignatureImage, TemplateId,
-    TemplateVersion, Title, TransactionNo, UserAgent, VerificationId, WebUrl, WebhookHeaders,
+    DeviceInfo, Digest, IdCardNumber, LinkId, LinkTtl, LongText, MobileNumber, NotifyType,
+    Operator, PartyId, PartyType, PersonName, ProviderName, Reason, SignMethod, SignatureImage,
+    TemplateId, TemplateVersion, Title, TransactionNo, UserAgent, VerificationId, WebUrl,
+    WebhookHeaders,
 };
 use crate::{DomainEvent, Sensitive};
 
@@ -27,6 +28,10 @@ pub struct SignerEntry {
     pub sign_method: SignMethod,
     pub notify_type: NotifyType,
     pub sequence: u32,
+    /// The lifetime the caller asked for this signer's links (`linkExpireMinutes`); absent when they
+    /// take the configured default for `notifyType`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_expire_minutes: Option<LinkTtl>,
 }
 
 /// One signature of a sealed document: a signer's (with their event certificate) or, with no
@@ -270,6 +275,46 @@ pub enum ContractEvent {
         reason: Reason,
         failed_at: DateTime<Utc>,
     },
+    /// Spec 4.1.2 step 2: the signer is notified by SMS and their turn came with the live link
+    /// `linkId` (at initiation, when the sequence before them completed, or with a new link): a text
+    /// carrying a short link to it is due. Attempt 1 starts now; the text goes out after the commit.
+    /// Neither the token nor the short code is ever recorded.
+    SmsInvitationRequested {
+        party_id: PartyId,
+        link_id: LinkId,
+        requested_at: DateTime<Utc>,
+    },
+    /// Another attempt of the invitation: the previous one failed and its retry is due, or it had no
+    /// outcome within its lease (`previousLost`).
+    SmsInvitationAttemptStarted {
+        party_id: PartyId,
+        link_id: LinkId,
+        attempt: u32,
+        previous_lost: bool,
+        started_at: DateTime<Utc>,
+    },
+    /// The SMS sender accepted the invitation text.
+    SmsInvitationSent {
+        party_id: PartyId,
+        link_id: LinkId,
+        attempt: u32,
+        sender: ProviderName,
+        message_id: LongText,
+        sent_at: DateTime<Utc>,
+    },
+    /// An attempt failed; `nextAttemptAt` is when the next may start, or absent when none will.
+    SmsInvitationFailed {
+        party_id: PartyId,
+        link_id: LinkId,
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sender: Option<ProviderName>,
+        reason: Reason,
+        retryable: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_attempt_at: Option<DateTime<Utc>>,
+        failed_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ContractEvent {
@@ -297,6 +342,10 @@ impl DomainEvent for ContractEvent {
             ContractEvent::ArchiveRequested { .. } => "ArchiveRequested",
             ContractEvent::ArchiveSucceeded { .. } => "ArchiveSucceeded",
             ContractEvent::ArchiveFailed { .. } => "ArchiveFailed",
+            ContractEvent::SmsInvitationRequested { .. } => "SmsInvitationRequested",
+            ContractEvent::SmsInvitationAttemptStarted { .. } => "SmsInvitationAttemptStarted",
+            ContractEvent::SmsInvitationSent { .. } => "SmsInvitationSent",
+            ContractEvent::SmsInvitationFailed { .. } => "SmsInvitationFailed",
         }
     }
 

@@ -60,6 +60,9 @@ pub struct SignerRequest {
     pub notify_type: Option<String>,
     /// Defaults to 1: signers without a sequence sign in parallel.
     pub sequence: Option<i64>,
+    /// Minutes each of this signer's sign links lives (spec 4.2.3); defaults to the configured
+    /// lifetime for `notifyType`. Never beyond the contract's deadline.
+    pub link_expire_minutes: Option<i64>,
 }
 
 impl std::fmt::Debug for SignerRequest {
@@ -73,6 +76,7 @@ impl std::fmt::Debug for SignerRequest {
             .field("sign_method", &self.sign_method)
             .field("notify_type", &self.notify_type)
             .field("sequence", &self.sequence)
+            .field("link_expire_minutes", &self.link_expire_minutes)
             .finish()
     }
 }
@@ -198,8 +202,14 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
             link_id: link.link_id,
             token_hash: link.token_hash,
             issued_at: now,
-            expires_at: later(now, LinkTtl::default_for(signer.notify_type).duration())
-                .min(expires_at),
+            expires_at: later(
+                now,
+                signer
+                    .link_expire_minutes
+                    .unwrap_or_else(|| command.link_lifetimes.for_notify(signer.notify_type))
+                    .duration(),
+            )
+            .min(expires_at),
         })
         .collect();
     let mut events = vec![ContractEvent::ContractInitiated {
@@ -403,6 +413,15 @@ fn check_signers(
                 valid
             }
         };
+        let link_expire_minutes = match request.link_expire_minutes {
+            None => Some(None),
+            Some(minutes) => errors
+                .check(
+                    format!("{path}.linkExpireMinutes"),
+                    LinkTtl::parse_minutes(minutes),
+                )
+                .map(Some),
+        };
         if let (
             Some(party_id),
             Some(party_type),
@@ -412,6 +431,7 @@ fn check_signers(
             Some(sign_method),
             Some(notify_type),
             Some(sequence),
+            Some(link_expire_minutes),
         ) = (
             party_id,
             party_type,
@@ -421,6 +441,7 @@ fn check_signers(
             sign_method,
             notify_type,
             sequence,
+            link_expire_minutes,
         ) {
             signers.push(SignerEntry {
                 party_id,
@@ -431,6 +452,7 @@ fn check_signers(
                 sign_method,
                 notify_type,
                 sequence,
+                link_expire_minutes,
             });
         }
     }

@@ -20,12 +20,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Aggregate;
+use crate::delivery::{DeliveryOutcome, RetryPolicy};
 use crate::face_verification::FaceVerificationFacts;
 use crate::template::TemplateVersionFacts;
 use crate::values::{
     ArchiveId, ArchiveProvider, CertificateSerial, ClientId, ContractId, DeviceInfo, Digest,
-    IdCardNumber, LinkId, LinkTtl, LongText, Mode, Operator, PartyId, PersonName, Reason,
-    SignatureImage, TransactionNo, UserAgent,
+    IdCardNumber, LinkId, LinkLifetimes, LinkTtl, LongText, Mode, Operator, PartyId, PersonName,
+    Reason, SignatureImage, TransactionNo, UserAgent,
 };
 
 pub use errors::{
@@ -38,7 +39,7 @@ pub use initiate::{
 };
 pub use state::{
     Archive, ArchiveState, CertificateCheck, Contract, ContractState, DocumentVersion, FaceCheck,
-    Rejection, SealedDocument, SignLink, Signature, Signer, SignerStatus, SmsCheck,
+    Invitation, Rejection, SealedDocument, SignLink, Signature, Signer, SignerStatus, SmsCheck,
 };
 
 /// The stream's decider.
@@ -85,6 +86,12 @@ impl Aggregate for ContractAggregate {
             ContractCommand::RecordArchiveFailure(command) => {
                 decide::record_archive_failure(state, command)
             }
+            ContractCommand::StartInvitationAttempt(command) => {
+                decide::start_invitation_attempt(state, command)
+            }
+            ContractCommand::RecordInvitationDelivery(command) => {
+                decide::record_invitation_delivery(state, command)
+            }
         }
     }
 
@@ -125,6 +132,10 @@ pub enum ContractCommand {
     RequestArchive(RequestArchive),
     RecordArchiveSuccess(RecordArchiveSuccess),
     RecordArchiveFailure(RecordArchiveFailure),
+    /// The delivery sweep claims the next attempt of a signer's SMS invitation.
+    StartInvitationAttempt(StartInvitationAttempt),
+    /// What the SMS sender made of an invitation attempt.
+    RecordInvitationDelivery(RecordInvitationDelivery),
 }
 
 #[derive(Clone, Debug)]
@@ -142,6 +153,8 @@ pub struct InitiateContract {
     pub sign_links: Vec<NewSignLink>,
     /// The id of the archive record, kept when the request asks for archiving.
     pub archive_id: ArchiveId,
+    /// The configured link lifetimes for signers who ask for none.
+    pub link_lifetimes: LinkLifetimes,
     pub mode: Mode,
     pub now: DateTime<Utc>,
 }
@@ -157,8 +170,10 @@ pub struct NewSignLink {
 pub struct IssueSignLink {
     pub party_id: PartyId,
     pub link: NewSignLink,
-    /// `None`: 30 minutes for an H5 link, 24 hours for an SMS link. Never beyond the contract's deadline.
+    /// `None`: the signer's own `linkExpireMinutes`, else `defaults` for how they are notified. Never
+    /// beyond the contract's deadline.
     pub ttl: Option<LinkTtl>,
+    pub defaults: LinkLifetimes,
     pub now: DateTime<Utc>,
 }
 
@@ -370,6 +385,29 @@ pub struct RecordArchiveSuccess {
     pub certificate_url: Option<LongText>,
     pub authority: Option<LongText>,
     pub evidence: Option<serde_json::Value>,
+    pub now: DateTime<Utc>,
+}
+
+/// Start attempt `attempt` of the SMS invitation for the signer's link `link_id` (after a failure
+/// once its retry is due, or after an attempt whose lease passed with no outcome).
+#[derive(Clone, Debug)]
+pub struct StartInvitationAttempt {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    pub attempt: u32,
+    pub lease: chrono::TimeDelta,
+    pub policy: RetryPolicy,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RecordInvitationDelivery {
+    pub party_id: PartyId,
+    pub link_id: LinkId,
+    /// The attempt the outcome belongs to; an outcome for any other changes nothing.
+    pub attempt: u32,
+    pub outcome: DeliveryOutcome,
+    pub policy: RetryPolicy,
     pub now: DateTime<Utc>,
 }
 

@@ -6,13 +6,14 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 
 use super::events::{ContractEvent, SignedRevision};
+use crate::delivery::{Attempt, Delivery};
 use crate::template::VariableKey;
 use crate::values::{
     ArchiveId, ArchiveProvider, ArchiveStatus, BizId, CertificateSerial, ClientId, ContractBizType,
-    ContractId, ContractStatus, DeviceInfo, Digest, IdCardNumber, LinkId, LongText, MobileNumber,
-    NotifyType, Operator, PartyId, PartyType, PersonName, Reason, SignMethod, SignStatus,
-    SignatureImage, TemplateId, TemplateVersion, Title, TransactionNo, VerificationId, WebUrl,
-    WebhookHeaders,
+    ContractId, ContractStatus, DeviceInfo, Digest, IdCardNumber, LinkId, LinkTtl, LongText,
+    MobileNumber, NotifyType, Operator, PartyId, PartyType, PersonName, Reason, SignMethod,
+    SignStatus, SignatureImage, TemplateId, TemplateVersion, Title, TransactionNo, VerificationId,
+    WebUrl, WebhookHeaders,
 };
 
 /// CREATED -> PARTIAL_SIGNED -> SIGNED, or REJECTED / REVOKED / EXPIRED before SIGNED (spec 4.2.4).
@@ -73,6 +74,22 @@ impl ContractState {
             | ContractState::Revoked { contract, .. }
             | ContractState::Expired { contract, .. } => Some(contract),
         }
+    }
+
+    /// The signer's link an SMS invitation may carry now, regardless of time: the contract still
+    /// collects signatures, the signer is notified by SMS, pending with a live link, and nobody of an
+    /// earlier sequence is still to sign (spec 4.2.2).
+    pub fn invitable_link(&self, party_id: &PartyId) -> Option<&SignLink> {
+        let (ContractState::Created { contract } | ContractState::PartiallySigned { contract }) =
+            self
+        else {
+            return None;
+        };
+        let signer = contract.signer(party_id)?;
+        if signer.notify_type != NotifyType::Sms || !contract.waiting_before(signer).is_empty() {
+            return None;
+        }
+        signer.link()
     }
 
     /// REJECTED, REVOKED and EXPIRED: every later command is refused.
@@ -177,7 +194,19 @@ pub struct Signer {
     pub sign_method: SignMethod,
     pub notify_type: NotifyType,
     pub sequence: u32,
+    /// The lifetime asked for this signer's links; `None` takes the configured default.
+    pub link_expire_minutes: Option<LinkTtl>,
     pub status: SignerStatus,
+    /// The latest SMS invitation (notify type SMS only), kept after the signer acts so a late
+    /// outcome is still recorded.
+    pub invitation: Option<Invitation>,
+}
+
+/// An SMS invitation for one of the signer's links and how its delivery stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invitation {
+    pub link_id: LinkId,
+    pub delivery: Delivery,
 }
 
 impl Signer {
@@ -385,7 +414,9 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                             sign_method: entry.sign_method,
                             notify_type: entry.notify_type,
                             sequence: entry.sequence,
+                            link_expire_minutes: entry.link_expire_minutes,
                             status: SignerStatus::Pending { link: None },
+                            invitation: None,
                         })
                         .collect(),
                     callback_url: callback_url.clone(),
@@ -721,6 +752,62 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                 };
             }
         }),
+        ContractEvent::SmsInvitationRequested {
+            party_id,
+            link_id,
+            requested_at,
+        } => edit_any_signer(state, party_id, |signer| {
+            signer.invitation = Some(Invitation {
+                link_id: link_id.clone(),
+                delivery: Delivery::requested(*requested_at),
+            });
+        }),
+        ContractEvent::SmsInvitationAttemptStarted {
+            party_id,
+            link_id,
+            attempt,
+            started_at,
+            ..
+        } => edit_invitation(state, party_id, link_id, |delivery| {
+            *delivery = Delivery::InFlight(Attempt {
+                number: *attempt,
+                started_at: *started_at,
+            });
+        }),
+        ContractEvent::SmsInvitationSent {
+            party_id,
+            link_id,
+            attempt,
+            sender,
+            message_id,
+            sent_at,
+        } => edit_invitation(state, party_id, link_id, |delivery| {
+            *delivery = Delivery::Sent {
+                attempt: *attempt,
+                sender: sender.clone(),
+                message_id: message_id.clone(),
+                sent_at: *sent_at,
+            };
+        }),
+        ContractEvent::SmsInvitationFailed {
+            party_id,
+            link_id,
+            attempt,
+            sender,
+            reason,
+            retryable,
+            next_attempt_at,
+            failed_at,
+        } => edit_invitation(state, party_id, link_id, |delivery| {
+            *delivery = Delivery::Failed {
+                attempt: *attempt,
+                sender: sender.clone(),
+                reason: reason.clone(),
+                retryable: *retryable,
+                next_attempt_at: *next_attempt_at,
+                failed_at: *failed_at,
+            };
+        }),
         ContractEvent::ArchiveFailed {
             provider,
             reason,
@@ -764,6 +851,44 @@ fn edit_link(
             && &link.link_id == link_id
         {
             change(link);
+        }
+    })
+}
+
+/// Changes one signer whatever the contract's state: an invitation's outcome is a fact even when it
+/// arrives after the signer acted or the contract ended.
+fn edit_any_signer(
+    mut state: ContractState,
+    party_id: &PartyId,
+    change: impl FnOnce(&mut Signer),
+) -> ContractState {
+    let contract = match &mut state {
+        ContractState::NotInitiated => return state,
+        ContractState::Created { contract }
+        | ContractState::PartiallySigned { contract }
+        | ContractState::Signed { contract, .. }
+        | ContractState::Rejected { contract, .. }
+        | ContractState::Revoked { contract, .. }
+        | ContractState::Expired { contract, .. } => contract,
+    };
+    if let Some(signer) = contract.signer_mut(party_id) {
+        change(signer);
+    }
+    state
+}
+
+/// Changes the delivery of the signer's invitation, if it is the one for `link_id`.
+fn edit_invitation(
+    state: ContractState,
+    party_id: &PartyId,
+    link_id: &LinkId,
+    change: impl FnOnce(&mut Delivery),
+) -> ContractState {
+    edit_any_signer(state, party_id, |signer| {
+        if let Some(invitation) = &mut signer.invitation
+            && &invitation.link_id == link_id
+        {
+            change(&mut invitation.delivery);
         }
     })
 }

@@ -88,6 +88,7 @@ fn signer_request(
         sign_method: Some(method.into()),
         notify_type: Some(notify.into()),
         sequence: Some(sequence),
+        link_expire_minutes: None,
     }
 }
 
@@ -139,6 +140,7 @@ fn initiate_with(request: ContractRequest) -> ContractCommand {
         template: Some(template()),
         preview_hash: digest(1),
         archive_id: crate::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
+        link_lifetimes: crate::values::LinkLifetimes::default(),
         mode: Mode::Production,
         now: t0(),
     })
@@ -212,6 +214,7 @@ fn reissue(party_id: &str, link: &str, token: u64, minutes: i64) -> ContractComm
             token_hash: digest(token),
         },
         ttl: None,
+        defaults: crate::values::LinkLifetimes::default(),
         now: at(minutes),
     })
 }
@@ -491,6 +494,7 @@ fn a_link_never_outlives_its_contract() {
             token_hash: digest(9),
         },
         ttl: Some(LinkTtl::parse_minutes(3 * 24 * 60).unwrap()),
+        defaults: crate::values::LinkLifetimes::default(),
         now: at(60),
     });
     let state = then_state(&state, ttl);
@@ -1209,9 +1213,14 @@ fn the_first_of_several_signatures_makes_the_contract_partially_signed() {
         [vec![initiate()], checks(RECEIVER, "L0", 1)].concat(),
     ));
     let events = when(&state, sign(RECEIVER, "L0", 2)).unwrap();
+    // The payer is notified by SMS and signs next: their invitation is due with this signature.
     assert_eq!(
         types(&events),
-        vec!["SignerSigned", "ContractPartiallySigned"]
+        vec![
+            "SignerSigned",
+            "ContractPartiallySigned",
+            "SmsInvitationRequested"
+        ]
     );
     let state = then_state(&state, sign(RECEIVER, "L0", 2));
     assert_eq!(state.status(), Some(ContractStatus::PartialSigned));
@@ -1822,6 +1831,7 @@ fn every_event_carries_its_type_name_and_reads_back_alone() {
         )
         .unwrap(),
     );
+    events.extend(invitation_events());
     let mut seen = std::collections::BTreeSet::new();
     for event in &events {
         let json = serde_json::to_value(event).unwrap();
@@ -1833,7 +1843,7 @@ fn every_event_carries_its_type_name_and_reads_back_alone() {
         );
         seen.insert(event.event_type());
     }
-    assert_eq!(seen.len(), 19, "every event type is covered: {seen:?}");
+    assert_eq!(seen.len(), 23, "every event type is covered: {seen:?}");
     assert_eq!(
         ContractAggregate::replay(&events[..0]),
         ContractState::NotInitiated
@@ -1986,4 +1996,242 @@ fn the_signed_event_keeps_the_signature_image_marked_as_personal_data() {
         panic!("not a SignerSigned event");
     };
     assert_eq!(signature_image, None);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SMS invitations (spec 4.1.2 step 2)
+
+fn invitation_policy() -> crate::delivery::RetryPolicy {
+    crate::delivery::RetryPolicy {
+        max_attempts: 3,
+        base_delay: TimeDelta::minutes(1),
+    }
+}
+
+fn start_invitation(party_id: &str, link: &str, attempt: u32, minutes: i64) -> ContractCommand {
+    ContractCommand::StartInvitationAttempt(StartInvitationAttempt {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        attempt,
+        lease: TimeDelta::minutes(2),
+        policy: invitation_policy(),
+        now: at(minutes),
+    })
+}
+
+fn invitation_outcome(
+    party_id: &str,
+    link: &str,
+    attempt: u32,
+    sent: bool,
+    minutes: i64,
+) -> ContractCommand {
+    let sender = crate::values::ProviderName::parse("message-centre").unwrap();
+    ContractCommand::RecordInvitationDelivery(RecordInvitationDelivery {
+        party_id: party(party_id),
+        link_id: link_id(link),
+        attempt,
+        outcome: if sent {
+            crate::delivery::DeliveryOutcome::Sent {
+                sender,
+                message_id: LongText::parse("MC-1").unwrap(),
+            }
+        } else {
+            crate::delivery::DeliveryOutcome::Failed {
+                sender,
+                reason: Reason::parse("message centre answered 503").unwrap(),
+                retryable: true,
+            }
+        },
+        policy: invitation_policy(),
+        now: at(minutes),
+    })
+}
+
+/// The receiver (first) is notified by SMS too.
+fn initiate_both_by_sms() -> ContractCommand {
+    let mut request = request();
+    request.signers[0].notify_type = Some("SMS".into());
+    initiate_with(request)
+}
+
+/// Every invitation event once: requested, failed, retried, sent.
+fn invitation_events() -> Vec<ContractEvent> {
+    history(
+        [
+            vec![initiate()],
+            signs(RECEIVER, 1),
+            vec![
+                invitation_outcome(PAYER, "L1", 1, false, 2),
+                start_invitation(PAYER, "L1", 2, 3),
+                invitation_outcome(PAYER, "L1", 2, true, 3),
+            ],
+        ]
+        .concat(),
+    )
+    .into_iter()
+    .filter(|event| event.event_type().starts_with("SmsInvitation"))
+    .collect()
+}
+
+#[test]
+fn a_first_sequence_sms_signer_is_invited_at_initiation_and_a_later_one_is_not() {
+    let events = when(&ContractState::default(), initiate_both_by_sms()).unwrap();
+    let invited: Vec<_> = events
+        .iter()
+        .filter_map(|event| match event {
+            ContractEvent::SmsInvitationRequested {
+                party_id, link_id, ..
+            } => Some((party_id.as_str(), link_id.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(invited, vec![(RECEIVER, "L0")]);
+    // An H5 signer is never invited: the default request's receiver is H5, the payer waits.
+    let events = when(&ContractState::default(), initiate()).unwrap();
+    assert!(!types(&events).contains(&"SmsInvitationRequested"));
+}
+
+#[test]
+fn the_next_sequence_is_invited_once_the_sequence_before_it_has_signed() {
+    let mut three = request();
+    three.signers = vec![
+        signer_request(RECEIVER, "张三", RECEIVER_ID, "FACE_AND_SMS", "H5_LINK", 1),
+        signer_request(PAYER, "李四", PAYER_ID, "CA_CERT", "SMS", 1),
+        signer_request(WITNESS, "王五", WITNESS_ID, "CA_CERT", "SMS", 2),
+    ];
+    let state = given(history(
+        [vec![initiate_with(three.clone())], signs(RECEIVER, 1)].concat(),
+    ));
+    // The payer (sequence 1) was invited at initiation; the witness waits for the payer too.
+    let payer = state.contract().unwrap().signer(&party(PAYER)).unwrap();
+    assert_eq!(payer.invitation.as_ref().unwrap().link_id, link_id("L1"));
+    let witness = state.contract().unwrap().signer(&party(WITNESS)).unwrap();
+    assert_eq!(witness.invitation, None);
+    let state = given(history(
+        [
+            vec![initiate_with(three.clone())],
+            signs(RECEIVER, 1),
+            checks(PAYER, "L1", 2),
+        ]
+        .concat(),
+    ));
+    let events = when(&state, sign(PAYER, "L1", 2)).unwrap();
+    assert_eq!(
+        events.last(),
+        Some(&ContractEvent::SmsInvitationRequested {
+            party_id: party(WITNESS),
+            link_id: link_id("L2"),
+            requested_at: at(2),
+        })
+    );
+}
+
+#[test]
+fn a_new_link_on_the_signers_turn_is_texted_and_one_before_it_is_not() {
+    let waiting = given(history(vec![initiate()]));
+    assert_eq!(
+        types(&when(&waiting, reissue(PAYER, "L8", 800, 1)).unwrap()),
+        vec!["SignLinkIssued"]
+    );
+    let turn = given(history([vec![initiate()], signs(RECEIVER, 1)].concat()));
+    let events = when(&turn, reissue(PAYER, "L9", 900, 2)).unwrap();
+    assert_eq!(
+        types(&events),
+        vec!["SignLinkIssued", "SmsInvitationRequested"]
+    );
+    let reissued = then_state(&turn, reissue(PAYER, "L9", 900, 2));
+    // The same link issued again (a retried request) texts nothing more.
+    then(
+        when(&reissued, reissue(PAYER, "L9", 900, 3)),
+        Ok(Vec::new()),
+    );
+    // The first link's invitation is over: no attempt for it any more.
+    then(
+        when(&reissued, invitation_outcome(PAYER, "L1", 1, false, 3)),
+        Ok(Vec::new()),
+    );
+}
+
+#[test]
+fn invitation_attempts_retry_when_due_and_stop_once_the_link_cannot_be_used() {
+    let invited = given(history([vec![initiate()], signs(RECEIVER, 1)].concat()));
+    let failed = then_state(&invited, invitation_outcome(PAYER, "L1", 1, false, 2));
+    let payer = failed.contract().unwrap().signer(&party(PAYER)).unwrap();
+    let crate::delivery::Delivery::Failed {
+        next_attempt_at, ..
+    } = payer.invitation.as_ref().unwrap().delivery
+    else {
+        panic!("the failure is recorded");
+    };
+    assert_eq!(next_attempt_at, Some(at(3)));
+    then(
+        when(&failed, start_invitation(PAYER, "L1", 2, 2)),
+        Ok(Vec::new()),
+    );
+    assert_eq!(
+        types(&when(&failed, start_invitation(PAYER, "L1", 2, 3)).unwrap()),
+        vec!["SmsInvitationAttemptStarted"]
+    );
+    // A revoked contract gets no further attempt, and a late failure schedules none.
+    let revoked = then_state(&invited, revoke(2));
+    then(
+        when(&revoked, start_invitation(PAYER, "L1", 2, 60)),
+        Ok(Vec::new()),
+    );
+    let events = when(&revoked, invitation_outcome(PAYER, "L1", 1, false, 3)).unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [ContractEvent::SmsInvitationFailed {
+            next_attempt_at: None,
+            ..
+        }]
+    ));
+    // A link past its deadline gets no attempt either (24 hours for an SMS link).
+    then(
+        when(&failed, start_invitation(PAYER, "L1", 2, 25 * 60)),
+        Ok(Vec::new()),
+    );
+}
+
+#[test]
+fn a_signers_link_lifetime_is_theirs_else_the_configured_default_for_their_notify_type() {
+    let mut request = request();
+    request.signers[0].link_expire_minutes = Some(90);
+    let mut command = initiate_with(request.clone());
+    if let ContractCommand::Initiate(initiate) = &mut command {
+        initiate.link_lifetimes = crate::values::LinkLifetimes {
+            h5: LinkTtl::parse_minutes(10).unwrap(),
+            sms: LinkTtl::parse_minutes(600).unwrap(),
+        };
+    }
+    let state = then_state(&ContractState::default(), command);
+    let contract = state.contract().unwrap();
+    let expiry = |party_id| {
+        contract
+            .signer(&party(party_id))
+            .unwrap()
+            .link()
+            .unwrap()
+            .expires_at
+    };
+    assert_eq!(expiry(RECEIVER), at(90));
+    assert_eq!(expiry(PAYER), at(600));
+    // A new link keeps the signer's own lifetime.
+    let reissued = then_state(&state, reissue(RECEIVER, "L7", 700, 5));
+    let receiver = reissued
+        .contract()
+        .unwrap()
+        .signer(&party(RECEIVER))
+        .unwrap();
+    assert_eq!(receiver.link().unwrap().expires_at, at(95));
+    request.signers[1].link_expire_minutes = Some(0);
+    request.signers[0].link_expire_minutes = Some(90 * 24 * 60 + 1);
+    assert_eq!(
+        invalid_fields(when(&ContractState::default(), initiate_with(request))),
+        vec![
+            "signers[0].linkExpireMinutes",
+            "signers[1].linkExpireMinutes"
+        ]
+    );
 }

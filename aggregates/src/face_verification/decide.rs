@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Degrade, DegradedCheck, ExpireVerification, RecordOpened, RecordProviderResult,
-    RecordProviderUnavailable, SendDegradedCode, StartProviderTask, Verdict, Verification,
-    VerificationConflict, VerificationError, VerificationEvent, VerificationMethod,
+    RecordProviderUnavailable, ReissueLink, SendDegradedCode, StartProviderTask, Verdict,
+    Verification, VerificationConflict, VerificationError, VerificationEvent, VerificationMethod,
     VerificationState, VerifyDegradedCode,
 };
 use crate::errors::ValidationErrors;
@@ -128,6 +128,36 @@ pub(super) fn expire(
             }
             Ok(vec![VerificationEvent::Expired {
                 expired_at: verification.expires_at,
+            }])
+        }
+        VerificationState::Succeeded { .. }
+        | VerificationState::SucceededDegraded { .. }
+        | VerificationState::Failed { .. }
+        | VerificationState::Expired { .. } => Err(final_conflict(state)),
+    }
+}
+
+/// A new page link while the verification is open (PENDING or PROCESSING, before its deadline); the
+/// verification itself, its provider task and its deadline stay as they are.
+pub(super) fn reissue_link(
+    state: &VerificationState,
+    command: ReissueLink,
+) -> Result<Vec<VerificationEvent>, VerificationError> {
+    match state {
+        VerificationState::NotInitiated => Err(VerificationError::NotFound),
+        VerificationState::Pending { verification, .. }
+        | VerificationState::Degraded { verification, .. }
+        | VerificationState::Processing { verification, .. } => {
+            if command.now >= verification.expires_at {
+                return Err(VerificationError::Conflict(
+                    VerificationConflict::PastDeadline {
+                        expires_at: verification.expires_at,
+                    },
+                ));
+            }
+            Ok(vec![VerificationEvent::LinkReissued {
+                link: verification.page_link.saturating_add(1),
+                reissued_at: command.now,
             }])
         }
         VerificationState::Succeeded { .. }

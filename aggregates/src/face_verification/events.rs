@@ -102,6 +102,13 @@ pub enum VerificationEvent {
     /// `expiredAt` is the deadline itself, not when the scheduler noticed.
     #[serde(rename = "FaceVerificationExpired", rename_all = "camelCase")]
     Expired { expired_at: DateTime<Utc> },
+    /// The owner asked for a new page link (theirs was lost): link number `link` works from now on
+    /// and every earlier one is refused. The deadline stays the verification's.
+    #[serde(rename = "FaceVerificationLinkReissued", rename_all = "camelCase")]
+    LinkReissued {
+        link: u32,
+        reissued_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for VerificationEvent {
@@ -113,6 +120,7 @@ impl DomainEvent for VerificationEvent {
             VerificationEvent::Failed { .. } => "FaceVerificationFailed",
             VerificationEvent::Opened { .. } => "FaceVerificationOpened",
             VerificationEvent::Expired { .. } => "FaceVerificationExpired",
+            VerificationEvent::LinkReissued { .. } => "FaceVerificationLinkReissued",
             VerificationEvent::ProviderUnavailable { .. } => "FaceProviderUnavailable",
             VerificationEvent::Degraded { .. } => "FaceVerificationDegraded",
             VerificationEvent::DegradedCodeSent { .. } => "DegradedSmsCodeSent",

@@ -64,6 +64,7 @@ impl Aggregate for FaceVerificationAggregate {
             VerificationCommand::VerifyDegradedCode(command) => {
                 decide::verify_degraded_code(state, command)
             }
+            VerificationCommand::ReissueLink(command) => decide::reissue_link(state, command),
         }
     }
 
@@ -99,6 +100,13 @@ pub enum VerificationCommand {
     SendDegradedCode(SendDegradedCode),
     /// The person entered a degraded-check code.
     VerifyDegradedCode(VerifyDegradedCode),
+    /// The owner lost the page link: a new one, and the old one stops working.
+    ReissueLink(ReissueLink),
+}
+
+#[derive(Clone, Debug)]
+pub struct ReissueLink {
+    pub now: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug)]

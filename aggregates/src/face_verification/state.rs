@@ -65,6 +65,8 @@ pub struct Verification {
     pub ui_config: UiConfig,
     pub expires_at: DateTime<Utc>,
     pub initiated_at: DateTime<Utc>,
+    /// The number of the page link that works: 1 from initiation, then one more per re-issue.
+    pub page_link: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -265,6 +267,7 @@ pub(super) fn next(state: VerificationState, event: &VerificationEvent) -> Verif
                     ui_config: ui_config.clone(),
                     expires_at: *expires_at,
                     initiated_at: *initiated_at,
+                    page_link: 1,
                 },
             },
             other => other,
@@ -429,6 +432,22 @@ pub(super) fn next(state: VerificationState, event: &VerificationEvent) -> Verif
                 task,
                 expired_at: *expired_at,
             })
+        }
+        VerificationEvent::LinkReissued { link, .. } => {
+            let mut state = state;
+            match &mut state {
+                VerificationState::Pending { verification, .. }
+                | VerificationState::Degraded { verification, .. }
+                | VerificationState::Processing { verification, .. } => {
+                    verification.page_link = *link;
+                }
+                VerificationState::NotInitiated
+                | VerificationState::Succeeded { .. }
+                | VerificationState::SucceededDegraded { .. }
+                | VerificationState::Failed { .. }
+                | VerificationState::Expired { .. } => {}
+            }
+            state
         }
     }
 }

@@ -468,6 +468,7 @@ fn every_event_carries_its_type_name_and_reads_back_alone() {
         )
         .unwrap(),
         when(&given(history(vec![initiate()])), expire(30)).unwrap(),
+        when(&given(history(vec![initiate()])), reissue(5)).unwrap(),
     ]
     .concat();
     for event in &events {
@@ -737,5 +738,51 @@ fn the_provider_page_is_kept_with_the_task() {
     assert_eq!(
         state.task().unwrap().h5_url.as_ref().unwrap().as_str(),
         "https://face.example.com/capture/T1"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A new page link
+
+fn reissue(minutes: i64) -> VerificationCommand {
+    VerificationCommand::ReissueLink(ReissueLink { now: at(minutes) })
+}
+
+#[test]
+fn a_lost_page_link_is_replaced_while_the_verification_is_open() {
+    let pending = given(history(vec![initiate()]));
+    assert_eq!(pending.verification().unwrap().page_link, 1);
+    then(
+        when(&pending, reissue(5)),
+        Ok(vec![VerificationEvent::LinkReissued {
+            link: 2,
+            reissued_at: at(5),
+        }]),
+    );
+    let processing = given(history(vec![
+        initiate(),
+        start("T1", 1),
+        reissue(5),
+        reissue(6),
+    ]));
+    assert_eq!(processing.verification().unwrap().page_link, 3);
+    assert_eq!(processing.status(), Some(VerificationStatus::Processing));
+    // Not after the deadline, and not once there is a result.
+    then(
+        when(&pending, reissue(30)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::PastDeadline { expires_at: at(30) },
+        )),
+    );
+    let done = given(history(vec![initiate(), result(passed(0.9), 2)]));
+    then(
+        when(&done, reissue(5)),
+        Err(VerificationError::Conflict(VerificationConflict::Final(
+            VerificationStatus::Success,
+        ))),
+    );
+    then(
+        when(&VerificationState::default(), reissue(5)),
+        Err(VerificationError::NotFound),
     );
 }

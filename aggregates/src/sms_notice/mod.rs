@@ -23,11 +23,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::delivery::{Attempt, DeliveryOutcome, RetryPolicy};
+use crate::delivery::{Delivery, Recorded, Start};
 use crate::errors::{ErrorKind, ValidationErrors};
 use crate::sms_template::{SmsContent, SmsTemplateFacts, render};
 use crate::values::{
     BizId, Category, ClientId, LongText, MobileNumber, ProviderName, Reason, TemplateId,
-    TemplateVersion, later,
+    TemplateVersion,
 };
 use crate::{Aggregate, DomainEvent, Sensitive};
 
@@ -86,43 +88,6 @@ pub enum SmsNoticeCommand {
     RecordDelivery(RecordDelivery),
 }
 
-/// How often and how patiently a notice is retried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// The wait after the first failure; it doubles after each further one.
-    pub base_delay: TimeDelta,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            base_delay: TimeDelta::seconds(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// When attempt `attempt + 1` may start after attempt `attempt` failed, or `None` when no attempt
-    /// is left.
-    pub fn next_attempt_at(&self, attempt: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if attempt >= self.max_attempts {
-            return None;
-        }
-        let factor = 1_i32
-            .checked_shl(attempt.saturating_sub(1).min(20))
-            .unwrap_or(i32::MAX);
-        Some(later(
-            now,
-            self.base_delay
-                .checked_mul(factor)
-                .unwrap_or(TimeDelta::MAX),
-        ))
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct RequestNotice {
     pub notice_id: NoticeId,
@@ -152,20 +117,6 @@ pub struct RecordDelivery {
     pub outcome: DeliveryOutcome,
     pub policy: RetryPolicy,
     pub now: DateTime<Utc>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum DeliveryOutcome {
-    Sent {
-        sender: ProviderName,
-        message_id: LongText,
-    },
-    Failed {
-        sender: ProviderName,
-        reason: Reason,
-        /// Whether sending again may succeed (the sender was unavailable, not refusing).
-        retryable: bool,
-    },
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -293,12 +244,6 @@ pub enum SmsNoticeState {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Attempt {
-    pub number: u32,
-    pub started_at: DateTime<Utc>,
-}
-
 /// What was asked for.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Notice {
@@ -340,6 +285,48 @@ impl SmsNoticeState {
                 *attempt
             }
         }
+    }
+
+    /// The notice and its delivery in the shape the delivery rules ([`crate::delivery`]) decide on.
+    pub fn delivery(&self) -> Option<(&Notice, Delivery)> {
+        Some(match self {
+            SmsNoticeState::NotRequested => return None,
+            SmsNoticeState::Pending { notice, attempt } => (notice, Delivery::InFlight(*attempt)),
+            SmsNoticeState::Sent {
+                notice,
+                attempt,
+                sender,
+                message_id,
+                sent_at,
+            } => (
+                notice,
+                Delivery::Sent {
+                    attempt: *attempt,
+                    sender: sender.clone(),
+                    message_id: message_id.clone(),
+                    sent_at: *sent_at,
+                },
+            ),
+            SmsNoticeState::Failed {
+                notice,
+                attempt,
+                sender,
+                reason,
+                retryable,
+                next_attempt_at,
+                failed_at,
+            } => (
+                notice,
+                Delivery::Failed {
+                    attempt: *attempt,
+                    sender: sender.clone(),
+                    reason: reason.clone(),
+                    retryable: *retryable,
+                    next_attempt_at: *next_attempt_at,
+                    failed_at: *failed_at,
+                },
+            ),
+        })
     }
 
     /// `REQUESTED`, `SENT` or `FAILED`, as the API and the query table spell it.
@@ -601,96 +588,76 @@ fn check_variables(
 }
 
 fn start_attempt(state: &SmsNoticeState, command: StartAttempt) -> Decision {
-    let notice_id = match state.notice() {
-        Some(notice) => notice.notice_id.clone(),
-        None => return Err(SmsNoticeError::NotFound),
+    let Some((notice, delivery)) = state.delivery() else {
+        return Err(SmsNoticeError::NotFound);
     };
-    // Only the attempt right after the current one; an instance that lost the race changes nothing.
-    if command.attempt != state.attempts().saturating_add(1) {
-        return Ok(Vec::new());
-    }
-    let started = SmsNoticeEvent::AttemptStarted {
-        notice_id: notice_id.clone(),
-        attempt: command.attempt,
-        previous_lost: false,
-        started_at: command.now,
-    };
-    match state {
-        SmsNoticeState::NotRequested | SmsNoticeState::Sent { .. } => Ok(Vec::new()),
-        SmsNoticeState::Failed {
-            next_attempt_at, ..
-        } => match next_attempt_at {
-            Some(due) if command.now >= *due => Ok(vec![started]),
-            Some(_) | None => Ok(Vec::new()),
-        },
-        SmsNoticeState::Pending { attempt, .. } => {
-            if command.now < later(attempt.started_at, command.lease) {
-                return Ok(Vec::new());
-            }
-            // The attempt's instance never reported: presumed lost. It counts as an attempt.
-            if attempt.number >= command.policy.max_attempts {
-                return Ok(vec![SmsNoticeEvent::Failed {
-                    notice_id,
-                    attempt: attempt.number,
-                    sender: None,
-                    // A constant that parses; the error arm only keeps this free of panics.
-                    reason: Reason::parse(LOST_REASON).map_err(|e| {
-                        SmsNoticeError::Invalid(ValidationErrors::single("reason", e))
-                    })?,
-                    retryable: true,
-                    next_attempt_at: None,
-                    failed_at: command.now,
-                }]);
-            }
-            Ok(vec![SmsNoticeEvent::AttemptStarted {
+    let notice_id = notice.notice_id.clone();
+    Ok(
+        match delivery.start(command.attempt, command.lease, command.policy, command.now) {
+            Start::Nothing => Vec::new(),
+            Start::Begin {
+                attempt,
+                previous_lost,
+            } => vec![SmsNoticeEvent::AttemptStarted {
                 notice_id,
-                attempt: command.attempt,
-                previous_lost: true,
+                attempt,
+                previous_lost,
                 started_at: command.now,
-            }])
-        }
-    }
+            }],
+            Start::GiveUp { attempt, reason } => vec![SmsNoticeEvent::Failed {
+                notice_id,
+                attempt,
+                sender: None,
+                reason,
+                retryable: true,
+                next_attempt_at: None,
+                failed_at: command.now,
+            }],
+        },
+    )
 }
 
-/// Why a notice whose last attempt was lost is given up.
-const LOST_REASON: &str = "no outcome was recorded for the last attempt";
-
 fn record_delivery(state: &SmsNoticeState, command: RecordDelivery) -> Decision {
-    let SmsNoticeState::Pending { notice, attempt } = state else {
-        return match state {
-            SmsNoticeState::NotRequested => Err(SmsNoticeError::NotFound),
-            // An outcome already recorded, or one for an attempt that is over: nothing to add.
-            _ => Ok(Vec::new()),
-        };
+    let Some((notice, delivery)) = state.delivery() else {
+        return Err(SmsNoticeError::NotFound);
     };
-    if attempt.number != command.attempt {
-        return Ok(Vec::new());
-    }
     let notice_id = notice.notice_id.clone();
-    Ok(vec![match command.outcome {
-        DeliveryOutcome::Sent { sender, message_id } => SmsNoticeEvent::Sent {
-            notice_id,
-            attempt: command.attempt,
-            sender,
-            message_id,
-            sent_at: command.now,
+    Ok(
+        match delivery.record(
+            command.attempt,
+            command.outcome,
+            command.policy,
+            true,
+            command.now,
+        ) {
+            // An outcome already recorded, or one for an attempt that is over: nothing to add.
+            None => Vec::new(),
+            Some(Recorded::Sent {
+                attempt,
+                sender,
+                message_id,
+            }) => vec![SmsNoticeEvent::Sent {
+                notice_id,
+                attempt,
+                sender,
+                message_id,
+                sent_at: command.now,
+            }],
+            Some(Recorded::Failed {
+                attempt,
+                sender,
+                reason,
+                retryable,
+                next_attempt_at,
+            }) => vec![SmsNoticeEvent::Failed {
+                notice_id,
+                attempt,
+                sender: Some(sender),
+                reason,
+                retryable,
+                next_attempt_at,
+                failed_at: command.now,
+            }],
         },
-        DeliveryOutcome::Failed {
-            sender,
-            reason,
-            retryable,
-        } => SmsNoticeEvent::Failed {
-            notice_id,
-            attempt: command.attempt,
-            sender: Some(sender),
-            reason,
-            retryable,
-            next_attempt_at: if retryable {
-                command.policy.next_attempt_at(command.attempt, command.now)
-            } else {
-                None
-            },
-            failed_at: command.now,
-        },
-    }])
+    )
 }

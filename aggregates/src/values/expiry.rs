@@ -76,10 +76,53 @@ impl ExpireDays {
     }
 }
 
-/// How long a sign link lives. Defaults follow spec 4.2.3: an H5 link 30 minutes, an SMS link 24 hours.
-/// An explicit lifetime may be 1 minute to 90 days; a link never outlives its contract either way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How long a sign link lives. Defaults follow spec 4.2.3: an H5 link 30 minutes, an SMS link 24 hours
+/// (configurable, [`LinkLifetimes`]). An explicit lifetime (a signer's `linkExpireMinutes`) may be 1
+/// minute to 90 days; a link never outlives its contract either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
 pub struct LinkTtl(u32);
+
+impl TryFrom<i64> for LinkTtl {
+    type Error = RangeError;
+
+    fn try_from(minutes: i64) -> Result<Self, RangeError> {
+        Self::parse_minutes(minutes)
+    }
+}
+
+impl From<LinkTtl> for u32 {
+    fn from(ttl: LinkTtl) -> u32 {
+        ttl.0
+    }
+}
+
+/// The lifetime of a sign link whose signer asked for none, by how the signer is notified (spec
+/// 4.2.3: "链接有效期可配置，默认H5链接30分钟，短信链接24小时"); the service fills it from its
+/// configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkLifetimes {
+    pub h5: LinkTtl,
+    pub sms: LinkTtl,
+}
+
+impl Default for LinkLifetimes {
+    fn default() -> Self {
+        Self {
+            h5: LinkTtl(LinkTtl::H5_DEFAULT_MINUTES),
+            sms: LinkTtl(LinkTtl::SMS_DEFAULT_MINUTES),
+        }
+    }
+}
+
+impl LinkLifetimes {
+    pub fn for_notify(&self, notify_type: NotifyType) -> LinkTtl {
+        match notify_type {
+            NotifyType::H5Link => self.h5,
+            NotifyType::Sms => self.sms,
+        }
+    }
+}
 
 impl LinkTtl {
     pub const H5_DEFAULT_MINUTES: u32 = 30;
@@ -87,11 +130,9 @@ impl LinkTtl {
     pub const MIN_MINUTES: u32 = 1;
     pub const MAX_MINUTES: u32 = 90 * 24 * 60;
 
+    /// The spec's default for `notify_type`, before any configuration.
     pub fn default_for(notify_type: NotifyType) -> Self {
-        match notify_type {
-            NotifyType::H5Link => Self(Self::H5_DEFAULT_MINUTES),
-            NotifyType::Sms => Self(Self::SMS_DEFAULT_MINUTES),
-        }
+        LinkLifetimes::default().for_notify(notify_type)
     }
 
     pub fn parse_minutes(minutes: i64) -> Result<Self, RangeError> {

@@ -29,7 +29,8 @@ pub use codes::{
 };
 pub use digest::{Digest, DigestError};
 pub use expiry::{
-    ExpireDays, ExpireMinutes, LinkTtl, RangeError, SMS_CODE_TTL_MINUTES, SMS_MAX_FAILED_ATTEMPTS,
+    ExpireDays, ExpireMinutes, LinkLifetimes, LinkTtl, RangeError, SMS_CODE_TTL_MINUTES,
+    SMS_MAX_FAILED_ATTEMPTS,
 };
 pub use id_card::{EARLIEST_BIRTH_YEAR, IdCardError, IdCardNumber};
 pub use mobile::{MobileError, MobileNumber};

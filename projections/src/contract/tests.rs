@@ -67,6 +67,7 @@ fn signer(party_id: &str, party_type: &str, name: &str, id: &str, mobile: &str) 
         sign_method: Some(if ca { "CA_CERT" } else { "FACE_AND_SMS" }.into()),
         notify_type: Some(if ca { "SMS" } else { "H5_LINK" }.into()),
         sequence: Some(if ca { 2 } else { 1 }),
+        link_expire_minutes: None,
     }
 }
 
@@ -120,6 +121,7 @@ fn initiate() -> ContractCommand {
         }),
         preview_hash: digest(1),
         archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
+        link_lifetimes: aggregates::values::LinkLifetimes::default(),
         mode: Mode::Production,
         now: t0(),
     })
@@ -143,6 +145,7 @@ fn reissue(party_id: &str, link_id: &str, minutes: i64) -> ContractCommand {
             token_hash: digest(200),
         },
         ttl: None,
+        defaults: aggregates::values::LinkLifetimes::default(),
         now: at(minutes),
     })
 }
@@ -850,4 +853,69 @@ fn each_version_of_the_sealed_document_has_a_row_and_only_the_latest_is_current(
         value(second, "document_timestamp_valid_until"),
         &time(at(200))
     );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// SMS invitations
+
+fn invitation_row<'a>(rows: &'a [Row], party_id: &str) -> &'a Row {
+    row(rows, Table::ContractInvitation, &[CONTRACT, party_id])
+}
+
+fn delivered(party_id: &str, link_id: &str, minutes: i64) -> ContractCommand {
+    ContractCommand::RecordInvitationDelivery(RecordInvitationDelivery {
+        party_id: party(party_id),
+        link_id: link(link_id),
+        attempt: 1,
+        outcome: aggregates::delivery::DeliveryOutcome::Sent {
+            sender: aggregates::values::ProviderName::parse("development").unwrap(),
+            message_id: LongText::parse("dev-1").unwrap(),
+        },
+        policy: aggregates::delivery::RetryPolicy::default(),
+        now: at(minutes),
+    })
+}
+
+#[test]
+fn an_sms_signers_invitation_row_follows_its_delivery_and_closes_with_the_contract() {
+    let mut stream = initiated();
+    // The payer (SMS, sequence 2) waits: no invitation yet.
+    assert!(
+        rows(&stream)
+            .iter()
+            .all(|row| row.table != Table::ContractInvitation)
+    );
+    signs(&mut stream, RECEIVER, "L0", 5);
+    let requested = rows(&stream);
+    let invitation = invitation_row(&requested, PAYER);
+    assert_eq!(value(invitation, "link_id"), &text("L1"));
+    assert_eq!(value(invitation, "status"), &text("REQUESTED"));
+    assert_eq!(value(invitation, "attempts"), &SqlValue::Integer(1));
+    assert_eq!(value(invitation, "attempt_started_at"), &time(at(5)));
+
+    let mut sent = Stream::new();
+    run(&mut sent, initiate(), 0);
+    signs(&mut sent, RECEIVER, "L0", 5);
+    run(&mut sent, delivered(PAYER, "L1", 6), 6);
+    let sent_rows = rows(&sent);
+    let invitation = invitation_row(&sent_rows, PAYER);
+    assert_eq!(value(invitation, "status"), &text("SENT"));
+    assert_eq!(value(invitation, "message_id"), &text("dev-1"));
+    assert_eq!(value(invitation, "sent_at"), &time(at(6)));
+    assert_eq!(value(invitation, "attempt_started_at"), &SqlValue::Null);
+
+    // Revoked while the attempt was in flight: the sweep must leave it alone.
+    run(
+        &mut stream,
+        ContractCommand::Revoke(Revoke {
+            reason: Reason::parse("用户要求取消").unwrap(),
+            operator: Operator::parse("system_admin").unwrap(),
+            now: at(7),
+        }),
+        7,
+    );
+    let revoked = rows(&stream);
+    let invitation = invitation_row(&revoked, PAYER);
+    assert_eq!(value(invitation, "status"), &text("CANCELLED"));
+    assert_eq!(value(invitation, "attempt_started_at"), &SqlValue::Null);
 }

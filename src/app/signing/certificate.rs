@@ -624,11 +624,7 @@ async fn complete_inner(
         .map_err(identity_failure)?;
     tracing::info!(contract_id = %link.contract_id, party_id = %link.party_id,
         serial = %verified.serial_number, "signer signed with their own certificate");
-    Ok(super::signed(
-        services,
-        &executed.state,
-        preparation.transaction_no,
-    ))
+    Ok(super::signed(services, &executed, preparation.transaction_no).await)
 }
 
 #[cfg(test)]

@@ -375,11 +375,7 @@ pub async fn sign(
     };
     let party_id = &link.party_id;
     tracing::info!(contract_id = %link.contract_id, %party_id, "signer signed through the H5 page");
-    Ok(signed(
-        services,
-        &executed.state,
-        transaction_no.as_str().to_owned(),
-    ))
+    Ok(signed(services, &executed, transaction_no.as_str().to_owned()).await)
 }
 
 /// What `Sign` records beside the image, on both signing paths: the image's SHA-256, and the device
@@ -397,8 +393,14 @@ fn recorded_facts(
 }
 
 /// What a signer's signature led to; the last one wakes the sealing sweep, to seal now rather than
-/// at its next tick.
-fn signed(services: &Services, state: &ContractState, transaction_no: String) -> Signed {
+/// at its next tick, and one that completes a sequence texts the next signers notified by SMS.
+async fn signed(
+    services: &Services,
+    executed: &super::pipeline::Executed<ContractAggregate>,
+    transaction_no: String,
+) -> Signed {
+    super::invitations::send_requested(services, &executed.appended).await;
+    let state = &executed.state;
     let contract_signed = matches!(state, ContractState::Signed { .. });
     if contract_signed {
         services.sealing.notify_one();

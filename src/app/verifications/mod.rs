@@ -89,29 +89,128 @@ pub fn verification_id(text: &str) -> Result<VerificationId, AppError> {
     VerificationId::parse(text).map_err(|_| AppError::NotFound)
 }
 
-/// The verification page's token: `<verificationId>.<expiry unix seconds>.<keyed hash>`. It carries no
-/// secret of its own; the keyed hash makes it unforgeable and binds it to the verification's deadline.
-pub fn page_token(pii: &PiiCipher, verification_id: &str, expires_unix: i64) -> String {
-    format!(
-        "{verification_id}.{expires_unix}.{}",
-        page_mac(pii, verification_id, expires_unix)
-    )
+/// The verification page's token: `<verificationId>.<expiry unix seconds>.<keyed hash>` for the first
+/// link, `<verificationId>.<expiry>.<link number>.<keyed hash>` for a re-issued one. It carries no
+/// secret of its own; the keyed hash makes it unforgeable and binds it to the verification's deadline
+/// and the link's number, which the page compares with the verification's current link.
+pub fn page_token(pii: &PiiCipher, verification_id: &str, expires_unix: i64, link: u32) -> String {
+    let mac = page_mac(pii, verification_id, expires_unix, link);
+    if link <= 1 {
+        format!("{verification_id}.{expires_unix}.{mac}")
+    } else {
+        format!("{verification_id}.{expires_unix}.{link}.{mac}")
+    }
 }
 
-/// The verification id and expiry a page token names, when its keyed hash is right.
-pub fn open_page_token(pii: &PiiCipher, token: &str) -> Option<(String, i64)> {
-    let mut parts = token.rsplitn(3, '.');
-    let (mac, expires, verification_id) = (parts.next()?, parts.next()?, parts.next()?);
+/// What a genuine page token names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageLink {
+    pub verification_id: String,
+    pub expires_unix: i64,
+    /// The link's number (1 for the link of the initiate answer).
+    pub link: u32,
+}
+
+/// The verification, expiry and link number a page token names, when its keyed hash is right.
+pub fn open_page_token(pii: &PiiCipher, token: &str) -> Option<PageLink> {
+    let parts: Vec<&str> = token.split('.').collect();
+    let (verification_id, expires, link, mac) = match parts.as_slice() {
+        [id, expires, mac] => (*id, *expires, 1, *mac),
+        [id, expires, link, mac] => (*id, *expires, link.parse().ok().filter(|n| *n > 1)?, *mac),
+        _ => return None,
+    };
     let expires_unix: i64 = expires.parse().ok()?;
-    let expected = page_mac(pii, verification_id, expires_unix);
-    bool::from(expected.as_bytes().ct_eq(mac.as_bytes()))
-        .then(|| (verification_id.to_owned(), expires_unix))
+    let expected = page_mac(pii, verification_id, expires_unix, link);
+    bool::from(expected.as_bytes().ct_eq(mac.as_bytes())).then(|| PageLink {
+        verification_id: verification_id.to_owned(),
+        expires_unix,
+        link,
+    })
 }
 
-fn page_mac(pii: &PiiCipher, verification_id: &str, expires_unix: i64) -> String {
-    pii.blind_index(&format!(
-        "esign:h5:face-verify:{verification_id}:{expires_unix}"
-    ))
+fn page_mac(pii: &PiiCipher, verification_id: &str, expires_unix: i64, link: u32) -> String {
+    // The first link keeps the input of tokens handed out before links were numbered.
+    if link <= 1 {
+        pii.blind_index(&format!(
+            "esign:h5:face-verify:{verification_id}:{expires_unix}"
+        ))
+    } else {
+        pii.blind_index(&format!(
+            "esign:h5:face-verify:{verification_id}:{expires_unix}:{link}"
+        ))
+    }
+}
+
+/// The verification a page token names, for a page the person acts on: the token must be genuine,
+/// before its deadline (40004 after), and the verification's current link (a replaced link answers
+/// 40004 too: the person is to use the new one).
+pub async fn live_page(services: &Services, token: &str) -> Result<String, AppError> {
+    let Some(page) = open_page_token(&services.pii, token) else {
+        tracing::warn!("face verification page token refused: keyed hash mismatch");
+        return Err(AppError::NotFound);
+    };
+    if Utc::now().timestamp() >= page.expires_unix {
+        return Err(AppError::LinkExpired);
+    }
+    let state = load(services, &page.verification_id).await?;
+    match state.verification() {
+        Some(verification) if verification.page_link == page.link => Ok(page.verification_id),
+        Some(_) => {
+            tracing::info!(verification_id = %page.verification_id, "a replaced face verification link was used");
+            Err(AppError::LinkExpired)
+        }
+        None => Err(AppError::NotFound),
+    }
+}
+
+/// A new page link for a verification the caller lost the link of, while it is open (PENDING or
+/// PROCESSING, before its deadline; 409 otherwise); every earlier link stops working. The deadline
+/// stays the verification's.
+pub async fn reissue_link(
+    services: &Services,
+    caller: &Caller,
+    verification_id: &str,
+) -> Result<FaceLink, AppError> {
+    owned(services, caller, verification_id).await?;
+    let executed = run(
+        services,
+        verification_id,
+        &caller.metadata,
+        VerificationCommand::ReissueLink(aggregates::face_verification::ReissueLink {
+            now: Utc::now(),
+        }),
+    )
+    .await?;
+    let verification = executed.state.verification().ok_or(AppError::NotFound)?;
+    Ok(FaceLink {
+        verification_url: verification_url(services, verification),
+        // As the query table (and so the initiate answer) keeps it: whole microseconds.
+        expires_at: chrono::SubsecRound::trunc_subsecs(verification.expires_at, 6),
+    })
+}
+
+/// A verification's page link as the caller hands it to the person.
+#[derive(Debug, Clone)]
+pub struct FaceLink {
+    pub verification_url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The URL of the verification's current page link.
+fn verification_url(
+    services: &Services,
+    verification: &aggregates::face_verification::Verification,
+) -> String {
+    let token = page_token(
+        &services.pii,
+        verification.verification_id.as_str(),
+        verification.expires_at.timestamp(),
+        verification.page_link,
+    );
+    format!(
+        "{}/h5/face-verify?token={token}",
+        services.config.server.public_base_url.trim_end_matches('/')
+    )
 }
 
 /// A face verification just initiated, as the initiate answer shows it.
@@ -208,6 +307,7 @@ pub async fn initiate(
         &services.pii,
         verification_id.as_str(),
         expires_at.map(|t| t.timestamp()).unwrap_or(0),
+        1,
     );
     let start = match started {
         TaskStart::Started { sdk_config, .. } => FaceStart::Started { sdk_config },
@@ -317,10 +417,28 @@ mod tests {
     #[test]
     fn a_page_token_opens_only_unchanged() {
         let pii = cipher();
-        let token = page_token(&pii, "FACE_VERIFY_1", 1_700_000_000);
+        let token = page_token(&pii, "FACE_VERIFY_1", 1_700_000_000, 1);
         assert_eq!(
             open_page_token(&pii, &token),
-            Some(("FACE_VERIFY_1".to_owned(), 1_700_000_000))
+            Some(PageLink {
+                verification_id: "FACE_VERIFY_1".to_owned(),
+                expires_unix: 1_700_000_000,
+                link: 1
+            })
+        );
+        let second = page_token(&pii, "FACE_VERIFY_1", 1_700_000_000, 2);
+        assert_eq!(
+            open_page_token(&pii, &second).map(|page| page.link),
+            Some(2)
+        );
+        // A link number cannot be changed or added without the key.
+        let (head, mac) = second.rsplit_once('.').unwrap();
+        let third = format!("{}.3.{mac}", head.trim_end_matches(".2"));
+        assert_eq!(open_page_token(&pii, &third), None);
+        let (first_head, first_mac) = token.rsplit_once('.').unwrap();
+        assert_eq!(
+            open_page_token(&pii, &format!("{first_head}.2.{first_mac}")),
+            None
         );
         let longer = token.replace(".1700000000.", ".1800000000.");
         assert_eq!(open_page_token(&pii, &longer), None);

@@ -72,6 +72,7 @@ pub async fn start_task_returning(
         &state.pii,
         verification_id,
         verification.expires_at.timestamp(),
+        verification.page_link,
     );
     let request = TaskRequest {
         verification_id: verification_id.to_owned(),

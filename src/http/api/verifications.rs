@@ -17,6 +17,10 @@ pub(super) fn router() -> Router<AppState> {
         .route("/verification/face/initiate", post(initiate))
         .route("/verification/face/{verification_id}", get(show))
         .route("/verification/face/{verification_id}/events", get(events))
+        .route(
+            "/verification/face/{verification_id}/verification-url",
+            post(reissue_verification_url),
+        )
 }
 
 /// Start a face verification
@@ -131,4 +135,41 @@ async fn events(
 ) -> Result<Json<Value>, AppError> {
     let timeline = verifications::events(&state, &caller, &verification_id).await?;
     as_json(timeline)
+}
+
+/// Re-issue a face verification link
+///
+/// `POST /api/v1/verification/face/{verificationId}/verification-url`: a new page link for a
+/// verification whose link was lost, like a signer's `sign-url`; every earlier link stops working
+/// (40004 on the page). Only while the verification is open (PENDING or PROCESSING, before its
+/// deadline, which stays as it was): 409 / 40900 afterwards. No request body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/verification/face/{verificationId}/verification-url",
+    tag = openapi::TAG_VERIFICATION,
+    operation_id = "reissueFaceVerificationUrl",
+    params(("verificationId" = String, Path, description = "The id `initiate` returned.",
+        example = "FACE_VERIFY_20231027A1B2C3D4E5F60718")),
+    responses(
+        (status = 200, description = "The verification's new link.", body = schemas::FaceVerificationLink,
+            example = json!({
+                "verificationId": "FACE_VERIFY_20231027A1B2C3D4E5F60718",
+                "verificationUrl": "https://e-sign-platform/h5/face-verify?token=FACE_VERIFY_20231027A1B2C3D4E5F60718.1698403500.2.9d3e...",
+                "expiresAt": "2023-10-27T10:35:00Z"
+            })),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+    )
+)]
+async fn reissue_verification_url(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(verification_id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let link = verifications::reissue_link(&state, &caller, &verification_id).await?;
+    Ok(Json(json!({
+        "verificationId": verification_id,
+        "verificationUrl": link.verification_url,
+        "expiresAt": link.expires_at,
+    })))
 }

@@ -446,6 +446,7 @@ fn contract_life(
             preview_hash: sha256_digest(preview.as_bytes())?,
             sign_links: links.clone(),
             archive_id: ArchiveId::parse(&archive_id).map_err(value_error)?,
+            link_lifetimes: aggregates::values::LinkLifetimes::default(),
             mode: Mode::Development,
             now: created,
         }),

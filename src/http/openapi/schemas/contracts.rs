@@ -89,11 +89,17 @@ pub struct SignerRequest {
     pub mobile: String,
     /// Defaults to the template's first default sign method.
     pub sign_method: Option<SignMethod>,
-    /// Defaults to `H5_LINK`.
+    /// Defaults to `H5_LINK`. `SMS`: the signer is also texted a short link to their sign URL when
+    /// their turn comes (docs/sms.md, "Signing invitations").
     pub notify_type: Option<NotifyType>,
     /// Signing order: 1 signs first; equal numbers sign in parallel.
     #[schema(minimum = 1, maximum = 999, default = 1)]
     pub sequence: Option<i64>,
+    /// Minutes each of this signer's sign links lives (spec 4.2.3), 1 to 129600 (90 days); never
+    /// beyond the contract's deadline. Defaults to the configured lifetime for `notifyType`
+    /// (`[contracts] h5_link_minutes`, 30, and `sms_link_minutes`, 1440).
+    #[schema(minimum = 1, maximum = 129600)]
+    pub link_expire_minutes: Option<i64>,
 }
 
 /// Whether and where the signed contract is archived.

@@ -64,6 +64,19 @@ pub struct UiConfigRequest {
 }
 
 /// A face verification just created.
+/// A face verification's new page link (`POST .../verification-url`).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct FaceVerificationLink {
+    #[schema(examples("FACE_VERIFY_20231027A1B2C3D4E5F60718"))]
+    pub verification_id: String,
+    /// The page the person opens now; earlier links answer 40004.
+    pub verification_url: String,
+    /// The verification's deadline, unchanged by a new link.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+}
+
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct FaceVerificationCreated {
