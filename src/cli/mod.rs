@@ -1,7 +1,8 @@
 //! The `esign` command line: `serve`, `sandbox`, `migrate`, `audit verify|replay`,
 //! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`,
 //! `ca init|revoke|root-crl`. Here are
-//! the clap definitions, logging and the dispatch; each subcommand runs in a file of its own.
+//! the clap definitions and the dispatch; each subcommand runs in a file of its own, and `logging`
+//! sets up the log subscriber every subcommand shares.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
 mod audit;
