@@ -5,7 +5,7 @@
 //! Folders are layers; a module uses only the layers below it (`docs/architecture.md`, enforced by
 //! `tests/layers.rs`). From the top:
 //!
-//! - [`cli`]: the `esign` command line, one file per subcommand.
+//! - [`cli`]: the `esign` command line, one file per subcommand, and the log subscriber.
 //! - [`http`]: the HTTP edge: routes, request signatures, the signer's and the person's pages,
 //!   the OpenAPI document; errors become the spec's codes here and nowhere else.
 //! - [`app`]: the use cases over one [`app::Services`] handle, the command pipeline, the

@@ -1,6 +1,7 @@
 //! Personal data at rest: field-level AES-256-GCM with key ids, and a keyed hash for equality.
 //!
-//! Aggregates mark sensitive values as `{"$pii": "<text>"}` (see [`aggregates::Sensitive`]). Before an
+//! Aggregates mark personal data (names, ID and mobile numbers, signature images) and callback header
+//! values as `{"$pii": "<text>"}` (see [`aggregates::Sensitive`]). Before an
 //! event is stored, [`PiiCipher::seal`] replaces each marker's text with
 //! `{"$pii": {"k": <key id>, "c": <base64 nonce ‖ ciphertext>, "h": <hex HMAC-SHA256>}}`; reading
 //! reverses it with [`PiiCipher::open`]. The keyed hash lets query tables find equal values (the same ID
@@ -22,8 +23,14 @@ use sha2::Sha256;
 
 const NONCE_LEN: usize = 12;
 
-/// Rewrites the content of one `$pii` marker; `None` leaves it as it is.
-type MarkerRewrite<'a> = dyn Fn(&PiiCipher, &Value) -> Result<Option<Value>, PiiError> + 'a;
+/// Rewrites the content of one `$pii` marker, given the name of the field holding the marker (if the
+/// marker is an object's field); `None` leaves it as it is.
+type MarkerRewrite<'a> =
+    dyn Fn(&PiiCipher, Option<&str>, &Value) -> Result<Option<Value>, PiiError> + 'a;
+
+/// The payload field that holds a person's name (`signers[i].name`, a verification's `name`): masked
+/// as a name, not by length.
+const NAME_FIELD: &str = "name";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PiiError {
@@ -183,7 +190,7 @@ impl PiiCipher {
     /// Seals every `{"$pii": "<text>"}` marker in a payload. Markers that are already sealed stay as
     /// they are (copying a sealed value between payloads needs no key).
     pub fn seal(&self, mut payload: Value) -> Result<SealedPayload, PiiError> {
-        self.transform(&mut payload, &|cipher, marker| match marker {
+        self.transform(&mut payload, None, &|cipher, _, marker| match marker {
             Value::String(text) => cipher.seal_text(text).map(Some),
             Value::Object(_) => Ok(None),
             _ => Err(PiiError::Malformed(
@@ -196,7 +203,7 @@ impl PiiCipher {
     /// Restores the text of every sealed marker, giving the payload the aggregates serialised.
     pub fn open(&self, payload: &SealedPayload) -> Result<Value, PiiError> {
         let mut value = payload.0.clone();
-        self.transform(&mut value, &|cipher, marker| match marker {
+        self.transform(&mut value, None, &|cipher, _, marker| match marker {
             Value::Object(_) => cipher
                 .open_text(marker)
                 .map(|text| Some(Value::String(text))),
@@ -205,11 +212,13 @@ impl PiiCipher {
         Ok(value)
     }
 
-    /// Replaces every sealed marker with a masked form of its text, for logs and audit output.
+    /// Replaces every sealed marker with a masked form of its text, for logs and audit output. A name
+    /// keeps its first character (`张*`); other values are masked by [`mask_text`].
     pub fn mask(&self, payload: &SealedPayload) -> Value {
         let mut value = payload.0.clone();
-        let masked = self.transform(&mut value, &|cipher, marker| {
+        let masked = self.transform(&mut value, None, &|cipher, field, marker| {
             Ok(Some(Value::String(match cipher.open_text(marker) {
+                Ok(text) if field == Some(NAME_FIELD) => mask_name(&text),
                 Ok(text) => mask_text(&text),
                 Err(_) => "***".to_owned(),
             })))
@@ -220,25 +229,30 @@ impl PiiCipher {
         }
     }
 
-    fn transform(&self, value: &mut Value, replace: &MarkerRewrite<'_>) -> Result<(), PiiError> {
+    fn transform(
+        &self,
+        value: &mut Value,
+        field: Option<&str>,
+        replace: &MarkerRewrite<'_>,
+    ) -> Result<(), PiiError> {
         match value {
             Value::Object(map) => {
                 if map.len() == 1 {
                     if let Some(marker) = map.get_mut(SENSITIVE_MARKER) {
-                        if let Some(replacement) = replace(self, marker)? {
+                        if let Some(replacement) = replace(self, field, marker)? {
                             *marker = replacement;
                         }
                         return Ok(());
                     }
                 }
-                for item in map.values_mut() {
-                    self.transform(item, replace)?;
+                for (name, item) in map.iter_mut() {
+                    self.transform(item, Some(name), replace)?;
                 }
                 Ok(())
             }
             Value::Array(items) => {
                 for item in items {
-                    self.transform(item, replace)?;
+                    self.transform(item, None, replace)?;
                 }
                 Ok(())
             }
@@ -276,6 +290,15 @@ pub fn mask_text(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Masks a person's name for display: its first character, then a star for each other one (at
+/// least one), as the pages show names (`张*`, `欧阳**`).
+pub fn mask_name(text: &str) -> String {
+    match aggregates::values::PersonName::parse(text) {
+        Ok(name) => name.masked(),
+        Err(_) => mask_text(text),
+    }
 }
 
 fn associated_data(key_id: &str) -> Vec<u8> {
@@ -383,15 +406,16 @@ mod tests {
     fn sealing_hides_every_marked_value_and_opening_restores_it() {
         let cipher = cipher();
         let payload = json!({
-            "name": "张三",
+            "title": "张三的协议",
             "idCardNo": {"$pii": "11010519491231002X"},
-            "signers": [{"mobile": {"$pii": "13800138000"}}]
+            "signers": [{"name": {"$pii": "李四"}, "mobile": {"$pii": "13800138000"}}]
         });
         let sealed = cipher.seal(payload.clone()).unwrap();
         let text = sealed.as_value().to_string();
         assert!(!text.contains("11010519491231002X"));
         assert!(!text.contains("13800138000"));
-        assert!(text.contains("张三"));
+        assert!(!text.contains("李四"));
+        assert!(text.contains("张三"), "unmarked text stays as it is");
         assert_eq!(cipher.open(&sealed).unwrap(), payload);
     }
 
@@ -441,5 +465,29 @@ mod tests {
         let cipher = cipher();
         let sealed = cipher.seal(json!({"id": {"$pii": "13800138000"}})).unwrap();
         assert_eq!(cipher.mask(&sealed), json!({"id": {"$pii": "138****8000"}}));
+    }
+
+    #[test]
+    fn names_mask_to_their_first_character_whatever_their_length() {
+        let cipher = cipher();
+        let sealed = cipher
+            .seal(json!({
+                "name": {"$pii": "欧阳娜娜"},
+                "signers": [
+                    {"name": {"$pii": "张三"}},
+                    // Eleven characters, the length of a mobile number: still masked as a name.
+                    {"name": {"$pii": "Wang Xiaomi"}}
+                ],
+                "other": {"$pii": "欧阳娜娜"}
+            }))
+            .unwrap();
+        assert_eq!(
+            cipher.mask(&sealed),
+            json!({
+                "name": {"$pii": "欧***"},
+                "signers": [{"name": {"$pii": "张*"}}, {"name": {"$pii": "W**********"}}],
+                "other": {"$pii": "****"}
+            })
+        );
     }
 }

@@ -7,7 +7,7 @@
 //!   side effects; everything a decision needs (ids, `now`, looked-up facts) arrives in the command.
 //! - [`DomainEvent`]: events name their stable type and schema version explicitly, so stored events can
 //!   be upcast when a payload changes shape.
-//! - [`Sensitive`]: marks personal data (ID and mobile numbers) inside an event payload, and callback
+//! - [`Sensitive`]: marks personal data (ID and mobile numbers, names) inside an event payload, and callback
 //!   header values, which are often credentials. The service encrypts every marked value before an
 //!   event is stored; this crate only marks, it never encrypts.
 //! - [`errors`]: field-level validation failures (named by their JSON path) and the [`ErrorKind`] each
@@ -93,7 +93,8 @@ pub trait Aggregate {
 /// The JSON key that marks a sensitive value inside a payload: `{"$pii": "<value>"}`.
 pub const SENSITIVE_MARKER: &str = "$pii";
 
-/// Personal data inside an event payload (PIPL art. 28: ID and mobile numbers are sensitive).
+/// Personal data inside an event payload: ID and mobile numbers (sensitive under PIPL art. 28), and
+/// people's names.
 ///
 /// It serialises as `{"$pii": "<text>"}`; the service replaces every such marker with ciphertext and a
 /// keyed hash before the event reaches storage, and restores the text when it reads the event back.
@@ -151,6 +152,34 @@ where
     }
 }
 
+impl<T> Sensitive<T>
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    /// Reads a field that events once stored in clear and now store marked: the marker, or the plain
+    /// text of an event written before the field was marked (personal names, until they were sealed).
+    /// For `#[serde(deserialize_with = ...)]` on such fields only; fields marked from the start keep
+    /// refusing a plain value.
+    pub fn marked_or_plain<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Marked {
+                #[serde(rename = "$pii")]
+                value: String,
+            },
+            Plain(String),
+        }
+        let text = match Stored::deserialize(deserializer)? {
+            Stored::Marked { value } | Stored::Plain(value) => value,
+        };
+        text.parse()
+            .map(Sensitive)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +191,36 @@ mod tests {
         assert_eq!(json, serde_json::json!({"$pii": "13800138000"}));
         let back: Sensitive<String> = serde_json::from_value(json).unwrap();
         assert_eq!(back, value);
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct OnceInClear {
+        #[serde(deserialize_with = "Sensitive::marked_or_plain")]
+        name: Sensitive<values::PersonName>,
+    }
+
+    #[test]
+    fn a_field_once_stored_in_clear_reads_from_the_marker_and_from_plain_text() {
+        for stored in [
+            serde_json::json!({"name": {"$pii": "张三"}}),
+            serde_json::json!({"name": "张三"}),
+        ] {
+            let read: OnceInClear = serde_json::from_value(stored).unwrap();
+            assert_eq!(read.name.expose().as_str(), "张三");
+        }
+        for refused in [
+            serde_json::json!({"name": " "}),
+            serde_json::json!({"name": {"$pii": ""}}),
+            serde_json::json!({"name": 7}),
+            serde_json::json!({"name": {"$pii": {"k": "t", "c": "AAAA", "h": "beef"}}}),
+        ] {
+            assert!(serde_json::from_value::<OnceInClear>(refused).is_err());
+        }
+    }
+
+    #[test]
+    fn a_field_marked_from_the_start_refuses_plain_text() {
+        assert!(serde_json::from_value::<Sensitive<String>>(serde_json::json!("x")).is_err());
     }
 
     #[test]

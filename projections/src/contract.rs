@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::ProjectionError;
 use crate::row::{Row, SqlValue, Table};
-use crate::sealed::{SealedValue, json_text, sealed_headers, sealed_value};
+use crate::sealed::{SealedValue, json_text, sealed_headers, sealed_value, stored_name};
 use crate::stream::{Draft, ProjectedEvent, fold};
 
 const INITIATED: &str = "ContractInitiated";
@@ -54,6 +54,8 @@ struct SealedInitiation {
 
 #[derive(Debug)]
 struct SealedSigner {
+    /// The `name` column: sealed, or as an event from before names were sealed holds it.
+    name: String,
     id_card_no: SealedValue,
     mobile: SealedValue,
 }
@@ -125,8 +127,8 @@ fn step(
     Ok(())
 }
 
-/// `signers[i].idCardNo` and `signers[i].mobile` of the stored initiation, checked against the event's
-/// party ids so a payload can never lend one signer's numbers to another.
+/// `signers[i].name`, `.idCardNo` and `.mobile` of the stored initiation, checked against the event's
+/// party ids so a payload can never lend one signer's personal data to another.
 fn sealed_signers<'a>(
     payload: &Value,
     party_ids: impl ExactSizeIterator<Item = &'a PartyId>,
@@ -151,6 +153,9 @@ fn sealed_signers<'a>(
                 });
             }
             Ok(SealedSigner {
+                name: stored_name(entry.get("name"), INITIATED, || {
+                    format!("signers[{index}].name")
+                })?,
                 id_card_no: sealed_value(entry.get("idCardNo"), INITIATED, || {
                     format!("signers[{index}].idCardNo")
                 })?,
@@ -376,7 +381,7 @@ fn signer_body(
         ("contract_id", SqlValue::text(contract.contract_id.as_str())),
         ("party_id", SqlValue::text(signer.party_id.as_str())),
         ("party_type", SqlValue::text(signer.party_type.as_str())),
-        ("name", SqlValue::text(signer.name.as_str())),
+        ("name", SqlValue::text(sealed.name.clone())),
         ("id_card_no", SqlValue::text(sealed.id_card_no.json.clone())),
         (
             "id_card_hash",

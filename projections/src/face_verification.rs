@@ -9,7 +9,7 @@ use aggregates::face_verification::{
 
 use crate::ProjectionError;
 use crate::row::{Row, SqlValue, Table};
-use crate::sealed::{SealedValue, json_text, sealed_headers, sealed_value};
+use crate::sealed::{SealedValue, json_text, sealed_headers, sealed_value, stored_name};
 use crate::stream::{Draft, ProjectedEvent, fold};
 
 const INITIATED: &str = "FaceVerificationInitiated";
@@ -34,6 +34,8 @@ struct Projection {
 /// The initiation's personal data as stored.
 #[derive(Debug)]
 struct SealedPerson {
+    /// The `user_name` column: sealed, or as an event from before names were sealed holds it.
+    name: String,
     id_card_no: SealedValue,
     mobile: Option<SealedValue>,
     callback_headers: Option<String>,
@@ -54,6 +56,7 @@ fn step(
             if projection.sealed.is_none() {
                 let payload = event.sealed_payload;
                 projection.sealed = Some(SealedPerson {
+                    name: stored_name(payload.get("name"), INITIATED, || "name".into())?,
                     id_card_no: sealed_value(payload.get("idCardNo"), INITIATED, || {
                         "idCardNo".into()
                     })?,
@@ -147,7 +150,7 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
         ("biz_id", SqlValue::text(verification.biz_id.as_str())),
         ("biz_type", SqlValue::text(verification.biz_type.as_str())),
         ("status", SqlValue::text(status.as_str())),
-        ("user_name", SqlValue::text(verification.name.as_str())),
+        ("user_name", SqlValue::text(sealed.name.clone())),
         ("id_card_no", SqlValue::text(sealed.id_card_no.json.clone())),
         (
             "id_card_hash",

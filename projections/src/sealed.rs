@@ -1,8 +1,10 @@
 //! Sealed personal data copied from stored payloads, and the one JSON text form every JSON column uses.
 //!
-//! Query tables never see plaintext ID or mobile numbers: a column takes the sealed marker exactly as
-//! the event store holds it, `{"$pii":{"c":..,"h":..,"k":..}}`, and the marker's keyed hash `h` goes in
-//! a `*_hash` column for look-ups. Only the service holds the keys that open a marker.
+//! Query tables never see plaintext names, ID or mobile numbers: a column takes the sealed marker
+//! exactly as the event store holds it, `{"$pii":{"c":..,"h":..,"k":..}}`, and the marker's keyed hash
+//! `h` goes in a `*_hash` column where a look-up needs one. Only the service holds the keys that open
+//! a marker. Names in events written before names were sealed are the one exception (see
+//! [`stored_name`]).
 
 use aggregates::SENSITIVE_MARKER;
 use serde::Serialize;
@@ -48,6 +50,20 @@ pub(crate) fn sealed_value(
         json: canonical(value.unwrap_or(&Value::Null)),
         hash,
     })
+}
+
+/// A person's name as the stored payload holds it, for its column: the sealed marker like an ID
+/// number's, or, in an event written before names were sealed, the plain text that event holds (a
+/// projection cannot seal: sealing draws a random nonce, and rows must rebuild byte for byte).
+pub(crate) fn stored_name(
+    value: Option<&Value>,
+    event: &'static str,
+    path: impl Fn() -> String,
+) -> Result<String, ProjectionError> {
+    match value {
+        Some(Value::String(plain)) => Ok(plain.clone()),
+        sealed => sealed_value(sealed, event, path).map(|sealed| sealed.json),
+    }
 }
 
 /// The callback headers of an initiation as stored: `None` when there are none, else the sealed object
@@ -169,6 +185,23 @@ mod tests {
             }
         );
         assert!(!error.to_string().contains("13800138000"));
+    }
+
+    #[test]
+    fn a_sealed_name_is_copied_whole_and_a_name_stored_in_clear_stays_as_stored() {
+        let marker = json!({"$pii": {"k": "t", "c": "AAAA", "h": "beef"}});
+        assert_eq!(
+            stored_name(Some(&marker), "E", || "name".into()).unwrap(),
+            r#"{"$pii":{"c":"AAAA","h":"beef","k":"t"}}"#
+        );
+        assert_eq!(
+            stored_name(Some(&json!("张三")), "E", || "name".into()).unwrap(),
+            "张三"
+        );
+        let unsealed = json!({"$pii": "张三"});
+        let error = stored_name(Some(&unsealed), "E", || "signers[0].name".into()).unwrap_err();
+        assert!(!error.to_string().contains("张三"));
+        assert!(stored_name(None, "E", || "name".into()).is_err());
     }
 
     #[test]

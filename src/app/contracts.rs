@@ -185,7 +185,7 @@ pub async fn show(
         .owned_with_parts(contract_id, client_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(signed_view(services, &rows))
+    signed_view(services, &rows)
 }
 
 /// Revokes the contract (only before SIGNED; afterwards 409) and answers it as it is now.
@@ -557,10 +557,11 @@ async fn find_by_biz_id(
 }
 
 /// The contract as the API shows it, its signing links signed for now.
-fn signed_view(services: &Services, rows: &ContractRows) -> Value {
-    let mut view = crate::read::views::contract(&rows.contract, &rows.signers, &rows.archives);
+fn signed_view(services: &Services, rows: &ContractRows) -> Result<Value, AppError> {
+    let mut view =
+        crate::read::views::contract(&rows.contract, &rows.signers, &rows.archives, &services.pii)?;
     services.links.sign_in_place(&mut view, Utc::now());
-    view
+    Ok(view)
 }
 
 async fn view(services: &Services, contract: &RowView) -> Result<Value, AppError> {
@@ -571,5 +572,5 @@ async fn view(services: &Services, contract: &RowView) -> Result<Value, AppError
         archives: contracts.archives(contract_id).await?,
         contract: contract.clone(),
     };
-    Ok(signed_view(services, &rows))
+    signed_view(services, &rows)
 }

@@ -1,13 +1,15 @@
 //! The `esign` command line: `serve`, `sandbox`, `migrate`, `audit verify|replay`,
 //! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`,
 //! `ca init|revoke|root-crl`. Here are
-//! the clap definitions, logging and the dispatch; each subcommand runs in a file of its own.
+//! the clap definitions and the dispatch; each subcommand runs in a file of its own, and `logging`
+//! sets up the log subscriber every subcommand shares.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
 mod audit;
 mod ca;
 mod callbacks;
 mod clients;
+mod logging;
 mod migrate;
 mod projections;
 mod sandbox;
@@ -20,6 +22,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::config::Config;
+
+pub use logging::init_tracing;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -225,30 +229,6 @@ pub fn block_on(
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs at `RUST_LOG` (default `info`). The PostgreSQL driver logs every statement's parameters at
-/// debug level, and parameters carry credentials and personal data, so it stays at `info` unless
-/// `RUST_LOG` names it on purpose. `esign-bench` logs the same way.
-pub fn init_tracing(json: bool) {
-    let requested = std::env::var("RUST_LOG").unwrap_or_default();
-    let mut filter = tracing_subscriber::EnvFilter::try_new(&requested)
-        .ok()
-        .filter(|_| !requested.trim().is_empty())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
-    if !requested.contains("tokio_postgres") {
-        if let Ok(directive) = "tokio_postgres=info".parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {

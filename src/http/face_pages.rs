@@ -241,6 +241,9 @@ async fn load_page(
             .map_err(|error| AppError::Internal(format!("cannot open the ID number: {error}")))?,
         None => String::new(),
     };
+    let name = crate::read::views::person_name(&row, "user_name", &state.pii)
+        .map_err(|error| AppError::Internal(format!("cannot open the name: {error}")))?
+        .unwrap_or_default();
     // The pages speak to people in China: deadlines in Beijing time.
     let beijing =
         FixedOffset::east_opt(8 * 3600).ok_or_else(|| AppError::Internal("UTC+8".into()))?;
@@ -249,7 +252,7 @@ async fn load_page(
         degraded: row.boolean("degraded").unwrap_or(false),
         fail_reason: row.text("fail_reason").map(str::to_owned),
         provider_url: row.text("provider_url").map(str::to_owned),
-        masked_name: page::mask_name(row.text("user_name").unwrap_or_default()),
+        masked_name: page::mask_name(&name),
         masked_id_card_no: crate::pii::mask_text(&id_card_no),
         expires_at: row
             .time("expires_at")

@@ -983,13 +983,13 @@ mod tests {
                 "SignerRequest",
                 "name",
                 "maxLength",
-                max_chars(PhantomData::<values::PersonName>) as u64,
+                values::PersonName::MAX_CHARS as u64,
             ),
             (
                 "FaceVerificationUserRequest",
                 "name",
                 "maxLength",
-                max_chars(PhantomData::<values::PersonName>) as u64,
+                values::PersonName::MAX_CHARS as u64,
             ),
             (
                 "UiConfigRequest",

@@ -3,18 +3,45 @@
 
 use serde_json::{Value, json};
 
+use aggregates::SENSITIVE_MARKER;
+
 use crate::pii::{PiiCipher, PiiError};
 use crate::store::query_tables::RowView;
 
-/// A contract with its signers (in signing order) and archive records (spec 2.1.2 item 2).
-pub fn contract(contract: &RowView, signers: &[RowView], archives: &[RowView]) -> Value {
-    let signers: Vec<Value> = signers
+/// A person's name from its column: the sealed marker opened, or, for a row projected from an event
+/// written before names were sealed, the text as that event holds it.
+pub fn person_name(
+    row: &RowView,
+    column: &str,
+    pii: &PiiCipher,
+) -> Result<Option<String>, PiiError> {
+    let Some(text) = row.text(column) else {
+        return Ok(None);
+    };
+    let sealed = serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|value| value.get(SENSITIVE_MARKER).cloned());
+    match sealed {
+        Some(sealed) => pii.open_text(&sealed).map(Some),
+        None => Ok(Some(text.to_owned())),
+    }
+}
+
+/// A contract with its signers (in signing order) and archive records (spec 2.1.2 item 2). Signers'
+/// names are decrypted: only the contract's owner sees this.
+pub fn contract(
+    contract: &RowView,
+    signers: &[RowView],
+    archives: &[RowView],
+    pii: &PiiCipher,
+) -> Result<Value, PiiError> {
+    let signers = signers
         .iter()
         .map(|signer| {
-            json!({
+            Ok(json!({
                 "partyId": signer.text("party_id"),
                 "partyType": signer.text("party_type"),
-                "name": signer.text("name"),
+                "name": person_name(signer, "name", pii)?,
                 "signStatus": signer.text("sign_status"),
                 "signMethod": signer.text("sign_method"),
                 "sequence": signer.integer("sequence"),
@@ -23,9 +50,9 @@ pub fn contract(contract: &RowView, signers: &[RowView], archives: &[RowView]) -
                 "ipAddress": signer.text("ip_address"),
                 "deviceInfo": signer.text("device_info"),
                 "rejectReason": signer.text("reject_reason"),
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<Vec<Value>, PiiError>>()?;
     let archives: Vec<Value> = archives
         .iter()
         .map(|archive| {
@@ -38,7 +65,7 @@ pub fn contract(contract: &RowView, signers: &[RowView], archives: &[RowView]) -
             })
         })
         .collect();
-    json!({
+    Ok(json!({
         "contractId": contract.text("contract_id"),
         "bizId": contract.text("biz_id"),
         "bizType": contract.text("biz_type"),
@@ -56,10 +83,11 @@ pub fn contract(contract: &RowView, signers: &[RowView], archives: &[RowView]) -
         "signedAt": contract.time("signed_at"),
         "revokedAt": contract.time("revoked_at"),
         "revokeReason": contract.text("revoke_reason"),
-    })
+    }))
 }
 
-/// A face verification (spec 2.1.1 item 2). The ID number is decrypted: only its owner sees this.
+/// A face verification (spec 2.1.1 item 2). Name and ID number are decrypted: only its owner sees
+/// this.
 pub fn verification(row: &RowView, pii: &PiiCipher) -> Result<Value, PiiError> {
     let id_card_no = match row.json("id_card_no") {
         Some(sealed) => Some(pii.open_text(&sealed["$pii"])?),
@@ -70,7 +98,7 @@ pub fn verification(row: &RowView, pii: &PiiCipher) -> Result<Value, PiiError> {
         "bizId": row.text("biz_id"),
         "bizType": row.text("biz_type"),
         "status": row.text("status"),
-        "userInfo": {"name": row.text("user_name"), "idCardNo": id_card_no},
+        "userInfo": {"name": person_name(row, "user_name", pii)?, "idCardNo": id_card_no},
         "score": row.decimal("face_score"),
         "transactionNo": row.text("thirdparty_transaction_no"),
         "verifiedAt": row.time("verified_at"),

@@ -248,6 +248,10 @@ async fn a_contract_is_initiated_read_revoked_and_audited(t: TestStore) {
         "the audit trail masks personal data"
     );
     assert!(text.contains("110105********002X"));
+    assert!(
+        !text.contains("张三") && text.contains("\"张*\""),
+        "the audit trail masks names: {text}"
+    );
 }
 
 async fn a_repeated_biz_id_answers_40002_with_the_existing_contract(t: TestStore) {

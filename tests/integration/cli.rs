@@ -231,7 +231,7 @@ async fn audit_replay_prints_a_checked_timeline_with_personal_data_masked(t: Tes
     let cipher = config.pii_cipher().unwrap();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let s = esign::store::StreamId::new("contract", &id);
-    let payload = json!({"signer": "张三", "idCardNo": {"$pii": "11010519491231002X"}});
+    let payload = json!({"name": {"$pii": "张三"}, "idCardNo": {"$pii": "11010519491231002X"}});
     let mut event = t.event("ContractInitiated", "x");
     event.payload = cipher.seal(payload).unwrap();
     t.store.append(append(&s, 0, vec![event])).await.unwrap();
@@ -258,6 +258,8 @@ async fn audit_replay_prints_a_checked_timeline_with_personal_data_masked(t: Tes
         timeline["events"][0]["payload"]["idCardNo"]["$pii"],
         "110105********002X"
     );
+    assert_eq!(timeline["events"][0]["payload"]["name"]["$pii"], "张*");
+    assert!(!text.contains("张三"), "the name must be masked: {text}");
 
     let human = esign(&t, dir.path())
         .args(["audit", "replay", s.as_str()])

@@ -707,6 +707,11 @@ async fn events_are_published_to_jetstream_with_the_event_id_as_message_id_and_m
         published["userInfo"]["idCardNo"], "110105********002X",
         "the broker gets ID numbers masked"
     );
+    assert_eq!(callback.json()["userInfo"]["name"], "张三");
+    assert_eq!(
+        published["userInfo"]["name"], "张*",
+        "the broker gets names masked"
+    );
 
     // Redelivered by an operator: JetStream drops the repeat by its message id.
     let (_, listing) = json_of(fixture.admin.get("/api/v1/admin/callbacks").await).await;

@@ -91,7 +91,7 @@ impl TestStore {
             kind,
             json!({
                 "note": note,
-                "name": "张三",
+                "name": {"$pii": "张三"},
                 "idCardNo": {"$pii": "11010519491231002X"},
                 "mobile": {"$pii": "13800138000"},
             }),

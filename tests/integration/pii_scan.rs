@@ -1,9 +1,11 @@
-//! The leak scan (spec 7, ARCHITECTURE "Personal data"): the real `esign serve` binary at debug log
-//! level carries a face verification and a two-signer contract through the signing pages; then its
-//! whole log output, every stored event (payload and metadata) and every row of every table are
-//! searched for what must never be there in clear: ID-card and mobile numbers, the client secret, SMS
-//! codes, link and page tokens, short-link codes, CSRF tokens and the personal-data keys. Personal
-//! data may appear masked (`138****8000`); the scan asserts that masked form is what the log shows.
+//! The leak scan (spec 7, ARCHITECTURE "Personal data"): the real `esign serve` binary at trace log
+//! level (the database driver asked for at trace too) carries a face verification and a two-signer
+//! contract through the signing pages; then its whole log output, every stored event (payload and
+//! metadata), every row of every table and, on SQLite, the raw bytes of the database file and its
+//! write-ahead log are searched for what must never be there in clear: names, ID-card and mobile
+//! numbers, the client secret, SMS codes, link and page tokens, short-link codes, CSRF tokens and the
+//! personal-data keys. Personal data may appear masked (`138****8000`, `欧***`); the scan asserts that
+//! masked form is what the log and the audit trail show.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -17,12 +19,14 @@ use crate::helpers::{Backend, TestStore, json_of};
 use crate::signing_client::SigningClient;
 
 crate::backend_tests!(
-    a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_personal_data
+    a_trace_logged_face_check_and_two_signer_journey_leak_no_secret_or_personal_data
 );
 
 const OWNER_SECRET: &str = "pii-scan-owner-secret-0123456789";
 const ID_NUMBERS: [&str; 2] = ["11010519491231002X", "440304199001010011"];
 const MOBILES: [&str; 2] = ["13800138000", "13900139000"];
+/// The two signers' names, then the standalone face check's: rare enough that any occurrence is a leak.
+const NAMES: [&str; 3] = ["欧阳澜汐", "司马瑾瑜", "慕容霁川"];
 
 /// `esign serve` on a port of its own, its log (stderr and stdout) captured in a file.
 struct Served {
@@ -66,9 +70,9 @@ async fn serve(t: &TestStore) -> Served {
     let child = Command::new(env!("CARGO_BIN_EXE_esign"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        // The database driver too, though it stays at info by default: its debug lines carry every
-        // statement's parameters, the likeliest place for a leak.
-        .env("RUST_LOG", "debug,tokio_postgres=debug")
+        // Every crate at its most verbose, and the database driver named on purpose: its debug lines
+        // would carry every statement's parameters, so the service caps it at info whatever is asked.
+        .env("RUST_LOG", "trace,tokio_postgres=trace")
         .current_dir(data.path())
         .arg("--config")
         .arg(&config)
@@ -184,7 +188,7 @@ async fn face_verification(owner: &SigningClient, secrets: &mut Secrets) {
                 &json!({
                     "bizId": "PII_FACE_1",
                     "bizType": "RELATIONSHIP_BINDING",
-                    "userInfo": {"name": "张三", "idCardNo": ID_NUMBERS[0], "mobile": MOBILES[0]},
+                    "userInfo": {"name": NAMES[2], "idCardNo": ID_NUMBERS[0], "mobile": MOBILES[0]},
                     "callbackUrl": "https://auth.example.com/callback/face-verification",
                     "expireMinutes": 30
                 }),
@@ -217,6 +221,8 @@ async fn face_verification(owner: &SigningClient, secrets: &mut Secrets) {
     let id = created["verificationId"].as_str().unwrap();
     let (_, shown) = json_of(owner.get(&format!("/api/v1/verification/face/{id}")).await).await;
     assert_eq!(shown["status"], "SUCCESS", "{shown}");
+    // Sealed at rest, but the owner's query shows the name as given.
+    assert_eq!(shown["userInfo"]["name"], NAMES[2], "{shown}");
 }
 
 /// Every event's payload and metadata as stored, as text.
@@ -317,6 +323,26 @@ async fn stored_tables(t: &TestStore) -> Vec<(String, String)> {
     }
 }
 
+/// The raw bytes of the SQLite database file and of its write-ahead log (what a copy of the data
+/// directory holds, freed pages and not yet checkpointed frames included), as text.
+fn sqlite_files(t: &TestStore) -> Vec<(String, String)> {
+    let Some(path) = t.sqlite_path() else {
+        return Vec::new();
+    };
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    [path, wal.into()]
+        .into_iter()
+        .filter_map(|file| {
+            let bytes = std::fs::read(&file).ok()?;
+            Some((
+                format!("the file {}", file.display()),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ))
+        })
+        .collect()
+}
+
 /// Where `needle` occurs in `haystack` as a whole word (not inside a longer run of letters and
 /// digits, so a six-digit code is not "found" inside a timestamp's microseconds).
 fn occurs(haystack: &str, needle: &str) -> bool {
@@ -328,7 +354,7 @@ fn occurs(haystack: &str, needle: &str) -> bool {
     })
 }
 
-async fn a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_personal_data(
+async fn a_trace_logged_face_check_and_two_signer_journey_leak_no_secret_or_personal_data(
     t: TestStore,
 ) {
     let served = serve(&t).await;
@@ -350,10 +376,10 @@ async fn a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_pers
                     "title": "天财分账资金归集授权协议",
                     "variables": {"payerName": "XX品牌总部"},
                     "signers": [
-                        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
+                        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": NAMES[0],
                          "idCardNo": ID_NUMBERS[0], "mobile": MOBILES[0],
                          "signMethod": "FACE_AND_SMS", "notifyType": "SMS", "sequence": 1},
-                        {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
+                        {"partyId": "PAYER_001", "partyType": "PAYER", "name": NAMES[1],
                          "idCardNo": ID_NUMBERS[1], "mobile": MOBILES[1],
                          "signMethod": "FACE_AND_SMS", "notifyType": "H5_LINK", "sequence": 2}
                     ],
@@ -407,6 +433,8 @@ async fn a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_pers
     loop {
         let (_, shown) = json_of(owner.get(&format!("/api/v1/contract/{contract_id}")).await).await;
         if shown["status"] == "SIGNED" || shown["status"] == "ARCHIVED" {
+            assert_eq!(shown["signers"][0]["name"], NAMES[0], "{shown}");
+            assert_eq!(shown["signers"][1]["name"], NAMES[1], "{shown}");
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{shown}");
@@ -437,13 +465,27 @@ async fn a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_pers
     for mobile in MOBILES {
         secrets.add("a mobile number", mobile);
     }
+    for name in NAMES {
+        secrets.add("a name", name);
+    }
 
     // Let the background work (sealing, callbacks) log what it logs, then stop the service.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let log = std::fs::read_to_string(&served.log).unwrap();
     assert!(
-        log.lines().any(|line| line.contains("DEBUG")),
-        "the service logged at debug level"
+        log.lines().any(|line| line.contains("TRACE")),
+        "the service logged at trace level"
+    );
+    let driver_lines: Vec<&str> = log
+        .lines()
+        .filter(|line| {
+            line.contains("tokio_postgres") && (line.contains("DEBUG") || line.contains("TRACE"))
+        })
+        .take(3)
+        .collect();
+    assert!(
+        driver_lines.is_empty(),
+        "the database driver logged below info: {driver_lines:?}"
     );
     let mut places: Vec<(String, String)> = vec![
         ("the log".to_owned(), log.clone()),
@@ -456,6 +498,13 @@ async fn a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_pers
             .into_iter()
             .map(|(table, text)| (format!("table {table}"), text)),
     );
+    let files = sqlite_files(&t);
+    assert_eq!(
+        files.is_empty(),
+        t.backend == Backend::Postgres,
+        "SQLite's database file is scanned"
+    );
+    let tables = places.len() - 3;
     let mut leaks = Vec::new();
     for (place, text) in &places {
         for (what, secret) in &secrets.found {
@@ -471,6 +520,16 @@ async fn a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_pers
             }
         }
     }
+    // Raw pages run one column's bytes into the next (`RECEIVER` then a name), so word boundaries
+    // mean nothing there: any occurrence counts. Secrets short enough to occur by chance in binary
+    // data (six-digit codes, short-link codes) are left to the row scan above.
+    for (place, bytes) in &files {
+        for (what, secret) in &secrets.found {
+            if secret.len() >= 11 && bytes.contains(secret.as_str()) {
+                leaks.push(format!("{what} in {place}"));
+            }
+        }
+    }
     assert!(leaks.is_empty(), "leaks:\n{}", leaks.join("\n"));
 
     // What may appear appears masked.
@@ -479,16 +538,21 @@ async fn a_debug_logged_face_check_and_two_signer_journey_leak_no_secret_or_pers
         trail.to_string().contains("110105********002X"),
         "the audit trail shows ID numbers masked"
     );
+    assert!(
+        trail.to_string().contains("\"欧***\"") && trail.to_string().contains("\"司***\""),
+        "the audit trail shows names masked: {trail}"
+    );
     let events = stored_events(&t).await;
     assert!(
         events.contains("\"$pii\":{"),
         "personal data is sealed in events"
     );
     eprintln!(
-        "leak scan: {} secrets x {} places ({} log lines, {} tables) clean",
+        "leak scan: {} secrets x {} places ({} log lines, {} tables) and {} raw files clean",
         secrets.found.len(),
         places.len(),
         log.lines().count(),
-        places.len() - 3
+        tables,
+        files.len()
     );
 }

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use aggregates::Aggregate;
 use aggregates::contract::{
     ContractAggregate, ContractCommand, ContractRequest, InitiateContract, NewSignLink, Revoke,
     SignerRequest,
 };
 use aggregates::template::{PublishVersion, TemplateAggregate, TemplateCommand, TemplateRequest};
 use aggregates::values::{ClientId, ContractId, Digest, LinkId, Mode, Operator, Reason};
+use aggregates::{Aggregate, DomainEvent};
 use chrono::Utc;
 use esign::app::pipeline::Pipeline;
-use esign::store::{EventMetadata, StreamId};
+use esign::store::{EventMetadata, EventStore, StreamId};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
@@ -22,6 +22,7 @@ crate::backend_tests!(
     a_command_appends_its_events_and_its_rows_in_one_transaction,
     concurrent_commands_on_one_contract_are_retried_not_lost,
     query_tables_hold_no_personal_data_in_clear,
+    a_contract_stored_with_clear_names_keeps_reading_rebuilding_and_deciding,
     rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one,
     a_rebuild_swaps_in_while_commands_keep_writing_and_repairs_a_changed_row,
     a_status_change_records_its_callback_in_the_same_transaction,
@@ -309,6 +310,8 @@ async fn query_tables_hold_no_personal_data_in_clear(t: TestStore) {
         for row in query_texts(&t, &format!("SELECT * FROM {table}")).await {
             let text = format!("{row:?}");
             for secret in [
+                "张三",
+                "李四",
                 "11010519491231002X",
                 "440304199001010011",
                 "13800138000",
@@ -321,6 +324,82 @@ async fn query_tables_hold_no_personal_data_in_clear(t: TestStore) {
             }
         }
     }
+}
+
+/// A contract written before names were sealed (its initiation holds the signers' names in clear)
+/// in a store that now seals them: it rebuilds into rows keeping those names as stored, the owner's
+/// view shows them, a later command decides on it, and the rows still rebuild byte for byte.
+async fn a_contract_stored_with_clear_names_keeps_reading_rebuilding_and_deciding(t: TestStore) {
+    let pipeline = pipeline(&t);
+    publish_template(&pipeline, "TEMPLATE_CLEAR_NAMES").await;
+    let contract_id = format!("CONTRACT_{}", uuid::Uuid::new_v4().simple());
+    let stream = StreamId::new(ContractAggregate::NAME, &contract_id);
+    let command = initiate_command(&pipeline, "TEMPLATE_CLEAR_NAMES", &contract_id).await;
+    let decided = ContractAggregate::decide(&Default::default(), command).unwrap();
+    let written_before: Vec<_> = decided
+        .iter()
+        .map(|event| {
+            let mut payload = serde_json::to_value(event).unwrap();
+            if let Some(signers) = payload["signers"].as_array_mut() {
+                for signer in signers {
+                    let name = signer["name"]["$pii"].clone();
+                    assert!(name.is_string());
+                    signer["name"] = name;
+                }
+            }
+            let mut written = t.event_with(event.event_type(), payload);
+            written.metadata = metadata();
+            written
+        })
+        .collect();
+    t.store
+        .append(crate::helpers::append(&stream, 0, written_before))
+        .await
+        .unwrap();
+    let stored = t.store.read_stream(&stream, 0).await.unwrap();
+    assert_eq!(stored[0].payload.as_value()["signers"][0]["name"], "张三");
+
+    esign::read::rebuild::rebuild(&t.store, &t.cipher)
+        .await
+        .unwrap();
+    let names = query_texts(
+        &t,
+        &format!(
+            "SELECT name FROM contract_signer WHERE contract_id = '{contract_id}' ORDER BY sequence"
+        ),
+    )
+    .await;
+    assert_eq!(
+        names,
+        vec![vec![Some("张三".to_owned())], vec![Some("李四".to_owned())]]
+    );
+    let rows = t
+        .store
+        .contracts()
+        .owned_with_parts(&contract_id, "auth")
+        .await
+        .unwrap()
+        .unwrap();
+    let view =
+        esign::read::views::contract(&rows.contract, &rows.signers, &rows.archives, &t.cipher)
+            .unwrap();
+    assert_eq!(view["signers"][0]["name"], "张三");
+    assert_eq!(view["signers"][1]["name"], "李四");
+
+    pipeline
+        .execute::<ContractAggregate>(&stream, &metadata(), |_| {
+            ContractCommand::Revoke(Revoke {
+                reason: Reason::parse("重复发起").unwrap(),
+                operator: Operator::parse("ops").unwrap(),
+                now: Utc::now(),
+            })
+        })
+        .await
+        .unwrap();
+    let report = esign::read::rebuild::check(&t.store, &t.cipher)
+        .await
+        .unwrap();
+    assert!(report.matches(), "{report:?}");
 }
 
 async fn rebuilding_from_the_log_gives_the_live_rows_and_finds_a_changed_one(t: TestStore) {

@@ -16,13 +16,15 @@ use crate::values::{
 };
 use crate::{DomainEvent, Sensitive};
 
-/// A signer as initiated; ID and mobile numbers are marked for encryption.
+/// A signer as initiated; name, ID and mobile numbers are marked for encryption. Events written before
+/// names were marked hold the name in clear, and still read.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SignerEntry {
     pub party_id: PartyId,
     pub party_type: PartyType,
-    pub name: PersonName,
+    #[serde(deserialize_with = "Sensitive::marked_or_plain")]
+    pub name: Sensitive<PersonName>,
     pub id_card_no: Sensitive<IdCardNumber>,
     pub mobile: Sensitive<MobileNumber>,
     pub sign_method: SignMethod,

@@ -70,7 +70,7 @@ impl std::fmt::Debug for SignerRequest {
         f.debug_struct("SignerRequest")
             .field("party_id", &self.party_id)
             .field("party_type", &self.party_type)
-            .field("name", &self.name)
+            .field("name", &redacted(self.name.as_deref()))
             .field("id_card_no", &redacted(self.id_card_no.as_deref()))
             .field("mobile", &redacted(self.mobile.as_deref()))
             .field("sign_method", &self.sign_method)
@@ -446,7 +446,7 @@ fn check_signers(
             signers.push(SignerEntry {
                 party_id,
                 party_type,
-                name,
+                name: Sensitive::new(name),
                 id_card_no: Sensitive::new(id_card_no),
                 mobile: Sensitive::new(mobile),
                 sign_method,

@@ -408,7 +408,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                         .map(|entry| Signer {
                             party_id: entry.party_id.clone(),
                             party_type: entry.party_type,
-                            name: entry.name.clone(),
+                            name: entry.name.expose().clone(),
                             id_card_no: entry.id_card_no.expose().clone(),
                             mobile: entry.mobile.expose().clone(),
                             sign_method: entry.sign_method,

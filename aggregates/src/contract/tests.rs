@@ -511,7 +511,7 @@ fn a_link_never_outlives_its_contract() {
 }
 
 #[test]
-fn id_and_mobile_numbers_are_marked_sensitive_in_the_initiation_event() {
+fn names_id_and_mobile_numbers_are_marked_sensitive_in_the_initiation_event() {
     let events = when(&ContractState::default(), initiate()).unwrap();
     let json = serde_json::to_value(&events[0]).unwrap();
     assert_eq!(
@@ -522,7 +522,10 @@ fn id_and_mobile_numbers_are_marked_sensitive_in_the_initiation_event() {
         json["signers"][0]["mobile"],
         serde_json::json!({"$pii": "13800138000"})
     );
-    assert_eq!(json["signers"][0]["name"], serde_json::json!("张三"));
+    assert_eq!(
+        json["signers"][0]["name"],
+        serde_json::json!({"$pii": "张三"})
+    );
     assert_eq!(
         json["signers"][1]["signMethod"],
         serde_json::json!("CA_CERT")
@@ -530,6 +533,38 @@ fn id_and_mobile_numbers_are_marked_sensitive_in_the_initiation_event() {
     assert_eq!(json["previewHash"], serde_json::json!(digest(1).as_hex()));
     let link = serde_json::to_value(&events[1]).unwrap();
     assert_eq!(link["tokenHash"], serde_json::json!(digest(100).as_hex()));
+}
+
+#[test]
+fn an_initiation_stored_before_names_were_sealed_still_reads() {
+    let events = when(&ContractState::default(), initiate()).unwrap();
+    let mut stored = serde_json::to_value(&events[0]).unwrap();
+    for signer in stored["signers"].as_array_mut().unwrap() {
+        let name = signer["name"]["$pii"].clone();
+        signer["name"] = name;
+    }
+    assert_eq!(stored["signers"][0]["name"], serde_json::json!("张三"));
+    let old: ContractEvent = serde_json::from_value(stored).unwrap();
+    assert_eq!(old, events[0]);
+    let state = given(vec![old.clone()]);
+    let contract = state.contract().unwrap();
+    assert_eq!(contract.signers[0].name.as_str(), "张三");
+    // Written again, the name is marked: only the service's sealing decides what reaches storage.
+    let again = serde_json::to_value(&old).unwrap();
+    assert_eq!(
+        again["signers"][0]["name"],
+        serde_json::json!({"$pii": "张三"})
+    );
+}
+
+#[test]
+fn an_invalid_name_in_either_stored_form_is_refused() {
+    let events = when(&ContractState::default(), initiate()).unwrap();
+    for name in [serde_json::json!(" "), serde_json::json!({"$pii": "a\nb"})] {
+        let mut stored = serde_json::to_value(&events[0]).unwrap();
+        stored["signers"][0]["name"] = name;
+        assert!(serde_json::from_value::<ContractEvent>(stored).is_err());
+    }
 }
 
 #[test]

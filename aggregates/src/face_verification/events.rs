@@ -24,7 +24,9 @@ pub enum VerificationEvent {
         client_id: ClientId,
         biz_id: BizId,
         biz_type: VerificationBizType,
-        name: PersonName,
+        /// Sealed like the ID number; in clear in events written before names were marked.
+        #[serde(deserialize_with = "Sensitive::marked_or_plain")]
+        name: Sensitive<PersonName>,
         id_card_no: Sensitive<IdCardNumber>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mobile: Option<Sensitive<MobileNumber>>,

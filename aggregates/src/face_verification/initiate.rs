@@ -37,7 +37,7 @@ pub struct UserInfoRequest {
 impl std::fmt::Debug for UserInfoRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserInfoRequest")
-            .field("name", &self.name)
+            .field("name", &redacted(self.name.as_deref()))
             .field("id_card_no", &redacted(self.id_card_no.as_deref()))
             .field("mobile", &redacted(self.mobile.as_deref()))
             .finish()
@@ -147,7 +147,7 @@ pub(super) fn initiate(
         client_id: command.client_id,
         biz_id,
         biz_type,
-        name,
+        name: Sensitive::new(name),
         id_card_no: Sensitive::new(id_card_no),
         mobile: mobile.map(Sensitive::new),
         callback_url,

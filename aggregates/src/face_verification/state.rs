@@ -259,7 +259,7 @@ pub(super) fn next(state: VerificationState, event: &VerificationEvent) -> Verif
                     client_id: client_id.clone(),
                     biz_id: biz_id.clone(),
                     biz_type: *biz_type,
-                    name: name.clone(),
+                    name: name.expose().clone(),
                     id_card_no: id_card_no.expose().clone(),
                     mobile: mobile.as_ref().map(|mobile| mobile.expose().clone()),
                     callback_url: callback_url.clone(),

@@ -138,7 +138,7 @@ fn an_explicit_expiry_in_minutes_sets_the_deadline() {
 }
 
 #[test]
-fn id_and_mobile_numbers_and_header_values_are_marked_sensitive_in_the_event() {
+fn names_id_and_mobile_numbers_and_header_values_are_marked_sensitive_in_the_event() {
     let events = when(&VerificationState::default(), initiate()).unwrap();
     let json = serde_json::to_value(&events[0]).unwrap();
     assert_eq!(json["type"], serde_json::json!("FaceVerificationInitiated"));
@@ -151,10 +151,25 @@ fn id_and_mobile_numbers_and_header_values_are_marked_sensitive_in_the_event() {
         json["webhookHeaders"]["Authorization"],
         serde_json::json!({"$pii": "Bearer abc"})
     );
-    assert_eq!(json["name"], serde_json::json!("张三"));
+    assert_eq!(json["name"], serde_json::json!({"$pii": "张三"}));
     assert_eq!(json["bizType"], serde_json::json!("RELATIONSHIP_BINDING"));
     let back: VerificationEvent = serde_json::from_value(json).unwrap();
     assert_eq!(back, events[0]);
+}
+
+#[test]
+fn an_initiation_stored_before_names_were_sealed_still_reads() {
+    let events = when(&VerificationState::default(), initiate()).unwrap();
+    let mut stored = serde_json::to_value(&events[0]).unwrap();
+    stored["name"] = serde_json::json!("张三");
+    let old: VerificationEvent = serde_json::from_value(stored).unwrap();
+    assert_eq!(old, events[0]);
+    let facts = given(vec![old.clone()]).facts().unwrap();
+    assert_eq!(facts.name.as_str(), "张三");
+    // The ID number was marked from the start: a plain one is not an event esign ever wrote.
+    let mut plain_id = serde_json::to_value(&events[0]).unwrap();
+    plain_id["idCardNo"] = serde_json::json!("11010519491231002X");
+    assert!(serde_json::from_value::<VerificationEvent>(plain_id).is_err());
 }
 
 #[test]

@@ -69,8 +69,53 @@ impl<const MAX: usize> fmt::Display for Text<MAX> {
     }
 }
 
-/// A person's name (`name`, `user_name` varchar(128)). Not sensitive personal data under PIPL art. 28.
-pub type PersonName = Text<128>;
+/// A person's name: a signer's or the subject of a face verification (`name`, `user_name`). Personal
+/// data: events carry it sealed (`Sensitive<PersonName>`), and `Debug` shows only its masked form.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PersonName(Text<PERSON_NAME_MAX_CHARS>);
+
+const PERSON_NAME_MAX_CHARS: usize = 128;
+
+impl PersonName {
+    /// The longest name accepted, in characters.
+    pub const MAX_CHARS: usize = PERSON_NAME_MAX_CHARS;
+
+    pub fn parse(input: &str) -> Result<Self, TextError> {
+        Text::parse(input).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The first character and a star for each other one (at least one): `张*`, `欧阳**`.
+    pub fn masked(&self) -> String {
+        let mut characters = self.as_str().chars();
+        let first = characters.next().unwrap_or('*');
+        format!("{first}{}", "*".repeat(characters.count().max(1)))
+    }
+}
+
+impl FromStr for PersonName {
+    type Err = TextError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        Self::parse(input)
+    }
+}
+
+impl fmt::Display for PersonName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for PersonName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PersonName({})", self.masked())
+    }
+}
 /// A contract title (`title` varchar(256)).
 pub type Title = Text<256>;
 /// A reason given for a rejection, revocation or archive failure (`reject_reason` varchar(512)).
@@ -100,6 +145,20 @@ mod tests {
         assert_eq!(
             Text::<2>::parse("张三丰"),
             Err(TextError::TooLong { max: 2 })
+        );
+    }
+
+    #[test]
+    fn a_name_shows_masked_in_debug_output() {
+        let name = PersonName::parse("欧阳娜娜").unwrap();
+        assert_eq!(name.masked(), "欧***");
+        assert_eq!(PersonName::parse("张三").unwrap().masked(), "张*");
+        assert_eq!(PersonName::parse("Z").unwrap().masked(), "Z*");
+        assert_eq!(format!("{name:?}"), "PersonName(欧***)");
+        assert_eq!(name.to_string(), "欧阳娜娜");
+        assert_eq!(
+            PersonName::parse(&"名".repeat(129)),
+            Err(TextError::TooLong { max: 128 })
         );
     }
 

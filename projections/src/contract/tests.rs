@@ -332,7 +332,10 @@ fn an_initiated_contract_has_its_row_and_one_pending_row_per_signer() {
 
     let receiver = signer_row(&rows, RECEIVER);
     assert_eq!(value(receiver, "party_type"), &text("RECEIVER"));
-    assert_eq!(value(receiver, "name"), &text("张三"));
+    assert_eq!(
+        value(receiver, "name"),
+        &text(&serde_json::to_string(&stream.stored[0].payload["signers"][0]["name"]).unwrap())
+    );
     assert_eq!(value(receiver, "sign_method"), &text("FACE_AND_SMS"));
     assert_eq!(value(receiver, "notify_type"), &text("H5_LINK"));
     assert_eq!(value(receiver, "sign_status"), &text("PENDING"));
@@ -681,7 +684,16 @@ fn sealed_values_are_copied_from_the_stored_initiation_with_their_hashes() {
             let hash = stored["$pii"]["h"].as_str().unwrap();
             assert_eq!(value(signer, hash_column), &text(hash));
         }
+        // Names need no look-up: the sealed marker alone.
+        let name = &payload["signers"][index]["name"];
+        assert!(name["$pii"]["c"].is_string());
+        assert_eq!(
+            value(signer, "name"),
+            &text(&serde_json::to_string(name).unwrap())
+        );
     }
+    let all = format!("{rows:?}");
+    assert!(!all.contains("张三") && !all.contains("李四"), "{all}");
     assert_eq!(
         value(contract(&rows), "callback_headers"),
         &text(&serde_json::to_string(&payload["webhookHeaders"]).unwrap())
@@ -692,6 +704,25 @@ fn sealed_values_are_copied_from_the_stored_initiation_with_their_hashes() {
             .unwrap()
             .starts_with(r#"{"Authorization":{"$pii":{"#)
     );
+}
+
+#[test]
+fn names_stored_in_clear_before_they_were_sealed_project_as_stored_and_rebuild_alike() {
+    let mut stream = signed();
+    for signer in stream.stored[0].payload["signers"].as_array_mut().unwrap() {
+        let plain = signer["name"]["$pii"]["c"].clone();
+        assert!(plain.is_string());
+        signer["name"] = json!(if signer["partyId"] == RECEIVER {
+            "张三"
+        } else {
+            "李四"
+        });
+    }
+    let rows = rows(&stream);
+    assert_eq!(value(signer_row(&rows, RECEIVER), "name"), &text("张三"));
+    assert_eq!(value(signer_row(&rows, PAYER), "name"), &text("李四"));
+    let reloaded = stream.reloaded();
+    assert_eq!(contract_rows(&projected(&reloaded)).unwrap(), rows);
 }
 
 #[test]
@@ -707,6 +738,18 @@ fn an_unsealed_or_missing_marker_in_the_stored_payload_is_refused() {
         }
     );
     assert!(!error.to_string().contains(PAYER_MOBILE));
+
+    let mut stream = initiated();
+    stream.stored[0].payload["signers"][0]["name"] = json!({"$pii": "张三"});
+    let error = contract_rows(&stream.projected()).unwrap_err();
+    assert_eq!(
+        error,
+        ProjectionError::Unsealed {
+            event: "ContractInitiated",
+            path: "signers[0].name".into()
+        }
+    );
+    assert!(!error.to_string().contains("张三"));
 
     let mut stream = initiated();
     stream.stored[0].payload["signers"][0]

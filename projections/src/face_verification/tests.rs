@@ -98,8 +98,13 @@ fn an_initiated_verification_is_pending_with_sealed_personal_data() {
     assert_eq!(value(&row, "client_id"), &text("auth-system"));
     assert_eq!(value(&row, "biz_id"), &text("AUTH_FLOW_001"));
     assert_eq!(value(&row, "biz_type"), &text("RELATIONSHIP_BINDING"));
-    assert_eq!(value(&row, "user_name"), &text("张三"));
     let payload = &stream.stored[0].payload;
+    assert!(payload["name"]["$pii"]["c"].is_string());
+    assert_eq!(
+        value(&row, "user_name"),
+        &text(&serde_json::to_string(&payload["name"]).unwrap())
+    );
+    assert!(!format!("{row:?}").contains("张三"));
     for (column, hash_column, field) in [
         ("id_card_no", "id_card_hash", "idCardNo"),
         ("mobile", "mobile_hash", "mobile"),
@@ -243,7 +248,27 @@ fn the_same_events_always_give_identical_rows_and_no_plaintext() {
         value(&rows[0], "face_score"),
         &SqlValue::Decimal("0.8765".into())
     );
-    assert_no_plaintext(&rows, &[ID_CARD, MOBILE, "s3cr3t"]);
+    assert_no_plaintext(&rows, &[ID_CARD, MOBILE, "s3cr3t", "张三"]);
+}
+
+#[test]
+fn a_name_stored_in_clear_before_names_were_sealed_projects_as_stored() {
+    let mut stream = initiated();
+    stream.stored[0].payload["name"] = serde_json::json!("张三");
+    let rows = verification_rows(&stream.projected()).unwrap();
+    assert_eq!(value(&rows[0], "user_name"), &text("张三"));
+    assert_eq!(
+        verification_rows(&projected(&stream.reloaded())).unwrap(),
+        rows
+    );
+    stream.stored[0].payload["name"] = serde_json::json!({"$pii": "张三"});
+    assert_eq!(
+        verification_rows(&stream.projected()),
+        Err(ProjectionError::Unsealed {
+            event: "FaceVerificationInitiated",
+            path: "name".into()
+        })
+    );
 }
 
 #[test]

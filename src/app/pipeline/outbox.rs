@@ -75,7 +75,7 @@ pub fn entries(
         Some(contract) => {
             let signers: Vec<RowView> = of(Table::ContractSigner).into_iter().cloned().collect();
             let archives: Vec<RowView> = of(Table::ContractArchive).into_iter().cloned().collect();
-            crate::read::views::contract(contract, &signers, &archives)
+            crate::read::views::contract(contract, &signers, &archives, pii)?
         }
         None => crate::read::views::verification(owner, pii)?,
     };
@@ -182,8 +182,8 @@ fn template_entries(
     Ok(entries)
 }
 
-/// The broker is shared by downstream consumers that are not the resource's owner: ID and mobile
-/// numbers go there masked.
+/// The broker is shared by downstream consumers that are not the resource's owner: names, ID and
+/// mobile numbers go there masked.
 fn masked_for_broker(mut body: Value) -> Value {
     fn walk(value: &mut Value) {
         match value {
@@ -192,6 +192,10 @@ fn masked_for_broker(mut body: Value) -> Value {
                     match (name.as_str(), &*field) {
                         ("idCardNo" | "mobile", Value::String(text)) => {
                             *field = Value::String(crate::pii::mask_text(text));
+                        }
+                        // Signers' and verified persons' names: the only `name` in these bodies.
+                        ("name", Value::String(text)) => {
+                            *field = Value::String(crate::pii::mask_name(text));
                         }
                         _ => walk(field),
                     }

@@ -1,0 +1,4 @@
+-- Names are sealed personal data from now on (docs/event-store.md, "Personal data"): contract_signer.name
+-- and face_verification.user_name take the sealed marker copied from the event, like id_card_no and
+-- mobile. SQLite's TEXT columns have no length, so there is nothing to change: this file only keeps
+-- both backends' migration histories in step.
