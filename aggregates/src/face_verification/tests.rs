@@ -781,7 +781,8 @@ fn a_lost_page_link_is_replaced_while_the_verification_is_open() {
         reissue(6),
     ]));
     assert_eq!(processing.verification().unwrap().page_link, 3);
-    assert_eq!(processing.status(), Some(VerificationStatus::Processing));
+    // A task, but nobody opened a page yet.
+    assert_eq!(processing.status(), Some(VerificationStatus::Pending));
     // Not after the deadline, and not once there is a result.
     then(
         when(&pending, reissue(30)),
