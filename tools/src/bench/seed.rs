@@ -51,7 +51,7 @@ pub struct SeedOptions {
     /// data_dir`), so the service that reads the contracts must be configured with the same.
     #[arg(long, env = "ESIGN_BENCH_DATABASE_URL")]
     pub database_url: String,
-    /// Signed contracts to add (18 events each).
+    /// Signed contracts to add (19 events each).
     #[arg(long, default_value_t = 1_000)]
     pub contracts: u64,
     /// Contracts written per transaction.
@@ -832,7 +832,8 @@ mod tests {
             .iter()
             .map(|event| event.event_type.as_str())
             .collect();
-        assert_eq!(types.len(), 18, "{types:?}");
+        // The first signer is invited by SMS (`SmsInvitationRequested`).
+        assert_eq!(types.len(), 19, "{types:?}");
         assert_eq!(types[0], "ContractInitiated");
         assert!(types.contains(&"ContractSigned"));
         assert_eq!(types.last(), Some(&"ArchiveSucceeded"));

@@ -62,7 +62,7 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
     let seeded: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
     assert_eq!(seeded["contracts"], 20, "{seeded}");
-    assert_eq!(seeded["events"], 20 * 18, "{seeded}");
+    assert_eq!(seeded["events"], 20 * 19, "{seeded}");
     let contract_ids: Vec<String> = std::fs::read_to_string(&ids)
         .unwrap()
         .lines()
