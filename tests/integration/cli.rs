@@ -366,9 +366,7 @@ async fn an_operator_orders_an_archive_retry_from_the_command_line(t: TestStore)
         "{waiting}"
     );
 
-    let report = esign::app::sealing::sweep(&service.state, chrono::Utc::now())
-        .await
-        .unwrap();
+    let report = crate::archive_operations::sweep_at(&service, chrono::Utc::now()).await;
     assert_eq!(report.archived, 1, "{report:?}");
     let archived = crate::archive_operations::contract_when(&caller, &contract_id, |records| {
         records.iter().all(|record| record["status"] == "SUCCESS")
