@@ -266,6 +266,7 @@ pub(super) fn evolve(archives: &mut BTreeMap<ArchiveProvider, Archive>, event: &
         | VerificationEvent::DegradedSucceeded { .. }
         | VerificationEvent::Succeeded { .. }
         | VerificationEvent::Failed { .. }
-        | VerificationEvent::Expired { .. } => {}
+        | VerificationEvent::Expired { .. }
+        | VerificationEvent::Opened { .. } => {}
     }
 }
