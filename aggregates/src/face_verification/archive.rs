@@ -267,6 +267,7 @@ pub(super) fn evolve(archives: &mut BTreeMap<ArchiveProvider, Archive>, event: &
         | VerificationEvent::Succeeded { .. }
         | VerificationEvent::Failed { .. }
         | VerificationEvent::Expired { .. }
-        | VerificationEvent::Opened { .. } => {}
+        | VerificationEvent::Opened { .. }
+        | VerificationEvent::LinkReissued { .. } => {}
     }
 }
