@@ -200,6 +200,7 @@ fn contract_request() -> ContractRequest {
         archive_config: Some(ArchiveConfigRequest {
             need_archive: Some(true),
             archive_provider: None,
+            archive_providers: None,
         }),
     }
 }
@@ -227,6 +228,7 @@ impl ContractWorld {
                 .collect(),
             archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
             link_lifetimes: aggregates::values::LinkLifetimes::default(),
+            other_archive_ids: Vec::new(),
             mode: Mode::Production,
             now: t0(),
         });
@@ -668,6 +670,7 @@ fn verification_command(step: &VerificationStep, now: DateTime<Utc>) -> Verifica
                     webhook_config: None,
                     expire_minutes: Some(20),
                     ui_config: None,
+                    archive_config: None,
                 },
                 mode: Mode::Production,
                 now,

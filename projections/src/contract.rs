@@ -108,7 +108,8 @@ fn step(
         | ContractEvent::SmsInvitationRequested { .. }
         | ContractEvent::SmsInvitationAttemptStarted { .. }
         | ContractEvent::SmsInvitationSent { .. }
-        | ContractEvent::SmsInvitationFailed { .. } => {}
+        | ContractEvent::SmsInvitationFailed { .. }
+        | ContractEvent::ArchiveRetryOrdered { .. } => {}
     }
     if let Some(contract) = projection.state.contract() {
         for signer in &contract.signers {
@@ -513,7 +514,7 @@ fn invitation_body(
 }
 
 /// The provider's evidence and authority of a successful record (spec `metadata_json`).
-fn archive_metadata(state: &ArchiveState) -> SqlValue {
+pub(crate) fn archive_metadata(state: &ArchiveState) -> SqlValue {
     match state {
         ArchiveState::Succeeded {
             authority,

@@ -1,20 +1,24 @@
 //! `face_verification` (spec 3.1 table 1): one row per verification stream, the state after its
-//! last event.
+//! last event; and `face_verification_archive`: one row per provider archiving its result.
 
 use aggregates::Aggregate;
+use aggregates::contract::{Archive, ArchiveState};
 use aggregates::face_verification::{
     FaceVerificationAggregate, ProviderAttempts, ProviderResult, ProviderTask, Verdict,
-    VerificationEvent, VerificationMethod, VerificationState,
+    Verification, VerificationEvent, VerificationMethod, VerificationState,
 };
 
 use crate::ProjectionError;
+use crate::contract::archive_metadata;
 use crate::row::{Row, SqlValue, Table};
 use crate::sealed::{SealedValue, json_text, sealed_headers, sealed_value, stored_name};
 use crate::stream::{Draft, ProjectedEvent, fold};
+use aggregates::values::{ArchiveProvider, ArchiveStatus};
 
 const INITIATED: &str = "FaceVerificationInitiated";
 
-/// Every row a verification stream owns: its `face_verification` row.
+/// Every row a verification stream owns: its `face_verification` row and its result's archive
+/// records.
 pub fn verification_rows(
     events: &[ProjectedEvent<'_, VerificationEvent>],
 ) -> Result<Vec<Row>, ProjectionError> {
@@ -90,7 +94,10 @@ fn step(
         | VerificationEvent::DegradedCodeSent { .. }
         | VerificationEvent::DegradedCodeFailed { .. }
         | VerificationEvent::DegradedSucceeded { .. }
-        | VerificationEvent::LinkReissued { .. } => {}
+        | VerificationEvent::LinkReissued { .. }
+        | VerificationEvent::ResultArchiveRequested { .. }
+        | VerificationEvent::ResultArchived { .. }
+        | VerificationEvent::ResultArchiveFailed { .. } => {}
     }
     Ok(())
 }
@@ -228,7 +235,83 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
             SqlValue::optional_timestamp(state.verified_at()),
         ),
     ];
-    Ok(vec![Draft::new(Table::FaceVerification, body)])
+    let mut drafts = vec![Draft::new(Table::FaceVerification, body)];
+    // Once the result is final, one row per provider asked: the sweep requests those not
+    // requested yet (attempts 0).
+    if let Some(record) = state.result_record() {
+        let record = json_text(&record, "resultRecord")?;
+        // The rows appear together at the result: each needs an id of its own.
+        for (index, provider) in verification.archive_providers.iter().enumerate() {
+            let ordinal =
+                u32::try_from(index + 1).map_err(|_| ProjectionError::OutOfRange("id"))?;
+            drafts.push(Draft {
+                table: Table::FaceVerificationArchive,
+                ordinal: Some(ordinal),
+                body: archive_body(
+                    verification,
+                    *provider,
+                    verification.result_archives.get(provider),
+                    &record,
+                ),
+            });
+        }
+    }
+    Ok(drafts)
+}
+
+fn archive_body(
+    verification: &Verification,
+    provider: ArchiveProvider,
+    archive: Option<&Archive>,
+    record: &str,
+) -> Vec<(&'static str, SqlValue)> {
+    let (archived, fail_reason) = match archive.map(|archive| &archive.state) {
+        None | Some(ArchiveState::Pending { .. }) => (None, None),
+        Some(ArchiveState::Succeeded {
+            transaction_no,
+            archived_at,
+            ..
+        }) => (Some((transaction_no, archived_at)), None),
+        Some(ArchiveState::Failed { reason, .. }) => (None, Some(reason)),
+    };
+    let status = archive.map_or(ArchiveStatus::Pending, |archive| archive.state.status());
+    vec![
+        (
+            "archive_id",
+            SqlValue::optional_text(archive.map(|archive| archive.archive_id.as_str())),
+        ),
+        (
+            "verification_id",
+            SqlValue::text(verification.verification_id.as_str()),
+        ),
+        ("archive_provider", SqlValue::text(provider.as_str())),
+        ("status", SqlValue::text(status.as_str())),
+        (
+            "record_hash",
+            SqlValue::optional_text(archive.map(|archive| archive.document_hash.as_hex())),
+        ),
+        ("record_json", SqlValue::text(record)),
+        (
+            "archive_time",
+            SqlValue::optional_timestamp(archived.map(|(_, at)| *at)),
+        ),
+        (
+            "transaction_no",
+            SqlValue::optional_text(archived.map(|(number, _)| number.as_str())),
+        ),
+        (
+            "metadata_json",
+            archive.map_or(SqlValue::Null, |archive| archive_metadata(&archive.state)),
+        ),
+        (
+            "attempts",
+            SqlValue::Integer(archive.map_or(0, |archive| i64::from(archive.attempts))),
+        ),
+        (
+            "fail_reason",
+            SqlValue::optional_text(fail_reason.map(|reason| reason.as_str())),
+        ),
+    ]
 }
 
 #[cfg(test)]

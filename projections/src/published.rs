@@ -96,6 +96,8 @@ pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
             Table::CertificateRevocation => None,
             // An invitation's delivery is the platform's business; the audit trail shows it.
             Table::ContractInvitation => None,
+            // The result's archive records are read with the verification; its callback was sent.
+            Table::FaceVerificationArchive => None,
         };
         if let Some(event) = event {
             let archive_id = match event {

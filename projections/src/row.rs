@@ -61,6 +61,7 @@ pub enum Table {
     SmsNotice,
     CertificateRevocation,
     ContractInvitation,
+    FaceVerificationArchive,
 }
 
 const FACE_VERIFICATION: &[&str] = &[
@@ -261,6 +262,23 @@ const CONTRACT_INVITATION: &[&str] = &[
     "stream_version",
 ];
 
+const FACE_VERIFICATION_ARCHIVE: &[&str] = &[
+    "id",
+    "archive_id",
+    "verification_id",
+    "archive_provider",
+    "status",
+    "record_hash",
+    "record_json",
+    "archive_time",
+    "transaction_no",
+    "metadata_json",
+    "attempts",
+    "fail_reason",
+    "created_at",
+    "updated_at",
+];
+
 const CERTIFICATE_REVOCATION: &[&str] = &[
     "id",
     "serial",
@@ -274,7 +292,7 @@ const CERTIFICATE_REVOCATION: &[&str] = &[
 ];
 
 impl Table {
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::FaceVerification,
         Table::Contract,
         Table::ContractSigner,
@@ -285,6 +303,7 @@ impl Table {
         Table::SmsNotice,
         Table::CertificateRevocation,
         Table::ContractInvitation,
+        Table::FaceVerificationArchive,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -299,6 +318,7 @@ impl Table {
             Table::SmsNotice => "sms_notice",
             Table::CertificateRevocation => "certificate_revocation",
             Table::ContractInvitation => "contract_invitation",
+            Table::FaceVerificationArchive => "face_verification_archive",
         }
     }
 
@@ -315,6 +335,8 @@ impl Table {
             Table::SmsNotice => &["notice_id"],
             Table::CertificateRevocation => &["serial"],
             Table::ContractInvitation => &["contract_id", "party_id"],
+            // The archive id is named only when the sweep requests the record.
+            Table::FaceVerificationArchive => &["verification_id", "archive_provider"],
         }
     }
 
@@ -331,6 +353,7 @@ impl Table {
             Table::SmsNotice => SMS_NOTICE,
             Table::CertificateRevocation => CERTIFICATE_REVOCATION,
             Table::ContractInvitation => CONTRACT_INVITATION,
+            Table::FaceVerificationArchive => FACE_VERIFICATION_ARCHIVE,
         }
     }
 

@@ -38,7 +38,8 @@ impl<E> Clone for ProjectedEvent<'_, E> {
 impl<E> Copy for ProjectedEvent<'_, E> {}
 
 /// Rows created by one event need distinct ids; the `n`-th of them (1-based) gets
-/// `global_position * ID_STRIDE + n`. Only contract signers use it (at most 20 per contract).
+/// `global_position * ID_STRIDE + n`. Contract signers use it (at most 20 per contract), and the
+/// archive records of a face result (one per provider).
 pub(crate) const ID_STRIDE: i64 = 1000;
 
 /// A row as a projection shapes it: every column except `id`, `created_at`, `updated_at` and

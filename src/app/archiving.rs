@@ -4,25 +4,31 @@
 //! with growing delays, and a record left pending by an instance that stopped is taken up again
 //! after a lease. The sealing sweep ([`super::sealing`]) runs it after sealing.
 
+use aggregates::ValidationErrors;
 use aggregates::contract::{
     ArchiveState, ContractAggregate, ContractCommand, ContractState, RecordArchiveFailure,
-    RecordArchiveSuccess, RequestArchive,
+    RecordArchiveSuccess, RequestArchive, RetryArchive,
 };
-use aggregates::values::{ArchiveId, ArchiveProvider, LongText, Reason, TransactionNo};
+use aggregates::values::{
+    ArchiveId, ArchiveProvider, ContractId, LongText, Operator, Reason, TransactionNo,
+};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
+use serde_json::{Value, json};
 
+use super::pipeline::Pipeline;
 use super::revisions::long_text;
 use super::sealing::{SealingError, certificate_storage_key, contract_stream, verify_url};
-use super::{Services, system_metadata};
+use super::{AppError, Services, system_metadata};
 use crate::documents::storage::sha256_hex;
 use crate::providers::archive::{ArchiveReceipt, ArchiveRequest};
-use crate::store::StreamId;
+use crate::store::query_tables::RowView;
+use crate::store::{EventMetadata, StreamId};
 
 /// Contracts whose archiving is requested per sweep.
 const BATCH: u32 = 20;
 /// A pending archive record older than this is taken to be abandoned by a stopped instance.
-const PENDING_LEASE: TimeDelta = TimeDelta::minutes(5);
+pub(super) const PENDING_LEASE: TimeDelta = TimeDelta::minutes(5);
 
 /// `[archive]`: sealing signed contracts and archiving them (see docs/archive.md).
 #[derive(Debug, Clone, Deserialize)]
@@ -71,15 +77,11 @@ impl ArchiveConfig {
 
 /// Sealed contracts whose caller asked for a provider that has no archive record yet.
 pub(super) async fn archives_to_request(state: &Services) -> Result<Vec<String>, SealingError> {
-    let rows = state
+    Ok(state
         .store
         .contracts()
         .awaiting_archive_request(BATCH)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| row.required_text("contract_id").to_owned())
-        .collect())
+        .await?)
 }
 
 /// Requests archiving with every provider the caller asked for that has no record yet.
@@ -103,10 +105,11 @@ pub async fn request_archives(
         if archives.contains_key(provider) {
             continue;
         }
-        // The id named in the initiate response, for the provider the caller asked for.
-        let archive_id = match &contract.archive_id {
-            Some(id) if contract.archive_providers.first() == Some(provider) => id.clone(),
-            _ => ArchiveId::parse(&crate::app::ids::new_id("ARCHIVE"))
+        // The id named in the initiate response; contracts initiated before every provider got
+        // one name the later ones now.
+        let archive_id = match contract.archive_id_for(*provider) {
+            Some(id) => id.clone(),
+            None => ArchiveId::parse(&crate::app::ids::new_id("ARCHIVE"))
                 .map_err(|error| SealingError::Value(error.to_string()))?,
         };
         let provider = *provider;
@@ -139,6 +142,8 @@ pub(super) async fn archives_due(
         let attempts = u32::try_from(row.integer("attempts").unwrap_or(0)).unwrap_or(u32::MAX);
         let ready = match row.text("status") {
             Some("PENDING") => updated_at + PENDING_LEASE <= now,
+            // An operator ordered it tried again: no delay.
+            Some("FAILED") if attempts == 0 => true,
             Some("FAILED") => {
                 attempts < max_attempts
                     && updated_at + retry_delay(&state.config.archive, attempts) <= now
@@ -155,8 +160,132 @@ pub(super) async fn archives_due(
     Ok(due)
 }
 
+/// An operator's order to try failed archive records of a contract again (spec 6, 50003:
+/// 人工介入补存): one provider's, or every failed one's. Each gets fresh attempts, recorded as
+/// `ArchiveRetryOrdered` with the operator; a running service's sweep makes the attempts (or
+/// [`retry_now`] does). Returns the providers ordered. Operators act on any client's contract.
+pub async fn order_retry(
+    pipeline: &Pipeline,
+    metadata: &EventMetadata,
+    order: &RetryOrder<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<ArchiveProvider>, AppError> {
+    let mut errors = ValidationErrors::new();
+    let operator = errors.required("operator", order.operator, Operator::parse);
+    let reason = errors.optional("reason", order.reason, Reason::parse);
+    let provider = errors.optional("provider", order.provider, ArchiveProvider::parse);
+    let (Some(operator), Some(reason), Some(provider)) = (operator, reason, provider) else {
+        return Err(AppError::Validation(errors));
+    };
+    let contract_id = ContractId::parse(order.contract_id).map_err(|_| AppError::NotFound)?;
+    let stream = contract_stream(contract_id.as_str());
+    let loaded = pipeline.load::<ContractAggregate>(&stream).await?;
+    let providers = match (provider, &loaded.state) {
+        (_, ContractState::NotInitiated) => return Err(AppError::NotFound),
+        (Some(provider), _) => vec![provider],
+        (None, ContractState::Signed { archives, .. }) => archives
+            .values()
+            .filter(|archive| matches!(archive.state, ArchiveState::Failed { .. }))
+            .map(|archive| archive.provider)
+            .collect(),
+        (None, _) => Vec::new(),
+    };
+    if providers.is_empty() {
+        return Err(AppError::Conflict(format!(
+            "contract {contract_id} has no failed archive record to retry"
+        )));
+    }
+    for provider in &providers {
+        pipeline
+            .execute::<ContractAggregate>(&stream, metadata, |_| {
+                ContractCommand::RetryArchive(RetryArchive {
+                    provider: *provider,
+                    operator: operator.clone(),
+                    reason: reason.clone(),
+                    now,
+                })
+            })
+            .await?;
+    }
+    Ok(providers)
+}
+
+/// What an operator's retry names: the contract, optionally one provider, who orders it and why.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryOrder<'a> {
+    pub contract_id: &'a str,
+    pub provider: Option<&'a str>,
+    pub operator: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+/// [`order_retry`], then the attempts right away rather than at the sweep's next turn.
+pub async fn retry_now(
+    state: &Services,
+    metadata: &EventMetadata,
+    order: &RetryOrder<'_>,
+) -> Result<(), AppError> {
+    let now = Utc::now();
+    let providers = order_retry(&state.pipeline, metadata, order, now).await?;
+    for provider in providers {
+        // A failed attempt is recorded on the record and shown by the contract query.
+        if let Err(error) = run_archive(state, order.contract_id, provider, now).await {
+            tracing::warn!(contract_id = order.contract_id, provider = provider.as_str(), %error, "the ordered archive attempt did not run; the sweep retries");
+        }
+    }
+    Ok(())
+}
+
+/// A contract's archive records as operators see them, whoever owns the contract: the records
+/// only (no signer data), with their retry schedule and signed certificate links.
+pub async fn archive_records(state: &Services, contract_id: &str) -> Result<Value, AppError> {
+    let contracts = state.store.contracts();
+    if contracts.by_id(contract_id).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let rows = contracts.archives(contract_id).await?;
+    let archives: Vec<Value> = rows.iter().map(crate::read::views::archive).collect();
+    let mut view = json!({"contractId": contract_id, "archives": archives});
+    let now = Utc::now();
+    show_retries(&state.config.archive, &rows, &mut view, now);
+    if let Some(view) = view.as_object_mut() {
+        view.remove("archiveInfo");
+    }
+    state.links.sign_in_place(&mut view, now);
+    Ok(view)
+}
+
+/// Adds to each failed archive record of a contract view when the sweep tries it next
+/// (`nextRetryAt`) or that it waits for an operator (`awaitingOperator`: its attempts are used
+/// up). It depends on the configuration, so it is added when the contract is read.
+pub(super) fn show_retries(
+    config: &ArchiveConfig,
+    rows: &[RowView],
+    view: &mut Value,
+    now: DateTime<Utc>,
+) {
+    let Some(records) = view["archives"].as_array_mut() else {
+        return;
+    };
+    for (record, row) in records.iter_mut().zip(rows) {
+        let attempts = u32::try_from(row.integer("attempts").unwrap_or(0)).unwrap_or(u32::MAX);
+        let failed = row.text("status") == Some("FAILED");
+        let awaiting = failed && attempts >= config.max_attempts;
+        let next = match (failed, awaiting, row.time("updated_at")) {
+            (true, false, Some(_)) if attempts == 0 => Some(now),
+            (true, false, Some(updated_at)) => Some(updated_at + retry_delay(config, attempts)),
+            _ => None,
+        };
+        record["awaitingOperator"] = Value::Bool(awaiting);
+        record["nextRetryAt"] = json!(next);
+    }
+    if let Some(first) = view["archives"].get(0).cloned() {
+        view["archiveInfo"] = first;
+    }
+}
+
 /// The wait after the `attempts`-th failed attempt: doubling from the configured base, capped.
-fn retry_delay(config: &ArchiveConfig, attempts: u32) -> TimeDelta {
+pub(super) fn retry_delay(config: &ArchiveConfig, attempts: u32) -> TimeDelta {
     let doubled = config
         .retry_base_seconds
         .saturating_mul(1u64 << attempts.saturating_sub(1).min(30));

@@ -9,8 +9,8 @@ use aggregates::contract::{
 };
 use aggregates::template::TemplateAggregate;
 use aggregates::values::{
-    ArchiveId, ContractId, Digest, LinkId, LinkLifetimes, LinkTtl, Operator, PartyId, Reason,
-    TemplateId, TemplateVersion,
+    ArchiveId, ArchiveProvider, ContractId, Digest, LinkId, LinkLifetimes, LinkTtl, Operator,
+    PartyId, Reason, TemplateId, TemplateVersion,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -39,8 +39,9 @@ pub struct SignTask {
 pub struct Initiated {
     pub contract_id: String,
     pub sign_tasks: Vec<SignTask>,
-    /// `(archiveId, provider)` of the archive record the contract will get once sealed.
-    pub archive: Option<(String, String)>,
+    /// `(archiveId, provider)` of each archive record the contract will get once sealed, in the
+    /// order the caller listed the providers.
+    pub archives: Vec<(String, String)>,
 }
 
 /// Initiates a contract: fills a template version with the variables, creates the contract and
@@ -109,6 +110,16 @@ async fn initiate_new(
         ContractId::parse(&super::ids::new_id("CONTRACT")).map_err(AppError::internal)?;
     let archive_id =
         ArchiveId::parse(&super::ids::new_id("ARCHIVE")).map_err(AppError::internal)?;
+    // One more id per further provider listed; a list longer than the providers there are repeats
+    // one and is refused, so no more ids than that are made.
+    let listed = request
+        .archive_config
+        .as_ref()
+        .and_then(|config| config.archive_providers.as_ref())
+        .map_or(0, Vec::len);
+    let other_archive_ids = (1..listed.min(ArchiveProvider::ALL.len()))
+        .map(|_| ArchiveId::parse(&super::ids::new_id("ARCHIVE")).map_err(AppError::internal))
+        .collect::<Result<Vec<_>, _>>()?;
     let client_id = caller.domain_id()?;
     let facts = template.map(|(facts, _)| facts);
     let now = Utc::now();
@@ -139,6 +150,7 @@ async fn initiate_new(
                     sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
                     archive_id: archive_id.clone(),
                     link_lifetimes: services.config.contracts.link_lifetimes(),
+                    other_archive_ids: other_archive_ids.clone(),
                     mode: services.mode(),
                     now,
                 })
@@ -160,16 +172,25 @@ async fn initiate_new(
             sign_task(services, party_id, &issued.token, short)
         })
         .collect();
-    // The archive record is made once the contract is signed and sealed; its id is fixed now.
-    let archive = initiated.state.contract().and_then(|contract| {
-        let provider = contract.archive_providers.first()?;
-        let id = contract.archive_id.as_ref()?;
-        Some((id.as_str().to_owned(), provider.as_str().to_owned()))
-    });
+    // The archive records are made once the contract is signed and sealed; their ids are fixed now.
+    let archives = initiated
+        .state
+        .contract()
+        .map(|contract| {
+            contract
+                .archive_providers
+                .iter()
+                .filter_map(|provider| {
+                    let id = contract.archive_id_for(*provider)?;
+                    Some((id.as_str().to_owned(), provider.as_str().to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Initiated {
         contract_id: contract_id.as_str().to_owned(),
         sign_tasks,
-        archive,
+        archives,
     })
 }
 
@@ -560,7 +581,9 @@ async fn find_by_biz_id(
 fn signed_view(services: &Services, rows: &ContractRows) -> Result<Value, AppError> {
     let mut view =
         crate::read::views::contract(&rows.contract, &rows.signers, &rows.archives, &services.pii)?;
-    services.links.sign_in_place(&mut view, Utc::now());
+    let now = Utc::now();
+    super::archiving::show_retries(&services.config.archive, &rows.archives, &mut view, now);
+    services.links.sign_in_place(&mut view, now);
     Ok(view)
 }
 

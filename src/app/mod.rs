@@ -16,7 +16,8 @@
 //!   retry sweep and outcomes both share.
 //! - [`revisions`]: the contract document growing one signature at a time, each signer's made at
 //!   their moment; [`sealing`], [`archiving`]: from SIGNED to a sealed, timestamped, archived document;
-//!   [`document_verification`]: checking a document later (协议验真).
+//!   [`document_verification`]: checking a document later (协议验真); [`result_archiving`]: a face
+//!   verification's result archived the same way, when its caller asked.
 //! - [`expiry`]: contracts, sign links and verifications past their deadline.
 //! - [`revocation`]: revoking certificates of the platform CA, and the CRLs and OCSP answers that
 //!   publish it.
@@ -36,6 +37,7 @@ pub mod long_term_validation;
 pub mod notices;
 pub mod one_time_codes;
 pub mod pipeline;
+pub mod result_archiving;
 pub mod revisions;
 pub mod revocation;
 pub mod sealing;

@@ -191,6 +191,17 @@ async fn sweep_locked(state: &Services, now: DateTime<Utc>) -> Result<SweepRepor
             }
         }
     }
+    match super::result_archiving::sweep(state, now).await {
+        Ok(results) => {
+            report.archived += results.archived;
+            report.archive_failures += results.failed;
+            report.errors += results.errors;
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot look for face results to archive");
+            report.errors += 1;
+        }
+    }
     Ok(report)
 }
 

@@ -1,10 +1,11 @@
 //! The `esign` command line: `serve`, `sandbox`, `migrate`, `audit verify|replay`,
 //! `projections rebuild`, `clients add|list`, `callbacks list|show|redeliver`,
-//! `ca init|revoke|root-crl`. Here are
+//! `archives retry`, `ca init|revoke|root-crl`. Here are
 //! the clap definitions and the dispatch; each subcommand runs in a file of its own, and `logging`
 //! sets up the log subscriber every subcommand shares.
 #![allow(clippy::print_stdout)] // Printing is this module's job.
 
+mod archives;
 mod audit;
 mod ca;
 mod callbacks;
@@ -75,9 +76,31 @@ enum Command {
     /// The callback outbox: list callbacks and their attempts, redeliver dead letters.
     #[command(subcommand)]
     Callbacks(CallbacksCommand),
+    /// Archive records of signed contracts: retry failed ones (see docs/archive.md).
+    #[command(subcommand)]
+    Archives(ArchivesCommand),
     /// The platform CA (see docs/trust.md).
     #[command(subcommand)]
     Ca(CaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ArchivesCommand {
+    /// Give a contract's FAILED archive records (or one provider's) fresh attempts: recorded in
+    /// the contract's log with the operator; a running service's archive sweep makes them.
+    Retry {
+        /// The contract's id.
+        contract_id: String,
+        /// Only this provider's record (TSA, BLOCKCHAIN or LOCAL_CA); default every failed one.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Who orders the retry (recorded with the order).
+        #[arg(long)]
+        operator: String,
+        /// Why (recorded with the order).
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +270,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }) => audit::replay(config, stream, json, report).await,
         Command::Clients(command) => clients::run(config, command).await,
         Command::Callbacks(command) => callbacks::run(config, command).await,
+        Command::Archives(ArchivesCommand::Retry {
+            contract_id,
+            provider,
+            operator,
+            reason,
+        }) => archives::retry(config, contract_id, provider, operator, reason).await,
         Command::Ca(CaCommand::Init { force }) => ca::init(&config, force),
         Command::Ca(CaCommand::Revoke {
             serial,

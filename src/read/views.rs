@@ -53,18 +53,7 @@ pub fn contract(
             }))
         })
         .collect::<Result<Vec<Value>, PiiError>>()?;
-    let archives: Vec<Value> = archives
-        .iter()
-        .map(|archive| {
-            json!({
-                "archiveId": archive.text("archive_id"),
-                "provider": archive.text("archive_provider"),
-                "status": archive.text("status"),
-                "archiveTime": archive.time("archive_time"),
-                "certificateUrl": archive.text("certificate_url"),
-            })
-        })
-        .collect();
+    let archives: Vec<Value> = archives.iter().map(archive).collect();
     Ok(json!({
         "contractId": contract.text("contract_id"),
         "bizId": contract.text("biz_id"),
@@ -84,6 +73,19 @@ pub fn contract(
         "revokedAt": contract.time("revoked_at"),
         "revokeReason": contract.text("revoke_reason"),
     }))
+}
+
+/// One archive record of a contract (`contract_archive`).
+pub fn archive(archive: &RowView) -> Value {
+    json!({
+        "archiveId": archive.text("archive_id"),
+        "provider": archive.text("archive_provider"),
+        "status": archive.text("status"),
+        "archiveTime": archive.time("archive_time"),
+        "certificateUrl": archive.text("certificate_url"),
+        "attempts": archive.integer("attempts"),
+        "failReason": archive.text("fail_reason"),
+    })
 }
 
 /// A face verification (spec 2.1.1 item 2). Name and ID number are decrypted: only its owner sees
@@ -109,6 +111,34 @@ pub fn verification(row: &RowView, pii: &PiiCipher) -> Result<Value, PiiError> {
         "degraded": row.boolean("degraded").unwrap_or(false),
         "method": row.text("verification_method").unwrap_or("FACE"),
     }))
+}
+
+/// A face verification's archived result (spec 5.1): the record, its SHA-256 and one record per
+/// provider with the evidence that proves it (a timestamp token, a Merkle inclusion proof).
+pub fn result_archive(archives: &[RowView]) -> Value {
+    let first = archives.first();
+    let records: Vec<Value> = archives
+        .iter()
+        .map(|archive| {
+            let metadata = archive.json("metadata_json").unwrap_or(Value::Null);
+            json!({
+                "archiveId": archive.text("archive_id"),
+                "provider": archive.text("archive_provider"),
+                "status": archive.text("status"),
+                "archiveTime": archive.time("archive_time"),
+                "transactionNo": archive.text("transaction_no"),
+                "authority": metadata["authority"],
+                "evidence": metadata["evidence"],
+                "attempts": archive.integer("attempts"),
+                "failReason": archive.text("fail_reason"),
+            })
+        })
+        .collect();
+    json!({
+        "record": first.and_then(|row| row.text("record_json")),
+        "recordHash": archives.iter().find_map(|row| row.text("record_hash")),
+        "archives": records,
+    })
 }
 
 /// A template version as spec 2.1.3 spells its fields.

@@ -29,8 +29,8 @@ macro_rules! migrations {
     };
 }
 
-pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_events", 2 => "0002_query_tables", 3 => "0003_clients_nonces", 4 => "0004_outbox", 5 => "0005_delivery", 6 => "0006_face_providers", 7 => "0007_sms_notices", 8 => "0008_sign_link_lookup", 9 => "0009_short_links", 10 => "0010_merkle_log", 11 => "0011_events_json_text", 12 => "0012_certificate_revocations", 13 => "0013_document_versions", 14 => "0014_sealed_names", 15 => "0015_contract_invitations");
-pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_events", 2 => "0002_query_tables", 3 => "0003_clients_nonces", 4 => "0004_outbox", 5 => "0005_delivery", 6 => "0006_face_providers", 7 => "0007_sms_notices", 8 => "0008_sign_link_lookup", 9 => "0009_short_links", 10 => "0010_merkle_log", 11 => "0011_events_json_text", 12 => "0012_certificate_revocations", 13 => "0013_document_versions", 14 => "0014_sealed_names", 15 => "0015_contract_invitations");
+pub const POSTGRES: &[Migration] = migrations!("postgres": 1 => "0001_events", 2 => "0002_query_tables", 3 => "0003_clients_nonces", 4 => "0004_outbox", 5 => "0005_delivery", 6 => "0006_face_providers", 7 => "0007_sms_notices", 8 => "0008_sign_link_lookup", 9 => "0009_short_links", 10 => "0010_merkle_log", 11 => "0011_events_json_text", 12 => "0012_certificate_revocations", 13 => "0013_document_versions", 14 => "0014_sealed_names", 15 => "0015_contract_invitations", 16 => "0016_face_result_archives");
+pub const SQLITE: &[Migration] = migrations!("sqlite": 1 => "0001_events", 2 => "0002_query_tables", 3 => "0003_clients_nonces", 4 => "0004_outbox", 5 => "0005_delivery", 6 => "0006_face_providers", 7 => "0007_sms_notices", 8 => "0008_sign_link_lookup", 9 => "0009_short_links", 10 => "0010_merkle_log", 11 => "0011_events_json_text", 12 => "0012_certificate_revocations", 13 => "0013_document_versions", 14 => "0014_sealed_names", 15 => "0015_contract_invitations", 16 => "0016_face_result_archives");
 
 /// A fingerprint of a migration set, used to name databases built from it (test templates).
 pub fn fingerprint(migrations: &[Migration]) -> String {

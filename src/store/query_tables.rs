@@ -612,17 +612,30 @@ impl ContractReads<'_> {
         .await
     }
 
-    /// Sealed contracts that asked for archiving and have no archive record yet.
-    pub async fn awaiting_archive_request(self, limit: u32) -> Result<Vec<RowView>, StoreError> {
-        rows(
-            self.0,
-            Table::Contract,
-            "status = 'SIGNED' AND document_hash IS NOT NULL AND need_archive \
-             AND contract_id NOT IN (SELECT contract_id FROM contract_archive)",
-            Vec::new(),
-            &format!(" ORDER BY signed_at LIMIT {limit}"),
-        )
-        .await
+    /// Sealed contracts that asked for archiving with more providers than they have archive
+    /// records (none yet, or a sweep stopped between two providers), earliest signed first.
+    pub async fn awaiting_archive_request(self, limit: u32) -> Result<Vec<String>, StoreError> {
+        let sql = |providers: &str| {
+            format!(
+                "SELECT c.contract_id FROM contract c \
+                 WHERE c.status = 'SIGNED' AND c.document_hash IS NOT NULL AND c.need_archive \
+                 AND (SELECT COUNT(*) FROM contract_archive a WHERE a.contract_id = c.contract_id) \
+                 < json_array_length({providers}) \
+                 ORDER BY c.signed_at LIMIT {limit}"
+            )
+        };
+        self.0
+            .query(
+                Statement::per_backend(
+                    sql("c.archive_providers"),
+                    sql("c.archive_providers::json"),
+                ),
+                Vec::new(),
+            )
+            .await?
+            .iter()
+            .map(|row| row.text(0))
+            .collect()
     }
 
     /// Archive records pending, or failed with attempts left, least recently changed first.
@@ -680,6 +693,47 @@ impl ContractReads<'_> {
 }
 
 impl VerificationReads<'_> {
+    /// The archive records of the verification's result, by provider name.
+    pub async fn result_archives(self, verification_id: &str) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::FaceVerificationArchive,
+            "verification_id = {1}",
+            vec![verification_id.into()],
+            " ORDER BY archive_provider",
+        )
+        .await
+    }
+
+    /// Result archive records not requested yet, least recently changed first.
+    pub async fn result_archives_to_request(self, limit: u32) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::FaceVerificationArchive,
+            "status = 'PENDING' AND attempts = 0",
+            Vec::new(),
+            &format!(" ORDER BY updated_at LIMIT {limit}"),
+        )
+        .await
+    }
+
+    /// Result archive records in flight, or failed with attempts left, least recently changed
+    /// first.
+    pub async fn result_archives_to_retry(
+        self,
+        max_attempts: u32,
+        limit: u32,
+    ) -> Result<Vec<RowView>, StoreError> {
+        rows(
+            self.0,
+            Table::FaceVerificationArchive,
+            "(status = 'PENDING' AND attempts > 0) OR (status = 'FAILED' AND attempts < {1})",
+            vec![max_attempts.into()],
+            &format!(" ORDER BY updated_at LIMIT {limit}"),
+        )
+        .await
+    }
+
     /// The verification if `client_id` owns it.
     pub async fn owned(
         self,

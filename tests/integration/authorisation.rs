@@ -132,6 +132,7 @@ impl Fixture {
             "forceContractStatus" => {
                 Some(json!({"status": "REVOKED", "reason": "越权强制作废", "operator": "intruder"}))
             }
+            "retryContractArchives" => Some(json!({"operator": "intruder"})),
             "publishTemplate" => {
                 let version = self.fresh("9");
                 Some(contract_template(&version.replace('_', ".")))
@@ -154,7 +155,8 @@ impl Fixture {
             | "activateSmsTemplateVersion"
             | "deactivateSmsTemplateVersion"
             | "getSmsNotice"
-            | "getSmsNoticeEvents" => None,
+            | "getSmsNoticeEvents"
+            | "listContractArchives" => None,
             other => panic!(
                 "{other} ({} {}) has no attack case in authorisation.rs: add one",
                 operation.method, operation.path

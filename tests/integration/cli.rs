@@ -15,6 +15,7 @@ crate::backend_tests!(
     audit_replay_prints_a_checked_timeline_with_personal_data_masked,
     migrate_applies_the_schema_once_and_can_run_again,
     projections_rebuild_checks_then_swaps,
+    an_operator_orders_an_archive_retry_from_the_command_line,
 );
 
 /// A bare machine: no configuration file and no database settings. Only the port is overridden, so
@@ -314,4 +315,82 @@ async fn projections_rebuild_checks_then_swaps(t: TestStore) {
             assert!(text.contains("the live tables match the log"), "{text}");
         }
     }
+}
+
+/// `esign archives retry` records the order (with the operator) for a record whose attempts ran
+/// out; a running service's sweep then archives it.
+async fn an_operator_orders_an_archive_retry_from_the_command_line(t: TestStore) {
+    let (service, tsa) = crate::archive_operations::one_attempt_behind_a_failing_tsa(&t).await;
+    let (contract_id, _) =
+        crate::archive_operations::exhausted_archive(&service, "REL_ARCHIVES_CLI").await;
+    // The service's own data directory: its keys open the contract's personal data.
+    let data_dir = service.state.config.server.data_dir.clone();
+
+    let unknown = esign(&t, &data_dir)
+        .args(["archives", "retry", "CONTRACT_NONE", "--operator", "ops_li"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+
+    tsa.failures.store(0, std::sync::atomic::Ordering::SeqCst);
+    let ordered = esign(&t, &data_dir)
+        .args([
+            "archives",
+            "retry",
+            &contract_id,
+            "--provider",
+            "TSA",
+            "--operator",
+            "ops_li",
+            "--reason",
+            "TSA restored",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        ordered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ordered.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&ordered.stdout).contains("TSA archive"),
+        "{ordered:?}"
+    );
+    let caller = service.client(crate::helpers::CALLER);
+    let waiting = crate::archive_operations::contract_when(&caller, &contract_id, |records| {
+        records.iter().all(|record| record["attempts"] == 0)
+    })
+    .await;
+    assert_eq!(
+        waiting["archiveInfo"]["awaitingOperator"], false,
+        "{waiting}"
+    );
+
+    let report = crate::archive_operations::sweep_at(&service, chrono::Utc::now()).await;
+    assert_eq!(report.archived, 1, "{report:?}");
+    let archived = crate::archive_operations::contract_when(&caller, &contract_id, |records| {
+        records.iter().all(|record| record["status"] == "SUCCESS")
+    })
+    .await;
+    assert_eq!(archived["archiveInfo"]["attempts"], 1, "{archived}");
+    let events = service
+        .state
+        .store
+        .read_stream(&esign::store::StreamId::new("contract", &contract_id), 0)
+        .await
+        .unwrap();
+    let order = events
+        .iter()
+        .find(|event| event.event_type == "ArchiveRetryOrdered")
+        .expect("the order is in the log");
+    assert_eq!(order.metadata.actor, "operator:ops_li");
+    let again = esign(&t, &data_dir)
+        .args(["archives", "retry", &contract_id, "--operator", "ops_li"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "nothing failed is left: {again:?}"
+    );
 }

@@ -6,6 +6,7 @@
 
 mod api;
 mod archive;
+mod archive_operations;
 mod authorisation;
 mod browser;
 mod cli;

@@ -142,6 +142,7 @@ async fn initiate_command(
         sign_links: links,
         archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         link_lifetimes: aggregates::values::LinkLifetimes::default(),
+        other_archive_ids: Vec::new(),
         mode: Mode::Development,
         now: Utc::now(),
     })

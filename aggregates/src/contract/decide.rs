@@ -13,8 +13,8 @@ use super::state::{
 use super::{
     Expire, ExpireSignLink, ForceTransition, InitiateContract, IssueSignLink, OpenSignLink,
     RecordArchiveFailure, RecordArchiveSuccess, RecordFaceVerification, RecordInvitationDelivery,
-    Reject, RenewDocumentTimestamp, RequestArchive, Revoke, SealDocument, SendSmsCode, Sign,
-    StartInvitationAttempt, VerifyCertificate, VerifySmsCode,
+    Reject, RenewDocumentTimestamp, RequestArchive, RetryArchive, Revoke, SealDocument,
+    SendSmsCode, Sign, StartInvitationAttempt, VerifyCertificate, VerifySmsCode,
 };
 use crate::delivery::{Recorded, Start};
 use crate::values::{
@@ -711,6 +711,28 @@ pub(super) fn record_archive_failure(
             provider: command.provider,
             status: ArchiveStatus::Success,
         })),
+    }
+}
+
+/// Spec 6 (50003: 人工介入补存): an operator gives a FAILED record fresh attempts, whether or not the
+/// automatic ones are used up. One in flight or done is left alone.
+pub(super) fn retry_archive(state: &ContractState, command: RetryArchive) -> Decision {
+    let archive = requested_archive(state, command.provider)?;
+    match &archive.state {
+        ArchiveState::Failed { .. } => Ok(vec![ContractEvent::ArchiveRetryOrdered {
+            archive_id: archive.archive_id.clone(),
+            provider: command.provider,
+            operator: command.operator,
+            reason: command.reason,
+            attempts_before: archive.attempts,
+            ordered_at: command.now,
+        }]),
+        ArchiveState::Pending { .. } | ArchiveState::Succeeded { .. } => {
+            Err(conflict(ContractConflict::ArchiveNotFailed {
+                provider: command.provider,
+                status: archive.state.status(),
+            }))
+        }
     }
 }
 

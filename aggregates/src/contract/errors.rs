@@ -167,6 +167,12 @@ pub enum ContractConflict {
         provider: ArchiveProvider,
         status: ArchiveStatus,
     },
+    /// Only a failed record can be ordered tried again.
+    #[error("the {provider} archive is {status}, not FAILED")]
+    ArchiveNotFailed {
+        provider: ArchiveProvider,
+        status: ArchiveStatus,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

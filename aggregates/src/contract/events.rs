@@ -93,6 +93,10 @@ pub enum ContractEvent {
         /// archiving, and in events written before ids were assigned at initiation.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         archive_id: Option<ArchiveId>,
+        /// The ids of the other providers' records, in `archiveProviders` order after the first
+        /// (whose id is `archiveId`); absent with one provider or none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        other_archive_ids: Vec<ArchiveId>,
         expires_at: DateTime<Utc>,
         created_at: DateTime<Utc>,
     },
@@ -248,7 +252,8 @@ pub enum ContractEvent {
         document_timestamp_valid_until: Option<DateTime<Utc>>,
         renewed_at: DateTime<Utc>,
     },
-    /// An archive attempt with one provider (`attempt` counts retries after failures).
+    /// An archive attempt with one provider (`attempt` counts attempts since the first request or
+    /// the last `ArchiveRetryOrdered`).
     ArchiveRequested {
         archive_id: ArchiveId,
         provider: ArchiveProvider,
@@ -317,6 +322,18 @@ pub enum ContractEvent {
         next_attempt_at: Option<DateTime<Utc>>,
         failed_at: DateTime<Utc>,
     },
+    /// An operator ordered a failed archive record tried again (spec 6, 50003: 人工介入补存): its
+    /// attempts start again from zero, and the next `ArchiveRequested` is attempt 1.
+    ArchiveRetryOrdered {
+        archive_id: ArchiveId,
+        provider: ArchiveProvider,
+        operator: Operator,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
+        /// The attempts made before the order, all failed.
+        attempts_before: u32,
+        ordered_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ContractEvent {
@@ -348,6 +365,7 @@ impl DomainEvent for ContractEvent {
             ContractEvent::SmsInvitationAttemptStarted { .. } => "SmsInvitationAttemptStarted",
             ContractEvent::SmsInvitationSent { .. } => "SmsInvitationSent",
             ContractEvent::SmsInvitationFailed { .. } => "SmsInvitationFailed",
+            ContractEvent::ArchiveRetryOrdered { .. } => "ArchiveRetryOrdered",
         }
     }
 

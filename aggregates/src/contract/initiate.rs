@@ -12,9 +12,10 @@ use crate::Sensitive;
 use crate::errors::ValidationErrors;
 use crate::template::{TemplateVersionFacts, VariableKey};
 use crate::values::{
-    ArchiveProvider, BizId, ContractBizType, ExpireDays, IdCardNumber, LinkTtl, MobileNumber,
-    NotifyType, PartyId, PartyType, PersonName, SignMethod, TemplateId, TemplateVersion, Title,
-    WebUrl, WebhookConfigRequest, WebhookHeaders, china_date, later, redacted,
+    ArchiveId, ArchiveProvider, BizId, ContractBizType, ExpireDays, IdCardNumber, LinkTtl,
+    MobileNumber, NotifyType, PartyId, PartyType, PersonName, SignMethod, TemplateId,
+    TemplateVersion, Title, WebUrl, WebhookConfigRequest, WebhookHeaders, china_date, later,
+    redacted,
 };
 
 /// The longest value of one template variable, in characters.
@@ -84,10 +85,13 @@ impl std::fmt::Debug for SignerRequest {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArchiveConfigRequest {
-    /// Defaults to `true` when `archiveProvider` is given, else `false`.
+    /// Defaults to `true` when a provider is given, else `false`.
     pub need_archive: Option<bool>,
-    /// Defaults to `TSA` when archiving is needed.
+    /// One provider (the spec's form); defaults to `TSA` when archiving is needed.
     pub archive_provider: Option<String>,
+    /// Several providers, each archiving the document on its own (spec 4.2.5); instead of
+    /// `archiveProvider`, not with it.
+    pub archive_providers: Option<Vec<String>>,
 }
 
 impl ContractRequest {
@@ -162,6 +166,10 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
     );
     let expire_days = errors.check("expireDays", ExpireDays::parse(request.expire_days));
     let archive_providers = check_archive(request.archive_config.as_ref(), &mut errors);
+    let other_archive_ids = archive_providers
+        .as_deref()
+        .map(|providers| archive_ids(&command, providers, &mut errors))
+        .unwrap_or_default();
     check_sign_links(&command, &mut errors);
 
     let (
@@ -226,6 +234,7 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
         callback_url,
         webhook_headers,
         archive_id: (!archive_providers.is_empty()).then_some(command.archive_id),
+        other_archive_ids,
         archive_providers,
         expires_at,
         created_at: now,
@@ -459,24 +468,86 @@ fn check_signers(
     (errors.fields().len() == before).then_some(signers)
 }
 
-fn check_archive(
+/// The providers asked for, in the caller's order: `archiveProvider` or the `archiveProviders`
+/// list (distinct, not empty), `TSA` when archiving is needed and neither names one. Shared with
+/// face verifications, which archive their result the same way.
+pub fn check_archive(
     config: Option<&ArchiveConfigRequest>,
     errors: &mut ValidationErrors,
 ) -> Option<Vec<ArchiveProvider>> {
     let Some(config) = config else {
         return Some(Vec::new());
     };
-    let provider = errors.optional(
+    let before = errors.fields().len();
+    let single = errors.optional(
         "archiveConfig.archiveProvider",
         config.archive_provider.as_deref(),
         ArchiveProvider::parse,
-    )?;
-    let needed = config.need_archive.unwrap_or(provider.is_some());
-    Some(if needed {
-        vec![provider.unwrap_or(ArchiveProvider::Tsa)]
-    } else {
-        Vec::new()
+    );
+    let mut listed = Vec::new();
+    match &config.archive_providers {
+        None => {}
+        Some(_) if config.archive_provider.is_some() => errors.push(
+            "archiveConfig.archiveProviders",
+            "give either archiveProvider or archiveProviders, not both",
+        ),
+        Some(codes) if codes.is_empty() => errors.push(
+            "archiveConfig.archiveProviders",
+            "must name at least one provider",
+        ),
+        Some(codes) => {
+            for (index, code) in codes.iter().enumerate() {
+                let field = format!("archiveConfig.archiveProviders[{index}]");
+                let Some(provider) = errors.check(field.as_str(), ArchiveProvider::parse(code))
+                else {
+                    continue;
+                };
+                if listed.contains(&provider) {
+                    errors.push(field, format!("repeats {}", provider.as_str()));
+                } else {
+                    listed.push(provider);
+                }
+            }
+        }
+    }
+    if errors.fields().len() != before {
+        return None;
+    }
+    if let Some(Some(provider)) = single {
+        listed.push(provider);
+    }
+    let needed = config.need_archive.unwrap_or(!listed.is_empty());
+    Some(match (needed, listed.is_empty()) {
+        (false, _) => Vec::new(),
+        (true, true) => vec![ArchiveProvider::Tsa],
+        (true, false) => listed,
     })
+}
+
+/// One id per provider: the command's `archive_id` for the first, then its `other_archive_ids`;
+/// too few is the service's bug, reported under `archiveIds` like a missing sign link.
+fn archive_ids(
+    command: &InitiateContract,
+    providers: &[ArchiveProvider],
+    errors: &mut ValidationErrors,
+) -> Vec<ArchiveId> {
+    let others = providers.len().saturating_sub(1);
+    if command.other_archive_ids.len() < others {
+        errors.push(
+            "archiveIds",
+            format!(
+                "the service must supply one archive id per provider ({} providers, {} ids)",
+                providers.len(),
+                command.other_archive_ids.len() + 1
+            ),
+        );
+    }
+    command
+        .other_archive_ids
+        .iter()
+        .take(others)
+        .cloned()
+        .collect()
 }
 
 /// The service supplies one new link per signer, in request order; a mismatch is its bug, reported

@@ -36,6 +36,7 @@ pub use errors::{
 pub use events::{ContractEvent, SealSignature, SignedRevision, SignerEntry};
 pub use initiate::{
     ArchiveConfigRequest, ContractRequest, MAX_SEQUENCE, MAX_VARIABLE_LEN, SignerRequest,
+    check_archive,
 };
 pub use state::{
     Archive, ArchiveState, CertificateCheck, Contract, ContractState, DocumentVersion, FaceCheck,
@@ -92,6 +93,7 @@ impl Aggregate for ContractAggregate {
             ContractCommand::RecordInvitationDelivery(command) => {
                 decide::record_invitation_delivery(state, command)
             }
+            ContractCommand::RetryArchive(command) => decide::retry_archive(state, command),
         }
     }
 
@@ -136,6 +138,8 @@ pub enum ContractCommand {
     StartInvitationAttempt(StartInvitationAttempt),
     /// What the SMS sender made of an invitation attempt.
     RecordInvitationDelivery(RecordInvitationDelivery),
+    /// An operator orders a failed archive record tried again with fresh attempts.
+    RetryArchive(RetryArchive),
 }
 
 #[derive(Clone, Debug)]
@@ -155,6 +159,9 @@ pub struct InitiateContract {
     pub archive_id: ArchiveId,
     /// The configured link lifetimes for signers who ask for none.
     pub link_lifetimes: LinkLifetimes,
+    /// Ids for the records of the providers after the first, when the request lists several;
+    /// unused ones are dropped.
+    pub other_archive_ids: Vec<ArchiveId>,
     pub mode: Mode,
     pub now: DateTime<Utc>,
 }
@@ -415,5 +422,14 @@ pub struct RecordInvitationDelivery {
 pub struct RecordArchiveFailure {
     pub provider: ArchiveProvider,
     pub reason: Reason,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RetryArchive {
+    pub provider: ArchiveProvider,
+    /// Who ordered it (recorded with the order).
+    pub operator: Operator,
+    pub reason: Option<Reason>,
     pub now: DateTime<Utc>,
 }

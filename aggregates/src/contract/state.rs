@@ -121,11 +121,26 @@ pub struct Contract {
     pub archive_providers: Vec<ArchiveProvider>,
     /// The archive record's id named at initiation, when archiving was asked for.
     pub archive_id: Option<ArchiveId>,
+    /// The other providers' record ids, in `archive_providers` order after the first.
+    pub other_archive_ids: Vec<ArchiveId>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
 
 impl Contract {
+    /// The record id fixed at initiation for `provider`, if it was (contracts initiated before
+    /// every provider got one leave the later ones to be named when they are requested).
+    pub fn archive_id_for(&self, provider: ArchiveProvider) -> Option<&ArchiveId> {
+        let index = self
+            .archive_providers
+            .iter()
+            .position(|asked| *asked == provider)?;
+        match index {
+            0 => self.archive_id.as_ref(),
+            _ => self.other_archive_ids.get(index - 1),
+        }
+    }
+
     pub fn signer(&self, party_id: &PartyId) -> Option<&Signer> {
         self.signers
             .iter()
@@ -389,6 +404,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
             webhook_headers,
             archive_providers,
             archive_id,
+            other_archive_ids,
             expires_at,
             created_at,
         } => match state {
@@ -423,6 +439,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                     webhook_headers: webhook_headers.clone(),
                     archive_providers: archive_providers.clone(),
                     archive_id: archive_id.clone(),
+                    other_archive_ids: other_archive_ids.clone(),
                     expires_at: *expires_at,
                     created_at: *created_at,
                 },
@@ -819,6 +836,12 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                     reason: reason.clone(),
                     failed_at: *failed_at,
                 };
+            }
+        }),
+        // The record stays FAILED with its reason until the attempt the order makes room for.
+        ContractEvent::ArchiveRetryOrdered { provider, .. } => edit_archives(state, |archives| {
+            if let Some(archive) = archives.get_mut(provider) {
+                archive.attempts = 0;
             }
         }),
     }

@@ -115,6 +115,7 @@ fn request() -> ContractRequest {
         archive_config: Some(ArchiveConfigRequest {
             need_archive: Some(true),
             archive_provider: Some("TSA".into()),
+            archive_providers: None,
         }),
     }
 }
@@ -141,6 +142,7 @@ fn initiate_with(request: ContractRequest) -> ContractCommand {
         preview_hash: digest(1),
         archive_id: crate::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         link_lifetimes: crate::values::LinkLifetimes::default(),
+        other_archive_ids: Vec::new(),
         mode: Mode::Production,
         now: t0(),
     })
@@ -583,6 +585,7 @@ fn an_initiation_names_every_invalid_field() {
     bad.archive_config = Some(ArchiveConfigRequest {
         need_archive: Some(true),
         archive_provider: Some("IPFS".into()),
+        archive_providers: None,
     });
     assert_eq!(
         invalid_fields(when(&ContractState::default(), initiate_with(bad))),
@@ -722,13 +725,85 @@ fn archiving_defaults_to_none_and_to_tsa_when_needed() {
     let needed = ArchiveConfigRequest {
         need_archive: Some(true),
         archive_provider: None,
+        archive_providers: None,
     };
     assert_eq!(providers(Some(needed)), vec![ArchiveProvider::Tsa]);
     let implied = ArchiveConfigRequest {
         need_archive: None,
         archive_provider: Some("BLOCKCHAIN".into()),
+        archive_providers: None,
     };
     assert_eq!(providers(Some(implied)), vec![ArchiveProvider::Blockchain]);
+}
+
+fn listed(providers: &[&str]) -> ContractRequest {
+    let mut configured = request();
+    configured.archive_config = Some(ArchiveConfigRequest {
+        need_archive: None,
+        archive_provider: None,
+        archive_providers: Some(providers.iter().map(|code| code.to_string()).collect()),
+    });
+    configured
+}
+
+fn with_archive_ids(request: ContractRequest, others: &[&str]) -> ContractCommand {
+    let mut command = initiate_with(request);
+    if let ContractCommand::Initiate(initiation) = &mut command {
+        initiation.other_archive_ids = others
+            .iter()
+            .map(|id| ArchiveId::parse(id).unwrap())
+            .collect();
+    }
+    command
+}
+
+#[test]
+fn a_list_of_providers_gives_each_its_own_archive_id_in_order() {
+    let state = given(history(vec![with_archive_ids(
+        listed(&["BLOCKCHAIN", "TSA"]),
+        &["ARCHIVE_OTHER", "ARCHIVE_UNUSED"],
+    )]));
+    let contract = state.contract().unwrap();
+    assert_eq!(
+        contract.archive_providers,
+        [ArchiveProvider::Blockchain, ArchiveProvider::Tsa]
+    );
+    let id = |provider| contract.archive_id_for(provider).map(ArchiveId::as_str);
+    assert_eq!(id(ArchiveProvider::Blockchain), Some("ARCHIVE_TEST"));
+    assert_eq!(id(ArchiveProvider::Tsa), Some("ARCHIVE_OTHER"));
+    assert_eq!(id(ArchiveProvider::LocalCa), None);
+}
+
+#[test]
+fn a_bad_provider_list_is_refused_naming_the_entry() {
+    let refused = |request: ContractRequest| {
+        invalid_fields(when(
+            &ContractState::default(),
+            with_archive_ids(request, &["ARCHIVE_2", "ARCHIVE_3"]),
+        ))
+    };
+    assert_eq!(
+        refused(listed(&["TSA", "NOTARY"])),
+        ["archiveConfig.archiveProviders[1]"]
+    );
+    assert_eq!(
+        refused(listed(&["TSA", "LOCAL_CA", "TSA"])),
+        ["archiveConfig.archiveProviders[2]"]
+    );
+    assert_eq!(refused(listed(&[])), ["archiveConfig.archiveProviders"]);
+    let mut both = listed(&["TSA"]);
+    if let Some(config) = &mut both.archive_config {
+        config.archive_provider = Some("TSA".into());
+    }
+    assert_eq!(refused(both), ["archiveConfig.archiveProviders"]);
+    // Too few ids is the service's mistake, named apart from the caller's fields.
+    assert_eq!(
+        invalid_fields(when(
+            &ContractState::default(),
+            initiate_with(listed(&["TSA", "LOCAL_CA"]))
+        )),
+        ["archiveIds"]
+    );
 }
 
 #[test]
@@ -1760,6 +1835,64 @@ fn a_failed_archive_leaves_the_contract_signed_and_can_be_retried() {
     assert!(matches!(
         conflict(when(&state, archive("ARCHIVE_9", ArchiveProvider::Tsa))),
         ContractConflict::ArchiveIdMismatch { .. }
+    ));
+}
+
+fn retry_ordered(provider: ArchiveProvider) -> ContractCommand {
+    ContractCommand::RetryArchive(RetryArchive {
+        provider,
+        operator: Operator::parse("ops_zhang").unwrap(),
+        reason: Some(Reason::parse("TSA back").unwrap()),
+        now: at(200),
+    })
+}
+
+#[test]
+fn an_operator_gives_a_failed_archive_fresh_attempts_and_nothing_else() {
+    let failed_twice = given(history(
+        [
+            fully_signed(),
+            vec![
+                seal(5),
+                archive("ARCHIVE_1", ArchiveProvider::Tsa),
+                archive_failed(ArchiveProvider::Tsa),
+                archive("ARCHIVE_1", ArchiveProvider::Tsa),
+                archive_failed(ArchiveProvider::Tsa),
+            ],
+        ]
+        .concat(),
+    ));
+    let events = when(&failed_twice, retry_ordered(ArchiveProvider::Tsa)).unwrap();
+    assert!(
+        matches!(
+            &events[..],
+            [ContractEvent::ArchiveRetryOrdered { attempts_before: 2, operator, .. }]
+                if operator.as_str() == "ops_zhang"
+        ),
+        "{events:?}"
+    );
+    let ordered = then_state(&failed_twice, retry_ordered(ArchiveProvider::Tsa));
+    let next = when(&ordered, archive("ARCHIVE_1", ArchiveProvider::Tsa)).unwrap();
+    assert!(
+        matches!(
+            next[..],
+            [ContractEvent::ArchiveRequested { attempt: 1, .. }]
+        ),
+        "the attempts count again from one: {next:?}"
+    );
+    let pending = then_state(&ordered, archive("ARCHIVE_1", ArchiveProvider::Tsa));
+    assert!(matches!(
+        conflict(when(&pending, retry_ordered(ArchiveProvider::Tsa))),
+        ContractConflict::ArchiveNotFailed {
+            status: ArchiveStatus::Pending,
+            ..
+        }
+    ));
+    assert!(matches!(
+        when(&failed_twice, retry_ordered(ArchiveProvider::Blockchain)),
+        Err(ContractError::NotFound(ContractNotFound::Archive(
+            ArchiveProvider::Blockchain
+        )))
     ));
 }
 

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::errors::{ErrorKind, ValidationErrors};
-use crate::values::{ProviderName, ProviderTaskId, VerificationId, VerificationStatus};
+use crate::values::{
+    ArchiveProvider, ProviderName, ProviderTaskId, VerificationId, VerificationStatus,
+};
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum VerificationError {
@@ -51,6 +53,15 @@ pub enum VerificationConflict {
     NoSmsCodeSent,
     #[error("the code expired; request a new one")]
     SmsCodeExpired,
+    /// Only a SUCCESS or FAILED verification has a result record to archive.
+    #[error("the verification has no final result to archive")]
+    NoResultToArchive,
+    #[error("archiving the result with {0} was not asked for")]
+    ArchiveNotAsked(ArchiveProvider),
+    #[error("the {0} archive of the result has another id or record hash")]
+    ArchiveMismatch(ArchiveProvider),
+    #[error("the {0} archive of the result is not PENDING")]
+    ArchiveNotPending(ArchiveProvider),
 }
 
 impl VerificationError {

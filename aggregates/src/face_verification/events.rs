@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{UiConfig, VerificationMethod};
 use crate::values::{
-    BizId, ClientId, Digest, FaceScore, FailReason, IdCardNumber, LongText, MobileNumber,
-    PersonName, ProviderName, ProviderTaskId, TransactionNo, VerificationBizType, VerificationId,
-    WebUrl, WebhookHeaders,
+    ArchiveId, ArchiveProvider, BizId, ClientId, Digest, FaceScore, FailReason, IdCardNumber,
+    LongText, MobileNumber, PersonName, ProviderName, ProviderTaskId, Reason, TransactionNo,
+    VerificationBizType, VerificationId, WebUrl, WebhookHeaders,
 };
 use crate::{DomainEvent, Sensitive};
 
@@ -35,6 +35,10 @@ pub enum VerificationEvent {
         webhook_headers: WebhookHeaders,
         #[serde(default)]
         ui_config: UiConfig,
+        /// Providers to archive the result with once it is final (spec 5.1); empty when the
+        /// caller did not ask.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        archive_providers: Vec<ArchiveProvider>,
         expires_at: DateTime<Utc>,
         initiated_at: DateTime<Utc>,
     },
@@ -111,6 +115,35 @@ pub enum VerificationEvent {
         link: u32,
         reissued_at: DateTime<Utc>,
     },
+    /// An attempt to archive the result record (whose SHA-256 is `recordHash`) with one provider.
+    #[serde(rename = "FaceResultArchiveRequested", rename_all = "camelCase")]
+    ResultArchiveRequested {
+        archive_id: ArchiveId,
+        provider: ArchiveProvider,
+        record_hash: Digest,
+        attempt: u32,
+        requested_at: DateTime<Utc>,
+    },
+    #[serde(rename = "FaceResultArchived", rename_all = "camelCase")]
+    ResultArchived {
+        archive_id: ArchiveId,
+        provider: ArchiveProvider,
+        transaction_no: TransactionNo,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        authority: Option<LongText>,
+        /// What a verifier needs to check the record again (a timestamp token, a Merkle proof).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<serde_json::Value>,
+        archived_at: DateTime<Utc>,
+    },
+    /// The result stands; a later `FaceResultArchiveRequested` retries.
+    #[serde(rename = "FaceResultArchiveFailed", rename_all = "camelCase")]
+    ResultArchiveFailed {
+        archive_id: ArchiveId,
+        provider: ArchiveProvider,
+        reason: Reason,
+        failed_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for VerificationEvent {
@@ -128,6 +161,9 @@ impl DomainEvent for VerificationEvent {
             VerificationEvent::DegradedCodeSent { .. } => "DegradedSmsCodeSent",
             VerificationEvent::DegradedCodeFailed { .. } => "DegradedSmsCodeFailed",
             VerificationEvent::DegradedSucceeded { .. } => "FaceVerificationDegradedSucceeded",
+            VerificationEvent::ResultArchiveRequested { .. } => "FaceResultArchiveRequested",
+            VerificationEvent::ResultArchived { .. } => "FaceResultArchived",
+            VerificationEvent::ResultArchiveFailed { .. } => "FaceResultArchiveFailed",
         }
     }
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{InitiateVerification, VerificationError, VerificationEvent, VerificationState};
 use crate::Sensitive;
+use crate::contract::{ArchiveConfigRequest, check_archive};
 use crate::errors::ValidationErrors;
 use crate::values::{
     BizId, ExpireMinutes, IdCardNumber, MobileNumber, Mode, PageTitle, PersonName, ThemeColor,
@@ -23,6 +24,9 @@ pub struct VerificationRequest {
     pub webhook_config: Option<WebhookConfigRequest>,
     pub expire_minutes: Option<i64>,
     pub ui_config: Option<UiConfigRequest>,
+    /// Not in the spec's request: archive the final result (spec 5.1, (可选) 核验结果存证), in the
+    /// shape contracts use; absent, the result is not archived.
+    pub archive_config: Option<ArchiveConfigRequest>,
 }
 
 /// `Debug` hides the ID and mobile numbers: commands end up in logs.
@@ -116,6 +120,7 @@ pub(super) fn initiate(
         ExpireMinutes::parse(request.expire_minutes),
     );
     let ui_config = parse_ui_config(request.ui_config.as_ref(), command.mode, &mut errors);
+    let archive_providers = check_archive(request.archive_config.as_ref(), &mut errors);
 
     let (
         Some(biz_id),
@@ -126,6 +131,7 @@ pub(super) fn initiate(
         Some(callback_url),
         Some(expire_minutes),
         Some(ui_config),
+        Some(archive_providers),
     ) = (
         biz_id,
         biz_type,
@@ -135,6 +141,7 @@ pub(super) fn initiate(
         callback_url,
         expire_minutes,
         ui_config,
+        archive_providers,
     )
     else {
         return Err(VerificationError::Invalid(errors));
@@ -153,6 +160,7 @@ pub(super) fn initiate(
         callback_url,
         webhook_headers,
         ui_config,
+        archive_providers,
         expires_at: later(command.now, expire_minutes.duration()),
         initiated_at: command.now,
     }])

@@ -8,6 +8,7 @@
 //! service retries in the background), or, with degraded mode on, switches to the degraded check of
 //! spec 7.2.1: an SMS code to the person's mobile plus the identity information checked at initiation.
 
+mod archive;
 mod decide;
 mod errors;
 mod events;
@@ -25,6 +26,10 @@ use crate::values::{
     TransactionNo, VerificationId,
 };
 
+pub use archive::{
+    RESULT_RECORD_FORMAT, RecordResultArchiveFailure, RecordResultArchiveSuccess,
+    RequestResultArchive, ResultRecord,
+};
 pub use errors::{VerificationConflict, VerificationError};
 pub use events::VerificationEvent;
 pub use initiate::{UiConfig, UiConfigRequest, UserInfoRequest, VerificationRequest};
@@ -65,6 +70,13 @@ impl Aggregate for FaceVerificationAggregate {
                 decide::verify_degraded_code(state, command)
             }
             VerificationCommand::ReissueLink(command) => decide::reissue_link(state, command),
+            VerificationCommand::RequestResultArchive(command) => archive::request(state, command),
+            VerificationCommand::RecordResultArchiveSuccess(command) => {
+                archive::record_success(state, command)
+            }
+            VerificationCommand::RecordResultArchiveFailure(command) => {
+                archive::record_failure(state, command)
+            }
         }
     }
 
@@ -100,6 +112,10 @@ pub enum VerificationCommand {
     SendDegradedCode(SendDegradedCode),
     /// The person entered a degraded-check code.
     VerifyDegradedCode(VerifyDegradedCode),
+    /// Archive the final result with one provider the caller asked for (or retry after a failure).
+    RequestResultArchive(RequestResultArchive),
+    RecordResultArchiveSuccess(RecordResultArchiveSuccess),
+    RecordResultArchiveFailure(RecordResultArchiveFailure),
     /// The owner lost the page link: a new one, and the old one stops working.
     ReissueLink(ReissueLink),
 }

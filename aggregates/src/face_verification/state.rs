@@ -1,13 +1,16 @@
 //! The FaceVerification's state: a lifecycle enum folded from events, with the provider task, the
 //! unavailable rounds and the degraded check each state carries.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{UiConfig, Verdict, VerificationEvent, VerificationMethod};
+use crate::contract::Archive;
 use crate::values::{
-    BizId, ClientId, Digest, IdCardNumber, LongText, MobileNumber, PersonName, ProviderName,
-    ProviderTaskId, TransactionNo, VerificationBizType, VerificationId, VerificationStatus, WebUrl,
-    WebhookHeaders,
+    ArchiveProvider, BizId, ClientId, Digest, IdCardNumber, LongText, MobileNumber, PersonName,
+    ProviderName, ProviderTaskId, TransactionNo, VerificationBizType, VerificationId,
+    VerificationStatus, WebUrl, WebhookHeaders,
 };
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -50,7 +53,7 @@ pub enum VerificationState {
     },
 }
 
-/// What was asked: the person to verify and where to report.
+/// What was asked: the person to verify and where to report; and the result's archive records.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verification {
     pub verification_id: VerificationId,
@@ -63,6 +66,10 @@ pub struct Verification {
     pub callback_url: WebUrl,
     pub webhook_headers: WebhookHeaders,
     pub ui_config: UiConfig,
+    /// Providers to archive the result with, as asked at initiation.
+    pub archive_providers: Vec<ArchiveProvider>,
+    /// The result's archive records so far, by provider.
+    pub result_archives: BTreeMap<ArchiveProvider, Archive>,
     pub expires_at: DateTime<Utc>,
     pub initiated_at: DateTime<Utc>,
     /// The number of the page link that works: 1 from initiation, then one more per re-issue.
@@ -249,6 +256,7 @@ pub(super) fn next(state: VerificationState, event: &VerificationEvent) -> Verif
             callback_url,
             webhook_headers,
             ui_config,
+            archive_providers,
             expires_at,
             initiated_at,
         } => match state {
@@ -265,6 +273,8 @@ pub(super) fn next(state: VerificationState, event: &VerificationEvent) -> Verif
                     callback_url: callback_url.clone(),
                     webhook_headers: webhook_headers.clone(),
                     ui_config: ui_config.clone(),
+                    archive_providers: archive_providers.clone(),
+                    result_archives: BTreeMap::new(),
                     expires_at: *expires_at,
                     initiated_at: *initiated_at,
                     page_link: 1,
@@ -448,6 +458,30 @@ pub(super) fn next(state: VerificationState, event: &VerificationEvent) -> Verif
                 | VerificationState::Expired { .. } => {}
             }
             state
+        }
+        VerificationEvent::ResultArchiveRequested { .. }
+        | VerificationEvent::ResultArchived { .. }
+        | VerificationEvent::ResultArchiveFailed { .. } => {
+            let mut state = state;
+            if let Some(verification) = state.verification_mut() {
+                super::archive::evolve(&mut verification.result_archives, event);
+            }
+            state
+        }
+    }
+}
+
+impl VerificationState {
+    fn verification_mut(&mut self) -> Option<&mut Verification> {
+        match self {
+            VerificationState::NotInitiated => None,
+            VerificationState::Pending { verification, .. }
+            | VerificationState::Degraded { verification, .. }
+            | VerificationState::Processing { verification, .. }
+            | VerificationState::Succeeded { verification, .. }
+            | VerificationState::SucceededDegraded { verification, .. }
+            | VerificationState::Failed { verification, .. }
+            | VerificationState::Expired { verification, .. } => Some(verification),
         }
     }
 }

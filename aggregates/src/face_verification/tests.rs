@@ -27,6 +27,7 @@ fn request() -> VerificationRequest {
             logo_url: Some("https://cdn.example.com/logo.png".into()),
             theme_color: Some("#1890ff".into()),
         }),
+        archive_config: None,
     }
 }
 
@@ -190,6 +191,7 @@ fn an_initiation_names_every_invalid_field() {
             logo_url: None,
             theme_color: Some("blue".into()),
         }),
+        archive_config: None,
     };
     let fields: Vec<String> =
         invalid_fields(when(&VerificationState::default(), initiate_with(bad)))
@@ -801,4 +803,144 @@ fn a_lost_page_link_is_replaced_while_the_verification_is_open() {
         when(&VerificationState::default(), reissue(5)),
         Err(VerificationError::NotFound),
     );
+}
+
+fn archived_request(providers: &[&str]) -> VerificationRequest {
+    VerificationRequest {
+        archive_config: Some(crate::contract::ArchiveConfigRequest {
+            need_archive: None,
+            archive_provider: None,
+            archive_providers: Some(providers.iter().map(|code| code.to_string()).collect()),
+        }),
+        ..request()
+    }
+}
+
+fn archive_result(
+    provider: crate::values::ArchiveProvider,
+    record_hash: u64,
+) -> VerificationCommand {
+    VerificationCommand::RequestResultArchive(RequestResultArchive {
+        archive_id: crate::values::ArchiveId::parse(&format!("ARCHIVE_{}", provider.as_str()))
+            .unwrap(),
+        provider,
+        record_hash: crate::values::Digest::parse(&format!("{record_hash:064x}")).unwrap(),
+        now: at(6),
+    })
+}
+
+#[test]
+fn the_result_record_names_the_outcome_and_nothing_about_the_person() {
+    let state = given(history(vec![
+        initiate(),
+        start("TASK_1", 1),
+        result(passed(0.95), 5),
+    ]));
+    let record = state.result_record().unwrap();
+    let text = serde_json::to_string(&record).unwrap();
+    assert_eq!(record["format"].as_deref(), Some(RESULT_RECORD_FORMAT));
+    assert_eq!(record["status"].as_deref(), Some("SUCCESS"));
+    assert_eq!(record["score"].as_deref(), Some("0.9500"));
+    assert_eq!(record["provider"].as_deref(), Some("sandbox"));
+    assert_eq!(record["transactionNo"].as_deref(), Some("FACE_TXN_001"));
+    assert!(
+        text.starts_with(r#"{"bizId":"AUTH_FLOW_001","bizType":"#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("张三")
+            && !text.contains("11010519491231002X")
+            && !text.contains("13800138000")
+    );
+    let expired = given(history(vec![initiate(), expire(31)]));
+    assert_eq!(
+        expired.result_record(),
+        None,
+        "an expired check has no result"
+    );
+    let pending = given(history(vec![initiate()]));
+    assert_eq!(pending.result_record(), None);
+}
+
+#[test]
+fn a_result_is_archived_only_with_the_providers_asked_and_only_once_final() {
+    use crate::values::ArchiveProvider::{Blockchain, LocalCa, Tsa};
+    let asked = given(history(vec![initiate_with(archived_request(&[
+        "TSA",
+        "BLOCKCHAIN",
+    ]))]));
+    assert_eq!(
+        asked.verification().unwrap().archive_providers,
+        [Tsa, Blockchain]
+    );
+    assert_eq!(
+        when(&asked, archive_result(Tsa, 1)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::NoResultToArchive
+        ))
+    );
+    let done = given(history(vec![
+        initiate_with(archived_request(&["TSA", "BLOCKCHAIN"])),
+        start("TASK_1", 1),
+        result(failed(FailReason::FaceMismatch), 5),
+    ]));
+    assert_eq!(
+        when(&done, archive_result(LocalCa, 1)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::ArchiveNotAsked(LocalCa)
+        ))
+    );
+    let events = when(&done, archive_result(Tsa, 1)).unwrap();
+    assert!(matches!(
+        events[..],
+        [VerificationEvent::ResultArchiveRequested { attempt: 1, .. }]
+    ));
+    let pending = after(&done, archive_result(Tsa, 1));
+    assert_eq!(when(&pending, archive_result(Tsa, 1)), Ok(Vec::new()));
+    assert_eq!(
+        when(&pending, archive_result(Tsa, 2)),
+        Err(VerificationError::Conflict(
+            VerificationConflict::ArchiveMismatch(Tsa)
+        )),
+        "another record hash under the same record"
+    );
+    let failed_once = after(
+        &pending,
+        VerificationCommand::RecordResultArchiveFailure(RecordResultArchiveFailure {
+            provider: Tsa,
+            reason: crate::values::Reason::parse("TSA down").unwrap(),
+            now: at(7),
+        }),
+    );
+    assert!(matches!(
+        when(&failed_once, archive_result(Tsa, 1)).unwrap()[..],
+        [VerificationEvent::ResultArchiveRequested { attempt: 2, .. }]
+    ));
+    let retried = after(&failed_once, archive_result(Tsa, 1));
+    let archived = after(
+        &retried,
+        VerificationCommand::RecordResultArchiveSuccess(RecordResultArchiveSuccess {
+            provider: Tsa,
+            transaction_no: TransactionNo::parse("0A1B").unwrap(),
+            authority: None,
+            evidence: Some(serde_json::json!({"format": "RFC3161"})),
+            now: at(8),
+        }),
+    );
+    let record = &archived.result_archives().unwrap()[&Tsa];
+    assert_eq!(record.attempts, 2);
+    assert!(matches!(
+        record.state,
+        crate::contract::ArchiveState::Succeeded { .. }
+    ));
+    assert_eq!(archived.status(), Some(VerificationStatus::Failed));
+}
+
+/// The state after a command that must be accepted.
+fn after(state: &VerificationState, command: VerificationCommand) -> VerificationState {
+    let mut next = state.clone();
+    for event in when(state, command).unwrap() {
+        FaceVerificationAggregate::evolve(&mut next, &event);
+    }
+    next
 }

@@ -96,6 +96,7 @@ fn initiate() -> ContractCommand {
         archive_config: Some(ArchiveConfigRequest {
             need_archive: Some(true),
             archive_provider: Some("TSA".into()),
+            archive_providers: None,
         }),
     };
     ContractCommand::Initiate(InitiateContract {
@@ -122,6 +123,7 @@ fn initiate() -> ContractCommand {
         preview_hash: digest(1),
         archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         link_lifetimes: aggregates::values::LinkLifetimes::default(),
+        other_archive_ids: Vec::new(),
         mode: Mode::Production,
         now: t0(),
     })

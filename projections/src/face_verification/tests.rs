@@ -35,6 +35,7 @@ fn request() -> VerificationRequest {
             logo_url: None,
             theme_color: Some("#1890ff".into()),
         }),
+        archive_config: None,
     }
 }
 
@@ -387,4 +388,75 @@ fn a_degraded_verification_that_expires_still_says_it_was_degraded() {
         value(&row, "verification_method"),
         &text("SMS_AND_IDENTITY")
     );
+}
+
+#[test]
+fn an_archived_result_has_one_row_per_provider_from_the_verdict_on() {
+    use aggregates::values::{ArchiveId, ArchiveProvider, Digest};
+    let mut asked = request();
+    asked.archive_config = Some(aggregates::contract::ArchiveConfigRequest {
+        archive_providers: Some(vec!["TSA".into(), "BLOCKCHAIN".into()]),
+        ..Default::default()
+    });
+    let mut stream = initiated_with(asked);
+    started(&mut stream, 1);
+    let rows = verification_rows(&stream.projected()).unwrap();
+    assert_eq!(rows.len(), 1, "no archive rows before the result");
+
+    verdict(
+        &mut stream,
+        Verdict::Passed {
+            score: FaceScore::parse(0.9).unwrap(),
+        },
+        5,
+    );
+    let rows = verification_rows(&stream.projected()).unwrap();
+    let waiting = row(
+        &rows,
+        Table::FaceVerificationArchive,
+        &[VERIFICATION, "TSA"],
+    );
+    assert!(
+        waiting
+            .values
+            .iter()
+            .map(|(name, _)| *name)
+            .eq(Table::FaceVerificationArchive.columns().iter().copied())
+    );
+    assert_eq!(value(waiting, "status"), &text("PENDING"));
+    assert_eq!(value(waiting, "attempts"), &SqlValue::Integer(0));
+    assert_eq!(value(waiting, "archive_id"), &SqlValue::Null);
+    let record = value(waiting, "record_json").as_text().unwrap().to_owned();
+    assert!(record.contains("\"status\":\"SUCCESS\"") && !record.contains(ID_CARD));
+    let other = row(
+        &rows,
+        Table::FaceVerificationArchive,
+        &[VERIFICATION, "BLOCKCHAIN"],
+    );
+    assert_ne!(
+        value(waiting, "id"),
+        value(other, "id"),
+        "rows made by one event"
+    );
+
+    let hash = Digest::parse(&"ab".repeat(32)).unwrap();
+    stream.run(
+        VerificationCommand::RequestResultArchive(RequestResultArchive {
+            archive_id: ArchiveId::parse("ARCHIVE_FACE_1").unwrap(),
+            provider: ArchiveProvider::Tsa,
+            record_hash: hash.clone(),
+            now: at(6),
+        }),
+        at(6),
+    );
+    let rows = verification_rows(&stream.projected()).unwrap();
+    let requested = row(
+        &rows,
+        Table::FaceVerificationArchive,
+        &[VERIFICATION, "TSA"],
+    );
+    assert_eq!(value(requested, "archive_id"), &text("ARCHIVE_FACE_1"));
+    assert_eq!(value(requested, "record_hash"), &text(hash.as_hex()));
+    assert_eq!(value(requested, "attempts"), &SqlValue::Integer(1));
+    assert_eq!(value(requested, "record_json"), &text(&record));
 }

@@ -228,6 +228,7 @@ pub async fn start(
         }),
         expire_minutes: None,
         ui_config: None,
+        archive_config: None,
     };
     let client_id = live.contract.client_id.clone();
     let now = Utc::now();

@@ -61,12 +61,21 @@ pub(super) async fn run(
     metadata: &EventMetadata,
     command: VerificationCommand,
 ) -> Result<Executed<FaceVerificationAggregate>, CommandError<VerificationError>> {
-    state
+    let executed = state
         .pipeline
         .execute::<FaceVerificationAggregate>(&stream(verification_id), metadata, |_| {
             command.clone()
         })
-        .await
+        .await?;
+    // A result just recorded that the caller asked to archive: the archive sweep takes it now.
+    let archive_asked = executed
+        .state
+        .verification()
+        .is_some_and(|verification| !verification.archive_providers.is_empty());
+    if archive_asked && !executed.appended.is_empty() && executed.state.result_record().is_some() {
+        state.sealing.notify_one();
+    }
+    Ok(executed)
 }
 
 /// Records that the person opened the verification page: the first opening with the provider's task
@@ -341,7 +350,17 @@ pub async fn show(
     verification_id: &str,
 ) -> Result<Value, AppError> {
     let row = owned(services, caller, verification_id).await?;
-    Ok(crate::read::views::verification(&row, &services.pii)?)
+    let mut view = crate::read::views::verification(&row, &services.pii)?;
+    let archives = services
+        .store
+        .verifications()
+        .result_archives(verification_id)
+        .await?;
+    // Only when the caller asked for it (the spec's answer stays as it was otherwise).
+    if !archives.is_empty() {
+        view["resultArchive"] = crate::read::views::result_archive(&archives);
+    }
+    Ok(view)
 }
 
 /// The verification's audit trail, personal data masked.

@@ -70,7 +70,8 @@ pub(super) fn router() -> Router<AppState> {
                     "expiresAt": "2023-10-28T10:00:00Z",
                     "qrCode": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA..."
                 }],
-                "archiveInfo": {"archiveId": "ARCHIVE_20231027A1B2C3D4E5F60718", "provider": "TSA", "status": "PENDING"}
+                "archiveInfo": {"archiveId": "ARCHIVE_20231027A1B2C3D4E5F60718", "provider": "TSA", "status": "PENDING"},
+                "archives": [{"archiveId": "ARCHIVE_20231027A1B2C3D4E5F60718", "provider": "TSA", "status": "PENDING"}]
             })),
         (status = 400, response = openapi::ValidationFailed),
         (status = 409, response = openapi::DuplicateOrConflict),
@@ -85,14 +86,20 @@ async fn initiate(
 ) -> Result<Json<Value>, AppError> {
     let initiated = contracts::initiate(&state, &caller, &request).await?;
     let tasks: Vec<Value> = initiated.sign_tasks.iter().map(sign_task).collect();
-    let archive_info = initiated.archive.map(|(archive_id, provider)| {
-        json!({"archiveId": archive_id, "provider": provider, "status": "PENDING"})
-    });
+    let archives: Vec<Value> = initiated
+        .archives
+        .iter()
+        .map(|(archive_id, provider)| {
+            json!({"archiveId": archive_id, "provider": provider, "status": "PENDING"})
+        })
+        .collect();
     Ok(Json(json!({
         "contractId": initiated.contract_id,
         "status": "CREATED",
         "signTasks": tasks,
-        "archiveInfo": archive_info,
+        // The spec's single record is the first provider's; `archives` lists every one.
+        "archiveInfo": archives.first(),
+        "archives": archives,
     })))
 }
 

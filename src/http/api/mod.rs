@@ -5,6 +5,7 @@
 //! response from the query tables, so a `GET` right after a `POST` sees the write.
 
 pub(crate) mod admin;
+pub(crate) mod archives;
 pub(crate) mod contracts;
 pub(crate) mod notifications;
 mod objects_only;
@@ -33,6 +34,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(contracts::router())
         .merge(verifications::router())
         .merge(admin::router())
+        .merge(archives::router())
         .merge(notifications::router())
 }
 

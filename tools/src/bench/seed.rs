@@ -447,6 +447,7 @@ fn contract_life(
             sign_links: links.clone(),
             archive_id: ArchiveId::parse(&archive_id).map_err(value_error)?,
             link_lifetimes: aggregates::values::LinkLifetimes::default(),
+            other_archive_ids: Vec::new(),
             mode: Mode::Development,
             now: created,
         }),

@@ -373,6 +373,7 @@ pub fn contract_initiate(data: &[u8]) {
         sign_links: (0..signers).map(link).collect(),
         archive_id: ArchiveId::parse("ARCHIVE_20260101FUZZ000000000001").expect("an id"),
         link_lifetimes: aggregates::values::LinkLifetimes::default(),
+        other_archive_ids: Vec::new(),
         mode: Mode::Production,
         now: now(),
         request,

@@ -106,10 +106,15 @@ pub struct SignerRequest {
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
 pub struct ArchiveConfigRequest {
-    /// Defaults to `true` when `archiveProvider` is given, else `false`.
+    /// Defaults to `true` when a provider is given, else `false`.
     pub need_archive: Option<bool>,
-    /// Defaults to `TSA` when archiving is needed.
+    /// One provider (the spec's form). Defaults to `TSA` when archiving is needed and neither
+    /// this nor `archiveProviders` names one.
     pub archive_provider: Option<ArchiveProvider>,
+    /// Several providers, distinct, each archiving the document on its own (spec 4.2.5: 同一协议
+    /// 可多提供商存证); instead of `archiveProvider`, not with it.
+    #[schema(min_items = 1, max_items = 3)]
+    pub archive_providers: Option<Vec<ArchiveProvider>>,
 }
 
 /// A contract just created, with one sign link per signer.
@@ -121,10 +126,12 @@ pub struct ContractCreated {
     /// Always `CREATED`.
     pub status: ContractStatus,
     pub sign_tasks: Vec<SignTask>,
-    /// When archiving was asked for: the id the archive record will have once the contract is
-    /// signed and sealed; `null` otherwise.
+    /// When archiving was asked for: the first provider's record as it will be once the contract
+    /// is signed and sealed; `null` otherwise.
     #[schema(required = true)]
     pub archive_info: Option<PlannedArchive>,
+    /// Every provider's record, in the order asked (empty without archiving).
+    pub archives: Vec<PlannedArchive>,
 }
 
 /// The archive record a contract will get.
@@ -230,6 +237,43 @@ pub struct ContractArchive {
     /// The archive certificate (a PDF sealed by the platform), as a short-lived signed URL.
     #[schema(required = true)]
     pub certificate_url: Option<String>,
+    /// Attempts since the first request or since an operator last ordered a retry.
+    #[schema(minimum = 0)]
+    pub attempts: i64,
+    /// Why the last attempt failed (FAILED only).
+    #[schema(required = true)]
+    pub fail_reason: Option<String>,
+    /// FAILED with its attempts used up: the sweep leaves it to an operator
+    /// (`POST /api/v1/admin/contracts/{contractId}/archives/retry`, `esign archives retry`). Shown
+    /// by the `GET`s, not in callbacks (it depends on the configuration when read).
+    pub awaiting_operator: Option<bool>,
+    /// When the sweep tries a FAILED record next; `null` otherwise. Shown by the `GET`s, not in
+    /// callbacks.
+    #[schema(format = DateTime)]
+    pub next_retry_at: Option<String>,
+}
+
+/// A contract's archive records, as operators read them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ArchiveRecords {
+    #[schema(examples("CONTRACT_202310273F2A9C01B7D4E865"))]
+    pub contract_id: String,
+    pub archives: Vec<ContractArchive>,
+}
+
+/// The body of `POST /api/v1/admin/contracts/{contractId}/archives/retry`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ArchiveRetryRequest {
+    /// Only this provider's record; without it every FAILED record of the contract.
+    pub provider: Option<ArchiveProvider>,
+    /// Who orders the retry, at most 64 characters (recorded in the audit trail).
+    #[schema(max_length = 64, examples("ops_zhang"))]
+    pub operator: String,
+    /// Why, at most 512 characters.
+    #[schema(max_length = 512)]
+    pub reason: Option<String>,
 }
 
 /// The body of `POST /api/v1/contract/{contractId}/revoke`.

@@ -29,6 +29,10 @@ pub struct FaceVerificationRequest {
     #[schema(minimum = 1, maximum = 1440, default = 30)]
     pub expire_minutes: Option<i64>,
     pub ui_config: Option<UiConfigRequest>,
+    /// Not in the spec's request: archive the final result (spec 5.1, (可选) 核验结果存证) the way
+    /// contracts are archived. The record archived holds no personal data; the verification's
+    /// answer shows it as `resultArchive`.
+    pub archive_config: Option<ArchiveConfigRequest>,
 }
 
 /// The person to verify.
@@ -213,6 +217,52 @@ pub struct FaceVerification {
     /// `true` when the degraded SMS + identity check replaced the face check (spec 7.2.1).
     pub degraded: bool,
     pub method: VerificationMethod,
+    /// Present when the caller asked for the result to be archived, once the result is final.
+    pub result_archive: Option<ResultArchive>,
+}
+
+/// A verification's archived result (spec 5.1).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ResultArchive {
+    /// The result record exactly as archived: JSON with sorted keys and no whitespace, every
+    /// value a string or `null` (`format`, `verificationId`, `bizId`, `bizType`, `status`,
+    /// `method`, `provider`, `transactionNo`, `score`, `failReason`, `initiatedAt`,
+    /// `verifiedAt`). No personal data.
+    #[schema(required = true)]
+    pub record: Option<String>,
+    /// SHA-256 of `record` (hex): the hash every provider archived; `null` until the first
+    /// request.
+    #[schema(required = true)]
+    pub record_hash: Option<String>,
+    pub archives: Vec<ResultArchiveRecord>,
+}
+
+/// One provider's archive of a verification's result.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ResultArchiveRecord {
+    /// `null` until the archive sweep requests it (moments after the result).
+    #[schema(required = true)]
+    pub archive_id: Option<String>,
+    pub provider: ArchiveProvider,
+    pub status: ArchiveStatus,
+    #[schema(format = DateTime, required = true)]
+    pub archive_time: Option<String>,
+    /// The token's serial number, or the log's leaf (`local-merkle-log:<index>`).
+    #[schema(required = true)]
+    pub transaction_no: Option<String>,
+    /// The timestamp authority or the log that vouches for the record.
+    #[schema(required = true)]
+    pub authority: Option<String>,
+    /// What verifies the record offline: an RFC 3161 token (`format`, `token`, ...) or a Merkle
+    /// inclusion proof with its signed tree head (fields in docs/archive.md).
+    #[schema(required = true, value_type = Option<Object>)]
+    pub evidence: Option<serde_json::Value>,
+    #[schema(minimum = 0)]
+    pub attempts: i64,
+    #[schema(required = true)]
+    pub fail_reason: Option<String>,
 }
 
 /// The verified person.
