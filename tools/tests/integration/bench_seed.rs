@@ -75,7 +75,7 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
     assert!(verified["firstBreak"].is_null(), "{verified}");
     assert_eq!(
         verified["events"],
-        20 * 18 + 2,
+        20 * 19 + 2,
         "the contracts and the template"
     );
 
@@ -116,7 +116,7 @@ async fn seeded_contracts_verify_and_rebuild_to_the_seeded_tables(t: TestStore) 
             .arg(&report));
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-        assert_eq!(report["events"], 20 * 18 + 2, "{tool}: {report}");
+        assert_eq!(report["events"], 20 * 19 + 2, "{tool}: {report}");
         assert!(
             report["eventsPerSecond"].as_f64().unwrap() > 0.0,
             "{report}"
