@@ -354,15 +354,7 @@ pub(super) async fn run_archive(
                     None
                 }
             };
-            // A receipt the log cannot hold is a failed attempt, not a silent pending record.
-            let recorded = TransactionNo::parse(&receipt.transaction_no)
-                .map_err(|error| format!("transaction number: {error}"))
-                .and_then(|number| {
-                    LongText::parse(&receipt.authority)
-                        .map(|authority| (number, authority))
-                        .map_err(|error| format!("authority: {error}"))
-                });
-            let (transaction_no, authority) = match recorded {
+            let (transaction_no, authority) = match recorded_receipt(&receipt) {
                 Ok(values) => values,
                 Err(error) => {
                     let reason = format!("the provider's receipt cannot be recorded: {error}");
@@ -485,6 +477,18 @@ async fn archive_certificate(
         "/download/archives/{}/{hash}.pdf",
         request.archive_id
     ))
+}
+
+/// A provider's transaction number and authority as the log holds them; a receipt the log cannot
+/// hold is a failed attempt, not a silent pending record.
+pub(super) fn recorded_receipt(
+    receipt: &crate::providers::archive::ArchiveReceipt,
+) -> Result<(TransactionNo, LongText), String> {
+    let number = TransactionNo::parse(&receipt.transaction_no)
+        .map_err(|error| format!("transaction number: {error}"))?;
+    let authority =
+        LongText::parse(&receipt.authority).map_err(|error| format!("authority: {error}"))?;
+    Ok((number, authority))
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@ use aggregates::face_verification::{
     FaceVerificationAggregate, RecordResultArchiveFailure, RecordResultArchiveSuccess,
     RequestResultArchive, ResultRecord, VerificationCommand, VerificationError,
 };
-use aggregates::values::{ArchiveId, ArchiveProvider, Digest, LongText, Reason, TransactionNo};
+use aggregates::values::{ArchiveId, ArchiveProvider, Digest, Reason};
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 
-use super::archiving::{ArchiveOutcome, PENDING_LEASE, retry_delay};
+use super::archiving::{ArchiveOutcome, PENDING_LEASE, recorded_receipt, retry_delay};
 use super::pipeline::CommandError;
 use super::{Services, system_metadata};
 use crate::providers::archive::ArchiveRequest;
@@ -153,14 +153,7 @@ pub(super) async fn run(
     };
     match archiver.archive(&request).await {
         Ok(receipt) => {
-            let recorded = TransactionNo::parse(&receipt.transaction_no)
-                .map_err(|error| format!("transaction number: {error}"))
-                .and_then(|number| {
-                    LongText::parse(&receipt.authority)
-                        .map(|authority| (number, authority))
-                        .map_err(|error| format!("authority: {error}"))
-                });
-            let (transaction_no, authority) = match recorded {
+            let (transaction_no, authority) = match recorded_receipt(&receipt) {
                 Ok(values) => values,
                 Err(error) => {
                     let reason = format!("the provider's receipt cannot be recorded: {error}");
