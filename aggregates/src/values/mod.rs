@@ -9,6 +9,7 @@ mod digest;
 mod expiry;
 mod id_card;
 mod mobile;
+mod organization;
 mod score;
 mod signature_image;
 mod text;
@@ -34,6 +35,9 @@ pub use expiry::{
 };
 pub use id_card::{EARLIEST_BIRTH_YEAR, IdCardError, IdCardNumber};
 pub use mobile::{MobileError, MobileNumber};
+pub use organization::{
+    CREDIT_CODE_LEN, CreditCode, CreditCodeError, OrganizationName, credit_code_check_character,
+};
 pub use score::{FaceScore, ScoreError};
 pub use signature_image::{
     MAX_SIGNATURE_IMAGE_BYTES, MAX_SIGNATURE_SIDE, MIN_SIGNATURE_SIDE, SignatureImage,
