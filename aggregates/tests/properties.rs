@@ -181,6 +181,7 @@ fn contract_request() -> ContractRequest {
         notify_type: Some(notify.into()),
         sequence: Some(sequence),
         link_expire_minutes: None,
+        organization: None,
     };
     ContractRequest {
         biz_id: Some("REL_1".into()),
@@ -229,6 +230,7 @@ impl ContractWorld {
             archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
             link_lifetimes: aggregates::values::LinkLifetimes::default(),
             other_archive_ids: Vec::new(),
+            seals: std::collections::BTreeMap::new(),
             mode: Mode::Production,
             now: t0(),
         });
@@ -374,8 +376,8 @@ impl ContractWorld {
             Step::Sign(party) => ContractCommand::Sign(Sign {
                 party_id: Self::party(party),
                 link_id: self.link_id(party),
-                signature_image: signature_image(),
-                signature_image_hash: digest(7),
+                signature_image: Some(signature_image()),
+                signature_image_hash: Some(digest(7)),
                 ip_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 device_info: DeviceInfo::parse("test").unwrap(),
                 transaction_no: TransactionNo::parse("TX").unwrap(),

@@ -378,6 +378,7 @@ fn signer_body(
     let ip_address = signed
         .map(|signature| signature.ip_address)
         .or(rejected.map(|rejection| rejection.ip_address));
+    let organization = signer.organization.as_ref();
     vec![
         ("contract_id", SqlValue::text(contract.contract_id.as_str())),
         ("party_id", SqlValue::text(signer.party_id.as_str())),
@@ -392,6 +393,38 @@ fn signer_body(
         ("mobile_hash", SqlValue::text(sealed.mobile.hash.clone())),
         ("sign_method", SqlValue::text(signer.sign_method.as_str())),
         ("notify_type", SqlValue::text(signer.notify_type.as_str())),
+        (
+            "organization_name",
+            SqlValue::optional_text(organization.map(|organization| organization.name.as_str())),
+        ),
+        (
+            "credit_code",
+            SqlValue::optional_text(
+                organization.map(|organization| organization.credit_code.as_str()),
+            ),
+        ),
+        (
+            "agent_role",
+            SqlValue::optional_text(
+                organization.map(|organization| organization.agent_role.as_str()),
+            ),
+        ),
+        (
+            "seal_appearance",
+            SqlValue::optional_text(
+                organization.map(|organization| organization.appearance.as_str()),
+            ),
+        ),
+        (
+            "seal_id",
+            SqlValue::optional_text(organization.map(|organization| organization.seal_id.as_str())),
+        ),
+        (
+            "seal_version",
+            organization.map_or(SqlValue::Null, |organization| {
+                SqlValue::Integer(i64::from(organization.seal_version))
+            }),
+        ),
         ("sign_status", SqlValue::text(signer.sign_status().as_str())),
         // The service builds sign and short URLs from the link id; no event carries them.
         ("sign_url", SqlValue::Null),

@@ -151,6 +151,7 @@ async fn initiate_new(
                     archive_id: archive_id.clone(),
                     link_lifetimes: services.config.contracts.link_lifetimes(),
                     other_archive_ids: other_archive_ids.clone(),
+                    seals: std::collections::BTreeMap::new(),
                     mode: services.mode(),
                     now,
                 })

@@ -36,6 +36,8 @@ use crate::trust::timestamper::LOCAL;
 
 /// Why signers sign (the signature dictionary's `/Reason`).
 const SIGNER_REASON: &str = "同意签署本协议";
+/// Why an organisation's seal is applied.
+const ORGANIZATION_REASON: &str = "同意签署本协议并加盖印章";
 
 /// The document as it stands: its first revision as rendered, and its bytes so far.
 #[derive(Debug)]
@@ -76,10 +78,13 @@ pub async fn document_head(
     })
 }
 
-/// What the signer's signature shows besides their drawing.
+/// What the signer's signature shows: their drawing, an organisation's seal, or both, and what
+/// the platform recorded.
 #[derive(Debug, Clone, Copy)]
 pub struct SigningFacts<'a> {
     pub image: Option<&'a SignatureImage>,
+    /// The PNG of the seal an organisation signer applies (the version pinned at initiation).
+    pub seal: Option<&'a [u8]>,
     pub transaction_no: &'a str,
     pub ip_address: &'a str,
     pub signed_at: DateTime<Utc>,
@@ -218,27 +223,55 @@ fn issue_event_certificate(
     // The certificate starts in the second it is issued, never before: X.509 times have whole
     // seconds, so the start is that second, which is not later than the signing moment.
     let not_before = signed_at.with_nanosecond(0).unwrap_or(signed_at);
-    Ok(platform.ca().issue_event_certificate(
-        signer.name.as_str(),
-        &signer.id_card_no.masked(),
-        not_before,
-        TimeDelta::minutes(minutes)
-            .to_std()
-            .map_err(|error| SealingError::Value(error.to_string()))?,
-    )?)
+    let validity = TimeDelta::minutes(minutes)
+        .to_std()
+        .map_err(|error| SealingError::Value(error.to_string()))?;
+    let masked_id = signer.id_card_no.masked();
+    Ok(match &signer.organization {
+        None => platform.ca().issue_event_certificate(
+            signer.name.as_str(),
+            &masked_id,
+            not_before,
+            validity,
+        )?,
+        Some(organization) => platform.ca().issue_organization_certificate(
+            organization.name.as_str(),
+            organization.credit_code.as_str(),
+            signer.name.as_str(),
+            &masked_id,
+            not_before,
+            validity,
+        )?,
+    })
 }
 
 fn appearance(facts: &SigningFacts<'_>) -> Option<Appearance> {
-    facts.image.map(|image| Appearance {
-        png: image.bytes().to_vec(),
+    // The seal first, where a reader looks for it, then the handwriting beside it.
+    let images: Vec<Vec<u8>> = facts
+        .seal
+        .map(<[u8]>::to_vec)
+        .into_iter()
+        .chain(facts.image.map(|image| image.bytes().to_vec()))
+        .collect();
+    (!images.is_empty()).then(|| Appearance {
+        images,
         lines: appearance_lines(facts),
     })
 }
 
 fn signature_info(signer: &Signer, facts: &SigningFacts<'_>) -> SignatureInfo {
     SignatureInfo {
-        name: signer.name.to_string(),
-        reason: SIGNER_REASON.to_owned(),
+        // An organisation signs as itself; its certificate names the person who acted for it.
+        name: signer.organization.as_ref().map_or_else(
+            || signer.name.to_string(),
+            |organization| organization.name.to_string(),
+        ),
+        reason: if signer.organization.is_some() {
+            ORGANIZATION_REASON
+        } else {
+            SIGNER_REASON
+        }
+        .to_owned(),
         location: None,
         signed_at: facts.signed_at,
     }
@@ -256,6 +289,20 @@ pub async fn sign_at_moment(
     let (bytes, _, record) = append_signature(state, &head, signer, facts).await?;
     store_revision(state, contract, signer, &bytes, &record).await?;
     Ok(record)
+}
+
+/// The seal image an organisation signer applies: the version pinned at initiation, read back
+/// from the document store and checked against its hash. `None` for a person.
+pub async fn organization_seal(
+    state: &Services,
+    signer: &Signer,
+) -> Result<Option<Vec<u8>>, SealingError> {
+    let Some(organization) = &signer.organization else {
+        return Ok(None);
+    };
+    let hash = organization.seal_image_hash.as_hex();
+    let key = super::sealing::seal_image_storage_key(organization.seal_id.as_str(), hash);
+    Ok(Some(state.documents.get(&key, hash).await?))
 }
 
 /// Stores a signer's revision under its hash, before the log names it.
@@ -349,6 +396,7 @@ mod tests {
     fn the_appearance_prints_beijing_time_the_transaction_and_the_address() {
         let facts = SigningFacts {
             image: None,
+            seal: None,
             transaction_no: "SIGN_TXN_1",
             ip_address: "203.0.113.7",
             signed_at: DateTime::parse_from_rfc3339("2026-12-07T13:05:03Z")

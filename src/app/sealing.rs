@@ -35,7 +35,7 @@ use super::revisions::{self, SigningFacts, digest, long_text};
 use super::{Services, system_metadata};
 use crate::app::pipeline::CommandError;
 use crate::documents::contract::{
-    ContractDocument, DOCUMENT_TIMESTAMP_FIELD, SignerFacts, contract_layout,
+    ContractDocument, DOCUMENT_TIMESTAMP_FIELD, OrganizationFacts, SignerFacts, contract_layout,
 };
 use crate::documents::pdf::{self, RenderedPdf};
 use crate::documents::seal::{SealError, signature_field};
@@ -104,6 +104,11 @@ pub fn document_storage_key(contract_id: &str, sha256_hex: &str) -> String {
 /// Where an archive certificate is stored.
 pub fn certificate_storage_key(archive_id: &str, sha256_hex: &str) -> String {
     format!("archives/{archive_id}/{sha256_hex}.pdf")
+}
+
+/// Where an organisation's seal image is stored: named by its hash, like documents.
+pub fn seal_image_storage_key(seal_id: &str, sha256_hex: &str) -> String {
+    format!("seals/{seal_id}/{sha256_hex}.png")
 }
 
 /// Runs [`sweep`] every `interval`, and at once when [`Services::sealing`] is woken (a contract
@@ -247,6 +252,14 @@ pub async fn render_content(
             name: signer.name.to_string(),
             masked_id_card: signer.id_card_no.masked(),
             sign_method: signer.sign_method.as_str().to_owned(),
+            organization: signer
+                .organization
+                .as_ref()
+                .map(|organization| OrganizationFacts {
+                    name: organization.name.to_string(),
+                    credit_code: organization.credit_code.to_string(),
+                    agent_role: organization.agent_role.as_str().to_owned(),
+                }),
         })
         .collect();
     let document = ContractDocument {
@@ -344,12 +357,14 @@ pub async fn seal(
         // Signed before signatures were made at the signer's moment: signed now, with a
         // certificate issued now.
         let ip_address = signature.ip_address.to_string();
+        let seal = revisions::organization_seal(state, signer).await?;
         let (bytes, revision, record) = revisions::append_signature(
             state,
             &head,
             signer,
             SigningFacts {
                 image: signature.signature_image.as_ref(),
+                seal: seal.as_deref(),
                 transaction_no: signature.transaction_no.as_str(),
                 ip_address: &ip_address,
                 signed_at: now,

@@ -14,14 +14,25 @@ use super::pdf::{PdfError, decode_png, write_alpha_mask, write_image};
 const TEXT_SIZE: f32 = 6.0;
 const LINE_HEIGHT: f32 = 7.5;
 const PADDING: f32 = 3.0;
-const IMAGE: Name<'static> = Name(b"Im1");
 const FONT: Name<'static> = Name(b"F1");
 
-/// A visible signature: the PNG the signer drew and the lines printed under it.
+/// A visible signature: the pictures (the handwritten signature the signer drew, an
+/// organisation's seal, or both side by side) and the lines printed under them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appearance {
-    pub png: Vec<u8>,
+    /// PNG images, laid out left to right in equal shares of the width.
+    pub images: Vec<Vec<u8>>,
     pub lines: Vec<String>,
+}
+
+impl Appearance {
+    /// One picture with its lines.
+    pub fn single(png: Vec<u8>, lines: Vec<String>) -> Self {
+        Self {
+            images: vec![png],
+            lines,
+        }
+    }
 }
 
 /// The appearance written as numbered objects, the form XObject first.
@@ -35,7 +46,8 @@ pub struct AppearanceObjects {
     pub next: i32,
 }
 
-/// Writes `appearance` to fill `rect` (`[x1, y1, x2, y2]`), numbering objects from `first`.
+/// Writes `appearance` to fill `rect` (`[x1, y1, x2, y2]`), numbering objects from `first`: the
+/// form, the first image, the font, its alpha mask, then each further image and its mask.
 pub fn write(
     appearance: &Appearance,
     rect: [f32; 4],
@@ -43,35 +55,55 @@ pub fn write(
 ) -> Result<AppearanceObjects, PdfError> {
     let width = (rect[2] - rect[0]).max(1.0);
     let height = (rect[3] - rect[1]).max(1.0);
-    let picture = decode_png(&appearance.png)?;
+    let pictures = appearance
+        .images
+        .iter()
+        .map(|png| decode_png(png))
+        .collect::<Result<Vec<_>, _>>()?;
     let form_id = Ref::new(first);
-    let image_id = Ref::new(first + 1);
     let font_id = Ref::new(first + 2);
-    let mask_id = picture.alpha.as_ref().map(|_| Ref::new(first + 3));
-    let next = first + if mask_id.is_some() { 4 } else { 3 };
+    // (image, mask) numbers: the first image keeps the numbers a single picture always had.
+    let mut numbers = Vec::with_capacity(pictures.len());
+    let mut next = first + 3;
+    for (index, picture) in pictures.iter().enumerate() {
+        let image = if index == 0 {
+            first + 1
+        } else {
+            next += 1;
+            next - 1
+        };
+        let mask = picture.alpha.as_ref().map(|_| {
+            next += 1;
+            next - 1
+        });
+        numbers.push((image, mask));
+    }
 
-    // The text at the bottom, the signature scaled into the room above it.
+    // The text at the bottom, the pictures side by side in the room above it.
     let text_height = LINE_HEIGHT * appearance.lines.len() as f32;
-    let room_width = width - 2.0 * PADDING;
+    let count = pictures.len().max(1) as f32;
+    let share_width = (width - 2.0 * PADDING) / count;
     let room_height = (height - text_height - 2.0 * PADDING).max(1.0);
-    let aspect = picture.width.max(1) as f32 / picture.height.max(1) as f32;
-    let (image_width, image_height) = if room_width / room_height > aspect {
-        (room_height * aspect, room_height)
-    } else {
-        (room_width, room_width / aspect)
-    };
     let mut content = Content::new();
-    content.save_state();
-    content.transform([
-        image_width,
-        0.0,
-        0.0,
-        image_height,
-        PADDING,
-        PADDING + text_height,
-    ]);
-    content.x_object(IMAGE);
-    content.restore_state();
+    for (index, picture) in pictures.iter().enumerate() {
+        let aspect = picture.width.max(1) as f32 / picture.height.max(1) as f32;
+        let (image_width, image_height) = if share_width / room_height > aspect {
+            (room_height * aspect, room_height)
+        } else {
+            (share_width, share_width / aspect)
+        };
+        content.save_state();
+        content.transform([
+            image_width,
+            0.0,
+            0.0,
+            image_height,
+            PADDING + share_width * index as f32,
+            PADDING + text_height,
+        ]);
+        content.x_object(image_name(index).as_name());
+        content.restore_state();
+    }
     for (index, line) in appearance.lines.iter().enumerate() {
         let y = PADDING + text_height - LINE_HEIGHT * (index as f32 + 1.0) + 1.5;
         content.begin_text();
@@ -87,15 +119,15 @@ pub fn write(
     let mut form = chunk.form_xobject(form_id, &content);
     form.bbox(Rect::new(0.0, 0.0, width, height));
     let mut resources = form.resources();
-    resources.x_objects().pair(IMAGE, image_id);
+    let mut x_objects = resources.x_objects();
+    for (index, (image, _)) in numbers.iter().enumerate() {
+        x_objects.pair(image_name(index).as_name(), Ref::new(*image));
+    }
+    x_objects.finish();
     resources.fonts().pair(FONT, font_id);
     resources.finish();
     form.finish();
     objects.push((first, chunk.as_bytes().to_vec()));
-
-    let mut chunk = Chunk::new();
-    write_image(&mut chunk, image_id, mask_id, &picture)?;
-    objects.push((first + 1, chunk.as_bytes().to_vec()));
 
     let mut chunk = Chunk::new();
     chunk
@@ -104,16 +136,35 @@ pub fn write(
         .encoding_predefined(Name(b"WinAnsiEncoding"));
     objects.push((first + 2, chunk.as_bytes().to_vec()));
 
-    if let Some(mask_id) = mask_id {
+    for (picture, (image, mask)) in pictures.iter().zip(&numbers) {
         let mut chunk = Chunk::new();
-        write_alpha_mask(&mut chunk, mask_id, &picture)?;
-        objects.push((first + 3, chunk.as_bytes().to_vec()));
+        write_image(&mut chunk, Ref::new(*image), mask.map(Ref::new), picture)?;
+        objects.push((*image, chunk.as_bytes().to_vec()));
+        if let Some(mask) = mask {
+            let mut chunk = Chunk::new();
+            write_alpha_mask(&mut chunk, Ref::new(*mask), picture)?;
+            objects.push((*mask, chunk.as_bytes().to_vec()));
+        }
     }
+    objects.sort_by_key(|(number, _)| *number);
     Ok(AppearanceObjects {
         form: first,
         objects,
         next,
     })
+}
+
+/// The resource name of the `index`th picture: `Im1`, `Im2`, ...
+struct ImageName(Vec<u8>);
+
+impl ImageName {
+    fn as_name(&self) -> Name<'_> {
+        Name(&self.0)
+    }
+}
+
+fn image_name(index: usize) -> ImageName {
+    ImageName(format!("Im{}", index + 1).into_bytes())
 }
 
 /// `text` with everything outside printable ASCII replaced by `?` (Helvetica's WinAnsi encoding
@@ -132,10 +183,10 @@ mod tests {
     #[test]
     fn an_appearance_is_a_form_with_the_image_its_mask_and_a_standard_font() {
         let written = write(
-            &Appearance {
-                png: stroke_png(),
-                lines: vec!["2026-12-07 21:05:03 UTC+8".into(), "张 SIGN_TXN_1".into()],
-            },
+            &Appearance::single(
+                stroke_png(),
+                vec!["2026-12-07 21:05:03 UTC+8".into(), "张 SIGN_TXN_1".into()],
+            ),
             [56.0, 400.0, 276.0, 470.0],
             40,
         )
@@ -157,6 +208,29 @@ mod tests {
     }
 
     #[test]
+    fn two_pictures_sit_side_by_side_after_the_numbers_one_picture_takes() {
+        let written = write(
+            &Appearance {
+                images: vec![stroke_png(), stroke_png()],
+                lines: vec!["Txn SIGN_TXN_1".into()],
+            },
+            [0.0, 0.0, 220.0, 72.0],
+            40,
+        )
+        .unwrap();
+        let numbers: Vec<i32> = written.objects.iter().map(|(number, _)| *number).collect();
+        assert_eq!(numbers, [40, 41, 42, 43, 44, 45]);
+        assert_eq!(written.next, 46);
+        let form = String::from_utf8_lossy(&written.objects[0].1);
+        assert!(form.contains("/Im1 41 0 R"), "{form}");
+        assert!(form.contains("/Im2 44 0 R"), "{form}");
+        let second = String::from_utf8_lossy(&written.objects[4].1);
+        assert!(second.contains("/SMask 45 0 R"), "{second}");
+        // The second picture starts halfway across (after the padding).
+        assert!(form.contains(" 110 "), "{form}");
+    }
+
+    #[test]
     fn text_is_kept_to_what_the_standard_font_shows() {
         assert_eq!(printable_ascii("IP 1.2.3.4 张三"), "IP 1.2.3.4 ??");
     }
@@ -165,10 +239,7 @@ mod tests {
     fn a_broken_image_is_refused() {
         assert!(
             write(
-                &Appearance {
-                    png: b"not a png".to_vec(),
-                    lines: Vec::new(),
-                },
+                &Appearance::single(b"not a png".to_vec(), Vec::new()),
                 [0.0, 0.0, 100.0, 50.0],
                 1
             )

@@ -55,6 +55,52 @@ pub struct SignerFacts {
     pub masked_id_card: String,
     /// `FACE_AND_SMS` or `CA_CERT` (spec 2.1.2); other codes are shown as they are.
     pub sign_method: String,
+    /// Set when the signer is an organisation: `name` and `masked_id_card` are then the person
+    /// who signs for it. A person's signer shows exactly as before organisations signed.
+    pub organization: Option<OrganizationFacts>,
+}
+
+/// The organisation a signer signs for, as the document shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrganizationFacts {
+    pub name: String,
+    pub credit_code: String,
+    /// `LEGAL_REPRESENTATIVE` or `AUTHORIZED_AGENT`.
+    pub agent_role: String,
+}
+
+impl OrganizationFacts {
+    /// How the person who signs for the organisation is called in the document.
+    fn agent_label(&self) -> &'static str {
+        match self.agent_role.as_str() {
+            "LEGAL_REPRESENTATIVE" => "法定代表人",
+            _ => "经办人",
+        }
+    }
+}
+
+impl SignerFacts {
+    /// The party as the document names it: the organisation, else the person.
+    fn party_name(&self) -> &str {
+        self.organization
+            .as_ref()
+            .map_or(self.name.as_str(), |organization| {
+                organization.name.as_str()
+            })
+    }
+
+    /// The lines that identify the signer: the person's name and masked ID number, and for an
+    /// organisation its credit code and who signs for it.
+    fn identity_fields(&self) -> Vec<(String, String)> {
+        match &self.organization {
+            None => vec![("证件号码".into(), self.masked_id_card.clone())],
+            Some(organization) => vec![
+                ("统一社会信用代码".into(), organization.credit_code.clone()),
+                (organization.agent_label().into(), self.name.clone()),
+                ("证件号码".into(), self.masked_id_card.clone()),
+            ],
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,10 +137,12 @@ pub fn contract_layout(document: &ContractDocument) -> Result<Layout, ContractDo
         Block::Heading("签署方".into()),
     ];
     for (index, signer) in document.signers.iter().enumerate() {
-        blocks.push(Block::Fields(vec![
-            (format!("签署方{}", index + 1), signer.name.clone()),
-            ("证件号码".into(), signer.masked_id_card.clone()),
-        ]));
+        let mut fields = vec![(
+            format!("签署方{}", index + 1),
+            signer.party_name().to_owned(),
+        )];
+        fields.extend(signer.identity_fields());
+        blocks.push(Block::Fields(fields));
     }
     blocks.push(Block::Rule);
     blocks.extend(document.template_blocks.iter().cloned());
@@ -102,11 +150,16 @@ pub fn contract_layout(document: &ContractDocument) -> Result<Layout, ContractDo
 
     blocks.push(Block::Heading("签署区".into()));
     for (index, signer) in document.signers.iter().enumerate() {
-        blocks.push(Block::Paragraph(format!(
-            "签署方{}（签字）：{}",
-            index + 1,
-            signer.name
-        )));
+        blocks.push(Block::Paragraph(match &signer.organization {
+            None => format!("签署方{}（签字）：{}", index + 1, signer.name),
+            Some(organization) => format!(
+                "签署方{}（盖章）：{}　{}：{}",
+                index + 1,
+                organization.name,
+                organization.agent_label(),
+                signer.name
+            ),
+        }));
         blocks.push(Block::SignatureBox {
             field: signer_field_name(&signer.party_id),
             height: SIGNATURE_BOX_HEIGHT,
@@ -134,13 +187,12 @@ pub fn contract_layout(document: &ContractDocument) -> Result<Layout, ContractDo
         blocks.push(Block::Heading(format!(
             "签署方{}：{}",
             index + 1,
-            signer.name
+            signer.party_name()
         )));
-        blocks.push(Block::Fields(vec![
-            ("签署方标识".into(), signer.party_id.clone()),
-            ("证件号码".into(), signer.masked_id_card.clone()),
-            ("认证方式".into(), sign_method_label(&signer.sign_method)),
-        ]));
+        let mut fields = vec![("签署方标识".into(), signer.party_id.clone())];
+        fields.extend(signer.identity_fields());
+        fields.push(("认证方式".into(), sign_method_label(&signer.sign_method)));
+        blocks.push(Block::Fields(fields));
     }
     blocks.push(Block::Heading("验真".into()));
     blocks.push(Block::Image {
@@ -218,12 +270,14 @@ pub(crate) mod tests {
                     name: "张三".into(),
                     masked_id_card: "310101********1234".into(),
                     sign_method: "FACE_AND_SMS".into(),
+                    organization: None,
                 },
                 SignerFacts {
                     party_id: "PAYER_001".into(),
                     name: "李四".into(),
                     masked_id_card: "440304********0011".into(),
                     sign_method: "CA_CERT".into(),
+                    organization: None,
                 },
             ],
             content_hash_hex: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"

@@ -481,7 +481,7 @@ mod tests {
         .unwrap();
         let revision = Revision::of(&rendered);
         let appearance = Appearance {
-            png: crate::documents::contract::tests::stroke_png(),
+            images: vec![crate::documents::contract::tests::stroke_png()],
             lines: vec!["Signed".into()],
         };
         let drawn = prepare(

@@ -761,7 +761,9 @@ mod tests {
     /// The request schemas name exactly the fields the domain's request structs read.
     #[test]
     fn request_schemas_name_the_domain_fields() {
-        use aggregates::contract::{ArchiveConfigRequest, ContractRequest, SignerRequest};
+        use aggregates::contract::{
+            ArchiveConfigRequest, ContractRequest, OrganizationRequest, SignerRequest,
+        };
         use aggregates::face_verification::{
             UiConfigRequest, UserInfoRequest, VerificationRequest,
         };
@@ -786,6 +788,10 @@ mod tests {
             ),
             ("ContractRequest", fields(ContractRequest::default())),
             ("SignerRequest", fields(SignerRequest::default())),
+            (
+                "OrganizationRequest",
+                fields(OrganizationRequest::default()),
+            ),
             (
                 "ArchiveConfigRequest",
                 fields(ArchiveConfigRequest::default()),

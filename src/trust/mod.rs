@@ -58,6 +58,8 @@ pub mod oid {
     pub const SERIAL_NUMBER: Oid = Oid::new_unwrap("2.5.4.5");
     pub const COUNTRY: Oid = Oid::new_unwrap("2.5.4.6");
     pub const ORGANIZATION: Oid = Oid::new_unwrap("2.5.4.10");
+    /// organizationIdentifier (X.520): `NTRCN-<credit code>` in an organisation's certificate.
+    pub const ORGANIZATION_IDENTIFIER: Oid = Oid::new_unwrap("2.5.4.97");
 
     pub const SUBJECT_KEY_IDENTIFIER: Oid = Oid::new_unwrap("2.5.29.14");
     pub const KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");

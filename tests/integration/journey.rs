@@ -130,7 +130,7 @@ pub async fn confirm(state: &esign::http::AppState, contract_id: &str, party: &s
         &link,
         &metadata,
         ip,
-        signature_image,
+        Some(signature_image),
         Some("iPhone; iOS 16.0"),
     )
     .await

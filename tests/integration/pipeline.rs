@@ -143,6 +143,7 @@ async fn initiate_command(
         archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         link_lifetimes: aggregates::values::LinkLifetimes::default(),
         other_archive_ids: Vec::new(),
+        seals: std::collections::BTreeMap::new(),
         mode: Mode::Development,
         now: Utc::now(),
     })

@@ -59,6 +59,7 @@ fn contract() -> ContractDocument {
         name: name.into(),
         masked_id_card: masked.into(),
         sign_method: method.into(),
+        organization: None,
     };
     ContractDocument {
         contract_id: CONTRACT_ID.into(),
@@ -115,7 +116,7 @@ fn sign_signers_inked(
             .unwrap();
         let certificate = Certificate::from_der(&issued.certificate_der).unwrap();
         let appearance = Appearance {
-            png: signature_png(ink),
+            images: vec![signature_png(ink)],
             lines: vec![
                 "Signed 2023-10-27 18:30:00 UTC+8".into(),
                 "Txn SIGN_TXN_001".into(),

@@ -17,6 +17,7 @@ use super::{
     SendSmsCode, Sign, StartInvitationAttempt, VerifyCertificate, VerifySmsCode,
 };
 use crate::delivery::{Recorded, Start};
+use crate::errors::ValidationErrors;
 use crate::values::{
     ArchiveProvider, ArchiveStatus, ContractStatus, LinkId, PartyId, SignMethod, SignStatus,
     VerificationStatus, later,
@@ -273,11 +274,12 @@ pub(super) fn sign(state: &ContractState, command: Sign) -> Decision {
     {
         return Err(conflict(ContractConflict::StaleRevision));
     }
+    check_drawing(signer, &command)?;
     let now = command.now;
     let mut events = vec![ContractEvent::SignerSigned {
         party_id: command.party_id,
         link_id: command.link_id,
-        signature_image: Some(crate::Sensitive::new(command.signature_image)),
+        signature_image: command.signature_image.map(crate::Sensitive::new),
         signature_image_hash: command.signature_image_hash,
         ip_address: command.ip_address,
         device_info: command.device_info,
@@ -291,6 +293,22 @@ pub(super) fn sign(state: &ContractState, command: Sign) -> Decision {
         events.push(ContractEvent::ContractPartiallySigned { signed_at: now });
     }
     Ok(with_invitations(state, events, now))
+}
+
+/// A drawing (with its hash) exactly when the signer's appearance shows one: a person's
+/// signature, or an organisation's seal beside its agent's signature. An organisation signing with
+/// its seal alone draws nothing, so nothing drawn is kept for it.
+fn check_drawing(signer: &Signer, command: &Sign) -> Result<(), ContractError> {
+    let drawn = command.signature_image.is_some() && command.signature_image_hash.is_some();
+    let absent = command.signature_image.is_none() && command.signature_image_hash.is_none();
+    let message = match (signer.draws_signature(), drawn, absent) {
+        (true, true, _) | (false, _, true) => return Ok(()),
+        (true, false, _) => "is required: this signer signs by hand",
+        (false, _, false) => "must be absent: this organisation signs with its seal alone",
+    };
+    let mut errors = ValidationErrors::new();
+    errors.push("signatureImage", message);
+    Err(ContractError::Invalid(errors))
 }
 
 /// Spec 4.1.2 step 2 (如配置短信通知，调用消息中心发送签署邀请): `events` plus an

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::template::VariableKey;
 use crate::values::{
-    ArchiveId, ArchiveProvider, BizId, CertificateSerial, ClientId, ContractBizType, ContractId,
-    DeviceInfo, Digest, IdCardNumber, LinkId, LinkTtl, LongText, MobileNumber, NotifyType,
-    Operator, PartyId, PartyType, PersonName, ProviderName, Reason, SignMethod, SignatureImage,
-    TemplateId, TemplateVersion, Title, TransactionNo, UserAgent, VerificationId, WebUrl,
-    WebhookHeaders,
+    AgentRole, ArchiveId, ArchiveProvider, BizId, CertificateSerial, ClientId, ContractBizType,
+    ContractId, CreditCode, DeviceInfo, Digest, IdCardNumber, LinkId, LinkTtl, LongText,
+    MobileNumber, NotifyType, Operator, OrganizationName, PartyId, PartyType, PersonName,
+    ProviderName, Reason, SealAppearance, SealId, SignMethod, SignatureImage, TemplateId,
+    TemplateVersion, Title, TransactionNo, UserAgent, VerificationId, WebUrl, WebhookHeaders,
 };
 use crate::{DomainEvent, Sensitive};
 
@@ -34,6 +34,25 @@ pub struct SignerEntry {
     /// take the configured default for `notifyType`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_expire_minutes: Option<LinkTtl>,
+    /// Set when the signer is an organisation: the person above (name, ID and mobile numbers)
+    /// signs for it and passes the identity checks; the organisation's seal is applied. Absent for
+    /// a person signing for themselves, and in every event written before organisations signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationSigner>,
+}
+
+/// The organisation a signer signs for, and the seal applied in its name, pinned to the seal
+/// version (and its image's SHA-256) current at initiation, so the document is reproducible.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSigner {
+    pub name: OrganizationName,
+    pub credit_code: CreditCode,
+    pub agent_role: AgentRole,
+    pub appearance: SealAppearance,
+    pub seal_id: SealId,
+    pub seal_version: u32,
+    pub seal_image_hash: Digest,
 }
 
 /// One signature of a sealed document: a signer's (with their event certificate) or, with no
@@ -156,15 +175,18 @@ pub enum ContractEvent {
         verified_at: DateTime<Utc>,
     },
     /// The signer signed; their link is used. `signatureImage` is the PNG they drew, sealed as
-    /// personal data (absent only in events written before images were kept); `signatureImageHash` is
-    /// the SHA-256 of its bytes. `revision` is the document revision their PAdES signature was made
+    /// personal data (absent in events written before images were kept, and when nothing was
+    /// drawn); `signatureImageHash` is the SHA-256 of its bytes. `revision` is the document revision their PAdES signature was made
     /// in then (absent in events written when signatures were made at sealing).
     SignerSigned {
         party_id: PartyId,
         link_id: LinkId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signature_image: Option<Sensitive<SignatureImage>>,
-        signature_image_hash: Digest,
+        /// Absent only when nothing was drawn: an organisation signer whose appearance is the
+        /// seal alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature_image_hash: Option<Digest>,
         ip_address: IpAddr,
         device_info: DeviceInfo,
         transaction_no: TransactionNo,

@@ -14,6 +14,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
@@ -24,19 +25,20 @@ use crate::delivery::{DeliveryOutcome, RetryPolicy};
 use crate::face_verification::FaceVerificationFacts;
 use crate::template::TemplateVersionFacts;
 use crate::values::{
-    ArchiveId, ArchiveProvider, CertificateSerial, ClientId, ContractId, DeviceInfo, Digest,
-    IdCardNumber, LinkId, LinkLifetimes, LinkTtl, LongText, Mode, Operator, PartyId, PersonName,
-    Reason, SignatureImage, TransactionNo, UserAgent,
+    ArchiveId, ArchiveProvider, CertificateSerial, ClientId, ContractId, CreditCode, DeviceInfo,
+    Digest, IdCardNumber, LinkId, LinkLifetimes, LinkTtl, LongText, Mode, Operator,
+    OrganizationName, PartyId, PersonName, Reason, SealId, SignatureImage, TransactionNo,
+    UserAgent,
 };
 
 pub use errors::{
     ContractConflict, ContractError, ContractNotFound, IdentityCheck, IdentityFailure,
     TemplateUnavailable,
 };
-pub use events::{ContractEvent, SealSignature, SignedRevision, SignerEntry};
+pub use events::{ContractEvent, OrganizationSigner, SealSignature, SignedRevision, SignerEntry};
 pub use initiate::{
-    ArchiveConfigRequest, ContractRequest, MAX_SEQUENCE, MAX_VARIABLE_LEN, SignerRequest,
-    check_archive,
+    ArchiveConfigRequest, ContractRequest, MAX_SEQUENCE, MAX_VARIABLE_LEN, OrganizationRequest,
+    SignerRequest, check_archive,
 };
 pub use state::{
     Archive, ArchiveState, CertificateCheck, Contract, ContractState, DocumentVersion, FaceCheck,
@@ -162,8 +164,22 @@ pub struct InitiateContract {
     /// Ids for the records of the providers after the first, when the request lists several;
     /// unused ones are dropped.
     pub other_archive_ids: Vec<ArchiveId>,
+    /// The seals the request's organisation signers name, as the service found them; a seal
+    /// missing here does not exist.
+    pub seals: BTreeMap<SealId, OrganizationSeal>,
     pub mode: Mode,
     pub now: DateTime<Utc>,
+}
+
+/// A registered seal as initiation needs it: whose it is, and its current version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizationSeal {
+    pub credit_code: CreditCode,
+    pub organization_name: OrganizationName,
+    pub version: u32,
+    pub image_hash: Digest,
+    /// A deactivated seal is not applied to new contracts.
+    pub active: bool,
 }
 
 /// A link the service generated: its id and the hash of its secret token.
@@ -274,10 +290,12 @@ pub struct VerifyCertificate {
 pub struct Sign {
     pub party_id: PartyId,
     pub link_id: LinkId,
-    /// The PNG the signer drew; the final document places it.
-    pub signature_image: SignatureImage,
+    /// The PNG the signer drew; their revision of the document shows it. Required of a person,
+    /// and of an organisation signer whose appearance includes a handwritten signature; refused
+    /// when the appearance is the seal alone.
+    pub signature_image: Option<SignatureImage>,
     /// SHA-256 of `signature_image`'s bytes (the domain has no hashing of its own).
-    pub signature_image_hash: Digest,
+    pub signature_image_hash: Option<Digest>,
     pub ip_address: IpAddr,
     pub device_info: DeviceInfo,
     /// The signing transaction number the service assigned (`transactionNo`).

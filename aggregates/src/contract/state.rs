@@ -5,15 +5,15 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
-use super::events::{ContractEvent, SignedRevision};
+use super::events::{ContractEvent, OrganizationSigner, SignedRevision};
 use crate::delivery::{Attempt, Delivery};
 use crate::template::VariableKey;
 use crate::values::{
     ArchiveId, ArchiveProvider, ArchiveStatus, BizId, CertificateSerial, ClientId, ContractBizType,
     ContractId, ContractStatus, DeviceInfo, Digest, IdCardNumber, LinkId, LinkTtl, LongText,
-    MobileNumber, NotifyType, Operator, PartyId, PartyType, PersonName, Reason, SignMethod,
-    SignStatus, SignatureImage, TemplateId, TemplateVersion, Title, TransactionNo, VerificationId,
-    WebUrl, WebhookHeaders,
+    MobileNumber, NotifyType, Operator, PartyId, PartyType, PersonName, Reason, SealAppearance,
+    SignMethod, SignStatus, SignatureImage, TemplateId, TemplateVersion, Title, TransactionNo,
+    VerificationId, WebUrl, WebhookHeaders,
 };
 
 /// CREATED -> PARTIAL_SIGNED -> SIGNED, or REJECTED / REVOKED / EXPIRED before SIGNED (spec 4.2.4).
@@ -211,6 +211,8 @@ pub struct Signer {
     pub sequence: u32,
     /// The lifetime asked for this signer's links; `None` takes the configured default.
     pub link_expire_minutes: Option<LinkTtl>,
+    /// The organisation this person signs for, when they sign for one.
+    pub organization: Option<OrganizationSigner>,
     pub status: SignerStatus,
     /// The latest SMS invitation (notify type SMS only), kept after the signer acts so a late
     /// outcome is still recorded.
@@ -225,6 +227,14 @@ pub struct Invitation {
 }
 
 impl Signer {
+    /// Whether signing asks this signer to draw a handwritten signature: a person always; an
+    /// organisation only when its appearance shows one beside the seal.
+    pub fn draws_signature(&self) -> bool {
+        self.organization.as_ref().is_none_or(|organization| {
+            organization.appearance == SealAppearance::SealAndHandwritten
+        })
+    }
+
     pub fn sign_status(&self) -> SignStatus {
         match self.status {
             SignerStatus::Pending { .. } => SignStatus::Pending,
@@ -304,9 +314,11 @@ pub struct CertificateCheck {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Signature {
     pub link_id: LinkId,
-    /// `None` only for signatures recorded before images were kept.
+    /// `None` for signatures recorded before images were kept, and when nothing was drawn (an
+    /// organisation signing with its seal alone).
     pub signature_image: Option<SignatureImage>,
-    pub signature_image_hash: Digest,
+    /// `None` exactly when nothing was drawn.
+    pub signature_image_hash: Option<Digest>,
     pub ip_address: IpAddr,
     pub device_info: DeviceInfo,
     pub transaction_no: TransactionNo,
@@ -431,6 +443,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                             notify_type: entry.notify_type,
                             sequence: entry.sequence,
                             link_expire_minutes: entry.link_expire_minutes,
+                            organization: entry.organization.clone(),
                             status: SignerStatus::Pending { link: None },
                             invitation: None,
                         })

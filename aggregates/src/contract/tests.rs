@@ -89,6 +89,7 @@ fn signer_request(
         notify_type: Some(notify.into()),
         sequence: Some(sequence),
         link_expire_minutes: None,
+        organization: None,
     }
 }
 
@@ -143,6 +144,7 @@ fn initiate_with(request: ContractRequest) -> ContractCommand {
         archive_id: crate::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         link_lifetimes: crate::values::LinkLifetimes::default(),
         other_archive_ids: Vec::new(),
+        seals: std::collections::BTreeMap::new(),
         mode: Mode::Production,
         now: t0(),
     })
@@ -305,8 +307,8 @@ fn sign(party_id: &str, link: &str, minutes: i64) -> ContractCommand {
     ContractCommand::Sign(Sign {
         party_id: party(party_id),
         link_id: link_id(link),
-        signature_image: signature_image(),
-        signature_image_hash: digest(7),
+        signature_image: Some(signature_image()),
+        signature_image_hash: Some(digest(7)),
         ip_address: ip(),
         device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
         transaction_no: TransactionNo::parse("SIGN_TXN_001").unwrap(),
@@ -1514,7 +1516,7 @@ fn the_signature_records_image_hash_ip_device_and_transaction_number() {
     let SignerStatus::Signed(signature) = &payer.status else {
         panic!("the payer should have signed");
     };
-    assert_eq!(signature.signature_image_hash, digest(7));
+    assert_eq!(signature.signature_image_hash, Some(digest(7)));
     assert_eq!(signature.signature_image, Some(signature_image()));
     assert_eq!(signature.ip_address, ip());
     assert_eq!(signature.device_info.as_str(), "iPhone; iOS 16.0");
@@ -2403,3 +2405,5 @@ fn a_signers_link_lifetime_is_theirs_else_the_configured_default_for_their_notif
         ]
     );
 }
+
+mod organization;

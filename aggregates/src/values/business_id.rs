@@ -133,6 +133,12 @@ business_id!(
     64
 );
 business_id!(
+    /// An organisation's seal (`sealId`), assigned by the service when an administrator registers
+    /// the seal; its stream holds every version of the seal's image.
+    SealId,
+    64
+);
+business_id!(
     /// The name of an external provider adapter (`sandbox`, `tencent`, ...).
     ProviderName,
     32

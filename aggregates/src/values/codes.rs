@@ -93,6 +93,26 @@ code_enum!(
 );
 
 code_enum!(
+    /// In what capacity the person who signs for an organisation acts (`organization.agentRole`).
+    AgentRole {
+        /// The organisation's legal representative (法定代表人).
+        LegalRepresentative => "LEGAL_REPRESENTATIVE",
+        /// A person the organisation authorised to sign for it (经办人 / 授权代理人).
+        AuthorizedAgent => "AUTHORIZED_AGENT",
+    }
+);
+
+code_enum!(
+    /// What an organisation's signature shows on the page (`organization.appearance`).
+    SealAppearance {
+        /// The organisation's seal alone (盖章).
+        Seal => "SEAL",
+        /// The seal beside the acting person's handwritten signature (盖章并签字).
+        SealAndHandwritten => "SEAL_AND_HANDWRITTEN",
+    }
+);
+
+code_enum!(
     /// How a signer receives the sign link (`notifyType`); decides the link's default lifetime.
     NotifyType {
         Sms => "SMS",

@@ -68,6 +68,7 @@ fn signer(party_id: &str, party_type: &str, name: &str, id: &str, mobile: &str) 
         notify_type: Some(if ca { "SMS" } else { "H5_LINK" }.into()),
         sequence: Some(if ca { 2 } else { 1 }),
         link_expire_minutes: None,
+        organization: None,
     }
 }
 
@@ -124,6 +125,7 @@ fn initiate() -> ContractCommand {
         archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         link_lifetimes: aggregates::values::LinkLifetimes::default(),
         other_archive_ids: Vec::new(),
+        seals: std::collections::BTreeMap::new(),
         mode: Mode::Production,
         now: t0(),
     })
@@ -215,8 +217,8 @@ fn sign(party_id: &str, link_id: &str, minutes: i64) -> ContractCommand {
     ContractCommand::Sign(Sign {
         party_id: party(party_id),
         link_id: link(link_id),
-        signature_image: signature_image(),
-        signature_image_hash: digest(7),
+        signature_image: Some(signature_image()),
+        signature_image_hash: Some(digest(7)),
         ip_address: ip(),
         device_info: DeviceInfo::parse("iPhone; iOS 16.0").unwrap(),
         transaction_no: TransactionNo::parse(&format!("SIGN_TXN_{party_id}")).unwrap(),

@@ -427,6 +427,8 @@ async fn prepare_inner(
     let ip_address = ip.to_string();
     let signing = SigningFacts {
         image: Some(image),
+        // CA_CERT signers are people: organisations sign with FACE_AND_SMS.
+        seal: None,
         transaction_no: &transaction_no,
         ip_address: &ip_address,
         signed_at: now,
@@ -568,6 +570,7 @@ async fn complete_inner(
     }
     let signing = SigningFacts {
         image: Some(&image),
+        seal: None,
         transaction_no: &preparation.transaction_no,
         ip_address: &preparation.ip.to_string(),
         signed_at: preparation.signed_at,
@@ -610,8 +613,8 @@ async fn complete_inner(
             ContractCommand::Sign(Sign {
                 party_id: party_id.clone(),
                 link_id: link_id.clone(),
-                signature_image: image.clone(),
-                signature_image_hash: hash.clone(),
+                signature_image: Some(image.clone()),
+                signature_image_hash: Some(hash.clone()),
                 ip_address: preparation.ip,
                 device_info: device_info.clone(),
                 transaction_no: transaction_no.clone(),

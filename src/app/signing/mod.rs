@@ -299,10 +299,11 @@ pub async fn sign(
     link: &SignLink,
     metadata: &EventMetadata,
     ip: IpAddr,
-    image: SignatureImage,
+    image: Option<SignatureImage>,
     user_agent: Option<&str>,
 ) -> Result<Signed, SigningError> {
-    let (hash, device_info) = recorded_facts(&image, user_agent)?;
+    let hash = image.as_ref().map(image_hash).transpose()?;
+    let device_info = device_info(user_agent)?;
     let transaction_no =
         TransactionNo::parse(&super::ids::new_id("SIGN_TXN")).map_err(AppError::internal)?;
     let mut state = link.state.clone();
@@ -318,12 +319,16 @@ pub async fn sign(
         ensure_turn(&live)?;
         let (party_id, link_id) = (live.signer.party_id.clone(), live.link.link_id.clone());
         let ip_address = ip.to_string();
+        let seal = super::revisions::organization_seal(services, live.signer)
+            .await
+            .map_err(|error| AppError::internal(format!("the seal cannot be read: {error}")))?;
         let revision = match super::revisions::sign_at_moment(
             services,
             live.contract,
             live.signer,
             super::revisions::SigningFacts {
-                image: Some(&image),
+                image: image.as_ref(),
+                seal: seal.as_deref(),
                 transaction_no: transaction_no.as_str(),
                 ip_address: &ip_address,
                 signed_at: now,
@@ -384,12 +389,18 @@ fn recorded_facts(
     image: &SignatureImage,
     user_agent: Option<&str>,
 ) -> Result<(Digest, DeviceInfo), AppError> {
-    let hash = Digest::parse(&hex::encode(Sha256::digest(image.bytes())))
-        .map_err(|_| AppError::internal("a SHA-256 did not parse as a digest"))?;
-    let device_info = DeviceInfo::parse(user_agent.unwrap_or("unknown"))
+    Ok((image_hash(image)?, device_info(user_agent)?))
+}
+
+fn image_hash(image: &SignatureImage) -> Result<Digest, AppError> {
+    Digest::parse(&hex::encode(Sha256::digest(image.bytes())))
+        .map_err(|_| AppError::internal("a SHA-256 did not parse as a digest"))
+}
+
+fn device_info(user_agent: Option<&str>) -> Result<DeviceInfo, AppError> {
+    DeviceInfo::parse(user_agent.unwrap_or("unknown"))
         .or_else(|_| DeviceInfo::parse("unknown"))
-        .map_err(AppError::internal)?;
-    Ok((hash, device_info))
+        .map_err(AppError::internal)
 }
 
 /// What a signer's signature led to; the last one wakes the sealing sweep, to seal now rather than

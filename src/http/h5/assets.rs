@@ -61,6 +61,9 @@ dl.certificate{display:grid;grid-template-columns:minmax(0,auto) minmax(0,1fr);g
 dl.certificate dt{color:#888}
 dl.certificate dd{margin:0;min-width:0;overflow-wrap:anywhere}
 .reject{background:none;text-align:center}
+figure.seal{margin:8px 0;text-align:center}
+figure.seal img{width:140px;height:140px;object-fit:contain}
+figure.seal figcaption{color:#888;font-size:13px}
 "#;
 
 const JS: &str = r#"(function () {
@@ -121,6 +124,18 @@ const JS: &str = r#"(function () {
       }
       document.getElementById('signature-data').value = pad.toDataURL('image/png');
       form.submit();
+    });
+  }
+
+  // An organisation applying its seal alone: nothing to draw, only the confirmation.
+  var sealSubmit = document.getElementById('seal-submit');
+  if (sealSubmit && !pad) {
+    var sealDialog = document.getElementById('confirm-dialog');
+    sealSubmit.addEventListener('click', function () { sealDialog.hidden = false; });
+    document.getElementById('confirm-no').addEventListener('click', function () { sealDialog.hidden = true; });
+    document.getElementById('confirm-yes').addEventListener('click', function () {
+      document.getElementById('confirm-yes').disabled = true;
+      document.getElementById('sign-form').submit();
     });
   }
 

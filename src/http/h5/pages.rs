@@ -6,7 +6,8 @@ pub(super) use crate::app::signing::face::FaceStatus;
 use std::fmt::Write as _;
 
 use aggregates::contract::{Contract, SignLink, Signer, SignerStatus, SmsCheck};
-use aggregates::values::{ContentType, SignMethod};
+use aggregates::values::{AgentRole, ContentType, SignMethod};
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 pub(super) use crate::documents::html::escape;
@@ -92,6 +93,8 @@ pub(super) struct SignPage<'a> {
     pub link: &'a SignLink,
     /// The rendered template; `None` when it could not be rendered.
     pub body: Option<(String, ContentType)>,
+    /// The seal an organisation signer applies (PNG), shown before they confirm.
+    pub seal_png: Option<&'a [u8]>,
     pub waiting: bool,
     pub face: FaceStatus,
     pub resend_cooldown: chrono::TimeDelta,
@@ -161,10 +164,12 @@ pub(super) fn sign_page(page: &SignPage<'_>) -> String {
     let _ = write!(body, "<section class=\"parties\"><h2>签署方</h2><ul>");
     for party in &contract.signers {
         let me = party.party_id == signer.party_id;
-        let name = if me {
-            party.name.as_str().to_owned()
-        } else {
-            masked_name(party.name.as_str())
+        // An organisation is named in full (it is no one's personal data); a person, to the
+        // other parties, by the first character only.
+        let name = match (&party.organization, me) {
+            (Some(organization), _) => organization.name.as_str().to_owned(),
+            (None, true) => party.name.as_str().to_owned(),
+            (None, false) => masked_name(party.name.as_str()),
         };
         let _ = write!(
             body,
@@ -176,9 +181,20 @@ pub(super) fn sign_page(page: &SignPage<'_>) -> String {
         );
     }
     let _ = write!(body, "</ul></section>");
+    let organization = signer.organization.as_ref().map_or_else(String::new, |organization| {
+        format!(
+            "<p>签署单位：<span id=\"organization-name\">{}</span></p><p>统一社会信用代码：{}</p><p>身份：{}</p>",
+            escape(organization.name.as_str()),
+            escape(organization.credit_code.as_str()),
+            match organization.agent_role {
+                AgentRole::LegalRepresentative => "法定代表人",
+                AgentRole::AuthorizedAgent => "经办人",
+            }
+        )
+    });
     let _ = write!(
         body,
-        "<section class=\"identity\"><h2>您的身份</h2><p>姓名：<span id=\"signer-name\">{}</span></p>\
+        "<section class=\"identity\"><h2>您的身份</h2>{organization}<p>姓名：<span id=\"signer-name\">{}</span></p>\
          <p>身份证号：{}</p><p>手机号：{}</p></section>",
         escape(signer.name.as_str()),
         escape(&signer.id_card_no.masked()),
@@ -394,16 +410,59 @@ fn certificate_step(page: &SignPage<'_>) -> String {
     )
 }
 
+/// The seal to be applied, as a picture the page embeds (the CSP allows `data:` images).
+fn seal_picture(page: &SignPage<'_>) -> String {
+    page.seal_png.map_or_else(String::new, |png| {
+        format!(
+            "<figure class=\"seal\"><img id=\"seal-image\" alt=\"将加盖的印章\" src=\"data:image/png;base64,{}\">\
+             <figcaption>将加盖的印章</figcaption></figure>",
+            base64::engine::general_purpose::STANDARD.encode(png)
+        )
+    })
+}
+
+/// An organisation whose appearance is its seal alone confirms, and the seal is applied: there is
+/// nothing to draw.
+fn seal_step(page: &SignPage<'_>, checks_done: bool) -> String {
+    let mut out = format!(
+        "<section id=\"step-sign\" class=\"{}\"><h2>第三步 加盖印章</h2>{}",
+        step_class(false, checks_done),
+        seal_picture(page)
+    );
+    if checks_done {
+        let _ = write!(
+            out,
+            "<p>确认后，平台将以上印章加盖在协议的签署位置，并以签署单位的名义数字签名。</p>\
+             <div class=\"row\"><button id=\"seal-submit\" type=\"button\">确认盖章</button></div>\
+             <form id=\"sign-form\" method=\"post\" action=\"{}\">{}</form>\
+             <div id=\"confirm-dialog\" class=\"dialog\" role=\"dialog\" aria-modal=\"true\" hidden>\
+             <div class=\"panel\"><p>确认以上协议内容并加盖印章？盖章后不可撤回。</p>\
+             <div class=\"row\"><button id=\"confirm-no\" type=\"button\" class=\"secondary\">取消</button>\
+             <button id=\"confirm-yes\" type=\"button\">确认盖章</button></div></div></div>",
+            action("/h5/sign/submit", page.token),
+            hidden_csrf(page.csrf)
+        );
+    } else {
+        out.push_str("<p>完成身份验证后即可盖章。</p>");
+    }
+    out.push_str("</section>");
+    out
+}
+
 fn sign_step(page: &SignPage<'_>, checks_done: bool) -> String {
+    if !page.signer.draws_signature() {
+        return seal_step(page, checks_done);
+    }
     let certificate = page.signer.sign_method == SignMethod::CaCert;
     let mut out = format!(
-        "<section id=\"step-sign\" class=\"{}\"><h2>{} 手写签名</h2>",
+        "<section id=\"step-sign\" class=\"{}\"><h2>{} 手写签名</h2>{}",
         step_class(false, checks_done),
         if certificate {
             "第二步"
         } else {
             "第三步"
-        }
+        },
+        seal_picture(page)
     );
     let form = if certificate {
         format!(

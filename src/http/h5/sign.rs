@@ -166,6 +166,14 @@ pub(super) async fn page(
         }
     };
     let body = signing::contract_text(&state, live).await;
+    // The organisation signer sees the seal that will be applied in its name.
+    let seal_png = match crate::app::revisions::organization_seal(&state, live.signer).await {
+        Ok(seal) => seal,
+        Err(error) => {
+            tracing::warn!(contract_id = %resolved.contract_id, %error, "the signer's seal cannot be shown");
+            None
+        }
+    };
     let policy = state.config.sms.code_policy();
     let html = pages::sign_page(&SignPage {
         token: &resolved.token,
@@ -174,6 +182,7 @@ pub(super) async fn page(
         signer: live.signer,
         link: live.link,
         body,
+        seal_png: seal_png.as_deref(),
         waiting: !live.contract.waiting_before(live.signer).is_empty(),
         face,
         resend_cooldown: policy.resend_cooldown,
@@ -269,7 +278,8 @@ pub(super) async fn verify_code(
 /// Signature
 ///
 /// `POST /h5/sign/submit?token=...` with `signature` (the pad's PNG as a data URL): validates the
-/// image, records `Sign` with the image (sealed) and its SHA-256, and answers the done page.
+/// image, records `Sign` with the image (sealed) and its SHA-256, and answers the done page. An
+/// organisation signer whose appearance is its seal alone posts no image: the seal is applied.
 pub(super) async fn submit(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
@@ -278,8 +288,14 @@ pub(super) async fn submit(
     Form(form): Form<StepForm>,
 ) -> Result<Response, PageError> {
     let resolved = posted(&state, ip, &query.token, &headers, form.csrf.as_deref()).await?;
-    signing::ensure_turn(&resolved.live(Utc::now())?)?;
-    let image = super::signature::parse(form.signature.as_deref())?;
+    let live = resolved.live(Utc::now())?;
+    signing::ensure_turn(&live)?;
+    // An organisation that applies its seal alone draws nothing; anyone else must have drawn.
+    let image = if live.signer.draws_signature() {
+        Some(super::signature::parse(form.signature.as_deref())?)
+    } else {
+        None
+    };
     let metadata = signer_metadata(&resolved, ip, &headers);
     let signed = signing::sign(
         &state,

@@ -41,6 +41,54 @@ impl Ca {
         not_before: DateTime<Utc>,
         validity: Duration,
     ) -> Result<IssuedCertificate, CaError> {
+        let platform = organization_of(&self.intermediate.certificate)
+            .into_iter()
+            .collect();
+        self.issue_signing_event(platform, name_text, masked_id, not_before, validity)
+    }
+
+    /// Issues a short-lived certificate for a person signing for an organisation: O = the
+    /// organisation's name, organizationIdentifier = `NTRCN-<credit code>` (the ETSI EN 319 412-1
+    /// form of a national trade register number), CN = the person's name, serialNumber = their
+    /// masked ID number. The rest as [`Ca::issue_event_certificate`].
+    pub fn issue_organization_certificate(
+        &self,
+        organization: &str,
+        credit_code: &str,
+        name_text: &str,
+        masked_id: &str,
+        not_before: DateTime<Utc>,
+        validity: Duration,
+    ) -> Result<IssuedCertificate, CaError> {
+        let organization = organization.trim();
+        if organization.is_empty() || organization.chars().count() > 128 {
+            return Err(CaError::BadSubject(
+                "an organisation name of 1 to 128 characters",
+            ));
+        }
+        let identifier = format!("NTRCN-{}", credit_code.trim());
+        if credit_code.trim().len() != 18 || PrintableStringRef::new(&identifier).is_err() {
+            return Err(CaError::BadSubject(
+                "a credit code of 18 letters and digits",
+            ));
+        }
+        let subject = vec![
+            attribute_value(oid::ORGANIZATION, organization)?,
+            attribute_value(oid::ORGANIZATION_IDENTIFIER, &identifier)?,
+        ];
+        self.issue_signing_event(subject, name_text, masked_id, not_before, validity)
+    }
+
+    /// A signing event's certificate: `subject` (organisation attributes) followed by the
+    /// person's CN and serialNumber.
+    fn issue_signing_event(
+        &self,
+        mut subject: Vec<AttributeTypeAndValue>,
+        name_text: &str,
+        masked_id: &str,
+        not_before: DateTime<Utc>,
+        validity: Duration,
+    ) -> Result<IssuedCertificate, CaError> {
         let name_text = name_text.trim();
         if name_text.is_empty() || name_text.chars().count() > 64 {
             return Err(CaError::BadSubject("a name of 1 to 64 characters"));
@@ -51,10 +99,6 @@ impl Ca {
                 "a masked id number of 1 to 64 letters, digits and '*'",
             ));
         }
-        let mut subject: Vec<AttributeTypeAndValue> =
-            organization_of(&self.intermediate.certificate)
-                .into_iter()
-                .collect();
         subject.push(attribute_value(oid::COMMON_NAME, name_text)?);
         subject.push(attribute_value(oid::SERIAL_NUMBER, &serial)?);
         let key = SigningKey::generate()?;
@@ -248,6 +292,7 @@ mod tests {
     use crate::trust::ca::NewCa;
     use crate::trust::ca::x509::public_key_of;
     use crate::trust::cms;
+    use der::Decode;
 
     #[test]
     fn an_event_certificate_needs_a_name_and_a_printable_masked_id() {
@@ -266,6 +311,57 @@ mod tests {
         assert!(
             new.ca
                 .issue_event_certificate("张三", "11#01", Utc::now(), minutes)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn an_organisation_certificate_names_the_organisation_its_code_and_the_person() {
+        let new = NewCa::generate("esign", Utc::now()).unwrap();
+        let issued = new
+            .ca
+            .issue_organization_certificate(
+                "XX品牌总部",
+                "91350100M000100Y43",
+                "李四",
+                "440304********0011",
+                Utc::now(),
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        let certificate = Certificate::from_der(&issued.certificate_der).unwrap();
+        cms::verify_issued_by(&certificate, new.ca.intermediate()).unwrap();
+        let subject = certificate.tbs_certificate().subject().to_string();
+        for part in [
+            "O=XX品牌总部",
+            "2.5.4.97=#",
+            "CN=李四",
+            "SERIALNUMBER=440304xxxxxxxx0011",
+        ] {
+            assert!(subject.contains(part), "{part} is not in {subject}");
+        }
+        assert!(
+            new.ca
+                .issue_organization_certificate(
+                    " ",
+                    "91350100M000100Y43",
+                    "李四",
+                    "1101",
+                    Utc::now(),
+                    Duration::from_secs(60)
+                )
+                .is_err()
+        );
+        assert!(
+            new.ca
+                .issue_organization_certificate(
+                    "XX品牌总部",
+                    "9135",
+                    "李四",
+                    "1101",
+                    Utc::now(),
+                    Duration::from_secs(60)
+                )
                 .is_err()
         );
     }

@@ -448,6 +448,7 @@ fn contract_life(
             archive_id: ArchiveId::parse(&archive_id).map_err(value_error)?,
             link_lifetimes: aggregates::values::LinkLifetimes::default(),
             other_archive_ids: Vec::new(),
+            seals: std::collections::BTreeMap::new(),
             mode: Mode::Development,
             now: created,
         }),
@@ -645,8 +646,8 @@ fn signer_journey(
         ContractCommand::Sign(Sign {
             party_id: party_id.clone(),
             link_id,
-            signature_image: image.clone(),
-            signature_image_hash: image_hash.clone(),
+            signature_image: Some(image.clone()),
+            signature_image_hash: Some(image_hash.clone()),
             ip_address: ip,
             device_info: DeviceInfo::parse("iPhone; iOS 17.4").map_err(value_error)?,
             transaction_no: TransactionNo::parse(&format!(

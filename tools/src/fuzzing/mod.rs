@@ -374,6 +374,7 @@ pub fn contract_initiate(data: &[u8]) {
         archive_id: ArchiveId::parse("ARCHIVE_20260101FUZZ000000000001").expect("an id"),
         link_lifetimes: aggregates::values::LinkLifetimes::default(),
         other_archive_ids: Vec::new(),
+        seals: std::collections::BTreeMap::new(),
         mode: Mode::Production,
         now: now(),
         request,

@@ -100,6 +100,34 @@ pub struct SignerRequest {
     /// (`[contracts] h5_link_minutes`, 30, and `sms_link_minutes`, 1440).
     #[schema(minimum = 1, maximum = 129600)]
     pub link_expire_minutes: Option<i64>,
+    /// Present when the signer is an organisation: `name`, `idCardNo` and `mobile` are then the
+    /// person who signs for it (docs/seals.md).
+    pub organization: Option<OrganizationRequest>,
+}
+
+/// The organisation a signer signs for, and the registered seal applied in its name.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct OrganizationRequest {
+    /// The organisation's registered name.
+    #[schema(max_length = 128, examples("XX品牌总部"))]
+    pub name: String,
+    /// The unified social credit code (统一社会信用代码), its 18th character the GB 32100 check
+    /// character.
+    #[schema(
+        min_length = 18,
+        max_length = 18,
+        pattern = "^[0-9A-HJ-NP-RTUW-Ya-hj-np-rtuw-y]{18}$",
+        examples("91350100M000100Y43")
+    )]
+    pub credit_code: String,
+    /// A seal registered for this organisation and active.
+    #[schema(max_length = 64, examples("SEAL_20261207A1B2C3D4"))]
+    pub seal_id: String,
+    /// Defaults to `AUTHORIZED_AGENT`.
+    pub agent_role: Option<AgentRole>,
+    /// Defaults to `SEAL`.
+    pub appearance: Option<SealAppearance>,
 }
 
 /// Whether and where the signed contract is archived.
@@ -212,6 +240,12 @@ pub struct ContractSigner {
     pub name: String,
     pub sign_status: SignStatus,
     pub sign_method: SignMethod,
+    /// `PERSON` or `ORGANIZATION`.
+    #[schema(examples("PERSON"))]
+    pub signer_type: String,
+    /// The organisation this signer signs for; `null` for a person.
+    #[schema(required = true)]
+    pub organization: Option<ContractOrganization>,
     pub sequence: i64,
     #[schema(format = DateTime, required = true)]
     pub signed_at: Option<String>,
@@ -223,6 +257,19 @@ pub struct ContractSigner {
     pub device_info: Option<String>,
     #[schema(required = true)]
     pub reject_reason: Option<String>,
+}
+
+/// The organisation a contract's signer signs for, and the seal version pinned at initiation.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractOrganization {
+    pub name: String,
+    pub credit_code: String,
+    pub agent_role: AgentRole,
+    pub appearance: SealAppearance,
+    pub seal_id: String,
+    #[schema(minimum = 1)]
+    pub seal_version: i64,
 }
 
 /// One archive record of a contract.

@@ -66,6 +66,12 @@ vocabulary! {
     NotifyType = aggregates::values::NotifyType,
         "How a signer receives the sign link; it decides the link's default lifetime (`H5_LINK`: 30 \
          minutes, `SMS`: 24 hours).";
+    AgentRole = aggregates::values::AgentRole,
+        "In what capacity the person signing for an organisation acts: its legal representative \
+         (法定代表人) or a person it authorised (经办人).";
+    SealAppearance = aggregates::values::SealAppearance,
+        "What an organisation's signature shows: `SEAL` (the seal alone) or \
+         `SEAL_AND_HANDWRITTEN` (the seal beside the acting person's handwritten signature).";
     ArchiveProvider = aggregates::values::ArchiveProvider, "Who archives a signed contract.";
     ContentType = aggregates::values::ContentType, "How a template's content is written.";
     VerificationStatus = aggregates::values::VerificationStatus, "A face verification's status.";
