@@ -24,14 +24,14 @@ const PAYER: &str = "PAYER_001";
 const RECEIVER_MOBILE: &str = "13800138000";
 const PAYER_MOBILE: &str = "13900139000";
 
-struct Journey {
-    browser: Browser,
-    service: RunningService,
-    api: SigningClient,
-    http: reqwest::Client,
-    callbacks: Receiver,
-    contract_id: String,
-    _t: TestStore,
+pub(crate) struct Journey {
+    pub(crate) browser: Browser,
+    pub(crate) service: RunningService,
+    pub(crate) api: SigningClient,
+    pub(crate) http: reqwest::Client,
+    pub(crate) callbacks: Receiver,
+    pub(crate) contract_id: String,
+    pub(crate) _t: TestStore,
 }
 
 /// A browser, the service with its callback dispatcher delivering to a receiver of the test's own,
@@ -67,7 +67,7 @@ async fn start(test: &str) -> Option<Journey> {
 
 impl Journey {
     /// A fresh sign link for `party`, issued through the API (it replaces the party's previous one).
-    async fn sign_url(&self, party: &str) -> String {
+    pub(crate) async fn sign_url(&self, party: &str) -> String {
         let (status, body) = json_of(
             self.api
                 .post_json(
@@ -84,7 +84,7 @@ impl Journey {
         body["signUrl"].as_str().unwrap().to_owned()
     }
 
-    async fn contract(&self) -> Value {
+    pub(crate) async fn contract(&self) -> Value {
         let (status, body) = json_of(
             self.api
                 .get(&format!("/api/v1/contract/{}", self.contract_id))
@@ -96,7 +96,7 @@ impl Journey {
     }
 
     /// The newest code texted to `mobile`, read from the development sender's viewer over HTTP.
-    async fn latest_code(&self, mobile: &str) -> String {
+    pub(crate) async fn latest_code(&self, mobile: &str) -> String {
         let (status, body) = json_of(
             self.http
                 .get(format!("{}/dev/sms?mobile={mobile}", self.service.base))
@@ -122,7 +122,7 @@ impl Journey {
 
     /// The contract status changes the receiver got, signed with the caller's secret, in the order of
     /// the contract's stream (deliveries may arrive out of order); waits until `last` arrived.
-    async fn status_callbacks_until(&self, last: &str) -> Vec<String> {
+    pub(crate) async fn status_callbacks_until(&self, last: &str) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + crate::browser::DEADLINE;
         loop {
             let mut changes: Vec<(u64, String)> = self
@@ -159,7 +159,7 @@ impl Journey {
 }
 
 /// The SMS step on the page: request a code, read it from the development sender, type it.
-async fn pass_sms(journey: &Journey, tab: &Tab, mobile: &str) {
+pub(crate) async fn pass_sms(journey: &Journey, tab: &Tab, mobile: &str) {
     tab.wait_for("#step-sms.current").await;
     tab.click("#sms-send").await;
     tab.wait_for_text("#sms-status", "验证码已发送").await;
@@ -172,7 +172,7 @@ async fn pass_sms(journey: &Journey, tab: &Tab, mobile: &str) {
 }
 
 /// The face step: over to the sandbox's capture page, choose `outcome`, submit, back to the page.
-async fn face_at_the_sandbox(journey: &Journey, tab: &Tab, outcome: &str) {
+pub(crate) async fn face_at_the_sandbox(journey: &Journey, tab: &Tab, outcome: &str) {
     tab.click("#face-start").await;
     tab.wait_for("input[name=outcome][value=PASS]").await;
     let sandbox = journey.service.state.face.sandbox_url.clone().unwrap();
@@ -196,7 +196,7 @@ async fn inked_pixels(tab: &Tab) -> u64 {
 }
 
 /// The signature step: draw with the finger, ask to sign, confirm.
-async fn draw_and_confirm(tab: &Tab) {
+pub(crate) async fn draw_and_confirm(tab: &Tab) {
     tab.wait_for("#step-sign.current").await;
     tab.wait_for("canvas#signature-pad").await;
     assert_eq!(inked_pixels(tab).await, 0, "the pad starts empty");
@@ -227,7 +227,7 @@ async fn draw_and_confirm(tab: &Tab) {
 }
 
 /// One signer's whole journey on the page at `url`.
-async fn sign(journey: &Journey, tab: &Tab, mobile: &str, name: &str) {
+pub(crate) async fn sign(journey: &Journey, tab: &Tab, mobile: &str, name: &str) {
     tab.wait_for("#contract-title").await;
     assert_eq!(tab.text("#signer-name").await.trim(), name);
     tab.screenshot("contract-page").await;

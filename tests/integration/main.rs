@@ -15,6 +15,7 @@ mod document;
 mod document_store;
 mod e2e_certificate;
 mod e2e_face;
+mod e2e_organization;
 mod e2e_sign;
 mod event_store;
 mod expiry;

@@ -1,0 +1,318 @@
+//! An organisation and a person sign one contract in a real browser (headless Chromium, phone
+//! viewport): an administrator registers the headquarters and has esign draw its contract seal; the
+//! store's owner (a person) signs by hand first; then the person acting for the headquarters passes
+//! the same SMS and face checks and confirms, and the seal is applied in the headquarters' box.
+//! The sealed PDF validates in pdfsig and pyHanko, its certificate names the organisation, and the
+//! seal's red shows, rendered by `pdftoppm`, inside the headquarters' signature box and nowhere else.
+//!
+//! Pages, not storage: SQLite only. Screenshots go to `<target>/e2e-artifacts/<test>/`.
+
+use std::path::Path;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::browser::Browser;
+use crate::e2e_sign::{Journey, face_at_the_sandbox, pass_sms, sign};
+use crate::helpers::{ADMIN, Backend, CALLER, TestStore, json_of, start_service_with};
+use crate::journey::publish_template;
+use crate::receiver::{Behaviour, Receiver};
+
+const HEADQUARTERS: &str = "XX品牌总部";
+const HEADQUARTERS_CODE: &str = "91350100M000100Y43";
+const RECEIVER_MOBILE: &str = "13800138000";
+const AGENT_MOBILE: &str = "13900139000";
+
+/// Registers the headquarters and has esign draw its contract seal; answers the seal's id.
+async fn headquarters_seal(admin: &crate::signing_client::SigningClient) -> String {
+    let (status, body) = json_of(
+        admin
+            .post_json(
+                "/api/v1/admin/organizations",
+                &json!({"name": HEADQUARTERS, "creditCode": HEADQUARTERS_CODE}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = json_of(
+        admin
+            .post_json(
+                &format!("/api/v1/admin/organizations/{HEADQUARTERS_CODE}/seals"),
+                &json!({"kind": "CONTRACT", "name": "合同专用章", "draw": true,
+                        "operator": "ops-zhang"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["sealId"].as_str().expect("a seal id").to_owned()
+}
+
+/// The person first (by hand), then the headquarters through 李四 with its seal alone.
+fn signers(seal_id: &str) -> Value {
+    json!([
+        {"partyId": "RECEIVER_001", "partyType": "RECEIVER", "name": "张三",
+         "idCardNo": "11010519491231002X", "mobile": RECEIVER_MOBILE,
+         "signMethod": "FACE_AND_SMS", "sequence": 1},
+        {"partyId": "PAYER_001", "partyType": "PAYER", "name": "李四",
+         "idCardNo": "440304199001010011", "mobile": AGENT_MOBILE,
+         "signMethod": "FACE_AND_SMS", "sequence": 2,
+         "organization": {"name": HEADQUARTERS, "creditCode": HEADQUARTERS_CODE,
+                          "sealId": seal_id, "agentRole": "LEGAL_REPRESENTATIVE"}}
+    ])
+}
+
+async fn start(test: &str) -> Option<Journey> {
+    let browser = Browser::launch(test).await?;
+    let t = TestStore::new(Backend::Sqlite)
+        .await
+        .expect("a sqlite store");
+    let callbacks = Receiver::start(Behaviour::Accept).await;
+    let service = start_service_with(&t, &[CALLER, ADMIN], |config| {
+        config.callbacks.enabled = true;
+        config.callbacks.poll_interval_ms = 100;
+        config.expiry.enabled = false;
+    })
+    .await;
+    let api = service.client(CALLER);
+    let admin = service.client(ADMIN);
+    let template = "TPL_ORGANIZATION_JOURNEY";
+    publish_template(&admin, template).await;
+    let seal_id = headquarters_seal(&admin).await;
+    let (status, body) = json_of(
+        api.post_json(
+            "/api/v1/contract/initiate",
+            &json!({
+                "bizId": "ORG_JOURNEY_1",
+                "bizType": "RELATIONSHIP_AGREEMENT",
+                "templateId": template,
+                "title": "天财分账资金归集授权协议",
+                "variables": {"payerName": HEADQUARTERS},
+                "signers": signers(&seal_id),
+                "callbackUrl": callbacks.url,
+                "expireDays": 7
+            }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let contract_id = body["contractId"].as_str().unwrap().to_owned();
+    Some(Journey {
+        browser,
+        api,
+        http: esign::providers::outbound::client(std::time::Duration::from_secs(20)).unwrap(),
+        callbacks,
+        contract_id,
+        service,
+        _t: t,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_organisation_and_a_person_sign_and_the_seal_lands_in_the_organisations_box() {
+    let Some(journey) = start("organization-journey").await else {
+        return;
+    };
+    let contract = journey.contract().await;
+    let payer = &contract["signers"][1];
+    assert_eq!(payer["signerType"], "ORGANIZATION", "{contract}");
+    assert_eq!(payer["organization"]["name"], HEADQUARTERS, "{contract}");
+    assert_eq!(
+        payer["organization"]["creditCode"], HEADQUARTERS_CODE,
+        "{contract}"
+    );
+    assert_eq!(payer["organization"]["appearance"], "SEAL", "{contract}");
+    assert_eq!(contract["signers"][0]["signerType"], "PERSON");
+
+    let receiver = journey
+        .browser
+        .open(&journey.sign_url("RECEIVER_001").await)
+        .await;
+    sign(&journey, &receiver, RECEIVER_MOBILE, "张三").await;
+
+    // The headquarters' agent: the page names the organisation and shows the seal to be applied;
+    // there is no pad to draw on, only the confirmation.
+    let agent = journey
+        .browser
+        .open(&journey.sign_url("PAYER_001").await)
+        .await;
+    agent.wait_for("#contract-title").await;
+    assert_eq!(agent.text("#organization-name").await.trim(), HEADQUARTERS);
+    assert_eq!(agent.text("#signer-name").await.trim(), "李四");
+    assert!(agent.is_visible("#seal-image").await, "the seal is shown");
+    let seal_width: f64 = agent
+        .eval("document.querySelector('#seal-image').naturalWidth")
+        .await;
+    assert!(seal_width > 100.0, "the seal image loaded: {seal_width}");
+    agent.screenshot("organization-page").await;
+    pass_sms(&journey, &agent, AGENT_MOBILE).await;
+    face_at_the_sandbox(&journey, &agent, "PASS").await;
+    agent.wait_for("#step-face.done").await;
+    agent.wait_for("#step-sign.current").await;
+    assert!(!agent.is_visible("canvas#signature-pad").await);
+    agent.screenshot_at("#step-sign", "seal-step").await;
+    agent.click("#seal-submit").await;
+    agent.wait_for("#confirm-dialog").await;
+    agent.click("#confirm-yes").await;
+    agent.wait_for("#done").await;
+    agent.screenshot("done").await;
+    assert_eq!(journey.contract().await["status"], "SIGNED");
+
+    let pdf =
+        crate::signing_moments::document_when_sealed(&journey.service, &journey.contract_id).await;
+    let ca = journey.service.state.ca.as_ref().unwrap();
+    let seal = crate::pades::signature_contents(&pdf).swap_remove(2);
+    let dir = tempfile::tempdir().unwrap();
+    crate::pades::check_sealed_contract(
+        dir.path(),
+        ca,
+        &pdf,
+        &crate::pades::signature_timestamp_token(&seal),
+        crate::pades::Sealed {
+            signatures: 3,
+            document_timestamps: 1,
+            signature_timestamps: 3,
+            seal: 2,
+        },
+    );
+    // The headquarters' certificate names it, its credit code and the person who acted.
+    let report = crate::pades::pdfsig(
+        &crate::pades::nss_database(dir.path(), &dir.path().join("root.pem")).unwrap(),
+        &dir.path().join("sealed.pdf"),
+    );
+    if let Some(report) = report {
+        assert!(report.contains(HEADQUARTERS), "{report}");
+        assert!(report.contains("李四"), "{report}");
+    }
+    std::fs::write(
+        crate::browser::artifacts_root()
+            .join("organization-journey")
+            .join("signed.pdf"),
+        &pdf,
+    )
+    .ok();
+
+    assert_seal_only_in_box(dir.path(), &pdf, "Signer_PAYER_001", "Signer_RECEIVER_001");
+    journey.browser.close().await;
+}
+
+/// The widget rectangle of `field` as the document's last revision of it says.
+fn field_rect(pdf: &[u8], field: &str) -> [f64; 4] {
+    let text = String::from_utf8_lossy(pdf);
+    let name = format!("/T ({field})");
+    let at = text.rfind(&name).unwrap_or_else(|| panic!("no field {field}"));
+    let object_start = text[..at].rfind(" obj").unwrap();
+    let object_end = at + text[at..].find("endobj").unwrap();
+    let object = &text[object_start..object_end];
+    let rect = object.find("/Rect [").expect("a /Rect") + "/Rect [".len();
+    let numbers: Vec<f64> = object[rect..]
+        .split(']')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .map(|number| number.parse().unwrap())
+        .collect();
+    [numbers[0], numbers[1], numbers[2], numbers[3]]
+}
+
+/// Page images at 72 dpi (one pixel a point), RGB.
+fn pages(dir: &Path, name: &str, pdf: &[u8]) -> Option<Vec<(usize, usize, Vec<u8>)>> {
+    let path = dir.join(format!("{name}.pdf"));
+    std::fs::write(&path, pdf).unwrap();
+    let prefix = dir.join(name);
+    let output = crate::pades::tool(
+        "pdftoppm",
+        &[
+            "-png",
+            "-r",
+            "72",
+            path.to_str().unwrap(),
+            prefix.to_str().unwrap(),
+        ],
+    )?;
+    assert!(output.status.success(), "{output:?}");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|file| {
+            let file_name = file.file_name().unwrap().to_string_lossy().into_owned();
+            file_name.starts_with(&format!("{name}-")) && file_name.ends_with(".png")
+        })
+        .collect();
+    files.sort();
+    Some(
+        files
+            .iter()
+            .map(|file| {
+                let mut decoder =
+                    png::Decoder::new(std::io::BufReader::new(std::fs::File::open(file).unwrap()));
+                decoder.set_transformations(png::Transformations::normalize_to_color8());
+                let mut reader = decoder.read_info().unwrap();
+                let mut buffer = vec![0; reader.output_buffer_size().unwrap()];
+                let info = reader.next_frame(&mut buffer).unwrap();
+                buffer.truncate(info.buffer_size());
+                let channels = info.color_type.samples();
+                let rgb: Vec<u8> = buffer
+                    .chunks_exact(channels)
+                    .flat_map(|pixel| [pixel[0], pixel[1], pixel[2]])
+                    .collect();
+                (info.width as usize, info.height as usize, rgb)
+            })
+            .collect(),
+    )
+}
+
+/// Seal red: strong red, little green and blue.
+fn is_seal_red(pixel: &[u8]) -> bool {
+    pixel[0] > 150 && pixel[1] < 110 && pixel[2] < 110
+}
+
+/// Renders the sealed document and its first revision (the bytes up to the first `%%EOF`, what
+/// the signers agreed to): the seal's red appears in the organisation's box, and no red appears
+/// anywhere else (the person's box holds dark handwriting; the pages are otherwise unchanged).
+fn assert_seal_only_in_box(dir: &Path, pdf: &[u8], organization_field: &str, person_field: &str) {
+    let first_end = pdf
+        .windows(5)
+        .position(|window| window == b"%%EOF")
+        .unwrap()
+        + 5;
+    let (Some(signed), Some(unsigned)) = (
+        pages(dir, "signed", pdf),
+        pages(dir, "unsigned", &pdf[..first_end]),
+    ) else {
+        return;
+    };
+    assert_eq!(signed.len(), unsigned.len());
+    let [x1, y1, x2, y2] = field_rect(pdf, organization_field);
+    let person = field_rect(pdf, person_field);
+    let mut red_inside = 0;
+    for ((width, height, after), (_, _, before)) in signed.iter().zip(&unsigned) {
+        for y in 0..*height {
+            for x in 0..*width {
+                let at = (y * width + x) * 3;
+                let (pixel, was) = (&after[at..at + 3], &before[at..at + 3]);
+                if !is_seal_red(pixel) || is_seal_red(was) {
+                    continue;
+                }
+                // Image rows run top down; PDF space bottom up (A4: 842 points high).
+                let (px, py) = (x as f64 + 0.5, *height as f64 - y as f64 - 0.5);
+                let inside = |[a1, b1, a2, b2]: [f64; 4]| {
+                    px >= a1 - 1.0 && px <= a2 + 1.0 && py >= b1 - 1.0 && py <= b2 + 1.0
+                };
+                assert!(
+                    inside([x1, y1, x2, y2]),
+                    "seal red at ({px}, {py}) outside the organisation's box {:?}",
+                    [x1, y1, x2, y2]
+                );
+                assert!(!inside(person), "seal red in the person's box");
+                red_inside += 1;
+            }
+        }
+    }
+    assert!(
+        red_inside > 200,
+        "the seal shows in the organisation's box ({red_inside} red pixels)"
+    );
+}
