@@ -148,6 +148,12 @@ business_id!(
     128
 );
 business_id!(
+    /// A company seal's id (`sealId`, `SEAL_...`), assigned by the service; the seal's stream holds
+    /// all its versions.
+    SealId,
+    64
+);
+business_id!(
     /// A certificate's serial number as its issuer prints it (hex or decimal).
     CertificateSerial,
     128

@@ -21,12 +21,13 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
 
 pub use business_id::{
     ArchiveId, BizId, Category, CertificateSerial, ClientId, ContractId, IdError, LinkId, PartyId,
-    ProviderName, ProviderTaskId, TemplateId, TemplateVersion, TransactionNo, VerificationId,
+    ProviderName, ProviderTaskId, SealId, TemplateId, TemplateVersion, TransactionNo,
+    VerificationId,
 };
 pub use codes::{
     ArchiveProvider, ArchiveStatus, ContentType, ContractBizType, ContractStatus, FailReason,
-    NotifyType, PartyType, SignMethod, SignStatus, UnknownCode, VerificationBizType,
-    VerificationStatus,
+    NotifyType, PartyType, SealImageSource, SealKind, SignMethod, SignStatus, UnknownCode,
+    VerificationBizType, VerificationStatus,
 };
 pub use digest::{Digest, DigestError};
 pub use expiry::{
