@@ -194,7 +194,10 @@ fn picture(
 ) -> Result<Option<Picture>, AppError> {
     match (image_base64, draw.unwrap_or(false)) {
         (Some(_), true) => {
-            errors.push("imageBase64", "give either imageBase64 or draw: true, not both");
+            errors.push(
+                "imageBase64",
+                "give either imageBase64 or draw: true, not both",
+            );
             Ok(None)
         }
         (None, false) => {

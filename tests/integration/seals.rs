@@ -222,8 +222,12 @@ async fn an_organisation_gets_a_drawn_and_an_uploaded_seal_with_versions_and_a_t
     );
 
     // The organisation lists both seals.
-    let (status, organization) =
-        json_of(admin.get(&format!("/api/v1/admin/organizations/{CODE}")).await).await;
+    let (status, organization) = json_of(
+        admin
+            .get(&format!("/api/v1/admin/organizations/{CODE}"))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{organization}");
     assert_eq!(organization["seals"].as_array().unwrap().len(), 2);
 
@@ -242,7 +246,10 @@ async fn an_organisation_gets_a_drawn_and_an_uploaded_seal_with_versions_and_a_t
         .iter()
         .map(|event| event["eventType"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["SealCreated", "SealVersionAdded", "SealDeactivated"]);
+    assert_eq!(
+        types,
+        ["SealCreated", "SealVersionAdded", "SealDeactivated"]
+    );
     assert_eq!(trail["events"][1]["payload"]["operator"], "ops_li");
     assert_eq!(
         trail["events"][1]["payload"]["image"]["hash"],
@@ -252,7 +259,12 @@ async fn an_organisation_gets_a_drawn_and_an_uploaded_seal_with_versions_and_a_t
     assert_eq!(trail["events"][0]["metadata"]["actor"], "client:admin");
     let dir = tempfile::tempdir().unwrap();
     let verified = crate::cli::esign(&t, dir.path())
-        .args(["audit", "verify", "--stream", &format!("seal-{uploaded_id}")])
+        .args([
+            "audit",
+            "verify",
+            "--stream",
+            &format!("seal-{uploaded_id}"),
+        ])
         .output()
         .unwrap();
     assert!(
@@ -307,7 +319,11 @@ async fn bad_input_is_named_and_changes_nothing(t: TestStore) {
             .await,
     )
     .await;
-    assert_eq!((status, &body["code"]), (StatusCode::BAD_REQUEST, &json!(40001)), "{body}");
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!(40001)),
+        "{body}"
+    );
     assert_eq!(body["details"][0]["field"], "creditCode", "{body}");
     assert!(
         body["details"][0]["reason"]
@@ -353,9 +369,19 @@ async fn bad_input_is_named_and_changes_nothing(t: TestStore) {
                 .await,
         )
         .await;
-        assert_eq!((status, &body["code"]), (StatusCode::BAD_REQUEST, &json!(40001)), "{body}");
+        assert_eq!(
+            (status, &body["code"]),
+            (StatusCode::BAD_REQUEST, &json!(40001)),
+            "{body}"
+        );
         assert_eq!(body["details"][0]["field"], "imageBase64", "{body}");
-        assert!(body["details"][0]["reason"].as_str().unwrap().contains(reason), "{body}");
+        assert!(
+            body["details"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains(reason),
+            "{body}"
+        );
     }
     // Every bad field at once: the kind, the operator, and a picture both uploaded and drawn.
     let (status, body) = json_of(
@@ -380,7 +406,10 @@ async fn bad_input_is_named_and_changes_nothing(t: TestStore) {
     }
     assert_eq!(crate::helpers::event_count(&t.store).await, registered);
     let stored = files_under(&service.state.config.server.data_dir.join("documents/seals"));
-    assert!(stored.is_empty(), "refused pictures are not stored: {stored:?}");
+    assert!(
+        stored.is_empty(),
+        "refused pictures are not stored: {stored:?}"
+    );
 
     for path in [
         "/api/v1/admin/seals/SEAL_NONE".to_owned(),
@@ -418,7 +447,11 @@ async fn only_administrators_manage_organisations_and_seals(t: TestStore) {
             .await,
     )
     .await;
-    assert_eq!((status, &body["code"]), (StatusCode::FORBIDDEN, &json!(40300)), "{body}");
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::FORBIDDEN, &json!(40300)),
+        "{body}"
+    );
     let (status, _) = json_of(
         caller
             .post_json(
@@ -429,8 +462,12 @@ async fn only_administrators_manage_organisations_and_seals(t: TestStore) {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) =
-        json_of(caller.get(&format!("/api/v1/admin/organizations/{CODE}")).await).await;
+    let (status, _) = json_of(
+        caller
+            .get(&format!("/api/v1/admin/organizations/{CODE}"))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(crate::helpers::event_count(&t.store).await, events_before);
 }
