@@ -478,11 +478,12 @@ pub async fn seal_facts(
     services: &Services,
     seal_id: &SealId,
 ) -> Result<Option<SealFacts>, AppError> {
-    let loaded = services
+    // Read on every contract command that names the seal and rarely written: the cached fold.
+    let state = services
         .pipeline
-        .load::<SealAggregate>(&seal_stream(seal_id))
+        .load_state::<SealAggregate>(&seal_stream(seal_id))
         .await?;
-    Ok(loaded.state.facts())
+    Ok(state.facts())
 }
 
 /// The PNG of the seal's version with this picture hash, read back from the document store and
