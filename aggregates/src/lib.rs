@@ -28,6 +28,10 @@
 //! - [`sms_notice`]: one notice to one phone, REQUESTED -> SENT | FAILED, with numbered attempts.
 //! - [`certificate_revocation`]: an operator's revocation of one certificate of the platform CA, by
 //!   serial number; final, so a stream holds one event.
+//! - [`organization`]: a company esign knows, by its unified social credit code; registered once,
+//!   under one name.
+//! - [`seal`]: one company seal (公章, 合同专用章, 财务专用章) of an organisation: immutable versions
+//!   of its picture, taken out of use and back; [`seal::SealFacts`] is what a contract learns of it.
 //! - `testing` (tests only): given (events) / when (command) / then (events or error), shared by the
 //!   tests of every aggregate.
 //!
@@ -38,6 +42,8 @@ pub mod contract;
 pub mod delivery;
 pub mod errors;
 pub mod face_verification;
+pub mod organization;
+pub mod seal;
 pub mod sms_notice;
 pub mod sms_template;
 pub mod template;

@@ -15,6 +15,8 @@ use crate::certificate_revocation::{
 };
 use crate::contract::{ContractAggregate, ContractCommand, ContractEvent};
 use crate::face_verification::{FaceVerificationAggregate, VerificationCommand, VerificationEvent};
+use crate::organization::{OrganizationAggregate, OrganizationCommand, OrganizationEvent};
+use crate::seal::{SealAggregate, SealCommand, SealEvent};
 use crate::sms_notice::{SmsNoticeAggregate, SmsNoticeCommand, SmsNoticeEvent};
 use crate::sms_template::{SmsTemplateAggregate, SmsTemplateCommand, SmsTemplateEvent};
 use crate::template::{TemplateAggregate, TemplateCommand, TemplateEvent};
@@ -46,6 +48,8 @@ of_aggregate! {
     SmsTemplateAggregate: SmsTemplateCommand, SmsTemplateEvent;
     SmsNoticeAggregate: SmsNoticeCommand, SmsNoticeEvent;
     CertificateRevocationAggregate: RevocationCommand, RevocationEvent;
+    OrganizationAggregate: OrganizationCommand, OrganizationEvent;
+    SealAggregate: SealCommand, SealEvent;
 }
 
 type AggregateOf<T> = <T as OfAggregate>::Aggregate;

@@ -21,14 +21,18 @@
 //! - [`certificate_revocation_rows`] computes `certificate_revocation` rows: the serial numbers the
 //!   platform CA revoked, which its CRL and OCSP responder read
 //!   (`migrations/*/0012_certificate_revocations.sql`).
+//! - [`organization_rows`] computes `organization` rows and [`seal_rows`] the `seal` and
+//!   `seal_version` rows of company seals (`migrations/*/0017_organizations_seals.sql`).
 //! - `versioned` holds what the two template projections share: a row per published version, with the
 //!   activation and authorship columns filled alike.
 
 mod certificate_revocation;
 mod contract;
 mod face_verification;
+mod organization;
 pub mod published;
 pub mod row;
+mod seal;
 mod sealed;
 mod sms_notice;
 mod sms_template;
@@ -41,8 +45,10 @@ mod versioned;
 pub use certificate_revocation::certificate_revocation_rows;
 pub use contract::contract_rows;
 pub use face_verification::verification_rows;
+pub use organization::organization_rows;
 pub use published::{Publication, PublishedEvent, published};
 pub use row::{Row, SqlValue, Table};
+pub use seal::seal_rows;
 pub use sms_notice::sms_notice_rows;
 pub use sms_template::sms_template_rows;
 pub use stream::ProjectedEvent;

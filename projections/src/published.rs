@@ -98,6 +98,8 @@ pub fn published(before: &[Row], after: &[Row]) -> Vec<Publication> {
             Table::ContractInvitation => None,
             // The result's archive records are read with the verification; its callback was sent.
             Table::FaceVerificationArchive => None,
+            // Organisations and seals are administered; no caller waits for a callback on them.
+            Table::Organization | Table::Seal | Table::SealVersion => None,
         };
         if let Some(event) = event {
             let archive_id = match event {

@@ -62,6 +62,9 @@ pub enum Table {
     CertificateRevocation,
     ContractInvitation,
     FaceVerificationArchive,
+    Organization,
+    Seal,
+    SealVersion,
 }
 
 const FACE_VERIFICATION: &[&str] = &[
@@ -297,8 +300,51 @@ const CERTIFICATE_REVOCATION: &[&str] = &[
     "stream_version",
 ];
 
+const ORGANIZATION: &[&str] = &[
+    "id",
+    "credit_code",
+    "name",
+    "client_id",
+    "operator",
+    "registered_at",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
+const SEAL: &[&str] = &[
+    "id",
+    "seal_id",
+    "credit_code",
+    "organization_name",
+    "kind",
+    "name",
+    "version",
+    "image_hash",
+    "width",
+    "height",
+    "active",
+    "created_at",
+    "updated_at",
+    "stream_version",
+];
+
+const SEAL_VERSION: &[&str] = &[
+    "id",
+    "seal_id",
+    "version",
+    "image_hash",
+    "width",
+    "height",
+    "byte_length",
+    "source",
+    "operator",
+    "created_at",
+    "updated_at",
+];
+
 impl Table {
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 14] = [
         Table::FaceVerification,
         Table::Contract,
         Table::ContractSigner,
@@ -310,6 +356,9 @@ impl Table {
         Table::CertificateRevocation,
         Table::ContractInvitation,
         Table::FaceVerificationArchive,
+        Table::Organization,
+        Table::Seal,
+        Table::SealVersion,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -325,6 +374,9 @@ impl Table {
             Table::CertificateRevocation => "certificate_revocation",
             Table::ContractInvitation => "contract_invitation",
             Table::FaceVerificationArchive => "face_verification_archive",
+            Table::Organization => "organization",
+            Table::Seal => "seal",
+            Table::SealVersion => "seal_version",
         }
     }
 
@@ -343,6 +395,9 @@ impl Table {
             Table::ContractInvitation => &["contract_id", "party_id"],
             // The archive id is named only when the sweep requests the record.
             Table::FaceVerificationArchive => &["verification_id", "archive_provider"],
+            Table::Organization => &["credit_code"],
+            Table::Seal => &["seal_id"],
+            Table::SealVersion => &["seal_id", "version"],
         }
     }
 
@@ -360,6 +415,9 @@ impl Table {
             Table::CertificateRevocation => CERTIFICATE_REVOCATION,
             Table::ContractInvitation => CONTRACT_INVITATION,
             Table::FaceVerificationArchive => FACE_VERIFICATION_ARCHIVE,
+            Table::Organization => ORGANIZATION,
+            Table::Seal => SEAL,
+            Table::SealVersion => SEAL_VERSION,
         }
     }
 

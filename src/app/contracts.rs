@@ -1,16 +1,18 @@
 //! Contracts (spec 2.1.2): initiate one from a template version, read it, revoke it, give a signer
 //! a new sign link, and its audit trail.
 
+use std::collections::BTreeMap;
+
 use aggregates::Aggregate;
 use aggregates::ValidationErrors;
 use aggregates::contract::{
     ContractAggregate, ContractCommand, ContractRequest, ContractState, ForceTransition,
-    ForcedStatus, InitiateContract, IssueSignLink, NewSignLink, Revoke,
+    ForcedStatus, InitiateContract, IssueSignLink, NewSignLink, OrganizationSeal, Revoke,
 };
 use aggregates::template::TemplateAggregate;
 use aggregates::values::{
     ArchiveId, ArchiveProvider, ContractId, Digest, LinkId, LinkLifetimes, LinkTtl, Operator,
-    PartyId, Reason, TemplateId, TemplateVersion,
+    PartyId, Reason, SealId, TemplateId, TemplateVersion,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -87,6 +89,41 @@ fn refuse_untrusted_ca_cert(
     }
 }
 
+/// The registered seals the request's organisation signers name, as the domain checks them; an id
+/// that does not parse or names no seal is simply absent (the domain names the field).
+async fn organization_seals(
+    services: &Services,
+    request: &ContractRequest,
+) -> Result<BTreeMap<SealId, OrganizationSeal>, AppError> {
+    let mut seals = BTreeMap::new();
+    for signer in &request.signers {
+        let Some(seal_id) = signer
+            .organization
+            .as_ref()
+            .and_then(|organization| organization.seal_id.as_deref())
+            .and_then(|text| SealId::parse(text).ok())
+        else {
+            continue;
+        };
+        if seals.contains_key(&seal_id) {
+            continue;
+        }
+        if let Some(facts) = super::seals::seal_facts(services, &seal_id).await? {
+            seals.insert(
+                seal_id,
+                OrganizationSeal {
+                    credit_code: facts.credit_code,
+                    organization_name: facts.organization_name,
+                    version: facts.version,
+                    image_hash: facts.image_hash,
+                    active: facts.active,
+                },
+            );
+        }
+    }
+    Ok(seals)
+}
+
 async fn initiate_new(
     services: &Services,
     caller: &Caller,
@@ -120,6 +157,7 @@ async fn initiate_new(
     let other_archive_ids = (1..listed.min(ArchiveProvider::ALL.len()))
         .map(|_| ArchiveId::parse(&super::ids::new_id("ARCHIVE")).map_err(AppError::internal))
         .collect::<Result<Vec<_>, _>>()?;
+    let seals = organization_seals(services, request).await?;
     let client_id = caller.domain_id()?;
     let facts = template.map(|(facts, _)| facts);
     let now = Utc::now();
@@ -151,7 +189,7 @@ async fn initiate_new(
                     archive_id: archive_id.clone(),
                     link_lifetimes: services.config.contracts.link_lifetimes(),
                     other_archive_ids: other_archive_ids.clone(),
-                    seals: std::collections::BTreeMap::new(),
+                    seals: seals.clone(),
                     mode: services.mode(),
                     now,
                 })

@@ -121,7 +121,9 @@ domain_failure!(
     aggregates::template::TemplateError,
     aggregates::sms_template::SmsTemplateError,
     aggregates::sms_notice::SmsNoticeError,
-    aggregates::certificate_revocation::RevocationError
+    aggregates::certificate_revocation::RevocationError,
+    aggregates::organization::OrganizationError,
+    aggregates::seal::SealError
 );
 
 impl<E: DomainFailure + 'static> From<CommandError<E>> for AppError {

@@ -21,6 +21,8 @@
 //! - [`expiry`]: contracts, sign links and verifications past their deadline.
 //! - [`revocation`]: revoking certificates of the platform CA, and the CRLs and OCSP answers that
 //!   publish it.
+//! - [`seals`]: organisations and their company seals (administrators), and the seal facts and
+//!   pictures the contract side looks up.
 //!
 //! Nothing here imports the HTTP edge; the edge calls these functions and renders their answers.
 
@@ -41,6 +43,7 @@ pub mod result_archiving;
 pub mod revisions;
 pub mod revocation;
 pub mod sealing;
+pub mod seals;
 pub mod services;
 pub mod short_links;
 pub mod signing;

@@ -300,9 +300,9 @@ pub async fn organization_seal(
     let Some(organization) = &signer.organization else {
         return Ok(None);
     };
-    let hash = organization.seal_image_hash.as_hex();
-    let key = super::sealing::seal_image_storage_key(organization.seal_id.as_str(), hash);
-    Ok(Some(state.documents.get(&key, hash).await?))
+    let hash = &organization.seal_image_hash;
+    let key = crate::documents::company_seal::storage_key(&organization.seal_id, hash);
+    Ok(Some(state.documents.get(&key, hash.as_hex()).await?))
 }
 
 /// Stores a signer's revision under its hash, before the log names it.

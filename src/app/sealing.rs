@@ -106,11 +106,6 @@ pub fn certificate_storage_key(archive_id: &str, sha256_hex: &str) -> String {
     format!("archives/{archive_id}/{sha256_hex}.pdf")
 }
 
-/// Where an organisation's seal image is stored: named by its hash, like documents.
-pub fn seal_image_storage_key(seal_id: &str, sha256_hex: &str) -> String {
-    format!("seals/{seal_id}/{sha256_hex}.png")
-}
-
 /// Runs [`sweep`] every `interval`, and at once when [`Services::sealing`] is woken (a contract
 /// just became SIGNED), until the task is aborted.
 pub fn spawn(state: Services, interval: Duration) -> tokio::task::JoinHandle<()> {

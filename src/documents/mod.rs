@@ -10,6 +10,8 @@
 //! - [`sign`], [`pades`]: PAdES signatures and document timestamps as incremental updates;
 //!   [`appearance`]: how a signature shows in its field; [`seal`]: the platform seal; [`ltv`]: the
 //!   document security store with the data for long-term validation.
+//! - [`company_seal`]: organisations' seal pictures: the check of an uploaded PNG and the drawn
+//!   standard round red seal.
 //! - [`validate`]: validation of any signed PDF (协议验真), with its own PDF syntax reader.
 //! - [`storage`]: the encrypted document store (local directory; the S3 bucket is a provider);
 //!   [`links`]: short-lived signed download links; [`config`]: the `[documents]` section.
@@ -17,6 +19,7 @@
 
 pub mod appearance;
 pub mod archive_certificate;
+pub mod company_seal;
 pub mod config;
 pub mod content;
 pub mod contract;

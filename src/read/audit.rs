@@ -17,6 +17,8 @@ pub const STREAM_KINDS: &[&str] = &[
     aggregates::template::TemplateAggregate::NAME,
     aggregates::sms_notice::SmsNoticeAggregate::NAME,
     aggregates::sms_template::SmsTemplateAggregate::NAME,
+    aggregates::organization::OrganizationAggregate::NAME,
+    aggregates::seal::SealAggregate::NAME,
 ];
 
 /// One line of a timeline.

@@ -52,6 +52,18 @@ impl ReadModel for aggregates::certificate_revocation::CertificateRevocationAggr
     }
 }
 
+impl ReadModel for aggregates::organization::OrganizationAggregate {
+    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
+        projections::organization_rows(events)
+    }
+}
+
+impl ReadModel for aggregates::seal::SealAggregate {
+    fn rows(events: &[ProjectedEvent<'_, Self::Event>]) -> Result<Vec<Row>, ProjectionError> {
+        projections::seal_rows(events)
+    }
+}
+
 /// The stream's rows from its stored events and their decoded forms, old and new.
 pub fn project<A>(
     prior: &[RecordedEvent],

@@ -10,6 +10,8 @@ use aggregates::Aggregate;
 use aggregates::certificate_revocation::CertificateRevocationAggregate;
 use aggregates::contract::ContractAggregate;
 use aggregates::face_verification::FaceVerificationAggregate;
+use aggregates::organization::OrganizationAggregate;
+use aggregates::seal::SealAggregate;
 use aggregates::sms_notice::SmsNoticeAggregate;
 use aggregates::sms_template::SmsTemplateAggregate;
 use aggregates::template::TemplateAggregate;
@@ -264,6 +266,8 @@ fn stream_rows(pii: &PiiCipher, events: &[RecordedEvent]) -> Result<Vec<Row>, Re
         k if k == CertificateRevocationAggregate::NAME => {
             rows_of::<CertificateRevocationAggregate>(pii, events)
         }
+        k if k == OrganizationAggregate::NAME => rows_of::<OrganizationAggregate>(pii, events),
+        k if k == SealAggregate::NAME => rows_of::<SealAggregate>(pii, events),
         _ => Ok(Vec::new()),
     }
 }

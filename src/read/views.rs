@@ -210,3 +210,58 @@ pub fn sms_notice(row: &RowView, pii: &PiiCipher) -> Result<Value, PiiError> {
         "updatedAt": row.time("updated_at"),
     }))
 }
+
+/// A registered organisation, with its seals (each as [`seal`] shows it, without versions).
+pub fn organization(row: &RowView, seals: &[RowView]) -> Value {
+    json!({
+        "creditCode": row.text("credit_code"),
+        "name": row.text("name"),
+        "clientId": row.text("client_id"),
+        "operator": row.text("operator"),
+        "registeredAt": row.time("registered_at"),
+        "createdAt": row.time("created_at"),
+        "updatedAt": row.time("updated_at"),
+        "seals": seals.iter().map(|seal_row| seal(seal_row, None)).collect::<Vec<_>>(),
+    })
+}
+
+/// A company seal and the facts of its current version; with `versions`, every version too.
+pub fn seal(row: &RowView, versions: Option<&[RowView]>) -> Value {
+    let kind = row
+        .text("kind")
+        .and_then(|kind| aggregates::values::SealKind::parse(kind).ok());
+    let mut view = json!({
+        "sealId": row.text("seal_id"),
+        "creditCode": row.text("credit_code"),
+        "organizationName": row.text("organization_name"),
+        "kind": row.text("kind"),
+        "kindLabel": kind.map(aggregates::values::SealKind::label),
+        "name": row.text("name"),
+        "version": row.integer("version"),
+        "imageHash": row.text("image_hash"),
+        "width": row.integer("width"),
+        "height": row.integer("height"),
+        "active": row.boolean("active").unwrap_or(false),
+        "createdAt": row.time("created_at"),
+        "updatedAt": row.time("updated_at"),
+    });
+    if let (Some(versions), Some(object)) = (versions, view.as_object_mut()) {
+        let listed: Vec<Value> = versions
+            .iter()
+            .map(|version| {
+                json!({
+                    "version": version.integer("version"),
+                    "imageHash": version.text("image_hash"),
+                    "width": version.integer("width"),
+                    "height": version.integer("height"),
+                    "byteLength": version.integer("byte_length"),
+                    "source": version.text("source"),
+                    "operator": version.text("operator"),
+                    "createdAt": version.time("created_at"),
+                })
+            })
+            .collect();
+        object.insert("versions".into(), Value::Array(listed));
+    }
+    view
+}

@@ -11,7 +11,7 @@
 //! - [`commands`]: a command's writes (events, rows, outbox) in one transaction.
 //! - `sql`: statements written once for both backends, and the session that runs them.
 //! - [`query_tables`]: the named reads of the query tables ([`revocations`]: the CA's revoked
-//!   serials); [`rows`]: their upserts;
+//!   serials; [`seals`]: organisations and their seals); [`rows`]: their upserts;
 //!   [`rebuild`]: the shadow tables a rebuild fills and swaps in.
 //! - [`outbox`], [`scheduler`], [`advisory`]: the work queues of delivery and the background sweeps,
 //!   and the locks that let one instance run a sweep.
@@ -43,6 +43,7 @@ pub mod rebuild;
 pub mod revocations;
 pub mod rows;
 pub mod scheduler;
+pub mod seals;
 pub mod short_links;
 pub(crate) mod sql;
 pub mod sqlite;

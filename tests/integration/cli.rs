@@ -77,7 +77,7 @@ async fn serve_with_no_configuration_starts_on_the_embedded_sqlite_default() {
 }
 
 /// The binary, configured through the environment for this test's database and a private data dir.
-fn esign(t: &TestStore, data_dir: &std::path::Path) -> Command {
+pub(crate) fn esign(t: &TestStore, data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_esign"));
     command
         .env_clear()

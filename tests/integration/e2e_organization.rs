@@ -202,7 +202,9 @@ async fn an_organisation_and_a_person_sign_and_the_seal_lands_in_the_organisatio
 fn field_rect(pdf: &[u8], field: &str) -> [f64; 4] {
     let text = String::from_utf8_lossy(pdf);
     let name = format!("/T ({field})");
-    let at = text.rfind(&name).unwrap_or_else(|| panic!("no field {field}"));
+    let at = text
+        .rfind(&name)
+        .unwrap_or_else(|| panic!("no field {field}"));
     let object_start = text[..at].rfind(" obj").unwrap();
     let object_end = at + text[at..].find("endobj").unwrap();
     let object = &text[object_start..object_end];

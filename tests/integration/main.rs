@@ -41,6 +41,7 @@ mod request_signing;
 mod revocation;
 mod schemathesis;
 mod sealing;
+mod seals;
 mod short_links;
 mod signing_client;
 mod signing_moments;

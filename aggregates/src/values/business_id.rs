@@ -133,12 +133,6 @@ business_id!(
     64
 );
 business_id!(
-    /// An organisation's seal (`sealId`), assigned by the service when an administrator registers
-    /// the seal; its stream holds every version of the seal's image.
-    SealId,
-    64
-);
-business_id!(
     /// The name of an external provider adapter (`sandbox`, `tencent`, ...).
     ProviderName,
     32
@@ -152,6 +146,12 @@ business_id!(
     /// A transaction number from a provider or the signing service (`transactionNo`).
     TransactionNo,
     128
+);
+business_id!(
+    /// A company seal's id (`sealId`, `SEAL_...`), assigned by the service; the seal's stream holds
+    /// all its versions.
+    SealId,
+    64
 );
 business_id!(
     /// A certificate's serial number as its issuer prints it (hex or decimal).

@@ -192,6 +192,36 @@ code_enum!(
     }
 );
 
+code_enum!(
+    /// What a company seal is for: 公章 (the official seal, valid for everything the company signs),
+    /// 合同专用章 (contracts only) or 财务专用章 (finance documents).
+    SealKind {
+        Official => "OFFICIAL",
+        Contract => "CONTRACT",
+        Finance => "FINANCE",
+    }
+);
+
+impl SealKind {
+    /// The kind's name as it is engraved on the seal, below the star.
+    pub const fn label(self) -> &'static str {
+        match self {
+            SealKind::Official => "公章",
+            SealKind::Contract => "合同专用章",
+            SealKind::Finance => "财务专用章",
+        }
+    }
+}
+
+code_enum!(
+    /// Where a seal version's image came from: uploaded by an administrator (a scan of the physical
+    /// seal) or drawn by esign from the organisation's name and the seal's kind.
+    SealImageSource {
+        Uploaded => "UPLOADED",
+        Drawn => "DRAWN",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +244,15 @@ mod tests {
     fn an_unknown_code_names_the_allowed_values() {
         let error = PartyType::parse("payer").unwrap_err();
         assert_eq!(error.to_string(), "must be one of RECEIVER | PAYER");
+    }
+
+    #[test]
+    fn seal_kinds_carry_their_engraved_labels() {
+        assert_eq!(SealKind::parse("CONTRACT"), Ok(SealKind::Contract));
+        assert_eq!(SealKind::Contract.label(), "合同专用章");
+        assert_eq!(
+            SealKind::parse("official").unwrap_err().to_string(),
+            "must be one of OFFICIAL | CONTRACT | FINANCE"
+        );
     }
 }

@@ -26,8 +26,8 @@ pub use business_id::{
 };
 pub use codes::{
     AgentRole, ArchiveProvider, ArchiveStatus, ContentType, ContractBizType, ContractStatus,
-    FailReason, NotifyType, PartyType, SealAppearance, SignMethod, SignStatus, UnknownCode,
-    VerificationBizType, VerificationStatus,
+    FailReason, NotifyType, PartyType, SealAppearance, SealImageSource, SealKind, SignMethod,
+    SignStatus, UnknownCode, VerificationBizType, VerificationStatus,
 };
 pub use digest::{Digest, DigestError};
 pub use expiry::{

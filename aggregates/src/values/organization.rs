@@ -18,7 +18,7 @@ const WEIGHTS: [u32; 17] = [
 /// Length of a credit code.
 pub const CREDIT_CODE_LEN: usize = 18;
 
-/// A unified social credit code: 18 characters of [`ALPHABET`], the last the check character of the
+/// A unified social credit code: 18 characters of `ALPHABET`, the last the check character of the
 /// first 17 (GB 32100-2015, 4.2: `31 - (Σ value × weight mod 31)`, with 31 written as `0`).
 ///
 /// A credit code identifies a business, not a person, so it is not personal data: it is printed in

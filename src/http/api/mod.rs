@@ -9,6 +9,7 @@ pub(crate) mod archives;
 pub(crate) mod contracts;
 pub(crate) mod notifications;
 mod objects_only;
+pub(crate) mod seals;
 pub(crate) mod templates;
 pub(crate) mod verifications;
 
@@ -36,6 +37,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(archives::router())
         .merge(notifications::router())
+        .merge(seals::router())
 }
 
 /// A JSON body parsed into `T`. Wrong content type: 415. Malformed JSON or a wrong type: 40001 naming

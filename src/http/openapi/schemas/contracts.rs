@@ -102,13 +102,13 @@ pub struct SignerRequest {
     pub link_expire_minutes: Option<i64>,
     /// Present when the signer is an organisation: `name`, `idCardNo` and `mobile` are then the
     /// person who signs for it (docs/seals.md).
-    pub organization: Option<OrganizationRequest>,
+    pub organization: Option<SignerOrganizationRequest>,
 }
 
 /// The organisation a signer signs for, and the registered seal applied in its name.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
-pub struct OrganizationRequest {
+pub struct SignerOrganizationRequest {
     /// The organisation's registered name.
     #[schema(max_length = 128, examples("XX品牌总部"))]
     pub name: String,

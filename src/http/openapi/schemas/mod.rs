@@ -20,12 +20,14 @@ use utoipa::{PartialSchema, ToSchema};
 mod contracts;
 mod notices;
 mod operations;
+mod seals;
 mod templates;
 mod verifications;
 
 pub use contracts::*;
 pub use notices::*;
 pub use operations::*;
+pub use seals::*;
 pub use templates::*;
 pub use verifications::*;
 
@@ -79,6 +81,10 @@ vocabulary! {
     SignStatus = aggregates::values::SignStatus, "A signer's status.";
     ArchiveStatus = aggregates::values::ArchiveStatus, "An archive record's status.";
     FailReason = aggregates::values::FailReason, "Why a face verification failed.";
+    SealKind = aggregates::values::SealKind,
+        "What a company seal is for: `OFFICIAL` (公章), `CONTRACT` (合同专用章) or `FINANCE` (财务专用章).";
+    SealImageSource = aggregates::values::SealImageSource,
+        "Where a seal version's picture came from: `UPLOADED` or `DRAWN` by esign.";
 }
 
 // Shared pieces
