@@ -10,6 +10,8 @@
 //! - [`sign`], [`pades`]: PAdES signatures and document timestamps as incremental updates;
 //!   [`appearance`]: how a signature shows in its field; [`seal`]: the platform seal; [`ltv`]: the
 //!   document security store with the data for long-term validation.
+//! - [`uploaded`]: a PDF the caller uploads: checked, searched for anchor text and given its
+//!   signature fields in a first revision that the same updates then sign.
 //! - [`validate`]: validation of any signed PDF (协议验真), with its own PDF syntax reader.
 //! - [`storage`]: the encrypted document store (local directory; the S3 bucket is a provider);
 //!   [`links`]: short-lived signed download links; [`config`]: the `[documents]` section.
@@ -31,4 +33,5 @@ pub mod qr;
 pub mod seal;
 pub mod sign;
 pub mod storage;
+pub mod uploaded;
 pub mod validate;
