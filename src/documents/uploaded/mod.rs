@@ -29,6 +29,7 @@ pub use anchor::{AnchorHit, centred_on, find_anchor};
 pub use first_revision::{Placement, prepare};
 
 use super::pades::PadesError;
+use super::validate::syntax;
 
 /// The largest upload accepted by default: 20 MiB.
 pub const MAX_UPLOAD_BYTES: usize = 20 * 1024 * 1024;
@@ -340,4 +341,56 @@ fn dictionary_mark(dictionary: &Dictionary, depth: usize) -> Option<&'static str
     dictionary
         .iter()
         .find_map(|(_, value)| signature_mark(value, depth + 1))
+}
+
+/// The dictionary object `number` of `pdf` as esign's own syntax reader represents it, read with
+/// the full parser: for what that reader's scan cannot see, the objects an uploaded document keeps
+/// in object streams (the long-term validation update walks its page tree).
+pub(super) fn compressed_dictionary(pdf: &[u8], number: u32) -> Option<syntax::Dictionary> {
+    let document = catch_unwind(AssertUnwindSafe(|| Document::load_mem(pdf)))
+        .ok()?
+        .ok()?;
+    let (_, object) = document
+        .objects
+        .iter()
+        .find(|((object_number, _), _)| *object_number == number)?;
+    match to_syntax(object.as_dict().ok()?.clone().into(), 0)? {
+        syntax::Object::Dictionary(dictionary) => Some(dictionary),
+        _ => None,
+    }
+}
+
+fn to_syntax(object: Object, depth: usize) -> Option<syntax::Object> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    Some(match object {
+        Object::Null | Object::Stream(_) => syntax::Object::Null,
+        Object::Boolean(value) => syntax::Object::Boolean(value),
+        Object::Integer(value) => syntax::Object::Integer(value),
+        Object::Real(value) => syntax::Object::Real(f64::from(value)),
+        Object::Name(name) => syntax::Object::Name(name),
+        Object::String(bytes, _) => syntax::Object::String {
+            bytes,
+            // Not from this file's bytes: nothing is located by it.
+            span: syntax::StringSpan {
+                start: 0,
+                end: 0,
+                hex: true,
+            },
+        },
+        Object::Array(items) => syntax::Object::Array(
+            items
+                .into_iter()
+                .map(|item| to_syntax(item, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
+        Object::Dictionary(dictionary) => syntax::Object::Dictionary(syntax::Dictionary(
+            dictionary
+                .into_iter()
+                .map(|(key, value)| Some((key, to_syntax(value, depth + 1)?)))
+                .collect::<Option<_>>()?,
+        )),
+        Object::Reference((number, generation)) => syntax::Object::Reference(number, generation),
+    })
 }

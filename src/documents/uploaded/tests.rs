@@ -600,3 +600,58 @@ fn both_fields_of_an_uploaded_document_sign_in_turn_and_validate() {
         assert!(!report.modified_after_signing, "{report:?}");
     }
 }
+
+/// The long-term validation step (app::long_term_validation) on an uploaded document whose page
+/// tree sits in object streams: the store and a timestamp field are added, the timestamp fills it.
+#[tokio::test]
+async fn long_term_validation_data_and_a_document_timestamp_are_added_to_an_uploaded_document() {
+    let ca = test_ca();
+    let policy = crate::trust::parse_tsa_policy(crate::trust::DEFAULT_TSA_POLICY).unwrap();
+    let authority = std::sync::Arc::new(test_ca().ca);
+    let timestamper = crate::trust::timestamper::LocalTimestamper::new(std::sync::Arc::new(
+        authority.tsa_signer(policy),
+    ));
+    let upload = with_object_streams(&cjk_pdf());
+    let first = prepare(
+        &upload,
+        &[placement("Signer_A", 2, [56.0, 700.0, 176.0, 760.0])],
+    )
+    .unwrap();
+    let signed = sign(&ca, &first, &first.bytes, "Signer_A");
+    let appended = crate::documents::ltv::append_dss(
+        &signed,
+        &Revision::continuing(&first, &signed).unwrap(),
+        &crate::documents::ltv::ValidationData {
+            certificates: ca.ca.chain(),
+            ..Default::default()
+        },
+        Some("DocumentTimestamp"),
+    )
+    .unwrap();
+    let field = appended.field.clone().unwrap();
+    let stamped = crate::documents::sign::timestamp_document(
+        &appended.bytes,
+        &appended.revision,
+        &field,
+        &timestamper,
+    )
+    .await
+    .unwrap();
+    let reread = lopdf::Document::load_mem(&stamped.bytes).unwrap();
+    assert!(reread.catalog().unwrap().has(b"DSS"));
+    let form = reread
+        .catalog()
+        .unwrap()
+        .get(b"AcroForm")
+        .unwrap()
+        .as_dict()
+        .unwrap();
+    assert_eq!(form.get(b"Fields").unwrap().as_array().unwrap().len(), 2);
+    let report = crate::documents::validate::validate_pdf(
+        &stamped.bytes,
+        &[ca.ca.root().clone(), authority.root().clone()],
+        None,
+    );
+    assert!(report.valid, "{report:?}");
+    assert_eq!(report.signatures.len(), 2);
+}
