@@ -20,7 +20,7 @@ pub struct AnchorHit {
 /// operators (or `BT` blocks) still matches. White space is ignored on both sides (many producers
 /// draw no space characters, only gaps), and full-width ASCII forms match their ASCII
 /// counterparts, so "甲方（盖章）" also finds "甲方(盖章)". Text inside form XObjects is not
-/// searched (see [`super::text`]).
+/// searched yet.
 pub fn find_anchor(
     bytes: &[u8],
     limits: &UploadLimits,

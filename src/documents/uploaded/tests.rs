@@ -655,3 +655,37 @@ async fn long_term_validation_data_and_a_document_timestamp_are_added_to_an_uplo
     assert!(report.valid, "{report:?}");
     assert_eq!(report.signatures.len(), 2);
 }
+
+/// Damaged files give a value or a refusal, never a panic: bytes flipped, cut short or
+/// duplicated all over a classic file and one with object streams.
+#[test]
+fn damaged_files_never_panic() {
+    let classic = latin_pdf("BT /F1 12 Tf 100 700 Td [(Bu) -20 (yer)] TJ ET", "", &[]);
+    let compressed = with_object_streams(&cjk_pdf());
+    let limits = UploadLimits::default();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for original in [classic, compressed] {
+        for round in 0..400 {
+            let mut bytes = original.clone();
+            let at = (next() as usize) % bytes.len();
+            match round % 3 {
+                0 => bytes[at] = next() as u8,
+                1 => bytes.truncate(at),
+                _ => {
+                    let end = (at + (next() as usize) % 64).min(bytes.len());
+                    let copy = bytes[at..end].to_vec();
+                    bytes.splice(at..at, copy);
+                }
+            }
+            let _ = inspect(&bytes, &limits);
+            let _ = find_anchor(&bytes, &limits, "Buyer");
+            let _ = prepare(&bytes, &[placement("A", 1, [10.0, 10.0, 50.0, 50.0])]);
+        }
+    }
+}
