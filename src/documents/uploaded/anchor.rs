@@ -19,8 +19,8 @@ pub struct AnchorHit {
 /// Matching runs over each page's text in drawing order, so text split over several show
 /// operators (or `BT` blocks) still matches. White space is ignored on both sides (many producers
 /// draw no space characters, only gaps), and full-width ASCII forms match their ASCII
-/// counterparts, so "甲方（盖章）" also finds "甲方(盖章)". Text inside form XObjects is not
-/// searched yet.
+/// counterparts, so "甲方（盖章）" also finds "甲方(盖章)". Text inside form XObjects the page
+/// draws is searched too; text in annotations is not.
 pub fn find_anchor(
     bytes: &[u8],
     limits: &UploadLimits,

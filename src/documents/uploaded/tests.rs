@@ -689,3 +689,61 @@ fn damaged_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn text_inside_a_form_xobject_is_found_where_the_form_draws_it() {
+    let form = "BT /F1 12 Tf 100 100 Td (Inside) Tj ET";
+    let pdf = classic_pdf(
+        &[
+            "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+             /Resources << /XObject << /X1 6 0 R >> >> /Contents 4 0 R >>"
+                .to_owned(),
+            stream("q 1 0 0 1 0 200 cm /X1 Do Q /X1 Do"),
+            format!(
+                "<< /Type /Font /Subtype /Type1 /BaseFont /Courier /FirstChar 32 /Widths [{}] >>",
+                vec!["600"; 95].join(" ")
+            ),
+            format!(
+                "<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Matrix [1 0 0 1 50 0] \
+                 /Resources << /Font << /F1 5 0 R >> >> /Length {} >>\nstream\n{form}\nendstream",
+                form.len()
+            ),
+        ],
+        "",
+    );
+    let hits = find_anchor(&pdf, &UploadLimits::default(), "Inside").unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    let [x1, y1, x2, _] = hits[0].rect;
+    assert!(
+        close(x1, 150.0, 0.01) && close(x2, 150.0 + 43.2, 0.01),
+        "{hits:?}"
+    );
+    assert!(close(y1, 300.0 - 2.4, 0.01), "{hits:?}");
+    assert!(close(hits[1].rect[1], 100.0 - 2.4, 0.01), "{hits:?}");
+}
+
+#[test]
+fn a_form_that_draws_itself_ends() {
+    let form = "/X1 Do /X1 Do BT /F1 12 Tf 10 10 Td (Loop) Tj ET";
+    let pdf = classic_pdf(
+        &[
+            "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources 7 0 R /Contents 4 0 R >>"
+                .to_owned(),
+            stream("/X1 Do"),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>".to_owned(),
+            format!(
+                "<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources 7 0 R \
+                 /Length {} >>\nstream\n{form}\nendstream",
+                form.len()
+            ),
+            "<< /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >>".to_owned(),
+        ],
+        "",
+    );
+    let hits = find_anchor(&pdf, &UploadLimits::default(), "Loop").unwrap();
+    assert_eq!(hits.len(), (1 << super::text::MAX_FORM_DEPTH) - 1);
+}

@@ -4,8 +4,8 @@
 //! `Tf`) and text positioning (`BT`, `Td`, `TD`, `Tm`, `T*`), and shows strings (`Tj`, `TJ`, `'`,
 //! `"`) glyph by glyph with the advances of the font's `/Widths` (simple fonts) or `/W` and `/DW`
 //! (CID fonts). Codes become text through the font's `/ToUnicode` CMap, else (simple fonts only)
-//! through WinAnsi, which covers Latin text. Text drawn inside form XObjects (`Do`) is not read,
-//! nor text in annotations: anchors are looked for in the page's own content.
+//! through WinAnsi, which covers Latin text. Form XObjects drawn with `Do` are read too (nested up
+//! to 8 deep); text in annotations is not: anchors are looked for in the page's own content.
 
 use std::collections::BTreeMap;
 
@@ -294,12 +294,8 @@ pub(super) fn page_text(document: &Document, page: ObjectId) -> Vec<Placed> {
     let Ok(content) = document.get_page_content(page) else {
         return Vec::new();
     };
-    let Ok(content) = Content::decode(&content) else {
-        return Vec::new();
-    };
-    let fonts = page_fonts(document, page);
-    let mut loaded: BTreeMap<Vec<u8>, Option<Font>> = BTreeMap::new();
-    let mut state = State {
+    let resources = inherited(document, page, b"Resources").and_then(|r| r.as_dict().ok());
+    let state = State {
         ctm: IDENTITY,
         char_spacing: 0.0,
         word_spacing: 0.0,
@@ -309,118 +305,201 @@ pub(super) fn page_text(document: &Document, page: ObjectId) -> Vec<Placed> {
         font: None,
         font_size: 0.0,
     };
-    let mut font_name: Vec<u8> = Vec::new();
-    let mut saved: Vec<(State, Vec<u8>)> = Vec::new();
-    let mut text_matrix = IDENTITY;
-    let mut line_matrix = IDENTITY;
-    let mut placed = Vec::new();
+    let mut run = Run {
+        document,
+        fonts: BTreeMap::new(),
+        budget: MAX_OPERATIONS,
+        placed: Vec::new(),
+    };
+    run.interpret(&content, resources, state, 0);
+    run.placed
+}
 
-    for operation in content.operations.iter().take(MAX_OPERATIONS) {
-        let operands = &operation.operands;
-        let numbers: Vec<f32> = operands.iter().filter_map(number).collect();
-        match operation.operator.as_str() {
-            "q" if saved.len() < 1024 => saved.push((state.clone(), font_name.clone())),
-            "Q" => {
-                if let Some((restored, name)) = saved.pop() {
-                    state = restored;
-                    font_name = name;
-                }
+/// Form XObjects nested deeper than this are not read.
+pub(super) const MAX_FORM_DEPTH: usize = 8;
+
+/// One page being read: its fonts as loaded, and what is left of the operation budget.
+struct Run<'a> {
+    document: &'a Document,
+    fonts: BTreeMap<ObjectId, Option<Font>>,
+    budget: usize,
+    placed: Vec<Placed>,
+}
+
+impl Run<'_> {
+    /// Interprets `content` with `resources`, from `state`: a page's content, or a form XObject's
+    /// drawn by `Do` (its own resources, else the caller's; its `/Matrix` on the current CTM).
+    fn interpret(
+        &mut self,
+        content: &[u8],
+        resources: Option<&Dictionary>,
+        mut state: State,
+        depth: usize,
+    ) {
+        let document = self.document;
+        let Ok(content) = Content::decode(content) else {
+            return;
+        };
+        let fonts = resource_fonts(document, resources);
+        let mut saved: Vec<State> = Vec::new();
+        let mut text_matrix = IDENTITY;
+        let mut line_matrix = IDENTITY;
+
+        for operation in &content.operations {
+            if self.budget == 0 {
+                return;
             }
-            "cm" => {
-                if let Ok(matrix) = <[f32; 6]>::try_from(numbers) {
-                    state.ctm = multiply(&matrix, &state.ctm);
-                }
-            }
-            "BT" => {
-                text_matrix = IDENTITY;
-                line_matrix = IDENTITY;
-            }
-            "Tc" => state.char_spacing = numbers.first().copied().unwrap_or(0.0),
-            "Tw" => state.word_spacing = numbers.first().copied().unwrap_or(0.0),
-            "Tz" => state.horizontal_scale = numbers.first().copied().unwrap_or(100.0) / 100.0,
-            "TL" => state.leading = numbers.first().copied().unwrap_or(0.0),
-            "Ts" => state.rise = numbers.first().copied().unwrap_or(0.0),
-            "Tf" => {
-                if let (Some(name), Some(size)) = (
-                    operands.first().and_then(|name| name.as_name().ok()),
-                    operands.get(1).and_then(number),
-                ) {
-                    font_name = name.to_vec();
-                    state.font = fonts.get(name).copied();
-                    state.font_size = size;
-                }
-            }
-            "Td" | "TD" => {
-                if let [x, y] = numbers[..] {
-                    if operation.operator == "TD" {
-                        state.leading = -y;
+            self.budget -= 1;
+            let operands = &operation.operands;
+            let numbers: Vec<f32> = operands.iter().filter_map(number).collect();
+            match operation.operator.as_str() {
+                "q" if saved.len() < 1024 => saved.push(state.clone()),
+                "Q" => {
+                    if let Some(restored) = saved.pop() {
+                        state = restored;
                     }
-                    line_matrix = multiply(&translation(x, y), &line_matrix);
-                    text_matrix = line_matrix;
                 }
-            }
-            "Tm" => {
-                if let Ok(matrix) = <[f32; 6]>::try_from(numbers) {
-                    line_matrix = matrix;
-                    text_matrix = matrix;
+                "Do" if depth < MAX_FORM_DEPTH => {
+                    let form = operands
+                        .first()
+                        .and_then(|name| name.as_name().ok())
+                        .and_then(|name| {
+                            let forms = resources?.get(b"XObject").ok()?;
+                            let object =
+                                resolve(document, forms)?.as_dict().ok()?.get(name).ok()?;
+                            resolve(document, object)?.as_stream().ok()
+                        })
+                        .filter(|form| {
+                            form.dict
+                                .get(b"Subtype")
+                                .and_then(Object::as_name)
+                                .is_ok_and(|subtype| subtype == b"Form")
+                        });
+                    if let Some(form) = form
+                        && let Ok(form_content) = form.decompressed_content().or_else(|_| {
+                            if form.dict.has(b"Filter") {
+                                Err(())
+                            } else {
+                                Ok(form.content.clone())
+                            }
+                        })
+                    {
+                        let matrix = form
+                            .dict
+                            .get(b"Matrix")
+                            .ok()
+                            .and_then(|matrix| resolve(document, matrix)?.as_array().ok())
+                            .and_then(|items| {
+                                let values: Vec<f32> = items.iter().filter_map(number).collect();
+                                <[f32; 6]>::try_from(values).ok()
+                            })
+                            .unwrap_or(IDENTITY);
+                        let form_resources = form
+                            .dict
+                            .get(b"Resources")
+                            .ok()
+                            .and_then(|own| resolve(document, own)?.as_dict().ok())
+                            .or(resources);
+                        let mut inner = state.clone();
+                        inner.ctm = multiply(&matrix, &state.ctm);
+                        self.interpret(&form_content, form_resources, inner, depth + 1);
+                    }
                 }
-            }
-            "T*" => {
-                line_matrix = multiply(&translation(0.0, -state.leading), &line_matrix);
-                text_matrix = line_matrix;
-            }
-            operator @ ("Tj" | "'" | "\"" | "TJ") => {
-                if operator == "\""
-                    && let [word, character, ..] = numbers[..]
-                {
-                    state.word_spacing = word;
-                    state.char_spacing = character;
+                "cm" => {
+                    if let Ok(matrix) = <[f32; 6]>::try_from(numbers) {
+                        state.ctm = multiply(&matrix, &state.ctm);
+                    }
                 }
-                if operator == "'" || operator == "\"" {
+                "BT" => {
+                    text_matrix = IDENTITY;
+                    line_matrix = IDENTITY;
+                }
+                "Tc" => state.char_spacing = numbers.first().copied().unwrap_or(0.0),
+                "Tw" => state.word_spacing = numbers.first().copied().unwrap_or(0.0),
+                "Tz" => state.horizontal_scale = numbers.first().copied().unwrap_or(100.0) / 100.0,
+                "TL" => state.leading = numbers.first().copied().unwrap_or(0.0),
+                "Ts" => state.rise = numbers.first().copied().unwrap_or(0.0),
+                "Tf" => {
+                    if let (Some(name), Some(size)) = (
+                        operands.first().and_then(|name| name.as_name().ok()),
+                        operands.get(1).and_then(number),
+                    ) {
+                        state.font = fonts.get(name).copied();
+                        state.font_size = size;
+                    }
+                }
+                "Td" | "TD" => {
+                    if let [x, y] = numbers[..] {
+                        if operation.operator == "TD" {
+                            state.leading = -y;
+                        }
+                        line_matrix = multiply(&translation(x, y), &line_matrix);
+                        text_matrix = line_matrix;
+                    }
+                }
+                "Tm" => {
+                    if let Ok(matrix) = <[f32; 6]>::try_from(numbers) {
+                        line_matrix = matrix;
+                        text_matrix = matrix;
+                    }
+                }
+                "T*" => {
                     line_matrix = multiply(&translation(0.0, -state.leading), &line_matrix);
                     text_matrix = line_matrix;
                 }
-                let Some(font) = state.font.and_then(|id| {
-                    loaded
-                        .entry(font_name.clone())
-                        .or_insert_with(|| {
-                            document
-                                .objects
-                                .get(&id)
-                                .and_then(|font| font.as_dict().ok())
-                                .map(|font| Font::read(document, font))
-                        })
-                        .clone()
-                }) else {
-                    continue;
-                };
-                let items: Vec<&Object> = match operator {
-                    "TJ" => operands
-                        .first()
-                        .and_then(|array| array.as_array().ok())
-                        .map(|array| array.iter().collect())
-                        .unwrap_or_default(),
-                    _ => operands.last().into_iter().collect(),
-                };
-                for item in items {
-                    match item {
-                        Object::String(bytes, _) => {
-                            show(&font, bytes, &state, &mut text_matrix, &mut placed)
-                        }
-                        other => {
-                            if let Some(adjustment) = number(other) {
-                                let shift =
-                                    -adjustment / 1000.0 * state.font_size * state.horizontal_scale;
-                                text_matrix = multiply(&translation(shift, 0.0), &text_matrix);
+                operator @ ("Tj" | "'" | "\"" | "TJ") => {
+                    if operator == "\""
+                        && let [word, character, ..] = numbers[..]
+                    {
+                        state.word_spacing = word;
+                        state.char_spacing = character;
+                    }
+                    if operator == "'" || operator == "\"" {
+                        line_matrix = multiply(&translation(0.0, -state.leading), &line_matrix);
+                        text_matrix = line_matrix;
+                    }
+                    let Some(font) = state.font.and_then(|id| {
+                        self.fonts
+                            .entry(id)
+                            .or_insert_with(|| {
+                                document
+                                    .objects
+                                    .get(&id)
+                                    .and_then(|font| font.as_dict().ok())
+                                    .map(|font| Font::read(document, font))
+                            })
+                            .clone()
+                    }) else {
+                        continue;
+                    };
+                    let items: Vec<&Object> = match operator {
+                        "TJ" => operands
+                            .first()
+                            .and_then(|array| array.as_array().ok())
+                            .map(|array| array.iter().collect())
+                            .unwrap_or_default(),
+                        _ => operands.last().into_iter().collect(),
+                    };
+                    for item in items {
+                        match item {
+                            Object::String(bytes, _) => {
+                                show(&font, bytes, &state, &mut text_matrix, &mut self.placed)
+                            }
+                            other => {
+                                if let Some(adjustment) = number(other) {
+                                    let shift = -adjustment / 1000.0
+                                        * state.font_size
+                                        * state.horizontal_scale;
+                                    text_matrix = multiply(&translation(shift, 0.0), &text_matrix);
+                                }
                             }
                         }
                     }
                 }
+                _ => {}
             }
-            _ => {}
         }
     }
-    placed
 }
 
 /// Draws the string `bytes`: one placed character (or more, for a ligature) per code.
@@ -465,11 +544,13 @@ fn show(
     }
 }
 
-/// The page's fonts by resource name (inherited resources included).
-fn page_fonts(document: &Document, page: ObjectId) -> BTreeMap<Vec<u8>, ObjectId> {
+/// The fonts of `resources` by resource name.
+fn resource_fonts(
+    document: &Document,
+    resources: Option<&Dictionary>,
+) -> BTreeMap<Vec<u8>, ObjectId> {
     let mut fonts = BTreeMap::new();
-    let Some(resources) = inherited(document, page, b"Resources").and_then(|r| r.as_dict().ok())
-    else {
+    let Some(resources) = resources else {
         return fonts;
     };
     let Some(font_dictionary) = resources
