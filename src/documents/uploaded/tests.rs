@@ -747,3 +747,28 @@ fn a_form_that_draws_itself_ends() {
     let hits = find_anchor(&pdf, &UploadLimits::default(), "Loop").unwrap();
     assert_eq!(hits.len(), (1 << super::text::MAX_FORM_DEPTH) - 1);
 }
+
+#[test]
+fn a_standard_font_without_widths_is_measured_with_its_own_metrics() {
+    let pdf = classic_pdf(
+        &[
+            "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+             /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
+                .to_owned(),
+            stream("BT /F1 10 Tf 100 500 Td (Hello World) Tj ET"),
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+                .to_owned(),
+        ],
+        "",
+    );
+    let hits = find_anchor(&pdf, &UploadLimits::default(), "World").unwrap();
+    let [x1, _, x2, _] = hits[0].rect;
+    // H e l l o and the space: 722 + 556 + 222 + 222 + 556 + 278; W o r l d: 944 + 556 + 333 +
+    // 222 + 556 (thousandths of the 10 pt size).
+    assert!(
+        close(x1, 125.56, 0.01) && close(x2, 151.67, 0.01),
+        "{hits:?}"
+    );
+}

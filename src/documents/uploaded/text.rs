@@ -111,26 +111,42 @@ impl Font {
                     .and_then(number)
                     .filter(|width| *width > 0.0)
                     .unwrap_or(UNKNOWN_WIDTH);
-                Widths::Simple {
-                    first: get(dictionary, b"FirstChar")
-                        .and_then(|first| first.as_i64().ok())
-                        .and_then(|first| u32::try_from(first).ok())
-                        .unwrap_or(0),
-                    widths: get(dictionary, b"Widths")
-                        .and_then(|widths| {
-                            Some(
-                                widths
-                                    .as_array()
-                                    .ok()?
-                                    .iter()
-                                    .map(|width| {
-                                        resolve(document, width).and_then(number).unwrap_or(missing)
-                                    })
-                                    .collect(),
-                            )
-                        })
-                        .unwrap_or_default(),
-                    missing,
+                let base_font = dictionary
+                    .get(b"BaseFont")
+                    .and_then(Object::as_name)
+                    .unwrap_or_default();
+                let standard =
+                    standard_widths(base_font).filter(|_| get(dictionary, b"Widths").is_none());
+                if let Some(widths) = standard {
+                    Widths::Simple {
+                        first: 32,
+                        widths,
+                        missing,
+                    }
+                } else {
+                    Widths::Simple {
+                        first: get(dictionary, b"FirstChar")
+                            .and_then(|first| first.as_i64().ok())
+                            .and_then(|first| u32::try_from(first).ok())
+                            .unwrap_or(0),
+                        widths: get(dictionary, b"Widths")
+                            .and_then(|widths| {
+                                Some(
+                                    widths
+                                        .as_array()
+                                        .ok()?
+                                        .iter()
+                                        .map(|width| {
+                                            resolve(document, width)
+                                                .and_then(number)
+                                                .unwrap_or(missing)
+                                        })
+                                        .collect(),
+                                )
+                            })
+                            .unwrap_or_default(),
+                        missing,
+                    }
                 }
             }
         };
@@ -219,6 +235,47 @@ impl Font {
         win_ansi(code).to_string()
     }
 }
+
+/// Advances of the printable ASCII codes (32 to 126) of the standard 14 fonts, which older
+/// files name without `/Widths`: Courier is fixed-width; Helvetica's (and Arial's) and Times's
+/// regular metrics stand for their bold and italic faces too, close enough to place an anchor.
+fn standard_widths(base_font: &[u8]) -> Option<Vec<f32>> {
+    // A subset prefix ("ABCDEF+") does not change the face.
+    let name = base_font
+        .iter()
+        .position(|byte| *byte == b'+')
+        .map_or(base_font, |plus| &base_font[plus + 1..]);
+    let widths: &[u16] = if name.starts_with(b"Courier") {
+        &[600; 95]
+    } else if name.starts_with(b"Helvetica") || name.starts_with(b"Arial") {
+        &HELVETICA
+    } else if name.starts_with(b"Times") {
+        &TIMES
+    } else {
+        return None;
+    };
+    Some(widths.iter().map(|width| f32::from(*width)).collect())
+}
+
+#[rustfmt::skip]
+const HELVETICA: [u16; 95] = [
+    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278,
+    556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556,
+    1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778,
+    667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556,
+    333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
+    556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
+];
+
+#[rustfmt::skip]
+const TIMES: [u16; 95] = [
+    250, 333, 408, 500, 500, 833, 778, 180, 333, 333, 500, 564, 250, 333, 250, 278,
+    500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 278, 278, 564, 564, 564, 444,
+    921, 722, 667, 667, 722, 611, 556, 722, 722, 333, 389, 722, 611, 889, 722, 722,
+    556, 722, 667, 556, 611, 722, 722, 944, 722, 722, 611, 333, 278, 333, 469, 500,
+    333, 444, 500, 444, 500, 444, 333, 500, 500, 278, 278, 500, 278, 778, 500, 500,
+    500, 500, 333, 389, 278, 500, 500, 722, 500, 500, 444, 480, 200, 480, 541,
+];
 
 /// A CID font's `/W` array: `c [w1 w2 ...]` and `c_first c_last w` entries.
 fn cid_widths(document: &Document, widths: &Object) -> BTreeMap<u32, f32> {
