@@ -772,3 +772,31 @@ fn a_standard_font_without_widths_is_measured_with_its_own_metrics() {
         "{hits:?}"
     );
 }
+
+/// The way Chinese contracts are often written by iText and similar libraries: an unembedded
+/// STSong-Light with the predefined UniGB-UCS2-H CMap and no ToUnicode map.
+#[test]
+fn chinese_text_in_an_unembedded_font_with_a_unicode_cmap_is_found() {
+    let pdf = classic_pdf(
+        &[
+            "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] \
+             /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
+                .to_owned(),
+            // 乙方（盖章）: U+4E59 U+65B9 U+FF08 U+76D6 U+7AE0 U+FF09.
+            stream("BT /F1 12 Tf 300 100 Td <4E5965B9FF08> Tj <76D67AE0FF09> Tj ET"),
+            "<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H \
+             /DescendantFonts [6 0 R] >>"
+                .to_owned(),
+            "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light \
+             /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> /DW 1000 >>"
+                .to_owned(),
+        ],
+        "",
+    );
+    let hits = find_anchor(&pdf, &UploadLimits::default(), "乙方（盖章）").unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let [x1, _, x2, _] = hits[0].rect;
+    assert!(close(x1, 300.0, 0.01) && close(x2, 372.0, 0.01), "{hits:?}");
+}

@@ -3,8 +3,9 @@
 //! It follows the graphics state (`q`/`Q`, `cm`), the text state (`Tc`, `Tw`, `Tz`, `TL`, `Ts`,
 //! `Tf`) and text positioning (`BT`, `Td`, `TD`, `Tm`, `T*`), and shows strings (`Tj`, `TJ`, `'`,
 //! `"`) glyph by glyph with the advances of the font's `/Widths` (simple fonts) or `/W` and `/DW`
-//! (CID fonts). Codes become text through the font's `/ToUnicode` CMap, else (simple fonts only)
-//! through WinAnsi, which covers Latin text. Form XObjects drawn with `Do` are read too (nested up
+//! (CID fonts). Codes become text through the font's `/ToUnicode` CMap, else as themselves for
+//! Type 0 fonts on a Unicode CMap (`UniGB-UCS2-H` and the like), else (simple fonts) through
+//! WinAnsi, which covers Latin text. Form XObjects drawn with `Do` are read too (nested up
 //! to 8 deep); text in annotations is not: anchors are looked for in the page's own content.
 
 use std::collections::BTreeMap;
@@ -54,6 +55,10 @@ fn translation(x: f32, y: f32) -> Matrix {
 struct Font {
     /// Type 0 fonts are read as two-byte codes (Identity-H and the like).
     two_byte: bool,
+    /// A Type 0 font whose codes are Unicode (`UniGB-UCS2-H`, `UniGB-UTF16-H` and their kin, the
+    /// predefined CMaps of unembedded Chinese fonts such as STSong-Light): without a ToUnicode
+    /// map, a code is its own UTF-16 text.
+    unicode_codes: bool,
     widths: Widths,
     to_unicode: Option<ToUnicode>,
     /// Glyph box above and below the baseline, in text space units (thousandths of an em / 1000).
@@ -178,8 +183,18 @@ impl Font {
             })
             .map(|content| ToUnicode::parse(&content))
             .filter(|cmap| !cmap.is_empty());
+        let unicode_codes = two_byte
+            && dictionary
+                .get(b"Encoding")
+                .and_then(Object::as_name)
+                .is_ok_and(|name| {
+                    name.starts_with(b"Uni")
+                        && (name.windows(4).any(|part| part == b"UCS2")
+                            || name.windows(5).any(|part| part == b"UTF16"))
+                });
         Self {
             two_byte,
+            unicode_codes,
             widths,
             to_unicode,
             ascent: ascent / 1000.0,
@@ -228,6 +243,12 @@ impl Font {
             .and_then(|cmap| cmap.text(code, length))
         {
             return text;
+        }
+        if self.unicode_codes {
+            return u16::try_from(code).map_or_else(
+                |_| char::REPLACEMENT_CHARACTER.to_string(),
+                |unit| String::from_utf16_lossy(&[unit]),
+            );
         }
         if self.two_byte {
             return char::REPLACEMENT_CHARACTER.to_string();
