@@ -1,6 +1,6 @@
 //! Anchors (关键字定位): where a piece of text is on the pages, and a field placed over it.
 
-use super::text::{Placed, page_text};
+use super::text::{Placed, TextReader};
 use super::{PageBox, Parsed, UploadError, UploadLimits};
 
 /// One place the anchor text is drawn.
@@ -32,8 +32,10 @@ pub fn find_anchor(
     }
     let parsed = Parsed::load(bytes, limits)?;
     let mut hits = Vec::new();
+    let mut reader = TextReader::new(&parsed.document);
     for (index, page) in parsed.pages.iter().enumerate() {
-        let placed: Vec<Placed> = page_text(&parsed.document, page.id)
+        let placed: Vec<Placed> = reader
+            .page_text(page.id)
             .into_iter()
             .filter(|placed| !placed.character.is_whitespace())
             .collect();

@@ -1,6 +1,8 @@
 //! `/ToUnicode` CMaps (ISO 32000-1 9.10.3): the `bfchar` and `bfrange` mappings from character
 //! codes to Unicode text, read with a tolerant tokenizer (anything else in the stream is skipped).
 
+use std::collections::BTreeMap;
+
 /// Mappings beyond this many are ignored: no real font needs them.
 const MAX_MAPPINGS: usize = 100_000;
 
@@ -24,8 +26,15 @@ struct Mapping {
 /// A parsed `/ToUnicode` CMap.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct ToUnicode {
-    mappings: Vec<Mapping>,
+    /// By code length and first code; a later mapping with the same start replaces an earlier one.
+    mappings: BTreeMap<(usize, u32), Mapping>,
+    /// The code lengths used, shortest first.
+    lengths: Vec<usize>,
 }
+
+/// How many ranges starting below a code are tried for it: ranges rarely overlap, so the nearest
+/// one nearly always holds the code.
+const OVERLAP_LOOKBACK: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -38,7 +47,7 @@ enum Token {
 impl ToUnicode {
     pub(super) fn parse(stream: &[u8]) -> Self {
         let tokens = tokenize(stream);
-        let mut mappings = Vec::new();
+        let mut mappings: Vec<Mapping> = Vec::new();
         let mut at = 0;
         while at < tokens.len() && mappings.len() < MAX_MAPPINGS {
             match &tokens[at] {
@@ -99,7 +108,16 @@ impl ToUnicode {
                 _ => at += 1,
             }
         }
-        Self { mappings }
+        let mut lengths: Vec<usize> = mappings.iter().map(|mapping| mapping.length).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        Self {
+            mappings: mappings
+                .into_iter()
+                .map(|mapping| ((mapping.length, mapping.low), mapping))
+                .collect(),
+            lengths,
+        }
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -107,19 +125,19 @@ impl ToUnicode {
     }
 
     /// The code lengths the map uses, shortest first.
-    pub(super) fn code_lengths(&self) -> Vec<usize> {
-        let mut lengths: Vec<usize> = self.mappings.iter().map(|mapping| mapping.length).collect();
-        lengths.sort_unstable();
-        lengths.dedup();
-        lengths
+    pub(super) fn code_lengths(&self) -> &[usize] {
+        &self.lengths
     }
 
-    /// The text of `code` (`length` bytes long), when the map has it. Later mappings win, as
-    /// in a CMap read top to bottom.
+    /// The text of `code` (`length` bytes long), when the map has it.
     pub(super) fn text(&self, code: u32, length: usize) -> Option<String> {
-        let mapping = self.mappings.iter().rev().find(|mapping| {
-            mapping.length == length && (mapping.low..=mapping.high).contains(&code)
-        })?;
+        let mapping = self
+            .mappings
+            .range((length, 0)..=(length, code))
+            .rev()
+            .take(OVERLAP_LOOKBACK)
+            .map(|(_, mapping)| mapping)
+            .find(|mapping| mapping.high >= code)?;
         let offset = code - mapping.low;
         let units = match &mapping.target {
             Target::Text(units) => {

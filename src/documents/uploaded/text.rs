@@ -367,8 +367,31 @@ struct State {
     font_size: f32,
 }
 
-/// The characters of page `page` in the order its content shows them.
-pub(super) fn page_text(document: &Document, page: ObjectId) -> Vec<Placed> {
+/// Reads the text of a document's pages, each font read once for all of them.
+pub(super) struct TextReader<'a> {
+    document: &'a Document,
+    fonts: BTreeMap<ObjectId, Option<Font>>,
+}
+
+impl<'a> TextReader<'a> {
+    pub(super) fn new(document: &'a Document) -> Self {
+        Self {
+            document,
+            fonts: BTreeMap::new(),
+        }
+    }
+
+    /// The characters of page `page` in the order its content shows them.
+    pub(super) fn page_text(&mut self, page: ObjectId) -> Vec<Placed> {
+        page_text(self.document, &mut self.fonts, page)
+    }
+}
+
+fn page_text(
+    document: &Document,
+    fonts: &mut BTreeMap<ObjectId, Option<Font>>,
+    page: ObjectId,
+) -> Vec<Placed> {
     let Ok(content) = document.get_page_content(page) else {
         return Vec::new();
     };
@@ -385,7 +408,7 @@ pub(super) fn page_text(document: &Document, page: ObjectId) -> Vec<Placed> {
     };
     let mut run = Run {
         document,
-        fonts: BTreeMap::new(),
+        fonts,
         budget: MAX_OPERATIONS,
         placed: Vec::new(),
     };
@@ -396,10 +419,10 @@ pub(super) fn page_text(document: &Document, page: ObjectId) -> Vec<Placed> {
 /// Form XObjects nested deeper than this are not read.
 pub(super) const MAX_FORM_DEPTH: usize = 8;
 
-/// One page being read: its fonts as loaded, and what is left of the operation budget.
+/// One page being read: the fonts as loaded, and what is left of the operation budget.
 struct Run<'a> {
     document: &'a Document,
-    fonts: BTreeMap<ObjectId, Option<Font>>,
+    fonts: &'a mut BTreeMap<ObjectId, Option<Font>>,
     budget: usize,
     placed: Vec<Placed>,
 }
