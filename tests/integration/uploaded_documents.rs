@@ -11,9 +11,7 @@ use esign::documents::pades::{Revision, SignatureInfo};
 use esign::documents::pdf::{Block, Layout, RenderedPdf, render};
 use esign::documents::seal::signature_field;
 use esign::documents::sign::{FieldSignature, sign_field};
-use esign::documents::uploaded::{
-    Placement, UploadLimits, centred_on, find_anchor, inspect, prepare,
-};
+use esign::documents::uploaded::{Placement, UploadLimits, find_anchor, inspect, prepare};
 use esign::documents::validate::validate_pdf;
 use esign::trust::ca::{Ca, NewCa};
 use esign::trust::cms::Signer;
@@ -131,11 +129,13 @@ fn an_uploaded_pdf_signed_at_its_anchors_validates_everywhere_and_shows_the_sign
         let hits = find_anchor(&upload, &limits, anchor).unwrap();
         assert_eq!(hits.len(), 1, "{anchor}: {hits:?}");
         assert_eq!(hits[0].page, page);
-        placements.push(Placement {
-            field: field.to_owned(),
-            page,
-            rect: centred_on(&hits[0], &inspected.pages[page as usize - 1], 120.0, 60.0),
-        });
+        placements.push(Placement::over_anchor(
+            field,
+            &hits[0],
+            &inspected.pages[page as usize - 1],
+            120.0,
+            60.0,
+        ));
     }
     let first = prepare(&upload, &placements).unwrap();
     let once = sign(&ca, &first, &first.bytes, "Signer_A", now);

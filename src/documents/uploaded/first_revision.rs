@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use lopdf::{Dictionary, Object, ObjectId};
 use sha2::{Digest, Sha256};
 
-use super::{Parsed, UploadError, UploadLimits};
+use super::{AnchorHit, PageBox, Parsed, UploadError, UploadLimits, centred_on};
 use crate::documents::pades::{Revision, Update, text_string};
 use crate::documents::pdf::{RenderedPdf, SignatureField};
 
@@ -24,6 +24,24 @@ pub struct Placement {
     /// `[x1, y1, x2, y2]` in points in the page's default user space (origin bottom-left); it
     /// must lie inside the page's box.
     pub rect: [f32; 4],
+}
+
+impl Placement {
+    /// The field `field` as a `width` × `height` signature or seal centred on the anchor `hit`
+    /// and kept inside its page (`page` is that page's box; see [`centred_on`]).
+    pub fn over_anchor(
+        field: impl Into<String>,
+        hit: &AnchorHit,
+        page: &PageBox,
+        width: f32,
+        height: f32,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            page: hit.page,
+            rect: centred_on(hit, page, width, height),
+        }
+    }
 }
 
 /// How far a rectangle may stray past the page box (rounding).
