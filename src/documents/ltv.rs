@@ -271,10 +271,9 @@ pub fn append_dss(
     if let Some(name) = new_timestamp_field {
         let widget = next;
         next += 1;
-        let (page_number, page) = first_page(&catalog, &latest)?;
+        let (page_number, mut page) = first_page(pdf, &catalog, &latest)?;
         let reference = Object::Reference(widget.unsigned_abs(), 0);
         add_to_fields(&mut catalog, reference.clone())?;
-        let mut page = page.clone();
         push_to_array(&mut page, b"Annots", reference)?;
         let page_object = i32::try_from(page_number).map_err(|_| LtvError::Unsupported("page"))?;
         update.object(
@@ -311,11 +310,13 @@ pub fn append_dss(
 }
 
 /// The first page of the document (object number and dictionary), down the page tree's first
-/// kids.
+/// kids. A node the scan does not see is read from the object streams an uploaded document may
+/// keep it in.
 fn first_page<'a>(
+    pdf: &[u8],
     catalog: &Dictionary,
     latest: &impl Fn(u32) -> Option<&'a Dictionary>,
-) -> Result<(u32, &'a Dictionary), LtvError> {
+) -> Result<(u32, Dictionary), LtvError> {
     let mut node = catalog
         .get(b"Pages")
         .and_then(Object::as_reference)
@@ -323,7 +324,10 @@ fn first_page<'a>(
         .0;
     // A page tree deeper than this is not one esign wrote.
     for _ in 0..16 {
-        let dictionary = latest(node).ok_or(LtvError::Unsupported("a page tree node"))?;
+        let dictionary = latest(node)
+            .cloned()
+            .or_else(|| super::uploaded::compressed_dictionary(pdf, node))
+            .ok_or(LtvError::Unsupported("a page tree node"))?;
         match dictionary.get(b"Kids") {
             Some(Object::Array(kids)) => {
                 node = kids

@@ -12,6 +12,8 @@
 //!   document security store with the data for long-term validation.
 //! - [`company_seal`]: organisations' seal pictures: the check of an uploaded PNG and the drawn
 //!   standard round red seal.
+//! - [`uploaded`]: a PDF the caller uploads: checked, searched for anchor text and given its
+//!   signature fields in a first revision that the same updates then sign.
 //! - [`validate`]: validation of any signed PDF (协议验真), with its own PDF syntax reader.
 //! - [`storage`]: the encrypted document store (local directory; the S3 bucket is a provider);
 //!   [`links`]: short-lived signed download links; [`config`]: the `[documents]` section.
@@ -34,4 +36,5 @@ pub mod qr;
 pub mod seal;
 pub mod sign;
 pub mod storage;
+pub mod uploaded;
 pub mod validate;

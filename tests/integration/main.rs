@@ -48,5 +48,6 @@ mod signing_moments;
 mod skips;
 mod sms;
 mod trust;
+mod uploaded_documents;
 mod validate;
 mod verify_page;

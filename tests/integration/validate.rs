@@ -368,7 +368,7 @@ fn the_contract_document_shows_every_fact_in_chinese() {
 }
 
 /// Every page as an 8-bit grey image: (width, height, pixels) per page.
-fn rendered_pages(
+pub(crate) fn rendered_pages(
     pdf: &[u8],
     dir: &Path,
     name: &str,
