@@ -85,7 +85,7 @@ fn sign(ca: &Ca, first: &RenderedPdf, bytes: &[u8], field: &str, now: DateTime<U
         .map(|der| Certificate::from_der(der).unwrap())
         .collect();
     let appearance = Appearance {
-        png: ink(),
+        images: vec![ink()],
         lines: vec![field.to_owned()],
     };
     sign_field(
