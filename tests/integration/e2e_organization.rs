@@ -276,14 +276,20 @@ fn is_seal_red(pixel: &[u8]) -> bool {
     pixel[0] > 150 && pixel[1] < 110 && pixel[2] < 110
 }
 
-/// Renders the sealed document and its first revision (the bytes up to the first `%%EOF`, what
+/// Renders the sealed document and its first revision (the bytes up to its `%%EOF`, what
 /// the signers agreed to): the seal's red appears in the organisation's box, and no red appears
 /// anywhere else (the person's box holds dark handwriting; the pages are otherwise unchanged).
 fn assert_seal_only_in_box(dir: &Path, pdf: &[u8], organization_field: &str, person_field: &str) {
-    let first_end = pdf
-        .windows(5)
-        .position(|window| window == b"%%EOF")
-        .unwrap()
+    // The first `%%EOF` after the first `startxref` (a CMap stream has one of its own).
+    let startxref = pdf
+        .windows(9)
+        .position(|window| window == b"startxref")
+        .unwrap();
+    let first_end = startxref
+        + pdf[startxref..]
+            .windows(5)
+            .position(|window| window == b"%%EOF")
+            .unwrap()
         + 5;
     let (Some(signed), Some(unsigned)) = (
         pages(dir, "signed", pdf),
