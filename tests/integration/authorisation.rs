@@ -102,6 +102,8 @@ impl Fixture {
             ("{version}", if sms { "1" } else { "1.0" }),
             ("{noticeId}", self.notice_id.as_str()),
             ("{id}", self.callback_id.as_str()),
+            ("{creditCode}", "91350100M000100Y43"),
+            ("{sealId}", "SEAL_AUTHZ_000000000001"),
         ] {
             path = path.replace(name, value);
         }
@@ -133,6 +135,16 @@ impl Fixture {
                 Some(json!({"status": "REVOKED", "reason": "越权强制作废", "operator": "intruder"}))
             }
             "retryContractArchives" => Some(json!({"operator": "intruder"})),
+            "registerOrganization" => {
+                Some(json!({"name": "越权公司", "creditCode": "91350100M000100Y43"}))
+            }
+            "createSeal" => Some(
+                json!({"kind": "CONTRACT", "name": "合同专用章", "draw": true, "operator": "intruder"}),
+            ),
+            "addSealVersion" => Some(json!({"draw": true, "operator": "intruder"})),
+            "activateSeal" | "deactivateSeal" => {
+                Some(json!({"operator": "intruder", "reason": "越权启停印章"}))
+            }
             "publishTemplate" => {
                 let version = self.fresh("9");
                 Some(contract_template(&version.replace('_', ".")))
@@ -156,7 +168,11 @@ impl Fixture {
             | "deactivateSmsTemplateVersion"
             | "getSmsNotice"
             | "getSmsNoticeEvents"
-            | "listContractArchives" => None,
+            | "listContractArchives"
+            | "getOrganization"
+            | "getSeal"
+            | "getSealImage"
+            | "getSealEvents" => None,
             other => panic!(
                 "{other} ({} {}) has no attack case in authorisation.rs: add one",
                 operation.method, operation.path

@@ -12,11 +12,9 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::browser::Browser;
-use crate::e2e_sign::{Journey, face_at_the_sandbox, pass_sms, sign};
-use crate::helpers::{ADMIN, Backend, CALLER, TestStore, json_of, start_service_with};
+use crate::e2e_sign::{Journey, face_at_the_sandbox, pass_sms, sign, start_with};
+use crate::helpers::json_of;
 use crate::journey::publish_template;
-use crate::receiver::{Behaviour, Receiver};
 
 const HEADQUARTERS: &str = "XX品牌总部";
 const HEADQUARTERS_CODE: &str = "91350100M000100Y43";
@@ -64,50 +62,30 @@ fn signers(seal_id: &str) -> Value {
 }
 
 async fn start(test: &str) -> Option<Journey> {
-    let browser = Browser::launch(test).await?;
-    let t = TestStore::new(Backend::Sqlite)
-        .await
-        .expect("a sqlite store");
-    let callbacks = Receiver::start(Behaviour::Accept).await;
-    let service = start_service_with(&t, &[CALLER, ADMIN], |config| {
-        config.callbacks.enabled = true;
-        config.callbacks.poll_interval_ms = 100;
-        config.expiry.enabled = false;
-    })
-    .await;
-    let api = service.client(CALLER);
-    let admin = service.client(ADMIN);
-    let template = "TPL_ORGANIZATION_JOURNEY";
-    publish_template(&admin, template).await;
-    let seal_id = headquarters_seal(&admin).await;
-    let (status, body) = json_of(
-        api.post_json(
-            "/api/v1/contract/initiate",
-            &json!({
-                "bizId": "ORG_JOURNEY_1",
-                "bizType": "RELATIONSHIP_AGREEMENT",
-                "templateId": template,
-                "title": "天财分账资金归集授权协议",
-                "variables": {"payerName": HEADQUARTERS},
-                "signers": signers(&seal_id),
-                "callbackUrl": callbacks.url,
-                "expireDays": 7
-            }),
+    start_with(test, async |admin, api, template, callback_url| {
+        publish_template(admin, template).await;
+        let seal_id = headquarters_seal(admin).await;
+        let (status, body) = json_of(
+            api.post_json(
+                "/api/v1/contract/initiate",
+                &json!({
+                    "bizId": "ORG_JOURNEY_1",
+                    "bizType": "RELATIONSHIP_AGREEMENT",
+                    "templateId": template,
+                    "title": "天财分账资金归集授权协议",
+                    "variables": {"payerName": HEADQUARTERS},
+                    "signers": signers(&seal_id),
+                    "callbackUrl": callback_url,
+                    "expireDays": 7
+                }),
+            )
+            .await,
         )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let contract_id = body["contractId"].as_str().unwrap().to_owned();
-    Some(Journey {
-        browser,
-        api,
-        http: esign::providers::outbound::client(std::time::Duration::from_secs(20)).unwrap(),
-        callbacks,
-        contract_id,
-        service,
-        _t: t,
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["contractId"].as_str().unwrap().to_owned()
     })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

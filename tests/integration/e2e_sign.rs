@@ -37,6 +37,21 @@ pub(crate) struct Journey {
 /// A browser, the service with its callback dispatcher delivering to a receiver of the test's own,
 /// and the two-signer contract (张三 first, then 李四). `None` when there is no browser.
 async fn start(test: &str) -> Option<Journey> {
+    start_with(test, async |admin, api, template, callback_url| {
+        publish_template(admin, template).await;
+        let biz_id = template.trim_start_matches("TPL_");
+        initiate_contract(api, template, biz_id, callback_url, 7).await
+    })
+    .await
+}
+
+/// A browser and the service as [`start`] makes them, with the contract `initiate` makes (given
+/// the administrator's and the caller's clients, a template id of the test's own, and the callback
+/// receiver's URL).
+pub(crate) async fn start_with(
+    test: &str,
+    initiate: impl AsyncFnOnce(&SigningClient, &SigningClient, &str, &str) -> String,
+) -> Option<Journey> {
     let browser = Browser::launch(test).await?;
     let t = TestStore::new(Backend::Sqlite)
         .await
@@ -50,10 +65,8 @@ async fn start(test: &str) -> Option<Journey> {
     .await;
     let api = service.client(CALLER);
     let admin = service.client(ADMIN);
-    let biz_id = test.to_uppercase().replace('-', "_");
-    let template = format!("TPL_{biz_id}");
-    publish_template(&admin, &template).await;
-    let contract_id = initiate_contract(&api, &template, &biz_id, &callbacks.url, 7).await;
+    let template = format!("TPL_{}", test.to_uppercase().replace('-', "_"));
+    let contract_id = initiate(&admin, &api, &template, &callbacks.url).await;
     Some(Journey {
         browser,
         api,
