@@ -247,6 +247,7 @@ pub async fn render_content(
             name: signer.name.to_string(),
             masked_id_card: signer.id_card_no.masked(),
             sign_method: signer.sign_method.as_str().to_owned(),
+            party_type: signer.party_type.as_str().to_owned(),
             organization: signer
                 .organization
                 .as_ref()

@@ -3,13 +3,15 @@
 //! Templates are written for the signing page, not for print, so this keeps their text and structure
 //! (headings, paragraphs, list items, table rows) and drops styling. Nothing in a template runs.
 
+use aggregates::template::{component_place, html_place};
 use serde_json::Value;
 
 use super::pdf::Block;
 
 /// Blocks from HTML: `h1`-`h6` become headings, `p`/`div`/`li`/`tr`/`br` end a paragraph (list items
 /// get a bullet, table cells are joined by spaces), `script` and `style` are dropped with their
-/// content, entities are decoded.
+/// content, entities are decoded. A signature place (`<esign-signature party-type="PAYER">`) becomes
+/// [`Block::SignaturePlace`] with the attribute's value.
 pub fn from_html(html: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut text = String::new();
@@ -24,14 +26,11 @@ pub fn from_html(html: &str) -> Vec<Block> {
         push_text(&mut text, &rest[..open], skip_until.is_some());
         let after = &rest[open..];
         // Comments end at `-->`, tags at the next `>`.
-        let (tag, consumed) = if after.starts_with("<!--") {
-            (
-                String::new(),
-                after.find("-->").map_or(after.len(), |end| end + 3),
-            )
+        let (raw_tag, consumed) = if after.starts_with("<!--") {
+            ("", after.find("-->").map_or(after.len(), |end| end + 3))
         } else {
             match after.find('>') {
-                Some(end) => (after[1..end].trim().to_ascii_lowercase(), end + 1),
+                Some(end) => (after[1..end].trim(), end + 1),
                 None => {
                     push_text(&mut text, after, skip_until.is_some());
                     break;
@@ -39,6 +38,7 @@ pub fn from_html(html: &str) -> Vec<Block> {
             }
         };
         rest = &after[consumed..];
+        let tag = raw_tag.to_ascii_lowercase();
         let closing = tag.starts_with('/');
         let name: String = tag
             .trim_start_matches('/')
@@ -49,6 +49,11 @@ pub fn from_html(html: &str) -> Vec<Block> {
             if closing && &name == until {
                 skip_until = None;
             }
+            continue;
+        }
+        if let Some(party_type) = html_place(raw_tag) {
+            flush(&mut blocks, &mut text, heading);
+            blocks.push(Block::SignaturePlace(party_type));
             continue;
         }
         match (name.as_str(), closing) {
@@ -149,7 +154,8 @@ fn decode_entities(raw: &str) -> String {
 /// Blocks from component JSON: an object with `"type"` of `title`/`heading`/`paragraph`/`text`/`clause`
 /// and a `"text"` or `"content"` string maps to that block; `"fields"`/`"items"` arrays of
 /// `{label, value}` become label/value lines; any other string in the document becomes a paragraph,
-/// in document order.
+/// in document order. A signature component (`{"type": "signature", "partyType": "PAYER"}`)
+/// becomes [`Block::SignaturePlace`].
 pub fn from_components(content: &str) -> Vec<Block> {
     let Ok(value) = serde_json::from_str::<Value>(content) else {
         return vec![Block::Paragraph(content.to_owned())];
@@ -166,6 +172,10 @@ fn walk(value: &Value, blocks: &mut Vec<Block>) {
         }
         Value::Array(items) => items.iter().for_each(|item| walk(item, blocks)),
         Value::Object(fields) => {
+            if let Some(party_type) = component_place(fields) {
+                blocks.push(Block::SignaturePlace(party_type));
+                return;
+            }
             let kind = fields.get("type").and_then(Value::as_str).unwrap_or("");
             let text = fields
                 .get("text")
@@ -263,6 +273,36 @@ mod tests {
                     ("付款方".into(), "甲".into()),
                     ("金额".into(), "100".into())
                 ]),
+                Block::Paragraph("附注".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_html_signature_place_becomes_a_place_block_between_paragraphs() {
+        assert_eq!(
+            from_html(
+                "<p>付款方确认：<esign-signature party-type=\"PAYER\"></esign-signature></p>\
+                 <p>其他条款</p><script><esign-signature party-type=\"RECEIVER\"></script>"
+            ),
+            vec![
+                Block::Paragraph("付款方确认：".into()),
+                Block::SignaturePlace("PAYER".into()),
+                Block::Paragraph("其他条款".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_signature_component_becomes_a_place_block_in_order() {
+        assert_eq!(
+            from_components(
+                r#"{"components":[{"type":"paragraph","text":"条款"},{"type":"signature","partyType":"PAYER"},
+                    {"type":"paragraph","text":"附注"}]}"#
+            ),
+            vec![
+                Block::Paragraph("条款".into()),
+                Block::SignaturePlace("PAYER".into()),
                 Block::Paragraph("附注".into()),
             ]
         );

@@ -45,6 +45,9 @@ pub enum Block {
         field: String,
         height: f32,
     },
+    /// Where a template marks the signature place of a party type (`RECEIVER`, `PAYER`): the
+    /// contract layout puts that role's signature boxes here. The writer draws nothing for it.
+    SignaturePlace(String),
 }
 
 /// A document to write.
@@ -365,6 +368,7 @@ pub fn render(layout: &Layout) -> Result<RenderedPdf, PdfError> {
             }
             Block::Space(points) => space(&mut pages, *points, &new_page),
             Block::PageBreak => new_page(&mut pages),
+            Block::SignaturePlace(_) => {}
             Block::SignatureBox { field, height } => {
                 ensure_room(&mut pages, height + 6.0, &new_page);
                 let page_index = pages.len() - 1;

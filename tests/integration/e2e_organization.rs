@@ -182,7 +182,7 @@ async fn an_organisation_and_a_person_sign_and_the_seal_lands_in_the_organisatio
 }
 
 /// The widget rectangle of `field` as the document's last revision of it says.
-fn field_rect(pdf: &[u8], field: &str) -> [f64; 4] {
+pub(crate) fn field_rect(pdf: &[u8], field: &str) -> [f64; 4] {
     let text = String::from_utf8_lossy(pdf);
     let name = format!("/T ({field})");
     let at = text

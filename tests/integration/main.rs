@@ -43,6 +43,7 @@ mod schemathesis;
 mod sealing;
 mod seals;
 mod short_links;
+mod signature_places;
 mod signing_client;
 mod signing_moments;
 mod skips;

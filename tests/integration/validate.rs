@@ -59,6 +59,11 @@ fn contract() -> ContractDocument {
         name: name.into(),
         masked_id_card: masked.into(),
         sign_method: method.into(),
+        party_type: if party_id.starts_with("PAYER") {
+            "PAYER".into()
+        } else {
+            "RECEIVER".into()
+        },
         organization: None,
     };
     ContractDocument {

@@ -7,6 +7,7 @@
 //! definitions, signer rules), the request that publishes it, and the names and shapes its events and
 //! errors are stored and reported under.
 
+mod places;
 mod render;
 mod request;
 #[cfg(test)]
@@ -25,6 +26,10 @@ use crate::versioned::{self, Change, Kind, Refusal, Step};
 use crate::{Aggregate, DomainEvent};
 
 pub use crate::versioned::{Activation, ChangeActivation};
+pub use places::{
+    PARTY_TYPE_ATTRIBUTE, SIGNATURE_COMPONENT, SIGNATURE_ELEMENT, component_place, html_place,
+    signature_places,
+};
 pub use render::{MAX_KEY_LEN, RenderError, VariableKey, VariableKeyError, placeholders, render};
 pub use request::{SignerConfigRequest, TemplateRequest, VariableDefinitionRequest};
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     MAX_CONTENT_BYTES, MAX_VARIABLES, SignerConfig, SignerConfigError, VariableDefinition,
-    VariableKey, VersionContent, placeholders,
+    VariableKey, VersionContent, placeholders, places,
 };
 use crate::errors::ValidationErrors;
 use crate::values::{
@@ -121,6 +121,11 @@ pub(super) fn parse_request(
                 }
             }
             Err(error) => errors.push("content", error),
+        }
+    }
+    if let (Some(content), Some(content_type)) = (content, content_type) {
+        for problem in places::place_problems(content, content_type) {
+            errors.push("content", problem);
         }
     }
 

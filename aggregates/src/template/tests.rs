@@ -336,3 +336,51 @@ fn events_carry_their_type_name_in_json_and_read_back_alone() {
     );
     assert_eq!(json["publishedBy"], serde_json::json!("admin"));
 }
+
+#[test]
+fn signature_places_for_known_party_types_are_published() {
+    let html = request(
+        "1.0",
+        "<p>{{payerName}}</p><esign-signature party-type=\"PAYER\"></esign-signature>",
+    );
+    assert!(when(&TemplateState::default(), publish(html)).is_ok());
+    let json = request(
+        "1.0",
+        r#"{"components":[{"type":"signature","partyType":"RECEIVER"}]}"#,
+    );
+    assert!(when(&TemplateState::default(), publish(json)).is_ok());
+}
+
+#[test]
+fn a_signature_place_with_an_unknown_party_type_is_refused_on_content() {
+    for content in [
+        "<p>{{payerName}}</p><esign-signature party-type=\"GUARANTOR\"></esign-signature>",
+        r#"{"components":[{"type":"signature","partyType":"GUARANTOR"}]}"#,
+    ] {
+        match when(&TemplateState::default(), publish(request("1.0", content))) {
+            Err(TemplateError::Invalid(errors)) => {
+                assert_eq!(errors.fields().len(), 1, "{errors:?}");
+                assert_eq!(errors.fields()[0].field, "content");
+                assert!(errors.fields()[0].reason.contains("GUARANTOR"));
+                assert!(errors.fields()[0].reason.contains("RECEIVER | PAYER"));
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_party_type_marked_twice_is_refused_on_content() {
+    let twice = request(
+        "1.0",
+        "<esign-signature party-type=\"PAYER\"></esign-signature><p>{{payerName}}</p>\
+         <esign-signature party-type=\"PAYER\"></esign-signature>",
+    );
+    match when(&TemplateState::default(), publish(twice)) {
+        Err(TemplateError::Invalid(errors)) => {
+            assert_eq!(errors.fields()[0].field, "content");
+            assert!(errors.fields()[0].reason.contains("more than once"));
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}

@@ -16,7 +16,47 @@ pub(super) use crate::documents::html::escape;
 /// markup may style itself.
 const CONTRACT_STYLE: &str = "body{margin:12px;font-family:-apple-system,'PingFang SC','Microsoft YaHei',\
                               sans-serif;font-size:15px;line-height:1.7;color:#222;word-wrap:break-word}\
-                              img{max-width:100%}pre{white-space:pre-wrap}";
+                              img{max-width:100%}pre{white-space:pre-wrap}\
+                              .signature-place{display:inline-block;margin:4px 0;padding:2px 10px;\
+                              border:1px dashed #999;border-radius:4px;color:#666;font-size:13px}";
+
+/// The template's HTML with each signature place (`<esign-signature party-type="PAYER">`) shown as
+/// a small framed placeholder, `签署处（PAYER）`; the party type is escaped, nothing else changes.
+fn show_signature_places(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let consumed = if after.starts_with("<!--") {
+            after.find("-->").map_or(after.len(), |end| end + 3)
+        } else {
+            match after.find('>') {
+                Some(end) => end + 1,
+                None => after.len(),
+            }
+        };
+        let tag = after[..consumed]
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim();
+        if let Some(party_type) = aggregates::template::html_place(tag) {
+            let _ = write!(
+                out,
+                "<span class=\"signature-place\">签署处（{}）</span>",
+                escape(&party_type)
+            );
+        } else if !tag.strip_prefix('/').is_some_and(|name| {
+            name.trim()
+                .eq_ignore_ascii_case(aggregates::template::SIGNATURE_ELEMENT)
+        }) {
+            out.push_str(&after[..consumed]);
+        }
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// A page with the shared stylesheet and, optionally, one script of this origin.
 pub(super) fn document(title: &str, body: &str, script: Option<&str>) -> String {
@@ -204,7 +244,8 @@ pub(super) fn sign_page(page: &SignPage<'_>) -> String {
         Some((html, ContentType::Html)) => format!(
             "<iframe id=\"contract-body\" class=\"contract\" sandbox=\"\" title=\"协议内容\" srcdoc=\"{}\"></iframe>",
             escape(&format!(
-                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{CONTRACT_STYLE}</style></head><body>{html}</body></html>"
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>{CONTRACT_STYLE}</style></head><body>{}</body></html>",
+                show_signature_places(html)
             ))
         ),
         Some((json, _)) => format!(
@@ -529,6 +570,19 @@ mod tests {
         let html = error_page(40004, "签署链接已过期，请重新获取", "联系发起方", None);
         assert!(html.contains("<span id=\"error-code\">40004</span>"));
         assert!(html.contains("id=\"error-message\">签署链接已过期，请重新获取<"));
+    }
+
+    #[test]
+    fn signature_places_show_as_escaped_placeholders() {
+        assert_eq!(
+            show_signature_places(
+                "<p>付款方：<esign-signature party-type=\"PAYER\"></esign-signature></p>\
+                 <ESIGN-SIGNATURE party-type='\"&<b'/><!-- <esign-signature> --><i>a</i>"
+            ),
+            "<p>付款方：<span class=\"signature-place\">签署处（PAYER）</span></p>\
+             <span class=\"signature-place\">签署处（&quot;&amp;&lt;b）</span><!-- <esign-signature> --><i>a</i>"
+        );
+        assert_eq!(show_signature_places("条款 <b"), "条款 <b");
     }
 
     #[test]

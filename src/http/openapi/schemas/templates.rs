@@ -29,7 +29,9 @@ pub struct TemplateRequest {
     /// else `HTML`.
     pub content_type: Option<ContentType>,
     /// The template text with `{{variableKey}}` placeholders, at most 1 MiB; every placeholder must
-    /// be defined in `variableDefinitions`.
+    /// be defined in `variableDefinitions`. It may mark where the signers of a party type sign:
+    /// `<esign-signature party-type="PAYER"></esign-signature>` in HTML, a component
+    /// `{"type": "signature", "partyType": "PAYER"}` in component JSON; each party type at most once.
     #[schema(examples("<h1>资金归集授权协议</h1><p>{{payerName}} 授权 {{receiverName}}</p>"))]
     pub content: String,
     /// At most 200 entries, each `key` once.
