@@ -300,9 +300,10 @@ pub async fn organization_seal(
     let Some(organization) = &signer.organization else {
         return Ok(None);
     };
-    let hash = &organization.seal_image_hash;
-    let key = crate::documents::company_seal::storage_key(&organization.seal_id, hash);
-    Ok(Some(state.documents.get(&key, hash.as_hex()).await?))
+    Ok(Some(
+        super::seals::stored_picture(state, &organization.seal_id, &organization.seal_image_hash)
+            .await?,
+    ))
 }
 
 /// Stores a signer's revision under its hash, before the log names it.

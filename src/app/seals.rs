@@ -52,16 +52,23 @@ pub struct OrganizationRequest {
     pub operator: Option<String>,
 }
 
+/// A seal's picture as a request gives it: `imageBase64` (a PNG in base64, a
+/// `data:image/png;base64,` prefix accepted) or `draw: true` to have esign draw it, exactly one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PictureRequest {
+    pub image_base64: Option<String>,
+    pub draw: Option<bool>,
+}
+
 /// `POST /admin/organizations/{creditCode}/seals`: a new seal, its picture uploaded or drawn.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SealRequest {
     pub kind: Option<String>,
     pub name: Option<String>,
-    /// The picture, a PNG in base64 (a `data:image/png;base64,` prefix is accepted)...
-    pub image_base64: Option<String>,
-    /// ...or `true` to have esign draw it.
-    pub draw: Option<bool>,
+    #[serde(flatten)]
+    pub picture: PictureRequest,
     pub operator: Option<String>,
 }
 
@@ -69,8 +76,8 @@ pub struct SealRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SealVersionRequest {
-    pub image_base64: Option<String>,
-    pub draw: Option<bool>,
+    #[serde(flatten)]
+    pub picture: PictureRequest,
     pub operator: Option<String>,
 }
 
@@ -186,13 +193,15 @@ impl Picture {
 
 /// The picture a request gives: decoded and checked, or drawn for `organization` when it asks
 /// for a drawing (and the kind is known). Bad fields are added to `errors`.
-/// `imageBase64` (a PNG) or `draw: true`, exactly one.
 fn picture(
-    (image_base64, draw): (Option<&str>, Option<bool>),
+    request: &PictureRequest,
     drawing: Option<(&OrganizationFacts, SealKind)>,
     errors: &mut ValidationErrors,
 ) -> Result<Option<Picture>, AppError> {
-    match (image_base64, draw.unwrap_or(false)) {
+    match (
+        request.image_base64.as_deref(),
+        request.draw.unwrap_or(false),
+    ) {
         (Some(_), true) => {
             errors.push(
                 "imageBase64",
@@ -290,7 +299,7 @@ pub async fn create_seal(
         .and_then(|kind| SealKind::parse(kind.trim()).ok());
     let mut errors = ValidationErrors::new();
     let picture = picture(
-        (request.image_base64.as_deref(), request.draw),
+        &request.picture,
         kind.map(|kind| (&organization, kind)),
         &mut errors,
     )?;
@@ -362,7 +371,7 @@ pub async fn add_version(
     let operator = request.operator.clone().unwrap_or_default();
     errors.check("operator", aggregates::values::Operator::parse(&operator));
     let picture = picture(
-        (request.image_base64.as_deref(), request.draw),
+        &request.picture,
         Some((&organization, seal.kind)),
         &mut errors,
     )?;
@@ -493,12 +502,23 @@ pub async fn seal_image(
     seal_id: &SealId,
     image_hash: &Digest,
 ) -> Result<Vec<u8>, AppError> {
-    services
-        .documents
-        .get(&storage_key(seal_id, image_hash), image_hash.as_hex())
+    stored_picture(services, seal_id, image_hash)
         .await
         .map_err(|error| match error {
             crate::documents::storage::DocumentStoreError::NotFound(_) => AppError::NotFound,
             other => AppError::internal(other),
         })
+}
+
+/// The one read of a seal picture from the document store, checked against its hash; for the
+/// admin routes ([`seal_image`]) and for signing and sealing, which report the store's error.
+pub async fn stored_picture(
+    services: &Services,
+    seal_id: &SealId,
+    image_hash: &Digest,
+) -> Result<Vec<u8>, crate::documents::storage::DocumentStoreError> {
+    services
+        .documents
+        .get(&storage_key(seal_id, image_hash), image_hash.as_hex())
+        .await
 }

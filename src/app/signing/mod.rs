@@ -306,6 +306,17 @@ pub async fn sign(
     let device_info = device_info(user_agent)?;
     let transaction_no =
         TransactionNo::parse(&super::ids::new_id("SIGN_TXN")).map_err(AppError::internal)?;
+    // The seal is pinned at initiation: read once, whatever the retries below.
+    let seal = match link
+        .state
+        .contract()
+        .and_then(|contract| contract.signer(&link.party_id))
+    {
+        Some(signer) => super::revisions::organization_seal(services, signer)
+            .await
+            .map_err(|error| AppError::internal(format!("the seal cannot be read: {error}")))?,
+        None => None,
+    };
     let mut state = link.state.clone();
     let mut attempt = 0;
     let executed = loop {
@@ -319,9 +330,6 @@ pub async fn sign(
         ensure_turn(&live)?;
         let (party_id, link_id) = (live.signer.party_id.clone(), live.link.link_id.clone());
         let ip_address = ip.to_string();
-        let seal = super::revisions::organization_seal(services, live.signer)
-            .await
-            .map_err(|error| AppError::internal(format!("the seal cannot be read: {error}")))?;
         let revision = match super::revisions::sign_at_moment(
             services,
             live.contract,
