@@ -182,6 +182,7 @@ fn contract_request() -> ContractRequest {
         sequence: Some(sequence),
         link_expire_minutes: None,
         organization: None,
+        places: Vec::new(),
     };
     ContractRequest {
         biz_id: Some("REL_1".into()),
@@ -203,6 +204,7 @@ fn contract_request() -> ContractRequest {
             archive_provider: None,
             archive_providers: None,
         }),
+        documents: Vec::new(),
     }
 }
 
@@ -220,7 +222,9 @@ impl ContractWorld {
             client_id: ClientId::parse("client").unwrap(),
             request: contract_request(),
             template: Some(template_facts()),
-            preview_hash: digest(1),
+            preview_hash: Some(digest(1)),
+            documents: Vec::new(),
+            places: Vec::new(),
             sign_links: (0..3)
                 .map(|index| NewSignLink {
                     link_id: LinkId::parse(&format!("L{index}")).unwrap(),

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use aggregates::Aggregate;
 use aggregates::contract::{
-    Archive, ArchiveState, Contract, ContractAggregate, ContractEvent, ContractState, Invitation,
-    SealedDocument, Signer, SignerStatus,
+    Archive, ArchiveState, Contract, ContractAggregate, ContractContent, ContractEvent,
+    ContractState, Invitation, SealedDocument, Signer, SignerStatus,
 };
 use aggregates::delivery::Delivery;
 use aggregates::values::{ArchiveProvider, Digest, LinkId, PartyId};
@@ -220,6 +220,15 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
     let document_hash = outcome
         .document
         .map(|document| document.document_hash.as_hex());
+    let template = match &contract.content {
+        ContractContent::Template {
+            template_id,
+            template_version,
+            variables,
+            preview_hash,
+        } => Some((template_id, template_version, variables, preview_hash)),
+        ContractContent::Uploaded { .. } => None,
+    };
     let mut drafts = Vec::with_capacity(1 + contract.signers.len());
     drafts.push(Draft::new(
         Table::Contract,
@@ -228,20 +237,35 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
             ("client_id", SqlValue::text(contract.client_id.as_str())),
             ("biz_id", SqlValue::text(contract.biz_id.as_str())),
             ("biz_type", SqlValue::text(contract.biz_type.as_str())),
-            ("template_id", SqlValue::text(contract.template_id.as_str())),
+            (
+                "template_id",
+                SqlValue::optional_text(template.map(|(id, _, _, _)| id.as_str())),
+            ),
             (
                 "template_version",
-                SqlValue::text(contract.template_version.as_str()),
+                SqlValue::optional_text(template.map(|(_, version, _, _)| version.as_str())),
             ),
             ("title", SqlValue::text(contract.title.as_str())),
             ("status", SqlValue::text(status.as_str())),
             (
                 "variables_json",
-                SqlValue::Text(json_text(&contract.variables, "variables")?),
+                SqlValue::Text(json_text(
+                    template.map_or(&BTreeMap::new(), |(_, _, variables, _)| variables),
+                    "variables",
+                )?),
             ),
             (
                 "preview_hash",
-                SqlValue::text(contract.preview_hash.as_hex()),
+                SqlValue::optional_text(template.map(|(_, _, _, hash)| hash.as_hex())),
+            ),
+            (
+                "documents_json",
+                match &contract.content {
+                    ContractContent::Template { .. } => SqlValue::Null,
+                    ContractContent::Uploaded { documents } => {
+                        SqlValue::Text(json_text(documents, "documents")?)
+                    }
+                },
             ),
             // The download path names the file by its hash; the service signs it, for a short
             // time, for whoever it hands the URL to.
@@ -300,7 +324,7 @@ fn shape(projection: &Projection) -> Result<Vec<Draft>, ProjectionError> {
                 signer,
                 sealed,
                 projection.links.get(&signer.party_id),
-            ),
+            )?,
         });
     }
     if let Some(document) = outcome.document {
@@ -361,7 +385,7 @@ fn signer_body(
     signer: &Signer,
     sealed: &SealedSigner,
     link: Option<&LatestLink>,
-) -> Vec<(&'static str, SqlValue)> {
+) -> Result<Vec<(&'static str, SqlValue)>, ProjectionError> {
     // ACTIVE: the latest link still works as far as its own deadline goes; EXPIRED: the scheduler
     // expired it; USED: the signer signed or rejected with it. NULL before any link was issued.
     let link_status = match (&signer.status, link) {
@@ -379,7 +403,7 @@ fn signer_body(
         .map(|signature| signature.ip_address)
         .or(rejected.map(|rejection| rejection.ip_address));
     let organization = signer.organization.as_ref();
-    vec![
+    Ok(vec![
         ("contract_id", SqlValue::text(contract.contract_id.as_str())),
         ("party_id", SqlValue::text(signer.party_id.as_str())),
         ("party_type", SqlValue::text(signer.party_type.as_str())),
@@ -425,6 +449,14 @@ fn signer_body(
                 SqlValue::Integer(i64::from(organization.seal_version))
             }),
         ),
+        (
+            "places_json",
+            if signer.places.is_empty() {
+                SqlValue::Null
+            } else {
+                SqlValue::Text(json_text(&signer.places, "places")?)
+            },
+        ),
         ("sign_status", SqlValue::text(signer.sign_status().as_str())),
         // The service builds sign and short URLs from the link id; no event carries them.
         ("sign_url", SqlValue::Null),
@@ -467,7 +499,7 @@ fn signer_body(
             "link_token_hash",
             SqlValue::optional_text(link.map(|link| link.token_hash.as_hex())),
         ),
-    ]
+    ])
 }
 
 /// A signer's latest SMS invitation. `CANCELLED` when it still awaited an attempt but its link can no

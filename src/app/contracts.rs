@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+use super::pipeline::CommandError;
 use super::short_links::{self, NewShortLink};
 use super::{AppError, Caller, Services};
 use crate::read::audit::Timeline;
@@ -132,11 +133,17 @@ async fn initiate_new(
     super::guard_callback_url(services, request.callback_url.as_deref()).await?;
     refuse_untrusted_ca_cert(services, request)?;
     let template = load_template(services, request).await?;
-    let preview_hash = match &template {
-        Some((_, preview)) => Digest::parse(&hex::encode(Sha256::digest(preview.as_bytes())))
-            .map_err(AppError::internal)?,
-        // No template: the domain answers 40003; the hash is never used.
-        None => Digest::parse(&hex::encode([0u8; 32])).map_err(AppError::internal)?,
+    let preview_hash = template
+        .as_ref()
+        .map(|(_, preview)| Digest::parse(&hex::encode(Sha256::digest(preview.as_bytes()))))
+        .transpose()
+        .map_err(AppError::internal)?;
+    // Reading and preparing PDFs is CPU work: off the async workers.
+    let uploaded = {
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || super::uploaded_documents::prepare(&request))
+            .await
+            .map_err(AppError::internal)??
     };
     let links = request
         .signers
@@ -172,28 +179,37 @@ async fn initiate_new(
         .zip(&links)
         .filter_map(|(party, link)| Some((party.clone()?, link)))
         .collect();
+    let command = || {
+        ContractCommand::Initiate(InitiateContract {
+            contract_id: contract_id.clone(),
+            client_id: client_id.clone(),
+            request: request.clone(),
+            template: facts.clone(),
+            preview_hash: preview_hash.clone(),
+            documents: uploaded.documents.clone(),
+            places: uploaded.places.clone(),
+            sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
+            archive_id: archive_id.clone(),
+            link_lifetimes: services.config.contracts.link_lifetimes(),
+            other_archive_ids: other_archive_ids.clone(),
+            seals: seals.clone(),
+            mode: services.mode(),
+            now,
+        })
+    };
+    if !uploaded.documents.is_empty() {
+        // Decided once before the uploads are stored, so a refused request leaves nothing behind.
+        ContractAggregate::decide(&ContractState::default(), command())
+            .map_err(|error| AppError::from(CommandError::Domain(error)))?;
+        uploaded.store(services).await?;
+    }
     let short_links = std::sync::Mutex::new(Vec::new());
     let initiated = services
         .pipeline
         .execute_new_attached::<ContractAggregate>(
             &stream,
             &caller.metadata,
-            |_| {
-                ContractCommand::Initiate(InitiateContract {
-                    contract_id: contract_id.clone(),
-                    client_id: client_id.clone(),
-                    request: request.clone(),
-                    template: facts.clone(),
-                    preview_hash: preview_hash.clone(),
-                    sign_links: links.iter().map(|issued| issued.link.clone()).collect(),
-                    archive_id: archive_id.clone(),
-                    link_lifetimes: services.config.contracts.link_lifetimes(),
-                    other_archive_ids: other_archive_ids.clone(),
-                    seals: seals.clone(),
-                    mode: services.mode(),
-                    now,
-                })
-            },
+            |_| command(),
             |after| short_links_for(services, after, &issued, &short_links),
         )
         .await?;

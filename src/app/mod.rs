@@ -50,6 +50,7 @@ pub mod signing;
 pub mod sms_templates;
 pub mod templates;
 pub mod texts;
+pub mod uploaded_documents;
 pub mod verifications;
 
 pub use error::AppError;

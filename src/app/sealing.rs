@@ -16,16 +16,16 @@
 //! contract stays SIGNED). Failed records are retried with growing delays, and a record left pending
 //! by an instance that stopped is taken up again after a lease.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use aggregates::Aggregate;
 use aggregates::contract::{
-    Contract, ContractAggregate, ContractCommand, ContractError, ContractState, SealDetails,
-    SealDocument, SignerStatus,
+    Contract, ContractAggregate, ContractCommand, ContractContent, ContractError, ContractState,
+    SealDetails, SealDocument, SignerStatus,
 };
-use aggregates::template::TemplateAggregate;
-use aggregates::values::ContentType;
+use aggregates::template::{TemplateAggregate, VariableKey};
+use aggregates::values::{ContentType, TemplateId, TemplateVersion};
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 
@@ -237,7 +237,21 @@ pub async fn render_content(
     state: &Services,
     contract: &Contract,
 ) -> Result<ContentDocument, SealingError> {
-    let template_blocks = template_blocks(state, contract).await?;
+    let (template_id, template_version, variables, preview_hash) = match &contract.content {
+        ContractContent::Template {
+            template_id,
+            template_version,
+            variables,
+            preview_hash,
+        } => (template_id, template_version, variables, preview_hash),
+        // One document per contract so far: the first is the contract's document.
+        ContractContent::Uploaded { .. } => {
+            let rendered = super::uploaded_documents::first_revision(state, contract, 1).await?;
+            let sha256 = Sha256::digest(&rendered.bytes).into();
+            return Ok(ContentDocument { rendered, sha256 });
+        }
+    };
+    let template_blocks = template_blocks(state, template_id, template_version, variables).await?;
     let mut signers: Vec<&aggregates::contract::Signer> = contract.signers.iter().collect();
     signers.sort_by_key(|signer| signer.sequence);
     let signers = signers
@@ -263,7 +277,7 @@ pub async fn render_content(
         title: contract.title.to_string(),
         template_blocks,
         signers,
-        content_hash_hex: contract.preview_hash.as_hex().to_owned(),
+        content_hash_hex: preview_hash.as_hex().to_owned(),
         verify_url: verify_url(state, contract.contract_id.as_str()),
     };
     let layout =
@@ -283,9 +297,11 @@ pub fn verify_url(state: &Services, contract_id: &str) -> String {
 
 async fn template_blocks(
     state: &Services,
-    contract: &Contract,
+    template_id: &TemplateId,
+    template_version: &TemplateVersion,
+    variables: &BTreeMap<VariableKey, String>,
 ) -> Result<Vec<pdf::Block>, SealingError> {
-    let stream = StreamId::new(TemplateAggregate::NAME, contract.template_id.as_str());
+    let stream = StreamId::new(TemplateAggregate::NAME, template_id.as_str());
     let loaded = state
         .pipeline
         .load_state::<TemplateAggregate>(&stream)
@@ -293,12 +309,11 @@ async fn template_blocks(
         .map_err(|error| SealingError::Template(error.to_string()))?;
     let template = loaded
         .template()
-        .ok_or_else(|| SealingError::Template(contract.template_id.to_string()))?;
+        .ok_or_else(|| SealingError::Template(template_id.to_string()))?;
     let version = template
-        .version(&contract.template_version)
-        .ok_or_else(|| SealingError::Template(contract.template_version.to_string()))?;
-    let variables = contract
-        .variables
+        .version(template_version)
+        .ok_or_else(|| SealingError::Template(template_version.to_string()))?;
+    let variables = variables
         .iter()
         .map(|(key, value)| (key.to_string(), value.clone()))
         .collect();

@@ -37,6 +37,8 @@ use crate::store::nonces::NonceStore;
 pub const TIMESTAMP_WINDOW_SECS: i64 = 300;
 /// The largest body a signed request may carry; larger ones get 413.
 pub const MAX_SIGNED_BODY_BYTES: usize = 1024 * 1024;
+/// The one route whose body may be larger: a contract's uploaded documents come in it.
+const INITIATE_PATH: &str = "/api/v1/contract/initiate";
 
 pub const HEADER_CLIENT_ID: &str = "x-client-id";
 pub const HEADER_TIMESTAMP: &str = "x-timestamp";
@@ -342,8 +344,8 @@ fn single<'a>(
         .map_err(|_| AuthRejection::MalformedHeader(display))
 }
 
-/// Middleware for every `/api/v1/**` route: 413 for a body over [`MAX_SIGNED_BODY_BYTES`], 401 for a
-/// bad signature, otherwise the request goes on with an [`AuthenticatedClient`] extension.
+/// Middleware for every `/api/v1/**` route: 413 for a body over [`MAX_SIGNED_BODY_BYTES`]
+/// (initiation has its own limit, for uploaded documents), 401 for a bad signature, otherwise the request goes on with an [`AuthenticatedClient`] extension.
 ///
 /// Wire it as `route_layer(axum::middleware::from_fn_with_state(authenticator, require_signature))`
 /// on a router served with `into_make_service_with_connect_info::<SocketAddr>()`.
@@ -374,7 +376,12 @@ pub async fn require_signature(
         )
         .into_response();
     }
-    let bytes = match Limited::new(body, MAX_SIGNED_BODY_BYTES).collect().await {
+    let limit = if uri.path() == INITIATE_PATH {
+        crate::app::uploaded_documents::MAX_INITIATE_BODY_BYTES
+    } else {
+        MAX_SIGNED_BODY_BYTES
+    };
+    let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             return (

@@ -49,6 +49,7 @@ mod signing_moments;
 mod skips;
 mod sms;
 mod trust;
+mod uploaded_contracts;
 mod uploaded_documents;
 mod validate;
 mod verify_page;

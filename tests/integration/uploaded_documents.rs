@@ -22,7 +22,7 @@ use crate::validate::rendered_pages;
 
 /// Two pages with an anchor each, as another producer might write them: object streams and a
 /// cross-reference stream, no classic table.
-fn upload() -> Vec<u8> {
+pub(crate) fn upload() -> Vec<u8> {
     let rendered = render(&Layout {
         title: "采购合同".into(),
         footer: "UPLOAD-1".into(),

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::template::VariableKey;
 use crate::values::{
-    AgentRole, ArchiveId, ArchiveProvider, BizId, CertificateSerial, ClientId, ContractBizType,
-    ContractId, CreditCode, DeviceInfo, Digest, IdCardNumber, LinkId, LinkTtl, LongText,
-    MobileNumber, NotifyType, Operator, OrganizationName, PartyId, PartyType, PersonName,
-    ProviderName, Reason, SealAppearance, SealId, SignMethod, SignatureImage, TemplateId,
-    TemplateVersion, Title, TransactionNo, UserAgent, VerificationId, WebUrl, WebhookHeaders,
+    AgentRole, AnchorText, ArchiveId, ArchiveProvider, BizId, CertificateSerial, ClientId,
+    ContractBizType, ContractId, CreditCode, DeviceInfo, Digest, DocumentName, IdCardNumber,
+    LinkId, LinkTtl, LongText, MobileNumber, NotifyType, Operator, OrganizationName, PartyId,
+    PartyType, PersonName, PlaceRect, ProviderName, Reason, SealAppearance, SealId, SignMethod,
+    SignatureImage, TemplateId, TemplateVersion, Title, TransactionNo, UserAgent, VerificationId,
+    WebUrl, WebhookHeaders,
 };
 use crate::{DomainEvent, Sensitive};
 
@@ -39,6 +40,41 @@ pub struct SignerEntry {
     /// a person signing for themselves, and in every event written before organisations signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationSigner>,
+    /// Where the signer signs on the contract's uploaded documents, one place per document they
+    /// sign; empty for a contract rendered from a template (its layout places every signer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<SignaturePlace>,
+}
+
+/// A PDF the caller uploaded for the contract. `uploadHash` is the SHA-256 of the bytes as
+/// received (stored encrypted under it); `contentHash` is the SHA-256 of the first revision the
+/// signers sign: those bytes with one update adding the signature fields, which esign rebuilds
+/// from the upload and the places alone.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadedDocument {
+    /// 1-based, in request order: the number `places` name.
+    pub document: u32,
+    pub name: DocumentName,
+    pub upload_hash: Digest,
+    pub content_hash: Digest,
+    pub size_bytes: u64,
+    pub page_count: u32,
+}
+
+/// Where one signer's signature (or seal) goes on an uploaded document: the rectangle on a page,
+/// given by the caller or found over `anchor` text.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SignaturePlace {
+    /// 1-based document number.
+    pub document: u32,
+    /// 1-based page number.
+    pub page: u32,
+    pub rect: PlaceRect,
+    /// The text the place was found over, when it was given by anchor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorText>,
 }
 
 /// The organisation a signer signs for, and the seal applied in its name, pinned to the seal
@@ -90,17 +126,26 @@ pub struct SignedRevision {
 #[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum ContractEvent {
     /// The contract exists, in CREATED; its sign links follow as `SignLinkIssued`, one per signer.
+    /// Its document is rendered from a template version (`templateId`, `templateVersion`,
+    /// `variables`, `previewHash`) or is the caller's own (`documents`): one or the other.
     ContractInitiated {
         contract_id: ContractId,
         client_id: ClientId,
         biz_id: BizId,
         biz_type: ContractBizType,
-        template_id: TemplateId,
-        template_version: TemplateVersion,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template_id: Option<TemplateId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template_version: Option<TemplateVersion>,
         title: Title,
+        #[serde(default)]
         variables: BTreeMap<VariableKey, String>,
         /// The hash of the rendered preview, so later steps can prove what was shown.
-        preview_hash: Digest,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preview_hash: Option<Digest>,
+        /// The caller's own documents, in request order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        documents: Vec<UploadedDocument>,
         signers: Vec<SignerEntry>,
         callback_url: WebUrl,
         #[serde(default)]

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::errors::{ContractError, TemplateUnavailable};
-use super::events::{ContractEvent, OrganizationSigner, SignerEntry};
+use super::events::{
+    ContractEvent, OrganizationSigner, SignaturePlace, SignerEntry, UploadedDocument,
+};
 use super::{InitiateContract, OrganizationSeal};
 use crate::Sensitive;
 use crate::errors::ValidationErrors;
@@ -20,6 +22,8 @@ use crate::values::{
 
 /// The longest value of one template variable, in characters.
 pub const MAX_VARIABLE_LEN: usize = 4096;
+/// The most documents a contract may be made from.
+pub const MAX_DOCUMENTS: usize = 1;
 /// The highest signing sequence number.
 pub const MAX_SEQUENCE: u32 = 999;
 
@@ -44,6 +48,51 @@ pub struct ContractRequest {
     pub webhook_config: Option<WebhookConfigRequest>,
     pub expire_days: Option<i64>,
     pub archive_config: Option<ArchiveConfigRequest>,
+    /// The caller's own PDFs, instead of `templateId`: each signer then says where they sign
+    /// (`signers[i].places`).
+    #[serde(default)]
+    pub documents: Vec<DocumentRequest>,
+}
+
+/// One uploaded document (`documents[i]`). `Debug` leaves the content out: commands end up in
+/// logs.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentRequest {
+    /// Shown to the signers, e.g. its file name.
+    pub name: Option<String>,
+    /// The PDF, base64 (standard alphabet, padded).
+    pub content_base64: Option<String>,
+}
+
+impl std::fmt::Debug for DocumentRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentRequest")
+            .field("name", &self.name)
+            .field(
+                "content_base64",
+                &self.content_base64.as_ref().map(String::len),
+            )
+            .finish()
+    }
+}
+
+/// Where a signer signs on an uploaded document (`signers[i].places[j]`): a page and the lower-left
+/// corner of the box in points (origin bottom-left), or anchor text to centre it on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaceRequest {
+    /// 1-based; defaults to 1.
+    pub document: Option<i64>,
+    /// 1-based; required with `x` and `y`; with `anchor`, limits the search to that page.
+    pub page: Option<i64>,
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    /// The box's size in points; defaults by what the signer applies (a seal is square).
+    pub width: Option<f64>,
+    pub height: Option<f64>,
+    /// Text to find in the document (关键字定位); the box is centred on its first occurrence.
+    pub anchor: Option<String>,
 }
 
 /// `Debug` hides the ID and mobile numbers: commands end up in logs.
@@ -67,6 +116,9 @@ pub struct SignerRequest {
     /// Present when the signer is an organisation: `name`, `idCardNo` and `mobile` are then the
     /// person who signs for it.
     pub organization: Option<OrganizationRequest>,
+    /// Where the signer signs, at most one place per uploaded document; only with `documents`.
+    #[serde(default)]
+    pub places: Vec<PlaceRequest>,
 }
 
 /// The organisation a signer signs for (`signers[i].organization`).
@@ -98,6 +150,7 @@ impl std::fmt::Debug for SignerRequest {
             .field("sequence", &self.sequence)
             .field("link_expire_minutes", &self.link_expire_minutes)
             .field("organization", &self.organization)
+            .field("places", &self.places)
             .finish()
     }
 }
@@ -155,11 +208,23 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
         request.biz_type.as_deref(),
         ContractBizType::parse,
     );
-    let template_id = errors.required(
-        "templateId",
-        request.template_id.as_deref(),
-        TemplateId::parse,
-    );
+    let from_documents = !request.documents.is_empty();
+    let template_id = if from_documents {
+        if request.template_id.is_some() {
+            errors.push(
+                "templateId",
+                "must be absent with documents: a contract is made from a template or from the \
+                 caller's own documents",
+            );
+        }
+        None
+    } else {
+        errors.required(
+            "templateId",
+            request.template_id.as_deref(),
+            TemplateId::parse,
+        )
+    };
     let template_version = errors.optional(
         "templateVersion",
         request.template_version.as_deref(),
@@ -173,9 +238,29 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
         )?),
         _ => None,
     };
+    let documents = from_documents
+        .then(|| check_documents(&command, &mut errors))
+        .flatten();
     let title = errors.required("title", request.title.as_deref(), Title::parse);
-    let variables = check_variables(request, template, &mut errors);
-    let signers = check_signers(&command, template, &mut errors);
+    let variables = if from_documents {
+        if !request.variables.is_empty() {
+            errors.push("variables", "are only for a contract made from a template");
+        }
+        Some(BTreeMap::new())
+    } else {
+        check_variables(request, template, &mut errors)
+    };
+    let places = match (from_documents, documents.as_deref()) {
+        (false, _) => Places::NotAllowed,
+        (true, Some(documents)) => Places::On(documents),
+        (true, None) => Places::Unchecked,
+    };
+    let signers = check_signers(&command, template, places, &mut errors);
+    let content = match (template, documents) {
+        (Some(template), None) => Some(Content::Template(template)),
+        (None, Some(documents)) => Some(Content::Uploaded(documents)),
+        _ => None,
+    };
     let callback_url = errors.required("callbackUrl", request.callback_url.as_deref(), |text| {
         WebUrl::parse(text, command.mode)
     });
@@ -195,7 +280,7 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
     let (
         Some(biz_id),
         Some(biz_type),
-        Some(template),
+        Some(content),
         Some(title),
         Some(variables),
         Some(signers),
@@ -205,7 +290,7 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
     ) = (
         biz_id,
         biz_type,
-        template,
+        content,
         title,
         variables,
         signers,
@@ -240,16 +325,33 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
             .min(expires_at),
         })
         .collect();
+    let (template_id, template_version, preview_hash, documents) = match content {
+        Content::Template(template) => (
+            Some(template.template_id.clone()),
+            Some(template.version.clone()),
+            command.preview_hash,
+            Vec::new(),
+        ),
+        Content::Uploaded(documents) => (None, None, None, documents),
+    };
+    if template_id.is_some() && preview_hash.is_none() {
+        errors.push(
+            "previewHash",
+            "the service must supply the preview's hash for a template contract",
+        );
+        return Err(ContractError::Invalid(errors));
+    }
     let mut events = vec![ContractEvent::ContractInitiated {
         contract_id: command.contract_id,
         client_id: command.client_id,
         biz_id,
         biz_type,
-        template_id: template.template_id.clone(),
-        template_version: template.version.clone(),
+        template_id,
+        template_version,
         title,
         variables,
-        preview_hash: command.preview_hash,
+        preview_hash,
+        documents,
         signers,
         callback_url,
         webhook_headers,
@@ -261,6 +363,107 @@ pub(super) fn initiate(command: InitiateContract) -> Result<Vec<ContractEvent>, 
     }];
     events.extend(links);
     Ok(events)
+}
+
+/// What signers' places are checked against.
+#[derive(Clone, Copy)]
+enum Places<'a> {
+    /// A template contract: its layout places every signer, so the request gives no places.
+    NotAllowed,
+    On(&'a [UploadedDocument]),
+    /// The documents were refused: their places cannot be checked.
+    Unchecked,
+}
+
+/// What the signers sign, as checked.
+enum Content<'a> {
+    Template(&'a TemplateVersionFacts),
+    Uploaded(Vec<UploadedDocument>),
+}
+
+/// The uploaded documents as the service read and prepared them, one per `documents[i]`; their
+/// content (a readable, unsigned, unencrypted PDF within the size limit) was checked there.
+fn check_documents(
+    command: &InitiateContract,
+    errors: &mut ValidationErrors,
+) -> Option<Vec<UploadedDocument>> {
+    let requested = command.request.documents.len();
+    if requested > MAX_DOCUMENTS {
+        errors.push(
+            "documents",
+            format!(
+                "must hold at most {MAX_DOCUMENTS} document: a contract from several uploaded \
+                 documents is not supported yet"
+            ),
+        );
+        return None;
+    }
+    let numbered = command
+        .documents
+        .iter()
+        .enumerate()
+        .all(|(index, document)| document.document as usize == index + 1);
+    if command.documents.len() != requested || !numbered {
+        errors.push(
+            "documents",
+            format!(
+                "the service must supply each uploaded document, numbered in order ({requested} \
+                 requested, {} supplied)",
+                command.documents.len()
+            ),
+        );
+        return None;
+    }
+    Some(command.documents.clone())
+}
+
+/// A signer's places on the uploaded documents, as the service resolved them from
+/// `signers[i].places` (anchors found, pages checked): at least one, at most one per document.
+fn check_places(
+    path: &str,
+    places: &[SignaturePlace],
+    documents: &[UploadedDocument],
+    errors: &mut ValidationErrors,
+) -> Option<Vec<SignaturePlace>> {
+    let before = errors.fields().len();
+    if places.is_empty() {
+        errors.push(
+            format!("{path}.places"),
+            "is required: where this signer signs on the uploaded documents",
+        );
+    }
+    for (index, place) in places.iter().enumerate() {
+        let field = format!("{path}.places[{index}].document");
+        let Some(document) = documents
+            .iter()
+            .find(|document| document.document == place.document)
+        else {
+            errors.push(field, format!("must be between 1 and {}", documents.len()));
+            continue;
+        };
+        if place.page == 0 || place.page > document.page_count {
+            errors.push(
+                format!("{path}.places[{index}].page"),
+                format!(
+                    "must be between 1 and {} (the pages of document {})",
+                    document.page_count, document.document
+                ),
+            );
+        }
+        if let Some(first) = places[..index]
+            .iter()
+            .position(|earlier| earlier.document == place.document)
+        {
+            errors.push(
+                field,
+                format!(
+                    "repeats document {} of places[{first}]: a signer signs each document once",
+                    place.document
+                ),
+            );
+        }
+    }
+    (errors.fields().len() == before).then(|| places.to_vec())
 }
 
 fn check_template<'a>(
@@ -353,6 +556,7 @@ fn check_variables(
 fn check_signers(
     command: &InitiateContract,
     template: Option<&TemplateVersionFacts>,
+    places_on: Places<'_>,
     errors: &mut ValidationErrors,
 ) -> Option<Vec<SignerEntry>> {
     let requests = &command.request.signers;
@@ -465,6 +669,22 @@ fn check_signers(
                 check_organization(&path, organization, &command.seals, errors).map(Some)
             }
         };
+        let places = match places_on {
+            Places::On(documents) => check_places(
+                &path,
+                command.places.get(index).map_or(&[][..], Vec::as_slice),
+                documents,
+                errors,
+            ),
+            Places::NotAllowed if !request.places.is_empty() => {
+                errors.push(
+                    format!("{path}.places"),
+                    "are only for a contract made from uploaded documents",
+                );
+                None
+            }
+            Places::NotAllowed | Places::Unchecked => Some(Vec::new()),
+        };
         if let (
             Some(party_id),
             Some(party_type),
@@ -476,6 +696,7 @@ fn check_signers(
             Some(sequence),
             Some(link_expire_minutes),
             Some(organization),
+            Some(places),
         ) = (
             party_id,
             party_type,
@@ -487,6 +708,7 @@ fn check_signers(
             sequence,
             link_expire_minutes,
             organization,
+            places,
         ) {
             signers.push(SignerEntry {
                 party_id,
@@ -499,6 +721,7 @@ fn check_signers(
                 sequence,
                 link_expire_minutes,
                 organization,
+                places,
             });
         }
     }

@@ -35,14 +35,18 @@ pub use errors::{
     ContractConflict, ContractError, ContractNotFound, IdentityCheck, IdentityFailure,
     TemplateUnavailable,
 };
-pub use events::{ContractEvent, OrganizationSigner, SealSignature, SignedRevision, SignerEntry};
+pub use events::{
+    ContractEvent, OrganizationSigner, SealSignature, SignaturePlace, SignedRevision, SignerEntry,
+    UploadedDocument,
+};
 pub use initiate::{
-    ArchiveConfigRequest, ContractRequest, MAX_SEQUENCE, MAX_VARIABLE_LEN, OrganizationRequest,
-    SignerRequest, check_archive,
+    ArchiveConfigRequest, ContractRequest, DocumentRequest, MAX_DOCUMENTS, MAX_SEQUENCE,
+    MAX_VARIABLE_LEN, OrganizationRequest, PlaceRequest, SignerRequest, check_archive,
 };
 pub use state::{
-    Archive, ArchiveState, CertificateCheck, Contract, ContractState, DocumentVersion, FaceCheck,
-    Invitation, Rejection, SealedDocument, SignLink, Signature, Signer, SignerStatus, SmsCheck,
+    Archive, ArchiveState, CertificateCheck, Contract, ContractContent, ContractState,
+    DocumentVersion, FaceCheck, Invitation, Rejection, SealedDocument, SignLink, Signature, Signer,
+    SignerStatus, SmsCheck,
 };
 
 /// The stream's decider.
@@ -153,8 +157,15 @@ pub struct InitiateContract {
     /// The version the service found for `templateId` (the pinned `templateVersion`, else the current
     /// active one), or `None` when there is none.
     pub template: Option<TemplateVersionFacts>,
-    /// SHA-256 of the preview the service rendered from the template and `request.variable_texts()`.
-    pub preview_hash: Digest,
+    /// SHA-256 of the preview the service rendered from the template and `request.variable_texts()`;
+    /// `None` for a contract from uploaded documents.
+    pub preview_hash: Option<Digest>,
+    /// The uploaded documents (`request.documents`) as the service read, stored and prepared them,
+    /// numbered from 1 in request order.
+    pub documents: Vec<UploadedDocument>,
+    /// Each signer's places (`request.signers[i].places`) as the service resolved them on those
+    /// documents, in request order.
+    pub places: Vec<Vec<SignaturePlace>>,
     /// One fresh link per signer, in request order.
     pub sign_links: Vec<NewSignLink>,
     /// The id of the archive record, kept when the request asks for archiving.

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
-use super::events::{ContractEvent, OrganizationSigner, SignedRevision};
+use super::events::{
+    ContractEvent, OrganizationSigner, SignaturePlace, SignedRevision, UploadedDocument,
+};
 use crate::delivery::{Attempt, Delivery};
 use crate::template::VariableKey;
 use crate::values::{
@@ -109,11 +111,9 @@ pub struct Contract {
     pub client_id: ClientId,
     pub biz_id: BizId,
     pub biz_type: ContractBizType,
-    pub template_id: TemplateId,
-    pub template_version: TemplateVersion,
     pub title: Title,
-    pub variables: BTreeMap<VariableKey, String>,
-    pub preview_hash: Digest,
+    /// What the signers sign.
+    pub content: ContractContent,
     /// In request order.
     pub signers: Vec<Signer>,
     pub callback_url: WebUrl,
@@ -125,6 +125,31 @@ pub struct Contract {
     pub other_archive_ids: Vec<ArchiveId>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+}
+
+/// Where a contract's document comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ContractContent {
+    /// Rendered from a template version with the request's variables; `preview_hash` is the
+    /// hash of the preview rendered at initiation.
+    Template {
+        template_id: TemplateId,
+        template_version: TemplateVersion,
+        variables: BTreeMap<VariableKey, String>,
+        preview_hash: Digest,
+    },
+    /// The caller's own PDFs, each with the signers' places (`Signer::places`).
+    Uploaded { documents: Vec<UploadedDocument> },
+}
+
+impl ContractContent {
+    /// The documents the caller uploaded; none for a template contract.
+    pub fn uploaded(&self) -> &[UploadedDocument] {
+        match self {
+            ContractContent::Template { .. } => &[],
+            ContractContent::Uploaded { documents } => documents,
+        }
+    }
 }
 
 impl Contract {
@@ -213,6 +238,8 @@ pub struct Signer {
     pub link_expire_minutes: Option<LinkTtl>,
     /// The organisation this person signs for, when they sign for one.
     pub organization: Option<OrganizationSigner>,
+    /// Where they sign on the uploaded documents (none for a template contract).
+    pub places: Vec<SignaturePlace>,
     pub status: SignerStatus,
     /// The latest SMS invitation (notify type SMS only), kept after the signer acts so a late
     /// outcome is still recorded.
@@ -397,6 +424,36 @@ impl ArchiveState {
     }
 }
 
+/// What a `ContractInitiated` says the signers sign: a template version or uploaded documents,
+/// never both (`None` for an event that has neither or both, which no valid stream holds).
+fn initiated_content(
+    template_id: &Option<TemplateId>,
+    template_version: &Option<TemplateVersion>,
+    variables: &BTreeMap<VariableKey, String>,
+    preview_hash: &Option<Digest>,
+    documents: &[UploadedDocument],
+) -> Option<ContractContent> {
+    match (
+        template_id,
+        template_version,
+        preview_hash,
+        documents.is_empty(),
+    ) {
+        (Some(template_id), Some(template_version), Some(preview_hash), true) => {
+            Some(ContractContent::Template {
+                template_id: template_id.clone(),
+                template_version: template_version.clone(),
+                variables: variables.clone(),
+                preview_hash: preview_hash.clone(),
+            })
+        }
+        (None, None, None, false) => Some(ContractContent::Uploaded {
+            documents: documents.to_vec(),
+        }),
+        _ => None,
+    }
+}
+
 /// The state after one event. Events are facts: one that does not fit the state (which a valid stream
 /// never contains) leaves the state as it was.
 pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState {
@@ -411,6 +468,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
             title,
             variables,
             preview_hash,
+            documents,
             signers,
             callback_url,
             webhook_headers,
@@ -419,18 +477,24 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
             other_archive_ids,
             expires_at,
             created_at,
-        } => match state {
-            ContractState::NotInitiated => ContractState::Created {
+        } => match (
+            state,
+            initiated_content(
+                template_id,
+                template_version,
+                variables,
+                preview_hash,
+                documents,
+            ),
+        ) {
+            (ContractState::NotInitiated, Some(content)) => ContractState::Created {
                 contract: Contract {
                     contract_id: contract_id.clone(),
                     client_id: client_id.clone(),
                     biz_id: biz_id.clone(),
                     biz_type: *biz_type,
-                    template_id: template_id.clone(),
-                    template_version: template_version.clone(),
                     title: title.clone(),
-                    variables: variables.clone(),
-                    preview_hash: preview_hash.clone(),
+                    content,
                     signers: signers
                         .iter()
                         .map(|entry| Signer {
@@ -444,6 +508,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                             sequence: entry.sequence,
                             link_expire_minutes: entry.link_expire_minutes,
                             organization: entry.organization.clone(),
+                            places: entry.places.clone(),
                             status: SignerStatus::Pending { link: None },
                             invitation: None,
                         })
@@ -457,7 +522,7 @@ pub(super) fn next(state: ContractState, event: &ContractEvent) -> ContractState
                     created_at: *created_at,
                 },
             },
-            other => other,
+            (other, _) => other,
         },
         ContractEvent::SignLinkIssued {
             party_id,

@@ -90,6 +90,7 @@ fn signer_request(
         sequence: Some(sequence),
         link_expire_minutes: None,
         organization: None,
+        places: Vec::new(),
     }
 }
 
@@ -118,6 +119,7 @@ fn request() -> ContractRequest {
             archive_provider: Some("TSA".into()),
             archive_providers: None,
         }),
+        documents: Vec::new(),
     }
 }
 
@@ -140,7 +142,9 @@ fn initiate_with(request: ContractRequest) -> ContractCommand {
         sign_links: links_for(&request),
         request,
         template: Some(template()),
-        preview_hash: digest(1),
+        preview_hash: Some(digest(1)),
+        documents: Vec::new(),
+        places: Vec::new(),
         archive_id: crate::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         link_lifetimes: crate::values::LinkLifetimes::default(),
         other_archive_ids: Vec::new(),
@@ -456,10 +460,19 @@ fn an_initiation_creates_the_contract_and_one_link_per_signer() {
     assert_eq!(state.status(), Some(ContractStatus::Created));
     let contract = state.contract().unwrap();
     assert_eq!(contract.expires_at, at(7 * 24 * 60));
-    assert_eq!(contract.template_version.as_str(), "1.0");
-    assert_eq!(contract.preview_hash, digest(1));
+    let ContractContent::Template {
+        template_version,
+        preview_hash,
+        variables,
+        ..
+    } = &contract.content
+    else {
+        panic!("a template contract: {:?}", contract.content);
+    };
+    assert_eq!(template_version.as_str(), "1.0");
+    assert_eq!(preview_hash, &digest(1));
     assert_eq!(contract.archive_providers, vec![ArchiveProvider::Tsa]);
-    assert_eq!(contract.variables.get("payerName").unwrap(), "XX品牌总部");
+    assert_eq!(variables.get("payerName").unwrap(), "XX品牌总部");
 }
 
 #[test]
@@ -690,10 +703,10 @@ fn numbers_and_booleans_are_accepted_as_variable_text() {
         .insert("note".into(), serde_json::json!(12.5));
     assert_eq!(numeric.variable_texts().get("note").unwrap(), "12.5");
     let state = given(history(vec![initiate_with(numeric)]));
-    assert_eq!(
-        state.contract().unwrap().variables.get("note").unwrap(),
-        "12.5"
-    );
+    let ContractContent::Template { variables, .. } = &state.contract().unwrap().content else {
+        panic!("a template contract");
+    };
+    assert_eq!(variables.get("note").unwrap(), "12.5");
 }
 
 #[test]
@@ -2407,3 +2420,4 @@ fn a_signers_link_lifetime_is_theirs_else_the_configured_default_for_their_notif
 }
 
 mod organization;
+mod uploaded;

@@ -10,6 +10,7 @@ mod expiry;
 mod id_card;
 mod mobile;
 mod organization;
+mod place;
 mod score;
 mod signature_image;
 mod text;
@@ -39,14 +40,15 @@ pub use mobile::{MobileError, MobileNumber};
 pub use organization::{
     CREDIT_CODE_LEN, CreditCode, CreditCodeError, OrganizationName, credit_code_check_character,
 };
+pub use place::{MAX_PLACE_SIDE, MIN_PLACE_SIDE, PlaceRect, PlaceRectError};
 pub use score::{FaceScore, ScoreError};
 pub use signature_image::{
     MAX_SIGNATURE_IMAGE_BYTES, MAX_SIGNATURE_SIDE, MIN_SIGNATURE_SIDE, SignatureImage,
     SignatureImageError,
 };
 pub use text::{
-    DeviceInfo, DisplayName, LongText, Operator, PageTitle, PersonName, Reason, Text, TextError,
-    Title, UserAgent,
+    AnchorText, DeviceInfo, DisplayName, DocumentName, LongText, Operator, PageTitle, PersonName,
+    Reason, Text, TextError, Title, UserAgent,
 };
 pub use theme_color::{ThemeColor, ThemeColorError};
 pub use url::{MAX_URL_LEN, Mode, UrlError, WebUrl};

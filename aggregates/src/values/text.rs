@@ -132,6 +132,10 @@ pub type DisplayName = Text<128>;
 pub type LongText = Text<1024>;
 /// The H5 page title of a face verification (`uiConfig.title`).
 pub type PageTitle = Text<64>;
+/// The name a caller gives an uploaded document (its file name, shown to the signers).
+pub type DocumentName = Text<128>;
+/// Text a signature place is found by in an uploaded document (关键字定位, e.g. "甲方（盖章）").
+pub type AnchorText = Text<64>;
 
 #[cfg(test)]
 mod tests {

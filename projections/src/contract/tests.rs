@@ -69,6 +69,7 @@ fn signer(party_id: &str, party_type: &str, name: &str, id: &str, mobile: &str) 
         sequence: Some(if ca { 2 } else { 1 }),
         link_expire_minutes: None,
         organization: None,
+        places: Vec::new(),
     }
 }
 
@@ -99,6 +100,7 @@ fn initiate() -> ContractCommand {
             archive_provider: Some("TSA".into()),
             archive_providers: None,
         }),
+        documents: Vec::new(),
     };
     ContractCommand::Initiate(InitiateContract {
         contract_id: ContractId::parse(CONTRACT).unwrap(),
@@ -121,7 +123,9 @@ fn initiate() -> ContractCommand {
             variable_definitions: vec![definition("payerName"), definition("receiverName")],
             signer_config: SignerConfig::new(1, 3, vec![SignMethod::FaceAndSms]).unwrap(),
         }),
-        preview_hash: digest(1),
+        preview_hash: Some(digest(1)),
+        documents: Vec::new(),
+        places: Vec::new(),
         archive_id: aggregates::values::ArchiveId::parse("ARCHIVE_TEST").unwrap(),
         link_lifetimes: aggregates::values::LinkLifetimes::default(),
         other_archive_ids: Vec::new(),

@@ -16,8 +16,8 @@ use std::net::IpAddr;
 
 use aggregates::Aggregate;
 use aggregates::contract::{
-    Contract, ContractAggregate, ContractCommand, ContractConflict, ContractError, ContractState,
-    OpenSignLink, Reject, Sign, SignLink as Link, Signer, SignerStatus,
+    Contract, ContractAggregate, ContractCommand, ContractConflict, ContractContent, ContractError,
+    ContractState, OpenSignLink, Reject, Sign, SignLink as Link, Signer, SignerStatus,
 };
 use aggregates::template::TemplateAggregate;
 use aggregates::values::{
@@ -250,7 +250,17 @@ pub async fn open(
 /// cannot be rendered.
 pub async fn contract_text(services: &Services, live: Live<'_>) -> Option<(String, ContentType)> {
     let contract = live.contract;
-    let stream = StreamId::new(TemplateAggregate::NAME, contract.template_id.as_str());
+    let ContractContent::Template {
+        template_id,
+        template_version,
+        variables,
+        ..
+    } = &contract.content
+    else {
+        // Uploaded documents have no text of esign's: the page shows the documents themselves.
+        return None;
+    };
+    let stream = StreamId::new(TemplateAggregate::NAME, template_id.as_str());
     let loaded = match services
         .pipeline
         .load_state::<TemplateAggregate>(&stream)
@@ -263,9 +273,8 @@ pub async fn contract_text(services: &Services, live: Live<'_>) -> Option<(Strin
         }
     };
     let template = loaded.template()?;
-    let version = template.version(&contract.template_version)?;
-    let variables = contract
-        .variables
+    let version = template.version(template_version)?;
+    let variables = variables
         .iter()
         .map(|(key, value)| (key.to_string(), value.clone()))
         .collect();

@@ -22,9 +22,12 @@ pub struct Placement {
     /// 1-based.
     pub page: u32,
     /// `[x1, y1, x2, y2]` in points in the page's default user space (origin bottom-left); it
-    /// must lie inside the page's box.
+    /// must lie inside the page's box, or be [`INVISIBLE`].
     pub rect: [f32; 4],
 }
+
+/// The rectangle of a field nothing is drawn for (the platform seal, a document timestamp).
+pub const INVISIBLE: [f32; 4] = [0.0; 4];
 
 impl Placement {
     /// The field `field` as a `width` × `height` signature or seal centred on the anchor `hit`
@@ -232,6 +235,9 @@ fn check_placements(
                 page: placement.page,
                 pages,
             });
+        }
+        if placement.rect == INVISIBLE {
+            continue;
         }
         let page = parsed.pages[placement.page as usize - 1].page_box.rect;
         let [x1, y1, x2, y2] = placement.rect;

@@ -26,7 +26,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 use sha2::{Digest, Sha256};
 
 pub use anchor::{AnchorHit, centred_on, find_anchor};
-pub use first_revision::{Placement, prepare};
+pub use first_revision::{INVISIBLE, Placement, prepare};
 
 use super::pades::PadesError;
 use super::validate::syntax;

@@ -1,7 +1,7 @@
 //! Contracts (spec 2.1.2): initiate, read, revoke, re-issue a sign link, verify, and the audit trail.
 
 use aggregates::contract::ContractRequest;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -10,13 +10,18 @@ use serde_json::{Value, json};
 use super::{JsonBody, as_json};
 use crate::app::contracts::{self, SignTask};
 use crate::app::document_verification::VerifyRequest;
+use crate::app::uploaded_documents::MAX_INITIATE_BODY_BYTES;
 use crate::app::{AppError, Caller};
 use crate::http::AppState;
 use crate::http::openapi::{self, schemas};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/contract/initiate", post(initiate))
+        .route(
+            "/contract/initiate",
+            // Uploaded documents come in the body, in base64.
+            post(initiate).layer(DefaultBodyLimit::max(MAX_INITIATE_BODY_BYTES)),
+        )
         .route("/contract/verify", post(verify))
         .route("/contract/{contract_id}", get(show))
         .route("/contract/{contract_id}/revoke", post(revoke))

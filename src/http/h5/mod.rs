@@ -67,6 +67,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/h5/sign", get(sign::page))
         .route("/s/{code}", get(short_link::follow))
+        .route("/h5/sign/document", get(sign::document))
         .route("/h5/sign/sms/send", post(sign::send_code))
         .route("/h5/sign/sms/verify", post(sign::verify_code))
         .route("/h5/sign/face/start", post(face::start))

@@ -192,6 +192,47 @@ fn fail_text(reason: Option<&str>) -> &'static str {
     }
 }
 
+/// The caller's own documents: each one's name and pages, where this signer signs on it, and a
+/// link that opens it (the unsigned document as every signer signs it).
+fn uploaded_documents(page: &SignPage<'_>) -> String {
+    let what = if page.signer.organization.is_some() {
+        "盖章"
+    } else {
+        "签署"
+    };
+    let mut list = String::from("<ol id=\"contract-documents\" class=\"documents\">");
+    for document in page.contract.content.uploaded() {
+        let place = page
+            .signer
+            .places
+            .iter()
+            .find(|place| place.document == document.document);
+        let place = match place {
+            Some(place) => match &place.anchor {
+                Some(anchor) => format!(
+                    "您将在第 {} 页“{}”处{what}",
+                    place.page,
+                    escape(anchor.as_str())
+                ),
+                None => format!("您将在第 {} 页指定位置{what}", place.page),
+            },
+            None => "本文件无需您签署".to_owned(),
+        };
+        let _ = write!(
+            list,
+            "<li class=\"uploaded-document\" data-document=\"{number}\"><p class=\"name\">{name}</p>\
+             <p>共 {pages} 页 · <span class=\"place\">{place}</span></p>\
+             <p><a class=\"button secondary\" target=\"_blank\" rel=\"noopener\" href=\"{href}&amp;document={number}\">查看文件</a></p></li>",
+            number = document.document,
+            name = escape(document.name.as_str()),
+            pages = document.page_count,
+            href = action("/h5/sign/document", page.token),
+        );
+    }
+    list.push_str("</ol>");
+    list
+}
+
 pub(super) fn sign_page(page: &SignPage<'_>) -> String {
     let mut body = String::new();
     let contract = page.contract;
@@ -255,6 +296,7 @@ pub(super) fn sign_page(page: &SignPage<'_>) -> String {
                 escape(json)
             ))
         ),
+        None if !contract.content.uploaded().is_empty() => uploaded_documents(page),
         None => "<div id=\"contract-body\" class=\"contract missing\">协议内容暂时无法显示，请稍后刷新。</div>"
             .to_owned(),
     };

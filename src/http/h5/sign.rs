@@ -201,6 +201,54 @@ pub(super) async fn page(
         .into_response())
 }
 
+/// Which uploaded document to open (`/h5/sign/document?token=...&document=1`).
+#[derive(Debug, Deserialize)]
+pub(super) struct DocumentQuery {
+    #[serde(default)]
+    token: String,
+    document: Option<u32>,
+}
+
+/// One of the contract's uploaded documents as every signer signs it
+///
+/// `GET /h5/sign/document?token=...&document=N`: the unsigned first revision (the upload with its
+/// empty signature fields), for the signer to read before signing; only while their link lives.
+pub(super) async fn document(
+    State(state): State<AppState>,
+    Query(query): Query<DocumentQuery>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    admit(&state, ip, &query.token, &headers, false)?;
+    let resolved = signing::resolve(&state, &query.token).await?;
+    let live = resolved.live(Utc::now())?;
+    let number = query.document.unwrap_or(1);
+    if !live
+        .contract
+        .content
+        .uploaded()
+        .iter()
+        .any(|document| document.document == number)
+    {
+        return Err(PageError::Invalid {
+            field: "document",
+            reason: "names no document of this contract".to_owned(),
+        });
+    }
+    let first = crate::app::uploaded_documents::first_revision(&state, live.contract, number)
+        .await
+        .map_err(|error| PageError::Internal(error.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_DISPOSITION, "inline"),
+        ],
+        first.bytes,
+    )
+        .into_response())
+}
+
 /// SMS step: send a code
 ///
 /// `POST /h5/sign/sms/send?token=...`: rate-limited per IP and per link on top of the contract's own

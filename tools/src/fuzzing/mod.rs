@@ -368,8 +368,11 @@ pub fn contract_initiate(data: &[u8]) {
         contract_id: ContractId::parse("CONTRACT_20260101FUZZ000000000001").expect("an id"),
         client_id: ClientId::parse(CLIENT_ID).expect("a client id"),
         template: Some(template_facts()),
-        preview_hash: Digest::parse(&hex::encode(Sha256::digest(format!("{preview:?}"))))
-            .expect("a digest"),
+        preview_hash: Some(
+            Digest::parse(&hex::encode(Sha256::digest(format!("{preview:?}")))).expect("a digest"),
+        ),
+        documents: Vec::new(),
+        places: Vec::new(),
         sign_links: (0..signers).map(link).collect(),
         archive_id: ArchiveId::parse("ARCHIVE_20260101FUZZ000000000001").expect("an id"),
         link_lifetimes: aggregates::values::LinkLifetimes::default(),
