@@ -285,6 +285,7 @@ impl ErrorExample {
                 "bizType": "RELATIONSHIP_AGREEMENT",
                 "templateId": "TEMPLATE_COLLECTION_V1",
                 "templateVersion": "1.0",
+                "documents": null,
                 "title": "天财分账资金归集授权协议",
                 "status": "CREATED",
                 "signers": [],
@@ -771,7 +772,8 @@ mod tests {
     #[test]
     fn request_schemas_name_the_domain_fields() {
         use aggregates::contract::{
-            ArchiveConfigRequest, ContractRequest, OrganizationRequest, SignerRequest,
+            ArchiveConfigRequest, ContractRequest, DocumentRequest, OrganizationRequest,
+            PlaceRequest, SignerRequest,
         };
         use aggregates::face_verification::{
             UiConfigRequest, UserInfoRequest, VerificationRequest,
@@ -801,6 +803,8 @@ mod tests {
                 "SignerOrganizationRequest",
                 fields(OrganizationRequest::default()),
             ),
+            ("DocumentRequest", fields(DocumentRequest::default())),
+            ("PlaceRequest", fields(PlaceRequest::default())),
             (
                 "ArchiveConfigRequest",
                 fields(ArchiveConfigRequest::default()),

@@ -16,13 +16,14 @@ pub struct ContractRequest {
     )]
     pub biz_id: String,
     pub biz_type: ContractBizType,
-    /// The template to fill.
+    /// The template to fill; required unless the contract is made from `documents`, and refused
+    /// with them.
     #[schema(
         max_length = 64,
         pattern = "^[A-Za-z0-9_.:-]+$",
         examples("TEMPLATE_COLLECTION_V1")
     )]
-    pub template_id: String,
+    pub template_id: Option<String>,
     /// Not in the spec: pins a template version; without it the template's current active version
     /// is used.
     #[schema(max_length = 32, pattern = "^[A-Za-z0-9_.:-]+$", examples("1.0"))]
@@ -44,6 +45,52 @@ pub struct ContractRequest {
     #[schema(minimum = 1, maximum = 90, default = 7)]
     pub expire_days: Option<i64>,
     pub archive_config: Option<ArchiveConfigRequest>,
+    /// The caller's own PDFs instead of a template (docs/documents.md, "Uploaded documents"):
+    /// one document per contract so far. Each signer then gives `places`. The request body may
+    /// then be up to about 14.3 MiB.
+    #[schema(max_items = 1)]
+    pub documents: Option<Vec<DocumentRequest>>,
+}
+
+/// A PDF the contract is made from.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct DocumentRequest {
+    /// Shown to the signers, e.g. the file name; at most 128 characters.
+    #[schema(max_length = 128, examples("采购合同.pdf"))]
+    pub name: String,
+    /// The PDF in base64 (standard alphabet, padded), at most 10 MiB decoded and 500 pages; not
+    /// encrypted and not signed already.
+    #[schema(examples("JVBERi0xLjcK..."))]
+    pub content_base64: String,
+}
+
+/// Where a signer signs on an uploaded document: `anchor` text, or `page` with `x` and `y`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct PlaceRequest {
+    /// 1-based document number; defaults to 1. A signer has at most one place per document.
+    #[schema(minimum = 1, default = 1)]
+    pub document: Option<i64>,
+    /// 1-based page: required with `x` and `y`; with `anchor`, the page the text is looked for
+    /// on.
+    #[schema(minimum = 1)]
+    pub page: Option<i64>,
+    /// The box's lower-left corner in points (1/72 inch) from the page's bottom-left corner.
+    #[schema(examples(320))]
+    pub x: Option<f64>,
+    #[schema(examples(90))]
+    pub y: Option<f64>,
+    /// The box's size in points, 20 to 600; defaults to 150 × 60 for a handwritten signature,
+    /// 120 × 120 for a seal, 240 × 120 for a seal with a signature.
+    #[schema(minimum = 20, maximum = 600)]
+    pub width: Option<f64>,
+    #[schema(minimum = 20, maximum = 600)]
+    pub height: Option<f64>,
+    /// Text in the document (关键字定位); the box is centred on its first occurrence. White space
+    /// is ignored, and full-width brackets match half-width ones.
+    #[schema(max_length = 64, examples("甲方（盖章）"))]
+    pub anchor: Option<String>,
 }
 
 fn template_variables() -> utoipa::openapi::Object {
@@ -103,6 +150,8 @@ pub struct SignerRequest {
     /// Present when the signer is an organisation: `name`, `idCardNo` and `mobile` are then the
     /// person who signs for it (docs/seals.md).
     pub organization: Option<SignerOrganizationRequest>,
+    /// Where the signer signs on the uploaded `documents`; only with them, and then required.
+    pub places: Option<Vec<PlaceRequest>>,
 }
 
 /// The organisation a signer signs for, and the registered seal applied in its name.
@@ -201,10 +250,16 @@ pub struct Contract {
     pub contract_id: String,
     pub biz_id: String,
     pub biz_type: ContractBizType,
-    pub template_id: String,
-    pub template_version: String,
+    /// `null` for a contract made from uploaded documents.
+    #[schema(required = true)]
+    pub template_id: Option<String>,
+    #[schema(required = true)]
+    pub template_version: Option<String>,
     pub title: String,
     pub status: ContractStatus,
+    /// The uploaded documents it is made from; `null` for a template contract.
+    #[schema(required = true)]
+    pub documents: Option<Vec<ContractDocument>>,
     /// In signing order.
     pub signers: Vec<ContractSigner>,
     /// The sealed document, once produced: a signed URL that works for `[documents]
@@ -231,6 +286,34 @@ pub struct Contract {
     pub revoke_reason: Option<String>,
 }
 
+/// An uploaded document of a contract.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractDocument {
+    /// 1-based, as `places` name it.
+    pub document: i64,
+    pub name: String,
+    /// SHA-256 of the PDF as uploaded.
+    pub upload_hash: String,
+    /// SHA-256 of the document every signer signs: the upload with the signature fields added.
+    pub content_hash: String,
+    pub size_bytes: i64,
+    pub page_count: i64,
+}
+
+/// Where a signer signs on an uploaded document.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ContractPlace {
+    pub document: i64,
+    pub page: i64,
+    /// `[x1, y1, x2, y2]` in points from the page's bottom-left corner.
+    #[schema(min_items = 4, max_items = 4)]
+    pub rect: Vec<f64>,
+    /// The text the place was found over, when given by anchor.
+    pub anchor: Option<String>,
+}
+
 /// One signer of a contract.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "camelCase")]
@@ -246,6 +329,9 @@ pub struct ContractSigner {
     /// The organisation this signer signs for; `null` for a person.
     #[schema(required = true)]
     pub organization: Option<ContractOrganization>,
+    /// Where they sign on the uploaded documents; `null` for a template contract.
+    #[schema(required = true)]
+    pub places: Option<Vec<ContractPlace>>,
     pub sequence: i64,
     #[schema(format = DateTime, required = true)]
     pub signed_at: Option<String>,
