@@ -5,6 +5,8 @@
 //! The sealed PDF validates in pdfsig and pyHanko, its certificate names the organisation, and the
 //! seal's red shows, rendered by `pdftoppm`, inside the headquarters' signature box and nowhere else.
 //!
+//! The same journey on the caller's own PDF puts the seal over its anchor text "甲方（盖章）".
+//!
 //! Pages, not storage: SQLite only. Screenshots go to `<target>/e2e-artifacts/<test>/`.
 
 use std::path::Path;
@@ -93,6 +95,88 @@ async fn an_organisation_and_a_person_sign_and_the_seal_lands_in_the_organisatio
     let Some(journey) = start("organization-journey").await else {
         return;
     };
+    let (dir, pdf) = person_then_headquarters(&journey, "organization-journey", None).await;
+    assert_seal_only_in_box(dir.path(), &pdf, "Signer_PAYER_001", "Signer_RECEIVER_001");
+    journey.browser.close().await;
+}
+
+/// The caller's own PDF: the headquarters' seal is placed over "甲方（盖章）" on page 1, the
+/// person's signature over "乙方（盖章）" on page 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_organisation_seals_an_uploaded_pdf_over_its_anchor_text() {
+    let journey = start_with(
+        "organization-upload",
+        async |admin, api, _, callback_url| {
+            let seal_id = headquarters_seal(admin).await;
+            let mut signers = signers(&seal_id);
+            signers[0]["places"] = json!([{"anchor": "乙方（盖章）"}]);
+            signers[1]["places"] = json!([{"anchor": ANCHOR}]);
+            let upload = crate::uploaded_documents::upload();
+            let (status, body) = json_of(
+                api.post_json(
+                    "/api/v1/contract/initiate",
+                    &json!({
+                        "bizId": "ORG_UPLOAD_1",
+                        "bizType": "RELATIONSHIP_AGREEMENT",
+                        "title": "采购合同",
+                        "documents": [{"name": "采购合同.pdf",
+                                       "contentBase64": base64::Engine::encode(
+                                           &base64::engine::general_purpose::STANDARD, &upload)}],
+                        "signers": signers,
+                        "callbackUrl": callback_url,
+                        "expireDays": 7
+                    }),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["contractId"].as_str().unwrap().to_owned()
+        },
+    )
+    .await;
+    let Some(journey) = journey else {
+        return;
+    };
+    let (dir, pdf) = person_then_headquarters(
+        &journey,
+        "organization-upload",
+        Some("您将在第 1 页“甲方（盖章）”处盖章"),
+    )
+    .await;
+    // The seal's box is centred on the anchor text, and the red lands there, on page 1 only.
+    let upload = crate::uploaded_documents::upload();
+    let hit = esign::documents::uploaded::find_anchor(
+        &upload,
+        &esign::documents::uploaded::UploadLimits::default(),
+        ANCHOR,
+    )
+    .unwrap()[0];
+    assert_eq!(hit.page, 1);
+    let [x1, y1, x2, y2] = field_rect(&pdf, "Signer_PAYER_001");
+    assert!((x2 - x1 - 120.0).abs() < 0.01 && (y2 - y1 - 120.0).abs() < 0.01);
+    let centre = (
+        f64::from(hit.rect[0] + hit.rect[2]) / 2.0,
+        f64::from(hit.rect[1] + hit.rect[3]) / 2.0,
+    );
+    assert!(((x1 + x2) / 2.0 - centre.0).abs() < 0.5, "{centre:?}");
+    assert!(((y1 + y2) / 2.0 - centre.1).abs() < 0.5, "{centre:?}");
+    let page = assert_seal_only_in_box(dir.path(), &pdf, "Signer_PAYER_001", "Signer_RECEIVER_001");
+    assert_eq!(page, Some(0), "the seal shows on the anchor's page");
+    journey.browser.close().await;
+}
+
+const ANCHOR: &str = "甲方（盖章）";
+
+/// The person signs by hand, then the headquarters' agent passes SMS and face and applies the
+/// seal; the sealed PDF validates and names the organisation. Answers the directory holding the
+/// validators' files and the PDF. `place` is what the agent's page must say about where the seal
+/// goes, for an uploaded document.
+async fn person_then_headquarters(
+    journey: &Journey,
+    artifacts: &str,
+    place: Option<&str>,
+) -> (tempfile::TempDir, Vec<u8>) {
     let contract = journey.contract().await;
     let payer = &contract["signers"][1];
     assert_eq!(payer["signerType"], "ORGANIZATION", "{contract}");
@@ -108,7 +192,7 @@ async fn an_organisation_and_a_person_sign_and_the_seal_lands_in_the_organisatio
         .browser
         .open(&journey.sign_url("RECEIVER_001").await)
         .await;
-    sign(&journey, &receiver, RECEIVER_MOBILE, "张三").await;
+    sign(journey, &receiver, RECEIVER_MOBILE, "张三").await;
 
     // The headquarters' agent: the page names the organisation and shows the seal to be applied;
     // there is no pad to draw on, only the confirmation.
@@ -124,9 +208,13 @@ async fn an_organisation_and_a_person_sign_and_the_seal_lands_in_the_organisatio
         .eval("document.querySelector('#seal-image').naturalWidth")
         .await;
     assert!(seal_width > 100.0, "the seal image loaded: {seal_width}");
+    if let Some(place) = place {
+        let documents = agent.text("#contract-documents").await;
+        assert!(documents.contains(place), "{documents}");
+    }
     agent.screenshot("organization-page").await;
-    pass_sms(&journey, &agent, AGENT_MOBILE).await;
-    face_at_the_sandbox(&journey, &agent, "PASS").await;
+    pass_sms(journey, &agent, AGENT_MOBILE).await;
+    face_at_the_sandbox(journey, &agent, "PASS").await;
     agent.wait_for("#step-face.done").await;
     agent.wait_for("#step-sign.current").await;
     assert!(!agent.is_visible("canvas#signature-pad").await);
@@ -141,20 +229,8 @@ async fn an_organisation_and_a_person_sign_and_the_seal_lands_in_the_organisatio
     let pdf =
         crate::signing_moments::document_when_sealed(&journey.service, &journey.contract_id).await;
     let ca = journey.service.state.ca.as_ref().unwrap();
-    let seal = crate::pades::signature_contents(&pdf).swap_remove(2);
     let dir = tempfile::tempdir().unwrap();
-    crate::pades::check_sealed_contract(
-        dir.path(),
-        ca,
-        &pdf,
-        &crate::pades::signature_timestamp_token(&seal),
-        crate::pades::Sealed {
-            signatures: 3,
-            document_timestamps: 1,
-            signature_timestamps: 3,
-            seal: 2,
-        },
-    );
+    crate::pades::check_two_signer_contract(dir.path(), ca, &pdf);
     // The headquarters' certificate names it, its credit code and the person who acted.
     // check_sealed_contract made the NSS database that trusts the root; making it again would
     // ask certutil for a password.
@@ -171,14 +247,12 @@ async fn an_organisation_and_a_person_sign_and_the_seal_lands_in_the_organisatio
     }
     std::fs::write(
         crate::browser::artifacts_root()
-            .join("organization-journey")
+            .join(artifacts)
             .join("signed.pdf"),
         &pdf,
     )
     .ok();
-
-    assert_seal_only_in_box(dir.path(), &pdf, "Signer_PAYER_001", "Signer_RECEIVER_001");
-    journey.browser.close().await;
+    (dir, pdf)
 }
 
 /// The widget rectangle of `field` as the document's last revision of it says.
@@ -257,7 +331,15 @@ fn is_seal_red(pixel: &[u8]) -> bool {
 /// Renders the sealed document and its first revision (the bytes up to its `%%EOF`, what
 /// the signers agreed to): the seal's red appears in the organisation's box, and no red appears
 /// anywhere else (the person's box holds dark handwriting; the pages are otherwise unchanged).
-fn assert_seal_only_in_box(dir: &Path, pdf: &[u8], organization_field: &str, person_field: &str) {
+///
+/// Answers the page (from 0) the seal shows on, which must be one page; `None` when `pdftoppm` is
+/// not there to render.
+fn assert_seal_only_in_box(
+    dir: &Path,
+    pdf: &[u8],
+    organization_field: &str,
+    person_field: &str,
+) -> Option<usize> {
     // The first `%%EOF` after the first `startxref` (a CMap stream has one of its own).
     let startxref = pdf
         .windows(9)
@@ -273,13 +355,15 @@ fn assert_seal_only_in_box(dir: &Path, pdf: &[u8], organization_field: &str, per
         pages(dir, "signed", pdf),
         pages(dir, "unsigned", &pdf[..first_end]),
     ) else {
-        return;
+        return None;
     };
     assert_eq!(signed.len(), unsigned.len());
+    let mut seal_pages = std::collections::BTreeSet::new();
     let [x1, y1, x2, y2] = field_rect(pdf, organization_field);
     let person = field_rect(pdf, person_field);
     let mut red_inside = 0;
-    for ((width, height, after), (_, _, before)) in signed.iter().zip(&unsigned) {
+    for (page, ((width, height, after), (_, _, before))) in signed.iter().zip(&unsigned).enumerate()
+    {
         for y in 0..*height {
             for x in 0..*width {
                 let at = (y * width + x) * 3;
@@ -299,6 +383,7 @@ fn assert_seal_only_in_box(dir: &Path, pdf: &[u8], organization_field: &str, per
                 );
                 assert!(!inside(person), "seal red in the person's box");
                 red_inside += 1;
+                seal_pages.insert(page);
             }
         }
     }
@@ -306,4 +391,10 @@ fn assert_seal_only_in_box(dir: &Path, pdf: &[u8], organization_field: &str, per
         red_inside > 200,
         "the seal shows in the organisation's box ({red_inside} red pixels)"
     );
+    assert_eq!(
+        seal_pages.len(),
+        1,
+        "the seal shows on one page: {seal_pages:?}"
+    );
+    seal_pages.first().copied()
 }

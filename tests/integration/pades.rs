@@ -427,6 +427,28 @@ pub(crate) struct Sealed {
     pub seal: usize,
 }
 
+/// Two signers who each signed at their moment with a signature timestamp (B-T), the platform
+/// seal third and the closing document timestamp: what a two-signer contract seals to.
+pub(crate) const TWO_SIGNERS_SEALED: Sealed = Sealed {
+    signatures: 3,
+    document_timestamps: 1,
+    signature_timestamps: 3,
+    seal: 2,
+};
+
+/// [`check_sealed_contract`] on a two-signer contract ([`TWO_SIGNERS_SEALED`]), the seal's own
+/// signature timestamp checked with openssl.
+pub(crate) fn check_two_signer_contract(dir: &Path, ca: &Ca, pdf: &[u8]) {
+    let seal = signature_contents(pdf).swap_remove(TWO_SIGNERS_SEALED.seal);
+    check_sealed_contract(
+        dir,
+        ca,
+        pdf,
+        &signature_timestamp_token(&seal),
+        TWO_SIGNERS_SEALED,
+    );
+}
+
 /// Two signers' B-B signatures and the platform seal, as the tests here make them.
 const SIGNED_THEN_SEALED: Sealed = Sealed {
     signatures: 3,

@@ -63,6 +63,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("timestamp_response", timestamp_response),
     ("timestamp_request", timestamp_request),
     ("pdf_validation", pdf_validation),
+    ("uploaded_pdf", uploaded_pdf),
 ];
 
 /// The server clock every target uses, so seeds signed for it stay inside the timestamp windows.
@@ -673,6 +674,54 @@ pub fn pdf_validation(data: &[u8]) {
     }
     // The verify endpoint answers this as JSON.
     serde_json::to_vec(&validation).expect("the validation serializes");
+}
+
+/// A PDF a caller uploads for a contract, read the way initiation reads it: inspected, searched
+/// for anchor text and given its signature fields. Any input is a value or a typed refusal (a
+/// panic of the parser inside is caught and is a refusal too); an accepted document describes each
+/// of its pages, and its first revision starts with the upload, comes out the same twice and
+/// reads back as a document with as many pages.
+pub fn uploaded_pdf(data: &[u8]) {
+    use esign::documents::uploaded::{INVISIBLE, Placement, find_anchor, inspect, prepare};
+    let limits = esign::documents::uploaded::UploadLimits::default();
+    let Ok(pdf) = inspect(data, &limits) else {
+        return;
+    };
+    assert!(pdf.page_count >= 1);
+    assert_eq!(pdf.pages.len(), pdf.page_count as usize);
+    let hits = find_anchor(data, &limits, "甲方").expect("an accepted upload is searched");
+    assert!(
+        hits.iter()
+            .all(|hit| hit.page >= 1 && hit.page <= pdf.page_count)
+    );
+    let [x1, y1, _, _] = pdf.pages[0].rect;
+    let placements = [
+        Placement {
+            field: "Signer_A".into(),
+            page: 1,
+            rect: [x1, y1, x1 + 20.0, y1 + 20.0],
+        },
+        Placement {
+            field: "PlatformSeal".into(),
+            page: 1,
+            rect: INVISIBLE,
+        },
+    ];
+    let Ok(first) = prepare(data, &placements) else {
+        return;
+    };
+    assert!(
+        first.bytes.starts_with(data),
+        "the upload is kept as it was"
+    );
+    let again = prepare(data, &placements).expect("the same upload prepares again");
+    assert_eq!(again, first, "the first revision is deterministic");
+    let unbounded = esign::documents::uploaded::UploadLimits {
+        max_bytes: usize::MAX,
+        max_pages: u32::MAX,
+    };
+    let reread = inspect(&first.bytes, &unbounded).expect("the first revision reads back");
+    assert_eq!(reread.page_count, pdf.page_count);
 }
 
 #[cfg(test)]

@@ -92,6 +92,18 @@ fn task_result(passed: bool) -> Vec<u8> {
 }
 
 /// A one-page document with one signer field, signed by an event certificate of the fixture CA.
+/// A small upload with the anchor "甲方" in esign's own CJK layout.
+fn anchored_pdf() -> Vec<u8> {
+    render(&Layout {
+        title: "Upload".into(),
+        blocks: vec![Block::Paragraph("甲方（盖章）".into())],
+        footer: "U".into(),
+        signature_fields: vec![],
+    })
+    .expect("the document renders")
+    .bytes
+}
+
 fn signed_pdf() -> (Vec<u8>, Vec<u8>) {
     let rendered = render(&Layout {
         title: "Fuzz".into(),
@@ -302,6 +314,8 @@ pub fn all() -> Vec<Seed> {
         "header_only",
         b"%PDF-1.7\n%%EOF\n".to_vec(),
     ));
+    seeds.push(("uploaded_pdf", "with_anchor", anchored_pdf()));
+    seeds.push(("uploaded_pdf", "header_only", b"%PDF-1.7\n%%EOF\n".to_vec()));
     seeds
         .into_iter()
         .map(|(target, name, data)| Seed { target, name, data })
