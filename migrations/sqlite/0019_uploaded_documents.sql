@@ -18,7 +18,6 @@ CREATE TABLE contract_rebuilt (
         CHECK (status IN ('CREATED', 'PARTIAL_SIGNED', 'SIGNED', 'REJECTED', 'EXPIRED', 'REVOKED')),
     variables_json            TEXT    NOT NULL,
     preview_hash              TEXT,
-    documents_json            TEXT,
     document_url              TEXT,
     document_hash             TEXT,
     callback_url              TEXT    NOT NULL,
@@ -34,12 +33,7 @@ CREATE TABLE contract_rebuilt (
     updated_at                TEXT    NOT NULL,
     stream_version            INTEGER NOT NULL,
     CONSTRAINT contract_uk_contract_id UNIQUE (contract_id),
-    CONSTRAINT contract_uk_biz_id_type UNIQUE (client_id, biz_id, biz_type),
-    CONSTRAINT contract_ck_content CHECK (
-        (template_id IS NOT NULL AND template_version IS NOT NULL AND preview_hash IS NOT NULL
-            AND documents_json IS NULL)
-        OR (template_id IS NULL AND template_version IS NULL AND preview_hash IS NULL
-            AND documents_json IS NOT NULL))
+    CONSTRAINT contract_uk_biz_id_type UNIQUE (client_id, biz_id, biz_type)
 ) STRICT;
 INSERT INTO contract_rebuilt (
     id, contract_id, client_id, biz_id, biz_type, template_id, template_version, title, status,
@@ -55,5 +49,11 @@ FROM contract;
 DROP TABLE contract;
 ALTER TABLE contract_rebuilt RENAME TO contract;
 CREATE INDEX contract_idx_status_expires ON contract (status, expires_at);
+-- Appended like PostgreSQL's, so both keep the same columns in the same order.
+ALTER TABLE contract ADD COLUMN documents_json TEXT CONSTRAINT contract_ck_content CHECK (
+    (template_id IS NOT NULL AND template_version IS NOT NULL AND preview_hash IS NOT NULL
+        AND documents_json IS NULL)
+    OR (template_id IS NULL AND template_version IS NULL AND preview_hash IS NULL
+        AND documents_json IS NOT NULL));
 
 ALTER TABLE contract_signer ADD COLUMN places_json TEXT;

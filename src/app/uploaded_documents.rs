@@ -27,7 +27,7 @@ use crate::documents::contract::{
 use crate::documents::pdf::RenderedPdf;
 use crate::documents::storage::sha256_hex;
 use crate::documents::uploaded::{
-    self, AnchorHit, Placement, UploadError, UploadLimits, UploadedPdf, centred_on,
+    self, AnchorHit, Placement, UploadError, UploadLimits, centred_on,
 };
 
 /// The largest document a contract takes: 10 MiB (its base64 fits a request of
@@ -126,18 +126,19 @@ pub fn prepare(request: &ContractRequest) -> Result<PreparedDocuments, AppError>
                 .zip(&places)
                 .filter_map(|(party, places)| Some((party.as_ref()?, places.as_slice()))),
         );
-        let first = uploaded::prepare(&upload.bytes, &placements).map_err(|error| {
+        let first = upload.read.prepare(&placements).map_err(|error| {
             AppError::invalid(format!("documents[{index}].contentBase64"), error)
         })?;
+        let pdf = upload.read.pdf();
         documents.push(UploadedDocument {
             document: number,
             name: upload.name,
-            upload_hash: Digest::parse(&upload.pdf.sha256).map_err(AppError::internal)?,
+            upload_hash: Digest::parse(&pdf.sha256).map_err(AppError::internal)?,
             content_hash: Digest::parse(&sha256_hex(&first.bytes)).map_err(AppError::internal)?,
-            size_bytes: u64::try_from(upload.bytes.len()).map_err(AppError::internal)?,
-            page_count: upload.pdf.page_count,
+            size_bytes: u64::try_from(upload.read.bytes().len()).map_err(AppError::internal)?,
+            page_count: pdf.page_count,
         });
-        bytes.push(upload.bytes);
+        bytes.push(upload.read.into_bytes());
     }
     Ok(PreparedDocuments {
         documents,
@@ -235,11 +236,10 @@ fn party_ids(signers: &[SignerRequest]) -> Vec<Option<PartyId>> {
         .collect()
 }
 
-/// An upload as read.
+/// An upload as read, once.
 struct Upload {
     name: DocumentName,
-    bytes: Vec<u8>,
-    pdf: UploadedPdf,
+    read: uploaded::Upload,
 }
 
 fn read_upload(
@@ -276,18 +276,14 @@ fn read_upload(
             return None;
         }
     };
-    let pdf = match uploaded::inspect(&bytes, &limits()) {
-        Ok(pdf) => pdf,
+    let read = match uploaded::Upload::read(bytes, &limits()) {
+        Ok(read) => read,
         Err(error) => {
             errors.push(field, error);
             return None;
         }
     };
-    Some(Upload {
-        name: name?,
-        bytes,
-        pdf,
-    })
+    Some(Upload { name: name?, read })
 }
 
 /// A signer's places, each resolved on its document; errors name `signers[i].places[j]` fields.
@@ -349,7 +345,7 @@ fn resolve_place(
     // A document that could not be read is named already.
     let upload = uploads.get(document_index)?.as_ref()?;
     let number = document_number(document_index).ok()?;
-    let pages = upload.pdf.page_count;
+    let pages = upload.read.pdf().page_count;
     let page = match request.page {
         None => None,
         Some(page) => match u32::try_from(page)
@@ -401,7 +397,7 @@ fn resolve_place(
                     return None;
                 }
             };
-            let page_box = upload.pdf.pages.get(hit.page as usize - 1)?;
+            let page_box = upload.read.pdf().pages.get(hit.page as usize - 1)?;
             (
                 hit.page,
                 centred_on(&hit, page_box, width, height),
@@ -436,7 +432,7 @@ fn resolve_place(
             return None;
         }
     };
-    let page_box = upload.pdf.pages.get(page as usize - 1)?;
+    let page_box = upload.read.pdf().pages.get(page as usize - 1)?;
     if !inside(&corners, &page_box.rect) {
         errors.push(
             format!("{path}.x"),
@@ -461,7 +457,7 @@ fn find_anchor(
     anchor: &AnchorText,
     page: Option<u32>,
 ) -> Result<Option<AnchorHit>, UploadError> {
-    let hits = uploaded::find_anchor(&upload.bytes, &limits(), anchor.as_str())?;
+    let hits = upload.read.find_anchor(anchor.as_str())?;
     Ok(hits
         .into_iter()
         .find(|hit| page.is_none_or(|page| hit.page == page)))

@@ -26,19 +26,40 @@ pub fn find_anchor(
     limits: &UploadLimits,
     text: &str,
 ) -> Result<Vec<AnchorHit>, UploadError> {
+    let needle = needle(text)?;
+    let parsed = Parsed::load(bytes, limits)?;
+    Ok(hits(&page_texts(&parsed), &needle))
+}
+
+/// The anchor text as matched; refused when nothing is left of it.
+pub(super) fn needle(text: &str) -> Result<Vec<char>, UploadError> {
     let needle: Vec<char> = normalised(text.chars()).collect();
     if needle.is_empty() {
         return Err(UploadError::EmptyAnchor);
     }
-    let parsed = Parsed::load(bytes, limits)?;
-    let mut hits = Vec::new();
+    Ok(needle)
+}
+
+/// Every page's drawn characters, white space left out, first page first.
+pub(super) fn page_texts(parsed: &Parsed) -> Vec<Vec<Placed>> {
     let mut reader = TextReader::new(&parsed.document);
-    for (index, page) in parsed.pages.iter().enumerate() {
-        let placed: Vec<Placed> = reader
-            .page_text(page.id)
-            .into_iter()
-            .filter(|placed| !placed.character.is_whitespace())
-            .collect();
+    parsed
+        .pages
+        .iter()
+        .map(|page| {
+            reader
+                .page_text(page.id)
+                .into_iter()
+                .filter(|placed| !placed.character.is_whitespace())
+                .collect()
+        })
+        .collect()
+}
+
+/// Where `needle` occurs in `pages` (see [`page_texts`]).
+pub(super) fn hits(pages: &[Vec<Placed>], needle: &[char]) -> Vec<AnchorHit> {
+    let mut hits = Vec::new();
+    for (index, placed) in pages.iter().enumerate() {
         let haystack: Vec<char> =
             normalised(placed.iter().map(|placed| placed.character)).collect();
         let mut start = 0;
@@ -65,7 +86,7 @@ pub fn find_anchor(
             }
         }
     }
-    Ok(hits)
+    hits
 }
 
 /// Characters as matched: white space dropped, full-width ASCII forms (U+FF01 to U+FF5E) folded to

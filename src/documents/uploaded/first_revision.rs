@@ -63,6 +63,15 @@ pub fn prepare(bytes: &[u8], placements: &[Placement]) -> Result<RenderedPdf, Up
             max_pages: u32::MAX,
         },
     )?;
+    prepare_parsed(bytes, &parsed, placements)
+}
+
+/// [`prepare`] on an upload already read.
+pub(super) fn prepare_parsed(
+    bytes: &[u8],
+    parsed: &Parsed,
+    placements: &[Placement],
+) -> Result<RenderedPdf, UploadError> {
     if placements.is_empty() {
         return Err(UploadError::NoPlacements);
     }
@@ -93,9 +102,9 @@ pub fn prepare(bytes: &[u8], placements: &[Placement]) -> Result<RenderedPdf, Up
         .filter_map(|field| parsed.resolve(field)?.as_dict().ok()?.get(b"T").ok())
         .filter_map(|name| lopdf::decode_text_string(name).ok())
         .collect();
-    check_placements(&parsed, placements, &existing_names)?;
+    check_placements(parsed, placements, &existing_names)?;
 
-    let mut next = next_object_number(&parsed)?;
+    let mut next = next_object_number(parsed)?;
     let catalog_number = object_number(catalog_id)?;
     let widgets: Vec<i32> = placements
         .iter()

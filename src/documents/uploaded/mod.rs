@@ -29,6 +29,7 @@ pub use anchor::{AnchorHit, centred_on, find_anchor};
 pub use first_revision::{INVISIBLE, Placement, prepare};
 
 use super::pades::PadesError;
+use super::pdf::RenderedPdf;
 use super::validate::syntax;
 
 /// The largest upload accepted by default: 20 MiB.
@@ -120,11 +121,74 @@ pub enum UploadError {
 /// Reads `bytes` and says what it is, or why it cannot be signed.
 pub fn inspect(bytes: &[u8], limits: &UploadLimits) -> Result<UploadedPdf, UploadError> {
     let parsed = Parsed::load(bytes, limits)?;
-    Ok(UploadedPdf {
+    Ok(describe(bytes, &parsed))
+}
+
+fn describe(bytes: &[u8], parsed: &Parsed) -> UploadedPdf {
+    UploadedPdf {
         page_count: parsed.page_count(),
         pages: parsed.pages.iter().map(|page| page.page_box).collect(),
         sha256: hex::encode(Sha256::digest(bytes)),
-    })
+    }
+}
+
+/// An upload read once, then described, searched for any number of anchors and given its fields
+/// without being read again: what [`inspect`], [`find_anchor`] and [`prepare`] do one file read
+/// each. The pages' text is extracted on the first search and kept.
+pub struct Upload {
+    bytes: Vec<u8>,
+    parsed: Parsed,
+    pdf: UploadedPdf,
+    texts: std::sync::OnceLock<Vec<Vec<text::Placed>>>,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("pdf", &self.pdf)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Upload {
+    /// Reads `bytes` as [`inspect`] does.
+    pub fn read(bytes: Vec<u8>, limits: &UploadLimits) -> Result<Self, UploadError> {
+        let parsed = Parsed::load(&bytes, limits)?;
+        let pdf = describe(&bytes, &parsed);
+        Ok(Self {
+            bytes,
+            parsed,
+            pdf,
+            texts: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// What [`inspect`] says of it.
+    pub fn pdf(&self) -> &UploadedPdf {
+        &self.pdf
+    }
+
+    /// The bytes as uploaded.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The bytes as uploaded, the reading dropped.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// [`find_anchor`] on it.
+    pub fn find_anchor(&self, text: &str) -> Result<Vec<AnchorHit>, UploadError> {
+        let needle = anchor::needle(text)?;
+        let texts = self.texts.get_or_init(|| anchor::page_texts(&self.parsed));
+        Ok(anchor::hits(texts, &needle))
+    }
+
+    /// [`prepare`] on it.
+    pub fn prepare(&self, placements: &[Placement]) -> Result<RenderedPdf, UploadError> {
+        first_revision::prepare_parsed(&self.bytes, &self.parsed, placements)
+    }
 }
 
 /// A page of a loaded upload.

@@ -800,3 +800,46 @@ fn chinese_text_in_an_unembedded_font_with_a_unicode_cmap_is_found() {
     let [x1, _, x2, _] = hits[0].rect;
     assert!(close(x1, 300.0, 0.01) && close(x2, 372.0, 0.01), "{hits:?}");
 }
+
+#[test]
+fn an_upload_read_once_answers_as_the_functions_that_read_it_each_time() {
+    let pdf = with_object_streams(&cjk_pdf());
+    let limits = UploadLimits::default();
+    let upload = Upload::read(pdf.clone(), &limits).unwrap();
+    assert_eq!(upload.pdf(), &inspect(&pdf, &limits).unwrap());
+    for text in ["甲方（盖章）", "乙方(盖章)", "丙方"] {
+        assert_eq!(
+            upload.find_anchor(text).unwrap(),
+            find_anchor(&pdf, &limits, text).unwrap(),
+            "{text}"
+        );
+    }
+    assert_eq!(upload.find_anchor(" "), Err(UploadError::EmptyAnchor));
+    let placements = [
+        placement("Signer_A", 1, [100.0, 100.0, 250.0, 160.0]),
+        Placement {
+            field: "PlatformSeal".into(),
+            page: 1,
+            rect: INVISIBLE,
+        },
+    ];
+    assert_eq!(
+        upload.prepare(&placements).unwrap(),
+        prepare(&pdf, &placements).unwrap()
+    );
+    assert_eq!(
+        Upload::read(
+            pdf.clone(),
+            &UploadLimits {
+                max_bytes: 10,
+                max_pages: 1
+            }
+        )
+        .unwrap_err(),
+        UploadError::TooLarge {
+            size: pdf.len(),
+            max: 10
+        }
+    );
+    assert_eq!(upload.into_bytes(), pdf);
+}
