@@ -74,6 +74,8 @@ pub enum SealingError {
     Seal(#[from] SealError),
     #[error("the document cannot be closed for long-term validation: {0}")]
     Closing(#[from] ClosingError),
+    #[error("the uploaded document cannot be rebuilt: {0}")]
+    Upload(#[from] super::uploaded_documents::FirstRevisionError),
     #[error("a recorded value does not fit: {0}")]
     Value(String),
 }

@@ -13,19 +13,18 @@
 
 use aggregates::ValidationErrors;
 use aggregates::contract::{
-    Contract, ContractContent, ContractRequest, MAX_DOCUMENTS, PlaceRequest, SignaturePlace,
-    SignerRequest, UploadedDocument,
+    Contract, ContractRequest, MAX_DOCUMENTS, PlaceRequest, SignaturePlace, SignerRequest,
+    UploadedDocument,
 };
 use aggregates::values::{AnchorText, Digest, DocumentName, PartyId, PlaceRect, SealAppearance};
 use base64::Engine as _;
 
-use super::sealing::SealingError;
 use super::{AppError, Services};
 use crate::documents::contract::{
     DOCUMENT_TIMESTAMP_FIELD, PLATFORM_SEAL_FIELD, signer_field_name,
 };
 use crate::documents::pdf::RenderedPdf;
-use crate::documents::storage::sha256_hex;
+use crate::documents::storage::{DocumentStoreError, sha256_hex};
 use crate::documents::uploaded::{
     self, AnchorHit, Placement, UploadError, UploadLimits, centred_on,
 };
@@ -153,16 +152,13 @@ pub async fn first_revision(
     services: &Services,
     contract: &Contract,
     number: u32,
-) -> Result<RenderedPdf, SealingError> {
-    let ContractContent::Uploaded { documents } = &contract.content else {
-        return Err(SealingError::Value(
-            "the contract has no uploaded documents".into(),
-        ));
-    };
-    let document = documents
+) -> Result<RenderedPdf, FirstRevisionError> {
+    let document = contract
+        .content
+        .uploaded()
         .iter()
         .find(|document| document.document == number)
-        .ok_or_else(|| SealingError::Value(format!("the contract has no document {number}")))?;
+        .ok_or(FirstRevisionError::NoSuchDocument(number))?;
     let upload_hash = document.upload_hash.as_hex();
     let bytes = services
         .documents
@@ -176,15 +172,33 @@ pub async fn first_revision(
             .map(|signer| (&signer.party_id, signer.places.as_slice())),
     );
     let first = uploaded::prepare(&bytes, &placements)
-        .map_err(|error| SealingError::Value(format!("document {number}: {error}")))?;
+        .map_err(|error| FirstRevisionError::Prepare { number, error })?;
     let found = sha256_hex(&first.bytes);
     if found != document.content_hash.as_hex() {
-        return Err(SealingError::Value(format!(
-            "document {number} rebuilds to {found}, not the recorded {}",
-            document.content_hash.as_hex()
-        )));
+        return Err(FirstRevisionError::Mismatch {
+            number,
+            found,
+            recorded: document.content_hash.as_hex().to_owned(),
+        });
     }
     Ok(first)
+}
+
+/// Why an uploaded document's first revision cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FirstRevisionError {
+    #[error("the contract has no uploaded document {0}")]
+    NoSuchDocument(u32),
+    #[error("the upload cannot be read back: {0}")]
+    Storage(#[from] DocumentStoreError),
+    #[error("document {number} cannot be prepared again: {error}")]
+    Prepare { number: u32, error: UploadError },
+    #[error("document {number} rebuilds to {found}, not the recorded {recorded}")]
+    Mismatch {
+        number: u32,
+        found: String,
+        recorded: String,
+    },
 }
 
 /// Where an upload is kept: by its hash, so a retried initiation stores nothing twice.
