@@ -63,29 +63,34 @@ fn signers(seal_id: &str) -> Value {
     ])
 }
 
+/// Initiates the contract `body` describes (the signers named by `signers`, with the
+/// headquarters' seal) and answers its id.
+async fn initiate(
+    api: &crate::signing_client::SigningClient,
+    mut body: Value,
+    signers: Value,
+    callback_url: &str,
+) -> String {
+    body["signers"] = signers;
+    body["bizType"] = json!("RELATIONSHIP_AGREEMENT");
+    body["callbackUrl"] = json!(callback_url);
+    body["expireDays"] = json!(7);
+    let (status, body) = json_of(api.post_json("/api/v1/contract/initiate", &body).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["contractId"].as_str().unwrap().to_owned()
+}
+
 async fn start(test: &str) -> Option<Journey> {
     start_with(test, async |admin, api, template, callback_url| {
         publish_template(admin, template).await;
         let seal_id = headquarters_seal(admin).await;
-        let (status, body) = json_of(
-            api.post_json(
-                "/api/v1/contract/initiate",
-                &json!({
-                    "bizId": "ORG_JOURNEY_1",
-                    "bizType": "RELATIONSHIP_AGREEMENT",
-                    "templateId": template,
-                    "title": "天财分账资金归集授权协议",
-                    "variables": {"payerName": HEADQUARTERS},
-                    "signers": signers(&seal_id),
-                    "callbackUrl": callback_url,
-                    "expireDays": 7
-                }),
-            )
-            .await,
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body["contractId"].as_str().unwrap().to_owned()
+        let body = json!({
+            "bizId": "ORG_JOURNEY_1",
+            "templateId": template,
+            "title": "天财分账资金归集授权协议",
+            "variables": {"payerName": HEADQUARTERS},
+        });
+        initiate(api, body, signers(&seal_id), callback_url).await
     })
     .await
 }
@@ -112,26 +117,14 @@ async fn an_organisation_seals_an_uploaded_pdf_over_its_anchor_text() {
             signers[0]["places"] = json!([{"anchor": "乙方（盖章）"}]);
             signers[1]["places"] = json!([{"anchor": ANCHOR}]);
             let upload = crate::uploaded_documents::upload();
-            let (status, body) = json_of(
-                api.post_json(
-                    "/api/v1/contract/initiate",
-                    &json!({
-                        "bizId": "ORG_UPLOAD_1",
-                        "bizType": "RELATIONSHIP_AGREEMENT",
-                        "title": "采购合同",
-                        "documents": [{"name": "采购合同.pdf",
-                                       "contentBase64": base64::Engine::encode(
-                                           &base64::engine::general_purpose::STANDARD, &upload)}],
-                        "signers": signers,
-                        "callbackUrl": callback_url,
-                        "expireDays": 7
-                    }),
-                )
-                .await,
-            )
-            .await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            body["contractId"].as_str().unwrap().to_owned()
+            let content =
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &upload);
+            let body = json!({
+                "bizId": "ORG_UPLOAD_1",
+                "title": "采购合同",
+                "documents": [{"name": "采购合同.pdf", "contentBase64": content}],
+            });
+            initiate(api, body, signers, callback_url).await
         },
     )
     .await;

@@ -66,9 +66,9 @@ fn both_signers_placed() -> Vec<Vec<SignaturePlace>> {
     ]
 }
 
-#[test]
-fn a_contract_from_an_uploaded_document_records_it_and_each_signers_place() {
-    let events = when(
+/// A contract from one three-page document, both signers placed on page 3.
+fn initiated() -> Vec<ContractEvent> {
+    when(
         &ContractState::default(),
         initiate_uploaded(
             document_request(),
@@ -76,7 +76,12 @@ fn a_contract_from_an_uploaded_document_records_it_and_each_signers_place() {
             both_signers_placed(),
         ),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_contract_from_an_uploaded_document_records_it_and_each_signers_place() {
+    let events = initiated();
     let ContractEvent::ContractInitiated {
         template_id,
         preview_hash,
@@ -105,15 +110,7 @@ fn a_contract_from_an_uploaded_document_records_it_and_each_signers_place() {
 
 #[test]
 fn the_initiation_event_of_an_uploaded_contract_reads_back_the_same() {
-    let events = when(
-        &ContractState::default(),
-        initiate_uploaded(
-            document_request(),
-            vec![uploaded_document(1, 3)],
-            both_signers_placed(),
-        ),
-    )
-    .unwrap();
+    let events = initiated();
     let json = serde_json::to_value(&events[0]).unwrap();
     assert!(json.get("templateId").is_none(), "{json}");
     assert_eq!(json["documents"][0]["pageCount"], 3);
@@ -206,15 +203,7 @@ fn more_documents_than_a_contract_takes_are_refused() {
 
 #[test]
 fn an_initiation_event_with_both_a_template_and_documents_initiates_nothing() {
-    let mut events = when(
-        &ContractState::default(),
-        initiate_uploaded(
-            document_request(),
-            vec![uploaded_document(1, 3)],
-            both_signers_placed(),
-        ),
-    )
-    .unwrap();
+    let mut events = initiated();
     if let ContractEvent::ContractInitiated { template_id, .. } = &mut events[0] {
         *template_id = Some(TemplateId::parse("TEMPLATE_COLLECTION_V1").unwrap());
     }
