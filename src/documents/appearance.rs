@@ -10,8 +10,11 @@ use pdf_writer::{Chunk, Content, Finish, Name, Rect, Ref, Str};
 
 use super::pdf::{PdfError, decode_png, write_alpha_mask, write_image};
 
-/// Size of the text lines under the signature, in points.
+/// Size of the text lines under the signature, in points, when they fit its width.
 const TEXT_SIZE: f32 = 6.0;
+/// The smallest the lines are set to fit a narrow box (a seal's); below it they are cut at the
+/// box's edge rather than made unreadable.
+const MIN_TEXT_SIZE: f32 = 4.0;
 const LINE_HEIGHT: f32 = 7.5;
 const PADDING: f32 = 3.0;
 const FONT: Name<'static> = Name(b"F1");
@@ -104,12 +107,18 @@ pub fn write(
         content.x_object(image_name(index).as_name());
         content.restore_state();
     }
-    for (index, line) in appearance.lines.iter().enumerate() {
+    let lines: Vec<String> = appearance
+        .lines
+        .iter()
+        .map(|line| printable_ascii(line))
+        .collect();
+    let text_size = text_size(&lines, width - 2.0 * PADDING);
+    for (index, line) in lines.iter().enumerate() {
         let y = PADDING + text_height - LINE_HEIGHT * (index as f32 + 1.0) + 1.5;
         content.begin_text();
-        content.set_font(FONT, TEXT_SIZE);
+        content.set_font(FONT, text_size);
         content.next_line(PADDING, y);
-        content.show(Str(printable_ascii(line).as_bytes()));
+        content.show(Str(line.as_bytes()));
         content.end_text();
     }
     let content = content.finish();
@@ -160,6 +169,20 @@ struct ImageName(Vec<u8>);
 impl ImageName {
     fn as_name(&self) -> Name<'_> {
         Name(&self.0)
+    }
+}
+
+/// The size that sets the longest of `lines` within `room` points: [`TEXT_SIZE`] when it fits,
+/// smaller down to [`MIN_TEXT_SIZE`].
+fn text_size(lines: &[String], room: f32) -> f32 {
+    let widest = lines
+        .iter()
+        .map(|line| super::standard_metrics::helvetica_width(line, TEXT_SIZE))
+        .fold(0.0, f32::max);
+    if widest <= room {
+        TEXT_SIZE
+    } else {
+        (TEXT_SIZE * room / widest).max(MIN_TEXT_SIZE)
     }
 }
 
@@ -228,6 +251,32 @@ mod tests {
         assert!(second.contains("/SMask 45 0 R"), "{second}");
         // The second picture starts halfway across (after the padding).
         assert!(form.contains(" 110 "), "{form}");
+    }
+
+    #[test]
+    fn lines_too_wide_for_a_seal_box_are_set_smaller_to_fit() {
+        let lines = vec![
+            "Signed 2026-12-08 09:18:26 UTC+8".to_owned(),
+            "Txn SIGN_TXN_202612088704E0AFA7FA42".to_owned(),
+            "IP 127.0.0.1".to_owned(),
+        ];
+        let room = 120.0 - 2.0 * PADDING;
+        let size = text_size(&lines, room);
+        assert!((MIN_TEXT_SIZE..TEXT_SIZE).contains(&size), "{size}");
+        let widest = super::super::standard_metrics::helvetica_width(&lines[1], size);
+        assert!((widest - room).abs() < 0.01, "{widest} in {room}");
+        let written = write(
+            &Appearance::single(stroke_png(), lines.clone()),
+            [0.0, 0.0, 120.0, 120.0],
+            1,
+        )
+        .unwrap();
+        let form = String::from_utf8_lossy(&written.objects[0].1);
+        assert!(form.contains(&format!("/F1 {size} Tf")), "{form}");
+        // A person's wider box keeps the usual size.
+        assert_eq!(text_size(&lines, 150.0 - 2.0 * PADDING), TEXT_SIZE);
+        // However narrow the box, the text stays readable (and is cut at the edge).
+        assert_eq!(text_size(&lines, 20.0), MIN_TEXT_SIZE);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! # Layout
 //!
 //! - [`content`]: a filled template as blocks; [`pdf`]: blocks laid out on A4 pages;
-//!   [`font`]: the embedded CJK font; [`qr`]: QR codes.
+//!   [`font`]: the embedded CJK font; [`standard_metrics`]: the standard fonts' glyph widths;
+//!   [`qr`]: QR codes.
 //! - [`contract`]: the signed contract document; [`evidence`]: the compliance evidence report;
 //!   [`archive_certificate`]: the archive certificate.
 //! - [`sign`], [`pades`]: PAdES signatures and document timestamps as incremental updates;
@@ -35,6 +36,7 @@ pub mod pdf;
 pub mod qr;
 pub mod seal;
 pub mod sign;
+pub mod standard_metrics;
 pub mod storage;
 pub mod uploaded;
 pub mod validate;
