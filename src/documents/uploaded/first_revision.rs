@@ -209,6 +209,19 @@ pub(super) fn prepare_parsed(
         file_id,
     };
     let bytes = update.finish(&revision, next);
+    // A file whose structure the parser read around damage (objects it skipped, offsets that miss)
+    // can read differently once an update points back into it: such a file is refused rather
+    // than signed as something readers see otherwise.
+    let reread = Parsed::load(
+        &bytes,
+        &UploadLimits {
+            max_bytes: usize::MAX,
+            max_pages: u32::MAX,
+        },
+    );
+    if !reread.is_ok_and(|reread| reread.page_count() == parsed.page_count()) {
+        return Err(UploadError::Damaged);
+    }
     Ok(RenderedPdf {
         bytes,
         catalog: revision.catalog,

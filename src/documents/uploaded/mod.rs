@@ -92,6 +92,11 @@ pub enum UploadError {
     AlreadySigned(&'static str),
     #[error("the document cannot be changed here: {0}")]
     Unsupported(&'static str),
+    #[error(
+        "the document's structure is damaged (it does not read the same once signature fields \
+         are added); save it again as a new PDF"
+    )]
+    Damaged,
     #[error("no signature field is placed")]
     NoPlacements,
     #[error(

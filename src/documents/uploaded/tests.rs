@@ -843,3 +843,20 @@ fn an_upload_read_once_answers_as_the_functions_that_read_it_each_time() {
     );
     assert_eq!(upload.into_bytes(), pdf);
 }
+
+/// Found by the fuzzer: a file the parser reads around its damage, which read without pages once
+/// the fields' update pointed back into it. It is refused instead of prepared.
+#[test]
+fn a_damaged_file_that_would_read_differently_once_updated_is_refused() {
+    let damaged = include_bytes!(
+        "../../../fuzz/corpus/uploaded_pdf/found-damaged-file-reads-back-without-pages"
+    );
+    assert!(inspect(damaged, &UploadLimits::default()).is_ok());
+    assert_eq!(
+        prepare(
+            damaged,
+            &[placement("Signer_A", 1, [10.0, 10.0, 40.0, 40.0])]
+        ),
+        Err(UploadError::Damaged)
+    );
+}
