@@ -36,6 +36,14 @@ fn placed_signers() -> Value {
     signers
 }
 
+/// Both signers at coordinates on page 1, for documents without the anchors.
+fn placed_signers_on_page_one() -> Value {
+    let mut signers = esign_tools::fixtures::two_signers();
+    signers[0]["places"] = json!([{"page": 1, "x": 60, "y": 90}]);
+    signers[1]["places"] = json!([{"page": 1, "x": 320, "y": 90}]);
+    signers
+}
+
 fn request(biz_id: &str, documents: Value, signers: Value) -> Value {
     json!({
         "bizId": biz_id,
@@ -304,6 +312,14 @@ async fn every_bad_upload_is_refused_naming_it_and_changes_nothing(t: TestStore)
             good.clone(),
             tiny,
             "signers[1].places[0].width",
+        ),
+        (
+            "damaged: reads differently once its fields are added",
+            with_content(include_bytes!(
+                "../../fuzz/corpus/uploaded_pdf/found-damaged-file-reads-back-without-pages"
+            )),
+            placed_signers_on_page_one(),
+            "documents[0].contentBase64",
         ),
         (
             "two documents",

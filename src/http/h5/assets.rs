@@ -17,6 +17,12 @@ h2{font-size:16px;margin:0 0 8px}
 ul{list-style:none;padding:0;margin:0}
 .parties li{display:flex;gap:8px;justify-content:space-between;padding:4px 0;border-bottom:1px solid #eee}
 .parties li.me{font-weight:600}
+.documents{list-style:none;padding:0;margin:0}
+.documents li{padding:6px 0;border-bottom:1px solid #eee}
+.documents li:last-child{border-bottom:0}
+.documents p{margin:2px 0}
+.documents .name{font-weight:600;overflow-wrap:anywhere}
+.documents .place{color:#1a5fd0}
 .contract{width:100%;height:45vh;min-height:240px;border:1px solid #ddd;border-radius:4px;background:#fff}
 .step{border-left:4px solid #ccc}
 .step.current{border-left-color:#1677ff}
