@@ -447,7 +447,7 @@ fn resolve_place(
         }
     };
     let page_box = upload.read.pdf().pages.get(page as usize - 1)?;
-    if !inside(&corners, &page_box.rect) {
+    if !page_box.contains(corners) {
         errors.push(
             format!("{path}.x"),
             format!(
@@ -475,15 +475,6 @@ fn find_anchor(
     Ok(hits
         .into_iter()
         .find(|hit| page.is_none_or(|page| hit.page == page)))
-}
-
-fn inside(rect: &[f32; 4], page: &[f32; 4]) -> bool {
-    // A little slack for rounding, as the field writer allows.
-    const SLACK: f32 = 0.01;
-    rect[0] >= page[0] - SLACK
-        && rect[1] >= page[1] - SLACK
-        && rect[2] <= page[2] + SLACK
-        && rect[3] <= page[3] + SLACK
 }
 
 fn document_number(index: usize) -> Result<u32, AppError> {

@@ -47,22 +47,13 @@ impl Placement {
     }
 }
 
-/// How far a rectangle may stray past the page box (rounding).
-const TOLERANCE: f32 = 0.01;
-
 /// Appends the update that adds `placements` as empty signature fields to the uploaded `bytes`,
 /// and describes the result for signing. The same bytes and placements give the same output.
 ///
 /// The upload is checked as [`super::inspect`] checks it, without the size limits (which apply
 /// when it is received).
 pub fn prepare(bytes: &[u8], placements: &[Placement]) -> Result<RenderedPdf, UploadError> {
-    let parsed = Parsed::load(
-        bytes,
-        &UploadLimits {
-            max_bytes: usize::MAX,
-            max_pages: u32::MAX,
-        },
-    )?;
+    let parsed = Parsed::load(bytes, &UploadLimits::UNBOUNDED)?;
     prepare_parsed(bytes, &parsed, placements)
 }
 
@@ -212,13 +203,7 @@ pub(super) fn prepare_parsed(
     // A file whose structure the parser read around damage (objects it skipped, offsets that miss)
     // can read differently once an update points back into it: such a file is refused rather
     // than signed as something readers see otherwise.
-    let reread = Parsed::load(
-        &bytes,
-        &UploadLimits {
-            max_bytes: usize::MAX,
-            max_pages: u32::MAX,
-        },
-    );
+    let reread = Parsed::load(&bytes, &UploadLimits::UNBOUNDED);
     if !reread.is_ok_and(|reread| reread.page_count() == parsed.page_count()) {
         return Err(UploadError::Damaged);
     }
@@ -261,16 +246,10 @@ fn check_placements(
         if placement.rect == INVISIBLE {
             continue;
         }
-        let page = parsed.pages[placement.page as usize - 1].page_box.rect;
-        let [x1, y1, x2, y2] = placement.rect;
-        let inside = placement.rect.iter().all(|value| value.is_finite())
-            && x1 < x2
-            && y1 < y2
-            && x1 >= page[0] - TOLERANCE
-            && y1 >= page[1] - TOLERANCE
-            && x2 <= page[2] + TOLERANCE
-            && y2 <= page[3] + TOLERANCE;
-        if !inside {
+        if !parsed.pages[placement.page as usize - 1]
+            .page_box
+            .contains(placement.rect)
+        {
             return Err(UploadError::RectOutsidePage {
                 index,
                 field: name.clone(),

@@ -44,6 +44,14 @@ pub struct UploadLimits {
     pub max_pages: u32,
 }
 
+impl UploadLimits {
+    /// No bounds: for files already accepted under some.
+    pub const UNBOUNDED: Self = Self {
+        max_bytes: usize::MAX,
+        max_pages: u32::MAX,
+    };
+}
+
 impl Default for UploadLimits {
     fn default() -> Self {
         Self {
@@ -63,6 +71,24 @@ pub struct PageBox {
     /// `/Rotate`, normalised to 0, 90, 180 or 270: how viewers turn the page when showing it.
     /// Coordinates stay in the unrotated user space.
     pub rotate: i32,
+}
+
+/// How far a rectangle may stray past the page box (rounding).
+const TOLERANCE: f32 = 0.01;
+
+impl PageBox {
+    /// Whether `rect` (`[x1, y1, x2, y2]`) is a proper rectangle inside the page's box.
+    pub fn contains(&self, rect: [f32; 4]) -> bool {
+        let [x1, y1, x2, y2] = rect;
+        let page = self.rect;
+        rect.iter().all(|value| value.is_finite())
+            && x1 < x2
+            && y1 < y2
+            && x1 >= page[0] - TOLERANCE
+            && y1 >= page[1] - TOLERANCE
+            && x2 <= page[2] + TOLERANCE
+            && y2 <= page[3] + TOLERANCE
+    }
 }
 
 /// An uploaded PDF that can be signed.

@@ -716,11 +716,11 @@ pub fn uploaded_pdf(data: &[u8]) {
     );
     let again = prepare(data, &placements).expect("the same upload prepares again");
     assert_eq!(again, first, "the first revision is deterministic");
-    let unbounded = esign::documents::uploaded::UploadLimits {
-        max_bytes: usize::MAX,
-        max_pages: u32::MAX,
-    };
-    let reread = inspect(&first.bytes, &unbounded).expect("the first revision reads back");
+    let reread = inspect(
+        &first.bytes,
+        &esign::documents::uploaded::UploadLimits::UNBOUNDED,
+    )
+    .expect("the first revision reads back");
     assert_eq!(reread.page_count, pdf.page_count);
 }
 
